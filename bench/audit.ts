@@ -1,0 +1,117 @@
+import { hash as digestOnce } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AuditLog, type AuditEntryInput } from '../src/core/audit.js';
+import { verifyAudit } from '../src/core/audit-verify.js';
+import { openDb, type Db } from '../src/store/db.js';
+
+export type Report = (name: string, value: number, unit: string, note?: string) => void;
+
+const APPENDS = 20_000;
+const FSYNC_APPENDS = 2_000;
+const VERIFY_ENTRIES = 200_000;
+const ROUNDS = 3;
+
+const entry = (i: number): AuditEntryInput => ({
+  operator: 'tg:123456789',
+  chat: -1001234567890,
+  origin: i % 3 === 0 ? 'button' : 'command',
+  action: 'docker.restart',
+  target: 'docker',
+  params: { container: `api-${i}`, timeoutSeconds: 10, reason: 'deploy ünïcode ✓' },
+  outcome: i % 2 === 0 ? 'requested' : 'ok',
+  ...(i % 2 === 0 ? {} : { detail: 'restarted in 1.2 s' }),
+});
+
+const seconds = (fn: () => void): number => {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+};
+
+function appendRate(db: Db, anchorPath: string, n: number): { rate: number; p50us: number } {
+  const log = new AuditLog(db, { anchorPath });
+  try {
+    for (let i = 0; i < 200; i++) log.append(entry(i));
+    const lat = new Float64Array(n);
+    const total = seconds(() => {
+      for (let i = 0; i < n; i++) {
+        const t0 = process.hrtime.bigint();
+        log.append(entry(i));
+        lat[i] = Number(process.hrtime.bigint() - t0) / 1e3;
+      }
+    });
+    lat.sort();
+    return { rate: n / total, p50us: lat[n >> 1]! };
+  } finally {
+    log.close();
+  }
+}
+
+/**
+ * Append rates (synchronous=NORMAL, then fsync per commit) and the verify rate over 200,000
+ * entries against SHA-256 of exactly the bytes the verifier hashes (prev_hash ‖ entry of every
+ * row, one digest per row, from memory), best of three interleaved rounds each.
+ */
+export async function benchAudit(report: Report): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'teleops-bench-audit-'));
+  try {
+    const normal = openDb(join(dir, 'normal'));
+    const a = appendRate(normal, join(dir, 'normal', 'audit.anchor'), APPENDS);
+    report('audit append, synchronous=NORMAL', a.rate, 'entries/s', `median ${a.p50us.toFixed(1)} µs`);
+    normal.close();
+
+    const durable = openDb(join(dir, 'fsync'), { fsync: true });
+    const f = appendRate(durable, join(dir, 'fsync', 'audit.anchor'), FSYNC_APPENDS);
+    report('audit append, fsync every commit', f.rate, 'entries/s', `median ${f.p50us.toFixed(1)} µs`);
+    report('audit append fsync / NORMAL', f.rate / a.rate, 'ratio');
+    durable.close();
+
+    const db = openDb(join(dir, 'verify'));
+    const anchorPath = join(dir, 'verify', 'audit.anchor');
+    const log = new AuditLog(db, { anchorPath });
+    db.transaction(() => {
+      for (let i = 0; i < VERIFY_ENTRIES; i++) log.append(entry(i));
+    })();
+    log.close();
+    const inputs = db
+      .prepare<[], Buffer>('SELECT CAST(prev_hash || entry AS BLOB) FROM audit ORDER BY seq')
+      .pluck()
+      .all();
+    const bytes = inputs.reduce((n, b) => n + b.length, 0);
+    let verifyBest = Infinity;
+    let rawBest = Infinity;
+    for (let r = 0; r < ROUNDS; r++) {
+      verifyBest = Math.min(
+        verifyBest,
+        seconds(() => {
+          const rep = verifyAudit(db, { anchorPath });
+          if (!rep.ok || rep.entries !== VERIFY_ENTRIES) throw new Error(`verify failed: ${JSON.stringify(rep)}`);
+        }),
+      );
+      rawBest = Math.min(
+        rawBest,
+        seconds(() => {
+          for (const b of inputs) digestOnce('sha256', b, 'hex');
+        }),
+      );
+    }
+    db.close();
+    const mb = bytes / 1e6;
+    report('audit verify', VERIFY_ENTRIES / verifyBest, 'entries/s', `${VERIFY_ENTRIES} entries`);
+    report('audit verify', mb / verifyBest, 'MB/s', `${mb.toFixed(1)} MB hashed`);
+    report('sha256 of the same bytes, one digest per entry', VERIFY_ENTRIES / rawBest, 'entries/s', `${(mb / rawBest).toFixed(0)} MB/s`);
+    report('audit verify / raw sha256', rawBest / verifyBest, 'ratio', 'goal >= 0.5');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await benchAudit((name, value, unit, note) => {
+    const v = value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
+    console.log(`${name.padEnd(50)} ${v.padStart(12)} ${unit}${note ? `  (${note})` : ''}`);
+  });
+}

@@ -1,0 +1,16 @@
+/** One figure of a benchmark: a name, a value, its unit, and how to read it. */
+export type Report = (name: string, value: number, unit: string, note?: string) => void;
+
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const sortNumbers = (xs: number[]): number[] => xs.sort((a, b) => a - b);
+
+export function printReport(): Report {
+  return (name, value, unit, note) => {
+    const v = Number.isInteger(value) ? String(value) : value >= 100 ? value.toFixed(0) : value.toFixed(3);
+    process.stdout.write(`${name.padEnd(58)} ${v.padStart(12)} ${unit.padEnd(10)} ${note ?? ''}\n`);
+  };
+}

@@ -1,0 +1,27 @@
+// `npm run bench`: every performance figure the issues ask for, each next to a baseline
+// measured in the same run (this machine is shared and noisy). Pass names to run a subset:
+// `npm run bench -- pipeline telegram`.
+import { benchAudit } from './audit.js';
+import { benchPipeline } from './pipeline.js';
+import { printReport, type Report } from './report.js';
+import { benchMemory, benchTelegram } from './telegram.js';
+
+const BENCHES: Record<string, (r: Report) => Promise<void>> = {
+  audit: benchAudit,
+  pipeline: benchPipeline,
+  telegram: benchTelegram,
+  memory: (r) => benchMemory(r),
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !(w in BENCHES));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; choose from ${Object.keys(BENCHES).join(', ')}\n`);
+  process.exit(2);
+}
+const report = printReport();
+for (const [name, run] of Object.entries(BENCHES)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  process.stdout.write(`\n== ${name}\n`);
+  await run(report);
+}

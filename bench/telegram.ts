@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeBotApi } from '../test/fakes/botapi.js';
+import { tempDir } from '../test/support/app.js';
+import { runTeleops } from '../test/support/process.js';
+import { percentile, sortNumbers, type Report } from './report.js';
+
+const UPDATES = 1000;
+const USERS = Array.from({ length: 50 }, (_, i) => 1000 + i);
+
+/**
+ * 1,000 /whoami updates from 50 operators through the fake Bot API to the real `teleops
+ * start` process and back: throughput, and latency from update queued to reply received.
+ * Outgoing spacing is off here (TELEGRAM_GLOBAL_PER_SECOND=0): Telegram's own limit (~30/s)
+ * would otherwise be what is measured.
+ */
+export async function benchTelegram(report: Report): Promise<void> {
+  const fake = new FakeBotApi();
+  await fake.start();
+  const dir = tempDir('teleops-bench-tg-');
+  for (const id of USERS) fake.createUser({ id });
+  const proc = runTeleops(['start'], {
+    TELEGRAM_BOT_TOKEN: fake.token,
+    TELEGRAM_API_ROOT: fake.apiRoot,
+    AUTHORIZED_USER_IDS: USERS.join(','),
+    STATE_DIR: dir.path,
+    HTTP_PORT: '0',
+    DOCKER_ENABLED: 'false',
+    RATE_LIMIT_PER_MINUTE: '1000',
+    TELEGRAM_GLOBAL_PER_SECOND: '0',
+    LOG_LEVEL: 'warn',
+  });
+  try {
+    await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+    // Warm-up round, not measured.
+    for (const id of USERS) fake.sendText({ from: id, text: '/whoami' });
+    await fake.waitFor(() => USERS.every((id) => fake.messages(id).length >= 1), 30_000, 'warm-up replies');
+
+    // Burst: all 1,000 queued at once; how fast does the bot drain them?
+    const serverBefore = fake.serverTimeMs;
+    const t0 = performance.now();
+    await roundTrips(fake, UPDATES, 0);
+    const elapsed = performance.now() - t0;
+    const fakeCost = fake.serverTimeMs - serverBefore;
+    report('telegram loop: burst of 1,000 /whoami, updates/s (wall clock)', (UPDATES / elapsed) * 1000, 'updates/s');
+    report('telegram loop: same, fake server cost subtracted', (UPDATES / (elapsed - fakeCost)) * 1000, 'updates/s', `goal ≥ 300; fake spent ${fakeCost.toFixed(0)} ms`);
+    // Paced at 300 updates/s: the latency an operator sees under that load.
+    const latencies = sortNumbers(await roundTrips(fake, UPDATES, 1000 / 300));
+    report('telegram loop: 1,000 at 300/s, latency p50 (queued → reply)', percentile(latencies, 50), 'ms');
+    report('telegram loop: 1,000 at 300/s, latency p99 (queued → reply)', percentile(latencies, 99), 'ms', 'goal ≤ 50 ms');
+  } finally {
+    await proc.stop();
+    await fake.stop();
+    dir.remove();
+  }
+}
+
+/** Sends n /whoami updates round-robin over USERS, `gapMs` apart; returns each one's latency. */
+async function roundTrips(fake: FakeBotApi, n: number, gapMs: number): Promise<number[]> {
+  const sentAt = new Map<number, number[]>(USERS.map((id) => [id, []]));
+  const seen = new Map<number, number>(USERS.map((id) => [id, fake.messages(id).length]));
+  const base = new Map(seen);
+  const latencies: number[] = [];
+  const collect = () => {
+    const now = performance.now();
+    for (const id of USERS) {
+      const have = fake.messages(id).length;
+      for (let k = seen.get(id)!; k < have; k++) latencies.push(now - sentAt.get(id)![k - base.get(id)!]!);
+      seen.set(id, have);
+    }
+  };
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    if (gapMs > 0) {
+      const due = start + i * gapMs;
+      while (performance.now() < due) {
+        collect();
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    const id = USERS[i % USERS.length]!;
+    fake.sendText({ from: id, text: '/whoami' });
+    sentAt.get(id)!.push(performance.now());
+  }
+  await fake.waitFor(() => (collect(), latencies.length >= n), 120_000, 'all replies');
+  return latencies;
+}
+
+/** RSS of an idle `teleops start` after 60 s, next to a bare Node process's RSS as baseline. */
+export async function benchMemory(report: Report, idleMs = 60_000): Promise<void> {
+  const fake = new FakeBotApi();
+  await fake.start();
+  const dir = tempDir('teleops-bench-mem-');
+  const proc = runTeleops(['start'], {
+    TELEGRAM_BOT_TOKEN: fake.token,
+    TELEGRAM_API_ROOT: fake.apiRoot,
+    AUTHORIZED_USER_IDS: '1',
+    STATE_DIR: dir.path,
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+  });
+  const bare = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)']);
+  try {
+    await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+    await new Promise((r) => setTimeout(r, idleMs));
+    report('memory: bare node process RSS', rssMb(bare.pid!), 'MB', 'baseline');
+    report(`memory: idle teleops start RSS after ${idleMs / 1000}s`, rssMb(proc.child.pid!), 'MB', 'goal ≤ 120 MB');
+  } finally {
+    bare.kill();
+    await proc.stop();
+    await fake.stop();
+    dir.remove();
+  }
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(join('/proc', String(pid), 'status'), 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}

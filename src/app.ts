@@ -1,0 +1,183 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { AnyAction } from './core/action.js';
+import { AlertRouter } from './core/alert-router.js';
+import type { AlertSink } from './core/alerts.js';
+import { AuditLog } from './core/audit.js';
+import { builtinActions } from './core/builtins.js';
+import { Dispatcher } from './core/dispatcher.js';
+import type { Integration } from './core/health.js';
+import { createLogger, type Logger } from './core/log.js';
+import { createMetrics, type Metrics } from './core/metrics.js';
+import { Policy } from './core/policy.js';
+import { RateLimiter } from './core/ratelimit.js';
+import { createRedactor, type Redactor } from './core/redact.js';
+import { Registry } from './core/registry.js';
+import type { Result } from './core/result.js';
+import type { Config } from './config.js';
+import { ApprovalRepo } from './store/approvals.js';
+import { ButtonRepo } from './store/buttons.js';
+import { ChatStateRepo } from './store/chat-state.js';
+import { openDb, type Db } from './store/db.js';
+import { ProcessedUpdates } from './store/updates.js';
+import { startHttp } from './http/server.js';
+
+/** A capability plugged into the app: its actions, its health, and anything it runs in the background. */
+export interface Target {
+  readonly actions: readonly AnyAction[];
+  readonly integration?: Integration;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export type TargetFactory = (env: { config: Config; alerts: AlertSink; log: Logger }) => Target | null;
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The git commit of the checkout, when there is one (TELEOPS_COMMIT wins, for images). */
+export async function gitCommit(): Promise<string | undefined> {
+  if (process.env.TELEOPS_COMMIT) return process.env.TELEOPS_COMMIT;
+  try {
+    const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd: ROOT, timeout: 2000 });
+    return stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface App {
+  readonly config: Config;
+  readonly db: Db;
+  readonly audit: AuditLog;
+  readonly dispatcher: Dispatcher;
+  readonly registry: Registry;
+  readonly redactor: Redactor;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly buttons: ButtonRepo;
+  readonly updates: ProcessedUpdates;
+  readonly policy: Policy;
+  /** Integrations for /status and /health; transports add theirs. */
+  readonly integrations: Integration[];
+  /** Where alerts go; a transport sets it (the console prints, Telegram posts). */
+  setAlertDelivery(deliver: (result: Result) => Promise<void>): void;
+  startBackground(): Promise<void>;
+  startHttp(essential: readonly string[]): Promise<void>;
+  close(drainMs: number): Promise<void>;
+}
+
+/** Composition root: config → store → ports → registry → dispatcher. Transports attach to the result. */
+export async function createApp(config: Config, targets: readonly TargetFactory[], opts: { log?: Logger } = {}): Promise<App> {
+  const redactor = createRedactor(config.secrets);
+  const log = opts.log ?? createLogger(config.LOG_LEVEL, redactor.redact);
+  const db = openDb(config.STATE_DIR, { fsync: config.AUDIT_FSYNC });
+  const audit = new AuditLog(db, { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), anchorPath: config.auditAnchorPath });
+  const metrics = createMetrics();
+  const policy = new Policy({ operators: config.AUTHORIZED_USER_IDS, admins: config.ADMIN_USER_IDS, viewers: config.VIEWER_USER_IDS, chats: config.AUTHORIZED_CHAT_IDS });
+  const chatState = new ChatStateRepo(db);
+  const global = chatState.forChat(0);
+  const startedAt = Date.now();
+  const commit = await gitCommit();
+
+  let deliver: (result: Result) => Promise<void> = async () => {};
+  const alerts = new AlertRouter({
+    cooldownMs: config.ALERT_COOLDOWN_SECONDS * 1000,
+    deliver: (result) => deliver(result),
+    silencedUntil: () => Number(global.get('alerts.silenced_until') ?? 0),
+    metrics,
+    log,
+  });
+
+  const plugged = targets.map((f) => f({ config, alerts, log })).filter((t): t is Target => t !== null);
+  const integrations: Integration[] = [
+    {
+      name: 'audit',
+      check: async () => {
+        const head = audit.head();
+        return { state: 'up', detail: head ? `${audit.count()} entries, head #${head.seq}` : 'empty' };
+      },
+    },
+    ...plugged.flatMap((t) => (t.integration ? [t.integration] : [])),
+  ];
+
+  // Built-ins describe the registry they are part of (help) and call the dispatcher (cancel).
+  const late: { registry?: Registry; dispatcher?: Dispatcher } = {};
+  const builtins = builtinActions({
+    registry: () => late.registry!,
+    dispatcher: () => late.dispatcher!,
+    audit,
+    db,
+    auditVerify: { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), anchorPath: config.auditAnchorPath },
+    integrations: () => integrations,
+    version: VERSION,
+    commit,
+    startedAt,
+    silence: { until: () => Number(global.get('alerts.silenced_until') ?? 0), set: (t) => global.set('alerts.silenced_until', t > 0 ? String(t) : undefined) },
+  });
+  const registry = (late.registry = new Registry([...builtins, ...plugged.flatMap((t) => t.actions)]));
+  const dispatcher = (late.dispatcher = new Dispatcher({
+    registry,
+    policy,
+    limiter: new RateLimiter(config.RATE_LIMIT_PER_MINUTE),
+    audit,
+    approvals: new ApprovalRepo(db),
+    chatState,
+    metrics,
+    redact: redactor.redact,
+    redactDeep: redactor.redactDeep,
+    log,
+    confirmTtlMs: config.CONFIRM_TTL_SECONDS * 1000,
+    actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
+    aiMutationsAllowed: false,
+  }));
+
+  const buttons = new ButtonRepo(db);
+  const updates = new ProcessedUpdates(db);
+  let http: Server | undefined;
+  const prune = setInterval(() => {
+    const weekAgo = Date.now() - 7 * 24 * 3600_000;
+    buttons.prune();
+    updates.prune(weekAgo);
+  }, 3600_000);
+  prune.unref();
+
+  return {
+    config,
+    db,
+    audit,
+    dispatcher,
+    registry,
+    redactor,
+    metrics,
+    log,
+    buttons,
+    updates,
+    policy,
+    integrations,
+    setAlertDelivery(d) {
+      deliver = d;
+    },
+    async startBackground() {
+      for (const t of plugged) await t.start?.();
+    },
+    async startHttp(essential) {
+      if (config.HTTP_PORT === 0) return;
+      http = await startHttp({ host: config.HTTP_HOST, port: config.HTTP_PORT, version: VERSION, startedAt, integrations: () => integrations, essential, metrics, log });
+      log.info({ host: config.HTTP_HOST, port: config.HTTP_PORT }, 'health and metrics listening');
+    },
+    async close(drainMs) {
+      clearInterval(prune);
+      await dispatcher.drain(drainMs);
+      await Promise.allSettled(plugged.map((t) => t.stop?.()));
+      await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+      audit.close();
+      db.close();
+    },
+  };
+}

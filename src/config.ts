@@ -1,0 +1,188 @@
+import { z } from 'zod';
+import { join } from 'node:path';
+
+/**
+ * Every setting, in one place: name, default, what it means and how it is parsed.
+ * `.env.example`, the README's table and `teleops doctor` are checked against this list.
+ */
+
+const ids = (what: string) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
+      const out: number[] = [];
+      for (const p of parts) {
+        if (!/^-?\d{1,20}$/.test(p) || !Number.isSafeInteger(Number(p))) {
+          ctx.addIssue({ code: 'custom', message: `"${p}" is not a numeric ${what} id` });
+          return z.NEVER;
+        }
+        out.push(Number(p));
+      }
+      return out;
+    });
+
+const bool = z
+  .string()
+  .transform((s, ctx) => {
+    const v = s.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not true or false` });
+    return z.NEVER;
+  });
+
+const int = (min: number, max: number) =>
+  z.string().transform((s, ctx) => {
+    const n = Number(s.trim());
+    if (!/^\d+$/.test(s.trim()) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `"${s}" must be a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const text = z.string().transform((s) => s.trim());
+const list = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''));
+
+const url = z.string().transform((s, ctx) => {
+  try {
+    const u = new URL(s.trim());
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not an http(s) URL` });
+    return z.NEVER;
+  }
+});
+
+const regex = z.string().transform((s, ctx) => {
+  if (s.trim() === '') return undefined;
+  try {
+    return new RegExp(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a valid regular expression` });
+    return z.NEVER;
+  }
+});
+
+const botToken = z.string().transform((s, ctx) => {
+  const t = s.trim();
+  if (t !== '' && !/^\d{3,20}:[A-Za-z0-9_-]{20,100}$/.test(t)) {
+    ctx.addIssue({ code: 'custom', message: 'does not look like a bot token (123456:ABC-DEF…), as @BotFather gives it' });
+    return z.NEVER;
+  }
+  return t;
+});
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+interface Setting {
+  readonly doc: string;
+  /** Shown in docs; `undefined` means unset by default. */
+  readonly default?: string;
+  readonly schema: z.ZodType;
+  /** Scrubbed from everything that leaves the process. */
+  readonly secret?: boolean;
+  /** Example value for .env.example when it differs from the default. */
+  readonly example?: string;
+}
+
+export const SETTINGS = {
+  TELEGRAM_BOT_TOKEN: { doc: 'Bot token from @BotFather; required for `teleops start`', schema: botToken, secret: true, example: '' },
+  TELEGRAM_API_ROOT: { doc: 'Bot API server (a self-hosted one, or a test server)', default: 'https://api.telegram.org', schema: url },
+  AUTHORIZED_USER_IDS: { doc: 'Operators: numeric Telegram user ids, comma-separated; required', schema: ids('Telegram user'), example: '' },
+  AUTHORIZED_CHAT_IDS: { doc: 'Groups/supergroups where authorized users may operate', default: '', schema: ids('Telegram chat') },
+  ADMIN_USER_IDS: { doc: 'Admins: operators who may also use shell and audit administration', default: '', schema: ids('Telegram user') },
+  VIEWER_USER_IDS: { doc: 'Viewers: read actions only', default: '', schema: ids('Telegram user') },
+  RATE_LIMIT_PER_MINUTE: { doc: 'Requests per operator per minute (token bucket)', default: '20', schema: int(1, 10_000) },
+  CONFIRM_TTL_SECONDS: { doc: 'How long an approval card can be answered', default: '120', schema: int(1, 86_400) },
+  ACTION_TIMEOUT_SECONDS: { doc: 'Upper bound on any one action run', default: '60', schema: int(1, 3600) },
+  ALERT_CHAT_ID: { doc: 'Chat that receives alerts (default: every operator\'s private chat)', default: '', schema: ids('Telegram chat') },
+  ALERT_COOLDOWN_SECONDS: { doc: 'Repeated alerts about the same thing are coalesced within this window', default: '300', schema: int(0, 86_400) },
+  DOCKER_ENABLED: { doc: 'Operate Docker containers', default: 'true', schema: bool },
+  DOCKER_HOST: { doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)', default: 'unix:///var/run/docker.sock', schema: text },
+  TMUX_SOCKET: { doc: 'Path of the tmux server socket to operate (tmux -S); empty: tmux\'s default', default: '', schema: text },
+  STATE_DIR: { doc: 'Directory of the SQLite database and the audit anchor file', default: '.state', schema: text },
+  AUDIT_HMAC_KEY: { doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)', default: '', schema: text, secret: true },
+  AUDIT_ANCHOR_PATH: { doc: 'Anchor file recording the audit head', default: '$STATE_DIR/audit.anchor', schema: text },
+  AUDIT_FSYNC: { doc: 'fsync every database commit (survives power loss, slower)', default: 'false', schema: bool },
+  HTTP_HOST: { doc: 'Address of /health and /metrics', default: '127.0.0.1', schema: text },
+  HTTP_PORT: { doc: 'Port of /health and /metrics; 0 disables the HTTP server', default: '9464', schema: int(0, 65_535) },
+  TELEGRAM_GLOBAL_PER_SECOND: { doc: 'Outgoing messages per second across all chats (Telegram allows about 30)', default: '30', schema: int(0, 10_000) },
+  TELEGRAM_CHAT_PER_MINUTE: { doc: 'Outgoing messages per minute into one group chat (Telegram allows about 20)', default: '20', schema: int(0, 100_000) },
+  LOG_LEVEL: { doc: 'fatal, error, warn, info, debug, trace or silent', default: 'info', schema: z.string().transform((s) => s.trim().toLowerCase()).pipe(logLevel) },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+type Parsed = { -readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
+
+export interface Config extends Parsed {
+  /** Resolved from STATE_DIR when unset. */
+  readonly auditAnchorPath: string;
+  /** Every configured secret, for the redactor. */
+  readonly secrets: readonly string[];
+}
+
+export type Mode = 'start' | 'console' | 'doctor' | 'offline';
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+const FIX: Partial<Record<SettingName, string>> = {
+  TELEGRAM_BOT_TOKEN: 'create a bot with @BotFather and set TELEGRAM_BOT_TOKEN=<token>',
+  AUTHORIZED_USER_IDS: 'set AUTHORIZED_USER_IDS to your numeric Telegram user id (ask @userinfobot)',
+};
+
+/**
+ * Parses the whole environment and reports every problem at once, so an operator fixes
+ * their `.env` in one go. Requirements depend on the mode: only `start` needs Telegram.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, mode: Mode): ConfigResult {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
+    const raw = env[name] ?? s.default ?? '';
+    const input = name === 'AUDIT_ANCHOR_PATH' && env[name] === undefined ? '' : raw;
+    const r = s.schema.safeParse(input);
+    if (r.success) out[name] = r.data;
+    else problems.push(`${name}: ${r.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const c = out as Parsed;
+  if (mode === 'start') {
+    if (!env.TELEGRAM_BOT_TOKEN?.trim()) problems.push(`TELEGRAM_BOT_TOKEN: missing — ${FIX.TELEGRAM_BOT_TOKEN}`);
+    if (Array.isArray(c.AUTHORIZED_USER_IDS) && c.AUTHORIZED_USER_IDS.length === 0 && !problems.some((p) => p.startsWith('AUTHORIZED_USER_IDS'))) {
+      problems.push(`AUTHORIZED_USER_IDS: no operator is authorized, so the bot would answer nobody — ${FIX.AUTHORIZED_USER_IDS}`);
+    }
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
+  const overlap = c.VIEWER_USER_IDS.filter((id) => c.AUTHORIZED_USER_IDS.includes(id) || c.ADMIN_USER_IDS.includes(id));
+  if (overlap.length > 0) {
+    return { ok: false, problems: [`VIEWER_USER_IDS: ${overlap.join(', ')} also listed as operator/admin; give each user one role`] };
+  }
+  const secrets = (Object.entries(SETTINGS) as [SettingName, Setting][])
+    .filter(([, s]) => s.secret)
+    .map(([n]) => String(c[n] ?? ''))
+    .filter((v) => v !== '');
+  return {
+    ok: true,
+    config: {
+      ...c,
+      auditAnchorPath: c.AUDIT_ANCHOR_PATH === '' ? join(c.STATE_DIR, 'audit.anchor') : c.AUDIT_ANCHOR_PATH,
+      secrets,
+    },
+  };
+}
+
+/** The text of `.env.example`, derived from SETTINGS. */
+export function envExample(): string {
+  const lines = ['# teleops settings. Copy to .env and fill in. Every setting, with its default.', ''];
+  for (const [name, s] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
+    lines.push(`# ${s.doc}${s.default !== undefined && s.default !== '' ? ` (default: ${s.default})` : ''}`);
+    const v = s.example ?? (s.default?.startsWith('$') ? '' : (s.default ?? ''));
+    lines.push(s.example !== undefined || s.default === undefined ? `${name}=${v}` : `# ${name}=${v}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,96 @@
+import type { z } from 'zod';
+import type { Block, Result } from './result.js';
+
+/** Fixed in code per action, never taken from a request or an LLM. */
+export type Risk = 'read' | 'write' | 'destructive';
+export type Role = 'viewer' | 'operator' | 'admin';
+export type Origin = 'command' | 'button' | 'ai' | 'console' | 'alert';
+
+export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** The role an action needs unless it says otherwise: viewers read, operators change things. */
+export const defaultRole = (risk: Risk): Role => (risk === 'read' ? 'viewer' : 'operator');
+
+export interface Operator {
+  /** Telegram user id; 0 for the local console user. */
+  readonly userId: number;
+  /** Telegram chat id; 0 for the console. */
+  readonly chatId: number;
+  readonly role: Role;
+  /** For cards and audit: "@name" or the numeric id. */
+  readonly display: string;
+}
+
+/** Small per-chat key/value memory, e.g. the chat's current Kubernetes context. */
+export interface ChatState {
+  get(key: string): string | undefined;
+  set(key: string, value: string | undefined): void;
+}
+
+export interface ActionContext {
+  readonly operator: Operator;
+  readonly origin: Origin;
+  /** Aborted when the action's timeout passes or the process shuts down. */
+  readonly signal: AbortSignal;
+  readonly chat: ChatState;
+}
+
+/** How an action is spelled as a slash command. */
+export interface CommandSpec {
+  /** Words after the slash, e.g. ['docker', 'restart']. */
+  readonly path: readonly string[];
+  /**
+   * Arguments as shown in help, and (unless `parse` is given) how tokens map to params:
+   * `<name>` required, `[name]` optional, `<name...>` / `[name...]` the rest of the line as typed,
+   * `[-c name]` a flag taking a value.
+   */
+  readonly usage?: string;
+  /** Whole alternative spellings, e.g. [['ps']] for /ps. */
+  readonly aliases?: readonly (readonly string[])[];
+  /**
+   * Custom mapping from the arguments to raw params (validated by the schema after);
+   * `raw` is the argument text exactly as typed.
+   */
+  readonly parse?: (tokens: readonly string[], raw: string) => Record<string, unknown>;
+}
+
+export interface Action<S extends z.ZodType = z.ZodType> {
+  /** Dotted name, e.g. "docker.restart"; also the audit and metrics label. */
+  readonly name: string;
+  /** One line, shown in help and given to the LLM as the tool description. */
+  readonly summary: string;
+  /** The target kind this touches ("core", "docker", "kubernetes", "tmux", ...): groups help. */
+  readonly target: string;
+  readonly risk: Risk;
+  /** Defaults to `defaultRole(risk)`; e.g. shell raises it to admin. */
+  readonly minRole?: Role;
+  /** Parameters; an object schema. Bad input is refused before anything runs. */
+  readonly params: S;
+  readonly command?: CommandSpec;
+  readonly timeoutMs?: number;
+  /** Offered to the LLM as a tool (default true). */
+  readonly llm?: boolean;
+  /** What the action acts on, for the audit entry and the approval card ("container api"). */
+  readonly subject?: (params: z.output<S>) => string;
+  /** Extra lines for the approval card: current state, a dry-run preview. */
+  readonly preview?: (ctx: ActionContext, params: z.output<S>) => Promise<readonly Block[]>;
+  readonly run: (ctx: ActionContext, params: z.output<S>) => Promise<Result>;
+}
+
+/** An action with its parameter type erased, as the registry holds them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyAction = Action<any>;
+
+/** Keeps the parameter type inside the definition while the registry sees `AnyAction`. */
+export const defineAction = <S extends z.ZodType>(action: Action<S>): AnyAction => action;
+
+/**
+ * A failure the operator should read as is ("no container named x; did you mean y?").
+ * Anything else thrown by an action is reported as an internal error with a reference.
+ */
+export class ActionError extends Error {
+  override readonly name = 'ActionError';
+}
+
+export const requiredRole = (a: AnyAction): Role => a.minRole ?? defaultRole(a.risk);
+export const mutates = (a: AnyAction): boolean => a.risk !== 'read';

@@ -1,0 +1,22 @@
+import type { Result } from './result.js';
+
+/**
+ * Something a watcher noticed that an operator should hear about without asking
+ * (a container crashed, a pod is crash-looping, a terminal waits for input).
+ * Targets raise alerts; the alert router in core coalesces, silences and delivers them.
+ */
+export interface Alert {
+  /** The target kind that raised it: "docker", "kubernetes", "tmux". */
+  readonly source: string;
+  /**
+   * What the alert is about, for coalescing: repeated alerts with the same key within the
+   * cooldown are counted instead of sent (e.g. "docker:container:api:die").
+   */
+  readonly key: string;
+  /** The message: text, last log lines (the router redacts), and buttons. */
+  readonly result: Result;
+}
+
+export interface AlertSink {
+  raise(alert: Alert): void;
+}

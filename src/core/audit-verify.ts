@@ -1,0 +1,378 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { Db } from '../store/db.js';
+import { chainHasher, GENESIS_HASH, type ChainHasher } from './audit.js';
+
+/*
+ * Verification of the audit chain (see audit.ts): one streaming pass in seq order, merged
+ * with a streaming read of the anchor file; only when something is wrong, a few lookups
+ * classify the first break. The anchor may lag behind the table (a crash between a commit
+ * and its anchor line) but never run ahead of it.
+ */
+
+export type Break =
+  | 'modified'
+  | 'deleted'
+  | 'inserted'
+  | 'reordered'
+  | 'truncated'
+  | 'replaced'
+  | 'anchor_missing'
+  | 'anchor_corrupt';
+
+export type VerifyReport =
+  | { ok: true; entries: number; headSeq: number }
+  | {
+      ok: false;
+      /** Entries checked and found intact before the pass stopped. */
+      entries: number;
+      firstBadSeq: number;
+      kind: Break;
+      /** One line; names the seq and the kind. */
+      message: string;
+    };
+
+export interface VerifyOptions {
+  readonly hmacKey?: string;
+  readonly anchorPath: string;
+}
+
+const HASH_LEN = 64;
+const CHUNK_ROWS = 2048;
+
+/*
+ * A chunk of rows in one round trip: the bytes of prev_hash ‖ entry ‖ hash of every row back
+ * to back, and "seq,len" pairs where len is the entry's byte length, or -1 when the row is
+ * malformed (a hash that is not 64 bytes, a NULL; such a row's bytes may be missing, but the
+ * scan stops there). Fetching rows one by one costs about twice as much.
+ * The subquery yields rows in seq order and group_concat keeps the order it is fed; the seq
+ * list is checked for contiguity, so an out-of-order chunk could never pass unnoticed.
+ */
+const CHUNK_SQL = `
+  SELECT CAST(group_concat(prev_hash || entry || hash, '') AS BLOB),
+         group_concat(seq || ',' || CASE WHEN octet_length(prev_hash) = ${HASH_LEN}
+                                          AND octet_length(hash) = ${HASH_LEN}
+                                         THEN coalesce(octet_length(entry), -1) ELSE -1 END, ','),
+         count(*)
+  FROM (SELECT seq, prev_hash, entry, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ${CHUNK_ROWS})`;
+
+type ChunkRow = [Buffer | null, string | null, number];
+
+/** Why the streaming pass stopped at `seq`. */
+type Stop =
+  | { reason: 'row'; seq: number; entries: number; anchored: string | undefined }
+  | { reason: 'anchor_mismatch'; seq: number; entries: number; anchored: string }
+  | { reason: 'anchor_gap' | 'anchor_corrupt' | 'anchor_behind_line'; seq: number; entries: number }
+  | { reason: 'end'; seq: number; entries: number; anchor: 'missing' | 'ahead' | 'behind_line' | 'corrupt' };
+
+interface Ctx {
+  readonly db: Db;
+  readonly hasher: ChainHasher;
+  readonly keyed: boolean;
+  readonly anchorPath: string;
+  readonly anchorSize: number;
+}
+
+export function verifyAudit(db: Db, opts: VerifyOptions): VerifyReport {
+  const anchor = AnchorReader.open(opts.anchorPath);
+  try {
+    // The anchor's size is taken before the database snapshot: every line within it belongs
+    // to a row already committed, so a concurrent append cannot look like a truncation.
+    const ctx: Ctx = {
+      db,
+      hasher: chainHasher(opts.hmacKey),
+      keyed: Boolean(opts.hmacKey),
+      anchorPath: opts.anchorPath,
+      anchorSize: anchor?.size ?? 0,
+    };
+    return db.transaction(() => {
+      const stop = scan(ctx, anchor);
+      if ('ok' in stop) return stop;
+      return classify(ctx, stop);
+    })();
+  } finally {
+    anchor?.close();
+  }
+}
+
+function scan(ctx: Ctx, anchor: AnchorReader | null): Stop | { ok: true; entries: number; headSeq: number } {
+  const chunk = ctx.db.prepare<[number], ChunkRow>(CHUNK_SQL).raw();
+  const hasher = ctx.hasher;
+  let state: AnchorState | typeof NONE = anchor ? anchor.next() : NONE;
+  // The hash the next row must link to: 64 bytes at lastAt in lastBuf.
+  let lastBuf: Buffer = Buffer.from(GENESIS_HASH, 'latin1');
+  let lastAt = 0;
+  let expected = 1;
+  const rowStop = (seq: number): Stop => ({
+    reason: 'row',
+    seq,
+    entries: expected - 1,
+    anchored: state === LINE && anchor!.seq === seq ? anchor!.hashText() : undefined,
+  });
+  for (;;) {
+    const [bytes, metaText, rows] = chunk.get(expected - 1)!;
+    if (rows === 0) break;
+    const b = bytes ?? Buffer.alloc(0);
+    const meta = JSON.parse(`[${metaText ?? ''}]`) as number[];
+    let p = 0;
+    for (let i = 0; i < meta.length; i += 2) {
+      const seq = meta[i]!;
+      const len = meta[i + 1]!;
+      if (seq !== expected || len < 0) return rowStop(expected);
+      const hashAt = p + HASH_LEN + len;
+      if (!sameBytes(b, p, lastBuf, lastAt) || !sameHex(b, hashAt, hasher(b.subarray(p, hashAt)))) {
+        return rowStop(seq);
+      }
+      if (state === LINE) {
+        if (anchor!.seq !== seq) {
+          return { reason: anchor!.seq > seq ? 'anchor_gap' : 'anchor_behind_line', seq, entries: seq - 1 };
+        }
+        if (!sameBytes(anchor!.buf, anchor!.hashAt, b, hashAt)) {
+          return { reason: 'anchor_mismatch', seq, entries: seq - 1, anchored: anchor!.hashText() };
+        }
+        state = anchor!.next();
+      } else if (state === CORRUPT) {
+        return { reason: 'anchor_corrupt', seq, entries: seq - 1 };
+      }
+      lastBuf = b;
+      lastAt = hashAt;
+      p = hashAt + HASH_LEN;
+      expected++;
+    }
+  }
+  const entries = expected - 1;
+  if (anchor === null && entries > 0) return { reason: 'end', seq: 1, entries, anchor: 'missing' };
+  if (state === LINE) {
+    return { reason: 'end', seq: expected, entries, anchor: anchor!.seq >= expected ? 'ahead' : 'behind_line' };
+  }
+  if (state === CORRUPT) return { reason: 'end', seq: expected, entries, anchor: 'corrupt' };
+  return { ok: true, entries, headSeq: entries };
+}
+
+interface Row {
+  seq: number;
+  entry: unknown;
+  prev: unknown;
+  hash: unknown;
+  /** prev_hash ‖ entry as stored, the bytes the hash covers. */
+  input: Buffer | null;
+}
+
+function classify(ctx: Ctx, stop: Stop): VerifyReport {
+  const { seq: c, entries } = stop;
+  const fail = (firstBadSeq: number, kind: Break, why: string): VerifyReport => ({
+    ok: false,
+    entries,
+    firstBadSeq,
+    kind,
+    message: `audit entry ${firstBadSeq}: ${kind}: ${why}`,
+  });
+  switch (stop.reason) {
+    case 'end':
+      if (stop.anchor === 'missing') {
+        return fail(1, 'anchor_missing', `the anchor file ${JSON.stringify(ctx.anchorPath)} is missing but the table has ${entries} entries`);
+      }
+      if (stop.anchor === 'corrupt') return fail(c, 'anchor_corrupt', 'the anchor line for this entry is not "<seq> <hash>"');
+      if (stop.anchor === 'behind_line') return fail(c, 'anchor_corrupt', 'after the last entry the anchor goes back to an earlier one');
+      return fail(c, 'truncated', c === 1 ? 'the table is empty but the anchor records entries' : `the anchor records entries after ${c - 1}, the table ends there`);
+    case 'anchor_gap':
+      return fail(c, 'anchor_missing', 'the anchor has no line for this entry');
+    case 'anchor_corrupt':
+      return fail(c, 'anchor_corrupt', `the anchor line for this entry is not "<seq> <hash>"`);
+    case 'anchor_behind_line':
+      return fail(c, 'anchor_corrupt', 'the anchor goes back to an earlier entry where this one should be');
+  }
+  const lookup = ctx.db
+    .prepare<[number], [number, unknown, unknown, unknown, Buffer | null]>(
+      `SELECT seq, entry, prev_hash, hash, CAST(prev_hash || entry AS BLOB) FROM audit WHERE seq = ?`,
+    )
+    .raw();
+  const rowAt = (seq: number): Row | undefined => {
+    const r = lookup.get(seq);
+    return r && { seq: r[0], entry: r[1], prev: r[2], hash: r[3], input: r[4] };
+  };
+  const prevHash = c === 1 ? GENESIS_HASH : rowAt(c - 1)!.hash;
+  const r = rowAt(c);
+  if (!r) return fail(c, 'deleted', `the table has no entry ${c}`);
+  if (typeof r.entry !== 'string' || !isHash(r.prev) || !isHash(r.hash) || r.input === null) {
+    return fail(c, 'modified', 'the row is malformed');
+  }
+  const next = rowAt(c + 1);
+  if (ctx.hasher(r.input) !== r.hash) {
+    if (next?.prev === prevHash) return fail(c, 'inserted', `entry ${c + 1} still links to ${entryName(c - 1)}`);
+    // Without the key, a forger writes plain SHA-256 (or HMAC under another key, which
+    // the anchor exposes); a run of such rows linked together is a replaced chain.
+    const forged =
+      chainHasher()(r.input) === r.hash || (isHash(stop.anchored) && stop.anchored !== r.hash && next !== undefined);
+    if (ctx.keyed && forged && (next === undefined || next.prev === r.hash)) {
+      return fail(c, 'replaced', 'a chain computed without the key starts here');
+    }
+    return fail(c, 'modified', 'its hash does not match its content');
+  }
+  if (r.prev !== prevHash) {
+    const from = seqOfHash(ctx, r.prev);
+    if (from !== undefined && from < c) return fail(from + 1, 'inserted', `entry ${c} still links to ${entryName(from)}`);
+    if (from !== undefined) return fail(c, 'reordered', `it links to entry ${from}, not to ${entryName(c - 1)}`);
+    const written = writtenSeq(r.entry);
+    if (written !== undefined && written > c) {
+      return fail(c, 'deleted', `the entry now numbered ${c} was written as entry ${written}`);
+    }
+    return fail(c, 'modified', `its link to ${entryName(c - 1)} was rewritten`);
+  }
+  // Only a row stored in a shape the scan could not read gets here without an anchor mismatch.
+  if (stop.reason === 'row') return fail(c, 'modified', 'the row is malformed');
+  // The chain holds here; the anchor recorded a different hash for this entry.
+  if (!isHash(stop.anchored)) return fail(c, 'anchor_corrupt', 'the anchor line for this entry is not "<seq> <hash>"');
+  if (next?.prev === r.prev) return fail(c, 'inserted', `entry ${c + 1} still links to ${entryName(c - 1)}`);
+  const lines = anchoredHashes(ctx, [c, c + 1]);
+  const here = lines.get(c) ?? [];
+  if (here.length > 1 && here.includes(r.hash)) {
+    return fail(c, 'truncated', 'the table was cut back to the previous entry and the log continued from there');
+  }
+  if (next !== undefined && next.prev !== r.hash) return fail(c, 'modified', 'its content and hash were rewritten');
+  const authentic = ctx.keyed || (next !== undefined && (lines.get(c + 1) ?? []).includes(next.hash as string));
+  if (authentic) {
+    return fail(c, 'anchor_corrupt', 'the anchor line for this entry does not match a chain that is otherwise intact');
+  }
+  return fail(c, 'replaced', 'the chain from here on is not the one the anchor recorded');
+}
+
+const entryName = (seq: number): string => (seq === 0 ? 'the start of the chain' : `entry ${seq}`);
+
+const isHash = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+
+function seqOfHash(ctx: Ctx, hash: string): number | undefined {
+  return ctx.db
+    .prepare<[string], number>('SELECT seq FROM audit WHERE hash = ? ORDER BY seq LIMIT 1')
+    .pluck()
+    .get(hash);
+}
+
+/** The seq an entry was written with (it is part of the hashed JSON). */
+function writtenSeq(entry: string): number | undefined {
+  try {
+    const seq = (JSON.parse(entry) as { seq?: unknown }).seq;
+    return typeof seq === 'number' ? seq : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every well-formed anchor line for the given seqs, in file order (a second streaming pass). */
+function anchoredHashes(ctx: Ctx, seqs: readonly number[]): Map<number, string[]> {
+  const found = new Map<number, string[]>();
+  const reader = AnchorReader.open(ctx.anchorPath, ctx.anchorSize);
+  if (!reader) return found;
+  try {
+    for (let s = reader.next(); s !== END; s = reader.next()) {
+      if (s === CORRUPT) {
+        if (!reader.skipLine()) break;
+        continue;
+      }
+      const hash = reader.hashText();
+      if (seqs.includes(reader.seq) && isHash(hash)) found.set(reader.seq, [...(found.get(reader.seq) ?? []), hash]);
+    }
+  } finally {
+    reader.close();
+  }
+  return found;
+}
+
+function sameBytes(a: Buffer, pa: number, b: Buffer, pb: number): boolean {
+  for (let i = 0; i < HASH_LEN; i++) if (a[pa + i] !== b[pb + i]) return false;
+  return true;
+}
+
+function sameHex(b: Buffer, p: number, hex: string): boolean {
+  for (let i = 0; i < HASH_LEN; i++) if (b[p + i] !== hex.charCodeAt(i)) return false;
+  return true;
+}
+
+const LINE = 0;
+const END = 1;
+const CORRUPT = 2;
+const NONE = 3;
+type AnchorState = typeof LINE | typeof END | typeof CORRUPT;
+
+/** Reads `<seq> <hash>\n` lines in buffered chunks; the current line stays in `buf` until `next()`. */
+class AnchorReader {
+  readonly buf = Buffer.allocUnsafe(1 << 16);
+  /** The current line: its seq and where its hash starts in `buf`. */
+  seq = 0;
+  hashAt = 0;
+  private start = 0;
+  private end = 0;
+  private pos = 0;
+
+  private constructor(
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
+
+  /** null when the file does not exist; reads at most `limit` bytes. */
+  static open(path: string, limit?: number): AnchorReader | null {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new Error(`cannot read the audit anchor ${JSON.stringify(path)}: ${(err as Error).message}`);
+    }
+    return new AnchorReader(fd, limit ?? fstatSync(fd).size);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  /**
+   * Moves to the next line; a line not shaped `<seq> <64 chars>` is CORRUPT. The hash is not
+   * checked for hex digits here: it is compared with a row's hash, and looked at only if it differs.
+   */
+  next(): AnchorState {
+    if (this.end - this.start < 128) this.fill();
+    if (this.start === this.end) return END;
+    const b = this.buf;
+    let p = this.start;
+    let seq = 0;
+    while (p < this.end && p - this.start < 16 && b[p]! >= 0x30 && b[p]! <= 0x39) seq = seq * 10 + b[p++]! - 0x30;
+    const digits = p - this.start;
+    if (digits === 0 || digits > 15 || b[this.start] === 0x30 || b[p] !== 0x20) return CORRUPT;
+    const hashAt = p + 1;
+    const nl = hashAt + HASH_LEN;
+    if (nl >= this.end || b[nl] !== 0x0a) return CORRUPT;
+    this.seq = seq;
+    this.hashAt = hashAt;
+    this.start = nl + 1;
+    return LINE;
+  }
+
+  /** After CORRUPT: drops the rest of that line; false when there is no newline left. */
+  skipLine(): boolean {
+    for (;;) {
+      const nl = this.buf.indexOf(0x0a, this.start);
+      if (nl >= 0 && nl < this.end) {
+        this.start = nl + 1;
+        return true;
+      }
+      this.start = this.end;
+      if (!this.fill()) return false;
+    }
+  }
+
+  hashText(): string {
+    return this.buf.toString('latin1', this.hashAt, this.hashAt + HASH_LEN);
+  }
+
+  /** Moves unread bytes to the front and reads more; false at the limit. */
+  private fill(): boolean {
+    this.buf.copy(this.buf, 0, this.start, this.end);
+    this.end -= this.start;
+    this.start = 0;
+    const want = Math.min(this.buf.length - this.end, this.size - this.pos);
+    if (want <= 0) return false;
+    const n = readSync(this.fd, this.buf, this.end, want, this.pos);
+    this.pos += n;
+    this.end += n;
+    return n > 0;
+  }
+}

@@ -1,0 +1,251 @@
+import { createHmac, hash as digestOnce } from 'node:crypto';
+import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { Db } from '../store/db.js';
+import { ActionError } from './action.js';
+
+/*
+ * The tamper-evident audit log (DESIGN.md §2). Each row holds the canonical JSON of one entry
+ * and `hash = H(prev_hash ‖ entry)`: SHA-256, or HMAC-SHA-256 when a key is configured, in hex;
+ * the first entry's prev_hash is 64 zeros. The entry JSON includes its own `seq`, so a row
+ * carries its position: renumbering rows cannot be hidden, and the verifier can tell a
+ * deletion (a row whose written seq is larger than its place) from a rewritten link.
+ * After each commit, `<seq> <hash>` is appended to the anchor file outside the database, so
+ * cutting the table's tail or swapping in a freshly computed chain is detected too.
+ */
+
+export const AUDIT_OUTCOMES = [
+  'requested', 'ok', 'failed', 'denied', 'forbidden', 'invalid', 'rate_limited', 'unauthorized',
+  'approval_requested', 'approved', 'rejected', 'expired', 'cancelled', 'started', 'timeout', 'info',
+] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+export interface AuditEntryInput {
+  /** Who asked, e.g. "tg:123" or "console:alice". */
+  operator: string;
+  chat: number | null;
+  origin: string;
+  action: string;
+  target: string;
+  /** Already redacted by the caller. */
+  params: unknown;
+  outcome: AuditOutcome;
+  detail?: string;
+}
+
+export interface AuditEntry extends AuditEntryInput {
+  seq: number;
+  /** ISO 8601. */
+  ts: string;
+}
+
+export interface AuditLogOptions {
+  /** HMAC key; when empty or absent the chain uses plain SHA-256. */
+  readonly hmacKey?: string;
+  readonly anchorPath: string;
+  readonly clock?: () => Date;
+}
+
+/** prev_hash of the first entry. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Hex digest of `prev_hash ‖ entry` (strings are hashed as UTF-8). */
+export type ChainHasher = (data: string | NodeJS.ArrayBufferView) => string;
+
+export function chainHasher(hmacKey?: string): ChainHasher {
+  if (!hmacKey) return (data) => digestOnce('sha256', data, 'hex');
+  return (data) => createHmac('sha256', hmacKey).update(data).digest('hex');
+}
+
+/** One anchor line: `<seq> <hash>`; seq without leading zeros, at most 15 digits. */
+const ANCHOR_LINE = /^([1-9][0-9]{0,14}) ([0-9a-f]{64})$/;
+
+/**
+ * JSON with object keys sorted (by UTF-16 code unit) and no whitespace; otherwise the same
+ * data model as JSON.stringify (toJSON honoured, undefined/functions dropped from objects and
+ * null in arrays, non-finite numbers null), except that a bigint becomes its decimal string.
+ */
+export function canonicalJson(v: unknown): string {
+  return encode(v, new Set()) ?? 'null';
+}
+
+function encode(v: unknown, seen: Set<object>): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? JSON.stringify(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'bigint':
+      return JSON.stringify(v.toString());
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+  }
+  if (v === null) return 'null';
+  const o = v as { toJSON?: unknown };
+  if (typeof o.toJSON === 'function') return encode((o.toJSON as () => unknown)(), seen);
+  if (o instanceof String || o instanceof Number || o instanceof Boolean) return encode(o.valueOf(), seen);
+  if (seen.has(o)) throw new TypeError('canonicalJson: circular structure');
+  seen.add(o);
+  try {
+    if (Array.isArray(o)) return `[${o.map((x: unknown) => encode(x, seen) ?? 'null').join(',')}]`;
+    const parts: string[] = [];
+    for (const k of Object.keys(o).sort()) {
+      const s = encode((o as Record<string, unknown>)[k], seen);
+      if (s !== undefined) parts.push(`${JSON.stringify(k)}:${s}`);
+    }
+    return `{${parts.join(',')}}`;
+  } finally {
+    seen.delete(o);
+  }
+}
+
+const storedEntry = z.object({
+  seq: z.number().int(),
+  ts: z.string(),
+  operator: z.string(),
+  chat: z.number().nullable(),
+  origin: z.string(),
+  action: z.string(),
+  target: z.string(),
+  params: z.unknown(),
+  outcome: z.enum(AUDIT_OUTCOMES),
+  detail: z.string().optional(),
+});
+
+interface HeadRow {
+  seq: number;
+  hash: string;
+}
+
+export class AuditLog {
+  private readonly hasher: ChainHasher;
+  private readonly clock: () => Date;
+  /** The database fsyncs every commit, so the anchor does too. */
+  private readonly durable: boolean;
+  private fd: number | null;
+  private readonly selectHead;
+  private readonly insertRow;
+  private readonly selectRecent;
+  private readonly countRows;
+  private readonly commit;
+
+  constructor(db: Db, opts: AuditLogOptions) {
+    this.hasher = chainHasher(opts.hmacKey);
+    this.clock = opts.clock ?? (() => new Date());
+    this.durable = (db.pragma('synchronous', { simple: true }) as number) >= 2;
+    this.selectHead = db.prepare<[], HeadRow>('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
+    this.insertRow = db.prepare<[number, string, string, string]>(
+      'INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)',
+    );
+    this.selectRecent = db.prepare<[number], { seq: number; entry: unknown }>(
+      'SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT ?',
+    );
+    this.countRows = db.prepare<[], number>('SELECT count(*) FROM audit').pluck();
+    this.commit = db.transaction((entry: AuditEntry): string => {
+      const head = this.selectHead.get();
+      entry.seq = (head?.seq ?? 0) + 1;
+      const prev = head?.hash ?? GENESIS_HASH;
+      const json = canonicalJson(entry);
+      const hash = this.hasher(prev + json);
+      this.insertRow.run(entry.seq, json, prev, hash);
+      return hash;
+    });
+    mkdirSync(dirname(opts.anchorPath), { recursive: true, mode: 0o700 });
+    this.fd = openSync(opts.anchorPath, 'a+', 0o600);
+    this.catchUpAnchor();
+  }
+
+  /** Writes one entry (one immediate transaction), then its anchor line. */
+  append(input: AuditEntryInput): AuditEntry {
+    const fd = this.fd;
+    if (fd === null) throw new Error('the audit log is closed');
+    const entry: AuditEntry = {
+      seq: 0,
+      ts: this.clock().toISOString(),
+      operator: input.operator,
+      chat: input.chat,
+      origin: input.origin,
+      action: input.action,
+      target: input.target,
+      params: input.params,
+      outcome: input.outcome,
+      ...(input.detail === undefined ? {} : { detail: input.detail }),
+    };
+    const hash = this.commit.immediate(entry);
+    this.anchor(fd, entry.seq, hash);
+    return entry;
+  }
+
+  /** Newest first; n is clamped to 1..100. */
+  recent(n: number): AuditEntry[] {
+    const limit = Number.isNaN(n) ? 1 : Math.min(100, Math.max(1, Math.floor(n)));
+    return this.selectRecent.all(limit).map((r) => readEntry(r.seq, r.entry));
+  }
+
+  head(): { seq: number; hash: string } | null {
+    const h = this.selectHead.get();
+    return h ? { seq: h.seq, hash: h.hash } : null;
+  }
+
+  count(): number {
+    return this.countRows.get() ?? 0;
+  }
+
+  /** Closes the anchor file; the database stays open (it is not ours). */
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private anchor(fd: number, seq: number, hash: string): void {
+    writeSync(fd, `${seq} ${hash}\n`);
+    if (this.durable) fdatasyncSync(fd);
+  }
+
+  /**
+   * After a crash between a commit and its anchor line the anchor is one line behind: write the
+   * head's line. When it is further behind (or was deleted and is being created afresh), the
+   * head's line still goes in, leaving a gap that verification reports instead of hiding it.
+   * A torn last line is terminated so that it stays one corrupt line, not two.
+   */
+  private catchUpAnchor(): void {
+    const fd = this.fd!;
+    const head = this.selectHead.get();
+    const tail = readTail(fd);
+    if (tail.length > 0 && !tail.endsWith('\n')) {
+      writeSync(fd, '\n');
+      return;
+    }
+    if (!head) return;
+    const last = tail.length === 0 ? 0 : ANCHOR_LINE.exec(tail.slice(tail.lastIndexOf('\n', tail.length - 2) + 1, -1));
+    if (last === null) return;
+    const lastSeq = last === 0 ? 0 : Number(last[1]);
+    if (lastSeq < head.seq) this.anchor(fd, head.seq, head.hash);
+  }
+}
+
+/** The last bytes of the anchor: enough for its last line. */
+function readTail(fd: number): string {
+  const size = fstatSync(fd).size;
+  const len = Math.min(size, 256);
+  const buf = Buffer.alloc(len);
+  readSync(fd, buf, 0, len, size - len);
+  return buf.toString('latin1');
+}
+
+function readEntry(seq: number, raw: unknown): AuditEntry {
+  let parsed: z.infer<typeof storedEntry> | undefined;
+  try {
+    if (typeof raw === 'string') parsed = storedEntry.parse(JSON.parse(raw));
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.seq !== seq) throw new ActionError(`audit entry ${seq} is unreadable; run /audit verify`);
+  const { detail, ...rest } = parsed;
+  return { ...rest, params: rest.params, ...(detail === undefined ? {} : { detail }) };
+}

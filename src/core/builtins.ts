@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { ActionError, defineAction, type AnyAction } from './action.js';
+import type { AuditLog } from './audit.js';
+import { verifyAudit } from './audit-verify.js';
+import type { Dispatcher } from './dispatcher.js';
+import { checkAll, type Integration } from './health.js';
+import type { Registry } from './registry.js';
+import { bold, line, pre, text, value, type Block } from './result.js';
+import { formatDuration, parseDuration } from './text.js';
+import type { Db } from '../store/db.js';
+
+export interface BuiltinDeps {
+  readonly registry: () => Registry;
+  readonly dispatcher: () => Dispatcher;
+  readonly audit: AuditLog;
+  readonly db: Db;
+  readonly auditVerify: { hmacKey?: string; anchorPath: string };
+  readonly integrations: () => readonly Integration[];
+  readonly version: string;
+  readonly commit: string | undefined;
+  readonly startedAt: number;
+  /** Alert muting, persisted so a restart does not unmute. */
+  readonly silence: { until(): number; set(until: number): void };
+  readonly now?: () => number;
+}
+
+const RISK_MARK = { read: '', write: ' ✏️', destructive: ' 🔒' } as const;
+const STATE_MARK = { up: '🟢', down: '🔴', disabled: '⚪' } as const;
+
+export function helpBlocks(registry: Registry, role: Parameters<Registry['help']>[0]): Block[] {
+  const blocks: Block[] = [];
+  for (const g of registry.help(role)) {
+    blocks.push(line(bold(g.target)));
+    for (const l of g.lines) blocks.push(line(text(`${l.usage}${RISK_MARK[l.risk]} — ${l.summary}`)));
+  }
+  blocks.push(line(text('✏️ changes something · 🔒 asks for approval first')));
+  return blocks;
+}
+
+/** The actions every deployment has: help, status, identity, audit, approvals, alert muting. */
+export function builtinActions(d: BuiltinDeps): AnyAction[] {
+  const now = d.now ?? Date.now;
+  return [
+    defineAction({
+      name: 'core.start',
+      summary: 'Welcome and the list of commands',
+      target: 'core',
+      risk: 'read',
+      params: z.object({}),
+      llm: false,
+      command: { path: ['start'] },
+      run: async (ctx) => ({
+        blocks: [line(bold('teleops'), ` — you are ${ctx.operator.role}. Commands:`), ...helpBlocks(d.registry(), ctx.operator.role)],
+      }),
+    }),
+    defineAction({
+      name: 'core.help',
+      summary: 'List the commands you can use',
+      target: 'core',
+      risk: 'read',
+      params: z.object({}),
+      llm: false,
+      command: { path: ['help'] },
+      run: async (ctx) => ({ blocks: helpBlocks(d.registry(), ctx.operator.role) }),
+    }),
+    defineAction({
+      name: 'core.status',
+      summary: 'Version, uptime and the state of every integration',
+      target: 'core',
+      risk: 'read',
+      params: z.object({}),
+      command: { path: ['status'] },
+      run: async () => {
+        const checks = await checkAll(d.integrations());
+        return {
+          blocks: [
+            line(bold('teleops '), value(d.version), d.commit ? text(` (${d.commit.slice(0, 12)})`) : text(''), text(` · up ${formatDuration(now() - d.startedAt)}`)),
+            ...Object.entries(checks).map(([name, h]) => line(`${STATE_MARK[h.state]} ${name}: ${h.state} — `, value(h.detail))),
+          ],
+        };
+      },
+    }),
+    defineAction({
+      name: 'core.whoami',
+      summary: 'Your user id, this chat id and your role',
+      target: 'core',
+      risk: 'read',
+      params: z.object({}),
+      llm: false,
+      command: { path: ['whoami'] },
+      run: async (ctx) => ({
+        blocks: [line('User ', value(ctx.operator.userId), ' · chat ', value(ctx.operator.chatId), ' · role ', value(ctx.operator.role))],
+      }),
+    }),
+    defineAction({
+      name: 'audit.recent',
+      summary: 'The last n audit entries (default 10)',
+      target: 'core',
+      risk: 'read',
+      minRole: 'operator',
+      params: z.object({ n: z.coerce.number().int().min(1).max(100).default(10) }),
+      command: { path: ['audit'], usage: '[n]' },
+      run: async (_ctx, p) => {
+        const rows = d.audit.recent(p.n);
+        if (rows.length === 0) return { blocks: [line('The audit log is empty.')] };
+        const lines = rows.map(
+          (e) => `#${e.seq} ${e.ts.slice(0, 19).replace('T', ' ')} ${e.operator} ${e.origin} ${e.action}${e.target ? ` ${e.target}` : ''} → ${e.outcome}${e.detail ? ` (${e.detail})` : ''}`,
+        );
+        return { blocks: [line(bold(`Last ${rows.length} audit entries`), ' (newest first)'), pre(lines.join('\n'))] };
+      },
+    }),
+    defineAction({
+      name: 'audit.verify',
+      summary: 'Recompute the audit hash chain and check it against the anchor file',
+      target: 'core',
+      risk: 'read',
+      minRole: 'operator',
+      params: z.object({}),
+      timeoutMs: 300_000,
+      command: { path: ['audit', 'verify'] },
+      run: async () => {
+        const r = verifyAudit(d.db, d.auditVerify);
+        return r.ok
+          ? { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] }
+          : { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
+      },
+    }),
+    defineAction({
+      name: 'core.cancel',
+      summary: 'Cancel your pending approvals in this chat',
+      target: 'core',
+      risk: 'write',
+      params: z.object({}),
+      llm: false,
+      command: { path: ['cancel'] },
+      run: async (ctx) => {
+        const n = d.dispatcher().cancelPending(ctx.operator).length;
+        return { blocks: [line(n === 0 ? 'Nothing to cancel.' : `Cancelled ${n} pending approval${n === 1 ? '' : 's'}.`)] };
+      },
+    }),
+    defineAction({
+      name: 'alerts.silence',
+      summary: 'Mute alerts for a while (e.g. 30m, 2h), or "off" to unmute',
+      target: 'core',
+      risk: 'write',
+      params: z.object({ duration: z.string().max(16) }),
+      llm: false,
+      command: { path: ['silence'], usage: '<duration>' },
+      subject: (p) => `alerts for ${p.duration}`,
+      run: async (_ctx, p) => {
+        if (p.duration.toLowerCase() === 'off') {
+          d.silence.set(0);
+          return { blocks: [line('🔔 Alerts are on again.')] };
+        }
+        const ms = parseDuration(p.duration);
+        if (ms === undefined || ms <= 0 || ms > 7 * 24 * 3600_000) {
+          throw new ActionError('Give a duration up to 7d, like 30m, 2h or 1h30m, or "off".');
+        }
+        d.silence.set(now() + ms);
+        return { blocks: [line(`🔕 Alerts muted for ${formatDuration(ms)}. /silence off turns them back on.`)] };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,36 @@
+/** The state of one integration, for /status, /health and `teleops doctor`. */
+export interface Health {
+  readonly state: 'up' | 'down' | 'disabled';
+  /** One line: what was checked, or what is wrong and how to fix it. */
+  readonly detail: string;
+}
+
+export interface Integration {
+  /** The key in /health's `checks`: docker, kubernetes, tmux, telegram, llm, audit. */
+  readonly name: string;
+  check(signal: AbortSignal): Promise<Health>;
+}
+
+/** Checks every integration concurrently, each bounded by `timeoutMs`; a hung check is down. */
+export async function checkAll(integrations: readonly Integration[], timeoutMs = 3000): Promise<Record<string, Health>> {
+  const entries = await Promise.all(
+    integrations.map(async (i): Promise<[string, Health]> => {
+      const ctl = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<Health>((resolve) => {
+        timer = setTimeout(() => {
+          ctl.abort();
+          resolve({ state: 'down', detail: `no answer within ${timeoutMs} ms` });
+        }, timeoutMs);
+      });
+      try {
+        return [i.name, await Promise.race([i.check(ctl.signal), timeout])];
+      } catch (e) {
+        return [i.name, { state: 'down', detail: e instanceof Error ? e.message : String(e) }];
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}

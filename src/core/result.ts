@@ -1,0 +1,63 @@
+/**
+ * Transport-neutral output of an action. Targets build these; transports render them.
+ *
+ * Trust is encoded in the type: `text` and `bold` spans are for strings written by this
+ * program (labels, headings); anything that came from outside (a container name, a log
+ * line, a pod status) goes into a `value` span or a `pre` block, which every transport
+ * renders so that it can never become a link, a mention or formatting.
+ */
+
+export type Span =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'bold'; readonly text: string }
+  | { readonly kind: 'value'; readonly text: string };
+
+export type Block =
+  | { readonly kind: 'line'; readonly spans: readonly Span[] }
+  | { readonly kind: 'pre'; readonly text: string };
+
+/** A button asks the dispatcher to run an action with fixed parameters when pressed. */
+export interface Button {
+  readonly label: string;
+  readonly action: string;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** A file to send instead of (or next to) a long message. */
+export interface Attachment {
+  readonly filename: string;
+  /** Streamed so that a large log is never held in memory whole. */
+  readonly content: string | Buffer | AsyncIterable<Buffer | string>;
+}
+
+export interface Result {
+  readonly blocks: readonly Block[];
+  /** Rows of buttons. */
+  readonly buttons?: readonly (readonly Button[])[];
+  readonly attachment?: Attachment;
+}
+
+export const text = (t: string): Span => ({ kind: 'text', text: t });
+export const bold = (t: string): Span => ({ kind: 'bold', text: t });
+export const value = (t: string | number): Span => ({ kind: 'value', text: String(t) });
+
+export const line = (...spans: (Span | string)[]): Block => ({
+  kind: 'line',
+  spans: spans.map((s) => (typeof s === 'string' ? text(s) : s)),
+});
+export const pre = (t: string): Block => ({ kind: 'pre', text: t });
+
+export const result = (blocks: Block[], extra: Omit<Result, 'blocks'> = {}): Result => ({
+  blocks,
+  ...extra,
+});
+
+/** One-line result, the common case for short answers. */
+export const say = (...spans: (Span | string)[]): Result => result([line(...spans)]);
+
+/** Plain text of a result, for the console, logs and tests. */
+export function plainText(r: Pick<Result, 'blocks'>): string {
+  return r.blocks
+    .map((b) => (b.kind === 'pre' ? b.text : b.spans.map((s) => s.text).join('')))
+    .join('\n');
+}

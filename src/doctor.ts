@@ -1,0 +1,83 @@
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { loadConfig } from './config.js';
+import { verifyAudit } from './core/audit-verify.js';
+import { checkAll, type Integration } from './core/health.js';
+import { silentLogger } from './core/log.js';
+import { createRedactor } from './core/redact.js';
+import { dbPath, openDb } from './store/db.js';
+import { TARGETS } from './targets/index.js';
+
+type Line = { ok: boolean | 'off'; name: string; detail: string; fix?: string };
+
+/**
+ * `teleops doctor`: one line per setting problem and per integration, each with a fix hint.
+ * Returns the exit code: 0 when everything configured works.
+ */
+export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+  const lines: Line[] = [];
+  const r = loadConfig(env, 'start');
+  if (!r.ok) {
+    for (const p of r.problems) lines.push({ ok: false, name: 'settings', detail: p });
+    const soft = loadConfig(env, 'doctor');
+    if (!soft.ok) return print(out, lines);
+  } else lines.push({ ok: true, name: 'settings', detail: 'all settings valid' });
+  const cfg = r.ok ? r.config : (loadConfig(env, 'doctor') as Extract<ReturnType<typeof loadConfig>, { ok: true }>).config;
+
+  try {
+    mkdirSync(cfg.STATE_DIR, { recursive: true, mode: 0o700 });
+    accessSync(cfg.STATE_DIR, constants.W_OK);
+    lines.push({ ok: true, name: 'state', detail: `${cfg.STATE_DIR} is writable` });
+  } catch (e) {
+    lines.push({ ok: false, name: 'state', detail: `${cfg.STATE_DIR}: ${(e as Error).message}`, fix: 'set STATE_DIR to a writable directory' });
+  }
+  if (existsSync(dbPath(cfg.STATE_DIR))) {
+    const db = openDb(cfg.STATE_DIR, { readonly: true });
+    const v = verifyAudit(db, { ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}), anchorPath: cfg.auditAnchorPath });
+    db.close();
+    lines.push(
+      v.ok
+        ? { ok: true, name: 'audit', detail: `intact, ${v.entries} entries` }
+        : { ok: false, name: 'audit', detail: v.message, fix: 'the log was changed outside teleops: investigate before trusting it' },
+    );
+  } else lines.push({ ok: true, name: 'audit', detail: 'no log yet (created on first start)' });
+  if (!cfg.AUDIT_HMAC_KEY) {
+    lines.push({ ok: true, name: 'audit key', detail: 'AUDIT_HMAC_KEY unset: plain SHA-256 chain', fix: 'set AUDIT_HMAC_KEY so that database access alone cannot rewrite history' });
+  }
+
+  const integrations: Integration[] = [];
+  if (cfg.TELEGRAM_BOT_TOKEN) integrations.push(telegramCheck(cfg.TELEGRAM_API_ROOT, cfg.TELEGRAM_BOT_TOKEN));
+  const log = silentLogger();
+  for (const f of TARGETS) {
+    const t = f({ config: cfg, alerts: { raise: () => {} }, log });
+    if (t?.integration) integrations.push(t.integration);
+  }
+  const redact = createRedactor(cfg.secrets).redact;
+  for (const [name, h] of Object.entries(await checkAll(integrations, 5000))) {
+    lines.push({ ok: h.state === 'disabled' ? 'off' : h.state === 'up', name, detail: redact(h.detail) });
+  }
+  return print(out, lines);
+}
+
+function print(out: NodeJS.WritableStream, lines: Line[]): number {
+  for (const l of lines) {
+    const mark = l.ok === 'off' ? '·' : l.ok ? '✓' : '✗';
+    out.write(`${mark} ${l.name}: ${l.detail}${l.fix ? ` — ${l.fix}` : ''}\n`);
+  }
+  return lines.every((l) => l.ok !== false) ? 0 : 1;
+}
+
+function telegramCheck(apiRoot: string, token: string): Integration {
+  return {
+    name: 'telegram',
+    check: async (signal) => {
+      try {
+        const res = await fetch(`${apiRoot}/bot${token}/getMe`, { signal });
+        const body = (await res.json()) as { ok: boolean; result?: { username: string }; description?: string };
+        if (body.ok) return { state: 'up', detail: `bot @${body.result?.username} at ${apiRoot}` };
+        return { state: 'down', detail: `${apiRoot} refused the token: ${body.description ?? res.status} — check TELEGRAM_BOT_TOKEN` };
+      } catch (e) {
+        return { state: 'down', detail: `cannot reach ${apiRoot}: ${(e as Error).message} — check the network or TELEGRAM_API_ROOT` };
+      }
+    },
+  };
+}

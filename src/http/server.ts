@@ -1,0 +1,58 @@
+import { createServer, type Server } from 'node:http';
+import { checkAll, type Integration } from '../core/health.js';
+import type { Logger } from '../core/log.js';
+import type { Metrics } from '../core/metrics.js';
+
+export interface HttpDeps {
+  readonly host: string;
+  readonly port: number;
+  readonly version: string;
+  readonly startedAt: number;
+  readonly integrations: () => readonly Integration[];
+  /** Integrations without which the bot cannot work at all: any of them down → 503. */
+  readonly essential: readonly string[];
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+/** GET /health and GET /metrics (DESIGN.md §3); nothing else, read-only. */
+export async function startHttp(d: HttpDeps): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const reply = async () => {
+      if (path === '/health') {
+        const checks = await checkAll(d.integrations());
+        const states = Object.fromEntries(Object.entries(checks).map(([k, h]) => [k, h.state]));
+        const broken = d.essential.some((k) => checks[k]?.state === 'down');
+        const degraded = Object.values(checks).some((h) => h.state === 'down');
+        const body = {
+          status: broken ? 'down' : degraded ? 'degraded' : 'ok',
+          version: d.version,
+          uptime_s: Math.round((Date.now() - d.startedAt) / 1000),
+          checks: states,
+          details: Object.fromEntries(Object.entries(checks).map(([k, h]) => [k, h.detail])),
+        };
+        res.writeHead(broken ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      } else if (path === '/metrics') {
+        const text = await d.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': d.metrics.registry.contentType }).end(text);
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      }
+    };
+    reply().catch((err: unknown) => {
+      d.log.error({ err }, 'http handler failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(d.port, d.host, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,128 @@
+import type { Db } from './db.js';
+import type { Origin, Role } from '../core/action.js';
+import type { Block } from '../core/result.js';
+
+export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export interface ApprovalRow {
+  readonly id: string;
+  readonly requestHash: string;
+  readonly action: string;
+  readonly params: Record<string, unknown>;
+  readonly subject: string;
+  readonly origin: Origin;
+  readonly requesterId: number;
+  readonly requester: string;
+  readonly chatId: number;
+  readonly minRole: Role;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly state: ApprovalState;
+  readonly decidedBy: string | null;
+  readonly decidedAt: number | null;
+  readonly preview: readonly Block[];
+  readonly card: unknown;
+}
+
+interface Raw {
+  id: string;
+  request_hash: string;
+  action: string;
+  params: string;
+  subject: string;
+  origin: string;
+  requester_id: number;
+  requester: string;
+  chat_id: number;
+  min_role: string;
+  created_at: number;
+  expires_at: number;
+  state: string;
+  decided_by: string | null;
+  decided_at: number | null;
+  preview: string;
+  card: string | null;
+}
+
+const fromRaw = (r: Raw): ApprovalRow => ({
+  id: r.id,
+  requestHash: r.request_hash,
+  action: r.action,
+  params: JSON.parse(r.params) as Record<string, unknown>,
+  subject: r.subject,
+  origin: r.origin as Origin,
+  requesterId: r.requester_id,
+  requester: r.requester,
+  chatId: r.chat_id,
+  minRole: r.min_role as Role,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  state: r.state as ApprovalState,
+  decidedBy: r.decided_by,
+  decidedAt: r.decided_at,
+  preview: JSON.parse(r.preview) as Block[],
+  card: r.card === null ? null : JSON.parse(r.card),
+});
+
+export type NewApproval = Omit<ApprovalRow, 'state' | 'decidedBy' | 'decidedAt' | 'card'>;
+
+/** Pending approvals survive restarts; every state change is one atomic UPDATE … WHERE state='pending'. */
+export class ApprovalRepo {
+  private readonly q;
+
+  constructor(db: Db) {
+    this.q = {
+      insert: db.prepare(
+        `INSERT INTO approvals (id, request_hash, action, params, subject, origin, requester_id, requester, chat_id, min_role, created_at, expires_at, state, preview)
+         VALUES (@id, @requestHash, @action, @params, @subject, @origin, @requesterId, @requester, @chatId, @minRole, @createdAt, @expiresAt, 'pending', @preview)`,
+      ),
+      get: db.prepare('SELECT * FROM approvals WHERE id = ?'),
+      decide: db.prepare(
+        `UPDATE approvals SET state = @state, decided_by = @by, decided_at = @at
+         WHERE id = @id AND state = 'pending' AND expires_at > @at`,
+      ),
+      due: db.prepare(`SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ?`),
+      expire: db.prepare(`UPDATE approvals SET state = 'expired', decided_at = @at WHERE id = @id AND state = 'pending'`),
+      pendingOf: db.prepare(`SELECT * FROM approvals WHERE state = 'pending' AND requester_id = ? AND chat_id = ?`),
+      cancel: db.prepare(`UPDATE approvals SET state = 'cancelled', decided_by = @by, decided_at = @at WHERE id = @id AND state = 'pending'`),
+      setCard: db.prepare('UPDATE approvals SET card = ? WHERE id = ?'),
+      prune: db.prepare(`DELETE FROM approvals WHERE state != 'pending' AND created_at < ?`),
+    };
+  }
+
+  insert(a: NewApproval): void {
+    this.q.insert.run({ ...a, params: JSON.stringify(a.params), preview: JSON.stringify(a.preview) });
+  }
+
+  get(id: string): ApprovalRow | undefined {
+    const r = this.q.get.get(id) as Raw | undefined;
+    return r && fromRaw(r);
+  }
+
+  /** True only for the one caller that moved it out of `pending` before it expired. */
+  decide(id: string, state: 'approved' | 'denied', by: string, at: number): boolean {
+    return this.q.decide.run({ id, state, by, at }).changes === 1;
+  }
+
+  /** Marks every overdue pending approval expired and returns the ones this call expired. */
+  expireDue(at: number): ApprovalRow[] {
+    const due = (this.q.due.all(at) as Raw[]).map(fromRaw);
+    return due.filter((a) => this.q.expire.run({ id: a.id, at }).changes === 1).map((a) => ({ ...a, state: 'expired' as const, decidedAt: at }));
+  }
+
+  cancelPending(requesterId: number, chatId: number, by: string, at: number): ApprovalRow[] {
+    const mine = (this.q.pendingOf.all(requesterId, chatId) as Raw[]).map(fromRaw);
+    return mine
+      .filter((a) => this.q.cancel.run({ id: a.id, by, at }).changes === 1)
+      .map((a) => ({ ...a, state: 'cancelled' as const, decidedBy: by, decidedAt: at }));
+  }
+
+  setCard(id: string, card: unknown): void {
+    this.q.setCard.run(JSON.stringify(card), id);
+  }
+
+  /** Keeps decided approvals for a while for reference, then drops them. */
+  prune(olderThan: number): void {
+    this.q.prune.run(olderThan);
+  }
+}

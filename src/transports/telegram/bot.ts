@@ -1,0 +1,208 @@
+import { Bot, GrammyError, HttpError, type Context } from 'grammy';
+import { autoRetry } from '@grammyjs/auto-retry';
+import { run, sequentialize, type RunnerHandle } from '@grammyjs/runner';
+import type { Dispatcher, Outcome } from '../../core/dispatcher.js';
+import type { Health } from '../../core/health.js';
+import type { Logger } from '../../core/log.js';
+import type { Metrics } from '../../core/metrics.js';
+import type { Principal } from '../../core/policy.js';
+import type { Redactor } from '../../core/redact.js';
+import type { Registry } from '../../core/registry.js';
+import { line, say, value, type Result } from '../../core/result.js';
+import type { ButtonRepo } from '../../store/buttons.js';
+import type { ProcessedUpdates } from '../../store/updates.js';
+import { limitTransformer, type Limits } from './limits.js';
+import { APPROVAL_PREFIX, BUTTON_PREFIX, Replier, type CardRef, type Where } from './reply.js';
+
+export interface TelegramDeps {
+  readonly token: string;
+  readonly apiRoot: string;
+  readonly dispatcher: Dispatcher;
+  readonly registry: Registry;
+  readonly buttons: ButtonRepo;
+  readonly updates: ProcessedUpdates;
+  readonly redactor: Redactor;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly limits: Limits;
+}
+
+/** Only these update kinds are fetched at all; edits, channel posts and inline queries never arrive. */
+const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
+const CARD_SWEEP_MS = 1000;
+
+export interface TelegramTransport {
+  start(): Promise<void>;
+  /** Stops polling and waits for handlers that are running (bounded by the caller). */
+  stop(): Promise<void>;
+  /** Sends an automatic message (alerts) to a chat. */
+  post(chatId: number, result: Result): Promise<void>;
+  health(): Health;
+}
+
+export function createTelegram(d: TelegramDeps): TelegramTransport {
+  const bot = new Bot(d.token, { client: { apiRoot: d.apiRoot } });
+  let lastPoll: { ok: boolean; at: number; error?: string } = { ok: false, at: 0, error: 'not started' };
+  // The first transformer installed is the innermost: every attempt (retries included) is
+  // counted, and every attempt waits its turn under the limits.
+  bot.api.config.use(async (prev, method, payload, signal) => {
+    try {
+      const res = await prev(method, payload, signal);
+      if (method === 'getUpdates') lastPoll = { ok: true, at: Date.now() };
+      if (!res.ok) d.metrics.telegramErrors.inc({ method, code: String(res.error_code) });
+      return res;
+    } catch (err) {
+      if (method === 'getUpdates') lastPoll = { ok: false, at: Date.now(), error: describe(err) };
+      d.metrics.telegramErrors.inc({ method, code: err instanceof HttpError ? 'network' : 'error' });
+      throw err;
+    }
+  });
+  bot.api.config.use(limitTransformer(d.limits));
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: false }));
+  const replier = new Replier(bot.api, d.buttons, d.redactor);
+
+  // Telegram re-delivers updates whose confirmation it missed; each runs at most once.
+  // Handlers in flight are tracked so that a shutdown can let them finish.
+  const inflight = new Set<Promise<void>>();
+  bot.use(async (ctx, next) => {
+    if (!d.updates.firstSeen(ctx.update.update_id)) return;
+    const p = next();
+    inflight.add(p);
+    try {
+      await p;
+    } finally {
+      inflight.delete(p);
+    }
+  });
+  // One chat's messages run in order; other chats are not held up. Button presses get their own
+  // lane so an Approve can be pressed while the same chat waits on something slow.
+  bot.use(sequentialize((ctx: Context) => (ctx.chat ? `${ctx.callbackQuery ? 'cb' : 'msg'}:${ctx.chat.id}` : undefined)));
+
+  bot.on('message', async (ctx) => {
+    const principal = principalOf(ctx);
+    if (!principal) return;
+    const where: Where = { chatId: ctx.chat.id, ...(ctx.msg.is_topic_message ? { threadId: ctx.msg.message_thread_id } : {}) };
+    const text = ctx.msg.text;
+    if (ctx.msg.forward_origin || ctx.msg.via_bot || text === undefined) {
+      if (!d.dispatcher.identify(principal)) return d.dispatcher.unauthorized(principal, 'message');
+      if (ctx.msg.forward_origin && text !== undefined) {
+        await replier.send(where, say('Forwarded messages are never executed. Type the command yourself.'));
+      }
+      return;
+    }
+    if (!text.startsWith('/')) {
+      if (!d.dispatcher.identify(principal)) return d.dispatcher.unauthorized(principal, 'message');
+      await replier.send(where, say('I take slash commands; /help lists them.'));
+      return;
+    }
+    const outcome = await d.dispatcher.command(principal, 'command', text, bot.botInfo.username);
+    await render(where, outcome);
+  });
+
+  bot.on('callback_query:data', async (ctx) => {
+    const principal = principalOf(ctx);
+    if (!principal) return;
+    const msg = ctx.callbackQuery.message;
+    const data = ctx.callbackQuery.data;
+    const where: Where = {
+      chatId: ctx.chat!.id,
+      ...(msg && 'is_topic_message' in msg && msg.is_topic_message && msg.message_thread_id !== undefined ? { threadId: msg.message_thread_id } : {}),
+    };
+    let outcome: Outcome;
+    const approval = new RegExp(`^${APPROVAL_PREFIX}:([A-Za-z0-9_-]{16}):([0-9a-f]{16}):([yn])$`).exec(data);
+    const button = new RegExp(`^${BUTTON_PREFIX}:([A-Za-z0-9_-]{16})$`).exec(data);
+    if (approval) {
+      outcome = await d.dispatcher.decide(principal, approval[1]!, approval[2]!, approval[3] === 'y' ? 'approve' : 'deny');
+    } else if (button && d.dispatcher.identify(principal)) {
+      const stored = d.buttons.get(button[1]!, ctx.chat!.id);
+      outcome = stored
+        ? await d.dispatcher.dispatch(principal, 'button', stored.action, stored.params)
+        : { kind: 'refused', message: 'This button has expired; run the command again.' };
+    } else {
+      d.dispatcher.unauthorized(principal, 'callback');
+      outcome = { kind: 'ignored' };
+    }
+    if (outcome.kind === 'ignored') return;
+    await ctx.answerCallbackQuery(outcome.kind === 'refused' ? { text: outcome.message.slice(0, 200), show_alert: true } : {});
+    if (outcome.kind !== 'refused') await render(where, outcome);
+  });
+
+  bot.catch((err) => {
+    d.log.error({ err: err.error, update: err.ctx.update.update_id }, 'update handler failed');
+  });
+
+  async function render(where: Where, outcome: Outcome): Promise<void> {
+    switch (outcome.kind) {
+      case 'ignored':
+        return;
+      case 'rate_limited':
+        if (outcome.notify) await replier.send(where, say(`⏳ Slow down: you can send another request in ${outcome.retryAfterS}s.`));
+        return;
+      case 'refused':
+        await replier.send(where, { blocks: [line('⚠️ ', value(outcome.message))] });
+        return;
+      case 'failed':
+        await replier.send(where, { blocks: [line(`⚠️ ${outcome.action} failed: `, value(outcome.message))] });
+        return;
+      case 'approval': {
+        const msg = await replier.sendCard(where, outcome.approval.card, outcome.approval);
+        d.dispatcher.attachCard(outcome.approval.id, { chatId: msg.chat.id, messageId: msg.message_id } satisfies CardRef);
+        return;
+      }
+      case 'done':
+        await replier.send(where, outcome.result);
+        return;
+    }
+  }
+
+  // Approval cards are edited as they are decided, expire or are cancelled, even after a restart.
+  d.dispatcher.onCardUpdate((u) => {
+    const ref = u.approval.card as CardRef | null;
+    if (!ref) return;
+    replier.editCard(ref, u.card).catch((err: unknown) => d.log.warn({ err: describe(err), approval: u.approval.id }, 'could not edit approval card'));
+  });
+
+  let runner: RunnerHandle | undefined;
+  let sweep: NodeJS.Timeout | undefined;
+  return {
+    async start() {
+      await bot.init();
+      await bot.api.setMyCommands(d.registry.menu());
+      runner = run(bot, {
+        runner: { fetch: { allowed_updates: ALLOWED_UPDATES }, silent: true, maxRetryTime: Infinity, retryInterval: 'exponential' },
+        sink: { concurrency: 64 },
+      });
+      sweep = setInterval(() => {
+        try {
+          d.dispatcher.expireDue();
+        } catch (err) {
+          d.log.warn({ err }, 'approval sweep failed');
+        }
+      }, CARD_SWEEP_MS);
+      d.log.info({ bot: bot.botInfo.username }, 'polling Telegram');
+    },
+    async stop() {
+      clearInterval(sweep);
+      if (runner?.isRunning()) await runner.stop();
+      await Promise.allSettled([...inflight]);
+    },
+    async post(chatId, result) {
+      await replier.send({ chatId }, result);
+    },
+    health() {
+      if (lastPoll.ok && Date.now() - lastPoll.at < 120_000) return { state: 'up', detail: `polling as @${bot.isInited() ? bot.botInfo.username : '?'}` };
+      return { state: 'down', detail: lastPoll.error ?? 'no successful poll in the last 2 minutes' };
+    },
+  };
+}
+
+function principalOf(ctx: Context): Principal | null {
+  if (!ctx.from || !ctx.chat || ctx.from.is_bot) return null;
+  return { kind: 'telegram', userId: ctx.from.id, chatId: ctx.chat.id, chatType: ctx.chat.type, ...(ctx.from.username ? { username: ctx.from.username } : {}) };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof GrammyError) return `${err.method}: ${err.error_code} ${err.description}`;
+  if (err instanceof HttpError) return `network: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}

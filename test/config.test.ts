@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { envExample, loadConfig, SETTINGS } from '../src/config.js';
+
+const TOKEN = '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi';
+
+describe('loadConfig', () => {
+  it('starts with just a token and one operator, defaults everywhere else', () => {
+    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42' }, 'start');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.AUTHORIZED_USER_IDS).toEqual([42]);
+    expect(r.config.RATE_LIMIT_PER_MINUTE).toBe(20);
+    expect(r.config.CONFIRM_TTL_SECONDS).toBe(120);
+    expect(r.config.HTTP_PORT).toBe(9464);
+    expect(r.config.auditAnchorPath).toBe('.state/audit.anchor');
+    expect(r.config.secrets).toContain(TOKEN);
+  });
+
+  it('lists every problem at once', () => {
+    const r = loadConfig({ AUTHORIZED_USER_IDS: '12,abc', RATE_LIMIT_PER_MINUTE: '-3', HTTP_PORT: 'x', AUDIT_FSYNC: 'maybe', TMUX_SOCKET: '' }, 'start');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const names = r.problems.map((p) => p.split(':')[0]);
+    expect(names).toEqual(expect.arrayContaining(['AUTHORIZED_USER_IDS', 'RATE_LIMIT_PER_MINUTE', 'HTTP_PORT', 'AUDIT_FSYNC', 'TELEGRAM_BOT_TOKEN']));
+    expect(r.problems.join('\n')).toContain('"abc" is not a numeric Telegram user id');
+  });
+
+  it('refuses to start with nobody authorized', () => {
+    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN }, 'start');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems.join()).toMatch(/AUTHORIZED_USER_IDS: no operator is authorized/);
+  });
+
+  it('the console needs no Telegram settings', () => {
+    expect(loadConfig({}, 'console').ok).toBe(true);
+  });
+
+  it('refuses one user with two roles', () => {
+    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '1', VIEWER_USER_IDS: '1' }, 'start');
+    expect(r.ok).toBe(false);
+  });
+});
+
+describe('.env.example', () => {
+  it('is generated from the settings and lists every one of them', () => {
+    const file = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    expect(file).toBe(envExample());
+    for (const name of Object.keys(SETTINGS)) expect(file).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+  });
+
+  it('is documented in the README settings table', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const name of Object.keys(SETTINGS)) expect(readme).toContain(`\`${name}\``);
+  });
+});

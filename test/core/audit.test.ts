@@ -1,0 +1,285 @@
+import { createHash, createHmac } from 'node:crypto';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActionError } from '../../src/core/action.js';
+import { AUDIT_OUTCOMES, AuditLog, canonicalJson, type AuditEntryInput } from '../../src/core/audit.js';
+import { verifyAudit } from '../../src/core/audit-verify.js';
+import { openDb, type Db } from '../../src/store/db.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'teleops-audit-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function open(dir: string, fsync = false): Db {
+  const db = openDb(dir, { fsync });
+  cleanups.push(() => db.close());
+  return db;
+}
+
+function newLog(db: Db, anchorPath: string, opts: { hmacKey?: string; clock?: () => Date } = {}): AuditLog {
+  const log = new AuditLog(db, { anchorPath, ...opts });
+  cleanups.push(() => log.close());
+  return log;
+}
+
+const input = (i: number, extra: Partial<AuditEntryInput> = {}): AuditEntryInput => ({
+  operator: `tg:${100 + i}`,
+  chat: i % 2 === 0 ? null : -1000 - i,
+  origin: 'command',
+  action: 'docker.restart',
+  target: 'docker',
+  params: { container: `web-${i}`, note: 'ünïcødé ✓ 🚀' },
+  outcome: 'ok',
+  ...extra,
+});
+
+interface Row {
+  seq: number;
+  entry: string;
+  prev_hash: string;
+  hash: string;
+}
+const rows = (db: Db): Row[] => db.prepare<[], Row>('SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq').all();
+const anchorLines = (path: string): string[] => readFileSync(path, 'latin1').split('\n').slice(0, -1);
+
+describe('canonicalJson', () => {
+  it('sorts keys by code unit at every depth and writes no whitespace', () => {
+    const v = { b: 1, a: [{ z: true, '10': 'x', '9': null }], é: 'é', Z: { y: 2, x: 1 } };
+    expect(canonicalJson(v)).toBe('{"Z":{"x":1,"y":2},"a":[{"10":"x","9":null,"z":true}],"b":1,"é":"é"}');
+  });
+
+  it('follows JSON.stringify for undefined, functions, non-finite numbers, toJSON and boxed values', () => {
+    const v = {
+      u: undefined,
+      f: () => 1,
+      arr: [undefined, NaN, Infinity, -0, () => 1],
+      d: new Date(Date.UTC(2024, 0, 2, 3, 4, 5)),
+      s: Object('str') as unknown,
+      n: Object(5) as unknown,
+    };
+    expect(canonicalJson(v)).toBe('{"arr":[null,null,null,0,null],"d":"2024-01-02T03:04:05.000Z","n":5,"s":"str"}');
+    expect(canonicalJson(undefined)).toBe('null');
+  });
+
+  it('writes a bigint as its decimal string and refuses a cycle', () => {
+    expect(canonicalJson({ n: 12345678901234567890n })).toBe('{"n":"12345678901234567890"}');
+    const cyc: Record<string, unknown> = {};
+    cyc.self = cyc;
+    expect(() => canonicalJson(cyc)).toThrow(/circular/);
+    const shared = { x: 1 };
+    expect(canonicalJson([shared, shared])).toBe('[{"x":1},{"x":1}]');
+  });
+
+  const json = fc.jsonValue({ stringUnit: 'binary' });
+
+  it('round-trips through JSON.parse to the same data', () => {
+    fc.assert(
+      fc.property(json, (v) => {
+        expect(JSON.parse(canonicalJson(v))).toEqual(JSON.parse(JSON.stringify(v)));
+      }),
+    );
+  });
+
+  it('is a fixed point and does not depend on key insertion order', () => {
+    const reversed = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.map(reversed);
+      if (v === null || typeof v !== 'object') return v;
+      return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversed(x)]));
+    };
+    fc.assert(
+      fc.property(json, (v) => {
+        const c = canonicalJson(v);
+        expect(canonicalJson(JSON.parse(c))).toBe(c);
+        expect(canonicalJson(reversed(v))).toBe(c);
+      }),
+    );
+  });
+
+  it('produces well-formed text for any string, lone surrogates included', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        const c = canonicalJson({ s });
+        expect(Buffer.from(c, 'utf8').toString('utf8')).toBe(c);
+        expect(JSON.parse(c)).toEqual({ s });
+      }),
+    );
+  });
+});
+
+describe('AuditLog', () => {
+  it('chains SHA-256 over prev_hash ‖ canonical entry, starting from 64 zeros', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    let t = Date.UTC(2025, 4, 1);
+    const log = newLog(db, join(dir, 'audit.anchor'), { clock: () => new Date((t += 1000)) });
+    const a = log.append(input(1, { detail: 'took 2 s' }));
+    const b = log.append(input(2, { outcome: 'failed' }));
+    expect(a.seq).toBe(1);
+    expect(b.seq).toBe(2);
+    expect(a.ts).toBe('2025-05-01T00:00:01.000Z');
+    const [r1, r2] = rows(db);
+    expect(r1!.prev_hash).toBe('0'.repeat(64));
+    expect(r1!.entry).toBe(
+      '{"action":"docker.restart","chat":-1001,"detail":"took 2 s","operator":"tg:101","origin":"command","outcome":"ok",' +
+        '"params":{"container":"web-1","note":"ünïcødé ✓ 🚀"},"seq":1,"target":"docker","ts":"2025-05-01T00:00:01.000Z"}',
+    );
+    expect(r1!.hash).toBe(createHash('sha256').update(r1!.prev_hash + r1!.entry, 'utf8').digest('hex'));
+    expect(r2!.prev_hash).toBe(r1!.hash);
+    expect(JSON.parse(r2!.entry)).not.toHaveProperty('detail');
+    expect(r2!.hash).toBe(createHash('sha256').update(r2!.prev_hash + r2!.entry, 'utf8').digest('hex'));
+    expect(log.head()).toEqual({ seq: 2, hash: r2!.hash });
+    expect(log.count()).toBe(2);
+  });
+
+  it('uses HMAC-SHA-256 when a key is set', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const log = newLog(db, join(dir, 'audit.anchor'), { hmacKey: 's3cret' });
+    log.append(input(1));
+    log.append(input(2));
+    for (const r of rows(db)) {
+      expect(r.hash).toBe(createHmac('sha256', 's3cret').update(r.prev_hash + r.entry, 'utf8').digest('hex'));
+    }
+  });
+
+  it('appends "<seq> <hash>" to an anchor file it creates with mode 0600', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const anchorPath = join(dir, 'nested', 'deeper', 'audit.anchor');
+    const log = newLog(db, anchorPath);
+    for (let i = 1; i <= 3; i++) log.append(input(i));
+    expect(statSync(anchorPath).mode & 0o777).toBe(0o600);
+    expect(anchorLines(anchorPath)).toEqual(rows(db).map((r) => `${r.seq} ${r.hash}`));
+  });
+
+  it('returns recent entries newest first, clamping n to 1..100', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const log = newLog(db, join(dir, 'audit.anchor'));
+    const written = Array.from({ length: 120 }, (_, i) => log.append(input(i + 1)));
+    expect(log.recent(3)).toEqual(written.slice(-3).reverse());
+    expect(log.recent(0)).toHaveLength(1);
+    expect(log.recent(-5)).toHaveLength(1);
+    expect(log.recent(Number.NaN)).toHaveLength(1);
+    expect(log.recent(2.9)).toHaveLength(2);
+    expect(log.recent(1000)).toHaveLength(100);
+    expect(log.recent(Infinity)[99]!.seq).toBe(21);
+  });
+
+  it('refuses to show a row that is not a well-formed entry', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const log = newLog(db, join(dir, 'audit.anchor'));
+    log.append(input(1));
+    db.prepare(`UPDATE audit SET entry = '{"seq":1}'`).run();
+    expect(() => log.recent(5)).toThrow(ActionError);
+    expect(() => log.recent(5)).toThrow('audit entry 1 is unreadable; run /audit verify');
+  });
+
+  it('continues the chain when reopened on an existing database', () => {
+    const dir = tempDir();
+    const anchorPath = join(dir, 'audit.anchor');
+    const db = open(dir);
+    const first = newLog(db, anchorPath);
+    first.append(input(1));
+    first.append(input(2));
+    first.close();
+    const second = newLog(db, anchorPath);
+    const e = second.append(input(3));
+    expect(e.seq).toBe(3);
+    const r = rows(db);
+    expect(r[2]!.prev_hash).toBe(r[1]!.hash);
+    expect(anchorLines(anchorPath)).toHaveLength(3);
+    expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 3, headSeq: 3 });
+  });
+
+  it('writes the missing anchor line on start after a crash between commit and anchor', () => {
+    const dir = tempDir();
+    const anchorPath = join(dir, 'audit.anchor');
+    const db = open(dir);
+    const log = newLog(db, anchorPath);
+    for (let i = 1; i <= 3; i++) log.append(input(i));
+    log.close();
+    const lines = anchorLines(anchorPath);
+    writeFileSync(anchorPath, lines.slice(0, 2).map((l) => `${l}\n`).join(''));
+    newLog(db, anchorPath).close();
+    expect(anchorLines(anchorPath)).toEqual(lines);
+  });
+
+  it('ends a torn last anchor line so later lines stay readable', () => {
+    const dir = tempDir();
+    const anchorPath = join(dir, 'audit.anchor');
+    const db = open(dir);
+    newLog(db, anchorPath).append(input(1));
+    appendFileSync(anchorPath, '2 abc');
+    newLog(db, anchorPath).append(input(2));
+    expect(anchorLines(anchorPath).slice(1, 2)).toEqual(['2 abc']);
+    expect(anchorLines(anchorPath)).toHaveLength(3);
+    expect(verifyAudit(db, { anchorPath })).toMatchObject({ ok: false, kind: 'anchor_corrupt', firstBadSeq: 2 });
+  });
+
+  it('works with fsync on every commit', () => {
+    const dir = tempDir();
+    const db = open(dir, true);
+    const anchorPath = join(dir, 'audit.anchor');
+    const log = newLog(db, anchorPath);
+    for (let i = 1; i <= 5; i++) log.append(input(i));
+    expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 5, headSeq: 5 });
+  });
+
+  it('refuses to append once closed', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const log = newLog(db, join(dir, 'audit.anchor'));
+    log.close();
+    log.close();
+    expect(() => log.append(input(1))).toThrow('the audit log is closed');
+    expect(log.count()).toBe(0);
+    expect(log.head()).toBeNull();
+  });
+
+  it('stores any entry exactly as recent() reads it back', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 16 }), fc.string({ unit: 'grapheme', maxLength: 16 }));
+    const entry = fc.record({
+      operator: text,
+      chat: fc.option(fc.integer(), { nil: null }),
+      origin: text,
+      action: text,
+      target: text,
+      params: fc.jsonValue({ stringUnit: 'binary', maxDepth: 3 }),
+      outcome: fc.constantFrom(...AUDIT_OUTCOMES),
+      detail: fc.option(text, { nil: undefined }),
+    });
+    const dir = tempDir();
+    const db = open(dir);
+    const log = newLog(db, join(dir, 'audit.anchor'));
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 5 }), (inputs) => {
+        const written = inputs.map((i) => log.append(i));
+        const back = log.recent(inputs.length).reverse();
+        back.forEach((e, i) => {
+          const { detail, ...rest } = inputs[i]!;
+          expect(e).toEqual({
+            ...rest,
+            ...(detail === undefined ? {} : { detail }),
+            params: JSON.parse(canonicalJson(rest.params)),
+            seq: written[i]!.seq,
+            ts: written[i]!.ts,
+          });
+        });
+      }),
+      { numRuns: 60 },
+    );
+    expect(verifyAudit(db, { anchorPath: join(dir, 'audit.anchor') }).ok).toBe(true);
+  });
+});

@@ -1,0 +1,230 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Outcome } from '../../src/core/dispatcher.js';
+import type { Principal } from '../../src/core/policy.js';
+import { plainText } from '../../src/core/result.js';
+import { verifyAudit } from '../../src/core/audit-verify.js';
+import { runs } from '../support/test-target.js';
+import { tempDir, testApp, type TestApp } from '../support/app.js';
+
+const op: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private', username: 'ops' };
+const op2InGroup: Principal = { kind: 'telegram', userId: 11, chatId: -100, chatType: 'supergroup' };
+const opInGroup: Principal = { kind: 'telegram', userId: 10, chatId: -100, chatType: 'supergroup' };
+const viewer: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private' };
+const viewerInGroup: Principal = { kind: 'telegram', userId: 30, chatId: -100, chatType: 'supergroup' };
+const stranger: Principal = { kind: 'telegram', userId: 999, chatId: 999, chatType: 'private' };
+
+let t: TestApp;
+afterEach(async () => t?.close());
+
+const text = (o: Outcome): string => (o.kind === 'done' ? plainText(o.result) : o.kind === 'refused' ? o.message : o.kind === 'failed' ? o.message : o.kind);
+
+describe('dispatcher', () => {
+  it('runs a read command at once and audits it once, with its outcome', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test echo hello world');
+    expect(text(o)).toBe('echo: hello world');
+    const [e] = t.app.audit.recent(1);
+    expect(e).toMatchObject({ operator: 'tg:10', chat: 10, origin: 'command', action: 'test.echo', outcome: 'ok' });
+  });
+
+  it('gives strangers nothing, and audits them in aggregate', async () => {
+    t = await testApp();
+    for (let i = 0; i < 50; i++) expect(await t.app.dispatcher.command(stranger, 'command', '/test touch x')).toEqual({ kind: 'ignored' });
+    expect(runs(t.runsFile, 'touch')).toBe(0);
+    const entries = t.app.audit.recent(100).filter((e) => e.outcome === 'unauthorized');
+    expect(entries).toHaveLength(1);
+    expect(await t.app.metrics.registry.getSingleMetricAsString('teleops_unauthorized_updates_total')).toMatch(/ 50$/m);
+  });
+
+  it('refuses an authorized user in a chat that is not authorized', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command({ kind: 'telegram', userId: 10, chatId: -555, chatType: 'group' }, 'command', '/test echo hi');
+    expect(o).toEqual({ kind: 'ignored' });
+  });
+
+  it('enforces roles from the action risk', async () => {
+    t = await testApp();
+    expect(text(await t.app.dispatcher.command(viewer, 'command', '/test echo ok'))).toBe('echo: ok');
+    const o = await t.app.dispatcher.command(viewer, 'command', '/test touch x');
+    expect(o.kind).toBe('refused');
+    expect(text(o)).toMatch(/needs the operator role; you are viewer/);
+    expect(runs(t.runsFile, 'touch')).toBe(0);
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'test.touch', outcome: 'forbidden' });
+  });
+
+  it('validates parameters before anything runs', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test touch ../../etc');
+    expect(o.kind).toBe('refused');
+    expect(text(o)).toMatch(/^Invalid input for test.touch: name:/);
+    expect(runs(t.runsFile, 'touch')).toBe(0);
+    expect(text(await t.app.dispatcher.command(op, 'command', '/test touch a b'))).toMatch(/unexpected argument "b"\. Usage: \/test touch <name>/);
+    expect(text(await t.app.dispatcher.command(op, 'command', '/nope'))).toMatch(/\/nope is not a command/);
+  });
+
+  it('runs a write at once, audited before and after', async () => {
+    t = await testApp();
+    expect(text(await t.app.dispatcher.command(op, 'command', '/test touch a'))).toBe('touched a');
+    expect(runs(t.runsFile, 'touch')).toBe(1);
+    expect(t.app.audit.recent(2).map((e) => e.outcome)).toEqual(['ok', 'started']);
+  });
+
+  it('asks for approval before a destructive action, and runs it once after Approve', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
+    const card = plainText(o.approval.card);
+    expect(card).toContain('test.destroy');
+    expect(card).toContain('thing db');
+    expect(card).toContain('{"name":"db"}');
+    expect(card).toContain('Current runs: 0');
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+    const updates: string[] = [];
+    t.app.dispatcher.onCardUpdate((u) => updates.push(plainText(u.card).split('\n').at(-1)!));
+    const d = await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve');
+    expect(text(d)).toBe('destroyed db');
+    expect(runs(t.runsFile, 'destroy')).toBe(1);
+    expect(updates[0]).toMatch(/Approved by @ops · running/);
+    expect(updates[1]).toMatch(/Approved by @ops · done/);
+    expect(t.app.audit.recent(4).map((e) => e.outcome)).toEqual(['ok', 'started', 'approved', 'approval_requested']);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('Already approved by @ops.');
+    expect(runs(t.runsFile, 'destroy')).toBe(1);
+  });
+
+  it('runs once when two operators press Approve at the same moment', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(opInGroup, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    const presses = await Promise.all([
+      t.app.dispatcher.decide(opInGroup, o.approval.id, o.approval.token, 'approve'),
+      t.app.dispatcher.decide(op2InGroup, o.approval.id, o.approval.token, 'approve'),
+      t.app.dispatcher.decide(op2InGroup, o.approval.id, o.approval.token, 'deny'),
+    ]);
+    expect(presses.filter((p) => p.kind === 'done' && text(p) === 'destroyed db')).toHaveLength(1);
+    expect(presses.filter((p) => p.kind === 'refused')).toHaveLength(2);
+    expect(runs(t.runsFile, 'destroy')).toBe(1);
+  });
+
+  it('Deny leaves the target untouched', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'deny'))).toMatch(/Denied/);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/Already denied/);
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ outcome: 'rejected' });
+  });
+
+  it('refuses forged tokens, other chats, and viewers', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(opInGroup, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    const forged = o.approval.token.replace(/./, (c) => (c === '0' ? '1' : '0'));
+    expect(text(await t.app.dispatcher.decide(opInGroup, o.approval.id, forged, 'approve'))).toMatch(/not valid/);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
+    expect(text(await t.app.dispatcher.decide(viewerInGroup, o.approval.id, o.approval.token, 'approve'))).toMatch(/operator role/);
+    expect(await t.app.dispatcher.decide({ kind: 'telegram', userId: 999, chatId: -100, chatType: 'supergroup' }, o.approval.id, o.approval.token, 'approve')).toEqual({ kind: 'ignored' });
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+  });
+
+  it('an approval expires after CONFIRM_TTL_SECONDS and then cannot run', async () => {
+    t = await testApp({ CONFIRM_TTL_SECONDS: '10' });
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    const closed: string[] = [];
+    t.app.dispatcher.onCardUpdate((u) => closed.push(u.approval.state));
+    t.app.db.prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, o.approval.id);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/expired/);
+    expect(closed).toEqual(['expired']);
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+    expect(t.app.audit.recent(5).map((e) => e.outcome)).toContain('expired');
+  });
+
+  it('a pending approval survives a restart', async () => {
+    const dir = tempDir();
+    try {
+      t = await testApp({}, [], dir.path);
+      const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+      if (o.kind !== 'approval') throw new Error('expected approval');
+      await t.close();
+      t = await testApp({}, [], dir.path);
+      expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('destroyed db');
+      expect(runs(t.runsFile, 'destroy')).toBe(1);
+      const v = verifyAudit(t.app.db, { anchorPath: t.app.config.auditAnchorPath });
+      expect(v.ok).toBe(true);
+    } finally {
+      await t.close();
+      dir.remove();
+    }
+  });
+
+  it('/cancel withdraws the operator\'s pending approvals', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    expect(text(await t.app.dispatcher.command(op, 'command', '/cancel'))).toBe('Cancelled 1 pending approval.');
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/Cancelled by/);
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+  });
+
+  it('a failing preview refuses the request instead of showing a card', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy missing');
+    expect(o).toMatchObject({ kind: 'failed', message: 'no thing named missing' });
+  });
+
+  it('rate-limits per operator, telling them once per window', async () => {
+    t = await testApp({ RATE_LIMIT_PER_MINUTE: '3' });
+    const outs = [];
+    for (let i = 0; i < 6; i++) outs.push(await t.app.dispatcher.command(op, 'command', '/test echo x'));
+    expect(outs.slice(0, 3).every((o) => o.kind === 'done')).toBe(true);
+    expect(outs.slice(3).map((o) => (o.kind === 'rate_limited' ? o.notify : o.kind))).toEqual([true, false, false]);
+    expect((await t.app.dispatcher.command(viewer, 'command', '/test echo x')).kind).toBe('done');
+    expect(t.app.audit.recent(10).filter((e) => e.outcome === 'rate_limited')).toHaveLength(1);
+    expect(await t.app.metrics.registry.getSingleMetricAsString('teleops_rate_limited_total')).toMatch(/ 3$/m);
+  });
+
+  it('times out a slow action, and hides internal errors behind a reference', async () => {
+    t = await testApp();
+    expect(await t.app.dispatcher.command(op, 'command', '/test slow 5000')).toMatchObject({ kind: 'failed', message: 'test.slow timed out after 2s' });
+    const boom = await t.app.dispatcher.command(op, 'command', '/test boom');
+    expect(text(boom)).toMatch(/^test.boom failed unexpectedly \(ref [0-9a-f]{8}; details in the log\)\.$/);
+  });
+
+  it('never writes a secret into the audit log', async () => {
+    t = await testApp({ AUDIT_HMAC_KEY: 'k3y-that-is-secret' });
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db password=hunter2hunter2');
+    expect(o.kind).toBe('approval');
+    const rows = t.app.db.prepare('SELECT entry FROM audit').all() as { entry: string }[];
+    expect(rows.map((r) => r.entry).join('\n')).not.toContain('hunter2hunter2');
+  });
+
+  it('asks for approval for any mutation the LLM requests', async () => {
+    t = await testApp();
+    expect((await t.app.dispatcher.dispatch(op, 'ai', 'test.touch', { name: 'x' })).kind).toBe('approval');
+    expect((await t.app.dispatcher.dispatch(op, 'ai', 'test.echo', { text: 'x' })).kind).toBe('done');
+    expect(runs(t.runsFile, 'touch')).toBe(0);
+  });
+
+  it('/help lists what the role may use, grouped by target', async () => {
+    t = await testApp();
+    const v = text(await t.app.dispatcher.command(viewer, 'command', '/help'));
+    expect(v).toContain('/test echo [text...]');
+    expect(v).not.toContain('/test destroy');
+    const o = text(await t.app.dispatcher.command(op, 'command', '/help'));
+    expect(o).toContain('/test destroy <name> [secret] 🔒');
+    expect(o).toMatch(/^core$/m);
+  });
+
+  it('/whoami, /status, /audit and /audit verify', async () => {
+    t = await testApp();
+    expect(text(await t.app.dispatcher.command(op, 'command', '/whoami'))).toBe('User 10 · chat 10 · role operator');
+    expect(text(await t.app.dispatcher.command(op, 'command', '/status'))).toMatch(/🟢 audit: up/);
+    await t.app.dispatcher.command(op, 'command', '/test touch a');
+    expect(text(await t.app.dispatcher.command(op, 'command', '/audit 2'))).toMatch(/Last 2 audit entries[\s\S]*test.touch thing a → ok/);
+    expect(text(await t.app.dispatcher.command(op, 'command', '/audit verify'))).toMatch(/^✅ Audit log intact: \d+ entries/);
+    const { seq } = t.app.db.prepare(`SELECT min(seq) AS seq FROM audit WHERE entry LIKE '%thing a%'`).get() as { seq: number };
+    t.app.db.prepare(`UPDATE audit SET entry = replace(entry, 'thing a', 'thing b') WHERE seq = ?`).run(seq);
+    expect(text(await t.app.dispatcher.command(op, 'command', '/audit verify'))).toContain(`❌ Audit log broken at #${seq} (modified)`);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { RateLimiter } from '../../src/core/ratelimit.js';
+
+describe('RateLimiter', () => {
+  it('allows a burst of perMinute, then refuses and says when to retry', () => {
+    let now = 0;
+    const rl = new RateLimiter(5, () => now);
+    for (let i = 0; i < 5; i++) expect(rl.take('a').ok).toBe(true);
+    const r = rl.take('a');
+    expect(r).toEqual({ ok: false, retryAfterMs: 12_000, first: true });
+    expect(rl.take('a')).toMatchObject({ ok: false, first: false });
+    expect(rl.take('b').ok).toBe(true);
+    now += 12_000;
+    expect(rl.take('a').ok).toBe(true);
+    expect(rl.take('a')).toMatchObject({ ok: false, first: true });
+  });
+
+  it('never admits more than perMinute + elapsed refill, whatever the timing', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 300 }), (perMinute, gaps) => {
+        let now = 0;
+        const rl = new RateLimiter(perMinute, () => now);
+        let admitted = 0;
+        for (const g of gaps) {
+          now += g;
+          if (rl.take('k').ok) admitted++;
+        }
+        expect(admitted).toBeLessThanOrEqual(perMinute + Math.floor((now * perMinute) / 60_000));
+      }),
+    );
+  });
+
+  it('tells the truth about retryAfter, and flags only the first refusal of a streak', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 0, max: 200 }), (perMinute, extra) => {
+        let now = 0;
+        const rl = new RateLimiter(perMinute, () => now);
+        for (let i = 0; i < perMinute; i++) rl.take('k');
+        const refusals = Array.from({ length: extra + 1 }, () => rl.take('k'));
+        expect(refusals.filter((r) => !r.ok && r.first)).toHaveLength(1);
+        const first = refusals[0]!;
+        if (first.ok) throw new Error('expected a refusal');
+        now += first.retryAfterMs;
+        expect(rl.take('k').ok).toBe(true);
+      }),
+    );
+  });
+});

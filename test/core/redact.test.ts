@@ -1,0 +1,403 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { once } from 'node:events';
+import { MAX_LINE_CHARS, REDACTED, createRedactor, type Redactor } from '../../src/core/redact.js';
+
+const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const DIGITS = '0123456789';
+const ALNUM = `${UPPER}${UPPER.toLowerCase()}${DIGITS}`;
+const B64URL = `${ALNUM}_-`;
+
+const chars = (alphabet: string, min: number, max: number): fc.Arbitrary<string> =>
+  fc.string({ unit: fc.constantFrom(...alphabet), minLength: min, maxLength: max });
+
+/** Random surroundings: punctuation, whitespace, unicode (emoji, CJK, combining), ASCII. */
+const noiseUnit = fc.oneof(
+  fc.constantFrom(...' \n\r\t.,;:=-_/"\'()[]{}<>@#&?!*+%$~|\\'.split(''), '\r\n', '🙂', '😀', 'é', '中', 'ß', 'e\u0301', '\u2028', '\u00a0'),
+  fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+);
+const noise = fc.string({ unit: noiseUnit, maxLength: 60 });
+
+/** Characters that cannot continue a token, so a word-start shape (sk-, JWT) can start after them. */
+const boundary = fc.constantFrom(' ', '\n', '\t', '(', '"', "'", '=', ',', ':', '[', '🙂', 'é ', '\r\n');
+
+interface Shape {
+  /** What is embedded in the text. */
+  readonly text: string;
+  /** The part that must not survive. */
+  readonly secret: string;
+  /** Recognised only at the start of a word. */
+  readonly wordStart?: boolean;
+}
+
+const KEYS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'API-KEY', 'Password', 'DB_PASSWORD', 'client_secret', 'access_token', 'accessToken', 'secret_key', 'X-Api-Key', 'authorization'];
+const VALUE_CHARS = `${ALNUM}!#$%()*+,./:;<=>?@[]^_{|}~-`;
+
+const shapes: Record<string, fc.Arbitrary<Shape>> = {
+  telegram: fc.tuple(chars(DIGITS, 6, 12), chars(B64URL, 35, 35)).map(([id, t]) => ({ text: `${id}:${t}`, secret: t })),
+  openai: fc
+    .tuple(fc.constantFrom('sk-', 'sk-proj-', 'sk-ant-api03-'), chars(B64URL, 20, 90))
+    .map(([p, b]) => ({ text: p + b, secret: p + b, wordStart: true })),
+  google: chars(B64URL, 35, 35).map((b) => ({ text: `AIza${b}`, secret: `AIza${b}` })),
+  awsId: fc.tuple(fc.constantFrom('AKIA', 'ASIA'), chars(UPPER + DIGITS, 16, 16)).map(([p, b]) => ({ text: p + b, secret: p + b })),
+  awsSecret: fc
+    .tuple(fc.constantFrom('aws_secret_access_key=', 'AWS_SECRET_ACCESS_KEY: ', 'aws_secret_access_key = '), chars(`${ALNUM}/+`, 40, 40))
+    .map(([k, v]) => ({ text: k + v, secret: v })),
+  github: fc
+    .oneof(
+      fc.tuple(fc.constantFrom('ghp_', 'gho_', 'ghs_'), chars(ALNUM, 36, 40)).map(([p, b]) => p + b),
+      chars(`${ALNUM}_`, 82, 82).map((b) => `github_pat_${b}`),
+    )
+    .map((t) => ({ text: t, secret: t })),
+  slack: fc.tuple(fc.constantFrom('xoxb-', 'xoxp-', 'xoxa-', 'xoxr-'), chars(`${ALNUM}-`, 10, 50)).map(([p, b]) => ({ text: p + b, secret: p + b })),
+  jwt: fc
+    .tuple(chars(B64URL, 10, 40), chars(B64URL, 10, 80), chars(B64URL, 0, 60))
+    .map(([h, p, s]) => ({ text: `eyJ${h}.eyJ${p}.${s}`, secret: `eyJ${h}.eyJ${p}.${s}`, wordStart: true })),
+  bearer: fc
+    .tuple(fc.constantFrom('Bearer ', 'bearer ', 'Authorization: Bearer ', 'authorization: bearer\t', 'Authorization: Basic '), chars(`${ALNUM}._~+/-`, 8, 80))
+    .map(([p, t]) => ({ text: p + t, secret: t })),
+  privateKey: fc
+    .tuple(
+      fc.constantFrom('RSA PRIVATE KEY', 'PRIVATE KEY', 'OPENSSH PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY'),
+      fc.array(chars(`${ALNUM}+/=`, 16, 64), { minLength: 1, maxLength: 5 }),
+      fc.boolean(),
+      fc.constantFrom('\n', '\\n'),
+    )
+    .map(([kind, body, ended, nl]) => ({
+      text: `-----BEGIN ${kind}-----${nl}${body.join(nl)}${ended ? `${nl}-----END ${kind}-----` : ''}`,
+      secret: body.join(nl),
+    })),
+  keyValue: fc
+    .tuple(
+      fc.constantFrom(...KEYS),
+      fc.constantFrom('', '"', "'", '\\"'),
+      fc.constantFrom('=', ': ', ' = ', ':', '=>', ':=', '\t=\t'),
+      fc.oneof(
+        chars(VALUE_CHARS, 8, 40).map((v) => ({ v, q: '' })),
+        chars(`${VALUE_CHARS} é中🙂'`, 8, 40).map((v) => ({ v, q: '"' })),
+        chars(`${VALUE_CHARS} é中🙂"`, 8, 40).map((v) => ({ v, q: "'" })),
+      ),
+    )
+    .map(([k, kq, sep, { v, q }]) => ({ text: `${kq}${k}${kq}${sep}${q}${v}${q}`, secret: v })),
+  urlCredentials: fc
+    .tuple(fc.constantFrom('https', 'postgres', 'redis', 'mongodb+srv', 'amqp'), chars(ALNUM, 0, 12), chars(`${ALNUM}!$%*+,;=~._-@`, 8, 30), chars(`${ALNUM}.`, 1, 20))
+    .map(([scheme, user, pass, host]) => ({ text: `${scheme}://${user}:${pass}@${host}/x`, secret: pass })),
+};
+
+const anyShape = fc.oneof(...Object.values(shapes));
+
+/** A shape placed anywhere in random text, with a word boundary where the shape needs one. */
+const embedded = (shape: fc.Arbitrary<Shape>): fc.Arbitrary<{ text: string; secret: string }> =>
+  fc
+    .tuple(noise, shape, boundary, fc.constantFrom('', ' ', '.', ',', ')', '\n', '"'), noise, fc.boolean())
+    .map(([before, s, b, glue, after, spaced]) => ({
+      text: `${before}${s.wordStart || spaced ? b : ''}${s.text}${glue}${after}`,
+      secret: s.secret,
+    }));
+
+/** A configured secret: printable, not part of the marker, at least 6 characters. */
+const configuredSecret = fc
+  .string({ unit: fc.oneof(fc.constantFrom(...`${ALNUM}!#$%&*+-./:;=?@^_~ "\\`.split('')), fc.constantFrom('é', '🙂')), minLength: 6, maxLength: 40 })
+  .filter((s) => !REDACTED.includes(s));
+
+/** Over-approximates "looks like it could hold a secret"; text it rejects must come out unchanged. */
+const SUSPICIOUS =
+  /password|passwd|pwd|secret|token|api.?key|authorization|bearer|sk-|aiza|akia|asia|gh[pousr]_|github_pat_|xox|eyj|private key|\/\/|\d{6}/i;
+
+describe('redact: configured secrets', () => {
+  it('never leaves a configured secret, raw, URL-encoded or JSON-escaped, anywhere in random text', () => {
+    fc.assert(
+      fc.property(
+        fc.array(configuredSecret, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(noise, fc.nat(), fc.constantFrom<'raw' | 'url' | 'json'>('raw', 'url', 'json')), { minLength: 1, maxLength: 4 }),
+        noise,
+        (secrets, parts, tail) => {
+          const { redact } = createRedactor(['', 'short', ...secrets]);
+          const forms = (s: string) => ({ raw: s, url: encodeURIComponent(s), json: JSON.stringify(s).slice(1, -1) });
+          const text = parts.map(([n, i, form]) => n + forms(secrets[i % secrets.length]!)[form]).join('') + tail;
+          const out = redact(text);
+          for (const s of secrets) for (const f of Object.values(forms(s))) expect(out).not.toContain(f);
+          expect(redact(out)).toBe(out);
+        },
+      ),
+    );
+  });
+
+  it('ignores empty and short configured values', () => {
+    const { redact } = createRedactor(['', 'abc', 'abcde']);
+    expect(redact('abc abcde abcdef')).toBe('abc abcde abcdef');
+  });
+
+  it('prefers the longest configured secret when one is a prefix of another', () => {
+    const { redact } = createRedactor(['abcdef', 'abcdefghij']);
+    expect(redact('x abcdefghij y')).toBe(`x ${REDACTED} y`);
+  });
+});
+
+describe('redact: secret shapes', () => {
+  for (const [name, shape] of Object.entries(shapes)) {
+    it(`hides a ${name} embedded anywhere in random text`, () => {
+      fc.assert(
+        fc.property(embedded(shape), ({ text, secret }) => {
+          const out = createRedactor([]).redact(text);
+          expect(out).not.toContain(secret);
+          expect(out).toContain(REDACTED);
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+
+  it.each([
+    ['Authorization: Bearer abc.def-ghi', 'Authorization: Bearer [REDACTED]'],
+    ['curl -H "authorization: basic dXNlcjpwYXNz"', 'curl -H "authorization: basic [REDACTED]"'],
+    ['DB_PASSWORD=s3cr3t next', 'DB_PASSWORD=[REDACTED] next'],
+    ['{"password":"x y","user":"bob"}', '{"password":"[REDACTED]","user":"bob"}'],
+    ["password: 'quoted pw' rest", "password: '[REDACTED]' rest"],
+    ['api-key => foo', 'api-key => [REDACTED]'],
+    ['https://h/?token=abc&page=2', 'https://h/?token=[REDACTED]&page=2'],
+    ['postgres://admin:p@ss@db:5432/x', 'postgres://admin:[REDACTED]@db:5432/x'],
+    ['https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_/getMe', 'https://api.telegram.org/bot123456789:[REDACTED]/getMe'],
+    ['{"msg":"token: \\"abc\\" more","level":30}', '{"msg":"token: \\"[REDACTED]\\" more","level":30}'],
+    ['key: -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- after', 'key: [REDACTED] after'],
+    ['id AKIAIOSFODNN7EXAMPLE.', 'id [REDACTED].'],
+  ])('%j → %j', (input, expected) => {
+    expect(createRedactor([]).redact(input)).toBe(expected);
+  });
+
+  it('keeps JSON log lines valid JSON', () => {
+    const line = JSON.stringify({ level: 30, msg: 'login password=hunter22 token: "abc def"', err: 'Bearer abcdefghijk' });
+    const out = createRedactor([]).redact(line);
+    expect(JSON.parse(out)).toEqual({ level: 30, msg: `login password=${REDACTED} token: "${REDACTED}"`, err: `Bearer ${REDACTED}` });
+  });
+});
+
+describe('redact: ordinary text', () => {
+  it.each([
+    'container 3f4e5d6c7b8a9f0e1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c1b2a3f4e started',
+    'pod api-7d9f8b6c5d-x2x9k Running 3/3 10.244.1.17',
+    'risk-assessment-worker-service-deployment-blue scaled to 3',
+    'max_tokens=1024 total_tokens: 77 tokenizer=cl100k passwords: 3 secretary: Bob',
+    'the bearer of news; ssh://git@github.com:22/repo.git',
+    'GET /api/v1/namespaces/default/pods?limit=500 200 OK 12ms',
+    '2024-05-01T12:00:00.123Z level=info msg="listening" addr=127.0.0.1:9464',
+    'uuid 123e4567-e89b-12d3-a456-426614174000 ok, é 中文 🙂',
+  ])('leaves %j unchanged', (s) => {
+    expect(createRedactor(['not-in-here-secret']).redact(s)).toBe(s);
+  });
+
+  it('leaves random text without secret-looking content unchanged', () => {
+    const { redact } = createRedactor(['Zq8#kL2!pW']);
+    fc.assert(
+      fc.property(
+        fc.oneof(noise, fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'grapheme-ascii', maxLength: 200 })),
+        (s) => {
+          fc.pre(!SUSPICIOUS.test(s) && !s.includes('Zq8#kL2!pW'));
+          expect(redact(s)).toBe(s);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('redact: idempotence', () => {
+  it('redact(redact(x)) === redact(x) for text mixing secrets, shapes and noise', () => {
+    fc.assert(
+      fc.property(
+        fc.array(configuredSecret, { maxLength: 2 }),
+        fc.array(fc.oneof(noise, anyShape.map((s) => s.text), fc.constantFrom(REDACTED, '[', ']', 'password=', '//u:', '@')), { maxLength: 8 }),
+        (secrets, pieces) => {
+          const r = createRedactor(secrets);
+          const text = pieces.join('') + secrets.join(' ');
+          const once = r.redact(text);
+          expect(r.redact(once)).toBe(once);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('is idempotent on arbitrary strings', () => {
+    const r = createRedactor(['hunter2-secret']);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => {
+        const once = r.redact(s);
+        expect(r.redact(once)).toBe(once);
+      }),
+    );
+  });
+});
+
+describe('redact: linear time', () => {
+  // A backtracking blow-up on any of these would take seconds; linear scans take milliseconds.
+  it.each([
+    ['eyJ', 'eyJ'],
+    ['JWT segments without a dot', '_eyJaaaa'],
+    ['half JWTs', 'eyJa.eyJa'],
+    ['sk- prefixes', '-sk-'],
+    ['URL authorities', '//a:b'],
+    ['key words', 'password'],
+    ['key words with separators', 'token_'],
+    ['open quotes', 'password="\\'],
+    ['digits', '1234567890'],
+    ['bearer', 'Bearer '],
+    ['PEM headers', '-----BEGIN RSA PRIVATE KEY-----'],
+    ['letters', 'a'],
+  ])('handles 200k characters of repeated %s quickly', (_name, unit) => {
+    const { redact } = createRedactor(['configured-secret-1', 'configured-secret-2']);
+    const text = unit.repeat(Math.ceil(200_000 / unit.length));
+    const t0 = performance.now();
+    redact(text);
+    expect(performance.now() - t0).toBeLessThan(1500);
+  });
+});
+
+describe('redactDeep', () => {
+  const SECRET = 'S3cr3t-Value-42';
+  const leaf = fc.oneof(
+    fc.tuple(noise, fc.boolean(), noise).map(([a, withSecret, b]) => (withSecret ? `${a}${SECRET}${b}` : a + b)),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+  );
+  const key = fc.oneof(fc.constantFrom('a', 'name', 'nested', 'items', 'max_tokens', '__proto__'), fc.string({ unit: 'grapheme-ascii', maxLength: 8 }));
+  const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
+    tree: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, tie('tree'), { maxKeys: 4 })),
+  }));
+
+  it('redacts every string in nested objects and arrays, keeps the structure, does not mutate', () => {
+    const r = createRedactor([SECRET]);
+    fc.assert(
+      fc.property(tree, (input) => {
+        fc.pre(!JSON.stringify(input).match(SUSPICIOUS));
+        const before = structuredClone(input);
+        const out = r.redactDeep(input);
+        expect(input).toEqual(before);
+        expect(JSON.stringify(out)).not.toContain(SECRET);
+        const check = (i: unknown, o: unknown): void => {
+          if (typeof i === 'string') expect(o).toBe(r.redact(i));
+          else if (Array.isArray(i)) {
+            expect(Array.isArray(o)).toBe(true);
+            expect((o as unknown[]).length).toBe(i.length);
+            i.forEach((x, n) => check(x, (o as unknown[])[n]));
+          } else if (i !== null && typeof i === 'object') {
+            expect(o).not.toBe(i);
+            expect(Object.keys(o as object)).toEqual(Object.keys(i));
+            for (const [k, x] of Object.entries(i)) check(x, (o as Record<string, unknown>)[k]);
+          } else expect(o).toBe(i);
+        };
+        check(input, out);
+      }),
+    );
+  });
+
+  it('replaces values under secret-named keys and keeps other values', () => {
+    const r = createRedactor([]);
+    const input = { user: 'bob', password: 'plain', nested: [{ apiKey: 'k', api_key: 7, accessToken: 't', max_tokens: 5, secret_access_key: 'x' }], empty: { token: '' } };
+    expect(r.redactDeep(input)).toEqual({
+      user: 'bob',
+      password: REDACTED,
+      nested: [{ apiKey: REDACTED, api_key: REDACTED, accessToken: REDACTED, max_tokens: 5, secret_access_key: REDACTED }],
+      empty: { token: '' },
+    });
+  });
+
+  it('survives cycles', () => {
+    const a: Record<string, unknown> = { name: 'x' };
+    a.self = a;
+    expect(createRedactor([]).redactDeep(a)).toEqual({ name: 'x', self: '[Circular]' });
+  });
+});
+
+async function pipeThrough(r: Redactor, chunks: readonly Buffer[]): Promise<string> {
+  const s = r.lineStream();
+  const out: Buffer[] = [];
+  s.on('data', (b: Buffer) => out.push(b));
+  for (const c of chunks) s.write(c);
+  s.end();
+  await once(s, 'end');
+  return Buffer.concat(out).toString('utf8');
+}
+
+/** Cuts a buffer at the given byte positions (possibly inside a UTF-8 sequence). */
+function chunk(buf: Buffer, cuts: readonly number[]): Buffer[] {
+  const at = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
+  const parts: Buffer[] = [];
+  let prev = 0;
+  for (const c of [...at, buf.length]) {
+    parts.push(buf.subarray(prev, c));
+    prev = c;
+  }
+  return parts;
+}
+
+describe('lineStream', () => {
+  const lineShape = fc.oneof(...Object.entries(shapes).filter(([n]) => n !== 'privateKey').map(([, s]) => s));
+  const line = fc
+    .array(fc.oneof(noise, lineShape.map((s) => s.text), fc.constant('hunter2-secret')), { maxLength: 5 })
+    .map((ps) => ps.join('').replace(/\n/g, ' '));
+
+  it('equals redact applied per line, for random chunkings of the bytes', async () => {
+    const r = createRedactor(['hunter2-secret']);
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { maxLength: 8 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 10 }), async (lines, trailingNewline, cuts) => {
+        const input = lines.join('\n') + (trailingNewline ? '\n' : '');
+        const out = await pipeThrough(r, chunk(Buffer.from(input), cuts));
+        expect(out).toBe(input.split('\n').map(r.redact).join('\n'));
+      }),
+    );
+  });
+
+  it('replaces every line of a multi-line private key, however it is chunked', async () => {
+    const r = createRedactor([]);
+    const input = ['before', 'key: -----BEGIN RSA PRIVATE KEY-----', 'MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu', 'KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ', '-----END RSA PRIVATE KEY----- tail password=x', 'after'].join('\n');
+    const expected = ['before', `key: ${REDACTED}`, REDACTED, REDACTED, `${REDACTED} tail password=${REDACTED}`, 'after'].join('\n');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { maxLength: 6 }), async (cuts) => {
+        expect(await pipeThrough(r, chunk(Buffer.from(input), cuts))).toBe(expected);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('streams a 1 MB line in bounded pieces and still redacts it', async () => {
+    const r = createRedactor(['hunter2-secret']);
+    const words: string[] = Array.from({ length: 1 << 20 }, (_, i) => (i % 7 === 0 ? 'lorem' : 'ipsum'));
+    words[40_000] = 'sk-abcdefghijklmnopqrstuvwxyz012345';
+    words[150_000] = 'hunter2-secret';
+    const input = Buffer.from(words.join(' ').slice(0, 1 << 20));
+    const s = r.lineStream();
+    const out: Buffer[] = [];
+    let received = 0;
+    s.on('data', (b: Buffer) => {
+      out.push(b);
+      received += b.length;
+    });
+    const step = 16 * 1024;
+    for (let at = 0; at < input.length; at += step) {
+      await new Promise<void>((resolve) => s.write(input.subarray(at, at + step), () => resolve()));
+      // Never more than one piece (plus the chunk being read) is held back.
+      expect(at + step - received).toBeLessThanOrEqual(MAX_LINE_CHARS + step);
+    }
+    s.end();
+    await once(s, 'end');
+    expect(Math.max(...out.map((b) => b.length))).toBeLessThanOrEqual(2 * MAX_LINE_CHARS);
+    const text = Buffer.concat(out).toString('utf8');
+    expect(text).toBe(r.redact(input.toString('utf8')));
+    expect(text).not.toContain('hunter2-secret');
+    expect(text).not.toContain('sk-abcdefghijklmnopqrstuvwxyz012345');
+  });
+
+  it('takes a 1 MB line in one write without holding more than a piece per push', async () => {
+    const r = createRedactor([]);
+    const chunks: number[] = [];
+    const s = r.lineStream();
+    s.on('data', (b: Buffer) => chunks.push(b.length));
+    s.end(Buffer.alloc(1 << 20, 'x'));
+    await once(s, 'end');
+    expect(chunks.reduce((a, b) => a + b, 0)).toBe(1 << 20);
+    expect(Math.max(...chunks)).toBeLessThanOrEqual(2 * MAX_LINE_CHARS);
+  });
+});

@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+const ENTRY = join(ROOT, 'test', 'support', 'teleops.ts');
+
+/** A port that was free a moment ago, on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Runs the real CLI (`teleops <args>`) with the test-only target, in a clean environment. */
+export function runTeleops(args: string[], env: Record<string, string>, opts: { input?: string } = {}): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async waitForOutput(re, timeoutMs = 15_000) {
+      const start = Date.now();
+      while (!re.test(out)) {
+        if (child.exitCode !== null) throw new Error(`teleops exited (${child.exitCode}) before printing ${re}:\n${out}`);
+        if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${re} in:\n${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+  };
+}
