@@ -43,7 +43,6 @@ const int = (min: number, max: number) =>
   });
 
 const text = z.string().transform((s) => s.trim());
-const list = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''));
 
 const url = z.string().transform((s, ctx) => {
   try {
@@ -52,16 +51,6 @@ const url = z.string().transform((s, ctx) => {
     return u.toString().replace(/\/$/, '');
   } catch {
     ctx.addIssue({ code: 'custom', message: `"${s}" is not an http(s) URL` });
-    return z.NEVER;
-  }
-});
-
-const regex = z.string().transform((s, ctx) => {
-  if (s.trim() === '') return undefined;
-  try {
-    return new RegExp(s);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not a valid regular expression` });
     return z.NEVER;
   }
 });

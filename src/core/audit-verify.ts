@@ -23,7 +23,7 @@ export type VerifyReport =
   | { ok: true; entries: number; headSeq: number }
   | {
       ok: false;
-      /** Entries checked and found intact before the pass stopped. */
+      /** Entries the streaming pass read as intact before it stopped. */
       entries: number;
       firstBadSeq: number;
       kind: Break;
@@ -51,18 +51,21 @@ const CHUNK_SQL = `
   SELECT CAST(group_concat(prev_hash || entry || hash, '') AS BLOB),
          group_concat(seq || ',' || CASE WHEN octet_length(prev_hash) = ${HASH_LEN}
                                           AND octet_length(hash) = ${HASH_LEN}
-                                         THEN coalesce(octet_length(entry), -1) ELSE -1 END, ','),
-         count(*)
+                                         THEN coalesce(octet_length(entry), -1) ELSE -1 END, ',')
   FROM (SELECT seq, prev_hash, entry, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ${CHUNK_ROWS})`;
 
-type ChunkRow = [Buffer | null, string | null, number];
+/** Both NULL when there are no more rows. */
+type ChunkRow = [Buffer | null, string | null];
 
 /** Why the streaming pass stopped at `seq`. */
 type Stop =
   | { reason: 'row'; seq: number; entries: number; anchored: string | undefined }
   | { reason: 'anchor_mismatch'; seq: number; entries: number; anchored: string }
-  | { reason: 'anchor_gap' | 'anchor_corrupt' | 'anchor_behind_line'; seq: number; entries: number }
-  | { reason: 'end'; seq: number; entries: number; anchor: 'missing' | 'ahead' | 'behind_line' | 'corrupt' };
+  | {
+      reason: 'anchor_gap' | 'anchor_corrupt' | 'anchor_goes_back' | 'anchor_ahead' | 'anchor_file_missing';
+      seq: number;
+      entries: number;
+    };
 
 interface Ctx {
   readonly db: Db;
@@ -109,10 +112,10 @@ function scan(ctx: Ctx, anchor: AnchorReader | null): Stop | { ok: true; entries
     anchored: state === LINE && anchor!.seq === seq ? anchor!.hashText() : undefined,
   });
   for (;;) {
-    const [bytes, metaText, rows] = chunk.get(expected - 1)!;
-    if (rows === 0) break;
+    const [bytes, metaText] = chunk.get(expected - 1)!;
+    if (metaText === null) break;
     const b = bytes ?? Buffer.alloc(0);
-    const meta = JSON.parse(`[${metaText ?? ''}]`) as number[];
+    const meta = JSON.parse(`[${metaText}]`) as number[];
     let p = 0;
     for (let i = 0; i < meta.length; i += 2) {
       const seq = meta[i]!;
@@ -124,7 +127,7 @@ function scan(ctx: Ctx, anchor: AnchorReader | null): Stop | { ok: true; entries
       }
       if (state === LINE) {
         if (anchor!.seq !== seq) {
-          return { reason: anchor!.seq > seq ? 'anchor_gap' : 'anchor_behind_line', seq, entries: seq - 1 };
+          return { reason: anchor!.seq > seq ? 'anchor_gap' : 'anchor_goes_back', seq, entries: seq - 1 };
         }
         if (!sameBytes(anchor!.buf, anchor!.hashAt, b, hashAt)) {
           return { reason: 'anchor_mismatch', seq, entries: seq - 1, anchored: anchor!.hashText() };
@@ -140,11 +143,11 @@ function scan(ctx: Ctx, anchor: AnchorReader | null): Stop | { ok: true; entries
     }
   }
   const entries = expected - 1;
-  if (anchor === null && entries > 0) return { reason: 'end', seq: 1, entries, anchor: 'missing' };
+  if (anchor === null && entries > 0) return { reason: 'anchor_file_missing', seq: 1, entries };
   if (state === LINE) {
-    return { reason: 'end', seq: expected, entries, anchor: anchor!.seq >= expected ? 'ahead' : 'behind_line' };
+    return { reason: anchor!.seq >= expected ? 'anchor_ahead' : 'anchor_goes_back', seq: expected, entries };
   }
-  if (state === CORRUPT) return { reason: 'end', seq: expected, entries, anchor: 'corrupt' };
+  if (state === CORRUPT) return { reason: 'anchor_corrupt', seq: expected, entries };
   return { ok: true, entries, headSeq: entries };
 }
 
@@ -167,19 +170,16 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
     message: `audit entry ${firstBadSeq}: ${kind}: ${why}`,
   });
   switch (stop.reason) {
-    case 'end':
-      if (stop.anchor === 'missing') {
-        return fail(1, 'anchor_missing', `the anchor file ${JSON.stringify(ctx.anchorPath)} is missing but the table has ${entries} entries`);
-      }
-      if (stop.anchor === 'corrupt') return fail(c, 'anchor_corrupt', 'the anchor line for this entry is not "<seq> <hash>"');
-      if (stop.anchor === 'behind_line') return fail(c, 'anchor_corrupt', 'after the last entry the anchor goes back to an earlier one');
-      return fail(c, 'truncated', c === 1 ? 'the table is empty but the anchor records entries' : `the anchor records entries after ${c - 1}, the table ends there`);
+    case 'anchor_file_missing':
+      return fail(c, 'anchor_missing', `the anchor file ${JSON.stringify(ctx.anchorPath)} is missing`);
     case 'anchor_gap':
       return fail(c, 'anchor_missing', 'the anchor has no line for this entry');
     case 'anchor_corrupt':
-      return fail(c, 'anchor_corrupt', `the anchor line for this entry is not "<seq> <hash>"`);
-    case 'anchor_behind_line':
-      return fail(c, 'anchor_corrupt', 'the anchor goes back to an earlier entry where this one should be');
+      return fail(c, 'anchor_corrupt', 'the anchor line for this entry is not "<seq> <hash>"');
+    case 'anchor_goes_back':
+      return fail(c, 'anchor_corrupt', 'where this line should be, the anchor goes back to an earlier entry');
+    case 'anchor_ahead':
+      return fail(c, 'truncated', `the anchor records entries after ${entryName(c - 1)}, where the table ends`);
   }
   const lookup = ctx.db
     .prepare<[number], [number, unknown, unknown, unknown, Buffer | null]>(
@@ -201,8 +201,8 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
     if (next?.prev === prevHash) return fail(c, 'inserted', `entry ${c + 1} still links to ${entryName(c - 1)}`);
     // Without the key, a forger writes plain SHA-256 (or HMAC under another key, which
     // the anchor exposes); a run of such rows linked together is a replaced chain.
-    const forged =
-      chainHasher()(r.input) === r.hash || (isHash(stop.anchored) && stop.anchored !== r.hash && next !== undefined);
+    const plain = chainHasher()(r.input) === r.hash;
+    const forged = plain || (isHash(stop.anchored) && stop.anchored !== r.hash && next !== undefined);
     if (ctx.keyed && forged && (next === undefined || next.prev === r.hash)) {
       return fail(c, 'replaced', 'a chain computed without the key starts here');
     }
@@ -210,7 +210,9 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
   }
   if (r.prev !== prevHash) {
     const from = seqOfHash(ctx, r.prev);
-    if (from !== undefined && from < c) return fail(from + 1, 'inserted', `entry ${c} still links to ${entryName(from)}`);
+    if (from !== undefined && from < c) {
+      return fail(from + 1, 'inserted', `entry ${c} still links to ${entryName(from)}`);
+    }
     if (from !== undefined) return fail(c, 'reordered', `it links to entry ${from}, not to ${entryName(c - 1)}`);
     const written = writtenSeq(r.entry);
     if (written !== undefined && written > c) {
@@ -221,17 +223,19 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
   // Only a row stored in a shape the scan could not read gets here without an anchor mismatch.
   if (stop.reason === 'row') return fail(c, 'modified', 'the row is malformed');
   // The chain holds here; the anchor recorded a different hash for this entry.
-  if (!isHash(stop.anchored)) return fail(c, 'anchor_corrupt', 'the anchor line for this entry is not "<seq> <hash>"');
+  if (!isHash(stop.anchored)) return fail(c, 'anchor_corrupt', 'the anchor line for this entry has no valid hash');
   if (next?.prev === r.prev) return fail(c, 'inserted', `entry ${c + 1} still links to ${entryName(c - 1)}`);
   const lines = anchoredHashes(ctx, [c, c + 1]);
   const here = lines.get(c) ?? [];
   if (here.length > 1 && here.includes(r.hash)) {
     return fail(c, 'truncated', 'the table was cut back to the previous entry and the log continued from there');
   }
-  if (next !== undefined && next.prev !== r.hash) return fail(c, 'modified', 'its content and hash were rewritten');
+  if (next !== undefined && next.prev !== r.hash) {
+    return fail(c, 'modified', 'its content and hash were rewritten');
+  }
   const authentic = ctx.keyed || (next !== undefined && (lines.get(c + 1) ?? []).includes(next.hash as string));
   if (authentic) {
-    return fail(c, 'anchor_corrupt', 'the anchor line for this entry does not match a chain that is otherwise intact');
+    return fail(c, 'anchor_corrupt', 'the anchor line for this entry disagrees with an intact chain');
   }
   return fail(c, 'replaced', 'the chain from here on is not the one the anchor recorded');
 }
@@ -269,7 +273,9 @@ function anchoredHashes(ctx: Ctx, seqs: readonly number[]): Map<number, string[]
         continue;
       }
       const hash = reader.hashText();
-      if (seqs.includes(reader.seq) && isHash(hash)) found.set(reader.seq, [...(found.get(reader.seq) ?? []), hash]);
+      if (seqs.includes(reader.seq) && isHash(hash)) {
+        found.set(reader.seq, [...(found.get(reader.seq) ?? []), hash]);
+      }
     }
   } finally {
     reader.close();

@@ -60,6 +60,7 @@ export function chainHasher(hmacKey?: string): ChainHasher {
 
 /** One anchor line: `<seq> <hash>`; seq without leading zeros, at most 15 digits. */
 const ANCHOR_LINE = /^([1-9][0-9]{0,14}) ([0-9a-f]{64})$/;
+const HEX_HASH = /^[0-9a-f]{64}$/;
 
 /**
  * JSON with object keys sorted (by UTF-16 code unit) and no whitespace; otherwise the same
@@ -134,7 +135,10 @@ export class AuditLog {
   private readonly countRows;
   private readonly commit;
 
-  constructor(db: Db, opts: AuditLogOptions) {
+  constructor(
+    private readonly db: Db,
+    opts: AuditLogOptions,
+  ) {
     this.hasher = chainHasher(opts.hmacKey);
     this.clock = opts.clock ?? (() => new Date());
     this.durable = (db.pragma('synchronous', { simple: true }) as number) >= 2;
@@ -160,10 +164,14 @@ export class AuditLog {
     this.catchUpAnchor();
   }
 
-  /** Writes one entry (one immediate transaction), then its anchor line. */
+  /**
+   * Writes one entry (one immediate transaction), then its anchor line. Not inside a caller's
+   * transaction: a rollback would leave the anchor ahead of the table, which reads as tampering.
+   */
   append(input: AuditEntryInput): AuditEntry {
     const fd = this.fd;
     if (fd === null) throw new Error('the audit log is closed');
+    if (this.db.inTransaction) throw new Error('AuditLog.append must not run inside a transaction');
     const entry: AuditEntry = {
       seq: 0,
       ts: this.clock().toISOString(),
@@ -176,8 +184,16 @@ export class AuditLog {
       outcome: input.outcome,
       ...(input.detail === undefined ? {} : { detail: input.detail }),
     };
+    // What goes in must read back: a caller's bad outcome or chat would otherwise break /audit.
+    const bad = storedEntry.safeParse(entry).error?.issues[0];
+    if (bad) throw new TypeError(`audit entry field ${bad.path.join('.')}: ${bad.message}`);
     const hash = this.commit.immediate(entry);
-    this.anchor(fd, entry.seq, hash);
+    try {
+      this.anchor(fd, entry.seq, hash);
+    } catch (err) {
+      const why = (err as Error).message;
+      throw new Error(`audit entry ${entry.seq} was written but its anchor line was not: ${why}`);
+    }
     return entry;
   }
 
@@ -221,10 +237,13 @@ export class AuditLog {
       writeSync(fd, '\n');
       return;
     }
-    if (!head) return;
-    const last = tail.length === 0 ? 0 : ANCHOR_LINE.exec(tail.slice(tail.lastIndexOf('\n', tail.length - 2) + 1, -1));
-    if (last === null) return;
-    const lastSeq = last === 0 ? 0 : Number(last[1]);
+    if (!head || !HEX_HASH.test(head.hash)) return;
+    let lastSeq = 0;
+    if (tail.length > 0) {
+      const last = ANCHOR_LINE.exec(tail.slice(tail.lastIndexOf('\n', tail.length - 2) + 1, -1));
+      if (!last) return;
+      lastSeq = Number(last[1]);
+    }
     if (lastSeq < head.seq) this.anchor(fd, head.seq, head.hash);
   }
 }

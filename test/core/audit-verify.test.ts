@@ -332,6 +332,19 @@ describe.each([
     expect(verify(f)).toEqual({ ok: true, entries: 11, headSeq: 11 });
   });
 
+  it('verifies through a read-only connection, as the CLI opens it', () => {
+    const f = makeLog(hmacKey, inputs(5));
+    const ro = openDb(f.dir, { readonly: true });
+    try {
+      const opts = { anchorPath: f.anchorPath, ...(hmacKey ? { hmacKey } : {}) };
+      expect(verifyAudit(ro, opts)).toEqual({ ok: true, entries: 5, headSeq: 5 });
+      swapRows(f.db, 2, 3);
+      expectBreak(verifyAudit(ro, opts), 'reordered', 2);
+    } finally {
+      ro.close();
+    }
+  });
+
   it('reads the chain and the anchor across chunk boundaries', () => {
     const n = 4600;
     const f = makeLog(hmacKey, inputs(n));

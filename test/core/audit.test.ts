@@ -176,6 +176,16 @@ describe('AuditLog', () => {
     expect(log.recent(Infinity)[99]!.seq).toBe(21);
   });
 
+  it('refuses an entry that could not be read back, and writes nothing', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const log = newLog(db, join(dir, 'audit.anchor'));
+    expect(() => log.append(input(1, { outcome: 'bogus' as never }))).toThrow(/^audit entry field outcome: /);
+    expect(() => log.append(input(1, { chat: Number.NaN }))).toThrow(/^audit entry field chat: /);
+    expect(() => log.append(input(1, { detail: 5 as never }))).toThrow(/^audit entry field detail: /);
+    expect(log.count()).toBe(0);
+  });
+
   it('refuses to show a row that is not a well-formed entry', () => {
     const dir = tempDir();
     const db = open(dir);
@@ -214,6 +224,11 @@ describe('AuditLog', () => {
     writeFileSync(anchorPath, lines.slice(0, 2).map((l) => `${l}\n`).join(''));
     newLog(db, anchorPath).close();
     expect(anchorLines(anchorPath)).toEqual(lines);
+    // A head row whose hash is not a hash is left for verification, not copied into the anchor.
+    writeFileSync(anchorPath, lines.slice(0, 2).map((l) => `${l}\n`).join(''));
+    db.prepare('UPDATE audit SET hash = ? WHERE seq = 3').run(`x\n9 ${'a'.repeat(64)}`);
+    newLog(db, anchorPath).close();
+    expect(anchorLines(anchorPath)).toEqual(lines.slice(0, 2));
   });
 
   it('ends a torn last anchor line so later lines stay readable', () => {
@@ -235,6 +250,16 @@ describe('AuditLog', () => {
     const log = newLog(db, anchorPath);
     for (let i = 1; i <= 5; i++) log.append(input(i));
     expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 5, headSeq: 5 });
+  });
+
+  it('refuses to append inside a caller\'s transaction, which could roll back under the anchor', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const anchorPath = join(dir, 'audit.anchor');
+    const log = newLog(db, anchorPath);
+    expect(() => db.transaction(() => log.append(input(1)))()).toThrow('must not run inside a transaction');
+    expect(log.count()).toBe(0);
+    expect(readFileSync(anchorPath, 'latin1')).toBe('');
   });
 
   it('refuses to append once closed', () => {
