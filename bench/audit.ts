@@ -76,7 +76,7 @@ export async function benchAudit(report: Report): Promise<void> {
       for (let i = 0; i < VERIFY_ENTRIES; i++) log.append(entry(i));
     });
     log.close();
-    report('audit append, synchronous=NORMAL, long run', VERIFY_ENTRIES / build, 'entries/s', `${VERIFY_ENTRIES}`);
+    report('audit append, synchronous=NORMAL, long run', VERIFY_ENTRIES / build, 'entries/s', 'the verify log');
     const inputs = db
       .prepare<[], Buffer>('SELECT CAST(prev_hash || entry AS BLOB) FROM audit ORDER BY seq')
       .pluck()

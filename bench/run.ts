@@ -5,12 +5,14 @@ import { benchAudit } from './audit.js';
 import { benchPipeline } from './pipeline.js';
 import { printReport, type Report } from './report.js';
 import { benchMemory, benchTelegram } from './telegram.js';
+import { benchTmux } from './tmux.js';
 
 const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   audit: benchAudit,
   pipeline: benchPipeline,
   telegram: benchTelegram,
   memory: (r) => benchMemory(r),
+  tmux: benchTmux,
 };
 
 const wanted = process.argv.slice(2);

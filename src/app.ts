@@ -30,11 +30,26 @@ import { startHttp } from './http/server.js';
 export interface Target {
   readonly actions: readonly AnyAction[];
   readonly integration?: Integration;
+  /** Live cards (results with a `card` key) as they change, for transports to edit in place. */
+  onCard?(listener: (card: Result) => void): () => void;
   start?(): Promise<void>;
   stop?(): Promise<void>;
 }
 
-export type TargetFactory = (env: { config: Config; alerts: AlertSink; log: Logger }) => Target | null;
+export interface TargetEnv {
+  readonly config: Config;
+  readonly alerts: AlertSink;
+  readonly log: Logger;
+  readonly db: Db;
+}
+
+/** Builds a target from the settings, or returns null when it is switched off. Starts nothing. */
+export type TargetFactory = (env: TargetEnv) => Target | null;
+
+/** A target could not be set up from the settings (e.g. K8S_CONTEXTS names a missing context). */
+export class SetupError extends Error {
+  override readonly name = 'SetupError';
+}
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -65,6 +80,8 @@ export interface App {
   readonly policy: Policy;
   /** Integrations for /status and /health; transports add theirs. */
   readonly integrations: Integration[];
+  /** Subscribes to every target's live cards. */
+  onCard(listener: (card: Result) => void): () => void;
   /** Where alerts go; a transport sets it (the console prints, Telegram posts). */
   setAlertDelivery(deliver: (result: Result) => Promise<void>): void;
   startBackground(): Promise<void>;
@@ -94,7 +111,16 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     log,
   });
 
-  const plugged = targets.map((f) => f({ config, alerts, log })).filter((t): t is Target => t !== null);
+  const plugged: Target[] = [];
+  for (const f of targets) {
+    try {
+      const t = f({ config, alerts, log, db });
+      if (t) plugged.push(t);
+    } catch (e) {
+      db.close();
+      throw new SetupError(e instanceof Error ? e.message : String(e));
+    }
+  }
   const integrations: Integration[] = [
     {
       name: 'audit',
@@ -160,6 +186,10 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     updates,
     policy,
     integrations,
+    onCard(listener) {
+      const offs = plugged.flatMap((t) => (t.onCard ? [t.onCard(listener)] : []));
+      return () => offs.forEach((off) => off());
+    },
     setAlertDelivery(d) {
       deliver = d;
     },

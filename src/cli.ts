@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { config as loadDotenv } from 'dotenv';
 import { GrammyError } from 'grammy';
-import { createApp, VERSION, type TargetFactory } from './app.js';
+import { createApp, SetupError, VERSION, type App, type TargetFactory } from './app.js';
 import { loadConfig, type Config, type Mode } from './config.js';
 import { verifyAudit } from './core/audit-verify.js';
 import { runDoctor } from './doctor.js';
@@ -32,9 +32,20 @@ function config(mode: Mode): Config {
   process.exit(2);
 }
 
+/** Builds the app, or exits 2 with the one-line reason a target could not be set up. */
+async function build(cfg: Config, targets: readonly TargetFactory[]): Promise<App> {
+  try {
+    return await createApp(cfg, targets);
+  } catch (e) {
+    if (!(e instanceof SetupError)) throw e;
+    process.stderr.write(`teleops: cannot start — ${e.message}\n`);
+    process.exit(2);
+  }
+}
+
 async function start(targets: readonly TargetFactory[]): Promise<void> {
   const cfg = config('start');
-  const app = await createApp(cfg, targets);
+  const app = await build(cfg, targets);
   const tg = createTelegram({
     token: cfg.TELEGRAM_BOT_TOKEN,
     apiRoot: cfg.TELEGRAM_API_ROOT,
@@ -88,7 +99,7 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
 async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
   if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
   const cfg = config('console');
-  const app = await createApp(cfg, targets);
+  const app = await build(cfg, targets);
   app.setAlertDelivery(async (r) => {
     process.stdout.write(`\n🔔 ${r.blocks.map((b) => (b.kind === 'pre' ? b.text : b.spans.map((s) => s.text).join(''))).join('\n')}\n`);
   });

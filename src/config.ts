@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { join } from 'node:path';
+import { settingPattern } from './targets/tmux/settings.js';
 
 /**
  * Every setting, in one place: name, default, what it means and how it is parsed.
@@ -42,7 +43,39 @@ const int = (min: number, max: number) =>
     return n;
   });
 
+const num = (min: number, max: number) =>
+  z.string().transform((s, ctx) => {
+    const n = Number(s.trim());
+    if (s.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `"${s}" must be a number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
 const text = z.string().transform((s) => s.trim());
+const list = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''));
+
+const absolutePath = z.string().transform((s, ctx) => {
+  const p = s.trim();
+  if (p !== '' && !p.startsWith('/')) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" must be an absolute path` });
+    return z.NEVER;
+  }
+  return p;
+});
+
+/** A regex setting: `re` (flags as given) or `/re/flags`; refused when it could backtrack badly. */
+const pattern = (defaultFlags: string) =>
+  z.string().transform((s, ctx) => {
+    if (s.trim() === '') return undefined;
+    try {
+      return settingPattern(s, defaultFlags);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const url = z.string().transform((s, ctx) => {
   try {
@@ -91,7 +124,22 @@ export const SETTINGS = {
   ALERT_COOLDOWN_SECONDS: { doc: 'Repeated alerts about the same thing are coalesced within this window', default: '300', schema: int(0, 86_400) },
   DOCKER_ENABLED: { doc: 'Operate Docker containers', default: 'true', schema: bool },
   DOCKER_HOST: { doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)', default: 'unix:///var/run/docker.sock', schema: text },
+  TMUX_ENABLED: { doc: 'Operate tmux sessions', default: 'true', schema: bool },
   TMUX_SOCKET: { doc: 'Path of the tmux server socket to operate (tmux -S); empty: tmux\'s default', default: '', schema: text },
+  TMUX_SESSION_FILTER: { doc: 'Regex: only sessions whose name matches exist for operators (case-sensitive)', default: '', schema: pattern('') },
+  TMUX_DEFAULT_CWD: { doc: 'Absolute working directory for /tmux new without -d (empty: the home directory)', default: '', schema: absolutePath },
+  TMUX_LOG_LINES: { doc: 'Scrollback lines sent by /tmux log and searched by /tmux find', default: '5000', schema: int(100, 100_000) },
+  TMUX_POLL_SECONDS: { doc: 'How often watched sessions are looked at', default: '2', schema: num(0.1, 60) },
+  TMUX_STUCK_MINUTES: { doc: 'A running session with no output this long is "stuck"', default: '15', schema: num(1, 1440) },
+  TMUX_ALERT_COOLDOWN_SECONDS: { doc: 'No second alert for the same state of a session within this', default: '300', schema: int(0, 86_400) },
+  TMUX_CARD_LINES: { doc: 'Last lines shown on a session\'s status card', default: '15', schema: int(3, 50) },
+  TMUX_WAIT_PATTERNS: { doc: 'Extra regex for "waiting for input" prompts (case-insensitive unless /re/flags)', default: '', schema: pattern('i') },
+  TMUX_ERROR_PATTERNS: { doc: 'Extra regex for error output (case-insensitive unless /re/flags)', default: '', schema: pattern('i') },
+  KUBECONFIG: { doc: 'Kubeconfig path(s); unset: ~/.kube/config, or the in-cluster service account', default: '', schema: text },
+  K8S_CONTEXTS: { doc: 'Allowed kubeconfig contexts, comma-separated (empty: all)', default: '', schema: list },
+  K8S_NAMESPACES: { doc: 'Allowed namespaces, comma-separated (empty: all)', default: '', schema: list },
+  K8S_READ_ONLY: { doc: 'Remove every mutating Kubernetes action', default: 'false', schema: bool },
+  K8S_MAX_REPLICAS: { doc: 'Most replicas /k8s scale may set', default: '50', schema: int(0, 10_000) },
   STATE_DIR: { doc: 'Directory of the SQLite database and the audit anchor file', default: '.state', schema: text },
   AUDIT_HMAC_KEY: { doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)', default: '', schema: text, secret: true },
   AUDIT_ANCHOR_PATH: { doc: 'Anchor file recording the audit head', default: '$STATE_DIR/audit.anchor', schema: text },

@@ -4,7 +4,7 @@ import { verifyAudit } from './core/audit-verify.js';
 import { checkAll, type Integration } from './core/health.js';
 import { silentLogger } from './core/log.js';
 import { createRedactor } from './core/redact.js';
-import { dbPath, openDb } from './store/db.js';
+import { dbPath, openDb, openMemoryDb } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 
 type Line = { ok: boolean | 'off'; name: string; detail: string; fix?: string };
@@ -47,14 +47,20 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   const integrations: Integration[] = [];
   if (cfg.TELEGRAM_BOT_TOKEN) integrations.push(telegramCheck(cfg.TELEGRAM_API_ROOT, cfg.TELEGRAM_BOT_TOKEN));
   const log = silentLogger();
+  const scratch = openMemoryDb();
   for (const f of TARGETS) {
-    const t = f({ config: cfg, alerts: { raise: () => {} }, log });
-    if (t?.integration) integrations.push(t.integration);
+    try {
+      const t = f({ config: cfg, alerts: { raise: () => {} }, log, db: scratch });
+      if (t?.integration) integrations.push(t.integration);
+    } catch (e) {
+      lines.push({ ok: false, name: 'target', detail: (e as Error).message });
+    }
   }
   const redact = createRedactor(cfg.secrets).redact;
   for (const [name, h] of Object.entries(await checkAll(integrations, 5000))) {
     lines.push({ ok: h.state === 'disabled' ? 'off' : h.state === 'up', name, detail: redact(h.detail) });
   }
+  scratch.close();
   return print(out, lines);
 }
 

@@ -72,6 +72,11 @@ export interface Action<S extends z.ZodType = z.ZodType> {
   readonly llm?: boolean;
   /** What the action acts on, for the audit entry and the approval card ("container api"). */
   readonly subject?: (params: z.output<S>) => string;
+  /**
+   * Fixes ambient state into the validated params before anything else sees them (e.g. the
+   * chat's current Kubernetes context), so an approved request runs exactly as its card said.
+   */
+  readonly bind?: (ctx: ActionContext, params: z.output<S>) => z.output<S>;
   /** Extra lines for the approval card: current state, a dry-run preview. */
   readonly preview?: (ctx: ActionContext, params: z.output<S>) => Promise<readonly Block[]>;
   readonly run: (ctx: ActionContext, params: z.output<S>) => Promise<Result>;

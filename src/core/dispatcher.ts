@@ -130,7 +130,17 @@ export class Dispatcher {
       this.count(action, origin, 'invalid');
       return { kind: 'refused', message: `Invalid input for ${action.name}: ${message}` };
     }
-    const params = parsed.data as Record<string, unknown>;
+    let params = parsed.data as Record<string, unknown>;
+    if (action.bind) {
+      try {
+        params = action.bind(this.context(operator, origin, this.shutdown.signal), params) as Record<string, unknown>;
+      } catch (e) {
+        const message = this.errorMessage(action, e);
+        this.audit(operator, origin, action.name, '', params, 'invalid', message);
+        this.count(action, origin, 'invalid');
+        return { kind: 'refused', message };
+      }
+    }
     if (this.needsApproval(action, origin)) return this.requestApproval(operator, origin, action, params);
     return this.execute(operator, origin, action, params);
   }

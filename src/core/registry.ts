@@ -61,6 +61,10 @@ export class Registry {
     for (let n = Math.min(3, words.length); n >= 1; n--) {
       const a = this.byCommand.get(key(words.slice(0, n).map((w) => w.toLowerCase())));
       if (!a) continue;
+      // "/docker frobnicate" is a mistyped verb, not the bare "/docker" alias with an argument
+      // (unless the action reads its own words and can say so better).
+      const bareAlias = n === 1 && a.command!.path.length > 1 && !a.command!.parse;
+      if (bareAlias && words.length > 1 && this.verbsOf(words[0]!.toLowerCase()).length > 0) break;
       const rawArgs = skipWords(line.raw, n - 1);
       try {
         const params = a.command?.parse ? a.command.parse(tokenize(rawArgs), rawArgs) : bindArgs(a.command?.usage ?? '', rawArgs);
@@ -70,11 +74,8 @@ export class Registry {
         throw e;
       }
     }
-    const group = [...this.byCommand.keys()].filter((k) => k.startsWith(`${words[0]} `));
-    if (group.length > 0) {
-      const verbs = group.map((k) => k.split(' ')[1]).join(', ');
-      return { kind: 'unknown', message: `/${words[0]} ${words[1] ?? ''} is not a command. Try one of: ${verbs}.` };
-    }
+    const verbs = this.verbsOf(words[0]!.toLowerCase());
+    if (verbs.length > 0) return { kind: 'unknown', message: `/${words[0]} ${words[1] ?? ''} is not a command. Try one of: ${verbs.join(', ')}.` };
     return { kind: 'unknown', message: `/${words[0]} is not a command. /help lists them.` };
   }
 

@@ -35,6 +35,11 @@ export interface Result {
   /** Rows of buttons. */
   readonly buttons?: readonly (readonly Button[])[];
   readonly attachment?: Attachment;
+  /**
+   * A live card (e.g. a tmux session's status): the transport keeps one message per key and
+   * edits it in place instead of posting a new one each time.
+   */
+  readonly card?: { readonly key: string };
 }
 
 export const text = (t: string): Span => ({ kind: 'text', text: t });

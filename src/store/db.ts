@@ -55,6 +55,14 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (chat_id, key)
   );
   `,
+  `
+  CREATE TABLE tmux_watched (
+    target  TEXT PRIMARY KEY,      -- 'session' or 'session:window.pane'
+    since   INTEGER NOT NULL,      -- ms since epoch
+    chat_id INTEGER,
+    state   TEXT CHECK (state IN ('running','waiting','error','done','idle','stuck','gone'))
+  );
+  `,
 ];
 
 export interface OpenOptions {
@@ -76,6 +84,13 @@ export function openDb(stateDir: string, opts: OpenOptions = {}): Db {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+/** A throwaway database with the full schema, for code that needs one but must not touch the state dir. */
+export function openMemoryDb(): Db {
+  const db = new Database(':memory:');
   migrate(db);
   return db;
 }

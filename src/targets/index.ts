@@ -1,4 +1,49 @@
+import { homedir } from 'node:os';
 import type { TargetFactory } from '../app.js';
+import { TmuxWatchedRepo } from '../store/tmux-watched.js';
+import { createKubeTarget, KUBE_DISABLED } from './kubernetes/index.js';
+import { createTmuxTarget } from './tmux/index.js';
+import { DEFAULT_ERROR_PATTERNS, DEFAULT_WAIT_PATTERNS } from './tmux/classify.js';
+import { tmuxSettings } from './tmux/settings.js';
+
+const tmux: TargetFactory = ({ config: c, alerts, log, db }) => {
+  if (!c.TMUX_ENABLED) return null;
+  const settings = tmuxSettings({
+    ...(c.TMUX_SOCKET ? { socket: c.TMUX_SOCKET } : {}),
+    ...(c.TMUX_SESSION_FILTER ? { sessionFilter: c.TMUX_SESSION_FILTER } : {}),
+    defaultCwd: c.TMUX_DEFAULT_CWD || homedir(),
+    logLines: c.TMUX_LOG_LINES,
+    pollMs: Math.round(c.TMUX_POLL_SECONDS * 1000),
+    stuckMs: Math.round(c.TMUX_STUCK_MINUTES * 60_000),
+    alertCooldownMs: c.TMUX_ALERT_COOLDOWN_SECONDS * 1000,
+    cardLines: c.TMUX_CARD_LINES,
+    waitPatterns: c.TMUX_WAIT_PATTERNS ? [...DEFAULT_WAIT_PATTERNS, c.TMUX_WAIT_PATTERNS] : DEFAULT_WAIT_PATTERNS,
+    errorPatterns: c.TMUX_ERROR_PATTERNS ? [...DEFAULT_ERROR_PATTERNS, c.TMUX_ERROR_PATTERNS] : DEFAULT_ERROR_PATTERNS,
+  });
+  return createTmuxTarget(settings, { store: new TmuxWatchedRepo(db), alerts, log });
+};
+
+/** Kubernetes is there when a kubeconfig (or in-cluster account) is; /status says so either way. */
+const kubernetes: TargetFactory = ({ config: c, alerts, log }) => {
+  const kube = createKubeTarget(
+    {
+      ...(c.KUBECONFIG ? { kubeconfig: c.KUBECONFIG } : {}),
+      contexts: c.K8S_CONTEXTS,
+      namespaces: c.K8S_NAMESPACES,
+      readOnly: c.K8S_READ_ONLY,
+      maxReplicas: c.K8S_MAX_REPLICAS,
+    },
+    alerts,
+    log,
+  );
+  if (!kube) return { actions: [], integration: { name: 'kubernetes', check: async () => KUBE_DISABLED } };
+  return {
+    actions: kube.actions,
+    integration: kube.integration,
+    start: async () => kube.start(),
+    stop: () => kube.stop(),
+  };
+};
 
 /** Every target teleops can operate; each decides from the config whether it is enabled. */
-export const TARGETS: readonly TargetFactory[] = [];
+export const TARGETS: readonly TargetFactory[] = [tmux, kubernetes];

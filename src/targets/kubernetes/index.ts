@@ -1,0 +1,107 @@
+/**
+ * The Kubernetes target, ready to wire: actions for the registry, an alert watcher, and a
+ * health check. `createKubeTarget` returns null when this machine has no kubeconfig (and
+ * is not in a cluster): Kubernetes is then simply absent.
+ */
+import type { ActionContext, AnyAction, ChatState } from '../../core/action.js';
+import type { AlertSink } from '../../core/alerts.js';
+import type { Health, Integration } from '../../core/health.js';
+import type { Logger } from '../../core/log.js';
+import { kubeActions } from './actions.js';
+import { KubeWatcher, type KubeWatchOptions, type WatchStatus } from './alerts.js';
+import { loadKubeConfig, type LocateOptions } from './kubeconfig.js';
+import { KubeClusters, pinScope, type KubeSettings } from './scope.js';
+
+export { KubeConfigError } from './kubeconfig.js';
+export { KUBE_DEFAULTS, type KubeSettings } from './scope.js';
+export { KubeApiError } from './errors.js';
+
+export interface KubeTargetOptions {
+  /** Per API call (default 10 s). */
+  readonly timeoutMs?: number;
+  readonly watch?: KubeWatchOptions;
+  /** How long mutating actions follow a rollout (default 60 s) and how often they look (2 s). */
+  readonly rolloutTimeoutMs?: number;
+  readonly rolloutPollMs?: number;
+  /** Where to look for the kubeconfig besides `settings.kubeconfig` (tests). */
+  readonly locate?: Omit<LocateOptions, 'kubeconfig'>;
+}
+
+export interface KubeTarget {
+  readonly actions: AnyAction[];
+  /** Where the credentials came from: kubeconfig path(s) or "in-cluster service account". */
+  readonly source: string;
+  readonly clusters: KubeClusters;
+  /** For /health and `teleops doctor`: asks each allowed context for its version. */
+  readonly integration: Integration;
+  /**
+   * Writes the chat's current context and namespace into a Kubernetes action's validated
+   * params (unless -c/-n gave them); params of other actions come back unchanged. The
+   * actions' `bind` calls it, so an approved request acts where its card said.
+   */
+  pin(action: string, chat: ChatState, params: Record<string, unknown>): Record<string, unknown>;
+  /** Starts the alert watchers. */
+  start(): void;
+  stop(): Promise<void>;
+  watchStatus(): WatchStatus;
+}
+
+export const KUBE_DISABLED: Health = { state: 'disabled', detail: 'no kubeconfig (KUBECONFIG, ~/.kube/config) and not running in a cluster' };
+
+/**
+ * Throws KubeConfigError (one line) when the settings name things that are not there:
+ * a KUBECONFIG without files, unknown K8S_CONTEXTS, invalid K8S_NAMESPACES.
+ */
+export function createKubeTarget(settings: KubeSettings, sink: AlertSink, log: Logger, o: KubeTargetOptions = {}): KubeTarget | null {
+  const loaded = loadKubeConfig({ ...o.locate, ...(settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig } : {}) });
+  if (!loaded) return null;
+  const clusters = new KubeClusters(loaded.kc, settings, o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
+  const unbound = kubeActions({
+    clusters,
+    readOnly: settings.readOnly,
+    maxReplicas: settings.maxReplicas,
+    ...(o.rolloutTimeoutMs !== undefined ? { rolloutTimeoutMs: o.rolloutTimeoutMs } : {}),
+    ...(o.rolloutPollMs !== undefined ? { rolloutPollMs: o.rolloutPollMs } : {}),
+  });
+  const watcher = new KubeWatcher(clusters, sink, log, o.watch);
+  // Actions whose params take a scope (all but k8s.contexts and k8s.use).
+  const scoped = new Set(unbound.filter((a) => 'namespace' in ((a.params as { shape?: object }).shape ?? {}) && a.name !== 'k8s.use').map((a) => a.name));
+  const pin = (action: string, chat: ChatState, params: Record<string, unknown>) =>
+    scoped.has(action) ? pinScope(clusters, chat, params as { context?: string; namespace?: string }) : params;
+  // The dispatcher binds the chat's scope into every request before approval.
+  const actions: AnyAction[] = unbound.map((a) => (scoped.has(a.name) ? { ...a, bind: (ctx: ActionContext, p: Record<string, unknown>) => pin(a.name, ctx.chat, p) } : a));
+  let started = false;
+
+  const check = async (signal: AbortSignal): Promise<Health> => {
+    const results = await Promise.all(
+      clusters.contexts().map(async (c) => {
+        try {
+          return { ok: true, text: `${c.name} ${await clusters.port(c.name).version({ signal })}` };
+        } catch (e) {
+          return { ok: false, text: e instanceof Error ? e.message : String(e) };
+        }
+      }),
+    );
+    const watch = started ? watcher.status() : undefined;
+    const watchDown = watch ? Object.entries(watch.contexts).filter(([, s]) => s.state === 'down') : [];
+    const notes = watchDown.map(([ctx, s]) => `alerts for ${ctx}: ${s.state === 'down' ? s.detail : ''}`);
+    if (results.length === 0) return { state: 'down', detail: 'no allowed context in the kubeconfig' };
+    const bad = results.filter((r) => !r.ok);
+    if (bad.length) return { state: 'down', detail: [...bad.map((r) => r.text), ...notes].join('; ') };
+    return { state: 'up', detail: [results.map((r) => r.text).join(', '), ...notes].join('; ') };
+  };
+
+  return {
+    actions,
+    source: loaded.source,
+    clusters,
+    integration: { name: 'kubernetes', check },
+    pin,
+    start: () => {
+      started = true;
+      watcher.start();
+    },
+    stop: () => watcher.stop(),
+    watchStatus: () => watcher.status(),
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Transport-neutral renderings of the watcher's knowledge: the status card of one watched
+ * pane, the index card of all of them, and the alert raised on an alertable change.
+ * Terminal text and names go in `value` spans and `pre` blocks only.
+ */
+import type { Alert } from '../../core/alerts.js';
+import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
+import { formatDuration, truncate } from '../../core/text.js';
+import { STATE_EMOJI, type TmuxState } from './classify.js';
+import type { TmuxEvent, WatchEntry } from './watcher.js';
+
+/** A Result that is a live card: edited in place whenever the watcher has news for its key. */
+export type LiveCard = Result & { readonly card: NonNullable<Result['card']> };
+
+export const cardKey = (target: string): string => `tmux:${target}`;
+
+const CARD_LINE_MAX = 160;
+
+/** Buttons of a status card and of an alert: Refresh · Tail · Enter / Ctrl-C · Log · Kill. */
+export function cardButtons(target: string, session: string): Button[][] {
+  return [
+    [
+      { label: '🔄 Refresh', action: 'tmux.watch', params: { target } },
+      { label: '📜 Tail', action: 'tmux.tail', params: { target } },
+      { label: '⏎ Enter', action: 'tmux.keys', params: { target, keys: ['Enter'] } },
+    ],
+    [
+      { label: '✋ Ctrl-C', action: 'tmux.keys', params: { target, keys: ['C-c'] } },
+      { label: '📄 Log', action: 'tmux.log', params: { target } },
+      { label: '✖ Kill', action: 'tmux.kill', params: { target: session } },
+    ],
+  ];
+}
+
+const STATE_WORD: Readonly<Record<TmuxState, string>> = {
+  running: 'running',
+  waiting: 'waiting for input',
+  error: 'error',
+  done: 'done',
+  idle: 'idle',
+  stuck: 'stuck',
+  gone: 'gone',
+};
+
+/** `🟡 build (alias api) · waiting for input` */
+export function titleBlock(e: Pick<WatchEntry, 'state' | 'target' | 'alias'>): Block {
+  const spans = [text(`${STATE_EMOJI[e.state]} `), value(e.target)];
+  if (e.alias) spans.push(text(' ('), value(e.alias), text(')'));
+  spans.push(text(' · '), bold(STATE_WORD[e.state]));
+  return line(...spans);
+}
+
+function bodyBlocks(e: WatchEntry, now: number): Block[] {
+  const blocks: Block[] = [titleBlock(e)];
+  const command = e.startCommand || e.command;
+  const facts = [text(`${formatDuration(now - e.stateSince)} in this state`)];
+  if (e.exitStatus !== undefined) facts.push(text(` · exit status ${e.exitStatus}`));
+  blocks.push(line(...facts));
+  if (command) blocks.push(line(text('command: '), value(truncate(command, 200))));
+  const shown = e.lines.map((l) => truncate(l, CARD_LINE_MAX));
+  blocks.push(pre(shown.length > 0 ? shown.join('\n') : '(no output)'));
+  return blocks;
+}
+
+/** The card of one watched pane. */
+export function statusCard(e: WatchEntry, now: number): LiveCard {
+  return { ...result(bodyBlocks(e, now), { buttons: cardButtons(e.target, e.session) }), card: { key: cardKey(e.target) } };
+}
+
+/** Order of the index card: what needs a person first. */
+export const INDEX_ORDER: readonly TmuxState[] = ['error', 'waiting', 'stuck', 'running', 'idle', 'done', 'gone'];
+
+/** One card listing every watched pane by state, for the INDEX topic. */
+export function indexCard(entries: readonly WatchEntry[], now: number): LiveCard {
+  const blocks: Block[] = [line(bold('Terminal sessions'))];
+  for (const state of INDEX_ORDER) {
+    const of = entries.filter((e) => e.state === state).sort((a, b) => a.target.localeCompare(b.target));
+    for (const e of of) {
+      const spans = [text(`${STATE_EMOJI[state]} `), value(e.target)];
+      if (e.alias) spans.push(text(' ('), value(e.alias), text(')'));
+      spans.push(text(` · ${STATE_WORD[state]} ${formatDuration(now - e.stateSince)}`));
+      blocks.push(line(...spans));
+    }
+  }
+  if (entries.length === 0) blocks.push(line(text('Nothing is watched. /tmux watch <session> starts.')));
+  return { ...result(blocks), card: { key: 'tmux:index' } };
+}
+
+/**
+ * The alert for an alertable state change: a new message (so the phone notifies) with the
+ * last lines and the card's buttons. Undefined for events that are not alertable.
+ */
+export function alertFor(event: TmuxEvent, now: number): Alert | undefined {
+  if (event.kind !== 'state_changed' || !event.alertable) return undefined;
+  const e = event.entry;
+  const blocks = bodyBlocks(e, now);
+  if (e.line !== undefined) blocks.splice(1, 0, line(text('line: '), value(truncate(e.line, CARD_LINE_MAX))));
+  return {
+    source: 'tmux',
+    key: `tmux:${e.target}:${event.to}`,
+    result: result(blocks, { buttons: cardButtons(e.target, e.session) }),
+  };
+}

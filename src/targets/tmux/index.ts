@@ -1,0 +1,62 @@
+/**
+ * The tmux target, ready to wire: actions, the watcher that classifies watched panes and
+ * raises alerts on alertable changes, live status cards for the transport, and health.
+ */
+import type { AlertSink } from '../../core/alerts.js';
+import type { Integration } from '../../core/health.js';
+import type { Logger } from '../../core/log.js';
+import type { Result } from '../../core/result.js';
+import { tmuxActions } from './actions.js';
+import { alertFor, indexCard, statusCard } from './cards.js';
+import { createTmuxPort, TmuxError } from './port.js';
+import type { TmuxSettings } from './settings.js';
+import { TmuxWatcher, type WatchStore } from './watcher.js';
+
+export interface TmuxTargetDeps {
+  readonly store: WatchStore;
+  readonly alerts: AlertSink;
+  readonly log: Logger;
+}
+
+export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
+  const port = createTmuxPort(settings.socket ? { socketPath: settings.socket } : {});
+  const watcher = new TmuxWatcher({
+    port,
+    store: d.store,
+    pollMs: settings.pollMs,
+    cardLines: settings.cardLines,
+    alertCooldownMs: settings.alertCooldownMs,
+    classify: { waitPatterns: settings.waitPatterns, errorPatterns: settings.errorPatterns, promptPattern: settings.promptPattern, stuckMs: settings.stuckMs },
+    logger: d.log,
+  });
+  watcher.on((event) => {
+    const alert = alertFor(event, Date.now());
+    if (alert) d.alerts.raise(alert);
+  });
+  const integration: Integration = {
+    name: 'tmux',
+    check: async () => {
+      try {
+        const sessions = await port.listSessions();
+        return { state: 'up', detail: `${sessions.length} session${sessions.length === 1 ? '' : 's'} on ${port.where}, ${watcher.snapshot().length} watched` };
+      } catch (e) {
+        if (e instanceof TmuxError && e.code === 'no-server') return { state: 'up', detail: `no tmux server running on ${port.where} yet` };
+        return { state: 'down', detail: e instanceof Error ? e.message : String(e) };
+      }
+    },
+  };
+  return {
+    actions: tmuxActions({ port, settings, watcher }),
+    integration,
+    /** Status cards (and the index card) as they change, for the transport to edit in place. */
+    onCard(listener: (card: Result) => void): () => void {
+      return watcher.on((event) => {
+        const now = Date.now();
+        if ('entry' in event) listener(statusCard(event.entry, now));
+        listener(indexCard(watcher.snapshot(), now));
+      });
+    },
+    start: async () => watcher.start(),
+    stop: async () => watcher.stop(),
+  };
+}

@@ -1,0 +1,172 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeTarget } from '../../../src/targets/kubernetes/index.js';
+import { Alerts, startEnv, target, text, until, type Env } from './harness.js';
+
+let env: Env;
+beforeAll(async () => {
+  env = await startEnv([]);
+});
+afterAll(async () => {
+  await env.close();
+});
+
+let running: KubeTarget | undefined;
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+});
+
+const prod = () => env.api.cluster('prod');
+const podNames = (app: string, ns = 'shop') =>
+  prod()
+    .list('pods', ns)
+    .filter((p) => p.metadata.labels?.app === app)
+    .map((p) => p.metadata.name);
+
+/** Starts watching and waits until every stream has listed and is watching. */
+async function watch(settings: Parameters<typeof target>[1] = {}): Promise<Alerts> {
+  const alerts = new Alerts();
+  running = target(env, settings, alerts);
+  running.start();
+  await until(() => running!.watchStatus().up, 5000, 'watch streams up');
+  return alerts;
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 150));
+
+describe('kubernetes alerts', () => {
+  it('raises one CrashLoopBackOff alert per incident, with the last log lines and Logs · Describe buttons', async () => {
+    const alerts = await watch({ contexts: ['prod'] });
+    const [pod] = podNames('web');
+    prod().setLogs('shop', pod!, 'nginx', ['starting', 'panic: config missing'], { previous: true });
+    prod().crashLoop('shop', pod!);
+    const key = `k8s:prod:shop:${pod}:CrashLoopBackOff`;
+    await until(() => alerts.keys().includes(key), 3000, 'alert');
+    const a = alerts.raised.find((x) => x.key === key)!;
+    expect(a.source).toBe('kubernetes');
+    expect(text(a.result)).toBe(
+      `🔴 CrashLoopBackOff: pod shop/${pod} @ prod\ncontainer nginx: back-off 40s restarting failed container=nginx pod=${pod} · 1 restarts\nLast lines before it stopped:\nstarting\npanic: config missing`,
+    );
+    expect(a.result.buttons).toEqual([
+      [
+        { label: '📜 Logs', action: 'k8s.logs', params: { context: 'prod', namespace: 'shop', pod, container: 'nginx', previous: true } },
+        { label: '🔎 Describe', action: 'k8s.describe', params: { context: 'prod', namespace: 'shop', kind: 'pod', name: pod } },
+      ],
+    ]);
+    // Still crash-looping: more restarts, same incident.
+    prod().crashLoop('shop', pod!);
+    prod().crashLoop('shop', pod!);
+    await settle();
+    expect(alerts.keys().filter((k) => k === key)).toHaveLength(1);
+    // Healthy, then crashing again: a new incident.
+    prod().heal('shop', pod!);
+    await settle();
+    prod().crashLoop('shop', pod!);
+    await until(() => alerts.keys().filter((k) => k === key).length === 2, 3000, 'second alert');
+    prod().heal('shop', pod!);
+  });
+
+  it('re-lists after 410 Gone and carries on without repeating alerts', async () => {
+    const alerts = await watch({ contexts: ['prod'] });
+    const [a, b] = podNames('api');
+    prod().crashLoop('shop', a!);
+    await until(() => alerts.keys().includes(`k8s:prod:shop:${a}:CrashLoopBackOff`), 3000, 'first alert');
+    const lists = () => env.api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/pods' && r.query.watch === undefined).length;
+    const listsBefore = lists();
+    // History compacted and every stream cut: the resume gets 410 Gone and must list again.
+    prod().compact();
+    const floor = prod().resourceVersion;
+    env.api.endWatches();
+    const resumed = () => env.api.requests.filter((r) => r.query.watch === 'true' && r.path === '/api/v1/pods' && Number(r.query.resourceVersion) >= floor);
+    await until(() => lists() > listsBefore && resumed().length > 0, 3000, 're-list and watch from the new resourceVersion');
+    prod().imagePullBackOff('shop', b!, 'envoy');
+    await until(() => alerts.keys().includes(`k8s:prod:shop:${b}:ImagePullBackOff`), 3000, 'alert after re-list');
+    expect(alerts.keys().filter((k) => k === `k8s:prod:shop:${a}:CrashLoopBackOff`)).toHaveLength(1);
+    prod().heal('shop', a!);
+    prod().heal('shop', b!);
+  });
+
+  it('resumes from the last resourceVersion when a stream simply ends', async () => {
+    const alerts = await watch({ contexts: ['prod'] });
+    const [pod] = podNames('web');
+    env.api.endWatches();
+    prod().oomKill('shop', pod!);
+    await until(() => alerts.keys().includes(`k8s:prod:shop:${pod}:OOMKilled`), 3000, 'OOMKilled alert');
+    expect(text(alerts.raised.find((x) => x.key.endsWith(':OOMKilled'))!.result)).toContain('killed for using too much memory (exit 137)');
+    // Another OOM kill of the same pod, later, is another incident.
+    prod().oomKill('shop', pod!, undefined, new Date(Date.now() + 60_000));
+    await until(() => alerts.keys().filter((k) => k.endsWith(`${pod}:OOMKilled`)).length === 2, 3000, 'second OOMKilled alert');
+  });
+
+  it('reports an unreachable API, and recovers when it is back', async () => {
+    const alerts = await watch({ contexts: ['prod'] });
+    await env.api.down();
+    try {
+      await until(() => running!.watchStatus().contexts.prod?.state === 'down', 3000, 'down');
+      const s = running!.watchStatus().contexts.prod;
+      expect(s?.state === 'down' && s.detail).toMatch(/^Kubernetes API unreachable \(ECONN(REFUSED|RESET)\) \(context prod\)$/);
+    } finally {
+      await env.api.up();
+    }
+    await until(() => running!.watchStatus().up, 3000, () => `up again: ${JSON.stringify(running!.watchStatus())}`);
+    const [pod] = podNames('billing', 'payments');
+    prod().imagePullBackOff('payments', pod!);
+    await until(() => alerts.keys().includes(`k8s:prod:payments:${pod}:ImagePullBackOff`), 3000, 'alert after recovery');
+    prod().heal('payments', pod!);
+  });
+
+  it('backs off instead of hammering an API that keeps failing', async () => {
+    await watch({ contexts: ['prod'] });
+    env.api.failNext({ code: 503, times: 100_000 });
+    try {
+      env.api.endWatches();
+      await until(() => running!.watchStatus().contexts.prod?.state === 'down', 3000, 'down');
+      const from = env.api.requests.length;
+      await new Promise((r) => setTimeout(r, 800));
+      // Three streams, backoff 50 ms doubling to 200 ms: a handful of tries each, not hundreds.
+      const tries = env.api.requests.length - from;
+      expect(tries).toBeGreaterThan(3);
+      expect(tries).toBeLessThan(30);
+      const s = running!.watchStatus().contexts.prod;
+      expect(s?.state === 'down' && s.detail).toMatch(/^Kubernetes API error 503 ServiceUnavailable on watch (pods|events|nodes) \(context prod\)$/);
+    } finally {
+      env.api.clearFaults();
+    }
+    await until(() => running!.watchStatus().up, 3000, 'up again');
+  });
+
+  it('alerts on FailedScheduling warning events and on nodes turning NotReady', async () => {
+    const alerts = await watch({ contexts: ['prod'] });
+    prod().addEvent({ namespace: 'shop', involved: { kind: 'Pod', name: 'web-pending-1' }, type: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available: 3 Insufficient cpu.' });
+    await until(() => alerts.keys().includes('k8s:prod:shop:web-pending-1:FailedScheduling'), 3000, 'FailedScheduling alert');
+    expect(text(alerts.raised.at(-1)!.result)).toContain('0/3 nodes are available: 3 Insufficient cpu.');
+    prod().addEvent({ namespace: 'shop', involved: { kind: 'Pod', name: 'web-pending-1' }, type: 'Warning', reason: 'FailedScheduling', message: 'again' });
+    prod().setNodeReady('node-2', false);
+    await until(() => alerts.keys().includes('k8s:prod:node:node-2:NotReady'), 3000, 'NotReady alert');
+    expect(alerts.raised.at(-1)!.result.buttons?.[0]?.[0]).toEqual({ label: '🔎 Describe', action: 'k8s.describe', params: { context: 'prod', kind: 'node', name: 'node-2' } });
+    expect(alerts.keys().filter((k) => k.endsWith(':FailedScheduling'))).toHaveLength(1);
+    prod().setNodeReady('node-2', true);
+    await settle();
+    prod().setNodeReady('node-2', false);
+    await until(() => alerts.keys().filter((k) => k === 'k8s:prod:node:node-2:NotReady').length === 2, 3000, 'second NotReady alert');
+    prod().setNodeReady('node-2', true);
+  });
+
+  it('watches only the allowed contexts and namespaces', async () => {
+    const from = env.api.requests.length;
+    const alerts = await watch({ contexts: ['prod', 'staging'], namespaces: ['shop'] });
+    expect(Object.keys(running!.watchStatus().contexts).sort()).toEqual(['prod', 'staging']);
+    await until(() => env.api.openWatches >= 6, 3000, 'six watches');
+    const paths = new Set(env.api.requests.slice(from).filter((r) => r.query.watch === 'true').map((r) => `${r.cluster}${r.path}`));
+    expect([...paths].sort()).toEqual(['prod/api/v1/namespaces/shop/events', 'prod/api/v1/namespaces/shop/pods', 'prod/api/v1/nodes', 'staging/api/v1/namespaces/shop/events', 'staging/api/v1/namespaces/shop/pods', 'staging/api/v1/nodes']);
+    const [billing] = podNames('billing', 'payments');
+    prod().crashLoop('payments', billing!);
+    const [db] = ['db-0'];
+    prod().crashLoop('shop', db!);
+    await until(() => alerts.keys().includes(`k8s:prod:shop:${db}:CrashLoopBackOff`), 3000, 'alert in shop');
+    await settle();
+    expect(alerts.keys().some((k) => k.includes(':payments:'))).toBe(false);
+    prod().heal('payments', billing!);
+    prod().heal('shop', db!);
+  });
+});

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { plainText, type Block } from '../../../src/core/result.js';
+import { alertFor, cardKey, indexCard, statusCard } from '../../../src/targets/tmux/cards.js';
+import type { TmuxState } from '../../../src/targets/tmux/classify.js';
+import type { WatchEntry } from '../../../src/targets/tmux/watcher.js';
+
+const NOW = 1_000_000_000;
+const entry = (target: string, state: TmuxState, more: Partial<WatchEntry> = {}): WatchEntry => ({
+  target,
+  session: target.split(':')[0]!,
+  state,
+  reason: 'test',
+  stateSince: NOW - 125_000,
+  lastChange: NOW - 5000,
+  command: 'sh',
+  startCommand: 'make all',
+  lines: ['step 1', 'step 2'],
+  watchedSince: NOW - 600_000,
+  ...more,
+});
+
+/** Every span and block that carries text from the terminal or tmux. */
+const untrusted = (blocks: readonly Block[]) =>
+  blocks.flatMap((b) => (b.kind === 'pre' ? [b.text] : b.spans.filter((s) => s.kind === 'value').map((s) => s.text)));
+
+describe('statusCard', () => {
+  it('shows state, name, alias, time in state, command and last lines, with its key', () => {
+    const card = statusCard(entry('build', 'waiting', { alias: 'api', exitStatus: undefined }), NOW);
+    expect(card.card).toEqual({ key: 'tmux:build' });
+    expect(cardKey('build:1.0')).toBe('tmux:build:1.0');
+    expect(plainText(card)).toBe('🟡 build (api) · waiting for input\n2m in this state\ncommand: make all\nstep 1\nstep 2');
+    expect(card.buttons?.map((r) => r.map((b) => b.action))).toEqual([
+      ['tmux.watch', 'tmux.tail', 'tmux.keys'],
+      ['tmux.keys', 'tmux.log', 'tmux.kill'],
+    ]);
+  });
+
+  it('keeps terminal text in value spans and pre blocks only', () => {
+    const hostile = '<b>@admin</b> [x](http://evil)';
+    const card = statusCard(entry('s', 'error', { alias: hostile, startCommand: hostile, lines: [hostile], exitStatus: 2 }), NOW);
+    for (const b of card.blocks) {
+      if (b.kind === 'line') for (const sp of b.spans) if (sp.kind !== 'value') expect(sp.text).not.toContain('evil');
+    }
+    expect(untrusted(card.blocks).filter((t) => t.includes('evil'))).toHaveLength(3);
+    expect(plainText(card)).toContain('exit status 2');
+  });
+
+  it('kills the session even when the card is for one pane', () => {
+    const card = statusCard(entry('build:1.2', 'running'), NOW);
+    expect(card.buttons?.[1]?.[2]).toMatchObject({ action: 'tmux.kill', params: { target: 'build' } });
+    expect(card.buttons?.[0]?.[1]).toMatchObject({ action: 'tmux.tail', params: { target: 'build:1.2' } });
+  });
+});
+
+describe('indexCard', () => {
+  it('lists what needs a person first', () => {
+    const card = indexCard(
+      [entry('b', 'running'), entry('a', 'done'), entry('c', 'error'), entry('d', 'waiting'), entry('e', 'idle')],
+      NOW,
+    );
+    expect(card.card.key).toBe('tmux:index');
+    expect(plainText(card).split('\n').map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
+      'Terminal sessions', '🔴 c', '🟡 d', '🟢 b', '⚪ e', '✅ a',
+    ]);
+    expect(plainText(indexCard([], NOW))).toContain('Nothing is watched');
+  });
+});
+
+describe('alertFor', () => {
+  it('turns only alertable state changes into alerts keyed by target and state', () => {
+    const e = entry('job', 'waiting', { line: 'Continue? [y/N]' });
+    const alert = alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: true }, NOW);
+    expect(alert?.source).toBe('tmux');
+    expect(alert?.key).toBe('tmux:job:waiting');
+    expect(plainText(alert!.result)).toContain('line: Continue? [y/N]');
+    expect(alert?.result.buttons).toHaveLength(2);
+    expect(alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: false }, NOW)).toBeUndefined();
+    expect(alertFor({ kind: 'output_changed', entry: e }, NOW)).toBeUndefined();
+  });
+});

@@ -1,0 +1,117 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  ALERTABLE_STATES,
+  classify,
+  DEFAULT_CLASSIFY,
+  DEFAULT_ERROR_PATTERNS,
+  DEFAULT_WAIT_PATTERNS,
+  STATE_EMOJI,
+  type Observation,
+} from '../../../src/targets/tmux/classify.js';
+import { regexProblem } from '../../../src/targets/tmux/regex.js';
+
+const base: Observation = {
+  exists: true,
+  dead: false,
+  lines: ['compiling 1/10', 'compiling 2/10'],
+  changed: true,
+  msSinceChange: 0,
+  command: 'make',
+  startedWithCommand: true,
+};
+const state = (o: Partial<Observation>) => classify({ ...base, ...o }, DEFAULT_CLASSIFY).state;
+
+describe('classify', () => {
+  it('has an emoji per state and alerts on waiting, error, done and stuck only', () => {
+    expect(STATE_EMOJI).toEqual({ running: '🟢', waiting: '🟡', error: '🔴', done: '✅', idle: '⚪', stuck: '⏱', gone: '⚫' });
+    expect([...ALERTABLE_STATES].sort()).toEqual(['done', 'error', 'stuck', 'waiting']);
+  });
+
+  it('reads gone, done and error from the pane itself before any text', () => {
+    expect(state({ exists: false })).toBe('gone');
+    expect(state({ dead: true, exitStatus: 0, lines: ['error: x'] })).toBe('done');
+    expect(state({ dead: true, exitStatus: 1, lines: ['all good'] })).toBe('error');
+    expect(classify({ ...base, dead: true, exitSignal: 2 }, DEFAULT_CLASSIFY).reason).toBe('ended by signal 2');
+  });
+
+  it('waits for the exit status of a pane tmux already calls dead', () => {
+    expect(classify({ ...base, dead: true }, DEFAULT_CLASSIFY)).toEqual({ state: 'running', reason: 'exiting' });
+  });
+
+  it('sees prompts that wait for a person', () => {
+    const prompts = [
+      'Continue? [y/N]', 'Overwrite file? [Y/n] ', 'Proceed (y/n)', 'Are you sure you want to continue connecting (yes/no/[fingerprint])?',
+      'Password:', '[sudo] password for ops:', "Enter passphrase for key '/home/ops/.ssh/id_ed25519':",
+      'Press Enter to continue', 'press any key', 'Continue?', '? Select a template', '❯ 1. Yes', '  › Allow once',
+      'Do you want to make this edit to app.ts?',
+    ];
+    for (const p of prompts) expect(state({ lines: ['some output', p] }), p).toBe('waiting');
+  });
+
+  it('sees a menu higher up once the output stops, not while it is moving', () => {
+    const menu = ['Do you want to proceed?', '❯ 1. Yes', '  2. No', '', 'Esc to cancel'];
+    expect(state({ lines: menu, changed: false })).toBe('waiting');
+    expect(state({ lines: [...menu.slice(1), 'more output'], changed: true })).toBe('running');
+  });
+
+  it('does not take an answered prompt for a waiting one', () => {
+    expect(state({ lines: ['Continue? [y/N] y', 'proceeding'], changed: false, msSinceChange: 1000 })).toBe('running');
+  });
+
+  it('sees errors once the output stops', () => {
+    for (const e of ['error: linker failed', 'Error: ENOENT', 'fatal: not a git repository', 'TypeError: x is undefined', 'error[E0308]: mismatched types', 'bash: foo: command not found', 'make: *** [Makefile:3: all] Error 1', 'npm ERR! code 1', 'Traceback (most recent call last):']) {
+      expect(state({ lines: [e, '$'], changed: false, command: 'bash', startedWithCommand: false }), e).toBe('error');
+      expect(state({ lines: [e, 'still going'], changed: true }), e).toBe('running');
+    }
+  });
+
+  it('calls a quiet shell prompt idle, a quiet job running, then stuck', () => {
+    expect(state({ lines: ['ops@box:~/src$'], changed: false, command: 'bash', startedWithCommand: false })).toBe('idle');
+    expect(state({ lines: ['>>>'], changed: false, command: 'python3' })).toBe('idle');
+    expect(state({ lines: ['last log line'], changed: false, command: 'bash', startedWithCommand: false })).toBe('idle');
+    expect(state({ lines: ['downloading'], changed: false, msSinceChange: 60_000 })).toBe('running');
+    expect(state({ lines: ['downloading'], changed: false, msSinceChange: 15 * 60_000 })).toBe('stuck');
+  });
+
+  it('always gives one of the seven states, with a prompt winning over output motion', () => {
+    const anyLine = fc.oneof(fc.string({ maxLength: 400 }), fc.constantFrom('Continue? [y/N]', 'error: x', '$', ''));
+    fc.assert(
+      fc.property(
+        fc.record({
+          exists: fc.boolean(),
+          dead: fc.boolean(),
+          exitStatus: fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }),
+          lines: fc.array(anyLine, { maxLength: 30 }),
+          changed: fc.boolean(),
+          msSinceChange: fc.nat(),
+          command: fc.constantFrom('bash', 'make', 'node', ''),
+          startedWithCommand: fc.boolean(),
+        }),
+        (o) => {
+          const r = classify(o, DEFAULT_CLASSIFY);
+          expect(Object.keys(STATE_EMOJI)).toContain(r.state);
+          if (!o.exists) expect(r.state).toBe('gone');
+          else if (o.dead && o.exitStatus !== undefined) expect(r.state).toBe(o.exitStatus === 0 ? 'done' : 'error');
+          else if (o.dead) expect(r).toEqual({ state: 'running', reason: 'exiting' });
+          const last = o.lines.filter((l) => l.trim() !== '').at(-1)?.slice(0, 300).trimEnd();
+          if (o.exists && !o.dead && last === 'Continue? [y/N]') expect(r.state).toBe('waiting');
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('ships default patterns that pass the backtracking check', () => {
+    for (const p of [...DEFAULT_WAIT_PATTERNS, ...DEFAULT_ERROR_PATTERNS, DEFAULT_CLASSIFY.promptPattern]) {
+      expect(regexProblem(p.source, p.flags), p.source).toBeUndefined();
+    }
+  });
+
+  it('stays fast on long hostile lines', () => {
+    const long = ['a'.repeat(100_000) + ':', `${'password '.repeat(5000)}`, ' '.repeat(50_000) + 'x'];
+    const start = performance.now();
+    for (let i = 0; i < 20; i++) state({ lines: long, changed: false });
+    expect(performance.now() - start).toBeLessThan(500);
+  });
+});
