@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { join } from 'node:path';
+import { parseDockerHost } from './targets/docker/port.js';
 import { settingPattern } from './targets/tmux/settings.js';
 
 /**
@@ -65,6 +66,16 @@ const absolutePath = z.string().transform((s, ctx) => {
   return p;
 });
 
+const dockerHost = z.string().transform((s, ctx) => {
+  try {
+    parseDockerHost(s);
+    return s.trim();
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^DOCKER_HOST /, '') });
+    return z.NEVER;
+  }
+});
+
 /** A regex setting: `re` (flags as given) or `/re/flags`; refused when it could backtrack badly. */
 const pattern = (defaultFlags: string) =>
   z.string().transform((s, ctx) => {
@@ -123,7 +134,8 @@ export const SETTINGS = {
   ALERT_CHAT_ID: { doc: 'Chat that receives alerts (default: every operator\'s private chat)', default: '', schema: ids('Telegram chat') },
   ALERT_COOLDOWN_SECONDS: { doc: 'Repeated alerts about the same thing are coalesced within this window', default: '300', schema: int(0, 86_400) },
   DOCKER_ENABLED: { doc: 'Operate Docker containers', default: 'true', schema: bool },
-  DOCKER_HOST: { doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)', default: 'unix:///var/run/docker.sock', schema: text },
+  DOCKER_HOST: { doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)', default: 'unix:///var/run/docker.sock', schema: dockerHost },
+  DOCKER_TIMEOUT_SECONDS: { doc: 'Upper bound on one Docker Engine call', default: '10', schema: int(1, 300) },
   TMUX_ENABLED: { doc: 'Operate tmux sessions', default: 'true', schema: bool },
   TMUX_SOCKET: { doc: 'Path of the tmux server socket to operate (tmux -S); empty: tmux\'s default', default: '', schema: text },
   TMUX_SESSION_FILTER: { doc: 'Regex: only sessions whose name matches exist for operators (case-sensitive)', default: '', schema: pattern('') },

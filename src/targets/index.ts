@@ -1,12 +1,18 @@
 import { homedir } from 'node:os';
 import type { TargetFactory } from '../app.js';
 import { TmuxWatchedRepo } from '../store/tmux-watched.js';
+import { createDockerTarget } from './docker/index.js';
 import { createKubeTarget, KUBE_DISABLED } from './kubernetes/index.js';
 import { createTmuxTarget } from './tmux/index.js';
 import { DEFAULT_ERROR_PATTERNS, DEFAULT_WAIT_PATTERNS } from './tmux/classify.js';
 import { tmuxSettings } from './tmux/settings.js';
 
-const tmux: TargetFactory = ({ config: c, alerts, log, db }) => {
+export const dockerTarget: TargetFactory = ({ config: c, alerts, log }) =>
+  c.DOCKER_ENABLED
+    ? createDockerTarget({ host: c.DOCKER_HOST, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log)
+    : { actions: [], integration: { name: 'docker', check: async () => ({ state: 'disabled', detail: 'DOCKER_ENABLED=false' }) } };
+
+export const tmuxTarget: TargetFactory = ({ config: c, alerts, log, db }) => {
   if (!c.TMUX_ENABLED) return null;
   const settings = tmuxSettings({
     ...(c.TMUX_SOCKET ? { socket: c.TMUX_SOCKET } : {}),
@@ -24,7 +30,7 @@ const tmux: TargetFactory = ({ config: c, alerts, log, db }) => {
 };
 
 /** Kubernetes is there when a kubeconfig (or in-cluster account) is; /status says so either way. */
-const kubernetes: TargetFactory = ({ config: c, alerts, log }) => {
+export const kubernetesTarget: TargetFactory = ({ config: c, alerts, log }) => {
   const kube = createKubeTarget(
     {
       ...(c.KUBECONFIG ? { kubeconfig: c.KUBECONFIG } : {}),
@@ -46,4 +52,4 @@ const kubernetes: TargetFactory = ({ config: c, alerts, log }) => {
 };
 
 /** Every target teleops can operate; each decides from the config whether it is enabled. */
-export const TARGETS: readonly TargetFactory[] = [tmux, kubernetes];
+export const TARGETS: readonly TargetFactory[] = [dockerTarget, tmuxTarget, kubernetesTarget];

@@ -1,0 +1,222 @@
+// Docker benchmarks, each against the raw Engine API measured in the same run:
+//  1. docker.ps with 100 containers vs. GET /containers/json alone (goal ≤ 1.5×);
+//  2. docker.logs <c> 200 on a container with ≥ 200 MB of logs vs. the Engine calls that
+//     `docker logs --tail 200` makes (inspect, then logs; goal ≤ 1.5×) and vs. the logs call
+//     alone, and the peak RSS increase while doing it (goal ≤ 30 MB).
+// Standalone: `npx tsx bench/docker.ts` starts a private dockerd (root, docker.io, busybox-static).
+import Docker from 'dockerode';
+import { stat } from 'node:fs/promises';
+import { request } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import type { ActionContext, AnyAction } from '../src/core/action.js';
+import type { Result } from '../src/core/result.js';
+import { dockerActions, PS_PAGE_SIZE } from '../src/targets/docker/actions.js';
+import { COMPOSE_PROJECT, COMPOSE_SERVICE, createDockerPort, parseDockerHost } from '../src/targets/docker/port.js';
+import { createExpectedStops } from '../src/targets/docker/stops.js';
+import {
+  DockerdUnavailable,
+  SUITE_LABEL,
+  TEST_IMAGE,
+  TEST_LABEL,
+  importBusybox,
+  removeSuiteContainers,
+  startDockerd,
+  stopDockerd,
+  waitFor,
+  type DockerdInfo,
+} from '../test/support/dockerd.js';
+import { percentile, printReport, sortNumbers, type Report } from './report.js';
+
+const SUITE = 'bench';
+const PS_CONTAINERS = 100;
+const LOG_BYTES = 200 * 1024 * 1024;
+const LOG_LINE = 1000;
+const ROUNDS = 20;
+
+export interface DockerBenchOptions {
+  /** DOCKER_HOST of a daemon the bench may create (and then removes) containers on. */
+  readonly dockerHost: string;
+  /** `/docker ps all bench` through the bot (Telegram round trip), measured against the same baseline. */
+  readonly runPs?: () => Promise<void>;
+  /** `/docker logs <container> 200` through the bot. */
+  readonly runLogs?: (container: string) => Promise<void>;
+}
+
+const ctx = (): ActionContext => ({
+  operator: { userId: 0, chatId: 0, role: 'operator', display: 'bench' },
+  origin: 'console',
+  signal: new AbortController().signal,
+  chat: { get: () => undefined, set: () => undefined },
+});
+
+async function run(actions: readonly AnyAction[], name: string, raw: Record<string, unknown>): Promise<Result> {
+  const a = actions.find((x) => x.name === name)!;
+  return a.run(ctx(), a.params.parse(raw));
+}
+
+/** Reads what a transport would send: the inline text or the whole streamed file. */
+async function drain(r: Result): Promise<number> {
+  const c = r.attachment?.content;
+  if (c === undefined) return 0;
+  if (typeof c === 'string' || Buffer.isBuffer(c)) return c.length;
+  let n = 0;
+  for await (const chunk of c) n += chunk.length;
+  return n;
+}
+
+/** A bare GET on the Engine, reading the whole body: what any client pays at least. */
+function rawGet(socketPath: string, path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: 60_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode} for ${path}`))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${path}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Median of `rounds` timings of each contender, interleaved so that noise hits all alike. */
+async function race(rounds: number, contenders: Record<string, () => Promise<unknown>>): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+  for (const f of Object.values(contenders)) await f();
+  for (let i = 0; i < rounds; i++) {
+    for (const [k, f] of Object.entries(contenders)) {
+      const t0 = performance.now();
+      await f();
+      times[k]!.push(performance.now() - t0);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, percentile(sortNumbers(v), 50)]));
+}
+
+async function mapLimit<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}
+
+export async function benchDocker(report: Report, opts: DockerBenchOptions): Promise<void> {
+  const addr = parseDockerHost(opts.dockerHost);
+  if (addr.kind !== 'unix') throw new Error('the Docker benchmark needs a unix socket DOCKER_HOST');
+  const docker = new Docker({ socketPath: addr.socketPath });
+  if (!(await docker.getImage(TEST_IMAGE).inspect().then(() => true, () => false))) await importBusybox(docker, TEST_IMAGE);
+  const port = createDockerPort({ host: opts.dockerHost, timeoutMs: 60_000 });
+  const actions = dockerActions({ port, stops: createExpectedStops() });
+  const labels = (extra: Record<string, string>): Record<string, string> => ({ [TEST_LABEL]: '1', [SUITE_LABEL]: SUITE, ...extra });
+  await removeSuiteContainers(docker, SUITE);
+  try {
+    // 1. /docker ps over 100 containers: created, not started (cheap on vfs), so listed with "all".
+    let t0 = performance.now();
+    await mapLimit(PS_CONTAINERS, 4, (i) =>
+      docker.createContainer({
+        name: `bench-ps-${String(i).padStart(3, '0')}`,
+        Image: TEST_IMAGE,
+        Cmd: ['sleep', '3600'],
+        Labels: labels({ [COMPOSE_PROJECT]: `benchproj${i % 10}`, [COMPOSE_SERVICE]: `svc${i}` }),
+        HostConfig: { NetworkMode: 'none' },
+      }),
+    );
+    report('docker: setup, 100 containers created', performance.now() - t0, 'ms');
+    const total = (await docker.listContainers({ all: true })).length;
+    const ps = await race(ROUNDS, {
+      raw: () => rawGet(addr.socketPath, '/containers/json?all=1').then((b) => JSON.parse(b.toString('utf8')) as unknown),
+      action: () => run(actions, 'docker.ps', { all: true }),
+      ...(opts.runPs ? { bot: opts.runPs } : {}),
+    });
+    report(`GET /containers/json?all=1 (${total} containers), raw`, ps.raw!, 'ms', 'median');
+    report('docker.ps all, the action', ps.action!, 'ms', 'median');
+    report('docker.ps action / raw', ps.action! / ps.raw!, 'x', 'goal ≤ 1.5');
+    if (ps.bot !== undefined) {
+      report('/docker ps through the bot', ps.bot, 'ms', 'median');
+      report('/docker ps through the bot / raw', ps.bot / ps.raw!, 'x', 'goal ≤ 1.5');
+    }
+    // The worst case of a page: containers started within the hour, whose restart counts
+    // are looked up (one inspect each), against the list of just those.
+    await mapLimit(PS_PAGE_SIZE, 2, (i) => docker.getContainer(`bench-ps-${String(i).padStart(3, '0')}`).start());
+    const page = await race(ROUNDS, {
+      raw: () => rawGet(addr.socketPath, '/containers/json').then((b) => JSON.parse(b.toString('utf8')) as unknown),
+      action: () => run(actions, 'docker.ps', {}),
+    });
+    report(`docker.ps, ${PS_PAGE_SIZE} just-started containers / raw`, page.action! / page.raw!, 'x', `${page.action!.toFixed(1)} vs ${page.raw!.toFixed(1)} ms; restart counts inspected`);
+    await removeSuiteContainers(docker, SUITE);
+
+    // 2. /docker logs <c> 200 on ≥ 200 MB of log.
+    t0 = performance.now();
+    const lines = Math.ceil(LOG_BYTES / (LOG_LINE + 1));
+    const big = await docker.createContainer({
+      name: 'bench-biglog',
+      Image: TEST_IMAGE,
+      Cmd: ['sh', '-c', `yes ${'x'.repeat(LOG_LINE)} | head -n ${lines}; echo done-logging; exec sleep 3600`],
+      Labels: labels({}),
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await big.start();
+    const tail1 = (): Promise<string> => rawGet(addr.socketPath, `/containers/${big.id}/logs?stdout=1&stderr=1&tail=1`).then((b) => b.subarray(8).toString('utf8').trim());
+    await waitFor(async () => ((await tail1()) === 'done-logging' ? true : undefined), 'the log to be written', 300_000, 500);
+    const logBytes = (await stat((await big.inspect()).LogPath)).size;
+    report('docker: setup, log written', performance.now() - t0, 'ms', `${(logBytes / 1048576).toFixed(0)} MB json-file log`);
+
+    globalThis.gc?.();
+    const base = process.memoryUsage().rss;
+    let peak = base;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 2);
+    let sent = 0;
+    const logs = await race(ROUNDS, {
+      raw: () => rawGet(addr.socketPath, `/containers/${big.id}/logs?stdout=1&stderr=1&tail=200`),
+      // What `docker logs --tail 200 <name>` asks the Engine: inspect (for the id and TTY), then logs.
+      cli: async () => {
+        const d = JSON.parse((await rawGet(addr.socketPath, '/containers/bench-biglog/json')).toString('utf8')) as { Id: string };
+        return rawGet(addr.socketPath, `/containers/${d.Id}/logs?stdout=1&stderr=1&tail=200`);
+      },
+      action: async () => {
+        sent = await drain(await run(actions, 'docker.logs', { container: 'bench-biglog', lines: 200 }));
+        peak = Math.max(peak, process.memoryUsage().rss);
+      },
+      ...(opts.runLogs ? { bot: () => opts.runLogs!('bench-biglog') } : {}),
+    });
+    clearInterval(sampler);
+    report('Engine logs tail=200 alone, raw', logs.raw!, 'ms', 'median');
+    report('Engine inspect + logs tail=200 (the calls of docker logs)', logs.cli!, 'ms', 'median');
+    report('docker.logs <c> 200, the action (file streamed out)', logs.action!, 'ms', `median; ${(sent / 1024).toFixed(0)} KiB sent`);
+    report('docker.logs action / (inspect + logs)', logs.action! / logs.cli!, 'x', 'goal ≤ 1.5');
+    report('docker.logs action / logs alone', logs.action! / logs.raw!, 'x', 'the action must also resolve the name');
+    if (logs.bot !== undefined) {
+      report('/docker logs <c> 200 through the bot', logs.bot, 'ms', 'median');
+      report('/docker logs through the bot / (inspect + logs)', logs.bot / logs.cli!, 'x', 'goal ≤ 1.5');
+    }
+    report('docker.logs peak RSS increase (this process)', (peak - base) / 1048576, 'MB', 'goal ≤ 30');
+  } finally {
+    await removeSuiteContainers(docker, SUITE);
+  }
+}
+
+/** For bench/run.ts: the same, on a private daemon started and stopped here; says why when it cannot run. */
+export async function benchDockerPrivate(report: Report, extra: Omit<DockerBenchOptions, 'dockerHost'> = {}): Promise<void> {
+  let info: DockerdInfo;
+  try {
+    info = await startDockerd();
+  } catch (e) {
+    if (!(e instanceof DockerdUnavailable)) throw e;
+    process.stdout.write(`docker benchmark skipped: ${e.message}\n`);
+    return;
+  }
+  try {
+    await benchDocker(report, { ...extra, dockerHost: info.host });
+  } finally {
+    await stopDockerd(info);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await benchDockerPrivate(printReport());

@@ -1,0 +1,67 @@
+import type { AnyAction } from '../../core/action.js';
+import type { AlertSink } from '../../core/alerts.js';
+import type { Health, Integration } from '../../core/health.js';
+import type { Logger } from '../../core/log.js';
+import { dockerActions } from './actions.js';
+import { startDockerEvents, type DockerEvents } from './events.js';
+import { createDockerPort, type DockerPort } from './port.js';
+import { createExpectedStops, type ExpectedStops } from './stops.js';
+
+export interface DockerTargetSettings {
+  /** DOCKER_HOST; default the local socket. */
+  readonly host?: string;
+  /** Per Engine call; default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface DockerTarget {
+  readonly port: DockerPort;
+  readonly stops: ExpectedStops;
+  readonly actions: readonly AnyAction[];
+  /** For /health, /status and doctor: one Engine round trip plus the event watcher's state. */
+  readonly integration: Integration;
+  health(signal?: AbortSignal): Promise<Health>;
+  /** Starts watching container events for alerts (reconnecting by itself); idempotent. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DockerTargetOptions {
+  readonly clock?: () => number;
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
+}
+
+/** Everything the app needs from the Docker target, built from settings. */
+export function createDockerTarget(settings: DockerTargetSettings, sink: AlertSink, log: Logger, opts: DockerTargetOptions = {}): DockerTarget {
+  const port = createDockerPort({
+    ...(settings.host ? { host: settings.host } : {}),
+    timeoutMs: settings.timeoutMs ?? 10_000,
+  });
+  const stops = createExpectedStops(opts.clock ? { clock: opts.clock } : {});
+  const actions = dockerActions({ port, stops, ...(opts.clock ? { clock: opts.clock } : {}) });
+  let events: DockerEvents | undefined;
+  async function health(signal?: AbortSignal): Promise<Health> {
+    try {
+      const v = await port.version(signal);
+      const watching = events === undefined || events.state() === 'up' ? '' : '; event stream reconnecting';
+      return { state: 'up', detail: `Engine ${v.version} (API ${v.apiVersion}) at ${port.host}${watching}` };
+    } catch (e) {
+      return { state: 'down', detail: (e as Error).message };
+    }
+  }
+  return {
+    port,
+    stops,
+    actions,
+    health,
+    integration: { name: 'docker', check: (signal) => health(signal) },
+    async start() {
+      events ??= startDockerEvents({ port, sink, stops, log, ...opts });
+    },
+    async stop() {
+      const e = events;
+      events = undefined;
+      await e?.stop();
+    },
+  };
+}
