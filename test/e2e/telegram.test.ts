@@ -51,8 +51,9 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 async function start(extra: Record<string, string> = {}): Promise<Proc> {
+  const before = fake.calls.length;
   proc = runTeleops(['start'], env(extra));
-  await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 20_000, 'the bot to poll');
+  await fake.waitFor(() => fake.calls.slice(before).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
   return proc;
 }
 
