@@ -7,7 +7,14 @@ import { createRedactor } from './core/redact.js';
 import { dbPath, openDb, openMemoryDb } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 
-type Line = { ok: boolean | 'off'; name: string; detail: string; fix?: string };
+type Line = { ok: boolean | 'off' | 'warn'; name: string; detail: string; fix?: string };
+
+/** What to try when an integration is down. */
+const FIX: Record<string, string> = {
+  docker: 'start dockerd, point DOCKER_HOST at it, or set DOCKER_ENABLED=false',
+  tmux: 'install tmux, set TMUX_SOCKET, or set TMUX_ENABLED=false',
+  kubernetes: 'check KUBECONFIG, K8S_CONTEXTS and that the API server is reachable',
+};
 
 /**
  * `teleops doctor`: one line per setting problem and per integration, each with a fix hint.
@@ -41,7 +48,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
     );
   } else lines.push({ ok: true, name: 'audit', detail: 'no log yet (created on first start)' });
   if (!cfg.AUDIT_HMAC_KEY) {
-    lines.push({ ok: true, name: 'audit key', detail: 'AUDIT_HMAC_KEY unset: plain SHA-256 chain', fix: 'set AUDIT_HMAC_KEY so that database access alone cannot rewrite history' });
+    lines.push({ ok: 'warn', name: 'audit key', detail: 'AUDIT_HMAC_KEY unset: plain SHA-256 chain', fix: 'set AUDIT_HMAC_KEY so that database access alone cannot rewrite history' });
   }
 
   const integrations: Integration[] = [];
@@ -58,7 +65,8 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   }
   const redact = createRedactor(cfg.secrets).redact;
   for (const [name, h] of Object.entries(await checkAll(integrations, 5000))) {
-    lines.push({ ok: h.state === 'disabled' ? 'off' : h.state === 'up', name, detail: redact(h.detail) });
+    const ok = h.state === 'disabled' ? 'off' : h.state === 'up';
+    lines.push({ ok, name, detail: redact(h.detail), ...(ok === false && FIX[name] ? { fix: FIX[name] } : {}) });
   }
   scratch.close();
   return print(out, lines);
@@ -66,7 +74,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
 
 function print(out: NodeJS.WritableStream, lines: Line[]): number {
   for (const l of lines) {
-    const mark = l.ok === 'off' ? '·' : l.ok ? '✓' : '✗';
+    const mark = l.ok === 'off' ? '·' : l.ok === 'warn' ? '!' : l.ok ? '✓' : '✗';
     out.write(`${mark} ${l.name}: ${l.detail}${l.fix ? ` — ${l.fix}` : ''}\n`);
   }
   return lines.every((l) => l.ok !== false) ? 0 : 1;

@@ -1,0 +1,51 @@
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runDoctor } from '../src/doctor.js';
+import { FakeBotApi } from './fakes/botapi.js';
+import { tempDir } from './support/app.js';
+
+let dir: ReturnType<typeof tempDir> | undefined;
+let fake: FakeBotApi | undefined;
+afterEach(async () => {
+  dir?.remove();
+  await fake?.stop();
+});
+
+async function doctor(env: Record<string, string>): Promise<{ code: number; out: string }> {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (b: Buffer) => (text += b.toString()));
+  const code = await runDoctor(env, out);
+  return { code, out: text };
+}
+
+describe('teleops doctor', () => {
+  it('names every setting problem and every unreachable integration, with a fix', async () => {
+    dir = tempDir();
+    const { code, out } = await doctor({ STATE_DIR: dir.path, DOCKER_HOST: `unix://${dir.path}/nope.sock`, TMUX_ENABLED: 'false' });
+    expect(code).toBe(1);
+    expect(out).toMatch(/^✗ settings: TELEGRAM_BOT_TOKEN: missing — create a bot with @BotFather/m);
+    expect(out).toMatch(/^✗ docker: Docker is not reachable at unix:\/\/.*nope.sock: connect ENOENT — start dockerd/m);
+    expect(out).toMatch(/^! audit key: AUDIT_HMAC_KEY unset/m);
+    expect(out).not.toMatch(/^\s+at /m);
+  });
+
+  it('passes when everything configured answers', async () => {
+    dir = tempDir();
+    fake = new FakeBotApi({ username: 'doctor_bot' });
+    await fake.start();
+    const { code, out } = await doctor({
+      STATE_DIR: dir.path,
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      AUTHORIZED_USER_IDS: '1',
+      AUDIT_HMAC_KEY: 'doctor-key-123456',
+      DOCKER_ENABLED: 'false',
+      TMUX_ENABLED: 'false',
+      KUBECONFIG: '',
+    });
+    expect(out).toMatch(/^✓ telegram: bot @doctor_bot at http:\/\/127\.0\.0\.1:\d+$/m);
+    expect(out).toMatch(/^· docker: DOCKER_ENABLED=false$/m);
+    expect(code).toBe(0);
+  });
+});
