@@ -87,7 +87,7 @@ async function roundTrips(fake: FakeBotApi, n: number, gapMs: number): Promise<n
   return latencies;
 }
 
-/** RSS of an idle `teleops start` after 60 s, next to a bare Node process's RSS as baseline. */
+/** RSS of an idle `teleops start` (as installed: bin/teleops.js) after 60 s, next to a bare Node process's RSS as baseline. */
 export async function benchMemory(report: Report, idleMs = 60_000): Promise<void> {
   const fake = new FakeBotApi();
   await fake.start();
@@ -99,7 +99,7 @@ export async function benchMemory(report: Report, idleMs = 60_000): Promise<void
     STATE_DIR: dir.path,
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
-  });
+  }, { bin: true });
   const bare = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)']);
   try {
     await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');

@@ -1,7 +1,36 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (no build step for the user to remember).
-import { register } from 'tsx/esm/api';
+// Runs the compiled JavaScript in dist/ (built by `npm ci`) when it is at least as new as
+// every source file; otherwise the TypeScript sources directly, so an edit never runs stale
+// code and there is no build step for anyone to remember.
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-register();
-const { main } = await import('../src/cli.ts');
-await main(process.argv.slice(2));
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+function builtIsFresh() {
+  try {
+    return statSync(join(root, 'dist', 'cli.js')).mtimeMs >= newest(join(root, 'src'));
+  } catch {
+    return false;
+  }
+}
+
+let cli;
+if (builtIsFresh()) {
+  cli = await import('../dist/cli.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import('../src/cli.ts');
+}
+await cli.main(process.argv.slice(2));

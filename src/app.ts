@@ -43,8 +43,11 @@ export interface TargetEnv {
   readonly db: Db;
 }
 
-/** Builds a target from the settings, or returns null when it is switched off. Starts nothing. */
-export type TargetFactory = (env: TargetEnv) => Target | null;
+/**
+ * Builds a target from the settings, or returns null when it is switched off. Starts nothing.
+ * May be async, so a target's heavy libraries load only when it is configured.
+ */
+export type TargetFactory = (env: TargetEnv) => Target | null | Promise<Target | null>;
 
 /** A target could not be set up from the settings (e.g. K8S_CONTEXTS names a missing context). */
 export class SetupError extends Error {
@@ -114,7 +117,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const plugged: Target[] = [];
   for (const f of targets) {
     try {
-      const t = f({ config, alerts, log, db });
+      const t = await f({ config, alerts, log, db });
       if (t) plugged.push(t);
     } catch (e) {
       db.close();

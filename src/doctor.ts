@@ -57,7 +57,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   const scratch = openMemoryDb();
   for (const f of TARGETS) {
     try {
-      const t = f({ config: cfg, alerts: { raise: () => {} }, log, db: scratch });
+      const t = await f({ config: cfg, alerts: { raise: () => {} }, log, db: scratch });
       if (t?.integration) integrations.push(t.integration);
     } catch (e) {
       lines.push({ ok: false, name: 'target', detail: (e as Error).message });

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import type { TargetFactory } from '../app.js';
 import { TmuxWatchedRepo } from '../store/tmux-watched.js';
 import { createDockerTarget } from './docker/index.js';
-import { createKubeTarget, KUBE_DISABLED } from './kubernetes/index.js';
+import { KUBE_DISABLED, locateKubeConfig } from './kubernetes/locate.js';
 import { createTmuxTarget } from './tmux/index.js';
 import { DEFAULT_ERROR_PATTERNS, DEFAULT_WAIT_PATTERNS } from './tmux/classify.js';
 import { tmuxSettings } from './tmux/settings.js';
@@ -29,8 +29,14 @@ export const tmuxTarget: TargetFactory = ({ config: c, alerts, log, db }) => {
   return createTmuxTarget(settings, { store: new TmuxWatchedRepo(db), alerts, log });
 };
 
-/** Kubernetes is there when a kubeconfig (or in-cluster account) is; /status says so either way. */
-export const kubernetesTarget: TargetFactory = ({ config: c, alerts, log }) => {
+/**
+ * Kubernetes is there when a kubeconfig (or in-cluster account) is; /status says so either
+ * way. The client library is loaded only then.
+ */
+export const kubernetesTarget: TargetFactory = async ({ config: c, alerts, log }) => {
+  const disabled = { name: 'kubernetes', check: async () => KUBE_DISABLED };
+  if (!locateKubeConfig(c.KUBECONFIG ? { kubeconfig: c.KUBECONFIG } : {})) return { actions: [], integration: disabled };
+  const { createKubeTarget } = await import('./kubernetes/index.js');
   const kube = createKubeTarget(
     {
       ...(c.KUBECONFIG ? { kubeconfig: c.KUBECONFIG } : {}),
@@ -42,7 +48,7 @@ export const kubernetesTarget: TargetFactory = ({ config: c, alerts, log }) => {
     alerts,
     log,
   );
-  if (!kube) return { actions: [], integration: { name: 'kubernetes', check: async () => KUBE_DISABLED } };
+  if (!kube) return { actions: [], integration: disabled };
   return {
     actions: kube.actions,
     integration: kube.integration,

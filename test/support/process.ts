@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const ENTRY = join(ROOT, 'test', 'support', 'teleops.ts');
+const BIN = join(ROOT, 'bin', 'teleops.js');
 
 /** A port that was free a moment ago, on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -25,9 +26,13 @@ export interface Proc {
   waitForOutput(re: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-/** Runs the real CLI (`teleops <args>`) with the test-only target, in a clean environment. */
-export function runTeleops(args: string[], env: Record<string, string>, opts: { input?: string } = {}): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+/**
+ * Runs the real CLI (`teleops <args>`) in a clean environment: by default with the test-only
+ * target added; with `bin: true` exactly as installed (bin/teleops.js, compiled when built).
+ */
+export function runTeleops(args: string[], env: Record<string, string>, opts: { input?: string; bin?: boolean } = {}): Proc {
+  const argv = opts.bin ? [BIN, ...args] : ['--import', 'tsx', ENTRY, ...args];
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -46,7 +46,7 @@ export interface KubeTarget {
   watchStatus(): WatchStatus;
 }
 
-export const KUBE_DISABLED: Health = { state: 'disabled', detail: 'no kubeconfig (KUBECONFIG, ~/.kube/config) and not running in a cluster' };
+export { KUBE_DISABLED } from './locate.js';
 
 /**
  * Throws KubeConfigError (one line) when the settings name things that are not there:

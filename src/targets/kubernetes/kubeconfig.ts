@@ -4,25 +4,16 @@
  * client library's `loadFromDefault`, it never falls back to an unauthenticated
  * localhost:8080, and a KUBECONFIG naming only missing files is an error, not "no cluster".
  */
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { locateKubeConfig, type LocateOptions } from './locate.js';
 
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export type { LocateOptions };
 
 export interface KubeConfigSource {
   readonly kc: KubeConfig;
   /** Where it came from, for /health and doctor: a file list or "in-cluster". */
   readonly source: string;
-}
-
-export interface LocateOptions {
-  /** The `KUBECONFIG` setting. */
-  readonly kubeconfig?: string;
-  readonly home?: string;
-  readonly env?: NodeJS.ProcessEnv;
-  readonly serviceAccountToken?: string;
 }
 
 export class KubeConfigError extends Error {
@@ -31,21 +22,19 @@ export class KubeConfigError extends Error {
 
 /** Loads the kubeconfig, or returns null when this machine has none (Kubernetes disabled). */
 export function loadKubeConfig(o: LocateOptions = {}): KubeConfigSource | null {
-  const env = o.env ?? process.env;
-  const list = (o.kubeconfig ?? '').split(path.delimiter).filter((f) => f !== '');
-  if (list.length > 0) {
-    const files = list.filter((f) => existsSync(f));
-    if (files.length === 0) throw new KubeConfigError(`KUBECONFIG names no existing file (${list.join(path.delimiter)})`);
-    return { kc: fromFiles(files), source: files.join(path.delimiter) };
+  const found = locateKubeConfig(o);
+  if (!found) return null;
+  switch (found.kind) {
+    case 'missing':
+      throw new KubeConfigError(`KUBECONFIG names no existing file (${found.list.join(path.delimiter)})`);
+    case 'files':
+      return { kc: fromFiles(found.files), source: found.files.join(path.delimiter) };
+    case 'in-cluster': {
+      const kc = new KubeConfig();
+      kc.loadFromCluster();
+      return { kc, source: 'in-cluster service account' };
+    }
   }
-  const home = path.join(o.home ?? homedir(), '.kube', 'config');
-  if (existsSync(home)) return { kc: fromFiles([home]), source: home };
-  if (env.KUBERNETES_SERVICE_HOST && existsSync(o.serviceAccountToken ?? SERVICE_ACCOUNT_TOKEN)) {
-    const kc = new KubeConfig();
-    kc.loadFromCluster();
-    return { kc, source: 'in-cluster service account' };
-  }
-  return null;
 }
 
 function fromFiles(files: readonly string[]): KubeConfig {

@@ -79,7 +79,7 @@ describe('an Engine that is not there', () => {
   });
 
   it('is built from the config: DOCKER_HOST, or disabled', async () => {
-    const make = (env: Record<string, string>) => {
+    const make = async (env: Record<string, string>) => {
       const r = loadConfig({ AUTHORIZED_USER_IDS: '1', ...env }, 'offline');
       if (!r.ok) throw new Error(r.problems.join('; '));
       const db = openDb(join(dir, 'state'));
@@ -87,10 +87,10 @@ describe('an Engine that is not there', () => {
       return dockerTarget({ config: r.config, alerts: collectingSink(), log: silentLogger(), db });
     };
     const host = `unix://${join(dir, 'configured.sock')}`;
-    const on = make({ DOCKER_HOST: host });
+    const on = await make({ DOCKER_HOST: host });
     expect(on?.actions.map((a) => a.name)).toEqual(['docker.ps', 'docker.inspect', 'docker.logs', 'docker.stats', 'docker.top', 'docker.start', 'docker.stop', 'docker.restart']);
     expect(await on?.integration?.check(new AbortController().signal)).toEqual({ state: 'down', detail: `Docker is not reachable at ${host}: connect ENOENT` });
-    const off = make({ DOCKER_ENABLED: 'false' });
+    const off = await make({ DOCKER_ENABLED: 'false' });
     expect(off?.actions).toEqual([]);
     expect((await off?.integration?.check(new AbortController().signal))?.state).toBe('disabled');
   });
