@@ -2,6 +2,8 @@
 // measured in the same run (this machine is shared and noisy). Pass names to run a subset:
 // `npm run bench -- pipeline telegram`.
 import { benchAudit } from './audit.js';
+import { benchDockerPrivate } from './docker.js';
+import { withDockerBot } from './docker-bot.js';
 import { benchPipeline } from './pipeline.js';
 import { printReport, type Report } from './report.js';
 import { benchMemory, benchTelegram } from './telegram.js';
@@ -13,6 +15,7 @@ const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   telegram: benchTelegram,
   memory: (r) => benchMemory(r),
   tmux: benchTmux,
+  docker: (r) => withDockerBot(r, (bot) => benchDockerPrivate(r, bot)),
 };
 
 const wanted = process.argv.slice(2);

@@ -25,6 +25,11 @@ import { ChatStateRepo } from './store/chat-state.js';
 import { openDb, type Db } from './store/db.js';
 import { ProcessedUpdates } from './store/updates.js';
 import { startHttp } from './http/server.js';
+import { aiActions } from './ai/actions.js';
+import { createAgent, type Agent } from './ai/agent.js';
+import { modelFromSettings, type AiModel } from './ai/providers.js';
+import { AiMemoryRepo } from './store/ai-memory.js';
+import { AiUsageRepo, utcDay } from './store/ai-usage.js';
 
 /** A capability plugged into the app: its actions, its health, and anything it runs in the background. */
 export interface Target {
@@ -32,6 +37,8 @@ export interface Target {
   readonly integration?: Integration;
   /** Live cards (results with a `card` key) as they change, for transports to edit in place. */
   onCard?(listener: (card: Result) => void): () => void;
+  /** Every live card as it is now, for a transport that lays them out anew. */
+  cards?(): Result[];
   start?(): Promise<void>;
   stop?(): Promise<void>;
 }
@@ -81,10 +88,14 @@ export interface App {
   readonly buttons: ButtonRepo;
   readonly updates: ProcessedUpdates;
   readonly policy: Policy;
+  /** The AI operator, when an LLM is configured; plain text goes to `agent.ask`. */
+  readonly agent?: Agent;
   /** Integrations for /status and /health; transports add theirs. */
   readonly integrations: Integration[];
   /** Subscribes to every target's live cards. */
   onCard(listener: (card: Result) => void): () => void;
+  /** Every target's live cards as they are now. */
+  cards(): Result[];
   /** Where alerts go; a transport sets it (the console prints, Telegram posts). */
   setAlertDelivery(deliver: (result: Result) => Promise<void>): void;
   startBackground(): Promise<void>;
@@ -93,7 +104,7 @@ export interface App {
 }
 
 /** Composition root: config → store → ports → registry → dispatcher. Transports attach to the result. */
-export async function createApp(config: Config, targets: readonly TargetFactory[], opts: { log?: Logger } = {}): Promise<App> {
+export async function createApp(config: Config, targets: readonly TargetFactory[], opts: { log?: Logger; model?: AiModel } = {}): Promise<App> {
   const redactor = createRedactor(config.secrets);
   const log = opts.log ?? createLogger(config.LOG_LEVEL, redactor.redact);
   const db = openDb(config.STATE_DIR, { fsync: config.AUDIT_FSYNC });
@@ -124,7 +135,16 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
       throw new SetupError(e instanceof Error ? e.message : String(e));
     }
   }
+  // The LLM, when one is configured (a test hands in its own model).
+  const ai = opts.model ? { ok: true as const, model: opts.model } : modelFromSettings(config);
+  const aiMemory = new AiMemoryRepo(db);
+  const aiUsage = new AiUsageRepo(db);
+  if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
   const integrations: Integration[] = [
+    {
+      name: 'llm',
+      check: async () => (ai.ok ? { state: 'up', detail: `${ai.model.provider} ${ai.model.modelId}` } : { state: 'disabled', detail: ai.reason }),
+    },
     {
       name: 'audit',
       check: async () => {
@@ -136,7 +156,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   ];
 
   // Built-ins describe the registry they are part of (help) and call the dispatcher (cancel).
-  const late: { registry?: Registry; dispatcher?: Dispatcher } = {};
+  const late: { registry?: Registry; dispatcher?: Dispatcher; agent?: Agent } = {};
   const builtins = builtinActions({
     registry: () => late.registry!,
     dispatcher: () => late.dispatcher!,
@@ -149,7 +169,11 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     startedAt,
     silence: { until: () => Number(global.get('alerts.silenced_until') ?? 0), set: (t) => global.set('alerts.silenced_until', t > 0 ? String(t) : undefined) },
   });
-  const registry = (late.registry = new Registry([...builtins, ...plugged.flatMap((t) => t.actions)]));
+  const targetActions = plugged.flatMap((t) => t.actions);
+  const aiOwn = ai.ok
+    ? aiActions({ memory: aiMemory, redactor, has: (name) => targetActions.some((a) => a.name === name), registry: () => late.registry!, agent: () => late.agent! })
+    : [];
+  const registry = (late.registry = new Registry([...builtins, ...aiOwn, ...targetActions]));
   const dispatcher = (late.dispatcher = new Dispatcher({
     registry,
     policy,
@@ -163,8 +187,27 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     log,
     confirmTtlMs: config.CONFIRM_TTL_SECONDS * 1000,
     actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
-    aiMutationsAllowed: false,
+    aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
   }));
+  const agent = (late.agent = ai.ok
+    ? createAgent({
+        model: ai.model,
+        dispatcher,
+        registry,
+        redactor,
+        metrics,
+        log,
+        usage: aiUsage,
+        memory: aiMemory,
+        settings: {
+          maxSteps: config.AI_MAX_STEPS,
+          timeoutMs: config.AI_TIMEOUT_SECONDS * 1000,
+          dailyTokenBudget: config.AI_DAILY_TOKEN_BUDGET,
+          memoryTurns: config.AI_MEMORY_TURNS,
+          requestsPerMinute: config.AI_REQUESTS_PER_MINUTE,
+        },
+      })
+    : undefined);
 
   const buttons = new ButtonRepo(db);
   const updates = new ProcessedUpdates(db);
@@ -173,6 +216,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     const weekAgo = Date.now() - 7 * 24 * 3600_000;
     buttons.prune();
     updates.prune(weekAgo);
+    aiUsage.prune(utcDay(weekAgo));
   }, 3600_000);
   prune.unref();
 
@@ -188,10 +232,14 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     buttons,
     updates,
     policy,
+    ...(agent ? { agent } : {}),
     integrations,
     onCard(listener) {
       const offs = plugged.flatMap((t) => (t.onCard ? [t.onCard(listener)] : []));
       return () => offs.forEach((off) => off());
+    },
+    cards() {
+      return plugged.flatMap((t) => t.cards?.() ?? []);
     },
     setAlertDelivery(d) {
       deliver = d;

@@ -10,6 +10,7 @@ import { runDoctor } from './doctor.js';
 import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
+import { TopicsSlot } from './transports/telegram/topics.js';
 import { runConsole } from './transports/console/console.js';
 
 const USAGE = `teleops ${VERSION} — an operations console that lives in Telegram
@@ -45,7 +46,9 @@ async function build(cfg: Config, targets: readonly TargetFactory[]): Promise<Ap
 
 async function start(targets: readonly TargetFactory[]): Promise<void> {
   const cfg = config('start');
-  const app = await build(cfg, targets);
+  const topics = new TopicsSlot();
+  const app = await build(cfg, [...targets, topics.target]);
+  const alertChats = cfg.ALERT_CHAT_ID.length > 0 ? cfg.ALERT_CHAT_ID : app.policy.operatorChats();
   const tg = createTelegram({
     token: cfg.TELEGRAM_BOT_TOKEN,
     apiRoot: cfg.TELEGRAM_API_ROOT,
@@ -56,13 +59,15 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
     redactor: app.redactor,
     metrics: app.metrics,
     log: app.log,
-    limits: { globalPerSecond: cfg.TELEGRAM_GLOBAL_PER_SECOND, groupPerMinute: cfg.TELEGRAM_CHAT_PER_MINUTE },
+    limits: { globalPerSecond: cfg.TELEGRAM_GLOBAL_PER_SECOND, groupPerMinute: cfg.TELEGRAM_CHAT_PER_MINUTE, privatePerSecond: cfg.TELEGRAM_PRIVATE_PER_SECOND },
+    db: app.db,
+    live: app,
+    alertChats,
+    topics,
+    ...(app.agent ? { agent: app.agent } : {}),
   });
   app.integrations.push({ name: 'telegram', check: async () => tg.health() });
-  const alertChats = cfg.ALERT_CHAT_ID.length > 0 ? cfg.ALERT_CHAT_ID : app.policy.operatorChats();
-  app.setAlertDelivery(async (result) => {
-    for (const chat of alertChats) await tg.post(chat, result);
-  });
+  app.setAlertDelivery(async (result) => tg.alert(result));
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -111,6 +116,7 @@ async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
     downloadDir: join(cfg.STATE_DIR, 'downloads'),
     input: process.stdin,
     output: process.stdout,
+    ...(app.agent ? { agent: app.agent } : {}),
   });
   await app.close(SHUTDOWN_DRAIN_MS);
 }

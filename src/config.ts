@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { join } from 'node:path';
 import { parseDockerHost } from './targets/docker/port.js';
 import { settingPattern } from './targets/tmux/settings.js';
+import { AI_PROVIDERS, aiSettingsProblems } from './ai/settings.js';
 
 /**
  * Every setting, in one place: name, default, what it means and how it is parsed.
@@ -99,6 +100,17 @@ const url = z.string().transform((s, ctx) => {
   }
 });
 
+/** Like `url`, but empty is allowed (the provider's own endpoint). */
+const optionalUrl = z.string().transform((s, ctx) => {
+  if (s.trim() === '') return '';
+  const r = url.safeParse(s);
+  if (r.success) return r.data;
+  ctx.addIssue({ code: 'custom', message: `"${s}" is not an http(s) URL` });
+  return z.NEVER;
+});
+
+const aiProvider = z.string().transform((s) => s.trim().toLowerCase()).pipe(z.enum(['', ...AI_PROVIDERS]));
+
 const botToken = z.string().transform((s, ctx) => {
   const t = s.trim();
   if (t !== '' && !/^\d{3,20}:[A-Za-z0-9_-]{20,100}$/.test(t)) {
@@ -160,6 +172,20 @@ export const SETTINGS = {
   HTTP_PORT: { doc: 'Port of /health and /metrics; 0 disables the HTTP server', default: '9464', schema: int(0, 65_535) },
   TELEGRAM_GLOBAL_PER_SECOND: { doc: 'Outgoing messages per second across all chats (Telegram allows about 30)', default: '30', schema: int(0, 10_000) },
   TELEGRAM_CHAT_PER_MINUTE: { doc: 'Outgoing messages per minute into one group chat (Telegram allows about 20)', default: '20', schema: int(0, 100_000) },
+  TELEGRAM_PRIVATE_PER_SECOND: { doc: 'Outgoing messages per second into one private chat (Telegram asks for about 1)', default: '1', schema: int(0, 10_000) },
+  AI_PROVIDER: { doc: 'LLM for plain-language requests: gemini, openai, anthropic, ollama, openai-compatible or none (empty: gemini when GEMINI_API_KEY is set, else none)', default: '', schema: aiProvider },
+  AI_MODEL: { doc: 'Model name (empty: gemini-2.5-flash, gpt-4.1-mini, claude-sonnet-4-5 or llama3.1, per provider; required for openai-compatible)', default: '', schema: text },
+  AI_BASE_URL: { doc: 'Endpoint of the LLM API (required for openai-compatible; Ollama default http://127.0.0.1:11434/v1)', default: '', schema: optionalUrl },
+  GEMINI_API_KEY: { doc: 'Google Gemini API key', default: '', schema: text, secret: true },
+  OPENAI_API_KEY: { doc: 'OpenAI API key', default: '', schema: text, secret: true },
+  ANTHROPIC_API_KEY: { doc: 'Anthropic API key', default: '', schema: text, secret: true },
+  AI_API_KEY: { doc: 'Key for an openai-compatible endpoint (empty: OPENAI_API_KEY)', default: '', schema: text, secret: true },
+  AI_DESTRUCTIVE_ALLOWED: { doc: 'Let the LLM run write and destructive actions without the Approve button', default: 'false', schema: bool },
+  AI_MAX_STEPS: { doc: 'Most tool calls the LLM may make for one request', default: '8', schema: int(1, 50) },
+  AI_TIMEOUT_SECONDS: { doc: 'Upper bound on one plain-language request (time waiting for an approval not counted)', default: '120', schema: int(1, 3600) },
+  AI_DAILY_TOKEN_BUDGET: { doc: 'LLM tokens (input + output) each operator may use per UTC day', default: '200000', schema: int(1, 1_000_000_000) },
+  AI_MEMORY_TURNS: { doc: 'Earlier exchanges per chat the LLM sees (/reset clears them)', default: '10', schema: int(0, 100) },
+  AI_REQUESTS_PER_MINUTE: { doc: 'LLM calls per operator per minute (their own budget, apart from RATE_LIMIT_PER_MINUTE)', default: '30', schema: int(1, 10_000) },
   LOG_LEVEL: { doc: 'fatal, error, warn, info, debug, trace or silent', default: 'info', schema: z.string().transform((s) => s.trim().toLowerCase()).pipe(logLevel) },
 } as const satisfies Record<string, Setting>;
 
@@ -204,6 +230,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
       problems.push(`AUTHORIZED_USER_IDS: no operator is authorized, so the bot would answer nobody — ${FIX.AUTHORIZED_USER_IDS}`);
     }
   }
+  if (!problems.some((p) => p.startsWith('AI_'))) problems.push(...aiSettingsProblems(c));
   if (problems.length > 0) return { ok: false, problems };
 
   const overlap = c.VIEWER_USER_IDS.filter((id) => c.AUTHORIZED_USER_IDS.includes(id) || c.ADMIN_USER_IDS.includes(id));

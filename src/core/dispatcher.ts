@@ -38,6 +38,8 @@ export interface CardUpdate {
   readonly card: Result;
   /** Buttons stay only while it can still be answered. */
   readonly final: boolean;
+  /** Once an approved request has run (or could not): what became of it, e.g. for the LLM agent. */
+  readonly outcome?: Outcome;
 }
 
 export interface DispatcherDeps {
@@ -193,6 +195,11 @@ export class Dispatcher {
   /** The transport remembers where it showed the card, to edit it when it is decided or expires. */
   attachCard(approvalId: string, ref: unknown): void {
     this.d.approvals.setCard(approvalId, ref);
+    // Sending the card can take a while (rate limits); if it was closed meanwhile, show that now.
+    const a = this.d.approvals.get(approvalId);
+    if (!a || a.state === 'pending' || a.state === 'approved') return;
+    const by = a.decidedBy ?? '';
+    this.emitCard(a, a.state === 'expired' ? { kind: 'expired' } : a.state === 'denied' ? { kind: 'denied', by } : { kind: 'cancelled', by }, true);
   }
 
   /**
@@ -231,15 +238,16 @@ export class Dispatcher {
     const requesterRole = row.requesterId === 0 ? 'operator' : this.d.policy.roleOf(row.requesterId);
     if (!action || !requesterRole || ROLE_RANK[requesterRole] < ROLE_RANK[row.minRole]) {
       const message = !action ? `${row.action} is no longer available.` : 'The requester is no longer authorized for this.';
-      this.emitCard(decided, { kind: 'finished', by: op.display, ok: false, summary: message }, true);
-      return { kind: 'refused', message };
+      const refused: Outcome = { kind: 'refused', message };
+      this.emitCard(decided, { kind: 'finished', by: op.display, ok: false, summary: message }, true, refused);
+      return refused;
     }
     this.emitCard(decided, { kind: 'running', by: op.display }, true);
     const requester: Operator = { userId: row.requesterId, chatId: row.chatId, role: requesterRole, display: row.requester };
     const outcome = await this.execute(requester, row.origin, action, row.params, op.display);
     const ok = outcome.kind === 'done';
     const summary = outcome.kind === 'failed' ? outcome.message : outcome.kind === 'done' ? firstLine(outcome.result) : outcome.kind;
-    this.emitCard(decided, { kind: 'finished', by: op.display, ok, summary }, true);
+    this.emitCard(decided, { kind: 'finished', by: op.display, ok, summary }, true, outcome);
     return outcome;
   }
 
@@ -292,8 +300,8 @@ export class Dispatcher {
     });
   }
 
-  private emitCard(a: ApprovalRow, status: CardStatus, final: boolean): void {
-    this.events.emit('card', { approval: a, card: renderCard(a, status), final } satisfies CardUpdate);
+  private emitCard(a: ApprovalRow, status: CardStatus, final: boolean, outcome?: Outcome): void {
+    this.events.emit('card', { approval: a, card: renderCard(a, status), final, ...(outcome ? { outcome } : {}) } satisfies CardUpdate);
   }
 
   private async execute(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>, approvedBy?: string): Promise<Outcome> {

@@ -30,6 +30,23 @@ export interface Attachment {
   readonly content: string | Buffer | AsyncIterable<Buffer | string>;
 }
 
+/** What a reply to a message does: run `action` with `params` plus the reply's text as `text`. */
+export interface ReplyTarget {
+  readonly action: string;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** Identity and lifecycle of a live card. */
+export interface CardInfo {
+  readonly key: string;
+  /** A short plain label ("🟡 build") for places that name a card in plain text, e.g. a forum topic. */
+  readonly title?: string;
+  /** `item`: one thing, which may get a place of its own (a forum topic); `index`: the list of all items. */
+  readonly kind?: 'item' | 'index';
+  /** The thing is gone or no longer followed: this is the card's last version (its topic may close). */
+  readonly final?: boolean;
+}
+
 export interface Result {
   readonly blocks: readonly Block[];
   /** Rows of buttons. */
@@ -39,7 +56,13 @@ export interface Result {
    * A live card (e.g. a tmux session's status): the transport keeps one message per key and
    * edits it in place instead of posting a new one each time.
    */
-  readonly card?: { readonly key: string };
+  readonly card?: CardInfo;
+  /**
+   * Replying to this message (where the transport has replies) runs this action, e.g. the text
+   * goes to the terminal session the card or alert is about. It is an explicit request by the
+   * person replying and takes the same pipeline as any other.
+   */
+  readonly reply?: ReplyTarget;
 }
 
 export const text = (t: string): Span => ({ kind: 'text', text: t });

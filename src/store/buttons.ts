@@ -13,6 +13,7 @@ export interface StoredButton {
  */
 export class ButtonRepo {
   private readonly q;
+  private readonly putAllTx;
 
   constructor(
     db: Db,
@@ -23,6 +24,12 @@ export class ButtonRepo {
       get: db.prepare('SELECT chat_id, action, params, created_at FROM buttons WHERE id = ?'),
       prune: db.prepare('DELETE FROM buttons WHERE created_at < ?'),
     };
+    this.putAllTx = db.transaction((bs: readonly StoredButton[], now: number) => bs.map((b) => this.put(b, now)));
+  }
+
+  /** Stores a whole keyboard in one commit (a page of containers has dozens of buttons). */
+  putAll(bs: readonly StoredButton[], now = Date.now()): string[] {
+    return this.putAllTx(bs, now);
   }
 
   put(b: StoredButton, now = Date.now()): string {

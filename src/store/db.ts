@@ -63,6 +63,58 @@ const MIGRATIONS: readonly string[] = [
     state   TEXT CHECK (state IN ('running','waiting','error','done','idle','stuck','gone'))
   );
   `,
+  `
+  CREATE TABLE telegram_cards (
+    chat_id    INTEGER NOT NULL,
+    card_key   TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    thread_id  INTEGER,            -- forum topic the message is in
+    keyboard   TEXT,               -- JSON: the buttons and the inline keyboard sent for them, reused across edits
+    sent_hash  TEXT,               -- hash of the last content sent, to skip edits that change nothing
+    updated_at INTEGER NOT NULL,   -- ms since epoch
+    PRIMARY KEY (chat_id, card_key)
+  );
+  CREATE TABLE telegram_replies (
+    chat_id    INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    action     TEXT NOT NULL,      -- what a reply to this message runs, with the reply's text as "text"
+    params     TEXT NOT NULL,      -- JSON
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+  );
+  CREATE INDEX telegram_replies_age ON telegram_replies (created_at);
+  CREATE TABLE telegram_forums (
+    chat_id       INTEGER PRIMARY KEY,
+    index_thread  INTEGER NOT NULL,
+    alerts_thread INTEGER NOT NULL
+  );
+  CREATE TABLE telegram_topics (
+    chat_id   INTEGER NOT NULL,
+    card_key  TEXT NOT NULL,
+    thread_id INTEGER NOT NULL,
+    name      TEXT NOT NULL,
+    closed    INTEGER NOT NULL DEFAULT 0,
+    reply     TEXT,                -- JSON ReplyTarget: plain text in the topic runs it
+    PRIMARY KEY (chat_id, card_key)
+  );
+  `,
+  `
+  CREATE TABLE ai_usage (
+    operator TEXT NOT NULL,        -- audit id of the operator: tg:<id> or console:<name>
+    day      TEXT NOT NULL,        -- UTC date, YYYY-MM-DD
+    input    INTEGER NOT NULL DEFAULT 0,
+    output   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (operator, day)
+  );
+  CREATE TABLE ai_memory (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id    INTEGER NOT NULL,
+    role       TEXT NOT NULL CHECK (role IN ('user','assistant')),
+    content    TEXT NOT NULL,      -- redacted
+    created_at INTEGER NOT NULL    -- ms since epoch
+  );
+  CREATE INDEX ai_memory_chat ON ai_memory (chat_id, id);
+  `,
 ];
 
 export interface OpenOptions {

@@ -140,6 +140,18 @@ describe('dispatcher', () => {
     expect(t.app.audit.recent(5).map((e) => e.outcome)).toContain('expired');
   });
 
+  it('a card that expired before it was shown is edited as soon as it is attached', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    t.app.db.prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, o.approval.id);
+    t.app.dispatcher.expireDue();
+    const updates: { ref: unknown; last: string }[] = [];
+    t.app.dispatcher.onCardUpdate((u) => updates.push({ ref: u.approval.card, last: plainText(u.card).split('\n').at(-1)! }));
+    t.app.dispatcher.attachCard(o.approval.id, { chatId: 10, messageId: 5 });
+    expect(updates).toEqual([{ ref: { chatId: 10, messageId: 5 }, last: '⌛ Expired; nothing was done.' }]);
+  });
+
   it('a pending approval survives a restart', async () => {
     const dir = tempDir();
     try {

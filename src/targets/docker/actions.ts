@@ -21,7 +21,7 @@ export const STATS_MAX_CONTAINERS = 20;
 const TOP_MAX_PROCESSES = 100;
 const STOP_GRACE_SECONDS = 10;
 
-const containerRef = z.string().regex(CONTAINER_REF, { error: 'container: a name, an id prefix or compose project/service' });
+const containerRef = z.string().regex(CONTAINER_REF, { error: 'a name, an id prefix or compose project/service' });
 const containerParams = z.object({ container: containerRef });
 
 const psParams = z.object({
@@ -29,7 +29,7 @@ const psParams = z.object({
   filter: z
     .string()
     .max(64)
-    .regex(/^[\w./:@-]+$/, { error: 'filter: letters, digits and . _ - / : @ only' })
+    .regex(/^[\w./:@-]+$/, { error: 'letters, digits and . _ - / : @ only' })
     .optional(),
   page: z.coerce.number().int().min(1).max(10_000).default(1),
 });

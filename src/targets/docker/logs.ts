@@ -50,12 +50,12 @@ export function parseLogsArgs(tokens: readonly string[]): Record<string, unknown
 }
 
 export const logsParams = z.object({
-  container: z.string().regex(CONTAINER_REF, { error: 'container: a name, an id prefix or compose project/service' }),
+  container: z.string().regex(CONTAINER_REF, { error: 'a name, an id prefix or compose project/service' }),
   lines: z.coerce.number().int().min(1).max(LOG_LINES_MAX).default(LOG_LINES_DEFAULT),
   since: z
     .string()
     .max(40)
-    .refine((s) => parseSince(s, Date.now()) !== undefined, { error: 'since: a duration like 10m, 2h, 1d, or a date like 2025-01-31T12:00:00Z' })
+    .refine((s) => parseSince(s, Date.now()) !== undefined, { error: 'a duration like 10m, 2h, 1d, or a date like 2025-01-31T12:00:00Z' })
     .optional(),
   grep: z.string().min(1).max(200).optional(),
 });

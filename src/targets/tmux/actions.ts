@@ -262,7 +262,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     target: 'tmux',
     risk: 'destructive',
     params: z.object({ target: sessionParam }),
-    command: { path: ['tmux', 'kill'], usage: '<session>' },
+    command: { path: ['tmux', 'kill'], usage: '<target>' },
     subject: (p) => `tmux session ${p.target}`,
     async preview(_ctx, p) {
       const session = await resolveSessionOnly(p.target);
@@ -289,7 +289,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     target: 'tmux',
     risk: 'write',
     params: z.object({ target: sessionParam, alias: z.string().min(1).max(64).optional() }),
-    command: { path: ['tmux', 'alias'], usage: '<session> [alias]' },
+    command: { path: ['tmux', 'alias'], usage: '<target> [alias]' },
     subject: (p) => `tmux session ${p.target}`,
     async run(_ctx, p) {
       const session = await resolveSessionOnly(p.target);

@@ -4,7 +4,7 @@
  * Terminal text and names go in `value` spans and `pre` blocks only.
  */
 import type { Alert } from '../../core/alerts.js';
-import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
+import { bold, line, pre, result, text, value, type Block, type Button, type ReplyTarget, type Result } from '../../core/result.js';
 import { formatDuration, truncate } from '../../core/text.js';
 import { STATE_EMOJI, type TmuxState } from './classify.js';
 import type { TmuxEvent, WatchEntry } from './watcher.js';
@@ -13,6 +13,8 @@ import type { TmuxEvent, WatchEntry } from './watcher.js';
 export type LiveCard = Result & { readonly card: NonNullable<Result['card']> };
 
 export const cardKey = (target: string): string => `tmux:${target}`;
+/** Not a possible `cardKey`: a target never starts with `:`. */
+export const INDEX_KEY = 'tmux::index';
 
 const CARD_LINE_MAX = 160;
 
@@ -62,9 +64,30 @@ function bodyBlocks(e: WatchEntry, now: number): Block[] {
   return blocks;
 }
 
-/** The card of one watched pane. */
+/** Replying to a card or an alert types the reply into the pane (tmux.send, a `write`). */
+const replyTo = (target: string): ReplyTarget => ({ action: 'tmux.send', params: { target } });
+
+/** `🟡 build (api)`: names the card where only plain text fits, e.g. a forum topic. */
+export function cardTitle(e: Pick<WatchEntry, 'state' | 'target' | 'alias'>): string {
+  return `${STATE_EMOJI[e.state]} ${e.target}${e.alias ? ` (${e.alias})` : ''}`;
+}
+
+/** The card of one watched pane; its last version once the pane is gone. */
 export function statusCard(e: WatchEntry, now: number): LiveCard {
-  return { ...result(bodyBlocks(e, now), { buttons: cardButtons(e.target, e.session) }), card: { key: cardKey(e.target) } };
+  return {
+    ...result(bodyBlocks(e, now), { buttons: cardButtons(e.target, e.session), reply: replyTo(e.target) }),
+    card: { key: cardKey(e.target), title: cardTitle(e), kind: 'item', final: e.state === 'gone' },
+  };
+}
+
+/** The last version of the card of a pane that is no longer watched. */
+export function unwatchedCard(target: string): LiveCard {
+  return {
+    ...result([line(text('⚪ '), value(target), text(' · '), bold('no longer watched'))], {
+      buttons: [[{ label: '👁 Watch', action: 'tmux.watch', params: { target } }]],
+    }),
+    card: { key: cardKey(target), title: `⚪ ${target}`, kind: 'item', final: true },
+  };
 }
 
 /** Order of the index card: what needs a person first. */
@@ -83,7 +106,7 @@ export function indexCard(entries: readonly WatchEntry[], now: number): LiveCard
     }
   }
   if (entries.length === 0) blocks.push(line(text('Nothing is watched. /tmux watch <session> starts.')));
-  return { ...result(blocks), card: { key: 'tmux:index' } };
+  return { ...result(blocks), card: { key: INDEX_KEY, title: 'Terminal sessions', kind: 'index' } };
 }
 
 /**
@@ -98,6 +121,6 @@ export function alertFor(event: TmuxEvent, now: number): Alert | undefined {
   return {
     source: 'tmux',
     key: `tmux:${e.target}:${event.to}`,
-    result: result(blocks, { buttons: cardButtons(e.target, e.session) }),
+    result: result(blocks, { buttons: cardButtons(e.target, e.session), reply: replyTo(e.target) }),
   };
 }

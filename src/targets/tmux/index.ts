@@ -7,7 +7,7 @@ import type { Integration } from '../../core/health.js';
 import type { Logger } from '../../core/log.js';
 import type { Result } from '../../core/result.js';
 import { tmuxActions } from './actions.js';
-import { alertFor, indexCard, statusCard } from './cards.js';
+import { alertFor, indexCard, statusCard, unwatchedCard } from './cards.js';
 import { createTmuxPort, TmuxError } from './port.js';
 import type { TmuxSettings } from './settings.js';
 import { TmuxWatcher, type WatchStore } from './watcher.js';
@@ -53,8 +53,15 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
       return watcher.on((event) => {
         const now = Date.now();
         if ('entry' in event) listener(statusCard(event.entry, now));
+        else if (event.reason === 'asked') listener(unwatchedCard(event.target));
         listener(indexCard(watcher.snapshot(), now));
       });
+    },
+    /** Every card as it is now: each watched pane's, and the index. */
+    cards(): Result[] {
+      const now = Date.now();
+      const entries = watcher.snapshot();
+      return [...entries.map((e) => statusCard(e, now)), indexCard(entries, now)];
     },
     start: async () => watcher.start(),
     stop: async () => watcher.stop(),

@@ -230,7 +230,9 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
   const bin = opts.bin ?? 'tmux';
   const timeoutMs = opts.timeoutMs ?? 5000;
   const env = opts.env ?? scrubbedEnv();
-  const global: string[] = [];
+  // -u: without a UTF-8 locale (a service started with no LANG) tmux would print the field
+  // separator of the formats below, and any non-ASCII terminal text, as `_`.
+  const global: string[] = ['-u'];
   if (opts.socketPath) global.push('-S', opts.socketPath);
   else if (opts.socketName) global.push('-L', opts.socketName);
   if (opts.configFile) global.push('-f', opts.configFile);

@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Agent, AgentUi } from '../../ai/agent.js';
 import type { Dispatcher, Outcome } from '../../core/dispatcher.js';
 import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
@@ -16,6 +17,8 @@ export interface ConsoleDeps {
   readonly downloadDir: string;
   readonly input: NodeJS.ReadableStream;
   readonly output: NodeJS.WritableStream;
+  /** When an LLM is configured: plain text (not a command) is a request to it. */
+  readonly agent?: Agent;
 }
 
 /**
@@ -41,8 +44,13 @@ export async function runConsole(d: ConsoleDeps): Promise<void> {
     const pressed = /^\d{1,3}$/.test(input) ? buttons[Number(input) - 1] : undefined;
     if (pressed) outcome = await d.dispatcher.dispatch(d.principal, 'console', pressed.action, pressed.params);
     else if (input.startsWith('/')) outcome = await d.dispatcher.command(d.principal, 'console', input);
-    else {
-      out('Commands start with a slash; /help lists them.');
+    else if (d.agent) {
+      const answer = await d.agent.ask(d.principal, input, agentUi(d, rl, out));
+      buttons = await print(answer, d, out);
+      prompt();
+      continue;
+    } else {
+      out('Commands start with a slash; /help lists them. (Set AI_PROVIDER and its key to ask in plain language.)');
       prompt();
       continue;
     }
@@ -50,6 +58,19 @@ export async function runConsole(d: ConsoleDeps): Promise<void> {
     prompt();
   }
   rl.close();
+}
+
+/** The agent's progress lines are printed as they come; its approval cards are the same y/N prompt. */
+function agentUi(d: ConsoleDeps, rl: Interface, out: (s: string) => void): AgentUi {
+  return {
+    progress: (l) => out(l),
+    approval: async (p) => {
+      out(plainText(p.card));
+      const answer = (await rl.question('Approve? [y/N] ')).trim().toLowerCase();
+      const decided = await d.dispatcher.decide(d.principal, p.id, p.token, answer === 'y' || answer === 'yes' ? 'approve' : 'deny');
+      await show(decided, d, rl, out);
+    },
+  };
 }
 
 async function show(outcome: Outcome, d: ConsoleDeps, rl: Interface, out: (s: string) => void): Promise<Button[]> {

@@ -1,6 +1,8 @@
 import { Bot, GrammyError, HttpError, type Context } from 'grammy';
+import type { Message } from 'grammy/types';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run, sequentialize, type RunnerHandle } from '@grammyjs/runner';
+import type { Agent } from '../../ai/agent.js';
 import type { Dispatcher, Outcome } from '../../core/dispatcher.js';
 import type { Health } from '../../core/health.js';
 import type { Logger } from '../../core/log.js';
@@ -8,11 +10,17 @@ import type { Metrics } from '../../core/metrics.js';
 import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import type { Registry } from '../../core/registry.js';
-import { line, say, value, type Result } from '../../core/result.js';
+import { line, say, value, type ReplyTarget, type Result } from '../../core/result.js';
 import type { ButtonRepo } from '../../store/buttons.js';
+import type { Db } from '../../store/db.js';
+import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
 import type { ProcessedUpdates } from '../../store/updates.js';
-import { limitTransformer, type Limits } from './limits.js';
-import { APPROVAL_PREFIX, BUTTON_PREFIX, Replier, type CardRef, type Where } from './reply.js';
+import { CardBoard, type LiveCards, type ShowContext } from './cards.js';
+import { limitTransformer, RateGate, type Limits } from './limits.js';
+import { Outbox } from './outbox.js';
+import { askInChat } from './agent-chat.js';
+import { APPROVAL_PREFIX, BUTTON_PREFIX, isThreadGone, Replier, type CardRef, type Where } from './reply.js';
+import { Forums, topicsControl, type TopicsSlot } from './topics.js';
 
 export interface TelegramDeps {
   readonly token: string;
@@ -25,18 +33,31 @@ export interface TelegramDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: Limits;
+  /** Where the transport keeps its cards, reply targets and forum topics. */
+  readonly db: Db;
+  /** Live cards of every target, edited in place as they change. */
+  readonly live: LiveCards;
+  /** Chats that receive alerts (forum chats with topics on get them too, in their ALERTS topic). */
+  readonly alertChats: readonly number[];
+  /** Where `/tmux topics` finds this transport. */
+  readonly topics?: TopicsSlot;
+  /** The AI operator, when an LLM is configured: plain text goes to it. */
+  readonly agent?: Agent;
 }
 
 /** Only these update kinds are fetched at all; edits, channel posts and inline queries never arrive. */
 const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 const CARD_SWEEP_MS = 1000;
+const PRUNE_MS = 3600_000;
+/** How long a shutdown waits for queued automatic writes (final card states) to go out. */
+const OUTBOX_DRAIN_MS = 3000;
 
 export interface TelegramTransport {
   start(): Promise<void>;
   /** Stops polling and waits for handlers that are running (bounded by the caller). */
   stop(): Promise<void>;
-  /** Sends an automatic message (alerts) to a chat. */
-  post(chatId: number, result: Result): Promise<void>;
+  /** Queues an alert for every alert chat (through the outbox). */
+  alert(result: Result): void;
   health(): Health;
 }
 
@@ -57,13 +78,42 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       throw err;
     }
   });
-  bot.api.config.use(limitTransformer(d.limits));
+  // One gate spaces every write, direct replies' and the outbox's alike.
+  const gate = new RateGate(d.limits);
+  bot.api.config.use(limitTransformer(gate));
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: false }));
-  const replier = new Replier(bot.api, d.buttons, d.redactor);
+  const replies = new ReplyRepo(d.db);
+  const replier = new Replier(bot.api, d.buttons, d.redactor, replies);
+  const outbox = new Outbox({ delay: (chatId) => gate.delay(chatId), log: d.log });
+  const forums = new Forums(new ForumRepo(d.db), replier, d.redactor.redact, d.log);
+  const board = new CardBoard({ replier, repo: new CardMessageRepo(d.db), outbox, forums, log: d.log });
+  if (d.topics) d.topics.control = topicsControl({ forums, board, outbox, live: d.live });
+
+  /** An alert goes to the chat's ALERTS topic when it has one (or to the chat, if that topic is gone). */
+  async function sendAlert(chatId: number, result: Result): Promise<void> {
+    const threadId = forums.alertsThread(chatId);
+    try {
+      await replier.send({ chatId, ...(threadId !== undefined ? { threadId } : {}) }, result);
+    } catch (err) {
+      if (threadId === undefined || !isThreadGone(err)) throw err;
+      await replier.send({ chatId }, result);
+    }
+  }
+
+  /** Replying to a card or an alert, or writing in a session's topic, runs the message's reply target. */
+  function replyTargetOf(msg: Message, chatId: number): ReplyTarget | undefined {
+    const replied = msg.reply_to_message;
+    const target = replied ? replies.get(chatId, replied.message_id) : undefined;
+    if (target) return target;
+    if (msg.is_topic_message && msg.message_thread_id !== undefined) return forums.topicAt(chatId, msg.message_thread_id)?.reply;
+    return undefined;
+  }
 
   // Telegram re-delivers updates whose confirmation it missed; each runs at most once.
   // Handlers in flight are tracked so that a shutdown can let them finish.
   const inflight = new Set<Promise<void>>();
+  // Aborts agent turns on shutdown (one may be waiting on an approval for minutes).
+  const stopping = new AbortController();
   bot.use(async (ctx, next) => {
     if (!d.updates.firstSeen(ctx.update.update_id)) return;
     const p = next();
@@ -79,6 +129,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   bot.use(sequentialize((ctx: Context) => (ctx.chat ? `${ctx.callbackQuery ? 'cb' : 'msg'}:${ctx.chat.id}` : undefined)));
 
   bot.on('message', async (ctx) => {
+    const since = Date.now();
     const principal = principalOf(ctx);
     if (!principal) return;
     const where: Where = { chatId: ctx.chat.id, ...(ctx.msg.is_topic_message ? { threadId: ctx.msg.message_thread_id } : {}) };
@@ -92,14 +143,22 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     }
     if (!text.startsWith('/')) {
       if (!d.dispatcher.identify(principal)) return d.dispatcher.unauthorized(principal, 'message');
-      await replier.send(where, say('I take slash commands; /help lists them.'));
+      const target = replyTargetOf(ctx.msg, ctx.chat.id);
+      if (!target) {
+        if (d.agent) await askInChat({ api: bot.api, replier, dispatcher: d.dispatcher, agent: d.agent, redactor: d.redactor, log: d.log }, where, principal, text, stopping.signal);
+        else await replier.send(where, say('I take slash commands; /help lists them.'));
+        return;
+      }
+      // A person typed this text for the session explicitly: a request like any other.
+      await render(where, await d.dispatcher.dispatch(principal, 'command', target.action, { ...target.params, text }), { since });
       return;
     }
     const outcome = await d.dispatcher.command(principal, 'command', text, bot.botInfo.username);
-    await render(where, outcome);
+    await render(where, outcome, { since });
   });
 
   bot.on('callback_query:data', async (ctx) => {
+    const since = Date.now();
     const principal = principalOf(ctx);
     if (!principal) return;
     const msg = ctx.callbackQuery.message;
@@ -124,14 +183,14 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     }
     if (outcome.kind === 'ignored') return;
     await ctx.answerCallbackQuery(outcome.kind === 'refused' ? { text: outcome.message.slice(0, 200), show_alert: true } : {});
-    if (outcome.kind !== 'refused') await render(where, outcome);
+    if (outcome.kind !== 'refused') await render(where, outcome, { since, ...(msg ? { pressed: msg.message_id } : {}) });
   });
 
   bot.catch((err) => {
     d.log.error({ err: err.error, update: err.ctx.update.update_id }, 'update handler failed');
   });
 
-  async function render(where: Where, outcome: Outcome): Promise<void> {
+  async function render(where: Where, outcome: Outcome, show: ShowContext): Promise<void> {
     switch (outcome.kind) {
       case 'ignored':
         return;
@@ -150,7 +209,8 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         return;
       }
       case 'done':
-        await replier.send(where, outcome.result);
+        if (outcome.result.card) await board.show(where, outcome.result, show);
+        else await replier.send(where, outcome.result);
         return;
     }
   }
@@ -164,6 +224,8 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
 
   let runner: RunnerHandle | undefined;
   let sweep: NodeJS.Timeout | undefined;
+  let prune: NodeJS.Timeout | undefined;
+  let offCard: (() => void) | undefined;
   return {
     async start() {
       await bot.init();
@@ -179,18 +241,28 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
           d.log.warn({ err }, 'approval sweep failed');
         }
       }, CARD_SWEEP_MS);
+      prune = setInterval(() => replies.prune(), PRUNE_MS);
+      prune.unref();
+      offCard = d.live.onCard((card) => board.update(card));
       d.log.info({ bot: bot.botInfo.username }, 'polling Telegram');
     },
     async stop() {
+      stopping.abort();
       clearInterval(sweep);
+      clearInterval(prune);
+      offCard?.();
       if (runner?.isRunning()) await runner.stop();
       await Promise.allSettled([...inflight]);
+      await outbox.stop(OUTBOX_DRAIN_MS);
     },
-    async post(chatId, result) {
-      await replier.send({ chatId }, result);
+    alert(result) {
+      for (const chatId of new Set([...d.alertChats, ...forums.chats()])) {
+        outbox.enqueue({ chatId, priority: 'alert', what: `alert to chat ${chatId}`, run: () => sendAlert(chatId, result) });
+      }
     },
     health() {
-      if (lastPoll.ok && Date.now() - lastPoll.at < 120_000) return { state: 'up', detail: `polling as @${bot.isInited() ? bot.botInfo.username : '?'}` };
+      const queued = outbox.queued > 0 ? `, ${outbox.queued} automatic messages queued` : '';
+      if (lastPoll.ok && Date.now() - lastPoll.at < 120_000) return { state: 'up', detail: `polling as @${bot.isInited() ? bot.botInfo.username : '?'}${queued}` };
       return { state: 'down', detail: lastPoll.error ?? 'no successful poll in the last 2 minutes' };
     },
   };

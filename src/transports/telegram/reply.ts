@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
-import { InputFile, type Api } from 'grammy';
+import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardButton, InlineKeyboardMarkup, Message } from 'grammy/types';
 import type { Redactor } from '../../core/redact.js';
 import type { Button, Result } from '../../core/result.js';
 import type { ButtonRepo } from '../../store/buttons.js';
-import { renderResult, type TelegramText } from './format.js';
+import type { ReplyRepo } from '../../store/telegram.js';
+import { NO_OUTPUT, renderResult, splitText, toTelegramText, type TelegramText } from './format.js';
 
 export interface Where {
   readonly chatId: number;
@@ -25,12 +26,25 @@ export const BUTTON_PREFIX = 'b';
 /** Turns transport-neutral results into Telegram messages, keyboards and documents. */
 export class Replier {
   constructor(
-    private readonly api: Api,
+    readonly api: Api,
     private readonly buttons: ButtonRepo,
     private readonly redactor: Redactor,
+    private readonly replies?: ReplyRepo,
   ) {}
 
+  /** Sends a result; when it says what a reply to it does, that is remembered for each part. */
   async send(where: Where, result: Result): Promise<Message[]> {
+    const sent = await this.sendParts(where, result);
+    if (result.reply) for (const m of sent) this.remember(m, result);
+    return sent;
+  }
+
+  /** A reply to this message will run the result's reply target. */
+  remember(msg: Pick<Message, 'chat' | 'message_id'>, result: Result): void {
+    if (result.reply) this.replies?.put(msg.chat.id, msg.message_id, result.reply);
+  }
+
+  private async sendParts(where: Where, result: Result): Promise<Message[]> {
     const rendered = renderResult(result, this.redactor.redact);
     const keyboard = result.buttons?.length ? this.keyboard(where.chatId, result.buttons) : undefined;
     const sent: Message[] = [];
@@ -57,14 +71,34 @@ export class Replier {
   async editCard(ref: CardRef, card: Result, approval?: { id: string; token: string }): Promise<void> {
     const rendered = renderResult(card, this.redactor.redact, { maxMessages: 1 });
     const t = 'overflow' in rendered ? rendered.preview : rendered.messages[0]!;
-    await this.api.editMessageText(ref.chatId, ref.messageId, t.text, {
-      entities: t.entities,
-      link_preview_options: { is_disabled: true },
-      reply_markup: approval ? approvalKeyboard(approval) : { inline_keyboard: [] },
-    });
+    await this.editText(ref, t, approval ? approvalKeyboard(approval) : undefined);
   }
 
-  private sendText(where: Where, t: TelegramText, keyboard?: InlineKeyboardMarkup): Promise<Message> {
+  /** The one message of a live card: its first 4000 characters when it is longer. */
+  renderCard(card: Result): TelegramText {
+    const whole = toTelegramText(card.blocks, this.redactor.redact);
+    const parts = splitText(whole);
+    const first = parts[0];
+    if (!first) return { text: NO_OUTPUT, entities: [] };
+    return parts.length > 1 ? { text: `${first.text}\n…`, entities: first.entities } : first;
+  }
+
+  /** Edits a message's text and keyboard; false when Telegram says nothing changed. */
+  async editText(ref: CardRef, t: TelegramText, keyboard?: InlineKeyboardMarkup): Promise<boolean> {
+    try {
+      await this.api.editMessageText(ref.chatId, ref.messageId, t.text, {
+        entities: t.entities,
+        link_preview_options: { is_disabled: true },
+        reply_markup: keyboard ?? { inline_keyboard: [] },
+      });
+      return true;
+    } catch (err) {
+      if (isNotModified(err)) return false;
+      throw err;
+    }
+  }
+
+  sendText(where: Where, t: TelegramText, keyboard?: InlineKeyboardMarkup): Promise<Message> {
     return this.api.sendMessage(where.chatId, t.text, {
       entities: t.entities,
       link_preview_options: { is_disabled: true },
@@ -83,14 +117,16 @@ export class Replier {
     });
   }
 
-  private keyboard(chatId: number, rows: readonly (readonly Button[])[]): InlineKeyboardMarkup {
-    const now = Date.now();
+  /** Stores each button (its id goes in the callback data) and builds the keyboard. */
+  keyboard(chatId: number, rows: readonly (readonly Button[])[]): InlineKeyboardMarkup {
+    const ids = this.buttons.putAll(rows.flat().map((b) => ({ chatId, action: b.action, params: { ...b.params } })));
+    let i = 0;
     return {
       inline_keyboard: rows.map((row) =>
         row.map(
           (b): InlineKeyboardButton => ({
             text: this.redactor.redact(b.label).slice(0, 64),
-            callback_data: `${BUTTON_PREFIX}:${this.buttons.put({ chatId, action: b.action, params: { ...b.params } }, now)}`,
+            callback_data: `${BUTTON_PREFIX}:${ids[i++]}`,
           }),
         ),
       ),
@@ -111,3 +147,20 @@ function approvalKeyboard(a: { id: string; token: string }): InlineKeyboardMarku
 
 /** File names come from container and session names: keep them plain. */
 const safeFilename = (name: string): string => name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || 'output.txt';
+
+const badRequest = (err: unknown, re: RegExp): boolean => err instanceof GrammyError && err.error_code === 400 && re.test(err.description);
+
+/** The edit changed nothing (same text and keyboard, or the same topic name): as good as done. */
+export const isNotModified = (err: unknown): boolean => badRequest(err, /message is not modified|TOPIC_NOT_MODIFIED/i);
+
+/** The message is gone (deleted by someone) or can no longer be edited: post a new one. */
+export const isMessageGone = (err: unknown): boolean =>
+  badRequest(err, /message to edit not found|MESSAGE_ID_INVALID|message can't be edited/i);
+
+/** The forum topic is gone or closed: recreate it, or write outside it. */
+export const isThreadGone = (err: unknown): boolean =>
+  badRequest(err, /message thread not found|TOPIC_CLOSED|TOPIC_DELETED|TOPIC_ID_INVALID/i);
+
+/** The bot may not write to the chat any more (removed, blocked) or the chat is gone. */
+export const isChatGone = (err: unknown): boolean =>
+  (err instanceof GrammyError && err.error_code === 403) || badRequest(err, /chat not found|CHAT_WRITE_FORBIDDEN|not enough rights to send/i);

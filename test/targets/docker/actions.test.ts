@@ -134,7 +134,7 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     );
     await expect(runAction(actions, 'docker.inspect', { container: `${P}-shop-wbe` })).rejects.toThrow(new RegExp(`^no container "${P}-shop-wbe"; did you mean ${P}-shop-web, `));
     await expect(runAction(actions, 'docker.inspect', { container: `${P}-nothing-like-it` })).rejects.toThrow(ActionError);
-    expect(() => byName(actions, 'docker.inspect').params.parse({ container: '--privileged' })).toThrow(/container: a name/);
+    expect(() => byName(actions, 'docker.inspect').params.parse({ container: '--privileged' })).toThrow(/a name, an id prefix/);
   });
 
   it('takes one stats snapshot, CPU % as docker stats computes it', async () => {

@@ -89,7 +89,7 @@ describeTmux('tmux actions on a real tmux server', () => {
 
   it('starts a session, watches it, and shows its card', async () => {
     const card = (await run('tmux.new', { name: 'job', command: s.script('job.sh', SCRIPTS.ask) })) as LiveCard;
-    expect(card.card).toEqual({ key: 'tmux:job' });
+    expect(card.card).toMatchObject({ key: 'tmux:job', kind: 'item' });
     expect(plainText(card)).toContain('job');
     expect(card.buttons?.flat().map((b) => b.label)).toEqual(['🔄 Refresh', '📜 Tail', '⏎ Enter', '✋ Ctrl-C', '📄 Log', '✖ Kill']);
     expect(card.buttons?.flat().find((b) => b.label === '✋ Ctrl-C')).toMatchObject({ action: 'tmux.keys', params: { target: 'job', keys: ['C-c'] } });

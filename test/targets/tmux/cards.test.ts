@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { plainText, type Block } from '../../../src/core/result.js';
-import { alertFor, cardKey, indexCard, statusCard } from '../../../src/targets/tmux/cards.js';
+import { alertFor, cardKey, indexCard, statusCard, unwatchedCard } from '../../../src/targets/tmux/cards.js';
 import type { TmuxState } from '../../../src/targets/tmux/classify.js';
 import type { WatchEntry } from '../../../src/targets/tmux/watcher.js';
 
@@ -26,7 +26,8 @@ const untrusted = (blocks: readonly Block[]) =>
 describe('statusCard', () => {
   it('shows state, name, alias, time in state, command and last lines, with its key', () => {
     const card = statusCard(entry('build', 'waiting', { alias: 'api', exitStatus: undefined }), NOW);
-    expect(card.card).toEqual({ key: 'tmux:build' });
+    expect(card.card).toEqual({ key: 'tmux:build', title: '🟡 build (api)', kind: 'item', final: false });
+    expect(card.reply).toEqual({ action: 'tmux.send', params: { target: 'build' } });
     expect(cardKey('build:1.0')).toBe('tmux:build:1.0');
     expect(plainText(card)).toBe('🟡 build (api) · waiting for input\n2m in this state\ncommand: make all\nstep 1\nstep 2');
     expect(card.buttons?.map((r) => r.map((b) => b.action))).toEqual([
@@ -45,6 +46,14 @@ describe('statusCard', () => {
     expect(plainText(card)).toContain('exit status 2');
   });
 
+  it('is final once the pane is gone or no longer watched', () => {
+    expect(statusCard(entry('build', 'gone'), NOW).card).toMatchObject({ key: 'tmux:build', title: '⚫ build', final: true });
+    const last = unwatchedCard('build:1');
+    expect(last.card).toEqual({ key: 'tmux:build:1', title: '⚪ build:1', kind: 'item', final: true });
+    expect(plainText(last)).toBe('⚪ build:1 · no longer watched');
+    expect(last.buttons?.flat()).toEqual([{ label: '👁 Watch', action: 'tmux.watch', params: { target: 'build:1' } }]);
+  });
+
   it('kills the session even when the card is for one pane', () => {
     const card = statusCard(entry('build:1.2', 'running'), NOW);
     expect(card.buttons?.[1]?.[2]).toMatchObject({ action: 'tmux.kill', params: { target: 'build' } });
@@ -58,7 +67,7 @@ describe('indexCard', () => {
       [entry('b', 'running'), entry('a', 'done'), entry('c', 'error'), entry('d', 'waiting'), entry('e', 'idle')],
       NOW,
     );
-    expect(card.card.key).toBe('tmux:index');
+    expect(card.card).toMatchObject({ key: 'tmux::index', kind: 'index' });
     expect(plainText(card).split('\n').map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
       'Terminal sessions', '🔴 c', '🟡 d', '🟢 b', '⚪ e', '✅ a',
     ]);
@@ -74,6 +83,7 @@ describe('alertFor', () => {
     expect(alert?.key).toBe('tmux:job:waiting');
     expect(plainText(alert!.result)).toContain('line: Continue? [y/N]');
     expect(alert?.result.buttons).toHaveLength(2);
+    expect(alert?.result.reply).toEqual({ action: 'tmux.send', params: { target: 'job' } });
     expect(alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: false }, NOW)).toBeUndefined();
     expect(alertFor({ kind: 'output_changed', entry: e }, NOW)).toBeUndefined();
   });

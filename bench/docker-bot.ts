@@ -1,0 +1,158 @@
+// The bot side of the Docker benchmarks: `/docker ps all` and `/docker logs <c> 200` sent
+// through the fake Bot API to a real `teleops start` process and timed until its answer
+// arrives, for bench/docker.ts to race against the raw Engine calls. Also samples that
+// process's RSS while it serves the logs, for the "≤ 30 MB" goal.
+import { readdirSync, readFileSync } from 'node:fs';
+import { FakeBotApi } from '../test/fakes/botapi.js';
+import { tempDir } from '../test/support/app.js';
+import { runTeleops, type Proc } from '../test/support/process.js';
+import { percentile, sortNumbers, type Report } from './report.js';
+
+const OP = 4242;
+const ANSWER_TIMEOUT_MS = 60_000;
+const RSS_SAMPLE_MS = 2;
+const FLOOR_ROUNDS = 20;
+
+export interface DockerBot {
+  /** `/docker ps all`, until its list arrives. */
+  runPs(): Promise<void>;
+  /** `/docker logs <container> 200`, until its `.log` document arrives. */
+  runLogs(container: string): Promise<void>;
+}
+
+/** VmRSS of a process, in bytes (NaN once it has gone). */
+function rssBytes(pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? NaN : Number(kb) * 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * DOCKER_HOST of the dockerd this process started (benchDockerPrivate starts it and does not
+ * hand its address to the runners): the newest `dockerd` child of ours, read from its `--host`.
+ */
+function ownDockerdHost(): string {
+  let best: { start: number; host: string } | undefined;
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the parenthesised command name: state, ppid, … starttime is field 22.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (comm !== 'dockerd' || Number(rest[1]) !== process.pid) continue;
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const host = args[args.indexOf('--host') + 1];
+      const start = Number(rest[19]);
+      if (args.includes('--host') && host && (best === undefined || start > best.start)) best = { start, host };
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  if (best === undefined) throw new Error('docker bot bench: no dockerd started by this process');
+  return best.host;
+}
+
+/**
+ * Runs `fn` with a DockerBot; the `teleops start` process is started on first use (by then
+ * the benchmark's daemon is up) and stopped afterwards. Reports the bot's RSS figures.
+ */
+export async function withDockerBot(report: Report, fn: (bot: DockerBot) => Promise<void>): Promise<void> {
+  const fake = new FakeBotApi();
+  await fake.start();
+  fake.createUser({ id: OP });
+  const dir = tempDir('teleops-bench-docker-');
+  let proc: Proc | undefined;
+  let starting: Promise<Proc> | undefined;
+  const rss = { idle: NaN, peak: 0, worstStep: 0, samples: 0 };
+  /** The fake server's own time inside each round trip (parsing the upload, validating): not the bot's. */
+  const fakeMs = { ps: [] as number[], logs: [] as number[] };
+  const timed = async (into: number[], roundTrip: () => Promise<void>): Promise<void> => {
+    const before = fake.serverTimeMs;
+    await roundTrip();
+    into.push(fake.serverTimeMs - before);
+  };
+
+  const bot = (): Promise<Proc> =>
+    (starting ??= (async () => {
+      proc = runTeleops(['start'], {
+        TELEGRAM_BOT_TOKEN: fake.token,
+        TELEGRAM_API_ROOT: fake.apiRoot,
+        AUTHORIZED_USER_IDS: String(OP),
+        STATE_DIR: dir.path,
+        HTTP_PORT: '0',
+        DOCKER_HOST: ownDockerdHost(),
+        DOCKER_TIMEOUT_SECONDS: '60',
+        TMUX_ENABLED: 'false',
+        RATE_LIMIT_PER_MINUTE: '10000',
+        // Telegram's own pacing (~1 message a second per chat) is not what is measured here.
+        TELEGRAM_GLOBAL_PER_SECOND: '0',
+        TELEGRAM_PRIVATE_PER_SECOND: '0',
+        LOG_LEVEL: 'warn',
+      });
+      await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+      return proc;
+    })());
+
+  const ask = (text: string): number => fake.sendText({ from: OP, text }).message.message_id;
+
+  const docker: DockerBot = {
+    async runPs() {
+      await bot();
+      await timed(fakeMs.ps, async () => {
+        const after = ask('/docker ps all');
+        await fake.waitForMessage({ chat: OP, after, match: /^🐳 Containers: \d+/, timeoutMs: ANSWER_TIMEOUT_MS });
+      });
+    },
+    async runLogs(container) {
+      const pid = (await bot()).child.pid!;
+      const before = rssBytes(pid);
+      if (Number.isNaN(rss.idle)) rss.idle = before;
+      let peak = before;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssBytes(pid));
+        rss.samples++;
+      }, RSS_SAMPLE_MS);
+      try {
+        await timed(fakeMs.logs, async () => {
+          const docs = fake.documents(OP).length;
+          ask(`/docker logs ${container} 200`);
+          await fake.waitFor(() => fake.documents(OP).length > docs, ANSWER_TIMEOUT_MS, 'the .log document');
+        });
+      } finally {
+        clearInterval(sampler);
+      }
+      peak = Math.max(peak, rssBytes(pid));
+      rss.peak = Math.max(rss.peak, peak);
+      rss.worstStep = Math.max(rss.worstStep, peak - before);
+    },
+  };
+
+  try {
+    await fn(docker);
+    if (proc !== undefined) {
+      // What any command costs through the bot, Docker aside: the floor under both ratios.
+      const times: number[] = [];
+      for (let i = 0; i < FLOOR_ROUNDS; i++) {
+        const t0 = performance.now();
+        await fake.waitForMessage({ chat: OP, after: ask('/whoami'), match: /role operator/, timeoutMs: ANSWER_TIMEOUT_MS });
+        times.push(performance.now() - t0);
+      }
+      report('/whoami through the bot (no Docker call)', percentile(sortNumbers(times), 50), 'ms', 'median; the transport floor');
+      for (const [what, ms] of Object.entries(fakeMs)) {
+        if (ms.length > 0) report(`fake Bot API's own time in a ${what} round trip`, percentile(sortNumbers(ms), 50), 'ms', 'median; counted in the bot figures above');
+      }
+    }
+    if (!Number.isNaN(rss.idle)) {
+      report('/docker logs via the bot: teleops RSS before the first', rss.idle / 1048576, 'MB', 'baseline');
+      report('/docker logs via the bot: teleops peak RSS increase', (rss.peak - rss.idle) / 1048576, 'MB', `goal ≤ 30; over every request; ${rss.samples} samples`);
+      report('/docker logs via the bot: largest increase in one request', rss.worstStep / 1048576, 'MB', 'peak during it − RSS just before');
+    }
+  } finally {
+    await proc?.stop();
+    await fake.stop();
+    dir.remove();
+  }
+}

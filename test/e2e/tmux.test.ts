@@ -1,0 +1,301 @@
+/**
+ * Terminal sessions from the phone, end to end: the real `teleops start` process drives a
+ * real tmux server (on a socket in a temp dir) and talks to the fake Bot API.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { FakeBotApi, type StoredMessage } from '../fakes/botapi.js';
+import { tempDir } from '../support/app.js';
+import { runTeleops, type Proc } from '../support/process.js';
+import { describeTmux, SCRIPTS } from '../targets/tmux/helpers.js';
+
+const OP = 10;
+const VIEWER = 30;
+const FORUM = -1003000;
+const POLL_SECONDS = '0.2';
+
+let fake: FakeBotApi;
+let dir: { path: string; remove(): void };
+let proc: Proc | undefined;
+let sock: string;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tmux(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('tmux', ['-S', sock, '-f', '/dev/null', ...args], { timeout: 5000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(stdout),
+    );
+  });
+}
+
+function script(name: string, body: string): string {
+  const path = join(dir.path, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TELEGRAM_BOT_TOKEN: fake.token,
+    TELEGRAM_API_ROOT: fake.apiRoot,
+    AUTHORIZED_USER_IDS: String(OP),
+    VIEWER_USER_IDS: String(VIEWER),
+    AUTHORIZED_CHAT_IDS: String(FORUM),
+    STATE_DIR: dir.path,
+    HTTP_PORT: '0',
+    DOCKER_ENABLED: 'false',
+    TMUX_SOCKET: sock,
+    TMUX_POLL_SECONDS: POLL_SECONDS,
+    TMUX_DEFAULT_CWD: dir.path,
+    TELEGRAM_PRIVATE_PER_SECOND: '10',
+    TELEGRAM_CHAT_PER_MINUTE: '600',
+    RATE_LIMIT_PER_MINUTE: '1000',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+async function start(extra: Record<string, string> = {}): Promise<Proc> {
+  const polls = fake.calls.filter((c) => c.method === 'getUpdates').length;
+  proc = runTeleops(['start'], env(extra));
+  await fake.waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, 20_000, 'the bot to poll');
+  return proc;
+}
+
+const text = (chat: number, id: number): string => fake.message(chat, id)?.text ?? '';
+const firstLine = (m: StoredMessage): string => (m.text ?? '').split('\n')[0] ?? '';
+/** Bot messages about a session: its card and its alerts start with "<emoji> <name> · ". */
+const about = (chat: number, name: string): StoredMessage[] =>
+  fake.messages(chat).filter((m) => new RegExp(`^\\S+ ${name} · `).test(firstLine(m)));
+const button = (chat: number, id: number, label: string): string => {
+  const b = (fake.message(chat, id)?.reply_markup?.inline_keyboard ?? []).flat().find((k) => k.text === label);
+  if (!b || !('callback_data' in b) || !b.callback_data) throw new Error(`message ${id} has no button ${label}`);
+  return b.callback_data;
+};
+const untilText = (chat: number, id: number, re: RegExp, timeoutMs = 10_000): Promise<string> =>
+  fake.waitFor(() => (re.test(text(chat, id)) ? text(chat, id) : undefined), timeoutMs, `message ${id} to match ${re}`).catch((e: Error) => {
+    throw new Error(`${e.message}; it reads: ${JSON.stringify(text(chat, id))}`);
+  });
+
+describeTmux('terminal sessions through the Bot API', () => {
+  beforeEach(async () => {
+    fake = new FakeBotApi({ username: 'teleops_test_bot' });
+    await fake.start();
+    fake.createUser({ id: OP, username: 'op' });
+    fake.createUser({ id: VIEWER, username: 'viewer' });
+    fake.createChat({ id: FORUM, type: 'supergroup', title: 'ops', isForum: true });
+    dir = tempDir('teleops-e2e-tmux-');
+    sock = join(dir.path, 'tmux.sock');
+    // The server the operator already runs at the desk.
+    await tmux('new-session', '-d', '-s', 'desk');
+  });
+
+  afterEach(async () => {
+    await proc?.stop();
+    proc = undefined;
+    await tmux('kill-server').catch(() => undefined);
+    await fake.stop();
+    dir.remove();
+  });
+
+  it('a status card is posted once and edited in place; a prompt raises one alert; replying "y" reaches the program', async () => {
+    await start();
+    fake.sendText({ from: OP, text: `/tmux new ask ${script('ask.sh', SCRIPTS.ask)}` });
+    const card = await fake.waitForMessage({ chat: OP, match: /^\S+ ask · / });
+    expect(button(OP, card.message_id, '🔄 Refresh')).toMatch(/^b:/);
+
+    await untilText(OP, card.message_id, /^🟡 ask · waiting for input[\s\S]*Continue\? \[y\/N\]/);
+    const alert = await fake.waitForMessage({ chat: OP, after: card.message_id, match: /^🟡 ask · waiting for input/ });
+    expect(alert.text).toContain('line: Continue? [y/N]');
+    // More polls of the same prompt raise nothing more.
+    await sleep(1000);
+    expect(about(OP, 'ask').filter((m) => m.message_id !== card.message_id && /waiting/.test(firstLine(m)))).toHaveLength(1);
+
+    // A viewer's reply to a card is refused: typing into a terminal is a write.
+    fake.sendText({ from: VIEWER, text: '/tmux watch ask' });
+    const viewerCard = await fake.waitForMessage({ chat: VIEWER, match: /^🟡 ask · / });
+    fake.sendText({ from: VIEWER, text: 'n', replyTo: viewerCard.message_id });
+    await fake.waitForMessage({ chat: VIEWER, match: /tmux\.send needs the operator role/ });
+    expect(text(OP, card.message_id)).toMatch(/^🟡 ask · waiting/);
+
+    fake.sendText({ from: OP, text: 'y', replyTo: alert.message_id });
+    await fake.waitForMessage({ chat: OP, match: /Sent 1 line to ask\./ });
+    const done = await untilText(OP, card.message_id, /^✅ ask · done[\s\S]*finished-ok/);
+    expect(done).toContain('exit status 0');
+    await fake.waitForMessage({ chat: OP, after: alert.message_id, match: /^✅ ask · done/ });
+
+    // One card, edited in place: every other message about the session is an alert.
+    const msgs = about(OP, 'ask');
+    expect(msgs[0]!.message_id).toBe(card.message_id);
+    expect(fake.message(OP, card.message_id)!.history.length).toBeGreaterThanOrEqual(2);
+    expect(msgs.slice(1).map(firstLine)).toEqual(['🟡 ask · waiting for input', '✅ ask · done']);
+    // Plain text that is no reply gets the hint; the typed reply was audited as a write.
+    fake.sendText({ from: OP, text: 'hello' });
+    await fake.waitForMessage({ chat: OP, match: /I take slash commands/ });
+    fake.sendText({ from: OP, text: '/audit 20' });
+    const audit = await fake.waitForMessage({ chat: OP, match: /audit entries/ });
+    expect(audit.text).toMatch(/tg:10 command tmux\.send tmux ask → started/);
+    expect(audit.text).toMatch(/tg:10 command tmux\.send tmux ask → ok/);
+    expect(fake.calls.filter((c) => c.status === 429)).toHaveLength(0);
+  });
+
+  it('Enter and Ctrl-C buttons reach the program; Refresh edits the card; /tmux log sends the scrollback; Kill needs approval', async () => {
+    await start();
+    const body = `printf 'Press Enter to go on '; read x; echo got-enter; trap 'echo interrupted; exit 3' INT; while :; do sleep 0.1; done`;
+    fake.sendText({ from: OP, text: `/tmux new keys ${script('keys.sh', body)}` });
+    const card = await fake.waitForMessage({ chat: OP, match: /^\S+ keys · / });
+    await untilText(OP, card.message_id, /^🟡 keys · waiting/);
+
+    fake.pressButton({ from: OP, messageId: card.message_id, data: button(OP, card.message_id, '⏎ Enter') });
+    await untilText(OP, card.message_id, /got-enter/);
+    fake.pressButton({ from: OP, messageId: card.message_id, data: button(OP, card.message_id, '✋ Ctrl-C') });
+    const failed = await untilText(OP, card.message_id, /^🔴 keys · error[\s\S]*interrupted/);
+    expect(failed).toContain('exit status 3');
+
+    // Refresh on the card edits it (a second later "time in this state" has changed) and posts nothing.
+    await sleep(1100);
+    const before = fake.messages(OP).length;
+    const edits = fake.message(OP, card.message_id)!.history.length;
+    fake.pressButton({ from: OP, messageId: card.message_id, data: button(OP, card.message_id, '🔄 Refresh') });
+    await fake.waitFor(() => fake.message(OP, card.message_id)!.history.length > edits, 5000, 'Refresh to edit the card');
+    await sleep(300);
+    expect(fake.messages(OP)).toHaveLength(before);
+
+    fake.sendText({ from: OP, text: '/tmux log keys' });
+    const doc = await fake.waitFor(() => fake.documents(OP).find((d) => d.file_name === 'keys.log'), 10_000, 'the log document');
+    const log = doc.bytes.toString();
+    expect(log).toContain('Press Enter to go on');
+    expect(log).toContain('got-enter');
+    expect(log).toContain('interrupted');
+
+    fake.pressButton({ from: OP, messageId: card.message_id, data: button(OP, card.message_id, '✖ Kill') });
+    const approval = await fake.waitForMessage({ chat: OP, match: /Approval needed[\s\S]*tmux\.kill/ });
+    expect((await tmux('list-sessions', '-F', '#{session_name}')).split('\n')).toContain('keys');
+    fake.pressButton({ from: OP, messageId: approval.message_id, data: button(OP, approval.message_id, '✅ Approve') });
+    await fake.waitForMessage({ chat: OP, match: /Killed session keys\./ });
+    await untilText(OP, card.message_id, /^⚫ keys · gone/);
+    expect((await tmux('list-sessions', '-F', '#{session_name}')).split('\n')).not.toContain('keys');
+  });
+
+  it('forum mode: INDEX and ALERTS topics, one topic per session renamed by state, text in it reaches the program, closed when gone', async () => {
+    await start();
+    fake.sendText({ from: OP, text: '/tmux topics on' });
+    await fake.waitForMessage({ chat: OP, match: /topics need a supergroup with topics turned on/ });
+    fake.sendText({ from: OP, chat: FORUM, text: '/tmux topics on' });
+    await fake.waitForMessage({ chat: FORUM, match: /Topics are on/ });
+    const named = (re: RegExp) => fake.topics(FORUM).find((t) => re.test(t.name));
+    const index = named(/INDEX/)!;
+    const alerts = named(/ALERTS/)!;
+    expect(index).toBeDefined();
+    expect(alerts).toBeDefined();
+
+    fake.sendText({ from: OP, chat: FORUM, text: `/tmux new fq ${script('fq.sh', SCRIPTS.ask)}` });
+    await fake.waitForMessage({ chat: FORUM, match: /The card of 🟢 fq is in its own topic\./ });
+    const topic = await fake.waitFor(() => named(/^🟡 fq$/), 10_000, 'the session topic to be renamed as waiting');
+    const card = fake.messages(FORUM).find((m) => m.message_thread_id === topic.message_thread_id && /^\S+ fq · /.test(firstLine(m)))!;
+    expect(card).toBeDefined();
+    await untilText(FORUM, card.message_id, /^🟡 fq · waiting/);
+    const indexCard = await fake.waitForMessage({ chat: FORUM, threadId: index.message_thread_id, match: /Terminal sessions/ });
+    await untilText(FORUM, indexCard.message_id, /🟡 fq · waiting for input/);
+    await fake.waitForMessage({ chat: FORUM, threadId: alerts.message_thread_id, match: /^🟡 fq · waiting for input/ });
+
+    fake.sendText({ from: OP, chat: FORUM, threadId: topic.message_thread_id, text: 'y' });
+    await fake.waitForMessage({ chat: FORUM, threadId: topic.message_thread_id, match: /Sent 1 line to fq\./ });
+    await untilText(FORUM, card.message_id, /^✅ fq · done[\s\S]*finished-ok/);
+    await fake.waitFor(() => named(/^✅ fq$/), 5000, 'the topic to be renamed as done');
+
+    fake.sendText({ from: OP, chat: FORUM, threadId: topic.message_thread_id, text: '/tmux kill fq' });
+    const approval = await fake.waitForMessage({ chat: FORUM, threadId: topic.message_thread_id, match: /Approval needed/ });
+    fake.pressButton({ from: OP, chat: FORUM, messageId: approval.message_id, data: button(FORUM, approval.message_id, '✅ Approve') });
+    await untilText(FORUM, card.message_id, /^⚫ fq · gone/);
+    await fake.waitFor(() => fake.topics(FORUM).find((t) => t.message_thread_id === topic.message_thread_id && t.closed && t.name === '⚫ fq'), 5000, 'the topic to close');
+    expect(fake.topics(FORUM).filter((t) => /fq/.test(t.name))).toHaveLength(1);
+
+    fake.sendText({ from: OP, chat: FORUM, text: '/tmux topics off' });
+    await fake.waitForMessage({ chat: FORUM, match: /Topics are off/ });
+    await fake.waitFor(() => fake.topics(FORUM).every((t) => t.closed), 5000, 'every topic to close');
+  });
+
+  it('restart keeps cards editable: a reply to the card still reaches the program, the same message is edited, its buttons work', async () => {
+    await start();
+    fake.sendText({ from: OP, text: `/tmux new again ${script('again.sh', SCRIPTS.ask)}` });
+    const card = await fake.waitForMessage({ chat: OP, match: /^\S+ again · / });
+    await untilText(OP, card.message_id, /^🟡 again · waiting/);
+    const refresh = button(OP, card.message_id, '🔄 Refresh');
+    expect(await proc!.stop()).toBe(0);
+
+    await start();
+    fake.sendText({ from: OP, text: 'y', replyTo: card.message_id });
+    await untilText(OP, card.message_id, /^✅ again · done[\s\S]*finished-ok/);
+    await sleep(1100);
+    const before = fake.messages(OP).length;
+    const edits = fake.message(OP, card.message_id)!.history.length;
+    fake.pressButton({ from: OP, messageId: card.message_id, data: refresh });
+    await fake.waitFor(() => fake.message(OP, card.message_id)!.history.length > edits, 5000, 'Refresh to edit the card');
+    await sleep(300);
+    expect(fake.messages(OP)).toHaveLength(before);
+    // The card, the waiting alert before the restart, and the done alert after it.
+    expect(about(OP, 'again').map((m) => [m.message_id === card.message_id, firstLine(m)])).toEqual([
+      [true, '✅ again · done'],
+      [false, '🟡 again · waiting for input'],
+      [false, '✅ again · done'],
+    ]);
+  });
+
+  it('the outbox keeps 50 busy sessions within the rate limits and delivers the final state of every card', async () => {
+    const N = 50;
+    const GLOBAL = 15;
+    const PER_CHAT = 10;
+    await start({ TELEGRAM_GLOBAL_PER_SECOND: String(GLOBAL), TELEGRAM_PRIVATE_PER_SECOND: String(PER_CHAT) });
+    const go = join(dir.path, 'go');
+    // The pause before exiting lets a busy tmux server read the last output before the pane dies.
+    const body = `echo ready; while [ ! -e ${go} ]; do sleep 0.1; done; i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo "tick $i"; sleep 0.05; done; echo "finished $i"; sleep 0.3; exit 0`;
+    const path = script('burst.sh', body);
+    for (let i = 0; i < N; i++) fake.sendText({ from: OP, text: `/tmux new b${i} ${path}` });
+    const cards = await fake.waitFor(() => {
+      const found = Array.from({ length: N }, (_, i) => about(OP, `b${i}`)[0]);
+      return found.every((m) => m !== undefined) ? found.map((m) => m!.message_id) : undefined;
+    }, 30_000, 'all cards');
+
+    // From here on every write is automatic: any excess over the limits would be a 429.
+    await sleep(1500);
+    fake.enforceLimits({ globalPerSecond: GLOBAL, perChatPerSecond: PER_CHAT });
+    const from = fake.calls.length;
+    writeFileSync(go, '');
+    // The final state: done, with the last line tmux holds for the pane.
+    const lastLines = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (let i = 0; i < N; i++) {
+        const lines = (await tmux('capture-pane', '-p', '-J', '-t', `=b${i}:`, '-S', '-5')).split('\n').filter((l) => l.trim() !== '' && !/^Pane is dead/.test(l));
+        out.push(lines.at(-1) ?? '');
+      }
+      return out;
+    };
+    const final = (last: readonly string[]) => cards.map((id, i) => ({ i, text: text(OP, id) })).filter(({ i, text: t }) => !(t.startsWith(`✅ b${i} · done`) && t.endsWith(`\n${last[i]}`)));
+    await fake.waitFor(() => cards.every((id, i) => text(OP, id).startsWith(`✅ b${i} · done`)), 60_000, 'every card to show done').catch((e: Error) => {
+      throw new Error(`${e.message}; not done: ${cards.map((id) => firstLine(fake.message(OP, id)!)).filter((l) => !l.startsWith('✅')).join(', ')}`);
+    });
+    const last = await lastLines();
+    expect(last.filter((l) => l === 'finished 40').length).toBeGreaterThan(N / 2);
+    await fake.waitFor(() => final(last).length === 0, 10_000, 'every card to show its last lines').catch((e: Error) => {
+      throw new Error(`${e.message}; stale: ${JSON.stringify(final(last).slice(0, 3))}`);
+    });
+    const doneAlerts = () => fake.messages(OP).filter((m) => !cards.includes(m.message_id) && /^✅ b\d+ · done/.test(firstLine(m)));
+    await fake.waitFor(() => doneAlerts().length >= N, 30_000, 'one alert per session');
+    await sleep(500);
+    expect(doneAlerts()).toHaveLength(N);
+
+    const writes = fake.calls.slice(from).filter((c) => ['sendMessage', 'editMessageText'].includes(c.method));
+    expect(writes.filter((c) => c.status === 429)).toHaveLength(0);
+    // Sliding one-second windows, counted at arrival, never hold more than the limits.
+    const times = writes.map((c) => c.at);
+    const most = Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + 1000).length));
+    expect(most).toBeLessThanOrEqual(Math.min(GLOBAL, PER_CHAT));
+    // Coalescing: far fewer edits than the watcher saw changes (40 ticks per session).
+    expect(writes.filter((c) => c.method === 'editMessageText').length).toBeLessThan(N * 10);
+  }, 90_000);
+});

@@ -1,0 +1,261 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import type { ApiCallFn } from 'grammy';
+import { silentLogger } from '../../../src/core/log.js';
+import { JITTER_MARGIN_MS, limitTransformer, RateGate, type Limits } from '../../../src/transports/telegram/limits.js';
+import { Outbox, type OutboxJob } from '../../../src/transports/telegram/outbox.js';
+
+/** A write as Telegram would see it: method, chat, arrival time (fake clock). */
+interface Write {
+  readonly method: string;
+  readonly chatId: number;
+  readonly at: number;
+}
+
+/**
+ * The real transformer over a recording "network": every write an outbox job (or a direct
+ * reply) makes goes through the gate exactly as in the bot.
+ */
+function harness(limits: Limits, opts: { maxQueued?: number; concurrency?: number; fail?: (w: Write) => { code: number; retryAfter?: number } | undefined } = {}) {
+  const gate = new RateGate(limits);
+  const writes: Write[] = [];
+  const prev = (async (method: string, payload: { chat_id: number }) => {
+    const w = { method, chatId: payload.chat_id, at: Date.now() };
+    const failure = opts.fail?.(w);
+    if (failure) return { ok: false, error_code: failure.code, description: 'injected', ...(failure.retryAfter ? { parameters: { retry_after: failure.retryAfter } } : {}) };
+    writes.push(w);
+    return { ok: true, result: true };
+  }) as unknown as ApiCallFn;
+  const transform = limitTransformer(gate);
+  const call = (method: string, chatId: number) => transform(prev, method as never, { chat_id: chatId } as never);
+  const outbox = new Outbox({
+    delay: (c) => gate.delay(c),
+    log: silentLogger(),
+    transient: (e) => e instanceof Transient,
+    ...(opts.maxQueued !== undefined ? { maxQueued: opts.maxQueued } : {}),
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+  });
+  /** A job that sends one message (failing with a 429/5xx result as the fake network says). */
+  const job = (chatId: number, priority: OutboxJob['priority'], what: string, key?: string): OutboxJob => ({
+    chatId,
+    priority,
+    what,
+    ...(key !== undefined ? { key } : {}),
+    run: async () => {
+      const res = await call('sendMessage', chatId);
+      if (!res.ok) throw new Transient();
+      sent.push({ chatId, what });
+    },
+  });
+  const sent: { chatId: number; what: string }[] = [];
+  return { gate, writes, outbox, job, sent, call };
+}
+
+class Transient extends Error {}
+
+/** Most writes in any window of `span` ms that starts at a write. */
+function most(times: readonly number[], span: number): number {
+  const t = [...times].sort((a, b) => a - b);
+  let best = 0;
+  for (let i = 0, j = 0; i < t.length; i++) {
+    while (t[i]! - t[j]! >= span) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+const LIMITS: Limits = { globalPerSecond: 30, groupPerMinute: 20, privatePerSecond: 1 };
+
+describe('Outbox', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('coalesces edits of one card while it waits: only the newest is sent', async () => {
+    const h = harness(LIMITS);
+    const card = (v: number): OutboxJob => ({
+      chatId: 1,
+      priority: 'card',
+      key: 'card:1:a',
+      what: 'card',
+      run: async () => {
+        await h.call('editMessageText', 1);
+        h.sent.push({ chatId: 1, what: `v${v}` });
+      },
+    });
+    h.outbox.enqueue(h.job(1, 'alert', 'first'));
+    for (let i = 1; i <= 100; i++) h.outbox.enqueue(card(i));
+    expect(h.outbox.queued).toBe(2);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(h.sent.map((s) => s.what)).toEqual(['first', 'v100']);
+    // A version that arrives while the previous one is being sent gets its own write.
+    h.outbox.enqueue(card(101));
+    await vi.advanceTimersByTimeAsync(0);
+    h.outbox.enqueue(card(102));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(h.sent.map((s) => s.what)).toEqual(['first', 'v100', 'v101', 'v102']);
+  });
+
+  it('sends alerts before card refreshes, one write at a time per chat', async () => {
+    const h = harness(LIMITS);
+    h.outbox.enqueue(h.job(1, 'card', 'card a', 'a'));
+    h.outbox.enqueue(h.job(1, 'card', 'card b', 'b'));
+    h.outbox.enqueue(h.job(1, 'topic', 'rename'));
+    h.outbox.enqueue(h.job(1, 'alert', 'alert'));
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(h.sent.map((s) => s.what)).toEqual(['alert', 'rename', 'card a', 'card b']);
+    // A private chat: one write per second (and the jitter margin).
+    const gaps = h.writes.slice(1).map((w, i) => w.at - h.writes[i]!.at);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1000 + JITTER_MARGIN_MS);
+  });
+
+  it('keeps every chat and the whole bot within the limits (sliding windows), and loses no card', async () => {
+    const chats = [1, 2, 3, 4, -100, -200];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            chat: fc.constantFrom(...chats),
+            kind: fc.constantFrom('alert', 'card', 'direct'),
+            key: fc.integer({ min: 0, max: 3 }),
+            gap: fc.integer({ min: 0, max: 400 }),
+          }),
+          { minLength: 1, maxLength: 80 },
+        ),
+        fc.record({ globalPerSecond: fc.integer({ min: 1, max: 8 }), groupPerMinute: fc.integer({ min: 3, max: 30 }), privatePerSecond: fc.integer({ min: 1, max: 3 }) }),
+        async (events, limits) => {
+          const h = harness(limits);
+          const newest = new Map<string, number>();
+          const delivered = new Map<string, number>();
+          const autos: Write[] = [];
+          for (const [n, e] of events.entries()) {
+            if (e.kind === 'direct') {
+              void h.call('sendMessage', e.chat);
+            } else if (e.kind === 'alert') {
+              h.outbox.enqueue(h.job(e.chat, 'alert', `alert ${n}`));
+            } else {
+              const id = `${e.chat}:${e.key}`;
+              newest.set(id, n);
+              h.outbox.enqueue({
+                chatId: e.chat,
+                priority: 'card',
+                key: id,
+                what: id,
+                run: async () => {
+                  const v = newest.get(id)!;
+                  await h.call('editMessageText', e.chat);
+                  autos.push(h.writes.at(-1)!);
+                  delivered.set(id, v);
+                },
+              });
+            }
+            await vi.advanceTimersByTimeAsync(e.gap);
+          }
+          await vi.advanceTimersByTimeAsync(10 * 60_000);
+          await h.outbox.idle();
+          // Every card's last version arrived.
+          expect(delivered).toEqual(newest);
+          // Overall, every write waits its turn.
+          expect(most(h.writes.map((w) => w.at), 1000)).toBeLessThanOrEqual(limits.globalPerSecond);
+          for (const chat of chats) {
+            const all = h.writes.filter((w) => w.chatId === chat).map((w) => w.at);
+            if (chat < 0) expect(most(all, 60_000)).toBeLessThanOrEqual(limits.groupPerMinute);
+            // In a private chat direct replies may burst; an automatic write never joins a full window.
+            else for (const w of autos.filter((a) => a.chatId === chat)) expect(all.filter((t) => t > w.at - 1000 && t <= w.at).length).toBeLessThanOrEqual(limits.privatePerSecond);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('direct replies in a private chat do not wait, but the outbox waits for them', async () => {
+    const h = harness(LIMITS);
+    await h.call('sendMessage', 1);
+    await h.call('sendMessage', 1);
+    expect(h.writes.map((w) => w.at)).toEqual([0, 0].map(() => h.writes[0]!.at));
+    const start = Date.now();
+    h.outbox.enqueue(h.job(1, 'alert', 'alert'));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(h.writes[2]!.at - start).toBeGreaterThanOrEqual(1000 + JITTER_MARGIN_MS);
+  });
+
+  it('leaves room in a busy group for direct replies', async () => {
+    const h = harness({ globalPerSecond: 0, groupPerMinute: 20, privatePerSecond: 0 });
+    for (let i = 0; i < 30; i++) h.outbox.enqueue(h.job(-100, 'alert', `alert ${i}`));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.writes).toHaveLength(18);
+    const before = Date.now();
+    await h.call('sendMessage', -100);
+    expect(Date.now()).toBe(before);
+    expect(h.writes).toHaveLength(19);
+  });
+
+  it('a 429 pauses that chat for retry_after; other chats go on; the job is retried', async () => {
+    let failOnce = true;
+    const h = harness(LIMITS, {
+      fail: (w) => {
+        if (w.chatId !== 1 || !failOnce) return undefined;
+        failOnce = false;
+        return { code: 429, retryAfter: 7 };
+      },
+    });
+    h.outbox.enqueue(h.job(1, 'alert', 'paused'));
+    await vi.advanceTimersByTimeAsync(100);
+    const failedAt = Date.now();
+    h.outbox.enqueue(h.job(1, 'alert', 'also paused'));
+    h.outbox.enqueue(h.job(2, 'alert', 'other chat'));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(h.sent.map((s) => s.what)).toEqual(['other chat']);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(h.sent.map((s) => s.what).sort()).toEqual(['also paused', 'other chat', 'paused']);
+    for (const w of h.writes.filter((x) => x.chatId === 1)) expect(w.at - failedAt).toBeGreaterThanOrEqual(6900);
+  });
+
+  it('retries a failing card until it gets through, with its newest content', async () => {
+    let fails = 5;
+    let content = 'old';
+    const h = harness(LIMITS, { fail: () => (fails-- > 0 ? { code: 502 } : undefined) });
+    const card: OutboxJob = {
+      chatId: 1,
+      priority: 'card',
+      key: 'k',
+      what: 'card',
+      run: async () => {
+        const res = await h.call('editMessageText', 1);
+        if (!res.ok) throw new Transient();
+        h.sent.push({ chatId: 1, what: content });
+      },
+    };
+    h.outbox.enqueue(card);
+    await vi.advanceTimersByTimeAsync(3000);
+    content = 'new';
+    h.outbox.enqueue(card);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(h.sent.map((s) => s.what)).toEqual(['new']);
+    expect(h.outbox.dropped).toBe(0);
+  });
+
+  it('is bounded: when full, the oldest alert goes and cards stay', async () => {
+    const h = harness({ globalPerSecond: 1, groupPerMinute: 0, privatePerSecond: 0 }, { maxQueued: 5 });
+    h.outbox.enqueue(h.job(1, 'card', 'card', 'c'));
+    for (let i = 0; i < 10; i++) h.outbox.enqueue(h.job(1, 'alert', `alert ${i}`));
+    expect(h.outbox.queued).toBe(5);
+    expect(h.outbox.dropped).toBe(6);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sent.map((s) => s.what)).toEqual(['alert 6', 'alert 7', 'alert 8', 'alert 9', 'card']);
+  });
+
+  it('stop waits for queued writes, then takes no more', async () => {
+    const h = harness(LIMITS);
+    for (let i = 0; i < 3; i++) h.outbox.enqueue(h.job(i + 1, 'alert', `a${i}`));
+    const stopped = h.outbox.stop(5000);
+    await vi.advanceTimersByTimeAsync(5000);
+    await stopped;
+    expect(h.sent).toHaveLength(3);
+    expect(h.outbox.enqueue(h.job(1, 'alert', 'late'))).toBe(false);
+  });
+});
