@@ -17,6 +17,7 @@ import { stripAnsi, truncate } from '../../core/text.js';
 import { KubeApiError } from './errors.js';
 import type { KubePort, WatchEvent, WatchKind } from './port.js';
 import type { KubeClusters } from './scope.js';
+import { sleep } from '../../core/sleep.js';
 
 export interface KubeWatchOptions {
   /** Asked of the server per watch request (default 300). */
@@ -72,18 +73,6 @@ function podIssues(p: V1Pod): PodIssue[] {
   }
   return out;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 interface Stream {
   readonly context: string;

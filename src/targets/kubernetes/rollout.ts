@@ -7,6 +7,7 @@ import type { V1DaemonSet, V1Deployment, V1Pod, V1PodTemplateSpec, V1ReplicaSet,
 import { ActionError } from '../../core/action.js';
 import { summarizePod } from './format.js';
 import type { KubePort, WorkloadKind } from './port.js';
+import { sleep } from '../../core/sleep.js';
 
 export const REVISION = 'deployment.kubernetes.io/revision';
 const HASH_LABEL = 'pod-template-hash';
@@ -55,18 +56,6 @@ export interface FollowResult extends RolloutState {
   /** Pods of the workload that are in trouble when it did not finish: "web-1: ImagePullBackOff". */
   readonly problems: readonly string[];
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /** Polls the workload until its rollout is complete or `timeoutMs` passes. */
 export async function followRollout(port: KubePort, kind: WorkloadKind, namespace: string, name: string, o: FollowOptions): Promise<FollowResult> {
