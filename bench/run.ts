@@ -8,6 +8,7 @@ import { benchPipeline } from './pipeline.js';
 import { printReport, type Report } from './report.js';
 import { benchMemory, benchTelegram } from './telegram.js';
 import { benchTmux } from './tmux.js';
+import { benchTmuxBot } from './tmux-bot.js';
 
 const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   audit: benchAudit,
@@ -15,6 +16,7 @@ const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   telegram: benchTelegram,
   memory: (r) => benchMemory(r),
   tmux: benchTmux,
+  'tmux-bot': benchTmuxBot,
   docker: (r) => withDockerBot(r, (bot) => benchDockerPrivate(r, bot)),
 };
 
