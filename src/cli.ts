@@ -5,7 +5,7 @@ import { config as loadDotenv } from 'dotenv';
 import { GrammyError } from 'grammy';
 import { createApp, SetupError, VERSION, type App, type TargetFactory } from './app.js';
 import { loadConfig, type Config, type Mode } from './config.js';
-import { verifyAudit } from './core/audit-verify.js';
+import { verifyAuditAsync } from './core/audit-verify.js';
 import { runDoctor } from './doctor.js';
 import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
@@ -121,7 +121,7 @@ async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
   await app.close(SHUTDOWN_DRAIN_MS);
 }
 
-function auditVerify(args: string[]): never {
+async function auditVerify(args: string[]): Promise<never> {
   const i = args.indexOf('--state-dir');
   if (i >= 0 && !args[i + 1]) {
     process.stderr.write('teleops audit verify: --state-dir needs a directory\n');
@@ -135,7 +135,7 @@ function auditVerify(args: string[]): never {
   const anchorPath = i < 0 && process.env.AUDIT_ANCHOR_PATH ? process.env.AUDIT_ANCHOR_PATH : join(stateDir, 'audit.anchor');
   const db = openDb(stateDir, { readonly: true });
   const hmacKey = process.env.AUDIT_HMAC_KEY?.trim();
-  const r = verifyAudit(db, { ...(hmacKey ? { hmacKey } : {}), anchorPath });
+  const r = await verifyAuditAsync(db, { ...(hmacKey ? { hmacKey } : {}), anchorPath });
   db.close();
   if (r.ok) {
     process.stdout.write(`audit log intact: ${r.entries} entries, head #${r.headSeq}\n`);
@@ -155,7 +155,7 @@ export async function main(argv: string[], targets: readonly TargetFactory[] = T
     case 'console':
       return consoleMode(targets);
     case 'audit':
-      if (rest[0] === 'verify') auditVerify(rest.slice(1));
+      if (rest[0] === 'verify') await auditVerify(rest.slice(1));
       break;
     case 'doctor':
       return process.exit(await runDoctor(process.env, process.stdout));

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { loadConfig } from './config.js';
-import { verifyAudit } from './core/audit-verify.js';
+import { verifyAuditAsync } from './core/audit-verify.js';
 import { checkAll, type Integration } from './core/health.js';
 import { silentLogger } from './core/log.js';
 import { createRedactor } from './core/redact.js';
@@ -39,7 +39,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   }
   if (existsSync(dbPath(cfg.STATE_DIR))) {
     const db = openDb(cfg.STATE_DIR, { readonly: true });
-    const v = verifyAudit(db, { ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}), anchorPath: cfg.auditAnchorPath });
+    const v = await verifyAuditAsync(db, { ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}), anchorPath: cfg.auditAnchorPath });
     db.close();
     lines.push(
       v.ok

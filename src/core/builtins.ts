@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from './action.js';
 import type { AuditLog } from './audit.js';
-import { verifyAudit } from './audit-verify.js';
+import { verifyAuditAsync } from './audit-verify.js';
 import type { Dispatcher } from './dispatcher.js';
 import { checkAll, type Integration } from './health.js';
 import type { Registry } from './registry.js';
@@ -119,7 +119,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       timeoutMs: 300_000,
       command: { path: ['audit', 'verify'] },
       run: async () => {
-        const r = verifyAudit(d.db, d.auditVerify);
+        const r = await verifyAuditAsync(d.db, d.auditVerify);
         return r.ok
           ? { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] }
           : { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };

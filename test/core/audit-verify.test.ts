@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_OUTCOMES, AuditLog, canonicalJson, type AuditEntryInput } from '../../src/core/audit.js';
-import { verifyAudit, type Break, type VerifyReport } from '../../src/core/audit-verify.js';
-import { openDb, type Db } from '../../src/store/db.js';
+import { verifyAudit, verifyAuditAsync, type Break, type VerifyReport } from '../../src/core/audit-verify.js';
+import { ChunkHashWorker } from '../../src/core/audit-verify-worker.js';
+import { openDb, openMemoryDb, type Db } from '../../src/store/db.js';
 
 const GENESIS = '0'.repeat(64);
 /** What an attacker without the key can compute. */
@@ -52,6 +53,26 @@ function makeLog(hmacKey: string | undefined, inputs: readonly AuditEntryInput[]
 
 const verify = (f: Fixture): VerifyReport =>
   verifyAudit(f.db, { anchorPath: f.anchorPath, ...(f.hmacKey ? { hmacKey: f.hmacKey } : {}) });
+
+const verifyAsync = (f: Fixture): Promise<VerifyReport> =>
+  verifyAuditAsync(f.db, { anchorPath: f.anchorPath, ...(f.hmacKey ? { hmacKey: f.hmacKey } : {}) });
+
+/** A copy of a log in a temp dir of its own, to tamper with (committed) while the original stays intact. */
+function copyLog(f: Fixture): Fixture & { done: () => void } {
+  f.db.pragma('wal_checkpoint(TRUNCATE)');
+  const dir = mkdtempSync(join(tmpdir(), 'teleops-audit-verify-'));
+  cpSync(f.dir, dir, { recursive: true });
+  const db = openDb(dir);
+  let open = true;
+  const done = (): void => {
+    if (!open) return;
+    open = false;
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  cleanups.push(done);
+  return { dir, db, anchorPath: join(dir, 'audit.anchor'), hmacKey: f.hmacKey, done };
+}
 
 const reopen = (f: Fixture): AuditLog =>
   new AuditLog(f.db, { anchorPath: f.anchorPath, ...(f.hmacKey ? { hmacKey: f.hmacKey } : {}) });
@@ -112,6 +133,15 @@ function swapRows(db: Db, a: number, b: number): void {
 }
 
 const truncateFrom = (db: Db, seq: number): void => void db.prepare('DELETE FROM audit WHERE seq >= ?').run(seq);
+
+const setPrevHash = (db: Db, seq: number, prev: string): void =>
+  void db.prepare('UPDATE audit SET prev_hash = ? WHERE seq = ?').run(prev, seq);
+
+/** Moves the entry's first byte to the end of prev_hash: the bytes the hash covers stay the same. */
+function shiftBoundary(db: Db, seq: number): void {
+  const r = rowAt(db, seq);
+  db.prepare('UPDATE audit SET prev_hash = ?, entry = ? WHERE seq = ?').run(r.prev_hash + r.entry[0], r.entry.slice(1), seq);
+}
 
 /** A freshly computed chain without the key; returns the new rows. */
 function replaceTable(db: Db, entries: readonly AuditEntryInput[]): Row[] {
@@ -345,6 +375,29 @@ describe.each([
     }
   });
 
+  it('names bytes moved between prev_hash and entry, which the hash cannot see, as modified', async () => {
+    const f = makeLog(hmacKey, inputs(10));
+    shiftBoundary(f.db, 4);
+    expectBreak(verify(f), 'modified', 4);
+    expectBreak(await verifyAsync(f), 'modified', 4);
+  });
+
+  if (!keyed) {
+    it('names an unanchored row forged to hash right when read as 64 + entry + 64 bytes as modified', async () => {
+      const f = makeLog(hmacKey, inputs(5));
+      writeAnchor(f, anchorLines(f).slice(0, 4));
+      // Stored as prev_hash ‖ 'x', e ‖ c, h (65 chars): read with the entry's length, the row
+      // looks like prev_hash, 'x' ‖ e, and c ‖ h minus its last two chars, which is the digest.
+      const r = rowAt(f.db, 5);
+      const digest = sha256(`${r.prev_hash}x${r.entry}`);
+      f.db
+        .prepare('UPDATE audit SET prev_hash = ?, entry = ?, hash = ? WHERE seq = 5')
+        .run(`${r.prev_hash}x`, r.entry + digest[0]!, `${digest.slice(1)}yy`);
+      expectBreak(verify(f), 'modified', 5);
+      expectBreak(await verifyAsync(f), 'modified', 5);
+    });
+  }
+
   it('reads the chain and the anchor across chunk boundaries', () => {
     const n = 4600;
     const f = makeLog(hmacKey, inputs(n));
@@ -369,6 +422,180 @@ describe.each([
       expectBreak(attempt(() => insertRow(f.db, seq)), 'inserted', seq);
     }
     expect(verify(f)).toEqual({ ok: true, entries: n, headSeq: n });
+  });
+});
+
+describe.each([
+  ['SHA-256', undefined],
+  ['HMAC-SHA-256', 'k3y-for-tests'],
+])('verifyAuditAsync, %s chain', (_mode, hmacKey) => {
+  it('gives the same verdicts as verifyAudit, across chunk boundaries', async () => {
+    const n = 4600;
+    const intact = makeLog(hmacKey, inputs(n));
+    expect(await verifyAsync(intact)).toEqual({ ok: true, entries: n, headSeq: n });
+    const cases: [string, (db: Db) => void, Break, number][] = [
+      ...[2048, 2049, n].flatMap((seq): [string, (db: Db) => void, Break, number][] => [
+        [`modified ${seq}`, (db) => modifyField(db, seq, 'operator'), 'modified', seq],
+        [`swapped ${seq - 1}, ${seq}`, (db) => swapRows(db, seq - 1, seq), 'reordered', seq - 1],
+        [`truncated at ${seq}`, (db) => truncateFrom(db, seq), 'truncated', seq],
+      ]),
+      ['deleted 2049', (db) => deleteRow(db, 2049, false), 'deleted', 2049],
+      ['deleted 2049, renumbered', (db) => deleteRow(db, 2049, true), 'deleted', 2049],
+      ['inserted at 2049', (db) => insertRow(db, 2049), 'inserted', 2049],
+      // prev_hash alone: the first row, the first of a chunk, and a link to an older entry.
+      ['prev_hash 1', (db) => setPrevHash(db, 1, 'f'.repeat(64)), 'modified', 1],
+      ['prev_hash 2049', (db) => setPrevHash(db, 2049, 'f'.repeat(64)), 'modified', 2049],
+      ['prev_hash 3000', (db) => setPrevHash(db, 3000, rowAt(db, 2998).hash), 'modified', 3000],
+      ['prev_hash ‖ entry boundary 2049', (db) => shiftBoundary(db, 2049), 'modified', 2049],
+    ];
+    for (const [what, edit, kind, seq] of cases) {
+      const f = copyLog(intact);
+      edit(f.db);
+      const report = await verifyAsync(f);
+      expect(report, what).toEqual(verify(f));
+      expectBreak(report, kind, seq);
+      f.done();
+    }
+  });
+});
+
+describe('verifyAuditAsync', () => {
+  /** A valid log of n entries inserted directly (much faster than n appends), with its anchor. */
+  function bulkLog(n: number): Fixture & { done: () => void } {
+    const f = makeLog(undefined, []);
+    const insert = f.db.prepare('INSERT INTO audit VALUES (?, ?, ?, ?)');
+    const lines: string[] = [];
+    f.db.transaction(() => {
+      let prev = GENESIS;
+      for (let seq = 1; seq <= n; seq++) {
+        const entry = canonicalJson({ ...input(seq), seq, ts: '2001-01-01T00:00:00.000Z' });
+        const hash = sha256(prev + entry);
+        insert.run(seq, entry, prev, hash);
+        lines.push(`${seq} ${hash}`);
+        prev = hash;
+      }
+    })();
+    writeAnchor(f, lines);
+    return f;
+  }
+
+  it('lets the event loop run between chunks, and finds a break in any of them', async () => {
+    const n = 20_000;
+    const f = bulkLog(n);
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const report = await verifyAsync(f);
+    spinning = false;
+    expect(report).toEqual({ ok: true, entries: n, headSeq: n });
+    // Ten chunks, and a turn after each (a synchronous verification would allow none).
+    expect(turns).toBeGreaterThanOrEqual(10);
+    for (const seq of [3, 9000, 19_999]) {
+      const g = copyLog(f);
+      modifyField(g.db, seq, 'target');
+      expectBreak(await verifyAsync(g), 'modified', seq);
+      g.done();
+    }
+  });
+
+  it('reads one snapshot while the log keeps growing', async () => {
+    const n = 20_000;
+    const f = bulkLog(n);
+    const log = reopen(f);
+    let appended = 0;
+    let appending = true;
+    const append = (): void => {
+      if (!appending) return;
+      log.append(input(appended++));
+      setImmediate(append);
+    };
+    setImmediate(append);
+    const report = await verifyAsync(f);
+    appending = false;
+    log.close();
+    expect(report).toMatchObject({ ok: true });
+    expect(report.entries).toBeGreaterThanOrEqual(n);
+    expect(appended).toBeGreaterThan(0);
+    expect(await verifyAsync(f)).toEqual({ ok: true, entries: n + appended, headSeq: n + appended });
+  });
+
+  it('does not take the row order of a table recreated without its INTEGER PRIMARY KEY on trust', async () => {
+    const f = makeLog(undefined, inputs(10));
+    // Stored in chain order, but with the seqs of entries 5 and 6 swapped.
+    f.db.exec(`ALTER TABLE audit RENAME TO old;
+      CREATE TABLE audit (seq INTEGER, entry TEXT, prev_hash TEXT, hash TEXT);
+      INSERT INTO audit SELECT CASE seq WHEN 5 THEN 6 WHEN 6 THEN 5 ELSE seq END, entry, prev_hash, hash FROM old ORDER BY seq;
+      DROP TABLE old;`);
+    expectBreak(verify(f), 'reordered', 5);
+    expect(await verifyAsync(f)).toEqual(verify(f));
+  });
+
+  it('verifies an in-memory database on one thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'teleops-audit-verify-'));
+    const db = openMemoryDb();
+    cleanups.push(() => {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const anchorPath = join(dir, 'audit.anchor');
+    const log = new AuditLog(db, { anchorPath });
+    for (const i of inputs(3)) log.append(i);
+    log.close();
+    expect(await verifyAuditAsync(db, { anchorPath })).toEqual({ ok: true, entries: 3, headSeq: 3 });
+    db.prepare('UPDATE audit SET hash = ? WHERE seq = 2').run('e'.repeat(64));
+    expectBreak(await verifyAuditAsync(db, { anchorPath }), 'modified', 2);
+  });
+});
+
+describe('ChunkHashWorker', () => {
+  /** Rows as the verifier's chunk query returns them. */
+  const chunkOf = (rs: readonly Row[]): [Buffer, Float64Array<ArrayBuffer>] => [
+    Buffer.concat(rs.map((r) => Buffer.from(r.prev_hash + r.entry + r.hash))),
+    Float64Array.from(rs.flatMap((r) => [r.seq, Buffer.byteLength(r.entry)])),
+  ];
+
+  it.each([
+    ['SHA-256', undefined],
+    ['HMAC-SHA-256', 'k3y-for-tests'],
+  ])('answers whether every row of every chunk hashes as the %s chain does', async (_mode, hmacKey) => {
+    const all = rows(makeLog(hmacKey, inputs(30)).db);
+    const other = rows(makeLog(hmacKey ? undefined : 'k3y-for-tests', inputs(3)).db);
+    const w = new ChunkHashWorker(hmacKey);
+    try {
+      w.submit(...chunkOf(all.slice(0, 10)));
+      w.submit(...chunkOf(all.slice(10)));
+      expect(await w.allMatch()).toBe(true);
+      expect(w.ok).toBe(true);
+      w.submit(...chunkOf(all.map((r) => (r.seq === 17 ? { ...r, entry: r.entry.replace('db-17', 'db-71') } : r))));
+      expect(await w.allMatch()).toBe(false);
+      expect(w.ok).toBe(false);
+    } finally {
+      await w.close();
+    }
+    const v = new ChunkHashWorker(hmacKey);
+    try {
+      v.submit(...chunkOf(other));
+      expect(await v.allMatch()).toBe(false);
+    } finally {
+      await v.close();
+    }
+  });
+
+  it('answers no for a malformed row', async () => {
+    const all = rows(makeLog(undefined, inputs(5)).db);
+    const [bytes, meta] = chunkOf(all);
+    meta[5] = -1;
+    const w = new ChunkHashWorker(undefined);
+    try {
+      w.submit(bytes, meta);
+      expect(await w.allMatch()).toBe(false);
+    } finally {
+      await w.close();
+    }
   });
 });
 
@@ -444,6 +671,28 @@ describe('verifyAudit over random logs', () => {
       }
     }
   }
+
+  it('verifyAuditAsync agrees with verifyAudit on any log, untampered or tampered once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        mode,
+        log.chain((entries) => fc.tuple(fc.constant(entries), fc.option(op(entries.length), { nil: undefined }))),
+        async (hmacKey, [entries, o]) => {
+          const f = makeLog(hmacKey, entries);
+          try {
+            const expected = o && tamper(f.db, entries.length, o);
+            const report = await verifyAsync(f);
+            expect(report).toEqual(verify(f));
+            if (expected) expectBreak(report, expected.kind, expected.firstBadSeq);
+            else expect(report).toEqual({ ok: true, entries: entries.length, headSeq: entries.length });
+          } finally {
+            f.done();
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
 
   it('accepts every untampered log', () => {
     fc.assert(
