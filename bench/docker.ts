@@ -1,9 +1,11 @@
 // Docker benchmarks, each against the raw Engine API measured in the same run:
 //  1. docker.ps with 100 containers vs. GET /containers/json alone (goal ≤ 1.5×);
-//  2. docker.logs <c> 200 on a container with ≥ 200 MB of logs vs. the Engine calls that
-//     `docker logs --tail 200` makes (inspect, then logs; goal ≤ 1.5×) and vs. the logs call
-//     alone, and the peak RSS increase while doing it (goal ≤ 30 MB).
+//  2. docker.logs <c> 200 on a container with ≥ 200 MB of logs vs. `docker logs --tail 200`
+//     (the CLI; goal ≤ 1.5×), and, stricter, vs. the Engine calls that command makes (inspect,
+//     then logs) and the logs call alone; and the peak RSS increase (goal ≤ 30 MB).
 // Standalone: `npx tsx bench/docker.ts` starts a private dockerd (root, docker.io, busybox-static).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { stat } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -26,6 +28,8 @@ import {
   type DockerdInfo,
 } from '../test/support/dockerd.js';
 import { percentile, printReport, sortNumbers, type Report } from './report.js';
+
+const execFileAsync = promisify(execFile);
 
 const SUITE = 'bench';
 const PS_CONTAINERS = 100;
@@ -184,17 +188,21 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
         sent = await drain(await run(actions, 'docker.logs', { container: 'bench-biglog', lines: 200 }));
         peak = Math.max(peak, process.memoryUsage().rss);
       },
+      // The issue's baseline: the Docker CLI itself, as an operator at the machine would run it.
+      dockerCli: () => execFileAsync('docker', ['-H', opts.dockerHost, 'logs', '--tail', '200', 'bench-biglog'], { maxBuffer: 64 << 20 }),
       ...(opts.runLogs ? { bot: () => opts.runLogs!('bench-biglog') } : {}),
     });
     clearInterval(sampler);
     report('Engine logs tail=200 alone, raw', logs.raw!, 'ms', 'median');
     report('Engine inspect + logs tail=200 (the calls of docker logs)', logs.cli!, 'ms', 'median');
     report('docker.logs <c> 200, the action (file streamed out)', logs.action!, 'ms', `median; ${(sent / 1024).toFixed(0)} KiB sent`);
-    report('docker.logs action / (inspect + logs)', logs.action! / logs.cli!, 'x', 'goal ≤ 1.5');
+    report('`docker logs --tail 200` (the Docker CLI)', logs.dockerCli!, 'ms', 'median');
+    report('docker.logs action / (inspect + logs)', logs.action! / logs.cli!, 'x', 'stricter than the goal: the Engine calls alone');
     report('docker.logs action / logs alone', logs.action! / logs.raw!, 'x', 'the action must also resolve the name');
     if (logs.bot !== undefined) {
       report('/docker logs <c> 200 through the bot', logs.bot, 'ms', 'median');
-      report('/docker logs through the bot / (inspect + logs)', logs.bot / logs.cli!, 'x', 'goal ≤ 1.5');
+      report('/docker logs through the bot / `docker logs --tail 200`', logs.bot / logs.dockerCli!, 'x', 'goal ≤ 1.5');
+      report('/docker logs through the bot / (inspect + logs)', logs.bot / logs.cli!, 'x', 'stricter: the Engine calls alone');
     }
     report('docker.logs peak RSS increase (this process)', (peak - base) / 1048576, 'MB', 'goal ≤ 30');
   } finally {

@@ -110,7 +110,7 @@ export class Replier {
 
   /** Streams the content through the redactor into the upload: never whole in memory. */
   private sendDocument(where: Where, filename: string, content: string | Buffer | AsyncIterable<Buffer | string>): Promise<Message> {
-    const source = typeof content === 'string' || Buffer.isBuffer(content) ? Readable.from([content]) : Readable.from(content);
+    const source = typeof content === 'string' || Buffer.isBuffer(content) ? Readable.from([content]) : Readable.from(coalesce(content));
     const redacted = source.pipe(this.redactor.lineStream());
     return this.api.sendDocument(where.chatId, new InputFile(redacted, safeFilename(filename)), {
       ...(where.threadId !== undefined ? { message_thread_id: where.threadId } : {}),
@@ -143,6 +143,26 @@ function approvalKeyboard(a: { id: string; token: string }): InlineKeyboardMarku
       ],
     ],
   };
+}
+
+/**
+ * Log sources yield a line at a time; gathering them into larger chunks turns thousands of
+ * tiny redactor passes and socket writes into a few (memory stays bounded by `min`).
+ */
+async function* coalesce(source: AsyncIterable<Buffer | string>, min = 64 * 1024): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of source) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    parts.push(b);
+    size += b.length;
+    if (size >= min) {
+      yield Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(parts, size);
 }
 
 /** File names come from container and session names: keep them plain. */
