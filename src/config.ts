@@ -164,6 +164,8 @@ export const SETTINGS = {
   K8S_NAMESPACES: { doc: 'Allowed namespaces, comma-separated (empty: all)', default: '', schema: list },
   K8S_READ_ONLY: { doc: 'Remove every mutating Kubernetes action', default: 'false', schema: bool },
   K8S_MAX_REPLICAS: { doc: 'Most replicas /k8s scale may set', default: '50', schema: int(0, 10_000) },
+  SHELL_ENABLED: { doc: 'Allow /shell: admins only, approval every time', default: 'false', schema: bool },
+  SHELL_TIMEOUT_SECONDS: { doc: 'A /shell command is killed after this long', default: '30', schema: int(1, 3600) },
   STATE_DIR: { doc: 'Directory of the SQLite database and the audit anchor file', default: '.state', schema: text },
   AUDIT_HMAC_KEY: { doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)', default: '', schema: text, secret: true },
   AUDIT_ANCHOR_PATH: { doc: 'Anchor file recording the audit head', default: '$STATE_DIR/audit.anchor', schema: text },

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { envExample, loadConfig, SETTINGS } from '../src/config.js';
+import { SECRET_ENV } from '../src/core/env.js';
 
 const TOKEN = '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi';
 
@@ -39,6 +40,13 @@ describe('loadConfig', () => {
   it('refuses one user with two roles', () => {
     const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '1', VIEWER_USER_IDS: '1' }, 'start');
     expect(r.ok).toBe(false);
+  });
+});
+
+describe('secret settings', () => {
+  it('are all kept out of the processes teleops starts', () => {
+    const secret = Object.entries(SETTINGS).filter(([, s]) => 'secret' in s && s.secret).map(([n]) => n);
+    expect([...SECRET_ENV].sort()).toEqual(secret.sort());
   });
 });
 

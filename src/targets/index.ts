@@ -3,6 +3,7 @@ import type { TargetFactory } from '../app.js';
 import { TmuxWatchedRepo } from '../store/tmux-watched.js';
 import { createDockerTarget } from './docker/index.js';
 import { KUBE_DISABLED, locateKubeConfig } from './kubernetes/locate.js';
+import { shellActions } from './shell/index.js';
 import { createTmuxTarget } from './tmux/index.js';
 import { DEFAULT_ERROR_PATTERNS, DEFAULT_WAIT_PATTERNS } from './tmux/classify.js';
 import { tmuxSettings } from './tmux/settings.js';
@@ -57,5 +58,9 @@ export const kubernetesTarget: TargetFactory = async ({ config: c, alerts, log }
   };
 };
 
+/** `/shell` exists only with SHELL_ENABLED=true. */
+export const shellTarget: TargetFactory = ({ config: c }) =>
+  c.SHELL_ENABLED ? { actions: shellActions({ timeoutMs: c.SHELL_TIMEOUT_SECONDS * 1000, ...(c.TMUX_DEFAULT_CWD ? { cwd: c.TMUX_DEFAULT_CWD } : {}) }) } : null;
+
 /** Every target teleops can operate; each decides from the config whether it is enabled. */
-export const TARGETS: readonly TargetFactory[] = [dockerTarget, tmuxTarget, kubernetesTarget];
+export const TARGETS: readonly TargetFactory[] = [dockerTarget, tmuxTarget, kubernetesTarget, shellTarget];

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { ActionError } from '../../core/action.js';
 import type { TmuxKey } from './keys.js';
 import { tmuxTargetArg, type TmuxTarget } from './target.js';
+import { scrubbedEnv } from '../../core/env.js';
 
 export type TmuxErrorCode = 'no-server' | 'not-found' | 'exists' | 'timeout' | 'no-binary' | 'failed';
 
@@ -119,15 +120,6 @@ export interface TmuxPortOptions {
 /** The user option that holds a session's alias. */
 export const ALIAS_OPTION = '@teleops_alias';
 
-/** Settings of teleops that must not leak into terminal sessions started through it. */
-export const SECRET_ENV = [
-  'TELEGRAM_BOT_TOKEN',
-  'AUDIT_HMAC_KEY',
-  'AI_API_KEY',
-  'GEMINI_API_KEY',
-  'OPENAI_API_KEY',
-  'ANTHROPIC_API_KEY',
-] as const;
 
 const SEP = '\u001f';
 
@@ -172,11 +164,6 @@ function defaultSocket(env: NodeJS.ProcessEnv): string {
   return `${env.TMUX_TMPDIR || '/tmp'}/tmux-${uid}/default`;
 }
 
-function scrubbedEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of SECRET_ENV) delete env[k];
-  return env;
-}
 
 const int = (s: string | undefined): number => {
   const n = Number.parseInt(s ?? '', 10);
