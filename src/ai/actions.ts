@@ -81,13 +81,13 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
     actions.push(
       defineAction({
         name: 'ai.docker-summary',
-        summary: 'A short AI diagnosis of a container log',
+        summary: 'A short AI diagnosis of a container log (also /docker logs <container> [lines] summarize)',
         target: 'docker',
         risk: 'read',
         llm: false,
         timeoutMs: 120_000,
         params: z.object({ container: z.string().min(1).max(200), lines }),
-        command: { path: ['docker', 'summary'], usage: '<container> [lines]' },
+        command: { path: ['docker', 'summary'], usage: '<container> [lines]', suffix: { path: ['docker', 'logs'], word: 'summarize' } },
         subject: (p) => `container ${p.container}`,
         run: async (ctx, p) => {
           const output = await read(ctx, 'docker.logs', { container: p.container, lines: p.lines ?? SUMMARY_LINES_DEFAULT });

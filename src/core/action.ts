@@ -48,6 +48,11 @@ export interface CommandSpec {
   /** Whole alternative spellings, e.g. [['ps']] for /ps. */
   readonly aliases?: readonly (readonly string[])[];
   /**
+   * Another action's spelling with a closing word that means this one, e.g.
+   * `{ path: ['docker', 'logs'], word: 'summarize' }`: "/docker logs api 200 summarize".
+   */
+  readonly suffix?: { readonly path: readonly string[]; readonly word: string };
+  /**
    * Custom mapping from the arguments to raw params (validated by the schema after);
    * `raw` is the argument text exactly as typed.
    */

@@ -27,6 +27,8 @@ const key = (words: readonly string[]) => words.join(' ');
 export class Registry {
   private readonly byName = new Map<string, AnyAction>();
   private readonly byCommand = new Map<string, AnyAction>();
+  /** "docker logs" → the actions spelled "/docker logs … <word>". */
+  private readonly bySuffix = new Map<string, { word: string; action: AnyAction }[]>();
 
   constructor(actions: readonly AnyAction[]) {
     for (const a of actions) {
@@ -38,6 +40,10 @@ export class Registry {
         const other = this.byCommand.get(k);
         if (other) throw new Error(`/${k} is claimed by both ${other.name} and ${a.name}`);
         this.byCommand.set(k, a);
+      }
+      if (a.command?.suffix) {
+        const k = key(a.command.suffix.path);
+        this.bySuffix.set(k, [...(this.bySuffix.get(k) ?? []), { word: a.command.suffix.word.toLowerCase(), action: a }]);
       }
     }
   }
@@ -58,6 +64,8 @@ export class Registry {
   /** Longest command path wins: "/docker ps x" is docker.ps with "x", not a bare /docker. */
   lookup(line: CommandLine): CommandLookup {
     const words = line.words;
+    const suffixed = this.lookupSuffix(line);
+    if (suffixed) return suffixed;
     for (let n = Math.min(3, words.length); n >= 1; n--) {
       const a = this.byCommand.get(key(words.slice(0, n).map((w) => w.toLowerCase())));
       if (!a) continue;
@@ -77,6 +85,22 @@ export class Registry {
     const verbs = this.verbsOf(words[0]!.toLowerCase());
     if (verbs.length > 0) return { kind: 'unknown', message: `/${words[0]} ${words[1] ?? ''} is not a command. Try one of: ${verbs.join(', ')}.` };
     return { kind: 'unknown', message: `/${words[0]} is not a command. /help lists them.` };
+  }
+
+  private lookupSuffix(line: CommandLine): CommandLookup | undefined {
+    const last = line.words.at(-1)?.toLowerCase();
+    for (let n = Math.min(3, line.words.length - 1); n >= 1; n--) {
+      const hit = this.bySuffix.get(key(line.words.slice(0, n).map((w) => w.toLowerCase())))?.find((s) => s.word === last);
+      if (!hit) continue;
+      const rawArgs = skipWords(line.raw, n - 1).replace(/\s*\S+\s*$/, '');
+      try {
+        return { kind: 'match', match: { action: hit.action, params: bindArgs(hit.action.command?.usage ?? '', rawArgs) } };
+      } catch (e) {
+        if (e instanceof UsageError) return { kind: 'usage', message: `${e.message}. Usage: ${usageOf(hit.action)}` };
+        throw e;
+      }
+    }
+    return undefined;
   }
 
   /** Top-level commands for setMyCommands: one per group, plus aliases and built-ins. */

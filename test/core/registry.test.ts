@@ -12,6 +12,7 @@ const registry = new Registry([
   act('docker.ps', ['docker', 'ps'], '[all] [filter]', { aliases: [['ps'], ['docker']] }),
   act('docker.logs', ['docker', 'logs'], '<c> [lines]'),
   act('core.help', ['help']),
+  act('ai.docker-summary', ['docker', 'summary'], '<c> [lines]', { suffix: { path: ['docker', 'logs'], word: 'summarize' } }),
 ]);
 const look = (text: string) => registry.lookup(parseCommandLine(text)!);
 
@@ -23,8 +24,14 @@ describe('Registry', () => {
     expect(look('/docker')).toMatchObject({ kind: 'match', match: { action: { name: 'docker.ps' } } });
   });
 
+  it('reads a closing word as another action: /docker logs api 50 summarize', () => {
+    expect(look('/docker logs api 50 summarize')).toMatchObject({ kind: 'match', match: { action: { name: 'ai.docker-summary' }, params: { c: 'api', lines: '50' } } });
+    expect(look('/docker logs api SUMMARIZE')).toMatchObject({ kind: 'match', match: { action: { name: 'ai.docker-summary' }, params: { c: 'api' } } });
+    expect(look('/docker logs api 50')).toMatchObject({ kind: 'match', match: { action: { name: 'docker.logs' } } });
+  });
+
   it('reads a mistyped verb as a mistake, not as an argument of the bare group', () => {
-    expect(look('/docker restrat api')).toEqual({ kind: 'unknown', message: '/docker restrat is not a command. Try one of: ps, logs.' });
+    expect(look('/docker restrat api')).toEqual({ kind: 'unknown', message: '/docker restrat is not a command. Try one of: ps, logs, summary.' });
     expect(look('/nothing')).toEqual({ kind: 'unknown', message: '/nothing is not a command. /help lists them.' });
     expect(look('/docker logs a b c')).toMatchObject({ kind: 'usage', message: 'unexpected argument "c". Usage: /docker logs <c> [lines]' });
   });
@@ -35,7 +42,7 @@ describe('Registry', () => {
 
   it('derives the command menu: one entry per group, aliases, built-ins', () => {
     expect(registry.menu()).toEqual([
-      { command: 'docker', description: 'docker: ps, logs' },
+      { command: 'docker', description: 'docker: ps, logs, summary' },
       { command: 'ps', description: 'docker.ps summary' },
       { command: 'help', description: 'core.help summary' },
     ]);
