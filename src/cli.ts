@@ -102,7 +102,8 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
 }
 
 async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
-  if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'warn';
+  // The terminal is the conversation: only errors go to stderr unless LOG_LEVEL says otherwise.
+  if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const cfg = config('console');
   const app = await build(cfg, targets);
   app.setAlertDelivery(async (r) => {
