@@ -88,9 +88,9 @@ export async function eventually<T>(check: () => T | undefined | Promise<T | und
 
 /** The scripted programs of the issue; each pauses first so the watcher's first look sees it running. */
 export const SCRIPTS = {
-  ask: `echo starting; sleep 0.5; printf 'Continue? [y/N] '; read a; if [ "$a" = y ]; then echo proceeding; sleep 0.3; echo finished-ok; exit 0; fi; echo aborted; exit 1`,
-  fail: `echo working; sleep 0.5; echo 'error: something broke'; exit 1`,
-  finish: `echo working; sleep 0.5; echo 'all good'; exit 0`,
+  ask: `echo starting; sleep 0.5; printf 'Continue? [y/N] '; read a; if [ "$a" = y ]; then echo proceeding; sleep 0.3; echo finished-ok; sleep 0.2; exit 0; fi; echo aborted; sleep 0.2; exit 1`,
+  fail: `echo working; sleep 0.5; echo 'something broke'; sleep 0.2; exit 1`,
+  finish: `echo working; sleep 0.5; echo 'all good'; sleep 0.2; exit 0`,
   busy: `i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done`,
   interruptible: `trap 'echo interrupted; exit 3' INT; echo ready; while :; do sleep 0.1; done`,
 } as const;

@@ -28,7 +28,9 @@ describeTmux('TmuxPort on a real tmux server', () => {
   });
 
   it('starts a detached session that keeps its exit status, and lists it', async () => {
-    await s.port.newSession({ name: 'quick', cwd: s.dir, command: 'echo "in $(pwd)"; exit 7' });
+    // tmux can drop output written in the instant before a pane dies; real programs rarely exit
+    // within microseconds of their last line, and this test is not about that race.
+    await s.port.newSession({ name: 'quick', cwd: s.dir, command: 'echo "in $(pwd)"; sleep 0.2; exit 7' });
     const pane = await eventually(
       async () => {
         const dead = (await s.port.listPanes()).find((p) => p.session === 'quick' && p.dead);
@@ -40,7 +42,7 @@ describeTmux('TmuxPort on a real tmux server', () => {
       'dead pane',
     );
     expect(pane.deadStatus).toBe(7);
-    expect(pane.startCommand).toBe('echo "in $(pwd)"; exit 7');
+    expect(pane.startCommand).toBe('echo "in $(pwd)"; sleep 0.2; exit 7');
     expect((await s.port.capture({ session: 'quick' }, 10)).join('\n')).toContain(`in ${s.dir}`);
     const sessions = await s.port.listSessions();
     expect(sessions.find((x) => x.name === 'quick')).toMatchObject({ windows: 1, attached: 0 });

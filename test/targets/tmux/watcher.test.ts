@@ -83,7 +83,7 @@ describeTmux('TmuxWatcher on a real tmux server', () => {
     expect(e.alertable).toBe(true);
     expect(e.entry.exitStatus).toBe(1);
     expect(e.entry.reason).toBe('exit status 1');
-    expect(e.entry.lines).toContain('error: something broke');
+    expect(e.entry.lines).toContain('something broke');
   });
 
   it('reports a program that finishes as done', async () => {
