@@ -7,18 +7,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { OWNER_FILE, STATE_FILE, stopDockerd, type SharedState } from './dockerd.js';
+import { alive, OWNER_FILE, STATE_FILE, stopDockerd, type SharedState } from './dockerd.js';
 
 const PREFIX = 'tod-';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Directories of earlier runs that were killed before their daemon started (a started

@@ -71,7 +71,7 @@ export function pingSocket(socketPath: string, timeoutMs = 1000): Promise<boolea
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
