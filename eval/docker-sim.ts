@@ -5,7 +5,8 @@
  */
 import { ActionError } from '../src/core/action.js';
 import type { LogFrame } from '../src/targets/docker/logstream.js';
-import { COMPOSE_PROJECT, COMPOSE_SERVICE, type ContainerDetails, type ContainerSummary, type DockerEvent, type DockerPort, type ProcessTable, type RawStats } from '../src/targets/docker/port.js';
+import type { ContainerDetails, ContainerSummary, DockerEvent, DockerPort, ProcessTable, RawStats } from '../src/targets/docker/port.js';
+import { COMPOSE_PROJECT, COMPOSE_SERVICE } from '../src/targets/docker/summary.js';
 
 export interface SimContainer {
   id: string;

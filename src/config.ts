@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { join } from 'node:path';
-import { parseDockerHost } from './targets/docker/port.js';
+import { parseDockerHost } from './targets/docker/engine.js';
 import { settingPattern } from './targets/tmux/settings.js';
 import { AI_PROVIDERS, aiSettingsProblems } from './ai/settings.js';
 

@@ -46,3 +46,10 @@ export function parseDuration(s: string): number | undefined {
   const [, d, h, min, sec] = m;
   return ((+(d ?? 0) * 24 + +(h ?? 0)) * 60 + +(min ?? 0)) * 60_000 + +(sec ?? 0) * 1000;
 }
+
+/**
+ * Order of names shown to people: digits compare as numbers (web-2 before web-10). One
+ * collator made once: `localeCompare` is several times slower per call, which shows on a
+ * list of hundreds of containers.
+ */
+export const compareNames: (a: string, b: string) => number = new Intl.Collator('en', { numeric: true }).compare;

@@ -2,47 +2,47 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from './db.js';
 
 export interface StoredButton {
-  readonly chatId: number;
   readonly action: string;
   readonly params: Record<string, unknown>;
 }
 
+/** A button's reference in callback data: its keyboard's id and, after a colon, its index. */
+export const BUTTON_REF = /^[A-Za-z0-9_-]{16}(?::\d{1,3})?$/;
+
 /**
  * Telegram's callback data is 64 bytes and comes back from the client, so it carries only
- * an unguessable id (96 random bits); what the button does is kept here, bound to its chat.
+ * an unguessable keyboard id (96 random bits) and the button's index; what the button does is
+ * kept here, bound to its chat. One row per keyboard: a page of containers is one insert.
  */
 export class ButtonRepo {
   private readonly q;
-  private readonly putAllTx;
 
   constructor(
     db: Db,
     private readonly ttlMs = 7 * 24 * 3600_000,
   ) {
     this.q = {
-      insert: db.prepare('INSERT INTO buttons (id, chat_id, action, params, created_at) VALUES (?, ?, ?, ?, ?)'),
-      get: db.prepare('SELECT chat_id, action, params, created_at FROM buttons WHERE id = ?'),
-      prune: db.prepare('DELETE FROM buttons WHERE created_at < ?'),
+      insert: db.prepare('INSERT INTO keyboards (id, chat_id, buttons, created_at) VALUES (?, ?, ?, ?)'),
+      get: db.prepare('SELECT chat_id, buttons, created_at FROM keyboards WHERE id = ?'),
+      prune: db.prepare('DELETE FROM keyboards WHERE created_at < ?'),
     };
-    this.putAllTx = db.transaction((bs: readonly StoredButton[], now: number) => bs.map((b) => this.put(b, now)));
   }
 
-  /** Stores a whole keyboard in one commit (a page of containers has dozens of buttons). */
-  putAll(bs: readonly StoredButton[], now = Date.now()): string[] {
-    return this.putAllTx(bs, now);
-  }
-
-  put(b: StoredButton, now = Date.now()): string {
+  /** Stores a keyboard's buttons; returns each button's reference, in order. */
+  putAll(chatId: number, bs: readonly StoredButton[], now = Date.now()): string[] {
     const id = randomBytes(12).toString('base64url');
-    this.q.insert.run(id, b.chatId, b.action, JSON.stringify(b.params), now);
-    return id;
+    this.q.insert.run(id, chatId, JSON.stringify(bs.map((b) => ({ action: b.action, params: b.params }))), now);
+    return bs.map((_, i) => `${id}:${i}`);
   }
 
-  /** The button, if it exists, belongs to this chat and has not aged out. */
-  get(id: string, chatId: number, now = Date.now()): StoredButton | undefined {
-    const r = this.q.get.get(id) as { chat_id: number; action: string; params: string; created_at: number } | undefined;
+  /** The button, if it exists, belongs to this chat and has not aged out. A reference without an index is a stored single button. */
+  get(ref: string, chatId: number, now = Date.now()): StoredButton | undefined {
+    if (!BUTTON_REF.test(ref)) return undefined;
+    const [id, index = '0'] = ref.split(':');
+    const r = this.q.get.get(id) as { chat_id: number; buttons: string; created_at: number } | undefined;
     if (!r || r.chat_id !== chatId || now - r.created_at > this.ttlMs) return undefined;
-    return { chatId: r.chat_id, action: r.action, params: JSON.parse(r.params) as Record<string, unknown> };
+    const b = (JSON.parse(r.buttons) as StoredButton[])[Number(index)];
+    return b === undefined ? undefined : { action: b.action, params: b.params };
   }
 
   prune(now = Date.now()): void {

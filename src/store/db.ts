@@ -115,6 +115,20 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX ai_memory_chat ON ai_memory (chat_id, id);
   `,
+  // One row per keyboard instead of one per button: a page of containers is one insert.
+  // A button stored before this is a keyboard of one, and its old callback data means index 0.
+  `
+  CREATE TABLE keyboards (
+    id         TEXT PRIMARY KEY,   -- random; with a button's index, its callback data
+    chat_id    INTEGER NOT NULL,
+    buttons    TEXT NOT NULL,      -- JSON array of {action, params}, in keyboard order
+    created_at INTEGER NOT NULL    -- ms since epoch
+  );
+  CREATE INDEX keyboards_age ON keyboards (created_at);
+  INSERT INTO keyboards (id, chat_id, buttons, created_at)
+    SELECT id, chat_id, json_array(json_object('action', action, 'params', json(params))), created_at FROM buttons;
+  DROP TABLE buttons;
+  `,
 ];
 
 export interface OpenOptions {

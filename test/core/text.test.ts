@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { foldBlankRuns, formatDuration, parseDuration, stripAnsi } from '../../src/core/text.js';
+import { compareNames, foldBlankRuns, formatDuration, parseDuration, stripAnsi } from '../../src/core/text.js';
 
 describe('stripAnsi', () => {
   it('removes colours, cursor moves, OSC titles and hyperlinks', () => {
@@ -38,5 +38,20 @@ describe('durations', () => {
 describe('foldBlankRuns', () => {
   it('keeps at most one blank line in a row and none at the ends', () => {
     expect(foldBlankRuns(['', 'a', '', ' ', '', 'b', '', ''])).toEqual(['a', '', 'b']);
+  });
+});
+
+describe('compareNames', () => {
+  it('orders numbered names by number, and is a total order', () => {
+    expect(['web-10', 'web-2', 'api', 'web-1'].sort(compareNames)).toEqual(['api', 'web-1', 'web-2', 'web-10']);
+    fc.assert(
+      fc.property(fc.array(fc.string(), { maxLength: 20 }), (xs) => {
+        const sorted = [...xs].sort(compareNames);
+        for (let i = 1; i < sorted.length; i++) expect(compareNames(sorted[i - 1]!, sorted[i]!)).toBeLessThanOrEqual(0);
+        // Whatever order the input came in, the same ranks come out.
+        const again = [...xs].reverse().sort(compareNames);
+        again.forEach((x, i) => expect(compareNames(x, sorted[i]!)).toBe(0));
+      }),
+    );
   });
 });

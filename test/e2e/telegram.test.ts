@@ -142,6 +142,34 @@ describe('teleops start against the Bot API', () => {
     expect(fake.callbackAnswers.some((a) => /not valid/.test(a.text ?? ''))).toBe(true);
   });
 
+  it('a button runs its action as the presser, in its own chat only; forged ones run nothing', async () => {
+    await start();
+    fake.sendText({ from: OP, chat: GROUP, text: '/test touch g' });
+    const msg = await fake.waitForMessage({ chat: GROUP, match: /touched g/ });
+    const [again, destroy] = buttonData(GROUP, msg.message_id);
+    expect(again).toMatch(/^b:[A-Za-z0-9_-]{16}:0$/);
+    fake.pressButton({ from: OP2, chat: GROUP, messageId: msg.message_id, data: again! });
+    await fake.waitFor(() => runs(runsFile(), 'touch') === 2, 5000, 'the button to run');
+    // The same data pressed elsewhere, forged, or pressed by those without the role: nothing runs.
+    fake.sendText({ from: OP, text: '/test echo here' });
+    const mine = await fake.waitForMessage({ chat: OP, match: /echo: here/ });
+    fake.pressButton({ from: OP, messageId: mine.message_id, data: again!, unchecked: true });
+    fake.pressButton({ from: OP, chat: GROUP, messageId: msg.message_id, data: again!.replace(/:0$/, ':7'), unchecked: true });
+    fake.pressButton({ from: OP, chat: GROUP, messageId: msg.message_id, data: 'b:AAAAAAAAAAAAAAAA:0', unchecked: true });
+    fake.pressButton({ from: OP, chat: GROUP, messageId: msg.message_id, data: 'b:../../etc', unchecked: true });
+    fake.pressButton({ from: VIEWER, chat: GROUP, messageId: msg.message_id, data: again! });
+    fake.pressButton({ from: STRANGER, chat: GROUP, messageId: msg.message_id, data: again! });
+    await fake.waitFor(() => fake.callbackAnswers.filter((a) => /expired/.test(a.text ?? '')).length >= 3, 5000, 'three refusals');
+    await fake.waitFor(() => fake.callbackAnswers.some((a) => /operator role/.test(a.text ?? '')), 5000, "the viewer's refusal");
+    // A destructive button asks for approval like the command does.
+    fake.pressButton({ from: OP, chat: GROUP, messageId: msg.message_id, data: destroy! });
+    await fake.waitForMessage({ chat: GROUP, match: /Approval needed[\s\S]*thing g/ });
+    expect(runs(runsFile(), 'touch')).toBe(2);
+    expect(runs(runsFile(), 'destroy')).toBe(0);
+    // The stranger's press and the malformed data.
+    expect(await metric('teleops_unauthorized_updates_total')).toMatch(/^teleops_unauthorized_updates_total 2$/m);
+  });
+
   it('a pending approval survives a restart of the bot', async () => {
     await start();
     fake.sendText({ from: OP, text: '/test destroy x' });

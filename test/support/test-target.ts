@@ -32,7 +32,15 @@ export const testTarget =
         subject: (p) => `thing ${p.name}`,
         run: async (_ctx, p) => {
           appendFileSync(file, `touch ${p.name}\n`);
-          return { blocks: [line('touched ', value(p.name))] };
+          return {
+            blocks: [line('touched ', value(p.name))],
+            buttons: [
+              [
+                { label: 'Touch again', action: 'test.touch', params: { name: p.name } },
+                { label: 'Destroy', action: 'test.destroy', params: { name: p.name } },
+              ],
+            ],
+          };
         },
       }),
       defineAction({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ActionError, defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
-import { truncate } from '../../core/text.js';
+import { compareNames, truncate } from '../../core/text.js';
 import { containerButtons, containerSpans, stateEmoji, stateLine, table } from './format.js';
 import { logsAction } from './logs.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
@@ -70,7 +70,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const shown = p.all ? matching : matching.filter((c) => c.state === 'running');
       const hidden = matching.length - shown.length;
       const ordered = [...shown].sort(
-        (a, b) => Number(!a.project) - Number(!b.project) || (a.project ?? '').localeCompare(b.project ?? '') || a.name.localeCompare(b.name),
+        (a, b) => Number(!a.project) - Number(!b.project) || compareNames(a.project ?? '', b.project ?? '') || compareNames(a.name, b.name),
       );
       const pages = Math.max(1, Math.ceil(ordered.length / PS_PAGE_SIZE));
       const page = Math.min(p.page, pages);
@@ -156,7 +156,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
         if (!c.state.running) throw new ActionError(`container ${c.name} is not running (${c.state.status})`);
         targets = [c];
       } else {
-        const running = (await port.list({ all: false }, ctx.signal)).sort((a, b) => a.name.localeCompare(b.name));
+        const running = (await port.list({ all: false }, ctx.signal)).sort((a, b) => compareNames(a.name, b.name));
         targets = running.slice(0, STATS_MAX_CONTAINERS);
         more = running.length - targets.length;
       }

@@ -1,7 +1,7 @@
 import { line, text, value, type Block, type Button, type Span } from '../../core/result.js';
 import { formatDuration } from '../../core/text.js';
 import type { ContainerDetails } from './port.js';
-import { shortId } from './resolve.js';
+import { shortId } from './summary.js';
 
 /** Engine timestamps; the zero time ("0001-01-01…") means "never". */
 export function parseEngineTime(iso: string): number | undefined {

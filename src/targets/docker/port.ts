@@ -1,8 +1,9 @@
-import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { ActionError } from '../../core/action.js';
+import { DEFAULT_DOCKER_HOST, EngineHttpError, engineHttp, parseDockerHost, type Query } from './engine.js';
 import { demux, type LogFrame } from './logstream.js';
+import { parseSummaries, shortId } from './summary.js';
 
 /**
  * The small surface of the Docker Engine API that the actions and the event watcher use.
@@ -150,15 +151,6 @@ export type RawStats = z.output<typeof statsSchema>;
 
 const labelsSchema = z.record(z.string(), z.string()).nullish().transform((l) => l ?? {});
 
-const summarySchema = z.object({
-  Id: z.string(),
-  Names: z.array(z.string()).nullish(),
-  Image: z.string().default(''),
-  State: z.string().default(''),
-  Status: z.string().default(''),
-  Labels: labelsSchema,
-});
-
 const inspectSchema = z.object({
   Id: z.string(),
   Name: z.string().default(''),
@@ -227,32 +219,6 @@ const eventSchema = z.object({
   timeNano: z.number().default(0),
 });
 
-export const COMPOSE_PROJECT = 'com.docker.compose.project';
-export const COMPOSE_SERVICE = 'com.docker.compose.service';
-
-export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
-
-/** Where to connect, from DOCKER_HOST as the Docker CLI reads it. */
-export type EngineAddress =
-  | { readonly kind: 'unix'; readonly socketPath: string }
-  | { readonly kind: 'tcp'; readonly hostname: string; readonly port: number };
-
-/** Parses DOCKER_HOST (`unix:///path`, `tcp://host:port`); throws a one-line Error otherwise. */
-export function parseDockerHost(host: string | undefined): EngineAddress {
-  const h = host?.trim() || DEFAULT_DOCKER_HOST;
-  if (h.startsWith('unix://')) {
-    const socketPath = h.slice('unix://'.length);
-    if (!socketPath.startsWith('/')) throw new Error(`DOCKER_HOST ${h}: expected unix:///absolute/path`);
-    return { kind: 'unix', socketPath };
-  }
-  const m = /^tcp:\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/.exec(h);
-  if (m) {
-    const port = m[2] === undefined ? 2375 : Number(m[2]);
-    if (port < 1 || port > 65535) throw new Error(`DOCKER_HOST ${h}: port out of range`);
-    return { kind: 'tcp', hostname: m[1]!.replace(/^\[|\]$/g, ''), port };
-  }
-  throw new Error(`DOCKER_HOST ${h}: expected unix:///path/to/docker.sock or tcp://host:port`);
-}
 
 export interface DockerPortOptions {
   /** DOCKER_HOST semantics; default the local socket. */
@@ -261,22 +227,19 @@ export interface DockerPortOptions {
   readonly timeoutMs?: number;
 }
 
-const shortId = (id: string): string => id.slice(0, 12);
 const seconds = (ms: number): string => `${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toFixed(1)}s`;
 
 /** One line, never a stack: what the operator reads when the Engine fails. */
 function engineError(e: unknown, ctx: { host: string; what: string; timedOut: boolean; timeoutMs: number }): Error {
   if (e instanceof ActionError) return e;
-  const err = e as { name?: string; code?: string; syscall?: string; statusCode?: number; json?: unknown; message?: string };
+  const err = e as { name?: string; code?: string; syscall?: string };
   if (ctx.timedOut) return new ActionError(`Docker did not answer within ${seconds(ctx.timeoutMs)} (${ctx.what})`);
   if (err?.name === 'AbortError' || err?.code === 'ABORT_ERR') return new ActionError(`cancelled (${ctx.what})`);
-  if (typeof err?.statusCode === 'number') {
-    const j = err.json as { message?: unknown } | undefined;
-    const msg = typeof j?.message === 'string' ? j.message : '';
-    const oneLine = msg.replace(/\s+/g, ' ').trim().slice(0, 200);
-    if (err.statusCode === 404) return new ActionError(oneLine.toLowerCase().startsWith('no such container') ? 'no such container' : `not found: ${oneLine}`);
-    if (err.statusCode === 409) return new ActionError(`Docker refused: ${oneLine}`);
-    return new ActionError(`Docker error ${err.statusCode} (${ctx.what})${oneLine ? `: ${oneLine}` : ''}`);
+  if (e instanceof EngineHttpError) {
+    const oneLine = e.detail.slice(0, 200);
+    if (e.statusCode === 404) return new ActionError(oneLine.toLowerCase().startsWith('no such container') ? 'no such container' : `not found: ${oneLine}`);
+    if (e.statusCode === 409) return new ActionError(`Docker refused: ${oneLine}`);
+    return new ActionError(`Docker error ${e.statusCode} (${ctx.what})${oneLine ? `: ${oneLine}` : ''}`);
   }
   if (typeof err?.code === 'string') {
     const connect = ['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN'];
@@ -295,111 +258,68 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.ou
 
 export function createDockerPort(opts: DockerPortOptions = {}): DockerPort {
   const host = opts.host?.trim() || DEFAULT_DOCKER_HOST;
-  const addr = parseDockerHost(host);
+  const http = engineHttp(parseDockerHost(host));
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  // Every field given explicitly so that DOCKER_* variables in the environment cannot
-  // override the configured address (docker-modem reads them as defaults).
-  const docker = new Docker(
-    addr.kind === 'unix'
-      ? { socketPath: addr.socketPath, host: undefined, port: undefined, protocol: 'http', timeout: undefined, version: undefined }
-      : { host: addr.hostname, port: addr.port, protocol: 'http', socketPath: undefined, timeout: undefined, version: undefined },
-  );
 
-  async function call<T>(what: string, signal: AbortSignal | undefined, fn: (s: AbortSignal) => Promise<T>, ms = timeoutMs): Promise<T> {
+  /** One request under the timeout (and `signal`); its answer's status and body. */
+  async function call(what: string, method: 'GET' | 'POST', path: string, query: Query, signal: AbortSignal | undefined, ms = timeoutMs) {
     const timeout = AbortSignal.timeout(ms);
-    const s = signal ? AbortSignal.any([signal, timeout]) : timeout;
     try {
-      return await fn(s);
+      return await http.call(method, path, query, signal ? AbortSignal.any([signal, timeout]) : timeout);
     } catch (e) {
       throw engineError(e, { host, what, timedOut: timeout.aborted, timeoutMs: ms });
     }
   }
 
+  const get = async (what: string, path: string, signal: AbortSignal | undefined, query: Query = {}, ms = timeoutMs): Promise<unknown> =>
+    (await call(what, 'GET', path, query, signal, ms)).body;
+
+  /** start and stop answer 304 when the container already was in that state. */
+  const change = async (what: string, path: string, query: Query, signal: AbortSignal | undefined, ms: number): Promise<'done' | 'noop'> =>
+    (await call(what, 'POST', path, query, signal, ms)).status === 304 ? 'noop' : 'done';
+
   /**
    * A streaming GET: the timeout covers connecting and the response head; after that only
    * a stall longer than `idleMs` (if given) ends the stream. Aborting `signal` always does.
    */
-  function openStream(what: string, path: string, query: Record<string, unknown>, signal: AbortSignal | undefined, idleMs: number | undefined): Promise<IncomingMessage> {
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort();
-    if (signal?.aborted) ac.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, timeoutMs);
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      docker.modem.dial(
-        {
-          path: `${path}?`,
-          method: 'GET',
-          isStream: true,
-          abortSignal: ac.signal,
-          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
-          options: query,
-        },
-        (err: unknown, res: unknown) => {
-          clearTimeout(timer);
-          if (err) {
-            signal?.removeEventListener('abort', onAbort);
-            reject(engineError(err, { host, what, timedOut, timeoutMs }));
-            return;
-          }
-          const msg = res as IncomingMessage;
-          msg.once('close', () => signal?.removeEventListener('abort', onAbort));
-          if (idleMs !== undefined) {
-            msg.setTimeout(idleMs, () => msg.destroy(new ActionError(`Docker stopped sending for ${seconds(idleMs)} (${what})`)));
-          }
-          resolve(msg);
-        },
-      );
-    });
+  async function openStream(what: string, path: string, query: Query, signal: AbortSignal | undefined, idleMs: number | undefined): Promise<IncomingMessage> {
+    const head = new AbortController();
+    const timer = setTimeout(() => head.abort(new Error('timeout')), timeoutMs);
+    let res: IncomingMessage;
+    try {
+      res = await http.stream(path, query, signal ? AbortSignal.any([signal, head.signal]) : head.signal);
+    } catch (e) {
+      throw engineError(e, { host, what, timedOut: head.signal.aborted, timeoutMs });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (idleMs !== undefined) res.setTimeout(idleMs, () => res.destroy(new ActionError(`Docker stopped sending for ${seconds(idleMs)} (${what})`)));
+    return res;
   }
 
-  const container = (id: string): Docker.Container => docker.getContainer(id);
-
-  /** A plain GET for the endpoints whose dockerode typings take no options. */
-  const get = (path: string, query: Record<string, unknown>, signal: AbortSignal): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      docker.modem.dial(
-        { path: `${path}?`, method: 'GET', abortSignal: signal, statusCodes: { 200: true, 404: 'no such container', 500: 'server error' }, options: query },
-        (err: unknown, data: unknown) => (err ? reject(err) : resolve(data)),
-      );
-    });
+  const containerPath = (id: string, rest: string): string => `/containers/${encodeURIComponent(id)}/${rest}`;
 
   const port: DockerPort = {
     host,
 
     async ping(signal) {
-      await call('ping', signal, (s) => get('/_ping', {}, s));
+      await get('ping', '/_ping', signal);
     },
 
     async version(signal) {
-      const v = parse(versionSchema, await call('version', signal, (s) => get('/version', {}, s)), 'version');
+      const v = parse(versionSchema, await get('version', '/version', signal), 'version');
       return { version: v.Version, apiVersion: v.ApiVersion };
     },
 
     async list({ all }, signal) {
-      const raw = await call('list containers', signal, (s) => docker.listContainers({ all, abortSignal: s }));
-      return parse(z.array(summarySchema), raw, 'list containers').map((c) => {
-        const project = c.Labels[COMPOSE_PROJECT];
-        const service = c.Labels[COMPOSE_SERVICE];
-        return {
-          id: c.Id,
-          name: (c.Names?.[0] ?? shortId(c.Id)).replace(/^\//, ''),
-          image: c.Image,
-          state: c.State,
-          status: c.Status,
-          labels: c.Labels,
-          ...(project ? { project } : {}),
-          ...(service ? { service } : {}),
-        };
-      });
+      const raw = await get('list containers', '/containers/json', signal, all ? { all: 1 } : {});
+      const rows = parseSummaries(raw);
+      if (rows === undefined) throw new ActionError('Docker sent an unexpected answer (list containers)');
+      return rows;
     },
 
     async inspect(id, signal) {
-      const d = parse(inspectSchema, await call('inspect', signal, (s) => container(id).inspect({ abortSignal: s })), 'inspect');
+      const d = parse(inspectSchema, await get('inspect', containerPath(id, 'json'), signal), 'inspect');
       const h = d.State.Health;
       return {
         id: d.Id,
@@ -437,61 +357,38 @@ export function createDockerPort(opts: DockerPortOptions = {}): DockerPort {
     },
 
     async logs(ref, { tail, since }, signal) {
-      const query: Record<string, unknown> = { stdout: true, stderr: true, follow: false, tail: String(tail) };
+      const query: Record<string, string | number> = { stdout: 1, stderr: 1, tail: String(tail) };
       if (since !== undefined) query.since = Math.floor(since);
-      const res = await openStream('logs', `/containers/${encodeURIComponent(ref)}/logs`, query, signal, timeoutMs);
+      const res = await openStream('logs', containerPath(ref, 'logs'), query, signal, timeoutMs);
       return oneLineErrors(demux(res), (e) => engineError(e, { host, what: 'logs', timedOut: false, timeoutMs }));
     },
 
     async stats(id, signal) {
       // stream=false waits for a second sample so that CPU % has a delta, like `docker stats --no-stream`.
-      const path = `/containers/${encodeURIComponent(id)}/stats`;
-      const raw = await call('stats', signal, (s) => get(path, { stream: false }, s), timeoutMs + 5_000);
-      return parse(statsSchema, raw, 'stats');
+      return parse(statsSchema, await get('stats', containerPath(id, 'stats'), signal, { stream: false }, timeoutMs + 5_000), 'stats');
     },
 
     async top(id, signal) {
-      const t = parse(topSchema, await call('top', signal, (s) => container(id).top({ abortSignal: s })), 'top');
+      const t = parse(topSchema, await get('top', containerPath(id, 'top'), signal), 'top');
       return { titles: t.Titles ?? [], processes: t.Processes ?? [] };
     },
 
-    async start(id, signal) {
-      return call('start', signal, async (s) => {
-        try {
-          await container(id).start({ abortSignal: s });
-          return 'done' as const;
-        } catch (e) {
-          if ((e as { statusCode?: number }).statusCode === 304) return 'noop' as const;
-          throw e;
-        }
-      });
+    start(id, signal) {
+      return change('start', containerPath(id, 'start'), {}, signal, timeoutMs);
     },
 
-    async stop(id, o = {}, signal) {
+    stop(id, o = {}, signal) {
       const t = o.graceSeconds ?? 10;
-      return call(
-        'stop',
-        signal,
-        async (s) => {
-          try {
-            await container(id).stop({ t, abortSignal: s });
-            return 'done' as const;
-          } catch (e) {
-            if ((e as { statusCode?: number }).statusCode === 304) return 'noop' as const;
-            throw e;
-          }
-        },
-        timeoutMs + t * 1000,
-      );
+      return change('stop', containerPath(id, 'stop'), { t }, signal, timeoutMs + t * 1000);
     },
 
     async restart(id, o = {}, signal) {
       const t = o.graceSeconds ?? 10;
-      await call('restart', signal, (s) => container(id).restart({ t, abortSignal: s }), timeoutMs + t * 1000);
+      await call('restart', 'POST', containerPath(id, 'restart'), { t }, signal, timeoutMs + t * 1000);
     },
 
     async events({ since, actions }, signal) {
-      const query: Record<string, unknown> = { filters: { type: ['container'], event: [...actions] } };
+      const query: Record<string, string | object> = { filters: { type: ['container'], event: [...actions] } };
       if (since !== undefined) query.since = String(since);
       const res = await openStream('events', '/events', query, signal, undefined);
       return parseEvents(res);

@@ -1,5 +1,7 @@
 import { ActionError } from '../../core/action.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
+import { shortId } from './summary.js';
+import { compareNames } from '../../core/text.js';
 
 /**
  * A container reference as operators type it: a name, an id prefix, or compose
@@ -21,8 +23,6 @@ export function assertContainerRef(s: string): string {
   }
   return s;
 }
-
-export const shortId = (id: string): string => id.slice(0, 12);
 
 const label = (c: ContainerSummary): string => `${c.name} (${shortId(c.id)})`;
 
@@ -55,7 +55,7 @@ export function resolveContainer(ref: string, containers: readonly ContainerSumm
 }
 
 function ambiguous(ref: string, hits: readonly ContainerSummary[]): ActionError {
-  const shown = [...hits].sort((a, b) => a.name.localeCompare(b.name)).slice(0, MAX_SUGGESTIONS).map(label).join(', ');
+  const shown = [...hits].sort((a, b) => compareNames(a.name, b.name)).slice(0, MAX_SUGGESTIONS).map(label).join(', ');
   const more = hits.length > MAX_SUGGESTIONS ? `, and ${hits.length - MAX_SUGGESTIONS} more` : '';
   return new ActionError(`"${ref}" matches ${hits.length} containers: ${shown}${more}; use the name or a longer id`);
 }
@@ -77,7 +77,7 @@ export function suggestions(ref: string, containers: readonly ContainerSummary[]
     }
   }
   return [...scored.entries()]
-    .sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))
+    .sort((a, b) => a[1] - b[1] || compareNames(a[0], b[0]))
     .slice(0, MAX_SUGGESTIONS)
     .map(([s]) => s);
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
 import { UsageError } from '../../core/commands.js';
 import { bold, line, result, say, text, value, type Block, type Button } from '../../core/result.js';
-import { truncate } from '../../core/text.js';
+import { compareNames, truncate } from '../../core/text.js';
 import {
   contextSchema,
   flags,
@@ -162,7 +162,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
       const s = scopeOf(deps, ctx, p);
       const selector = p.selector === undefined ? undefined : parseLabelSelector(p.selector);
       const list = await s.port.list('pod', s.namespace, { signal: ctx.signal, ...(selector ? { labelSelector: selector } : {}) });
-      const items = [...list.items].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+      const items = [...list.items].sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
       const head = line(bold('Pods'), ...where(s), ...(selector ? [text(' matching '), value(selector)] : []), text(` — ${items.length}`));
       if (items.length === 0) return result([head, line('No pods.')]);
       const blocks: Block[] = [head, ...items.slice(0, MAX_LIST).map((pod) => podLine(pod, now()))];
@@ -190,7 +190,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const list = await s.port.list('deployment', s.namespace, { signal: ctx.signal });
-      const items = [...list.items].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+      const items = [...list.items].sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
       const head = line(bold('Deployments'), ...where(s), text(` — ${items.length}`));
       if (items.length === 0) return result([head, line('No deployments.')]);
       const blocks: Block[] = [head, ...items.slice(0, MAX_LIST).map(deploymentLine)];
@@ -221,7 +221,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const list = await s.port.list('node', undefined, { signal: ctx.signal });
-      const items = [...list.items].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+      const items = [...list.items].sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
       const blocks: Block[] = [line(bold('Nodes'), text(' @ '), value(s.context), text(` — ${items.length}`))];
       for (const n of items.slice(0, MAX_LIST)) {
         const ready = nodeReady(n);

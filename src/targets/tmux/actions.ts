@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { ActionError, defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { line, pre, result, say, text, value, type Block, type Button, type Result } from '../../core/result.js';
-import { foldBlankRuns, formatDuration, stripAnsi } from '../../core/text.js';
+import { compareNames, foldBlankRuns, formatDuration, stripAnsi } from '../../core/text.js';
 import { statusCard } from './cards.js';
 import { classify, STATE_EMOJI, type TmuxState } from './classify.js';
 import { keyLabel, KEYS_HELP, MAX_KEYS, parseKeys } from './keys.js';
@@ -95,7 +95,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     async run() {
       const all = await port.listSessions();
       const sessions = (filter ? all.filter((s) => filter.test(s.name)) : all).sort((a, b) =>
-        a.name.localeCompare(b.name),
+        compareNames(a.name, b.name),
       );
       if (all.length === 0) return say(`No tmux server is running on ${port.where}.`);
       if (sessions.length === 0) return say('No tmux sessions match TMUX_SESSION_FILTER.');

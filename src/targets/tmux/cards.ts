@@ -5,7 +5,7 @@
  */
 import type { Alert } from '../../core/alerts.js';
 import { bold, line, pre, result, text, value, type Block, type Button, type ReplyTarget, type Result } from '../../core/result.js';
-import { formatDuration, truncate } from '../../core/text.js';
+import { compareNames, formatDuration, truncate } from '../../core/text.js';
 import { STATE_EMOJI, type TmuxState } from './classify.js';
 import type { TmuxEvent, WatchEntry } from './watcher.js';
 
@@ -97,7 +97,7 @@ export const INDEX_ORDER: readonly TmuxState[] = ['error', 'waiting', 'stuck', '
 export function indexCard(entries: readonly WatchEntry[], now: number): LiveCard {
   const blocks: Block[] = [line(bold('Terminal sessions'))];
   for (const state of INDEX_ORDER) {
-    const of = entries.filter((e) => e.state === state).sort((a, b) => a.target.localeCompare(b.target));
+    const of = entries.filter((e) => e.state === state).sort((a, b) => compareNames(a.target, b.target));
     for (const e of of) {
       const spans = [text(`${STATE_EMOJI[state]} `), value(e.target)];
       if (e.alias) spans.push(text(' ('), value(e.alias), text(')'));

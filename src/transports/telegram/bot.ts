@@ -11,7 +11,7 @@ import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import type { Registry } from '../../core/registry.js';
 import { line, say, value, type ReplyTarget, type Result } from '../../core/result.js';
-import type { ButtonRepo } from '../../store/buttons.js';
+import { BUTTON_REF, type ButtonRepo } from '../../store/buttons.js';
 import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
 import type { ProcessedUpdates } from '../../store/updates.js';
@@ -169,11 +169,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     };
     let outcome: Outcome;
     const approval = new RegExp(`^${APPROVAL_PREFIX}:([A-Za-z0-9_-]{16}):([0-9a-f]{16}):([yn])$`).exec(data);
-    const button = new RegExp(`^${BUTTON_PREFIX}:([A-Za-z0-9_-]{16})$`).exec(data);
+    const ref = data.startsWith(`${BUTTON_PREFIX}:`) ? data.slice(BUTTON_PREFIX.length + 1) : '';
+    const button = BUTTON_REF.test(ref) ? ref : undefined;
     if (approval) {
       outcome = await d.dispatcher.decide(principal, approval[1]!, approval[2]!, approval[3] === 'y' ? 'approve' : 'deny');
-    } else if (button && d.dispatcher.identify(principal)) {
-      const stored = d.buttons.get(button[1]!, ctx.chat!.id);
+    } else if (button !== undefined && d.dispatcher.identify(principal)) {
+      const stored = d.buttons.get(button, ctx.chat!.id);
       outcome = stored
         ? await d.dispatcher.dispatch(principal, 'button', stored.action, stored.params)
         : { kind: 'refused', message: 'This button has expired; run the command again.' };

@@ -119,14 +119,14 @@ export class Replier {
 
   /** Stores each button (its id goes in the callback data) and builds the keyboard. */
   keyboard(chatId: number, rows: readonly (readonly Button[])[]): InlineKeyboardMarkup {
-    const ids = this.buttons.putAll(rows.flat().map((b) => ({ chatId, action: b.action, params: { ...b.params } })));
+    const refs = this.buttons.putAll(chatId, rows.flat().map((b) => ({ action: b.action, params: { ...b.params } })));
     let i = 0;
     return {
       inline_keyboard: rows.map((row) =>
         row.map(
           (b): InlineKeyboardButton => ({
             text: this.redactor.redact(b.label).slice(0, 64),
-            callback_data: `${BUTTON_PREFIX}:${ids[i++]}`,
+            callback_data: `${BUTTON_PREFIX}:${refs[i++]}`,
           }),
         ),
       ),
