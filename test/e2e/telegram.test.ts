@@ -247,7 +247,10 @@ describe('teleops start against the Bot API', () => {
 
   it('serves /health and /metrics', async () => {
     await start();
-    await fake.waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates' && c.status === 200).length > 0 || fake.calls.some((c) => c.method === 'getUpdates'), 5000);
+    // Healthy while the first long poll is still waiting, not only once it returns.
+    expect(fake.calls.filter((c) => c.method === 'getUpdates').every((c) => c.status === 0)).toBe(true);
+    const early = await fetch(`http://127.0.0.1:${httpPort}/health`);
+    expect([early.status, ((await early.json()) as { checks: Record<string, string> }).checks.telegram]).toEqual([200, 'up']);
     fake.sendText({ from: OP, text: '/whoami' });
     await fake.waitForMessage({ chat: OP, match: /role operator/ });
     const res = await fetch(`http://127.0.0.1:${httpPort}/health`);

@@ -222,7 +222,7 @@ export class KubeWatcher {
     const id = podId(context, p);
     const now = new Set<string>();
     for (const issue of podIssues(p)) {
-      const key = alertKey(context, ns, name, issue.reason);
+      const key = alertKey(this.clusters.clusterOf(context), ns, name, issue.reason);
       now.add(key);
       const instance = issue.instance ?? '';
       if (this.open.get(key) === instance) continue;
@@ -230,7 +230,7 @@ export class KubeWatcher {
       this.raisePod(context, ns, name, issue, p);
     }
     // A scheduling failure known from events lasts until the pod has a node.
-    const scheduling = alertKey(context, ns, name, 'FailedScheduling');
+    const scheduling = alertKey(this.clusters.clusterOf(context), ns, name, 'FailedScheduling');
     for (const k of this.podKeys.get(id) ?? []) {
       if (now.has(k) || (k === scheduling && !p.spec?.nodeName && this.open.has(k))) now.add(k);
       else this.open.delete(k);
@@ -246,7 +246,7 @@ export class KubeWatcher {
 
   private node(context: string, n: V1Node, deleted = false): void {
     const name = n.metadata?.name ?? '';
-    const key = `k8s:${context}:node:${name}:NotReady`;
+    const key = `k8s:${this.clusters.clusterOf(context)}:node:${name}:NotReady`;
     const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
     if (deleted || !ready || ready.status === 'True') {
       this.open.delete(key);
@@ -266,7 +266,7 @@ export class KubeWatcher {
     if (e.type !== 'Warning' || e.reason !== 'FailedScheduling' || e.involvedObject?.kind !== 'Pod') return undefined;
     const ns = e.involvedObject.namespace ?? e.metadata?.namespace ?? '';
     const name = e.involvedObject.name ?? '';
-    const key = alertKey(context, ns, name, 'FailedScheduling');
+    const key = alertKey(this.clusters.clusterOf(context), ns, name, 'FailedScheduling');
     if (this.open.has(key)) return undefined;
     this.openKey(key, '');
     const id = `${context}/${ns}/${name}`;
@@ -298,7 +298,7 @@ export class KubeWatcher {
         { label: '🔎 Describe', action: 'k8s.describe', params: { ...scope, kind: 'pod', name } },
       ],
     ];
-    const key = alertKey(context, ns, name, issue.reason);
+    const key = alertKey(this.clusters.clusterOf(context), ns, name, issue.reason);
     if (!crashed || !issue.container || this.logLines === 0) {
       this.sink.raise({ source: SOURCE, key, result: result(blocks, { buttons }) });
       return;
@@ -334,5 +334,5 @@ export class KubeWatcher {
 
 const podId = (context: string, p: V1Pod) => `${context}/${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
 
-/** One incident's key: the router coalesces repeats of it. */
-const alertKey = (context: string, namespace: string, pod: string, reason: string): string => `k8s:${context}:${namespace}:${pod}:${reason}`;
+/** One incident's key (by cluster, named for its first context): the router coalesces repeats of it. */
+const alertKey = (cluster: string, namespace: string, pod: string, reason: string): string => `k8s:${cluster}:${namespace}:${pod}:${reason}`;

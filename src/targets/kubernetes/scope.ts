@@ -76,6 +76,15 @@ export class KubeClusters {
     return this.allowed.find((c) => c.name === name);
   }
 
+  /**
+   * The first allowed context that reaches the same API server as this one: contexts that
+   * share a cluster (another user, another default namespace) share its incidents.
+   */
+  clusterOf(context: string): string {
+    const server = this.info(context)?.server;
+    return (server && this.allowed.find((c) => c.server === server)?.name) || context;
+  }
+
   /** The kubeconfig's current context when allowed, else the first allowed one. */
   defaultContext(): string {
     const current = this.kc.getCurrentContext();

@@ -231,6 +231,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     async start() {
       await bot.init();
       await bot.api.setMyCommands(d.registry.menu());
+      // Telegram has just answered: healthy from now on, not only once the first long poll
+      // returns (up to its timeout later, with no updates). A failing poll turns this down.
+      lastPoll = { ok: true, at: Date.now() };
       runner = run(bot, {
         runner: { fetch: { allowed_updates: ALLOWED_UPDATES }, silent: true, maxRetryTime: Infinity, retryInterval: 'exponential' },
         sink: { concurrency: 64 },

@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeTarget } from '../../../src/targets/kubernetes/index.js';
-import { Alerts, startEnv, target, text, until, type Env } from './harness.js';
+import { Alerts, EXTRA_CONTEXTS, startEnv, target, text, until, type Env } from './harness.js';
 
 let env: Env;
 beforeAll(async () => {
-  env = await startEnv([]);
+  // prod-viewer: a second context on the prod cluster.
+  env = await startEnv(EXTRA_CONTEXTS.filter((c) => c.name === 'prod-viewer'));
 });
 afterAll(async () => {
   await env.close();
@@ -149,6 +150,20 @@ describe('kubernetes alerts', () => {
     await settle();
     prod().setNodeReady('node-2', false);
     await until(() => alerts.keys().filter((k) => k === 'k8s:prod:node:node-2:NotReady').length === 2, 3000, 'second NotReady alert');
+    prod().setNodeReady('node-2', true);
+  });
+
+  it('raises one alert per incident when two allowed contexts reach the same cluster', async () => {
+    const alerts = await watch({ contexts: ['prod', 'prod-viewer'], namespaces: ['shop'] });
+    const [pod] = podNames('web');
+    prod().crashLoop('shop', pod!);
+    await until(() => alerts.keys().includes(`k8s:prod:shop:${pod}:CrashLoopBackOff`), 3000, 'alert');
+    prod().setNodeReady('node-2', false);
+    await until(() => alerts.keys().includes('k8s:prod:node:node-2:NotReady'), 3000, 'NotReady alert');
+    await settle();
+    for (const key of [`k8s:prod:shop:${pod}:CrashLoopBackOff`, 'k8s:prod:node:node-2:NotReady']) expect(alerts.keys().filter((k) => k === key)).toHaveLength(1);
+    expect(alerts.keys().filter((k) => k.startsWith('k8s:prod-viewer:'))).toEqual([]);
+    prod().heal('shop', pod!);
     prod().setNodeReady('node-2', true);
   });
 
