@@ -1,4 +1,4 @@
-import { createInterface, type Interface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,54 +26,70 @@ export interface ConsoleDeps {
  * approvals answered with a y/N prompt, buttons pressed by typing their number.
  */
 export async function runConsole(d: ConsoleDeps): Promise<void> {
-  const rl = createInterface({ input: d.input, output: d.output, terminal: false });
+  const rl = createInterface({ input: d.input, terminal: false });
+  const lines = rl[Symbol.asyncIterator]();
   const out = (s: string) => d.output.write(`${d.redactor.redact(s)}\n`);
+  // Commands and y/N answers come from this one reader: piped input is read ahead, and a
+  // second reader (readline's question) would find those lines gone and the input closed.
+  const read = async (prompt: string): Promise<string | undefined> => {
+    d.output.write(prompt);
+    const next = await lines.next();
+    return next.done ? undefined : next.value.trim();
+  };
+  const ui: Ui = { out, read };
   let buttons: Button[] = [];
   out('teleops console — type /help, a number to press a button, or /quit.');
 
-  const prompt = () => d.output.write('teleops> ');
-  prompt();
-  for await (const raw of rl) {
-    const input = raw.trim();
+  for (let input = await read(PROMPT); input !== undefined; input = await read(PROMPT)) {
     if (input === '/quit' || input === '/exit') break;
-    if (input === '') {
-      prompt();
-      continue;
-    }
+    if (input === '') continue;
     let outcome: Outcome;
     const pressed = /^\d{1,3}$/.test(input) ? buttons[Number(input) - 1] : undefined;
     if (pressed) outcome = await d.dispatcher.dispatch(d.principal, 'console', pressed.action, pressed.params);
     else if (input.startsWith('/')) outcome = await d.dispatcher.command(d.principal, 'console', input);
     else if (d.agent) {
-      const answer = await d.agent.ask(d.principal, input, agentUi(d, rl, out));
+      const answer = await d.agent.ask(d.principal, input, agentUi(d, ui));
       buttons = await print(answer, d, out);
-      prompt();
       continue;
     } else {
       out('Commands start with a slash; /help lists them. (Set AI_PROVIDER and its key to ask in plain language.)');
-      prompt();
       continue;
     }
-    buttons = await show(outcome, d, rl, out);
-    prompt();
+    buttons = await show(outcome, d, ui);
   }
   rl.close();
 }
 
+const PROMPT = 'teleops> ';
+
+interface Ui {
+  out(s: string): void;
+  /** The next line typed after the prompt; undefined once the input has ended. */
+  read(prompt: string): Promise<string | undefined>;
+}
+
+/** Only an explicit y approves; anything else, or the input ending, denies. */
+async function decision(ui: Ui): Promise<'approve' | 'deny'> {
+  const answer = await ui.read('Approve? [y/N] ');
+  if (answer === undefined) ui.out('(input ended: denied)');
+  const a = answer?.toLowerCase();
+  return a === 'y' || a === 'yes' ? 'approve' : 'deny';
+}
+
 /** The agent's progress lines are printed as they come; its approval cards are the same y/N prompt. */
-function agentUi(d: ConsoleDeps, rl: Interface, out: (s: string) => void): AgentUi {
+function agentUi(d: ConsoleDeps, ui: Ui): AgentUi {
   return {
-    progress: (l) => out(l),
+    progress: (l) => ui.out(l),
     approval: async (p) => {
-      out(plainText(p.card));
-      const answer = (await rl.question('Approve? [y/N] ')).trim().toLowerCase();
-      const decided = await d.dispatcher.decide(d.principal, p.id, p.token, answer === 'y' || answer === 'yes' ? 'approve' : 'deny');
-      await show(decided, d, rl, out);
+      ui.out(plainText(p.card));
+      const decided = await d.dispatcher.decide(d.principal, p.id, p.token, await decision(ui));
+      await show(decided, d, ui);
     },
   };
 }
 
-async function show(outcome: Outcome, d: ConsoleDeps, rl: Interface, out: (s: string) => void): Promise<Button[]> {
+async function show(outcome: Outcome, d: ConsoleDeps, ui: Ui): Promise<Button[]> {
+  const out = ui.out;
   switch (outcome.kind) {
     case 'ignored':
       return [];
@@ -88,9 +104,8 @@ async function show(outcome: Outcome, d: ConsoleDeps, rl: Interface, out: (s: st
       return [];
     case 'approval': {
       out(plainText(outcome.approval.card));
-      const answer = (await rl.question('Approve? [y/N] ')).trim().toLowerCase();
-      const decided = await d.dispatcher.decide(d.principal, outcome.approval.id, outcome.approval.token, answer === 'y' || answer === 'yes' ? 'approve' : 'deny');
-      return show(decided, d, rl, out);
+      const decided = await d.dispatcher.decide(d.principal, outcome.approval.id, outcome.approval.token, await decision(ui));
+      return show(decided, d, ui);
     }
     case 'done':
       return print(outcome.result, d, out);

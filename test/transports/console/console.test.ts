@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../support/app.js';
+import { runTeleops } from '../../support/process.js';
+import { runs } from '../../support/test-target.js';
+
+let dir: { path: string; remove(): void } | undefined;
+afterEach(() => {
+  dir?.remove();
+  dir = undefined;
+});
+
+/** `teleops console` as a script runs it: every line piped in, then the end of input. */
+async function consoleWith(input: string): Promise<{ code: number | null; out: string; runsFile: string }> {
+  dir = tempDir('teleops-console-');
+  const runsFile = join(dir.path, 'runs.txt');
+  const proc = runTeleops(['console'], { AUTHORIZED_USER_IDS: '1', STATE_DIR: dir.path, HTTP_PORT: '0', DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', TEST_RUNS_FILE: runsFile, LOG_LEVEL: 'error' }, { input });
+  const code = await proc.exited;
+  return { code, out: proc.output(), runsFile };
+}
+
+describe('teleops console with piped input', () => {
+  it('takes y/N answers from the same input, and denies when the input ends at a prompt', async () => {
+    const { code, out, runsFile } = await consoleWith('/test destroy a\ny\n/test echo between\n/test destroy b\n');
+    expect(code).toBe(0);
+    expect(out).toContain('destroyed a');
+    expect(out).toContain('echo: between');
+    expect(out).toContain('(input ended: denied)');
+    expect(out).not.toMatch(/ERR_|\n\s+at /);
+    expect(runs(runsFile, 'destroy')).toBe(1);
+  });
+
+  it('presses a button by its number; anything but y denies', async () => {
+    const { code, out, runsFile } = await consoleWith('/test touch x\n1\n2\nno\n/nonsense\n/quit\n/test touch never\n');
+    expect(code).toBe(0);
+    expect(runs(runsFile, 'touch')).toBe(2);
+    expect(runs(runsFile, 'destroy')).toBe(0);
+    expect(out).toMatch(/Denied/);
+    expect(out.split('\n').filter((l) => /nonsense/.test(l))).toHaveLength(1);
+    expect(out).not.toMatch(/\n\s+at /);
+  });
+});
