@@ -12,7 +12,8 @@ import { ChunkHashWorker } from './audit-verify-worker.js';
  * and its anchor line) but never run ahead of it.
  * verifyAudit does it all on the caller's thread, in the caller's connection. verifyAuditAsync,
  * what `/audit verify` and `teleops audit verify` run, makes the streaming pass on two threads
- * (reading the table takes about as long as hashing it) and leaves the classifying to verifyAudit.
+ * (reading the table takes about as long as hashing it) and, when that finds something wrong,
+ * repeats verifyAudit's pass in steps on a connection of its own to name the first break.
  */
 
 export type Break =
@@ -96,43 +97,67 @@ export function verifyAudit(db: Db, opts: VerifyOptions): VerifyReport {
   try {
     // The anchor's size is taken before the database snapshot: every line within it belongs
     // to a row already committed, so a concurrent append cannot look like a truncation.
-    const ctx: Ctx = {
-      db,
-      hasher: chainHasher(opts.hmacKey),
-      keyed: Boolean(opts.hmacKey),
-      anchorPath: opts.anchorPath,
-      anchorSize: anchor?.size ?? 0,
-    };
+    const ctx = contextOf(db, opts, anchor);
     return db.transaction(() => {
-      const stop = scan(ctx, anchor);
-      if ('ok' in stop) return stop;
-      return classify(ctx, stop);
+      const steps = scan(ctx, anchor);
+      let step = steps.next();
+      while (!step.done) step = steps.next();
+      return 'ok' in step.value ? step.value : classify(ctx, step.value);
     })();
   } finally {
     anchor?.close();
   }
 }
 
+function contextOf(db: Db, opts: VerifyOptions, anchor: AnchorReader | null): Ctx {
+  return { db, hasher: chainHasher(opts.hmacKey), keyed: Boolean(opts.hmacKey), anchorPath: opts.anchorPath, anchorSize: anchor?.size ?? 0 };
+}
+
 /** Chunks handed to the hashing thread and not answered yet, at most; beyond, this thread hashes. */
 const HASH_QUEUE = 8;
 
 /**
- * The same verdict as verifyAudit, from two threads and without holding the event loop for
- * more than a chunk at a time. Only when the log is not intact (or the database is in memory)
- * does verifyAudit run here, to name the first break.
+ * The same verdict as verifyAudit, without holding the event loop for more than a chunk at a
+ * time: from two threads while the log reads as intact; when it does not, a second pass on
+ * one thread, through a connection of its own, names the first break. A database in memory
+ * has no other connection: verifyAudit runs on it directly.
  */
 export async function verifyAuditAsync(db: Db, opts: VerifyOptions): Promise<VerifyReport> {
-  if (!db.memory) {
-    const anchor = AnchorReader.open(opts.anchorPath);
-    try {
-      // A failure here (a worker that cannot start, say) costs speed, not the verdict.
-      const intact = await fastPass(db.name, opts, anchor).catch(() => undefined);
-      if (intact) return intact;
-    } finally {
-      anchor?.close();
-    }
+  if (db.memory) return verifyAudit(db, opts);
+  const anchor = AnchorReader.open(opts.anchorPath);
+  try {
+    // A failure here (a worker that cannot start, say) costs speed, not the verdict.
+    const intact = await fastPass(db.name, opts, anchor).catch(() => undefined);
+    if (intact) return intact;
+  } finally {
+    anchor?.close();
   }
-  return verifyAudit(db, opts);
+  return slowPass(db.name, opts);
+}
+
+/** verifyAudit through a read-only connection of its own, letting the event loop run between chunks. */
+async function slowPass(file: string, opts: VerifyOptions): Promise<VerifyReport> {
+  const anchor = AnchorReader.open(opts.anchorPath);
+  const conn = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    conn.pragma('busy_timeout = 5000');
+    const ctx = contextOf(conn, opts, anchor);
+    conn.exec('BEGIN');
+    try {
+      const steps = scan(ctx, anchor);
+      let step = steps.next();
+      while (!step.done) {
+        await nextTurn();
+        step = steps.next();
+      }
+      return 'ok' in step.value ? step.value : classify(ctx, step.value);
+    } finally {
+      conn.exec('COMMIT');
+    }
+  } finally {
+    conn.close();
+    anchor?.close();
+  }
 }
 
 /**
@@ -181,7 +206,8 @@ async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader 
   }
 }
 
-function scan(ctx: Ctx, anchor: AnchorReader | null): Stop | Intact {
+/** The streaming pass, a chunk per step (the caller decides whether to yield in between). */
+function* scan(ctx: Ctx, anchor: AnchorReader | null): Generator<void, Stop | Intact> {
   const chunk = ctx.db.prepare<[number], ChunkRow>(CHUNK_SQL).raw();
   const s = new ChainScan(ctx.hasher, anchor);
   for (;;) {
@@ -189,6 +215,7 @@ function scan(ctx: Ctx, anchor: AnchorReader | null): Stop | Intact {
     if (metaText === null) return s.end();
     const stop = s.chunk(bytes ?? Buffer.alloc(0), JSON.parse(`[${metaText}]`) as number[], true);
     if (stop) return stop;
+    yield;
   }
 }
 

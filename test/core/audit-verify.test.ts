@@ -502,6 +502,28 @@ describe('verifyAuditAsync', () => {
     }
   });
 
+  it('keeps the event loop turning on the one-thread pass too (the one that names a break)', async () => {
+    const n = 20_000;
+    const f = bulkLog(n);
+    // Without its INTEGER PRIMARY KEY the two-thread pass declines at once: all of the
+    // verification is the one-thread pass.
+    f.db.exec(`ALTER TABLE audit RENAME TO old;
+      CREATE TABLE audit (seq INTEGER, entry TEXT, prev_hash TEXT, hash TEXT);
+      INSERT INTO audit SELECT seq, entry, prev_hash, hash FROM old ORDER BY seq;
+      DROP TABLE old;`);
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const report = await verifyAsync(f);
+    spinning = false;
+    expect(report).toEqual({ ok: true, entries: n, headSeq: n });
+    expect(turns).toBeGreaterThanOrEqual(9);
+  });
+
   it('reads one snapshot while the log keeps growing', async () => {
     const n = 20_000;
     const f = bulkLog(n);
