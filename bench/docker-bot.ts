@@ -13,7 +13,7 @@ const ANSWER_TIMEOUT_MS = 60_000;
 const RSS_SAMPLE_MS = 2;
 const FLOOR_ROUNDS = 20;
 
-/** Each round trip resolves with the fake Bot API's own time in it (ms): Telegram's side, not the bot's. */
+/** Each round trip resolves with how long it waited on the fake Bot API's own work (ms): Telegram's side, not the bot's. */
 export interface DockerBot {
   /** `/docker ps all`, until its list arrives. */
   runPs(): Promise<number>;
@@ -68,11 +68,14 @@ export async function withDockerBot(report: Report, fn: (bot: DockerBot) => Prom
   let proc: Proc | undefined;
   let starting: Promise<Proc> | undefined;
   const rss = { idle: NaN, peak: 0, worstStep: 0, samples: 0 };
-  /** The fake server's own time inside a round trip (parsing, validating, answering). */
+  /**
+   * The fake server's own time that a round trip waits on: answering the poll with the update,
+   * taking the reply in. Not accepting the bot's next poll, which overlaps the bot's own work.
+   */
   const fakeTime = async (roundTrip: () => Promise<void>): Promise<number> => {
-    const before = fake.serverTimeMs;
+    const [server, setup] = [fake.serverTimeMs, fake.beforeWaitTimeMs];
     await roundTrip();
-    return fake.serverTimeMs - before;
+    return fake.serverTimeMs - server - (fake.beforeWaitTimeMs - setup);
   };
 
   const bot = (): Promise<Proc> =>

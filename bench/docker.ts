@@ -44,7 +44,7 @@ export interface DockerBenchOptions {
   readonly dockerHost: string;
   /**
    * `/docker ps all` through the bot (Telegram round trip), measured against the same baseline;
-   * resolves with the fake Bot API's own time in it (Telegram's side of the round trip).
+   * resolves with the fake Bot API's own time that the round trip waited on (Telegram's side).
    */
   readonly runPs?: () => Promise<number>;
   /** `/docker logs <c> 200` through the bot; the same. */
@@ -158,7 +158,7 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
     report('docker.ps action / raw', median(ps.action!) / psRaw, 'x', 'goal ≤ 1.5');
     if (ps.bot !== undefined) {
       report('/docker ps through the bot', median(ps.bot), 'ms', 'median; the fake Bot API included');
-      report("  of which the fake Bot API's own time", median(ps.bot.map((t, i) => t - ps['bot net']![i]!)), 'ms', 'median; Telegram\'s side');
+      report("  of which waiting on the fake Bot API's own work", median(ps.bot.map((t, i) => t - ps['bot net']![i]!)), 'ms', 'median; Telegram\'s side');
       report('/docker ps through the bot / raw', median(ps.bot) / psRaw, 'x', 'the fake Bot API included');
       report('/docker ps through the bot, net of the fake / raw', median(ps['bot net']!) / psRaw, 'x', 'goal ≤ 1.5');
     }
@@ -220,7 +220,7 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
     if (logs.bot !== undefined) {
       const [bot, net] = [median(logs.bot), median(logs['bot net']!)];
       report('/docker logs <c> 200 through the bot', bot, 'ms', 'median; the fake Bot API included');
-      report("  of which the fake Bot API's own time", median(logs.bot.map((t, i) => t - logs['bot net']![i]!)), 'ms', 'median; receiving the upload');
+      report("  of which waiting on the fake Bot API's own work", median(logs.bot.map((t, i) => t - logs['bot net']![i]!)), 'ms', 'median; receiving the upload');
       report('/docker logs through the bot / `docker logs --tail 200`', bot / lDocker, 'x', 'goal ≤ 1.5; the fake Bot API included');
       report('/docker logs via the bot, net / (inspect + logs)', net / lCli, 'x', 'stricter: the Engine calls alone');
     }

@@ -188,6 +188,7 @@ export class FakeBotApi {
   private readonly windows = new Map<string, number[]>();
   private waiters: Waiter[] = [];
   private busyMs = 0;
+  private beforeWaitMs = 0;
   private requests = 0;
 
   constructor(options: FakeBotApiOptions = {}) {
@@ -395,6 +396,15 @@ export class FakeBotApi {
     return this.busyMs;
   }
 
+  /**
+   * The part of serverTimeMs spent on requests before they went on to wait (a long poll
+   * accepted, an injected delay): work no client is waiting on, done while the client is
+   * busy elsewhere. The rest is time a client spends waiting for the fake.
+   */
+  get beforeWaitTimeMs(): number {
+    return this.beforeWaitMs;
+  }
+
   get requestCount(): number {
     return this.requests;
   }
@@ -498,6 +508,7 @@ export class FakeBotApi {
     /** Time spent waiting (long poll, injected delay) is not the fake's own cost. */
     const idle = async <T>(p: Promise<T>): Promise<T> => {
       this.busyMs += performance.now() - t0;
+      this.beforeWaitMs += performance.now() - t0;
       this.notify();
       try {
         return await p;
