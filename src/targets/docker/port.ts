@@ -219,7 +219,6 @@ const eventSchema = z.object({
   timeNano: z.number().default(0),
 });
 
-
 export interface DockerPortOptions {
   /** DOCKER_HOST semantics; default the local socket. */
   readonly host?: string;
