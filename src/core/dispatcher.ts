@@ -5,6 +5,7 @@ import { ActionError, mutates, requiredRole, ROLE_RANK, type ActionContext, type
 import { approvalToken, renderCard, requestHash, type CardStatus } from './approvals.js';
 import type { AuditLog, AuditOutcome } from './audit.js';
 import { parseCommandLine } from './commands.js';
+import { operatorError } from './issues.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { operatorId, principalId, type Policy, type Principal } from './policy.js';
@@ -123,7 +124,7 @@ export class Dispatcher {
       this.count(action, origin, 'forbidden');
       return { kind: 'refused', message: `${action.name} needs the ${requiredRole(action)} role; you are ${operator.role}.` };
     }
-    const parsed = (action.params as z.ZodType).safeParse(rawParams ?? {});
+    const parsed = (action.params as z.ZodType).safeParse(rawParams ?? {}, { error: operatorError });
     if (!parsed.success) {
       const message = parsed.error.issues
         .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
