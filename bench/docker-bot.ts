@@ -5,7 +5,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
-import { runTeleops, type Proc } from '../test/support/process.js';
+import type { Proc } from '../test/support/process.js';
+import { startBot } from './bot.js';
 import { percentile, sortNumbers, type Report } from './report.js';
 
 const OP = 4242;
@@ -80,12 +81,7 @@ export async function withDockerBot(report: Report, fn: (bot: DockerBot) => Prom
 
   const bot = (): Promise<Proc> =>
     (starting ??= (async () => {
-      proc = runTeleops(['start'], {
-        TELEGRAM_BOT_TOKEN: fake.token,
-        TELEGRAM_API_ROOT: fake.apiRoot,
-        AUTHORIZED_USER_IDS: String(OP),
-        STATE_DIR: dir.path,
-        HTTP_PORT: '0',
+      proc = await startBot(fake, dir.path, [OP], {
         DOCKER_HOST: ownDockerdHost(),
         DOCKER_TIMEOUT_SECONDS: '60',
         TMUX_ENABLED: 'false',
@@ -93,9 +89,7 @@ export async function withDockerBot(report: Report, fn: (bot: DockerBot) => Prom
         // Telegram's own pacing (~1 message a second per chat) is not what is measured here.
         TELEGRAM_GLOBAL_PER_SECOND: '0',
         TELEGRAM_PRIVATE_PER_SECOND: '0',
-        LOG_LEVEL: 'warn',
-      }, { bin: true });
-      await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+      });
       return proc;
     })());
 

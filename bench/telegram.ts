@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
-import { runTeleops } from '../test/support/process.js';
+import { startBot } from './bot.js';
 import { percentile, sortNumbers, type Report } from './report.js';
 
 const UPDATES = 1000;
@@ -20,19 +20,12 @@ export async function benchTelegram(report: Report): Promise<void> {
   await fake.start();
   const dir = tempDir('teleops-bench-tg-');
   for (const id of USERS) fake.createUser({ id });
-  const proc = runTeleops(['start'], {
-    TELEGRAM_BOT_TOKEN: fake.token,
-    TELEGRAM_API_ROOT: fake.apiRoot,
-    AUTHORIZED_USER_IDS: USERS.join(','),
-    STATE_DIR: dir.path,
-    HTTP_PORT: '0',
+  const proc = await startBot(fake, dir.path, USERS, {
     DOCKER_ENABLED: 'false',
     RATE_LIMIT_PER_MINUTE: '1000',
     TELEGRAM_GLOBAL_PER_SECOND: '0',
-    LOG_LEVEL: 'warn',
   });
   try {
-    await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
     // Warm-up round, not measured.
     for (const id of USERS) fake.sendText({ from: id, text: '/whoami' });
     await fake.waitFor(() => USERS.every((id) => fake.messages(id).length >= 1), 30_000, 'warm-up replies');
@@ -92,17 +85,9 @@ export async function benchMemory(report: Report, idleMs = 60_000): Promise<void
   const fake = new FakeBotApi();
   await fake.start();
   const dir = tempDir('teleops-bench-mem-');
-  const proc = runTeleops(['start'], {
-    TELEGRAM_BOT_TOKEN: fake.token,
-    TELEGRAM_API_ROOT: fake.apiRoot,
-    AUTHORIZED_USER_IDS: '1',
-    STATE_DIR: dir.path,
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'warn',
-  }, { bin: true });
+  const proc = await startBot(fake, dir.path, [1]);
   const bare = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)']);
   try {
-    await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
     await new Promise((r) => setTimeout(r, idleMs));
     report('memory: bare node process RSS', rssMb(bare.pid!), 'MB', 'baseline');
     report(`memory: idle teleops start RSS after ${idleMs / 1000}s`, rssMb(proc.child.pid!), 'MB', 'goal ≤ 120 MB');

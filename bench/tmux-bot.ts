@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_TMUX_SETTINGS } from '../src/targets/tmux/settings.js';
 import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
-import { runTeleops, type Proc } from '../test/support/process.js';
+import type { Proc } from '../test/support/process.js';
+import { startBot } from './bot.js';
 import { percentile, sortNumbers, type Report } from './report.js';
 
 const OP = 4242;
@@ -108,24 +109,13 @@ export async function benchTmuxBot(report: Report): Promise<void> {
   let proc: Proc | undefined;
   let serverPid: number | undefined;
   const start = async (pacing: Record<string, string>): Promise<Proc> => {
-    const polls = fake.calls.filter((c) => c.method === 'getUpdates').length;
-    proc = runTeleops(['start'], {
-      TELEGRAM_BOT_TOKEN: fake.token,
-      TELEGRAM_API_ROOT: fake.apiRoot,
-      AUTHORIZED_USER_IDS: String(OP),
-      STATE_DIR: dir.path,
-      HTTP_PORT: '0',
+    proc = await startBot(fake, dir.path, [OP], {
       DOCKER_ENABLED: 'false',
       TMUX_SOCKET: sock,
       RATE_LIMIT_PER_MINUTE: '10000',
-      LOG_LEVEL: 'warn',
       ...pacing,
-    }, { bin: true });
-    const p = proc;
-    await fake.waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, WAIT_LIMIT_MS, 'the bot to poll').catch((e: Error) => {
-      throw new Error(`${e.message}; teleops printed:\n${p.output()}`);
     });
-    return p;
+    return proc;
   };
 
   try {

@@ -40,6 +40,12 @@ function makeLog(hmacKey: string | undefined, inputs: readonly AuditEntryInput[]
   const log = new AuditLog(db, { anchorPath, ...(hmacKey ? { hmacKey } : {}) });
   for (const i of inputs) log.append(i);
   log.close();
+  const done = cleanup(db, dir);
+  return { dir, db, anchorPath, hmacKey, done };
+}
+
+/** Closes the log's database and removes its dir, once; also done after each test if forgotten. */
+function cleanup(db: Db, dir: string): () => void {
   let open = true;
   const done = (): void => {
     if (!open) return;
@@ -48,7 +54,7 @@ function makeLog(hmacKey: string | undefined, inputs: readonly AuditEntryInput[]
     rmSync(dir, { recursive: true, force: true });
   };
   cleanups.push(done);
-  return { dir, db, anchorPath, hmacKey, done };
+  return done;
 }
 
 const verify = (f: Fixture): VerifyReport =>
@@ -63,14 +69,7 @@ function copyLog(f: Fixture): Fixture & { done: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'teleops-audit-verify-'));
   cpSync(f.dir, dir, { recursive: true });
   const db = openDb(dir);
-  let open = true;
-  const done = (): void => {
-    if (!open) return;
-    open = false;
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  cleanups.push(done);
+  const done = cleanup(db, dir);
   return { dir, db, anchorPath: join(dir, 'audit.anchor'), hmacKey: f.hmacKey, done };
 }
 

@@ -37,6 +37,10 @@ const scopeOnlyParse = (tokens: readonly string[]) => {
 
 const more = (shown: number, total: number): Block[] => (total > shown ? [line(text(`… and ${total - shown} more`))] : []);
 
+/** Objects in name order, as lists show them. */
+const byName = <T extends { metadata?: { name?: string } }>(items: readonly T[]): T[] =>
+  [...items].sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
+
 export function readActions(deps: KubeActionDeps): AnyAction[] {
   const now = () => (deps.now ?? Date.now)();
 
@@ -162,7 +166,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
       const s = scopeOf(deps, ctx, p);
       const selector = p.selector === undefined ? undefined : parseLabelSelector(p.selector);
       const list = await s.port.list('pod', s.namespace, { signal: ctx.signal, ...(selector ? { labelSelector: selector } : {}) });
-      const items = [...list.items].sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
+      const items = byName(list.items);
       const head = line(bold('Pods'), ...where(s), ...(selector ? [text(' matching '), value(selector)] : []), text(` — ${items.length}`));
       if (items.length === 0) return result([head, line('No pods.')]);
       const blocks: Block[] = [head, ...items.slice(0, MAX_LIST).map((pod) => podLine(pod, now()))];
@@ -190,7 +194,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const list = await s.port.list('deployment', s.namespace, { signal: ctx.signal });
-      const items = [...list.items].sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
+      const items = byName(list.items);
       const head = line(bold('Deployments'), ...where(s), text(` — ${items.length}`));
       if (items.length === 0) return result([head, line('No deployments.')]);
       const blocks: Block[] = [head, ...items.slice(0, MAX_LIST).map(deploymentLine)];
@@ -221,7 +225,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const list = await s.port.list('node', undefined, { signal: ctx.signal });
-      const items = [...list.items].sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
+      const items = byName(list.items);
       const blocks: Block[] = [line(bold('Nodes'), text(' @ '), value(s.context), text(` — ${items.length}`))];
       for (const n of items.slice(0, MAX_LIST)) {
         const ready = nodeReady(n);

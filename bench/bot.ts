@@ -1,0 +1,32 @@
+// The bot as the benchmarks run it: `teleops start` as installed (bin/teleops.js, running the
+// dist/ that `npm run bench` builds first) against the fake Bot API.
+import type { FakeBotApi } from '../test/fakes/botapi.js';
+import { runTeleops, type Proc } from '../test/support/process.js';
+
+const POLL_WAIT_MS = 30_000;
+
+/**
+ * Starts the bot for `operators` with its state in `stateDir`, no HTTP server, warnings only,
+ * and `env` on top; resolves once it polls the fake (a failure to start shows its output).
+ */
+export async function startBot(fake: FakeBotApi, stateDir: string, operators: readonly number[], env: Record<string, string> = {}): Promise<Proc> {
+  const polls = fake.calls.filter((c) => c.method === 'getUpdates').length;
+  const proc = runTeleops(
+    ['start'],
+    {
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      AUTHORIZED_USER_IDS: operators.join(','),
+      STATE_DIR: stateDir,
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    { bin: true },
+  );
+  await fake.waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, POLL_WAIT_MS, 'the bot to poll').catch(async (e: Error) => {
+    await proc.stop();
+    throw new Error(`${e.message}; teleops printed:\n${proc.output()}`);
+  });
+  return proc;
+}
