@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { join } from 'node:path';
 import { parseDockerHost } from './targets/docker/engine.js';
+import { isDnsLabel } from './targets/kubernetes/names.js';
 import { settingPattern } from './targets/tmux/settings.js';
 import { AI_PROVIDERS, aiSettingsProblems } from './ai/settings.js';
 
@@ -57,6 +58,11 @@ const num = (min: number, max: number) =>
 
 const text = z.string().transform((s) => s.trim());
 const list = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''));
+
+/** Namespace names, checked here so that a typo is reported even while Kubernetes is off. */
+const namespaces = list.refine((ns) => ns.every(isDnsLabel), {
+  error: (iss) => `not a namespace name: ${(iss.input as string[]).filter((n) => !isDnsLabel(n)).map((n) => JSON.stringify(n.slice(0, 64))).join(', ')}`,
+});
 
 const absolutePath = z.string().transform((s, ctx) => {
   const p = s.trim();
@@ -161,7 +167,7 @@ export const SETTINGS = {
   TMUX_ERROR_PATTERNS: { doc: 'Extra regex for error output (case-insensitive unless /re/flags)', default: '', schema: pattern('i') },
   KUBECONFIG: { doc: 'Kubeconfig path(s); unset: ~/.kube/config, or the in-cluster service account', default: '', schema: text },
   K8S_CONTEXTS: { doc: 'Allowed kubeconfig contexts, comma-separated (empty: all)', default: '', schema: list },
-  K8S_NAMESPACES: { doc: 'Allowed namespaces, comma-separated (empty: all)', default: '', schema: list },
+  K8S_NAMESPACES: { doc: 'Allowed namespaces, comma-separated (empty: all)', default: '', schema: namespaces },
   K8S_READ_ONLY: { doc: 'Remove every mutating Kubernetes action', default: 'false', schema: bool },
   K8S_MAX_REPLICAS: { doc: 'Most replicas /k8s scale may set', default: '50', schema: int(0, 10_000) },
   SHELL_ENABLED: { doc: 'Allow /shell: admins only, approval every time', default: 'false', schema: bool },

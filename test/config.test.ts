@@ -27,6 +27,13 @@ describe('loadConfig', () => {
     expect(r.problems.join('\n')).toContain('"abc" is not a numeric Telegram user id');
   });
 
+  it('names a mistyped namespace even while Kubernetes is off', () => {
+    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', K8S_NAMESPACES: 'shop, Bad_NS,payments' }, 'start');
+    expect(r.ok ? [] : r.problems).toEqual(['K8S_NAMESPACES: not a namespace name: "Bad_NS"']);
+    const good = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', K8S_NAMESPACES: 'shop, payments' }, 'start');
+    expect(good.ok && good.config.K8S_NAMESPACES).toEqual(['shop', 'payments']);
+  });
+
   it('refuses to start with nobody authorized', () => {
     const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN }, 'start');
     expect(r.ok).toBe(false);
