@@ -84,7 +84,8 @@ export class Registry {
     }
     const verbs = this.verbsOf(words[0]!.toLowerCase());
     if (verbs.length > 0) return { kind: 'unknown', message: `/${words[0]} ${words[1] ?? ''} is not a command. Try one of: ${verbs.join(', ')}.` };
-    return { kind: 'unknown', message: `/${words[0]} is not a command. /help lists them.` };
+    // A whole command family missing is most often an integration that is off (no kubeconfig, say).
+    return { kind: 'unknown', message: `/${words[0]} is not a command. /help lists them; /status shows which integrations are off.` };
   }
 
   private lookupSuffix(line: CommandLine): CommandLookup | undefined {

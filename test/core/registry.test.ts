@@ -32,7 +32,7 @@ describe('Registry', () => {
 
   it('reads a mistyped verb as a mistake, not as an argument of the bare group', () => {
     expect(look('/docker restrat api')).toEqual({ kind: 'unknown', message: '/docker restrat is not a command. Try one of: ps, logs, summary.' });
-    expect(look('/nothing')).toEqual({ kind: 'unknown', message: '/nothing is not a command. /help lists them.' });
+    expect(look('/nothing')).toEqual({ kind: 'unknown', message: '/nothing is not a command. /help lists them; /status shows which integrations are off.' });
     expect(look('/docker logs a b c')).toMatchObject({ kind: 'usage', message: 'unexpected argument "c". Usage: /docker logs <c> [lines]' });
   });
 

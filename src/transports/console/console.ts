@@ -8,6 +8,7 @@ import type { Dispatcher, Outcome } from '../../core/dispatcher.js';
 import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import { plainText, type Button, type Result } from '../../core/result.js';
+import { truncate } from '../../core/text.js';
 
 export interface ConsoleDeps {
   readonly dispatcher: Dispatcher;
@@ -46,7 +47,12 @@ export async function runConsole(d: ConsoleDeps): Promise<void> {
     let outcome: Outcome;
     const pressed = /^\d{1,3}$/.test(input) ? buttons[Number(input) - 1] : undefined;
     if (pressed) outcome = await d.dispatcher.dispatch(d.principal, 'console', pressed.action, pressed.params);
-    else if (input.startsWith('/')) outcome = await d.dispatcher.command(d.principal, 'console', input);
+    else if (input.startsWith('/')) {
+      outcome = await d.dispatcher.command(d.principal, 'console', input);
+      // Telegram ignores what is not shaped like a command (it may be for another bot); here
+      // there is no one else it could be for.
+      if (outcome.kind === 'ignored') outcome = { kind: 'refused', message: `${truncate(input.split(/\s/, 1)[0]!, 40)} is not a command. /help lists them.` };
+    }
     else if (d.agent) {
       const answer = await d.agent.ask(d.principal, input, agentUi(d, ui));
       buttons = await print(answer, d, out);

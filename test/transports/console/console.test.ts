@@ -31,12 +31,14 @@ describe('teleops console with piped input', () => {
   });
 
   it('presses a button by its number; anything but y denies', async () => {
-    const { code, out, runsFile } = await consoleWith('/test touch x\n1\n2\nno\n/nonsense\n/quit\n/test touch never\n');
+    const { code, out, runsFile } = await consoleWith(`/test touch x\n1\n2\nno\n/nonsense\n/${'a'.repeat(300)} x\n/quit\n/test touch never\n`);
     expect(code).toBe(0);
     expect(runs(runsFile, 'touch')).toBe(2);
     expect(runs(runsFile, 'destroy')).toBe(0);
     expect(out).toMatch(/Denied/);
     expect(out.split('\n').filter((l) => /nonsense/.test(l))).toHaveLength(1);
+    // Not even shaped like a command: still one line of answer, cut short.
+    expect(out).toContain(`/${'a'.repeat(38)}… is not a command. /help lists them.`);
     expect(out).not.toMatch(/\n\s+at /);
   });
 });
