@@ -52,8 +52,7 @@ export async function runConsole(d: ConsoleDeps): Promise<void> {
       // Telegram ignores what is not shaped like a command (it may be for another bot); here
       // there is no one else it could be for.
       if (outcome.kind === 'ignored') outcome = { kind: 'refused', message: `${truncate(input.split(/\s/, 1)[0]!, 40)} is not a command. /help lists them.` };
-    }
-    else if (d.agent) {
+    } else if (d.agent) {
       const answer = await d.agent.ask(d.principal, input, agentUi(d, ui));
       buttons = await print(answer, d, out);
       continue;
