@@ -23,7 +23,8 @@ const row = fc.record(
     Image: fc.string(),
     State: fc.constantFrom('created', 'running', 'paused', 'restarting', 'exited', 'dead'),
     Status: fc.string(),
-    Labels: fc.option(fc.dictionary(fc.oneof(fc.string(), fc.constantFrom(COMPOSE_PROJECT, COMPOSE_SERVICE)), fc.string()), { nil: null }),
+    // "__proto__" is left to its own test below: the schema oracle drops it, the parser keeps it as data.
+    Labels: fc.option(fc.dictionary(fc.oneof(fc.string().filter((k) => k !== '__proto__'), fc.constantFrom(COMPOSE_PROJECT, COMPOSE_SERVICE)), fc.string()), { nil: null }),
     Ports: fc.array(fc.jsonValue(), { maxLength: 2 }),
   },
   { requiredKeys: ['Id'] },
