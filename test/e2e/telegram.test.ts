@@ -186,6 +186,8 @@ describe('teleops start against the Bot API', () => {
     await start();
     const { updateId } = fake.sendText({ from: OP, text: '/test touch once' });
     await fake.waitForMessage({ chat: OP, match: /touched once/ });
+    // The fake re-delivers only a confirmed update (the next poll's offset), as if that was lost.
+    await fake.waitFor(() => fake.pendingUpdates === 0, 5000, 'the update to be confirmed');
     fake.redeliver(updateId);
     await fake.waitForDelivery(updateId, 2);
     fake.sendText({ from: OP, text: '/test echo after' });

@@ -15,6 +15,7 @@ import { BUTTON_REF, type ButtonRepo } from '../../store/buttons.js';
 import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
 import type { ProcessedUpdates } from '../../store/updates.js';
+import { botFetch } from './bot-fetch.js';
 import { CardBoard, type LiveCards, type ShowContext } from './cards.js';
 import { limitTransformer, RateGate, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
@@ -62,7 +63,8 @@ export interface TelegramTransport {
 }
 
 export function createTelegram(d: TelegramDeps): TelegramTransport {
-  const bot = new Bot(d.token, { client: { apiRoot: d.apiRoot } });
+  // grammY's `fetch` option is typed as node-fetch's; it uses only what botFetch provides.
+  const bot = new Bot(d.token, { client: { apiRoot: d.apiRoot, fetch: botFetch as never } });
   let lastPoll: { ok: boolean; at: number; error?: string } = { ok: false, at: 0, error: 'not started' };
   // The first transformer installed is the innermost: every attempt (retries included) is
   // counted, and every attempt waits its turn under the limits.
@@ -77,6 +79,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       d.metrics.telegramErrors.inc({ method, code: err instanceof HttpError ? 'network' : 'error' });
       throw err;
     }
+  });
+  // The runner asks for the next updates as soon as a batch arrives. Waiting one turn of the
+  // event loop lets the batch's handlers run up to their first I/O before the poll is built.
+  bot.api.config.use(async (prev, method, payload, signal) => {
+    if (method === 'getUpdates') await new Promise((r) => setImmediate(r));
+    return prev(method, payload, signal);
   });
   // One gate spaces every write, direct replies' and the outbox's alike.
   const gate = new RateGate(d.limits);
