@@ -495,6 +495,23 @@ describe('test-side helpers', () => {
     expect(fake.serverTimeMs).toBeLessThan(wall);
   });
 
+  it('says when an update was handed to the bot and when each request had arrived in full', async () => {
+    fake.createUser({ id: USER });
+    const api = newBot().api;
+    const { updateId } = fake.sendText({ from: USER, text: 'hi' });
+    expect(fake.handedOverAt(updateId)).toBeUndefined();
+    const before = performance.now();
+    const [update] = await api.getUpdates({ timeout: 0 });
+    const handed = fake.handedOverAt(updateId)!;
+    expect(update?.update_id).toBe(updateId);
+    expect(handed).toBeGreaterThanOrEqual(before);
+    expect(handed).toBeLessThanOrEqual(performance.now());
+    await api.sendMessage(USER, 'reply');
+    const reply = fake.calls.findLast((c) => c.method === 'sendMessage')!;
+    expect(reply.receivedAt).toBeGreaterThan(handed);
+    expect(fake.calls.find((c) => c.method === 'getUpdates')!.receivedAt).toBeLessThan(handed);
+  });
+
   it('stops promptly while a long poll is held', async () => {
     const poll = newBot().api.getUpdates({ timeout: 30 }).catch((e: unknown) => e);
     await fake.waitFor(pollPending);

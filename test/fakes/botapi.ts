@@ -71,6 +71,8 @@ export interface CallRecord {
   chat_id?: number | string;
   /** Arrival time, ms since the epoch. */
   readonly at: number;
+  /** performance.now() once the whole request (body included) had arrived. */
+  readonly receivedAt: number;
   /**
    * HTTP status of the answer; 0 while pending or when a fault dropped the connection,
    * 499 when the client went away from a long poll.
@@ -188,7 +190,8 @@ export class FakeBotApi {
   private readonly windows = new Map<string, number[]>();
   private waiters: Waiter[] = [];
   private busyMs = 0;
-  private beforeWaitMs = 0;
+  /** performance.now() when getUpdates last wrote each update out. */
+  private readonly handedOver = new Map<number, number>();
   private requests = 0;
 
   constructor(options: FakeBotApiOptions = {}) {
@@ -397,12 +400,11 @@ export class FakeBotApi {
   }
 
   /**
-   * The part of serverTimeMs spent on requests before they went on to wait (a long poll
-   * accepted, an injected delay): work no client is waiting on, done while the client is
-   * busy elsewhere. The rest is time a client spends waiting for the fake.
+   * performance.now() when getUpdates last wrote this update to the bot: with a reply's
+   * CallRecord.receivedAt, the span that was the bot's (and the network's), not the fake's.
    */
-  get beforeWaitTimeMs(): number {
-    return this.beforeWaitMs;
+  handedOverAt(updateId: number): number | undefined {
+    return this.handedOver.get(updateId);
   }
 
   get requestCount(): number {
@@ -493,7 +495,7 @@ export class FakeBotApi {
       (e: unknown) => {
         if (e instanceof BodyTooLarge && !res.headersSent) {
           res.setHeader('connection', 'close');
-          this.send(res, { method: req.url ?? '', at, status: 0, params: {} }, new ApiError(413, 'Request Entity Too Large'));
+          this.send(res, { method: req.url ?? '', at, receivedAt: performance.now(), status: 0, params: {} }, new ApiError(413, 'Request Entity Too Large'));
         } else {
           res.destroy();
         }
@@ -505,10 +507,10 @@ export class FakeBotApi {
 
   private async handle(req: IncomingMessage, res: ServerResponse, body: Buffer, at: number): Promise<void> {
     let t0 = performance.now();
+    const receivedAt = t0;
     /** Time spent waiting (long poll, injected delay) is not the fake's own cost. */
     const idle = async <T>(p: Promise<T>): Promise<T> => {
       this.busyMs += performance.now() - t0;
-      this.beforeWaitMs += performance.now() - t0;
       this.notify();
       try {
         return await p;
@@ -519,7 +521,7 @@ export class FakeBotApi {
     this.requests++;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const route = /^\/bot([^/]*)\/([^/]+)$/.exec(url.pathname);
-    const call: CallRecord = { method: route?.[2] ?? url.pathname, at, status: 0, params: {} };
+    const call: CallRecord = { method: route?.[2] ?? url.pathname, at, receivedAt, status: 0, params: {} };
     this.calls.push(call);
     try {
       if (route === null) throw new ApiError(404, 'Not Found');
@@ -582,6 +584,10 @@ export class FakeBotApi {
     call.status = status;
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
     res.end(json);
+    if (call.method === 'getUpdates' && Array.isArray(outcome)) {
+      const now = performance.now();
+      for (const u of outcome as Update[]) this.handedOver.set(u.update_id, now);
+    }
   }
 
   private drop(res: ServerResponse, call: CallRecord): void {
