@@ -120,16 +120,16 @@ export class Replier {
   /** Stores each button (its id goes in the callback data) and builds the keyboard. */
   keyboard(chatId: number, rows: readonly (readonly Button[])[]): InlineKeyboardMarkup {
     const refs = this.buttons.putAll(chatId, rows.flat().map((b) => ({ action: b.action, params: { ...b.params } })));
+    // Most labels repeat ("🔄 Restart" on every row): each distinct one is redacted once.
+    const labels = new Map<string, string>();
+    const label = (raw: string): string => {
+      let text = labels.get(raw);
+      if (text === undefined) labels.set(raw, (text = this.redactor.redact(raw).slice(0, 64)));
+      return text;
+    };
     let i = 0;
     return {
-      inline_keyboard: rows.map((row) =>
-        row.map(
-          (b): InlineKeyboardButton => ({
-            text: this.redactor.redact(b.label).slice(0, 64),
-            callback_data: `${BUTTON_PREFIX}:${refs[i++]}`,
-          }),
-        ),
-      ),
+      inline_keyboard: rows.map((row) => row.map((b): InlineKeyboardButton => ({ text: label(b.label), callback_data: `${BUTTON_PREFIX}:${refs[i++]}` }))),
     };
   }
 }
