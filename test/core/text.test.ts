@@ -54,4 +54,14 @@ describe('compareNames', () => {
       }),
     );
   });
+
+  it('agrees with the collator on every pair, equal names included', () => {
+    const collator = new Intl.Collator('en', { numeric: true });
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.boolean(), (a, b, same) => {
+        const y = same ? a : b;
+        expect(Math.sign(compareNames(a, y))).toBe(Math.sign(collator.compare(a, y)));
+      }),
+    );
+  });
 });
