@@ -118,6 +118,7 @@ describe('/k8s pods', () => {
     expect(s.find((x) => x.text === 'CrashLoopBackOff')?.kind).toBe('value');
     prod.heal('shop', crash!);
     prod.heal('shop', pull!);
+    await prod.settle();
   });
 
   it('filters by label selector (positional or -l), and bare /k8s lists pods', async () => {
@@ -243,6 +244,8 @@ describe('/k8s describe, events, nodes, deploy', () => {
     expect(one).toContain(`Events of pod/${pod} in shop @ prod`);
     expect(one.split('\n').slice(1).every((l) => l.includes(`pod/${pod}`))).toBe(true);
     env.api.cluster('prod').heal('shop', pod!);
+    // The deployment's status catches up a moment later; the next tests read it.
+    await env.api.cluster('prod').settle();
   });
 
   it('lists nodes with readiness, roles, version and pressure', async () => {
