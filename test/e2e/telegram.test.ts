@@ -182,6 +182,24 @@ describe('teleops start against the Bot API', () => {
     expect(runs(runsFile(), 'destroy')).toBe(1);
   });
 
+  it('says once that Telegram cannot be reached, keeps trying, and serves once it answers', async () => {
+    fake.failNext('getMe', { drop: true });
+    proc = runTeleops(['start'], env());
+    await proc.waitForOutput(/"method":"getMe","err":"network: [^"]+","msg":"Telegram is not reachable; retrying"/);
+    await proc.waitForOutput(/Telegram is reachable again/, 30_000);
+    fake.sendText({ from: OP, text: '/whoami' });
+    await fake.waitForMessage({ chat: OP, match: /role operator/ });
+    expect(proc.output().match(/Telegram is not reachable/g)).toHaveLength(1);
+  });
+
+  it('a rejected bot token stops start-up with a one-line reason (exit 2)', async () => {
+    fake.failNext('getMe', { code: 401, description: 'Unauthorized' });
+    proc = runTeleops(['start'], env());
+    expect(await proc.exited).toBe(2);
+    expect(proc.output()).toContain('teleops: Telegram rejected the bot token (Unauthorized); check TELEGRAM_BOT_TOKEN.\n');
+    expect(proc.output()).not.toMatch(/\n\s+at /);
+  });
+
   it('an update delivered twice runs once', async () => {
     await start();
     const { updateId } = fake.sendText({ from: OP, text: '/test touch once' });

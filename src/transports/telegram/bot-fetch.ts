@@ -55,7 +55,11 @@ export function botFetch(url: string, init: BotFetchInit = {}): Promise<BotFetch
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(target, { method: init.method ?? 'GET', headers, ...(init.agent ? { agent: init.agent } : {}) });
     let res: IncomingMessage | undefined;
+    let failed = false;
+    // Destroying may emit 'error' again (the listeners stay on for that): the first error wins.
     const fail = (e: Error): void => {
+      if (failed) return;
+      failed = true;
       signal?.removeEventListener('abort', onAbort);
       res?.destroy(e);
       req.destroy(e);
@@ -64,12 +68,12 @@ export function botFetch(url: string, init: BotFetchInit = {}): Promise<BotFetch
     };
     const onAbort = (): void => fail(new BotFetchAborted());
     signal?.addEventListener('abort', onAbort);
-    req.once('error', fail);
+    req.on('error', fail);
     req.once('response', (r) => {
       res = r;
       const chunks: Buffer[] = [];
       r.on('data', (c: Buffer) => chunks.push(c));
-      r.once('error', fail);
+      r.on('error', fail);
       r.once('end', () => {
         signal?.removeEventListener('abort', onAbort);
         const text = Buffer.concat(chunks).toString('utf8');

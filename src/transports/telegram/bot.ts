@@ -66,6 +66,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // grammY's `fetch` option is typed as node-fetch's; it uses only what botFetch provides.
   const bot = new Bot(d.token, { client: { apiRoot: d.apiRoot, fetch: botFetch as never } });
   let lastPoll: { ok: boolean; at: number; error?: string } = { ok: false, at: 0, error: 'not started' };
+  // auto-retry retries network failures for as long as they last: said once when they start
+  // (at start-up too, where the first call would otherwise wait in silence) and once when over.
+  let unreachable = false;
   // The first transformer installed is the innermost: every attempt (retries included) is
   // counted, and every attempt waits its turn under the limits.
   bot.api.config.use(async (prev, method, payload, signal) => {
@@ -73,10 +76,18 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       const res = await prev(method, payload, signal);
       if (method === 'getUpdates') lastPoll = { ok: true, at: Date.now() };
       if (!res.ok) d.metrics.telegramErrors.inc({ method, code: String(res.error_code) });
+      if (unreachable) {
+        unreachable = false;
+        d.log.info({ method }, 'Telegram is reachable again');
+      }
       return res;
     } catch (err) {
       if (method === 'getUpdates') lastPoll = { ok: false, at: Date.now(), error: describe(err) };
       d.metrics.telegramErrors.inc({ method, code: err instanceof HttpError ? 'network' : 'error' });
+      if (err instanceof HttpError && !signal?.aborted && !unreachable) {
+        unreachable = true;
+        d.log.warn({ method, err: describe(err) }, 'Telegram is not reachable; retrying');
+      }
       throw err;
     }
   });
@@ -287,6 +298,6 @@ function principalOf(ctx: Context): Principal | null {
 
 function describe(err: unknown): string {
   if (err instanceof GrammyError) return `${err.method}: ${err.error_code} ${err.description}`;
-  if (err instanceof HttpError) return `network: ${err.message}`;
+  if (err instanceof HttpError) return `network: ${err.error instanceof Error ? err.error.message : err.message}`;
   return err instanceof Error ? err.message : String(err);
 }

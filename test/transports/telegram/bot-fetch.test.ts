@@ -192,6 +192,24 @@ describe('botFetch (grammY fetch over node:http)', () => {
     await expect(botFetch(`${root}/x`, { method: 'POST', body: '{}', agent })).rejects.toThrow();
   });
 
+  it('the connection dropped before any answer rejects once, and nothing is left to throw later', async () => {
+    reset((req) => req.socket.destroy());
+    const lateErrors: unknown[] = [];
+    const onUncaught = (e: unknown) => lateErrors.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      await expect(botFetch(`${root}/x`, { method: 'POST', body: '{}', agent })).rejects.toThrow(/socket hang up|ECONNRESET/);
+      const source = new PassThrough();
+      const upload = botFetch(`${root}/up`, { method: 'POST', body: source, agent });
+      source.end('a whole upload');
+      await expect(upload).rejects.toThrow(/socket hang up|ECONNRESET|EPIPE/);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(lateErrors).toEqual([]);
+  });
+
   it('nothing listening: rejects with the connection error', async () => {
     const probe = createServer();
     const addr = await listen(probe);
