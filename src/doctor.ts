@@ -6,6 +6,7 @@ import { silentLogger } from './core/log.js';
 import { createRedactor } from './core/redact.js';
 import { dbPath, openDb, openMemoryDb } from './store/db.js';
 import { TARGETS } from './targets/index.js';
+import { botFetch } from './transports/telegram/bot-fetch.js';
 
 type Line = { ok: boolean | 'off' | 'warn'; name: string; detail: string; fix?: string };
 
@@ -85,10 +86,11 @@ function telegramCheck(apiRoot: string, token: string): Integration {
     name: 'telegram',
     check: async (signal) => {
       try {
-        const res = await fetch(`${apiRoot}/bot${token}/getMe`, { signal });
+        // The bot's own client: its errors name the cause (ENOTFOUND, ECONNREFUSED, a TLS failure).
+        const res = await botFetch(`${apiRoot}/bot${token}/getMe`, { method: 'POST', signal });
         const body = (await res.json()) as { ok: boolean; result?: { username: string }; description?: string };
         if (body.ok) return { state: 'up', detail: `bot @${body.result?.username} at ${apiRoot}` };
-        return { state: 'down', detail: `${apiRoot} refused the token: ${body.description ?? res.status} — check TELEGRAM_BOT_TOKEN` };
+        return { state: 'down', detail: `${apiRoot} rejected the bot token (${body.description ?? res.status}) — check TELEGRAM_BOT_TOKEN` };
       } catch (e) {
         return { state: 'down', detail: `cannot reach ${apiRoot}: ${(e as Error).message} — check the network or TELEGRAM_API_ROOT` };
       }

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runDoctor } from '../src/doctor.js';
 import { FakeBotApi } from './fakes/botapi.js';
 import { tempDir } from './support/app.js';
+import { freePort } from './support/process.js';
 
 let dir: ReturnType<typeof tempDir> | undefined;
 let fake: FakeBotApi | undefined;
@@ -47,5 +48,19 @@ describe('teleops doctor', () => {
     expect(out).toMatch(/^✓ telegram: bot @doctor_bot at http:\/\/127\.0\.0\.1:\d+$/m);
     expect(out).toMatch(/^· docker: DOCKER_ENABLED=false$/m);
     expect(code).toBe(0);
+  });
+
+  it('says why Telegram cannot be reached, or that it refused the token', async () => {
+    dir = tempDir();
+    const base = { STATE_DIR: dir.path, AUTHORIZED_USER_IDS: '1', DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', KUBECONFIG: '' };
+    const port = await freePort();
+    const down = await doctor({ ...base, TELEGRAM_BOT_TOKEN: '123:AAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', TELEGRAM_API_ROOT: `http://127.0.0.1:${port}` });
+    expect(down.code).toBe(1);
+    expect(down.out).toContain(`✗ telegram: cannot reach http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port} — check the network or TELEGRAM_API_ROOT\n`);
+    fake = new FakeBotApi();
+    await fake.start();
+    fake.failNext('getMe', { code: 401, description: 'Unauthorized' });
+    const refused = await doctor({ ...base, TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot });
+    expect(refused.out).toContain(`✗ telegram: ${fake.apiRoot} rejected the bot token (Unauthorized) — check TELEGRAM_BOT_TOKEN\n`);
   });
 });
