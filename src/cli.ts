@@ -11,7 +11,7 @@ import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
 import { TopicsSlot } from './transports/telegram/topics.js';
-import { runConsole } from './transports/console/console.js';
+import { consoleAlerts, runConsole } from './transports/console/console.js';
 
 const USAGE = `teleops ${VERSION} — an operations console that lives in Telegram
 
@@ -106,9 +106,8 @@ async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
   if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const cfg = config('console');
   const app = await build(cfg, targets);
-  app.setAlertDelivery(async (r) => {
-    process.stdout.write(`\n🔔 ${r.blocks.map((b) => (b.kind === 'pre' ? b.text : b.spans.map((s) => s.text).join(''))).join('\n')}\n`);
-  });
+  const alert = consoleAlerts(process.stdout, app.redactor);
+  app.setAlertDelivery(async (r) => alert(r));
   await app.startBackground();
   await runConsole({
     dispatcher: app.dispatcher,

@@ -9,6 +9,7 @@ import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import { plainText, type Button, type Result } from '../../core/result.js';
 import { truncate } from '../../core/text.js';
+import { terminalSafe } from './terminal.js';
 
 export interface ConsoleDeps {
   readonly dispatcher: Dispatcher;
@@ -29,7 +30,7 @@ export interface ConsoleDeps {
 export async function runConsole(d: ConsoleDeps): Promise<void> {
   const rl = createInterface({ input: d.input, terminal: false });
   const lines = rl[Symbol.asyncIterator]();
-  const out = (s: string) => d.output.write(`${d.redactor.redact(s)}\n`);
+  const out = lineWriter(d.output, d.redactor);
   // Commands and y/N answers come from this one reader: piped input is read ahead, and a
   // second reader (readline's question) would find those lines gone and the input closed.
   const read = async (prompt: string): Promise<string | undefined> => {
@@ -66,6 +67,17 @@ export async function runConsole(d: ConsoleDeps): Promise<void> {
 }
 
 const PROMPT = 'teleops> ';
+
+/** Every line the console prints: redacted, then made safe for a terminal. */
+function lineWriter(output: NodeJS.WritableStream, redactor: Redactor): (s: string) => void {
+  return (s) => output.write(`${terminalSafe(redactor.redact(s))}\n`);
+}
+
+/** Prints an alert raised while the console runs, like any other output. */
+export function consoleAlerts(output: NodeJS.WritableStream, redactor: Redactor): (r: Result) => void {
+  const out = lineWriter(output, redactor);
+  return (r) => out(`\n🔔 ${plainText(r)}`);
+}
 
 interface Ui {
   out(s: string): void;

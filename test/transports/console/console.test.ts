@@ -1,8 +1,12 @@
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../support/app.js';
 import { runTeleops } from '../../support/process.js';
 import { runs } from '../../support/test-target.js';
+import { createRedactor } from '../../../src/core/redact.js';
+import { line, pre, result, text } from '../../../src/core/result.js';
+import { consoleAlerts } from '../../../src/transports/console/console.js';
 
 let dir: { path: string; remove(): void } | undefined;
 afterEach(() => {
@@ -40,5 +44,23 @@ describe('teleops console with piped input', () => {
     // Not even shaped like a command: still one line of answer, cut short.
     expect(out).toContain(`/${'a'.repeat(38)}… is not a command. /help lists them.`);
     expect(out).not.toMatch(/\n\s+at /);
+  });
+
+  it('prints terminal controls from a result as visible escapes, never raw', async () => {
+    const { code, out } = await consoleWith('/test echo \u001b]0;pwned\u0007 \u202eexe.pdf \u001b[2J\n');
+    expect(code).toBe(0);
+    expect(out).toContain('echo: \\u001b]0;pwned\\u0007 \\u202eexe.pdf \\u001b[2J');
+    // eslint-disable-next-line no-control-regex
+    expect(out).not.toMatch(/[\u001b\u0007\u202e]/);
+  });
+});
+
+describe('alerts in the console', () => {
+  it('are printed redacted and terminal-safe, like every other line', () => {
+    const output = new PassThrough();
+    let printed = '';
+    output.on('data', (b: Buffer) => (printed += b.toString()));
+    consoleAlerts(output, createRedactor(['s3cr3t-value-123']))(result([line(text('💥 api died (exit 1)')), pre('password=s3cr3t-value-123\n\u001b]52;c;ZWNobyBoaQ==\u0007')]));
+    expect(printed).toBe('\n🔔 💥 api died (exit 1)\npassword=[REDACTED]\n\\u001b]52;c;ZWNobyBoaQ==\\u0007\n');
   });
 });
