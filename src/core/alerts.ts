@@ -13,7 +13,7 @@ export interface Alert {
    * cooldown are counted instead of sent (e.g. "docker:container:api:die").
    */
   readonly key: string;
-  /** The message: text, last log lines (the router redacts), and buttons. */
+  /** The message: text, last log lines and buttons; each transport redacts it as it shows it. */
   readonly result: Result;
 }
 
