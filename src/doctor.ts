@@ -87,7 +87,7 @@ function telegramCheck(apiRoot: string, token: string): Integration {
     check: async (signal) => {
       try {
         // The bot's own client: its errors name the cause (ENOTFOUND, ECONNREFUSED, a TLS failure).
-        const res = await botFetch(`${apiRoot}/bot${token}/getMe`, { method: 'POST', signal });
+        const res = await botFetch(`${apiRoot}/bot${token}/getMe`, { signal });
         const body = (await res.json()) as { ok: boolean; result?: { username: string }; description?: string };
         if (body.ok) return { state: 'up', detail: `bot @${body.result?.username} at ${apiRoot}` };
         return { state: 'down', detail: `${apiRoot} rejected the bot token (${body.description ?? res.status}) — check TELEGRAM_BOT_TOKEN` };
