@@ -14,7 +14,7 @@ export const dockerTarget: TargetFactory = ({ config: c, alerts, log }) =>
     : { actions: [], integration: { name: 'docker', check: async () => ({ state: 'disabled', detail: 'DOCKER_ENABLED=false' }) } };
 
 export const tmuxTarget: TargetFactory = ({ config: c, alerts, log, db }) => {
-  if (!c.TMUX_ENABLED) return null;
+  if (!c.TMUX_ENABLED) return { actions: [], integration: { name: 'tmux', check: async () => ({ state: 'disabled', detail: 'TMUX_ENABLED=false' }) } };
   const settings = tmuxSettings({
     ...(c.TMUX_SOCKET ? { socket: c.TMUX_SOCKET } : {}),
     ...(c.TMUX_SESSION_FILTER ? { sessionFilter: c.TMUX_SESSION_FILTER } : {}),

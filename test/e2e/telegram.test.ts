@@ -266,7 +266,7 @@ describe('teleops start against the Bot API', () => {
   });
 
   it('serves /health and /metrics', async () => {
-    await start();
+    await start({ TMUX_ENABLED: 'false' });
     // Healthy while the first long poll is still waiting, not only once it returns.
     expect(fake.calls.filter((c) => c.method === 'getUpdates').every((c) => c.status === 0)).toBe(true);
     const early = await fetch(`http://127.0.0.1:${httpPort}/health`);
@@ -275,7 +275,9 @@ describe('teleops start against the Bot API', () => {
     await fake.waitForMessage({ chat: OP, match: /role operator/ });
     const res = await fetch(`http://127.0.0.1:${httpPort}/health`);
     const body = (await res.json()) as { status: string; version: string; uptime_s: number; checks: Record<string, string> };
-    expect(body).toMatchObject({ version: expect.any(String), checks: { audit: 'up', telegram: 'up' } });
+    expect(body).toMatchObject({ version: expect.any(String), checks: { audit: 'up', telegram: 'up', docker: 'disabled', tmux: 'disabled' } });
+    // Every integration has its key, switched off or not.
+    expect(Object.keys(body.checks).sort()).toEqual(['audit', 'docker', 'kubernetes', 'llm', 'telegram', 'tmux']);
     expect(res.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     for (const name of ['teleops_actions_total', 'teleops_action_duration_seconds', 'teleops_approvals_total', 'teleops_rate_limited_total', 'teleops_unauthorized_updates_total', 'teleops_audit_entries_total', 'teleops_telegram_api_errors_total', 'teleops_llm_tokens_total']) {
