@@ -124,6 +124,12 @@ export class Dispatcher {
       this.count(action, origin, 'forbidden');
       return { kind: 'refused', message: `${action.name} needs the ${requiredRole(action)} role; you are ${operator.role}.` };
     }
+    // The agent is offered only the tools it may call; this holds even if a name gets past that list.
+    if (origin === 'ai' && action.llm === false) {
+      this.audit(operator, origin, action.name, '', rawParams, 'forbidden', 'not available to the LLM agent');
+      this.count(action, origin, 'forbidden');
+      return { kind: 'refused', message: `${action.name} is not available to the LLM agent.` };
+    }
     const parsed = (action.params as z.ZodType).safeParse(rawParams ?? {}, { error: operatorError });
     if (!parsed.success) {
       const message = parsed.error.issues

@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Outcome } from '../../src/core/dispatcher.js';
 import type { Principal } from '../../src/core/policy.js';
 import { plainText } from '../../src/core/result.js';
 import { verifyAudit } from '../../src/core/audit-verify.js';
+import { shellTarget } from '../../src/targets/index.js';
 import { runs } from '../support/test-target.js';
 import { tempDir, testApp, type TestApp } from '../support/app.js';
 
@@ -12,6 +15,7 @@ const opInGroup: Principal = { kind: 'telegram', userId: 10, chatId: -100, chatT
 const viewer: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private' };
 const viewerInGroup: Principal = { kind: 'telegram', userId: 30, chatId: -100, chatType: 'supergroup' };
 const stranger: Principal = { kind: 'telegram', userId: 999, chatId: 999, chatType: 'private' };
+const admin: Principal = { kind: 'telegram', userId: 20, chatId: 20, chatType: 'private' };
 
 let t: TestApp;
 afterEach(async () => t?.close());
@@ -216,6 +220,16 @@ describe('dispatcher', () => {
     expect((await t.app.dispatcher.dispatch(op, 'ai', 'test.touch', { name: 'x' })).kind).toBe('approval');
     expect((await t.app.dispatcher.dispatch(op, 'ai', 'test.echo', { text: 'x' })).kind).toBe('done');
     expect(runs(t.runsFile, 'touch')).toBe(0);
+  });
+
+  it('never runs an action kept from the LLM when the request comes from it, even with mutations allowed', async () => {
+    t = await testApp({ SHELL_ENABLED: 'true', AI_DESTRUCTIVE_ALLOWED: 'true' }, [shellTarget]);
+    const o = await t.app.dispatcher.dispatch(admin, 'ai', 'shell.run', { command: `touch ${join(t.dir, 'pwned')}` });
+    expect(o).toEqual({ kind: 'refused', message: 'shell.run is not available to the LLM agent.' });
+    expect(existsSync(join(t.dir, 'pwned'))).toBe(false);
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'shell.run', origin: 'ai', outcome: 'forbidden' });
+    // The same request typed by the admin still asks for approval.
+    expect((await t.app.dispatcher.dispatch(admin, 'command', 'shell.run', { command: 'true' })).kind).toBe('approval');
   });
 
   it('/help lists what the role may use, grouped by target', async () => {
