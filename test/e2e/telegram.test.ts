@@ -81,13 +81,18 @@ describe('teleops start against the Bot API', () => {
     fake.sendText({ from: STRANGER, text: '/whoami' });
     fake.sendText({ from: STRANGER, chat: GROUP, text: '/test touch x' });
     fake.sendText({ from: OP, chat: OTHER_GROUP, text: '/whoami' });
+    // A bot in the group, and an anonymous admin (Telegram sends those as a bot).
+    fake.createUser({ id: 4242, isBot: true, username: 'other_bot' });
+    fake.sendText({ from: 4242, chat: GROUP, text: '/test touch bot' });
+    const ops = { id: GROUP, type: 'supergroup' as const, title: 'ops' };
+    fake.pushUpdate({ message: { message_id: 900, date: 0, chat: ops, sender_chat: ops, from: { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' }, text: '/test touch anon' } });
     fake.sendText({ from: OP, text: '/whoami' });
     await fake.waitForMessage({ chat: OP, match: /role operator/ });
     expect(fake.messages(STRANGER)).toHaveLength(0);
     expect(fake.messages(GROUP)).toHaveLength(0);
     expect(fake.messages(OTHER_GROUP)).toHaveLength(0);
     expect(runs(runsFile(), 'touch')).toBe(0);
-    expect(await metric('teleops_unauthorized_updates_total')).toMatch(/ 3$/m);
+    expect(await metric('teleops_unauthorized_updates_total')).toMatch(/ 5$/m);
   });
 
   it('does not execute edited messages, channel posts, inline queries or forwards', async () => {

@@ -150,7 +150,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   bot.on('message', async (ctx) => {
     const since = Date.now();
     const principal = principalOf(ctx);
-    if (!principal) return;
+    if (!principal) return refuseSender(ctx, 'message');
     const where: Where = { chatId: ctx.chat.id, ...(ctx.msg.is_topic_message ? { threadId: ctx.msg.message_thread_id } : {}) };
     const text = ctx.msg.text;
     if (ctx.msg.forward_origin || ctx.msg.via_bot || text === undefined) {
@@ -179,7 +179,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   bot.on('callback_query:data', async (ctx) => {
     const since = Date.now();
     const principal = principalOf(ctx);
-    if (!principal) return;
+    if (!principal) return refuseSender(ctx, 'callback');
     const msg = ctx.callbackQuery.message;
     const data = ctx.callbackQuery.data;
     const where: Where = {
@@ -205,6 +205,11 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     await ctx.answerCallbackQuery(outcome.kind === 'refused' ? { text: outcome.message.slice(0, 200), show_alert: true } : {});
     if (outcome.kind !== 'refused') await render(where, outcome, { since, ...(msg ? { pressed: msg.message_id } : {}) });
   });
+
+  /** Bots (an anonymous group admin writes as one) never act: counted and audited like any stranger. */
+  function refuseSender(ctx: Context, what: string): void {
+    if (ctx.from && ctx.chat) d.dispatcher.unauthorized({ kind: 'telegram', userId: ctx.from.id, chatId: ctx.chat.id, chatType: ctx.chat.type }, what);
+  }
 
   bot.catch((err) => {
     d.log.error({ err: err.error, update: err.ctx.update.update_id }, 'update handler failed');
