@@ -220,9 +220,10 @@ export class KubeWatcher {
     const ns = p.metadata?.namespace ?? '';
     const name = p.metadata?.name ?? '';
     const id = podId(context, p);
+    const cluster = this.clusters.clusterOf(context);
     const now = new Set<string>();
     for (const issue of podIssues(p)) {
-      const key = alertKey(this.clusters.clusterOf(context), ns, name, issue.reason);
+      const key = alertKey(cluster, ns, name, issue.reason);
       now.add(key);
       const instance = issue.instance ?? '';
       if (this.open.get(key) === instance) continue;
@@ -230,7 +231,7 @@ export class KubeWatcher {
       this.raisePod(context, ns, name, issue, p);
     }
     // A scheduling failure known from events lasts until the pod has a node.
-    const scheduling = alertKey(this.clusters.clusterOf(context), ns, name, 'FailedScheduling');
+    const scheduling = alertKey(cluster, ns, name, 'FailedScheduling');
     for (const k of this.podKeys.get(id) ?? []) {
       if (now.has(k) || (k === scheduling && !p.spec?.nodeName && this.open.has(k))) now.add(k);
       else this.open.delete(k);
