@@ -148,7 +148,8 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     }
   });
   // One chat's messages run in order; other chats are not held up. Button presses get their own
-  // lane so an Approve can be pressed while the same chat waits on something slow.
+  // lane so an Approve can be pressed while the same chat waits on something slow. Agent turns
+  // leave the lane (askOffLane): they may take minutes.
   bot.use(sequentialize((ctx: Context) => (ctx.chat ? `${ctx.callbackQuery ? 'cb' : 'msg'}:${ctx.chat.id}` : undefined)));
 
   bot.on('message', async (ctx) => {
