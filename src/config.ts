@@ -192,7 +192,7 @@ export const SETTINGS = {
   AI_MAX_STEPS: { doc: 'Most tool calls the LLM may make for one request', default: '8', schema: int(1, 50) },
   AI_TIMEOUT_SECONDS: { doc: 'Upper bound on one plain-language request (time waiting for an approval not counted)', default: '120', schema: int(1, 3600) },
   AI_DAILY_TOKEN_BUDGET: { doc: 'LLM tokens (input + output) each operator may use per UTC day', default: '200000', schema: int(1, 1_000_000_000) },
-  AI_MEMORY_TURNS: { doc: 'Earlier exchanges per chat the LLM sees (/reset clears them)', default: '10', schema: int(0, 100) },
+  AI_MEMORY_TURNS: { doc: "Your own earlier exchanges in a chat that the LLM sees, never other people's (/reset clears them)", default: '10', schema: int(0, 100) },
   AI_REQUESTS_PER_MINUTE: { doc: 'LLM calls per operator per minute (their own budget, apart from RATE_LIMIT_PER_MINUTE)', default: '30', schema: int(1, 10_000) },
   LOG_LEVEL: { doc: 'fatal, error, warn, info, debug, trace or silent', default: 'info', schema: z.string().transform((s) => s.trim().toLowerCase()).pipe(logLevel) },
 } as const satisfies Record<string, Setting>;

@@ -45,7 +45,7 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
   const actions: AnyAction[] = [
     defineAction({
       name: 'ai.reset',
-      summary: "Make the AI assistant forget this chat's conversation",
+      summary: "Make the AI assistant forget your conversation with it in this chat (not other people's)",
       target: 'ai',
       risk: 'write',
       llm: false,
@@ -53,8 +53,12 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
       command: { path: ['reset'] },
       subject: () => 'AI conversation memory',
       run: async (ctx) => {
-        const n = d.memory.clear(ctx.operator.chatId);
-        return { blocks: [line(n === 0 ? 'Nothing to forget: no conversation yet.' : "🧹 Forgot this chat's conversation with the AI assistant.")] };
+        // Memory is per person: a group's other members keep theirs, as they never share it.
+        const n = d.memory.clear(ctx.operator.chatId, ctx.operator.userId);
+        const group = ctx.operator.chatId < 0 ? ' Everyone here has a memory of their own with the assistant; theirs is kept.' : '';
+        return {
+          blocks: [line(n === 0 ? `Nothing to forget: you have no conversation with the AI assistant in this chat yet.${group}` : `🧹 Forgot your conversation with the AI assistant in this chat.${group}`)],
+        };
       },
     }),
   ];

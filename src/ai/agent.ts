@@ -14,7 +14,7 @@ import type { Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
 import { bold, line, plainText, say, text, value, type Block, type Result } from '../core/result.js';
 import { foldBlankRuns, truncate } from '../core/text.js';
-import type { AiMemoryRepo } from '../store/ai-memory.js';
+import { authorOf, type AiMemoryRepo } from '../store/ai-memory.js';
 import { utcDay, type AiUsageRepo } from '../store/ai-usage.js';
 import { Deadline } from './deadline.js';
 import { TOOL_OUTPUT_CHARS, wrapUntrusted } from './output.js';
@@ -31,7 +31,7 @@ export interface AgentSettings {
   readonly timeoutMs: number;
   /** AI_DAILY_TOKEN_BUDGET: input + output tokens per operator per UTC day. */
   readonly dailyTokenBudget: number;
-  /** AI_MEMORY_TURNS: earlier exchanges per chat given to the model. */
+  /** AI_MEMORY_TURNS: the operator's own earlier exchanges in the chat given to the model. */
   readonly memoryTurns: number;
   /** AI_REQUESTS_PER_MINUTE: LLM calls per operator per minute. */
   readonly requestsPerMinute: number;
@@ -141,7 +141,8 @@ export function createAgent(d: AgentDeps): Agent {
     });
     const tools = session.tools(llmActions(d.registry, operator.role));
     const messages: ModelMessage[] = [
-      ...d.memory.recent(operator.chatId, s.memoryTurns).map((m): ModelMessage => ({ role: m.role, content: m.content })),
+      // Only the operator's own earlier exchanges: in a group, nobody else's words reach this request.
+      ...d.memory.recent(operator.chatId, authorOf(operator), s.memoryTurns).map((m): ModelMessage => ({ role: m.role, content: m.content })),
       { role: 'user', content: d.redactor.redact(request) },
     ];
     let forcedAnswer = false;
@@ -213,7 +214,7 @@ export function createAgent(d: AgentDeps): Agent {
     }
   }
 
-  /** The answer, then every action the agent asked for and what became of it; remembered for the chat. */
+  /** The answer, then every action the agent asked for and what became of it; remembered for the operator in this chat. */
   function finish(operator: Operator, request: string, answer: string, taken: readonly TakenAction[], stopped?: string): Result {
     const clean = foldBlankRuns(truncate(d.redactor.redact(answer.trim()), ANSWER_CHARS).split('\n'));
     // The model's words may echo untrusted output, so they are values: never links, mentions or markup.
@@ -225,7 +226,7 @@ export function createAgent(d: AgentDeps): Agent {
     }
     const result: Result = { blocks };
     if (s.memoryTurns > 0 && request.trim() !== '') {
-      d.memory.append(operator.chatId, d.redactor.redact(request), d.redactor.redact(plainText(result)), s.memoryTurns, now());
+      d.memory.append(operator.chatId, authorOf(operator), d.redactor.redact(request), d.redactor.redact(plainText(result)), s.memoryTurns, now());
     }
     return result;
   }

@@ -52,6 +52,17 @@ export function inputJsonSchema(params: z.ZodType): Record<string, unknown> {
   return schema;
 }
 
+/**
+ * Models often send "" for an optional parameter they mean to leave out; it is taken as absent,
+ * but only where the action's schema lets the field be absent (optional or defaulted): a
+ * required field keeps its "" and is refused by validation as before.
+ */
+export function dropEmptyOptionals(params: z.ZodType, input: unknown): unknown {
+  if (!(params instanceof z.ZodObject) || input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+  const shape = params.shape as Record<string, z.ZodType>;
+  return Object.fromEntries(Object.entries(input).filter(([k, v]) => !(v === '' && shape[k]?.safeParse(undefined).success === true)));
+}
+
 /** A call as a person reads it: "docker.logs api (200 lines)". */
 export function describeCall(action: string, input: unknown): string {
   const words: string[] = [];
@@ -128,8 +139,9 @@ export class ToolSession {
     return set;
   }
 
-  private call(action: AnyAction, input: unknown, abortSignal?: AbortSignal): Promise<string> {
-    const key = `${action.name} ${canonicalJson(input ?? {})}`;
+  private call(action: AnyAction, raw: unknown, abortSignal?: AbortSignal): Promise<string> {
+    const input = dropEmptyOptionals(action.params as z.ZodType, raw ?? {});
+    const key = `${action.name} ${canonicalJson(input)}`;
     const earlier = this.seen.get(key);
     if (earlier) {
       this.repeats++;
@@ -156,7 +168,7 @@ export class ToolSession {
     this.taken.push(taken);
     this.d.ui.progress(`🔧 ${label}…`);
     // The request may end (deadline, cancel) while an action runs; the action itself stays bounded by its own timeout.
-    const outcome = await untilAborted(this.d.dispatcher.dispatch(this.d.principal, 'ai', action.name, input ?? {}), abortSignal);
+    const outcome = await untilAborted(this.d.dispatcher.dispatch(this.d.principal, 'ai', action.name, input), abortSignal);
     switch (outcome.kind) {
       case 'ignored':
         taken.status = 'not allowed';

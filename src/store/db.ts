@@ -129,6 +129,25 @@ const MIGRATIONS: readonly string[] = [
     SELECT id, chat_id, json_array(json_object('action', action, 'params', json(params))), created_at FROM buttons;
   DROP TABLE buttons;
   `,
+  // Memory becomes per person: a request replays only its author's own exchanges. Rows from
+  // private chats (and the console, chat 0) were written by that chat's one user, so they keep
+  // it as their author, role unknown; a group's rows have no known author and are dropped.
+  `
+  CREATE TABLE ai_memory_v2 (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id     INTEGER NOT NULL,
+    author_id   INTEGER NOT NULL,   -- Telegram user id of who asked; 0 for the console
+    author_role TEXT CHECK (author_role IN ('viewer','operator','admin')), -- their role then; NULL: kept from before attribution
+    role        TEXT NOT NULL CHECK (role IN ('user','assistant')),
+    content     TEXT NOT NULL,      -- redacted
+    created_at  INTEGER NOT NULL    -- ms since epoch
+  );
+  INSERT INTO ai_memory_v2 (id, chat_id, author_id, author_role, role, content, created_at)
+    SELECT id, chat_id, chat_id, NULL, role, content, created_at FROM ai_memory WHERE chat_id >= 0;
+  DROP TABLE ai_memory;
+  ALTER TABLE ai_memory_v2 RENAME TO ai_memory;
+  CREATE INDEX ai_memory_author ON ai_memory (chat_id, author_id, id);
+  `,
 ];
 
 export interface OpenOptions {

@@ -34,7 +34,8 @@ export interface FakeLlmReply {
   readonly usage?: { readonly input: number; readonly output: number };
 }
 
-export type FakeLlmScript = (req: FakeLlmRequest, index: number) => FakeLlmReply;
+/** A reply, or a promise of one: a model that takes its time (held until the test lets it answer). */
+export type FakeLlmScript = (req: FakeLlmRequest, index: number) => FakeLlmReply | Promise<FakeLlmReply>;
 
 export interface FakeLlm {
   /** http://127.0.0.1:port */
@@ -56,7 +57,7 @@ export async function startFakeLlm(script: FakeLlmScript): Promise<FakeLlm> {
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const raw = Buffer.concat(chunks).toString('utf8');
       const path = (req.url ?? '').split('?')[0]!;
       const send = (status: number, body: unknown) => {
@@ -79,7 +80,7 @@ export async function startFakeLlm(script: FakeLlmScript): Promise<FakeLlm> {
         fault = undefined;
         return send(f.status, api === 'openai' ? { error: { message: f.message, type: 'server_error' } } : { error: { code: f.status, message: f.message, status: 'UNAVAILABLE' } });
       }
-      const reply = script(parsed, requests.length - 1);
+      const reply = await script(parsed, requests.length - 1);
       const usage = reply.usage ?? { input: 12, output: 6 };
       if (api === 'openai') {
         const toolCalls = (reply.calls ?? []).map((c) => ({ id: `call_${++ids}`, type: 'function', function: { name: c.tool, arguments: JSON.stringify(c.args) } }));

@@ -61,9 +61,10 @@ describe('ButtonRepo', () => {
   it('keeps the buttons stored before keyboards were: their old callback data still works', () => {
     const dir = mkdtempSync(join(tmpdir(), 'teleops-buttons-'));
     dirs.push(dir);
-    // A database as the previous schema left it (only the table this migration touches).
+    // A database as the previous schema left it (only the tables this and later migrations touch).
     const old = new Database(dbPath(dir));
     old.exec('CREATE TABLE buttons (id TEXT PRIMARY KEY, chat_id INTEGER NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL, created_at INTEGER NOT NULL)');
+    old.exec('CREATE TABLE ai_memory (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, created_at INTEGER NOT NULL)');
     old.prepare('INSERT INTO buttons VALUES (?, ?, ?, ?, ?)').run('AAAAAAAAAAAAAAAA', CHAT, 'docker.logs', '{"container":"api","lines":50}', Date.now());
     old.pragma('user_version = 4');
     old.close();

@@ -22,6 +22,7 @@ import { Outbox } from './outbox.js';
 import { askInChat } from './agent-chat.js';
 import { APPROVAL_PREFIX, BUTTON_PREFIX, isThreadGone, Replier, type CardRef, type Where } from './reply.js';
 import { Forums, topicsControl, type TopicsSlot } from './topics.js';
+import { TurnQueue } from './turns.js';
 
 export interface TelegramDeps {
   readonly token: string;
@@ -52,6 +53,8 @@ const CARD_SWEEP_MS = 1000;
 const PRUNE_MS = 3600_000;
 /** How long a shutdown waits for queued automatic writes (final card states) to go out. */
 const OUTBOX_DRAIN_MS = 3000;
+/** Agent turns at once in one chat, and waiting or running per person there. */
+const AGENT_TURNS = { perChat: 3, perPerson: 3 } as const;
 
 export interface TelegramTransport {
   start(): Promise<void>;
@@ -133,6 +136,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   const inflight = new Set<Promise<void>>();
   // Aborts agent turns on shutdown (one may be waiting on an approval for minutes).
   const stopping = new AbortController();
+  const turns = new TurnQueue(AGENT_TURNS);
   bot.use(async (ctx, next) => {
     if (!d.updates.firstSeen(ctx.update.update_id)) return;
     const p = next();
@@ -144,7 +148,8 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     }
   });
   // One chat's messages run in order; other chats are not held up. Button presses get their own
-  // lane so an Approve can be pressed while the same chat waits on something slow.
+  // lane so an Approve can be pressed while the same chat waits on something slow. Agent turns
+  // leave the lane (askOffLane): they may take minutes.
   bot.use(sequentialize((ctx: Context) => (ctx.chat ? `${ctx.callbackQuery ? 'cb' : 'msg'}:${ctx.chat.id}` : undefined)));
 
   bot.on('message', async (ctx) => {
@@ -164,7 +169,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       if (!d.dispatcher.identify(principal)) return d.dispatcher.unauthorized(principal, 'message');
       const target = replyTargetOf(ctx.msg, ctx.chat.id);
       if (!target) {
-        if (d.agent) await askInChat({ api: bot.api, replier, dispatcher: d.dispatcher, agent: d.agent, redactor: d.redactor, log: d.log }, where, principal, text, stopping.signal);
+        if (d.agent) await askOffLane(d.agent, where, principal, text);
         else await replier.send(where, say('I take slash commands; /help lists them.'));
         return;
       }
@@ -205,6 +210,24 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     await ctx.answerCallbackQuery(outcome.kind === 'refused' ? { text: outcome.message.slice(0, 200), show_alert: true } : {});
     if (outcome.kind !== 'refused') await render(where, outcome, { since, ...(msg ? { pressed: msg.message_id } : {}) });
   });
+
+  /**
+   * An agent turn may take minutes (the model, approvals): it runs outside the chat's message
+   * lane, so everyone's commands and buttons go on meanwhile. Shutdown still waits for it.
+   */
+  async function askOffLane(agent: Agent, where: Where, principal: TelegramPrincipal, text: string): Promise<void> {
+    const turn = turns.submit(where.chatId, principal.userId, async () => {
+      if (stopping.signal.aborted) return;
+      await askInChat({ api: bot.api, replier, dispatcher: d.dispatcher, agent, redactor: d.redactor, log: d.log }, where, principal, text, stopping.signal);
+    });
+    if (!turn) {
+      await replier.send(where, say(`⏳ You already have ${AGENT_TURNS.perPerson} requests for the assistant in this chat; send this one again once they are answered.`));
+      return;
+    }
+    const tracked = turn.catch((err: unknown) => d.log.error({ err }, 'agent turn failed'));
+    inflight.add(tracked);
+    void tracked.finally(() => inflight.delete(tracked));
+  }
 
   /** Bots (an anonymous group admin writes as one) never act: counted and audited like any stranger. */
   function refuseSender(ctx: Context, what: string): void {
@@ -296,7 +319,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   };
 }
 
-function principalOf(ctx: Context): Principal | null {
+type TelegramPrincipal = Extract<Principal, { kind: 'telegram' }>;
+
+function principalOf(ctx: Context): TelegramPrincipal | null {
   if (!ctx.from || !ctx.chat || ctx.from.is_bot) return null;
   return { kind: 'telegram', userId: ctx.from.id, chatId: ctx.chat.id, chatType: ctx.chat.type, ...(ctx.from.username ? { username: ctx.from.username } : {}) };
 }
