@@ -48,6 +48,8 @@ export interface TargetEnv {
   readonly alerts: AlertSink;
   readonly log: Logger;
   readonly db: Db;
+  /** What a target searches or cuts must be redacted first (a search must not reveal what is hidden). */
+  readonly redactor: Redactor;
 }
 
 /**
@@ -128,7 +130,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const plugged: Target[] = [];
   for (const f of targets) {
     try {
-      const t = await f({ config, alerts, log, db });
+      const t = await f({ config, alerts, log, db, redactor });
       if (t) plugged.push(t);
     } catch (e) {
       db.close();

@@ -8,9 +8,9 @@ import { createTmuxTarget } from './tmux/index.js';
 import { DEFAULT_ERROR_PATTERNS, DEFAULT_WAIT_PATTERNS } from './tmux/classify.js';
 import { tmuxSettings } from './tmux/settings.js';
 
-export const dockerTarget: TargetFactory = ({ config: c, alerts, log }) =>
+export const dockerTarget: TargetFactory = ({ config: c, alerts, log, redactor }) =>
   c.DOCKER_ENABLED
-    ? createDockerTarget({ host: c.DOCKER_HOST, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log)
+    ? createDockerTarget({ host: c.DOCKER_HOST, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log, { redactor })
     : { actions: [], integration: { name: 'docker', check: async () => ({ state: 'disabled', detail: 'DOCKER_ENABLED=false' }) } };
 
 export const tmuxTarget: TargetFactory = ({ config: c, alerts, log, db }) => {
