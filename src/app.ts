@@ -251,7 +251,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     },
     async startHttp(essential) {
       if (config.HTTP_PORT === 0) return;
-      http = await startHttp({ host: config.HTTP_HOST, port: config.HTTP_PORT, version: VERSION, startedAt, integrations: () => integrations, essential, metrics, log });
+      http = await startHttp({ host: config.HTTP_HOST, port: config.HTTP_PORT, version: VERSION, startedAt, integrations: () => integrations, essential, metrics, log, redact: redactor.redact });
       log.info({ host: config.HTTP_HOST, port: config.HTTP_PORT }, 'health and metrics listening');
     },
     async close(drainMs) {
