@@ -113,22 +113,45 @@ const keepQuotes = (_m: string, g: Groups): string => {
 /** The context before a password (`mysql -h db …`) is redacted on its own; the password hidden. */
 const contextThen = (_m: string, g: Groups, redact: (s: string) => string): string => `${redact(g[0] ?? '')}${g[1] ?? ''}${REDACTED}`;
 
-/** Lines under a YAML `data:` / `stringData:` key: every value hidden, keys and indentation kept. */
-const yamlData = (_m: string, g: Groups): string => {
-  const body = (g[1] ?? '').replace(/(\n[ \t]*)([^\r\n]*)/g, (_l, indent: string, rest: string) => {
-    const kv = /^("[^"]*"|'[^']*'|[^\s:#][^:\r\n]*):([ \t]*)(.*)$/.exec(rest);
-    if (!kv) return rest.startsWith('#') ? indent + rest : `${indent}${REDACTED}`;
-    return kv[3] === '' ? indent + rest : `${indent}${kv[1]}:${kv[2]}${REDACTED}`;
-  });
-  return `${g[0] ?? ''}${body}`;
-};
+/** A line under a YAML `data:` / `stringData:` key: its value hidden, key and indentation kept. */
+function hideDataLine(l: string): string {
+  const indent = l.slice(0, indentOf(l));
+  const rest = l.slice(indent.length);
+  const kv = /^("[^"]*"|'[^']*'|[^\s:#][^:\r\n]*):([ \t]*)(.*)$/.exec(rest);
+  if (!kv) return rest.startsWith('#') ? l : `${indent}${REDACTED}`;
+  return kv[3] === '' || kv[3] === '\r' ? l : `${indent}${kv[1]}:${kv[2]}${REDACTED}`;
+}
+
+/** A YAML key whose values are all secret (a Secret's `data:`): the values follow on the next, deeper lines. */
+const DATA_LINE = /^[ \t]*(?:stringData|data):[ \t]*\r?$/;
+const DATA_ANYWHERE = /(?:^|\n)[ \t]*(?:stringData|data):[ \t]*\r?\n/;
+const indentOf = (l: string): number => l.length - l.trimStart().length;
+
+/**
+ * Hides every value under a YAML `data:` map, line by line (a regex over the whole map would
+ * backtrack over every line of it).
+ */
+function hideDataMaps(text: string): string {
+  if (!DATA_ANYWHERE.test(text)) return text;
+  const lines = text.split('\n');
+  let indent: number | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (indent !== undefined && l.trim() !== '') {
+      if (indentOf(l) > indent) {
+        lines[i] = hideDataLine(l);
+        continue;
+      }
+      indent = undefined;
+    }
+    if (DATA_LINE.test(l)) indent = indentOf(l);
+  }
+  return lines.join('\n');
+}
 
 /** String values inside a JSON `"data": {…}` object hidden, keys kept. */
 const jsonData = (_m: string, g: Groups): string =>
   `${g[0] ?? ''}${(g[1] ?? '').replace(/("(?:[^"\\]|\\.)*"\s*:\s*)"(?:[^"\\]|\\.)*"/g, `$1"${REDACTED}"`)}`;
-
-/** A YAML key whose values are all secret (a Secret's `data:`); lookahead: the values follow on the next lines. */
-const DATA_KEY = '(?:stringData|data):[ \\t]*(?=\\r?\\n|$)';
 
 const SHAPES: readonly Rule[] = [
   { source: PEM, replace: whole },
@@ -171,9 +194,9 @@ const SHAPES: readonly Rule[] = [
   // Kubernetes env entries: a secret-named variable, its value on the next line (YAML) or next field (JSON).
   { source: `(name:[ \\t]*["']?${NAMED_SECRET}["']?[ \\t]*\\r?\\n[ \\t]*value:[ \\t]*)(${LINE_VALUE})`, replace: keepQuotes },
   { source: `("name"\\s*:\\s*"${NAMED_SECRET}"\\s*,\\s*"value"\\s*:\\s*)("(?:[^"\\\\\\r\\n]|\\\\.)*")`, replace: keepQuotes },
-  // Secret manifests: key files by name, and every value under data:/stringData:.
+  // Secret manifests: key files by name, and every value of a JSON data/stringData object
+  // (YAML data: maps are hidden line by line: hideDataMaps).
   { source: `((?:tls\\.key|ssh-privatekey|\\.dockerconfigjson|\\.dockercfg)["']?[ \\t]*:[ \\t]*)(${LINE_VALUE})`, replace: keepQuotes },
-  { source: `((?:^|\\n)(?<yamlIndent>[ \\t]*)${DATA_KEY})((?:\\r?\\n\\k<yamlIndent>[ \\t]+[^\\r\\n]*)+)`, replace: (m, g) => yamlData(m, [g[0], g[2]]) },
   { source: `("(?:stringData|data)"\\s*:\\s*\\{)([^{}]*)`, replace: jsonData },
   { source: '(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}', replace: whole },
   { source: '(?<![A-Za-z0-9_])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|(?<![A-Za-z0-9_])whsec_[A-Za-z0-9]{20,}', replace: whole },
@@ -184,7 +207,7 @@ const SHAPES: readonly Rule[] = [
     replace: (_m, g) => (g[0] === undefined ? REDACTED : `${REDACTED}${g[0]}${REDACTED}`),
   },
   { source: 'gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}', replace: whole },
-  { source: '(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])', replace: whole },
+  { source: '(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}', replace: whole },
   { source: 'xox[abprs]-[A-Za-z0-9-]{10,}', replace: whole },
   { source: '(hooks\\.slack\\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+', replace: keepFirst },
   // Telegram bot token: keep the bot id, which is public.
@@ -258,7 +281,7 @@ export function createRedactor(secrets: readonly string[]): Redactor {
   };
 
   function redact(text: string): string {
-    let out = text;
+    let out = hideDataMaps(text);
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       const next = out.replace(combined, replacer);
       if (next === out) break;
@@ -354,8 +377,6 @@ function safeCut(view: string, max: number, combined: RegExp): { at: number; ove
 
 const NAME_OF_SECRET = new RegExp(`name:[ \\t]*["']?${NAMED_SECRET}["']?[ \\t]*$`);
 const VALUE_LINE = new RegExp(`^([ \\t]*-?[ \\t]*value:[ \\t]*)(${LINE_VALUE})`);
-const DATA_LINE = new RegExp(`^([ \\t]*)${DATA_KEY}`);
-const indentOf = (l: string): number => l.length - l.trimStart().length;
 
 /**
  * The state a line stream carries from line to line, for secrets that span lines: a private-key
@@ -382,7 +403,7 @@ function lineSplitter(redact: (s: string) => string, combined: RegExp, maxChars:
     inPem = opensPem(rest);
     if (!whole || head !== '') return head + redact(rest);
     if (dataIndent !== undefined && rest.trim() !== '') {
-      if (indentOf(rest) > dataIndent) return yamlData('', ['', `\n${rest}`]).slice(1);
+      if (indentOf(rest) > dataIndent) return hideDataLine(rest);
       dataIndent = undefined;
     }
     const valueLine = namedSecret ? VALUE_LINE.exec(rest) : null;
