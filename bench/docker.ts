@@ -11,6 +11,7 @@ import { stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { ActionContext, AnyAction } from '../src/core/action.js';
+import { createRedactor } from '../src/core/redact.js';
 import type { Result } from '../src/core/result.js';
 import { dockerActions, PS_PAGE_SIZE } from '../src/targets/docker/actions.js';
 import { parseDockerHost } from '../src/targets/docker/engine.js';
@@ -129,7 +130,7 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
   const docker = new Docker({ socketPath: addr.socketPath });
   if (!(await docker.getImage(TEST_IMAGE).inspect().then(() => true, () => false))) await importBusybox(docker, TEST_IMAGE);
   const port = createDockerPort({ host: opts.dockerHost, timeoutMs: 60_000 });
-  const actions = dockerActions({ port, stops: createExpectedStops() });
+  const actions = dockerActions({ port, stops: createExpectedStops(), redactor: createRedactor([]) });
   const labels = (extra: Record<string, string>): Record<string, string> => ({ [TEST_LABEL]: '1', [SUITE_LABEL]: SUITE, ...extra });
   await removeSuiteContainers(docker, SUITE);
   try {

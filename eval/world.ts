@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from '../src/ai/agent.js';
 import type { AiModel } from '../src/ai/providers.js';
-import { createApp, type App } from '../src/app.js';
+import { createApp, type App, type TargetFactory } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { PendingApproval } from '../src/core/dispatcher.js';
 import { silentLogger } from '../src/core/log.js';
@@ -53,7 +53,7 @@ export async function createWorld(model: AiModel): Promise<World> {
     'console',
   );
   if (!r.ok) throw new Error(r.problems.join('\n'));
-  const simDocker = () => ({ actions: dockerActions({ port: docker, stops: createExpectedStops() }) });
+  const simDocker: TargetFactory = ({ redactor }) => ({ actions: dockerActions({ port: docker, stops: createExpectedStops(), redactor }) });
   const app = await createApp(r.config, [simDocker, kubernetesTarget], { log: silentLogger(), model });
   if (!app.agent) throw new Error('no agent');
   return {

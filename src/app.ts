@@ -48,6 +48,8 @@ export interface TargetEnv {
   readonly alerts: AlertSink;
   readonly log: Logger;
   readonly db: Db;
+  /** What a target searches or cuts must be redacted first (a search must not reveal what is hidden). */
+  readonly redactor: Redactor;
 }
 
 /**
@@ -128,7 +130,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const plugged: Target[] = [];
   for (const f of targets) {
     try {
-      const t = await f({ config, alerts, log, db });
+      const t = await f({ config, alerts, log, db, redactor });
       if (t) plugged.push(t);
     } catch (e) {
       db.close();
@@ -249,7 +251,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     },
     async startHttp(essential) {
       if (config.HTTP_PORT === 0) return;
-      http = await startHttp({ host: config.HTTP_HOST, port: config.HTTP_PORT, version: VERSION, startedAt, integrations: () => integrations, essential, metrics, log });
+      http = await startHttp({ host: config.HTTP_HOST, port: config.HTTP_PORT, version: VERSION, startedAt, integrations: () => integrations, essential, metrics, log, redact: redactor.redact });
       log.info({ host: config.HTTP_HOST, port: config.HTTP_PORT }, 'health and metrics listening');
     },
     async close(drainMs) {

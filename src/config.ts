@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { join } from 'node:path';
+import { createRedactor } from './core/redact.js';
 import { parseDockerHost } from './targets/docker/engine.js';
 import { isDnsLabel } from './targets/kubernetes/names.js';
 import { settingPattern } from './targets/tmux/settings.js';
@@ -239,16 +240,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
     }
   }
   if (!problems.some((p) => p.startsWith('AI_'))) problems.push(...aiSettingsProblems(c));
-  if (problems.length > 0) return { ok: false, problems };
+  if (problems.length > 0) return { ok: false, problems: hideQuotedSecrets(problems, env) };
 
   const overlap = c.VIEWER_USER_IDS.filter((id) => c.AUTHORIZED_USER_IDS.includes(id) || c.ADMIN_USER_IDS.includes(id));
   if (overlap.length > 0) {
     return { ok: false, problems: [`VIEWER_USER_IDS: ${overlap.join(', ')} also listed as operator/admin; give each user one role`] };
   }
-  const secrets = (Object.entries(SETTINGS) as [SettingName, Setting][])
-    .filter(([, s]) => s.secret)
-    .map(([n]) => String(c[n] ?? ''))
-    .filter((v) => v !== '');
+  const secrets = [
+    ...(Object.entries(SETTINGS) as [SettingName, Setting][]).filter(([, s]) => s.secret).map(([n]) => String(c[n] ?? '')),
+    // A URL setting may carry a password (https://user:pass@host): a secret like the others.
+    ...Object.values(c).map((v) => (typeof v === 'string' && v.includes('@') && URL.canParse(v) ? decodeURIComponent(new URL(v).password) : '')),
+  ].filter((v) => v !== '');
   return {
     ok: true,
     config: {
@@ -257,6 +259,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
       secrets,
     },
   };
+}
+
+/**
+ * Problems quote the values they refuse: each quoted value is shown redacted (a password in a
+ * URL, a secret setting), the rest of the message as written.
+ */
+function hideQuotedSecrets(problems: readonly string[], env: Readonly<Record<string, string | undefined>>): string[] {
+  const settings = Object.entries(SETTINGS) as [SettingName, Setting][];
+  const { redact } = createRedactor(settings.filter(([, s]) => s.secret).map(([n]) => env[n]?.trim() ?? ''));
+  const values = settings.map(([n]) => env[n]?.trim() ?? '').filter((v) => v !== '' && redact(v) !== v);
+  return problems.map((p) => values.reduce((text, v) => text.split(v).join(redact(v)), p));
 }
 
 /** The text of `.env.example`, derived from SETTINGS. */

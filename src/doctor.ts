@@ -56,18 +56,18 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   if (cfg.TELEGRAM_BOT_TOKEN) integrations.push(telegramCheck(cfg.TELEGRAM_API_ROOT, cfg.TELEGRAM_BOT_TOKEN));
   const log = silentLogger();
   const scratch = openMemoryDb();
+  const redactor = createRedactor(cfg.secrets);
   for (const f of TARGETS) {
     try {
-      const t = await f({ config: cfg, alerts: { raise: () => {} }, log, db: scratch });
+      const t = await f({ config: cfg, alerts: { raise: () => {} }, log, db: scratch, redactor });
       if (t?.integration) integrations.push(t.integration);
     } catch (e) {
       lines.push({ ok: false, name: 'target', detail: (e as Error).message });
     }
   }
-  const redact = createRedactor(cfg.secrets).redact;
   for (const [name, h] of Object.entries(await checkAll(integrations, 5000))) {
     const ok = h.state === 'disabled' ? 'off' : h.state === 'up';
-    lines.push({ ok, name, detail: redact(h.detail), ...(ok === false && FIX[name] ? { fix: FIX[name] } : {}) });
+    lines.push({ ok, name, detail: redactor.redact(h.detail), ...(ok === false && FIX[name] ? { fix: FIX[name] } : {}) });
   }
   scratch.close();
   return print(out, lines);

@@ -50,6 +50,23 @@ describe('loadConfig', () => {
   });
 });
 
+describe('passwords in settings', () => {
+  it('are hidden in the problems that quote a refused value, the rest of the message kept', () => {
+    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', DOCKER_HOST: 'tcp://admin:pa/ss#w0rd@db:2375', AI_BASE_URL: 'ftp://u:Hunter2-pw@llm/v1', OPENAI_API_KEY: 'sk-not-a-real-key-0123456789abcdef' }, 'start');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const text = r.problems.join('\n');
+    expect(text).toContain('DOCKER_HOST: tcp://admin:[REDACTED]@db:2375: expected');
+    expect(text).toContain('AI_BASE_URL: "ftp://u:[REDACTED]@llm/v1" is not an http(s) URL');
+    for (const secret of ['pa/ss', 'w0rd', 'Hunter2-pw']) expect(text).not.toContain(secret);
+  });
+
+  it('in an accepted URL setting are configured secrets, redacted wherever they appear', () => {
+    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', AI_PROVIDER: 'openai-compatible', AI_MODEL: 'm', AI_BASE_URL: 'https://u:Hunter%2F2-pw@llm.example/v1' }, 'start');
+    expect(r.ok && r.config.secrets).toContain('Hunter/2-pw');
+  });
+});
+
 describe('secret settings', () => {
   it('are all kept out of the processes teleops starts', () => {
     const secret = Object.entries(SETTINGS).filter(([, s]) => 'secret' in s && s.secret).map(([n]) => n);

@@ -13,6 +13,8 @@ export interface HttpDeps {
   readonly essential: readonly string[];
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Integration details quote error messages and addresses: they leave through the redactor. */
+  readonly redact: (text: string) => string;
 }
 
 /** GET /health and GET /metrics (DESIGN.md §3); nothing else, read-only. */
@@ -34,7 +36,7 @@ export async function startHttp(d: HttpDeps): Promise<Server> {
           version: d.version,
           uptime_s: Math.round((Date.now() - d.startedAt) / 1000),
           checks: states,
-          details: Object.fromEntries(Object.entries(checks).map(([k, h]) => [k, h.detail])),
+          details: Object.fromEntries(Object.entries(checks).map(([k, h]) => [k, d.redact(h.detail)])),
         };
         res.writeHead(broken ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       } else if (path === '/metrics') {

@@ -8,12 +8,12 @@ import { createTmuxTarget } from './tmux/index.js';
 import { DEFAULT_ERROR_PATTERNS, DEFAULT_WAIT_PATTERNS } from './tmux/classify.js';
 import { tmuxSettings } from './tmux/settings.js';
 
-export const dockerTarget: TargetFactory = ({ config: c, alerts, log }) =>
+export const dockerTarget: TargetFactory = ({ config: c, alerts, log, redactor }) =>
   c.DOCKER_ENABLED
-    ? createDockerTarget({ host: c.DOCKER_HOST, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log)
+    ? createDockerTarget({ host: c.DOCKER_HOST, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log, { redactor })
     : { actions: [], integration: { name: 'docker', check: async () => ({ state: 'disabled', detail: 'DOCKER_ENABLED=false' }) } };
 
-export const tmuxTarget: TargetFactory = ({ config: c, alerts, log, db }) => {
+export const tmuxTarget: TargetFactory = ({ config: c, alerts, log, db, redactor }) => {
   if (!c.TMUX_ENABLED) return { actions: [], integration: { name: 'tmux', check: async () => ({ state: 'disabled', detail: 'TMUX_ENABLED=false' }) } };
   const settings = tmuxSettings({
     ...(c.TMUX_SOCKET ? { socket: c.TMUX_SOCKET } : {}),
@@ -27,7 +27,7 @@ export const tmuxTarget: TargetFactory = ({ config: c, alerts, log, db }) => {
     waitPatterns: c.TMUX_WAIT_PATTERNS ? [...DEFAULT_WAIT_PATTERNS, c.TMUX_WAIT_PATTERNS] : DEFAULT_WAIT_PATTERNS,
     errorPatterns: c.TMUX_ERROR_PATTERNS ? [...DEFAULT_ERROR_PATTERNS, c.TMUX_ERROR_PATTERNS] : DEFAULT_ERROR_PATTERNS,
   });
-  return createTmuxTarget(settings, { store: new TmuxWatchedRepo(db), alerts, log });
+  return createTmuxTarget(settings, { store: new TmuxWatchedRepo(db), alerts, log, redact: redactor.redact });
 };
 
 /**

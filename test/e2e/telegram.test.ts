@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { FakeBotApi } from '../fakes/botapi.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
@@ -291,6 +292,25 @@ describe('teleops start against the Bot API', () => {
     expect(metrics).toMatch(/teleops_actions_total\{action="core.whoami",origin="command",outcome="ok"\} 1/);
   });
 
+  it('redacts integration details in /health: an error message quoting a configured secret', async () => {
+    const key = 'sk-configured-openai-key-0123456789';
+    // A Docker Engine (or a proxy in front of it) whose error quotes what it was given.
+    const engine = createServer((_req, res) => res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `upstream refused key ${key} and hmac e2e-audit-key-0123456789` })));
+    await new Promise<void>((r) => engine.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { port } = engine.address() as { port: number };
+      await start({ DOCKER_ENABLED: 'true', DOCKER_HOST: `tcp://127.0.0.1:${port}`, OPENAI_API_KEY: key, TMUX_ENABLED: 'false' });
+      const body = await (await fetch(`http://127.0.0.1:${httpPort}/health`)).text();
+      const { checks, details } = JSON.parse(body) as { checks: Record<string, string>; details: Record<string, string> };
+      expect(checks.docker).toBe('down');
+      expect(details.docker).toContain('upstream refused key [REDACTED] and hmac [REDACTED]');
+      expect(body).not.toContain(key);
+      expect(body).not.toContain('e2e-audit-key-0123456789');
+    } finally {
+      await new Promise((r) => engine.close(r));
+    }
+  });
+
   it('SIGTERM lets in-flight work finish, then closes cleanly with an intact audit log', async () => {
     await start();
     fake.sendText({ from: OP, text: '/test slow 1000' });
@@ -312,5 +332,21 @@ describe('teleops start refuses bad settings', () => {
     expect(out).toContain('AUTHORIZED_USER_IDS: "me" is not a numeric Telegram user id');
     expect(out).toContain('RATE_LIMIT_PER_MINUTE');
     expect(out).not.toMatch(/\n\s+at /);
+  });
+
+  it('never prints a password from a URL setting it refuses', async () => {
+    const p = runTeleops(['start'], {
+      STATE_DIR: dir.path,
+      AUTHORIZED_USER_IDS: String(OP),
+      TELEGRAM_BOT_TOKEN: fake.token,
+      HTTP_PORT: '0',
+      DOCKER_HOST: 'tcp://admin:pa/ss#w0rd?x@127.0.0.1:2375',
+      TELEGRAM_API_ROOT: 'ftp://bot:Tg-Api-Passw0rd@127.0.0.1/',
+    });
+    expect(await p.exited).toBe(2);
+    const out = p.output();
+    expect(out).toContain('DOCKER_HOST: tcp://admin:[REDACTED]@127.0.0.1:2375');
+    expect(out).toContain('TELEGRAM_API_ROOT: "ftp://bot:[REDACTED]@127.0.0.1/" is not an http(s) URL');
+    for (const secret of ['pa/ss', 'w0rd', 'Tg-Api-Passw0rd']) expect(out).not.toContain(secret);
   });
 });

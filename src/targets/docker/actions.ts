@@ -4,6 +4,7 @@ import { bold, line, pre, result, text, value, type Block, type Button, type Res
 import { compareNames, truncate } from '../../core/text.js';
 import { containerButtons, containerSpans, stateEmoji, stateLine, table } from './format.js';
 import { logsAction } from './logs.js';
+import type { Redactor } from '../../core/redact.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
 import { CONTAINER_REF, findContainer } from './resolve.js';
 import { binaryBytes, computeStats, decimalBytes } from './stats.js';
@@ -12,6 +13,8 @@ import type { ExpectedStops } from './stops.js';
 export interface DockerActionDeps {
   readonly port: DockerPort;
   readonly stops: ExpectedStops;
+  /** Fields are redacted before they are cut, so a cut secret cannot slip past the transport's redactor. */
+  readonly redactor: Redactor;
   readonly clock?: () => number;
 }
 
@@ -47,7 +50,9 @@ export function parsePsArgs(tokens: readonly string[]): Record<string, unknown> 
 }
 
 export function dockerActions(deps: DockerActionDeps): AnyAction[] {
-  const { port, stops } = deps;
+  const { port, stops, redactor } = deps;
+  /** A field as shown: redacted whole, then cut; one field's secret never hides another field. */
+  const field = (s: string, max: number): string => truncate(redactor.redact(s), max);
   const clock = deps.clock ?? Date.now;
   const subject = (p: { container: string }): string => `container ${p.container}`;
 
@@ -136,7 +141,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     subject,
     async run(ctx, p) {
       const d = await current(ctx, p.container);
-      return result(inspectBlocks(d, clock()), { buttons: [containerButtons(d.name, d.state.running)] });
+      return result(inspectBlocks(d, clock(), field), { buttons: [containerButtons(d.name, d.state.running)] });
     },
   });
 
@@ -202,7 +207,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const c = await current(ctx, p.container);
       if (!c.state.running) throw new ActionError(`container ${c.name} is not running (${c.state.status})`);
       const t = await port.top(c.id, ctx.signal);
-      const rows = [t.titles, ...t.processes.slice(0, TOP_MAX_PROCESSES)].map((r) => r.map((cell) => truncate(cell, 120)));
+      const rows = [t.titles, ...t.processes.slice(0, TOP_MAX_PROCESSES)].map((r) => r.map((cell) => field(cell, 120)));
       const blocks: Block[] = [line(text('⚙️ '), bold('Processes in '), ...containerSpans(c.name, c.id), text(`: ${t.processes.length}`)), pre(table(rows))];
       if (t.processes.length > TOP_MAX_PROCESSES) blocks.push(line(text(`first ${TOP_MAX_PROCESSES} shown`)));
       return result(blocks);
@@ -275,7 +280,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     },
   });
 
-  return [ps, inspect, logsAction({ port, clock }), stats, top, start, stop, restart];
+  return [ps, inspect, logsAction({ port, redactor, clock }), stats, top, start, stop, restart];
 }
 
 /** Status words of the Engine for a container started less than an hour ago, or restarting. */
@@ -303,14 +308,15 @@ function afterResult(verb: string, d: ContainerDetails, now: number, before?: Co
   return result(blocks, { buttons: [containerButtons(d.name, d.state.running)] });
 }
 
-function inspectBlocks(d: ContainerDetails, now: number): Block[] {
+/** `field` redacts then cuts each free-text field on its own (see DockerActionDeps.redactor). */
+function inspectBlocks(d: ContainerDetails, now: number, field: (s: string, max: number) => string): Block[] {
   const kv = (k: string, v: string | number): Block => line(bold(`${k}: `), value(v));
   const blocks: Block[] = [line(text('🔎 '), bold('Container '), ...containerSpans(d.name, d.id)), stateLine(d, now)];
   const project = d.labels['com.docker.compose.project'];
   const service = d.labels['com.docker.compose.service'];
-  if (project && service) blocks.push(kv('Compose', `${project}/${service}`));
-  blocks.push(kv('Image', d.image));
-  blocks.push(kv('Command', truncate(d.command.join(' '), 300)));
+  if (project && service) blocks.push(kv('Compose', field(`${project}/${service}`, 200)));
+  blocks.push(kv('Image', field(d.image, 300)));
+  blocks.push(kv('Command', field(d.command.join(' '), 300)));
   blocks.push(kv('Exit code', d.state.exitCode), kv('OOM-killed', d.state.oomKilled ? 'yes' : 'no'));
   if (d.state.startedAt) blocks.push(kv('Started', d.state.startedAt));
   blocks.push(kv('Restart policy', d.restartPolicy.name + (d.restartPolicy.maximumRetryCount > 0 ? `:${d.restartPolicy.maximumRetryCount}` : '')));
@@ -318,19 +324,19 @@ function inspectBlocks(d: ContainerDetails, now: number): Block[] {
   if (d.memoryLimit > 0) blocks.push(kv('Memory limit', binaryBytes(d.memoryLimit)));
   blocks.push(kv('Ports', d.ports.length > 0 ? d.ports.map((p) => (p.host ? `${p.host} → ${p.container}` : p.container)).join(', ') : 'none'));
   blocks.push(
-    kv('Mounts', d.mounts.length > 0 ? d.mounts.map((m) => `${m.source || m.type} → ${m.destination}${m.rw ? '' : ' (ro)'}`).join(', ') : 'none'),
+    kv('Mounts', d.mounts.length > 0 ? d.mounts.map((m) => `${field(m.source || m.type, 300)} → ${field(m.destination, 300)}${m.rw ? '' : ' (ro)'}`).join(', ') : 'none'),
   );
-  blocks.push(kv('Env (names only)', d.envNames.length > 0 ? d.envNames.join(', ') : 'none'));
+  blocks.push(kv('Env (names only)', d.envNames.length > 0 ? d.envNames.map((n) => field(n, 200)).join(', ') : 'none'));
   const labels = Object.entries(d.labels);
   if (labels.length > 0) {
     blocks.push(line(bold(`Labels (${labels.length}):`)));
-    blocks.push(pre(labels.slice(0, 40).map(([k, v]) => `${k}=${truncate(v, 200)}`).join('\n')));
+    blocks.push(pre(labels.slice(0, 40).map(([k, v]) => `${field(k, 200)}=${field(v, 200)}`).join('\n')));
   }
   if (d.health) {
     blocks.push(line(bold('Health: '), value(d.health.status), text(` · failing streak ${d.health.failingStreak}`)));
     const last = d.health.log.slice(-3);
     if (last.length > 0) {
-      blocks.push(pre(last.map((r) => `${r.start} exit ${r.exitCode}: ${truncate(r.output.trim().replace(/\s*\n\s*/g, ' | '), 300)}`).join('\n')));
+      blocks.push(pre(last.map((r) => `${r.start} exit ${r.exitCode}: ${field(r.output.trim().replace(/\s*\n\s*/g, ' | '), 300)}`).join('\n')));
     }
   }
   return blocks;

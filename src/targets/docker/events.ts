@@ -1,5 +1,6 @@
 import type { AlertSink } from '../../core/alerts.js';
 import type { Logger } from '../../core/log.js';
+import type { Redactor } from '../../core/redact.js';
 import { bold, line, pre, result, text, value, type Block } from '../../core/result.js';
 import { truncate } from '../../core/text.js';
 import { containerSpans } from './format.js';
@@ -14,6 +15,8 @@ export interface DockerEventsOptions {
   readonly sink: AlertSink;
   readonly stops: ExpectedStops;
   readonly log: Logger;
+  /** Log lines are redacted before they are cut (see logs.ts). */
+  readonly redactor: Redactor;
   readonly clock?: () => number;
   /** Reconnect delays: doubled after each failure from `initialMs` up to `maxMs`. */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
@@ -69,7 +72,7 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
   async function raise(kind: IncidentKind, ev: DockerEvent, details: ContainerDetails | undefined): Promise<void> {
     let lines: string[] | undefined;
     try {
-      lines = await tailLines(port, ev.id, logLines, ac.signal);
+      lines = await tailLines(port, opts.redactor, ev.id, logLines, ac.signal);
     } catch (e) {
       log.debug({ err: (e as Error).message, container: ev.id }, 'docker alert: logs unavailable');
     }
@@ -82,7 +85,7 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
     blocks.push(line(text('image '), value(details?.image || ev.image || '?')));
     if (kind === 'oom' && details && details.memoryLimit > 0) blocks.push(line(text('memory limit '), value(`${Math.round(details.memoryLimit / 1048576)} MiB`)));
     const probe = details?.health?.log.at(-1);
-    if (kind === 'unhealthy' && probe) blocks.push(line(text('last check: exit '), value(probe.exitCode), text(' · '), value(truncate(probe.output.trim(), 300))));
+    if (kind === 'unhealthy' && probe) blocks.push(line(text('last check: exit '), value(probe.exitCode), text(' · '), value(truncate(opts.redactor.redact(probe.output.trim()), 300))));
     if (lines === undefined) blocks.push(line(text('(logs unavailable)')));
     else if (lines.length === 0) blocks.push(line(text('(no log lines)')));
     else blocks.push(line(text(`last ${lines.length} log lines:`)), pre(lines.join('\n')));

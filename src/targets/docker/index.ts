@@ -2,6 +2,7 @@ import type { AnyAction } from '../../core/action.js';
 import type { AlertSink } from '../../core/alerts.js';
 import type { Health, Integration } from '../../core/health.js';
 import type { Logger } from '../../core/log.js';
+import type { Redactor } from '../../core/redact.js';
 import { dockerActions } from './actions.js';
 import { startDockerEvents, type DockerEvents } from './events.js';
 import { createDockerPort, type DockerPort } from './port.js';
@@ -27,18 +28,20 @@ export interface DockerTarget {
 }
 
 export interface DockerTargetOptions {
+  /** The app's redactor: log lines and inspect fields are redacted before they are cut or searched. */
+  readonly redactor: Redactor;
   readonly clock?: () => number;
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
 }
 
 /** Everything the app needs from the Docker target, built from settings. */
-export function createDockerTarget(settings: DockerTargetSettings, sink: AlertSink, log: Logger, opts: DockerTargetOptions = {}): DockerTarget {
+export function createDockerTarget(settings: DockerTargetSettings, sink: AlertSink, log: Logger, opts: DockerTargetOptions): DockerTarget {
   const port = createDockerPort({
     ...(settings.host ? { host: settings.host } : {}),
     timeoutMs: settings.timeoutMs ?? 10_000,
   });
   const stops = createExpectedStops(opts.clock ? { clock: opts.clock } : {});
-  const actions = dockerActions({ port, stops, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const actions = dockerActions({ port, stops, redactor: opts.redactor, ...(opts.clock ? { clock: opts.clock } : {}) });
   let events: DockerEvents | undefined;
   async function health(signal?: AbortSignal): Promise<Health> {
     try {

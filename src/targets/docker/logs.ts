@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineAction, type AnyAction } from '../../core/action.js';
 import { bold, line, pre, result, text, value, type Result } from '../../core/result.js';
 import { parseDuration, stripAnsi, truncate } from '../../core/text.js';
+import type { Redactor } from '../../core/redact.js';
 import { toLines, type LogFrame } from './logstream.js';
 import type { DockerPort } from './port.js';
 import { CONTAINER_REF, findContainer } from './resolve.js';
@@ -63,23 +64,30 @@ export const logsParams = z.object({
 /** A fresh copy, so that a kept line does not pin the whole chunk it was sliced from. */
 const detach = (s: string): string => Buffer.from(s, 'utf8').toString('utf8');
 
-/** Lines of the container's log as shown to people: demultiplexed, ANSI stripped. */
-async function* cleanLines(frames: AsyncIterable<LogFrame>): AsyncGenerator<string> {
-  for await (const l of toLines(frames)) yield stripAnsi(l.text);
+/** A log line longer than this is cut into pieces (each redacted with what follows in view). */
+const LINE_MAX_CHARS = 16_384;
+
+/**
+ * Lines of the container's log as shown to people: demultiplexed, redacted before any cut,
+ * ANSI stripped (and redacted again, as stripping can join what a colour code split). Search
+ * and cutting work on this text only, so neither can reveal what redaction hides.
+ */
+async function* cleanLines(frames: AsyncIterable<LogFrame>, redactor: Redactor): AsyncGenerator<string> {
+  for await (const l of toLines(frames, () => redactor.splitter(LINE_MAX_CHARS))) yield redactor.redact(stripAnsi(l.text));
 }
 
 /** The last `n` lines, each cut to `maxChars`; for alerts. */
-export async function tailLines(port: DockerPort, id: string, n: number, signal?: AbortSignal, maxChars = 500): Promise<string[]> {
+export async function tailLines(port: DockerPort, redactor: Redactor, id: string, n: number, signal?: AbortSignal, maxChars = 500): Promise<string[]> {
   const out: string[] = [];
-  for await (const l of cleanLines(await port.logs(id, { tail: n }, signal))) {
+  for await (const l of cleanLines(await port.logs(id, { tail: n }, signal), redactor)) {
     out.push(detach(truncate(l, maxChars)));
     if (out.length > n) out.shift();
   }
   return out;
 }
 
-export function logsAction(deps: { port: DockerPort; clock: () => number }): AnyAction {
-  const { port, clock } = deps;
+export function logsAction(deps: { port: DockerPort; redactor: Redactor; clock: () => number }): AnyAction {
+  const { port, redactor, clock } = deps;
   return defineAction({
     name: 'docker.logs',
     summary: 'Show the last lines of a container log (optionally since a time, matching a text)',
@@ -110,8 +118,8 @@ export function logsAction(deps: { port: DockerPort; clock: () => number }): Any
           ...(p.grep ? [text(' matching '), value(p.grep)] : []),
         ];
         const filename = `${c.name}-${stamp(now)}.log`;
-        if (p.grep) return await grepResult(cleanLines(frames), p.grep, p.lines, head, filename);
-        return await streamResult(cleanLines(frames), head, filename);
+        if (p.grep) return await grepResult(cleanLines(frames, redactor), p.grep, p.lines, head, filename);
+        return await streamResult(cleanLines(frames, redactor), head, filename);
       } finally {
         ctx.signal.removeEventListener('abort', follow);
       }
@@ -162,7 +170,7 @@ async function streamResult(lines: AsyncGenerator<string>, head: Head, filename:
   });
 }
 
-/** Keeps only the newest `keep` matches (case-insensitive substring, not a regex). */
+/** Keeps only the newest `keep` matches (case-insensitive substring, not a regex) among redacted lines. */
 async function grepResult(lines: AsyncGenerator<string>, needle: string, keep: number, head: Head, filename: string): Promise<Result> {
   const n = needle.toLowerCase();
   const ring: string[] = new Array<string>(keep);

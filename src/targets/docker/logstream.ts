@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import type { LineSplitter } from '../../core/redact.js';
 
 /**
  * The Engine's log stream for a container without a TTY is multiplexed: frames of
@@ -64,31 +65,19 @@ export async function* demux(source: AsyncIterable<Buffer | Uint8Array>): AsyncG
 }
 
 /**
- * Frames → lines, per stream (a line may arrive in several frames, interleaved with the
- * other stream). UTF-8 is decoded across frame boundaries. A line longer than `maxChars`
- * is cut into pieces so that a log without newlines cannot grow a buffer without bound.
+ * Frames → redacted lines, per stream (a line may arrive in several frames, interleaved with
+ * the other stream). UTF-8 is decoded across frame boundaries. Each stream has its own
+ * redacting `splitter`, which cuts a line too long to hold into pieces, never inside a secret
+ * (a piece redacted alone could not hide a secret that straddles its end).
  */
-export async function* toLines(frames: AsyncIterable<LogFrame>, maxChars = 16_384): AsyncGenerator<LogLine> {
-  const partial: Record<StreamKind, string> = { stdout: '', stderr: '' };
+export async function* toLines(frames: AsyncIterable<LogFrame>, splitter: () => LineSplitter): AsyncGenerator<LogLine> {
+  const split: Record<StreamKind, LineSplitter> = { stdout: splitter(), stderr: splitter() };
   const decoders: Record<StreamKind, StringDecoder> = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   for await (const f of frames) {
-    const text = partial[f.stream] + decoders[f.stream].write(f.data);
-    let start = 0;
-    let nl: number;
-    while ((nl = text.indexOf('\n', start)) >= 0) {
-      yield { stream: f.stream, text: trimCr(text.slice(start, nl)) };
-      start = nl + 1;
-    }
-    let s = text.slice(start);
-    while (s.length > maxChars) {
-      yield { stream: f.stream, text: s.slice(0, maxChars) };
-      s = s.slice(maxChars);
-    }
-    partial[f.stream] = s;
+    for (const p of split[f.stream].push(decoders[f.stream].write(f.data))) yield { stream: f.stream, text: p.eol ? trimCr(p.text) : p.text };
   }
   for (const stream of ['stdout', 'stderr'] as const) {
-    const rest = partial[stream] + decoders[stream].end();
-    if (rest !== '') yield { stream, text: trimCr(rest) };
+    for (const p of [...split[stream].push(decoders[stream].end()), ...split[stream].end()]) yield { stream, text: trimCr(p.text) };
   }
 }
 

@@ -3,7 +3,8 @@
  * `destructive`. Nothing here builds a shell string: tmux gets argument arrays (port.ts), and
  * the one shell involved is the one tmux itself starts for `/tmux new`, running the command
  * the operator typed explicitly, exactly as `tmux new-session <command>` does at a desk.
- * Output is not redacted here; the transport redacts everything that leaves.
+ * Output is not redacted here (the transport redacts everything that leaves), except what
+ * tmux.find searches: a search must not match what redaction hides.
  */
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
@@ -25,6 +26,8 @@ export interface TmuxActionDeps {
   /** Without a watcher there is no tmux.watch / tmux.unwatch, and no cards. */
   readonly watcher?: TmuxWatcher;
   readonly now?: () => number;
+  /** tmux.find searches the redacted scrollback, so that it cannot reveal a hidden secret piece by piece. */
+  readonly redact: (text: string) => string;
 }
 
 export const TAIL_DEFAULT = 40;
@@ -247,7 +250,9 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     async run(_ctx, p) {
       const pattern = parseSearchPattern(p.pattern);
       const t = await resolve(p.target);
-      const found = findLines(await scrollback(t, settings.logLines), pattern, { limit: FIND_LIMIT, timeoutMs: FIND_TIMEOUT_MS });
+      // Redacted as a whole, as the transport would show it: a secret may span lines (a key block).
+      const visible = deps.redact((await scrollback(t, settings.logLines)).join('\n')).split('\n');
+      const found = findLines(visible, pattern, { limit: FIND_LIMIT, timeoutMs: FIND_TIMEOUT_MS });
       if (found.length === 0) return say('No line of ', value(displayTarget(t)), ' matches ', value(p.pattern), '.');
       return result([
         line(`${found.length} matching line${found.length === 1 ? '' : 's'} in `, value(displayTarget(t)), ':'),

@@ -16,6 +16,7 @@ export interface TmuxTargetDeps {
   readonly store: WatchStore;
   readonly alerts: AlertSink;
   readonly log: Logger;
+  readonly redact: (text: string) => string;
 }
 
 export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
@@ -46,7 +47,7 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
     },
   };
   return {
-    actions: tmuxActions({ port, settings, watcher }),
+    actions: tmuxActions({ port, settings, watcher, redact: d.redact }),
     integration,
     /** Status cards (and the index card) as they change, for the transport to edit in place. */
     onCard(listener: (card: Result) => void): () => void {

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionError } from '../../../src/core/action.js';
+import { createRedactor } from '../../../src/core/redact.js';
 import { plainText, type Button } from '../../../src/core/result.js';
 import { dockerActions, parsePsArgs, PS_PAGE_SIZE } from '../../../src/targets/docker/actions.js';
 import { createDockerPort } from '../../../src/targets/docker/port.js';
@@ -21,12 +22,17 @@ const env = await useDockerd('actions');
 const P = 'tac'; // every container name in this file starts with it, so lists can be filtered to ours
 /** Exits promptly on SIGTERM (sh runs the trap between sleeps), so stop/restart take < 1 s. */
 const SERVE = ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.2; done'];
+/** Not named with P: the listing tests count P's containers. */
+const KEYED = 'tik-keyed';
+const KEY_BODY = Array.from({ length: 8 }, (_, i) => `MIIEowIBAAKCAQEA${String(i).repeat(48)}`).join('\n');
+/** A private key on the command line, long enough that a 300-character cut falls between its markers. */
+const KEY_CMD = ['sh', '-c', `echo "-----BEGIN RSA PRIVATE KEY-----\n${KEY_BODY}\n-----END RSA PRIVATE KEY-----" >/dev/null; exec sleep 3600`];
 
 describe.skipIf(!env)('docker actions against a real engine', () => {
   const e = env!;
   const port = createDockerPort({ host: e.host, timeoutMs: 10_000 });
   const stops = createExpectedStops();
-  const actions = dockerActions({ port, stops });
+  const actions = dockerActions({ port, stops, redactor: createRedactor([]) });
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
@@ -34,12 +40,13 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
       { name: `${P}-shop-web`, labels: { [COMPOSE_PROJECT]: `${P}shop`, [COMPOSE_SERVICE]: 'web' } },
       { name: `${P}-shop-db`, labels: { [COMPOSE_PROJECT]: `${P}shop`, [COMPOSE_SERVICE]: 'db' } },
       { name: `${P}-solo`, env: ['SECRET_TOKEN=supersecretvalue', 'PLAIN=x'], memoryMb: 64 },
+      { name: KEYED, cmd: KEY_CMD, env: ['PLAIN=x'] },
       { name: `${P}-scaled-1`, labels: { [COMPOSE_PROJECT]: `${P}shop`, [COMPOSE_SERVICE]: 'worker' } },
       { name: `${P}-scaled-2`, labels: { [COMPOSE_PROJECT]: `${P}shop`, [COMPOSE_SERVICE]: 'worker' } },
     ];
     await Promise.all(
       specs.map(async (s) => {
-        const c = await createTestContainer(e.docker, { ...s, cmd: SERVE, suite: e.suite });
+        const c = await createTestContainer(e.docker, { cmd: SERVE, ...s, suite: e.suite });
         ids[s.name] = c.id;
       }),
     );
@@ -119,6 +126,15 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     expect(t).toContain('Memory limit: 64MiB');
     expect(t).toContain('Ports: none');
     expect(t).toContain('teleops-test=1');
+  });
+
+  it('redacts each inspect field before cutting it: a private key on the command line hides nothing else', async () => {
+    const r = await runAction(actions, 'docker.inspect', { container: KEYED });
+    // What the transport sends: the whole message through the redactor again.
+    const sent = createRedactor([]).redact(plainText(r));
+    expect(sent).toContain('Command: sh -c echo "[REDACTED]" >/dev/null; exec sleep 3600');
+    for (const after of ['Exit code: 0', 'Restart policy: no', 'Ports: none', 'Env (names only): PLAIN']) expect(sent).toContain(after);
+    expect(sent).not.toContain('MIIEowIBAAKCAQEA');
   });
 
   it('resolves a name, an id prefix, and compose project/service', async () => {

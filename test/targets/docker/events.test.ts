@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/core/alerts.js';
 import { silentLogger } from '../../../src/core/log.js';
+import { createRedactor } from '../../../src/core/redact.js';
 import { plainText } from '../../../src/core/result.js';
 import { dockerActions } from '../../../src/targets/docker/actions.js';
 import { startDockerEvents, type DockerEvents } from '../../../src/targets/docker/events.js';
@@ -14,6 +15,7 @@ import { createTestContainer, waitFor } from '../../support/dockerd.js';
 import { collectingSink, runAction } from './helpers.js';
 
 const env = await useDockerd('events');
+const redactor = createRedactor([]);
 const P = 'tev';
 
 /**
@@ -55,7 +57,7 @@ describe.skipIf(!env)('docker events → alerts, against a real engine', () => {
   const port = createDockerPort({ host: e.host });
   const stops = createExpectedStops();
   const sink = collectingSink();
-  const actions = dockerActions({ port, stops });
+  const actions = dockerActions({ port, stops, redactor });
   let events: DockerEvents;
   /** Alerts about containers this file made (other files share the daemon). */
   const ours = (): Alert[] => sink.alerts.filter((a) => a.key.startsWith('docker:') && ids.has(a.key.split(':')[1]!));
@@ -73,7 +75,7 @@ describe.skipIf(!env)('docker events → alerts, against a real engine', () => {
   };
 
   beforeAll(async () => {
-    events = startDockerEvents({ port, sink, stops, log: silentLogger(), backoff: { initialMs: 100, maxMs: 400 } });
+    events = startDockerEvents({ port, sink, stops, redactor, log: silentLogger(), backoff: { initialMs: 100, maxMs: 400 } });
     await waitFor(() => (events.state() === 'up' ? true : undefined), 'event stream');
   });
   afterAll(async () => {
@@ -174,7 +176,7 @@ describe.skipIf(!env)('reconnecting when the daemon goes away', () => {
   it('waits for a socket that appears later, notices it going away, and comes back', async () => {
     const sink = collectingSink();
     const port = createDockerPort({ host: `unix://${relay.path}`, timeoutMs: 2000 });
-    const events = startDockerEvents({ port, sink, stops: createExpectedStops(), log: silentLogger(), backoff: { initialMs: 50, maxMs: 200 } });
+    const events = startDockerEvents({ port, sink, stops: createExpectedStops(), redactor, log: silentLogger(), backoff: { initialMs: 50, maxMs: 200 } });
     try {
       await new Promise((r) => setTimeout(r, 300));
       expect(events.state()).toBe('down');

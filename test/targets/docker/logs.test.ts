@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { text as readText } from 'node:stream/consumers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createRedactor, REDACTED } from '../../../src/core/redact.js';
 import { plainText, type Result } from '../../../src/core/result.js';
 import { dockerActions } from '../../../src/targets/docker/actions.js';
 import { GREP_SCAN_LINES, INLINE_MAX_LINES, parseLogsArgs, parseSince } from '../../../src/targets/docker/logs.js';
@@ -57,6 +60,24 @@ describe('parseLogsArgs', () => {
 
 const env = await useDockerd('logs');
 const P = 'tlg';
+/** A configured secret (as TELEGRAM_BOT_TOKEN or an API key would be). */
+const SECRET = 'Conf1gured-Secret-Value-77';
+const redactor = createRedactor([SECRET]);
+const BOT_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ';
+const SK = 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789';
+/**
+ * One 80 KB line with no blank, a secret across every 16 KiB boundary (where Docker log lines
+ * were cut) and the bot token across 64 KiB (where the transport's line stream cuts).
+ */
+const LONG_LINE = (() => {
+  const chars = Array.from({ length: 80 * 1024 }, (_, i) => 'abcdefgh,'[i % 9]!);
+  const put = (at: number, s: string): void => void chars.splice(at, s.length, ...s);
+  put(16_384 - 10, `,${SECRET},`);
+  put(32_768 - 15, `,${SK},`);
+  put(49_152 - 5, `,${SECRET},`);
+  put(65_536 - 20, `,${BOT_TOKEN},`);
+  return chars.join('');
+})();
 
 /** Every line of a result: inline pre block or attached file. */
 async function outputLines(r: Result): Promise<string[]> {
@@ -82,7 +103,7 @@ describe.skipIf(!env)('docker.logs against a real engine', () => {
       })();
     },
   };
-  const actions = dockerActions({ port, stops: createExpectedStops() });
+  const actions = dockerActions({ port, stops: createExpectedStops(), redactor });
   const logs = (raw: Record<string, unknown>): Promise<Result> => runAction(actions, 'docker.logs', raw);
   const expectedChatty = ['red line', 'password=hunter2', 'err-line', ...Array.from({ length: 300 }, (_, i) => `line ${i}`)];
 
@@ -99,11 +120,12 @@ describe.skipIf(!env)('docker.logs against a real engine', () => {
     await Promise.all([
       createTestContainer(e.docker, { name: `${P}-chatty`, cmd: ['sh', '-c', script], suite: e.suite }),
       createTestContainer(e.docker, { name: `${P}-many`, cmd: ['sh', '-c', 'seq 1 20000; exec sleep 3600'], suite: e.suite }),
+      createTestContainer(e.docker, { name: `${P}-long`, cmd: ['sh', '-c', 'printf "%s\\n" "$LONG"; echo "key AKIAIOSFODNN7EXAMPLE and $SECRET"; echo done; exec sleep 3600'], env: [`LONG=${LONG_LINE}`, `SECRET=${SECRET}`], suite: e.suite }),
       createTestContainer(e.docker, { name: `${P}-tty`, cmd: ['sh', '-c', 'echo tty-line; exec sleep 3600'], suite: e.suite, tty: true }),
       // ~18 MB of log, then a marker.
       createTestContainer(e.docker, { name: `${P}-big`, cmd: ['sh', '-c', `yes ${'x'.repeat(300)} | head -n 60000; echo last-line; exec sleep 3600`], suite: e.suite }),
     ]);
-    for (const [name, last] of [[`${P}-chatty`, 'line 299'], [`${P}-many`, '20000'], [`${P}-tty`, 'tty-line'], [`${P}-big`, 'last-line']] as const) {
+    for (const [name, last] of [[`${P}-chatty`, 'line 299'], [`${P}-many`, '20000'], [`${P}-tty`, 'tty-line'], [`${P}-long`, 'done'], [`${P}-big`, 'last-line']] as const) {
       await waitFor(async () => ((await outputLines(await logs({ container: name, lines: 1 })))[0] === last ? true : undefined), `${name} to log ${last}`, 60_000, 200);
     }
   }, 90_000);
@@ -115,16 +137,16 @@ describe.skipIf(!env)('docker.logs against a real engine', () => {
     expect(await outputLines(r)).toEqual(['line 295', 'line 296', 'line 297', 'line 298', 'line 299']);
   });
 
-  it('sends more than 200 lines as a file: stdout and stderr demultiplexed, ANSI stripped, nothing redacted here', async () => {
+  it('sends more than 200 lines as a file: stdout and stderr demultiplexed, ANSI stripped, redacted', async () => {
     const r = await logs({ container: `${P}-chatty`, lines: 400 });
     expect(r.attachment?.filename).toMatch(new RegExp(`^${P}-chatty-\\d{8}-\\d{6}\\.log$`));
     const lines = await outputLines(r);
     // The Engine copies stdout and stderr separately, so their relative order may vary.
-    expect([...lines].sort()).toEqual([...expectedChatty].sort());
+    expect([...lines].sort()).toEqual(expectedChatty.map(redactor.redact).sort());
     // eslint-disable-next-line no-control-regex
     expect(lines.join('\n')).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
-    // Redaction happens once, in the transport, for everything that leaves the process.
-    expect(lines).toContain('password=hunter2');
+    // Redacted here, before lines are cut or searched (the transport redacts again).
+    expect(lines).toContain(`password=${REDACTED}`);
   });
 
   it('greps the newest lines, keeping the newest matches', async () => {
@@ -135,6 +157,29 @@ describe.skipIf(!env)('docker.logs against a real engine', () => {
     expect(plainText(some)).toContain('111 matching lines in the last 303; the newest 3 shown');
     expect(await outputLines(some)).toEqual(['line 197', 'line 198', 'line 199']);
     expect(GREP_SCAN_LINES).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it('never splits a secret where a long line is cut: not at 16 KiB (Docker lines), not at 64 KiB (the transport)', async () => {
+    const r = await logs({ container: `${P}-long`, lines: 50 });
+    const raw = await readAttachment(r.attachment!);
+    const pieces = raw.replace(/\n$/, '').split('\n');
+    expect(pieces.length).toBeGreaterThan(4);
+    expect(pieces.every((l) => l.length <= 16_384 + 4096)).toBe(true);
+    // The pieces of the line, put back together, are the whole line redacted at once.
+    expect(pieces.slice(0, -2).join('')).toBe(redactor.redact(LONG_LINE));
+    // What reaches the document: the attachment through the transport's line stream.
+    const document = await readText(Readable.from([raw]).pipe(redactor.lineStream()));
+    for (const secret of [SECRET, SK, BOT_TOKEN.split(':')[1]!, SECRET.slice(0, 12), SECRET.slice(-12)]) expect(document).not.toContain(secret);
+    expect(document.split(REDACTED)).toHaveLength(7);
+  });
+
+  it('searches the redacted text only: a prefix of a hidden secret matches nothing', async () => {
+    for (const probe of ['AKIAIOSFODNN7EX', 'AKIAIOSFODNN7XX', SECRET.slice(0, 10), SECRET.slice(3, 20)]) {
+      expect(plainText(await logs({ container: `${P}-long`, lines: 5, grep: probe }))).toContain('0 matching lines');
+    }
+    const shown = await logs({ container: `${P}-long`, lines: 5, grep: 'key ' });
+    expect(plainText(shown)).toContain('1 matching line');
+    expect(await outputLines(shown)).toEqual([`key ${REDACTED} and ${REDACTED}`]);
   });
 
   it('honours since', async () => {

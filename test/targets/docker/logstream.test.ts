@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createRedactor, MATCH_OVERLAP } from '../../../src/core/redact.js';
 import { demux, toLines, type LogFrame, type StreamKind } from '../../../src/targets/docker/logstream.js';
 
 /** A frame as the Engine sends it: [type, 0, 0, 0, size (uint32 BE)] + payload. */
@@ -68,6 +69,7 @@ describe('demux', () => {
 });
 
 describe('toLines', () => {
+  const plain = (): ReturnType<ReturnType<typeof createRedactor>['splitter']> => createRedactor([]).splitter();
   const text = fc.string({ unit: fc.constantFrom('a', 'é', '€', '𝄞', ' ', '\x1b', 'z'), maxLength: 30 });
 
   it('gives back each stream\'s lines, with UTF-8 split anywhere and streams interleaved', async () => {
@@ -88,7 +90,7 @@ describe('toLines', () => {
           if (a) mixed.push(a);
           if (b) mixed.push(b);
         }
-        const got = await all(toLines(from(mixed)));
+        const got = await all(toLines(from(mixed), plain));
         for (const k of ['stdout', 'stderr'] as const) {
           expect(got.filter((l) => l.stream === k).map((l) => l.text)).toEqual(lines.filter(([s]) => s === k).map(([, t]) => t));
         }
@@ -97,14 +99,14 @@ describe('toLines', () => {
   });
 
   it('drops the CR of CRLF and keeps a last line without a newline', async () => {
-    const got = await all(toLines(from([{ stream: 'stdout', data: Buffer.from('a\r\nb') }])));
+    const got = await all(toLines(from([{ stream: 'stdout', data: Buffer.from('a\r\nb') }]), plain));
     expect(got.map((l) => l.text)).toEqual(['a', 'b']);
   });
 
   it('cuts a line that never ends into bounded pieces', async () => {
     const chunk = Buffer.from('y'.repeat(1000));
-    const got = await all(toLines(from(Array.from({ length: 50 }, () => ({ stream: 'stdout' as const, data: chunk }))), 4096));
-    expect(got.every((l) => l.text.length <= 4096)).toBe(true);
+    const got = await all(toLines(from(Array.from({ length: 50 }, () => ({ stream: 'stdout' as const, data: chunk }))), () => createRedactor([]).splitter(4096)));
+    expect(got.every((l) => l.text.length <= 4096 + MATCH_OVERLAP)).toBe(true);
     expect(got.map((l) => l.text).join('')).toBe('y'.repeat(50_000));
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionError } from '../../../src/core/action.js';
 import { silentLogger } from '../../../src/core/log.js';
+import { createRedactor } from '../../../src/core/redact.js';
 import { loadConfig } from '../../../src/config.js';
 import { openDb, type Db } from '../../../src/store/db.js';
 import { createDockerTarget } from '../../../src/targets/docker/index.js';
@@ -69,7 +70,7 @@ describe('an Engine that is not there', () => {
 
   it('reports the target as down, and actions fail with that line', async () => {
     const host = `unix://${join(dir, 'gone.sock')}`;
-    const target = createDockerTarget({ host, timeoutMs: 2000 }, collectingSink(), silentLogger());
+    const target = createDockerTarget({ host, timeoutMs: 2000 }, collectingSink(), silentLogger(), { redactor: createRedactor([]) });
     expect(await target.health()).toEqual({ state: 'down', detail: `Docker is not reachable at ${host}: connect ENOENT` });
     expect((await target.integration.check(new AbortController().signal)).state).toBe('down');
     for (const [name, params] of [['docker.ps', {}], ['docker.logs', { container: 'api' }], ['docker.restart', { container: 'api' }]] as const) {
@@ -85,7 +86,7 @@ describe('an Engine that is not there', () => {
       if (!r.ok) throw new Error(r.problems.join('; '));
       const db = openDb(join(dir, 'state'));
       dbs.push(db);
-      return dockerTarget({ config: r.config, alerts: collectingSink(), log: silentLogger(), db });
+      return dockerTarget({ config: r.config, alerts: collectingSink(), log: silentLogger(), db, redactor: createRedactor(r.config.secrets) });
     };
     const host = `unix://${join(dir, 'configured.sock')}`;
     const on = await make({ DOCKER_HOST: host });
@@ -137,7 +138,7 @@ describe.skipIf(!env)('the port against a real engine', () => {
   });
 
   it('is healthy through the target', async () => {
-    const target = createDockerTarget({ host: env!.host }, collectingSink(), silentLogger());
+    const target = createDockerTarget({ host: env!.host }, collectingSink(), silentLogger(), { redactor: createRedactor([]) });
     const h = await target.health();
     expect(h.state).toBe('up');
     expect(h.detail).toMatch(new RegExp(`^Engine \\S+ \\(API 1\\.\\d+\\) at ${env!.host}$`));

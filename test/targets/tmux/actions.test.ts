@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ActionError, type ActionContext, type AnyAction } from '../../../src/core/action.js';
 import { bindArgs } from '../../../src/core/commands.js';
+import { createRedactor, REDACTED } from '../../../src/core/redact.js';
 import { plainText, type Result } from '../../../src/core/result.js';
 import { tmuxActions } from '../../../src/targets/tmux/actions.js';
 import type { LiveCard } from '../../../src/targets/tmux/cards.js';
@@ -17,6 +18,10 @@ const ctx: ActionContext = {
   signal: new AbortController().signal,
   chat: { get: () => undefined, set: () => undefined },
 };
+
+/** A configured secret (an API key in the settings); tmux.find must not reveal it piece by piece. */
+const SECRET = 'Tmux-Configured-Secret-42';
+const { redact } = createRedactor([SECRET]);
 
 const HOSTILE_NAMES = ['-t', '-x', 'a;b', '$(id)', '`id`', 'a.b', 'a:b:c', 'a b', 'x'.repeat(65), '#{pane_id}', '=x', '%1', '', '../etc'];
 
@@ -36,7 +41,7 @@ describeTmux('tmux actions on a real tmux server', () => {
       alertCooldownMs: settings.alertCooldownMs,
       classify: settings,
     });
-    actions = new Map(tmuxActions({ port: s.port, settings, watcher }).map((a) => [a.name, a]));
+    actions = new Map(tmuxActions({ port: s.port, settings, watcher, redact }).map((a) => [a.name, a]));
     watcher.start();
   });
   afterAll(async () => {
@@ -204,6 +209,17 @@ describeTmux('tmux actions on a real tmux server', () => {
     expect(Date.now() - start).toBeLessThan(1000);
   });
 
+  it('searches the redacted scrollback only: a prefix of a hidden secret matches nothing', async () => {
+    const script = s.script('keys.sh', `echo "aws AKIAIOSFODNN7EXAMPLE"; echo "api ${SECRET}"; printf -- '-----BEGIN RSA PRIVATE KEY-----\\nMIIEsecretkeybody\\n-----END RSA PRIVATE KEY-----\\n'; echo ready; sleep 300`);
+    await run('tmux.new', { name: 'keys', command: script });
+    await eventually(async () => ((await screen('keys')).includes('ready') ? true : undefined));
+    for (const probe of ['AKIAIOSFODNN7EX', 'AKIAIOSFODNN7XX', SECRET.slice(0, 10), '/Tmux-Conf/', 'MIIEsecret', '/^MIIE/']) {
+      expect(plainText(await run('tmux.find', { target: 'keys', pattern: probe })), probe).toContain('No line of keys matches');
+    }
+    const shown = (await run('tmux.find', { target: 'keys', pattern: '/^(aws|api) /' })).blocks.at(-1);
+    expect(shown).toEqual({ kind: 'pre', text: `aws ${REDACTED}\napi ${REDACTED}` });
+  });
+
   it('gives and resolves aliases, and refuses clashes', async () => {
     await run('tmux.alias', { target: 'long', alias: 'numbers' });
     expect((await s.port.listSessions()).find((x) => x.name === 'long')?.alias).toBe('numbers');
@@ -240,7 +256,7 @@ describeTmux('tmux actions on a real tmux server', () => {
   });
 
   it('hides and protects sessions outside TMUX_SESSION_FILTER', async () => {
-    const limited = tmuxActions({ port: s.port, settings: tmuxSettings({ defaultCwd: s.dir, sessionFilter: /^ci-/ }) });
+    const limited = tmuxActions({ port: s.port, settings: tmuxSettings({ defaultCwd: s.dir, sessionFilter: /^ci-/ }), redact });
     const get = (n: string) => limited.find((a) => a.name === n)!;
     await get('tmux.new').run(ctx, { name: 'ci-1', command: 'sleep 300' });
     await expect(get('tmux.new').run(ctx, { name: 'other', command: 'true' })).rejects.toThrow(/outside TMUX_SESSION_FILTER/);
@@ -257,7 +273,7 @@ describeTmux('tmux actions without a server', () => {
   it('say so in one line', async () => {
     const s = testServer();
     try {
-      const actions = tmuxActions({ port: s.port, settings: tmuxSettings({ defaultCwd: s.dir }) });
+      const actions = tmuxActions({ port: s.port, settings: tmuxSettings({ defaultCwd: s.dir }), redact });
       const get = (n: string) => actions.find((a) => a.name === n)!;
       expect(plainText(await get('tmux.ls').run(ctx, {}))).toBe(`No tmux server is running on the tmux socket named ${s.socketName}.`);
       await expect(get('tmux.tail').run(ctx, { target: 'x' })).rejects.toThrow(ActionError);
