@@ -80,7 +80,7 @@ describe('dispatcher', () => {
     const card = plainText(o.approval.card);
     expect(card).toContain('test.destroy');
     expect(card).toContain('thing db');
-    expect(card).toContain('{"name":"db"}');
+    expect(card).toContain('Parameters:\nname: db\n');
     expect(card).toContain('Current runs: 0');
     expect(runs(t.runsFile, 'destroy')).toBe(0);
     const updates: string[] = [];
