@@ -263,8 +263,7 @@ export class Dispatcher {
     const expired = this.d.approvals.expireDue(this.now());
     for (const a of expired) {
       this.d.metrics.approvals.inc({ outcome: 'expired' });
-      this.d.audit.append({ operator: a.requesterId === 0 ? a.requester : `tg:${a.requesterId}`, chat: a.chatId, origin: a.origin, action: a.action, target: a.subject, params: this.d.redactDeep(a.params), outcome: 'expired', detail: `approval ${a.id}` });
-      this.d.metrics.auditEntries.inc();
+      this.auditApproval(a, 'expired', `approval ${a.id}`);
       this.emitCard(a, { kind: 'expired' }, true);
     }
     return expired.length;
@@ -289,9 +288,14 @@ export class Dispatcher {
     const a = this.d.approvals.cancel(approvalId, 'teleops', this.now());
     if (!a) return;
     this.d.metrics.approvals.inc({ outcome: 'cancelled' });
-    this.d.audit.append({ operator: a.requesterId === 0 ? a.requester : `tg:${a.requesterId}`, chat: a.chatId, origin: a.origin, action: a.action, target: a.subject, params: this.d.redactDeep(a.params), outcome: 'cancelled', detail: `approval ${a.id}: ${reason}` });
-    this.d.metrics.auditEntries.inc();
+    this.auditApproval(a, 'cancelled', `approval ${a.id}: ${reason}`);
     this.emitCard(a, { kind: 'cancelled', by: 'teleops' }, true);
+  }
+
+  /** An approval's fate that no person's request caused (it expired, it could not be shown): under its requester. */
+  private auditApproval(a: ApprovalRow, outcome: AuditOutcome, detail: string): void {
+    this.d.audit.append({ operator: a.requesterId === 0 ? a.requester : `tg:${a.requesterId}`, chat: a.chatId, origin: a.origin, action: a.action, target: a.subject, params: this.d.redactDeep(a.params), outcome, detail });
+    this.d.metrics.auditEntries.inc();
   }
 
   onCardUpdate(listener: (u: CardUpdate) => void): () => void {

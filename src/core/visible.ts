@@ -24,8 +24,8 @@ const SPACE = /^\p{White_Space}$/u;
 const HIDDEN = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800\u2329\u232a\u27e8\u27e9\u3008\u3009]$/u;
 const MARK = /^\p{M}$/u;
 
-export const OPEN = '⟨';
-export const CLOSE = '⟩';
+const OPEN = '⟨';
+const CLOSE = '⟩';
 
 const NAMED: Readonly<Record<string, readonly [string, string]>> = {
   ' ': ['space', 'spaces'],
