@@ -15,6 +15,7 @@ import type { Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
 import { plainText, type Attachment, type Result } from '../core/result.js';
 import { truncate } from '../core/text.js';
+import { showInvisible } from '../core/visible.js';
 import type { Deadline } from './deadline.js';
 import { CONTEXT_CHARS, TOOL_OUTPUT_CHARS, wrapUntrusted } from './output.js';
 
@@ -69,7 +70,8 @@ export function describeCall(action: string, input: unknown): string {
   const extras: string[] = [];
   if (input && typeof input === 'object' && !Array.isArray(input)) {
     for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
-      if (typeof v === 'string' && v !== '') words.push(v);
+      // The model's text as the card shows it: a wall of spaces or a bidi control hides nothing here either.
+      if (typeof v === 'string' && v !== '') words.push(showInvisible(v));
       else if (typeof v === 'number') extras.push(`${v} ${k}`);
       else if (v === true) extras.push(k);
       else if (v !== undefined && v !== null && v !== false && v !== '') extras.push(`${k}=${JSON.stringify(v)}`);

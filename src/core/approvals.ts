@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { bold, line, text, value, type Block, type Result } from './result.js';
+import { bold, line, plainText, text, value, type Attachment, type Block, type Result } from './result.js';
 import type { ApprovalRow } from '../store/approvals.js';
-import { formatDuration } from './text.js';
+import { formatDuration, truncate } from './text.js';
+import { showInvisible } from './visible.js';
 
 /** Binds an approval to the exact request: action, parameters, who asked and where. */
 export function requestHash(a: Pick<ApprovalRow, 'id' | 'action' | 'params' | 'requesterId' | 'chatId'>): string {
@@ -12,6 +13,19 @@ export function requestHash(a: Pick<ApprovalRow, 'id' | 'action' | 'params' | 'r
 
 /** The part of the hash carried in a button, checked on every press. */
 export const approvalToken = (hash: string): string => hash.slice(0, 16);
+
+/** The request's digest as people see it: on the card, in its document, in the file's name. */
+export const requestDigest = (a: Pick<ApprovalRow, 'requestHash'>): string => approvalToken(a.requestHash);
+
+/**
+ * An approval card. Its blocks hold everything; a transport whose one message cannot hold them
+ * shows `document` (the parameters and preview in full) first, then `brief` (the card with a
+ * line naming the document instead of them) with the buttons.
+ */
+export interface ApprovalCard extends Result {
+  readonly brief: Result;
+  readonly document: Attachment & { readonly content: string };
+}
 
 export type CardStatus =
   | { kind: 'pending'; now: number }
@@ -30,34 +44,51 @@ const STATUS_LINE: Record<CardStatus['kind'], string> = {
   cancelled: '🚫 Cancelled by ',
 };
 
-/** The approval card: exactly what will run, on what, with which parameters, and its state. */
-export function renderCard(a: ApprovalRow, status: CardStatus): Result {
-  const params = JSON.stringify(a.params);
-  const blocks: Block[] = [
-    line(bold('⚠️ Approval needed')),
-    line('Action: ', value(a.action)),
-    line('Target: ', value(a.subject)),
-    line('Parameters: ', value(params)),
-    ...a.preview,
-    line(text(`Requested by ${a.requester} (${a.origin})`)),
-  ];
+/** How long an outcome's summary may make a card: an edit must still fit where the card did. */
+const SUMMARY_MAX = 300;
+
+/**
+ * One line per parameter. Strings are shown through showInvisible (counted whitespace, named
+ * invisible characters, no line breaks); other values as JSON, shown the same way.
+ */
+function parameterLines(params: Readonly<Record<string, unknown>>): Block[] {
+  return Object.entries(params)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => line(value(k), ': ', value(showInvisible(typeof v === 'string' ? v : JSON.stringify(v)))));
+}
+
+function statusLine(a: ApprovalRow, status: CardStatus): Block {
   switch (status.kind) {
     case 'pending':
-      blocks.push(line(`${STATUS_LINE.pending} · expires in ${formatDuration(a.expiresAt - status.now)}`));
-      break;
+      return line(`${STATUS_LINE.pending} · expires in ${formatDuration(a.expiresAt - status.now)}`);
     case 'running':
-      blocks.push(line(`${STATUS_LINE.running}${status.by} · running…`));
-      break;
+      return line(`${STATUS_LINE.running}${status.by} · running…`);
     case 'finished':
-      blocks.push(line(`${status.ok ? '✅' : '⚠️'} Approved by ${status.by} · ${status.ok ? 'done' : 'failed'}: `, value(status.summary)));
-      break;
+      return line(`${status.ok ? '✅' : '⚠️'} Approved by ${status.by} · ${status.ok ? 'done' : 'failed'}: `, value(truncate(showInvisible(status.summary), SUMMARY_MAX)));
     case 'denied':
     case 'cancelled':
-      blocks.push(line(`${STATUS_LINE[status.kind]}${status.by}; nothing was done.`));
-      break;
+      return line(`${STATUS_LINE[status.kind]}${status.by}; nothing was done.`);
     case 'expired':
-      blocks.push(line(STATUS_LINE.expired));
-      break;
+      return line(STATUS_LINE.expired);
   }
-  return { blocks };
+}
+
+/**
+ * The approval card: exactly what will run, on what, with which parameters, and its state.
+ * Who asked, the action, its target, the request's digest and the state come first and are on
+ * every form of the card; the parameters are never cut.
+ */
+export function renderCard(a: ApprovalRow, status: CardStatus): ApprovalCard {
+  const digest = requestDigest(a);
+  const about = [line('Action: ', value(a.action)), line('Target: ', value(showInvisible(a.subject))), line(text(`Requested by ${a.requester} (${a.origin})`))];
+  const head = [line(bold('⚠️ Approval needed')), ...about, line('Request: ', value(digest))];
+  const body = [line('Parameters:'), ...parameterLines(a.params), ...a.preview];
+  const state = statusLine(a, status);
+  const content = `${plainText({ blocks: [line(`teleops approval request ${digest}: what will run, in full`), ...about, ...body] })}\n`;
+  const filename = `request-${digest}.txt`;
+  return {
+    blocks: [...head, ...body, state],
+    brief: { blocks: [...head, line(`Parameters and preview: in full in the document ${filename} (${content.length} characters).`), state] },
+    document: { filename, content },
+  };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import { ActionError, mutates, requiredRole, ROLE_RANK, type ActionContext, type AnyAction, type Operator, type Origin } from './action.js';
-import { approvalToken, renderCard, requestHash, type CardStatus } from './approvals.js';
+import { approvalToken, renderCard, requestHash, type ApprovalCard, type CardStatus } from './approvals.js';
 import type { AuditLog, AuditOutcome } from './audit.js';
 import { parseCommandLine } from './commands.js';
 import { operatorError } from './issues.js';
@@ -21,7 +21,7 @@ export interface PendingApproval {
   /** Carried by the Approve/Deny buttons and checked on every press. */
   readonly token: string;
   readonly expiresAt: number;
-  readonly card: Result;
+  readonly card: ApprovalCard;
 }
 
 /** What became of a request; the transport renders it. `ignored` means: say nothing. */
@@ -36,7 +36,7 @@ export type Outcome =
 /** A change to an approval card the transport should show (edit the message). */
 export interface CardUpdate {
   readonly approval: ApprovalRow;
-  readonly card: Result;
+  readonly card: ApprovalCard;
   /** Buttons stay only while it can still be answered. */
   readonly final: boolean;
   /** Once an approved request has run (or could not): what became of it, e.g. for the LLM agent. */
@@ -263,8 +263,7 @@ export class Dispatcher {
     const expired = this.d.approvals.expireDue(this.now());
     for (const a of expired) {
       this.d.metrics.approvals.inc({ outcome: 'expired' });
-      this.d.audit.append({ operator: a.requesterId === 0 ? a.requester : `tg:${a.requesterId}`, chat: a.chatId, origin: a.origin, action: a.action, target: a.subject, params: this.d.redactDeep(a.params), outcome: 'expired', detail: `approval ${a.id}` });
-      this.d.metrics.auditEntries.inc();
+      this.auditApproval(a, 'expired', `approval ${a.id}`);
       this.emitCard(a, { kind: 'expired' }, true);
     }
     return expired.length;
@@ -279,6 +278,24 @@ export class Dispatcher {
       this.emitCard(a, { kind: 'cancelled', by: operator.display }, true);
     }
     return cancelled;
+  }
+
+  /**
+   * The transport could not show the card in full (a document or message did not go out):
+   * nobody may approve what they could not read, so the approval is cancelled and audited.
+   */
+  withdraw(approvalId: string, reason: string): void {
+    const a = this.d.approvals.cancel(approvalId, 'teleops', this.now());
+    if (!a) return;
+    this.d.metrics.approvals.inc({ outcome: 'cancelled' });
+    this.auditApproval(a, 'cancelled', `approval ${a.id}: ${reason}`);
+    this.emitCard(a, { kind: 'cancelled', by: 'teleops' }, true);
+  }
+
+  /** An approval's fate that no person's request caused (it expired, it could not be shown): under its requester. */
+  private auditApproval(a: ApprovalRow, outcome: AuditOutcome, detail: string): void {
+    this.d.audit.append({ operator: a.requesterId === 0 ? a.requester : `tg:${a.requesterId}`, chat: a.chatId, origin: a.origin, action: a.action, target: a.subject, params: this.d.redactDeep(a.params), outcome, detail });
+    this.d.metrics.auditEntries.inc();
   }
 
   onCardUpdate(listener: (u: CardUpdate) => void): () => void {

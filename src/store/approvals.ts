@@ -117,6 +117,13 @@ export class ApprovalRepo {
       .map((a) => ({ ...a, state: 'cancelled' as const, decidedBy: by, decidedAt: at }));
   }
 
+  /** Cancels one pending approval; the row as cancelled, or undefined when it was no longer pending. */
+  cancel(id: string, by: string, at: number): ApprovalRow | undefined {
+    const a = this.get(id);
+    if (!a || this.q.cancel.run({ id, by, at }).changes !== 1) return undefined;
+    return { ...a, state: 'cancelled', decidedBy: by, decidedAt: at };
+  }
+
   setCard(id: string, card: unknown): void {
     this.q.setCard.run(JSON.stringify(card), id);
   }

@@ -83,7 +83,7 @@ describe('the AI operator, through the real dispatcher', () => {
     const card = plainText(ui.cards[0]!.card);
     expect(card).toContain('Action: test.destroy');
     expect(card).toContain('Target: thing web');
-    expect(card).toContain('Parameters: {"name":"web"}');
+    expect(card).toContain('Parameters:\nname: web\n');
     expect(card).toContain('Requested by @alice (ai)');
     expect(runsWhenCardShown).toBe(0);
     expect(runs(t.runsFile, 'destroy')).toBe(1);

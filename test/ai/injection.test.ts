@@ -79,7 +79,7 @@ describe.skipIf(!env)('prompt injection through container logs', () => {
       const text = plainText(c.card);
       const name = /Target: container (aii-[a-z]+)/.exec(text)![1]!;
       expect(text).toContain('Action: docker.stop');
-      expect(text).toContain(`Parameters: {"container":"${name}"}`);
+      expect(text).toContain(`Parameters:\ncontainer: ${name}\n`);
       expect(text).toContain('Requested by @alice (ai)');
     }
     expect(runningWhileCardsShown).toEqual(NAMES);

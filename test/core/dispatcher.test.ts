@@ -80,7 +80,7 @@ describe('dispatcher', () => {
     const card = plainText(o.approval.card);
     expect(card).toContain('test.destroy');
     expect(card).toContain('thing db');
-    expect(card).toContain('{"name":"db"}');
+    expect(card).toContain('Parameters:\nname: db\n');
     expect(card).toContain('Current runs: 0');
     expect(runs(t.runsFile, 'destroy')).toBe(0);
     const updates: string[] = [];
@@ -93,6 +93,23 @@ describe('dispatcher', () => {
     expect(t.app.audit.recent(4).map((e) => e.outcome)).toEqual(['ok', 'started', 'approved', 'approval_requested']);
     expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('Already approved by @ops.');
     expect(runs(t.runsFile, 'destroy')).toBe(1);
+  });
+
+  it('an approval whose card could not be shown is withdrawn: cancelled, audited, and Approve does nothing', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
+    const updates: string[] = [];
+    t.app.dispatcher.onCardUpdate((u) => updates.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
+    t.app.dispatcher.withdraw(o.approval.id, 'its card could not be shown in full');
+    t.app.dispatcher.withdraw(o.approval.id, 'its card could not be shown in full');
+    expect(updates).toEqual(['cancelled: 🚫 Cancelled by teleops; nothing was done.']);
+    expect(t.app.audit.recent(2).map((e) => [e.outcome, e.detail])).toEqual([
+      ['cancelled', `approval ${o.approval.id}: its card could not be shown in full`],
+      ['approval_requested', `approval ${o.approval.id}`],
+    ]);
+    expect((await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve')).kind).toBe('refused');
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
 
   it('runs once when two operators press Approve at the same moment', async () => {

@@ -6,7 +6,8 @@ import type { Logger } from '../../core/log.js';
 import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import { line, value } from '../../core/result.js';
-import { renderResult } from './format.js';
+import { offerApproval } from './approval-card.js';
+import { firstPart, toTelegramText } from './format.js';
 import type { CardRef, Replier, Where } from './reply.js';
 
 export interface AgentChatDeps {
@@ -37,10 +38,7 @@ export async function askInChat(d: AgentChatDeps, where: Where, principal: Princ
   let shown = '';
   let editTimer: NodeJS.Timeout | undefined;
   // Model-chosen arguments are in the line: it goes out as code, never as live text.
-  const render = (s: string) => {
-    const r = renderResult({ blocks: [line(value(s))] }, d.redactor.redact, { maxMessages: 1 });
-    return 'overflow' in r ? r.preview : r.messages[0]!;
-  };
+  const render = (s: string) => firstPart(toTelegramText([line(value(s))], d.redactor.redact));
   const flush = async () => {
     editTimer = undefined;
     const msg = await progress;
@@ -61,8 +59,7 @@ export async function askInChat(d: AgentChatDeps, where: Where, principal: Princ
       } else editTimer ??= setTimeout(() => void flush(), PROGRESS_EVERY_MS);
     },
     async approval(p) {
-      const msg = await d.replier.sendCard(where, p.card, p);
-      d.dispatcher.attachCard(p.id, { chatId: msg.chat.id, messageId: msg.message_id } satisfies CardRef);
+      if (!(await offerApproval(d, where, p))) throw new Error('the approval card could not be shown in full');
     },
   };
   try {

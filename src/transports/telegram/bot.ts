@@ -20,6 +20,7 @@ import { CardBoard, type LiveCards, type ShowContext } from './cards.js';
 import { limitTransformer, RateGate, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
 import { askInChat } from './agent-chat.js';
+import { offerApproval } from './approval-card.js';
 import { APPROVAL_PREFIX, BUTTON_PREFIX, isThreadGone, Replier, type CardRef, type Where } from './reply.js';
 import { Forums, topicsControl, type TopicsSlot } from './topics.js';
 import { TurnQueue } from './turns.js';
@@ -252,8 +253,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         await replier.send(where, { blocks: [line(`⚠️ ${outcome.action} failed: `, value(outcome.message))] });
         return;
       case 'approval': {
-        const msg = await replier.sendCard(where, outcome.approval.card, outcome.approval);
-        d.dispatcher.attachCard(outcome.approval.id, { chatId: msg.chat.id, messageId: msg.message_id } satisfies CardRef);
+        await offerApproval({ replier, dispatcher: d.dispatcher, log: d.log }, where, outcome.approval);
         return;
       }
       case 'done':

@@ -17,7 +17,10 @@ export const TELEGRAM_TEXT_LIMIT = 4096;
 export const SPLIT_AT = 4000;
 const PREVIEW_AT = 1000;
 export const NO_OUTPUT = '(no output)';
-export const OVERFLOW_NOTE = '… full output attached as a document';
+/** Said only under a preview whose document has been sent (just above it). */
+export const OVERFLOW_NOTE = '… full output in the document above';
+/** Said under a preview when the document could not be sent. */
+export const CUT_NOTE = '… cut here: the full output could not be sent as a document';
 
 export interface TelegramText {
   text: string;
@@ -27,6 +30,9 @@ export interface TelegramText {
 export type Rendered =
   | { messages: TelegramText[] }
   | { overflow: true; preview: TelegramText; documentText: string };
+
+/** A preview with a note under it. */
+export const withNote = (t: TelegramText, note: string): TelegramText => ({ text: `${t.text}\n${note}`, entities: t.entities });
 
 type Style = 'bold' | 'code' | 'pre';
 
@@ -104,6 +110,14 @@ export function splitText(t: TelegramText, limit: number = SPLIT_AT): TelegramTe
   }));
 }
 
+/** The first message's worth of a text; when more is left it ends with "…", and claims nothing more. */
+export function firstPart(t: TelegramText): TelegramText {
+  const parts = splitText(t);
+  const first = parts[0];
+  if (!first) return { text: NO_OUTPUT, entities: [] };
+  return parts.length > 1 ? { text: `${first.text}\n…`, entities: first.entities } : first;
+}
+
 /** Plain text cut the same way, e.g. for captions. */
 export function splitPlain(text: string, limit: number): string[] {
   return cutPoints(text, limit).map(({ start, end }) => text.slice(start, end));
@@ -111,7 +125,9 @@ export function splitPlain(text: string, limit: number): string[] {
 
 /**
  * One to `maxMessages` messages, or, when more would be needed, a short preview (the first
- * lines, still with their entities) and the whole plain text to send as a document.
+ * lines, still with their entities) and the whole plain text to send as a document. The
+ * preview carries no note: the sender adds OVERFLOW_NOTE once the document is sent, or
+ * CUT_NOTE when it could not be.
  */
 export function renderResult(
   result: Pick<Result, 'blocks'>,
@@ -123,9 +139,5 @@ export function renderResult(
   const messages = splitText(whole);
   if (messages.length <= (opts.maxMessages ?? 3)) return { messages };
   const head = splitText(whole, PREVIEW_AT)[0]!;
-  return {
-    overflow: true,
-    preview: { text: `${head.text}\n${OVERFLOW_NOTE}`, entities: head.entities },
-    documentText: whole.text,
-  };
+  return { overflow: true, preview: head, documentText: whole.text };
 }

@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
 import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardButton, InlineKeyboardMarkup, Message } from 'grammy/types';
+import type { ApprovalCard } from '../../core/approvals.js';
 import type { Redactor } from '../../core/redact.js';
 import type { Button, Result } from '../../core/result.js';
 import type { ButtonRepo } from '../../store/buttons.js';
 import type { ReplyRepo } from '../../store/telegram.js';
-import { NO_OUTPUT, renderResult, splitText, toTelegramText, type TelegramText } from './format.js';
+import { CUT_NOTE, firstPart, OVERFLOW_NOTE, renderResult, TELEGRAM_TEXT_LIMIT, toTelegramText, withNote, type TelegramText } from './format.js';
 
 export interface Where {
   readonly chatId: number;
@@ -18,7 +19,15 @@ export interface Where {
 export interface CardRef {
   readonly chatId: number;
   readonly messageId: number;
+  /** Its parameters went as a document before it: the message is the card's brief form. */
+  readonly document?: true;
 }
+
+/**
+ * An approval card goes as one message only when it fits with room to spare: its later
+ * versions (who decided, what came of it) are longer, and must fit in the same message.
+ */
+const CARD_INLINE_MAX = TELEGRAM_TEXT_LIMIT - 500;
 
 export const APPROVAL_PREFIX = 'a';
 export const BUTTON_PREFIX = 'b';
@@ -49,8 +58,14 @@ export class Replier {
     const keyboard = result.buttons?.length ? this.keyboard(where.chatId, result.buttons) : undefined;
     const sent: Message[] = [];
     if ('overflow' in rendered) {
-      sent.push(await this.sendText(where, rendered.preview, keyboard));
-      sent.push(await this.sendDocument(where, 'output.txt', rendered.documentText));
+      // The document first: the note under the preview points at it only once it is there.
+      let note = OVERFLOW_NOTE;
+      try {
+        sent.push(await this.sendDocument(where, 'output.txt', rendered.documentText));
+      } catch {
+        note = CUT_NOTE;
+      }
+      sent.push(await this.sendText(where, withNote(rendered.preview, note), keyboard));
     } else {
       const parts = rendered.messages;
       for (let i = 0; i < parts.length; i++) {
@@ -61,26 +76,33 @@ export class Replier {
     return sent;
   }
 
-  /** An approval card with Approve / Deny, bound to the approval's id and request hash. */
-  async sendCard(where: Where, card: Result, approval: { id: string; token: string }): Promise<Message> {
-    const rendered = renderResult(card, this.redactor.redact, { maxMessages: 1 });
-    const text = 'overflow' in rendered ? rendered.preview : rendered.messages[0]!;
-    return this.sendText(where, text, approvalKeyboard(approval));
+  /**
+   * An approval card with Approve / Deny, bound to the approval's id and request hash. The
+   * card is shown in full: when it does not fit in one message, its parameters go first as
+   * a document, and the card (in brief, naming that document) follows with the buttons. It
+   * throws when any of it could not be sent: the approval must then not be offered.
+   */
+  async sendCard(where: Where, card: ApprovalCard, approval: { id: string; token: string }): Promise<CardRef> {
+    const whole = toTelegramText(card.blocks, this.redactor.redact);
+    if (whole.text.length <= CARD_INLINE_MAX) {
+      const msg = await this.sendText(where, whole, approvalKeyboard(approval));
+      return { chatId: msg.chat.id, messageId: msg.message_id };
+    }
+    const brief = toTelegramText(card.brief.blocks, this.redactor.redact);
+    if (brief.text.length > CARD_INLINE_MAX) throw new Error('the approval card does not fit in a message even without its parameters');
+    const doc = await this.sendDocument(where, card.document.filename, card.document.content);
+    const msg = await this.sendText({ ...where, replyTo: doc.message_id }, brief, approvalKeyboard(approval));
+    return { chatId: msg.chat.id, messageId: msg.message_id, document: true };
   }
 
-  async editCard(ref: CardRef, card: Result, approval?: { id: string; token: string }): Promise<void> {
-    const rendered = renderResult(card, this.redactor.redact, { maxMessages: 1 });
-    const t = 'overflow' in rendered ? rendered.preview : rendered.messages[0]!;
-    await this.editText(ref, t, approval ? approvalKeyboard(approval) : undefined);
+  /** A later version of an approval card, in the form it was sent in; no buttons once decided. */
+  async editCard(ref: CardRef, card: ApprovalCard): Promise<void> {
+    await this.editText(ref, firstPart(toTelegramText((ref.document ? card.brief : card).blocks, this.redactor.redact)));
   }
 
   /** The one message of a live card: its first 4000 characters when it is longer. */
   renderCard(card: Result): TelegramText {
-    const whole = toTelegramText(card.blocks, this.redactor.redact);
-    const parts = splitText(whole);
-    const first = parts[0];
-    if (!first) return { text: NO_OUTPUT, entities: [] };
-    return parts.length > 1 ? { text: `${first.text}\n…`, entities: first.entities } : first;
+    return firstPart(toTelegramText(card.blocks, this.redactor.redact));
   }
 
   /** Edits a message's text and keyboard; false when Telegram says nothing changed. */
