@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { AnyAction } from './core/action.js';
 import { AlertRouter } from './core/alert-router.js';
 import type { AlertSink } from './core/alerts.js';
-import { AuditLog } from './core/audit.js';
+import { AuditKeyError, AuditLog } from './core/audit.js';
 import { builtinActions } from './core/builtins.js';
 import { Dispatcher } from './core/dispatcher.js';
 import type { Integration } from './core/health.js';
@@ -108,7 +108,14 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const redactor = createRedactor(config.secrets);
   const log = opts.log ?? createLogger(config.LOG_LEVEL, redactor.redact);
   const db = openDb(config.STATE_DIR, { fsync: config.AUDIT_FSYNC });
-  const audit = new AuditLog(db, { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), anchorPath: config.auditAnchorPath });
+  const auditKeys = { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), previousKeys: config.AUDIT_HMAC_KEY_PREVIOUS, anchorPath: config.auditAnchorPath };
+  let audit: AuditLog;
+  try {
+    audit = new AuditLog(db, auditKeys);
+  } catch (e) {
+    db.close();
+    throw e instanceof AuditKeyError ? new SetupError(e.message) : e;
+  }
   const metrics = createMetrics();
   const policy = new Policy({ operators: config.AUTHORIZED_USER_IDS, admins: config.ADMIN_USER_IDS, viewers: config.VIEWER_USER_IDS, chats: config.AUTHORIZED_CHAT_IDS });
   const chatState = new ChatStateRepo(db);
@@ -162,7 +169,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     dispatcher: () => late.dispatcher!,
     audit,
     db,
-    auditVerify: { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), anchorPath: config.auditAnchorPath },
+    auditVerify: auditKeys,
     integrations: () => integrations,
     version: VERSION,
     commit,

@@ -174,6 +174,7 @@ export const SETTINGS = {
   SHELL_TIMEOUT_SECONDS: { doc: 'A /shell command is killed after this long', default: '30', schema: int(1, 3600) },
   STATE_DIR: { doc: 'Directory of the SQLite database and the audit anchor file', default: '.state', schema: text },
   AUDIT_HMAC_KEY: { doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)', default: '', schema: text, secret: true },
+  AUDIT_HMAC_KEY_PREVIOUS: { doc: 'Earlier audit keys, comma-separated: rotation proofs and the entries written under them are checked with these', default: '', schema: list, secret: true },
   AUDIT_ANCHOR_PATH: { doc: 'Anchor file recording the audit head', default: '$STATE_DIR/audit.anchor', schema: text },
   AUDIT_FSYNC: { doc: 'fsync every database commit (survives power loss, slower)', default: 'false', schema: bool },
   HTTP_HOST: { doc: 'Address of /health and /metrics', default: '127.0.0.1', schema: text },
@@ -247,7 +248,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
   }
   const secrets = (Object.entries(SETTINGS) as [SettingName, Setting][])
     .filter(([, s]) => s.secret)
-    .map(([n]) => String(c[n] ?? ''))
+    .flatMap(([n]) => {
+      const v = c[n] ?? '';
+      return Array.isArray(v) ? v.map(String) : [String(v)];
+    })
     .filter((v) => v !== '');
   return {
     ok: true,

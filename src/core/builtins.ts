@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ActionError, defineAction, requiredRole, type AnyAction } from './action.js';
 import type { AuditLog } from './audit.js';
-import { verifyAuditAsync } from './audit-verify.js';
+import { verifyAuditAsync, type VerifyOptions } from './audit-verify.js';
 import type { Dispatcher } from './dispatcher.js';
 import { checkAll, type Integration } from './health.js';
 import type { Registry } from './registry.js';
@@ -14,7 +14,7 @@ export interface BuiltinDeps {
   readonly dispatcher: () => Dispatcher;
   readonly audit: AuditLog;
   readonly db: Db;
-  readonly auditVerify: { hmacKey?: string; anchorPath: string };
+  readonly auditVerify: VerifyOptions;
   readonly integrations: () => readonly Integration[];
   readonly version: string;
   readonly commit: string | undefined;
@@ -133,9 +133,9 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       command: { path: ['audit', 'verify'] },
       run: async () => {
         const r = await verifyAuditAsync(d.db, d.auditVerify);
-        return r.ok
-          ? { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] }
-          : { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
+        if (r.ok) return { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] };
+        if (r.unverifiable) return { blocks: [line('⚠️ ', value(r.message))] };
+        return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
       },
     }),
     defineAction({
