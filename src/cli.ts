@@ -72,6 +72,7 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
     ...(app.agent ? { agent: app.agent } : {}),
   });
   app.integrations.push({ name: 'telegram', check: async () => tg.health() });
+  for (const w of cfg.AUDIT_WITNESS) if (w.kind === 'telegram') app.witnesses.add(tg.witness(w.chatId));
   app.setAlertDelivery(async (result) => tg.alert(result));
 
   let stopping = false;

@@ -183,6 +183,7 @@ export class AuditLog {
   private readonly commit;
   /** The id of the key entries are written under; null: unkeyed (a log that never had a key). */
   private keyId: string | null;
+  private readonly listeners: ((entry: AuditEntry) => void)[] = [];
 
   constructor(
     private readonly db: Db,
@@ -214,6 +215,11 @@ export class AuditLog {
     this.fd = openSync(opts.anchorPath, 'a+', 0o600);
     this.catchUpAnchor();
     this.adoptKey(opts.hmacKey, keyRing(opts.previousKeys ?? []));
+  }
+
+  /** Called after each entry is committed and anchored (witnesses watch the head this way). */
+  onAppend(listener: (entry: AuditEntry) => void): void {
+    this.listeners.push(listener);
   }
 
   /** The id of the key new entries are written under; null when the log is unkeyed. */
@@ -255,6 +261,7 @@ export class AuditLog {
       const why = (err as Error).message;
       throw new Error(`audit entry ${entry.seq} was written but its anchor line was not: ${why}`);
     }
+    for (const l of this.listeners) l(entry);
     return entry;
   }
 

@@ -1,20 +1,19 @@
 import { z } from 'zod';
 import { ActionError, defineAction, requiredRole, type AnyAction } from './action.js';
 import type { AuditLog } from './audit.js';
-import { verifyAuditAsync, type VerifyOptions } from './audit-verify.js';
+import type { VerifyReport } from './audit-verify.js';
 import type { Dispatcher } from './dispatcher.js';
 import { checkAll, type Integration } from './health.js';
 import type { Registry } from './registry.js';
 import { bold, line, pre, text, value, type Block } from './result.js';
 import { formatDuration, parseDuration } from './text.js';
-import type { Db } from '../store/db.js';
 
 export interface BuiltinDeps {
   readonly registry: () => Registry;
   readonly dispatcher: () => Dispatcher;
   readonly audit: AuditLog;
-  readonly db: Db;
-  readonly auditVerify: VerifyOptions;
+  /** Verifies the audit log against the last heads the witnesses took, and records the result. */
+  readonly auditVerify: () => Promise<VerifyReport>;
   readonly integrations: () => readonly Integration[];
   readonly version: string;
   readonly commit: string | undefined;
@@ -124,7 +123,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
     }),
     defineAction({
       name: 'audit.verify',
-      summary: 'Recompute the audit hash chain and check it against the anchor file',
+      summary: 'Recompute the audit hash chain and check it against the anchor file and the witnessed heads',
       target: 'core',
       risk: 'read',
       minRole: 'operator',
@@ -132,7 +131,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       timeoutMs: 300_000,
       command: { path: ['audit', 'verify'] },
       run: async () => {
-        const r = await verifyAuditAsync(d.db, d.auditVerify);
+        const r = await d.auditVerify();
         if (r.ok) return { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] };
         if (r.unverifiable) return { blocks: [line('⚠️ ', value(r.message))] };
         return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
