@@ -112,6 +112,7 @@ async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
   if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const cfg = config('console');
   const app = await build(cfg, targets);
+  if (cfg.AUDIT_WITNESS.some((w) => w.kind === 'telegram')) app.log.warn('AUDIT_WITNESS: telegram witnesses post only while teleops start runs');
   const alert = consoleAlerts(process.stdout, app.redactor);
   app.setAlertDelivery(async (r) => alert(r));
   await app.startBackground();
