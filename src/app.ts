@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import type { AnyAction } from './core/action.js';
 import { AlertRouter } from './core/alert-router.js';
 import type { AlertSink } from './core/alerts.js';
-import { AuditLog } from './core/audit.js';
+import { AuditKeyError, AuditLog } from './core/audit.js';
+import { AuditMonitor } from './core/audit-monitor.js';
+import { AuditWitnesses } from './core/audit-witness.js';
 import { builtinActions } from './core/builtins.js';
 import { Dispatcher } from './core/dispatcher.js';
 import type { Integration } from './core/health.js';
@@ -25,6 +27,7 @@ import { ChatStateRepo } from './store/chat-state.js';
 import { openDb, type Db } from './store/db.js';
 import { ProcessedUpdates } from './store/updates.js';
 import { startHttp } from './http/server.js';
+import { serverWitnesses } from './witnesses/index.js';
 import { aiActions } from './ai/actions.js';
 import { createAgent, type Agent } from './ai/agent.js';
 import { modelFromSettings, type AiModel } from './ai/providers.js';
@@ -90,6 +93,8 @@ export interface App {
   readonly buttons: ButtonRepo;
   readonly updates: ProcessedUpdates;
   readonly policy: Policy;
+  /** Where the audit head is posted; a transport adds its own (telegram:<chat id>). */
+  readonly witnesses: AuditWitnesses;
   /** The AI operator, when an LLM is configured; plain text goes to `agent.ask`. */
   readonly agent?: Agent;
   /** Integrations for /status and /health; transports add theirs. */
@@ -110,15 +115,36 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const redactor = createRedactor(config.secrets);
   const log = opts.log ?? createLogger(config.LOG_LEVEL, redactor.redact);
   const db = openDb(config.STATE_DIR, { fsync: config.AUDIT_FSYNC });
-  const audit = new AuditLog(db, { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), anchorPath: config.auditAnchorPath });
+  const auditKeys = { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), previousKeys: config.AUDIT_HMAC_KEY_PREVIOUS, anchorPath: config.auditAnchorPath };
+  let audit: AuditLog;
+  try {
+    audit = new AuditLog(db, auditKeys);
+  } catch (e) {
+    db.close();
+    throw e instanceof AuditKeyError ? new SetupError(e.message) : e;
+  }
   const metrics = createMetrics();
   const policy = new Policy({ operators: config.AUTHORIZED_USER_IDS, admins: config.ADMIN_USER_IDS, viewers: config.VIEWER_USER_IDS, chats: config.AUTHORIZED_CHAT_IDS });
   const chatState = new ChatStateRepo(db);
   const global = chatState.forChat(0);
   const startedAt = Date.now();
   const commit = await gitCommit();
+  // Built-ins describe the registry they are part of (help) and call the dispatcher (cancel).
+  const late: { registry?: Registry; dispatcher?: Dispatcher; agent?: Agent } = {};
 
   let deliver: (result: Result) => Promise<void> = async () => {};
+  const witnesses = new AuditWitnesses({
+    head: () => audit.head(),
+    keyId: audit.currentKeyId,
+    schedule: config.AUDIT_WITNESS_EVERY,
+    destructive: (name) => late.registry?.get(name)?.risk === 'destructive',
+    store: { get: (k) => global.get(k), set: (k, v) => global.set(k, v) },
+    metrics,
+    log,
+  });
+  for (const w of serverWitnesses(config.AUDIT_WITNESS)) witnesses.add(w);
+  audit.onAppend((e) => witnesses.appended(e));
+
   const alerts = new AlertRouter({
     cooldownMs: config.ALERT_COOLDOWN_SECONDS * 1000,
     deliver: (result) => deliver(result),
@@ -151,20 +177,18 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
       name: 'audit',
       check: async () => {
         const head = audit.head();
-        return { state: 'up', detail: head ? `${audit.count()} entries, head #${head.seq}` : 'empty' };
+        return monitor.health(head ? `${audit.count()} entries, head #${head.seq}` : 'empty');
       },
     },
     ...plugged.flatMap((t) => (t.integration ? [t.integration] : [])),
   ];
 
-  // Built-ins describe the registry they are part of (help) and call the dispatcher (cancel).
-  const late: { registry?: Registry; dispatcher?: Dispatcher; agent?: Agent } = {};
+  const monitor = new AuditMonitor({ db, verify: auditKeys, heads: () => witnesses.heads(), alerts, log, everyMs: config.AUDIT_VERIFY_EVERY });
   const builtins = builtinActions({
     registry: () => late.registry!,
     dispatcher: () => late.dispatcher!,
     audit,
-    db,
-    auditVerify: { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), anchorPath: config.auditAnchorPath },
+    auditVerify: () => monitor.verify(),
     integrations: () => integrations,
     version: VERSION,
     commit,
@@ -234,6 +258,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     buttons,
     updates,
     policy,
+    witnesses,
     ...(agent ? { agent } : {}),
     integrations,
     onCard(listener) {
@@ -248,6 +273,8 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     },
     async startBackground() {
       for (const t of plugged) await t.start?.();
+      witnesses.start();
+      monitor.start();
     },
     async startHttp(essential) {
       if (config.HTTP_PORT === 0) return;
@@ -256,7 +283,9 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     },
     async close(drainMs) {
       clearInterval(prune);
+      monitor.stop();
       await dispatcher.drain(drainMs);
+      witnesses.stop();
       await Promise.allSettled(plugged.map((t) => t.stop?.()));
       await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
       audit.close();

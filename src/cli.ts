@@ -5,7 +5,8 @@ import { config as loadDotenv } from 'dotenv';
 import { GrammyError } from 'grammy';
 import { createApp, SetupError, VERSION, type App, type TargetFactory } from './app.js';
 import { loadConfig, type Config, type Mode } from './config.js';
-import { verifyAuditAsync } from './core/audit-verify.js';
+import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
+import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
 import { runDoctor } from './doctor.js';
 import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
@@ -18,7 +19,11 @@ const USAGE = `teleops ${VERSION} — an operations console that lives in Telegr
 Usage:
   teleops start                          run the bot (settings from the environment or .env)
   teleops console                        the same commands in this terminal, no Telegram needed
-  teleops audit verify [--state-dir DIR] check the audit log's hash chain (exit 0 intact, 1 broken)
+  teleops audit verify [--state-dir DIR] [--head SEQ:HASH]
+                                         check the audit log's hash chain, and that a head a witness
+                                         saw is still in it (exit 0 intact, 1 broken, 3 keyed but
+                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage)
+  teleops audit rekey [--state-dir DIR]  put the log under AUDIT_HMAC_KEY now (a linked rekey entry)
   teleops doctor                         check settings and reachability of everything configured
   teleops --version
 
@@ -67,6 +72,7 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
     ...(app.agent ? { agent: app.agent } : {}),
   });
   app.integrations.push({ name: 'telegram', check: async () => tg.health() });
+  for (const w of cfg.AUDIT_WITNESS) if (w.kind === 'telegram') app.witnesses.add(tg.witness(w.chatId));
   app.setAlertDelivery(async (result) => tg.alert(result));
 
   let stopping = false;
@@ -106,6 +112,7 @@ async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
   if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const cfg = config('console');
   const app = await build(cfg, targets);
+  if (cfg.AUDIT_WITNESS.some((w) => w.kind === 'telegram')) app.log.warn('AUDIT_WITNESS: telegram witnesses post only while teleops start runs');
   const alert = consoleAlerts(process.stdout, app.redactor);
   app.setAlertDelivery(async (r) => alert(r));
   await app.startBackground();
@@ -121,28 +128,85 @@ async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
   await app.close(SHUTDOWN_DRAIN_MS);
 }
 
+/** Exit codes of `teleops audit verify`. */
+const VERIFY_EXIT = { intact: 0, broken: 1, usage: 2, unverifiable: 3 } as const;
+
+function usageError(cmd: string, why: string): never {
+  process.stderr.write(`teleops audit ${cmd}: ${why}\n`);
+  process.exit(VERIFY_EXIT.usage);
+}
+
+/** `--state-dir DIR` and `--head SEQ:HASH` (repeatable); anything else is refused. */
+function auditArgs(cmd: string, args: string[], heads: boolean): { stateDir: string | undefined; heads: WitnessedHead[] } {
+  let stateDir: string | undefined;
+  const seen: WitnessedHead[] = [];
+  for (let i = 0; i < args.length; i += 2) {
+    const [flag, v] = [args[i], args[i + 1]];
+    if (flag === '--state-dir') {
+      if (!v) usageError(cmd, '--state-dir needs a directory');
+      stateDir = v;
+    } else if (flag === '--head' && heads) {
+      const h = v === undefined ? undefined : parseHead(v, `the witnessed head ${v}`);
+      if (!h) usageError(cmd, '--head needs SEQ:HASH, as a witness posted it (e.g. 42:9f…, 64 hex digits)');
+      seen.push(h);
+    } else {
+      usageError(cmd, `unknown argument ${JSON.stringify(flag)}`);
+    }
+  }
+  return { stateDir, heads: seen };
+}
+
+/** The state dir, anchor and keys the command works on: --state-dir wins over the environment. */
+function auditFiles(cmd: string, stateDirArg: string | undefined): { stateDir: string; anchorPath: string; hmacKey?: string; previousKeys: string[] } {
+  const r = loadConfig(stateDirArg === undefined ? process.env : { ...process.env, STATE_DIR: stateDirArg, AUDIT_ANCHOR_PATH: undefined }, 'offline');
+  if (!r.ok) usageError(cmd, `fix these settings:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
+  const c = r.config;
+  if (!existsSync(dbPath(c.STATE_DIR))) usageError(cmd, `no audit database at ${dbPath(c.STATE_DIR)}`);
+  return { stateDir: c.STATE_DIR, anchorPath: c.auditAnchorPath, ...(c.AUDIT_HMAC_KEY ? { hmacKey: c.AUDIT_HMAC_KEY } : {}), previousKeys: c.AUDIT_HMAC_KEY_PREVIOUS };
+}
+
 async function auditVerify(args: string[]): Promise<never> {
-  const i = args.indexOf('--state-dir');
-  if (i >= 0 && !args[i + 1]) {
-    process.stderr.write('teleops audit verify: --state-dir needs a directory\n');
-    process.exit(2);
-  }
-  const stateDir = i >= 0 ? args[i + 1]! : (process.env.STATE_DIR ?? '.state');
-  if (!existsSync(dbPath(stateDir))) {
-    process.stderr.write(`teleops audit verify: no audit database at ${dbPath(stateDir)}\n`);
-    process.exit(2);
-  }
-  const anchorPath = i < 0 && process.env.AUDIT_ANCHOR_PATH ? process.env.AUDIT_ANCHOR_PATH : join(stateDir, 'audit.anchor');
+  const a = auditArgs('verify', args, true);
+  const { stateDir, ...opts } = auditFiles('verify', a.stateDir);
   const db = openDb(stateDir, { readonly: true });
-  const hmacKey = process.env.AUDIT_HMAC_KEY?.trim();
-  const r = await verifyAuditAsync(db, { ...(hmacKey ? { hmacKey } : {}), anchorPath });
+  const r = await verifyAuditAsync(db, { ...opts, heads: a.heads });
   db.close();
+  const against = a.heads.length > 0 ? ` (agrees with the witnessed head${a.heads.length > 1 ? 's' : ''})` : '';
   if (r.ok) {
-    process.stdout.write(`audit log intact: ${r.entries} entries, head #${r.headSeq}\n`);
-    process.exit(0);
+    process.stdout.write(`audit log intact: ${r.entries} entries, head #${r.headSeq}${against}\n`);
+    process.exit(VERIFY_EXIT.intact);
+  }
+  if (r.unverifiable) {
+    process.stdout.write(`${r.message}\n`);
+    process.exit(VERIFY_EXIT.unverifiable);
   }
   process.stdout.write(`audit log BROKEN at #${r.firstBadSeq} (${r.kind}): ${r.message}\n`);
-  process.exit(1);
+  process.exit(VERIFY_EXIT.broken);
+}
+
+/** Brings the log under AUDIT_HMAC_KEY now (teleops also does it when it starts). */
+function auditRekey(args: string[]): never {
+  const a = auditArgs('rekey', args, false);
+  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('rekey', a.stateDir);
+  if (!hmacKey) usageError('rekey', 'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)');
+  const db = openDb(stateDir);
+  try {
+    const before = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM audit').pluck().get()!;
+    const log = new AuditLog(db, { hmacKey, previousKeys, anchorPath });
+    const head = log.head();
+    log.close();
+    process.stdout.write(
+      head && head.seq > before
+        ? `audit log rekeyed: entry #${head.seq} moves it to key id ${keyIdOf(hmacKey)}\n`
+        : `audit log already under key id ${keyIdOf(hmacKey)}; nothing to do\n`,
+    );
+    process.exit(0);
+  } catch (e) {
+    if (!(e instanceof AuditKeyError)) throw e;
+    usageError('rekey', e.message);
+  } finally {
+    db.close();
+  }
 }
 
 /** `targets` is for tests that add a test-only target to the real process. */
@@ -156,6 +220,7 @@ export async function main(argv: string[], targets: readonly TargetFactory[] = T
       return consoleMode(targets);
     case 'audit':
       if (rest[0] === 'verify') await auditVerify(rest.slice(1));
+      if (rest[0] === 'rekey') auditRekey(rest.slice(1));
       break;
     case 'doctor':
       return process.exit(await runDoctor(process.env, process.stdout));

@@ -5,6 +5,8 @@ import { parseDockerHost } from './targets/docker/engine.js';
 import { isDnsLabel } from './targets/kubernetes/names.js';
 import { settingPattern } from './targets/tmux/settings.js';
 import { AI_PROVIDERS, aiSettingsProblems } from './ai/settings.js';
+import { parseDuration } from './core/text.js';
+import { parseWitnessSpec, type WitnessEvery, type WitnessSpec } from './witnesses/spec.js';
 
 /**
  * Every setting, in one place: name, default, what it means and how it is parsed.
@@ -127,6 +129,45 @@ const botToken = z.string().transform((s, ctx) => {
   return t;
 });
 
+/** A duration like 30s, 10m, 1h30m; `0` or `off`: never. */
+const every = z.string().transform((s, ctx) => {
+  const v = s.trim().toLowerCase();
+  if (v === '0' || v === 'off') return 0;
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 1000) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration of 1s or more (like 30s, 10m, 1h) or 0/off` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const witnesses = list.transform((items, ctx) => {
+  const out: WitnessSpec[] = [];
+  for (const item of items) {
+    const w = parseWitnessSpec(item);
+    if (typeof w === 'string') ctx.addIssue({ code: 'custom', message: w });
+    else out.push(w);
+  }
+  return out;
+});
+
+/** `100` (entries), `10m` (time), or both, comma-separated; `0`/`off` for neither. */
+const witnessEvery = list.transform((items, ctx): WitnessEvery => {
+  let entries = 0;
+  let everyMs = 0;
+  for (const item of items) {
+    if (item.toLowerCase() === 'off') continue;
+    if (/^\d{1,9}$/.test(item)) {
+      entries = Number(item);
+      continue;
+    }
+    const ms = parseDuration(item);
+    if (ms !== undefined && ms >= 1000) everyMs = ms;
+    else ctx.addIssue({ code: 'custom', message: `"${item}" is neither a number of entries (100) nor a duration (10m)` });
+  }
+  return { entries, everyMs };
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 interface Setting {
@@ -175,7 +216,11 @@ export const SETTINGS = {
   SHELL_TIMEOUT_SECONDS: { doc: 'A /shell command is killed after this long', default: '30', schema: int(1, 3600) },
   STATE_DIR: { doc: 'Directory of the SQLite database and the audit anchor file', default: '.state', schema: text },
   AUDIT_HMAC_KEY: { doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)', default: '', schema: text, secret: true },
+  AUDIT_HMAC_KEY_PREVIOUS: { doc: 'Earlier audit keys, comma-separated: rotation proofs and the entries written under them are checked with these', default: '', schema: list, secret: true },
   AUDIT_ANCHOR_PATH: { doc: 'Anchor file recording the audit head', default: '$STATE_DIR/audit.anchor', schema: text },
+  AUDIT_WITNESS: { doc: 'Where the audit head is posted, comma-separated: telegram:<chat id>, syslog://host:port (TCP, RFC 5424), http(s)://… (POST JSON)', default: '', schema: witnesses },
+  AUDIT_WITNESS_EVERY: { doc: 'Post the head every N entries and/or every duration (e.g. 100,10m); always after a destructive action', default: '100,10m', schema: witnessEvery },
+  AUDIT_VERIFY_EVERY: { doc: 'Verify the audit log this often (e.g. 1h) and alert on a break; 0 or off disables', default: '1h', schema: every },
   AUDIT_FSYNC: { doc: 'fsync every database commit (survives power loss, slower)', default: 'false', schema: bool },
   HTTP_HOST: { doc: 'Address of /health and /metrics', default: '127.0.0.1', schema: text },
   HTTP_PORT: { doc: 'Port of /health and /metrics; 0 disables the HTTP server', default: '9464', schema: int(0, 65_535) },
@@ -247,7 +292,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
     return { ok: false, problems: [`VIEWER_USER_IDS: ${overlap.join(', ')} also listed as operator/admin; give each user one role`] };
   }
   const secrets = [
-    ...(Object.entries(SETTINGS) as [SettingName, Setting][]).filter(([, s]) => s.secret).map(([n]) => String(c[n] ?? '')),
+    ...(Object.entries(SETTINGS) as [SettingName, Setting][])
+      .filter(([, s]) => s.secret)
+      .flatMap(([n]) => {
+        const v = c[n] ?? '';
+        return Array.isArray(v) ? v.map(String) : [String(v)];
+      }),
     // A URL setting may carry a password (https://user:pass@host): a secret like the others.
     ...Object.values(c).map((v) => (typeof v === 'string' && v.includes('@') && URL.canParse(v) ? decodeURIComponent(new URL(v).password) : '')),
   ].filter((v) => v !== '');

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { loadConfig } from './config.js';
-import { verifyAuditAsync } from './core/audit-verify.js';
+import { hasKeyedEntry, verifyAuditAsync } from './core/audit-verify.js';
 import { checkAll, type Integration } from './core/health.js';
 import { silentLogger } from './core/log.js';
 import { createRedactor } from './core/redact.js';
@@ -40,16 +40,24 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   }
   if (existsSync(dbPath(cfg.STATE_DIR))) {
     const db = openDb(cfg.STATE_DIR, { readonly: true });
-    const v = await verifyAuditAsync(db, { ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}), anchorPath: cfg.auditAnchorPath });
+    const keys = { ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}), previousKeys: cfg.AUDIT_HMAC_KEY_PREVIOUS, anchorPath: cfg.auditAnchorPath };
+    const v = await verifyAuditAsync(db, keys);
+    // A key set since the last start is adopted at the next one; until then the log is unkeyed.
+    const plain = !v.ok && !v.unverifiable && cfg.AUDIT_HMAC_KEY !== '' && !hasKeyedEntry(db) ? await verifyAuditAsync(db, { anchorPath: cfg.auditAnchorPath }) : undefined;
+    const unadopted = plain?.ok === true;
     db.close();
     lines.push(
       v.ok
         ? { ok: true, name: 'audit', detail: `intact, ${v.entries} entries` }
-        : { ok: false, name: 'audit', detail: v.message, fix: 'the log was changed outside teleops: investigate before trusting it' },
+        : unadopted
+          ? { ok: 'warn', name: 'audit', detail: `intact, ${plain!.entries} entries, not yet under AUDIT_HMAC_KEY`, fix: 'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just set the key, the log was rewritten without it' }
+          : v.unverifiable
+            ? { ok: 'warn', name: 'audit', detail: v.message, fix: 'put the key the log was written with in AUDIT_HMAC_KEY_PREVIOUS (see the README, "Audit keys")' }
+            : { ok: false, name: 'audit', detail: v.message, fix: 'the log was changed outside teleops: investigate before trusting it' },
     );
   } else lines.push({ ok: true, name: 'audit', detail: 'no log yet (created on first start)' });
   if (!cfg.AUDIT_HMAC_KEY) {
-    lines.push({ ok: 'warn', name: 'audit key', detail: 'AUDIT_HMAC_KEY unset: plain SHA-256 chain', fix: 'set AUDIT_HMAC_KEY so that database access alone cannot rewrite history' });
+    lines.push({ ok: 'warn', name: 'audit key', detail: 'AUDIT_HMAC_KEY unset: plain SHA-256 chain', fix: 'set AUDIT_HMAC_KEY so that database access alone cannot rewrite history; teleops adopts it at its next start with a linked rekey entry (README, "Audit keys")' });
   }
 
   const integrations: Integration[] = [];

@@ -1,6 +1,9 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { AuditLog } from '../src/core/audit.js';
 import { runDoctor } from '../src/doctor.js';
+import { openDb } from '../src/store/db.js';
 import { FakeBotApi } from './fakes/botapi.js';
 import { tempDir } from './support/app.js';
 import { freePort } from './support/process.js';
@@ -62,5 +65,20 @@ describe('teleops doctor', () => {
     fake.failNext('getMe', { code: 401, description: 'Unauthorized' });
     const refused = await doctor({ ...base, TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot });
     expect(refused.out).toContain(`✗ telegram: ${fake.apiRoot} rejected the bot token (Unauthorized) — check TELEGRAM_BOT_TOKEN\n`);
+  });
+
+  it('following its advice to set AUDIT_HMAC_KEY does not break the log: the key is adopted at the next start', async () => {
+    dir = tempDir();
+    const db = openDb(dir.path);
+    const anchorPath = join(dir.path, 'audit.anchor');
+    const unkeyed = new AuditLog(db, { anchorPath });
+    unkeyed.append({ operator: 'tg:1', chat: 1, origin: 'command', action: 'docker.stop', target: 'x', params: {}, outcome: 'ok' });
+    unkeyed.close();
+    const env = { STATE_DIR: dir.path, DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', AUDIT_HMAC_KEY: 'newly-set-audit-key-0123' };
+    const before = await doctor(env);
+    expect(before.out).toMatch(/^! audit: intact, 1 entries, not yet under AUDIT_HMAC_KEY — teleops adopts the key at its next start/m);
+    new AuditLog(db, { anchorPath, hmacKey: env.AUDIT_HMAC_KEY }).close();
+    db.close();
+    expect((await doctor(env)).out).toMatch(/^✓ audit: intact, 2 entries$/m);
   });
 });

@@ -4,9 +4,9 @@ import { Worker } from 'node:worker_threads';
  * Hashes chunks of audit rows on another thread, so that verification uses a second core:
  * reading a chunk from SQLite costs about as much as hashing it. A chunk is the bytes of
  * prev_hash ‖ entry ‖ hash of its rows back to back (one transferred ArrayBuffer) and
- * "seq,len" pairs, len being the entry's byte length; the worker answers, per chunk, whether
- * every row's hash is H(prev_hash ‖ entry) in hex (SHA-256, or HMAC-SHA-256 with the key, as
- * audit.ts's chainHasher; were the two ever to differ, stored hashes would stop matching, and
+ * "seq,len" pairs, len being the entry's byte length (seq -1: a row the caller checks itself,
+ * one under another key); the worker answers, per chunk, whether every other row's hash is
+ * H(prev_hash ‖ entry) in hex (SHA-256, or HMAC-SHA-256 with the key, as audit.ts's chainHasher; were the two ever to differ, stored hashes would stop matching, and
  * verifyAudit, which the caller falls back on, would clear the false break).
  *
  * The worker is plain JavaScript kept in a string: run from the TypeScript sources, a .ts
@@ -24,7 +24,7 @@ parentPort.on('message', ({ bytes, meta }) => {
   let ok = true;
   for (let i = 1; ok && i < meta.length; i += 2) {
     const at = p + 64 + meta[i];
-    ok = meta[i] >= 0 && at + 64 <= b.length && b.toString('latin1', at, at + 64) === digest(new Uint8Array(bytes, p, at - p));
+    ok = meta[i] >= 0 && at + 64 <= b.length && (meta[i - 1] < 0 || b.toString('latin1', at, at + 64) === digest(new Uint8Array(bytes, p, at - p)));
     p = at + 64;
   }
   parentPort.postMessage(ok);

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from '../store/db.js';
-import { chainHasher, GENESIS_HASH, type ChainHasher } from './audit.js';
+import { chainHasher, GENESIS_HASH, KEY_ID_LEN, KEY_PREFIX, keyIdOf, keyRing, REKEY_ACTION, rekeyParams, rekeyProof, type ChainHasher } from './audit.js';
 import { ChunkHashWorker } from './audit-verify-worker.js';
 
 /*
@@ -24,12 +24,27 @@ export type Break =
   | 'truncated'
   | 'replaced'
   | 'anchor_missing'
-  | 'anchor_corrupt';
+  | 'anchor_corrupt'
+  /** Entries after keyed ones carry no key: written by someone without it. */
+  | 'unkeyed'
+  /** The key changes without a valid rekey entry. */
+  | 'rekey';
 
 export type VerifyReport =
   | { ok: true; entries: number; headSeq: number }
   | {
+      /** Links and anchor hold, but some entries are keyed with a key not given: not checked. */
       ok: false;
+      unverifiable: true;
+      entries: number;
+      headSeq: number;
+      /** Ids of the keys that were missing. */
+      missingKeyIds: string[];
+      message: string;
+    }
+  | {
+      ok: false;
+      unverifiable?: undefined;
       /** Entries the streaming pass read as intact before it stopped. */
       entries: number;
       firstBadSeq: number;
@@ -40,7 +55,24 @@ export type VerifyReport =
 
 export interface VerifyOptions {
   readonly hmacKey?: string;
+  /** Keys of earlier segments (AUDIT_HMAC_KEY_PREVIOUS). */
+  readonly previousKeys?: readonly string[];
   readonly anchorPath: string;
+  /** Heads seen by witnesses: each entry must still be there with that hash. */
+  readonly heads?: readonly WitnessedHead[];
+}
+
+export interface WitnessedHead {
+  readonly seq: number;
+  readonly hash: string;
+  /** Who saw it, for the message ("syslog://…", "--head"). */
+  readonly by: string;
+}
+
+/** `SEQ:HASH`, as a witness posts it; undefined when malformed. */
+export function parseHead(s: string, by: string): WitnessedHead | undefined {
+  const m = /^([1-9][0-9]{0,14}):([0-9a-f]{64})$/.exec(s.trim());
+  return m ? { seq: Number(m[1]), hash: m[2]!, by } : undefined;
 }
 
 const HASH_LEN = 64;
@@ -73,11 +105,13 @@ const RANGE_PLAN = 'SEARCH audit USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)
 type ChunkRow = [Buffer | null, string | null];
 
 type Intact = Extract<VerifyReport, { ok: true }>;
+type Done = Intact | Extract<VerifyReport, { unverifiable: true }>;
 
 /** Why the streaming pass stopped at `seq`. */
 type Stop =
-  | { reason: 'row'; seq: number; entries: number; anchored: string | undefined }
-  | { reason: 'anchor_mismatch'; seq: number; entries: number; anchored: string }
+  | { reason: 'row'; seq: number; entries: number; anchored: string | undefined; hasher: ChainHasher | null; keyed: boolean }
+  | { reason: 'anchor_mismatch'; seq: number; entries: number; anchored: string; hasher: ChainHasher | null; keyed: boolean }
+  | { reason: 'key'; seq: number; entries: number; kind: 'unkeyed' | 'rekey'; why: string }
   | {
       reason: 'anchor_gap' | 'anchor_corrupt' | 'anchor_goes_back' | 'anchor_ahead' | 'anchor_file_missing';
       seq: number;
@@ -86,10 +120,26 @@ type Stop =
 
 interface Ctx {
   readonly db: Db;
-  readonly hasher: ChainHasher;
-  readonly keyed: boolean;
+  readonly keys: Keys;
   readonly anchorPath: string;
   readonly anchorSize: number;
+}
+
+/** The keys given, by id, the current key's id, and how the chain's legacy part is hashed. */
+interface Keys {
+  readonly ring: Map<string, string>;
+  readonly current: string | null;
+  readonly legacy: Segment;
+}
+
+/** A run of entries under one key. */
+interface Segment {
+  /** Entries carry this key id (`_key`); null for legacy entries, which carry none. */
+  readonly id: string | null;
+  /** The id of the key they are hashed with; null: plain SHA-256. */
+  readonly hashKey: string | null;
+  /** null when that key was not given. */
+  readonly hasher: ChainHasher | null;
 }
 
 export function verifyAudit(db: Db, opts: VerifyOptions): VerifyReport {
@@ -97,12 +147,12 @@ export function verifyAudit(db: Db, opts: VerifyOptions): VerifyReport {
   try {
     // The anchor's size is taken before the database snapshot: every line within it belongs
     // to a row already committed, so a concurrent append cannot look like a truncation.
-    const ctx = contextOf(db, opts, anchor);
     return db.transaction(() => {
+      const ctx = contextOf(db, opts, anchor);
       const steps = scan(ctx, anchor);
       let step = steps.next();
       while (!step.done) step = steps.next();
-      return 'ok' in step.value ? step.value : classify(ctx, step.value);
+      return 'ok' in step.value ? againstHeads(db, opts, step.value) : classify(ctx, step.value);
     })();
   } finally {
     anchor?.close();
@@ -110,7 +160,45 @@ export function verifyAudit(db: Db, opts: VerifyOptions): VerifyReport {
 }
 
 function contextOf(db: Db, opts: VerifyOptions, anchor: AnchorReader | null): Ctx {
-  return { db, hasher: chainHasher(opts.hmacKey), keyed: Boolean(opts.hmacKey), anchorPath: opts.anchorPath, anchorSize: anchor?.size ?? 0 };
+  return { db, keys: keysOf(db, opts), anchorPath: opts.anchorPath, anchorSize: anchor?.size ?? 0 };
+}
+
+/**
+ * Entries without a key id (from before key ids, or of a log never keyed) come first. They are
+ * hashed as the first rekey entry says (its `from`), else, as before key ids, with the key given.
+ * Read within the caller's snapshot.
+ */
+function keysOf(db: Db, opts: VerifyOptions): Keys {
+  const ring = keyRing([opts.hmacKey, ...(opts.previousKeys ?? [])]);
+  const current = opts.hmacKey ? keyIdOf(opts.hmacKey) : null;
+  const given: Segment = { id: null, hashKey: current, hasher: chainHasher(opts.hmacKey) };
+  if (!opts.hmacKey) return { ring, current, legacy: given };
+  const first = db
+    .prepare<[string], string>(`SELECT entry FROM audit WHERE substr(entry, 1, ${KEY_PREFIX.length}) = ? ORDER BY seq LIMIT 1`)
+    .pluck()
+    .get(KEY_PREFIX);
+  const rekey = first === undefined ? undefined : parseRekey(first);
+  if (!rekey) return { ring, current, legacy: given };
+  if (rekey.from === null) return { ring, current, legacy: { id: null, hashKey: null, hasher: chainHasher() } };
+  const key = ring.get(rekey.from);
+  return { ring, current, legacy: { id: null, hashKey: rekey.from, hasher: key === undefined ? null : chainHasher(key) } };
+}
+
+/** Whether any entry carries a key id (a log ever under a key, since key ids exist). */
+export function hasKeyedEntry(db: Db): boolean {
+  return db.prepare(`SELECT 1 FROM audit WHERE substr(entry, 1, ${KEY_PREFIX.length}) = ? LIMIT 1`).get(KEY_PREFIX) !== undefined;
+}
+
+/** The parameters of a rekey entry, or undefined when the JSON is not one. */
+function parseRekey(json: string): { from: string | null; to: string; proof: string | null } | undefined {
+  try {
+    const e = JSON.parse(json) as { action?: unknown; _key?: unknown; params?: unknown };
+    if (e.action !== REKEY_ACTION) return undefined;
+    const p = rekeyParams.safeParse(e.params);
+    return p.success && p.data.to === e._key ? p.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Chunks handed to the hashing thread and not answered yet, at most; beyond, this thread hashes. */
@@ -128,11 +216,31 @@ export async function verifyAuditAsync(db: Db, opts: VerifyOptions): Promise<Ver
   try {
     // A failure here (a worker that cannot start, say) costs speed, not the verdict.
     const intact = await fastPass(db.name, opts, anchor).catch(() => undefined);
-    if (intact) return intact;
+    if (intact) return againstHeads(db, opts, intact);
   } finally {
     anchor?.close();
   }
   return slowPass(db.name, opts);
+}
+
+/**
+ * A chain that holds together may still have lost its end (table and anchor cut back together)
+ * or been replaced as a whole: a witnessed head must still be in it, with the same hash.
+ */
+function againstHeads(db: Db, opts: VerifyOptions, done: Done): VerifyReport {
+  const at = db.prepare<[number], string>('SELECT hash FROM audit WHERE seq = ?').pluck();
+  for (const h of [...(opts.heads ?? [])].sort((a, b) => a.seq - b.seq)) {
+    const hash = at.get(h.seq);
+    if (hash === undefined) {
+      const last = done.headSeq;
+      const firstBadSeq = Math.min(last + 1, h.seq);
+      return { ok: false, entries: last, firstBadSeq, kind: 'truncated', message: `audit entry ${firstBadSeq}: truncated: ${h.by} saw entry ${h.seq}, the table ends at ${entryName(last)}` };
+    }
+    if (hash !== h.hash) {
+      return { ok: false, entries: h.seq - 1, firstBadSeq: h.seq, kind: 'replaced', message: `audit entry ${h.seq}: replaced: its hash is not the one ${h.by} saw` };
+    }
+  }
+  return done;
 }
 
 /** verifyAudit through a read-only connection of its own, letting the event loop run between chunks. */
@@ -141,16 +249,16 @@ async function slowPass(file: string, opts: VerifyOptions): Promise<VerifyReport
   const conn = new Database(file, { readonly: true, fileMustExist: true });
   try {
     conn.pragma('busy_timeout = 5000');
-    const ctx = contextOf(conn, opts, anchor);
     conn.exec('BEGIN');
     try {
+      const ctx = contextOf(conn, opts, anchor);
       const steps = scan(ctx, anchor);
       let step = steps.next();
       while (!step.done) {
         await nextTurn();
         step = steps.next();
       }
-      return 'ok' in step.value ? step.value : classify(ctx, step.value);
+      return 'ok' in step.value ? againstHeads(conn, opts, step.value) : classify(ctx, step.value);
     } finally {
       conn.exec('COMMIT');
     }
@@ -166,7 +274,7 @@ async function slowPass(file: string, opts: VerifyOptions): Promise<VerifyReport
  * hands most chunks to a worker thread to hash, hashing the others itself while the worker is
  * busy or still starting. Intact, or undefined when anything did not check out.
  */
-async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader | null): Promise<Intact | undefined> {
+async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader | null): Promise<Done | undefined> {
   const conn = new Database(file, { readonly: true, fileMustExist: true });
   try {
     conn.pragma('busy_timeout = 5000');
@@ -178,7 +286,8 @@ async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader 
       // Both within the snapshot, so that the schema cannot change under the plan.
       const plan = conn.prepare<[number, number], { detail: string }>(`EXPLAIN QUERY PLAN ${RANGE_SQL}`).all(0, 0);
       if (!Number.isSafeInteger(head) || plan.length !== 1 || plan[0]!.detail !== RANGE_PLAN) return undefined;
-      const s = new ChainScan(chainHasher(opts.hmacKey), anchor);
+      const keys = keysOf(conn, opts);
+      const s = new ChainScan(keys, anchor, keys.current);
       for (let after = 0; after < (head as number); after += CHUNK_ROWS) {
         const rows = Math.min(CHUNK_ROWS, (head as number) - after);
         const [bytes, lensText] = range.get(after, after + rows)!;
@@ -207,9 +316,9 @@ async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader 
 }
 
 /** The streaming pass, a chunk per step (the caller decides whether to yield in between). */
-function* scan(ctx: Ctx, anchor: AnchorReader | null): Generator<void, Stop | Intact> {
+function* scan(ctx: Ctx, anchor: AnchorReader | null): Generator<void, Stop | Done> {
   const chunk = ctx.db.prepare<[number], ChunkRow>(CHUNK_SQL).raw();
-  const s = new ChainScan(ctx.hasher, anchor);
+  const s = new ChainScan(ctx.keys, anchor, undefined);
   for (;;) {
     const [bytes, metaText] = chunk.get(s.lastSeq)!;
     if (metaText === null) return s.end();
@@ -219,7 +328,14 @@ function* scan(ctx: Ctx, anchor: AnchorReader | null): Generator<void, Stop | In
   }
 }
 
-/** Checks the chain and the anchor over the rows in seq order, fed one chunk at a time. */
+const KEY_PREFIX_BYTES = Buffer.from(KEY_PREFIX, 'latin1');
+const KEY_END = KEY_PREFIX.length + KEY_ID_LEN;
+
+/**
+ * Checks the chain and the anchor over the rows in seq order, fed one chunk at a time, and
+ * which key each row is under: rows carry their key id; it may change only at a valid rekey
+ * entry, and a keyed run never ends in unkeyed rows. Rows under a key not given are not hashed.
+ */
 class ChainScan {
   private state: AnchorState | typeof NONE;
   // The hash the next row must link to: 64 bytes at lastAt in lastView; between chunks, a copy.
@@ -228,12 +344,22 @@ class ChainScan {
   private lastView = this.lastCopy;
   private lastAt = 0;
   private expected = 1;
+  private seg: Segment;
+  /** The current segment's key id as bytes, when its rows carry one. */
+  private segIdBytes: Buffer | null = null;
+  private readonly missing = new Set<string>();
 
+  /**
+   * `workerKey`: the id of the key (null: SHA-256) a worker thread hashes rows with, for the
+   * rows of segments under that key; undefined when there is no worker.
+   */
   constructor(
-    private readonly hasher: ChainHasher,
+    private readonly keys: Keys,
     private readonly anchor: AnchorReader | null,
+    private readonly workerKey: string | null | undefined,
   ) {
     this.state = anchor ? anchor.next() : NONE;
+    this.seg = keys.legacy;
   }
 
   /** The last seq checked; the next chunk starts after it. */
@@ -243,10 +369,11 @@ class ChainScan {
 
   /**
    * The next chunk as CHUNK_SQL reads it, with its "seq,len" pairs; a Stop where it breaks.
-   * Without `hash`, the hashes are left to the caller to check; `b` is not used afterwards.
+   * Without `hash`, rows under the worker's key are left to the caller to hash; the seq of
+   * every other row is set to -1 in `meta`, for the worker to skip. `b` is not used afterwards.
    */
-  chunk(b: Buffer, meta: ArrayLike<number>, hash: boolean): Stop | undefined {
-    const { hasher, anchor } = this;
+  chunk(b: Buffer, meta: { [i: number]: number; readonly length: number }, hash: boolean): Stop | undefined {
+    const anchor = this.anchor;
     const view = viewOf(b);
     let p = 0;
     for (let i = 0; i < meta.length; i += 2) {
@@ -255,15 +382,29 @@ class ChainScan {
       const hashAt = p + HASH_LEN + len;
       if (seq !== this.expected || len < 0 || hashAt + HASH_LEN > b.length) return this.rowStop(this.expected);
       if (!same64(view, p, this.lastView, this.lastAt)) return this.rowStop(seq);
-      if (hash && b.toString('latin1', hashAt, hashAt + HASH_LEN) !== hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len))) {
-        return this.rowStop(seq);
+      const at = p + HASH_LEN;
+      const keyed = len > KEY_END && KEY_PREFIX_BYTES.compare(b, at, at + KEY_PREFIX.length) === 0 && b[at + KEY_END] === 0x22;
+      const sameKey = keyed ? this.segIdBytes !== null && this.segIdBytes.compare(b, at + KEY_PREFIX.length, at + KEY_END) === 0 : this.segIdBytes === null;
+      if (!sameKey) {
+        const stop = this.switchKey(b, at, len, keyed, p, hashAt);
+        if (stop) return stop;
+      }
+      const hasher = this.seg.hasher;
+      if (hasher === null) {
+        this.missing.add(this.seg.hashKey ?? '');
+        meta[i] = -1;
+      } else if (hash || this.workerKey === undefined || this.seg.hashKey !== this.workerKey) {
+        if (b.toString('latin1', hashAt, hashAt + HASH_LEN) !== hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len))) {
+          return this.rowStop(seq);
+        }
+        meta[i] = -1;
       }
       if (this.state === LINE) {
         if (anchor!.seq !== seq) {
           return { reason: anchor!.seq > seq ? 'anchor_gap' : 'anchor_goes_back', seq, entries: seq - 1 };
         }
         if (!same64(anchor!.view, anchor!.hashAt, view, hashAt)) {
-          return { reason: 'anchor_mismatch', seq, entries: seq - 1, anchored: anchor!.hashText() };
+          return { reason: 'anchor_mismatch', seq, entries: seq - 1, anchored: anchor!.hashText(), hasher: this.seg.hasher, keyed: this.seg.hashKey !== null };
         }
         this.state = anchor!.next();
       } else if (this.state === CORRUPT) {
@@ -280,8 +421,48 @@ class ChainScan {
     return undefined;
   }
 
+  /**
+   * A row whose key id differs from its segment's: the first row of a log keyed from its start,
+   * a valid rekey entry (which starts a segment), or a break. A row its segment's key hashes
+   * correctly is left to the hash check and the classifier, which name the break precisely.
+   */
+  private switchKey(b: Buffer, at: number, len: number, keyed: boolean, p: number, hashAt: number): Stop | undefined {
+    const seq = this.expected;
+    const entries = seq - 1;
+    const id = keyed ? b.toString('latin1', at + KEY_PREFIX.length, at + KEY_END) : null;
+    if (id !== null && seq === 1) return void this.enter(id);
+    const rekey = id === null ? undefined : parseRekey(b.toString('utf8', at, at + len));
+    if (rekey && id !== null) {
+      const from = this.seg.hashKey;
+      if (rekey.from !== from) {
+        return { reason: 'key', seq, entries, kind: 'rekey', why: `the rekey entry says the log was under key ${rekey.from ?? 'none'}, but it was under ${from ?? 'none'}` };
+      }
+      const oldKey = from === null ? undefined : this.keys.ring.get(from);
+      const prev = b.toString('latin1', p, p + HASH_LEN);
+      if (oldKey !== undefined ? rekey.proof !== rekeyProof(oldKey, prev, id) : from !== null ? false : rekey.proof !== null) {
+        return { reason: 'key', seq, entries, kind: 'rekey', why: 'the rekey entry is not proven with the old key' };
+      }
+      if (oldKey === undefined && from !== null) this.missing.add(from);
+      this.enter(id);
+      return undefined;
+    }
+    const hasher = this.seg.hasher;
+    const own = hasher !== null && b.toString('latin1', hashAt, hashAt + HASH_LEN) === hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len));
+    if (hasher !== null && !own) return this.rowStop(seq);
+    if (id === null) {
+      return { reason: 'key', seq, entries, kind: 'unkeyed', why: `the entries before were keyed (key id ${this.seg.id}), this one is not` };
+    }
+    return { reason: 'key', seq, entries, kind: 'rekey', why: `the key changes from ${this.seg.hashKey ?? 'none'} to ${id} without a rekey entry` };
+  }
+
+  private enter(id: string): void {
+    const key = this.keys.ring.get(id);
+    this.seg = { id, hashKey: id, hasher: key === undefined ? null : chainHasher(key) };
+    this.segIdBytes = Buffer.from(id, 'latin1');
+  }
+
   /** After the last row. */
-  end(): Stop | Intact {
+  end(): Stop | Done {
     const { anchor, expected } = this;
     const entries = expected - 1;
     if (anchor === null && entries > 0) return { reason: 'anchor_file_missing', seq: 1, entries };
@@ -289,7 +470,13 @@ class ChainScan {
       return { reason: anchor!.seq >= expected ? 'anchor_ahead' : 'anchor_goes_back', seq: expected, entries };
     }
     if (this.state === CORRUPT) return { reason: 'anchor_corrupt', seq: expected, entries };
-    return { ok: true, entries, headSeq: entries };
+    if (this.missing.size === 0) return { ok: true, entries, headSeq: entries };
+    const ids = [...this.missing];
+    const message =
+      this.keys.current === null
+        ? `keyed log: cannot check without AUDIT_HMAC_KEY (key id ${ids.join(', ')}); links and anchor hold for ${entries} entries`
+        : `keyed log: cannot check the entries under key id ${ids.join(', ')} without that key (AUDIT_HMAC_KEY_PREVIOUS); links and anchor hold for ${entries} entries`;
+    return { ok: false, unverifiable: true, entries, headSeq: entries, missingKeyIds: ids, message };
   }
 
   private rowStop(seq: number): Stop {
@@ -299,6 +486,8 @@ class ChainScan {
       seq,
       entries: this.expected - 1,
       anchored: this.state === LINE && anchor!.seq === seq ? anchor!.hashText() : undefined,
+      hasher: this.seg.hasher,
+      keyed: this.seg.hashKey !== null,
     };
   }
 }
@@ -332,7 +521,10 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
       return fail(c, 'anchor_corrupt', 'where this line should be, the anchor goes back to an earlier entry');
     case 'anchor_ahead':
       return fail(c, 'truncated', `the anchor records entries after ${entryName(c - 1)}, where the table ends`);
+    case 'key':
+      return fail(c, stop.kind, stop.why);
   }
+  const { hasher, keyed } = stop;
   const lookup = ctx.db
     .prepare<[number], [number, unknown, unknown, unknown, Buffer | null]>(
       `SELECT seq, entry, prev_hash, hash, CAST(prev_hash || entry AS BLOB) FROM audit WHERE seq = ?`,
@@ -349,11 +541,11 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
     return fail(c, 'modified', 'the row is malformed');
   }
   const next = rowAt(c + 1);
-  if (ctx.hasher(r.input) !== r.hash) {
+  if (hasher !== null && hasher(r.input) !== r.hash) {
     if (next?.prev === prevHash) return fail(c, 'inserted', `entry ${c + 1} still links to ${entryName(c - 1)}`);
     // Without the key, a forger writes plain SHA-256 (or HMAC under another key, which
     // the anchor exposes); a run of such rows linked together is a replaced chain.
-    if (ctx.keyed && (next === undefined || next.prev === r.hash)) {
+    if (keyed && (next === undefined || next.prev === r.hash)) {
       const rewritten = isHash(stop.anchored) && stop.anchored !== r.hash && next !== undefined;
       if (rewritten || chainHasher()(r.input) === r.hash) {
         return fail(c, 'replaced', 'a chain computed without the key starts here');
@@ -386,7 +578,7 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
   if (next !== undefined && next.prev !== r.hash) {
     return fail(c, 'modified', 'its content and hash were rewritten');
   }
-  const authentic = ctx.keyed || (next !== undefined && (lines.get(c + 1) ?? []).includes(next.hash as string));
+  const authentic = (keyed && hasher !== null) || (next !== undefined && (lines.get(c + 1) ?? []).includes(next.hash as string));
   if (authentic) {
     return fail(c, 'anchor_corrupt', 'the anchor line for this entry disagrees with an intact chain');
   }

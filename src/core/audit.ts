@@ -13,6 +13,14 @@ import { ActionError } from './action.js';
  * deletion (a row whose written seq is larger than its place) from a rewritten link.
  * After each commit, `<seq> <hash>` is appended to the anchor file outside the database, so
  * cutting the table's tail or swapping in a freshly computed chain is detected too.
+ *
+ * Keys. An entry written under a key starts with its key id, `{"_key":"<16 hex>",…` (the key
+ * sorts first), so the chain itself says whether it is keyed and by which key, and a verifier
+ * without the key can say so instead of "intact". The key changes only through a rekey entry
+ * (action audit.rekey): written under the new key, naming the old and new key ids, with a proof
+ * made with the old key, so nobody without the old key can start a segment under a key of
+ * their own, and a keyed log never turns unkeyed. Entries of a log that was never keyed (or
+ * written before key ids existed) carry no `_key`; such a "legacy" part can only come first.
  */
 
 export const AUDIT_OUTCOMES = [
@@ -43,6 +51,8 @@ export interface AuditEntry extends AuditEntryInput {
 export interface AuditLogOptions {
   /** HMAC key; when empty or absent the chain uses plain SHA-256. */
   readonly hmacKey?: string;
+  /** Keys the log may have been keyed with before: the proof of a rotation needs the old one. */
+  readonly previousKeys?: readonly string[];
   readonly anchorPath: string;
   readonly clock?: () => Date;
 }
@@ -56,6 +66,43 @@ export type ChainHasher = (data: string | NodeJS.ArrayBufferView) => string;
 export function chainHasher(hmacKey?: string): ChainHasher {
   if (!hmacKey) return (data) => digestOnce('sha256', data, 'hex');
   return (data) => createHmac('sha256', hmacKey).update(data).digest('hex');
+}
+
+export const REKEY_ACTION = 'audit.rekey';
+/** How a keyed entry's canonical JSON starts; the key id and a closing quote follow. */
+export const KEY_PREFIX = '{"_key":"';
+export const KEY_ID_LEN = 16;
+
+/** Names a key without revealing it: the first 16 hex digits of an HMAC of a fixed label. */
+export function keyIdOf(key: string): string {
+  return createHmac('sha256', key).update('teleops audit key id').digest('hex').slice(0, KEY_ID_LEN);
+}
+
+/** The key id a stored entry was written under, or null for an unkeyed (legacy) entry. */
+export function entryKeyId(json: string): string | null {
+  if (!json.startsWith(KEY_PREFIX) || json[KEY_PREFIX.length + KEY_ID_LEN] !== '"') return null;
+  return json.slice(KEY_PREFIX.length, KEY_PREFIX.length + KEY_ID_LEN);
+}
+
+/** A rotation's proof that the old key's holder made it, bound to the place in the chain. */
+export function rekeyProof(oldKey: string, prevHash: string, toKeyId: string): string {
+  return createHmac('sha256', oldKey).update(`teleops audit rekey ${prevHash} ${toKeyId}`).digest('hex');
+}
+
+export const rekeyParams = z.object({
+  from: z.string().length(KEY_ID_LEN).nullable(),
+  to: z.string().length(KEY_ID_LEN),
+  proof: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+});
+
+/** Keys by id: the current key and previous ones. */
+export function keyRing(keys: readonly (string | undefined)[]): Map<string, string> {
+  return new Map(keys.filter((k): k is string => Boolean(k)).map((k) => [keyIdOf(k), k]));
+}
+
+/** The log cannot be written with the configured keys without breaking it; says what to set. */
+export class AuditKeyError extends Error {
+  override readonly name = 'AuditKeyError';
 }
 
 /** One anchor line: `<seq> <hash>`; seq without leading zeros, at most 15 digits. */
@@ -134,12 +181,16 @@ export class AuditLog {
   private readonly selectRecent;
   private readonly countRows;
   private readonly commit;
+  /** The id of the key entries are written under; null: unkeyed (a log that never had a key). */
+  private keyId: string | null;
+  private readonly listeners: ((entry: AuditEntry) => void)[] = [];
 
   constructor(
     private readonly db: Db,
     opts: AuditLogOptions,
   ) {
     this.hasher = chainHasher(opts.hmacKey);
+    this.keyId = opts.hmacKey ? keyIdOf(opts.hmacKey) : null;
     this.clock = opts.clock ?? (() => new Date());
     this.durable = (db.pragma('synchronous', { simple: true }) as number) >= 2;
     this.selectHead = db.prepare<[], HeadRow>('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
@@ -150,11 +201,12 @@ export class AuditLog {
       'SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT ?',
     );
     this.countRows = db.prepare<[], number>('SELECT count(*) FROM audit').pluck();
-    this.commit = db.transaction((entry: AuditEntry): string => {
+    this.commit = db.transaction((entry: AuditEntry, rekey?: (prev: string) => unknown): string => {
       const head = this.selectHead.get();
       entry.seq = (head?.seq ?? 0) + 1;
       const prev = head?.hash ?? GENESIS_HASH;
-      const json = canonicalJson(entry);
+      if (rekey) entry.params = rekey(prev);
+      const json = canonicalJson(this.keyId === null ? entry : { _key: this.keyId, ...entry });
       const hash = this.hasher(prev + json);
       this.insertRow.run(entry.seq, json, prev, hash);
       return hash;
@@ -162,6 +214,17 @@ export class AuditLog {
     mkdirSync(dirname(opts.anchorPath), { recursive: true, mode: 0o700 });
     this.fd = openSync(opts.anchorPath, 'a+', 0o600);
     this.catchUpAnchor();
+    this.adoptKey(opts.hmacKey, keyRing(opts.previousKeys ?? []));
+  }
+
+  /** Called after each entry is committed and anchored (witnesses watch the head this way). */
+  onAppend(listener: (entry: AuditEntry) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The id of the key new entries are written under; null when the log is unkeyed. */
+  get currentKeyId(): string | null {
+    return this.keyId;
   }
 
   /**
@@ -169,6 +232,10 @@ export class AuditLog {
    * transaction: a rollback would leave the anchor ahead of the table, which reads as tampering.
    */
   append(input: AuditEntryInput): AuditEntry {
+    return this.write(input);
+  }
+
+  private write(input: AuditEntryInput, rekey?: (prev: string) => unknown): AuditEntry {
     const fd = this.fd;
     if (fd === null) throw new Error('the audit log is closed');
     if (this.db.inTransaction) throw new Error('AuditLog.append must not run inside a transaction');
@@ -187,13 +254,14 @@ export class AuditLog {
     // What goes in must read back: a caller's bad outcome or chat would otherwise break /audit.
     const bad = storedEntry.safeParse(entry).error?.issues[0];
     if (bad) throw new TypeError(`audit entry field ${bad.path.join('.')}: ${bad.message}`);
-    const hash = this.commit.immediate(entry);
+    const hash = this.commit.immediate(entry, rekey);
     try {
       this.anchor(fd, entry.seq, hash);
     } catch (err) {
       const why = (err as Error).message;
       throw new Error(`audit entry ${entry.seq} was written but its anchor line was not: ${why}`);
     }
+    for (const l of this.listeners) l(entry);
     return entry;
   }
 
@@ -216,6 +284,50 @@ export class AuditLog {
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+
+  /**
+   * Brings the chain under the configured key: nothing when it already is (or stays unkeyed);
+   * otherwise a rekey entry, linked like any other, from the head's key (none for a log that
+   * never had one) to the configured key, proven with the old key. Refuses what would break
+   * the log: dropping the key of a keyed log, or rotating without the old key.
+   */
+  private adoptKey(key: string | undefined, previous: Map<string, string>): void {
+    const head = this.db.prepare<[], { seq: number; entry: string; prev_hash: string; hash: string }>(
+      'SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1',
+    ).get();
+    if (!head) return;
+    const headKey = entryKeyId(head.entry);
+    const to = this.keyId;
+    if (to === null) {
+      if (headKey !== null) {
+        throw new AuditKeyError(`the audit log is keyed (key id ${headKey}) but AUDIT_HMAC_KEY is not set: set it again; a keyed log cannot go back to unkeyed`);
+      }
+      return;
+    }
+    if (headKey === to) return;
+    let from: string | null;
+    let oldKey: string | undefined;
+    if (headKey !== null) {
+      from = headKey;
+      oldKey = previous.get(headKey);
+      if (oldKey === undefined) {
+        throw new AuditKeyError(`the audit log is keyed with key id ${headKey}, AUDIT_HMAC_KEY has key id ${to}: to rotate, put the old key in AUDIT_HMAC_KEY_PREVIOUS`);
+      }
+    } else {
+      // An entry from before key ids: which key (if any) wrote it shows in its hash.
+      const input = head.prev_hash + head.entry;
+      const candidates: [string | null, string | undefined][] = [[null, undefined], [to, key], ...[...previous].map(([id, k]): [string, string] => [id, k])];
+      const match = candidates.find(([, k]) => chainHasher(k)(input) === head.hash);
+      if (!match) {
+        throw new AuditKeyError(`audit entry ${head.seq} matches neither AUDIT_HMAC_KEY, AUDIT_HMAC_KEY_PREVIOUS nor plain SHA-256: run teleops audit verify`);
+      }
+      [from, oldKey] = match;
+    }
+    this.write(
+      { operator: 'teleops', chat: null, origin: 'system', action: REKEY_ACTION, target: '', params: {}, outcome: 'info', detail: `audit key ${from ?? 'none'} → ${to}` },
+      (prev) => ({ from, to, proof: oldKey === undefined ? null : rekeyProof(oldKey, prev, to) }),
+    );
   }
 
   private anchor(fd: number, seq: number, hash: string): void {

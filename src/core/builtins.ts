@@ -1,20 +1,19 @@
 import { z } from 'zod';
-import { ActionError, defineAction, type AnyAction } from './action.js';
+import { ActionError, defineAction, requiredRole, type AnyAction } from './action.js';
 import type { AuditLog } from './audit.js';
-import { verifyAuditAsync } from './audit-verify.js';
+import type { VerifyReport } from './audit-verify.js';
 import type { Dispatcher } from './dispatcher.js';
 import { checkAll, type Integration } from './health.js';
 import type { Registry } from './registry.js';
 import { bold, line, pre, text, value, type Block } from './result.js';
 import { formatDuration, parseDuration } from './text.js';
-import type { Db } from '../store/db.js';
 
 export interface BuiltinDeps {
   readonly registry: () => Registry;
   readonly dispatcher: () => Dispatcher;
   readonly audit: AuditLog;
-  readonly db: Db;
-  readonly auditVerify: { hmacKey?: string; anchorPath: string };
+  /** Verifies the audit log against the last heads the witnesses took, and records the result. */
+  readonly auditVerify: () => Promise<VerifyReport>;
   readonly integrations: () => readonly Integration[];
   readonly version: string;
   readonly commit: string | undefined;
@@ -35,6 +34,15 @@ export function helpBlocks(registry: Registry, role: Parameters<Registry['help']
   }
   blocks.push(line(text('✏️ changes something · 🔒 asks for approval first')));
   return blocks;
+}
+
+/**
+ * Whether an audited action's parameters are for admins only: it needs the admin role, or it is
+ * not registered now (shell switched off since), so its role is unknown.
+ */
+function adminOnly(registry: Registry, name: string): boolean {
+  const a = registry.get(name);
+  return a ? requiredRole(a) === 'admin' : /^[a-z][a-z0-9-]*\.[a-z0-9.-]+$/.test(name);
 }
 
 /** The actions every deployment has: help, status, identity, audit, approvals, alert muting. */
@@ -100,18 +108,22 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       minRole: 'operator',
       params: z.object({ n: z.coerce.number().int().min(1).max(100).default(10) }),
       command: { path: ['audit'], usage: '[n]' },
-      run: async (_ctx, p) => {
+      run: async (ctx, p) => {
         const rows = d.audit.recent(p.n);
         if (rows.length === 0) return { blocks: [line('The audit log is empty.')] };
-        const lines = rows.map(
-          (e) => `#${e.seq} ${e.ts.slice(0, 19).replace('T', ' ')} ${e.operator} ${e.origin} ${e.action}${e.target ? ` ${e.target}` : ''} → ${e.outcome}${e.detail ? ` (${e.detail})` : ''}`,
-        );
+        const lines = rows.map((e) => {
+          // What an admin-only action was asked to do (a shell command line) is for admins only.
+          const hide = ctx.operator.role !== 'admin' && adminOnly(d.registry(), e.action);
+          const target = hide ? ' [admin only]' : e.target ? ` ${e.target}` : '';
+          const detail = e.detail && !hide ? ` (${e.detail})` : '';
+          return `#${e.seq} ${e.ts.slice(0, 19).replace('T', ' ')} ${e.operator} ${e.origin} ${e.action}${target} → ${e.outcome}${detail}`;
+        });
         return { blocks: [line(bold(`Last ${rows.length} audit entries`), ' (newest first)'), pre(lines.join('\n'))] };
       },
     }),
     defineAction({
       name: 'audit.verify',
-      summary: 'Recompute the audit hash chain and check it against the anchor file',
+      summary: 'Recompute the audit hash chain and check it against the anchor file and the witnessed heads',
       target: 'core',
       risk: 'read',
       minRole: 'operator',
@@ -119,10 +131,10 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       timeoutMs: 300_000,
       command: { path: ['audit', 'verify'] },
       run: async () => {
-        const r = await verifyAuditAsync(d.db, d.auditVerify);
-        return r.ok
-          ? { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] }
-          : { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
+        const r = await d.auditVerify();
+        if (r.ok) return { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] };
+        if (r.unverifiable) return { blocks: [line('⚠️ ', value(r.message))] };
+        return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
       },
     }),
     defineAction({

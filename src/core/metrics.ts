@@ -21,6 +21,7 @@ export function createMetrics() {
     auditEntries: new Counter({ name: 'teleops_audit_entries_total', help: 'Audit entries written', registers: r }),
     telegramErrors: new Counter({ name: 'teleops_telegram_api_errors_total', help: 'Failed Telegram API calls', labelNames: ['method', 'code'] as const, registers: r }),
     llmTokens: new Counter({ name: 'teleops_llm_tokens_total', help: 'LLM tokens used', labelNames: ['provider', 'kind'] as const, registers: r }),
+    auditWitnessErrors: new Counter({ name: 'teleops_audit_witness_errors_total', help: 'Failed posts of the audit head to a witness', labelNames: ['witness'] as const, registers: r }),
     alerts: new Counter({ name: 'teleops_alerts_total', help: 'Alerts raised, by what happened to them', labelNames: ['source', 'outcome'] as const, registers: r }),
   };
 }

@@ -19,6 +19,8 @@ import { botFetch } from './bot-fetch.js';
 import { CardBoard, type LiveCards, type ShowContext } from './cards.js';
 import { limitTransformer, RateGate, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
+import { telegramWitness } from './witness.js';
+import type { Witness } from '../../core/audit-witness.js';
 import { askInChat } from './agent-chat.js';
 import { offerApproval } from './approval-card.js';
 import { APPROVAL_PREFIX, BUTTON_PREFIX, isThreadGone, Replier, type CardRef, type Where } from './reply.js';
@@ -63,6 +65,8 @@ export interface TelegramTransport {
   stop(): Promise<void>;
   /** Queues an alert for every alert chat (through the outbox). */
   alert(result: Result): void;
+  /** An audit witness posting into a chat or channel (AUDIT_WITNESS=telegram:<chat id>). */
+  witness(chatId: number): Witness;
   health(): Health;
 }
 
@@ -310,6 +314,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       for (const chatId of new Set([...d.alertChats, ...forums.chats()])) {
         outbox.enqueue({ chatId, priority: 'alert', what: `alert to chat ${chatId}`, run: () => sendAlert(chatId, result) });
       }
+    },
+    witness(chatId) {
+      return telegramWitness(bot.api, chatId);
     },
     health() {
       const queued = outbox.queued > 0 ? `, ${outbox.queued} automatic messages queued` : '';

@@ -1,0 +1,216 @@
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditKeyError, AuditLog, canonicalJson, entryKeyId, GENESIS_HASH, keyIdOf, rekeyProof, type AuditEntryInput } from '../../src/core/audit.js';
+import { verifyAudit, verifyAuditAsync, type VerifyOptions, type VerifyReport } from '../../src/core/audit-verify.js';
+import { openDb, type Db } from '../../src/store/db.js';
+import { runTeleops } from '../support/process.js';
+import { tempDir } from '../support/app.js';
+
+/*
+ * Item 7 and 8b of issue 12: the chain records whether it is keyed and by which key; a key is
+ * adopted or rotated through a linked rekey entry; an attacker with write access to the state
+ * directory but no key cannot make a keyed log read as intact.
+ */
+
+const K1 = 'first-audit-key-0123456789';
+const K2 = 'second-audit-key-9876543210';
+const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+const hmac = (k: string) => (s: string): string => createHmac('sha256', k).update(s, 'utf8').digest('hex');
+
+interface Row {
+  seq: number;
+  entry: string;
+  prev_hash: string;
+  hash: string;
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+interface State {
+  dir: string;
+  db: Db;
+  anchorPath: string;
+}
+
+function state(): State {
+  const d = tempDir('teleops-audit-keys-');
+  const db = openDb(d.path);
+  cleanups.push(() => {
+    db.close();
+    d.remove();
+  });
+  return { dir: d.path, db, anchorPath: join(d.path, 'audit.anchor') };
+}
+
+const input = (i: number): AuditEntryInput => ({ operator: `tg:${i}`, chat: 1, origin: 'command', action: 'docker.stop', target: `db-${i}`, params: { i }, outcome: 'ok' });
+
+function write(s: State, n: number, keys: { hmacKey?: string; previousKeys?: string[] } = {}): void {
+  const log = new AuditLog(s.db, { anchorPath: s.anchorPath, ...keys });
+  for (let i = 0; i < n; i++) log.append(input(i));
+  log.close();
+}
+
+const rows = (db: Db): Row[] => db.prepare<[], Row>('SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq').all();
+
+/** As someone with write access to the database and the anchor file, but no key, would. */
+function rechain(s: State, entries: readonly string[], from = 1): void {
+  const all = rows(s.db);
+  let prev = from === 1 ? GENESIS_HASH : all[from - 2]!.hash;
+  s.db.prepare('DELETE FROM audit WHERE seq >= ?').run(from);
+  const anchor = readFileSync(s.anchorPath, 'latin1').split('\n').filter((l) => l !== '' && Number(l.split(' ')[0]) < from);
+  entries.forEach((entry, i) => {
+    const hash = sha256(prev + entry);
+    s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)').run(from + i, entry, prev, hash);
+    anchor.push(`${from + i} ${hash}`);
+    prev = hash;
+  });
+  writeFileSync(s.anchorPath, anchor.map((l) => `${l}\n`).join(''));
+}
+
+/** Both verifiers (one thread, and the worker-thread pass) must agree. */
+async function verify(s: State, keys: Omit<VerifyOptions, 'anchorPath'> = {}): Promise<VerifyReport> {
+  const opts = { anchorPath: s.anchorPath, ...keys };
+  const sync = verifyAudit(s.db, opts);
+  expect(await verifyAuditAsync(s.db, opts)).toEqual(sync);
+  return sync;
+}
+
+describe('a keyed audit log says so', () => {
+  it('carries its key id (never the key) on every entry, and verifies intact only with the key', async () => {
+    const s = state();
+    write(s, 5, { hmacKey: K1 });
+    for (const r of rows(s.db)) {
+      expect(entryKeyId(r.entry)).toBe(keyIdOf(K1));
+      expect(r.entry).not.toContain(K1);
+      expect(r.hash).toBe(hmac(K1)(r.prev_hash + r.entry));
+    }
+    expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 5, headSeq: 5 });
+    expect(await verify(s)).toMatchObject({ ok: false, unverifiable: true, missingKeyIds: [keyIdOf(K1)], message: expect.stringMatching(/^keyed log: cannot check without AUDIT_HMAC_KEY/) });
+  });
+
+  it('an unkeyed rewrite of a keyed log (hashes and anchor recomputed) is a break with the key, and not "intact" without it', async () => {
+    const s = state();
+    write(s, 6, { hmacKey: K1 });
+    rechain(s, rows(s.db).map((r) => r.entry));
+    expect(await verify(s, { hmacKey: K1 })).toMatchObject({ ok: false, firstBadSeq: 1, kind: 'replaced' });
+    const without = await verify(s);
+    expect(without.ok).toBe(false);
+    expect(without).toMatchObject({ unverifiable: true, message: expect.stringContaining('keyed log: cannot check without AUDIT_HMAC_KEY') });
+  });
+
+  it('a rewrite that also strips the key ids is a break with the key', async () => {
+    const s = state();
+    write(s, 4, { hmacKey: K1 });
+    rechain(s, rows(s.db).map((r) => canonicalJson({ ...(JSON.parse(r.entry) as object), _key: undefined })));
+    expect(await verify(s, { hmacKey: K1 })).toMatchObject({ ok: false, firstBadSeq: 1, kind: 'replaced' });
+  });
+
+  it('unkeyed entries appended to a keyed log are a break, with or without the key', async () => {
+    const s = state();
+    write(s, 4, { hmacKey: K1 });
+    const forged = [5, 6].map((seq) => canonicalJson({ ...input(seq), seq, ts: new Date().toISOString() }));
+    rechain(s, forged, 5);
+    expect(await verify(s)).toMatchObject({ ok: false, firstBadSeq: 5, kind: 'unkeyed' });
+    expect(await verify(s, { hmacKey: K1 })).toMatchObject({ ok: false, firstBadSeq: 5 });
+  });
+
+  it('entries under another key without a rekey entry are a break', async () => {
+    const s = state();
+    write(s, 3, { hmacKey: K1 });
+    const other = keyIdOf('attacker-key-000000000');
+    const forged = canonicalJson({ _key: other, ...input(4), seq: 4, ts: new Date().toISOString() });
+    rechain(s, [forged], 4);
+    expect(await verify(s)).toMatchObject({ ok: false, firstBadSeq: 4, kind: 'rekey' });
+  });
+
+  it('a rekey entry forged without the old key is a break', async () => {
+    const s = state();
+    write(s, 3, { hmacKey: K1 });
+    const mine = 'attacker-key-000000000';
+    const to = keyIdOf(mine);
+    const prev = rows(s.db)[2]!.hash;
+    const entry = canonicalJson({ _key: to, operator: 'teleops', chat: null, origin: 'system', action: 'audit.rekey', target: '', params: { from: keyIdOf(K1), to, proof: rekeyProof(mine, prev, to) }, outcome: 'info', seq: 4, ts: new Date().toISOString() });
+    s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (4, ?, ?, ?)').run(entry, prev, hmac(mine)(prev + entry));
+    writeFileSync(s.anchorPath, `${readFileSync(s.anchorPath, 'latin1')}4 ${hmac(mine)(prev + entry)}\n`);
+    expect(await verify(s, { hmacKey: mine, previousKeys: [K1] })).toMatchObject({ ok: false, firstBadSeq: 4, kind: 'rekey', message: expect.stringContaining('not proven with the old key') });
+  });
+});
+
+describe('adopting and rotating AUDIT_HMAC_KEY', () => {
+  it('an unkeyed log from before key ids still verifies intact, and adopting a key links a rekey entry to it', async () => {
+    const s = state();
+    write(s, 4);
+    expect(rows(s.db).every((r) => entryKeyId(r.entry) === null && r.hash === sha256(r.prev_hash + r.entry))).toBe(true);
+    expect(await verify(s)).toEqual({ ok: true, entries: 4, headSeq: 4 });
+    write(s, 2, { hmacKey: K1 });
+    const rekey = JSON.parse(rows(s.db)[4]!.entry) as { action: string; params: unknown };
+    expect(rekey).toMatchObject({ action: 'audit.rekey', params: { from: null, to: keyIdOf(K1), proof: null } });
+    expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 7, headSeq: 7 });
+    expect(await verify(s)).toMatchObject({ unverifiable: true });
+  });
+
+  it('a keyed log from before key ids verifies with its key, and gets a rekey entry to the same key', async () => {
+    const s = state();
+    // As written before key ids: HMAC, no `_key`.
+    let prev = GENESIS_HASH;
+    const lines: string[] = [];
+    for (let seq = 1; seq <= 3; seq++) {
+      const entry = canonicalJson({ ...input(seq), seq, ts: '2026-01-01T00:00:00.000Z' });
+      const hash = hmac(K1)(prev + entry);
+      s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)').run(seq, entry, prev, hash);
+      lines.push(`${seq} ${hash}\n`);
+      prev = hash;
+    }
+    writeFileSync(s.anchorPath, lines.join(''));
+    expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 3, headSeq: 3 });
+    write(s, 1, { hmacKey: K1 });
+    expect(JSON.parse(rows(s.db)[3]!.entry)).toMatchObject({ action: 'audit.rekey', params: { from: keyIdOf(K1), to: keyIdOf(K1) } });
+    expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 5, headSeq: 5 });
+  });
+
+  it('rotation needs the old key in AUDIT_HMAC_KEY_PREVIOUS; both segments then verify', async () => {
+    const s = state();
+    write(s, 3, { hmacKey: K1 });
+    expect(() => write(s, 1, { hmacKey: K2 })).toThrow(AuditKeyError);
+    expect(() => write(s, 1, { hmacKey: K2 })).toThrow(/AUDIT_HMAC_KEY_PREVIOUS/);
+    write(s, 2, { hmacKey: K2, previousKeys: [K1] });
+    expect(JSON.parse(rows(s.db)[3]!.entry)).toMatchObject({ action: 'audit.rekey', params: { from: keyIdOf(K1), to: keyIdOf(K2) } });
+    expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toEqual({ ok: true, entries: 6, headSeq: 6 });
+    expect(await verify(s, { hmacKey: K2 })).toMatchObject({ ok: false, unverifiable: true, missingKeyIds: [keyIdOf(K1)] });
+    // Restarting with the new key alone adds nothing.
+    write(s, 0, { hmacKey: K2 });
+    expect(rows(s.db)).toHaveLength(6);
+  });
+
+  it('refuses to drop the key of a keyed log', () => {
+    const s = state();
+    write(s, 2, { hmacKey: K1 });
+    expect(() => write(s, 1)).toThrow(/keyed log cannot go back to unkeyed/);
+    expect(rows(s.db)).toHaveLength(2);
+  });
+});
+
+describe('teleops audit verify / rekey', () => {
+  it('exits 3 with the keyed-log message without the key, 0 with it; rekey adopts a key', async () => {
+    const s = state();
+    write(s, 3);
+    const rekey = runTeleops(['audit', 'rekey', '--state-dir', s.dir], { AUDIT_HMAC_KEY: K1 });
+    expect(await rekey.exited).toBe(0);
+    expect(rekey.output()).toContain(`audit log rekeyed: entry #4 moves it to key id ${keyIdOf(K1)}`);
+    const without = runTeleops(['audit', 'verify', '--state-dir', s.dir], {});
+    expect(await without.exited).toBe(3);
+    expect(without.output()).toMatch(/^keyed log: cannot check without AUDIT_HMAC_KEY/);
+    const withKey = runTeleops(['audit', 'verify', '--state-dir', s.dir], { AUDIT_HMAC_KEY: K1 });
+    expect(await withKey.exited).toBe(0);
+    expect(withKey.output()).toContain('audit log intact: 4 entries, head #4');
+    const rotateBlind = runTeleops(['audit', 'rekey', '--state-dir', s.dir], { AUDIT_HMAC_KEY: K2 });
+    expect(await rotateBlind.exited).toBe(2);
+    expect(rotateBlind.output()).toMatch(/put the old key in AUDIT_HMAC_KEY_PREVIOUS/);
+    expect(rotateBlind.output()).not.toMatch(/\n\s+at /);
+  });
+});
