@@ -341,25 +341,14 @@ describe('redact: idempotence', () => {
   });
 });
 
-/** CPU time of the least disturbed of three runs, in µs (never under 1 ms, below which the clock is noise). */
-function cost(run: () => void): number {
-  let best = Infinity;
-  for (let i = 0; i < 3; i++) {
-    const t0 = process.cpuUsage();
-    run();
-    const d = process.cpuUsage(t0);
-    best = Math.min(best, d.user + d.system);
-  }
-  return Math.max(best, 1000);
-}
-
 /**
- * Work grows with the input, not its square: 8× the input costs well under 8² = 64× the work
- * (a ratio, not a time limit, so a busy machine does not fail it).
+ * Runs the work on an input so large that anything worse than linear cannot finish within the
+ * test's timeout (a quadratic scan of a million characters takes hours; a linear one, well
+ * under a second). No clock is read, so a busy machine cannot fail it; the speed figures live
+ * in `npm run bench`.
  */
-function expectLinear(work: (n: number) => void, n: number): void {
-  work(n);
-  expect(cost(() => work(8 * n)) / cost(() => work(n))).toBeLessThan(24);
+function expectLinear(work: (n: number) => void, n = 1_000_000): void {
+  expect(() => work(n)).not.toThrow();
 }
 
 describe('redact: linear time', () => {
@@ -390,7 +379,7 @@ describe('redact: linear time', () => {
     ['Azure keys', 'AccountKey='],
   ])('scans repeated %s in linear time', (_name, unit) => {
     const { redact } = createRedactor(['configured-secret-1', 'configured-secret-2']);
-    expectLinear((n) => redact(unit.repeat(Math.ceil(n / unit.length))), 25_000);
+    expectLinear((n) => redact(unit.repeat(Math.ceil(n / unit.length))));
   });
 });
 
@@ -446,7 +435,7 @@ describe('redactDeep', () => {
 
   it('checks a long key in linear time (a 96 K key took seconds)', () => {
     const r = createRedactor([]);
-    expectLinear((n) => r.redactDeep({ ['token_'.repeat(n / 6) + '!']: 'v', ['x'.repeat(n) + 'password']: 'v' }), 12_000);
+    expectLinear((n) => r.redactDeep({ ['token_'.repeat(n / 6) + '!']: 'v', ['x'.repeat(n) + 'password']: 'v' }), 1_200_000);
     expect(r.redactDeep({ ['token_'.repeat(4) + '!']: 'v', [`${'x'.repeat(50)}_password`]: 'v', 'a.b.secret_key': 'v', tokens: 'v' })).toEqual({
       'token_token_token_token_!': 'v',
       [`${'x'.repeat(50)}_password`]: REDACTED,
