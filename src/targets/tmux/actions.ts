@@ -315,6 +315,12 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
   return actions;
 }
 
+/**
+ * Watching and unwatching decide which alerts are raised and where, so they are `write`: a
+ * viewer, or the LLM told so by terminal output, cannot silence a session. Refresh only
+ * looks sooner, so it stays a read (cards' 🔄 buttons); cards sent before it existed carry
+ * `tmux.watch`, which still refreshes a watched pane for an operator.
+ */
 function watchActions(
   watcher: TmuxWatcher,
   resolve: (ref: string) => Promise<TmuxTarget>,
@@ -324,21 +330,37 @@ function watchActions(
     name: 'tmux.watch',
     summary: 'Keep a live status card for a terminal session, with alerts when it waits, fails or finishes',
     target: 'tmux',
-    risk: 'read',
+    risk: 'write',
     params: z.object({ target: targetParam }),
     command: { path: ['tmux', 'watch'], usage: '<target>' },
+    subject: (p) => `tmux ${p.target}`,
     async run(ctx: ActionContext, p): Promise<Result> {
       const t = await resolve(p.target);
       return statusCard(await watcher.watch(t, { chatId: ctx.operator.chatId }), now());
+    },
+  });
+  const refresh = defineAction({
+    name: 'tmux.refresh',
+    summary: 'Show the status card of a watched terminal session as it is now',
+    target: 'tmux',
+    risk: 'read',
+    params: z.object({ target: targetParam }),
+    command: { path: ['tmux', 'refresh'], usage: '<target>' },
+    async run(_ctx, p): Promise<Result> {
+      const t = await resolve(p.target);
+      const entry = await watcher.refresh(t);
+      if (!entry) return say(value(displayTarget(t)), ' is not watched; an operator can start with /tmux watch.');
+      return statusCard(entry, now());
     },
   });
   const unwatch = defineAction({
     name: 'tmux.unwatch',
     summary: 'Stop the status card and alerts of a terminal session',
     target: 'tmux',
-    risk: 'read',
+    risk: 'write',
     params: z.object({ target: targetParam }),
     command: { path: ['tmux', 'unwatch'], usage: '<target>' },
+    subject: (p) => `tmux ${p.target}`,
     async run(_ctx, p) {
       // A session that is gone can still be unwatched, so no alias lookup when it fails.
       const t = await resolve(p.target).catch(() => parseTarget(p.target));
@@ -347,7 +369,7 @@ function watchActions(
         : say(value(displayTarget(t)), ' was not watched.');
     },
   });
-  return [watch, unwatch];
+  return [watch, refresh, unwatch];
 }
 
 function sessionLine(s: SessionInfo, state: TmuxState, watched: boolean, now: number): Block {
