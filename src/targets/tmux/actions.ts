@@ -11,7 +11,7 @@ import { ActionError, defineAction, type ActionContext, type AnyAction } from '.
 import { line, pre, result, say, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { compareNames, foldBlankRuns, formatDuration, stripAnsi } from '../../core/text.js';
 import { statusCard } from './cards.js';
-import { classify, STATE_EMOJI, type TmuxState } from './classify.js';
+import { classify, PASSWORD_PROMPT, STATE_EMOJI, type TmuxState } from './classify.js';
 import { keyLabel, KEYS_HELP, MAX_KEYS, parseKeys } from './keys.js';
 import { ALIAS_OPTION, type PaneInfo, type SessionInfo, type TmuxPort } from './port.js';
 import { findLines, parseSearchPattern } from './regex.js';
@@ -163,14 +163,26 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     },
   });
 
+  /** Whether the pane's cursor line asks for a password, so what is typed now is a secret. */
+  const atPasswordPrompt = async (t: TmuxTarget): Promise<boolean> => {
+    const last = (await scrollback(t, 5)).filter((l) => l.trim() !== '').at(-1) ?? '';
+    return PASSWORD_PROMPT.test(last.trimEnd());
+  };
+
   const send = defineAction({
     name: 'tmux.send',
     summary: 'Type text into a terminal session and press Enter',
     target: 'tmux',
     risk: 'write',
-    params: z.object({ target: targetParam, text: z.string().min(1).max(TEXT_MAX).describe('text to type; Enter is pressed after each line') }),
-    command: { path: ['tmux', 'send'], usage: '<target> <text...>', aliases: [['send']] },
+    params: z.object({
+      target: targetParam,
+      text: z.string().min(1).max(TEXT_MAX).describe('text to type; Enter is pressed after each line'),
+      secret: z.boolean().optional().describe('the text is a secret (recorded as its length only)'),
+    }),
+    command: { path: ['tmux', 'send'], usage: '[--secret] <target> <text...>', aliases: [['send']] },
     subject: (p) => `tmux ${p.target}`,
+    // Text typed at a password prompt, or marked secret, is recorded as its length only.
+    secret: { params: ['text'], when: async (_ctx, p) => p.secret === true || (await atPasswordPrompt(await resolve(p.target))) },
     async run(_ctx, p) {
       if (CONTROL.test(p.text)) throw new ActionError(`the text has control characters; send special keys with /tmux keys (${KEYS_HELP})`);
       const t = await resolve(p.target);
