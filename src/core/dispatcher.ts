@@ -150,8 +150,10 @@ export class Dispatcher {
         return { kind: 'refused', message };
       }
     }
-    if (this.needsApproval(action, origin)) {
-      // A card would show the secret and keep it in the approvals table: a person types it.
+    const approval = this.needsApproval(action, origin);
+    // A secret is typed by a person, directly: not by the LLM, and not through a card, which
+    // would show it and keep it in the approvals table.
+    if (approval || origin === 'ai') {
       const recorded = await this.recorded(operator, origin, action, params);
       if (recorded !== params) {
         const message = `${action.name}: this goes to a password prompt (or was marked secret); only a person can send it, directly.`;
@@ -159,8 +161,8 @@ export class Dispatcher {
         this.count(action, origin, 'forbidden');
         return { kind: 'refused', message, secret: true };
       }
-      return this.requestApproval(operator, origin, action, params);
     }
+    if (approval) return this.requestApproval(operator, origin, action, params);
     return this.execute(operator, origin, action, params);
   }
 

@@ -113,4 +113,21 @@ describeTmux('secrets typed into terminals', () => {
     expect(t.app.db.prepare('SELECT COUNT(*) AS n FROM approvals').get()).toEqual({ n: 0 });
     expect(screen('sudo2')).not.toMatch(/got \d+ chars/);
   });
+
+  it('not even with AI_DESTRUCTIVE_ALLOWED=true, where the LLM’s writes need no card', async () => {
+    const dir2 = tempDir('teleops-secret-ai-');
+    const t2 = await testApp({ TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path, AI_DESTRUCTIVE_ALLOWED: 'true' }, [tmuxTarget], dir2.path);
+    try {
+      await sudo('sudo3');
+      const ai = await t2.app.dispatcher.dispatch(op, 'ai', 'tmux.send', { target: 'sudo3', text: PASSWORD });
+      expect(ai).toMatchObject({ kind: 'refused', secret: true });
+      const sent = await t2.app.dispatcher.dispatch(op, 'ai', 'tmux.send', { target: 'shell', text: 'ls' });
+      expect(sent.kind).toBe('done');
+      expect(JSON.stringify(t2.app.audit.recent(100))).not.toContain(PASSWORD);
+      expect(screen('sudo3')).not.toMatch(/got \d+ chars/);
+    } finally {
+      await t2.close();
+      dir2.remove();
+    }
+  });
 });
