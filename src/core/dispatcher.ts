@@ -150,20 +150,20 @@ export class Dispatcher {
         return { kind: 'refused', message };
       }
     }
-    const approval = this.needsApproval(action, origin);
-    // A secret is typed by a person, directly: not by the LLM, and not through a card, which
-    // would show it and keep it in the approvals table.
-    if (approval || origin === 'ai') {
+    if (this.needsApproval(action, origin)) {
+      // A card would show a secret and keep it in the approvals table: a person types it, directly.
       const recorded = await this.recorded(operator, origin, action, params);
-      if (recorded !== params) {
-        const message = `${action.name}: this goes to a password prompt (or was marked secret); only a person can send it, directly.`;
-        this.audit(operator, origin, action.name, this.subject(action, params), recorded, 'forbidden', 'secret needs a direct request');
-        this.count(action, origin, 'forbidden');
-        return { kind: 'refused', message, secret: true };
-      }
+      if (recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
+      return this.requestApproval(operator, origin, action, params);
     }
-    if (approval) return this.requestApproval(operator, origin, action, params);
     return this.execute(operator, origin, action, params);
+  }
+
+  private refuseSecret(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>, recorded: Record<string, unknown>): Outcome {
+    const message = `${action.name}: this goes to a password prompt (or was marked secret); only a person can send it, directly.`;
+    this.audit(operator, origin, action.name, this.subject(action, params), recorded, 'forbidden', 'a secret needs a direct request by a person');
+    this.count(action, origin, 'forbidden');
+    return { kind: 'refused', message, secret: true };
   }
 
   /**
@@ -338,6 +338,8 @@ export class Dispatcher {
     const subject = this.subject(action, params);
     const detail = approvedBy ? `approved by ${approvedBy}` : undefined;
     const recorded = await this.recorded(operator, origin, action, params);
+    // The LLM never types a secret: not without a card, nor once the prompt appeared after one.
+    if (origin === 'ai' && recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
     const secret = recorded !== params ? { secret: true } : {};
     if (mutates(action)) this.audit(operator, origin, action.name, subject, recorded, 'started', detail);
     const started = performance.now();

@@ -114,6 +114,20 @@ describeTmux('secrets typed into terminals', () => {
     expect(screen('sudo2')).not.toMatch(/got \d+ chars/);
   });
 
+  it('an LLM request approved before a password prompt appeared is refused when it would run', async () => {
+    tmux('new-session', '-d', '-s', 'later', script('later.sh', `read -r go; read -r -s -p "[sudo] password for ops: " pw; echo; ${GOT}; sleep 300`));
+    const ask = await t.app.dispatcher.dispatch(op, 'ai', 'tmux.send', { target: 'later', text: PASSWORD });
+    if (ask.kind !== 'approval') throw new Error(`expected a card, got ${ask.kind}`);
+    await t.app.dispatcher.dispatch(op, 'command', 'tmux.send', { target: 'later', text: 'go' });
+    await eventually(() => (screen('later').includes('[sudo] password for ops:') ? true : undefined));
+    const audit = since();
+    const run = await t.app.dispatcher.decide(op, ask.approval.id, ask.approval.token, 'approve');
+    expect(run).toMatchObject({ kind: 'refused', secret: true });
+    expect(audit().map((e) => [e.origin, e.outcome]).at(-1)).toEqual(['ai', 'forbidden']);
+    expect(audit().at(-1)?.params).toEqual({ target: 'later', text: MARK });
+    expect(screen('later')).not.toMatch(/got \d+ chars/);
+  });
+
   it('not even with AI_DESTRUCTIVE_ALLOWED=true, where the LLM’s writes need no card', async () => {
     const dir2 = tempDir('teleops-secret-ai-');
     const t2 = await testApp({ TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path, AI_DESTRUCTIVE_ALLOWED: 'true' }, [tmuxTarget], dir2.path);
