@@ -82,6 +82,16 @@ export interface Action<S extends z.ZodType = z.ZodType> {
    * chat's current Kubernetes context), so an approved request runs exactly as its card said.
    */
   readonly bind?: (ctx: ActionContext, params: z.output<S>) => z.output<S>;
+  /**
+   * Params that can hold a secret (a password typed at a prompt), and whether they do in this
+   * request, decided in code before anything is recorded: the audit, logs and cards then hold
+   * `[secret, N chars]`. Before `when` can be asked (a refused request) they are always masked.
+   */
+  readonly secret?: {
+    readonly params: readonly string[];
+    /** True when this request's values are secrets; throwing counts as true (fail closed). */
+    readonly when: (ctx: ActionContext, params: z.output<S>) => Promise<boolean>;
+  };
   /** Extra lines for the approval card: current state, a dry-run preview. */
   readonly preview?: (ctx: ActionContext, params: z.output<S>) => Promise<readonly Block[]>;
   readonly run: (ctx: ActionContext, params: z.output<S>) => Promise<Result>;
@@ -100,6 +110,16 @@ export const defineAction = <S extends z.ZodType>(action: Action<S>): AnyAction 
  */
 export class ActionError extends Error {
   override readonly name = 'ActionError';
+}
+
+/** How a secret parameter is recorded and shown: its length, never its text. */
+export const maskSecret = (v: unknown): string => `[secret, ${Array.from(String(v)).length} chars]`;
+
+/** `params` with the named ones masked. */
+export function maskParams(params: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out = { ...params };
+  for (const n of names) if (n in out) out[n] = maskSecret(out[n]);
+  return out;
 }
 
 export const requiredRole = (a: AnyAction): Role => a.minRole ?? defaultRole(a.risk);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
-import { ActionError, mutates, requiredRole, ROLE_RANK, type ActionContext, type AnyAction, type Operator, type Origin } from './action.js';
+import { ActionError, maskParams, mutates, requiredRole, ROLE_RANK, type ActionContext, type AnyAction, type Operator, type Origin } from './action.js';
 import { approvalToken, renderCard, requestHash, type ApprovalCard, type CardStatus } from './approvals.js';
 import type { AuditLog, AuditOutcome } from './audit.js';
 import { parseCommandLine } from './commands.js';
@@ -28,10 +28,10 @@ export interface PendingApproval {
 export type Outcome =
   | { readonly kind: 'ignored' }
   | { readonly kind: 'rate_limited'; readonly retryAfterS: number; readonly notify: boolean }
-  | { readonly kind: 'refused'; readonly message: string }
+  | { readonly kind: 'refused'; readonly message: string; readonly secret?: boolean }
   | { readonly kind: 'approval'; readonly approval: PendingApproval }
-  | { readonly kind: 'done'; readonly action: string; readonly result: Result }
-  | { readonly kind: 'failed'; readonly action: string; readonly message: string };
+  | { readonly kind: 'done'; readonly action: string; readonly result: Result; readonly secret?: boolean }
+  | { readonly kind: 'failed'; readonly action: string; readonly message: string; readonly secret?: boolean };
 
 /** A change to an approval card the transport should show (edit the message). */
 export interface CardUpdate {
@@ -120,13 +120,13 @@ export class Dispatcher {
 
   private async afterGate(operator: Operator, origin: Origin, action: AnyAction, rawParams: unknown): Promise<Outcome> {
     if (ROLE_RANK[operator.role] < ROLE_RANK[requiredRole(action)]) {
-      this.audit(operator, origin, action.name, '', rawParams, 'forbidden', `needs ${requiredRole(action)}`);
+      this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'forbidden', `needs ${requiredRole(action)}`);
       this.count(action, origin, 'forbidden');
       return { kind: 'refused', message: `${action.name} needs the ${requiredRole(action)} role; you are ${operator.role}.` };
     }
     // The agent is offered only the tools it may call; this holds even if a name gets past that list.
     if (origin === 'ai' && action.llm === false) {
-      this.audit(operator, origin, action.name, '', rawParams, 'forbidden', 'not available to the LLM agent');
+      this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'forbidden', 'not available to the LLM agent');
       this.count(action, origin, 'forbidden');
       return { kind: 'refused', message: `${action.name} is not available to the LLM agent.` };
     }
@@ -135,7 +135,7 @@ export class Dispatcher {
       const message = parsed.error.issues
         .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
         .join('; ');
-      this.audit(operator, origin, action.name, '', rawParams, 'invalid', message);
+      this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'invalid', message);
       this.count(action, origin, 'invalid');
       return { kind: 'refused', message: `Invalid input for ${action.name}: ${message}` };
     }
@@ -145,13 +145,36 @@ export class Dispatcher {
         params = action.bind(this.context(operator, origin, this.shutdown.signal), params) as Record<string, unknown>;
       } catch (e) {
         const message = this.errorMessage(action, e);
-        this.audit(operator, origin, action.name, '', params, 'invalid', message);
+        this.audit(operator, origin, action.name, '', unknownSecrets(action, params), 'invalid', message);
         this.count(action, origin, 'invalid');
         return { kind: 'refused', message };
       }
     }
-    if (this.needsApproval(action, origin)) return this.requestApproval(operator, origin, action, params);
+    if (this.needsApproval(action, origin)) {
+      // A card would show a secret and keep it in the approvals table: a person types it, directly.
+      const recorded = await this.recorded(operator, origin, action, params);
+      if (recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
+      return this.requestApproval(operator, origin, action, params);
+    }
     return this.execute(operator, origin, action, params);
+  }
+
+  private refuseSecret(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>, recorded: Record<string, unknown>): Outcome {
+    const message = `${action.name}: this goes to a password prompt (or was marked secret); only a person can send it, directly.`;
+    this.audit(operator, origin, action.name, this.subject(action, params), recorded, 'forbidden', 'a secret needs a direct request by a person');
+    this.count(action, origin, 'forbidden');
+    return { kind: 'refused', message, secret: true };
+  }
+
+  /**
+   * The params as the audit records them: the action's secret ones masked when it says this
+   * request holds a secret (or cannot say). Returns `params` itself when nothing is secret.
+   */
+  private async recorded(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const secret = action.secret;
+    if (!secret) return params;
+    const holds = await this.withTimeout(action, (signal) => secret.when(this.context(operator, origin, signal), params)).catch(() => true);
+    return holds ? maskParams(params, secret.params) : params;
   }
 
   private needsApproval(action: AnyAction, origin: Origin): boolean {
@@ -331,21 +354,25 @@ export class Dispatcher {
   private async execute(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>, approvedBy?: string): Promise<Outcome> {
     const subject = this.subject(action, params);
     const detail = approvedBy ? `approved by ${approvedBy}` : undefined;
-    if (mutates(action)) this.audit(operator, origin, action.name, subject, params, 'started', detail);
+    const recorded = await this.recorded(operator, origin, action, params);
+    // The LLM never types a secret: not without a card, nor once the prompt appeared after one.
+    if (origin === 'ai' && recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
+    const secret = recorded !== params ? { secret: true } : {};
+    if (mutates(action)) this.audit(operator, origin, action.name, subject, recorded, 'started', detail);
     const started = performance.now();
     const run = this.withTimeout(action, (signal) => action.run(this.context(operator, origin, signal), params));
     this.inflight.add(run);
     try {
       const result = await run;
-      this.audit(operator, origin, action.name, subject, params, 'ok', detail);
+      this.audit(operator, origin, action.name, subject, recorded, 'ok', detail);
       this.count(action, origin, 'ok');
-      return { kind: 'done', action: action.name, result };
+      return { kind: 'done', action: action.name, result, ...secret };
     } catch (e) {
       const message = this.errorMessage(action, e);
       const timedOut = e instanceof TimeoutError;
-      this.audit(operator, origin, action.name, subject, params, timedOut ? 'timeout' : 'failed', truncate(message, 500));
+      this.audit(operator, origin, action.name, subject, recorded, timedOut ? 'timeout' : 'failed', truncate(message, 500));
       this.count(action, origin, timedOut ? 'timeout' : 'failed');
-      return { kind: 'failed', action: action.name, message };
+      return { kind: 'failed', action: action.name, message, ...secret };
     } finally {
       this.inflight.delete(run);
       this.d.metrics.actionDuration.observe({ action: action.name }, (performance.now() - started) / 1000);
@@ -454,6 +481,12 @@ export class Dispatcher {
 
 class TimeoutError extends Error {
   override readonly name = 'TimeoutError';
+}
+
+/** Params of a request refused before its action could say whether they hold a secret: masked. */
+function unknownSecrets(action: AnyAction, params: unknown): unknown {
+  if (!action.secret || typeof params !== 'object' || params === null) return params;
+  return maskParams(params as Record<string, unknown>, action.secret.params);
 }
 
 function alreadyDecided(a: ApprovalRow): string {

@@ -3,8 +3,10 @@
  * real tmux server (on a socket in a temp dir) and talks to the fake Bot API.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { FakeBotApi, type StoredMessage } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
@@ -115,8 +117,11 @@ describeTmux('terminal sessions through the Bot API', () => {
     await sleep(1000);
     expect(about(OP, 'ask').filter((m) => m.message_id !== card.message_id && /waiting/.test(firstLine(m)))).toHaveLength(1);
 
-    // A viewer's reply to a card is refused: typing into a terminal is a write.
+    // A viewer may not watch (alerts are a change) but may see the card; a reply to it is
+    // refused: typing into a terminal is a write.
     fake.sendText({ from: VIEWER, text: '/tmux watch ask' });
+    await fake.waitForMessage({ chat: VIEWER, match: /tmux\.watch needs the operator role/ });
+    fake.sendText({ from: VIEWER, text: '/tmux refresh ask' });
     const viewerCard = await fake.waitForMessage({ chat: VIEWER, match: /^🟡 ask · / });
     fake.sendText({ from: VIEWER, text: 'n', replyTo: viewerCard.message_id });
     await fake.waitForMessage({ chat: VIEWER, match: /tmux\.send needs the operator role/ });
@@ -243,6 +248,61 @@ describeTmux('terminal sessions through the Bot API', () => {
       [true, '✅ again · done'],
       [false, '🟡 again · waiting for input'],
       [false, '✅ again · done'],
+    ]);
+  });
+
+  it('a password typed for a terminal reaches it, is deleted from the chat, and is kept nowhere (audit, replies, logs, state)', async () => {
+    const PASSWORD = 'hunter2-Tr0ub4dor&3';
+    const MARK = `[secret, ${PASSWORD.length} chars]`;
+    // Prints what it got as a length and a digest, never the text itself.
+    const got = `echo "got \${#pw} chars $(printf %s "$pw" | sha256sum | cut -c1-12)"`;
+    const expected = `got ${PASSWORD.length} chars ${createHash('sha256').update(PASSWORD).digest('hex').slice(0, 12)}`;
+    const bash = (name: string, body: string) => {
+      const path = join(dir.path, name);
+      writeFileSync(path, `#!/bin/bash\n${body}\n`);
+      chmodSync(path, 0o755);
+      return path;
+    };
+    await start({ LOG_LEVEL: 'debug' });
+    // At a [sudo] prompt teleops itself detects: a reply to the card is a secret.
+    fake.sendText({ from: OP, text: `/tmux new pw ${bash('pw.sh', `read -r -s -p "[sudo] password for ops: " pw; echo; ${got}; sleep 300`)}` });
+    const card = await fake.waitForMessage({ chat: OP, match: /^\S+ pw · / });
+    await untilText(OP, card.message_id, /^🟡 pw · waiting for input[\s\S]*\[sudo\] password for ops:/);
+    const typed = fake.sendText({ from: OP, text: PASSWORD, replyTo: card.message_id }).message;
+    await fake.waitForMessage({ chat: OP, after: card.message_id, match: /Sent 1 line to pw\./ });
+    await fake.waitFor(() => (fake.history(OP).find((m) => m.message_id === typed.message_id)?.deleted ? true : undefined), 5000, 'the password message to be deleted');
+    await untilText(OP, card.message_id, new RegExp(expected));
+
+    // Anywhere, with --secret.
+    fake.sendText({ from: OP, text: `/tmux new pw2 ${bash('pw2.sh', `read -r -s pw; ${got}; sleep 300`)}` });
+    const card2 = await fake.waitForMessage({ chat: OP, match: /^\S+ pw2 · / });
+    const command = fake.sendText({ from: OP, text: `/tmux send --secret pw2 ${PASSWORD}` }).message;
+    await fake.waitFor(() => (fake.history(OP).find((m) => m.message_id === command.message_id)?.deleted ? true : undefined), 5000, 'the /tmux send --secret message to be deleted');
+    await untilText(OP, card2.message_id, new RegExp(expected));
+
+    fake.sendText({ from: OP, text: '/audit 30' });
+    const audit = await fake.waitForMessage({ chat: OP, match: /audit entries/ });
+    expect(audit.text).toMatch(/tg:10 command tmux\.send tmux pw → ok/);
+    expect(audit.text).toMatch(/tg:10 command tmux\.send tmux pw2 → ok/);
+    // Nothing the bot sent, no log line and no file of the state directory holds the password.
+    const sent = fake.messages(OP).flatMap((m) => [m.text ?? '', ...m.history.map((h) => JSON.stringify(h))]).join('\n');
+    expect(sent).not.toContain(PASSWORD);
+    await proc!.stop();
+    const logs = proc!.output();
+    proc = undefined;
+    expect(logs).toMatch(/"level":/);
+    expect(logs).not.toContain(PASSWORD);
+    const files = readdirSync(dir.path).filter((f) => !f.endsWith('.sh') && f !== 'tmux.sock');
+    expect(files).toContain('teleops.db');
+    for (const f of files) expect(readFileSync(join(dir.path, f)).includes(PASSWORD), f).toBe(false);
+    const db = new Database(join(dir.path, 'teleops.db'), { readonly: true });
+    const entries = (db.prepare('SELECT entry FROM audit ORDER BY seq').all() as { entry: string }[]).map((r) => JSON.parse(r.entry) as { action: string; params: unknown });
+    db.close();
+    expect(entries.filter((e) => e.action === 'tmux.send').map((e) => e.params)).toEqual([
+      { target: 'pw', text: MARK },
+      { target: 'pw', text: MARK },
+      { target: 'pw2', text: MARK, secret: true },
+      { target: 'pw2', text: MARK, secret: true },
     ]);
   });
 

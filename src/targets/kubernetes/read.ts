@@ -1,4 +1,4 @@
-/** Read actions: contexts, use, ns, pods, deploy, nodes, events. */
+/** Read actions (contexts, ns, pods, deploy, nodes, events), and `use`, which changes only this chat's scope. */
 import type { CoreV1Event, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
@@ -76,8 +76,10 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     name: 'k8s.use',
     summary: 'Set this chat’s current Kubernetes context and namespace (used when -c/-n are not given)',
     target: TARGET,
-    risk: 'read',
+    // The chat's context and namespace steer every later command there: a change, not a read.
+    risk: 'write',
     params: z.object({ context: contextSchema, namespace: namespaceSchema.optional() }).strict(),
+    subject: (p) => `context ${p.context}${p.namespace ? `, namespace ${p.namespace}` : ''}`,
     command: {
       path: ['k8s', 'use'],
       usage: '<context> [namespace]',

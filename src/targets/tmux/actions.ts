@@ -12,7 +12,7 @@ import { ActionError, defineAction, type ActionContext, type AnyAction } from '.
 import { line, pre, result, say, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { compareNames, foldBlankRuns, formatDuration, stripAnsi } from '../../core/text.js';
 import { statusCard } from './cards.js';
-import { classify, STATE_EMOJI, type TmuxState } from './classify.js';
+import { classify, PASSWORD_PROMPT, STATE_EMOJI, type TmuxState } from './classify.js';
 import { keyLabel, KEYS_HELP, MAX_KEYS, parseKeys } from './keys.js';
 import { ALIAS_OPTION, type PaneInfo, type SessionInfo, type TmuxPort } from './port.js';
 import { findLines, parseSearchPattern } from './regex.js';
@@ -166,14 +166,26 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     },
   });
 
+  /** Whether the pane's cursor line asks for a password, so what is typed now is a secret. */
+  const atPasswordPrompt = async (t: TmuxTarget): Promise<boolean> => {
+    const last = (await scrollback(t, 5)).filter((l) => l.trim() !== '').at(-1) ?? '';
+    return PASSWORD_PROMPT.test(last.trimEnd());
+  };
+
   const send = defineAction({
     name: 'tmux.send',
     summary: 'Type text into a terminal session and press Enter',
     target: 'tmux',
     risk: 'write',
-    params: z.object({ target: targetParam, text: z.string().min(1).max(TEXT_MAX).describe('text to type; Enter is pressed after each line') }),
-    command: { path: ['tmux', 'send'], usage: '<target> <text...>', aliases: [['send']] },
+    params: z.object({
+      target: targetParam,
+      text: z.string().min(1).max(TEXT_MAX).describe('text to type; Enter is pressed after each line'),
+      secret: z.boolean().optional().describe('the text is a secret (recorded as its length only)'),
+    }),
+    command: { path: ['tmux', 'send'], usage: '[--secret] <target> <text...>', aliases: [['send']] },
     subject: (p) => `tmux ${p.target}`,
+    // Text typed at a password prompt, or marked secret, is recorded as its length only.
+    secret: { params: ['text'], when: async (_ctx, p) => p.secret === true || (await atPasswordPrompt(await resolve(p.target))) },
     async run(_ctx, p) {
       if (CONTROL.test(p.text)) throw new ActionError(`the text has control characters; send special keys with /tmux keys (${KEYS_HELP})`);
       const t = await resolve(p.target);
@@ -320,6 +332,12 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
   return actions;
 }
 
+/**
+ * Watching and unwatching decide which alerts are raised and where, so they are `write`: a
+ * viewer, or the LLM told so by terminal output, cannot silence a session. Refresh only
+ * looks sooner, so it stays a read (cards' 🔄 buttons); cards sent before it existed carry
+ * `tmux.watch`, which still refreshes a watched pane for an operator.
+ */
 function watchActions(
   watcher: TmuxWatcher,
   resolve: (ref: string) => Promise<TmuxTarget>,
@@ -329,21 +347,37 @@ function watchActions(
     name: 'tmux.watch',
     summary: 'Keep a live status card for a terminal session, with alerts when it waits, fails or finishes',
     target: 'tmux',
-    risk: 'read',
+    risk: 'write',
     params: z.object({ target: targetParam }),
     command: { path: ['tmux', 'watch'], usage: '<target>' },
+    subject: (p) => `tmux ${p.target}`,
     async run(ctx: ActionContext, p): Promise<Result> {
       const t = await resolve(p.target);
       return statusCard(await watcher.watch(t, { chatId: ctx.operator.chatId }), now());
+    },
+  });
+  const refresh = defineAction({
+    name: 'tmux.refresh',
+    summary: 'Show the status card of a watched terminal session as it is now',
+    target: 'tmux',
+    risk: 'read',
+    params: z.object({ target: targetParam }),
+    command: { path: ['tmux', 'refresh'], usage: '<target>' },
+    async run(_ctx, p): Promise<Result> {
+      const t = await resolve(p.target);
+      const entry = await watcher.refresh(t);
+      if (!entry) return say(value(displayTarget(t)), ' is not watched; an operator can start with /tmux watch.');
+      return statusCard(entry, now());
     },
   });
   const unwatch = defineAction({
     name: 'tmux.unwatch',
     summary: 'Stop the status card and alerts of a terminal session',
     target: 'tmux',
-    risk: 'read',
+    risk: 'write',
     params: z.object({ target: targetParam }),
     command: { path: ['tmux', 'unwatch'], usage: '<target>' },
+    subject: (p) => `tmux ${p.target}`,
     async run(_ctx, p) {
       // A session that is gone can still be unwatched, so no alias lookup when it fails.
       const t = await resolve(p.target).catch(() => parseTarget(p.target));
@@ -352,7 +386,7 @@ function watchActions(
         : say(value(displayTarget(t)), ' was not watched.');
     },
   });
-  return [watch, unwatch];
+  return [watch, refresh, unwatch];
 }
 
 function sessionLine(s: SessionInfo, state: TmuxState, watched: boolean, now: number): Block {

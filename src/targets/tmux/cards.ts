@@ -22,7 +22,7 @@ const CARD_LINE_MAX = 160;
 export function cardButtons(target: string, session: string): Button[][] {
   return [
     [
-      { label: '🔄 Refresh', action: 'tmux.watch', params: { target } },
+      { label: '🔄 Refresh', action: 'tmux.refresh', params: { target } },
       { label: '📜 Tail', action: 'tmux.tail', params: { target } },
       { label: '⏎ Enter', action: 'tmux.keys', params: { target, keys: ['Enter'] } },
     ],

@@ -17,12 +17,15 @@ export const STATE_EMOJI: Readonly<Record<TmuxState, string>> = {
 /** Entering one of these deserves a message that makes the phone ring. */
 export const ALERTABLE_STATES: ReadonlySet<TmuxState> = new Set(['waiting', 'error', 'done', 'stuck']);
 
+/** A password or passphrase prompt (`[sudo] password for x:`): what is typed there is a secret. */
+export const PASSWORD_PROMPT = /\b(?:password|passphrase)\b[^:]{0,60}:$/i;
+
 /** Prompts that wait for a person. Settings add to these (TMUX_WAIT_PATTERNS). */
 export const DEFAULT_WAIT_PATTERNS: readonly RegExp[] = [
   /\[y\/n\]\s*:?$/i,
   /\(y\/n\)\s*:?$/i,
   /\(yes\/no(?:\/\[fingerprint\])?\)\s*\??$/i,
-  /\b(?:password|passphrase)\b[^:]{0,60}:$/i,
+  PASSWORD_PROMPT,
   /\bpress (?:enter|return|any key)\b/i,
   /\b(?:continue|proceed|overwrite|replace)\?$/i,
   /\bdo you want to\b[^?]{0,80}\?/i,

@@ -48,38 +48,83 @@ function escapeLength(src: string, i: number): number | string {
   return 2;
 }
 
+/** Work allowed per character of the pattern; every step of the scan below advances it. */
+export const CHECK_STEPS_PER_CHAR = 4;
+export const checkBudget = (source: string): number => CHECK_STEPS_PER_CHAR * source.length + 8;
+
+export interface RegexCheck {
+  /** Why the regex may not be used, or undefined when it may. */
+  readonly problem: string | undefined;
+  /** Scan steps taken; never more than `checkBudget(source)`. */
+  readonly steps: number;
+}
+
+/** Named capture group `(?<name>`: the only `(?` form besides `(?:` that is let through. */
+const NAMED_GROUP = /^\(\?<[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*>/u;
+
+/** Length of the group opener at `i`, or a reason to refuse it. */
+function groupOpenLength(src: string, i: number): number | string {
+  if (src[i + 1] !== '?') return 1;
+  if (src[i + 2] === ':') return 3;
+  if (/^\(\?<?[=!]/.test(src.slice(i, i + 4))) return 'lookahead and lookbehind are not allowed';
+  const named = NAMED_GROUP.exec(src.slice(i, i + 80));
+  if (named) return named[0].length;
+  // e.g. (?i:…), which Node 23+ accepts: refused rather than guessed at.
+  const modifier = /^\(\?[-imsu]{1,6}:/.exec(src.slice(i, i + 9));
+  if (modifier) return `modifier groups like ${modifier[0]}…) are not supported; use the /…/i, m or s flags instead`;
+  return `unknown group syntax ${src.slice(i, i + 3)}…; use (…), (?:…) or (?<name>…)`;
+}
+
 /** Why a regex may not be used, or undefined when it may. */
 export function regexProblem(source: string, flags = ''): string | undefined {
-  if (source.length > REGEX_MAX) return `longer than ${REGEX_MAX} characters`;
-  if (!FLAGS.test(flags) || new Set(flags).size !== flags.length) return 'the only flags allowed are i, m, s and u';
+  return checkRegex(source, flags).problem;
+}
+
+/**
+ * The checker behind `regexProblem`. Its scan is bounded by `checkBudget`: each step must
+ * move forward, and a pattern that needs more steps than its budget is refused, so no
+ * pattern (nor a syntax this scan does not know) can make it loop.
+ */
+export function checkRegex(source: string, flags = ''): RegexCheck {
+  if (source.length > REGEX_MAX) return { problem: `longer than ${REGEX_MAX} characters`, steps: 0 };
+  if (!FLAGS.test(flags) || new Set(flags).size !== flags.length) return { problem: 'the only flags allowed are i, m, s and u', steps: 0 };
   try {
     new RegExp(source, flags);
   } catch {
-    return 'not a valid regular expression';
+    return { problem: 'not a valid regular expression', steps: 0 };
   }
+  const budget = checkBudget(source);
+  let steps = 0;
+  const refuse = (problem: string): RegexCheck => ({ problem, steps });
   const stack: Frame[] = [{ repeats: false, alternates: false }];
   // The atom a following quantifier applies to; `group` when it is a group.
   let atom: { group?: Frame } | undefined;
   let i = 0;
   while (i < source.length) {
+    if (steps === budget) return refuse('too complex to check');
+    steps += 1;
+    const from = i;
     const c = source[i]!;
     const top = stack[stack.length - 1]!;
     if (c === '\\') {
       const len = escapeLength(source, i);
-      if (typeof len === 'string') return len;
+      if (typeof len === 'string') return refuse(len);
       i += len;
       atom = {};
     } else if (c === '[') {
       let j = i + 1;
-      while (j < source.length && source[j] !== ']') j += source[j] === '\\' ? 2 : 1;
+      while (j < source.length && source[j] !== ']') {
+        if (steps === budget) return refuse('too complex to check');
+    steps += 1;
+        j += source[j] === '\\' ? 2 : 1;
+      }
       i = j + 1;
       atom = {};
     } else if (c === '(') {
-      if (/^\(\?<?[=!]/.test(source.slice(i, i + 4))) return 'lookahead and lookbehind are not allowed';
+      const len = groupOpenLength(source, i);
+      if (typeof len === 'string') return refuse(len);
       stack.push({ repeats: false, alternates: false });
-      if (source[i + 1] !== '?') i += 1;
-      else if (source[i + 2] === ':') i += 3;
-      else i = source.indexOf('>', i) + 1;
+      i += len;
       atom = undefined;
     } else if (c === ')') {
       const group = stack.length > 1 ? stack.pop()! : { repeats: false, alternates: false };
@@ -103,7 +148,7 @@ export function regexProblem(source: string, flags = ''): string | undefined {
       if (source[i + len] === '?') len += 1;
       if (max > 1) {
         if (atom?.group && (atom.group.repeats || atom.group.alternates)) {
-          return 'a repeated group that contains | or a quantifier, like (a+)+ or (a|b)*, can take exponential time; use a character class such as [ab]+';
+          return refuse('a repeated group that contains | or a quantifier, like (a+)+ or (a|b)*, can take exponential time; use a character class such as [ab]+');
         }
         top.repeats = true;
       }
@@ -113,8 +158,10 @@ export function regexProblem(source: string, flags = ''): string | undefined {
       atom = {};
       i += 1;
     }
+    // Every branch moves forward; should one ever not, refuse instead of scanning again.
+    if (i <= from) return refuse('too complex to check');
   }
-  return undefined;
+  return { problem: undefined, steps };
 }
 
 /** Compiles a regex that passed `regexProblem`, or throws an ActionError naming `what`. */

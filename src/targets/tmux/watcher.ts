@@ -226,6 +226,20 @@ export class TmuxWatcher {
     });
   }
 
+  /**
+   * Looks at a watched pane now, as the next poll would, and changes nothing else (unlike
+   * `watch`, it never starts watching nor moves the card to another chat). Undefined when
+   * the pane is not watched, or is gone.
+   */
+  refresh(target: TmuxTarget): Promise<WatchEntry | undefined> {
+    return this.serial(async () => {
+      const t = this.tracked.get(displayTarget(target));
+      if (!t) return undefined;
+      await this.observe([t], await this.opts.port.listPanes(), true);
+      return this.tracked.has(t.record.target) ? this.entry(t) : undefined;
+    });
+  }
+
   /** Stops watching; false when it was not watched. */
   unwatch(target: TmuxTarget): boolean {
     const key = displayTarget(target);

@@ -179,12 +179,21 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         return;
       }
       // A person typed this text for the session explicitly: a request like any other.
-      await render(where, await d.dispatcher.dispatch(principal, 'command', target.action, { ...target.params, text }), { since });
+      const outcome = await d.dispatcher.dispatch(principal, 'command', target.action, { ...target.params, text });
+      await forgetSecret(ctx.chat.id, ctx.msg.message_id, outcome);
+      await render(where, outcome, { since });
       return;
     }
     const outcome = await d.dispatcher.command(principal, 'command', text, bot.botInfo.username);
+    await forgetSecret(ctx.chat.id, ctx.msg.message_id, outcome);
     await render(where, outcome, { since });
   });
+
+  /** A message that held a secret (a password typed for a terminal) does not stay in the chat. */
+  async function forgetSecret(chatId: number, messageId: number, outcome: Outcome): Promise<void> {
+    if (!('secret' in outcome && outcome.secret)) return;
+    await bot.api.deleteMessage(chatId, messageId).catch((err: unknown) => d.log.warn({ err: describe(err), chatId }, 'could not delete a message holding a secret'));
+  }
 
   bot.on('callback_query:data', async (ctx) => {
     const since = Date.now();

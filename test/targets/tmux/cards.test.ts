@@ -31,7 +31,7 @@ describe('statusCard', () => {
     expect(cardKey('build:1.0')).toBe('tmux:build:1.0');
     expect(plainText(card)).toBe('🟡 build (api) · waiting for input\n2m in this state\ncommand: make all\nstep 1\nstep 2');
     expect(card.buttons?.map((r) => r.map((b) => b.action))).toEqual([
-      ['tmux.watch', 'tmux.tail', 'tmux.keys'],
+      ['tmux.refresh', 'tmux.tail', 'tmux.keys'],
       ['tmux.keys', 'tmux.log', 'tmux.kill'],
     ]);
   });

@@ -7,6 +7,8 @@ import {
   DEFAULT_ERROR_PATTERNS,
   DEFAULT_WAIT_PATTERNS,
   STATE_EMOJI,
+  MAX_LINE,
+  WINDOW_LINES,
   type Observation,
 } from '../../../src/targets/tmux/classify.js';
 import { regexProblem } from '../../../src/targets/tmux/regex.js';
@@ -108,10 +110,27 @@ describe('classify', () => {
     }
   });
 
-  it('stays fast on long hostile lines', () => {
-    const long = ['a'.repeat(100_000) + ':', `${'password '.repeat(5000)}`, ' '.repeat(50_000) + 'x'];
-    const start = performance.now();
-    for (let i = 0; i < 20; i++) state({ lines: long, changed: false });
-    expect(performance.now() - start).toBeLessThan(500);
+  it('bounds its work on long hostile lines: few lines, each cut to MAX_LINE, per pattern', () => {
+    const tested: number[] = [];
+    /** The same patterns, recording the length of every string they are run on. */
+    class Counted extends RegExp {
+      override test(s: string): boolean {
+        tested.push(s.length);
+        return super.test(s);
+      }
+    }
+    const counted = (ps: readonly RegExp[]) => ps.map((p) => new Counted(p.source, p.flags));
+    const settings = {
+      ...DEFAULT_CLASSIFY,
+      waitPatterns: counted(DEFAULT_WAIT_PATTERNS),
+      errorPatterns: counted(DEFAULT_ERROR_PATTERNS),
+      promptPattern: new Counted(DEFAULT_CLASSIFY.promptPattern.source, DEFAULT_CLASSIFY.promptPattern.flags),
+    };
+    const long = Array.from({ length: 1000 }, (_, i) => ['a'.repeat(100_000) + ':', 'password '.repeat(5000), ' '.repeat(50_000) + 'x'][i % 3]!);
+    classify({ ...base, lines: long, changed: false, command: 'sleep' }, settings);
+    const patterns = DEFAULT_WAIT_PATTERNS.length + DEFAULT_ERROR_PATTERNS.length + 1;
+    expect(tested.length).toBeGreaterThan(WINDOW_LINES);
+    expect(tested.length).toBeLessThanOrEqual((WINDOW_LINES + 1) * patterns);
+    expect(Math.max(...tested)).toBeLessThanOrEqual(MAX_LINE);
   });
 });
