@@ -100,7 +100,7 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
     }
   });
 
-  it('answers /health, /whoami and /docker ps; the state survives a restart with the audit log intact', async () => {
+  it('answers /health, /whoami, /docker ps and /status; the state survives a restart with the audit log intact', async () => {
     const first = await waitFor(health, 'GET /health to answer 200', 60_000);
     expect(first.checks).toMatchObject({ audit: 'up', telegram: 'up', docker: 'up', tmux: 'disabled' });
     expect((await ask('/whoami', /^User 10 · chat 10 · role operator/)).text).toContain('role operator');
@@ -114,6 +114,9 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
     await container.restart({ t: 10 });
     await waitFor(async () => ((await container.inspect()).State.Running ? await health() : undefined), 'GET /health after the restart', 60_000);
     await ask('/whoami', /^User 10 · chat 10 · role operator/);
+    // tmux has no binary in the image: off, and said so plainly.
+    await ask('/status', /tmux: disabled — TMUX_ENABLED=false/);
+    expect((await teleopsExec(container, ['doctor'])).out).toMatch(/^· tmux: TMUX_ENABLED=false$/m);
     const after = await teleopsExec(container, ['audit', 'verify']);
     expect(after.out).toMatch(/^audit log intact: \d+ entries/);
     expect(after.code).toBe(0);
