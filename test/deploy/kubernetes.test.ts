@@ -7,7 +7,7 @@
  * fails; so does a rule that nothing uses.
  */
 import { loadAllYaml } from '@kubernetes/client-node';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
@@ -22,6 +22,16 @@ import { Alerts, context, parse, startEnv, target, until, type Env } from '../ta
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const OVERLAYS = ['read-only', 'operator'] as const;
+const KUBECTL = (() => {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    if (process.env.CI === 'true') throw new Error('kubectl is required under CI=true (for kubectl kustomize)');
+    console.warn('[kubernetes manifest tests skipped] kubectl not installed');
+    return false;
+  }
+})();
 
 interface KObject {
   apiVersion: string;
@@ -88,7 +98,7 @@ const SCENARIOS: Record<string, readonly string[]> = {
   'k8s.delete': ['/k8s delete pod/{pod}'],
 };
 
-describe('deploy/kubernetes', () => {
+describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
   let env: Env;
   beforeAll(async () => {
     env = await startEnv([]);
