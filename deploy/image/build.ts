@@ -134,7 +134,10 @@ async function imageExists(docker: (args: string[]) => Promise<string>, tag: str
 }
 
 export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
-  const log = opts.log ?? ((l: string) => process.stderr.write(`image: ${l}\n`));
+  const started = Date.now();
+  const say = opts.log ?? ((l: string) => process.stderr.write(`image: ${l}\n`));
+  // Seconds since the start on every line: where a slow build spends its time.
+  const log = (l: string) => say(`${((Date.now() - started) / 1000).toFixed(0)}s ${l}`);
   const env = { ...process.env, DOCKER_BUILDKIT: '0', ...(opts.dockerHost ? { DOCKER_HOST: opts.dockerHost } : {}) };
   const docker = (args: string[]) => sh('docker', args, { env });
   const cacheDir = opts.cacheDir ?? join(ROOT, 'node_modules/.cache/teleops-image');
@@ -180,6 +183,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
       for (const f of await readdir(cacheDir)) if (/^teleops_\w+\.tar$/.test(f)) await rm(join(cacheDir, f));
       await docker(['save', '-o', saved, image]);
     }
+    log(`built ${image}`);
     return { image, base, built: true };
   } finally {
     await rm(work, { recursive: true, force: true });
