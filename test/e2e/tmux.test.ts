@@ -16,6 +16,8 @@ const OP = 10;
 const VIEWER = 30;
 const FORUM = -1003000;
 const POLL_SECONDS = '0.2';
+/** Start-up (tsx compiling the sources) is slow on a loaded machine; a failed one exits at once. */
+const START_MS = 90_000;
 
 let fake: FakeBotApi;
 let dir: { path: string; remove(): void };
@@ -62,9 +64,14 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 
 async function start(extra: Record<string, string> = {}): Promise<Proc> {
   const polls = fake.calls.filter((c) => c.method === 'getUpdates').length;
-  proc = runTeleops(['start'], env(extra));
-  await fake.waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, 20_000, 'the bot to poll');
-  return proc;
+  const p = runTeleops(['start'], env(extra));
+  proc = p;
+  const exited = p.exited.then((code) => {
+    throw new Error(`teleops exited (${code}) before polling:\n${p.output()}`);
+  });
+  await Promise.race([fake.waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, START_MS, 'the bot to poll'), exited]);
+  exited.catch(() => undefined);
+  return p;
 }
 
 const text = (chat: number, id: number): string => fake.message(chat, id)?.text ?? '';
@@ -305,5 +312,5 @@ describeTmux('terminal sessions through the Bot API', () => {
     expect(most).toBeLessThanOrEqual(Math.min(GLOBAL, PER_CHAT));
     // Coalescing: far fewer edits than the watcher saw changes (40 ticks per session).
     expect(writes.filter((c) => c.method === 'editMessageText').length).toBeLessThan(N * 10);
-  }, 20_000 + cardsWithin + doneWithin);
+  }, START_MS + cardsWithin + doneWithin + 10_000);
 });
