@@ -199,9 +199,8 @@ describeTmux('tmux actions on a real tmux server', () => {
     const many = (await run('tmux.find', { target: 'long', pattern: '/^\\d+$/' })).blocks.at(-1);
     expect(many?.kind === 'pre' && many.text.split('\n')).toEqual(Array.from({ length: 20 }, (_, i) => String(581 + i)));
     expect(plainText(await run('tmux.find', { target: 'long', pattern: 'nothing-like-this' }))).toContain('No line of long matches');
-    const start = Date.now();
+    // Refused before matching anything (its speed is in npm run bench).
     await expect(run('tmux.find', { target: 'long', pattern: '/(a+)+$/' })).rejects.toThrow(/exponential/);
-    expect(Date.now() - start).toBeLessThan(1000);
   });
 
   it('gives and resolves aliases, and refuses clashes', async () => {
