@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { envExample, loadConfig, SETTINGS } from '../src/config.js';
-import { SECRET_ENV } from '../src/core/env.js';
+import { scrubbedEnv, SECRET_ENV } from '../src/core/env.js';
 
 const TOKEN = '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi';
 
@@ -68,9 +68,29 @@ describe('passwords in settings', () => {
 });
 
 describe('secret settings', () => {
-  it('are all kept out of the processes teleops starts', () => {
+  // That the sessions and commands teleops starts do not see them is checked where they start:
+  // test/targets/tmux/actions.test.ts "keep teleops secrets out of the sessions they start" and
+  // test/targets/shell/shell.test.ts "… keeps teleops secrets out of its environment".
+  it('are all on SECRET_ENV, the list scrubbedEnv drops', () => {
     const secret = Object.entries(SETTINGS).filter(([, s]) => 'secret' in s && s.secret).map(([n]) => n);
     expect([...SECRET_ENV].sort()).toEqual(secret.sort());
+  });
+
+  it('scrubbedEnv drops every one of them and keeps the rest', () => {
+    const saved = { ...process.env };
+    try {
+      for (const k of SECRET_ENV) process.env[k] = `secret-${k}`;
+      process.env.TELEOPS_TEST_PLAIN = 'kept';
+      const env = scrubbedEnv();
+      for (const k of SECRET_ENV) expect(env, k).not.toHaveProperty(k);
+      expect(env.TELEOPS_TEST_PLAIN).toBe('kept');
+      expect(env.PATH).toBe(process.env.PATH);
+    } finally {
+      for (const k of [...SECRET_ENV, 'TELEOPS_TEST_PLAIN']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
   });
 });
 

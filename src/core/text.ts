@@ -39,9 +39,12 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
-/** Parses "30s", "5m", "2h", "1d" (and combinations like "1h30m") into milliseconds. */
+/**
+ * Parses "30s", "5m", "2h", "1d" and combinations like "1h30m" into milliseconds, spaced too
+ * ("1h 05m", "2d 3h"): operators type back what formatDuration showed them.
+ */
 export function parseDuration(s: string): number | undefined {
-  const m = /^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?$/.exec(s.trim());
+  const m = /^(?:(\d{1,4})d *)?(?:(\d{1,5})h *)?(?:(\d{1,6})m *)?(?:(\d{1,7})s)?$/.exec(s.trim());
   if (!m || s.trim() === '') return undefined;
   const [, d, h, min, sec] = m;
   return ((+(d ?? 0) * 24 + +(h ?? 0)) * 60 + +(min ?? 0)) * 60_000 + +(sec ?? 0) * 1000;

@@ -9,13 +9,17 @@ import { say } from '../../src/core/result.js';
 const OPEN = /^<tool_output action="a\.b" untrusted="true">\n/;
 const CLOSE = '\n</tool_output>';
 
-/** Text biased towards the wrapper's own tags. */
-const tricky = fc.array(fc.oneof(fc.string(), fc.constantFrom('<tool_output', '</tool_output>', '</TOOL_OUTPUT >', '<', '>', '\n', 'untrusted="false"')), { maxLength: 40 }).map((a) => a.join(''));
+/** Text biased towards the wrapper's own tags (size 'max': fast-check's default keeps arrays under about ten). */
+const tricky = fc.array(fc.oneof(fc.string(), fc.constantFrom('<tool_output', '</tool_output>', '</TOOL_OUTPUT >', '<', '>', '\n', 'untrusted="false"')), { maxLength: 40, size: 'max' }).map((a) => a.join(''));
 
 describe('wrapping tool output for the model', () => {
   it('the text inside can never open or close the wrapper', () => {
+    let tags = 0;
+    let cutDown = 0;
     fc.assert(
-      fc.property(tricky, fc.integer({ min: 200, max: 5000 }), (body, max) => {
+      fc.property(tricky, fc.integer({ min: 200, max: 500 }), (body, max) => {
+        if (/<\/?tool_output/i.test(body)) tags++;
+        if (body.length > max) cutDown++;
         const w = wrapUntrusted('a.b', body, max);
         expect(w).toMatch(OPEN);
         expect(w.endsWith(CLOSE)).toBe(true);
@@ -23,24 +27,33 @@ describe('wrapping tool output for the model', () => {
         expect(inner).not.toMatch(/<\/?tool_output/i);
       }),
     );
+    expect(tags).toBeGreaterThan(20);
+    expect(cutDown).toBeGreaterThan(0);
   });
 
   it('keeps short output as it is (apart from neutralized tags)', () => {
+    let long = 0;
     fc.assert(
-      fc.property(fc.string({ maxLength: 300 }).filter((s) => !/<\/?tool_output/i.test(s)), (body) => {
+      fc.property(fc.string({ maxLength: 400, size: 'max' }).filter((s) => !/<\/?tool_output/i.test(s)), (body) => {
+        if (body.length > 300) long++;
         expect(wrapUntrusted('a.b', body, 400)).toBe(`<tool_output action="a.b" untrusted="true">\n${body}${CLOSE}`);
       }),
     );
+    expect(long).toBeGreaterThan(0);
   });
 
   it('cuts to the budget, keeping the start and the end, and says how to narrow', () => {
+    let over = 0;
+    let under = 0;
     fc.assert(
-      fc.property(fc.string({ minLength: 0, maxLength: 20_000 }), fc.integer({ min: 300, max: 5000 }), (s, max) => {
+      fc.property(fc.string({ minLength: 0, maxLength: 20_000, size: 'max' }), fc.integer({ min: 300, max: 5000 }), (s, max) => {
         const c = cut(s, max, NARROW_HINT);
         if (s.length <= max) {
+          under++;
           expect(c).toBe(s);
           return;
         }
+        over++;
         expect(c.length).toBe(max);
         expect(c).toContain(`${s.length} characters in all; the middle was left out. ${NARROW_HINT}`);
         const [head, tail] = c.split(/\n\[… .*\]\n/s) as [string, string];
@@ -49,6 +62,8 @@ describe('wrapping tool output for the model', () => {
         expect(tail.length).toBeGreaterThan(head.length);
       }),
     );
+    expect(over).toBeGreaterThan(20);
+    expect(under).toBeGreaterThan(0);
   });
 
   it('neutralize only inserts a zero-width break', () => {
@@ -65,7 +80,7 @@ describe('tools from actions', () => {
 
   it('tool names are the action names with dots as underscores, and map back', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}(\.[a-z][a-z0-9-]{0,8}){1,2}$/), { maxLength: 20 }), (names) => {
+      fc.property(fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}(\.[a-z][a-z0-9-]{0,8}){1,2}$/), { maxLength: 20, size: 'max' }), (names) => {
         const index = toolIndex(names.map(mk));
         expect([...index.keys()]).toEqual(names.map(toolNameOf));
         for (const [tool, action] of index) {

@@ -630,7 +630,9 @@ describe('verifyAudit over random logs', () => {
     outcome: fc.constantFrom(...AUDIT_OUTCOMES),
     detail: fc.option(text, { nil: undefined }),
   });
-  const log = fc.array(entry, { minLength: 1, maxLength: 25 });
+  // size 'max': fast-check's default size would keep logs under about ten entries.
+  const LONG = 10;
+  const log = fc.array(entry, { minLength: 1, maxLength: 25, size: 'max' });
   const mode = fc.constantFrom(undefined, 'k3y');
 
   type Op =
@@ -650,7 +652,7 @@ describe('verifyAudit over random logs', () => {
       fc.record({ op: fc.constant('delete' as const), at: pos.map((x) => at(x, n)), renumber: fc.boolean() }),
       fc.record({ op: fc.constant('insert' as const), at: pos.map((x) => at(x, n)) }),
       fc.record({ op: fc.constant('truncate' as const), at: pos.map((x) => at(x, n)) }),
-      fc.record({ op: fc.constant('replace' as const), entries: fc.array(entry, { minLength: 1, maxLength: 30 }) }),
+      fc.record({ op: fc.constant('replace' as const), entries: fc.array(entry, { minLength: 1, maxLength: 30, size: 'max' }) }),
       ...(n >= 2
         ? [
             fc
@@ -692,6 +694,7 @@ describe('verifyAudit over random logs', () => {
   }
 
   it('verifyAuditAsync agrees with verifyAudit on any log, untampered or tampered once', async () => {
+    let longTampered = 0;
     await fc.assert(
       fc.asyncProperty(
         mode,
@@ -700,6 +703,7 @@ describe('verifyAudit over random logs', () => {
           const f = makeLog(hmacKey, entries);
           try {
             const expected = o && tamper(f.db, entries.length, o);
+            if (expected && entries.length > LONG) longTampered++;
             const report = await verifyAsync(f);
             expect(report).toEqual(verify(f));
             if (expected) expectBreak(report, expected.kind, expected.firstBadSeq);
@@ -711,11 +715,14 @@ describe('verifyAudit over random logs', () => {
       ),
       { numRuns: 40 },
     );
+    expect(longTampered).toBeGreaterThan(0);
   });
 
   it('accepts every untampered log', () => {
+    let long = 0;
     fc.assert(
       fc.property(mode, log, (hmacKey, entries) => {
+        if (entries.length > LONG) long++;
         const f = makeLog(hmacKey, entries);
         try {
           expect(verify(f)).toEqual({ ok: true, entries: entries.length, headSeq: entries.length });
@@ -725,9 +732,12 @@ describe('verifyAudit over random logs', () => {
       }),
       { numRuns: 60 },
     );
+    expect(long).toBeGreaterThan(0);
   });
 
   it('names the kind and the first bad entry of any single tampering', () => {
+    const reached = new Map<Op['op'], number>();
+    let long = 0;
     fc.assert(
       fc.property(
         mode,
@@ -736,6 +746,8 @@ describe('verifyAudit over random logs', () => {
           const f = makeLog(hmacKey, entries);
           try {
             const expected = tamper(f.db, entries.length, o);
+            reached.set(o.op, (reached.get(o.op) ?? 0) + 1);
+            if (entries.length > LONG) long++;
             expectBreak(verify(f), expected.kind, expected.firstBadSeq);
           } finally {
             f.done();
@@ -744,5 +756,7 @@ describe('verifyAudit over random logs', () => {
       ),
       { numRuns: 200 },
     );
+    expect([...reached.keys()].sort()).toEqual(['delete', 'insert', 'modify', 'replace', 'swap', 'truncate']);
+    expect(long).toBeGreaterThan(20);
   });
 });

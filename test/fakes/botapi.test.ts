@@ -101,14 +101,13 @@ describe('getUpdates', () => {
   it('holds a long poll until an update arrives', async () => {
     const bot = newBot();
     const started = Date.now();
-    const poll = bot.api.getUpdates({ timeout: 3 });
+    // A poll that were only answered at its timeout (60 s) would outlast the test's (30 s).
+    const poll = bot.api.getUpdates({ timeout: 60 });
     await fake.waitFor(pollPending);
     setTimeout(() => fake.sendText({ from: USER, text: 'late' }), 300);
     const updates = await poll;
-    const waited = Date.now() - started;
     expect(updates.map((u) => u.message?.text)).toEqual(['late']);
-    expect(waited).toBeGreaterThanOrEqual(250);
-    expect(waited).toBeLessThan(2500);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
 
   it('answers an empty list when the timeout passes', async () => {
@@ -513,11 +512,10 @@ describe('test-side helpers', () => {
   });
 
   it('stops promptly while a long poll is held', async () => {
-    const poll = newBot().api.getUpdates({ timeout: 30 }).catch((e: unknown) => e);
+    // Waiting for the poll's timeout (60 s) would outlast the test's (30 s).
+    const poll = newBot().api.getUpdates({ timeout: 60 }).catch((e: unknown) => e);
     await fake.waitFor(pollPending);
-    const started = Date.now();
     await fake.stop();
-    await poll;
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await poll).toEqual([]);
   });
 });

@@ -33,6 +33,8 @@ export interface RequestRecord {
   readonly query: Readonly<Record<string, string>>;
   readonly contentType?: string;
   readonly user?: string;
+  /** Arrival, ms since the epoch. */
+  readonly at: number;
 }
 
 /** Makes the next matching request(s) fail with a Status of `code` (e.g. 409 from a concurrent writer). */
@@ -231,7 +233,7 @@ export class FakeKubeApi {
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     const id = auth ? this.tokens.get(auth[1]!) : undefined;
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
-    this.requests.push({ cluster: cluster.name, method: req.method ?? 'GET', path, query, ...(contentType ? { contentType } : {}), ...(id ? { user: id.user } : {}) });
+    this.requests.push({ cluster: cluster.name, method: req.method ?? 'GET', path, query, at: Date.now(), ...(contentType ? { contentType } : {}), ...(id ? { user: id.user } : {}) });
     if (!id || id.cluster !== cluster.name) return send(res, 401, statusObject(401, 'Unauthorized', 'Unauthorized'));
 
     if (path === '/version') {

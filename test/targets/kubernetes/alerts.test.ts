@@ -123,11 +123,18 @@ describe('kubernetes alerts', () => {
       env.api.endWatches();
       await until(() => running!.watchStatus().contexts.prod?.state === 'down', 3000, 'down');
       const from = env.api.requests.length;
-      await new Promise((r) => setTimeout(r, 800));
-      // Three streams, backoff 50 ms doubling to 200 ms: a handful of tries each, not hundreds.
-      const tries = env.api.requests.length - from;
-      expect(tries).toBeGreaterThan(3);
-      expect(tries).toBeLessThan(30);
+      // Three streams, backoff 50 ms doubling to 200 ms (FAST). Bounded by the work: a few
+      // tries of each stream, spaced at least by the backoff, which has doubled to its cap.
+      const STREAMS = ['/api/v1/pods', '/api/v1/events', '/api/v1/nodes'];
+      const tries = (path: string) => env.api.requests.slice(from).filter((r) => r.path === path).map((r) => r.at);
+      await until(() => STREAMS.every((p) => tries(p).length >= 6), 10_000, () => `six tries of each stream: ${STREAMS.map((p) => tries(p).length).join(', ')}`);
+      // Timers fire on whole milliseconds: a little slack below each bound.
+      const EARLY = 5;
+      for (const p of STREAMS) {
+        const gaps = tries(p).slice(1, 6).map((t, i) => t - tries(p)[i]!);
+        for (const g of gaps) expect(g, p).toBeGreaterThanOrEqual(50 - EARLY);
+        for (const g of gaps.slice(-2)) expect(g, p).toBeGreaterThanOrEqual(200 - EARLY);
+      }
       const s = running!.watchStatus().contexts.prod;
       expect(s?.state === 'down' && s.detail).toMatch(/^Kubernetes API error 503 ServiceUnavailable on watch (pods|events|nodes) \(context prod\)$/);
     } finally {

@@ -49,6 +49,7 @@ describe('/k8s scale', () => {
   it('says when nothing would change, and scales statefulsets', async () => {
     const t = target(env);
     expect(await preview(t, '/k8s scale deploy/web 3')).toContain('Already at 3 replicas: nothing will change.');
+    expect(prod().get('pods', 'shop', 'db-1')).toBeUndefined();
     const r = await run(t, '/k8s scale sts/db 2 -n shop -c prod');
     expect(firstLine(r)).toMatch(/statefulset shop\/db @ prod: scaled 1 → 2; rollout complete .*2\/2 ready/);
     expect(prod().get('pods', 'shop', 'db-1')).toBeDefined();
@@ -190,10 +191,12 @@ describe('/k8s delete', () => {
   it('previews who replaces the pod (dry run), deletes it, and waits for the replacement', async () => {
     const t = target(env);
     const [pod] = podNames('web');
+    const before = prod().get('pods', 'shop', pod!);
     const card = await preview(t, `/k8s delete pod/${pod}`);
     expect(card).toMatch(new RegExp(`^Delete pod shop/${pod} @ prod\\nThe pod will be deleted; its ReplicaSet web-[0-9a-f]+ \\(deployment web\\) will replace it\\.\\n✔`));
     expect(writes().at(-1)).toMatchObject({ method: 'DELETE', path: `/api/v1/namespaces/shop/pods/${pod}`, query: { dryRun: 'All' } });
-    expect(prod().get('pods', 'shop', pod!)).toBeDefined();
+    // The dry run left the pod exactly as it was.
+    expect(prod().get('pods', 'shop', pod!)).toEqual(before);
 
     const r = await run(t, `/k8s delete pod/${pod}`);
     expect(firstLine(r)).toMatch(new RegExp(`^✅ pod shop/${pod} @ prod: deleted; ReplicaSet web-[0-9a-f]+ replaces it; rollout complete .*3/3 ready`));
@@ -212,6 +215,7 @@ describe('/k8s delete', () => {
 
   it('deletes only single pods: never namespaces, nodes, other kinds, or by selector', () => {
     const t = target(env);
+    const sent = env.api.requests.length;
     const refusal = 'only single pods can be deleted, as pod/<name>: never namespaces, nodes, or anything by label selector';
     for (const line of ['/k8s delete ns/shop', '/k8s delete namespace/shop', '/k8s delete node/node-1', '/k8s delete deploy/web', '/k8s delete svc/web']) {
       expect(() => parse(t, line), line).toThrow(/kind must be one of|only single pods/);
@@ -224,8 +228,8 @@ describe('/k8s delete', () => {
     expect(() => parse(t, '/k8s delete web-1')).toThrow('say pod/web-1 to delete a pod');
     expect(() => action(t, 'k8s.delete').params.parse({ pod: 'web-1', selector: 'app=web' })).toThrow();
     expect(() => action(t, 'k8s.delete').params.parse({ namespace: 'shop', kind: 'namespace' })).toThrow();
-    expect(prod().get('namespaces', undefined, 'shop')).toBeDefined();
-    expect(prod().get('nodes', undefined, 'node-1')).toBeDefined();
+    // Refused before anything reached the API.
+    expect(env.api.requests.slice(sent)).toEqual([]);
   });
 });
 

@@ -12,7 +12,7 @@ import {
 
 const nameChar = fc.constantFrom(...'abcxyzABZ019_-'.split(''));
 const validName = fc
-  .tuple(fc.constantFrom(...'abzAZ09_'.split('')), fc.array(nameChar, { maxLength: 20 }))
+  .tuple(fc.constantFrom(...'abzAZ09_'.split('')), fc.array(nameChar, { maxLength: 20, size: 'max' }))
   .map(([h, t]) => h + t.join(''));
 const windowRef = fc.oneof(fc.integer({ min: 0, max: 9999 }).map(String), validName);
 const targetRef = fc.oneof(
@@ -53,7 +53,7 @@ describe('parseTarget', () => {
 
   it('accepts only references whose parts are safe for tmux', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 80 }), (s) => {
+      fc.property(fc.string({ maxLength: 80, size: 'max' }), (s) => {
         let t;
         try {
           t = parseTarget(s);

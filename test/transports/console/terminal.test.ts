@@ -4,7 +4,7 @@ import { terminalSafe } from '../../../src/transports/console/terminal.js';
 
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
-const anyText = fc.string({ unit: 'binary', maxLength: 200 });
+const anyText = fc.string({ unit: 'binary', maxLength: 200, size: 'max' });
 
 describe('terminalSafe', () => {
   it('shows terminal controls as visible escapes', () => {

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import type { ApiCallFn } from 'grammy';
+import { Api, GrammyError, HttpError, type ApiCallFn } from 'grammy';
 import { silentLogger } from '../../../src/core/log.js';
 import { JITTER_MARGIN_MS, limitTransformer, RateGate, type Limits } from '../../../src/transports/telegram/limits.js';
-import { Outbox, type OutboxJob } from '../../../src/transports/telegram/outbox.js';
+import { isTransient, Outbox, type OutboxJob } from '../../../src/transports/telegram/outbox.js';
+import { FakeBotApi } from '../../fakes/botapi.js';
 
 /** A write as Telegram would see it: method, chat, arrival time (fake clock). */
 interface Write {
@@ -31,7 +32,6 @@ function harness(limits: Limits, opts: { maxQueued?: number; concurrency?: numbe
   const outbox = new Outbox({
     delay: (c) => gate.delay(c),
     log: silentLogger(),
-    transient: (e) => e instanceof Transient,
     ...(opts.maxQueued !== undefined ? { maxQueued: opts.maxQueued } : {}),
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
   });
@@ -42,16 +42,18 @@ function harness(limits: Limits, opts: { maxQueued?: number; concurrency?: numbe
     what,
     ...(key !== undefined ? { key } : {}),
     run: async () => {
-      const res = await call('sendMessage', chatId);
-      if (!res.ok) throw new Transient();
+      await send('sendMessage', chatId);
       sent.push({ chatId, what });
     },
   });
+  /** A write that throws as grammY's Api does when Telegram says no. */
+  const send = async (method: string, chatId: number): Promise<void> => {
+    const res = await call(method, chatId);
+    if (!res.ok) throw new GrammyError(`Call to '${method}' failed!`, res, method as never, { chat_id: chatId });
+  };
   const sent: { chatId: number; what: string }[] = [];
-  return { gate, writes, outbox, job, sent, call };
+  return { gate, writes, outbox, job, sent, call, send };
 }
-
-class Transient extends Error {}
 
 /** Most writes in any window of `span` ms that starts at a write. */
 function most(times: readonly number[], span: number): number {
@@ -114,6 +116,9 @@ describe('Outbox', () => {
 
   it('keeps every chat and the whole bot within the limits (sliding windows), and loses no card', async () => {
     const chats = [1, 2, 3, 4, -100, -200];
+    // Runs that reached the branches the property is about: a window filled up, a card coalesced.
+    let full = 0;
+    let coalesced = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -123,7 +128,8 @@ describe('Outbox', () => {
             key: fc.integer({ min: 0, max: 3 }),
             gap: fc.integer({ min: 0, max: 400 }),
           }),
-          { minLength: 1, maxLength: 80 },
+          // fast-check's default size would keep the events under about ten: too few to fill a window.
+          { minLength: 1, maxLength: 80, size: 'max' },
         ),
         fc.record({ globalPerSecond: fc.integer({ min: 1, max: 8 }), groupPerMinute: fc.integer({ min: 3, max: 30 }), privatePerSecond: fc.integer({ min: 1, max: 3 }) }),
         async (events, limits) => {
@@ -131,6 +137,7 @@ describe('Outbox', () => {
           const newest = new Map<string, number>();
           const delivered = new Map<string, number>();
           const autos: Write[] = [];
+          let cardEnqueues = 0;
           for (const [n, e] of events.entries()) {
             if (e.kind === 'direct') {
               void h.call('sendMessage', e.chat);
@@ -139,6 +146,7 @@ describe('Outbox', () => {
             } else {
               const id = `${e.chat}:${e.key}`;
               newest.set(id, n);
+              cardEnqueues++;
               h.outbox.enqueue({
                 chatId: e.chat,
                 priority: 'card',
@@ -159,7 +167,10 @@ describe('Outbox', () => {
           // Every card's last version arrived.
           expect(delivered).toEqual(newest);
           // Overall, every write waits its turn.
-          expect(most(h.writes.map((w) => w.at), 1000)).toBeLessThanOrEqual(limits.globalPerSecond);
+          const overall = most(h.writes.map((w) => w.at), 1000);
+          expect(overall).toBeLessThanOrEqual(limits.globalPerSecond);
+          if (overall === limits.globalPerSecond) full++;
+          if (autos.length < cardEnqueues) coalesced++;
           for (const chat of chats) {
             const all = h.writes.filter((w) => w.chatId === chat).map((w) => w.at);
             if (chat < 0) expect(most(all, 60_000)).toBeLessThanOrEqual(limits.groupPerMinute);
@@ -170,6 +181,8 @@ describe('Outbox', () => {
       ),
       { numRuns: 40 },
     );
+    expect(full).toBeGreaterThan(10);
+    expect(coalesced).toBeGreaterThan(10);
   });
 
   it('direct replies in a private chat do not wait, but the outbox waits for them', async () => {
@@ -225,8 +238,7 @@ describe('Outbox', () => {
       key: 'k',
       what: 'card',
       run: async () => {
-        const res = await h.call('editMessageText', 1);
-        if (!res.ok) throw new Transient();
+        await h.send('editMessageText', 1);
         h.sent.push({ chatId: 1, what: content });
       },
     };
@@ -249,6 +261,16 @@ describe('Outbox', () => {
     expect(h.sent.map((s) => s.what)).toEqual(['alert 6', 'alert 7', 'alert 8', 'alert 9', 'card']);
   });
 
+  it('gives up at once on a failure that retrying cannot fix', async () => {
+    const h = harness(LIMITS, { fail: (w) => (w.chatId === 1 ? { code: 400 } : undefined) });
+    h.outbox.enqueue(h.job(1, 'card', 'bad card', 'k'));
+    h.outbox.enqueue(h.job(1, 'alert', 'bad alert'));
+    h.outbox.enqueue(h.job(2, 'alert', 'fine'));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.sent.map((s) => s.what)).toEqual(['fine']);
+    expect(h.outbox.dropped).toBe(2);
+  });
+
   it('stop waits for queued writes, then takes no more', async () => {
     const h = harness(LIMITS);
     for (let i = 0; i < 3; i++) h.outbox.enqueue(h.job(i + 1, 'alert', `a${i}`));
@@ -257,5 +279,88 @@ describe('Outbox', () => {
     await stopped;
     expect(h.sent).toHaveLength(3);
     expect(h.outbox.enqueue(h.job(1, 'alert', 'late'))).toBe(false);
+  });
+});
+
+describe('isTransient', () => {
+  const apiError = (code: number) => new GrammyError('no', { ok: false, error_code: code, description: 'no' }, 'sendMessage', {});
+
+  it('retries what may pass (429, 5xx, the network) and nothing the API refused for good', () => {
+    for (const code of [429, 500, 502, 503, 504]) expect(isTransient(apiError(code)), String(code)).toBe(true);
+    for (const code of [400, 401, 403, 404, 409, 413]) expect(isTransient(apiError(code)), String(code)).toBe(false);
+    expect(isTransient(new HttpError('Network request failed', new Error('ECONNRESET')))).toBe(true);
+    expect(isTransient(new Error('a bug'))).toBe(false);
+    expect(isTransient('a string')).toBe(false);
+  });
+});
+
+/**
+ * The outbox's failures as they really arrive: grammY's Api over HTTP against the fake Bot
+ * API's injected faults, with the outbox's own idea of what is transient (real timers).
+ */
+describe('Outbox over the Bot API', () => {
+  let fake: FakeBotApi;
+  const CHAT = 42;
+
+  beforeEach(async () => {
+    fake = new FakeBotApi();
+    await fake.start();
+    fake.createUser({ id: CHAT, username: 'op' });
+  });
+  afterEach(async () => {
+    await fake.stop();
+  });
+
+  function setup() {
+    const gate = new RateGate(LIMITS);
+    const api = new Api(fake.token, { apiRoot: fake.apiRoot });
+    api.config.use(limitTransformer(gate));
+    const outbox = new Outbox({ delay: (c) => gate.delay(c), log: silentLogger() });
+    const alert = (text: string): OutboxJob => ({ chatId: CHAT, priority: 'alert', what: text, run: async () => void (await api.sendMessage(CHAT, text)) });
+    const texts = () => fake.messages(CHAT).map((m) => m.text);
+    const calls = (method: string) => fake.calls.filter((c) => c.method === method);
+    return { outbox, alert, api, texts, calls };
+  }
+
+  it('a 429 pauses the chat for retry_after, then the alert goes', async () => {
+    const s = setup();
+    fake.failNext('sendMessage', { code: 429, retryAfter: 2 });
+    s.outbox.enqueue(s.alert('first'));
+    s.outbox.enqueue(s.alert('second'));
+    await s.outbox.idle();
+    expect(s.texts()).toEqual(['first', 'second']);
+    const [refused, ...rest] = s.calls('sendMessage');
+    expect([refused!.status, ...rest.map((c) => c.status)]).toEqual([429, 200, 200]);
+    // Nothing went to the chat while Telegram said to wait.
+    for (const c of rest) expect(c.at - refused!.at).toBeGreaterThanOrEqual(2000);
+    expect(s.outbox.dropped).toBe(0);
+  });
+
+  it('a card edit that meets 5xx and a dropped connection is retried until its newest state is shown', async () => {
+    const s = setup();
+    const { message_id } = await s.api.sendMessage(CHAT, 'v0');
+    let version = 1;
+    const card: OutboxJob = { chatId: CHAT, priority: 'card', key: 'card', what: 'card', run: async () => void (await s.api.editMessageText(CHAT, message_id, `v${version}`)) };
+    fake.failNext('editMessageText', { code: 502 });
+    fake.failNext('editMessageText', { drop: true });
+    s.outbox.enqueue(card);
+    await fake.waitFor(() => s.calls('editMessageText').length >= 2, 10_000, 'two failed edits');
+    version = 2;
+    s.outbox.enqueue(card);
+    await s.outbox.idle();
+    expect(fake.message(CHAT, message_id)?.text).toBe('v2');
+    expect(s.calls('editMessageText').map((c) => c.status)).toEqual([502, 0, 200]);
+    expect(s.outbox.dropped).toBe(0);
+  });
+
+  it('an alert the API refuses for good (400) is given up without a retry', async () => {
+    const s = setup();
+    fake.failNext('sendMessage', { code: 400, description: 'Bad Request: chat not found' });
+    s.outbox.enqueue(s.alert('lost'));
+    s.outbox.enqueue(s.alert('kept'));
+    await s.outbox.idle();
+    expect(s.texts()).toEqual(['kept']);
+    expect(s.calls('sendMessage').map((c) => c.status)).toEqual([400, 200]);
+    expect(s.outbox.dropped).toBe(1);
   });
 });

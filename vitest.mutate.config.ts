@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The tests `npm run mutate` runs against each mutant of src/core: the unit tests of core,
+ * which start no dockerd, tmux or teleops process (Stryker runs them once per mutant).
+ */
+export default defineConfig({
+  test: {
+    // config.test.ts holds the tests of core/env.ts (the secrets kept from child processes).
+    include: ['test/core/**/*.test.ts', 'test/config.test.ts'],
+    testTimeout: 30_000,
+    pool: 'forks',
+  },
+});
