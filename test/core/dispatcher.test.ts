@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { requestHash } from '../../src/core/approvals.js';
 import type { Outcome } from '../../src/core/dispatcher.js';
 import type { Principal } from '../../src/core/policy.js';
 import { plainText } from '../../src/core/result.js';
@@ -145,6 +146,22 @@ describe('dispatcher', () => {
     expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
     expect(text(await t.app.dispatcher.decide(viewerInGroup, o.approval.id, o.approval.token, 'approve'))).toMatch(/operator role/);
     expect(await t.app.dispatcher.decide({ kind: 'telegram', userId: 999, chatId: -100, chatType: 'supergroup' }, o.approval.id, o.approval.token, 'approve')).toEqual({ kind: 'ignored' });
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+  });
+
+  it('a pending approval changed in the database by someone with write access to the state directory runs nothing', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    const row = t.app.db.prepare<[string], { params: string }>('SELECT params FROM approvals WHERE id = ?').get(o.approval.id)!;
+    const params = JSON.stringify({ ...(JSON.parse(row.params) as object), name: 'prod' });
+    // Params changed, hash left alone: the stored request no longer matches its hash.
+    t.app.db.prepare('UPDATE approvals SET params = ? WHERE id = ?').run(params, o.approval.id);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
+    // The hash recomputed too (no key is involved): the token on the card's buttons no longer matches.
+    const rehashed = requestHash({ id: o.approval.id, action: 'test.destroy', params: JSON.parse(params) as Record<string, unknown>, requesterId: 10, chatId: 10 });
+    t.app.db.prepare('UPDATE approvals SET request_hash = ? WHERE id = ?').run(rehashed, o.approval.id);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
     expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
 
