@@ -74,7 +74,7 @@ export class AuditMonitor {
     const v = this.last;
     if (!v) return { state: 'up', detail: `${summary}; not verified yet` };
     const when = new Date(v.at).toISOString().slice(0, 19).replace('T', ' ');
-    if (v.status === 'broken') return { state: 'down', detail: `BROKEN (verified ${when} UTC): ${v.message}` };
+    if (v.status === 'broken') return { state: 'down', detail: `BROKEN (verified ${when} UTC): ${v.message}`, stillWorks: true };
     if (v.status === 'unverifiable') return { state: 'up', detail: `${summary}; ${v.message} (verified ${when} UTC)` };
     return { state: 'up', detail: `${summary}; intact, ${v.entries} entries verified ${when} UTC` };
   }

@@ -3,6 +3,11 @@ export interface Health {
   readonly state: 'up' | 'down' | 'disabled';
   /** One line: what was checked, or what is wrong and how to fix it. */
   readonly detail: string;
+  /**
+   * Down, yet the bot itself works (a broken audit chain: actions still run and are audited).
+   * Reported in /health, never a 503, so a liveness probe does not restart it in a loop.
+   */
+  readonly stillWorks?: boolean;
 }
 
 export interface Integration {

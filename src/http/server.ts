@@ -29,7 +29,7 @@ export async function startHttp(d: HttpDeps): Promise<Server> {
       if (path === '/health') {
         const checks = await checkAll(d.integrations());
         const states = Object.fromEntries(Object.entries(checks).map(([k, h]) => [k, h.state]));
-        const broken = d.essential.some((k) => checks[k]?.state === 'down');
+        const broken = d.essential.some((k) => checks[k]?.state === 'down' && !checks[k]?.stillWorks);
         const degraded = Object.values(checks).some((h) => h.state === 'down');
         const body = {
           status: broken ? 'down' : degraded ? 'degraded' : 'ok',
