@@ -10,6 +10,8 @@
  */
 import { execFile, type ExecFileException } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ActionError } from '../../core/action.js';
 import type { TmuxKey } from './keys.js';
 import { tmuxTargetArg, type TmuxTarget } from './target.js';
@@ -75,6 +77,8 @@ export interface NewSession {
 export interface TmuxPort {
   /** The server this port talks to, for messages ("/tmp/tmux-1000/default"). */
   readonly where: string;
+  /** Why tmux cannot put its socket where TMUX_SOCKET says, or undefined when it can. */
+  socketProblem(): Promise<string | undefined>;
   /** Every session; [] when no server is running. */
   listSessions(): Promise<SessionInfo[]>;
   /** Every pane of the server (one call), or of one session; [] when no server is running. */
@@ -157,6 +161,29 @@ const PANE_FORMAT = [
 export const escapeTrailingSemicolon = (s: string): string =>
   s.endsWith(';') ? `${s.slice(0, -1)}\\;` : s;
 
+/**
+ * tmux needs the socket's directory to exist and be writable and searchable; without it a
+ * server cannot start, yet `new-session` still exits 0. Synchronous: two syscalls, no I/O wait.
+ */
+function socketProblem(dir: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  const st = (() => {
+    try {
+      return statSync(dir);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!st) return `the TMUX_SOCKET directory ${dir} does not exist`;
+  if (!st.isDirectory()) return `the TMUX_SOCKET directory ${dir} is not a directory`;
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    return `the TMUX_SOCKET directory ${dir} is not writable by this user`;
+  }
+  return undefined;
+}
+
 function defaultSocket(env: NodeJS.ProcessEnv): string {
   const inside = env.TMUX?.split(',')[0];
   if (inside) return inside;
@@ -223,6 +250,7 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
   if (opts.socketPath) global.push('-S', opts.socketPath);
   else if (opts.socketName) global.push('-L', opts.socketName);
   if (opts.configFile) global.push('-f', opts.configFile);
+  const socketDir = opts.socketPath ? dirname(opts.socketPath) : undefined;
   const where = opts.socketPath
     ? opts.socketPath
     : opts.socketName
@@ -313,6 +341,8 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
 
   return {
     where,
+
+    socketProblem: async () => socketProblem(socketDir),
 
     async listSessions() {
       const rows = await list(['list-sessions', '-F', SESSION_FORMAT]);
@@ -409,6 +439,15 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
         ],
         `a session named ${spec.name} already exists`,
       );
+      // tmux exits 0 even when the server it forked could not create its socket (a
+      // TMUX_SOCKET in a missing directory), so success is only what tmux can show.
+      const there = await exec(['has-session', '-t', tmuxTargetArg({ session: spec.name })], 'gone');
+      if (there.error) {
+        throw new TmuxError(
+          `tmux said it started ${spec.name} but no such session exists on ${where}: ${socketProblem(socketDir) ?? there.error.message}`,
+          'failed',
+        );
+      }
     },
 
     async killSession(name) {
