@@ -12,7 +12,7 @@ import { ActionError, defineAction, type ActionContext, type AnyAction } from '.
 import { line, pre, result, say, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { compareNames, foldBlankRuns, formatDuration, stripAnsi } from '../../core/text.js';
 import { statusCard } from './cards.js';
-import { classify, PASSWORD_PROMPT, STATE_EMOJI, type TmuxState } from './classify.js';
+import { classify, cursorAfterText, lastText, PASSWORD_PROMPT, STATE_EMOJI, type TmuxState } from './classify.js';
 import { keyLabel, KEYS_HELP, MAX_KEYS, parseKeys } from './keys.js';
 import { ALIAS_OPTION, type PaneInfo, type SessionInfo, type TmuxPort } from './port.js';
 import { findLines, parseSearchPattern } from './regex.js';
@@ -80,6 +80,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
         msSinceChange: quiet,
         command: pane.command,
         startedWithCommand: pane.startCommand !== '',
+        cursorAtLineEnd: cursorAfterText(lastText(lines), pane.cursorX, pane.width),
       },
       settings,
     ).state;

@@ -62,6 +62,8 @@ export interface PaneInfo {
   readonly historySize: number;
   readonly cursorX: number;
   readonly cursorY: number;
+  /** The pane's width in columns. */
+  readonly width: number;
   /** Last output in the pane's window, ms since epoch (tmux keeps seconds). */
   readonly activityAt: number;
   readonly alias?: string;
@@ -149,6 +151,7 @@ const PANE_FORMAT = [
   '#{history_size}',
   '#{cursor_x}',
   '#{cursor_y}',
+  '#{pane_width}',
   '#{window_activity}',
   `#{${ALIAS_OPTION}}`,
   '#{session_name}',
@@ -311,8 +314,8 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
 
   const parsePane = (row: string): PaneInfo | undefined => {
     const f = row.split(SEP);
-    if (f.length !== 18) return undefined;
-    const [id, wi, wa, pi, pa, pid, dead, status, signal, hist, cx, cy, act, alias, session, wname, cmd, start] = f;
+    if (f.length !== 19) return undefined;
+    const [id, wi, wa, pi, pa, pid, dead, status, signal, hist, cx, cy, width, act, alias, session, wname, cmd, start] = f;
     return {
       id: id!,
       windowIndex: int(wi),
@@ -326,6 +329,7 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
       historySize: int(hist),
       cursorX: int(cx),
       cursorY: int(cy),
+      width: int(width),
       activityAt: int(act) * 1000,
       alias: nonEmpty(alias),
       session: session!,

@@ -12,6 +12,8 @@ import { stripAnsi } from '../../core/text.js';
 import {
   ALERTABLE_STATES,
   classify,
+  cursorAfterText,
+  lastText,
   type ClassifySettings,
   type Classification,
   type TmuxState,
@@ -374,6 +376,7 @@ export class TmuxWatcher {
           msSinceChange: now - t.lastChange,
           command: pane.command,
           startedWithCommand: pane.startCommand !== '',
+          cursorAtLineEnd: cursorAfterText(lastText(t.lines), pane.cursorX, pane.width),
         },
         this.opts.classify,
       );
