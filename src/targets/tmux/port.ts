@@ -31,6 +31,8 @@ export class TmuxError extends ActionError {
 
 export interface SessionInfo {
   readonly name: string;
+  /** tmux's id, `$3`: how a session whose name is not safe here is addressed. */
+  readonly id: string;
   readonly windows: number;
   readonly attached: number;
   /** ms since epoch. */
@@ -44,6 +46,8 @@ export interface PaneInfo {
   /** tmux pane id, `%12`. */
   readonly id: string;
   readonly session: string;
+  /** The session's id, `$3`. */
+  readonly sessionId: string;
   readonly windowIndex: number;
   readonly windowName: string;
   readonly windowActive: boolean;
@@ -130,6 +134,7 @@ export const ALIAS_OPTION = '@teleops_alias';
 const SEP = '\u001f';
 
 const SESSION_FORMAT = [
+  '#{session_id}',
   '#{session_windows}',
   '#{session_attached}',
   '#{session_created}',
@@ -140,6 +145,7 @@ const SESSION_FORMAT = [
 
 const PANE_FORMAT = [
   '#{pane_id}',
+  '#{session_id}',
   '#{window_index}',
   '#{window_active}',
   '#{pane_index}',
@@ -314,10 +320,11 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
 
   const parsePane = (row: string): PaneInfo | undefined => {
     const f = row.split(SEP);
-    if (f.length !== 19) return undefined;
-    const [id, wi, wa, pi, pa, pid, dead, status, signal, hist, cx, cy, width, act, alias, session, wname, cmd, start] = f;
+    if (f.length !== 20) return undefined;
+    const [id, sid, wi, wa, pi, pa, pid, dead, status, signal, hist, cx, cy, width, act, alias, session, wname, cmd, start] = f;
     return {
       id: id!,
+      sessionId: sid!,
       windowIndex: int(wi),
       windowActive: wa === '1',
       paneIndex: int(pi),
@@ -352,10 +359,11 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
       const rows = await list(['list-sessions', '-F', SESSION_FORMAT]);
       return rows.flatMap((row): SessionInfo[] => {
         const f = row.split(SEP);
-        if (f.length !== 6) return [];
-        const [windows, attached, created, activity, alias, name] = f;
+        if (f.length !== 7) return [];
+        const [id, windows, attached, created, activity, alias, name] = f;
         return [{
           name: name!,
+          id: id!,
           windows: int(windows),
           attached: int(attached),
           createdAt: int(created) * 1000,

@@ -131,7 +131,7 @@ const sameLines = (a: readonly string[], b: readonly string[]): boolean =>
 export function pickPane(panes: readonly PaneInfo[], t: TmuxTarget): PaneInfo | undefined {
   return panes.find(
     (p) =>
-      p.session === t.session &&
+      (p.session === t.session || p.sessionId === t.session) &&
       (t.window === undefined
         ? p.windowActive
         : /^\d+$/.test(t.window)
