@@ -66,6 +66,17 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     return t.session;
   };
 
+  let lastStamp = 0;
+  /**
+   * `build_1-2026-12-06T06-48-00.123Z.log`: the time keeps two logs of one session from
+   * overwriting each other in a downloads folder; a clock that has not moved is stepped on.
+   */
+  const logFilename = (label: string): string => {
+    lastStamp = Math.max(now(), lastStamp + 1);
+    const stamp = new Date(lastStamp).toISOString().replace(/:/g, '-');
+    return `${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${stamp}.log`;
+  };
+
   /** How a resolved session is named to people: an id (`$3`) with the name it stands for. */
   const labelOf = async (ref: string): Promise<string> => {
     if (!isSessionId(ref)) return ref;
@@ -258,7 +269,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
       const lines = await scrollback(t, settings.logLines);
       const label = displayTarget(t);
       return result([line(`${lines.length} lines of `, value(label), ` (up to ${settings.logLines}).`)], {
-        attachment: { filename: `${label.replace(/[:.]/g, '_')}.log`, content: lines.join('\n') + '\n' },
+        attachment: { filename: logFilename(label), content: lines.join('\n') + '\n' },
       });
     },
   });

@@ -232,7 +232,12 @@ describeTmux('tmux actions on a real tmux server', () => {
     await run('tmux.new', { name: 'long', command: 'seq 1 600; sleep 300' });
     await eventually(async () => ((await screen('long')).includes('600') ? true : undefined));
     const r = await run('tmux.log', { target: 'long' });
-    expect(r.attachment?.filename).toBe('long.log');
+    expect(r.attachment?.filename).toMatch(/^long-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.log$/);
+    // Two logs of one session, however close together, never share a file name.
+    const names = new Set<string>();
+    for (let i = 0; i < 5; i++) names.add((await run('tmux.log', { target: 'long:0.0' })).attachment!.filename);
+    expect(names.size).toBe(5);
+    expect([...names][0]).toMatch(/^long_0_0-/);
     const content = String(r.attachment?.content);
     expect(content.split('\n').slice(0, 3)).toEqual(['1', '2', '3']);
     expect(content.trimEnd().split('\n').at(-1)).toBe('600');
