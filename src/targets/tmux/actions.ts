@@ -40,8 +40,8 @@ export const LS_BUTTON_ROWS = 30;
 const TEXT_MAX = 4000;
 const COMMAND_MAX = 2000;
 
-const targetParam = z.string().min(1).max(140).describe('session, session:window or session:window.pane, or an alias');
-const sessionParam = z.string().min(1).max(64).describe('a session name or alias');
+const targetParam = z.string().min(1).max(140).describe('session, session:window or session:window.pane; a session is a name, an alias or an id such as $3');
+const sessionParam = z.string().min(1).max(64).describe('a session name, alias or id such as $3');
 
 /** Control characters other than newline and tab would drive the terminal; keys do that. */
 // eslint-disable-next-line no-control-regex

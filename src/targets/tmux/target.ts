@@ -36,7 +36,7 @@ export function checkName(s: string, what = 'session name'): string {
 export function parseTarget(ref: string): TmuxTarget {
   const bad = (): never => {
     throw new ActionError(
-      `invalid target: use session, session:window or session:window.pane (${NAME_RULE})`,
+      `invalid target: use session, session:window or session:window.pane (${NAME_RULE}), or a session id such as $3 (shown by /tmux ls)`,
     );
   };
   if (ref.length > NAME_MAX * 2 + 6) bad();
