@@ -12,12 +12,12 @@ import { ActionError, defineAction, type ActionContext, type AnyAction } from '.
 import { line, pre, result, say, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { compareNames, foldBlankRuns, formatDuration, stripAnsi } from '../../core/text.js';
 import { statusCard } from './cards.js';
-import { classify, PASSWORD_PROMPT, STATE_EMOJI, type TmuxState } from './classify.js';
+import { classify, cursorAfterText, lastText, PASSWORD_PROMPT, STATE_EMOJI, type TmuxState } from './classify.js';
 import { keyLabel, KEYS_HELP, MAX_KEYS, parseKeys } from './keys.js';
 import { ALIAS_OPTION, type PaneInfo, type SessionInfo, type TmuxPort } from './port.js';
 import { findLines, parseSearchPattern } from './regex.js';
 import type { TmuxSettings } from './settings.js';
-import { checkName, displayTarget, isName, parseTarget, resolveSession, type TmuxTarget } from './target.js';
+import { checkName, displayTarget, isName, isSessionId, parseTarget, resolveSession, sessionRef, type TmuxTarget } from './target.js';
 import { pickPane, type TmuxWatcher } from './watcher.js';
 
 export interface TmuxActionDeps {
@@ -40,8 +40,8 @@ export const LS_BUTTON_ROWS = 30;
 const TEXT_MAX = 4000;
 const COMMAND_MAX = 2000;
 
-const targetParam = z.string().min(1).max(140).describe('session, session:window or session:window.pane, or an alias');
-const sessionParam = z.string().min(1).max(64).describe('a session name or alias');
+const targetParam = z.string().min(1).max(140).describe('session, session:window or session:window.pane; a session is a name, an alias or an id such as $3');
+const sessionParam = z.string().min(1).max(64).describe('a session name, alias or id such as $3');
 
 /** Control characters other than newline and tab would drive the terminal; keys do that. */
 // eslint-disable-next-line no-control-regex
@@ -66,6 +66,24 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     return t.session;
   };
 
+  let lastStamp = 0;
+  /**
+   * `build_1-2026-12-06T06-48-00.123Z.log`: the time keeps two logs of one session from
+   * overwriting each other in a downloads folder; a clock that has not moved is stepped on.
+   */
+  const logFilename = (label: string): string => {
+    lastStamp = Math.max(now(), lastStamp + 1);
+    const stamp = new Date(lastStamp).toISOString().replace(/:/g, '-');
+    return `${label.replace(/[^A-Za-z0-9_-]/g, '_')}-${stamp}.log`;
+  };
+
+  /** How a resolved session is named to people: an id (`$3`) with the name it stands for. */
+  const labelOf = async (ref: string): Promise<string> => {
+    if (!isSessionId(ref)) return ref;
+    const s = (await port.listSessions()).find((x) => x.id === ref);
+    return s ? `${s.name} (${ref})` : ref;
+  };
+
   /** One-shot state of a pane that is not watched: no history, so recent activity = changing. */
   const stateOf = (pane: PaneInfo, lines: readonly string[]): TmuxState => {
     const quiet = now() - pane.activityAt;
@@ -80,6 +98,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
         msSinceChange: quiet,
         command: pane.command,
         startedWithCommand: pane.startCommand !== '',
+        cursorAtLineEnd: cursorAfterText(lastText(lines), pane.cursorX, pane.width),
       },
       settings,
     ).state;
@@ -106,11 +125,12 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
       const panes = await port.listPanes();
       const active = new Map<string, PaneInfo>();
       for (const s of shown) {
-        const p = pickPane(panes, { session: s.name });
-        if (p) active.set(s.name, p);
+        const p = pickPane(panes, { session: s.id });
+        if (p) active.set(s.id, p);
       }
       const watched = new Map((watcher?.snapshot() ?? []).map((e) => [e.target, e.state]));
-      const unwatched = [...active.values()].filter((p) => !watched.has(p.session));
+      const refs = new Map(shown.map((s) => [s.id, sessionRef(s)]));
+      const unwatched = [...active.values()].filter((p) => !watched.has(refs.get(p.sessionId) ?? p.session));
       const captured = await port.captureMany(
         unwatched.map((p) => p.id),
         settings.cardLines,
@@ -118,14 +138,16 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
       const blocks: Block[] = [line(`${sessions.length} tmux session${sessions.length === 1 ? '' : 's'}`)];
       const buttons: Button[][] = [];
       for (const s of shown) {
-        const p = active.get(s.name);
-        const state = watched.get(s.name) ?? (p ? stateOf(p, (captured.get(p.id) ?? []).map(stripAnsi)) : 'gone');
-        blocks.push(sessionLine(s, state, watched.has(s.name), now()));
-        if (isName(s.name) && buttons.length < LS_BUTTON_ROWS) {
+        const p = active.get(s.id);
+        const ref = sessionRef(s);
+        const state = watched.get(ref) ?? (p ? stateOf(p, (captured.get(p.id) ?? []).map(stripAnsi)) : 'gone');
+        blocks.push(sessionLine(s, state, watched.has(ref), now()));
+        if (buttons.length < LS_BUTTON_ROWS) {
+          // Buttons carry the reference (the id for a name not safe here); the label is the name.
           buttons.push([
-            { label: `📜 ${s.name}`, action: 'tmux.tail', params: { target: s.name } },
-            ...(watcher ? [{ label: '👁 Watch', action: 'tmux.watch', params: { target: s.name } }] : []),
-            { label: '✖ Kill', action: 'tmux.kill', params: { target: s.name } },
+            { label: `📜 ${s.name}`, action: 'tmux.tail', params: { target: ref } },
+            ...(watcher && !watched.has(ref) ? [{ label: '👁 Watch', action: 'tmux.watch', params: { target: ref } }] : []),
+            { label: '✖ Kill', action: 'tmux.kill', params: { target: ref } },
           ]);
         }
       }
@@ -247,7 +269,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
       const lines = await scrollback(t, settings.logLines);
       const label = displayTarget(t);
       return result([line(`${lines.length} lines of `, value(label), ` (up to ${settings.logLines}).`)], {
-        attachment: { filename: `${label.replace(/[:.]/g, '_')}.log`, content: lines.join('\n') + '\n' },
+        attachment: { filename: logFilename(label), content: lines.join('\n') + '\n' },
       });
     },
   });
@@ -284,7 +306,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     async preview(_ctx, p) {
       const session = await resolveSessionOnly(p.target);
       const panes = await port.listPanes(session);
-      const blocks: Block[] = [line('Session ', value(session), ` has ${panes.length} pane${panes.length === 1 ? '' : 's'}:`)];
+      const blocks: Block[] = [line('Session ', value(await labelOf(session)), ` has ${panes.length} pane${panes.length === 1 ? '' : 's'}:`)];
       for (const pane of panes.slice(0, 10)) {
         const what = pane.startCommand || pane.command;
         blocks.push(line(`${pane.windowIndex}.${pane.paneIndex} `, value(what), pane.dead ? ` (exited, status ${pane.deadStatus ?? '?'})` : ` (pid ${pane.pid})`));
@@ -295,8 +317,9 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     },
     async run(_ctx, p) {
       const session = await resolveSessionOnly(p.target);
+      const label = await labelOf(session);
       await port.killSession(session);
-      return say('Killed session ', value(session), '.');
+      return say('Killed session ', value(label), '.');
     },
   });
 
@@ -316,10 +339,10 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
       }
       const name = checkName(p.alias, 'alias');
       const sessions = await port.listSessions();
-      if (sessions.some((s) => s.name === name && s.name !== session)) {
+      if (sessions.some((s) => s.name === name && sessionRef(s) !== session)) {
         throw new ActionError(`${name} is already a session name`);
       }
-      if (sessions.some((s) => s.alias === name && s.name !== session)) {
+      if (sessions.some((s) => s.alias === name && sessionRef(s) !== session)) {
         throw new ActionError(`${name} is already the alias of another session`);
       }
       await port.setSessionOption(session, ALIAS_OPTION, name);
@@ -391,6 +414,8 @@ function watchActions(
 
 function sessionLine(s: SessionInfo, state: TmuxState, watched: boolean, now: number): Block {
   const spans = [text(`${STATE_EMOJI[state]} `), value(s.name)];
+  // A name that cannot be typed safely is addressed by its id; say which.
+  if (!isName(s.name)) spans.push(text(' '), value(s.id));
   if (s.alias) spans.push(text(' ('), value(s.alias), text(')'));
   const facts = [
     `${s.windows} window${s.windows === 1 ? '' : 's'}`,

@@ -22,9 +22,10 @@ export const PASSWORD_PROMPT = /\b(?:password|passphrase)\b[^:]{0,60}:$/i;
 
 /** Prompts that wait for a person. Settings add to these (TMUX_WAIT_PATTERNS). */
 export const DEFAULT_WAIT_PATTERNS: readonly RegExp[] = [
-  /\[y\/n\]\s*:?$/i,
-  /\(y\/n\)\s*:?$/i,
-  /\(yes\/no(?:\/\[fingerprint\])?\)\s*\??$/i,
+  /\[y\/n\]\s*[:?]?$/i,
+  /\(y\/n\)\s*[:?]?$/i,
+  /\(yes\/no(?:\/\[fingerprint\])?\)\s*[:?]?$/i,
+  /\bare you sure\b[^?]{0,80}\?$/i,
   PASSWORD_PROMPT,
   /\bpress (?:enter|return|any key)\b/i,
   /\b(?:continue|proceed|overwrite|replace)\?$/i,
@@ -50,6 +51,29 @@ export const DEFAULT_PROMPT_PATTERN = /(?:[$#%❯➜»]|>{1,3})$/;
 
 const SHELLS = new Set(['bash', 'zsh', 'sh', 'dash', 'ash', 'fish', 'ksh', 'mksh', 'tcsh', 'csh', 'nu', 'pwsh']);
 
+/**
+ * A line left without a newline that ends like a question (`Are you sure? `, `Name: `,
+ * `choice> `) asks for an answer once output stops; a bare `>`/`>>>` is a REPL's own prompt.
+ */
+const UNFINISHED_QUESTION = /(?:[?:]|[^\s>]\s*>)$/;
+/** How long output must have stopped before an unfinished question counts as waiting. */
+export const PROMPT_QUIET_MS = 2000;
+
+/**
+ * Whether a cursor at column `cursorX` of a `width`-column pane sits right after `line` (as
+ * captured, trailing spaces trimmed; joined when it wrapped): at most two columns after its
+ * text, the spaces a prompt usually ends with.
+ */
+export function cursorAfterText(line: string, cursorX: number, width: number): boolean {
+  const len = [...line].length;
+  if (len === 0 || cursorX === 0 || width <= 0) return false;
+  const col = len > width ? len % width : len;
+  return cursorX >= col && cursorX - col <= 2;
+}
+
+/** The last non-blank line, where a cursor left after printing without a newline sits. */
+export const lastText = (lines: readonly string[]): string => lines.findLast((l) => l.trim() !== '') ?? '';
+
 /** How many of the last non-blank lines are searched for prompts and errors. */
 export const WINDOW_LINES = 8;
 /** Longer lines are cut before matching, which bounds the work per pattern. */
@@ -70,6 +94,8 @@ export interface Observation {
   readonly command: string;
   /** True when the pane runs a given command, false for an interactive shell. */
   readonly startedWithCommand: boolean;
+  /** The cursor sits just after the last line's text: it was printed without a newline. */
+  readonly cursorAtLineEnd?: boolean;
 }
 
 export interface ClassifySettings {
@@ -127,7 +153,13 @@ export function classify(o: Observation, s: ClassifySettings): Classification {
     if (error !== undefined) return { state: 'error', reason: 'error in output', line: error };
   }
   if (o.changed) return { state: 'running', reason: 'output changing' };
-  if (s.promptPattern.test(last) || (SHELLS.has(o.command) && !o.startedWithCommand)) {
+  const interactiveShell = SHELLS.has(o.command) && !o.startedWithCommand;
+  // A shell's own prompt (fish's `~>`) is idle, but `Continue? ` from a script run in it waits.
+  const shellPrompt = interactiveShell && s.promptPattern.test(last);
+  if (o.cursorAtLineEnd && !shellPrompt && o.msSinceChange >= PROMPT_QUIET_MS && UNFINISHED_QUESTION.test(last)) {
+    return { state: 'waiting', reason: 'prompt', line: last };
+  }
+  if (s.promptPattern.test(last) || interactiveShell) {
     return { state: 'idle', reason: 'at a shell prompt' };
   }
   if (o.msSinceChange >= s.stuckMs) return { state: 'stuck', reason: 'no output' };

@@ -37,6 +37,8 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
   const integration: Integration = {
     name: 'tmux',
     check: async () => {
+      const problem = await port.socketProblem();
+      if (problem) return { state: 'down', detail: problem };
       try {
         const sessions = await port.listSessions();
         return { state: 'up', detail: `${sessions.length} session${sessions.length === 1 ? '' : 's'} on ${port.where}, ${watcher.snapshot().length} watched` };

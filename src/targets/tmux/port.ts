@@ -10,6 +10,8 @@
  */
 import { execFile, type ExecFileException } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ActionError } from '../../core/action.js';
 import type { TmuxKey } from './keys.js';
 import { tmuxTargetArg, type TmuxTarget } from './target.js';
@@ -29,6 +31,8 @@ export class TmuxError extends ActionError {
 
 export interface SessionInfo {
   readonly name: string;
+  /** tmux's id, `$3`: how a session whose name is not safe here is addressed. */
+  readonly id: string;
   readonly windows: number;
   readonly attached: number;
   /** ms since epoch. */
@@ -42,6 +46,8 @@ export interface PaneInfo {
   /** tmux pane id, `%12`. */
   readonly id: string;
   readonly session: string;
+  /** The session's id, `$3`. */
+  readonly sessionId: string;
   readonly windowIndex: number;
   readonly windowName: string;
   readonly windowActive: boolean;
@@ -60,6 +66,8 @@ export interface PaneInfo {
   readonly historySize: number;
   readonly cursorX: number;
   readonly cursorY: number;
+  /** The pane's width in columns. */
+  readonly width: number;
   /** Last output in the pane's window, ms since epoch (tmux keeps seconds). */
   readonly activityAt: number;
   readonly alias?: string;
@@ -75,6 +83,8 @@ export interface NewSession {
 export interface TmuxPort {
   /** The server this port talks to, for messages ("/tmp/tmux-1000/default"). */
   readonly where: string;
+  /** Why tmux cannot put its socket where TMUX_SOCKET says, or undefined when it can. */
+  socketProblem(): Promise<string | undefined>;
   /** Every session; [] when no server is running. */
   listSessions(): Promise<SessionInfo[]>;
   /** Every pane of the server (one call), or of one session; [] when no server is running. */
@@ -124,6 +134,7 @@ export const ALIAS_OPTION = '@teleops_alias';
 const SEP = '\u001f';
 
 const SESSION_FORMAT = [
+  '#{session_id}',
   '#{session_windows}',
   '#{session_attached}',
   '#{session_created}',
@@ -134,6 +145,7 @@ const SESSION_FORMAT = [
 
 const PANE_FORMAT = [
   '#{pane_id}',
+  '#{session_id}',
   '#{window_index}',
   '#{window_active}',
   '#{pane_index}',
@@ -145,6 +157,7 @@ const PANE_FORMAT = [
   '#{history_size}',
   '#{cursor_x}',
   '#{cursor_y}',
+  '#{pane_width}',
   '#{window_activity}',
   `#{${ALIAS_OPTION}}`,
   '#{session_name}',
@@ -156,6 +169,29 @@ const PANE_FORMAT = [
 /** Makes free text safe as the last character of a tmux argument (see the header). */
 export const escapeTrailingSemicolon = (s: string): string =>
   s.endsWith(';') ? `${s.slice(0, -1)}\\;` : s;
+
+/**
+ * tmux needs the socket's directory to exist and be writable and searchable; without it a
+ * server cannot start, yet `new-session` still exits 0. Synchronous: two syscalls, no I/O wait.
+ */
+function socketProblem(dir: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  const st = (() => {
+    try {
+      return statSync(dir);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!st) return `the TMUX_SOCKET directory ${dir} does not exist`;
+  if (!st.isDirectory()) return `the TMUX_SOCKET directory ${dir} is not a directory`;
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    return `the TMUX_SOCKET directory ${dir} is not writable by this user`;
+  }
+  return undefined;
+}
 
 function defaultSocket(env: NodeJS.ProcessEnv): string {
   const inside = env.TMUX?.split(',')[0];
@@ -223,6 +259,7 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
   if (opts.socketPath) global.push('-S', opts.socketPath);
   else if (opts.socketName) global.push('-L', opts.socketName);
   if (opts.configFile) global.push('-f', opts.configFile);
+  const socketDir = opts.socketPath ? dirname(opts.socketPath) : undefined;
   const where = opts.socketPath
     ? opts.socketPath
     : opts.socketName
@@ -283,10 +320,11 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
 
   const parsePane = (row: string): PaneInfo | undefined => {
     const f = row.split(SEP);
-    if (f.length !== 18) return undefined;
-    const [id, wi, wa, pi, pa, pid, dead, status, signal, hist, cx, cy, act, alias, session, wname, cmd, start] = f;
+    if (f.length !== 20) return undefined;
+    const [id, sid, wi, wa, pi, pa, pid, dead, status, signal, hist, cx, cy, width, act, alias, session, wname, cmd, start] = f;
     return {
       id: id!,
+      sessionId: sid!,
       windowIndex: int(wi),
       windowActive: wa === '1',
       paneIndex: int(pi),
@@ -298,6 +336,7 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
       historySize: int(hist),
       cursorX: int(cx),
       cursorY: int(cy),
+      width: int(width),
       activityAt: int(act) * 1000,
       alias: nonEmpty(alias),
       session: session!,
@@ -314,14 +353,17 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
   return {
     where,
 
+    socketProblem: async () => socketProblem(socketDir),
+
     async listSessions() {
       const rows = await list(['list-sessions', '-F', SESSION_FORMAT]);
       return rows.flatMap((row): SessionInfo[] => {
         const f = row.split(SEP);
-        if (f.length !== 6) return [];
-        const [windows, attached, created, activity, alias, name] = f;
+        if (f.length !== 7) return [];
+        const [id, windows, attached, created, activity, alias, name] = f;
         return [{
           name: name!,
+          id: id!,
           windows: int(windows),
           attached: int(attached),
           createdAt: int(created) * 1000,
@@ -409,6 +451,15 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
         ],
         `a session named ${spec.name} already exists`,
       );
+      // tmux exits 0 even when the server it forked could not create its socket (a
+      // TMUX_SOCKET in a missing directory), so success is only what tmux can show.
+      const there = await exec(['has-session', '-t', tmuxTargetArg({ session: spec.name })], 'gone');
+      if (there.error) {
+        throw new TmuxError(
+          `tmux said it started ${spec.name} but no such session exists on ${where}: ${socketProblem(socketDir) ?? there.error.message}`,
+          'failed',
+        );
+      }
     },
 
     async killSession(name) {

@@ -12,6 +12,8 @@ import { stripAnsi } from '../../core/text.js';
 import {
   ALERTABLE_STATES,
   classify,
+  cursorAfterText,
+  lastText,
   type ClassifySettings,
   type Classification,
   type TmuxState,
@@ -129,7 +131,7 @@ const sameLines = (a: readonly string[], b: readonly string[]): boolean =>
 export function pickPane(panes: readonly PaneInfo[], t: TmuxTarget): PaneInfo | undefined {
   return panes.find(
     (p) =>
-      p.session === t.session &&
+      (p.session === t.session || p.sessionId === t.session) &&
       (t.window === undefined
         ? p.windowActive
         : /^\d+$/.test(t.window)
@@ -374,6 +376,7 @@ export class TmuxWatcher {
           msSinceChange: now - t.lastChange,
           command: pane.command,
           startedWithCommand: pane.startCommand !== '',
+          cursorAtLineEnd: cursorAfterText(lastText(t.lines), pane.cursorX, pane.width),
         },
         this.opts.classify,
       );

@@ -5,7 +5,7 @@ import { ActionError, type ActionContext, type AnyAction } from '../../../src/co
 import { SECRET_ENV } from '../../../src/core/env.js';
 import { bindArgs } from '../../../src/core/commands.js';
 import { createRedactor, REDACTED } from '../../../src/core/redact.js';
-import { plainText, type Result } from '../../../src/core/result.js';
+import { plainText, result, type Result } from '../../../src/core/result.js';
 import { tmuxActions } from '../../../src/targets/tmux/actions.js';
 import type { LiveCard } from '../../../src/targets/tmux/cards.js';
 import { createTmuxPort } from '../../../src/targets/tmux/port.js';
@@ -146,10 +146,52 @@ describeTmux('tmux actions on a real tmux server', () => {
     expect(text).toContain('odd name');
     const rows = r.buttons!.map((row) => row.map((b) => `${b.label}|${b.action}|${String(b.params.target)}`));
     expect(rows).toContainEqual(['📜 desk|tmux.tail|desk', '👁 Watch|tmux.watch|desk', '✖ Kill|tmux.kill|desk']);
-    expect(rows.flat().some((b) => b.includes('odd name'))).toBe(false);
+    // A name not safe to type is addressed by its id; a watched session is not offered Watch.
+    const oddId = (await s.port.listSessions()).find((x) => x.name === 'odd name')!.id;
+    expect(text).toContain(`odd name ${oddId} ·`);
+    expect(rows).toContainEqual([`📜 odd name|tmux.tail|${oddId}`, `👁 Watch|tmux.watch|${oddId}`, `✖ Kill|tmux.kill|${oddId}`]);
+    expect(rows).toContainEqual(['📜 job|tmux.tail|job', '✖ Kill|tmux.kill|job']);
     // The spans keep terminal-side names out of formatting.
     const odd = r.blocks.find((b) => b.kind === 'line' && b.spans.some((sp) => sp.text === 'odd name'));
     expect(odd?.kind === 'line' && odd.spans.find((sp) => sp.text === 'odd name')?.kind).toBe('value');
+  });
+
+  it('operates sessions whose names are not safe to type, by the id tmux gives them', async () => {
+    const names = ['my session', '名前', '-dash', '$(id)'];
+    for (const name of names) await s.tmux('new-session', '-d', '-s', name, 'cat');
+    const listed = await s.port.listSessions();
+    const ids = new Map(names.map((n) => [n, listed.find((x) => x.name === n)!.id]));
+    const ls = await run('tmux.ls', {});
+    for (const [name, id] of ids) {
+      expect(id).toMatch(/^\$\d+$/);
+      const row = ls.buttons!.find((r) => r[0]!.label === `📜 ${name}`)!;
+      expect(row.map((b) => b.params.target)).toEqual([id, id, id]);
+      // What a button carries goes through the action's schema and back to the same session.
+      await run('tmux.send', { target: row[0]!.params.target, text: `hello ${name}` });
+      const tail = plainText(await run('tmux.tail', { target: id }));
+      expect(tail).toContain(`hello ${name}`);
+      expect(plainText(await run('tmux.find', command('tmux.find', `${id} hello`)))).toContain(`hello ${name}`);
+      // tmux itself cannot find `=$(id):` by name; the id reaches every one of them.
+      expect(await s.tmux('capture-pane', '-p', '-t', id)).toContain(`hello ${name}`);
+    }
+    // Watching by id, then the index no longer offers Watch for it.
+    const dashId = ids.get('-dash')!;
+    await run('tmux.watch', { target: dashId });
+    expect(watcher.isWatched({ session: dashId })).toBe(true);
+    const again = (await run('tmux.ls', {})).buttons!.find((r) => r[0]!.label === '📜 -dash')!;
+    expect(again.map((b) => b.action)).toEqual(['tmux.tail', 'tmux.kill']);
+    await run('tmux.unwatch', { target: dashId });
+    // Kill: the preview names the session's panes, the run kills that session and no other.
+    const kill = act('tmux.kill');
+    for (const [name, id] of ids) {
+      const preview = await kill.preview!(ctx, kill.params.parse({ target: id }));
+      expect(plainText(result([...preview]))).toContain(`Session ${name} (${id}) has 1 pane`);
+      expect(plainText(await run('tmux.kill', { target: id }))).toBe(`Killed session ${name} (${id}).`);
+      const left = (await s.port.listSessions()).map((x) => x.name);
+      expect(left).not.toContain(name);
+      expect(left).toContain('desk');
+    }
+    await expect(run('tmux.tail', { target: ids.get('-dash')! })).rejects.toThrow(/no session with id/);
   });
 
   it('types text into a session: the program gets the answer and proceeds', async () => {
@@ -190,7 +232,12 @@ describeTmux('tmux actions on a real tmux server', () => {
     await run('tmux.new', { name: 'long', command: 'seq 1 600; sleep 300' });
     await eventually(async () => ((await screen('long')).includes('600') ? true : undefined));
     const r = await run('tmux.log', { target: 'long' });
-    expect(r.attachment?.filename).toBe('long.log');
+    expect(r.attachment?.filename).toMatch(/^long-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.log$/);
+    // Two logs of one session, however close together, never share a file name.
+    const names = new Set<string>();
+    for (let i = 0; i < 5; i++) names.add((await run('tmux.log', { target: 'long:0.0' })).attachment!.filename);
+    expect(names.size).toBe(5);
+    expect([...names][0]).toMatch(/^long_0_0-/);
     const content = String(r.attachment?.content);
     expect(content.split('\n').slice(0, 3)).toEqual(['1', '2', '3']);
     expect(content.trimEnd().split('\n').at(-1)).toBe('600');

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   ALERTABLE_STATES,
   classify,
+  cursorAfterText,
   DEFAULT_CLASSIFY,
+  PROMPT_QUIET_MS,
   DEFAULT_ERROR_PATTERNS,
   DEFAULT_WAIT_PATTERNS,
   STATE_EMOJI,
@@ -23,6 +25,44 @@ const base: Observation = {
   startedWithCommand: true,
 };
 const state = (o: Partial<Observation>) => classify({ ...base, ...o }, DEFAULT_CLASSIFY).state;
+
+describe('a question left without a newline', () => {
+  const noPatterns = { ...DEFAULT_CLASSIFY, waitPatterns: [] };
+  const quiet = { changed: false, msSinceChange: PROMPT_QUIET_MS, command: 'sh' };
+  const at = (last: string, o: Partial<Observation> = {}) =>
+    classify({ ...base, ...quiet, lines: ['migrating', last], cursorAtLineEnd: true, ...o }, noPatterns).state;
+
+  it('is waiting once output has stopped, when it ends in ?, : or a word and >', () => {
+    expect(at('Are you sure?')).toBe('waiting');
+    expect(at('Database name:')).toBe('waiting');
+    expect(at('choice>')).toBe('waiting');
+    expect(at('Are you sure?', { changed: true })).toBe('running');
+    expect(at('Are you sure?', { msSinceChange: PROMPT_QUIET_MS - 1 })).toBe('running');
+    expect(at('Are you sure?', { cursorAtLineEnd: false })).toBe('running');
+    expect(at('copied 3 files')).toBe('running');
+  });
+
+  it('leaves REPL and shell prompts idle', () => {
+    expect(at('>>>', { command: 'python3' })).toBe('idle');
+    expect(at('ops@box ~>', { command: 'fish', startedWithCommand: false })).toBe('idle');
+    expect(at('Really delete?', { command: 'bash', startedWithCommand: false })).toBe('waiting');
+  });
+
+  it('knows the cursor is after the text only right after it, also on a wrapped line', () => {
+    expect(cursorAfterText('Are you sure?', 14, 80)).toBe(true);
+    expect(cursorAfterText('Are you sure?', 13, 80)).toBe(true);
+    expect(cursorAfterText('Are you sure?', 0, 80)).toBe(false);
+    expect(cursorAfterText('Are you sure?', 5, 80)).toBe(false);
+    expect(cursorAfterText(`${'x'.repeat(80)}sure?`, 6, 80)).toBe(true);
+    expect(cursorAfterText('', 0, 80)).toBe(false);
+  });
+
+  it('the default patterns know the prompts of the issue', () => {
+    for (const p of ['Proceed with migration? (yes/no):', 'Proceed (y/n)?', 'Are you sure?', 'Overwrite [y/N]?']) {
+      expect(classify({ ...base, lines: [p] }, DEFAULT_CLASSIFY).state, p).toBe('waiting');
+    }
+  });
+});
 
 describe('classify', () => {
   it('has an emoji per state and alerts on waiting, error, done and stuck only', () => {

@@ -61,12 +61,14 @@ describe('parseTarget', () => {
           expect(e).toBeInstanceOf(ActionError);
           return;
         }
-        expect(isName(t.session)).toBe(true);
+        expect(isName(t.session) || /^\$\d+$/.test(t.session)).toBe(true);
         expect(t.session.startsWith('-')).toBe(false);
         expect(/[:.\s;]/.test(t.session)).toBe(false);
         const arg = tmuxTargetArg(t);
-        expect(arg.startsWith('=')).toBe(true);
-        expect(/[\s;#{}$`]/.test(arg)).toBe(false);
+        // An exact name (=name) or a session id ($3), never something tmux reads as an option.
+        expect(/^[=$]/.test(arg)).toBe(true);
+        expect(/[\s;#{}`]/.test(arg)).toBe(false);
+        expect(arg.slice(1).includes('$')).toBe(false);
       }),
       { numRuns: 2000 },
     );
@@ -88,14 +90,36 @@ describe('checkName', () => {
   });
 });
 
+describe('session ids', () => {
+  it('parses $3 as a session and gives it to tmux as the id, never as an exact name', () => {
+    expect(parseTarget('$3')).toEqual({ session: '$3' });
+    expect(parseTarget('$3:1.0')).toEqual({ session: '$3', window: '1', pane: 0 });
+    expect(tmuxTargetArg({ session: '$3' })).toBe('$3:');
+    expect(tmuxTargetArg({ session: '$3', window: '1', pane: 0 })).toBe('$3:1.0');
+    for (const bad of ['$', '$x', '$-1', '$1$', '$1234567890']) expect(() => parseTarget(bad), bad).toThrow(ActionError);
+  });
+});
+
 describe('resolveSession', () => {
-  const sessions = [{ name: 'build' }, { name: 'api', alias: 'web' }, { name: 'ci-1', alias: 'ci' }, { name: 'ci-2', alias: 'ci' }];
+  const sessions = [
+    { name: 'build', id: '$1' }, { name: 'api', id: '$2', alias: 'web' }, { name: 'ci-1', id: '$3', alias: 'ci' },
+    { name: 'ci-2', id: '$4', alias: 'ci' }, { name: '-dash', id: '$5', alias: 'dash' }, { name: 'my session', id: '$6' },
+  ];
 
   it('prefers an exact name, then a unique alias', () => {
     expect(resolveSession(sessions, 'build')).toBe('build');
     expect(resolveSession(sessions, 'web')).toBe('api');
     expect(() => resolveSession(sessions, 'ci')).toThrow(/several sessions/);
     expect(() => resolveSession(sessions, 'bui')).toThrow('no session named bui');
+  });
+
+  it('finds a session by its id, and answers with the id for a name that is not safe here', () => {
+    expect(resolveSession(sessions, '$1')).toBe('build');
+    expect(resolveSession(sessions, '$5')).toBe('$5');
+    expect(resolveSession(sessions, '$6')).toBe('$6');
+    expect(resolveSession(sessions, 'dash')).toBe('$5');
+    expect(() => resolveSession(sessions, '$9')).toThrow('no session with id $9');
+    expect(() => resolveSession(sessions, '$1', /^ci-/)).toThrow('no session with id $1');
   });
 
   it('hides sessions outside the filter, by name and by alias', () => {
