@@ -72,7 +72,8 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const matching = needle
         ? everything.filter((c) => [c.name, c.image, c.project ?? '', c.service ?? ''].some((s) => s.toLowerCase().includes(needle)))
         : everything;
-      const shown = p.all ? matching : matching.filter((c) => c.state === 'running');
+      // A crash-looping container is what an operator opens the bot for: never hidden by default.
+      const shown = p.all ? matching : matching.filter((c) => c.state === 'running' || c.state === 'restarting');
       const hidden = matching.length - shown.length;
       const ordered = [...shown].sort(
         (a, b) => Number(!a.project) - Number(!b.project) || compareNames(a.project ?? '', b.project ?? '') || compareNames(a.name, b.name),
@@ -80,28 +81,30 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const pages = Math.max(1, Math.ceil(ordered.length / PS_PAGE_SIZE));
       const page = Math.min(p.page, pages);
       const slice = ordered.slice((page - 1) * PS_PAGE_SIZE, page * PS_PAGE_SIZE);
-      // The list already says what `docker ps` says (state, uptime, health). Restart counts
-      // need one inspect per container: asked only for rows (re)started within the hour or
-      // restarting, where a crash loop would show, so a page of long-running containers costs
-      // no more than the list.
-      const restarts = await Promise.all(
+      // The list already says what `docker ps` says (state, uptime, health). Restart counts and
+      // the last exit code need one inspect per container: asked only for rows (re)started
+      // within the hour or restarting, where a crash loop would show, so a page of long-running
+      // containers costs no more than the list.
+      const loops = await Promise.all(
         slice.map((c) =>
           RECENT.test(c.status)
             ? port.inspect(c.id, ctx.signal).then(
-                (d) => d.restartCount,
+                (d): RestartInfo => ({ count: d.restartCount, exitCode: d.state.exitCode }),
                 (e: unknown) => {
-                  if (e instanceof ActionError) return 0;
+                  if (e instanceof ActionError) return undefined;
                   throw e;
                 },
               )
-            : 0,
+            : undefined,
         ),
       );
+      const restarting = shown.filter((c) => c.state === 'restarting').length;
       const blocks: Block[] = [
         line(
           text('🐳 '),
           bold(p.all ? 'Containers' : 'Running containers'),
           text(`: ${shown.length}`),
+          ...(restarting > 0 ? [text(` (${restarting} restarting)`)] : []),
           ...(p.filter ? [text(' matching '), value(p.filter)] : []),
           text(pages > 1 ? ` · page ${page}/${pages}` : ''),
         ),
@@ -114,7 +117,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
           blocks.push(c.project ? line(text('📦 '), bold('compose '), value(c.project)) : line(text('📦 '), bold('standalone')));
         }
         group = c.project;
-        blocks.push(psRow(c, restarts[i] ?? 0));
+        blocks.push(psRow(c, loops[i]));
         buttons.push(containerButtons(c.name, c.state === 'running', { logsLabel: `📄 ${truncate(c.name, 24)}` }));
       });
       const nav: Button[] = [];
@@ -285,16 +288,30 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
 
 /** Status words of the Engine for a container started less than an hour ago, or restarting. */
 const RECENT = /^(Up (Less than a second|\d+ seconds?|About a minute|\d+ minutes?)\b|Restarting\b)/;
+/** Up for seconds only: with restarts behind it, a crash loop caught between two exits. */
+const JUST_UP = /^Up (Less than a second|\d+ seconds?)\b/;
 
-/** "🟢 api · Up 2 hours (healthy) · restarts 3 · nginx:1.25", from the list and a restart count. */
-function psRow(c: ContainerSummary, restarts: number): Block {
+interface RestartInfo {
+  readonly count: number;
+  /** The last exit code; the Engine resets it to 0 when the container starts again. */
+  readonly exitCode: number;
+}
+
+/**
+ * "🟢 api · Up 2 hours (healthy) · restarts 3 · nginx:1.25"; a crash loop, whether caught
+ * restarting or just up again, is "🔁 api · Restarting (3) 2 seconds ago · restarts 7 · last exit 3 · …".
+ */
+function psRow(c: ContainerSummary, restarts: RestartInfo | undefined): Block {
   const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.status)?.[1];
+  const count = restarts?.count ?? 0;
+  const looping = c.state === 'restarting' || (c.state === 'running' && count > 0 && JUST_UP.test(c.status));
   return line(
-    text(`${stateEmoji(c.state, health)} `),
+    text(`${looping ? '🔁' : stateEmoji(c.state, health)} `),
     value(c.name),
     text(' · '),
     value(c.status),
-    ...(restarts > 0 ? [text(' · restarts '), value(restarts)] : []),
+    ...(count > 0 ? [text(' · restarts '), value(count)] : []),
+    ...(c.state === 'restarting' && restarts ? [text(' · last exit '), value(restarts.exitCode)] : []),
     text(' · '),
     value(c.image),
   );

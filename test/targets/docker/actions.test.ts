@@ -112,6 +112,26 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     await e.docker.getContainer(`${P}-loop`).remove({ force: true });
   });
 
+  it('shows a crash-looping container in the default view: 🔁, its restart count and last exit code', async () => {
+    // Not named with P: the listing tests count P's containers.
+    const name = 'tkr-crashloop';
+    await createTestContainer(e.docker, { name, cmd: ['sh', '-c', 'exit 3'], suite: e.suite, restart: 'always' });
+    try {
+      // The Engine's back-off doubles after each exit, so the loop soon spends most of its time restarting.
+      const r = await waitFor(async () => {
+        const out = await runAction(actions, 'docker.ps', { filter: name });
+        return /^🔁 .* · last exit 3 · /m.test(plainText(out)) ? out : undefined;
+      }, 'the container caught restarting', 20_000);
+      const t = plainText(r);
+      expect(t).toContain(`Running containers: 1 (1 restarting) matching ${name}`);
+      expect(t.split('\n')[1]).toMatch(new RegExp(`^🔁 ${name} · Restarting \\(3\\) .* · restarts [1-9]\\d* · last exit 3 · teleops-test/busybox:latest$`));
+      expect(t).not.toContain('not shown');
+      expect(r.buttons![0]!.map((b) => b.action)).toEqual(['docker.logs', 'docker.restart', 'docker.start']);
+    } finally {
+      await e.docker.getContainer(name).remove({ force: true });
+    }
+  });
+
   it('shows an inspect summary with env names but never their values', async () => {
     const r = await runAction(actions, 'docker.inspect', { container: `${P}-solo` });
     const t = plainText(r);
