@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ActionError, defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { compareNames, truncate } from '../../core/text.js';
-import { containerButtons, containerSpans, stateEmoji, stateLine, table } from './format.js';
+import { containerButtons, containerSpans, parseEngineTime, stateEmoji, stateLine, table } from './format.js';
 import { logsAction } from './logs.js';
 import type { Redactor } from '../../core/redact.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
@@ -226,6 +226,12 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     command: { path: ['docker', 'start'], usage: '<container>' },
     timeoutMs: 30_000,
     subject,
+    // Asked only when a card is needed (the LLM's request): none for a container already running.
+    preview: async (ctx, p) => {
+      const d = await current(ctx, p.container);
+      if (d.state.running) throw new ActionError(`container ${d.name} is already running; nothing to start`);
+      return [line(text('Now: ')), stateLine(d, clock())];
+    },
     async run(ctx, p) {
       const before = await current(ctx, p.container);
       if (before.state.running) return afterResult('Already running:', before, clock());
@@ -243,7 +249,12 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     command: { path: ['docker', 'stop'], usage: '<container>' },
     timeoutMs: 60_000,
     subject,
-    preview: async (ctx, p) => [line(text('Now: ')), stateLine(await current(ctx, p.container), clock())],
+    // No card for what would do nothing. The grace line stays on the card while it runs.
+    preview: async (ctx, p) => {
+      const d = await current(ctx, p.container);
+      if (!d.state.running) throw new ActionError(`container ${d.name} is already stopped (${d.state.status}); nothing to stop`);
+      return [line(text('Now: ')), stateLine(d, clock()), graceLine(d.name)];
+    },
     async run(ctx, p) {
       // Re-checked here: the approval may be minutes old.
       const before = await current(ctx, p.container);
@@ -268,7 +279,10 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     command: { path: ['docker', 'restart'], usage: '<container>' },
     timeoutMs: 60_000,
     subject,
-    preview: async (ctx, p) => [line(text('Now: ')), stateLine(await current(ctx, p.container), clock())],
+    preview: async (ctx, p) => {
+      const d = await current(ctx, p.container);
+      return [line(text('Now: ')), stateLine(d, clock()), ...(d.state.running ? [graceLine(d.name)] : [])];
+    },
     async run(ctx, p) {
       const before = await current(ctx, p.container);
       if (before.state.running) stops.expect(before.id);
@@ -317,6 +331,10 @@ function psRow(c: ContainerSummary, restarts: RestartInfo | undefined): Block {
   );
 }
 
+/** What the wait after Approve is: a container that ignores SIGTERM holds the request for the whole grace period. */
+const graceLine = (name: string): Block =>
+  line(text('Stopping sends SIGTERM to '), value(name), text(`, then SIGKILL if it is still running after ${STOP_GRACE_SECONDS} s: this can take up to ${STOP_GRACE_SECONDS} s.`));
+
 /** Every mutating action answers with the container's state after it acted. */
 function afterResult(verb: string, d: ContainerDetails, now: number, before?: ContainerDetails): Result {
   const blocks: Block[] = [line(bold(verb), text(' '), ...containerSpans(d.name, d.id)), stateLine(d, now)];
@@ -335,7 +353,7 @@ function inspectBlocks(d: ContainerDetails, now: number, field: (s: string, max:
   blocks.push(kv('Image', field(d.image, 300)));
   blocks.push(kv('Command', field(d.command.join(' '), 300)));
   blocks.push(kv('Exit code', d.state.exitCode), kv('OOM-killed', d.state.oomKilled ? 'yes' : 'no'));
-  if (d.state.startedAt) blocks.push(kv('Started', d.state.startedAt));
+  blocks.push(kv('Started', parseEngineTime(d.state.startedAt) === undefined ? 'never started' : d.state.startedAt));
   blocks.push(kv('Restart policy', d.restartPolicy.name + (d.restartPolicy.maximumRetryCount > 0 ? `:${d.restartPolicy.maximumRetryCount}` : '')));
   blocks.push(kv('Restarts', d.restartCount));
   if (d.memoryLimit > 0) blocks.push(kv('Memory limit', binaryBytes(d.memoryLimit)));

@@ -132,6 +132,12 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     }
   });
 
+  it('says "never started" for a container created and never started, not the Engine\'s zero time', async () => {
+    const t = plainText(await runAction(actions, 'docker.inspect', { container: `${P}-bulk-0` }));
+    expect(t).toContain('Started: never started');
+    expect(t).not.toContain('0001-01-01');
+  });
+
   it('shows an inspect summary with env names but never their values', async () => {
     const r = await runAction(actions, 'docker.inspect', { container: `${P}-solo` });
     const t = plainText(r);
@@ -199,6 +205,9 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     expect(stop.subject!({ container: name })).toBe(`container ${name}`);
     const preview = await stop.preview!(actionContext(), { container: name });
     expect(plainText({ blocks: preview })).toMatch(new RegExp(`🟢 ${name} \\(${id.slice(0, 12)}\\): running · up \\d+s`));
+    expect(plainText({ blocks: preview })).toContain(`Stopping sends SIGTERM to ${name}, then SIGKILL if it is still running after 10 s: this can take up to 10 s.`);
+    const start = byName(actions, 'docker.start');
+    await expect(start.preview!(actionContext(), { container: name })).rejects.toThrow(new ActionError(`container ${name} is already running; nothing to start`));
 
     const stopped = await runAction(actions, 'docker.stop', { container: name });
     expect(plainText(stopped)).toMatch(new RegExp(`^Stopped ${name} \\(\\w{12}\\)\\n🔴 ${name} \\(\\w{12}\\): exited · exit code 0`));
@@ -208,6 +217,9 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
 
     const again = await runAction(actions, 'docker.stop', { container: name });
     expect(plainText(again)).toContain('Not running, nothing to stop:');
+    // No approval card for a stop that would do nothing: the preview refuses at once.
+    await expect(stop.preview!(actionContext(), { container: name })).rejects.toThrow(new ActionError(`container ${name} is already stopped (exited); nothing to stop`));
+    expect(plainText({ blocks: await start.preview!(actionContext(), { container: name }) })).toContain(': exited');
 
     const started = await runAction(actions, 'docker.start', { container: name });
     expect(plainText(started)).toMatch(new RegExp(`^Started ${name} \\(\\w{12}\\)\\n🟢 ${name} \\(\\w{12}\\): running · up \\d+s`));
