@@ -217,6 +217,30 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     },
   });
 
+  const df = defineAction({
+    name: 'docker.df',
+    summary: 'Disk used by images, containers, volumes and build cache, and how much is reclaimable',
+    target: 'docker',
+    risk: 'read',
+    params: z.object({}),
+    command: { path: ['docker', 'df'] },
+    timeoutMs: 60_000,
+    async run(ctx) {
+      const u = await port.diskUsage(ctx.signal);
+      const rows = [
+        ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
+        ...u.rows.map((r) => [
+          r.kind,
+          String(r.total),
+          String(r.active),
+          decimalBytes(r.size),
+          `${decimalBytes(r.reclaimable)}${r.size > 0 ? ` (${Math.round((100 * r.reclaimable) / r.size)}%)` : ''}`,
+        ]),
+      ];
+      return result([line(text('💾 '), bold('Docker disk usage')), pre(table(rows))]);
+    },
+  });
+
   const start = defineAction({
     name: 'docker.start',
     summary: 'Start a stopped container',
@@ -297,7 +321,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     },
   });
 
-  return [ps, inspect, logsAction({ port, redactor, clock }), stats, top, start, stop, restart];
+  return [ps, inspect, logsAction({ port, redactor, clock }), stats, top, df, start, stop, restart];
 }
 
 /** Status words of the Engine for a container started less than an hour ago, or restarting. */

@@ -197,6 +197,29 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     expect(t).toContain('while :; do sleep 0.2; done');
   });
 
+  it('/docker df: disk used by images, containers, volumes and build cache, as the Engine counts them', async () => {
+    const vol = `tdf-vol-${process.pid}`;
+    await e.docker.createVolume({ Name: vol, Labels: { 'teleops-test': '1' } });
+    try {
+      const r = await runAction(actions, 'docker.df', {});
+      // The Engine's own answer, read with a plain client, for the counts the table must show.
+      const raw = (await e.docker.df()) as { Images: { Containers: number }[]; Containers: { State: string }[]; Volumes: { Name: string }[] };
+      const t = plainText(r);
+      const rows = new Map(t.split('\n').slice(2).map((l) => [l.split(/ {2,}/)[0], l.split(/ {2,}/)] as const));
+      expect(t.split('\n')[0]).toBe('💾 Docker disk usage');
+      expect([...rows.keys()]).toEqual(['Images', 'Containers', 'Local volumes', 'Build cache']);
+      expect(rows.get('Images')!.slice(1, 3)).toEqual([String(raw.Images.length), String(raw.Images.filter((i) => i.Containers > 0).length)]);
+      expect(Number(rows.get('Containers')![1])).toBe(raw.Containers.length);
+      expect(Number(rows.get('Containers')![2])).toBe(raw.Containers.filter((c) => c.State === 'running').length);
+      expect(raw.Volumes.some((v) => v.Name === vol)).toBe(true);
+      expect(Number(rows.get('Local volumes')![1])).toBe(raw.Volumes.length);
+      expect(rows.get('Images')![3]).toMatch(/^\d+(\.\d+)?(B|kB|MB|GB)$/);
+      expect(byName(actions, 'docker.df').risk).toBe('read');
+    } finally {
+      await e.docker.getVolume(vol).remove();
+    }
+  });
+
   it('stops, starts and restarts, showing the new state each time', async () => {
     const name = `${P}-shop-web`;
     const id = ids[name]!;
