@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionError } from '../../../src/core/action.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { plainText, type Button } from '../../../src/core/result.js';
-import { dockerActions, parsePsArgs, PS_PAGE_SIZE } from '../../../src/targets/docker/actions.js';
+import { dockerActions, parsePsArgs, PS_PAGE_SIZE, STATS_MAX_CONTAINERS } from '../../../src/targets/docker/actions.js';
 import { createDockerPort } from '../../../src/targets/docker/port.js';
 import { COMPOSE_PROJECT, COMPOSE_SERVICE } from '../../../src/targets/docker/summary.js';
 import { createExpectedStops } from '../../../src/targets/docker/stops.js';
@@ -188,6 +188,32 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     const everyone = plainText(await runAction(actions, 'docker.stats', {}));
     expect(everyone).toContain(`${P}-shop-web`);
     await expect(runAction(actions, 'docker.stats', { container: `${P}-bulk-0` })).rejects.toThrow(`container ${P}-bulk-0 is not running (created)`);
+  });
+
+  it('/docker stats of every container samples them together: one wait for the second reading, not one per batch', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const counting = dockerActions({
+      port: {
+        ...port,
+        async stats(id, signal) {
+          most = Math.max(most, ++inFlight);
+          try {
+            return await port.stats(id, signal);
+          } finally {
+            inFlight--;
+          }
+        },
+      },
+      stops,
+      redactor: createRedactor([]),
+    });
+    // This file runs more than five containers (other files may add theirs to the shared daemon).
+    const t = plainText(await runAction(counting, 'docker.stats', {}));
+    const sampled = t.split('\n').filter((l) => /\d+\.\d\d%/.test(l)).length;
+    expect(sampled).toBeGreaterThan(5);
+    expect(most).toBeGreaterThan(5);
+    expect(most).toBeLessThanOrEqual(STATS_MAX_CONTAINERS);
   });
 
   it('lists the processes of a container', async () => {
