@@ -5,7 +5,7 @@
  */
 import { ActionError } from '../src/core/action.js';
 import type { LogFrame } from '../src/targets/docker/logstream.js';
-import type { ContainerDetails, ContainerSummary, DockerEvent, DockerPort, ProcessTable, RawStats } from '../src/targets/docker/port.js';
+import type { ContainerDetails, ContainerSummary, DiskUsage, DockerEvent, DockerPort, ProcessTable, RawStats } from '../src/targets/docker/port.js';
 import { COMPOSE_PROJECT, COMPOSE_SERVICE } from '../src/targets/docker/summary.js';
 
 export interface SimContainer {
@@ -169,6 +169,20 @@ export class SimDocker implements DockerPort {
   async top(id: string): Promise<ProcessTable> {
     const c = this.find(id);
     return { titles: ['PID', 'USER', 'COMMAND'], processes: c.processes.map((p, i) => [String(100 + i), 'app', p]) };
+  }
+
+  async diskUsage(): Promise<DiskUsage> {
+    const all = [...this.containers.values()];
+    const running = all.filter((c) => c.state === 'running').length;
+    const images = new Set(all.map((c) => c.image)).size;
+    return {
+      rows: [
+        { kind: 'Images', total: images, active: images, size: images * 80 * MiB, reclaimable: 0 },
+        { kind: 'Containers', total: all.length, active: running, size: all.length * MiB, reclaimable: (all.length - running) * MiB },
+        { kind: 'Local volumes', total: 0, active: 0, size: 0, reclaimable: 0 },
+        { kind: 'Build cache', total: 0, active: 0, size: 0, reclaimable: 0 },
+      ],
+    };
   }
 
   async start(id: string): Promise<'done' | 'noop'> {

@@ -28,6 +28,7 @@ const READ_ACTIONS: Record<string, string> = {
   'docker.logs': 'GET /containers/{id}/logs',
   'docker.stats': 'GET /containers/{id}/stats?stream=false',
   'docker.top': 'GET /containers/{id}/top',
+  'docker.df': 'GET /system/df (sizes only; prunes nothing)',
   'tmux.ls': 'list-sessions, list-panes, capture-pane',
   'tmux.tail': 'capture-pane',
   'tmux.log': 'capture-pane',

@@ -226,10 +226,15 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
   it('/docker stop via approval does not raise a crash alert', async () => {
     const name = `${P}-stopme`;
     const card = await ask(`/docker stop ${name}`, /Approval needed/);
+    // What the wait after Approve will be is on the card, which stays in view while it runs.
+    expect(card.text).toContain('this can take up to 10 s.');
     press(card, /Approve/);
     const done = await fake.waitForMessage({ chat: OP, after: card.message_id, match: /^Stopped/, timeoutMs: 20_000 });
     expect(done.text).toMatch(/exited · exit code 143/);
     expect((await container(name).inspect()).State.ExitCode).toBe(143);
+    const again = await ask(`/docker stop ${name}`, /already stopped|Approval needed/);
+    expect(again.text).toContain(`container ${name} is already stopped (exited); nothing to stop`);
+    expect(fake.messages(OP).filter((m) => m.message_id > done.message_id && /Approval needed/.test(m.text ?? ''))).toHaveLength(0);
     await settle('stop');
     expect(alertsAbout(name)).toHaveLength(0);
     // The restart above made its container exit 143 too.

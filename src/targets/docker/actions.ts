@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ActionError, defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { compareNames, truncate } from '../../core/text.js';
-import { containerButtons, containerSpans, stateEmoji, stateLine, table } from './format.js';
+import { containerButtons, containerSpans, parseEngineTime, stateEmoji, stateLine, table } from './format.js';
 import { logsAction } from './logs.js';
 import type { Redactor } from '../../core/redact.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
@@ -72,7 +72,8 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const matching = needle
         ? everything.filter((c) => [c.name, c.image, c.project ?? '', c.service ?? ''].some((s) => s.toLowerCase().includes(needle)))
         : everything;
-      const shown = p.all ? matching : matching.filter((c) => c.state === 'running');
+      // A crash-looping container is what an operator opens the bot for: never hidden by default.
+      const shown = p.all ? matching : matching.filter((c) => c.state === 'running' || c.state === 'restarting');
       const hidden = matching.length - shown.length;
       const ordered = [...shown].sort(
         (a, b) => Number(!a.project) - Number(!b.project) || compareNames(a.project ?? '', b.project ?? '') || compareNames(a.name, b.name),
@@ -80,28 +81,30 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const pages = Math.max(1, Math.ceil(ordered.length / PS_PAGE_SIZE));
       const page = Math.min(p.page, pages);
       const slice = ordered.slice((page - 1) * PS_PAGE_SIZE, page * PS_PAGE_SIZE);
-      // The list already says what `docker ps` says (state, uptime, health). Restart counts
-      // need one inspect per container: asked only for rows (re)started within the hour or
-      // restarting, where a crash loop would show, so a page of long-running containers costs
-      // no more than the list.
-      const restarts = await Promise.all(
+      // The list already says what `docker ps` says (state, uptime, health). Restart counts and
+      // the last exit code need one inspect per container: asked only for rows (re)started
+      // within the hour or restarting, where a crash loop would show, so a page of long-running
+      // containers costs no more than the list.
+      const loops = await Promise.all(
         slice.map((c) =>
           RECENT.test(c.status)
             ? port.inspect(c.id, ctx.signal).then(
-                (d) => d.restartCount,
+                (d): RestartInfo => ({ count: d.restartCount, exitCode: d.state.exitCode }),
                 (e: unknown) => {
-                  if (e instanceof ActionError) return 0;
+                  if (e instanceof ActionError) return undefined;
                   throw e;
                 },
               )
-            : 0,
+            : undefined,
         ),
       );
+      const restarting = shown.filter((c) => c.state === 'restarting').length;
       const blocks: Block[] = [
         line(
           text('🐳 '),
           bold(p.all ? 'Containers' : 'Running containers'),
           text(`: ${shown.length}`),
+          ...(restarting > 0 ? [text(` (${restarting} restarting)`)] : []),
           ...(p.filter ? [text(' matching '), value(p.filter)] : []),
           text(pages > 1 ? ` · page ${page}/${pages}` : ''),
         ),
@@ -114,7 +117,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
           blocks.push(c.project ? line(text('📦 '), bold('compose '), value(c.project)) : line(text('📦 '), bold('standalone')));
         }
         group = c.project;
-        blocks.push(psRow(c, restarts[i] ?? 0));
+        blocks.push(psRow(c, loops[i]));
         buttons.push(containerButtons(c.name, c.state === 'running', { logsLabel: `📄 ${truncate(c.name, 24)}` }));
       });
       const nav: Button[] = [];
@@ -166,14 +169,18 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
         more = running.length - targets.length;
       }
       if (targets.length === 0) return result([line(text('No running containers.'))]);
-      const snaps = await mapLimit(targets, 5, async (c) => {
-        try {
-          return computeStats(await port.stats(c.id, ctx.signal));
-        } catch (e) {
-          if (e instanceof ActionError && p.container === undefined) return undefined;
-          throw e;
-        }
-      });
+      // Each snapshot waits about a second for the Engine's second reading: taken together (at
+      // most STATS_MAX_CONTAINERS), the answer comes after one such wait, not one per batch.
+      const snaps = await Promise.all(
+        targets.map(async (c) => {
+          try {
+            return computeStats(await port.stats(c.id, ctx.signal));
+          } catch (e) {
+            if (e instanceof ActionError && p.container === undefined) return undefined;
+            throw e;
+          }
+        }),
+      );
       const rows = [['NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS']];
       targets.forEach((c, i) => {
         const s = snaps[i];
@@ -214,6 +221,30 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     },
   });
 
+  const df = defineAction({
+    name: 'docker.df',
+    summary: 'Disk used by images, containers, volumes and build cache, and how much is reclaimable',
+    target: 'docker',
+    risk: 'read',
+    params: z.object({}),
+    command: { path: ['docker', 'df'] },
+    timeoutMs: 60_000,
+    async run(ctx) {
+      const u = await port.diskUsage(ctx.signal);
+      const rows = [
+        ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
+        ...u.rows.map((r) => [
+          r.kind,
+          String(r.total),
+          String(r.active),
+          decimalBytes(r.size),
+          `${decimalBytes(r.reclaimable)}${r.size > 0 ? ` (${Math.round((100 * r.reclaimable) / r.size)}%)` : ''}`,
+        ]),
+      ];
+      return result([line(text('💾 '), bold('Docker disk usage')), pre(table(rows))]);
+    },
+  });
+
   const start = defineAction({
     name: 'docker.start',
     summary: 'Start a stopped container',
@@ -223,6 +254,12 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     command: { path: ['docker', 'start'], usage: '<container>' },
     timeoutMs: 30_000,
     subject,
+    // Asked only when a card is needed (the LLM's request): none for a container already running.
+    preview: async (ctx, p) => {
+      const d = await current(ctx, p.container);
+      if (d.state.running) throw new ActionError(`container ${d.name} is already running; nothing to start`);
+      return [line(text('Now: ')), stateLine(d, clock())];
+    },
     async run(ctx, p) {
       const before = await current(ctx, p.container);
       if (before.state.running) return afterResult('Already running:', before, clock());
@@ -240,7 +277,12 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     command: { path: ['docker', 'stop'], usage: '<container>' },
     timeoutMs: 60_000,
     subject,
-    preview: async (ctx, p) => [line(text('Now: ')), stateLine(await current(ctx, p.container), clock())],
+    // No card for what would do nothing. The grace line stays on the card while it runs.
+    preview: async (ctx, p) => {
+      const d = await current(ctx, p.container);
+      if (!d.state.running) throw new ActionError(`container ${d.name} is already stopped (${d.state.status}); nothing to stop`);
+      return [line(text('Now: ')), stateLine(d, clock()), graceLine(d.name)];
+    },
     async run(ctx, p) {
       // Re-checked here: the approval may be minutes old.
       const before = await current(ctx, p.container);
@@ -265,7 +307,10 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     command: { path: ['docker', 'restart'], usage: '<container>' },
     timeoutMs: 60_000,
     subject,
-    preview: async (ctx, p) => [line(text('Now: ')), stateLine(await current(ctx, p.container), clock())],
+    preview: async (ctx, p) => {
+      const d = await current(ctx, p.container);
+      return [line(text('Now: ')), stateLine(d, clock()), ...(d.state.running ? [graceLine(d.name)] : [])];
+    },
     async run(ctx, p) {
       const before = await current(ctx, p.container);
       if (before.state.running) stops.expect(before.id);
@@ -280,25 +325,43 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     },
   });
 
-  return [ps, inspect, logsAction({ port, redactor, clock }), stats, top, start, stop, restart];
+  return [ps, inspect, logsAction({ port, redactor, clock }), stats, top, df, start, stop, restart];
 }
 
 /** Status words of the Engine for a container started less than an hour ago, or restarting. */
 const RECENT = /^(Up (Less than a second|\d+ seconds?|About a minute|\d+ minutes?)\b|Restarting\b)/;
+/** Up for seconds only: with restarts behind it, a crash loop caught between two exits. */
+const JUST_UP = /^Up (Less than a second|\d+ seconds?)\b/;
 
-/** "🟢 api · Up 2 hours (healthy) · restarts 3 · nginx:1.25", from the list and a restart count. */
-function psRow(c: ContainerSummary, restarts: number): Block {
+interface RestartInfo {
+  readonly count: number;
+  /** The last exit code; the Engine resets it to 0 when the container starts again. */
+  readonly exitCode: number;
+}
+
+/**
+ * "🟢 api · Up 2 hours (healthy) · restarts 3 · nginx:1.25"; a crash loop, whether caught
+ * restarting or just up again, is "🔁 api · Restarting (3) 2 seconds ago · restarts 7 · last exit 3 · …".
+ */
+function psRow(c: ContainerSummary, restarts: RestartInfo | undefined): Block {
   const health = /\((healthy|unhealthy|health: starting)\)/.exec(c.status)?.[1];
+  const count = restarts?.count ?? 0;
+  const looping = c.state === 'restarting' || (c.state === 'running' && count > 0 && JUST_UP.test(c.status));
   return line(
-    text(`${stateEmoji(c.state, health)} `),
+    text(`${looping ? '🔁' : stateEmoji(c.state, health)} `),
     value(c.name),
     text(' · '),
     value(c.status),
-    ...(restarts > 0 ? [text(' · restarts '), value(restarts)] : []),
+    ...(count > 0 ? [text(' · restarts '), value(count)] : []),
+    ...(c.state === 'restarting' && restarts ? [text(' · last exit '), value(restarts.exitCode)] : []),
     text(' · '),
     value(c.image),
   );
 }
+
+/** What the wait after Approve is: a container that ignores SIGTERM holds the request for the whole grace period. */
+const graceLine = (name: string): Block =>
+  line(text('Stopping sends SIGTERM to '), value(name), text(`, then SIGKILL if it is still running after ${STOP_GRACE_SECONDS} s: this can take up to ${STOP_GRACE_SECONDS} s.`));
 
 /** Every mutating action answers with the container's state after it acted. */
 function afterResult(verb: string, d: ContainerDetails, now: number, before?: ContainerDetails): Result {
@@ -318,7 +381,7 @@ function inspectBlocks(d: ContainerDetails, now: number, field: (s: string, max:
   blocks.push(kv('Image', field(d.image, 300)));
   blocks.push(kv('Command', field(d.command.join(' '), 300)));
   blocks.push(kv('Exit code', d.state.exitCode), kv('OOM-killed', d.state.oomKilled ? 'yes' : 'no'));
-  if (d.state.startedAt) blocks.push(kv('Started', d.state.startedAt));
+  blocks.push(kv('Started', parseEngineTime(d.state.startedAt) === undefined ? 'never started' : d.state.startedAt));
   blocks.push(kv('Restart policy', d.restartPolicy.name + (d.restartPolicy.maximumRetryCount > 0 ? `:${d.restartPolicy.maximumRetryCount}` : '')));
   blocks.push(kv('Restarts', d.restartCount));
   if (d.memoryLimit > 0) blocks.push(kv('Memory limit', binaryBytes(d.memoryLimit)));
@@ -340,18 +403,4 @@ function inspectBlocks(d: ContainerDetails, now: number, field: (s: string, max:
     }
   }
   return blocks;
-}
-
-/** Like Promise.all over `items.map(fn)`, with at most `limit` running at once. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

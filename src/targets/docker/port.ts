@@ -27,6 +27,8 @@ export interface DockerPort {
   /** One snapshot, with the previous sample the Engine takes for CPU deltas. */
   stats(id: string, signal?: AbortSignal): Promise<RawStats>;
   top(id: string, signal?: AbortSignal): Promise<ProcessTable>;
+  /** Disk used by images, containers, volumes and build cache, like `docker system df`. */
+  diskUsage(signal?: AbortSignal): Promise<DiskUsage>;
   /** 'noop' when the container was already in the wanted state. */
   start(id: string, signal?: AbortSignal): Promise<'done' | 'noop'>;
   stop(id: string, opts?: { graceSeconds?: number }, signal?: AbortSignal): Promise<'done' | 'noop'>;
@@ -122,6 +124,21 @@ export interface DockerEvent {
   readonly timeNano: number;
 }
 
+export interface DiskUsageRow {
+  readonly kind: 'Images' | 'Containers' | 'Local volumes' | 'Build cache';
+  readonly total: number;
+  /** In use: by a container (images, volumes), running (containers), or by a build. */
+  readonly active: number;
+  /** Bytes. */
+  readonly size: number;
+  /** Bytes freed by removing what is not active (a lower bound for images: shared layers stay). */
+  readonly reclaimable: number;
+}
+
+export interface DiskUsage {
+  readonly rows: readonly DiskUsageRow[];
+}
+
 export interface ProcessTable {
   readonly titles: readonly string[];
   readonly processes: readonly (readonly string[])[];
@@ -210,6 +227,61 @@ const topSchema = z.object({
   Titles: z.array(z.string()).nullish(),
   Processes: z.array(z.array(z.string())).nullish(),
 });
+
+/** Sizes the Engine has not computed are -1 (or absent): counted as 0. */
+const bytes = z.number().nullish().transform((n) => (n !== null && n !== undefined && n > 0 ? n : 0));
+
+const dfSchema = z.object({
+  LayersSize: bytes,
+  Images: z.array(z.object({ Size: bytes, SharedSize: bytes, Containers: z.number().nullish() })).nullish(),
+  Containers: z.array(z.object({ SizeRw: bytes, State: z.string().nullish() })).nullish(),
+  Volumes: z.array(z.object({ UsageData: z.object({ Size: bytes, RefCount: z.number().nullish() }).nullish() })).nullish(),
+  BuildCache: z.array(z.object({ Size: bytes, InUse: z.boolean().nullish(), Shared: z.boolean().nullish() })).nullish(),
+});
+
+/** The four rows of `docker system df`, computed as the Docker CLI does. */
+function diskUsageOf(d: z.output<typeof dfSchema>): DiskUsage {
+  const sum = <T>(xs: readonly T[], f: (x: T) => number): number => xs.reduce((n, x) => n + f(x), 0);
+  const images = d.Images ?? [];
+  const containers = d.Containers ?? [];
+  const volumes = d.Volumes ?? [];
+  const cache = (d.BuildCache ?? []).filter((c) => !c.Shared);
+  const usedImage = (i: (typeof images)[number]): boolean => (i.Containers ?? 0) > 0;
+  const usedVolume = (v: (typeof volumes)[number]): boolean => (v.UsageData?.RefCount ?? 0) > 0;
+  const imageSize = d.LayersSize || sum(images, (i) => i.Size);
+  return {
+    rows: [
+      {
+        kind: 'Images',
+        total: images.length,
+        active: images.filter(usedImage).length,
+        size: imageSize,
+        reclaimable: Math.max(0, imageSize - sum(images.filter(usedImage), (i) => i.Size - i.SharedSize)),
+      },
+      {
+        kind: 'Containers',
+        total: containers.length,
+        active: containers.filter((c) => c.State === 'running').length,
+        size: sum(containers, (c) => c.SizeRw),
+        reclaimable: sum(containers.filter((c) => c.State !== 'running'), (c) => c.SizeRw),
+      },
+      {
+        kind: 'Local volumes',
+        total: volumes.length,
+        active: volumes.filter(usedVolume).length,
+        size: sum(volumes, (v) => v.UsageData?.Size ?? 0),
+        reclaimable: sum(volumes.filter((v) => !usedVolume(v)), (v) => v.UsageData?.Size ?? 0),
+      },
+      {
+        kind: 'Build cache',
+        total: cache.length,
+        active: cache.filter((c) => c.InUse).length,
+        size: sum(cache, (c) => c.Size),
+        reclaimable: sum(cache.filter((c) => !c.InUse), (c) => c.Size),
+      },
+    ],
+  };
+}
 
 const eventSchema = z.object({
   Type: z.string().default(''),
@@ -370,6 +442,11 @@ export function createDockerPort(opts: DockerPortOptions = {}): DockerPort {
     async top(id, signal) {
       const t = parse(topSchema, await get('top', containerPath(id, 'top'), signal), 'top');
       return { titles: t.Titles ?? [], processes: t.Processes ?? [] };
+    },
+
+    async diskUsage(signal) {
+      // The Engine walks every layer and volume to size them: slower than other calls.
+      return diskUsageOf(parse(dfSchema, await get('disk usage', '/system/df', signal, {}, timeoutMs * 3), 'disk usage'));
     },
 
     start(id, signal) {

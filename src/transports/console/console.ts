@@ -1,14 +1,12 @@
 import { createInterface } from 'node:readline';
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Agent, AgentUi } from '../../ai/agent.js';
 import type { Dispatcher, Outcome } from '../../core/dispatcher.js';
 import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import { plainText, type Button, type Result } from '../../core/result.js';
 import { truncate } from '../../core/text.js';
+import { saveDownload } from './downloads.js';
 import { terminalSafe } from './terminal.js';
 
 export interface ConsoleDeps {
@@ -132,10 +130,8 @@ async function show(outcome: Outcome, d: ConsoleDeps, ui: Ui): Promise<Button[]>
 async function print(r: Result, d: ConsoleDeps, out: (s: string) => void): Promise<Button[]> {
   out(plainText(r));
   if (r.attachment) {
-    mkdirSync(d.downloadDir, { recursive: true });
-    const path = join(d.downloadDir, r.attachment.filename.replace(/[^A-Za-z0-9._-]+/g, '_'));
     const c = r.attachment.content;
-    await pipeline(typeof c === 'string' || Buffer.isBuffer(c) ? Readable.from([c]) : Readable.from(c), d.redactor.lineStream(), createWriteStream(path));
+    const path = await saveDownload(d.downloadDir, r.attachment.filename, typeof c === 'string' || Buffer.isBuffer(c) ? Readable.from([c]) : Readable.from(c), d.redactor.lineStream());
     out(`(written to ${path})`);
   }
   const buttons = (r.buttons ?? []).flat();

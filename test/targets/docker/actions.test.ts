@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ActionError } from '../../../src/core/action.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { plainText, type Button } from '../../../src/core/result.js';
-import { dockerActions, parsePsArgs, PS_PAGE_SIZE } from '../../../src/targets/docker/actions.js';
+import { dockerActions, parsePsArgs, PS_PAGE_SIZE, STATS_MAX_CONTAINERS } from '../../../src/targets/docker/actions.js';
 import { createDockerPort } from '../../../src/targets/docker/port.js';
 import { COMPOSE_PROJECT, COMPOSE_SERVICE } from '../../../src/targets/docker/summary.js';
 import { createExpectedStops } from '../../../src/targets/docker/stops.js';
@@ -112,6 +112,32 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     await e.docker.getContainer(`${P}-loop`).remove({ force: true });
   });
 
+  it('shows a crash-looping container in the default view: 🔁, its restart count and last exit code', async () => {
+    // Not named with P: the listing tests count P's containers.
+    const name = 'tkr-crashloop';
+    await createTestContainer(e.docker, { name, cmd: ['sh', '-c', 'exit 3'], suite: e.suite, restart: 'always' });
+    try {
+      // The Engine's back-off doubles after each exit, so the loop soon spends most of its time restarting.
+      const r = await waitFor(async () => {
+        const out = await runAction(actions, 'docker.ps', { filter: name });
+        return /^🔁 .* · last exit 3 · /m.test(plainText(out)) ? out : undefined;
+      }, 'the container caught restarting', 20_000);
+      const t = plainText(r);
+      expect(t).toContain(`Running containers: 1 (1 restarting) matching ${name}`);
+      expect(t.split('\n')[1]).toMatch(new RegExp(`^🔁 ${name} · Restarting \\(3\\) .* · restarts [1-9]\\d* · last exit 3 · teleops-test/busybox:latest$`));
+      expect(t).not.toContain('not shown');
+      expect(r.buttons![0]!.map((b) => b.action)).toEqual(['docker.logs', 'docker.restart', 'docker.start']);
+    } finally {
+      await e.docker.getContainer(name).remove({ force: true });
+    }
+  });
+
+  it('says "never started" for a container created and never started, not the Engine\'s zero time', async () => {
+    const t = plainText(await runAction(actions, 'docker.inspect', { container: `${P}-bulk-0` }));
+    expect(t).toContain('Started: never started');
+    expect(t).not.toContain('0001-01-01');
+  });
+
   it('shows an inspect summary with env names but never their values', async () => {
     const r = await runAction(actions, 'docker.inspect', { container: `${P}-solo` });
     const t = plainText(r);
@@ -164,11 +190,60 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     await expect(runAction(actions, 'docker.stats', { container: `${P}-bulk-0` })).rejects.toThrow(`container ${P}-bulk-0 is not running (created)`);
   });
 
+  it('/docker stats of every container samples them together: one wait for the second reading, not one per batch', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const counting = dockerActions({
+      port: {
+        ...port,
+        async stats(id, signal) {
+          most = Math.max(most, ++inFlight);
+          try {
+            return await port.stats(id, signal);
+          } finally {
+            inFlight--;
+          }
+        },
+      },
+      stops,
+      redactor: createRedactor([]),
+    });
+    // This file runs more than five containers (other files may add theirs to the shared daemon).
+    const t = plainText(await runAction(counting, 'docker.stats', {}));
+    const sampled = t.split('\n').filter((l) => /\d+\.\d\d%/.test(l)).length;
+    expect(sampled).toBeGreaterThan(5);
+    expect(most).toBeGreaterThan(5);
+    expect(most).toBeLessThanOrEqual(STATS_MAX_CONTAINERS);
+  });
+
   it('lists the processes of a container', async () => {
     const t = plainText(await runAction(actions, 'docker.top', { container: `${P}-solo` }));
     expect(t).toMatch(/Processes in tac-solo \(\w{12}\): [12]/);
     expect(t).toMatch(/PID.*CMD/);
     expect(t).toContain('while :; do sleep 0.2; done');
+  });
+
+  it('/docker df: disk used by images, containers, volumes and build cache, as the Engine counts them', async () => {
+    const vol = `tdf-vol-${process.pid}`;
+    await e.docker.createVolume({ Name: vol, Labels: { 'teleops-test': '1' } });
+    try {
+      const r = await runAction(actions, 'docker.df', {});
+      // The Engine's own answer, read with a plain client, for the counts the table must show.
+      const raw = (await e.docker.df()) as { Images: { Containers: number }[]; Containers: { State: string }[]; Volumes: { Name: string }[] };
+      const t = plainText(r);
+      const rows = new Map(t.split('\n').slice(2).map((l) => [l.split(/ {2,}/)[0], l.split(/ {2,}/)] as const));
+      expect(t.split('\n')[0]).toBe('💾 Docker disk usage');
+      expect([...rows.keys()]).toEqual(['Images', 'Containers', 'Local volumes', 'Build cache']);
+      expect(rows.get('Images')!.slice(1, 3)).toEqual([String(raw.Images.length), String(raw.Images.filter((i) => i.Containers > 0).length)]);
+      expect(Number(rows.get('Containers')![1])).toBe(raw.Containers.length);
+      expect(Number(rows.get('Containers')![2])).toBe(raw.Containers.filter((c) => c.State === 'running').length);
+      expect(raw.Volumes.some((v) => v.Name === vol)).toBe(true);
+      expect(Number(rows.get('Local volumes')![1])).toBe(raw.Volumes.length);
+      expect(rows.get('Images')![3]).toMatch(/^\d+(\.\d+)?(B|kB|MB|GB)$/);
+      expect(byName(actions, 'docker.df').risk).toBe('read');
+    } finally {
+      await e.docker.getVolume(vol).remove();
+    }
   });
 
   it('stops, starts and restarts, showing the new state each time', async () => {
@@ -179,6 +254,9 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     expect(stop.subject!({ container: name })).toBe(`container ${name}`);
     const preview = await stop.preview!(actionContext(), { container: name });
     expect(plainText({ blocks: preview })).toMatch(new RegExp(`🟢 ${name} \\(${id.slice(0, 12)}\\): running · up \\d+s`));
+    expect(plainText({ blocks: preview })).toContain(`Stopping sends SIGTERM to ${name}, then SIGKILL if it is still running after 10 s: this can take up to 10 s.`);
+    const start = byName(actions, 'docker.start');
+    await expect(start.preview!(actionContext(), { container: name })).rejects.toThrow(new ActionError(`container ${name} is already running; nothing to start`));
 
     const stopped = await runAction(actions, 'docker.stop', { container: name });
     expect(plainText(stopped)).toMatch(new RegExp(`^Stopped ${name} \\(\\w{12}\\)\\n🔴 ${name} \\(\\w{12}\\): exited · exit code 0`));
@@ -188,6 +266,9 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
 
     const again = await runAction(actions, 'docker.stop', { container: name });
     expect(plainText(again)).toContain('Not running, nothing to stop:');
+    // No approval card for a stop that would do nothing: the preview refuses at once.
+    await expect(stop.preview!(actionContext(), { container: name })).rejects.toThrow(new ActionError(`container ${name} is already stopped (exited); nothing to stop`));
+    expect(plainText({ blocks: await start.preview!(actionContext(), { container: name }) })).toContain(': exited');
 
     const started = await runAction(actions, 'docker.start', { container: name });
     expect(plainText(started)).toMatch(new RegExp(`^Started ${name} \\(\\w{12}\\)\\n🟢 ${name} \\(\\w{12}\\): running · up \\d+s`));

@@ -90,7 +90,7 @@ describe('an Engine that is not there', () => {
     };
     const host = `unix://${join(dir, 'configured.sock')}`;
     const on = await make({ DOCKER_HOST: host });
-    expect(on?.actions.map((a) => a.name)).toEqual(['docker.ps', 'docker.inspect', 'docker.logs', 'docker.stats', 'docker.top', 'docker.start', 'docker.stop', 'docker.restart']);
+    expect(on?.actions.map((a) => a.name)).toEqual(['docker.ps', 'docker.inspect', 'docker.logs', 'docker.stats', 'docker.top', 'docker.df', 'docker.start', 'docker.stop', 'docker.restart']);
     expect(await on?.integration?.check(new AbortController().signal)).toEqual({ state: 'down', detail: `Docker is not reachable at ${host}: connect ENOENT` });
     const off = await make({ DOCKER_ENABLED: 'false' });
     expect(off?.actions).toEqual([]);
