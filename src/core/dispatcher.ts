@@ -109,7 +109,9 @@ export class Dispatcher {
       this.unauthorized(p, what);
       return { kind: 'stop', outcome: { kind: 'ignored' } };
     }
-    const charge = this.d.limiter.take(operatorId(operator));
+    // The local operator at the terminal is not throttled (a pasted or piped burst would be cut
+    // short); every request is still audited. What an LLM asks for is, wherever it runs.
+    const charge = p.kind === 'console' && origin !== 'ai' ? { ok: true as const } : this.d.limiter.take(operatorId(operator));
     if (!charge.ok) {
       this.d.metrics.rateLimited.inc();
       if (charge.first) this.audit(operator, origin, what, '', {}, 'rate_limited', `retry in ${Math.ceil(charge.retryAfterMs / 1000)}s`);

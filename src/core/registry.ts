@@ -150,6 +150,11 @@ export class Registry {
     return [...new Set([...from.keys()].filter((k) => k.startsWith(`${top} `)).map((k) => k.split(' ')[1]!))];
   }
 
+  /** Every command spelling a role may use ("/docker ps", "/ps"), e.g. for tab completion. */
+  spellings(role: Role): string[] {
+    return this.allowedFor(role).flatMap((a) => (a.command ? [a.command.path, ...(a.command.aliases ?? [])].map((w) => `/${key(w)}`) : []));
+  }
+
   /** Names `/help <group>` takes: each target and each command word that has verbs ("k8s"). */
   groups(role: Role): string[] {
     const out = new Set<string>();
