@@ -129,6 +129,31 @@ describe('the local operator', () => {
 });
 
 describe('the console at a terminal', () => {
+  it('has history on a real terminal: Up brings back the last command', async () => {
+    dir = tempDir('teleops-console-pty-');
+    const runsFile = join(dir.path, 'runs.txt');
+    const root = join(import.meta.dirname, '..', '..', '..');
+    const spec = {
+      timeout: 60,
+      argv: [process.execPath, '--import', 'tsx', join(root, 'test', 'support', 'teleops.ts'), 'console'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TERM: 'xterm', ...consoleEnv(dir.path, runsFile) },
+      cwd: root,
+      steps: [
+        ['', 'teleops> '],
+        ['/test echo first\r', 'echo: first'],
+        ['/test echo second\r', 'echo: second'],
+        // Up twice, then edited: line editing, not the raw "^[[A".
+        ['\u001b[A\u001b[A ed\r', 'echo: first ed'],
+        ['\u001b[A\u001b[A\r', 'echo: second'],
+        ['/quit\r', ''],
+      ],
+    };
+    const out = execFileSync('python3', [join(root, 'test', 'support', 'run-pty.py'), JSON.stringify(spec)], { encoding: 'utf8', timeout: 90_000 });
+    expect(out).not.toContain('^[[A');
+    expect(out.match(/echo: second/g)).toHaveLength(2);
+    expect(out).toContain('echo: first ed');
+  });
+
   it('keeps the prompt and what is typed intact under an alert, and completes command words', async () => {
     const t = await testApp();
     try {
