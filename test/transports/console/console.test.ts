@@ -197,6 +197,27 @@ async function waitFor(check: () => boolean, got: () => string): Promise<void> {
 }
 
 describe('alerts in the console', () => {
+  it('are followed by the prompt again when one was waiting, so the operator knows to type', async () => {
+    const t = await testApp();
+    try {
+      const input = new PassThrough();
+      const output = new PassThrough();
+      let printed = '';
+      output.on('data', (c: Buffer) => (printed += c.toString()));
+      const session = createConsole({ dispatcher: t.app.dispatcher, redactor: t.app.redactor, principal: { kind: 'console', name: 'me' }, downloadDir: t.dir, input, output });
+      const done = session.run();
+      input.write('/test destroy a\n');
+      await waitFor(() => printed.endsWith('Approve? [y/N] '), () => printed);
+      session.alert(result([line(text('💥 api died'))]));
+      expect(printed.endsWith('Approve? [y/N] \n🔔 💥 api died\nApprove? [y/N] ')).toBe(true);
+      input.end('n\n');
+      await done;
+      expect(printed).toContain('Denied: nothing was done.');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('are printed redacted and terminal-safe, like every other line', () => {
     const output = new PassThrough();
     let printed = '';
