@@ -114,7 +114,7 @@ async function consoleMode(targets: readonly TargetFactory[], args: string[]): P
   const c = args.indexOf('-c') >= 0 ? args.indexOf('-c') : args.indexOf('--command');
   const once = c >= 0 ? args[c + 1] : undefined;
   const json = args.includes('--json');
-  if ((c >= 0 && once === undefined) || (json && once === undefined) || args.some((a, i) => !['-c', '--command', '--json'].includes(a) && i !== c + 1)) {
+  if ((c >= 0 && once === undefined) || (json && once === undefined) || args.some((a, i) => !['-c', '--command', '--json'].includes(a) && (c < 0 || i !== c + 1))) {
     process.stderr.write('teleops console: usage: teleops console [-c "/command …" [--json]]\n');
     process.exit(2);
   }

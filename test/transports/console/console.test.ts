@@ -93,9 +93,11 @@ describe('the local operator', () => {
     const refused = await consoleWith('', ['-c', '/tset', '--json']);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.out)).toMatchObject({ ok: false, outcome: 'refused', text: expect.stringContaining('Did you mean /test?') });
-    const usage = await consoleWith('', ['--json']);
-    expect(usage.code).toBe(2);
-    expect(usage.out).toContain('usage: teleops console [-c');
+    for (const args of [['--json'], ['stray'], ['-c']]) {
+      const usage = await consoleWith('', args);
+      expect(usage.code, args.join(' ')).toBe(2);
+      expect(usage.out).toContain('usage: teleops console [-c');
+    }
   });
 
   it('answers the approval of a -c command from the input', async () => {
