@@ -196,10 +196,11 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     silence: { until: () => Number(global.get('alerts.silenced_until') ?? 0), set: (t) => global.set('alerts.silenced_until', t > 0 ? String(t) : undefined) },
   });
   const targetActions = plugged.flatMap((t) => t.actions);
-  const aiOwn = ai.ok
-    ? aiActions({ memory: aiMemory, redactor, has: (name) => targetActions.some((a) => a.name === name), registry: () => late.registry!, agent: () => late.agent! })
-    : [];
-  const registry = (late.registry = new Registry([...builtins, ...aiOwn, ...targetActions]));
+  const aiOwn = aiActions({ memory: aiMemory, redactor, has: (name) => targetActions.some((a) => a.name === name), registry: () => late.registry!, agent: () => late.agent! });
+  // Without an LLM its spellings stay known, so "/docker summary web" says what is missing.
+  const registry = (late.registry = ai.ok
+    ? new Registry([...builtins, ...aiOwn, ...targetActions])
+    : new Registry([...builtins, ...targetActions], { unavailable: { actions: aiOwn, reason: `needs an LLM, and none is configured (${ai.reason})` } }));
   const dispatcher = (late.dispatcher = new Dispatcher({
     registry,
     policy,

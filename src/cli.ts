@@ -13,13 +13,14 @@ import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
 import { TopicsSlot } from './transports/telegram/topics.js';
-import { consoleAlerts, runConsole } from './transports/console/console.js';
+import { createConsole, runOnce } from './transports/console/console.js';
 
 const USAGE = `teleops ${VERSION} — an operations console that lives in Telegram
 
 Usage:
   teleops start                          run the bot (settings from the environment or .env)
-  teleops console                        the same commands in this terminal, no Telegram needed
+  teleops console [-c "/cmd …" [--json]] the same commands in this terminal, no Telegram needed;
+                                         -c runs one and exits 0 (it ran) or 1, --json prints it as JSON
   teleops audit verify [--state-dir DIR] [--head SEQ:HASH]
                                          check the audit log's hash chain, and that a head a witness
                                          saw is still in it (exit 0 intact, 1 broken, 3 keyed but
@@ -109,16 +110,20 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
   await app.startBackground();
 }
 
-async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
+async function consoleMode(targets: readonly TargetFactory[], args: string[]): Promise<void> {
+  const c = args.indexOf('-c') >= 0 ? args.indexOf('-c') : args.indexOf('--command');
+  const once = c >= 0 ? args[c + 1] : undefined;
+  const json = args.includes('--json');
+  if ((c >= 0 && once === undefined) || (json && once === undefined) || args.some((a, i) => !['-c', '--command', '--json'].includes(a) && (c < 0 || i !== c + 1))) {
+    process.stderr.write('teleops console: usage: teleops console [-c "/command …" [--json]]\n');
+    process.exit(2);
+  }
   // The terminal is the conversation: only errors go to stderr unless LOG_LEVEL says otherwise.
   if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const cfg = config('console');
   const app = await build(cfg, targets);
   if (cfg.AUDIT_WITNESS.some((w) => w.kind === 'telegram')) app.log.warn('AUDIT_WITNESS: telegram witnesses post only while teleops start runs');
-  const alert = consoleAlerts(process.stdout, app.redactor);
-  app.setAlertDelivery(async (r) => alert(r));
-  await app.startBackground();
-  await runConsole({
+  const deps = {
     dispatcher: app.dispatcher,
     redactor: app.redactor,
     principal: { kind: 'console', name: userInfo().username },
@@ -126,7 +131,16 @@ async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {
     input: process.stdin,
     output: process.stdout,
     ...(app.agent ? { agent: app.agent } : {}),
-  });
+  } as const;
+  if (once !== undefined) {
+    const code = await runOnce(deps, once, json);
+    await app.close(SHUTDOWN_DRAIN_MS);
+    process.exit(code);
+  }
+  const session = createConsole({ ...deps, ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: { registry: app.registry } } : {}) });
+  app.setAlertDelivery(async (r) => session.alert(r));
+  await app.startBackground();
+  await session.run();
   await app.close(SHUTDOWN_DRAIN_MS);
 }
 
@@ -234,7 +248,7 @@ export async function main(argv: string[], targets: readonly TargetFactory[] = T
     case 'start':
       return start(targets);
     case 'console':
-      return consoleMode(targets);
+      return consoleMode(targets, rest);
     case 'audit':
       if (rest[0] === 'verify') await auditVerify(rest.slice(1));
       if (rest[0] === 'rekey') auditRekey(rest.slice(1));

@@ -6,7 +6,8 @@ import type { Dispatcher } from './dispatcher.js';
 import { checkAll, type Integration } from './health.js';
 import type { Registry } from './registry.js';
 import { bold, line, pre, text, value, type Block } from './result.js';
-import { formatDuration, parseDuration } from './text.js';
+import { closest } from './suggest.js';
+import { formatDuration, parseDuration, truncate } from './text.js';
 
 export interface BuiltinDeps {
   readonly registry: () => Registry;
@@ -26,9 +27,9 @@ export interface BuiltinDeps {
 const RISK_MARK = { read: '', write: ' ✏️', destructive: ' 🔒' } as const;
 const STATE_MARK = { up: '🟢', down: '🔴', disabled: '⚪' } as const;
 
-export function helpBlocks(registry: Registry, role: Parameters<Registry['help']>[0]): Block[] {
+export function helpBlocks(registry: Registry, role: Parameters<Registry['help']>[0], group?: string): Block[] {
   const blocks: Block[] = [];
-  for (const g of registry.help(role)) {
+  for (const g of registry.help(role, group)) {
     blocks.push(line(bold(g.target)));
     for (const l of g.lines) blocks.push(line(text(`${l.usage}${RISK_MARK[l.risk]} — ${l.summary}`)));
   }
@@ -63,13 +64,22 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
     }),
     defineAction({
       name: 'core.help',
-      summary: 'List the commands you can use',
+      summary: 'List the commands you can use, all or one group\'s (/help docker)',
       target: 'core',
       risk: 'read',
-      params: z.object({}),
+      params: z.object({ group: z.string().max(32).optional() }),
       llm: false,
-      command: { path: ['help'] },
-      run: async (ctx) => ({ blocks: helpBlocks(d.registry(), ctx.operator.role) }),
+      command: { path: ['help'], usage: '[group]' },
+      run: async (ctx, p) => {
+        const group = p.group?.replace(/^\//, '').toLowerCase();
+        const groups = d.registry().groups(ctx.operator.role);
+        if (group !== undefined && !groups.includes(group)) {
+          const near = closest(group, groups);
+          const meant = near.length > 0 ? `Did you mean ${near.join(' or ')}? ` : '';
+          throw new ActionError(`No command group "${truncate(group, 32)}". ${meant}Groups: ${groups.join(', ')}.`);
+        }
+        return { blocks: helpBlocks(d.registry(), ctx.operator.role, group) };
+      },
     }),
     defineAction({
       name: 'core.status',

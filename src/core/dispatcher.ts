@@ -10,7 +10,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { operatorId, principalId, type Policy, type Principal } from './policy.js';
 import type { RateLimiter } from './ratelimit.js';
-import type { Registry } from './registry.js';
+import { usageOf, type Registry } from './registry.js';
 import { line, say, value, type Block, type Result } from './result.js';
 import { truncate } from './text.js';
 import type { ApprovalRepo, ApprovalRow } from '../store/approvals.js';
@@ -90,7 +90,7 @@ export class Dispatcher {
     if (gate.kind !== 'pass') return gate.outcome;
     const found = this.d.registry.lookup(parsed);
     if (found.kind !== 'match') return { kind: 'refused', message: found.message };
-    return this.afterGate(gate.operator, origin, found.match.action, found.match.params);
+    return this.afterGate(gate.operator, origin, found.match.action, found.match.params, usageOf(found.match.action));
   }
 
   /** Runs an action by name with raw parameters (buttons, the LLM, alerts). */
@@ -109,7 +109,9 @@ export class Dispatcher {
       this.unauthorized(p, what);
       return { kind: 'stop', outcome: { kind: 'ignored' } };
     }
-    const charge = this.d.limiter.take(operatorId(operator));
+    // The local operator at the terminal is not throttled (a pasted or piped burst would be cut
+    // short); every request is still audited. What an LLM asks for is, wherever it runs.
+    const charge = p.kind === 'console' && origin !== 'ai' ? { ok: true as const } : this.d.limiter.take(operatorId(operator));
     if (!charge.ok) {
       this.d.metrics.rateLimited.inc();
       if (charge.first) this.audit(operator, origin, what, '', {}, 'rate_limited', `retry in ${Math.ceil(charge.retryAfterMs / 1000)}s`);
@@ -118,7 +120,8 @@ export class Dispatcher {
     return { kind: 'pass', operator };
   }
 
-  private async afterGate(operator: Operator, origin: Origin, action: AnyAction, rawParams: unknown): Promise<Outcome> {
+  /** `usage` is the command's usage line, shown with invalid arguments of a typed command. */
+  private async afterGate(operator: Operator, origin: Origin, action: AnyAction, rawParams: unknown, usage?: string): Promise<Outcome> {
     if (ROLE_RANK[operator.role] < ROLE_RANK[requiredRole(action)]) {
       this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'forbidden', `needs ${requiredRole(action)}`);
       this.count(action, origin, 'forbidden');
@@ -137,7 +140,7 @@ export class Dispatcher {
         .join('; ');
       this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'invalid', message);
       this.count(action, origin, 'invalid');
-      return { kind: 'refused', message: `Invalid input for ${action.name}: ${message}` };
+      return { kind: 'refused', message: `Invalid input for ${action.name}: ${message}${usage ? `. Usage: ${usage}` : ''}` };
     }
     let params = parsed.data as Record<string, unknown>;
     if (action.bind) {

@@ -1,5 +1,6 @@
 import { requiredRole, ROLE_RANK, type AnyAction, type Role } from './action.js';
 import { bindArgs, tokenize, UsageError, type CommandLine } from './commands.js';
+import { closest } from './suggest.js';
 
 export interface CommandMatch {
   readonly action: AnyAction;
@@ -21,6 +22,19 @@ export interface MenuCommand {
 const key = (words: readonly string[]) => words.join(' ');
 
 /**
+ * Actions that exist only with something this deployment lacks (the summaries need an LLM):
+ * their spellings are still known, so typing one says what is missing instead of "not a
+ * command", or, worse, being read as arguments of another command.
+ */
+export interface Unavailable {
+  readonly actions: readonly AnyAction[];
+  /** Completes "/docker summary …": "needs an LLM, and none is configured (…)". */
+  readonly reason: string;
+}
+
+type Suffixes = Map<string, { word: string; action: AnyAction }[]>;
+
+/**
  * The one list of capabilities. Commands, help, menus, buttons, LLM tools and policy are
  * all derived from it; nothing else names actions.
  */
@@ -28,24 +42,19 @@ export class Registry {
   private readonly byName = new Map<string, AnyAction>();
   private readonly byCommand = new Map<string, AnyAction>();
   /** "docker logs" → the actions spelled "/docker logs … <word>". */
-  private readonly bySuffix = new Map<string, { word: string; action: AnyAction }[]>();
+  private readonly bySuffix: Suffixes = new Map();
+  private readonly offCommand = new Map<string, AnyAction>();
+  private readonly offSuffix: Suffixes = new Map();
+  private readonly offReason: string;
 
-  constructor(actions: readonly AnyAction[]) {
+  constructor(actions: readonly AnyAction[], opts: { unavailable?: Unavailable } = {}) {
     for (const a of actions) {
       if (this.byName.has(a.name)) throw new Error(`duplicate action ${a.name}`);
       this.byName.set(a.name, a);
-      const spellings = a.command ? [a.command.path, ...(a.command.aliases ?? [])] : [];
-      for (const words of spellings) {
-        const k = key(words);
-        const other = this.byCommand.get(k);
-        if (other) throw new Error(`/${k} is claimed by both ${other.name} and ${a.name}`);
-        this.byCommand.set(k, a);
-      }
-      if (a.command?.suffix) {
-        const k = key(a.command.suffix.path);
-        this.bySuffix.set(k, [...(this.bySuffix.get(k) ?? []), { word: a.command.suffix.word.toLowerCase(), action: a }]);
-      }
+      index(a, this.byCommand, this.bySuffix);
     }
+    this.offReason = opts.unavailable?.reason ?? '';
+    for (const a of opts.unavailable?.actions ?? []) index(a, this.offCommand, this.offSuffix);
   }
 
   get(name: string): AnyAction | undefined {
@@ -63,16 +72,18 @@ export class Registry {
 
   /** Longest command path wins: "/docker ps x" is docker.ps with "x", not a bare /docker. */
   lookup(line: CommandLine): CommandLookup {
-    const words = line.words;
+    const words = line.words.map((w) => w.toLowerCase());
     const suffixed = this.lookupSuffix(line);
     if (suffixed) return suffixed;
     for (let n = Math.min(3, words.length); n >= 1; n--) {
-      const a = this.byCommand.get(key(words.slice(0, n).map((w) => w.toLowerCase())));
+      const k = key(words.slice(0, n));
+      const off = this.offCommand.get(k);
+      if (off) return { kind: 'unknown', message: `/${k} ${this.offReason}.` };
+      const a = this.byCommand.get(k);
       if (!a) continue;
-      // "/docker frobnicate" is a mistyped verb, not the bare "/docker" alias with an argument
-      // (unless the action reads its own words and can say so better).
-      const bareAlias = n === 1 && a.command!.path.length > 1 && !a.command!.parse;
-      if (bareAlias && words.length > 1 && this.verbsOf(words[0]!.toLowerCase()).length > 0) break;
+      // "/docker frobnicate" is a mistyped verb, not the bare "/docker" alias with an argument.
+      const bareAlias = n === 1 && a.command!.path.length > 1;
+      if (bareAlias && words.length > 1 && this.verbsOf(words[0]!).length > 0) break;
       const rawArgs = skipWords(line.raw, n - 1);
       try {
         const params = a.command?.parse ? a.command.parse(tokenize(rawArgs), rawArgs) : bindArgs(a.command?.usage ?? '', rawArgs);
@@ -82,16 +93,33 @@ export class Registry {
         throw e;
       }
     }
-    const verbs = this.verbsOf(words[0]!.toLowerCase());
-    if (verbs.length > 0) return { kind: 'unknown', message: `/${words[0]} ${words[1] ?? ''} is not a command. Try one of: ${verbs.join(', ')}.` };
+    return { kind: 'unknown', message: this.unknown(words) };
+  }
+
+  /** Why `words` is not a command, with what was most likely meant. */
+  private unknown(words: readonly string[]): string {
+    const [top, verb] = [words[0]!, words[1]];
+    const verbs = this.verbsOf(top);
+    if (verbs.length > 0) {
+      if (verb === undefined) return `/${top} needs one of: ${verbs.join(', ')}.`;
+      const near = closest(verb, [...verbs, ...this.verbsOf(top, this.offCommand)]);
+      const meant = near.length > 0 ? ` Did you mean ${near.map((v) => `/${top} ${v}`).join(' or ')}?` : '';
+      return `/${top} ${verb} is not a command.${meant} Try one of: ${verbs.join(', ')}.`;
+    }
+    const tops = [...this.byCommand.keys(), ...this.offCommand.keys()].map((k) => k.split(' ')[0]!);
+    const near = closest(top, tops);
+    const meant = near.length > 0 ? ` Did you mean ${near.map((t) => `/${t}`).join(' or ')}?` : '';
     // A whole command family missing is most often an integration that is off (no kubeconfig, say).
-    return { kind: 'unknown', message: `/${words[0]} is not a command. /help lists them; /status shows which integrations are off.` };
+    return `/${top} is not a command.${meant} /help lists them; /status shows which integrations are off.`;
   }
 
   private lookupSuffix(line: CommandLine): CommandLookup | undefined {
-    const last = line.words.at(-1)?.toLowerCase();
-    for (let n = Math.min(3, line.words.length - 1); n >= 1; n--) {
-      const hit = this.bySuffix.get(key(line.words.slice(0, n).map((w) => w.toLowerCase())))?.find((s) => s.word === last);
+    const words = line.words.map((w) => w.toLowerCase());
+    const last = words.at(-1);
+    for (let n = Math.min(3, words.length - 1); n >= 1; n--) {
+      const k = key(words.slice(0, n));
+      if (this.offSuffix.get(k)?.some((s) => s.word === last)) return { kind: 'unknown', message: `/${k} … ${last} ${this.offReason}.` };
+      const hit = this.bySuffix.get(k)?.find((s) => s.word === last);
       if (!hit) continue;
       const rawArgs = skipWords(line.raw, n - 1).replace(/\s*\S+\s*$/, '');
       try {
@@ -118,15 +146,35 @@ export class Registry {
     return [...seen].map(([command, description]) => ({ command, description: description.slice(0, 256) }));
   }
 
-  private verbsOf(top: string): string[] {
-    return [...this.byCommand.keys()].filter((k) => k.startsWith(`${top} `)).map((k) => k.split(' ')[1]!);
+  private verbsOf(top: string, from: ReadonlyMap<string, AnyAction> = this.byCommand): string[] {
+    return [...new Set([...from.keys()].filter((k) => k.startsWith(`${top} `)).map((k) => k.split(' ')[1]!))];
   }
 
-  /** Help text lines grouped by target, each: usage, summary, and what it takes to run. */
-  help(role: Role): { target: string; lines: { usage: string; summary: string; risk: AnyAction['risk'] }[] }[] {
+  /** Every command spelling a role may use ("/docker ps", "/ps"), e.g. for tab completion. */
+  spellings(role: Role): string[] {
+    return this.allowedFor(role).flatMap((a) => (a.command ? [a.command.path, ...(a.command.aliases ?? [])].map((w) => `/${key(w)}`) : []));
+  }
+
+  /** Names `/help <group>` takes: each target and each command word that has verbs ("k8s"). */
+  groups(role: Role): string[] {
+    const out = new Set<string>();
+    for (const a of this.allowedFor(role)) {
+      if (!a.command) continue;
+      out.add(a.target);
+      if (a.command.path.length > 1) out.add(a.command.path[0]!);
+    }
+    return [...out];
+  }
+
+  /**
+   * Help text lines grouped by target, each: usage, summary, and what it takes to run; with
+   * `group`, only that target's or that command word's ("/help k8s").
+   */
+  help(role: Role, group?: string): { target: string; lines: { usage: string; summary: string; risk: AnyAction['risk'] }[] }[] {
     const groups = new Map<string, { usage: string; summary: string; risk: AnyAction['risk'] }[]>();
     for (const a of this.allowedFor(role)) {
       if (!a.command) continue;
+      if (group !== undefined && a.target !== group && a.command.path[0] !== group) continue;
       const g = groups.get(a.target) ?? [];
       g.push({ usage: usageOf(a), summary: a.summary, risk: a.risk });
       groups.set(a.target, g);
@@ -137,6 +185,21 @@ export class Registry {
 
 export const usageOf = (a: AnyAction): string =>
   a.command ? `/${a.command.path.join(' ')}${a.command.usage ? ` ${a.command.usage}` : ''}` : a.name;
+
+/** Adds an action's spellings to the maps a lookup reads; two actions never share one. */
+function index(a: AnyAction, byCommand: Map<string, AnyAction>, bySuffix: Suffixes): void {
+  const spellings = a.command ? [a.command.path, ...(a.command.aliases ?? [])] : [];
+  for (const words of spellings) {
+    const k = key(words);
+    const other = byCommand.get(k);
+    if (other) throw new Error(`/${k} is claimed by both ${other.name} and ${a.name}`);
+    byCommand.set(k, a);
+  }
+  if (a.command?.suffix) {
+    const k = key(a.command.suffix.path);
+    bySuffix.set(k, [...(bySuffix.get(k) ?? []), { word: a.command.suffix.word.toLowerCase(), action: a }]);
+  }
+}
 
 /** Drops the first n whitespace-separated words of s (the command words already matched). */
 function skipWords(s: string, n: number): string {

@@ -6,7 +6,7 @@ import type { Outcome } from '../../src/core/dispatcher.js';
 import type { Principal } from '../../src/core/policy.js';
 import { plainText } from '../../src/core/result.js';
 import { verifyAudit } from '../../src/core/audit-verify.js';
-import { shellTarget } from '../../src/targets/index.js';
+import { dockerTarget, shellTarget } from '../../src/targets/index.js';
 import { runs } from '../support/test-target.js';
 import { tempDir, testApp, type TestApp } from '../support/app.js';
 
@@ -65,6 +65,40 @@ describe('dispatcher', () => {
     expect(runs(t.runsFile, 'touch')).toBe(0);
     expect(text(await t.app.dispatcher.command(op, 'command', '/test touch a b'))).toMatch(/unexpected argument "b"\. Usage: \/test touch <name>/);
     expect(text(await t.app.dispatcher.command(op, 'command', '/nope'))).toMatch(/\/nope is not a command/);
+  });
+
+  it('prints the usage line, from the registry, whenever a typed argument is missing or invalid', async () => {
+    t = await testApp();
+    expect(text(await t.app.dispatcher.command(op, 'command', '/test touch'))).toBe('Invalid input for test.touch: name: missing. Usage: /test touch <name>');
+    expect(text(await t.app.dispatcher.command(op, 'command', '/test slow soon'))).toMatch(/^Invalid input for test.slow: ms: .*\. Usage: \/test slow <ms>$/);
+    // A button or a tool call has no usage line to show: its parameters are not typed.
+    expect(text(await t.app.dispatcher.dispatch(op, 'button', 'test.touch', {}))).toBe('Invalid input for test.touch: name: missing');
+  });
+
+  it('answers /help <group> with that group, and a mistyped group with a suggestion', async () => {
+    t = await testApp();
+    const help = text(await t.app.dispatcher.command(op, 'command', '/help test'));
+    expect(help).toContain('/test echo [text...] — Echo text back');
+    expect(help).not.toContain('/status');
+    expect(text(await t.app.dispatcher.command(op, 'command', '/help /TEST'))).toContain('/test touch <name>');
+    expect(text(await t.app.dispatcher.command(op, 'command', '/help tset'))).toMatch(/^No command group "tset"\. Did you mean test\? Groups: .*test/);
+    // A viewer is not told about groups it cannot use.
+    expect(text(await t.app.dispatcher.command(viewer, 'command', '/help'))).not.toContain('/test touch');
+  });
+
+  it('without an LLM, its spellings say that an LLM is needed; a mistyped verb is not a ps filter', async () => {
+    // Docker on a socket that does not exist: nothing below may reach the engine.
+    t = await testApp({ DOCKER_ENABLED: 'true', DOCKER_HOST: 'unix:///nonexistent/docker.sock', AI_PROVIDER: 'none' }, [dockerTarget]);
+    const ask = async (line: string) => text(await t.app.dispatcher.command(op, 'command', line));
+    expect(await ask('/docker summary web')).toBe('/docker summary needs an LLM, and none is configured (AI_PROVIDER=none).');
+    expect(await ask('/docker logs web 200 summarize')).toBe('/docker logs … summarize needs an LLM, and none is configured (AI_PROVIDER=none).');
+    expect(await ask('/reset')).toBe('/reset needs an LLM, and none is configured (AI_PROVIDER=none).');
+    expect(await ask('/docker foo')).toMatch(/^\/docker foo is not a command\. Try one of: ps, /);
+    expect(await ask('/docker lgos web')).toMatch(/^\/docker lgos is not a command\. Did you mean \/docker logs\? Try one of: /);
+    expect(await ask('/dock')).toMatch(/^\/dock is not a command\. Did you mean \/docker\?/);
+    expect(await ask('/docker logs')).toBe('Invalid input for docker.logs: container: missing. Usage: /docker logs <container> [lines] [since] [grep...]');
+    expect(await ask('/help docker')).toContain('/docker logs <container>');
+    expect(t.app.audit.recent(50).filter((e) => e.action.startsWith('docker.') && e.outcome !== 'invalid')).toEqual([]);
   });
 
   it('runs a write at once, audited before and after', async () => {

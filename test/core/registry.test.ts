@@ -33,6 +33,43 @@ describe('Registry', () => {
   it('reads a mistyped verb as a mistake, not as an argument of the bare group', () => {
     expect(look('/docker restrat api')).toEqual({ kind: 'unknown', message: '/docker restrat is not a command. Try one of: ps, logs, summary.' });
     expect(look('/nothing')).toEqual({ kind: 'unknown', message: '/nothing is not a command. /help lists them; /status shows which integrations are off.' });
+    // The bare group answers only bare: a word after it is a verb, never a ps filter.
+    expect(look('/docker foo')).toEqual({ kind: 'unknown', message: '/docker foo is not a command. Try one of: ps, logs, summary.' });
+    expect(look('/docker lgos web')).toEqual({ kind: 'unknown', message: '/docker lgos is not a command. Did you mean /docker logs? Try one of: ps, logs, summary.' });
+    expect(look('/docker Sumary web')).toMatchObject({ kind: 'unknown', message: expect.stringContaining('Did you mean /docker summary?') });
+    // The aliases and the full spelling still take a filter.
+    expect(look('/ps web')).toMatchObject({ kind: 'match', match: { action: { name: 'docker.ps' }, params: { all: 'web' } } });
+    expect(look('/docker ps all web')).toMatchObject({ kind: 'match', match: { action: { name: 'docker.ps' }, params: { all: 'all', filter: 'web' } } });
+  });
+
+  it('suggests the command a mistyped or shortened word meant', () => {
+    expect(look('/dock')).toEqual({ kind: 'unknown', message: '/dock is not a command. Did you mean /docker? /help lists them; /status shows which integrations are off.' });
+    expect(look('/hlep')).toMatchObject({ message: expect.stringContaining('Did you mean /help?') });
+    expect(look('/xyzzy').kind === 'unknown' && look('/xyzzy')).toMatchObject({ message: expect.not.stringContaining('Did you mean') });
+  });
+
+  it('knows the spellings of actions this deployment lacks, and says what they need', () => {
+    const summary = act('ai.docker-summary', ['docker', 'summary'], '<c> [lines]', { suffix: { path: ['docker', 'logs'], word: 'summarize' } });
+    const tmuxSummary = act('ai.tmux-summary', ['tmux', 'summary'], '<session> [lines]');
+    const r = new Registry([act('docker.ps', ['docker', 'ps'], '[filter]', { aliases: [['docker']] }), act('docker.logs', ['docker', 'logs'], '<c> [lines] [grep...]'), act('tmux.ls', ['tmux', 'ls'])], {
+      unavailable: { actions: [summary, tmuxSummary], reason: 'needs an LLM, and none is configured (AI_PROVIDER=none)' },
+    });
+    const l = (text: string) => r.lookup(parseCommandLine(text)!);
+    expect(l('/docker summary web')).toEqual({ kind: 'unknown', message: '/docker summary needs an LLM, and none is configured (AI_PROVIDER=none).' });
+    expect(l('/tmux summary')).toEqual({ kind: 'unknown', message: '/tmux summary needs an LLM, and none is configured (AI_PROVIDER=none).' });
+    // Not a grep for the word "summarize".
+    expect(l('/docker logs web 50 summarize')).toEqual({ kind: 'unknown', message: '/docker logs … summarize needs an LLM, and none is configured (AI_PROVIDER=none).' });
+    expect(l('/docker logs web 50 error')).toMatchObject({ kind: 'match', match: { action: { name: 'docker.logs' } } });
+    // Not offered where it cannot run, but still a suggestion for a typo.
+    expect(l('/docker x')).toMatchObject({ message: expect.stringContaining('Try one of: ps, logs.') });
+    expect(l('/docker summry web')).toMatchObject({ message: expect.stringContaining('Did you mean /docker summary?') });
+    expect(r.get('ai.docker-summary')).toBeUndefined();
+  });
+
+  it('gives per-group help: by target or by command word', () => {
+    expect(registry.groups('viewer')).toEqual(['docker', 'help']);
+    expect(registry.help('viewer', 'docker').map((g) => [g.target, g.lines.map((x) => x.usage)])).toEqual([['docker', ['/docker ps [all] [filter]', '/docker logs <c> [lines]', '/docker summary <c> [lines]']]]);
+    expect(registry.help('viewer', 'nothing')).toEqual([]);
     expect(look('/docker logs a b c')).toMatchObject({ kind: 'usage', message: 'unexpected argument "c". Usage: /docker logs <c> [lines]' });
   });
 

@@ -285,7 +285,7 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
     }
 
     const refused = await ask('/docker logs "-rf"', /docker\.logs/);
-    expect(refused.text).toMatch(/^⚠️ Invalid input for docker\.logs: container: .*a name, an id prefix or compose project\/service$/);
+    expect(refused.text).toMatch(/^⚠️ Invalid input for docker\.logs: container: .*a name, an id prefix or compose project\/service\. Usage: \/docker logs <container> \[lines\] \[since\] \[grep\.\.\.\]$/);
     expect(fake.messages(OP).filter((m) => m.message_id > refused.message_id)).toHaveLength(0);
   });
 

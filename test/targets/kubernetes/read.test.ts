@@ -133,7 +133,9 @@ describe('/k8s pods', () => {
 
   it('refuses bad selectors and unknown words', async () => {
     const t = target(env);
-    expect(await failure(t, '/k8s typo')).toContain('"typo" is not a command or a label selector');
+    expect(await failure(t, '/k8s typo')).toMatch(/^\/k8s typo is not a command\. Try one of: contexts, /);
+    expect(await failure(t, '/k8s dscribe pod/x')).toContain('Did you mean /k8s describe?');
+    expect(await failure(t, '/pods typo')).toContain('"typo" is not a command or a label selector');
     expect(await failure(t, '/pods "app=we b"')).toContain('not a valid label selector');
     expect(await failure(t, '/pods -x')).toContain('unknown option -x');
     expect(await failure(t, '/pods -c')).toContain('-c needs a value');

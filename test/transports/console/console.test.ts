@@ -11,7 +11,8 @@ import { runs } from '../../support/test-target.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { line, pre, result, text } from '../../../src/core/result.js';
 import { tmuxTarget } from '../../../src/targets/index.js';
-import { consoleAlerts, runConsole } from '../../../src/transports/console/console.js';
+import { consoleAlerts, createConsole, runConsole } from '../../../src/transports/console/console.js';
+import { testApp } from '../../support/app.js';
 
 let dir: { path: string; remove(): void } | undefined;
 afterEach(() => {
@@ -20,13 +21,23 @@ afterEach(() => {
 });
 
 /** `teleops console` as a script runs it: every line piped in, then the end of input. */
-async function consoleWith(input: string): Promise<{ code: number | null; out: string; runsFile: string }> {
+async function consoleWith(input: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; runsFile: string }> {
   dir = tempDir('teleops-console-');
   const runsFile = join(dir.path, 'runs.txt');
-  const proc = runTeleops(['console'], { AUTHORIZED_USER_IDS: '1', STATE_DIR: dir.path, HTTP_PORT: '0', DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', TEST_RUNS_FILE: runsFile, LOG_LEVEL: 'error' }, { input });
+  const proc = runTeleops(['console', ...args], { ...consoleEnv(dir.path, runsFile), ...env }, { input });
   const code = await proc.exited;
   return { code, out: proc.output(), runsFile };
 }
+
+const consoleEnv = (stateDir: string, runsFile: string): Record<string, string> => ({
+  AUTHORIZED_USER_IDS: '1',
+  STATE_DIR: stateDir,
+  HTTP_PORT: '0',
+  DOCKER_ENABLED: 'false',
+  TMUX_ENABLED: 'false',
+  TEST_RUNS_FILE: runsFile,
+  LOG_LEVEL: 'error',
+});
 
 describe('teleops console with piped input', () => {
   it('takes y/N answers from the same input, and denies when the input ends at a prompt', async () => {
@@ -60,7 +71,155 @@ describe('teleops console with piped input', () => {
   });
 });
 
+describe('the local operator', () => {
+  it('is not rate-limited: a piped burst of 25 commands is answered in full, and audited', async () => {
+    const { code, out } = await consoleWith(`${Array.from({ length: 25 }, (_, i) => `/test echo n${i}\n`).join('')}/audit 50\n`, [], { RATE_LIMIT_PER_MINUTE: '5' });
+    expect(code).toBe(0);
+    for (let i = 0; i < 25; i++) expect(out).toContain(`echo: n${i}\n`);
+    expect(out).not.toMatch(/Slow down/);
+    expect(out.match(/ console test\.echo → ok/g)).toHaveLength(25);
+  });
+
+  it('runs one command with -c and exits 0 when it ran, 1 when it did not; --json prints one object', async () => {
+    const ok = await consoleWith('', ['-c', '/test echo hi there']);
+    expect(ok).toMatchObject({ code: 0 });
+    expect(ok.out).toBe('echo: hi there\n');
+    const bad = await consoleWith('', ['-c', '/test touch']);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toBe('! Invalid input for test.touch: name: missing. Usage: /test touch <name>\n');
+    const json = await consoleWith('', ['-c', '/test echo {"x":1}', '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out)).toEqual({ ok: true, outcome: 'done', text: 'echo: {"x":1}' });
+    const refused = await consoleWith('', ['-c', '/tset', '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.out)).toMatchObject({ ok: false, outcome: 'refused', text: expect.stringContaining('Did you mean /test?') });
+    for (const args of [['--json'], ['stray'], ['-c']]) {
+      const usage = await consoleWith('', args);
+      expect(usage.code, args.join(' ')).toBe(2);
+      expect(usage.out).toContain('usage: teleops console [-c');
+    }
+  });
+
+  it('answers the approval of a -c command from the input', async () => {
+    const approved = await consoleWith('y\n', ['-c', '/test destroy a']);
+    expect(approved.code).toBe(0);
+    expect(approved.out).toContain('Approve? [y/N] destroyed a');
+    expect(runs(approved.runsFile, 'destroy')).toBe(1);
+    const denied = await consoleWith('', ['-c', '/test destroy a']);
+    expect(denied.code).toBe(0);
+    expect(denied.out).toContain('(input ended: denied)');
+    expect(runs(denied.runsFile, 'destroy')).toBe(0);
+  });
+
+  it('is told when an approval expires, while the prompt waits, and nothing runs', async () => {
+    dir = tempDir('teleops-console-');
+    const runsFile = join(dir.path, 'runs.txt');
+    const proc = runTeleops(['console'], { ...consoleEnv(dir.path, runsFile), CONFIRM_TTL_SECONDS: '1' });
+    try {
+      proc.child.stdin!.write('/test destroy a\n');
+      await proc.waitForOutput(/This approval expired; nothing was done\. Ask again\.\nteleops> $/);
+      // The prompt is back: the next line is a command, not a late answer.
+      proc.child.stdin!.end('y\n/test echo after\n');
+      expect(await proc.exited).toBe(0);
+      expect(proc.output()).toContain('echo: after');
+      expect(proc.output()).toContain('teleops> Commands start with a slash');
+      expect(runs(runsFile, 'destroy')).toBe(0);
+    } finally {
+      await proc.stop();
+    }
+  });
+});
+
+describe('the console at a terminal', () => {
+  it('has history on a real terminal: Up brings back the last command', async () => {
+    dir = tempDir('teleops-console-pty-');
+    const runsFile = join(dir.path, 'runs.txt');
+    const root = join(import.meta.dirname, '..', '..', '..');
+    const spec = {
+      timeout: 60,
+      argv: [process.execPath, '--import', 'tsx', join(root, 'test', 'support', 'teleops.ts'), 'console'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TERM: 'xterm', ...consoleEnv(dir.path, runsFile) },
+      cwd: root,
+      steps: [
+        ['', 'teleops> '],
+        ['/test echo first\r', 'echo: first'],
+        ['/test echo second\r', 'echo: second'],
+        // Up twice, then edited: line editing, not the raw "^[[A".
+        ['\u001b[A\u001b[A ed\r', 'echo: first ed'],
+        ['\u001b[A\u001b[A\r', 'echo: second'],
+        ['/quit\r', ''],
+      ],
+    };
+    const out = execFileSync('python3', [join(root, 'test', 'support', 'run-pty.py'), JSON.stringify(spec)], { encoding: 'utf8', timeout: 90_000 });
+    expect(out).not.toContain('^[[A');
+    expect(out.match(/echo: second/g)).toHaveLength(2);
+    expect(out).toContain('echo: first ed');
+  });
+
+  it('keeps the prompt and what is typed intact under an alert, and completes command words', async () => {
+    const t = await testApp();
+    try {
+      const input = new PassThrough();
+      const output = new PassThrough();
+      let printed = '';
+      output.on('data', (c: Buffer) => (printed += c.toString()));
+      const session = createConsole({
+        dispatcher: t.app.dispatcher,
+        redactor: t.app.redactor,
+        principal: { kind: 'console', name: 'me' },
+        downloadDir: t.dir,
+        input,
+        output,
+        terminal: { registry: t.app.registry },
+      });
+      const done = session.run();
+      input.write('/test ec');
+      await waitFor(() => printed.endsWith('/test ec'), () => printed);
+      const before = printed.length;
+      session.alert(result([line(text('💥 api died'))]));
+      const redraw = printed.slice(before);
+      // Cleared the half-typed line, printed the alert, then the prompt with the same input.
+      // eslint-disable-next-line no-control-regex
+      expect(redraw).toMatch(/^\u001b\[2K\u001b\[1G\n🔔 💥 api died\n.*teleops> \/test ec(\u001b\[\d+G)?$/s);
+      input.write('\t');
+      await waitFor(() => printed.endsWith('/test ec\u001b[18Gho '), () => printed);
+      input.write('done\r');
+      await waitFor(() => printed.includes('echo: done'), () => printed);
+      input.write('/quit\r');
+      await done;
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+async function waitFor(check: () => boolean, got: () => string): Promise<void> {
+  for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!check()) throw new Error(`not reached; output: ${JSON.stringify(got())}`);
+}
+
 describe('alerts in the console', () => {
+  it('are followed by the prompt again when one was waiting, so the operator knows to type', async () => {
+    const t = await testApp();
+    try {
+      const input = new PassThrough();
+      const output = new PassThrough();
+      let printed = '';
+      output.on('data', (c: Buffer) => (printed += c.toString()));
+      const session = createConsole({ dispatcher: t.app.dispatcher, redactor: t.app.redactor, principal: { kind: 'console', name: 'me' }, downloadDir: t.dir, input, output });
+      const done = session.run();
+      input.write('/test destroy a\n');
+      await waitFor(() => printed.endsWith('Approve? [y/N] '), () => printed);
+      session.alert(result([line(text('💥 api died'))]));
+      expect(printed.endsWith('Approve? [y/N] \n🔔 💥 api died\nApprove? [y/N] ')).toBe(true);
+      input.end('n\n');
+      await done;
+      expect(printed).toContain('Denied: nothing was done.');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('are printed redacted and terminal-safe, like every other line', () => {
     const output = new PassThrough();
     let printed = '';
