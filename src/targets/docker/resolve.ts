@@ -2,6 +2,7 @@ import { ActionError } from '../../core/action.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
 import { shortId } from './summary.js';
 import { compareNames } from '../../core/text.js';
+import { editDistance } from '../../core/suggest.js';
 
 /**
  * A container reference as operators type it: a name, an id prefix, or compose
@@ -89,30 +90,6 @@ function closeness(ref: string, candidate: string): number | undefined {
   const d = editDistance(ref, candidate, 3);
   const allowed = Math.min(3, Math.max(1, Math.floor(ref.length / 3)));
   return d <= allowed ? 1 + d : undefined;
-}
-
-/**
- * Edit distance counting a swap of two neighbours as one edit (optimal string alignment),
- * giving up (returning `limit + 1`) once it exceeds `limit`.
- */
-export function editDistance(a: string, b: string, limit: number): number {
-  if (Math.abs(a.length - b.length) > limit) return limit + 1;
-  let before: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, before[j - 2]! + 1);
-      cur.push(v);
-      if (v < best) best = v;
-    }
-    if (best > limit) return limit + 1;
-    before = prev;
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
 
 /** Whether the Engine's own lookup of `ref` agrees with ours (it also takes 1- and 2-character id prefixes). */

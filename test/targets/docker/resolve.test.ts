@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ActionError } from '../../../src/core/action.js';
 import type { ContainerSummary } from '../../../src/targets/docker/port.js';
-import { editDistance, isContainerRef, resolveContainer, suggestions } from '../../../src/targets/docker/resolve.js';
+import { editDistance } from '../../../src/core/suggest.js';
+import { isContainerRef, resolveContainer, suggestions } from '../../../src/targets/docker/resolve.js';
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const REST = `${ALNUM}_.-`;
