@@ -7,6 +7,7 @@ import { createApp, SetupError, VERSION, type App, type TargetFactory } from './
 import { loadConfig, type Config, type Mode } from './config.js';
 import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
 import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
+import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
 import { probeHealth } from './http/probe.js';
 import { openDb, dbPath } from './store/db.js';
@@ -15,19 +16,29 @@ import { createTelegram } from './transports/telegram/bot.js';
 import { TopicsSlot } from './transports/telegram/topics.js';
 import { consoleAlerts, runConsole } from './transports/console/console.js';
 
+/** Each verb's usage: printed by `teleops VERB --help`, and after a usage error. */
+const VERB_USAGE = {
+  start: 'teleops start                          run the bot (settings from the environment or .env)',
+  console: 'teleops console                        the same commands in this terminal, no Telegram needed',
+  'audit verify': `teleops audit verify [--state-dir DIR] [--head SEQ:HASH]
+                                         check the audit log's hash chain, and that a head a witness
+                                         saw is still in it (exit 0 intact, 1 broken, 3 keyed but
+                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage)`,
+  'audit rekey': 'teleops audit rekey [--state-dir DIR]  put the log under AUDIT_HMAC_KEY now (a linked rekey entry)',
+  doctor: `teleops doctor [--json]                check settings and reachability of everything configured
+                                         (exit 0 all fine, 1 something fails; --json: one object per check)`,
+  health: 'teleops health                         exit 0 when this host\'s /health says ok (for container healthchecks)',
+} as const;
+type Verb = keyof typeof VERB_USAGE;
+
+const AUDIT_USAGE = `Usage:\n  ${VERB_USAGE['audit verify']}\n  ${VERB_USAGE['audit rekey']}`;
+
 const USAGE = `teleops ${VERSION} — an operations console that lives in Telegram
 
 Usage:
-  teleops start                          run the bot (settings from the environment or .env)
-  teleops console                        the same commands in this terminal, no Telegram needed
-  teleops audit verify [--state-dir DIR] [--head SEQ:HASH]
-                                         check the audit log's hash chain, and that a head a witness
-                                         saw is still in it (exit 0 intact, 1 broken, 3 keyed but
-                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage)
-  teleops audit rekey [--state-dir DIR]  put the log under AUDIT_HMAC_KEY now (a linked rekey entry)
-  teleops doctor                         check settings and reachability of everything configured
-  teleops health                         exit 0 when this host's /health says ok (for container healthchecks)
+${Object.values(VERB_USAGE).map((u) => `  ${u}`).join('\n')}
   teleops --version
+  teleops VERB --help                    the usage of one verb
 
 Settings: see .env.example or the README.`;
 
@@ -138,24 +149,10 @@ function usageError(cmd: string, why: string): never {
   process.exit(VERIFY_EXIT.usage);
 }
 
-/** `--state-dir DIR` and `--head SEQ:HASH` (repeatable); anything else is refused. */
-function auditArgs(cmd: string, args: string[], heads: boolean): { stateDir: string | undefined; heads: WitnessedHead[] } {
-  let stateDir: string | undefined;
-  const seen: WitnessedHead[] = [];
-  for (let i = 0; i < args.length; i += 2) {
-    const [flag, v] = [args[i], args[i + 1]];
-    if (flag === '--state-dir') {
-      if (!v) usageError(cmd, '--state-dir needs a directory');
-      stateDir = v;
-    } else if (flag === '--head' && heads) {
-      const h = v === undefined ? undefined : parseHead(v, `the witnessed head ${v}`);
-      if (!h) usageError(cmd, '--head needs SEQ:HASH, as a witness posted it (e.g. 42:9f…, 64 hex digits)');
-      seen.push(h);
-    } else {
-      usageError(cmd, `unknown argument ${JSON.stringify(flag)}`);
-    }
-  }
-  return { stateDir, heads: seen };
+/** `--state-dir DIR` and `--head SEQ:HASH` (repeatable), already checked by parseVerbArgs. */
+function auditArgs(cmd: string, flags: Map<string, string[]>): { stateDir: string | undefined; heads: WitnessedHead[] } {
+  const heads = (flags.get('--head') ?? []).map((v) => parseHead(v, `the witnessed head ${v}`) ?? usageError(cmd, '--head needs SEQ:HASH, as a witness posted it (e.g. 42:9f…, 64 hex digits)'));
+  return { stateDir: flags.get('--state-dir')?.at(-1), heads };
 }
 
 /** The state dir, anchor and keys the command works on: --state-dir wins over the environment. */
@@ -167,8 +164,8 @@ function auditFiles(cmd: string, stateDirArg: string | undefined): { stateDir: s
   return { stateDir: c.STATE_DIR, anchorPath: c.auditAnchorPath, ...(c.AUDIT_HMAC_KEY ? { hmacKey: c.AUDIT_HMAC_KEY } : {}), previousKeys: c.AUDIT_HMAC_KEY_PREVIOUS };
 }
 
-async function auditVerify(args: string[]): Promise<never> {
-  const a = auditArgs('verify', args, true);
+async function auditVerify(flags: Map<string, string[]>): Promise<never> {
+  const a = auditArgs('verify', flags);
   const { stateDir, ...opts } = auditFiles('verify', a.stateDir);
   const db = openDb(stateDir, { readonly: true });
   const r = await verifyAuditAsync(db, { ...opts, heads: a.heads });
@@ -187,8 +184,8 @@ async function auditVerify(args: string[]): Promise<never> {
 }
 
 /** Brings the log under AUDIT_HMAC_KEY now (teleops also does it when it starts). */
-function auditRekey(args: string[]): never {
-  const a = auditArgs('rekey', args, false);
+function auditRekey(flags: Map<string, string[]>): never {
+  const a = auditArgs('rekey', flags);
   const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('rekey', a.stateDir);
   if (!hmacKey) usageError('rekey', 'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)');
   const db = openDb(stateDir);
@@ -226,34 +223,74 @@ async function health(): Promise<never> {
   process.exit(p.ok ? 0 : 1);
 }
 
+/** The flags each verb accepts; anything else is a usage error. */
+const VERB_FLAGS: Record<Verb, Record<string, FlagKind>> = {
+  start: {},
+  console: {},
+  'audit verify': { '--state-dir': 'value', '--head': 'value' },
+  'audit rekey': { '--state-dir': 'value' },
+  doctor: { '--json': 'bool' },
+  health: {},
+};
+
+function isVerb(v: string): v is Verb {
+  return Object.hasOwn(VERB_USAGE, v);
+}
+
+/** Splits argv into the verb (`audit` takes a sub-command) and its arguments. */
+function verbOf(argv: readonly string[]): { verb: string; rest: string[] } {
+  const [cmd = '', ...rest] = argv;
+  if (cmd === 'audit' && rest[0] !== undefined && !rest[0].startsWith('-')) return { verb: `audit ${rest[0]}`, rest: rest.slice(1) };
+  return { verb: cmd, rest };
+}
+
+function usageExit(what: string, why: string, usage: string): never {
+  process.stderr.write(`teleops ${what}: ${why}\n\n${usage}\n`);
+  process.exit(2);
+}
+
 /** `targets` is for tests that add a test-only target to the real process. */
 export async function main(argv: string[], targets: readonly TargetFactory[] = TARGETS): Promise<void> {
   loadDotenv({ quiet: true });
-  const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'start':
-      return start(targets);
-    case 'console':
-      return consoleMode(targets);
+  const { verb, rest } = verbOf(argv);
+  if (isVerb(verb)) {
+    const p = parseVerbArgs(rest, VERB_FLAGS[verb]);
+    const usage = `Usage:\n  ${VERB_USAGE[verb]}`;
+    if (p.kind === 'help') return void process.stdout.write(`${usage}\n`);
+    if (p.kind === 'error') usageExit(verb, p.message, usage);
+    switch (verb) {
+      case 'start':
+        return start(targets);
+      case 'console':
+        return consoleMode(targets);
+      case 'audit verify':
+        return auditVerify(p.flags);
+      case 'audit rekey':
+        return auditRekey(p.flags);
+      case 'doctor':
+        return process.exit(await runDoctor(process.env, process.stdout, { json: p.flags.has('--json') }));
+      case 'health':
+        return health();
+    }
+  }
+  switch (verb) {
     case 'audit':
-      if (rest[0] === 'verify') await auditVerify(rest.slice(1));
-      if (rest[0] === 'rekey') auditRekey(rest.slice(1));
+      if (rest.length === 0 || rest.every((a) => a === '--help' || a === '-h')) return void process.stdout.write(`${AUDIT_USAGE}\n`);
+      usageExit('audit', `unknown option ${JSON.stringify(rest.find((a) => a !== '--help' && a !== '-h'))}`, AUDIT_USAGE);
       break;
-    case 'doctor':
-      return process.exit(await runDoctor(process.env, process.stdout));
-    case 'health':
-      return health();
     case '--version':
     case '-v':
-      process.stdout.write(`${VERSION}\n`);
-      return;
-    case undefined:
+      if (rest.length > 0) usageExit(verb, `unexpected argument ${JSON.stringify(rest[0])}`, USAGE);
+      return void process.stdout.write(`${VERSION}\n`);
+    case '':
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(`${USAGE}\n`);
-      return;
+      if (rest[0] !== undefined && isVerb(rest.join(' '))) return void process.stdout.write(`Usage:\n  ${VERB_USAGE[rest.join(' ') as Verb]}\n`);
+      if (rest[0] === 'audit' && rest.length === 1) return void process.stdout.write(`${AUDIT_USAGE}\n`);
+      if (rest.length > 0) usageExit(verb || 'help', `no verb ${JSON.stringify(rest.join(' '))}`, USAGE);
+      return void process.stdout.write(`${USAGE}\n`);
   }
-  process.stderr.write(`teleops: unknown command "${argv.join(' ')}"\n\n${USAGE}\n`);
-  process.exit(2);
+  if (verb.startsWith('audit ')) usageExit('audit', `unknown command ${JSON.stringify(verb.slice(6))}`, AUDIT_USAGE);
+  usageExit(verb, 'unknown command', USAGE);
 }

@@ -21,8 +21,9 @@ const FIX: Record<string, string> = {
  * `teleops doctor`: one line per setting problem and per integration, each with a fix hint.
  * Returns the exit code: 0 when everything configured works.
  */
-export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream, opts: { json?: boolean } = {}): Promise<number> {
   const lines: Line[] = [];
+  const print = (out: NodeJS.WritableStream, lines: Line[]) => (opts.json ? printJson : printText)(out, lines);
   const r = loadConfig(env, 'start');
   if (!r.ok) {
     for (const p of r.problems) lines.push({ ok: false, name: 'settings', detail: p });
@@ -81,12 +82,22 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   return print(out, lines);
 }
 
-function print(out: NodeJS.WritableStream, lines: Line[]): number {
+const exitCode = (lines: Line[]): number => (lines.every((l) => l.ok !== false) ? 0 : 1);
+
+function printText(out: NodeJS.WritableStream, lines: Line[]): number {
   for (const l of lines) {
     const mark = l.ok === 'off' ? '·' : l.ok === 'warn' ? '!' : l.ok ? '✓' : '✗';
     out.write(`${mark} ${l.name}: ${l.detail}${l.fix ? ` — ${l.fix}` : ''}\n`);
   }
-  return lines.every((l) => l.ok !== false) ? 0 : 1;
+  return exitCode(lines);
+}
+
+/** `doctor --json`: `{ ok, checks: [{ name, status: ok|warn|fail|off, detail, fix }] }`, for scripts. */
+function printJson(out: NodeJS.WritableStream, lines: Line[]): number {
+  const status = (ok: Line['ok']) => (ok === 'off' ? 'off' : ok === 'warn' ? 'warn' : ok ? 'ok' : 'fail');
+  const checks = lines.map((l) => ({ name: l.name, status: status(l.ok), detail: l.detail, fix: l.fix ?? null }));
+  out.write(`${JSON.stringify({ ok: exitCode(lines) === 0, checks })}\n`);
+  return exitCode(lines);
 }
 
 function telegramCheck(apiRoot: string, token: string): Integration {
