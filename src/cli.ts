@@ -6,10 +6,12 @@ import { GrammyError } from 'grammy';
 import { createApp, SetupError, VERSION, type App, type TargetFactory } from './app.js';
 import { loadConfig, type Config, type Mode } from './config.js';
 import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
+import { DirError } from './core/dirs.js';
 import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
 import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
 import { probeHealth } from './http/probe.js';
+import { ListenError } from './http/server.js';
 import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
@@ -56,7 +58,8 @@ async function build(cfg: Config, targets: readonly TargetFactory[]): Promise<Ap
   try {
     return await createApp(cfg, targets);
   } catch (e) {
-    if (!(e instanceof SetupError)) throw e;
+    if (e instanceof DirError) e.message += ' — check STATE_DIR and AUDIT_ANCHOR_PATH';
+    else if (!(e instanceof SetupError)) throw e;
     process.stderr.write(`teleops: cannot start — ${e.message}\n`);
     process.exit(2);
   }
@@ -101,7 +104,14 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('unhandledRejection', (err) => app.log.error({ err }, 'unhandled rejection'));
 
-  await app.startHttp(['audit', 'telegram']);
+  try {
+    await app.startHttp(['audit', 'telegram']);
+  } catch (e) {
+    if (!(e instanceof ListenError)) throw e;
+    await app.close(0);
+    process.stderr.write(`teleops: cannot start — ${e.message}\n`);
+    process.exit(2);
+  }
   for (let attempt = 0; !stopping; attempt++) {
     try {
       await tg.start();
@@ -244,6 +254,14 @@ function verbOf(argv: readonly string[]): { verb: string; rest: string[] } {
   return { verb: cmd, rest };
 }
 
+/** `teleops console | head -5`: when the reader goes away, stop quietly, as other CLI tools do. */
+function quietOnClosedStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
+}
+
 function usageExit(what: string, why: string, usage: string): never {
   process.stderr.write(`teleops ${what}: ${why}\n\n${usage}\n`);
   process.exit(2);
@@ -252,6 +270,7 @@ function usageExit(what: string, why: string, usage: string): never {
 /** `targets` is for tests that add a test-only target to the real process. */
 export async function main(argv: string[], targets: readonly TargetFactory[] = TARGETS): Promise<void> {
   loadDotenv({ quiet: true });
+  quietOnClosedStdout();
   const { verb, rest } = verbOf(argv);
   if (isVerb(verb)) {
     const p = parseVerbArgs(rest, VERB_FLAGS[verb]);

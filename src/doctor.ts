@@ -1,4 +1,5 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { makeDirs } from './core/dirs.js';
 import { loadConfig } from './config.js';
 import { hasKeyedEntry, verifyAuditAsync } from './core/audit-verify.js';
 import { checkAll, type Integration } from './core/health.js';
@@ -33,7 +34,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   const cfg = r.ok ? r.config : (loadConfig(env, 'doctor') as Extract<ReturnType<typeof loadConfig>, { ok: true }>).config;
 
   try {
-    mkdirSync(cfg.STATE_DIR, { recursive: true, mode: 0o700 });
+    makeDirs(cfg.STATE_DIR);
     accessSync(cfg.STATE_DIR, constants.W_OK);
     lines.push({ ok: true, name: 'state', detail: `${cfg.STATE_DIR} is writable` });
   } catch (e) {
