@@ -33,6 +33,7 @@ import { createAgent, type Agent } from './ai/agent.js';
 import { modelFromSettings, type AiModel } from './ai/providers.js';
 import { AiMemoryRepo } from './store/ai-memory.js';
 import { AiUsageRepo, utcDay } from './store/ai-usage.js';
+import { counted } from './core/text.js';
 
 /** A capability plugged into the app: its actions, its health, and anything it runs in the background. */
 export interface Target {
@@ -177,7 +178,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
       name: 'audit',
       check: async () => {
         const head = audit.head();
-        return monitor.health(head ? `${audit.count()} entries, head #${head.seq}` : 'empty');
+        return monitor.health(head ? `${counted(audit.count(), 'entry', 'entries')}, head #${head.seq}` : 'empty');
       },
     },
     ...plugged.flatMap((t) => (t.integration ? [t.integration] : [])),

@@ -17,6 +17,7 @@ import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
 import { TopicsSlot } from './transports/telegram/topics.js';
 import { consoleAlerts, runConsole } from './transports/console/console.js';
+import { counted } from './core/text.js';
 
 /** Each verb's usage: printed by `teleops VERB --help`, and after a usage error. */
 const VERB_USAGE = {
@@ -182,7 +183,7 @@ async function auditVerify(flags: Map<string, string[]>): Promise<never> {
   db.close();
   const against = a.heads.length > 0 ? ` (agrees with the witnessed head${a.heads.length > 1 ? 's' : ''})` : '';
   if (r.ok) {
-    process.stdout.write(`audit log intact: ${r.entries} entries, head #${r.headSeq}${against}\n`);
+    process.stdout.write(`audit log intact: ${counted(r.entries, 'entry', 'entries')}, head #${r.headSeq}${against}\n`);
     process.exit(VERIFY_EXIT.intact);
   }
   if (r.unverifiable) {

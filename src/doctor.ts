@@ -8,6 +8,7 @@ import { createRedactor } from './core/redact.js';
 import { dbPath, openDb, openMemoryDb } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { botFetch } from './transports/telegram/bot-fetch.js';
+import { counted } from './core/text.js';
 
 type Line = { ok: boolean | 'off' | 'warn'; name: string; detail: string; fix?: string };
 
@@ -50,9 +51,9 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
     db.close();
     lines.push(
       v.ok
-        ? { ok: true, name: 'audit', detail: `intact, ${v.entries} entries` }
+        ? { ok: true, name: 'audit', detail: `intact, ${counted(v.entries, 'entry', 'entries')}` }
         : unadopted
-          ? { ok: 'warn', name: 'audit', detail: `intact, ${plain!.entries} entries, not yet under AUDIT_HMAC_KEY`, fix: 'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just set the key, the log was rewritten without it' }
+          ? { ok: 'warn', name: 'audit', detail: `intact, ${counted(plain!.entries, 'entry', 'entries')}, not yet under AUDIT_HMAC_KEY`, fix: 'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just set the key, the log was rewritten without it' }
           : v.unverifiable
             ? { ok: 'warn', name: 'audit', detail: v.message, fix: 'put the key the log was written with in AUDIT_HMAC_KEY_PREVIOUS (see the README, "Audit keys")' }
             : { ok: false, name: 'audit', detail: v.message, fix: 'the log was changed outside teleops: investigate before trusting it' },

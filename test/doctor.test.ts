@@ -76,7 +76,7 @@ describe('teleops doctor', () => {
     unkeyed.close();
     const env = { STATE_DIR: dir.path, DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', AUDIT_HMAC_KEY: 'newly-set-audit-key-0123' };
     const before = await doctor(env);
-    expect(before.out).toMatch(/^! audit: intact, 1 entries, not yet under AUDIT_HMAC_KEY — teleops adopts the key at its next start/m);
+    expect(before.out).toMatch(/^! audit: intact, 1 entry, not yet under AUDIT_HMAC_KEY — teleops adopts the key at its next start/m);
     new AuditLog(db, { anchorPath, hmacKey: env.AUDIT_HMAC_KEY }).close();
     db.close();
     expect((await doctor(env)).out).toMatch(/^✓ audit: intact, 2 entries$/m);

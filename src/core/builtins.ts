@@ -6,7 +6,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { checkAll, type Integration } from './health.js';
 import type { Registry } from './registry.js';
 import { bold, line, pre, text, value, type Block } from './result.js';
-import { formatDuration, parseDuration } from './text.js';
+import { counted, formatDuration, parseDuration } from './text.js';
 
 export interface BuiltinDeps {
   readonly registry: () => Registry;
@@ -132,7 +132,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       command: { path: ['audit', 'verify'] },
       run: async () => {
         const r = await d.auditVerify();
-        if (r.ok) return { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] };
+        if (r.ok) return { blocks: [line(`✅ Audit log intact: ${counted(r.entries, 'entry', 'entries')}, head #${r.headSeq}.`)] };
         if (r.unverifiable) return { blocks: [line('⚠️ ', value(r.message))] };
         return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
       },
