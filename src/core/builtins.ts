@@ -134,7 +134,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
         const r = await d.auditVerify();
         if (r.ok) return { blocks: [line(`✅ Audit log intact: ${counted(r.entries, 'entry', 'entries')}, head #${r.headSeq}.`)] };
         if (r.unverifiable) return { blocks: [line('⚠️ ', value(r.message))] };
-        return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
+        return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))], failure: `broken at #${r.firstBadSeq} (${r.kind}): ${r.message}` };
       },
     }),
     defineAction({
