@@ -28,6 +28,7 @@ import { openDb, type Db } from './store/db.js';
 import { ProcessedUpdates } from './store/updates.js';
 import { startHttp } from './http/server.js';
 import { serverWitnesses } from './witnesses/index.js';
+import { llmIntegration } from './ai/reachable.js';
 import { aiActions } from './ai/actions.js';
 import { createAgent, type Agent } from './ai/agent.js';
 import { modelFromSettings, type AiModel } from './ai/providers.js';
@@ -170,10 +171,8 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const aiUsage = new AiUsageRepo(db);
   if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
   const integrations: Integration[] = [
-    {
-      name: 'llm',
-      check: async () => (ai.ok ? { state: 'up', detail: `${ai.model.provider} ${ai.model.modelId}` } : { state: 'disabled', detail: ai.reason }),
-    },
+    // Configured is not reachable: /status and /health ask the provider's models list (no tokens).
+    opts.model ? { name: 'llm', check: async () => ({ state: 'up', detail: `${opts.model!.provider} ${opts.model!.modelId}` }) } : llmIntegration(config),
     {
       name: 'audit',
       check: async () => {

@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { makeDirs } from './core/dirs.js';
+import { llmIntegration } from './ai/reachable.js';
 import { loadConfig } from './config.js';
 import { hasKeyedEntry, verifyAuditAsync } from './core/audit-verify.js';
 import { checkAll, type Integration } from './core/health.js';
@@ -17,6 +18,7 @@ const FIX: Record<string, string> = {
   docker: 'start dockerd, point DOCKER_HOST at it, or set DOCKER_ENABLED=false',
   tmux: 'install tmux, set TMUX_SOCKET, or set TMUX_ENABLED=false',
   kubernetes: 'check KUBECONFIG, K8S_CONTEXTS and that the API server is reachable',
+  llm: 'check AI_BASE_URL, the network and the API key, or set AI_PROVIDER=none',
 };
 
 /**
@@ -65,6 +67,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
 
   const integrations: Integration[] = [];
   if (cfg.TELEGRAM_BOT_TOKEN) integrations.push(telegramCheck(cfg.TELEGRAM_API_ROOT, cfg.TELEGRAM_BOT_TOKEN));
+  integrations.push(llmIntegration(cfg));
   const log = silentLogger();
   const scratch = openMemoryDb();
   const redactor = createRedactor(cfg.secrets);
