@@ -7,6 +7,7 @@ import { createApp, SetupError, VERSION, type App, type TargetFactory } from './
 import { loadConfig, type Config, type Mode } from './config.js';
 import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
 import { DirError } from './core/dirs.js';
+import { checkAll } from './core/health.js';
 import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
 import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
@@ -113,6 +114,7 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
     process.stderr.write(`teleops: cannot start — ${e.message}\n`);
     process.exit(2);
   }
+  void integrationSummary(app);
   for (let attempt = 0; !stopping; attempt++) {
     try {
       await tg.start();
@@ -129,6 +131,15 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
     }
   }
   await app.startBackground();
+}
+
+/** One line at start saying what answers and what does not (e.g. Docker unreachable). */
+async function integrationSummary(app: App): Promise<void> {
+  // Telegram is left out: it is being started now, and says so itself when it cannot be reached.
+  const checks = Object.entries(await checkAll(app.integrations.filter((i) => i.name !== 'telegram'), 5000));
+  const down = checks.filter(([, h]) => h.state === 'down');
+  const parts = checks.map(([n, h]) => (h.state === 'down' ? `${n} down (${h.detail})` : `${n} ${h.state === 'up' ? 'up' : 'off'}`));
+  app.log[down.length > 0 ? 'warn' : 'info'](`integrations: ${parts.join(', ')}`);
 }
 
 async function consoleMode(targets: readonly TargetFactory[]): Promise<void> {

@@ -73,6 +73,8 @@ describe('teleops start against the Bot API', () => {
     expect((fake.commands ?? []).map((c) => c.command)).toEqual(expect.arrayContaining(['start', 'help', 'status', 'whoami', 'audit', 'cancel']));
     fake.sendText({ from: OP, text: '/whoami' });
     const reply = await fake.waitForMessage({ chat: OP, match: /User 10 · chat 10 · role operator/ });
+    // One line at start says what answers: JSON here, since stderr is not a terminal.
+    await proc!.waitForOutput(/"msg":"integrations: [^"]*docker off[^"]*"/);
     expect(reply.entities?.every((e) => e.type === 'code')).toBe(true);
     expect(fake.parseModeAttempts).toHaveLength(0);
   });
