@@ -28,11 +28,13 @@ import { openDb, type Db } from './store/db.js';
 import { ProcessedUpdates } from './store/updates.js';
 import { startHttp } from './http/server.js';
 import { serverWitnesses } from './witnesses/index.js';
+import { llmIntegration } from './ai/reachable.js';
 import { aiActions } from './ai/actions.js';
 import { createAgent, type Agent } from './ai/agent.js';
 import { modelFromSettings, type AiModel } from './ai/providers.js';
 import { AiMemoryRepo } from './store/ai-memory.js';
 import { AiUsageRepo, utcDay } from './store/ai-usage.js';
+import { counted } from './core/text.js';
 
 /** A capability plugged into the app: its actions, its health, and anything it runs in the background. */
 export interface Target {
@@ -169,15 +171,13 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const aiUsage = new AiUsageRepo(db);
   if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
   const integrations: Integration[] = [
-    {
-      name: 'llm',
-      check: async () => (ai.ok ? { state: 'up', detail: `${ai.model.provider} ${ai.model.modelId}` } : { state: 'disabled', detail: ai.reason }),
-    },
+    // Configured is not reachable: /status and /health ask the provider's models list (no tokens).
+    opts.model ? { name: 'llm', check: async () => ({ state: 'up', detail: `${opts.model!.provider} ${opts.model!.modelId}` }) } : llmIntegration(config),
     {
       name: 'audit',
       check: async () => {
         const head = audit.head();
-        return monitor.health(head ? `${audit.count()} entries, head #${head.seq}` : 'empty');
+        return monitor.health(head ? `${counted(audit.count(), 'entry', 'entries')}, head #${head.seq}` : 'empty');
       },
     },
     ...plugged.flatMap((t) => (t.integration ? [t.integration] : [])),

@@ -6,29 +6,44 @@ import { GrammyError } from 'grammy';
 import { createApp, SetupError, VERSION, type App, type TargetFactory } from './app.js';
 import { loadConfig, type Config, type Mode } from './config.js';
 import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
+import { DirError } from './core/dirs.js';
+import { checkAll } from './core/health.js';
 import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
+import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
 import { probeHealth } from './http/probe.js';
+import { ListenError } from './http/server.js';
 import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
 import { TopicsSlot } from './transports/telegram/topics.js';
 import { createConsole, runOnce } from './transports/console/console.js';
+import { counted } from './core/text.js';
+
+/** Each verb's usage: printed by `teleops VERB --help`, and after a usage error. */
+const VERB_USAGE = {
+  start: 'teleops start                          run the bot (settings from the environment or .env)',
+  console: `teleops console [-c "/cmd …" [--json]] the same commands in this terminal, no Telegram needed;
+                                         -c runs one and exits 0 (it ran) or 1, --json prints it as JSON`,
+  'audit verify': `teleops audit verify [--state-dir DIR] [--head SEQ:HASH]
+                                         check the audit log's hash chain, and that a head a witness
+                                         saw is still in it (exit 0 intact, 1 broken, 3 keyed but
+                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage)`,
+  'audit rekey': 'teleops audit rekey [--state-dir DIR]  put the log under AUDIT_HMAC_KEY now (a linked rekey entry)',
+  doctor: `teleops doctor [--json]                check settings and reachability of everything configured
+                                         (exit 0 all fine, 1 something fails; --json: one object per check)`,
+  health: 'teleops health                         exit 0 when this host\'s /health says ok (for container healthchecks)',
+} as const;
+type Verb = keyof typeof VERB_USAGE;
+
+const AUDIT_USAGE = `Usage:\n  ${VERB_USAGE['audit verify']}\n  ${VERB_USAGE['audit rekey']}`;
 
 const USAGE = `teleops ${VERSION} — an operations console that lives in Telegram
 
 Usage:
-  teleops start                          run the bot (settings from the environment or .env)
-  teleops console [-c "/cmd …" [--json]] the same commands in this terminal, no Telegram needed;
-                                         -c runs one and exits 0 (it ran) or 1, --json prints it as JSON
-  teleops audit verify [--state-dir DIR] [--head SEQ:HASH]
-                                         check the audit log's hash chain, and that a head a witness
-                                         saw is still in it (exit 0 intact, 1 broken, 3 keyed but
-                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage)
-  teleops audit rekey [--state-dir DIR]  put the log under AUDIT_HMAC_KEY now (a linked rekey entry)
-  teleops doctor                         check settings and reachability of everything configured
-  teleops health                         exit 0 when this host's /health says ok (for container healthchecks)
+${Object.values(VERB_USAGE).map((u) => `  ${u}`).join('\n')}
   teleops --version
+  teleops VERB --help                    the usage of one verb
 
 Settings: see .env.example or the README.`;
 
@@ -46,7 +61,8 @@ async function build(cfg: Config, targets: readonly TargetFactory[]): Promise<Ap
   try {
     return await createApp(cfg, targets);
   } catch (e) {
-    if (!(e instanceof SetupError)) throw e;
+    if (e instanceof DirError) e.message += ' — check STATE_DIR and AUDIT_ANCHOR_PATH';
+    else if (!(e instanceof SetupError)) throw e;
     process.stderr.write(`teleops: cannot start — ${e.message}\n`);
     process.exit(2);
   }
@@ -91,7 +107,15 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('unhandledRejection', (err) => app.log.error({ err }, 'unhandled rejection'));
 
-  await app.startHttp(['audit', 'telegram']);
+  try {
+    await app.startHttp(['audit', 'telegram']);
+  } catch (e) {
+    if (!(e instanceof ListenError)) throw e;
+    await app.close(0);
+    process.stderr.write(`teleops: cannot start — ${e.message}\n`);
+    process.exit(2);
+  }
+  void integrationSummary(app);
   for (let attempt = 0; !stopping; attempt++) {
     try {
       await tg.start();
@@ -110,14 +134,19 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
   await app.startBackground();
 }
 
-async function consoleMode(targets: readonly TargetFactory[], args: string[]): Promise<void> {
-  const c = args.indexOf('-c') >= 0 ? args.indexOf('-c') : args.indexOf('--command');
-  const once = c >= 0 ? args[c + 1] : undefined;
-  const json = args.includes('--json');
-  if ((c >= 0 && once === undefined) || (json && once === undefined) || args.some((a, i) => !['-c', '--command', '--json'].includes(a) && (c < 0 || i !== c + 1))) {
-    process.stderr.write('teleops console: usage: teleops console [-c "/command …" [--json]]\n');
-    process.exit(2);
-  }
+/** One line at start saying what answers and what does not (e.g. Docker unreachable). */
+async function integrationSummary(app: App): Promise<void> {
+  // Telegram is left out: it is being started now, and says so itself when it cannot be reached.
+  const checks = Object.entries(await checkAll(app.integrations.filter((i) => i.name !== 'telegram'), 5000));
+  const down = checks.filter(([, h]) => h.state === 'down');
+  const parts = checks.map(([n, h]) => (h.state === 'down' ? `${n} down (${h.detail})` : `${n} ${h.state === 'up' ? 'up' : 'off'}`));
+  app.log[down.length > 0 ? 'warn' : 'info'](`integrations: ${parts.join(', ')}`);
+}
+
+async function consoleMode(targets: readonly TargetFactory[], flags: ReadonlyMap<string, string[]>): Promise<void> {
+  const once = flags.get('-c')?.[0] ?? flags.get('--command')?.[0];
+  const json = flags.has('--json');
+  if (json && once === undefined) usageExit('console', '--json needs -c "/command …"', `Usage:\n  ${VERB_USAGE.console}`);
   // The terminal is the conversation: only errors go to stderr unless LOG_LEVEL says otherwise.
   if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const cfg = config('console');
@@ -152,24 +181,10 @@ function usageError(cmd: string, why: string): never {
   process.exit(VERIFY_EXIT.usage);
 }
 
-/** `--state-dir DIR` and `--head SEQ:HASH` (repeatable); anything else is refused. */
-function auditArgs(cmd: string, args: string[], heads: boolean): { stateDir: string | undefined; heads: WitnessedHead[] } {
-  let stateDir: string | undefined;
-  const seen: WitnessedHead[] = [];
-  for (let i = 0; i < args.length; i += 2) {
-    const [flag, v] = [args[i], args[i + 1]];
-    if (flag === '--state-dir') {
-      if (!v) usageError(cmd, '--state-dir needs a directory');
-      stateDir = v;
-    } else if (flag === '--head' && heads) {
-      const h = v === undefined ? undefined : parseHead(v, `the witnessed head ${v}`);
-      if (!h) usageError(cmd, '--head needs SEQ:HASH, as a witness posted it (e.g. 42:9f…, 64 hex digits)');
-      seen.push(h);
-    } else {
-      usageError(cmd, `unknown argument ${JSON.stringify(flag)}`);
-    }
-  }
-  return { stateDir, heads: seen };
+/** `--state-dir DIR` and `--head SEQ:HASH` (repeatable), already checked by parseVerbArgs. */
+function auditArgs(cmd: string, flags: Map<string, string[]>): { stateDir: string | undefined; heads: WitnessedHead[] } {
+  const heads = (flags.get('--head') ?? []).map((v) => parseHead(v, `the witnessed head ${v}`) ?? usageError(cmd, '--head needs SEQ:HASH, as a witness posted it (e.g. 42:9f…, 64 hex digits)'));
+  return { stateDir: flags.get('--state-dir')?.at(-1), heads };
 }
 
 /** The state dir, anchor and keys the command works on: --state-dir wins over the environment. */
@@ -181,15 +196,15 @@ function auditFiles(cmd: string, stateDirArg: string | undefined): { stateDir: s
   return { stateDir: c.STATE_DIR, anchorPath: c.auditAnchorPath, ...(c.AUDIT_HMAC_KEY ? { hmacKey: c.AUDIT_HMAC_KEY } : {}), previousKeys: c.AUDIT_HMAC_KEY_PREVIOUS };
 }
 
-async function auditVerify(args: string[]): Promise<never> {
-  const a = auditArgs('verify', args, true);
+async function auditVerify(flags: Map<string, string[]>): Promise<never> {
+  const a = auditArgs('verify', flags);
   const { stateDir, ...opts } = auditFiles('verify', a.stateDir);
   const db = openDb(stateDir, { readonly: true });
   const r = await verifyAuditAsync(db, { ...opts, heads: a.heads });
   db.close();
   const against = a.heads.length > 0 ? ` (agrees with the witnessed head${a.heads.length > 1 ? 's' : ''})` : '';
   if (r.ok) {
-    process.stdout.write(`audit log intact: ${r.entries} entries, head #${r.headSeq}${against}\n`);
+    process.stdout.write(`audit log intact: ${counted(r.entries, 'entry', 'entries')}, head #${r.headSeq}${against}\n`);
     process.exit(VERIFY_EXIT.intact);
   }
   if (r.unverifiable) {
@@ -201,8 +216,8 @@ async function auditVerify(args: string[]): Promise<never> {
 }
 
 /** Brings the log under AUDIT_HMAC_KEY now (teleops also does it when it starts). */
-function auditRekey(args: string[]): never {
-  const a = auditArgs('rekey', args, false);
+function auditRekey(flags: Map<string, string[]>): never {
+  const a = auditArgs('rekey', flags);
   const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('rekey', a.stateDir);
   if (!hmacKey) usageError('rekey', 'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)');
   const db = openDb(stateDir);
@@ -240,34 +255,83 @@ async function health(): Promise<never> {
   process.exit(p.ok ? 0 : 1);
 }
 
+/** The flags each verb accepts; anything else is a usage error. */
+const VERB_FLAGS: Record<Verb, Record<string, FlagKind>> = {
+  start: {},
+  console: { '-c': 'value', '--command': 'value', '--json': 'bool' },
+  'audit verify': { '--state-dir': 'value', '--head': 'value' },
+  'audit rekey': { '--state-dir': 'value' },
+  doctor: { '--json': 'bool' },
+  health: {},
+};
+
+function isVerb(v: string): v is Verb {
+  return Object.hasOwn(VERB_USAGE, v);
+}
+
+/** Splits argv into the verb (`audit` takes a sub-command) and its arguments. */
+function verbOf(argv: readonly string[]): { verb: string; rest: string[] } {
+  const [cmd = '', ...rest] = argv;
+  if (cmd === 'audit' && rest[0] !== undefined && !rest[0].startsWith('-')) return { verb: `audit ${rest[0]}`, rest: rest.slice(1) };
+  return { verb: cmd, rest };
+}
+
+/** `teleops console | head -5`: when the reader goes away, stop quietly, as other CLI tools do. */
+function quietOnClosedStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
+}
+
+function usageExit(what: string, why: string, usage: string): never {
+  process.stderr.write(`teleops ${what}: ${why}\n\n${usage}\n`);
+  process.exit(2);
+}
+
 /** `targets` is for tests that add a test-only target to the real process. */
 export async function main(argv: string[], targets: readonly TargetFactory[] = TARGETS): Promise<void> {
   loadDotenv({ quiet: true });
-  const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'start':
-      return start(targets);
-    case 'console':
-      return consoleMode(targets, rest);
+  quietOnClosedStdout();
+  const { verb, rest } = verbOf(argv);
+  if (isVerb(verb)) {
+    const p = parseVerbArgs(rest, VERB_FLAGS[verb]);
+    const usage = `Usage:\n  ${VERB_USAGE[verb]}`;
+    if (p.kind === 'help') return void process.stdout.write(`${usage}\n`);
+    if (p.kind === 'error') usageExit(verb, p.message, usage);
+    switch (verb) {
+      case 'start':
+        return start(targets);
+      case 'console':
+        return consoleMode(targets, p.flags);
+      case 'audit verify':
+        return auditVerify(p.flags);
+      case 'audit rekey':
+        return auditRekey(p.flags);
+      case 'doctor':
+        return process.exit(await runDoctor(process.env, process.stdout, { json: p.flags.has('--json') }));
+      case 'health':
+        return health();
+    }
+  }
+  switch (verb) {
     case 'audit':
-      if (rest[0] === 'verify') await auditVerify(rest.slice(1));
-      if (rest[0] === 'rekey') auditRekey(rest.slice(1));
+      if (rest.length === 0 || rest.every((a) => a === '--help' || a === '-h')) return void process.stdout.write(`${AUDIT_USAGE}\n`);
+      usageExit('audit', `unknown option ${JSON.stringify(rest.find((a) => a !== '--help' && a !== '-h'))}`, AUDIT_USAGE);
       break;
-    case 'doctor':
-      return process.exit(await runDoctor(process.env, process.stdout));
-    case 'health':
-      return health();
     case '--version':
     case '-v':
-      process.stdout.write(`${VERSION}\n`);
-      return;
-    case undefined:
+      if (rest.length > 0) usageExit(verb, `unexpected argument ${JSON.stringify(rest[0])}`, USAGE);
+      return void process.stdout.write(`${VERSION}\n`);
+    case '':
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(`${USAGE}\n`);
-      return;
+      if (rest[0] !== undefined && isVerb(rest.join(' '))) return void process.stdout.write(`Usage:\n  ${VERB_USAGE[rest.join(' ') as Verb]}\n`);
+      if (rest[0] === 'audit' && rest.length === 1) return void process.stdout.write(`${AUDIT_USAGE}\n`);
+      if (rest.length > 0) usageExit(verb || 'help', `no verb ${JSON.stringify(rest.join(' '))}`, USAGE);
+      return void process.stdout.write(`${USAGE}\n`);
   }
-  process.stderr.write(`teleops: unknown command "${argv.join(' ')}"\n\n${USAGE}\n`);
-  process.exit(2);
+  if (verb.startsWith('audit ')) usageExit('audit', `unknown command ${JSON.stringify(verb.slice(6))}`, AUDIT_USAGE);
+  usageExit(verb, 'unknown command', USAGE);
 }

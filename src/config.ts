@@ -271,8 +271,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
-    const raw = env[name] ?? s.default ?? '';
-    const input = name === 'AUDIT_ANCHOR_PATH' && env[name] === undefined ? '' : raw;
+    // Empty means "not set" for every setting, as in a .env line `NAME=` left blank.
+    const given = env[name]?.trim() === '' ? undefined : env[name];
+    const raw = given ?? s.default ?? '';
+    const input = name === 'AUDIT_ANCHOR_PATH' && given === undefined ? '' : raw;
     const r = s.schema.safeParse(input);
     if (r.success) out[name] = r.data;
     else problems.push(`${name}: ${r.error.issues.map((i) => i.message).join('; ')}`);

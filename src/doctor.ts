@@ -1,4 +1,6 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { makeDirs } from './core/dirs.js';
+import { llmIntegration } from './ai/reachable.js';
 import { loadConfig } from './config.js';
 import { hasKeyedEntry, verifyAuditAsync } from './core/audit-verify.js';
 import { checkAll, type Integration } from './core/health.js';
@@ -7,6 +9,7 @@ import { createRedactor } from './core/redact.js';
 import { dbPath, openDb, openMemoryDb } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { botFetch } from './transports/telegram/bot-fetch.js';
+import { counted } from './core/text.js';
 
 type Line = { ok: boolean | 'off' | 'warn'; name: string; detail: string; fix?: string };
 
@@ -15,14 +18,16 @@ const FIX: Record<string, string> = {
   docker: 'start dockerd, point DOCKER_HOST at it, or set DOCKER_ENABLED=false',
   tmux: 'install tmux, set TMUX_SOCKET, or set TMUX_ENABLED=false',
   kubernetes: 'check KUBECONFIG, K8S_CONTEXTS and that the API server is reachable',
+  llm: 'check AI_BASE_URL, the network and the API key, or set AI_PROVIDER=none',
 };
 
 /**
  * `teleops doctor`: one line per setting problem and per integration, each with a fix hint.
  * Returns the exit code: 0 when everything configured works.
  */
-export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream): Promise<number> {
+export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream, opts: { json?: boolean } = {}): Promise<number> {
   const lines: Line[] = [];
+  const print = (out: NodeJS.WritableStream, lines: Line[]) => (opts.json ? printJson : printText)(out, lines);
   const r = loadConfig(env, 'start');
   if (!r.ok) {
     for (const p of r.problems) lines.push({ ok: false, name: 'settings', detail: p });
@@ -32,7 +37,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   const cfg = r.ok ? r.config : (loadConfig(env, 'doctor') as Extract<ReturnType<typeof loadConfig>, { ok: true }>).config;
 
   try {
-    mkdirSync(cfg.STATE_DIR, { recursive: true, mode: 0o700 });
+    makeDirs(cfg.STATE_DIR);
     accessSync(cfg.STATE_DIR, constants.W_OK);
     lines.push({ ok: true, name: 'state', detail: `${cfg.STATE_DIR} is writable` });
   } catch (e) {
@@ -48,9 +53,9 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
     db.close();
     lines.push(
       v.ok
-        ? { ok: true, name: 'audit', detail: `intact, ${v.entries} entries` }
+        ? { ok: true, name: 'audit', detail: `intact, ${counted(v.entries, 'entry', 'entries')}` }
         : unadopted
-          ? { ok: 'warn', name: 'audit', detail: `intact, ${plain!.entries} entries, not yet under AUDIT_HMAC_KEY`, fix: 'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just set the key, the log was rewritten without it' }
+          ? { ok: 'warn', name: 'audit', detail: `intact, ${counted(plain!.entries, 'entry', 'entries')}, not yet under AUDIT_HMAC_KEY`, fix: 'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just set the key, the log was rewritten without it' }
           : v.unverifiable
             ? { ok: 'warn', name: 'audit', detail: v.message, fix: 'put the key the log was written with in AUDIT_HMAC_KEY_PREVIOUS (see the README, "Audit keys")' }
             : { ok: false, name: 'audit', detail: v.message, fix: 'the log was changed outside teleops: investigate before trusting it' },
@@ -62,6 +67,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
 
   const integrations: Integration[] = [];
   if (cfg.TELEGRAM_BOT_TOKEN) integrations.push(telegramCheck(cfg.TELEGRAM_API_ROOT, cfg.TELEGRAM_BOT_TOKEN));
+  integrations.push(llmIntegration(cfg));
   const log = silentLogger();
   const scratch = openMemoryDb();
   const redactor = createRedactor(cfg.secrets);
@@ -81,12 +87,22 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   return print(out, lines);
 }
 
-function print(out: NodeJS.WritableStream, lines: Line[]): number {
+const exitCode = (lines: Line[]): number => (lines.every((l) => l.ok !== false) ? 0 : 1);
+
+function printText(out: NodeJS.WritableStream, lines: Line[]): number {
   for (const l of lines) {
     const mark = l.ok === 'off' ? '·' : l.ok === 'warn' ? '!' : l.ok ? '✓' : '✗';
     out.write(`${mark} ${l.name}: ${l.detail}${l.fix ? ` — ${l.fix}` : ''}\n`);
   }
-  return lines.every((l) => l.ok !== false) ? 0 : 1;
+  return exitCode(lines);
+}
+
+/** `doctor --json`: `{ ok, checks: [{ name, status: ok|warn|fail|off, detail, fix }] }`, for scripts. */
+function printJson(out: NodeJS.WritableStream, lines: Line[]): number {
+  const status = (ok: Line['ok']) => (ok === 'off' ? 'off' : ok === 'warn' ? 'warn' : ok ? 'ok' : 'fail');
+  const checks = lines.map((l) => ({ name: l.name, status: status(l.ok), detail: l.detail, fix: l.fix ?? null }));
+  out.write(`${JSON.stringify({ ok: exitCode(lines) === 0, checks })}\n`);
+  return exitCode(lines);
 }
 
 function telegramCheck(apiRoot: string, token: string): Integration {

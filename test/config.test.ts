@@ -18,6 +18,19 @@ describe('loadConfig', () => {
     expect(r.config.secrets).toContain(TOKEN);
   });
 
+  it('an empty setting means its default, for every setting', () => {
+    const base = { TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42' };
+    const defaults = loadConfig(base, 'start');
+    expect(defaults.ok).toBe(true);
+    if (!defaults.ok) return;
+    const names = Object.keys(SETTINGS).filter((n) => !(n in base));
+    for (const blank of ['', '  ']) {
+      const r = loadConfig({ ...base, ...Object.fromEntries(names.map((n) => [n, blank])) }, 'start');
+      expect(r).toEqual(defaults);
+    }
+    expect(names).toContain('RATE_LIMIT_PER_MINUTE');
+  });
+
   it('lists every problem at once', () => {
     const r = loadConfig({ AUTHORIZED_USER_IDS: '12,abc', RATE_LIMIT_PER_MINUTE: '-3', HTTP_PORT: 'x', AUDIT_FSYNC: 'maybe', TMUX_SOCKET: '' }, 'start');
     expect(r.ok).toBe(false);

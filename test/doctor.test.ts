@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -76,9 +78,37 @@ describe('teleops doctor', () => {
     unkeyed.close();
     const env = { STATE_DIR: dir.path, DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', AUDIT_HMAC_KEY: 'newly-set-audit-key-0123' };
     const before = await doctor(env);
-    expect(before.out).toMatch(/^! audit: intact, 1 entries, not yet under AUDIT_HMAC_KEY — teleops adopts the key at its next start/m);
+    expect(before.out).toMatch(/^! audit: intact, 1 entry, not yet under AUDIT_HMAC_KEY — teleops adopts the key at its next start/m);
     new AuditLog(db, { anchorPath, hmacKey: env.AUDIT_HMAC_KEY }).close();
     db.close();
     expect((await doctor(env)).out).toMatch(/^✓ audit: intact, 2 entries$/m);
+  });
+
+  it('checks a configured LLM without spending tokens: reachable, refused key, or unreachable', async () => {
+    dir = tempDir();
+    const asked: string[] = [];
+    let status = 200;
+    const server = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{"data":[]}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const env = { STATE_DIR: dir.path, DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', KUBECONFIG: '', AI_PROVIDER: 'openai-compatible', AI_MODEL: 'm1', AI_API_KEY: 'sk-doctor-key-123456' };
+    try {
+      expect((await doctor({ ...env, AI_BASE_URL: `${base}/v1` })).out).toContain(`✓ llm: openai-compatible m1, ${base} reachable\n`);
+      expect(asked).toEqual(['GET /v1/models Bearer sk-doctor-key-123456']);
+      status = 401;
+      const refused = await doctor({ ...env, AI_BASE_URL: `${base}/v1` });
+      expect(refused.out).toContain(`✗ llm: openai-compatible m1: ${base} refused the API key (HTTP 401) — check AI_BASE_URL`);
+      expect(refused.code).toBe(1);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const port = await freePort();
+    const down = await doctor({ ...env, AI_BASE_URL: `http://127.0.0.1:${port}/v1` });
+    expect(down.out).toMatch(new RegExp(`^✗ llm: openai-compatible m1: cannot reach http://127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`, 'm'));
+    expect(down.out).not.toContain('sk-doctor-key');
+    expect((await doctor({ ...env, AI_PROVIDER: 'none' })).out).toMatch(/^· llm: AI_PROVIDER=none$/m);
   });
 });

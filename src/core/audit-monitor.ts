@@ -4,6 +4,7 @@ import type { Db } from '../store/db.js';
 import type { Health } from './health.js';
 import type { Logger } from './log.js';
 import { bold, line, value } from './result.js';
+import { counted } from './text.js';
 
 /** The outcome of the last verification, for /status and /health. */
 export interface Verification {
@@ -76,7 +77,7 @@ export class AuditMonitor {
     const when = new Date(v.at).toISOString().slice(0, 19).replace('T', ' ');
     if (v.status === 'broken') return { state: 'down', detail: `BROKEN (verified ${when} UTC): ${v.message}`, stillWorks: true };
     if (v.status === 'unverifiable') return { state: 'up', detail: `${summary}; ${v.message} (verified ${when} UTC)` };
-    return { state: 'up', detail: `${summary}; intact, ${v.entries} entries verified ${when} UTC` };
+    return { state: 'up', detail: `${summary}; intact, ${counted(v.entries, 'entry', 'entries')} verified ${when} UTC` };
   }
 
   private record(r: VerifyReport): void {

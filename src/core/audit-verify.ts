@@ -4,6 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from '../store/db.js';
 import { chainHasher, GENESIS_HASH, KEY_ID_LEN, KEY_PREFIX, keyIdOf, keyRing, REKEY_ACTION, rekeyParams, rekeyProof, type ChainHasher } from './audit.js';
 import { ChunkHashWorker } from './audit-verify-worker.js';
+import { counted } from './text.js';
 
 /*
  * Verification of the audit chain (see audit.ts): one streaming pass in seq order, merged
@@ -474,8 +475,8 @@ class ChainScan {
     const ids = [...this.missing];
     const message =
       this.keys.current === null
-        ? `keyed log: cannot check without AUDIT_HMAC_KEY (key id ${ids.join(', ')}); links and anchor hold for ${entries} entries`
-        : `keyed log: cannot check the entries under key id ${ids.join(', ')} without that key (AUDIT_HMAC_KEY_PREVIOUS); links and anchor hold for ${entries} entries`;
+        ? `keyed log: cannot check without AUDIT_HMAC_KEY (key id ${ids.join(', ')}); links and anchor hold for ${counted(entries, 'entry', 'entries')}`
+        : `keyed log: cannot check the entries under key id ${ids.join(', ')} without that key (AUDIT_HMAC_KEY_PREVIOUS); links and anchor hold for ${counted(entries, 'entry', 'entries')}`;
     return { ok: false, unverifiable: true, entries, headSeq: entries, missingKeyIds: ids, message };
   }
 

@@ -1,5 +1,6 @@
 import { createHmac, hash as digestOnce } from 'node:crypto';
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { makeDirs } from './dirs.js';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
@@ -211,7 +212,7 @@ export class AuditLog {
       this.insertRow.run(entry.seq, json, prev, hash);
       return hash;
     });
-    mkdirSync(dirname(opts.anchorPath), { recursive: true, mode: 0o700 });
+    makeDirs(dirname(opts.anchorPath));
     this.fd = openSync(opts.anchorPath, 'a+', 0o600);
     this.catchUpAnchor();
     this.adoptKey(opts.hmacKey, keyRing(opts.previousKeys ?? []));

@@ -7,7 +7,7 @@ import { checkAll, type Integration } from './health.js';
 import type { Registry } from './registry.js';
 import { bold, line, pre, text, value, type Block } from './result.js';
 import { closest } from './suggest.js';
-import { formatDuration, parseDuration, truncate } from './text.js';
+import { counted, formatDuration, parseDuration, truncate } from './text.js';
 
 export interface BuiltinDeps {
   readonly registry: () => Registry;
@@ -142,9 +142,9 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       command: { path: ['audit', 'verify'] },
       run: async () => {
         const r = await d.auditVerify();
-        if (r.ok) return { blocks: [line(`✅ Audit log intact: ${r.entries} entries, head #${r.headSeq}.`)] };
+        if (r.ok) return { blocks: [line(`✅ Audit log intact: ${counted(r.entries, 'entry', 'entries')}, head #${r.headSeq}.`)] };
         if (r.unverifiable) return { blocks: [line('⚠️ ', value(r.message))] };
-        return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))] };
+        return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))], failure: `broken at #${r.firstBadSeq} (${r.kind}): ${r.message}` };
       },
     }),
     defineAction({

@@ -367,8 +367,9 @@ export class Dispatcher {
     this.inflight.add(run);
     try {
       const result = await run;
-      this.audit(operator, origin, action.name, subject, recorded, 'ok', detail);
-      this.count(action, origin, 'ok');
+      const outcome = result.failure === undefined ? 'ok' : 'failed';
+      this.audit(operator, origin, action.name, subject, recorded, outcome, result.failure === undefined ? detail : truncate(result.failure, 500));
+      this.count(action, origin, outcome);
       return { kind: 'done', action: action.name, result, ...secret };
     } catch (e) {
       const message = this.errorMessage(action, e);

@@ -49,6 +49,11 @@ export interface CardInfo {
 
 export interface Result {
   readonly blocks: readonly Block[];
+  /**
+   * The action ran but found something wrong (e.g. /audit verify found a break): it is shown
+   * like any result, and audited as failed with this detail rather than "ok".
+   */
+  readonly failure?: string;
   /** Rows of buttons. */
   readonly buttons?: readonly (readonly Button[])[];
   readonly attachment?: Attachment;

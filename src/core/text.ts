@@ -58,3 +58,8 @@ const collator = new Intl.Collator('en', { numeric: true });
  * list of hundreds of containers. Equal names (a shared compose project) skip the collator.
  */
 export const compareNames = (a: string, b: string): number => (a === b ? 0 : collator.compare(a, b));
+
+/** "1 entry", "2 entries": a count and its noun, in the number the count needs. */
+export function counted(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

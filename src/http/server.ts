@@ -53,8 +53,28 @@ export async function startHttp(d: HttpDeps): Promise<Server> {
   });
   server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(listenProblem(e, d.host, d.port))));
     server.listen(d.port, d.host, () => resolve());
   });
   return server;
+}
+
+/** The HTTP server could not listen: a settings problem, said in one line that names the setting. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+}
+
+function listenProblem(e: NodeJS.ErrnoException, host: string, port: number): string {
+  const fix = 'set HTTP_PORT to a free port, or 0 to disable /health and /metrics';
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return `HTTP_PORT ${port} is in use on ${host} (${fix})`;
+    case 'EACCES':
+      return `HTTP_PORT ${port} needs privileges this process does not have (${fix}; ports below 1024 need root)`;
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return `HTTP_HOST ${host} is not an address of this host (set HTTP_HOST, e.g. 127.0.0.1)`;
+    default:
+      return `cannot listen on ${host}:${port} (HTTP_HOST, HTTP_PORT): ${e.message}`;
+  }
 }

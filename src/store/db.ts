@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { makeDirs } from '../core/dirs.js';
 import { join } from 'node:path';
 
 export type Db = Database.Database;
@@ -159,7 +159,7 @@ export interface OpenOptions {
 export const dbPath = (stateDir: string): string => join(stateDir, 'teleops.db');
 
 export function openDb(stateDir: string, opts: OpenOptions = {}): Db {
-  if (!opts.readonly) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  if (!opts.readonly) makeDirs(stateDir);
   const db = new Database(dbPath(stateDir), {
     readonly: opts.readonly ?? false,
     fileMustExist: opts.readonly ?? false,

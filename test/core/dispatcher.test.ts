@@ -320,5 +320,7 @@ describe('dispatcher', () => {
     const { seq } = t.app.db.prepare(`SELECT min(seq) AS seq FROM audit WHERE entry LIKE '%thing a%'`).get() as { seq: number };
     t.app.db.prepare(`UPDATE audit SET entry = replace(entry, 'thing a', 'thing b') WHERE seq = ?`).run(seq);
     expect(text(await t.app.dispatcher.command(op, 'command', '/audit verify'))).toContain(`❌ Audit log broken at #${seq} (modified)`);
+    const last = t.app.db.prepare(`SELECT entry FROM audit ORDER BY seq DESC LIMIT 1`).pluck().get() as string;
+    expect(JSON.parse(last)).toMatchObject({ action: 'audit.verify', outcome: 'failed', detail: expect.stringContaining(`broken at #${seq} (modified)`) });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compareNames, foldBlankRuns, formatDuration, parseDuration, stripAnsi } from '../../src/core/text.js';
+import { compareNames, counted, foldBlankRuns, formatDuration, parseDuration, stripAnsi } from '../../src/core/text.js';
 
 describe('stripAnsi', () => {
   it('removes colours, cursor moves, OSC titles and hyperlinks', () => {
@@ -125,5 +125,13 @@ describe('compareNames', () => {
       { numRuns: 500 },
     );
     expect(numeric).toBeGreaterThan(50);
+  });
+});
+
+describe('counted', () => {
+  it('puts the noun in the number its count needs', () => {
+    expect([0, 1, 2].map((n) => counted(n, 'entry', 'entries'))).toEqual(['0 entries', '1 entry', '2 entries']);
+    expect(counted(1, 'restart')).toBe('1 restart');
+    expect(counted(7, 'restart')).toBe('7 restarts');
   });
 });

@@ -122,7 +122,7 @@ describe('audit witnesses through the Bot API', () => {
       const after = fake.messages(OP).at(-1)?.message_id ?? 0;
       fake.sendText({ from: OP, text: '/status' });
       const m = await fake.waitForMessage({ chat: OP, after, match: /audit: / });
-      if (/🟢 audit: up — .*intact, \d+ entries verified/.test(m.text ?? '')) break;
+      if (/🟢 audit: up — .*intact, \d+ entr(?:y|ies) verified/.test(m.text ?? '')) break;
       if (i > 50) throw new Error(`no verification result in /status: ${m.text}`);
     }
     const db = openDb(dir.path);

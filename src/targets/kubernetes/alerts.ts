@@ -13,7 +13,7 @@ import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AlertSink } from '../../core/alerts.js';
 import type { Logger } from '../../core/log.js';
 import { line, pre, result, text, value, type Block, type Button } from '../../core/result.js';
-import { stripAnsi, truncate } from '../../core/text.js';
+import { counted, stripAnsi, truncate } from '../../core/text.js';
 import { KubeApiError } from './errors.js';
 import type { KubePort, WatchEvent, WatchKind } from './port.js';
 import type { KubeClusters } from './scope.js';
@@ -64,7 +64,7 @@ function podIssues(p: V1Pod): PodIssue[] {
       // Dates from a list, strings from a watch: compare as whole seconds.
       const ms = oom.finishedAt instanceof Date ? oom.finishedAt.getTime() : Date.parse(String(oom.finishedAt));
       const at = Number.isNaN(ms) ? `restart ${s.restartCount}` : String(Math.floor(ms / 1000));
-      out.push({ reason: 'OOMKilled', container: s.name, message: `killed for using too much memory (exit ${oom.exitCode}); ${s.restartCount} restarts`, instance: at });
+      out.push({ reason: 'OOMKilled', container: s.name, message: `killed for using too much memory (exit ${oom.exitCode}); ${counted(s.restartCount, 'restart')}`, instance: at });
     }
   }
   const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
@@ -289,7 +289,7 @@ export class KubeWatcher {
     const restarts = p?.status?.containerStatuses?.find((c) => c.name === issue.container)?.restartCount;
     const blocks: Block[] = [
       line('🔴 ', value(issue.reason), text(': pod '), value(`${ns}/${name}`), text(' @ '), value(context)),
-      line(...(issue.container ? [text('container '), value(issue.container), text(': ')] : []), value(truncate(issue.message, 300)), ...(restarts !== undefined ? [text(` · ${restarts} restarts`)] : [])),
+      line(...(issue.container ? [text('container '), value(issue.container), text(': ')] : []), value(truncate(issue.message, 300)), ...(restarts !== undefined ? [text(` · ${counted(restarts, 'restart')}`)] : [])),
     ];
     const scope = { context, namespace: ns };
     const crashed = issue.reason === 'CrashLoopBackOff' || issue.reason === 'OOMKilled';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
 import { UsageError } from '../../core/commands.js';
 import { bold, line, result, text, value, type Block, type Button, type Span } from '../../core/result.js';
-import { truncate } from '../../core/text.js';
+import { counted, truncate } from '../../core/text.js';
 import { flags, objectNameSchema, scopeOf, scopeParams, scopeShape, TARGET, type KubeActionDeps } from './common.js';
 import { age, eventTime, involved, nodeProblems, nodeReady, nodeRoles, sortEvents, summarizePod } from './format.js';
 import { DESCRIBE_KINDS, isObjectName, noMore, parseKindName, type DescribeKind } from './names.js';
@@ -44,7 +44,7 @@ function describePod(p: V1Pod, now: number): Block[] {
   const s = summarizePod(p);
   const owner = p.metadata?.ownerReferences?.find((r) => r.controller);
   const blocks: Block[] = [
-    field('Status', value(s.status), text(` · ready ${s.ready} · ${s.restarts} restarts · age ${age(p.metadata?.creationTimestamp, now)}`)),
+    field('Status', value(s.status), text(` · ready ${s.ready} · ${counted(s.restarts, 'restart')} · age ${age(p.metadata?.creationTimestamp, now)}`)),
     field('Node', value(p.spec?.nodeName ?? '(not scheduled)'), text(' · IP '), value(p.status?.podIP ?? '-')),
   ];
   if (owner) blocks.push(field('Controlled by', value(`${owner.kind} ${owner.name}`)));
@@ -52,7 +52,7 @@ function describePod(p: V1Pod, now: number): Block[] {
   const statuses = new Map((p.status?.containerStatuses ?? []).map((c) => [c.name, c]));
   for (const c of p.spec?.containers ?? []) {
     const st = statuses.get(c.name);
-    blocks.push(line(text('  • '), value(c.name), text(': '), value(c.image ?? '?'), text(' — '), value(stateText(st?.state, now)), text(`${st?.ready ? ', ready' : ', not ready'}, ${st?.restartCount ?? 0} restarts`)));
+    blocks.push(line(text('  • '), value(c.name), text(': '), value(c.image ?? '?'), text(' — '), value(stateText(st?.state, now)), text(`${st?.ready ? ', ready' : ', not ready'}, ${counted(st?.restartCount ?? 0, 'restart')}`)));
     const last = st?.lastState?.terminated;
     if (last) blocks.push(line(text('      last terminated: '), value(`${last.reason ?? '?'} (exit ${last.exitCode})`), text(last.finishedAt ? ` ${age(last.finishedAt, now)} ago` : '')));
   }

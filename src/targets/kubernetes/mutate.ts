@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { UsageError } from '../../core/commands.js';
 import { bold, line, result, text, value, type Block, type Result } from '../../core/result.js';
-import { formatDuration, truncate } from '../../core/text.js';
+import { counted, formatDuration, truncate } from '../../core/text.js';
 import { flags, objectNameSchema, rolloutOptions, scopeOf, scopeParams, scopeShape, subjectOf, TARGET, type KubeActionDeps } from './common.js';
 import { images } from './format.js';
 import { noMore, parseKindName } from './names.js';
@@ -227,10 +227,10 @@ function restartPlan(kind: WorkloadKind, o: Workload): string {
     const n = d.spec?.replicas ?? 1;
     const ru = d.spec?.strategy?.rollingUpdate;
     return d.spec?.strategy?.type === 'Recreate'
-      ? `All ${n} pods will be stopped, then recreated (strategy Recreate).`
-      : `All ${n} pods will be replaced, a few at a time (RollingUpdate, maxUnavailable ${String(ru?.maxUnavailable ?? '25%')}, maxSurge ${String(ru?.maxSurge ?? '25%')}).`;
+      ? `All ${counted(n, 'pod')} will be stopped, then recreated (strategy Recreate).`
+      : `All ${counted(n, 'pod')} will be replaced, a few at a time (RollingUpdate, maxUnavailable ${String(ru?.maxUnavailable ?? '25%')}, maxSurge ${String(ru?.maxSurge ?? '25%')}).`;
   }
-  if (kind === 'statefulset') return `All ${(o as V1StatefulSet).spec?.replicas ?? 1} pods will be replaced one at a time, highest ordinal first.`;
+  if (kind === 'statefulset') return `All ${counted((o as V1StatefulSet).spec?.replicas ?? 1, 'pod')} will be replaced one at a time, highest ordinal first.`;
   return 'The pod on every node will be replaced, node by node.';
 }
 
