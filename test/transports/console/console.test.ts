@@ -96,7 +96,7 @@ describe('the local operator', () => {
     for (const args of [['--json'], ['stray'], ['-c']]) {
       const usage = await consoleWith('', args);
       expect(usage.code, args.join(' ')).toBe(2);
-      expect(usage.out).toContain('usage: teleops console [-c');
+      expect(usage.out).toContain('Usage:\n  teleops console [-c');
     }
   });
 
