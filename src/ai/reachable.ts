@@ -38,11 +38,24 @@ export async function checkLlm(t: Configured, signal: AbortSignal): Promise<Heal
   }
 }
 
-/** The `llm` integration: disabled with the reason, or a bounded check of the provider's endpoint. */
-export function llmIntegration(s: AiSettingsInput): Integration {
+/** How long a check's answer stands: /health may be polled every few seconds, the provider need not be. */
+export const LLM_CHECK_TTL_MS = 60_000;
+
+/**
+ * The `llm` integration: disabled with the reason, or a bounded check of the provider's
+ * endpoint, its answer kept for LLM_CHECK_TTL_MS.
+ */
+export function llmIntegration(s: AiSettingsInput, now: () => number = Date.now): Integration {
   const t = resolveAi(s);
+  let last: { at: number; health: Health } | undefined;
   return {
     name: 'llm',
-    check: async (signal) => (t.provider === 'none' ? { state: 'disabled', detail: t.reason } : checkLlm(t, signal)),
+    check: async (signal) => {
+      if (t.provider === 'none') return { state: 'disabled', detail: t.reason };
+      if (last && now() - last.at < LLM_CHECK_TTL_MS) return last.health;
+      const health = await checkLlm(t, signal);
+      last = { at: now(), health };
+      return health;
+    },
   };
 }
