@@ -46,7 +46,7 @@ describe('kubernetes alerts', () => {
     const a = alerts.raised.find((x) => x.key === key)!;
     expect(a.source).toBe('kubernetes');
     expect(text(a.result)).toBe(
-      `🔴 CrashLoopBackOff: pod shop/${pod} @ prod\ncontainer nginx: back-off 40s restarting failed container=nginx pod=${pod} · 1 restarts\nLast lines before it stopped:\nstarting\npanic: config missing`,
+      `🔴 CrashLoopBackOff: pod shop/${pod} @ prod\ncontainer nginx: back-off 40s restarting failed container=nginx pod=${pod} · 1 restart\nLast lines before it stopped:\nstarting\npanic: config missing`,
     );
     expect(a.result.buttons).toEqual([
       [

@@ -203,9 +203,9 @@ describe('/k8s describe, events, nodes, deploy', () => {
     const r = await run(t, `/k8s describe pod/${pod}`);
     const out = text(r);
     expect(out).toContain(`Pod shop/${pod} @ prod`);
-    expect(out).toMatch(/Status: Running · ready 1\/1 · 1 restarts/);
+    expect(out).toMatch(/Status: Running · ready 1\/1 · 1 restart · /);
     expect(out).toContain('Controlled by: ReplicaSet web-');
-    expect(out).toMatch(/• nginx: nginx:1.25 — running for \d+s, ready, 1 restarts/);
+    expect(out).toMatch(/• nginx: nginx:1.25 — running for \d+s, ready, 1 restart$/m);
     expect(out).toContain('last terminated: OOMKilled (exit 137)');
     expect(out).toContain('Conditions: PodScheduled=True');
     expect(out).toMatch(/Events:\n {2}⚠️ \d+s Unhealthy: Readiness probe failed: HTTP 503/);
