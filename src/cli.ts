@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { config as loadDotenv } from 'dotenv';
 import { GrammyError } from 'grammy';
@@ -13,6 +13,7 @@ import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
 import { probeHealth } from './http/probe.js';
 import { ListenError } from './http/server.js';
+import { anchorOf, backupState, BackupError } from './store/backup.js';
 import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
@@ -33,6 +34,8 @@ const VERB_USAGE = {
   doctor: `teleops doctor [--json]                check settings and reachability of everything configured
                                          (exit 0 all fine, 1 something fails; --json: one object per check)`,
   health: 'teleops health                         exit 0 when this host\'s /health says ok (for container healthchecks)',
+  backup: `teleops backup FILE [--state-dir DIR]   a consistent copy of the state while the bot runs, its audit
+                                         anchor beside it (FILE.anchor), verified (README, "Backup")`,
 } as const;
 type Verb = keyof typeof VERB_USAGE;
 
@@ -176,8 +179,8 @@ async function consoleMode(targets: readonly TargetFactory[], flags: ReadonlyMap
 /** Exit codes of `teleops audit verify`. */
 const VERIFY_EXIT = { intact: 0, broken: 1, usage: 2, unverifiable: 3 } as const;
 
-function usageError(cmd: string, why: string): never {
-  process.stderr.write(`teleops audit ${cmd}: ${why}\n`);
+function usageError(verb: string, why: string): never {
+  process.stderr.write(`teleops ${verb}: ${why}\n`);
   process.exit(VERIFY_EXIT.usage);
 }
 
@@ -197,8 +200,8 @@ function auditFiles(cmd: string, stateDirArg: string | undefined): { stateDir: s
 }
 
 async function auditVerify(flags: Map<string, string[]>): Promise<never> {
-  const a = auditArgs('verify', flags);
-  const { stateDir, ...opts } = auditFiles('verify', a.stateDir);
+  const a = auditArgs('audit verify', flags);
+  const { stateDir, ...opts } = auditFiles('audit verify', a.stateDir);
   const db = openDb(stateDir, { readonly: true });
   const r = await verifyAuditAsync(db, { ...opts, heads: a.heads });
   db.close();
@@ -217,9 +220,9 @@ async function auditVerify(flags: Map<string, string[]>): Promise<never> {
 
 /** Brings the log under AUDIT_HMAC_KEY now (teleops also does it when it starts). */
 function auditRekey(flags: Map<string, string[]>): never {
-  const a = auditArgs('rekey', flags);
-  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('rekey', a.stateDir);
-  if (!hmacKey) usageError('rekey', 'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)');
+  const a = auditArgs('audit rekey', flags);
+  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('audit rekey', a.stateDir);
+  if (!hmacKey) usageError('audit rekey', 'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)');
   const db = openDb(stateDir);
   try {
     const before = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM audit').pluck().get()!;
@@ -234,9 +237,22 @@ function auditRekey(flags: Map<string, string[]>): never {
     process.exit(0);
   } catch (e) {
     if (!(e instanceof AuditKeyError)) throw e;
-    usageError('rekey', e.message);
+    usageError('audit rekey', e.message);
   } finally {
     db.close();
+  }
+}
+
+async function backup(file: string, flags: Map<string, string[]>): Promise<never> {
+  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('backup', flags.get('--state-dir')?.at(-1));
+  try {
+    const v = await backupState({ stateDir, anchorPath, file: resolve(file), previousKeys, ...(hmacKey ? { hmacKey } : {}) });
+    process.stdout.write(`backup ${file}: ${counted(v.entries, 'audit entry', 'audit entries')}, head #${v.headSeq}, verified; anchor ${anchorOf(file)}\n`);
+    process.exit(0);
+  } catch (e) {
+    if (!(e instanceof BackupError)) throw e;
+    process.stderr.write(`teleops backup: ${e.message}\n`);
+    process.exit(1);
   }
 }
 
@@ -263,7 +279,11 @@ const VERB_FLAGS: Record<Verb, Record<string, FlagKind>> = {
   'audit rekey': { '--state-dir': 'value' },
   doctor: { '--json': 'bool' },
   health: {},
+  backup: { '--state-dir': 'value' },
 };
+
+/** Arguments each verb requires, in order (named in its usage). */
+const VERB_POSITIONAL: Partial<Record<Verb, readonly string[]>> = { backup: ['FILE'] };
 
 function isVerb(v: string): v is Verb {
   return Object.hasOwn(VERB_USAGE, v);
@@ -295,7 +315,7 @@ export async function main(argv: string[], targets: readonly TargetFactory[] = T
   quietOnClosedStdout();
   const { verb, rest } = verbOf(argv);
   if (isVerb(verb)) {
-    const p = parseVerbArgs(rest, VERB_FLAGS[verb]);
+    const p = parseVerbArgs(rest, VERB_FLAGS[verb], VERB_POSITIONAL[verb]);
     const usage = `Usage:\n  ${VERB_USAGE[verb]}`;
     if (p.kind === 'help') return void process.stdout.write(`${usage}\n`);
     if (p.kind === 'error') usageExit(verb, p.message, usage);
@@ -312,6 +332,8 @@ export async function main(argv: string[], targets: readonly TargetFactory[] = T
         return process.exit(await runDoctor(process.env, process.stdout, { json: p.flags.has('--json') }));
       case 'health':
         return health();
+      case 'backup':
+        return backup(p.positional[0]!, p.flags);
     }
   }
   switch (verb) {
