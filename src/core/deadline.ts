@@ -6,7 +6,7 @@ export class DeadlineError extends Error {
     readonly what: string,
     readonly ms: number,
   ) {
-    super(`${what} timed out after ${ms < 1000 ? `${ms} ms` : `${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toFixed(1)}s`}`);
+    super(`${what} timed out after ${ms < 1000 ? `${ms} ms` : `${+(ms / 1000).toFixed(1)}s`}`);
   }
 }
 

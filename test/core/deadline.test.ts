@@ -24,7 +24,8 @@ describe('withDeadline', () => {
   });
 
   it('passes on a failure of the call itself, and leaves no timer behind', async () => {
-    await expect(withDeadline('ping', 1000, async () => Promise.reject(new Error('refused')))).rejects.toThrow(/^refused$/);
+    const refused = withDeadline('ping', 1000, async () => Promise.reject(new Error('refused')));
+    await expect(refused).rejects.toThrow(/^refused$/);
     expect(vi.getTimerCount()).toBe(0);
   });
 
