@@ -33,6 +33,8 @@ export async function withDeadline<T>(
       reject(err);
       ctl.abort(err);
     }, ms);
+    // The call being waited for keeps the process alive if it needs to; its deadline never should.
+    timer.unref();
   });
   try {
     return await Promise.race([fn(signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal), expired]);
