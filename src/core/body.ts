@@ -35,11 +35,13 @@ export function readBody(source: Readable, maxBytes = Infinity): Promise<Body> {
       source.destroy();
     });
     source.once('end', () => settle(false));
-    // Stays attached after settling: a destroyed source may still report an error.
-    source.on('error', (e) => {
+    const fail = (e: Error): void => {
       if (settled) return;
       settled = true;
       reject(e);
-    });
+    };
+    // Stays attached after settling: a destroyed source may still report an error.
+    source.on('error', fail);
+    source.once('close', () => fail(new Error('the body was cut off before its end')));
   });
 }

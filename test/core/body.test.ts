@@ -45,6 +45,16 @@ describe('readBody', () => {
     expect(produced).toBeLessThan(100);
   });
 
+  it('rejects a source destroyed before its end without an error, rather than waiting forever', async () => {
+    const cut = new Readable({
+      read() {
+        this.push(Buffer.from('partial'));
+        this.destroy();
+      },
+    });
+    await expect(readBody(cut, 100)).rejects.toThrow(/^the body was cut off before its end$/);
+  });
+
   it('rejects with the error of a source that fails', async () => {
     const failing = new Readable({
       read() {
