@@ -1,8 +1,7 @@
+/** The Engine's streamed answers, turned into what the port hands on, item by item. */
 import { eventSchema } from './answers.js';
 import type { DockerEvent } from './port.js';
 import { shortId } from './summary.js';
-
-/** The Engine's streamed answers, turned into what the port hands on, item by item. */
 
 /** A connection that breaks mid-stream is reported like any other Engine failure. */
 export async function* oneLineErrors<T>(source: AsyncIterable<T>, wrap: (e: unknown) => Error): AsyncGenerator<T> {
