@@ -11,7 +11,7 @@ import { openDb, type Db } from '../../../src/store/db.js';
 import { createDockerTarget } from '../../../src/targets/docker/index.js';
 import { dockerTarget } from '../../../src/targets/index.js';
 import { parseDockerHost } from '../../../src/targets/docker/engine.js';
-import { createDockerPort } from '../../../src/targets/docker/port.js';
+import { createDockerPort } from '../../../src/targets/docker/client.js';
 import { useDockerd } from '../../support/docker-env.js';
 import { collectingSink, runAction } from './helpers.js';
 
