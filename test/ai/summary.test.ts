@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { plainText } from '../../src/core/result.js';
-import { tmuxTarget } from '../../src/targets/index.js';
+import { tmux as tmuxModule } from '../../src/targets/tmux/module.js';
 import { describeTmux, eventually, testServer, type TestServer } from '../targets/tmux/helpers.js';
 import { promptText, scriptedModel } from '../fakes/scripted-model.js';
 import { aiTestApp, operator, viewer, type AiTestApp } from './support.js';
@@ -23,7 +23,7 @@ describeTmux('/tmux summary: a short diagnosis of a terminal session', () => {
     await server.tmux('new-session', '-d', '-s', 'build', '-x', '120', '-y', '30', script);
     await eventually(async () => (await server.tmux('capture-pane', '-p', '-t', 'build')).includes('undefined reference') || undefined, 5000, 'the build output');
     const socket = join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, server.socketName);
-    t = await aiTestApp(model, { TMUX_ENABLED: 'true', TMUX_SOCKET: socket, AUDIT_HMAC_KEY: SECRET }, [tmuxTarget]);
+    t = await aiTestApp(model, { TMUX_ENABLED: 'true', TMUX_SOCKET: socket, AUDIT_HMAC_KEY: SECRET }, [tmuxModule]);
   });
   afterAll(async () => {
     await t?.close();

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ActionError, defineAction } from '../../src/core/action.js';
-import type { TargetFactory } from '../../src/app.js';
+import type { TargetModule } from '../../src/core/target.js';
 import { line, pre, value } from '../../src/core/result.js';
 
 /**
@@ -10,8 +10,10 @@ import { line, pre, value } from '../../src/core/result.js';
  * `file`, so a test (or a test that drives the real process) can count what really ran.
  */
 export const testTarget =
-  (file: string): TargetFactory =>
-  () => ({
+  (file: string): TargetModule => ({
+    name: 'test',
+    settings: {},
+    create: () => ({
     actions: [
       defineAction({
         name: 'test.echo',
@@ -94,6 +96,7 @@ export const testTarget =
         },
       }),
     ],
+    }),
   });
 
 /** How many times a mutating test action really ran. */

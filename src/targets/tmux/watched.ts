@@ -1,12 +1,24 @@
-import type { Db } from './db.js';
-import type { WatchedRecord, WatchStore } from '../targets/tmux/watcher.js';
-import type { TmuxState } from '../targets/tmux/classify.js';
+import type Database from 'better-sqlite3';
+import type { WatchedRecord, WatchStore } from './watcher.js';
+import type { TmuxState } from './classify.js';
+
+/** The table the repo reads; created by the module's migrations (an older teleops made it in its core schema). */
+export const WATCHED_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE IF NOT EXISTS tmux_watched (
+    target  TEXT PRIMARY KEY,      -- 'session' or 'session:window.pane'
+    since   INTEGER NOT NULL,      -- ms since epoch
+    chat_id INTEGER,
+    state   TEXT CHECK (state IN ('running','waiting','error','done','idle','stuck','gone'))
+  );
+  `,
+];
 
 /** The watched tmux panes, so watching survives a restart. */
 export class TmuxWatchedRepo implements WatchStore {
   private readonly q;
 
-  constructor(db: Db) {
+  constructor(db: Database.Database) {
     this.q = {
       all: db.prepare('SELECT target, since, chat_id, state FROM tmux_watched'),
       save: db.prepare(
