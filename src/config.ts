@@ -73,7 +73,7 @@ export const SETTINGS = {
   TELEGRAM_API_ROOT: { doc: 'Bot API server (a self-hosted one, or a test server)', default: 'https://api.telegram.org', schema: url },
   AUTHORIZED_USER_IDS: { doc: 'Operators: numeric Telegram user ids, comma-separated; required', schema: ids('Telegram user'), example: '' },
   AUTHORIZED_CHAT_IDS: { doc: 'Groups/supergroups where authorized users may operate', default: '', schema: ids('Telegram chat') },
-  ADMIN_USER_IDS: { doc: 'Admins: operators who may also use shell and audit administration', default: '', schema: ids('Telegram user') },
+  ADMIN_USER_IDS: { doc: 'Admins: operators who may also run admin-only commands and administer the audit', default: '', schema: ids('Telegram user') },
   VIEWER_USER_IDS: { doc: 'Viewers: read actions only', default: '', schema: ids('Telegram user') },
   RATE_LIMIT_PER_MINUTE: { doc: 'Requests per operator per minute (token bucket)', default: '20', schema: int(1, 10_000) },
   CONFIRM_TTL_SECONDS: { doc: 'How long an approval card can be answered', default: '120', schema: int(1, 86_400) },

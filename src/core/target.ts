@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import type { AnyAction, CommandSpec } from './action.js';
 import type { AlertSink } from './alerts.js';
 import type { Integration } from './health.js';
@@ -6,6 +5,7 @@ import type { Logger } from './log.js';
 import type { Redactor } from './redact.js';
 import type { Result } from './result.js';
 import type { SettingRows, SettingValues } from './settings.js';
+import type { Db } from './sqlite.js';
 
 /** A capability plugged into the app: its actions, its health, and anything it runs in the background. */
 export interface Target {
@@ -32,7 +32,7 @@ export interface TargetEnv<C = Readonly<Record<string, unknown>>> {
   readonly alerts: AlertSink;
   readonly log: Logger;
   /** The database, with the module's migrations applied. */
-  readonly db: Database.Database;
+  readonly db: Db;
   /** What a target searches or cuts must be redacted first (a search must not reveal what is hidden). */
   readonly redactor: Redactor;
 }

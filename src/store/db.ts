@@ -2,7 +2,9 @@ import Database from 'better-sqlite3';
 import { makeDirs } from '../core/dirs.js';
 import { join } from 'node:path';
 
-export type Db = Database.Database;
+import type { Db } from '../core/sqlite.js';
+
+export type { Db };
 
 /**
  * Schema versions, applied in order; `PRAGMA user_version` records how many have run.

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { Db } from '../../core/sqlite.js';
 import type { WatchedRecord, WatchStore } from './watcher.js';
 import type { TmuxState } from './classify.js';
 
@@ -18,7 +18,7 @@ export const WATCHED_MIGRATIONS: readonly string[] = [
 export class TmuxWatchedRepo implements WatchStore {
   private readonly q;
 
-  constructor(db: Database.Database) {
+  constructor(db: Db) {
     this.q = {
       all: db.prepare('SELECT target, since, chat_id, state FROM tmux_watched'),
       save: db.prepare(
