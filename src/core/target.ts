@@ -37,12 +37,6 @@ export interface TargetEnv<C = Readonly<Record<string, unknown>>> {
   readonly redactor: Redactor;
 }
 
-/**
- * Builds a target from the settings: `disabled(reason)` when they switch it off, null when it
- * should not appear at all. Starts nothing. May be async, so heavy libraries load only when needed.
- */
-export type TargetFactory<C = Readonly<Record<string, unknown>>> = (env: TargetEnv<C>) => Target | Disabled | null | Promise<Target | Disabled | null>;
-
 /** A target could not be set up from the settings (e.g. K8S_CONTEXTS names a missing context). */
 export class SetupError extends Error {
   override readonly name = 'SetupError';
@@ -85,6 +79,10 @@ export interface TargetModule<S extends SettingRows = SettingRows> {
   readonly summaries?: readonly AiSummary[];
   /** Its live cards may get places of their own where a transport offers them (`/<name> topics on|off`). */
   readonly topics?: { readonly summary: string };
+  /**
+   * Builds the target from the settings: `disabled(reason)` when they switch it off, null when
+   * it should not appear at all. Starts nothing. May be async, so heavy libraries load only when needed.
+   */
   create(env: TargetEnv<SettingValues<S>>): Target | Disabled | null | Promise<Target | Disabled | null>;
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { TargetModule } from '../../src/core/target.js';
 import { dbPath, openDb, type Db } from '../../src/store/db.js';
 import { MODULES } from '../../src/targets/modules.js';
 import { tmux } from '../../src/targets/tmux/module.js';
@@ -28,7 +29,7 @@ function stateDir(): string {
   return d.path;
 }
 
-function open(dir: string, modules = MODULES): Db {
+function open(dir: string, modules: readonly TargetModule[] = MODULES): Db {
   const db = openDb(dir, { modules });
   dbs.push(db);
   return db;
