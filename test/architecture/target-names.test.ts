@@ -2,11 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { MODULES } from '../../src/targets/modules.js';
 
 const SRC = new URL('../../src/', import.meta.url).pathname;
 /** The one file outside a target's folder that may name targets. */
 const MODULE_LIST = 'targets/modules.ts';
-const TARGET_NAME = /docker|tmux|kubernetes|k8s|kube|shell/i;
+/** Every module's name, and the short names some go by. */
+const TARGET_NAME = new RegExp([...MODULES.map((m) => m.name), 'k8s', 'kube'].join('|'), 'i');
 /** Code that names a target for another reason, by file and exact text; anything else named fails. */
 const ALLOWED = new Set([
   // Secret shapes: the key names of a registry-credentials secret, a file format, not the target.
