@@ -2,7 +2,10 @@ import type { Db } from '../../core/sqlite.js';
 import type { WatchedRecord, WatchStore } from './watcher.js';
 import type { TmuxState } from './classify.js';
 
-/** The table the repo reads; created by the module's migrations (an older teleops made it in its core schema). */
+/**
+ * The tmux module's migrations. `IF NOT EXISTS`: a database of core schema 6 or older has the
+ * table already (a core migration made it then), with the watched panes in it.
+ */
 export const WATCHED_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE IF NOT EXISTS tmux_watched (
