@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { createApp, type TargetFactory } from '../src/app.js';
+import { createApp } from '../src/app.js';
+import type { TargetModule } from '../src/core/target.js';
 import { loadConfig } from '../src/config.js';
 import { defineAction } from '../src/core/action.js';
 import { silentLogger } from '../src/core/log.js';
@@ -22,7 +23,7 @@ const noop = defineAction({
   command: { path: ['noop'], usage: '[n]' },
   run: async (_ctx, p) => ({ blocks: [line('n = ', value(p.n))] }),
 });
-const benchTarget: TargetFactory = () => ({ actions: [noop] });
+const benchTarget: TargetModule = { name: 'bench', settings: {}, create: () => ({ actions: [noop] }) };
 
 /**
  * A no-op read action through the whole dispatcher (identity, rate limit, parsing,

@@ -3,11 +3,12 @@ import { join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { config as loadDotenv } from 'dotenv';
 import { GrammyError } from 'grammy';
-import { createApp, SetupError, VERSION, type App, type TargetFactory } from './app.js';
+import { createApp, VERSION, type App } from './app.js';
 import { loadConfig, type Config, type Mode } from './config.js';
 import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
 import { DirError } from './core/dirs.js';
 import { checkAll } from './core/health.js';
+import { SetupError, type TargetModule } from './core/target.js';
 import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
 import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
@@ -15,9 +16,8 @@ import { probeHealth } from './http/probe.js';
 import { ListenError } from './http/server.js';
 import { anchorOf, backupState, BackupError } from './store/backup.js';
 import { openDb, dbPath } from './store/db.js';
-import { TARGETS } from './targets/index.js';
+import { MODULES } from './targets/modules.js';
 import { createTelegram } from './transports/telegram/bot.js';
-import { TopicsSlot } from './transports/telegram/topics.js';
 import { createConsole, runOnce } from './transports/console/console.js';
 import { counted } from './core/text.js';
 
@@ -60,7 +60,7 @@ function config(mode: Mode): Config {
 }
 
 /** Builds the app, or exits 2 with the one-line reason a target could not be set up. */
-async function build(cfg: Config, targets: readonly TargetFactory[]): Promise<App> {
+async function build(cfg: Config, targets: readonly TargetModule[]): Promise<App> {
   try {
     return await createApp(cfg, targets);
   } catch (e) {
@@ -71,10 +71,9 @@ async function build(cfg: Config, targets: readonly TargetFactory[]): Promise<Ap
   }
 }
 
-async function start(targets: readonly TargetFactory[]): Promise<void> {
+async function start(targets: readonly TargetModule[]): Promise<void> {
   const cfg = config('start');
-  const topics = new TopicsSlot();
-  const app = await build(cfg, [...targets, topics.target]);
+  const app = await build(cfg, targets);
   const alertChats = cfg.ALERT_CHAT_ID.length > 0 ? cfg.ALERT_CHAT_ID : app.policy.operatorChats();
   const tg = createTelegram({
     token: cfg.TELEGRAM_BOT_TOKEN,
@@ -90,7 +89,7 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
     db: app.db,
     live: app,
     alertChats,
-    topics,
+    places: app.places,
     ...(app.agent ? { agent: app.agent } : {}),
   });
   app.integrations.push({ name: 'telegram', check: async () => tg.health() });
@@ -146,7 +145,7 @@ async function integrationSummary(app: App): Promise<void> {
   app.log[down.length > 0 ? 'warn' : 'info'](`integrations: ${parts.join(', ')}`);
 }
 
-async function consoleMode(targets: readonly TargetFactory[], flags: ReadonlyMap<string, string[]>): Promise<void> {
+async function consoleMode(targets: readonly TargetModule[], flags: ReadonlyMap<string, string[]>): Promise<void> {
   const once = flags.get('-c')?.[0] ?? flags.get('--command')?.[0];
   const json = flags.has('--json');
   if (json && once === undefined) usageExit('console', '--json needs -c "/command …"', `Usage:\n  ${VERB_USAGE.console}`);
@@ -310,7 +309,7 @@ function usageExit(what: string, why: string, usage: string): never {
 }
 
 /** `targets` is for tests that add a test-only target to the real process. */
-export async function main(argv: string[], targets: readonly TargetFactory[] = TARGETS): Promise<void> {
+export async function main(argv: string[], targets: readonly TargetModule[] = MODULES): Promise<void> {
   loadDotenv({ quiet: true });
   quietOnClosedStdout();
   const { verb, rest } = verbOf(argv);

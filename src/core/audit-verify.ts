@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Db } from '../store/db.js';
+import type { Db } from './sqlite.js';
 import { chainHasher, GENESIS_HASH, KEY_ID_LEN, KEY_PREFIX, keyIdOf, keyRing, REKEY_ACTION, rekeyParams, rekeyProof, type ChainHasher } from './audit.js';
 import { ChunkHashWorker } from './audit-verify-worker.js';
 import { counted } from './text.js';

@@ -481,6 +481,19 @@ export class Dispatcher {
     this.shutdown.abort();
     this.flushUnauthorized();
   }
+
+  /** A read an action makes for its caller (an AI summary's source): charged, then the whole pipeline, origin ai. */
+  async inner(operator: Operator, actionName: string, params: unknown): Promise<Outcome> {
+    const action = this.d.registry.get(actionName);
+    if (!action) return { kind: 'refused', message: `Unknown action ${actionName}.` };
+    const charge = this.d.limiter.take(operatorId(operator));
+    if (!charge.ok) {
+      this.d.metrics.rateLimited.inc();
+      if (charge.first) this.audit(operator, 'ai', actionName, '', {}, 'rate_limited', `retry in ${Math.ceil(charge.retryAfterMs / 1000)}s`);
+      return { kind: 'rate_limited', retryAfterS: Math.ceil(charge.retryAfterMs / 1000), notify: false };
+    }
+    return this.afterGate(operator, 'ai', action, params);
+  }
 }
 
 class TimeoutError extends Error {

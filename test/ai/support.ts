@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { createApp, type App, type TargetFactory } from '../../src/app.js';
+import { createApp, type App } from '../../src/app.js';
+import type { TargetModule } from '../../src/core/target.js';
 import type { Agent, AgentUi } from '../../src/ai/agent.js';
 import type { AiModel } from '../../src/ai/providers.js';
 import { loadConfig } from '../../src/config.js';
@@ -21,7 +22,7 @@ export interface AiTestApp {
  * The real composition root with the test target, as testApp, plus a model: injected, or
  * (undefined) built from the AI settings in `env`.
  */
-export async function aiTestApp(model: AiModel | undefined, env: Record<string, string> = {}, extra: readonly TargetFactory[] = [], dir?: string): Promise<AiTestApp> {
+export async function aiTestApp(model: AiModel | undefined, env: Record<string, string> = {}, extra: readonly TargetModule[] = [], dir?: string): Promise<AiTestApp> {
   const owned = dir === undefined ? tempDir('teleops-ai-') : undefined;
   const stateDir = dir ?? owned!.path;
   const r = loadConfig(

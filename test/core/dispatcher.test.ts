@@ -6,7 +6,8 @@ import type { Outcome } from '../../src/core/dispatcher.js';
 import type { Principal } from '../../src/core/policy.js';
 import { plainText } from '../../src/core/result.js';
 import { verifyAudit } from '../../src/core/audit-verify.js';
-import { dockerTarget, shellTarget } from '../../src/targets/index.js';
+import { docker as dockerModule } from '../../src/targets/docker/module.js';
+import { shell as shellModule } from '../../src/targets/shell/module.js';
 import { runs } from '../support/test-target.js';
 import { tempDir, testApp, type TestApp } from '../support/app.js';
 
@@ -88,7 +89,7 @@ describe('dispatcher', () => {
 
   it('without an LLM, its spellings say that an LLM is needed; a mistyped verb is not a ps filter', async () => {
     // Docker on a socket that does not exist: nothing below may reach the engine.
-    t = await testApp({ DOCKER_ENABLED: 'true', DOCKER_HOST: 'unix:///nonexistent/docker.sock', AI_PROVIDER: 'none' }, [dockerTarget]);
+    t = await testApp({ DOCKER_ENABLED: 'true', DOCKER_HOST: 'unix:///nonexistent/docker.sock', AI_PROVIDER: 'none' }, [dockerModule]);
     const ask = async (line: string) => text(await t.app.dispatcher.command(op, 'command', line));
     expect(await ask('/docker summary web')).toBe('/docker summary needs an LLM, and none is configured (AI_PROVIDER=none).');
     expect(await ask('/docker logs web 200 summarize')).toBe('/docker logs … summarize needs an LLM, and none is configured (AI_PROVIDER=none).');
@@ -291,7 +292,7 @@ describe('dispatcher', () => {
   });
 
   it('never runs an action kept from the LLM when the request comes from it, even with mutations allowed', async () => {
-    t = await testApp({ SHELL_ENABLED: 'true', AI_DESTRUCTIVE_ALLOWED: 'true' }, [shellTarget]);
+    t = await testApp({ SHELL_ENABLED: 'true', AI_DESTRUCTIVE_ALLOWED: 'true' }, [shellModule]);
     const o = await t.app.dispatcher.dispatch(admin, 'ai', 'shell.run', { command: `touch ${join(t.dir, 'pwned')}` });
     expect(o).toEqual({ kind: 'refused', message: 'shell.run is not available to the LLM agent.' });
     expect(existsSync(join(t.dir, 'pwned'))).toBe(false);

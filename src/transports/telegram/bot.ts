@@ -24,7 +24,8 @@ import type { Witness } from '../../core/audit-witness.js';
 import { askInChat } from './agent-chat.js';
 import { offerApproval } from './approval-card.js';
 import { APPROVAL_PREFIX, BUTTON_PREFIX, isThreadGone, Replier, type CardRef, type Where } from './reply.js';
-import { Forums, topicsControl, type TopicsSlot } from './topics.js';
+import { Forums, topicsControl } from './topics.js';
+import type { CardPlacesSlot } from '../../core/places.js';
 import { TurnQueue } from './turns.js';
 
 export interface TelegramDeps {
@@ -44,8 +45,8 @@ export interface TelegramDeps {
   readonly live: LiveCards;
   /** Chats that receive alerts (forum chats with topics on get them too, in their ALERTS topic). */
   readonly alertChats: readonly number[];
-  /** Where `/tmux topics` finds this transport. */
-  readonly topics?: TopicsSlot;
+  /** Where a target's `/<target> topics` finds this transport's forum topics. */
+  readonly places?: CardPlacesSlot;
   /** The AI operator, when an LLM is configured: plain text goes to it. */
   readonly agent?: Agent;
 }
@@ -114,7 +115,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   const outbox = new Outbox({ delay: (chatId) => gate.delay(chatId), log: d.log });
   const forums = new Forums(new ForumRepo(d.db), replier, d.redactor.redact, d.log);
   const board = new CardBoard({ replier, repo: new CardMessageRepo(d.db), outbox, forums, log: d.log });
-  if (d.topics) d.topics.control = topicsControl({ forums, board, outbox, live: d.live });
+  if (d.places) d.places.service = topicsControl({ forums, board, outbox, live: d.live });
 
   /** An alert goes to the chat's ALERTS topic when it has one (or to the chat, if that topic is gone). */
   async function sendAlert(chatId: number, result: Result): Promise<void> {
