@@ -35,6 +35,7 @@ import { modelFromSettings, type AiModel } from './ai/providers.js';
 import { AiMemoryRepo } from './store/ai-memory.js';
 import { AiUsageRepo, utcDay } from './store/ai-usage.js';
 import { counted } from './core/text.js';
+import { TELEGRAM } from './transports/telegram/principal.js';
 
 /** A capability plugged into the app: its actions, its health, and anything it runs in the background. */
 export interface Target {
@@ -126,7 +127,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     throw e instanceof AuditKeyError ? new SetupError(e.message) : e;
   }
   const metrics = createMetrics();
-  const policy = new Policy({ operators: config.AUTHORIZED_USER_IDS, admins: config.ADMIN_USER_IDS, viewers: config.VIEWER_USER_IDS, chats: config.AUTHORIZED_CHAT_IDS });
+  const policy = new Policy({ transport: TELEGRAM, operators: config.AUTHORIZED_USER_IDS, admins: config.ADMIN_USER_IDS, viewers: config.VIEWER_USER_IDS, chats: config.AUTHORIZED_CHAT_IDS });
   const chatState = new ChatStateRepo(db);
   const global = chatState.forChat(0);
   const startedAt = Date.now();
@@ -213,6 +214,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     redactDeep: redactor.redactDeep,
     log,
     confirmTtlMs: config.CONFIRM_TTL_SECONDS * 1000,
+    approvalRetentionMs: config.APPROVAL_RETENTION_DAYS * 24 * 3600_000,
     actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
     aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
   }));
@@ -242,6 +244,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const prune = setInterval(() => {
     const weekAgo = Date.now() - 7 * 24 * 3600_000;
     buttons.prune();
+    dispatcher.approvals.prune();
     updates.prune(weekAgo);
     aiUsage.prune(utcDay(weekAgo));
   }, 3600_000);

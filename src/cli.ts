@@ -17,7 +17,7 @@ import { openDb, dbPath } from './store/db.js';
 import { TARGETS } from './targets/index.js';
 import { createTelegram } from './transports/telegram/bot.js';
 import { TopicsSlot } from './transports/telegram/topics.js';
-import { createConsole, runOnce } from './transports/console/console.js';
+import { createConsole, localPrincipal, runOnce } from './transports/console/console.js';
 import { counted } from './core/text.js';
 
 /** Each verb's usage: printed by `teleops VERB --help`, and after a usage error. */
@@ -155,7 +155,7 @@ async function consoleMode(targets: readonly TargetFactory[], flags: ReadonlyMap
   const deps = {
     dispatcher: app.dispatcher,
     redactor: app.redactor,
-    principal: { kind: 'console', name: userInfo().username },
+    principal: localPrincipal(userInfo().username),
     downloadDir: join(cfg.STATE_DIR, 'downloads'),
     input: process.stdin,
     output: process.stdout,

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '../../src/core/approvals.js';
 import type { Outcome } from '../../src/core/dispatcher.js';
 import type { Principal } from '../../src/core/policy.js';
@@ -10,16 +10,19 @@ import { dockerTarget, shellTarget } from '../../src/targets/index.js';
 import { runs } from '../support/test-target.js';
 import { tempDir, testApp, type TestApp } from '../support/app.js';
 
-const op: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private', username: 'ops' };
-const op2InGroup: Principal = { kind: 'telegram', userId: 11, chatId: -100, chatType: 'supergroup' };
-const opInGroup: Principal = { kind: 'telegram', userId: 10, chatId: -100, chatType: 'supergroup' };
-const viewer: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private' };
-const viewerInGroup: Principal = { kind: 'telegram', userId: 30, chatId: -100, chatType: 'supergroup' };
-const stranger: Principal = { kind: 'telegram', userId: 999, chatId: 999, chatType: 'private' };
-const admin: Principal = { kind: 'telegram', userId: 20, chatId: 20, chatType: 'private' };
+const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@ops' };
+const op2InGroup: Principal = { transport: 'tg', userId: 11, chatId: -100, chatKind: 'group' };
+const opInGroup: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 'group' };
+const viewer: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private' };
+const viewerInGroup: Principal = { transport: 'tg', userId: 30, chatId: -100, chatKind: 'group' };
+const stranger: Principal = { transport: 'tg', userId: 999, chatId: 999, chatKind: 'private' };
+const admin: Principal = { transport: 'tg', userId: 20, chatId: 20, chatKind: 'private' };
 
 let t: TestApp;
-afterEach(async () => t?.close());
+afterEach(async () => {
+  vi.useRealTimers();
+  await t?.close();
+});
 
 const text = (o: Outcome): string => (o.kind === 'done' ? plainText(o.result) : o.kind === 'refused' ? o.message : o.kind === 'failed' ? o.message : o.kind);
 
@@ -43,7 +46,7 @@ describe('dispatcher', () => {
 
   it('refuses an authorized user in a chat that is not authorized', async () => {
     t = await testApp();
-    const o = await t.app.dispatcher.command({ kind: 'telegram', userId: 10, chatId: -555, chatType: 'group' }, 'command', '/test echo hi');
+    const o = await t.app.dispatcher.command({ transport: 'tg', userId: 10, chatId: -555, chatKind: 'group' }, 'command', '/test echo hi');
     expect(o).toEqual({ kind: 'ignored' });
   });
 
@@ -119,7 +122,7 @@ describe('dispatcher', () => {
     expect(card).toContain('Current runs: 0');
     expect(runs(t.runsFile, 'destroy')).toBe(0);
     const updates: string[] = [];
-    t.app.dispatcher.onCardUpdate((u) => updates.push(plainText(u.card).split('\n').at(-1)!));
+    t.app.dispatcher.approvals.onCardChanged((u) => updates.push(plainText(u.card).split('\n').at(-1)!));
     const d = await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve');
     expect(text(d)).toBe('destroyed db');
     expect(runs(t.runsFile, 'destroy')).toBe(1);
@@ -135,9 +138,9 @@ describe('dispatcher', () => {
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
     const updates: string[] = [];
-    t.app.dispatcher.onCardUpdate((u) => updates.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
-    t.app.dispatcher.withdraw(o.approval.id, 'its card could not be shown in full');
-    t.app.dispatcher.withdraw(o.approval.id, 'its card could not be shown in full');
+    t.app.dispatcher.approvals.onCardChanged((u) => updates.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
+    t.app.dispatcher.approvals.withdraw(o.approval.id, 'its card could not be shown in full');
+    t.app.dispatcher.approvals.withdraw(o.approval.id, 'its card could not be shown in full');
     expect(updates).toEqual(['cancelled: 🚫 Cancelled by teleops; nothing was done.']);
     expect(t.app.audit.recent(2).map((e) => [e.outcome, e.detail])).toEqual([
       ['cancelled', `approval ${o.approval.id}: its card could not be shown in full`],
@@ -179,7 +182,7 @@ describe('dispatcher', () => {
     expect(text(await t.app.dispatcher.decide(opInGroup, o.approval.id, forged, 'approve'))).toMatch(/not valid/);
     expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
     expect(text(await t.app.dispatcher.decide(viewerInGroup, o.approval.id, o.approval.token, 'approve'))).toMatch(/operator role/);
-    expect(await t.app.dispatcher.decide({ kind: 'telegram', userId: 999, chatId: -100, chatType: 'supergroup' }, o.approval.id, o.approval.token, 'approve')).toEqual({ kind: 'ignored' });
+    expect(await t.app.dispatcher.decide({ transport: 'tg', userId: 999, chatId: -100, chatKind: 'group' }, o.approval.id, o.approval.token, 'approve')).toEqual({ kind: 'ignored' });
     expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
 
@@ -199,29 +202,50 @@ describe('dispatcher', () => {
     expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
 
-  it('an approval expires after CONFIRM_TTL_SECONDS and then cannot run', async () => {
+  it('an approval expires after CONFIRM_TTL_SECONDS, by its one timer: audited, its card edited, and then it cannot run', async () => {
     t = await testApp({ CONFIRM_TTL_SECONDS: '10' });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
     const closed: string[] = [];
-    t.app.dispatcher.onCardUpdate((u) => closed.push(u.approval.state));
-    t.app.db.prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, o.approval.id);
-    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/expired/);
-    expect(closed).toEqual(['expired']);
+    t.app.dispatcher.approvals.onCardChanged((u) => closed.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
+    const settled = t.app.dispatcher.approvals.settled(o.approval.id);
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(closed).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(closed).toEqual(['expired: ⌛ Expired; nothing was done.']);
+    expect(await settled).toEqual({ state: 'expired' });
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ operator: 'tg:10', outcome: 'expired', detail: `approval ${o.approval.id}` });
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('This approval expired; nothing was done. Ask again.');
+    expect(closed).toHaveLength(1);
+    expect(t.app.audit.recent(10).filter((e) => e.outcome === 'expired')).toHaveLength(1);
     expect(runs(t.runsFile, 'destroy')).toBe(0);
-    expect(t.app.audit.recent(5).map((e) => e.outcome)).toContain('expired');
   });
 
-  it('a card that expired before it was shown is edited as soon as it is attached', async () => {
+  it('past its expiry an approval can never be approved, even before its timer has run', async () => {
     t = await testApp();
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
     t.app.db.prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, o.approval.id);
-    t.app.dispatcher.expireDue();
-    const updates: { ref: unknown; last: string }[] = [];
-    t.app.dispatcher.onCardUpdate((u) => updates.push({ ref: u.approval.card, last: plainText(u.card).split('\n').at(-1)! }));
-    t.app.dispatcher.attachCard(o.approval.id, { chatId: 10, messageId: 5 });
-    expect(updates).toEqual([{ ref: { chatId: 10, messageId: 5 }, last: '⌛ Expired; nothing was done.' }]);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('This approval expired; nothing was done. Ask again.');
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ outcome: 'approval_requested' });
+  });
+
+  it('a card that expired before it was shown is edited as soon as it is shown', async () => {
+    t = await testApp({ CONFIRM_TTL_SECONDS: '10' });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    await vi.advanceTimersByTimeAsync(10_000);
+    const shown: { ref: { messageId: number }; last: string }[] = [];
+    const desk = t.app.dispatcher.approvals.cards<{ messageId: number }>({
+      readRef: (stored) => (typeof stored === 'object' && stored !== null && 'messageId' in stored ? { messageId: Number(stored.messageId) } : undefined),
+      show: (ref, c) => shown.push({ ref, last: plainText(c.card).split('\n').at(-1)! }),
+    });
+    desk.shown(o.approval.id, { messageId: 5 });
+    expect(shown).toEqual([{ ref: { messageId: 5 }, last: '⌛ Expired; nothing was done.' }]);
+    desk.close();
   });
 
   it('a pending approval survives a restart', async () => {
