@@ -127,7 +127,13 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     throw e instanceof AuditKeyError ? new SetupError(e.message) : e;
   }
   const metrics = createMetrics();
-  const policy = new Policy({ transport: TELEGRAM, operators: config.AUTHORIZED_USER_IDS, admins: config.ADMIN_USER_IDS, viewers: config.VIEWER_USER_IDS, chats: config.AUTHORIZED_CHAT_IDS });
+  const policy = new Policy({
+    transport: TELEGRAM,
+    operators: config.AUTHORIZED_USER_IDS,
+    admins: config.ADMIN_USER_IDS,
+    viewers: config.VIEWER_USER_IDS,
+    chats: config.AUTHORIZED_CHAT_IDS,
+  });
   const chatState = new ChatStateRepo(db);
   const global = chatState.forChat(0);
   const startedAt = Date.now();

@@ -138,9 +138,11 @@ export class ApprovalService {
    */
   async decide(op: Operator, id: string, token: string, decision: 'approve' | 'deny'): Promise<Outcome> {
     const row = this.d.store.get(id);
-    if (!row || approvalToken(row.requestHash) !== token || row.chatId !== op.chatId || requestHash(row) !== row.requestHash) {
-      const what = `approval.${decision}`;
-      this.d.record({ operator: this.d.actorOf(op), chat: op.chatId, origin: 'button', action: what, target: id, params: {}, outcome: 'denied', detail: 'unknown or forged approval' });
+    const bound = row && approvalToken(row.requestHash) === token && requestHash(row) === row.requestHash;
+    if (!bound || row.chatId !== op.chatId) {
+      const forged = { action: `approval.${decision}`, target: id, params: {}, outcome: 'denied' as const };
+      const detail = 'unknown or forged approval';
+      this.d.record({ operator: this.d.actorOf(op), chat: op.chatId, origin: 'button', ...forged, detail });
       return { kind: 'refused', message: 'This approval is not valid here (unknown, or too old); nothing was done.' };
     }
     if (ROLE_RANK[op.role] < ROLE_RANK[row.minRole]) {
@@ -173,8 +175,9 @@ export class ApprovalService {
     this.changed(decided, { kind: 'running', by: op.display });
     try {
       const outcome = await next.run();
-      const summary = outcome.kind === 'failed' ? outcome.message : outcome.kind === 'done' ? firstLine(outcome.result) : outcome.kind;
-      this.changed(decided, { kind: 'finished', by: op.display, ok: outcome.kind === 'done', summary });
+      const ok = outcome.kind === 'done';
+      const summary = outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind;
+      this.changed(decided, { kind: 'finished', by: op.display, ok, summary });
       this.settle(id, { state: 'approved', by: op.display, outcome });
       return outcome;
     } finally {
@@ -305,14 +308,16 @@ export class ApprovalService {
     w.resolve(s);
   }
 
-  private audit(op: Operator, origin: Origin, a: ApprovalRow, params: unknown, outcome: AuditOutcome, detail: string): void {
-    this.d.record({ operator: this.d.actorOf(op), chat: op.chatId, origin, action: a.action, target: a.subject, params, outcome, detail });
+  private audit(op: Operator, origin: Origin, a: ApprovalRow, params: unknown, outcome: AuditOutcome, detail: string) {
+    const operator = this.d.actorOf(op);
+    this.d.record({ operator, chat: op.chatId, origin, action: a.action, target: a.subject, params, outcome, detail });
   }
 
   /** An approval's fate that no person's request caused (it expired, it could not be shown): under its requester. */
   private auditUnasked(a: ApprovalRow, outcome: AuditOutcome, detail: string): void {
-    const requester = this.d.actorOf({ userId: a.requesterId, display: a.requester });
-    this.d.record({ operator: requester, chat: a.chatId, origin: a.origin, action: a.action, target: a.subject, params: a.params, outcome, detail });
+    const operator = this.d.actorOf({ userId: a.requesterId, display: a.requester });
+    const { chatId: chat, origin, action, subject: target, params } = a;
+    this.d.record({ operator, chat, origin, action, target, params, outcome, detail });
   }
 }
 

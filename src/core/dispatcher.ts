@@ -106,7 +106,8 @@ export class Dispatcher {
     }
     // The local operator at the terminal is not throttled (a pasted or piped burst would be cut
     // short); every request is still audited. What an LLM asks for is, wherever it runs.
-    const charge = p.chatKind === 'local' && origin !== 'ai' ? { ok: true as const } : this.d.limiter.take(this.d.policy.actorOf(operator));
+    const unthrottled = p.chatKind === 'local' && origin !== 'ai';
+    const charge = unthrottled ? { ok: true as const } : this.d.limiter.take(this.d.policy.actorOf(operator));
     if (!charge.ok) {
       this.d.metrics.rateLimited.inc();
       if (charge.first) this.audit(operator, origin, what, '', {}, 'rate_limited', `retry in ${Math.ceil(charge.retryAfterMs / 1000)}s`);
@@ -194,7 +195,8 @@ export class Dispatcher {
       }
     }
     const subject = this.subject(action, params);
-    const approval = this.approvals.request({ operator, origin, action: action.name, params, subject, minRole: requiredRole(action), preview });
+    const request = { operator, origin, action: action.name, params, subject, minRole: requiredRole(action), preview };
+    const approval = this.approvals.request(request);
     return { kind: 'approval', approval };
   }
 
@@ -215,7 +217,9 @@ export class Dispatcher {
     const action = this.d.registry.get(row.action);
     if (!action) return { refused: `${row.action} is no longer available.` };
     const role = row.requesterId === 0 ? 'operator' : this.d.policy.roleOf(row.requesterId);
-    if (!role || ROLE_RANK[role] < ROLE_RANK[row.minRole]) return { refused: 'The requester is no longer authorized for this.' };
+    if (!role || ROLE_RANK[role] < ROLE_RANK[row.minRole]) {
+      return { refused: 'The requester is no longer authorized for this.' };
+    }
     const requester: Operator = { userId: row.requesterId, chatId: row.chatId, role, display: row.requester };
     return { run: () => this.execute(requester, row.origin, action, row.params, approvedBy) };
   }
@@ -290,7 +294,8 @@ export class Dispatcher {
   }
 
   private audit(op: Operator, origin: Origin, action: string, target: string, params: unknown, outcome: AuditOutcome, detail?: string): void {
-    const entry = { operator: this.d.policy.actorOf(op), chat: op.chatId, origin, action, target, params: params ?? {}, outcome };
+    const operator = this.d.policy.actorOf(op);
+    const entry = { operator, chat: op.chatId, origin, action, target, params: params ?? {}, outcome };
     this.record(detail !== undefined ? { ...entry, detail } : entry);
   }
 

@@ -29,7 +29,8 @@ export interface PolicySettings {
  * The audit log's name for a person, stable across display-name changes: `<transport>:<user id>`,
  * and the local user (id 0) `<transport>:<login>`. The one place such a name is made.
  */
-export const actorId = (transport: string, userId: number, login = ''): string => `${transport}:${userId === 0 ? login : userId}`;
+export const actorId = (transport: string, userId: number, login = ''): string =>
+  `${transport}:${userId === 0 ? login : userId}`;
 
 /** A principal's audit name (strangers are audited too). */
 export const principalId = (p: Principal): string => actorId(p.transport, p.userId, p.name);
@@ -58,7 +59,8 @@ export class Policy {
     if (p.transport !== this.transport || p.userId === 0) return null;
     const role = this.roles.get(p.userId);
     if (role === undefined) return null;
-    const chatOk = (p.chatKind === 'private' && p.chatId === p.userId) || (p.chatKind === 'group' && this.chats.has(p.chatId));
+    const chatOk =
+      (p.chatKind === 'private' && p.chatId === p.userId) || (p.chatKind === 'group' && this.chats.has(p.chatId));
     if (!chatOk) return null;
     return { userId: p.userId, chatId: p.chatId, role, display: p.name ?? String(p.userId) };
   }

@@ -37,7 +37,8 @@ export class StrangerLog {
       return;
     }
     w.audited.add(key);
-    this.d.record({ operator: who, chat, origin: 'command', action: truncate(what, 64), target: '', params: {}, outcome: 'unauthorized' });
+    const action = truncate(what, 64);
+    this.d.record({ operator: who, chat, origin: 'command', action, target: '', params: {}, outcome: 'unauthorized' });
   }
 
   /** Writes the summary of what the window left out; the window goes on. */
@@ -45,7 +46,8 @@ export class StrangerLog {
     const w = this.window;
     if (w.suppressed === 0) return;
     const detail = `${w.suppressed} more unauthorized updates in this window`;
-    this.d.record({ operator: 'unknown', chat: null, origin: 'command', action: 'unauthorized', target: '', params: {}, outcome: 'unauthorized', detail });
+    const what = { action: 'unauthorized', target: '', params: {}, outcome: 'unauthorized' as const, detail };
+    this.d.record({ operator: 'unknown', chat: null, origin: 'command', ...what });
     w.suppressed = 0;
   }
 }

@@ -248,6 +248,63 @@ describe('dispatcher', () => {
     desk.close();
   });
 
+  it('settled(id) tells the requester how an approval ended, with the outcome once approved and run', async () => {
+    t = await testApp();
+    const a = await t.app.dispatcher.command(op, 'command', '/test destroy one');
+    const b = await t.app.dispatcher.command(op, 'command', '/test destroy two');
+    if (a.kind !== 'approval' || b.kind !== 'approval') throw new Error('expected approvals');
+    const approved = t.app.dispatcher.approvals.settled(a.approval.id);
+    const denied = t.app.dispatcher.approvals.settled(b.approval.id);
+    await t.app.dispatcher.decide(op, a.approval.id, a.approval.token, 'approve');
+    await t.app.dispatcher.decide(op, b.approval.id, b.approval.token, 'deny');
+    const s = await approved;
+    expect(s).toMatchObject({ state: 'approved', by: '@ops', outcome: { kind: 'done' } });
+    expect(s.state === 'approved' && s.outcome?.kind === 'done' && plainText(s.outcome.result)).toBe('destroyed one');
+    expect(await denied).toEqual({ state: 'denied', by: '@ops' });
+    // Asked once settled, it answers from the store; an id it never made is gone.
+    expect(await t.app.dispatcher.approvals.settled(b.approval.id)).toEqual({ state: 'denied', by: '@ops' });
+    expect(await t.app.dispatcher.approvals.settled('AAAAAAAAAAAAAAAA')).toEqual({ state: 'gone' });
+  });
+
+  it('prunes approvals decided longer ago than APPROVAL_RETENTION_DAYS, every hour, never a pending one', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    t = await testApp({ APPROVAL_RETENTION_DAYS: '2' });
+    const ids: string[] = [];
+    for (const name of ['old', 'recent', 'pending']) {
+      const o = await t.app.dispatcher.command(op, 'command', `/test destroy ${name}`);
+      if (o.kind !== 'approval') throw new Error('expected approval');
+      ids.push(o.approval.id);
+      if (name !== 'pending') await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'deny');
+    }
+    const day = 24 * 3600_000;
+    const set = t.app.db.prepare('UPDATE approvals SET created_at = ?, decided_at = ? WHERE id = ?');
+    set.run(Date.now() - 10 * day, Date.now() - 3 * day, ids[0]);
+    set.run(Date.now() - 10 * day, Date.now() - day, ids[1]);
+    // Pending since long ago (a far expiry): still pending, so it stays.
+    t.app.db.prepare('UPDATE approvals SET created_at = 0 WHERE id = ?').run(ids[2]);
+    const left = () => t.app.db.prepare<[], string>('SELECT id FROM approvals ORDER BY created_at').pluck().all();
+    expect(left()).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(3600_000);
+    expect(left()).toEqual([ids[2], ids[1]]);
+    expect(t.app.dispatcher.approvals.prune()).toBe(0);
+    // The audit keeps the history of the pruned one.
+    expect(t.app.audit.recent(20).filter((e) => e.detail === `approval ${ids[0]}`).map((e) => e.outcome)).toEqual(['rejected', 'approval_requested']);
+  });
+
+  it('a pruned approval\'s button is answered with one clear line, and nothing runs', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'deny');
+    t.app.db.prepare('UPDATE approvals SET decided_at = 0 WHERE id = ?').run(o.approval.id);
+    expect(t.app.dispatcher.approvals.prune()).toBe(1);
+    for (const decision of ['approve', 'deny'] as const) {
+      const answer = await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, decision);
+      expect(answer).toEqual({ kind: 'refused', message: 'This approval is not valid here (unknown, or too old); nothing was done.' });
+    }
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+  });
+
   it('a pending approval survives a restart', async () => {
     const dir = tempDir();
     try {

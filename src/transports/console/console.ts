@@ -11,7 +11,13 @@ import { saveDownload } from './downloads.js';
 import { terminalSafe } from './terminal.js';
 
 /** The person at this terminal, by login name: "console:<login>" in the audit log. */
-export const localPrincipal = (login: string): Principal => ({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: login });
+export const localPrincipal = (login: string): Principal => ({
+  transport: 'console',
+  userId: 0,
+  chatId: 0,
+  chatKind: 'local',
+  name: login,
+});
 
 export interface ConsoleDeps {
   readonly dispatcher: Dispatcher;

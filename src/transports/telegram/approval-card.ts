@@ -6,7 +6,11 @@ import { say } from '../../core/result.js';
 import type { CardRef, Replier, Where } from './reply.js';
 
 /** A card reference as stored with its approval (by this version or an earlier one). */
-const STORED_REF = z.object({ chatId: z.number().int(), messageId: z.number().int(), document: z.literal(true).optional() });
+const STORED_REF = z.object({
+  chatId: z.number().int(),
+  messageId: z.number().int(),
+  document: z.literal(true).optional(),
+});
 
 export interface ApprovalCards {
   /**
@@ -27,7 +31,9 @@ export function approvalCards(approvals: ApprovalService, replier: Replier, log:
       return r.success ? r.data : undefined;
     },
     show: (ref, change) => {
-      replier.editCard(ref, change.card).catch((err: unknown) => log.warn({ err: why(err), approval: change.approval.id }, 'could not edit approval card'));
+      const approval = change.approval.id;
+      const warn = (err: unknown) => log.warn({ err: why(err), approval }, 'could not edit approval card');
+      replier.editCard(ref, change.card).catch(warn);
     },
   });
   return {
@@ -38,9 +44,9 @@ export function approvalCards(approvals: ApprovalService, replier: Replier, log:
       } catch (err) {
         log.warn({ approval: p.id, err: why(err) }, 'an approval card could not be shown in full; withdrawing it');
         approvals.withdraw(p.id, 'its card could not be shown in full');
-        await replier
-          .send(where, say('⚠️ The approval card could not be shown in full, so it is not offered and nothing will run. Ask again.'))
-          .catch((e: unknown) => log.warn({ approval: p.id, err: why(e) }, 'could not say that an approval was withdrawn'));
+        const warn = (e: unknown) =>
+          log.warn({ approval: p.id, err: why(e) }, 'could not say that an approval was withdrawn');
+        await replier.send(where, say(WITHDRAWN)).catch(warn);
         return false;
       }
     },
@@ -48,4 +54,9 @@ export function approvalCards(approvals: ApprovalService, replier: Replier, log:
   };
 }
 
+/** Told in the chat when an approval is withdrawn because its card could not be shown. */
+const WITHDRAWN =
+  '⚠️ The approval card could not be shown in full, so it is not offered and nothing will run. Ask again.';
+
+/** What went wrong, as the log's `err` field. */
 const why = (err: unknown): string => (err instanceof Error ? err.message : String(err));

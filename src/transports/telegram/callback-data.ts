@@ -15,10 +15,13 @@ export const CALLBACK_DATA_MAX = 64;
 
 const ID = '[A-Za-z0-9_-]{16}';
 const APPROVAL = new RegExp(`^a:(${ID}):([0-9a-f]{16}):([yn])$`);
-const BUTTON = new RegExp(`^b:(${ID})(?::(\\d{1,3}))?$`);
+const BUTTON = new RegExp(`^b:(${ID})(?::(0|[1-9]\\d{0,2}))?$`);
 
 export function encodeCallback(d: CallbackData): string {
-  const s = d.kind === 'approval' ? `a:${d.id}:${d.token}:${d.decision === 'approve' ? 'y' : 'n'}` : `b:${d.ref.keyboard}:${d.ref.index}`;
+  const s =
+    d.kind === 'approval'
+      ? `a:${d.id}:${d.token}:${d.decision === 'approve' ? 'y' : 'n'}`
+      : `b:${d.ref.keyboard}:${d.ref.index}`;
   // Ids and tokens come from this process: a malformed one is a bug, never sent as a button.
   if (decodeCallback(s) === undefined) throw new Error(`not valid callback data: ${s.slice(0, CALLBACK_DATA_MAX)}`);
   return s;

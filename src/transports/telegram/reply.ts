@@ -149,17 +149,24 @@ export class Replier {
     };
     let i = 0;
     return {
-      inline_keyboard: rows.map((row) => row.map((b): InlineKeyboardButton => ({ text: label(b.label), callback_data: encodeCallback({ kind: 'button', ref: refs[i++]! }) }))),
+      inline_keyboard: rows.map((row) =>
+        row.map((b): InlineKeyboardButton => {
+          const ref = refs[i++]!;
+          return { text: label(b.label), callback_data: encodeCallback({ kind: 'button', ref }) };
+        }),
+      ),
     };
   }
 }
 
 function approvalKeyboard(a: { id: string; token: string }): InlineKeyboardMarkup {
+  const data = (decision: 'approve' | 'deny') =>
+    encodeCallback({ kind: 'approval', id: a.id, token: a.token, decision });
   return {
     inline_keyboard: [
       [
-        { text: '✅ Approve', callback_data: encodeCallback({ kind: 'approval', id: a.id, token: a.token, decision: 'approve' }) },
-        { text: '❌ Deny', callback_data: encodeCallback({ kind: 'approval', id: a.id, token: a.token, decision: 'deny' }) },
+        { text: '✅ Approve', callback_data: data('approve') },
+        { text: '❌ Deny', callback_data: data('deny') },
       ],
     ],
   };
