@@ -5,8 +5,14 @@ import type { ChatKind, Principal } from '../../core/policy.js';
 /** This transport's short name: its people are "tg:<user id>" in the audit log. */
 export const TELEGRAM = 'tg';
 
-/** Telegram's chat types in the policy's terms: a supergroup is a group. */
-export const chatKindOf = (type: Chat['type']): ChatKind => (type === 'supergroup' ? 'group' : type);
+/**
+ * Telegram's chat types in the policy's terms: a supergroup is a group. A type this code does not
+ * know is a channel, where nobody is authorized; never `local`, the terminal's own kind.
+ */
+export function chatKindOf(type: string): ChatKind {
+  if (type === 'private') return 'private';
+  return type === 'group' || type === 'supergroup' ? 'group' : 'channel';
+}
 
 export const telegramPrincipal = (userId: number, chat: Pick<Chat, 'id' | 'type'>, username?: string): Principal => ({
   transport: TELEGRAM,
