@@ -22,8 +22,6 @@ export default tseslint.config(
   },
   // The walls between folders (docs: DESIGN.md §1). Each group is what that folder must not import.
   walls('src/core/**/*.ts', [STORE, CONFIG, APP, TARGETS, TRANSPORTS]),
-  // Still import the store's approval rows until the approval lifecycle moves into core (issue 13).
-  walls('src/core/{dispatcher,approvals}.ts', [CONFIG, APP, TARGETS, TRANSPORTS]),
   walls('src/targets/**/*.ts', [STORE, CONFIG, APP, TRANSPORTS]),
   walls('src/store/**/*.ts', [TARGETS, TRANSPORTS]),
   walls('src/transports/**/*.ts', [TARGETS]),

@@ -21,8 +21,8 @@ import { kubernetes as kubernetesModule } from '../src/targets/kubernetes/module
 import { startFakeKube, writeKubeconfig, type ClusterState, type FakeKubeApi } from '../test/fakes/kubeapi.js';
 import { seedFleet, SimDocker } from './docker-sim.js';
 
-export const OPERATOR: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private', username: 'ops' };
-export const VIEWER: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private', username: 'viewer' };
+export const OPERATOR: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@ops' };
+export const VIEWER: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private', name: '@viewer' };
 
 export interface World {
   readonly app: App;

@@ -36,6 +36,7 @@ import { counted } from './core/text.js';
 import { CardPlacesSlot, placesAction } from './core/places.js';
 import { buildTarget, SetupError, type Target, type TargetModule } from './core/target.js';
 import type { AnyAction } from './core/action.js';
+import { TELEGRAM } from './transports/telegram/principal.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -97,7 +98,13 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
     throw e instanceof AuditKeyError ? new SetupError(e.message) : e;
   }
   const metrics = createMetrics();
-  const policy = new Policy({ operators: config.AUTHORIZED_USER_IDS, admins: config.ADMIN_USER_IDS, viewers: config.VIEWER_USER_IDS, chats: config.AUTHORIZED_CHAT_IDS });
+  const policy = new Policy({
+    transport: TELEGRAM,
+    operators: config.AUTHORIZED_USER_IDS,
+    admins: config.ADMIN_USER_IDS,
+    viewers: config.VIEWER_USER_IDS,
+    chats: config.AUTHORIZED_CHAT_IDS,
+  });
   const chatState = new ChatStateRepo(db);
   const global = chatState.forChat(0);
   const startedAt = Date.now();
@@ -197,6 +204,7 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
     redactDeep: redactor.redactDeep,
     log,
     confirmTtlMs: config.CONFIRM_TTL_SECONDS * 1000,
+    approvalRetentionMs: config.APPROVAL_RETENTION_DAYS * 24 * 3600_000,
     actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
     aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
   }));
@@ -226,6 +234,7 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
   const prune = setInterval(() => {
     const weekAgo = Date.now() - 7 * 24 * 3600_000;
     buttons.prune();
+    dispatcher.approvals.prune();
     updates.prune(weekAgo);
     aiUsage.prune(utcDay(weekAgo));
   }, 3600_000);

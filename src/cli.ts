@@ -18,7 +18,7 @@ import { anchorOf, backupState, BackupError } from './store/backup.js';
 import { openDb, dbPath } from './store/db.js';
 import { MODULES } from './targets/modules.js';
 import { createTelegram } from './transports/telegram/bot.js';
-import { createConsole, runOnce } from './transports/console/console.js';
+import { createConsole, localPrincipal, runOnce } from './transports/console/console.js';
 import { counted } from './core/text.js';
 
 /** Each verb's usage: printed by `teleops VERB --help`, and after a usage error. */
@@ -157,7 +157,7 @@ async function consoleMode(targets: readonly TargetModule[], flags: ReadonlyMap<
   const deps = {
     dispatcher: app.dispatcher,
     redactor: app.redactor,
-    principal: { kind: 'console', name: userInfo().username },
+    principal: localPrincipal(userInfo().username),
     downloadDir: join(cfg.STATE_DIR, 'downloads'),
     input: process.stdin,
     output: process.stdout,

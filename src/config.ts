@@ -77,6 +77,11 @@ export const SETTINGS = {
   VIEWER_USER_IDS: { doc: 'Viewers: read actions only', default: '', schema: ids('Telegram user') },
   RATE_LIMIT_PER_MINUTE: { doc: 'Requests per operator per minute (token bucket)', default: '20', schema: int(1, 10_000) },
   CONFIRM_TTL_SECONDS: { doc: 'How long an approval card can be answered', default: '120', schema: int(1, 86_400) },
+  APPROVAL_RETENTION_DAYS: {
+    doc: 'Decided approvals are deleted after this many days (the audit log keeps them)',
+    default: '30',
+    schema: int(1, 3650),
+  },
   ACTION_TIMEOUT_SECONDS: { doc: 'Upper bound on any one action run', default: '60', schema: int(1, 3600) },
   ALERT_CHAT_ID: { doc: 'Chat that receives alerts (default: every operator\'s private chat)', default: '', schema: ids('Telegram chat') },
   ALERT_COOLDOWN_SECONDS: { doc: 'Repeated alerts about the same thing are coalesced within this window', default: '300', schema: int(0, 86_400) },

@@ -8,7 +8,7 @@ import { ActionError, type Operator } from '../core/action.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
-import { operatorId, type Principal } from '../core/policy.js';
+import type { Principal } from '../core/policy.js';
 import { RateLimiter } from '../core/ratelimit.js';
 import type { Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
@@ -117,7 +117,7 @@ export function createAgent(d: AgentDeps): Agent {
       d.dispatcher.unauthorized(principal, 'ai');
       return { blocks: [] };
     }
-    const who = operatorId(operator);
+    const who = d.dispatcher.actorOf(operator);
     const day = utcDay(now());
     const used = d.usage.total(who, day);
     if (used >= s.dailyTokenBudget) {
@@ -189,7 +189,7 @@ export function createAgent(d: AgentDeps): Agent {
   }
 
   async function summarize(operator: Operator, subject: string, output: string, signal: AbortSignal): Promise<string> {
-    const who = operatorId(operator);
+    const who = d.dispatcher.actorOf(operator);
     const day = utcDay(now());
     if (d.usage.total(who, day) >= s.dailyTokenBudget) throw new ActionError('Your AI budget for today is used up; it renews at 00:00 UTC.');
     try {

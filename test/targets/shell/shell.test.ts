@@ -5,8 +5,8 @@ import { plainText } from '../../../src/core/result.js';
 import { shell as shellModule } from '../../../src/targets/shell/module.js';
 import { testApp, type TestApp } from '../../support/app.js';
 
-const admin: Principal = { kind: 'telegram', userId: 20, chatId: 20, chatType: 'private' };
-const operator: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private' };
+const admin: Principal = { transport: 'tg', userId: 20, chatId: 20, chatKind: 'private' };
+const operator: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private' };
 
 let t: TestApp | undefined;
 afterEach(async () => {

@@ -17,8 +17,8 @@ import { describeTmux, eventually } from './helpers.js';
 
 const PASSWORD = 'hunter2-Tr0ub4dor&3';
 const MARK = `[secret, ${PASSWORD.length} chars]`;
-const op: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private', username: 'alice' };
-const viewer: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private', username: 'vera' };
+const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@alice' };
+const viewer: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private', name: '@vera' };
 /** What the program got, without printing it: its length and a digest. */
 const GOT = `echo "got \${#pw} chars $(printf %s "$pw" | sha256sum | cut -c1-12)"`;
 const digest = (s: string) => execFileSync('sh', ['-c', 'printf %s "$1" | sha256sum | cut -c1-12', 'sh', s]).toString().trim();
