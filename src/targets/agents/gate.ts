@@ -13,6 +13,8 @@ export interface ToolRequest {
   readonly tool: string;
   /** The tool's input exactly as the agent gave it (untrusted). */
   readonly input: Readonly<Record<string, unknown>>;
+  /** Aborted when the turn ends before a decision (stopped, failed, timed out): the question is moot. */
+  readonly signal: AbortSignal;
 }
 
 export interface ToolDecision {

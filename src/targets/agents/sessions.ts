@@ -58,6 +58,8 @@ interface Live {
   tool?: { name: string; input: Readonly<Record<string, unknown>> };
   failure?: string;
   turn?: RunningTurn;
+  /** Aborted when the turn ends: a question still open at the gate is withdrawn. */
+  ended: AbortController;
   settled: Promise<void>;
 }
 
@@ -116,7 +118,7 @@ export class AgentSessions {
     if (spent >= budget) {
       throw new ActionError(`the agents' daily budget is spent: $${spent.toFixed(2)} of $${budget.toFixed(2)} today (AGENT_DAILY_BUDGET_USD)`);
     }
-    const live: Live = { answer: '', tail: '', settled: Promise.resolve() };
+    const live: Live = { answer: '', tail: '', ended: new AbortController(), settled: Promise.resolve() };
     this.live.set(name, live);
     this.line(name, 'prompt', `${requester.display}: ${prompt}`);
     this.setState(name, 'working');
@@ -128,7 +130,7 @@ export class AgentSessions {
       env: this.d.env(row.kind),
       ...(this.model(row.kind) ? { model: this.model(row.kind)! } : {}),
       maxTurns: this.d.settings.maxTurns,
-      gate: (tool, input) => this.ask(name, requester, tool, input),
+      gate: (tool, input) => this.ask(name, live, requester, tool, input),
       onEvent: (e) => {
         switch (e.type) {
           case 'session':
@@ -202,7 +204,7 @@ export class AgentSessions {
     return kind === 'claude' ? this.d.settings.modelClaude : this.d.settings.modelCodex;
   }
 
-  private async ask(name: string, requester: Operator, tool: string, input: Readonly<Record<string, unknown>>): Promise<ToolDecision> {
+  private async ask(name: string, live: Live, requester: Operator, tool: string, input: Readonly<Record<string, unknown>>): Promise<ToolDecision> {
     if (this.d.settings.autoAllowTools.includes(tool)) {
       this.line(name, 'decision', `${tool}: allowed without asking (AGENT_AUTO_ALLOW_TOOLS)`);
       return { allow: true, reason: 'AGENT_AUTO_ALLOW_TOOLS' };
@@ -211,19 +213,21 @@ export class AgentSessions {
     this.d.alerts.raise(this.d.alertFor(this.get(name), 'waiting'));
     let decision: ToolDecision;
     try {
-      decision = await this.d.gate({ session: name, requester, tool, input });
+      decision = await this.d.gate({ session: name, requester, tool, input, signal: live.ended.signal });
     } catch (e) {
       this.d.log.warn({ err: errorText(e), session: name }, 'agent tool gate failed; the tool is denied');
       decision = { allow: false, reason: 'the approval failed' };
     }
     this.line(name, 'decision', `${tool}: ${decision.allow ? 'allowed' : 'denied'}${decision.reason ? ` (${decision.reason})` : ''}`);
-    if (this.d.repo.get(name)) this.setState(name, 'working');
+    // A decision that comes after the turn ended (stopped meanwhile) changes nothing.
+    if (live.turn && this.live.get(name) === live) this.setState(name, 'working');
     return decision.allow ? decision : { allow: false, reason: DENIED };
   }
 
   private finish(name: string, live: Live, end: TurnEnd, usage: { costUsd: number; inputTokens: number; outputTokens: number }): void {
     live.turn = undefined;
     live.tool = undefined;
+    live.ended.abort();
     if (!this.d.repo.get(name)) return;
     const now = this.d.now();
     this.d.repo.addTurn(name, usage, now);

@@ -6,6 +6,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { requiredRole } from '../../../src/core/action.js';
 import { plainText, type Result } from '../../../src/core/result.js';
 import { toTelegramText } from '../../../src/transports/telegram/format.js';
 import { DENIED } from '../../../src/targets/agents/index.js';
@@ -100,6 +101,21 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     expect(h.alerts.map((a) => a.key)).toEqual([]);
   });
 
+  it('stops a turn waiting for approval: the question is withdrawn and a late answer changes nothing', async () => {
+    h = harness({ hold: ['Bash'] });
+    h.script({ sessionId: 'sess-w', turns: [{ steps: [{ tool: 'Bash', input: { command: 'make deploy' } }, { text: 'deployed' }] }] });
+    await h.run('agent.new', { kind: 'claude', name: 'wait', prompt: 'deploy' });
+    await until(() => h!.asked.length === 1, 'the gate was asked');
+    expect(plainText(h.target.cards()[0]!)).toContain('🟡 wait · claude · waiting for approval');
+    const stopped = await h.run('agent.stop', { name: 'wait' });
+    expect(h.asked[0]!.signal.aborted).toBe(true);
+    expect(h.record().some((e) => e.event === 'interrupted')).toBe(true);
+    expect(decisions(h)).toEqual([]);
+    expect(plainText(stopped)).toContain('⏸ wait');
+    await new Promise((r) => setImmediate(r));
+    expect(plainText(h.target.cards()[0]!)).toContain('⏸ wait');
+  });
+
   it('after a restart, the next prompt resumes the stored session id', async () => {
     h = harness();
     h.script({ sessionId: 'sess-42', turns: [{ steps: [{ text: 'one' }] }, { steps: [{ text: 'two' }] }] });
@@ -114,6 +130,32 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     ]);
     expect(starts(h)[1]!.argv).toContain('--resume=sess-42');
     expect(plainText(h.target.cards()[0]!)).toContain('2 turns');
+  });
+
+  it('reports whether each agent can run, for /status and doctor', async () => {
+    h = harness();
+    const health = await h.target.integration.check(new AbortController().signal);
+    expect(health).toEqual({ state: 'up', detail: 'claude: ready; codex: ready' });
+    const noKeys = harness({ env: { ANTHROPIC_API_KEY: '', OPENAI_API_KEY: '', AGENT_CODEX_PATH: '/nonexistent/codex' } });
+    try {
+      const d = (await noKeys.target.integration.check(new AbortController().signal)).detail;
+      expect(d).toBe('claude: ready, no ANTHROPIC_API_KEY; codex: no executable (AGENT_CODEX_PATH), no OPENAI_API_KEY');
+    } finally {
+      noKeys.close();
+    }
+  });
+
+  it('lets only admins start, prompt, stop and end sessions; operators may list and read them; the LLM cannot start or prompt one', () => {
+    h = harness();
+    const roles = Object.fromEntries(h.target.actions.map((a) => [a.name, [requiredRole(a), a.risk, a.llm ?? true]]));
+    expect(roles).toEqual({
+      'agent.new': ['admin', 'write', false],
+      'agent.prompt': ['admin', 'write', false],
+      'agent.ls': ['operator', 'read', true],
+      'agent.log': ['operator', 'read', true],
+      'agent.stop': ['admin', 'write', true],
+      'agent.end': ['admin', 'destructive', false],
+    });
   });
 
   it('refuses a directory outside AGENT_ROOTS, and a symlink inside a root that leads out of it', async () => {
@@ -157,7 +199,9 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
   it('redacts a secret the agent prints in the card, the alert, the transcript and the database', async () => {
     h = harness();
     const leak = `the key is ${ANTHROPIC_KEY} and password=hunter2hunter2\n`;
-    h.script({ sessionId: 's', turns: [{ steps: [{ text: leak }, { tool: 'Bash', input: { command: `curl -H "x-api-key: ${ANTHROPIC_KEY}" https://x` } }] }] });
+    // A key where the card cuts a long line: cut first, it would show a piece no redactor knows.
+    const straddling = `${'x'.repeat(150)}${ANTHROPIC_KEY}\n`;
+    h.script({ sessionId: 's', turns: [{ steps: [{ text: leak }, { text: straddling }, { tool: 'Bash', input: { command: `curl -H "x-api-key: ${ANTHROPIC_KEY}" https://x` } }] }] });
     await h.run('agent.new', { kind: 'claude', name: 'leaky', prompt: 'show me' });
     await h.target.sessions!.idle('leaky');
     const seen: string[] = [
@@ -168,7 +212,7 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     ];
     expect(seen.join('\n')).toContain('the key is');
     for (const s of seen) {
-      expect(s).not.toContain(ANTHROPIC_KEY);
+      expect(s).not.toContain(ANTHROPIC_KEY.slice(0, 9));
       expect(s).not.toContain('hunter2hunter2');
     }
     const { default: Database } = await import('better-sqlite3');

@@ -49,6 +49,8 @@ export interface HarnessOptions {
   readonly env?: Record<string, string>;
   /** Tool name → allow; tools not listed are denied. */
   readonly allow?: Record<string, boolean>;
+  /** Tools whose question is never answered: the gate waits until the question is withdrawn. */
+  readonly hold?: readonly string[];
 }
 
 export function harness(opts: HarnessOptions = {}, existing?: { dir: string }): Harness {
@@ -86,6 +88,10 @@ export function harness(opts: HarnessOptions = {}, existing?: { dir: string }): 
     redactor,
     gate: async (req) => {
       asked.push(req);
+      if (opts.hold?.includes(req.tool)) {
+        await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
+        return { allow: true, reason: 'too late' };
+      }
       const allow = opts.allow?.[req.tool] ?? false;
       return { allow, reason: allow ? 'approved by @admin' : 'denied by @admin' };
     },
