@@ -33,6 +33,8 @@ export interface AgentsTargetDeps {
   readonly redactor: Pick<Redactor, 'redact'>;
   readonly gate: ToolGate;
   readonly now?: () => number;
+  /** Tokens of each finished turn by agent kind (teleops_agent_tokens_total). */
+  readonly onTokens?: (kind: AgentKind, input: number, output: number) => void;
 }
 
 /**
@@ -68,6 +70,7 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
     redact,
     env: (kind) => agentEnv(kind, settings.keys),
     now,
+    ...(deps.onTokens ? { onTokens: deps.onTokens } : {}),
     alertFor: (view, what) => agentAlert(view, what, redact),
   });
   return {

@@ -6,6 +6,7 @@
 import { ActionError, type Operator } from '../../core/action.js';
 import type { AlertSink } from '../../core/alerts.js';
 import type { Logger } from '../../core/log.js';
+import { formatDuration } from '../../core/text.js';
 import { checkAgentDir } from './dirs.js';
 import { DENIED, type ToolDecision, type ToolGate } from './gate.js';
 import { errorText, type AgentRunner, type RunningTurn, type TurnEnd } from './runner.js';
@@ -48,6 +49,8 @@ export interface AgentSessionsDeps {
   /** The environment of an agent's process (no teleops secrets, its own provider key). */
   readonly env: (kind: AgentKind) => NodeJS.ProcessEnv;
   readonly now: () => number;
+  /** Tokens of each finished turn, for teleops_agent_tokens_total. */
+  readonly onTokens?: (kind: AgentKind, input: number, output: number) => void;
   /** Made into an alert; kept apart so cards.ts owns every rendering. */
   readonly alertFor: (view: SessionView, what: 'done' | 'failed' | 'waiting') => Parameters<AlertSink['raise']>[0];
 }
@@ -154,7 +157,7 @@ export class AgentSessions {
     });
     live.turn = turn;
     const timer = setTimeout(() => {
-      live.failure = `no answer within ${Math.round(this.d.settings.turnTimeoutMs / 60_000)} min (AGENT_TURN_TIMEOUT_MINUTES)`;
+      live.failure = `still running after ${formatDuration(this.d.settings.turnTimeoutMs)} (AGENT_TURN_TIMEOUT_MINUTES): interrupted`;
       void turn.interrupt();
     }, this.d.settings.turnTimeoutMs);
     timer.unref();
@@ -231,6 +234,8 @@ export class AgentSessions {
     if (!this.d.repo.get(name)) return;
     const now = this.d.now();
     this.d.repo.addTurn(name, usage, now);
+    const kind = this.d.repo.get(name)?.kind;
+    if (kind) this.d.onTokens?.(kind, usage.inputTokens, usage.outputTokens);
     if (live.answer !== '') this.line(name, 'answer', live.answer);
     if (end.outcome === 'failed') live.failure = end.detail ?? 'the agent failed';
     else if (end.outcome === 'ok') live.failure = undefined;

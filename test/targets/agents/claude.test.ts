@@ -116,6 +116,16 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     expect(plainText(h.target.cards()[0]!)).toContain('⏸ wait');
   });
 
+  it('interrupts a turn still running after AGENT_TURN_TIMEOUT_MINUTES, and alerts', async () => {
+    h = harness({ settings: { turnTimeoutMs: 200 } });
+    h.script({ sessionId: 's', turns: [{ steps: [{ text: 'stuck' }, { wait: 'interrupt' }] }] });
+    await h.run('agent.new', { kind: 'claude', name: 'slow', prompt: 'go' });
+    await until(() => h!.record().some((e) => e.event === 'interrupted'), 'the fake was interrupted');
+    await h.target.sessions!.idle('slow');
+    expect(plainText(h.target.cards()[0]!)).toContain('error: still running after 0s (AGENT_TURN_TIMEOUT_MINUTES): interrupted');
+    expect(h.alerts.map((a) => a.key)).toEqual(['agents:slow:failed']);
+  });
+
   it('after a restart, the next prompt resumes the stored session id', async () => {
     h = harness();
     h.script({ sessionId: 'sess-42', turns: [{ steps: [{ text: 'one' }] }, { steps: [{ text: 'two' }] }] });

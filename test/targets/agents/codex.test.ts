@@ -39,6 +39,7 @@ describe('Codex sessions through codex app-server (fake)', () => {
     const shown = plainText(h.target.cards()[0]!);
     expect(shown).toContain('✅ cx · codex · turn done');
     expect(shown).toContain('1000 tokens');
+    expect(h.tokens).toEqual([['codex', 700, 300]]);
     expect(shown).toContain('Done.');
     expect(h.cards.some((c) => plainText(c).includes('Running the tests.') && plainText(c).includes('🟡'))).toBe(true);
   });

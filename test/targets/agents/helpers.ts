@@ -11,7 +11,8 @@ import type { Alert } from '../../../src/core/alerts.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import type { Result } from '../../../src/core/result.js';
-import { createAgentsTarget, MIGRATIONS, readAgentSettings, type ToolRequest } from '../../../src/targets/agents/index.js';
+import { createAgentsTarget, MIGRATIONS, readAgentSettings, type AgentSettings, type ToolRequest } from '../../../src/targets/agents/index.js';
+import type { AgentKind } from '../../../src/targets/agents/store.js';
 
 export const FAKES = resolve(import.meta.dirname, '../../fakes/agents');
 export const ANTHROPIC_KEY = 'sk-ant-fake-anthropic-key-0123456789';
@@ -34,6 +35,8 @@ export interface Harness {
   readonly alerts: Alert[];
   readonly asked: ToolRequest[];
   readonly cards: Result[];
+  /** Tokens reported per finished turn. */
+  readonly tokens: [AgentKind, number, number][];
   readonly target: ReturnType<typeof createAgentsTarget>;
   /** Writes the fakes' script; the next processes follow it. */
   script(s: unknown): void;
@@ -51,6 +54,8 @@ export interface HarnessOptions {
   readonly allow?: Record<string, boolean>;
   /** Tools whose question is never answered: the gate waits until the question is withdrawn. */
   readonly hold?: readonly string[];
+  /** Settings no environment value can give (a timeout shorter than a minute). */
+  readonly settings?: Partial<AgentSettings>;
 }
 
 export function harness(opts: HarnessOptions = {}, existing?: { dir: string }): Harness {
@@ -80,8 +85,10 @@ export function harness(opts: HarnessOptions = {}, existing?: { dir: string }): 
   const alerts: Alert[] = [];
   const asked: ToolRequest[] = [];
   const cards: Result[] = [];
+  const tokens: [AgentKind, number, number][] = [];
   const redactor = createRedactor([ANTHROPIC_KEY, OPENAI_KEY, ...Object.values(TELEOPS_SECRETS)]);
-  const target = createAgentsTarget(parsed.settings, {
+  const target = createAgentsTarget({ ...parsed.settings, ...opts.settings }, {
+    onTokens: (kind, input, output) => tokens.push([kind, input, output]),
     db,
     alerts: { raise: (a) => alerts.push(a) },
     log: silentLogger(),
@@ -109,6 +116,7 @@ export function harness(opts: HarnessOptions = {}, existing?: { dir: string }): 
     alerts,
     asked,
     cards,
+    tokens,
     target,
     script: (s) => writeFileSync(scriptPath, JSON.stringify(s)),
     record: () =>
