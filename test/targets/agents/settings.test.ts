@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseNew } from '../../../src/targets/agents/actions.js';
 import { AGENT_SETTINGS, readAgentSettings } from '../../../src/targets/agents/settings.js';
 
 describe('agent settings', () => {
@@ -28,14 +27,5 @@ describe('agent settings', () => {
     const r = readAgentSettings({ AGENT_ENABLED: 'true', AGENT_ROOTS: '/srv/a, /srv/b', ANTHROPIC_API_KEY: ' k ', TELEGRAM_BOT_TOKEN: 't' });
     expect(r.ok && r.settings.defaultDir).toBe('/srv/a');
     expect(r.ok && r.settings.keys).toEqual({ anthropic: 'k' });
-  });
-});
-
-describe('/agent new arguments', () => {
-  it('takes a directory only when the third word is a path, and the prompt as typed', () => {
-    expect(parseNew('claude build /srv/app fix "the"  tests')).toEqual({ kind: 'claude', name: 'build', dir: '/srv/app', prompt: 'fix "the"  tests' });
-    expect(parseNew('Codex build fix it')).toEqual({ kind: 'codex', name: 'build', prompt: 'fix it' });
-    expect(parseNew('claude build')).toEqual({ kind: 'claude', name: 'build' });
-    expect(parseNew('')).toEqual({});
   });
 });
