@@ -24,6 +24,7 @@ import { AgentSessionRepo, type AgentKind } from './store.js';
 export { MIGRATIONS } from './store.js';
 export { AGENT_SETTINGS, readAgentSettings, type AgentSettings } from './settings.js';
 export { DENIED, type ToolGate, type ToolRequest, type ToolDecision } from './gate.js';
+export { toolApprovalBlocks } from './approval.js';
 
 export interface AgentsTargetDeps {
   /** With this target's MIGRATIONS applied. */
