@@ -6,13 +6,14 @@
  */
 import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
-import { tokenizeSpans } from '../../core/commands.js';
+import { bindArgs, tokenizeSpans, UsageError } from '../../core/commands.js';
 import { line, result, say, value } from '../../core/result.js';
 import { endedCard, listResult, statusCard } from './cards.js';
-import type { AgentSessions } from './sessions.js';
+import { VERBS, type AgentSessions } from './sessions.js';
 import { AGENT_KINDS, type TranscriptKind } from './store.js';
 
 export const PROMPT_MAX = 8000;
+const PROMPT_USAGE = '<name> <prompt...>';
 
 const nameParam = z.string().min(1).max(32).describe('the agent session name');
 const promptParam = z.string().min(1).max(PROMPT_MAX);
@@ -67,7 +68,14 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     minRole: 'admin',
     llm: false,
     params: z.object({ name: nameParam, prompt: promptParam.optional(), text: promptParam.optional() }),
-    command: { path: ['agent'], usage: '<name> <prompt...>' },
+    command: {
+      path: ['agent'],
+      usage: PROMPT_USAGE,
+      parse: (tokens, raw) => {
+        if (tokens.length === 0) throw new UsageError(`/agent needs a session name, or one of: ${VERBS.join(', ')}`);
+        return bindArgs(PROMPT_USAGE, raw);
+      },
+    },
     subject: (p) => `agent session ${p.name}`,
     async run(ctx, p) {
       const text = p.prompt ?? p.text;

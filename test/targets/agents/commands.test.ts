@@ -29,6 +29,7 @@ describe('/agent commands through the registry', () => {
       expect(look('/agent new claude build /srv/app fix it')).toEqual(['agent.new', { kind: 'claude', name: 'build', dir: '/srv/app', prompt: 'fix it' }]);
       expect(look('/agent stop build')).toEqual(['agent.stop', { name: 'build' }]);
       expect(look('/agent end build')).toEqual(['agent.end', { name: 'build' }]);
+      expect(look('/agent')).toEqual(['usage', '/agent needs a session name, or one of: new, ls, log, stop, end. Usage: /agent <name> <prompt...>']);
     } finally {
       h.close();
     }
