@@ -56,7 +56,7 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     subject: (p) => `agent session ${p.name}`,
     async run(ctx, p) {
       const created = await sessions.create({ kind: p.kind as 'claude' | 'codex', name: p.name, ...(p.dir ? { dir: p.dir } : {}), requester: ctx.operator });
-      return statusCard(p.prompt ? sessions.prompt(p.name, p.prompt, ctx.operator) : created, d.redact);
+      return statusCard(p.prompt ? await sessions.prompt(p.name, p.prompt, ctx.operator) : created, d.redact);
     },
   });
 
@@ -80,7 +80,7 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     async run(ctx, p) {
       const text = p.prompt ?? p.text;
       if (text === undefined) throw new ActionError(`say what ${p.name} should do: /agent ${p.name} <prompt…>`);
-      return statusCard(sessions.prompt(p.name, text, ctx.operator), d.redact);
+      return statusCard(await sessions.prompt(p.name, text, ctx.operator), d.redact);
     },
   });
 

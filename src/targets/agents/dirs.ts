@@ -4,13 +4,13 @@
  * points outside it is refused.
  */
 import { realpath, stat } from 'node:fs/promises';
-import { sep } from 'node:path';
+import { basename, dirname, isAbsolute, resolve, sep } from 'node:path';
 import { ActionError } from '../../core/action.js';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-const inside = (path: string, root: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+export const inside = (path: string, root: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 
 /** The real path of `dir` when it is a directory inside a root; an ActionError otherwise. */
 export async function checkAgentDir(dir: string, roots: readonly string[]): Promise<string> {
@@ -22,4 +22,31 @@ export async function checkAgentDir(dir: string, roots: readonly string[]): Prom
     throw new ActionError(`the directory is outside AGENT_ROOTS (${roots.join(', ')})`);
   }
   return real;
+}
+
+/** Input keys that name a file or directory in Claude Code's read-only tools. */
+const PATH_KEYS = ['file_path', 'path', 'notebook_path'] as const;
+
+/**
+ * Whether a read-only tool call stays inside the session's directory (`dir`, a real path):
+ * every path it names resolves, links followed, inside it, and a Glob pattern neither is
+ * absolute nor climbs out. Only such calls may skip the gate; a Read of /etc or of teleops'
+ * own settings file is asked like any other tool.
+ */
+export async function staysInside(input: Readonly<Record<string, unknown>>, dir: string): Promise<boolean> {
+  const pattern = input.pattern;
+  if (typeof pattern === 'string' && (isAbsolute(pattern) || pattern.split(/[\\/]/).includes('..'))) return false;
+  for (const key of PATH_KEYS) {
+    const p = input[key];
+    if (p === undefined) continue;
+    if (typeof p !== 'string') return false;
+    const abs = resolve(dir, p);
+    const real = await realpath(abs).catch(async () => {
+      // A file not there yet: its directory decides.
+      const parent = await realpath(dirname(abs)).catch(() => undefined);
+      return parent === undefined ? undefined : resolve(parent, basename(abs));
+    });
+    if (real === undefined || !inside(real, dir)) return false;
+  }
+  return true;
 }

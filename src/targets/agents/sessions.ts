@@ -7,7 +7,7 @@ import { ActionError, type Operator } from '../../core/action.js';
 import type { AlertSink } from '../../core/alerts.js';
 import type { Logger } from '../../core/log.js';
 import { formatDuration } from '../../core/text.js';
-import { checkAgentDir } from './dirs.js';
+import { checkAgentDir, staysInside } from './dirs.js';
 import { DENIED, type ToolDecision, type ToolGate } from './gate.js';
 import { errorText, type AgentRunner, type RunningTurn, type TurnEnd } from './runner.js';
 import type { AgentSettings } from './settings.js';
@@ -112,9 +112,12 @@ export class AgentSessions {
     return view;
   }
 
-  /** Starts the next turn of a session; returns at once, the turn runs on. */
-  prompt(name: string, prompt: string, requester: Operator): SessionView {
+  /** Starts the next turn of a session; returns once it runs, the turn goes on. */
+  async prompt(name: string, prompt: string, requester: Operator): Promise<SessionView> {
     const row = this.get(name);
+    if (this.live.get(name)?.turn) throw new ActionError(`${name} is still working; wait for it, or /agent stop ${name}`);
+    // Checked again at every turn: the directory may have been replaced by a link since.
+    await checkAgentDir(row.dir, this.d.settings.roots);
     if (this.live.get(name)?.turn) throw new ActionError(`${name} is still working; wait for it, or /agent stop ${name}`);
     const budget = this.d.settings.dailyBudgetUsd;
     const spent = this.d.repo.spentOn(utcDay(this.d.now()));
@@ -133,7 +136,7 @@ export class AgentSessions {
       env: this.d.env(row.kind),
       ...(this.model(row.kind) ? { model: this.model(row.kind)! } : {}),
       maxTurns: this.d.settings.maxTurns,
-      gate: (tool, input) => this.ask(name, live, requester, tool, input),
+      gate: (tool, input) => this.ask(name, row.dir, live, requester, tool, input),
       onEvent: (e) => {
         switch (e.type) {
           case 'session':
@@ -207,8 +210,8 @@ export class AgentSessions {
     return kind === 'claude' ? this.d.settings.modelClaude : this.d.settings.modelCodex;
   }
 
-  private async ask(name: string, live: Live, requester: Operator, tool: string, input: Readonly<Record<string, unknown>>): Promise<ToolDecision> {
-    if (this.d.settings.autoAllowTools.includes(tool)) {
+  private async ask(name: string, dir: string, live: Live, requester: Operator, tool: string, input: Readonly<Record<string, unknown>>): Promise<ToolDecision> {
+    if (this.d.settings.autoAllowTools.includes(tool) && (await staysInside(input, dir))) {
       this.line(name, 'decision', `${tool}: allowed without asking (AGENT_AUTO_ALLOW_TOOLS)`);
       return { allow: true, reason: 'AGENT_AUTO_ALLOW_TOOLS' };
     }

@@ -56,7 +56,7 @@ export const AGENT_SETTINGS = {
   AGENT_MAX_TURNS: { doc: 'Most model round trips in one prompt of a Claude session (Claude Code\'s --max-turns)', default: '50', schema: int(1, 1000) },
   AGENT_TURN_TIMEOUT_MINUTES: { doc: 'A prompt still running after this long is interrupted', default: '30', schema: int(1, 1440) },
   AGENT_DAILY_BUDGET_USD: { doc: 'Cost of all agent sessions per UTC day; a prompt that would start over it is refused (0: no prompt runs)', default: '10', schema: num(0, 100_000) },
-  AGENT_AUTO_ALLOW_TOOLS: { doc: 'Tools that run without an approval card, comma-separated (default: Claude\'s read-only ones)', default: DEFAULT_AUTO_ALLOW.join(','), schema: list },
+  AGENT_AUTO_ALLOW_TOOLS: { doc: 'Tools that run without an approval card when every path they name is inside the session\'s directory, comma-separated (default: Claude\'s read-only ones)', default: DEFAULT_AUTO_ALLOW.join(','), schema: list },
   AGENT_MAX_SESSIONS: { doc: 'Most agent sessions kept at once', default: '5', schema: int(1, 100) },
 } as const;
 

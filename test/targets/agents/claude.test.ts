@@ -3,7 +3,7 @@
  * CLI (test/fakes/agents/claude), which speaks the stream-json control protocol and records
  * what it received.
  */
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requiredRole } from '../../../src/core/action.js';
@@ -32,7 +32,7 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
           cost: 1.25,
           steps: [
             { text: 'Looking at the tests.\n' },
-            { tool: 'Read', input: { file_path: '/x/package.json' } },
+            { tool: 'Read', input: { file_path: 'package.json' } },
             { tool: 'Bash', input: { command: 'npm test' } },
             { tool: 'Write', input: { file_path: '/x/evil.sh', content: 'rm -rf /' } },
             { text: 'All green.\n' },
@@ -73,6 +73,42 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     expect(doc).toContain('Read: allowed without asking (AGENT_AUTO_ALLOW_TOOLS)');
     expect(doc).toContain('Bash: allowed (approved by @admin)');
     expect(doc).toContain('Write: denied (denied by @admin)');
+  });
+
+  it('auto-allows a read-only tool only inside the session directory: a path outside, a link out, or a pattern climbing out is asked', async () => {
+    h = harness();
+    const proj = join(h.root, 'proj');
+    mkdirSync(join(proj, 'src'));
+    symlinkSync('/etc', join(proj, 'etc-link'));
+    const reads = [
+      { tool: 'Read', input: { file_path: join(proj, 'src', 'a.ts') } },
+      { tool: 'Grep', input: { pattern: 'TODO' } },
+      { tool: 'Glob', input: { pattern: 'src/**/*.ts' } },
+      { tool: 'Read', input: { file_path: '/etc/passwd' } },
+      { tool: 'Read', input: { file_path: 'etc-link/passwd' } },
+      { tool: 'Grep', input: { pattern: 'TOKEN', path: '..' } },
+      { tool: 'Glob', input: { pattern: '/work/**/.env' } },
+      { tool: 'Glob', input: { pattern: '../../**/.env' } },
+      { tool: 'LS', input: { path: h.dir } },
+    ];
+    h.script({ sessionId: 's', turns: [{ steps: reads }] });
+    await h.run('agent.new', { kind: 'claude', name: 'reader', dir: proj, prompt: 'look around' });
+    await h.target.sessions!.idle('reader');
+    expect(h.asked.map((r) => r.input)).toEqual(reads.slice(3).map((r) => r.input));
+    expect(decisions(h).map((d) => d.behavior)).toEqual(['allow', 'allow', 'allow', 'deny', 'deny', 'deny', 'deny', 'deny', 'deny']);
+  });
+
+  it('checks the directory again at every prompt: one replaced by a link out of the roots is refused', async () => {
+    h = harness();
+    const proj = join(h.root, 'moving');
+    mkdirSync(proj);
+    await h.run('agent.new', { kind: 'claude', name: 'mover', dir: proj });
+    const outside = join(h.dir, 'outside');
+    mkdirSync(outside);
+    rmSync(proj, { recursive: true });
+    symlinkSync(outside, proj);
+    await expect(h.run('agent.prompt', { name: 'mover', prompt: 'go' })).rejects.toThrow(/outside AGENT_ROOTS/);
+    expect(prompts(h)).toEqual([]);
   });
 
   it('gives the CLI its provider key and none of teleops\' secrets', async () => {
