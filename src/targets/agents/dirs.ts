@@ -24,6 +24,8 @@ export async function checkAgentDir(dir: string, roots: readonly string[]): Prom
   return real;
 }
 
+const climbs = (p: string): boolean => p.split(/[\\/]/).includes('..');
+
 /** Input keys that name a file or directory in Claude Code's read-only tools. */
 const PATH_KEYS = ['file_path', 'path', 'notebook_path'] as const;
 
@@ -35,11 +37,12 @@ const PATH_KEYS = ['file_path', 'path', 'notebook_path'] as const;
  */
 export async function staysInside(input: Readonly<Record<string, unknown>>, dir: string): Promise<boolean> {
   const pattern = input.pattern;
-  if (typeof pattern === 'string' && (isAbsolute(pattern) || pattern.split(/[\\/]/).includes('..'))) return false;
+  if (typeof pattern === 'string' && (isAbsolute(pattern) || climbs(pattern))) return false;
   for (const key of PATH_KEYS) {
     const p = input[key];
     if (p === undefined) continue;
-    if (typeof p !== 'string') return false;
+    // After a link, `..` climbs from the link's target, not as path.resolve reads it: always ask.
+    if (typeof p !== 'string' || climbs(p)) return false;
     const abs = resolve(dir, p);
     const real = await realpath(abs).catch(async () => {
       // A file not there yet: its directory decides.
