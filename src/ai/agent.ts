@@ -5,6 +5,7 @@
  */
 import { generateText, stepCountIs, wrapLanguageModel, type LanguageModelMiddleware, type LanguageModelUsage, type ModelMessage } from 'ai';
 import { ActionError, type Operator } from '../core/action.js';
+import { DeadlineError, withDeadline } from '../core/deadline.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
@@ -193,20 +194,27 @@ export function createAgent(d: AgentDeps): Agent {
     const day = utcDay(now());
     if (d.usage.total(who, day) >= s.dailyTokenBudget) throw new ActionError('Your AI budget for today is used up; it renews at 00:00 UTC.');
     try {
-      const res = await generateText({
-        model: wrapLanguageModel({ model: d.model.model, middleware: middleware(who) }),
-        system: SUMMARY_PROMPT,
-        prompt: `Output of ${subject}:\n${wrapUntrusted('output', d.redactor.redact(output), TOOL_OUTPUT_CHARS * 2)}`,
-        maxOutputTokens: 300,
-        abortSignal: AbortSignal.any([signal, AbortSignal.timeout(s.timeoutMs)]),
-        maxRetries: 1,
-      });
+      const res = await withDeadline(
+        'AI summary',
+        s.timeoutMs,
+        (abortSignal) =>
+          generateText({
+            model: wrapLanguageModel({ model: d.model.model, middleware: middleware(who) }),
+            system: SUMMARY_PROMPT,
+            prompt: `Output of ${subject}:\n${wrapUntrusted('output', d.redactor.redact(output), TOOL_OUTPUT_CHARS * 2)}`,
+            maxOutputTokens: 300,
+            abortSignal,
+            maxRetries: 1,
+          }),
+        signal,
+      );
       count(who, day, res.totalUsage);
       const text = d.redactor.redact(res.text.trim());
-      if (text === '') throw new ActionError('The AI gave no summary; try again, or read the output with /tmux tail or /docker logs.');
+      if (text === '') throw new ActionError('The AI gave no summary; try again, or read the output itself.');
       return truncate(text, 1000);
     } catch (e) {
       if (e instanceof ActionError) throw e;
+      if (e instanceof DeadlineError) throw new ActionError(`${e.message}; try again.`);
       if (e instanceof LlmRateLimited) throw new ActionError(`Too many AI requests; try again in ${e.retryAfterS}s.`);
       const message = truncate(d.redactor.redact(e instanceof Error ? e.message : String(e)), 300);
       d.log.warn({ err: message, provider: d.model.provider }, 'LLM summary failed');

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
+import { DeadlineError, withDeadline } from './deadline.js';
 import { ActionError, maskParams, mutates, requiredRole, ROLE_RANK, type ActionContext, type AnyAction, type ChatState, type Operator, type Origin } from './action.js';
 import { ApprovalService, type ApprovedRun } from './approval-service.js';
 import type { ApprovalRow, ApprovalStore } from './approvals.js';
@@ -243,7 +244,7 @@ export class Dispatcher {
       return { kind: 'done', action: action.name, result, ...secret };
     } catch (e) {
       const message = this.errorMessage(action, e);
-      const timedOut = e instanceof TimeoutError;
+      const timedOut = e instanceof DeadlineError;
       this.audit(operator, origin, action.name, subject, recorded, timedOut ? 'timeout' : 'failed', truncate(message, 500));
       this.count(action, origin, timedOut ? 'timeout' : 'failed');
       return { kind: 'failed', action: action.name, message, ...secret };
@@ -257,29 +258,12 @@ export class Dispatcher {
     return { operator, origin, signal, chat: this.d.chatState.forChat(operator.chatId) };
   }
 
-  private async withTimeout<T>(action: AnyAction, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const ms = action.timeoutMs ?? this.d.actionTimeoutMs;
-    const ctl = new AbortController();
-    const onShutdown = () => ctl.abort(new Error('shutting down'));
-    this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new TimeoutError(`${action.name} timed out after ${Math.round(ms / 1000)}s`);
-        ctl.abort(err);
-        reject(err);
-      }, ms);
-    });
-    try {
-      return await Promise.race([fn(ctl.signal), timeout]);
-    } finally {
-      clearTimeout(timer);
-      this.shutdown.signal.removeEventListener('abort', onShutdown);
-    }
+  private withTimeout<T>(action: AnyAction, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(action.name, action.timeoutMs ?? this.d.actionTimeoutMs, fn, this.shutdown.signal);
   }
 
   private errorMessage(action: AnyAction, e: unknown): string {
-    if (e instanceof ActionError || e instanceof TimeoutError) return this.d.redact(e.message);
+    if (e instanceof ActionError || e instanceof DeadlineError) return this.d.redact(e.message);
     const ref = randomBytes(4).toString('hex');
     this.d.log.error({ err: e, action: action.name, ref }, 'action failed unexpectedly');
     return `${action.name} failed unexpectedly (ref ${ref}; details in the log).`;
@@ -325,7 +309,7 @@ export class Dispatcher {
     const all = Promise.allSettled([...this.inflight]);
     const timer = new Promise((r) => setTimeout(r, ms).unref());
     await Promise.race([all, timer]);
-    this.shutdown.abort();
+    this.shutdown.abort(new Error('shutting down'));
     this.approvals.stop();
     this.strangers.flush();
   }
@@ -344,9 +328,6 @@ export class Dispatcher {
   }
 }
 
-class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-}
 
 /** Params of a request refused before its action could say whether they hold a secret: masked. */
 function unknownSecrets(action: AnyAction, params: unknown): unknown {
