@@ -6,7 +6,8 @@ import { Worker } from 'node:worker_threads';
  * prev_hash ‖ entry ‖ hash of its rows back to back (one transferred ArrayBuffer) and
  * "seq,len" pairs, len being the entry's byte length (seq -1: a row the caller checks itself,
  * one under another key); the worker answers, per chunk, whether every other row's hash is
- * H(prev_hash ‖ entry) in hex (SHA-256, or HMAC-SHA-256 with the key, as audit.ts's chainHasher; were the two ever to differ, stored hashes would stop matching, and
+ * H(prev_hash ‖ entry) in hex (SHA-256, or HMAC-SHA-256 with the key, as audit.ts's chainHasher;
+ * were the two ever to differ, stored hashes would stop matching, and
  * verifyAudit, which the caller falls back on, would clear the false break).
  *
  * The worker is plain JavaScript kept in a string: run from the TypeScript sources, a .ts
@@ -24,7 +25,10 @@ parentPort.on('message', ({ bytes, meta }) => {
   let ok = true;
   for (let i = 1; ok && i < meta.length; i += 2) {
     const at = p + 64 + meta[i];
-    ok = meta[i] >= 0 && at + 64 <= b.length && (meta[i - 1] < 0 || b.toString('latin1', at, at + 64) === digest(new Uint8Array(bytes, p, at - p)));
+    ok =
+      meta[i] >= 0 &&
+      at + 64 <= b.length &&
+      (meta[i - 1] < 0 || b.toString('latin1', at, at + 64) === digest(new Uint8Array(bytes, p, at - p)));
     p = at + 64;
   }
   parentPort.postMessage(ok);
@@ -68,7 +72,9 @@ export class ChunkHashWorker {
   submit(bytes: Buffer, meta: Float64Array<ArrayBuffer>): void {
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
     // Buffers from SQLite have an ArrayBuffer of their own; any other is copied out.
-    const ab = (whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) as ArrayBuffer;
+    const ab = (
+      whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+    ) as ArrayBuffer;
     this.pending++;
     this.worker.postMessage({ bytes: ab, meta }, [ab, meta.buffer]);
   }

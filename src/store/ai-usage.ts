@@ -10,7 +10,8 @@ export class AiUsageRepo {
   constructor(db: Db) {
     this.q = {
       add: db.prepare(
-        'INSERT INTO ai_usage (operator, day, input, output) VALUES (?, ?, ?, ?) ON CONFLICT (operator, day) DO UPDATE SET input = input + excluded.input, output = output + excluded.output',
+        'INSERT INTO ai_usage (operator, day, input, output) VALUES (?, ?, ?, ?) ON CONFLICT (operator, day) DO ' +
+          'UPDATE SET input = input + excluded.input, output = output + excluded.output',
       ),
       get: db.prepare('SELECT input, output FROM ai_usage WHERE operator = ? AND day = ?'),
       prune: db.prepare('DELETE FROM ai_usage WHERE day < ?'),

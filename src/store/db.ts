@@ -134,7 +134,8 @@ const MIGRATIONS: readonly string[] = [
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     chat_id     INTEGER NOT NULL,
     author_id   INTEGER NOT NULL,   -- Telegram user id of who asked; 0 for the console
-    author_role TEXT CHECK (author_role IN ('viewer','operator','admin')), -- their role then; NULL: kept from before attribution
+    -- their role then; NULL: kept from before attribution
+    author_role TEXT CHECK (author_role IN ('viewer','operator','admin')),
     role        TEXT NOT NULL CHECK (role IN ('user','assistant')),
     content     TEXT NOT NULL,      -- redacted
     created_at  INTEGER NOT NULL    -- ms since epoch
@@ -211,12 +212,17 @@ function migrate(db: Db): void {
 
 function migrateModules(db: Db, modules: readonly ModuleSchema[]): void {
   const get = db.prepare<[string], { version: number }>('SELECT version FROM module_versions WHERE module = ?');
-  const set = db.prepare('INSERT INTO module_versions (module, version) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET version = excluded.version');
+  const set = db.prepare(
+    'INSERT INTO module_versions (module, version) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET version = ' +
+      'excluded.version',
+  );
   for (const m of modules) {
     const steps = m.migrations ?? [];
     const current = get.get(m.name)?.version ?? 0;
     if (current > steps.length) {
-      throw new Error(`the database was written by a newer teleops (${m.name} schema ${current}, this one knows ${steps.length})`);
+      throw new Error(
+        `the database was written by a newer teleops (${m.name} schema ${current}, this one knows ${steps.length})`,
+      );
     }
     for (let v = current; v < steps.length; v++) {
       db.transaction(() => {

@@ -29,7 +29,14 @@ export class CardMessageRepo {
   }
 
   all(): CardMessageRow[] {
-    type Raw = { chat_id: number; card_key: string; message_id: number; thread_id: number | null; keyboard: string | null; sent_hash: string | null };
+    type Raw = {
+      chat_id: number;
+      card_key: string;
+      message_id: number;
+      thread_id: number | null;
+      keyboard: string | null;
+      sent_hash: string | null;
+    };
     return (this.q.all.all() as Raw[]).map((r) => ({
       chatId: r.chat_id,
       key: r.card_key,
@@ -41,7 +48,15 @@ export class CardMessageRepo {
   }
 
   save(r: CardMessageRow, now = Date.now()): void {
-    this.q.save.run({ chatId: r.chatId, key: r.key, messageId: r.messageId, threadId: r.threadId ?? null, keyboard: r.keyboard ?? null, sentHash: r.sentHash ?? null, now });
+    this.q.save.run({
+      chatId: r.chatId,
+      key: r.key,
+      messageId: r.messageId,
+      threadId: r.threadId ?? null,
+      keyboard: r.keyboard ?? null,
+      sentHash: r.sentHash ?? null,
+      now,
+    });
   }
 
   remove(chatId: number, key: string): void {
@@ -60,7 +75,8 @@ export class ReplyRepo {
     this.q = {
       put: db.prepare(
         `INSERT INTO telegram_replies (chat_id, message_id, action, params, created_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (chat_id, message_id) DO UPDATE SET action = excluded.action, params = excluded.params, created_at = excluded.created_at`,
+         ON CONFLICT (chat_id, message_id) DO UPDATE
+           SET action = excluded.action, params = excluded.params, created_at = excluded.created_at`,
       ),
       get: db.prepare('SELECT action, params, created_at FROM telegram_replies WHERE chat_id = ? AND message_id = ?'),
       prune: db.prepare('DELETE FROM telegram_replies WHERE created_at < ?'),
@@ -108,13 +124,16 @@ export class ForumRepo {
       forums: db.prepare('SELECT chat_id, index_thread, alerts_thread FROM telegram_forums'),
       saveForum: db.prepare(
         `INSERT INTO telegram_forums (chat_id, index_thread, alerts_thread) VALUES (?, ?, ?)
-         ON CONFLICT (chat_id) DO UPDATE SET index_thread = excluded.index_thread, alerts_thread = excluded.alerts_thread`,
+         ON CONFLICT (chat_id) DO UPDATE
+           SET index_thread = excluded.index_thread, alerts_thread = excluded.alerts_thread`,
       ),
       removeForum: db.prepare('DELETE FROM telegram_forums WHERE chat_id = ?'),
       topics: db.prepare('SELECT chat_id, card_key, thread_id, name, closed, reply FROM telegram_topics'),
       saveTopic: db.prepare(
-        `INSERT INTO telegram_topics (chat_id, card_key, thread_id, name, closed, reply) VALUES (@chatId, @key, @threadId, @name, @closed, @reply)
-         ON CONFLICT (chat_id, card_key) DO UPDATE SET thread_id = excluded.thread_id, name = excluded.name, closed = excluded.closed, reply = excluded.reply`,
+        `INSERT INTO telegram_topics (chat_id, card_key, thread_id, name, closed, reply)
+         VALUES (@chatId, @key, @threadId, @name, @closed, @reply)
+         ON CONFLICT (chat_id, card_key) DO UPDATE
+           SET thread_id = excluded.thread_id, name = excluded.name, closed = excluded.closed, reply = excluded.reply`,
       ),
       removeTopics: db.prepare('DELETE FROM telegram_topics WHERE chat_id = ?'),
       removeTopic: db.prepare('DELETE FROM telegram_topics WHERE chat_id = ? AND card_key = ?'),
@@ -142,7 +161,14 @@ export class ForumRepo {
   }
 
   topics(): TopicRow[] {
-    type Raw = { chat_id: number; card_key: string; thread_id: number; name: string; closed: number; reply: string | null };
+    type Raw = {
+      chat_id: number;
+      card_key: string;
+      thread_id: number;
+      name: string;
+      closed: number;
+      reply: string | null;
+    };
     return (this.q.topics.all() as Raw[]).map((r) => ({
       chatId: r.chat_id,
       key: r.card_key,
@@ -154,7 +180,14 @@ export class ForumRepo {
   }
 
   saveTopic(t: TopicRow): void {
-    this.q.saveTopic.run({ chatId: t.chatId, key: t.key, threadId: t.threadId, name: t.name, closed: t.closed ? 1 : 0, reply: t.reply ? JSON.stringify(t.reply) : null });
+    this.q.saveTopic.run({
+      chatId: t.chatId,
+      key: t.key,
+      threadId: t.threadId,
+      name: t.name,
+      closed: t.closed ? 1 : 0,
+      reply: t.reply ? JSON.stringify(t.reply) : null,
+    });
   }
 
   removeTopic(chatId: number, key: string): void {

@@ -112,7 +112,8 @@ export class AgentSessionRepo {
       ),
       spend: db.prepare(
         `INSERT INTO agent_spend (day, name, cost_usd, tokens) VALUES (@day, @name, @cost, @tokens)
-         ON CONFLICT (day, name) DO UPDATE SET cost_usd = cost_usd + excluded.cost_usd, tokens = tokens + excluded.tokens`,
+         ON CONFLICT (day, name) DO UPDATE
+           SET cost_usd = cost_usd + excluded.cost_usd, tokens = tokens + excluded.tokens`,
       ),
       spentDay: db.prepare('SELECT coalesce(sum(cost_usd), 0) AS c FROM agent_spend WHERE day = ?'),
       spentOne: db.prepare('SELECT coalesce(sum(cost_usd), 0) AS c FROM agent_spend WHERE day = ? AND name = ?'),

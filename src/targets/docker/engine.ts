@@ -67,7 +67,8 @@ const MAX_ERROR_BODY = 64 * 1024;
 function queryString(q: Query): string {
   const entries = Object.entries(q);
   if (entries.length === 0) return '';
-  return `?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])).toString()}`;
+  const pairs = entries.map(([k, v]): [string, string] => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]);
+  return `?${new URLSearchParams(pairs).toString()}`;
 }
 
 function decode(res: IncomingMessage, body: Buffer): unknown {
@@ -105,7 +106,12 @@ export function engineHttp(addr: EngineAddress): EngineHttp {
         return;
       }
       let res: IncomingMessage | undefined;
-      const req = request({ ...where, method, path: path + queryString(query), headers: method === 'POST' ? { 'content-length': 0 } : {} });
+      const req = request({
+        ...where,
+        method,
+        path: path + queryString(query),
+        headers: method === 'POST' ? { 'content-length': 0 } : {},
+      });
       const onAbort = (): void => {
         req.destroy(signal.reason as Error);
         res?.destroy(signal.reason as Error);

@@ -36,7 +36,8 @@ export function checkName(s: string, what = 'session name'): string {
 export function parseTarget(ref: string): TmuxTarget {
   const bad = (): never => {
     throw new ActionError(
-      `invalid target: use session, session:window or session:window.pane (${NAME_RULE}), or a session id such as $3 (shown by /tmux ls)`,
+      `invalid target: use session, session:window or session:window.pane (${NAME_RULE}), or a session id such as ` +
+        `$3 (shown by /tmux ls)`,
     );
   };
   if (ref.length > NAME_MAX * 2 + 6) bad();
@@ -84,11 +85,7 @@ export const sessionRef = (s: NamedSession): string => (isName(s.name) ? s.name 
  * alias; the answer is the session's reference (sessionRef). Sessions
  * outside `filter` do not exist as far as operators are concerned.
  */
-export function resolveSession(
-  sessions: readonly NamedSession[],
-  name: string,
-  filter?: RegExp,
-): string {
+export function resolveSession(sessions: readonly NamedSession[], name: string, filter?: RegExp): string {
   const visible = filter ? sessions.filter((s) => filter.test(s.name)) : sessions;
   if (isSessionId(name)) {
     const byId = visible.find((s) => s.id === name);

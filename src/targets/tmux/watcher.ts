@@ -321,7 +321,8 @@ export class TmuxWatcher {
       const pane = pickPane(panes, t.target);
       if (!pane) continue;
       found.set(t, pane);
-      const signature = `${pane.id} ${pane.historySize} ${pane.cursorX},${pane.cursorY} ${pane.activityAt} ${pane.dead}`;
+      const { id, historySize, cursorX, cursorY, activityAt, dead } = pane;
+      const signature = `${id} ${historySize} ${cursorX},${cursorY} ${activityAt} ${dead}`;
       // tmux keeps activity in whole seconds: output later in the second of the last capture
       // would not move it, so such panes are looked at once more.
       const recent = pane.activityAt >= Math.floor(t.captureAt / 1000) * 1000;
@@ -402,8 +403,7 @@ export class TmuxWatcher {
     t.stateSince = now;
     const last = t.lastAlert.get(result.state);
     const alertable =
-      ALERTABLE_STATES.has(result.state) &&
-      (last === undefined || now - last >= this.opts.alertCooldownMs);
+      ALERTABLE_STATES.has(result.state) && (last === undefined || now - last >= this.opts.alertCooldownMs);
     if (alertable) t.lastAlert.set(result.state, now);
     t.record = { ...t.record, state: result.state };
     if (result.state !== 'gone') this.opts.store.save(t.record);
