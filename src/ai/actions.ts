@@ -4,7 +4,6 @@ import type { Registry } from '../core/registry.js';
 import { bold, line, value, type Result } from '../core/result.js';
 import type { AiMemoryRepo } from '../store/ai-memory.js';
 import type { Agent } from './agent.js';
-import { resultText } from './tools.js';
 import type { Redactor } from '../core/redact.js';
 
 export interface AiActionDeps {
@@ -35,6 +34,8 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
     const parsed = (action.params as z.ZodType).safeParse(raw);
     if (!parsed.success) throw new ActionError(parsed.error.issues.map((i) => i.message).join('; '));
     const r: Result = await action.run(ctx, parsed.data);
+    // tools.js brings the AI SDK, which a start without an LLM does not load.
+    const { resultText } = await import('./tools.js');
     return resultText(r, d.redactor, SUMMARY_READ_CHARS, ctx.signal);
   }
 
