@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from '../store/db.js';
 import { chainHasher, GENESIS_HASH, KEY_ID_LEN, KEY_PREFIX, keyIdOf, keyRing, REKEY_ACTION, rekeyParams, rekeyProof, type ChainHasher } from './audit.js';
-import { checkRange, type KeyChange, type RangeJob, type RangeSetup } from './audit-verify-worker.js';
+import { checkRange, type KeyChange, type RangeAnswer, type RangeJob, type RangeSetup } from './audit-verify-worker.js';
 import { counted } from './text.js';
 
 /*
@@ -196,8 +196,9 @@ function parseRekey(json: string): { from: string | null; to: string; proof: str
   }
 }
 
-/** Rows per range thread, at least: below that, starting a thread costs more than it saves. */
+/** Rows per range, at least: below that, a range costs more than it saves. */
 const RANGE_MIN_ROWS = 4096;
+const RANGES_PER_THREAD = 4;
 
 /**
  * The same verdict as verifyAudit, without holding the event loop: ranges of the chain are
@@ -297,20 +298,31 @@ async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader 
       missing: keys.legacy.hasher === null ? (keys.legacy.hashKey ?? '') : null,
     },
   };
-  const threads = Math.max(1, Math.min(availableParallelism(), Math.ceil(n / RANGE_MIN_ROWS)));
+  // A few ranges per thread, taken in turn, so that a thread slowed by other work does not hold up the rest.
+  const ranges = Math.max(1, Math.min(RANGES_PER_THREAD * availableParallelism(), Math.ceil(n / RANGE_MIN_ROWS)));
+  const threads = Math.min(availableParallelism(), ranges);
   const jobs: RangeJob[] = [];
-  for (let t = 0; t < threads && n > 0; t++) {
-    const from = Math.floor((n * t) / threads);
-    const to = Math.floor((n * (t + 1)) / threads);
+  for (let r = 0; r < ranges && n > 0; r++) {
+    const from = Math.floor((n * r) / ranges);
+    const to = Math.floor((n * (r + 1)) / ranges);
     const lines = Math.max(0, Math.min(to, anchored) - from);
     jobs.push({ from, to, anchorPath: opts.anchorPath, anchorAt: anchorBytes(from), anchored: lines });
   }
-  const answers = await Promise.all(jobs.map((job) => checkRange(setup, job)));
+  // Left undefined when an earlier "no" made the rest pointless.
+  const answers: (RangeAnswer | undefined)[] = jobs.map(() => undefined);
+  let taken = 0;
+  const thread = async (): Promise<void> => {
+    for (let i = taken++; i < jobs.length; i = taken++) {
+      const a = (answers[i] = await checkRange(setup, jobs[i]!));
+      if (!a.ok) taken = jobs.length;
+    }
+  };
+  await Promise.all(Array.from({ length: threads }, thread));
   let last = GENESIS_HASH;
   const changes: KeyChange[] = [];
   const missing: [number, number, string][] = [];
   for (const a of answers) {
-    if (!a.ok || a.firstPrev !== last) return undefined;
+    if (!a?.ok || a.firstPrev !== last) return undefined;
     last = a.lastHash;
     changes.push(...a.changes);
     for (const [id, seq] of a.missing) missing.push([seq, 1, id]);
