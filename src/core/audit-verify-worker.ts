@@ -22,7 +22,7 @@ import { KEY_ID_LEN, KEY_PREFIX } from './audit.js';
 const WORKER_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHmac, hash } = require('node:crypto');
-const { closeSync, openSync, readSync } = require('node:fs');
+const { closeSync, openSync, readSync, statSync } = require('node:fs');
 const Database = require(workerData.sqlite);
 const { file, sql, plan, chunkRows, prefix, idLen, legacy } = workerData;
 const hasherOf = (key) =>
@@ -30,7 +30,11 @@ const hasherOf = (key) =>
 const ring = new Map(workerData.keys.map(([id, key]) => [id, hasherOf(key)]));
 const legacyHasher = legacy.missing === null ? hasherOf(legacy.key) : null;
 const KEY_END = prefix.length + idLen;
-const digits = (n) => (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : String(n).length);
+const digits = (n) => {
+  let d = 1;
+  for (let p = 10; p <= n; p *= 10) d++;
+  return d;
+};
 // Byte comparisons through DataViews: word loads, several times cheaper than Buffer.compare's calls.
 const same = (a, pa, b, pb, len) => {
   let i = 0;
@@ -41,8 +45,7 @@ const same = (a, pa, b, pb, len) => {
 const viewOf = (b) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const PREFIX_VIEW = viewOf(Buffer.from(prefix, 'latin1'));
 
-function check(db, job) {
-  const range = db.prepare(sql).raw();
+function check(db, range, job) {
   const p0 = db.prepare('EXPLAIN QUERY PLAN ' + sql).all(0, 0);
   if (p0.length !== 1 || p0[0].detail !== plan) return { ok: false };
   const changes = [];
@@ -135,19 +138,34 @@ function check(db, job) {
   return { ok: true, firstPrev, lastHash: lastBuf.toString('latin1', lastAt, lastAt + 64), changes, missing };
 }
 
+// One connection while the file stays the same one (a file moved into its place is opened
+// anew): mapping the file again for each range costs more than the range.
+let db = null;
+let range = null;
+let ino = null;
 parentPort.on('message', (job) => {
   let answer = { ok: false };
   try {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
-    try {
+    const now = statSync(file, { bigint: true });
+    if (db !== null && (now.ino !== ino.ino || now.dev !== ino.dev)) {
+      db.close();
+      db = null;
+      range = null;
+    }
+    if (db === null) {
+      ino = now;
+      db = new Database(file, { readonly: true, fileMustExist: true });
       db.pragma('busy_timeout = 5000');
       // Pages read in place instead of copied into SQLite's cache: reading costs half as much.
       db.pragma('mmap_size = 1073741824');
-      db.exec('BEGIN');
-      answer = check(db, job);
-      db.exec('COMMIT');
+    }
+    db.exec('BEGIN');
+    try {
+      // Prepared within the transaction, so that the schema cannot change under the plan check.
+      range ??= db.prepare(sql).raw();
+      answer = check(db, range, job);
     } finally {
-      db.close();
+      db.exec('COMMIT');
     }
   } catch {
     answer = { ok: false };

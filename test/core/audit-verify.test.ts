@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -551,6 +551,16 @@ describe('verifyAuditAsync', () => {
       DROP TABLE old;`);
     expectBreak(verify(f), 'reordered', 5);
     expect(await verifyAsync(f)).toEqual(verify(f));
+  });
+
+  it('reads a database file moved into the place of the one a kept thread read before', async () => {
+    const f = makeLog(undefined, inputs(10));
+    expect(await verifyAsync(f)).toEqual({ ok: true, entries: 10, headSeq: 10 });
+    const g = copyLog(f);
+    modifyField(g.db, 4, 'operator');
+    g.db.pragma('wal_checkpoint(TRUNCATE)');
+    renameSync(g.db.name, f.db.name);
+    expectBreak(await verifyAsync(f), 'modified', 4);
   });
 
   it('verifies an in-memory database on one thread', async () => {
