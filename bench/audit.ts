@@ -73,7 +73,8 @@ export async function benchAudit(report: Report): Promise<void> {
   try {
     const normal = openDb(join(dir, 'normal'));
     const a = appendRate(normal, join(dir, 'normal', 'audit.anchor'), APPENDS);
-    report('audit append, synchronous=NORMAL', a.rate, 'entries/s', `median ${a.p50us.toFixed(1)} µs; load ${loadNow()}`);
+    const note = `median ${a.p50us.toFixed(1)} µs; load ${loadNow()}`;
+    report('audit append, synchronous=NORMAL', a.rate, 'entries/s', note);
     normal.close();
 
     const durable = openDb(join(dir, 'fsync'), { fsync: true });

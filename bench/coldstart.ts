@@ -49,7 +49,8 @@ export async function benchColdStart(report: Report): Promise<void> {
         { bin: true },
       );
       try {
-        await fake.waitFor(() => fake.messages(OPERATOR).length > before, 30_000, 'the first reply').catch((e: Error) => {
+        const replied = (): boolean => fake.messages(OPERATOR).length > before;
+        await fake.waitFor(replied, 30_000, 'the first reply').catch((e: Error) => {
           throw new Error(`${e.message}; teleops printed:\n${proc.output()}`);
         });
         starts.push(performance.now() - t0);
@@ -64,7 +65,8 @@ export async function benchColdStart(report: Report): Promise<void> {
   const median = (xs: number[]): number => sortNumbers(xs)[xs.length >> 1]!;
   const load = `load ${loadavg()[0]!.toFixed(2)}`;
   report('cold start: bare node, spawn → exit (median)', median(bare), 'ms', 'baseline');
-  report(`cold start: teleops start, spawn → first reply (median of ${RUNS})`, median(starts), 'ms', `goal ≤ 1000 ms; ${load}`);
+  const name = `cold start: teleops start, spawn → first reply (median of ${RUNS})`;
+  report(name, median(starts), 'ms', `goal ≤ 1000 ms; ${load}`);
   report('cold start: teleops start, best run', Math.min(...starts), 'ms');
   report('cold start / bare node', median(starts) / median(bare), 'ratio');
 }

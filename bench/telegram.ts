@@ -111,7 +111,8 @@ export async function benchMemory(report: Report, idleMs = 60_000): Promise<void
     await fake.waitFor(() => fake.messages(1).length >= WORK_WHOAMI, 60_000, 'the replies');
     report(`memory: right after ${WORK_WHOAMI} /whoami`, rssMb(pid), 'MB');
     await idle();
-    report(`memory: after ${WORK_WHOAMI} /whoami and ${s} idle`, rssMb(pid), 'MB', 'goal ≤ 100 MB (issue 20: also 15 /ps)');
+    const goal = 'goal ≤ 100 MB (issue 20: also 15 /ps)';
+    report(`memory: after ${WORK_WHOAMI} /whoami and ${s} idle`, rssMb(pid), 'MB', goal);
     await collectGarbage(proc.output());
     report('memory: then after a full GC', rssMb(pid), 'MB');
   } finally {
@@ -133,9 +134,8 @@ async function collectGarbage(output: string): Promise<void> {
     ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
     ws.onmessage = (m) => { if (JSON.parse(m.data).id === 1) { ws.close(); process.exit(0); } };
     setTimeout(() => process.exit(1), 30000);`;
-  const code = await new Promise((resolve) =>
-    spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', script], { stdio: 'ignore' }).on('exit', resolve),
-  );
+  const argv = ['--experimental-websocket', '--no-warnings', '-e', script];
+  const code = await new Promise((resolve) => spawn(process.execPath, argv, { stdio: 'ignore' }).on('exit', resolve));
   if (code !== 0) throw new Error('the inspector did not answer HeapProfiler.collectGarbage');
 }
 

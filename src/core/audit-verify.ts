@@ -335,7 +335,8 @@ async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader 
       const from = seg.hashKey;
       const oldKey = from === null ? undefined : keys.ring.get(from);
       if (!rekey || rekey.from !== from) return undefined;
-      const proven = oldKey !== undefined ? rekey.proof === rekeyProof(oldKey, c.prev, c.id) : from !== null || rekey.proof === null;
+      const proven =
+        oldKey !== undefined ? rekey.proof === rekeyProof(oldKey, c.prev, c.id) : from !== null || rekey.proof === null;
       if (!proven) return undefined;
       if (oldKey === undefined && from !== null) missing.push([c.seq, 0, from]);
     } else if (c.id === null) {
@@ -435,8 +436,9 @@ class ChainScan {
       const hasher = this.seg.hasher;
       if (hasher === null) {
         this.missing.add(this.seg.hashKey ?? '');
-      } else if (b.toString('latin1', hashAt, hashAt + HASH_LEN) !== hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len))) {
-        return this.rowStop(seq);
+      } else {
+        const digest = hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len));
+        if (b.toString('latin1', hashAt, hashAt + HASH_LEN) !== digest) return this.rowStop(seq);
       }
       if (this.state === LINE) {
         if (anchor!.seq !== seq) {
