@@ -42,6 +42,11 @@ const same = (a, pa, b, pb, len) => {
   for (; i < len; i++) if (a.getUint8(pa + i) !== b.getUint8(pb + i)) return false;
   return true;
 };
+// The stored hash against a hex digest, without making a string of the stored bytes.
+const sameHex = (b, at, hex) => {
+  for (let i = 0; i < 64; i++) if (b[at + i] !== hex.charCodeAt(i)) return false;
+  return true;
+};
 const viewOf = (b) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 const PREFIX_VIEW = viewOf(Buffer.from(prefix, 'latin1'));
 
@@ -112,7 +117,7 @@ function check(db, range, job) {
           }
         } else {
           const digest = hasher(new Uint8Array(b.buffer, b.byteOffset + p, hashAt - p));
-          if (b.toString('latin1', hashAt, end) !== digest) return { ok: false };
+          if (!sameHex(b, hashAt, digest)) return { ok: false };
         }
         if (s <= anchorEnd) {
           const d = digits(s);
