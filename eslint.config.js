@@ -1,6 +1,15 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const STORE = { group: ['**/store/*'], message: 'storage is not imported here: core and targets take a Db (core/sqlite.ts) and keep their own tables' };
+const CONFIG = { group: ['**/config.js'], message: 'settings reach this folder as values (a target reads its module settings from TargetEnv)' };
+const APP = { group: ['**/app.js'], message: 'the composition root imports this folder, not the other way round' };
+const TARGETS = { group: ['**/targets/*'], message: 'targets are plugged in through src/targets/modules.ts; name none here' };
+const TRANSPORTS = { group: ['**/transports/*'], message: 'transports render results; nothing here may know one' };
+
+/** `no-restricted-imports` for the files of one folder. */
+const walls = (files, patterns) => ({ files: [files], rules: { 'no-restricted-imports': ['error', { patterns }] } });
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'coverage/', '.state/', 'dist/', '.stryker-tmp/', 'reports/'] },
   js.configs.recommended,
@@ -11,6 +20,11 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // The walls between folders (docs: DESIGN.md §1). Each group is what that folder must not import.
+  walls('src/core/**/*.ts', [STORE, CONFIG, APP, TARGETS, TRANSPORTS]),
+  walls('src/targets/**/*.ts', [STORE, CONFIG, APP, TRANSPORTS]),
+  walls('src/store/**/*.ts', [TARGETS, TRANSPORTS]),
+  walls('src/transports/**/*.ts', [TARGETS]),
   {
     files: ['bin/**/*.js', 'deploy/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

@@ -15,7 +15,7 @@ import { createRedactor } from '../src/core/redact.js';
 import type { Result } from '../src/core/result.js';
 import { dockerActions, PS_PAGE_SIZE } from '../src/targets/docker/actions.js';
 import { parseDockerHost } from '../src/targets/docker/engine.js';
-import { createDockerPort } from '../src/targets/docker/port.js';
+import { createDockerPort } from '../src/targets/docker/client.js';
 import { COMPOSE_PROJECT, COMPOSE_SERVICE } from '../src/targets/docker/summary.js';
 import { createExpectedStops } from '../src/targets/docker/stops.js';
 import {

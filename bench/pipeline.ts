@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { createApp, type TargetFactory } from '../src/app.js';
+import { createApp } from '../src/app.js';
+import type { TargetModule } from '../src/core/target.js';
 import { loadConfig } from '../src/config.js';
 import { defineAction } from '../src/core/action.js';
 import { silentLogger } from '../src/core/log.js';
@@ -22,7 +23,7 @@ const noop = defineAction({
   command: { path: ['noop'], usage: '[n]' },
   run: async (_ctx, p) => ({ blocks: [line('n = ', value(p.n))] }),
 });
-const benchTarget: TargetFactory = () => ({ actions: [noop] });
+const benchTarget: TargetModule = { name: 'bench', settings: {}, create: () => ({ actions: [noop] }) };
 
 /**
  * A no-op read action through the whole dispatcher (identity, rate limit, parsing,
@@ -33,7 +34,7 @@ export async function benchPipeline(report: Report): Promise<void> {
   const cfg = loadConfig({ AUTHORIZED_USER_IDS: USERS.join(','), STATE_DIR: dir.path, HTTP_PORT: '0', DOCKER_ENABLED: 'false', RATE_LIMIT_PER_MINUTE: '10000', AUDIT_HMAC_KEY: 'bench-key-0123456789' }, 'console');
   if (!cfg.ok) throw new Error(cfg.problems.join('\n'));
   const app = await createApp(cfg.config, [benchTarget], { log: silentLogger() });
-  const who = (i: number): Principal => ({ kind: 'telegram', userId: USERS[i % USERS.length]!, chatId: USERS[i % USERS.length]!, chatType: 'private' });
+  const who = (i: number): Principal => ({ transport: 'tg', userId: USERS[i % USERS.length]!, chatId: USERS[i % USERS.length]!, chatKind: 'private' });
   const ctx = { operator: { userId: 1, chatId: 1, role: 'operator' as const, display: '1' }, origin: 'command' as const, signal: new AbortController().signal, chat: { get: () => undefined, set: () => {} } };
   const direct: number[] = [];
   const piped: number[] = [];

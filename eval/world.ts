@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from '../src/ai/agent.js';
 import type { AiModel } from '../src/ai/providers.js';
-import { createApp, type App, type TargetFactory } from '../src/app.js';
+import { createApp, type App } from '../src/app.js';
+import type { TargetModule } from '../src/core/target.js';
 import { loadConfig } from '../src/config.js';
 import type { PendingApproval } from '../src/core/dispatcher.js';
 import { silentLogger } from '../src/core/log.js';
@@ -16,12 +17,12 @@ import type { Principal } from '../src/core/policy.js';
 import { plainText } from '../src/core/result.js';
 import { dockerActions } from '../src/targets/docker/actions.js';
 import { createExpectedStops } from '../src/targets/docker/stops.js';
-import { kubernetesTarget } from '../src/targets/index.js';
+import { kubernetes as kubernetesModule } from '../src/targets/kubernetes/module.js';
 import { startFakeKube, writeKubeconfig, type ClusterState, type FakeKubeApi } from '../test/fakes/kubeapi.js';
 import { seedFleet, SimDocker } from './docker-sim.js';
 
-export const OPERATOR: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private', username: 'ops' };
-export const VIEWER: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private', username: 'viewer' };
+export const OPERATOR: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@ops' };
+export const VIEWER: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private', name: '@viewer' };
 
 export interface World {
   readonly app: App;
@@ -53,8 +54,8 @@ export async function createWorld(model: AiModel): Promise<World> {
     'console',
   );
   if (!r.ok) throw new Error(r.problems.join('\n'));
-  const simDocker: TargetFactory = ({ redactor }) => ({ actions: dockerActions({ port: docker, stops: createExpectedStops(), redactor }) });
-  const app = await createApp(r.config, [simDocker, kubernetesTarget], { log: silentLogger(), model });
+  const simDocker: TargetModule = { name: 'docker', settings: {}, create: ({ redactor }) => ({ actions: dockerActions({ port: docker, stops: createExpectedStops(), redactor }) }) };
+  const app = await createApp(r.config, [simDocker, kubernetesModule], { log: silentLogger(), model });
   if (!app.agent) throw new Error('no agent');
   return {
     app,

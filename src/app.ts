@@ -4,9 +4,7 @@ import type { Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { AnyAction } from './core/action.js';
 import { AlertRouter } from './core/alert-router.js';
-import type { AlertSink } from './core/alerts.js';
 import { AuditKeyError, AuditLog } from './core/audit.js';
 import { AuditMonitor } from './core/audit-monitor.js';
 import { AuditWitnesses } from './core/audit-witness.js';
@@ -36,38 +34,10 @@ import { resolveAi } from './ai/settings.js';
 import { AiMemoryRepo } from './store/ai-memory.js';
 import { AiUsageRepo, utcDay } from './store/ai-usage.js';
 import { counted } from './core/text.js';
-
-/** A capability plugged into the app: its actions, its health, and anything it runs in the background. */
-export interface Target {
-  readonly actions: readonly AnyAction[];
-  readonly integration?: Integration;
-  /** Live cards (results with a `card` key) as they change, for transports to edit in place. */
-  onCard?(listener: (card: Result) => void): () => void;
-  /** Every live card as it is now, for a transport that lays them out anew. */
-  cards?(): Result[];
-  start?(): Promise<void>;
-  stop?(): Promise<void>;
-}
-
-export interface TargetEnv {
-  readonly config: Config;
-  readonly alerts: AlertSink;
-  readonly log: Logger;
-  readonly db: Db;
-  /** What a target searches or cuts must be redacted first (a search must not reveal what is hidden). */
-  readonly redactor: Redactor;
-}
-
-/**
- * Builds a target from the settings, or returns null when it is switched off. Starts nothing.
- * May be async, so a target's heavy libraries load only when it is configured.
- */
-export type TargetFactory = (env: TargetEnv) => Target | null | Promise<Target | null>;
-
-/** A target could not be set up from the settings (e.g. K8S_CONTEXTS names a missing context). */
-export class SetupError extends Error {
-  override readonly name = 'SetupError';
-}
+import { CardPlacesSlot, placesAction } from './core/places.js';
+import { buildTarget, SetupError, type Target, type TargetModule } from './core/target.js';
+import type { AnyAction } from './core/action.js';
+import { TELEGRAM } from './transports/telegram/principal.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -106,6 +76,8 @@ export interface App {
   onCard(listener: (card: Result) => void): () => void;
   /** Every target's live cards as they are now. */
   cards(): Result[];
+  /** Where a transport that can place live cards apart (forum topics) plugs in. */
+  readonly places: CardPlacesSlot;
   /** Where alerts go; a transport sets it (the console prints, Telegram posts). */
   setAlertDelivery(deliver: (result: Result) => Promise<void>): void;
   startBackground(): Promise<void>;
@@ -114,10 +86,10 @@ export interface App {
 }
 
 /** Composition root: config → store → ports → registry → dispatcher. Transports attach to the result. */
-export async function createApp(config: Config, targets: readonly TargetFactory[], opts: { log?: Logger; model?: AiModel } = {}): Promise<App> {
+export async function createApp(config: Config, modules: readonly TargetModule[], opts: { log?: Logger; model?: AiModel } = {}): Promise<App> {
   const redactor = createRedactor(config.secrets);
   const log = opts.log ?? createLogger(config.LOG_LEVEL, redactor.redact);
-  const db = openDb(config.STATE_DIR, { fsync: config.AUDIT_FSYNC });
+  const db = openDb(config.STATE_DIR, { fsync: config.AUDIT_FSYNC, modules });
   const auditKeys = { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), previousKeys: config.AUDIT_HMAC_KEY_PREVIOUS, anchorPath: config.auditAnchorPath };
   let audit: AuditLog;
   try {
@@ -127,7 +99,13 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     throw e instanceof AuditKeyError ? new SetupError(e.message) : e;
   }
   const metrics = createMetrics();
-  const policy = new Policy({ operators: config.AUTHORIZED_USER_IDS, admins: config.ADMIN_USER_IDS, viewers: config.VIEWER_USER_IDS, chats: config.AUTHORIZED_CHAT_IDS });
+  const policy = new Policy({
+    transport: TELEGRAM,
+    operators: config.AUTHORIZED_USER_IDS,
+    admins: config.ADMIN_USER_IDS,
+    viewers: config.VIEWER_USER_IDS,
+    chats: config.AUTHORIZED_CHAT_IDS,
+  });
   const chatState = new ChatStateRepo(db);
   const global = chatState.forChat(0);
   const startedAt = Date.now();
@@ -156,11 +134,16 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     log,
   });
 
+  const places = new CardPlacesSlot();
   const plugged: Target[] = [];
-  for (const f of targets) {
+  // `/<target> topics` for targets whose live cards may have places of their own, once they are on.
+  const placeActions: AnyAction[] = [];
+  for (const m of modules) {
     try {
-      const t = await f({ config, alerts, log, db, redactor });
-      if (t) plugged.push(t);
+      const t = await buildTarget(m, { config, alerts, log, db, redactor });
+      if (!t) continue;
+      plugged.push(t);
+      if (m.topics && t.actions.length > 0) placeActions.push(placesAction(places, m.name, m.topics.summary));
     } catch (e) {
       db.close();
       throw new SetupError(e instanceof Error ? e.message : String(e));
@@ -202,8 +185,16 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     startedAt,
     silence: { until: () => Number(global.get('alerts.silenced_until') ?? 0), set: (t) => global.set('alerts.silenced_until', t > 0 ? String(t) : undefined) },
   });
-  const targetActions = plugged.flatMap((t) => t.actions);
-  const aiOwn = aiActions({ memory: aiMemory, redactor, has: (name) => targetActions.some((a) => a.name === name), registry: () => late.registry!, agent: () => late.agent! });
+  const targetActions = [...plugged.flatMap((t) => t.actions), ...placeActions];
+  const aiOwn = aiActions({
+    memory: aiMemory,
+    redactor,
+    summaries: modules.flatMap((m) => (m.summaries ?? []).map((s) => ({ ...s, target: m.name }))),
+    has: (name) => targetActions.some((a) => a.name === name),
+    registry: () => late.registry!,
+    dispatcher: () => late.dispatcher!,
+    agent: () => late.agent!,
+  });
   // Without an LLM its spellings stay known, so "/docker summary web" says what is missing.
   const registry = (late.registry = ai.ok
     ? new Registry([...builtins, ...aiOwn, ...targetActions])
@@ -220,6 +211,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     redactDeep: redactor.redactDeep,
     log,
     confirmTtlMs: config.CONFIRM_TTL_SECONDS * 1000,
+    approvalRetentionMs: config.APPROVAL_RETENTION_DAYS * 24 * 3600_000,
     actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
     aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
   }));
@@ -249,6 +241,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
   const prune = setInterval(() => {
     const weekAgo = Date.now() - 7 * 24 * 3600_000;
     buttons.prune();
+    dispatcher.approvals.prune();
     updates.prune(weekAgo);
     aiUsage.prune(utcDay(weekAgo));
   }, 3600_000);
@@ -269,6 +262,7 @@ export async function createApp(config: Config, targets: readonly TargetFactory[
     witnesses,
     ...(agent ? { agent } : {}),
     integrations,
+    places,
     onCard(listener) {
       const offs = plugged.flatMap((t) => (t.onCard ? [t.onCard(listener)] : []));
       return () => offs.forEach((off) => off());

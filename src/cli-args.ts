@@ -4,18 +4,24 @@ export type FlagKind = 'bool' | 'value';
 export type Parsed =
   | { kind: 'help' }
   | { kind: 'error'; message: string }
-  | { kind: 'ok'; flags: Map<string, string[]> };
+  | { kind: 'ok'; flags: Map<string, string[]>; positional: string[] };
 
 /**
  * Strict parsing of one verb's arguments: `--help`/`-h` anywhere wins (so asking for help
- * never starts anything); an unknown flag, a missing value or any extra argument is an error.
+ * never starts anything); an unknown flag, a missing value, or arguments other than the
+ * `positional` ones the verb names (all of them required) is an error.
  */
-export function parseVerbArgs(args: readonly string[], flags: Readonly<Record<string, FlagKind>>): Parsed {
+export function parseVerbArgs(args: readonly string[], flags: Readonly<Record<string, FlagKind>>, positional: readonly string[] = []): Parsed {
   if (args.some((a) => a === '--help' || a === '-h')) return { kind: 'help' };
   const seen = new Map<string, string[]>();
+  const given: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (!arg.startsWith('-') || arg === '-') return { kind: 'error', message: `unexpected argument ${JSON.stringify(arg)}` };
+    if (!arg.startsWith('-') || arg === '-') {
+      if (given.length === positional.length) return { kind: 'error', message: `unexpected argument ${JSON.stringify(arg)}` };
+      given.push(arg);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     const kind = flags[name];
@@ -28,5 +34,6 @@ export function parseVerbArgs(args: readonly string[], flags: Readonly<Record<st
     } else if (eq > 0) return { kind: 'error', message: `${name} takes no value` };
     seen.set(name, [...(seen.get(name) ?? []), value]);
   }
-  return { kind: 'ok', flags: seen };
+  if (given.length < positional.length) return { kind: 'error', message: `${positional[given.length]} is missing` };
+  return { kind: 'ok', flags: seen, positional: given };
 }

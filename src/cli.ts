@@ -1,23 +1,24 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { config as loadDotenv } from 'dotenv';
 import { GrammyError } from 'grammy';
-import { createApp, SetupError, VERSION, type App, type TargetFactory } from './app.js';
+import { createApp, VERSION, type App } from './app.js';
 import { loadConfig, type Config, type Mode } from './config.js';
 import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
 import { DirError } from './core/dirs.js';
 import { checkAll } from './core/health.js';
+import { SetupError, type TargetModule } from './core/target.js';
 import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
 import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
 import { probeHealth } from './http/probe.js';
 import { ListenError } from './http/server.js';
+import { anchorOf, backupState, BackupError } from './store/backup.js';
 import { openDb, dbPath } from './store/db.js';
-import { TARGETS } from './targets/index.js';
+import { MODULES } from './targets/modules.js';
 import { createTelegram } from './transports/telegram/bot.js';
-import { TopicsSlot } from './transports/telegram/topics.js';
-import { createConsole, runOnce } from './transports/console/console.js';
+import { createConsole, localPrincipal, runOnce } from './transports/console/console.js';
 import { counted } from './core/text.js';
 
 /** Each verb's usage: printed by `teleops VERB --help`, and after a usage error. */
@@ -33,6 +34,8 @@ const VERB_USAGE = {
   doctor: `teleops doctor [--json]                check settings and reachability of everything configured
                                          (exit 0 all fine, 1 something fails; --json: one object per check)`,
   health: 'teleops health                         exit 0 when this host\'s /health says ok (for container healthchecks)',
+  backup: `teleops backup FILE [--state-dir DIR]   a consistent copy of the state while the bot runs, its audit
+                                         anchor beside it (FILE.anchor), verified (README, "Backup")`,
 } as const;
 type Verb = keyof typeof VERB_USAGE;
 
@@ -57,7 +60,7 @@ function config(mode: Mode): Config {
 }
 
 /** Builds the app, or exits 2 with the one-line reason a target could not be set up. */
-async function build(cfg: Config, targets: readonly TargetFactory[]): Promise<App> {
+async function build(cfg: Config, targets: readonly TargetModule[]): Promise<App> {
   try {
     return await createApp(cfg, targets);
   } catch (e) {
@@ -68,10 +71,9 @@ async function build(cfg: Config, targets: readonly TargetFactory[]): Promise<Ap
   }
 }
 
-async function start(targets: readonly TargetFactory[]): Promise<void> {
+async function start(targets: readonly TargetModule[]): Promise<void> {
   const cfg = config('start');
-  const topics = new TopicsSlot();
-  const app = await build(cfg, [...targets, topics.target]);
+  const app = await build(cfg, targets);
   const alertChats = cfg.ALERT_CHAT_ID.length > 0 ? cfg.ALERT_CHAT_ID : app.policy.operatorChats();
   const tg = createTelegram({
     token: cfg.TELEGRAM_BOT_TOKEN,
@@ -87,7 +89,7 @@ async function start(targets: readonly TargetFactory[]): Promise<void> {
     db: app.db,
     live: app,
     alertChats,
-    topics,
+    places: app.places,
     ...(app.agent ? { agent: app.agent } : {}),
   });
   app.integrations.push({ name: 'telegram', check: async () => tg.health() });
@@ -143,7 +145,7 @@ async function integrationSummary(app: App): Promise<void> {
   app.log[down.length > 0 ? 'warn' : 'info'](`integrations: ${parts.join(', ')}`);
 }
 
-async function consoleMode(targets: readonly TargetFactory[], flags: ReadonlyMap<string, string[]>): Promise<void> {
+async function consoleMode(targets: readonly TargetModule[], flags: ReadonlyMap<string, string[]>): Promise<void> {
   const once = flags.get('-c')?.[0] ?? flags.get('--command')?.[0];
   const json = flags.has('--json');
   if (json && once === undefined) usageExit('console', '--json needs -c "/command …"', `Usage:\n  ${VERB_USAGE.console}`);
@@ -155,7 +157,7 @@ async function consoleMode(targets: readonly TargetFactory[], flags: ReadonlyMap
   const deps = {
     dispatcher: app.dispatcher,
     redactor: app.redactor,
-    principal: { kind: 'console', name: userInfo().username },
+    principal: localPrincipal(userInfo().username),
     downloadDir: join(cfg.STATE_DIR, 'downloads'),
     input: process.stdin,
     output: process.stdout,
@@ -176,8 +178,8 @@ async function consoleMode(targets: readonly TargetFactory[], flags: ReadonlyMap
 /** Exit codes of `teleops audit verify`. */
 const VERIFY_EXIT = { intact: 0, broken: 1, usage: 2, unverifiable: 3 } as const;
 
-function usageError(cmd: string, why: string): never {
-  process.stderr.write(`teleops audit ${cmd}: ${why}\n`);
+function usageError(verb: string, why: string): never {
+  process.stderr.write(`teleops ${verb}: ${why}\n`);
   process.exit(VERIFY_EXIT.usage);
 }
 
@@ -197,8 +199,8 @@ function auditFiles(cmd: string, stateDirArg: string | undefined): { stateDir: s
 }
 
 async function auditVerify(flags: Map<string, string[]>): Promise<never> {
-  const a = auditArgs('verify', flags);
-  const { stateDir, ...opts } = auditFiles('verify', a.stateDir);
+  const a = auditArgs('audit verify', flags);
+  const { stateDir, ...opts } = auditFiles('audit verify', a.stateDir);
   const db = openDb(stateDir, { readonly: true });
   const r = await verifyAuditAsync(db, { ...opts, heads: a.heads });
   db.close();
@@ -217,9 +219,9 @@ async function auditVerify(flags: Map<string, string[]>): Promise<never> {
 
 /** Brings the log under AUDIT_HMAC_KEY now (teleops also does it when it starts). */
 function auditRekey(flags: Map<string, string[]>): never {
-  const a = auditArgs('rekey', flags);
-  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('rekey', a.stateDir);
-  if (!hmacKey) usageError('rekey', 'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)');
+  const a = auditArgs('audit rekey', flags);
+  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('audit rekey', a.stateDir);
+  if (!hmacKey) usageError('audit rekey', 'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)');
   const db = openDb(stateDir);
   try {
     const before = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM audit').pluck().get()!;
@@ -234,9 +236,22 @@ function auditRekey(flags: Map<string, string[]>): never {
     process.exit(0);
   } catch (e) {
     if (!(e instanceof AuditKeyError)) throw e;
-    usageError('rekey', e.message);
+    usageError('audit rekey', e.message);
   } finally {
     db.close();
+  }
+}
+
+async function backup(file: string, flags: Map<string, string[]>): Promise<never> {
+  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('backup', flags.get('--state-dir')?.at(-1));
+  try {
+    const v = await backupState({ stateDir, anchorPath, file: resolve(file), previousKeys, ...(hmacKey ? { hmacKey } : {}) });
+    process.stdout.write(`backup ${file}: ${counted(v.entries, 'audit entry', 'audit entries')}, head #${v.headSeq}, verified; anchor ${anchorOf(file)}\n`);
+    process.exit(0);
+  } catch (e) {
+    if (!(e instanceof BackupError)) throw e;
+    process.stderr.write(`teleops backup: ${e.message}\n`);
+    process.exit(1);
   }
 }
 
@@ -263,7 +278,11 @@ const VERB_FLAGS: Record<Verb, Record<string, FlagKind>> = {
   'audit rekey': { '--state-dir': 'value' },
   doctor: { '--json': 'bool' },
   health: {},
+  backup: { '--state-dir': 'value' },
 };
+
+/** Arguments each verb requires, in order (named in its usage). */
+const VERB_POSITIONAL: Partial<Record<Verb, readonly string[]>> = { backup: ['FILE'] };
 
 function isVerb(v: string): v is Verb {
   return Object.hasOwn(VERB_USAGE, v);
@@ -290,12 +309,12 @@ function usageExit(what: string, why: string, usage: string): never {
 }
 
 /** `targets` is for tests that add a test-only target to the real process. */
-export async function main(argv: string[], targets: readonly TargetFactory[] = TARGETS): Promise<void> {
+export async function main(argv: string[], targets: readonly TargetModule[] = MODULES): Promise<void> {
   loadDotenv({ quiet: true });
   quietOnClosedStdout();
   const { verb, rest } = verbOf(argv);
   if (isVerb(verb)) {
-    const p = parseVerbArgs(rest, VERB_FLAGS[verb]);
+    const p = parseVerbArgs(rest, VERB_FLAGS[verb], VERB_POSITIONAL[verb]);
     const usage = `Usage:\n  ${VERB_USAGE[verb]}`;
     if (p.kind === 'help') return void process.stdout.write(`${usage}\n`);
     if (p.kind === 'error') usageExit(verb, p.message, usage);
@@ -312,6 +331,8 @@ export async function main(argv: string[], targets: readonly TargetFactory[] = T
         return process.exit(await runDoctor(process.env, process.stdout, { json: p.flags.has('--json') }));
       case 'health':
         return health();
+      case 'backup':
+        return backup(p.positional[0]!, p.flags);
     }
   }
   switch (verb) {

@@ -1,113 +1,17 @@
 import { z } from 'zod';
 import { join } from 'node:path';
 import { createRedactor } from './core/redact.js';
-import { parseDockerHost } from './targets/docker/engine.js';
-import { isDnsLabel } from './targets/kubernetes/names.js';
-import { settingPattern } from './targets/tmux/settings.js';
+import { bool, every, ids, int, list, text, url, type Setting } from './core/settings.js';
+import { MODULES } from './targets/modules.js';
 import { AI_PROVIDERS, aiSettingsProblems } from './ai/settings.js';
 import { parseDuration } from './core/text.js';
 import { parseWitnessSpec, type WitnessEvery, type WitnessSpec } from './witnesses/spec.js';
 
 /**
- * Every setting, in one place: name, default, what it means and how it is parsed.
- * `.env.example`, the README's table and `teleops doctor` are checked against this list.
+ * Every setting, in one place: name, default, what it means and how it is parsed; each
+ * target's rows come from its module. `.env.example`, the README's table and `teleops doctor`
+ * are checked against this list.
  */
-
-const ids = (what: string) =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
-      const out: number[] = [];
-      for (const p of parts) {
-        if (!/^-?\d{1,20}$/.test(p) || !Number.isSafeInteger(Number(p))) {
-          ctx.addIssue({ code: 'custom', message: `"${p}" is not a numeric ${what} id` });
-          return z.NEVER;
-        }
-        out.push(Number(p));
-      }
-      return out;
-    });
-
-const bool = z
-  .string()
-  .transform((s, ctx) => {
-    const v = s.trim().toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-    if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not true or false` });
-    return z.NEVER;
-  });
-
-const int = (min: number, max: number) =>
-  z.string().transform((s, ctx) => {
-    const n = Number(s.trim());
-    if (!/^\d+$/.test(s.trim()) || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `"${s}" must be a whole number from ${min} to ${max}` });
-      return z.NEVER;
-    }
-    return n;
-  });
-
-const num = (min: number, max: number) =>
-  z.string().transform((s, ctx) => {
-    const n = Number(s.trim());
-    if (s.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `"${s}" must be a number from ${min} to ${max}` });
-      return z.NEVER;
-    }
-    return n;
-  });
-
-const text = z.string().transform((s) => s.trim());
-const list = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''));
-
-/** Namespace names, checked here so that a typo is reported even while Kubernetes is off. */
-const namespaces = list.refine((ns) => ns.every(isDnsLabel), {
-  error: (iss) => `not a namespace name: ${(iss.input as string[]).filter((n) => !isDnsLabel(n)).map((n) => JSON.stringify(n.slice(0, 64))).join(', ')}`,
-});
-
-const absolutePath = z.string().transform((s, ctx) => {
-  const p = s.trim();
-  if (p !== '' && !p.startsWith('/')) {
-    ctx.addIssue({ code: 'custom', message: `"${s}" must be an absolute path` });
-    return z.NEVER;
-  }
-  return p;
-});
-
-const dockerHost = z.string().transform((s, ctx) => {
-  try {
-    parseDockerHost(s);
-    return s.trim();
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^DOCKER_HOST /, '') });
-    return z.NEVER;
-  }
-});
-
-/** A regex setting: `re` (flags as given) or `/re/flags`; refused when it could backtrack badly. */
-const pattern = (defaultFlags: string) =>
-  z.string().transform((s, ctx) => {
-    if (s.trim() === '') return undefined;
-    try {
-      return settingPattern(s, defaultFlags);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  });
-
-const url = z.string().transform((s, ctx) => {
-  try {
-    const u = new URL(s.trim());
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not an http(s) URL` });
-    return z.NEVER;
-  }
-});
 
 /** Like `url`, but empty is allowed (the provider's own endpoint). */
 const optionalUrl = z.string().transform((s, ctx) => {
@@ -127,18 +31,6 @@ const botToken = z.string().transform((s, ctx) => {
     return z.NEVER;
   }
   return t;
-});
-
-/** A duration like 30s, 10m, 1h30m; `0` or `off`: never. */
-const every = z.string().transform((s, ctx) => {
-  const v = s.trim().toLowerCase();
-  if (v === '0' || v === 'off') return 0;
-  const ms = parseDuration(v);
-  if (ms === undefined || ms < 1000) {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration of 1s or more (like 30s, 10m, 1h) or 0/off` });
-    return z.NEVER;
-  }
-  return ms;
 });
 
 const witnesses = list.transform((items, ctx) => {
@@ -170,50 +62,30 @@ const witnessEvery = list.transform((items, ctx): WitnessEvery => {
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-interface Setting {
-  readonly doc: string;
-  /** Shown in docs; `undefined` means unset by default. */
-  readonly default?: string;
-  readonly schema: z.ZodType;
-  /** Scrubbed from everything that leaves the process. */
-  readonly secret?: boolean;
-  /** Example value for .env.example when it differs from the default. */
-  readonly example?: string;
-}
+type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+type TargetRows = Intersection<(typeof MODULES)[number]['settings']>;
+
+/** Every target module's rows, in the order of the module list. */
+const TARGET_SETTINGS = Object.assign({}, ...MODULES.map((m) => m.settings)) as TargetRows;
 
 export const SETTINGS = {
   TELEGRAM_BOT_TOKEN: { doc: 'Bot token from @BotFather; required for `teleops start`', schema: botToken, secret: true, example: '' },
   TELEGRAM_API_ROOT: { doc: 'Bot API server (a self-hosted one, or a test server)', default: 'https://api.telegram.org', schema: url },
   AUTHORIZED_USER_IDS: { doc: 'Operators: numeric Telegram user ids, comma-separated; required', schema: ids('Telegram user'), example: '' },
   AUTHORIZED_CHAT_IDS: { doc: 'Groups/supergroups where authorized users may operate', default: '', schema: ids('Telegram chat') },
-  ADMIN_USER_IDS: { doc: 'Admins: operators who may also use shell and audit administration', default: '', schema: ids('Telegram user') },
+  ADMIN_USER_IDS: { doc: 'Admins: operators who may also run admin-only commands and administer the audit', default: '', schema: ids('Telegram user') },
   VIEWER_USER_IDS: { doc: 'Viewers: read actions only', default: '', schema: ids('Telegram user') },
   RATE_LIMIT_PER_MINUTE: { doc: 'Requests per operator per minute (token bucket)', default: '20', schema: int(1, 10_000) },
   CONFIRM_TTL_SECONDS: { doc: 'How long an approval card can be answered', default: '120', schema: int(1, 86_400) },
+  APPROVAL_RETENTION_DAYS: {
+    doc: 'Decided approvals are deleted after this many days (the audit log keeps them)',
+    default: '30',
+    schema: int(1, 3650),
+  },
   ACTION_TIMEOUT_SECONDS: { doc: 'Upper bound on any one action run', default: '60', schema: int(1, 3600) },
   ALERT_CHAT_ID: { doc: 'Chat that receives alerts (default: every operator\'s private chat)', default: '', schema: ids('Telegram chat') },
   ALERT_COOLDOWN_SECONDS: { doc: 'Repeated alerts about the same thing are coalesced within this window', default: '300', schema: int(0, 86_400) },
-  DOCKER_ENABLED: { doc: 'Operate Docker containers', default: 'true', schema: bool },
-  DOCKER_HOST: { doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)', default: 'unix:///var/run/docker.sock', schema: dockerHost },
-  DOCKER_TIMEOUT_SECONDS: { doc: 'Upper bound on one Docker Engine call', default: '10', schema: int(1, 300) },
-  TMUX_ENABLED: { doc: 'Operate tmux sessions', default: 'true', schema: bool },
-  TMUX_SOCKET: { doc: 'Path of the tmux server socket to operate (tmux -S); empty: tmux\'s default', default: '', schema: text },
-  TMUX_SESSION_FILTER: { doc: 'Regex: only sessions whose name matches exist for operators (case-sensitive)', default: '', schema: pattern('') },
-  TMUX_DEFAULT_CWD: { doc: 'Absolute working directory for /tmux new without -d (empty: the home directory)', default: '', schema: absolutePath },
-  TMUX_LOG_LINES: { doc: 'Scrollback lines sent by /tmux log and searched by /tmux find', default: '5000', schema: int(100, 100_000) },
-  TMUX_POLL_SECONDS: { doc: 'How often watched sessions are looked at', default: '2', schema: num(0.1, 60) },
-  TMUX_STUCK_MINUTES: { doc: 'A running session with no output this long is "stuck"', default: '15', schema: num(1, 1440) },
-  TMUX_ALERT_COOLDOWN_SECONDS: { doc: 'No second alert for the same state of a session within this', default: '300', schema: int(0, 86_400) },
-  TMUX_CARD_LINES: { doc: 'Last lines shown on a session\'s status card', default: '15', schema: int(3, 50) },
-  TMUX_WAIT_PATTERNS: { doc: 'Extra regex for "waiting for input" prompts (case-insensitive unless /re/flags)', default: '', schema: pattern('i') },
-  TMUX_ERROR_PATTERNS: { doc: 'Extra regex for error output (case-insensitive unless /re/flags)', default: '', schema: pattern('i') },
-  KUBECONFIG: { doc: 'Kubeconfig path(s); unset: ~/.kube/config, or the in-cluster service account', default: '', schema: text },
-  K8S_CONTEXTS: { doc: 'Allowed kubeconfig contexts, comma-separated (empty: all)', default: '', schema: list },
-  K8S_NAMESPACES: { doc: 'Allowed namespaces, comma-separated (empty: all)', default: '', schema: namespaces },
-  K8S_READ_ONLY: { doc: 'Remove every mutating Kubernetes action', default: 'false', schema: bool },
-  K8S_MAX_REPLICAS: { doc: 'Most replicas /k8s scale may set', default: '50', schema: int(0, 10_000) },
-  SHELL_ENABLED: { doc: 'Allow /shell: admins only, approval every time', default: 'false', schema: bool },
-  SHELL_TIMEOUT_SECONDS: { doc: 'A /shell command is killed after this long', default: '30', schema: int(1, 3600) },
+  ...TARGET_SETTINGS,
   STATE_DIR: { doc: 'Directory of the SQLite database and the audit anchor file', default: '.state', schema: text },
   AUDIT_HMAC_KEY: { doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)', default: '', schema: text, secret: true },
   AUDIT_HMAC_KEY_PREVIOUS: { doc: 'Earlier audit keys, comma-separated: rotation proofs and the entries written under them are checked with these', default: '', schema: list, secret: true },

@@ -7,7 +7,8 @@ import { checkAll, type Integration } from './core/health.js';
 import { silentLogger } from './core/log.js';
 import { createRedactor } from './core/redact.js';
 import { dbPath, openDb, openMemoryDb } from './store/db.js';
-import { TARGETS } from './targets/index.js';
+import { buildTarget } from './core/target.js';
+import { MODULES } from './targets/modules.js';
 import { botFetch } from './transports/telegram/bot-fetch.js';
 import { counted } from './core/text.js';
 
@@ -15,9 +16,7 @@ type Line = { ok: boolean | 'off' | 'warn'; name: string; detail: string; fix?: 
 
 /** What to try when an integration is down. */
 const FIX: Record<string, string> = {
-  docker: 'start dockerd, point DOCKER_HOST at it, or set DOCKER_ENABLED=false',
-  tmux: 'install tmux, set TMUX_SOCKET, or set TMUX_ENABLED=false',
-  kubernetes: 'check KUBECONFIG, K8S_CONTEXTS and that the API server is reachable',
+  ...Object.fromEntries(MODULES.flatMap((m) => (m.fix ? [[m.name, m.fix]] : []))),
   llm: 'check AI_BASE_URL, the network and the API key, or set AI_PROVIDER=none',
 };
 
@@ -69,11 +68,11 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   if (cfg.TELEGRAM_BOT_TOKEN) integrations.push(telegramCheck(cfg.TELEGRAM_API_ROOT, cfg.TELEGRAM_BOT_TOKEN));
   integrations.push(llmIntegration(cfg));
   const log = silentLogger();
-  const scratch = openMemoryDb();
+  const scratch = openMemoryDb(MODULES);
   const redactor = createRedactor(cfg.secrets);
-  for (const f of TARGETS) {
+  for (const m of MODULES) {
     try {
-      const t = await f({ config: cfg, alerts: { raise: () => {} }, log, db: scratch, redactor });
+      const t = await buildTarget(m, { config: cfg, alerts: { raise: () => {} }, log, db: scratch, redactor });
       if (t?.integration) integrations.push(t.integration);
     } catch (e) {
       lines.push({ ok: false, name: 'target', detail: (e as Error).message });

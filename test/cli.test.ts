@@ -8,7 +8,7 @@ async function teleops(args: string[], env: Record<string, string> = {}): Promis
   return { code, out: p.output() };
 }
 
-const VERBS = ['start', 'console', 'doctor', 'audit verify', 'audit rekey', 'health'];
+const VERBS = ['start', 'console', 'doctor', 'audit verify', 'audit rekey', 'health', 'backup'];
 
 describe('teleops CLI', () => {
   it.each(VERBS)('%s --help prints its usage, exits 0 and starts nothing', async (verb) => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/core/log.js';
-import { TARGETS } from '../src/targets/index.js';
+import { MODULES } from '../src/targets/modules.js';
 import { scriptedModel } from './fakes/scripted-model.js';
 import { tempDir } from './support/app.js';
 
@@ -72,7 +72,7 @@ beforeAll(async () => {
     'console',
   );
   if (!r.ok) throw new Error(r.problems.join('\n'));
-  app = await createApp(r.config, TARGETS, { log: silentLogger(), model: scriptedModel([]) });
+  app = await createApp(r.config, MODULES, { log: silentLogger(), model: scriptedModel([]) });
 });
 afterAll(async () => {
   await app?.close(0);

@@ -170,7 +170,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
       await docker(['import', '--change', 'ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin', '--change', 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt', '--change', `USER ${NONROOT}:${NONROOT}`, '--change', 'ENTRYPOINT ["/nodejs/bin/node"]', tar, base]);
     }
 
-    log('staging the app (dist/ compiled, production dependencies)');
+    log('staging the app (bundled into dist/, plus the native SQLite module)');
     const ctx = join(work, 'context');
     await mkdir(join(ctx, 'deploy'), { recursive: true });
     await sh(process.execPath, [join(ROOT, 'deploy/image/stage.mjs'), join(ctx, 'staged')]);

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { ActionError, defineAction, type ActionContext, type AnyAction } from '../core/action.js';
+import type { Dispatcher } from '../core/dispatcher.js';
 import type { Registry } from '../core/registry.js';
 import { bold, line, value, type Result } from '../core/result.js';
+import type { AiSummary } from '../core/target.js';
 import type { AiMemoryRepo } from '../store/ai-memory.js';
 import type { Agent } from './agent.js';
 import type { Redactor } from '../core/redact.js';
@@ -9,10 +11,13 @@ import type { Redactor } from '../core/redact.js';
 export interface AiActionDeps {
   readonly memory: AiMemoryRepo;
   readonly redactor: Redactor;
+  /** What the target modules offer to summarize, each with its target's name. */
+  readonly summaries: readonly (AiSummary & { readonly target: string })[];
   /** Whether the registry will have this action (summaries exist only where their source does). */
   readonly has: (action: string) => boolean;
   /** Built after the registry and the agent: looked up when an action runs. */
   readonly registry: () => Registry;
+  readonly dispatcher: () => Dispatcher;
   readonly agent: () => Agent;
 }
 
@@ -25,18 +30,26 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
   const lines = z.coerce.number().int().min(10).max(2000).optional().describe(`how many of the last lines to read (default ${SUMMARY_LINES_DEFAULT})`);
 
   /**
-   * Reads through a read-only action of the registry with the caller's context: the summary is
-   * itself an authorized, rate-limited and audited request, and a read changes nothing.
+   * Reads through a read-only action of the registry, as a request of its own through the
+   * dispatcher (origin ai: authorized, rate-limited, audited, with its timeout): a read changes nothing.
    */
   async function read(ctx: ActionContext, name: string, raw: Record<string, unknown>): Promise<string> {
-    const action = d.registry().get(name);
-    if (!action || action.risk !== 'read') throw new ActionError(`${name} is not available here.`);
-    const parsed = (action.params as z.ZodType).safeParse(raw);
-    if (!parsed.success) throw new ActionError(parsed.error.issues.map((i) => i.message).join('; '));
-    const r: Result = await action.run(ctx, parsed.data);
-    // tools.js brings the AI SDK, which a start without an LLM does not load.
-    const { resultText } = await import('./tools.js');
-    return resultText(r, d.redactor, SUMMARY_READ_CHARS, ctx.signal);
+    if (d.registry().get(name)?.risk !== 'read') throw new ActionError(`${name} is not available here.`);
+    const outcome = await d.dispatcher().inner(ctx.operator, name, raw);
+    switch (outcome.kind) {
+      case 'done': {
+        // tools.js brings the AI SDK, which a start without an LLM does not load.
+        const { resultText } = await import('./tools.js');
+        return resultText(outcome.result, d.redactor, SUMMARY_READ_CHARS, ctx.signal);
+      }
+      case 'failed':
+      case 'refused':
+        throw new ActionError(outcome.message);
+      case 'rate_limited':
+        throw new ActionError(`Too many requests: try again in ${outcome.retryAfterS}s.`);
+      default:
+        throw new ActionError(`${name} could not run here.`);
+    }
   }
 
   const summaryResult = (what: string, name: string, text: string): Result => ({
@@ -63,40 +76,24 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
       },
     }),
   ];
-  if (d.has('tmux.tail')) {
+  for (const sum of d.summaries) {
+    if (!d.has(sum.read.action)) continue;
     actions.push(
       defineAction({
-        name: 'ai.tmux-summary',
-        summary: 'A short AI diagnosis of what a terminal session is doing',
-        target: 'tmux',
+        name: sum.name,
+        summary: sum.summary,
+        target: sum.target,
         risk: 'read',
         llm: false,
         timeoutMs: 120_000,
-        params: z.object({ session: z.string().min(1).max(200), lines }),
-        command: { path: ['tmux', 'summary'], usage: '<session> [lines]' },
-        subject: (p) => `session ${p.session}`,
+        params: z.object({ [sum.param]: z.string().min(1).max(200), lines }),
+        command: sum.command,
+        subject: (p) => `${sum.param} ${p[sum.param]}`,
         run: async (ctx, p) => {
-          const output = await read(ctx, 'tmux.tail', { target: p.session, lines: p.lines ?? SUMMARY_LINES_DEFAULT });
-          return summaryResult('Session', p.session, await d.agent().summarize(ctx.operator, `terminal session ${p.session}`, output, ctx.signal));
-        },
-      }),
-    );
-  }
-  if (d.has('docker.logs')) {
-    actions.push(
-      defineAction({
-        name: 'ai.docker-summary',
-        summary: 'A short AI diagnosis of a container log (also /docker logs <container> [lines] summarize)',
-        target: 'docker',
-        risk: 'read',
-        llm: false,
-        timeoutMs: 120_000,
-        params: z.object({ container: z.string().min(1).max(200), lines }),
-        command: { path: ['docker', 'summary'], usage: '<container> [lines]', suffix: { path: ['docker', 'logs'], word: 'summarize' } },
-        subject: (p) => `container ${p.container}`,
-        run: async (ctx, p) => {
-          const output = await read(ctx, 'docker.logs', { container: p.container, lines: p.lines ?? SUMMARY_LINES_DEFAULT });
-          return summaryResult('Container', p.container, await d.agent().summarize(ctx.operator, `the log of container ${p.container}`, output, ctx.signal));
+          const subject = p[sum.param] as string;
+          const n = (p.lines as number | undefined) ?? SUMMARY_LINES_DEFAULT;
+          const output = await read(ctx, sum.read.action, sum.read.params(subject, n));
+          return summaryResult(sum.label, subject, await d.agent().summarize(ctx.operator, sum.what(subject), output, ctx.signal));
         },
       }),
     );

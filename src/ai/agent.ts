@@ -5,10 +5,11 @@
  */
 import { generateText, stepCountIs, wrapLanguageModel, type LanguageModelMiddleware, type LanguageModelUsage, type ModelMessage } from 'ai';
 import { ActionError, type Operator } from '../core/action.js';
+import { DeadlineError, withDeadline } from '../core/deadline.js';
 import type { Dispatcher } from '../core/dispatcher.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
-import { operatorId, type Principal } from '../core/policy.js';
+import type { Principal } from '../core/policy.js';
 import { RateLimiter } from '../core/ratelimit.js';
 import type { Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
@@ -117,7 +118,7 @@ export function createAgent(d: AgentDeps): Agent {
       d.dispatcher.unauthorized(principal, 'ai');
       return { blocks: [] };
     }
-    const who = operatorId(operator);
+    const who = d.dispatcher.actorOf(operator);
     const day = utcDay(now());
     const used = d.usage.total(who, day);
     if (used >= s.dailyTokenBudget) {
@@ -189,24 +190,31 @@ export function createAgent(d: AgentDeps): Agent {
   }
 
   async function summarize(operator: Operator, subject: string, output: string, signal: AbortSignal): Promise<string> {
-    const who = operatorId(operator);
+    const who = d.dispatcher.actorOf(operator);
     const day = utcDay(now());
     if (d.usage.total(who, day) >= s.dailyTokenBudget) throw new ActionError('Your AI budget for today is used up; it renews at 00:00 UTC.');
     try {
-      const res = await generateText({
-        model: wrapLanguageModel({ model: d.model.model, middleware: middleware(who) }),
-        system: SUMMARY_PROMPT,
-        prompt: `Output of ${subject}:\n${wrapUntrusted('output', d.redactor.redact(output), TOOL_OUTPUT_CHARS * 2)}`,
-        maxOutputTokens: 300,
-        abortSignal: AbortSignal.any([signal, AbortSignal.timeout(s.timeoutMs)]),
-        maxRetries: 1,
-      });
+      const res = await withDeadline(
+        'AI summary',
+        s.timeoutMs,
+        (abortSignal) =>
+          generateText({
+            model: wrapLanguageModel({ model: d.model.model, middleware: middleware(who) }),
+            system: SUMMARY_PROMPT,
+            prompt: `Output of ${subject}:\n${wrapUntrusted('output', d.redactor.redact(output), TOOL_OUTPUT_CHARS * 2)}`,
+            maxOutputTokens: 300,
+            abortSignal,
+            maxRetries: 1,
+          }),
+        signal,
+      );
       count(who, day, res.totalUsage);
       const text = d.redactor.redact(res.text.trim());
-      if (text === '') throw new ActionError('The AI gave no summary; try again, or read the output with /tmux tail or /docker logs.');
+      if (text === '') throw new ActionError('The AI gave no summary; try again, or read the output itself.');
       return truncate(text, 1000);
     } catch (e) {
       if (e instanceof ActionError) throw e;
+      if (e instanceof DeadlineError) throw new ActionError(`${e.message}; try again.`);
       if (e instanceof LlmRateLimited) throw new ActionError(`Too many AI requests; try again in ${e.retryAfterS}s.`);
       const message = truncate(d.redactor.redact(e instanceof Error ? e.message : String(e)), 300);
       d.log.warn({ err: message, provider: d.model.provider }, 'LLM summary failed');

@@ -1,4 +1,9 @@
 import type { Operator } from '../core/action.js';
+import { MODULES } from '../targets/modules.js';
+
+/** What the assistant helps with, from the target modules: "A, B and C". */
+const domains = MODULES.flatMap((m) => (m.prompt ? [m.prompt] : []));
+const DOMAINS = domains.length > 1 ? `${domains.slice(0, -1).join(', ')} and ${domains.at(-1)}` : domains.join('');
 
 /**
  * The system prompt. It states the rules the code enforces anyway (approval, no retry after a
@@ -6,7 +11,7 @@ import type { Operator } from '../core/action.js';
  */
 export function systemPrompt(operator: Operator, now: number): string {
   return [
-    `You are teleops, an operations assistant. You help ${operator.display} (role: ${operator.role}) look at and act on their Docker containers, Kubernetes workloads and tmux sessions.`,
+    `You are teleops, an operations assistant. You help ${operator.display} (role: ${operator.role}) look at and act on their ${DOMAINS}.`,
     '',
     'How you work:',
     '- You act only by calling the tools you are given. Each tool is one teleops action and passes the same authorization, rate limit, approval and audit as a slash command. If a tool you would need is not in your list, say so; do not pretend.',

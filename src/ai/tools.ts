@@ -9,7 +9,7 @@ import { jsonSchema, tool, type ToolSet } from 'ai';
 import { z } from 'zod';
 import type { AnyAction, Role } from '../core/action.js';
 import { canonicalJson } from '../core/audit.js';
-import type { CardUpdate, Dispatcher, PendingApproval } from '../core/dispatcher.js';
+import type { Dispatcher, PendingApproval } from '../core/dispatcher.js';
 import type { Principal } from '../core/policy.js';
 import type { Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
@@ -200,41 +200,38 @@ export class ToolSession {
     this.d.ui.progress(`⏳ ${taken.label}: waiting for approval…`);
     this.d.deadline.pause();
     try {
-      const abandon = new AbortController();
-      const decided = waitForOutcome(this.d.dispatcher, p, AbortSignal.any([this.d.signal, abandon.signal]), this.now);
+      // Asked before the card is up, so a fast tap's outcome is not missed; the owner settles it.
+      const settled = this.d.dispatcher.approvals.settled(p.id);
       try {
         await this.d.ui.approval(p);
       } catch {
         // Nobody can press a card that was never shown; it expires by itself.
-        abandon.abort();
-        await decided.catch(() => undefined);
         taken.status = 'failed: the approval card could not be shown';
         this.stopReason = 'the approval card could not be shown';
         return 'FAILED: the approval card could not be shown to the operator; nothing was done. Do not retry.';
       }
-      const u = await decided;
-      const by = u.approval.decidedBy ?? 'someone';
-      switch (u.approval.state) {
+      const s = await untilAborted(settled, this.d.signal);
+      switch (s.state) {
         case 'approved': {
-          const o = u.outcome;
+          const o = s.outcome;
           if (o?.kind === 'done') {
-            taken.status = `approved by ${by}, done`;
-            return `APPROVED by ${by} and run. Result:\n${this.wrap(action.name, plainText(o.result))}`;
+            taken.status = `approved by ${s.by}, done`;
+            return `APPROVED by ${s.by} and run. Result:\n${this.wrap(action.name, plainText(o.result))}`;
           }
-          taken.status = `approved by ${by}, failed`;
+          taken.status = `approved by ${s.by}, failed`;
           const message = o?.kind === 'failed' || o?.kind === 'refused' ? o.message : 'it did not run';
-          return `APPROVED by ${by}, but it did not succeed:\n${this.wrap(action.name, message)}`;
+          return `APPROVED by ${s.by}, but it did not succeed:\n${this.wrap(action.name, message)}`;
         }
         case 'denied':
-          taken.status = `denied by ${by}`;
-          this.stopReason = `${by} denied ${action.name}`;
-          return `DENIED by ${by}: do not retry this action. Nothing was done. Tell the operator and stop.`;
+          taken.status = `denied by ${s.by}`;
+          this.stopReason = `${s.by} denied ${action.name}`;
+          return `DENIED by ${s.by}: do not retry this action. Nothing was done. Tell the operator and stop.`;
         case 'cancelled':
-          taken.status = `cancelled by ${by}`;
-          this.stopReason = `${by} cancelled ${action.name}`;
-          return `CANCELLED by ${by}: nothing was done; do not retry this action.`;
+          taken.status = `cancelled by ${s.by}`;
+          this.stopReason = `${s.by} cancelled ${action.name}`;
+          return `CANCELLED by ${s.by}: nothing was done; do not retry this action.`;
         case 'expired':
-        case 'pending':
+        case 'gone':
           taken.status = 'expired without a decision';
           this.stopReason = `nobody approved ${action.name} in time`;
           return 'EXPIRED: nobody approved it in time; nothing was done. Do not retry this action.';
@@ -268,34 +265,6 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
     const abort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     signal.addEventListener('abort', abort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
-  });
-}
-
-/**
- * Resolves with the card update that settles the approval: denied, expired or cancelled, or
- * approved once the action has run. Subscribes at once, so a fast tap is not missed; past the
- * card's expiry it asks the dispatcher to expire it, which settles it.
- */
-export function waitForOutcome(dispatcher: Dispatcher, p: PendingApproval, signal: AbortSignal, now: () => number): Promise<CardUpdate> {
-  return new Promise((resolve, reject) => {
-    const off = dispatcher.onCardUpdate((u) => {
-      if (u.approval.id !== p.id || u.approval.state === 'pending') return;
-      if (u.approval.state === 'approved' && !u.outcome) return;
-      done();
-      resolve(u);
-    });
-    const expiry = setTimeout(() => dispatcher.expireDue(), Math.max(0, p.expiresAt - now()) + 250);
-    const abort = () => {
-      done();
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    const done = () => {
-      off();
-      clearTimeout(expiry);
-      signal.removeEventListener('abort', abort);
-    };
-    if (signal.aborted) return abort();
-    signal.addEventListener('abort', abort, { once: true });
   });
 }
 

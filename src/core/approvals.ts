@@ -1,8 +1,55 @@
 import { createHash } from 'node:crypto';
+import type { Origin, Role } from './action.js';
 import { bold, line, plainText, text, value, type Attachment, type Block, type Result } from './result.js';
-import type { ApprovalRow } from '../store/approvals.js';
 import { formatDuration, truncate } from './text.js';
 import { showInvisible } from './visible.js';
+
+export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+/** One approval as stored: the exact request, who asked where, and what became of it. */
+export interface ApprovalRow {
+  readonly id: string;
+  readonly requestHash: string;
+  readonly action: string;
+  readonly params: Record<string, unknown>;
+  readonly subject: string;
+  readonly origin: Origin;
+  readonly requesterId: number;
+  readonly requester: string;
+  readonly chatId: number;
+  readonly minRole: Role;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly state: ApprovalState;
+  readonly decidedBy: string | null;
+  readonly decidedAt: number | null;
+  readonly preview: readonly Block[];
+  /** Where a transport showed the card, as it stored it (JSON); only that transport reads it back. */
+  readonly card: unknown;
+}
+
+export type NewApproval = Omit<ApprovalRow, 'state' | 'decidedBy' | 'decidedAt' | 'card'>;
+
+/**
+ * Where approvals are kept (SQLite in production). Every state change is atomic and happens
+ * only from `pending`: of two callers, one wins.
+ */
+export interface ApprovalStore {
+  insert(a: NewApproval): void;
+  get(id: string): ApprovalRow | undefined;
+  /** True only for the one caller that moved it out of `pending` before it expired. */
+  decide(id: string, state: 'approved' | 'denied', by: string, at: number): boolean;
+  /** Marks every overdue pending approval expired and returns the ones this call expired. */
+  expireDue(at: number): ApprovalRow[];
+  /** The earliest expiry of a pending approval, if any is pending. */
+  nextExpiry(): number | undefined;
+  cancelPending(requesterId: number, chatId: number, by: string, at: number): ApprovalRow[];
+  /** Cancels one pending approval; the row as cancelled, or undefined when it was no longer pending. */
+  cancel(id: string, by: string, at: number): ApprovalRow | undefined;
+  setCard(id: string, card: unknown): void;
+  /** Deletes approvals decided (or expired, or cancelled) before `decidedBefore`; never a pending one. */
+  prune(decidedBefore: number): number;
+}
 
 /** Binds an approval to the exact request: action, parameters, who asked and where. */
 export function requestHash(a: Pick<ApprovalRow, 'id' | 'action' | 'params' | 'requesterId' | 'chatId'>): string {

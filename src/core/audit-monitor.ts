@@ -1,6 +1,6 @@
 import type { AlertSink } from './alerts.js';
 import { verifyAuditAsync, type VerifyOptions, type VerifyReport, type WitnessedHead } from './audit-verify.js';
-import type { Db } from '../store/db.js';
+import type { Db } from './sqlite.js';
 import type { Health } from './health.js';
 import type { Logger } from './log.js';
 import { bold, line, value } from './result.js';

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Db } from '../store/db.js';
+import type { Db } from './sqlite.js';
 import { chainHasher, GENESIS_HASH, KEY_ID_LEN, KEY_PREFIX, keyIdOf, keyRing, REKEY_ACTION, rekeyParams, rekeyProof, type ChainHasher } from './audit.js';
 import { checkRange, type KeyChange, type RangeAnswer, type RangeJob, type RangeSetup } from './audit-verify-worker.js';
 import { counted } from './text.js';

@@ -1,4 +1,5 @@
 import type { AuditEntry } from './audit.js';
+import { withDeadline } from './deadline.js';
 import type { WitnessedHead } from './audit-verify.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -150,9 +151,8 @@ export class AuditWitnesses {
     s.retry = undefined;
     s.posting = true;
     const h: AuditHead = { seq: head.seq, hash: head.hash, keyed: this.d.keyId !== null, keyId: this.d.keyId, at: this.now().toISOString() };
-    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.d.postTimeoutMs ?? 10_000)]);
-    s.witness
-      .post(h, signal)
+    const ms = this.d.postTimeoutMs ?? 10_000;
+    withDeadline(`audit witness ${s.witness.name}`, ms, (signal) => s.witness.post(h, signal), this.stopping.signal)
       .then(() => {
         s.taken = h.seq;
         s.failures = 0;

@@ -3,7 +3,7 @@ import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } fr
 import { makeDirs } from './dirs.js';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { Db } from '../store/db.js';
+import type { Db } from './sqlite.js';
 import { ActionError } from './action.js';
 
 /*

@@ -64,7 +64,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
     }),
     defineAction({
       name: 'core.help',
-      summary: 'List the commands you can use, all or one group\'s (/help docker)',
+      summary: 'List the commands you can use, all or one group\'s (/help <group>)',
       target: 'core',
       risk: 'read',
       params: z.object({ group: z.string().max(32).optional() }),

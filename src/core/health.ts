@@ -1,3 +1,5 @@
+import { DeadlineError, withDeadline } from './deadline.js';
+
 /** The state of one integration, for /status, /health and `teleops doctor`. */
 export interface Health {
   readonly state: 'up' | 'down' | 'disabled';
@@ -20,20 +22,11 @@ export interface Integration {
 export async function checkAll(integrations: readonly Integration[], timeoutMs = 3000): Promise<Record<string, Health>> {
   const entries = await Promise.all(
     integrations.map(async (i): Promise<[string, Health]> => {
-      const ctl = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<Health>((resolve) => {
-        timer = setTimeout(() => {
-          ctl.abort();
-          resolve({ state: 'down', detail: `no answer within ${timeoutMs} ms` });
-        }, timeoutMs);
-      });
       try {
-        return [i.name, await Promise.race([i.check(ctl.signal), timeout])];
+        return [i.name, await withDeadline(`${i.name} check`, timeoutMs, (signal) => i.check(signal))];
       } catch (e) {
+        if (e instanceof DeadlineError) return [i.name, { state: 'down', detail: `no answer within ${timeoutMs} ms` }];
         return [i.name, { state: 'down', detail: e instanceof Error ? e.message : String(e) }];
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

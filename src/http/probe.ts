@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { readBody } from '../core/body.js';
 
 export interface Probe {
   readonly ok: boolean;
@@ -22,10 +23,9 @@ export function probeHealth(host: string, port: number, timeoutMs = 5000): Promi
   const where = `http://${target.includes(':') ? `[${target}]` : target}:${port}/health`;
   return new Promise((resolve) => {
     const req = request({ host: target, port, path: '/health', method: 'GET', timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c.length + body.length <= 65_536 ? c : ''));
-      res.on('end', () => {
+      // Anything longer is not teleops' /health: cut short, it fails to parse and is reported so.
+      void readBody(res, 65_536).then(({ bytes }) => {
+        const body = bytes.toString('utf8');
         let parsed: { status?: unknown; checks?: Record<string, unknown> } = {};
         try {
           parsed = JSON.parse(body) as typeof parsed;
@@ -39,8 +39,7 @@ export function probeHealth(host: string, port: number, timeoutMs = 5000): Promi
         const status = typeof parsed.status === 'string' ? parsed.status : 'unknown';
         const ok = res.statusCode === 200 && status === 'ok';
         resolve({ ok, line: `${status}${down.length > 0 ? ` (down: ${down.join(', ')})` : ''} — ${where} answered ${res.statusCode}` });
-      });
-      res.on('error', (e) => resolve({ ok: false, line: `${where}: ${e.message}` }));
+      }, (e: Error) => resolve({ ok: false, line: `${where}: ${e.message}` }));
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (e) => resolve({ ok: false, line: `cannot reach ${where}: ${e.message} — is teleops running with this HTTP_HOST/HTTP_PORT?` }));

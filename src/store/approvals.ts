@@ -1,28 +1,9 @@
 import type { Db } from './db.js';
 import type { Origin, Role } from '../core/action.js';
+import type { ApprovalRow, ApprovalState, ApprovalStore, NewApproval } from '../core/approvals.js';
 import type { Block } from '../core/result.js';
 
-export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
-
-export interface ApprovalRow {
-  readonly id: string;
-  readonly requestHash: string;
-  readonly action: string;
-  readonly params: Record<string, unknown>;
-  readonly subject: string;
-  readonly origin: Origin;
-  readonly requesterId: number;
-  readonly requester: string;
-  readonly chatId: number;
-  readonly minRole: Role;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly state: ApprovalState;
-  readonly decidedBy: string | null;
-  readonly decidedAt: number | null;
-  readonly preview: readonly Block[];
-  readonly card: unknown;
-}
+export type { ApprovalRow, ApprovalState } from '../core/approvals.js';
 
 interface Raw {
   id: string;
@@ -64,10 +45,8 @@ const fromRaw = (r: Raw): ApprovalRow => ({
   card: r.card === null ? null : JSON.parse(r.card),
 });
 
-export type NewApproval = Omit<ApprovalRow, 'state' | 'decidedBy' | 'decidedAt' | 'card'>;
-
 /** Pending approvals survive restarts; every state change is one atomic UPDATE … WHERE state='pending'. */
-export class ApprovalRepo {
+export class ApprovalRepo implements ApprovalStore {
   private readonly q;
 
   constructor(db: Db) {
@@ -86,7 +65,8 @@ export class ApprovalRepo {
       pendingOf: db.prepare(`SELECT * FROM approvals WHERE state = 'pending' AND requester_id = ? AND chat_id = ?`),
       cancel: db.prepare(`UPDATE approvals SET state = 'cancelled', decided_by = @by, decided_at = @at WHERE id = @id AND state = 'pending'`),
       setCard: db.prepare('UPDATE approvals SET card = ? WHERE id = ?'),
-      prune: db.prepare(`DELETE FROM approvals WHERE state != 'pending' AND created_at < ?`),
+      next: db.prepare(`SELECT min(expires_at) FROM approvals WHERE state = 'pending'`).pluck(),
+      prune: db.prepare(`DELETE FROM approvals WHERE state != 'pending' AND decided_at IS NOT NULL AND decided_at < ?`),
     };
   }
 
@@ -99,15 +79,17 @@ export class ApprovalRepo {
     return r && fromRaw(r);
   }
 
-  /** True only for the one caller that moved it out of `pending` before it expired. */
   decide(id: string, state: 'approved' | 'denied', by: string, at: number): boolean {
     return this.q.decide.run({ id, state, by, at }).changes === 1;
   }
 
-  /** Marks every overdue pending approval expired and returns the ones this call expired. */
   expireDue(at: number): ApprovalRow[] {
     const due = (this.q.due.all(at) as Raw[]).map(fromRaw);
     return due.filter((a) => this.q.expire.run({ id: a.id, at }).changes === 1).map((a) => ({ ...a, state: 'expired' as const, decidedAt: at }));
+  }
+
+  nextExpiry(): number | undefined {
+    return (this.q.next.get() as number | null) ?? undefined;
   }
 
   cancelPending(requesterId: number, chatId: number, by: string, at: number): ApprovalRow[] {
@@ -117,7 +99,6 @@ export class ApprovalRepo {
       .map((a) => ({ ...a, state: 'cancelled' as const, decidedBy: by, decidedAt: at }));
   }
 
-  /** Cancels one pending approval; the row as cancelled, or undefined when it was no longer pending. */
   cancel(id: string, by: string, at: number): ApprovalRow | undefined {
     const a = this.get(id);
     if (!a || this.q.cancel.run({ id, by, at }).changes !== 1) return undefined;
@@ -128,8 +109,8 @@ export class ApprovalRepo {
     this.q.setCard.run(JSON.stringify(card), id);
   }
 
-  /** Keeps decided approvals for a while for reference, then drops them. */
-  prune(olderThan: number): void {
-    this.q.prune.run(olderThan);
+  /** Keeps decided approvals for a while for reference, then drops them; the audit keeps the history. */
+  prune(decidedBefore: number): number {
+    return this.q.prune.run(decidedBefore).changes;
   }
 }

@@ -6,8 +6,11 @@ export interface StoredButton {
   readonly params: Record<string, unknown>;
 }
 
-/** A button's reference in callback data: its keyboard's id and, after a colon, its index. */
-export const BUTTON_REF = /^[A-Za-z0-9_-]{16}(?::\d{1,3})?$/;
+/** Where a button is kept: its keyboard's id and its place on it. */
+export interface ButtonRef {
+  readonly keyboard: string;
+  readonly index: number;
+}
 
 /**
  * Telegram's callback data is 64 bytes and comes back from the client, so it carries only
@@ -29,19 +32,18 @@ export class ButtonRepo {
   }
 
   /** Stores a keyboard's buttons; returns each button's reference, in order. */
-  putAll(chatId: number, bs: readonly StoredButton[], now = Date.now()): string[] {
-    const id = randomBytes(12).toString('base64url');
-    this.q.insert.run(id, chatId, JSON.stringify(bs.map((b) => ({ action: b.action, params: b.params }))), now);
-    return bs.map((_, i) => `${id}:${i}`);
+  putAll(chatId: number, bs: readonly StoredButton[], now = Date.now()): ButtonRef[] {
+    const keyboard = randomBytes(12).toString('base64url');
+    this.q.insert.run(keyboard, chatId, JSON.stringify(bs.map((b) => ({ action: b.action, params: b.params }))), now);
+    return bs.map((_, index) => ({ keyboard, index }));
   }
 
-  /** The button, if it exists, belongs to this chat and has not aged out. A reference without an index is a stored single button. */
-  get(ref: string, chatId: number, now = Date.now()): StoredButton | undefined {
-    if (!BUTTON_REF.test(ref)) return undefined;
-    const [id, index = '0'] = ref.split(':');
-    const r = this.q.get.get(id) as { chat_id: number; buttons: string; created_at: number } | undefined;
+  /** The button, if it exists, belongs to this chat and has not aged out. */
+  get(ref: ButtonRef, chatId: number, now = Date.now()): StoredButton | undefined {
+    if (!Number.isInteger(ref.index) || ref.index < 0) return undefined;
+    const r = this.q.get.get(ref.keyboard) as { chat_id: number; buttons: string; created_at: number } | undefined;
     if (!r || r.chat_id !== chatId || now - r.created_at > this.ttlMs) return undefined;
-    const b = (JSON.parse(r.buttons) as StoredButton[])[Number(index)];
+    const b = (JSON.parse(r.buttons) as StoredButton[])[ref.index];
     return b === undefined ? undefined : { action: b.action, params: b.params };
   }
 

@@ -2,7 +2,9 @@ import Database from 'better-sqlite3';
 import { makeDirs } from '../core/dirs.js';
 import { join } from 'node:path';
 
-export type Db = Database.Database;
+import type { Db } from '../core/sqlite.js';
+
+export type { Db };
 
 /**
  * Schema versions, applied in order; `PRAGMA user_version` records how many have run.
@@ -55,14 +57,9 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (chat_id, key)
   );
   `,
-  `
-  CREATE TABLE tmux_watched (
-    target  TEXT PRIMARY KEY,      -- 'session' or 'session:window.pane'
-    since   INTEGER NOT NULL,      -- ms since epoch
-    chat_id INTEGER,
-    state   TEXT CHECK (state IN ('running','waiting','error','done','idle','stuck','gone'))
-  );
-  `,
+  // Was a target's table, created since by that target's module (see migrateModules); the
+  // step stays, empty, so that the versions of existing databases keep their meaning.
+  '',
   `
   CREATE TABLE telegram_cards (
     chat_id    INTEGER NOT NULL,
@@ -148,12 +145,27 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE ai_memory_v2 RENAME TO ai_memory;
   CREATE INDEX ai_memory_author ON ai_memory (chat_id, author_id, id);
   `,
+  // Each module's migrations count apart from the core's: how many of them have run.
+  `
+  CREATE TABLE module_versions (
+    module  TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+  );
+  `,
 ];
+
+/** A part of teleops with tables of its own (a target module): its migrations, recorded under its name. */
+export interface ModuleSchema {
+  readonly name: string;
+  readonly migrations?: readonly string[];
+}
 
 export interface OpenOptions {
   /** fsync every commit (synchronous=FULL). Default: durable across a process crash (NORMAL). */
   readonly fsync?: boolean;
   readonly readonly?: boolean;
+  /** Modules whose migrations run after the core's. */
+  readonly modules?: readonly ModuleSchema[];
 }
 
 export const dbPath = (stateDir: string): string => join(stateDir, 'teleops.db');
@@ -170,13 +182,15 @@ export function openDb(stateDir: string, opts: OpenOptions = {}): Db {
   db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
   migrate(db);
+  migrateModules(db, opts.modules ?? []);
   return db;
 }
 
 /** A throwaway database with the full schema, for code that needs one but must not touch the state dir. */
-export function openMemoryDb(): Db {
+export function openMemoryDb(modules: readonly ModuleSchema[] = []): Db {
   const db = new Database(':memory:');
   migrate(db);
+  migrateModules(db, modules);
   return db;
 }
 
@@ -192,5 +206,23 @@ function migrate(db: Db): void {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
     })();
+  }
+}
+
+function migrateModules(db: Db, modules: readonly ModuleSchema[]): void {
+  const get = db.prepare<[string], { version: number }>('SELECT version FROM module_versions WHERE module = ?');
+  const set = db.prepare('INSERT INTO module_versions (module, version) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET version = excluded.version');
+  for (const m of modules) {
+    const steps = m.migrations ?? [];
+    const current = get.get(m.name)?.version ?? 0;
+    if (current > steps.length) {
+      throw new Error(`the database was written by a newer teleops (${m.name} schema ${current}, this one knows ${steps.length})`);
+    }
+    for (let v = current; v < steps.length; v++) {
+      db.transaction(() => {
+        db.exec(steps[v]!);
+        set.run(m.name, v + 1);
+      })();
+    }
   }
 }

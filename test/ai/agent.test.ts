@@ -364,7 +364,7 @@ describe('budgets and memory', () => {
   it('ignores a stranger without calling the model', async () => {
     const model = scriptedModel([{ text: 'no' }]);
     t = await aiTestApp(model);
-    const r = await t.agent.ask({ kind: 'telegram', userId: 99, chatId: 99, chatType: 'private' }, 'hi', recordingUi());
+    const r = await t.agent.ask({ transport: 'tg', userId: 99, chatId: 99, chatKind: 'private' }, 'hi', recordingUi());
     expect(r.blocks).toEqual([]);
     expect(model.calls).toHaveLength(0);
   });

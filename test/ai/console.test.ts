@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runConsole } from '../../src/transports/console/console.js';
+import { localPrincipal, runConsole } from '../../src/transports/console/console.js';
 import { runs } from '../support/test-target.js';
 import { lastToolOutput, scriptedModel } from '../fakes/scripted-model.js';
 import { aiTestApp, type AiTestApp } from './support.js';
@@ -24,7 +24,7 @@ describe('plain text in the console goes to the agent', () => {
     const output = new PassThrough();
     let printed = '';
     output.on('data', (c: Buffer) => (printed += c.toString()));
-    const done = runConsole({ dispatcher: t.app.dispatcher, redactor: t.app.redactor, principal: { kind: 'console', name: 'me' }, downloadDir: t.dir, input, output, agent: t.agent });
+    const done = runConsole({ dispatcher: t.app.dispatcher, redactor: t.app.redactor, principal: localPrincipal('me'), downloadDir: t.dir, input, output, agent: t.agent });
     input.write('please destroy web\n');
     await waitFor(() => printed.includes('Approve? [y/N]'), 'the approval prompt');
     expect(printed).toContain('🔧 test.destroy web…');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plainText } from '../../src/core/result.js';
-import { dockerTarget } from '../../src/targets/index.js';
+import { docker as dockerModule } from '../../src/targets/docker/module.js';
 import { useDockerd } from '../support/docker-env.js';
 import { createTestContainer } from '../support/dockerd.js';
 import { promptText, scriptedModel } from '../fakes/scripted-model.js';
@@ -27,7 +27,7 @@ describe.skipIf(!env)('/docker logs <c> [lines] summarize', () => {
       if ((await e.docker.getContainer('ads-api').logs({ stdout: true, stderr: true })).toString().includes('FATAL')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    t = await aiTestApp(model, { DOCKER_ENABLED: 'true', DOCKER_HOST: e.host, AUDIT_HMAC_KEY: SECRET }, [dockerTarget]);
+    t = await aiTestApp(model, { DOCKER_ENABLED: 'true', DOCKER_HOST: e.host, AUDIT_HMAC_KEY: SECRET }, [dockerModule]);
   });
   afterAll(async () => t?.close());
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../src/ai/providers.js';
 import type { PendingApproval } from '../../src/core/dispatcher.js';
 import { plainText } from '../../src/core/result.js';
-import { dockerTarget } from '../../src/targets/index.js';
+import { docker as dockerModule } from '../../src/targets/docker/module.js';
 import { useDockerd } from '../support/docker-env.js';
 import { createTestContainer } from '../support/dockerd.js';
 import { startFakeLlm, type FakeLlm, type FakeLlmRequest, type FakeLlmReply } from '../fakes/llm.js';
@@ -42,7 +42,7 @@ describe.skipIf(!env)('prompt injection through container logs', () => {
     t = await aiTestApp(
       createModel({ provider: 'openai-compatible', model: 'gullible', baseUrl: `${llm.url}/v1`, apiKey: 'compat-key-123456' }),
       { DOCKER_ENABLED: 'true', DOCKER_HOST: e.host, AUDIT_HMAC_KEY: CANARY },
-      [dockerTarget],
+      [dockerModule],
     );
     // The log lines are there before the model asks for them.
     for (let i = 0; i < 50; i++) {

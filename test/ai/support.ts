@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { createApp, type App, type TargetFactory } from '../../src/app.js';
+import { createApp, type App } from '../../src/app.js';
+import type { TargetModule } from '../../src/core/target.js';
 import type { Agent, AgentUi } from '../../src/ai/agent.js';
 import type { AiModel } from '../../src/ai/providers.js';
 import { loadConfig } from '../../src/config.js';
@@ -21,7 +22,7 @@ export interface AiTestApp {
  * The real composition root with the test target, as testApp, plus a model: injected, or
  * (undefined) built from the AI settings in `env`.
  */
-export async function aiTestApp(model: AiModel | undefined, env: Record<string, string> = {}, extra: readonly TargetFactory[] = [], dir?: string): Promise<AiTestApp> {
+export async function aiTestApp(model: AiModel | undefined, env: Record<string, string> = {}, extra: readonly TargetModule[] = [], dir?: string): Promise<AiTestApp> {
   const owned = dir === undefined ? tempDir('teleops-ai-') : undefined;
   const stateDir = dir ?? owned!.path;
   const r = loadConfig(
@@ -48,12 +49,12 @@ export async function aiTestApp(model: AiModel | undefined, env: Record<string, 
   };
 }
 
-export const operator: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private', username: 'alice' };
-export const otherOperator: Principal = { kind: 'telegram', userId: 11, chatId: 11, chatType: 'private', username: 'bob' };
+export const operator: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@alice' };
+export const otherOperator: Principal = { transport: 'tg', userId: 11, chatId: 11, chatKind: 'private', name: '@bob' };
 /** Two operators in the authorized group -100, where either may decide the other's cards. */
-export const groupAlice: Principal = { kind: 'telegram', userId: 10, chatId: -100, chatType: 'supergroup', username: 'alice' };
-export const groupBob: Principal = { kind: 'telegram', userId: 11, chatId: -100, chatType: 'supergroup', username: 'bob' };
-export const viewer: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private', username: 'vera' };
+export const groupAlice: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@alice' };
+export const groupBob: Principal = { transport: 'tg', userId: 11, chatId: -100, chatKind: 'group', name: '@bob' };
+export const viewer: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private', name: '@vera' };
 
 /** A UI that records what the agent showed, and answers approval cards with `decide`. */
 export function recordingUi(decide?: (p: PendingApproval) => Promise<void> | void): AgentUi & { progress: AgentUi['progress']; lines: string[]; cards: PendingApproval[] } {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { plainText } from '../../src/core/result.js';
-import { tmuxTarget } from '../../src/targets/index.js';
+import { tmux as tmuxModule } from '../../src/targets/tmux/module.js';
 import { lastToolOutput, scriptedModel } from '../fakes/scripted-model.js';
 import { tempDir } from '../support/app.js';
 import { describeTmux, eventually } from '../targets/tmux/helpers.js';
@@ -31,7 +31,7 @@ describeTmux('prompt injection through terminal output', () => {
 
   beforeAll(async () => {
     tmux('new-session', '-d', '-s', 'job', `echo '${ORDER}'; sleep 300`);
-    t = await aiTestApp(model, { TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path }, [tmuxTarget]);
+    t = await aiTestApp(model, { TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path }, [tmuxModule]);
     await eventually(async () => (tmux('capture-pane', '-p', '-t', '=job:').includes('SYSTEM NOTICE') ? true : undefined));
     const w = await t.app.dispatcher.command(groupAlice, 'command', '/tmux watch job');
     expect(w.kind).toBe('done');

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { z } from 'zod';
 import { dropEmptyOptionals } from '../../src/ai/tools.js';
 import { plainText } from '../../src/core/result.js';
-import { tmuxTarget } from '../../src/targets/index.js';
+import { tmux as tmuxModule } from '../../src/targets/tmux/module.js';
 import { describeTmux, eventually, testServer, type TestServer } from '../targets/tmux/helpers.js';
 import { lastToolOutput, scriptedModel, type ScriptedStep } from '../fakes/scripted-model.js';
 import { aiTestApp, recordingUi, viewer, type AiTestApp } from './support.js';
@@ -19,7 +19,7 @@ describeTmux('an LLM tool call with "" in a parameter', () => {
     await server.tmux('new-session', '-d', '-s', 'build', '-x', '80', '-y', '20', server.script('build.sh', "echo 'compiled ok'; sleep 30"));
     await eventually(async () => (await server.tmux('capture-pane', '-p', '-t', 'build')).includes('compiled ok') || undefined, 5000, 'the build output');
     const socket = join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, server.socketName);
-    t = await aiTestApp(model, { TMUX_ENABLED: 'true', TMUX_SOCKET: socket }, [tmuxTarget]);
+    t = await aiTestApp(model, { TMUX_ENABLED: 'true', TMUX_SOCKET: socket }, [tmuxModule]);
   });
   afterAll(async () => {
     await t?.close();

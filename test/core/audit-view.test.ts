@@ -2,11 +2,11 @@ import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Outcome } from '../../src/core/dispatcher.js';
 import type { Principal } from '../../src/core/policy.js';
 import { plainText } from '../../src/core/result.js';
-import { shellTarget } from '../../src/targets/index.js';
+import { shell as shellModule } from '../../src/targets/shell/module.js';
 import { tempDir, testApp, type TestApp } from '../support/app.js';
 
-const op: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private' };
-const admin: Principal = { kind: 'telegram', userId: 20, chatId: 20, chatType: 'private' };
+const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private' };
+const admin: Principal = { transport: 'tg', userId: 20, chatId: 20, chatKind: 'private' };
 
 let t: TestApp;
 afterEach(async () => t?.close());
@@ -15,7 +15,7 @@ const text = (o: Outcome): string => (o.kind === 'done' ? plainText(o.result) : 
 
 describe('/audit and admin-only parameters', () => {
   it('shows a shell command line to admins only; operators and their LLM see [admin only]', async () => {
-    t = await testApp({ SHELL_ENABLED: 'true' }, [shellTarget]);
+    t = await testApp({ SHELL_ENABLED: 'true' }, [shellModule]);
     expect((await t.app.dispatcher.dispatch(admin, 'command', 'shell.run', { command: 'echo s3cr3t-plan' })).kind).toBe('approval');
     await t.app.dispatcher.command(op, 'command', '/test touch a');
 
@@ -34,7 +34,7 @@ describe('/audit and admin-only parameters', () => {
   it('hides the parameters of an action that is no longer registered (shell switched off since)', async () => {
     const dir = tempDir();
     onTestFinished(() => dir.remove());
-    t = await testApp({ SHELL_ENABLED: 'true' }, [shellTarget], dir.path);
+    t = await testApp({ SHELL_ENABLED: 'true' }, [shellModule], dir.path);
     await t.app.dispatcher.dispatch(admin, 'command', 'shell.run', { command: 'echo s3cr3t-plan' });
     await t.close();
     t = await testApp({}, [], dir.path);

@@ -1,25 +1,29 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requestHash } from '../../src/core/approvals.js';
 import type { Outcome } from '../../src/core/dispatcher.js';
 import type { Principal } from '../../src/core/policy.js';
 import { plainText } from '../../src/core/result.js';
 import { verifyAudit } from '../../src/core/audit-verify.js';
-import { dockerTarget, shellTarget } from '../../src/targets/index.js';
+import { docker as dockerModule } from '../../src/targets/docker/module.js';
+import { shell as shellModule } from '../../src/targets/shell/module.js';
 import { runs } from '../support/test-target.js';
 import { tempDir, testApp, type TestApp } from '../support/app.js';
 
-const op: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private', username: 'ops' };
-const op2InGroup: Principal = { kind: 'telegram', userId: 11, chatId: -100, chatType: 'supergroup' };
-const opInGroup: Principal = { kind: 'telegram', userId: 10, chatId: -100, chatType: 'supergroup' };
-const viewer: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private' };
-const viewerInGroup: Principal = { kind: 'telegram', userId: 30, chatId: -100, chatType: 'supergroup' };
-const stranger: Principal = { kind: 'telegram', userId: 999, chatId: 999, chatType: 'private' };
-const admin: Principal = { kind: 'telegram', userId: 20, chatId: 20, chatType: 'private' };
+const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@ops' };
+const op2InGroup: Principal = { transport: 'tg', userId: 11, chatId: -100, chatKind: 'group' };
+const opInGroup: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 'group' };
+const viewer: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private' };
+const viewerInGroup: Principal = { transport: 'tg', userId: 30, chatId: -100, chatKind: 'group' };
+const stranger: Principal = { transport: 'tg', userId: 999, chatId: 999, chatKind: 'private' };
+const admin: Principal = { transport: 'tg', userId: 20, chatId: 20, chatKind: 'private' };
 
 let t: TestApp;
-afterEach(async () => t?.close());
+afterEach(async () => {
+  vi.useRealTimers();
+  await t?.close();
+});
 
 const text = (o: Outcome): string => (o.kind === 'done' ? plainText(o.result) : o.kind === 'refused' ? o.message : o.kind === 'failed' ? o.message : o.kind);
 
@@ -43,7 +47,7 @@ describe('dispatcher', () => {
 
   it('refuses an authorized user in a chat that is not authorized', async () => {
     t = await testApp();
-    const o = await t.app.dispatcher.command({ kind: 'telegram', userId: 10, chatId: -555, chatType: 'group' }, 'command', '/test echo hi');
+    const o = await t.app.dispatcher.command({ transport: 'tg', userId: 10, chatId: -555, chatKind: 'group' }, 'command', '/test echo hi');
     expect(o).toEqual({ kind: 'ignored' });
   });
 
@@ -88,7 +92,7 @@ describe('dispatcher', () => {
 
   it('without an LLM, its spellings say that an LLM is needed; a mistyped verb is not a ps filter', async () => {
     // Docker on a socket that does not exist: nothing below may reach the engine.
-    t = await testApp({ DOCKER_ENABLED: 'true', DOCKER_HOST: 'unix:///nonexistent/docker.sock', AI_PROVIDER: 'none' }, [dockerTarget]);
+    t = await testApp({ DOCKER_ENABLED: 'true', DOCKER_HOST: 'unix:///nonexistent/docker.sock', AI_PROVIDER: 'none' }, [dockerModule]);
     const ask = async (line: string) => text(await t.app.dispatcher.command(op, 'command', line));
     expect(await ask('/docker summary web')).toBe('/docker summary needs an LLM, and none is configured (AI_PROVIDER=none).');
     expect(await ask('/docker logs web 200 summarize')).toBe('/docker logs … summarize needs an LLM, and none is configured (AI_PROVIDER=none).');
@@ -119,7 +123,7 @@ describe('dispatcher', () => {
     expect(card).toContain('Current runs: 0');
     expect(runs(t.runsFile, 'destroy')).toBe(0);
     const updates: string[] = [];
-    t.app.dispatcher.onCardUpdate((u) => updates.push(plainText(u.card).split('\n').at(-1)!));
+    t.app.dispatcher.approvals.onCardChanged((u) => updates.push(plainText(u.card).split('\n').at(-1)!));
     const d = await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve');
     expect(text(d)).toBe('destroyed db');
     expect(runs(t.runsFile, 'destroy')).toBe(1);
@@ -135,9 +139,9 @@ describe('dispatcher', () => {
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
     const updates: string[] = [];
-    t.app.dispatcher.onCardUpdate((u) => updates.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
-    t.app.dispatcher.withdraw(o.approval.id, 'its card could not be shown in full');
-    t.app.dispatcher.withdraw(o.approval.id, 'its card could not be shown in full');
+    t.app.dispatcher.approvals.onCardChanged((u) => updates.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
+    t.app.dispatcher.approvals.withdraw(o.approval.id, 'its card could not be shown in full');
+    t.app.dispatcher.approvals.withdraw(o.approval.id, 'its card could not be shown in full');
     expect(updates).toEqual(['cancelled: 🚫 Cancelled by teleops; nothing was done.']);
     expect(t.app.audit.recent(2).map((e) => [e.outcome, e.detail])).toEqual([
       ['cancelled', `approval ${o.approval.id}: its card could not be shown in full`],
@@ -179,7 +183,7 @@ describe('dispatcher', () => {
     expect(text(await t.app.dispatcher.decide(opInGroup, o.approval.id, forged, 'approve'))).toMatch(/not valid/);
     expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
     expect(text(await t.app.dispatcher.decide(viewerInGroup, o.approval.id, o.approval.token, 'approve'))).toMatch(/operator role/);
-    expect(await t.app.dispatcher.decide({ kind: 'telegram', userId: 999, chatId: -100, chatType: 'supergroup' }, o.approval.id, o.approval.token, 'approve')).toEqual({ kind: 'ignored' });
+    expect(await t.app.dispatcher.decide({ transport: 'tg', userId: 999, chatId: -100, chatKind: 'group' }, o.approval.id, o.approval.token, 'approve')).toEqual({ kind: 'ignored' });
     expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
 
@@ -199,29 +203,107 @@ describe('dispatcher', () => {
     expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
 
-  it('an approval expires after CONFIRM_TTL_SECONDS and then cannot run', async () => {
+  it('an approval expires after CONFIRM_TTL_SECONDS, by its one timer: audited, its card edited, and then it cannot run', async () => {
     t = await testApp({ CONFIRM_TTL_SECONDS: '10' });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
     const closed: string[] = [];
-    t.app.dispatcher.onCardUpdate((u) => closed.push(u.approval.state));
-    t.app.db.prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, o.approval.id);
-    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/expired/);
-    expect(closed).toEqual(['expired']);
+    t.app.dispatcher.approvals.onCardChanged((u) => closed.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
+    const settled = t.app.dispatcher.approvals.settled(o.approval.id);
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(closed).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(closed).toEqual(['expired: ⌛ Expired; nothing was done.']);
+    expect(await settled).toEqual({ state: 'expired' });
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ operator: 'tg:10', outcome: 'expired', detail: `approval ${o.approval.id}` });
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('This approval expired; nothing was done. Ask again.');
+    expect(closed).toHaveLength(1);
+    expect(t.app.audit.recent(10).filter((e) => e.outcome === 'expired')).toHaveLength(1);
     expect(runs(t.runsFile, 'destroy')).toBe(0);
-    expect(t.app.audit.recent(5).map((e) => e.outcome)).toContain('expired');
   });
 
-  it('a card that expired before it was shown is edited as soon as it is attached', async () => {
+  it('past its expiry an approval can never be approved, even before its timer has run', async () => {
     t = await testApp();
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
     t.app.db.prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, o.approval.id);
-    t.app.dispatcher.expireDue();
-    const updates: { ref: unknown; last: string }[] = [];
-    t.app.dispatcher.onCardUpdate((u) => updates.push({ ref: u.approval.card, last: plainText(u.card).split('\n').at(-1)! }));
-    t.app.dispatcher.attachCard(o.approval.id, { chatId: 10, messageId: 5 });
-    expect(updates).toEqual([{ ref: { chatId: 10, messageId: 5 }, last: '⌛ Expired; nothing was done.' }]);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('This approval expired; nothing was done. Ask again.');
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ outcome: 'approval_requested' });
+  });
+
+  it('a card that expired before it was shown is edited as soon as it is shown', async () => {
+    t = await testApp({ CONFIRM_TTL_SECONDS: '10' });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    await vi.advanceTimersByTimeAsync(10_000);
+    const shown: { ref: { messageId: number }; last: string }[] = [];
+    const desk = t.app.dispatcher.approvals.cards<{ messageId: number }>({
+      readRef: (stored) => (typeof stored === 'object' && stored !== null && 'messageId' in stored ? { messageId: Number(stored.messageId) } : undefined),
+      show: (ref, c) => shown.push({ ref, last: plainText(c.card).split('\n').at(-1)! }),
+    });
+    desk.shown(o.approval.id, { messageId: 5 });
+    expect(shown).toEqual([{ ref: { messageId: 5 }, last: '⌛ Expired; nothing was done.' }]);
+    desk.close();
+  });
+
+  it('settled(id) tells the requester how an approval ended, with the outcome once approved and run', async () => {
+    t = await testApp();
+    const a = await t.app.dispatcher.command(op, 'command', '/test destroy one');
+    const b = await t.app.dispatcher.command(op, 'command', '/test destroy two');
+    if (a.kind !== 'approval' || b.kind !== 'approval') throw new Error('expected approvals');
+    const approved = t.app.dispatcher.approvals.settled(a.approval.id);
+    const denied = t.app.dispatcher.approvals.settled(b.approval.id);
+    await t.app.dispatcher.decide(op, a.approval.id, a.approval.token, 'approve');
+    await t.app.dispatcher.decide(op, b.approval.id, b.approval.token, 'deny');
+    const s = await approved;
+    expect(s).toMatchObject({ state: 'approved', by: '@ops', outcome: { kind: 'done' } });
+    expect(s.state === 'approved' && s.outcome?.kind === 'done' && plainText(s.outcome.result)).toBe('destroyed one');
+    expect(await denied).toEqual({ state: 'denied', by: '@ops' });
+    // Asked once settled, it answers from the store; an id it never made is gone.
+    expect(await t.app.dispatcher.approvals.settled(b.approval.id)).toEqual({ state: 'denied', by: '@ops' });
+    expect(await t.app.dispatcher.approvals.settled('AAAAAAAAAAAAAAAA')).toEqual({ state: 'gone' });
+  });
+
+  it('prunes approvals decided longer ago than APPROVAL_RETENTION_DAYS, every hour, never a pending one', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    t = await testApp({ APPROVAL_RETENTION_DAYS: '2' });
+    const ids: string[] = [];
+    for (const name of ['old', 'recent', 'pending']) {
+      const o = await t.app.dispatcher.command(op, 'command', `/test destroy ${name}`);
+      if (o.kind !== 'approval') throw new Error('expected approval');
+      ids.push(o.approval.id);
+      if (name !== 'pending') await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'deny');
+    }
+    const day = 24 * 3600_000;
+    const set = t.app.db.prepare('UPDATE approvals SET created_at = ?, decided_at = ? WHERE id = ?');
+    set.run(Date.now() - 10 * day, Date.now() - 3 * day, ids[0]);
+    set.run(Date.now() - 10 * day, Date.now() - day, ids[1]);
+    // Pending since long ago (a far expiry): still pending, so it stays.
+    t.app.db.prepare('UPDATE approvals SET created_at = 0 WHERE id = ?').run(ids[2]);
+    const left = () => t.app.db.prepare<[], string>('SELECT id FROM approvals ORDER BY created_at').pluck().all();
+    expect(left()).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(3600_000);
+    expect(left()).toEqual([ids[2], ids[1]]);
+    expect(t.app.dispatcher.approvals.prune()).toBe(0);
+    // The audit keeps the history of the pruned one.
+    expect(t.app.audit.recent(20).filter((e) => e.detail === `approval ${ids[0]}`).map((e) => e.outcome)).toEqual(['rejected', 'approval_requested']);
+  });
+
+  it('a pruned approval\'s button is answered with one clear line, and nothing runs', async () => {
+    t = await testApp();
+    const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
+    if (o.kind !== 'approval') throw new Error('expected approval');
+    await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'deny');
+    t.app.db.prepare('UPDATE approvals SET decided_at = 0 WHERE id = ?').run(o.approval.id);
+    expect(t.app.dispatcher.approvals.prune()).toBe(1);
+    for (const decision of ['approve', 'deny'] as const) {
+      const answer = await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, decision);
+      expect(answer).toEqual({ kind: 'refused', message: 'This approval is not valid here (unknown, or too old); nothing was done.' });
+    }
+    expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
 
   it('a pending approval survives a restart', async () => {
@@ -291,7 +373,7 @@ describe('dispatcher', () => {
   });
 
   it('never runs an action kept from the LLM when the request comes from it, even with mutations allowed', async () => {
-    t = await testApp({ SHELL_ENABLED: 'true', AI_DESTRUCTIVE_ALLOWED: 'true' }, [shellTarget]);
+    t = await testApp({ SHELL_ENABLED: 'true', AI_DESTRUCTIVE_ALLOWED: 'true' }, [shellModule]);
     const o = await t.app.dispatcher.dispatch(admin, 'ai', 'shell.run', { command: `touch ${join(t.dir, 'pwned')}` });
     expect(o).toEqual({ kind: 'refused', message: 'shell.run is not available to the LLM agent.' });
     expect(existsSync(join(t.dir, 'pwned'))).toBe(false);

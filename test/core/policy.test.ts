@@ -1,23 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Policy, type Principal } from '../../src/core/policy.js';
+import { actorId, Policy, principalId, type ChatKind, type Principal } from '../../src/core/policy.js';
 
-const policy = new Policy({ operators: [10, 11], admins: [20], viewers: [30], chats: [-100] });
-const tg = (userId: number, chatId: number, chatType: 'private' | 'group' | 'supergroup' | 'channel'): Principal => ({ kind: 'telegram', userId, chatId, chatType });
+const policy = new Policy({ transport: 'tg', operators: [10, 11], admins: [20], viewers: [30], chats: [-100] });
+const tg = (userId: number, chatId: number, chatKind: ChatKind): Principal => ({ transport: 'tg', userId, chatId, chatKind });
 
 describe('Policy.identify', () => {
   it('accepts an authorized user in their private chat or an authorized group', () => {
     expect(policy.identify(tg(10, 10, 'private'))?.role).toBe('operator');
-    expect(policy.identify(tg(20, -100, 'supergroup'))?.role).toBe('admin');
+    expect(policy.identify(tg(20, -100, 'group'))?.role).toBe('admin');
     expect(policy.identify(tg(30, -100, 'group'))?.role).toBe('viewer');
   });
 
   it('refuses strangers anywhere, and authorized users in other chats', () => {
     expect(policy.identify(tg(99, 99, 'private'))).toBeNull();
-    expect(policy.identify(tg(99, -100, 'supergroup'))).toBeNull();
-    expect(policy.identify(tg(10, -200, 'supergroup'))).toBeNull();
+    expect(policy.identify(tg(99, -100, 'group'))).toBeNull();
+    expect(policy.identify(tg(10, -200, 'group'))).toBeNull();
     expect(policy.identify(tg(10, 11, 'private'))).toBeNull();
     expect(policy.identify(tg(10, -100, 'channel'))).toBeNull();
+  });
+
+  it('the lists hold one transport\'s ids: the same number from another transport is nobody', () => {
+    expect(policy.identify({ transport: 'slack', userId: 10, chatId: 10, chatKind: 'private' })).toBeNull();
+    expect(policy.identify({ transport: 'slack', userId: 20, chatId: -100, chatKind: 'group' })).toBeNull();
   });
 
   it('a leaked token alone gives nothing: any unknown user id in any chat is refused', () => {
@@ -25,15 +30,26 @@ describe('Policy.identify', () => {
       fc.property(
         fc.integer().filter((u) => ![10, 11, 20, 30].includes(u)),
         fc.integer(),
-        fc.constantFrom('private', 'group', 'supergroup', 'channel' as const),
-        (u, c, t) => {
-          expect(policy.identify(tg(u, c, t))).toBeNull();
+        fc.constantFrom<ChatKind>('private', 'group', 'channel'),
+        (u, c, k) => {
+          expect(policy.identify(tg(u, c, k))).toBeNull();
         },
       ),
     );
   });
 
   it('the local console user is an operator', () => {
-    expect(policy.identify({ kind: 'console', name: 'alice' })).toMatchObject({ role: 'operator', display: 'console:alice' });
+    expect(policy.identify({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' })).toMatchObject({ role: 'operator', display: 'console:alice' });
+  });
+});
+
+describe('audit names', () => {
+  it('are the strings earlier versions wrote, so old logs read the same', () => {
+    expect(principalId(tg(10, 10, 'private'))).toBe('tg:10');
+    expect(principalId({ transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@ops' })).toBe('tg:10');
+    expect(principalId({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' })).toBe('console:alice');
+    expect(policy.actorOf({ userId: 10, display: '@ops' })).toBe('tg:10');
+    expect(policy.actorOf({ userId: 0, display: 'console:alice' })).toBe('console:alice');
+    expect(actorId('tg', 123456789)).toBe('tg:123456789');
   });
 });

@@ -1,7 +1,7 @@
 /**
  * docker-compose.yml as Debian's docker-compose reads it: valid, and with the hardening the
- * README promises. (Starting it needs a bridge network, which the test dockerd has not;
- * test/deploy/image.test.ts runs the same image with the same flags.)
+ * README promises. test/deploy/image.test.ts starts it with `docker-compose up` on the image
+ * it builds (with host networking: the test engine has no bridge).
  */
 import { loadYaml } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';

@@ -5,8 +5,13 @@
  * read-only, UID 65532, no capabilities, host network — against the fake Bot API and the
  * test dockerd's socket.
  */
+import { dumpYaml, loadYaml } from '@kubernetes/client-node';
 import type Docker from 'dockerode';
-import { statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, NONROOT } from '../../deploy/image/build.js';
@@ -16,6 +21,8 @@ import { SUITE_LABEL, TEST_LABEL, waitFor } from '../support/dockerd.js';
 import { freePort } from '../support/process.js';
 
 const env = await useDockerd('image');
+const ROOT = join(import.meta.dirname, '..', '..');
+const COMPOSE = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].find((p) => existsSync(p));
 const SUITE = 'image';
 const OP = 10;
 const HMAC_KEY = 'image-test-hmac-key-8d1e4b';
@@ -44,6 +51,7 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
   let fake: FakeBotApi;
   let httpPort: number;
   let container: Docker.Container;
+  let startedAt = 0;
   const volume = `teleops-image-test-${process.pid}`;
 
   const ask = async (text: string, match: RegExp) => fake.waitForMessage({ chat: OP, after: fake.sendText({ from: OP, text }).message.message_id, match, timeoutMs: 30_000 });
@@ -84,6 +92,7 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
         GroupAdd: [String(statSync(e.socketPath).gid)],
       },
     });
+    startedAt = Date.now();
     await container.start();
   }, BUILD_TIMEOUT_MS);
 
@@ -93,9 +102,11 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
     await fake?.stop();
   }, 60_000);
 
-  it('has no shell, no tmux, and runs as 65532 by default', async () => {
-    const config = (await e.docker.getImage(image).inspect()).Config;
+  it('has no shell, no tmux, runs as 65532 by default, and is at most 150 MB', async () => {
+    const { Config: config, Size: size } = await e.docker.getImage(image).inspect();
     expect(config.User).toBe(`${NONROOT}:${NONROOT}`);
+    console.log(`[image] ${(size / 1e6).toFixed(1)} MB`);
+    expect(size).toBeLessThanOrEqual(150e6);
     for (const bin of ['/bin/sh', '/usr/bin/tmux']) {
       const r = await exec(container, [bin]);
       expect(r.code).not.toBe(0);
@@ -105,6 +116,8 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
 
   it('answers /health, /whoami, /docker ps and /status; the state survives a restart with the audit log intact', async () => {
     const first = await waitFor(health, 'GET /health to answer 200', 60_000);
+    // A figure for the README, not an assertion: the machine is shared.
+    console.log(`[image] docker start → /health 200 in ${((Date.now() - startedAt) / 1000).toFixed(2)} s`);
     expect(first.checks).toMatchObject({ audit: 'up', telegram: 'up', docker: 'up', tmux: 'disabled' });
     expect((await ask('/whoami', /^User 10 · chat 10 · role operator/)).text).toContain('role operator');
     expect((await ask('/docker ps', /Running containers/)).text).toContain(`teleops-image-test-${process.pid}`);
@@ -125,4 +138,52 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
     expect(after.code).toBe(0);
     expect(Number(/intact: (\d+) entries/.exec(after.out)?.[1])).toBeGreaterThan(entriesBefore);
   }, 180_000);
+
+  describe.skipIf(!COMPOSE)('under docker-compose', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'teleops-compose-up-'));
+    const project = `teleops-compose-${process.pid}`;
+    const compose = (args: string[]) =>
+      promisify(execFile)(COMPOSE!, ['-p', project, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: e.host, TELEOPS_IMAGE: image } });
+    // Its own Bot API: two bots polling one token would take each other's updates.
+    const bot = new FakeBotApi({ username: 'compose_bot' });
+    afterAll(async () => {
+      await compose(['down', '-v', '--timeout', '5']).catch(() => {});
+      await bot.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }, 60_000);
+
+    it('starts from docker-compose.yml as written, and its own healthcheck (teleops health, no shell) says healthy', async () => {
+      // The test engine has no bridge network: host networking instead of the published port,
+      // and the test engine's socket; everything else (read-only, 65532, group_add, no
+      // capabilities, tmpfs, the state volume, env_file, the healthcheck command) as written.
+      await bot.start();
+      const doc = loadYaml<{ services: { teleops: Record<string, unknown> } }>(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'));
+      const svc = doc.services.teleops;
+      const port = await freePort();
+      delete svc.ports;
+      svc.network_mode = 'host';
+      svc.volumes = (svc.volumes as string[]).map((v) => v.replace(/^\/var\/run\/docker\.sock:/, `${e.socketPath}:`));
+      svc.environment = { ...(svc.environment as Record<string, string>), HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) };
+      svc.healthcheck = { ...(svc.healthcheck as Record<string, unknown>), interval: '1s', start_period: '1s' };
+      writeFileSync(join(dir, 'docker-compose.yml'), dumpYaml(doc));
+      writeFileSync(
+        join(dir, '.env'),
+        [`TELEGRAM_BOT_TOKEN=${bot.token}`, `TELEGRAM_API_ROOT=${bot.apiRoot}`, 'AUTHORIZED_USER_IDS=11', `DOCKER_GID=${statSync(e.socketPath).gid}`, ''].join('\n'),
+      );
+      await compose(['up', '-d']);
+      const [id] = (await compose(['ps', '-q'])).stdout.trim().split('\n');
+      const c = e.docker.getContainer(id!);
+      const state = await waitFor(async () => {
+        const s = (await c.inspect()).State;
+        return s.Health?.Status === 'healthy' ? s : undefined;
+      }, 'the compose healthcheck to say healthy', 90_000);
+      expect(state.Running).toBe(true);
+      const info = await c.inspect();
+      expect(info.Config.User).toBe('65532');
+      expect(info.HostConfig).toMatchObject({ ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] });
+      const m = bot.sendText({ from: 11, text: '/docker ps' });
+      const reply = await bot.waitForMessage({ chat: 11, after: m.message.message_id, match: /Running containers/, timeoutMs: 30_000 });
+      expect(reply.text).toContain(`${project}_teleops_1`);
+    }, 180_000);
+  });
 });

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { dbPath } from '../../src/store/db.js';
 import { FakeBotApi } from '../fakes/botapi.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
 import { runs } from '../support/test-target.js';
@@ -187,6 +189,33 @@ describe('teleops start against the Bot API', () => {
     await start();
     fake.pressButton({ from: OP, messageId: card.message_id, data: approve! });
     await fake.waitForMessage({ chat: OP, match: /destroyed x/ });
+    expect(runs(runsFile(), 'destroy')).toBe(1);
+  });
+
+  it('a card sent before an upgrade still works: its payload in the old format approves, its stored reference is edited', async () => {
+    await start();
+    fake.sendText({ from: OP, text: '/test destroy old' });
+    const card = await fake.waitForMessage({ chat: OP, match: /Approval needed[\s\S]*thing old/ });
+    fake.sendText({ from: OP, text: '/test destroy pruned' });
+    const pruned = await fake.waitForMessage({ chat: OP, match: /Approval needed[\s\S]*thing pruned/ });
+    expect(await proc!.stop()).toBe(0);
+    const db = new Database(dbPath(dir.path));
+    const row = (text: string) => db.prepare<[string], { id: string; request_hash: string; card: string }>(`SELECT id, request_hash, card FROM approvals WHERE params LIKE ?`).get(`%${text}%`)!;
+    const old = row('"old"');
+    // As the earlier version stored the card, and wrote its buttons with a template string.
+    expect(JSON.parse(old.card)).toEqual({ chatId: OP, messageId: card.message_id });
+    const payload = `a:${old.id}:${old.request_hash.slice(0, 16)}:y`;
+    expect(buttonData(OP, card.message_id)[0]).toBe(payload);
+    // The other one is gone from the table, as pruning leaves it (its audit history stays).
+    const gone = row('"pruned"');
+    db.prepare('DELETE FROM approvals WHERE id = ?').run(gone.id);
+    db.close();
+    await start();
+    fake.pressButton({ from: OP, messageId: card.message_id, data: payload });
+    await fake.waitForMessage({ chat: OP, match: /destroyed old/ });
+    await fake.waitFor(() => /Approved by @u10 · done/.test(fake.message(OP, card.message_id)!.text ?? ''), 5000, 'the old card to be edited');
+    fake.pressButton({ from: OP, messageId: pruned.message_id, data: `a:${gone.id}:${gone.request_hash.slice(0, 16)}:y` });
+    await fake.waitFor(() => fake.callbackAnswers.some((a) => a.text === 'This approval is not valid here (unknown, or too old); nothing was done.'), 5000, 'the pruned press to be answered');
     expect(runs(runsFile(), 'destroy')).toBe(1);
   });
 

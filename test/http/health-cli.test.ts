@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { probeHealth } from '../../src/http/probe.js';
 import { freePort, runTeleops } from '../support/process.js';
 
 let server: Server | undefined;
@@ -43,6 +44,26 @@ describe('teleops health', () => {
     const port = await serveHealth(502, '<html>bad gateway</html>');
     const garbage = await health({ HTTP_PORT: String(port) });
     expect(garbage).toEqual({ code: 1, out: `teleops health: http://127.0.0.1:${port}/health answered 502 with a body that is not JSON\n` });
+  });
+
+  it('stops reading an endless answer at 64 KiB and says it is not JSON', async () => {
+    const port = await freePort();
+    let sent = 0;
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const pump = (): void => {
+        while (!res.destroyed) {
+          sent++;
+          if (!res.write(`{"status":"ok","pad":"${'x'.repeat(1000)}",`)) return void res.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', () => r()));
+    const p = await probeHealth('127.0.0.1', port);
+    expect(p).toEqual({ ok: false, line: `http://127.0.0.1:${port}/health answered 200 with a body that is not JSON` });
+    // The answer did go past the bound (1014 bytes a write).
+    expect(sent).toBeGreaterThan(64);
   });
 
   it('exits 2 when the settings leave nothing to check', async () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BUTTON_REF, ButtonRepo } from '../../src/store/buttons.js';
+import { ButtonRepo } from '../../src/store/buttons.js';
 import { dbPath, openDb, openMemoryDb } from '../../src/store/db.js';
 
 const CHAT = 42;
@@ -26,12 +26,12 @@ describe('ButtonRepo', () => {
     expect(refs).toHaveLength(3);
     expect(db.prepare('SELECT count(*) AS n FROM keyboards').get()).toEqual({ n: 1 });
     refs.forEach((r, i) => {
-      expect(r).toMatch(BUTTON_REF);
-      expect(`b:${r}`.length).toBeLessThanOrEqual(64);
+      expect(r).toEqual({ keyboard: refs[0]!.keyboard, index: i });
+      expect(r.keyboard).toMatch(/^[A-Za-z0-9_-]{16}$/);
       expect(repo.get(r, CHAT)).toEqual(bs[i]);
       expect(repo.get(r, CHAT + 1)).toBeUndefined();
     });
-    expect(new Set(repo.putAll(CHAT, bs).map((r) => r.split(':')[0])).has(refs[0]!.split(':')[0]!)).toBe(false);
+    expect(repo.putAll(CHAT, bs)[0]!.keyboard).not.toBe(refs[0]!.keyboard);
   });
 
   it('ages buttons out, and prunes them', () => {
@@ -47,13 +47,13 @@ describe('ButtonRepo', () => {
   it('finds nothing for a forged or altered reference', () => {
     const repo = new ButtonRepo(openMemoryDb());
     const [ref] = repo.putAll(CHAT, [{ action: 'docker.restart', params: { container: 'api' } }]);
-    const id = ref!.split(':')[0]!;
-    for (const forged of [`${id}:1`, `${id}:999`, `${id}:-1`, `${id}x:0`, `${id.slice(1)}A:0`, `${id}:0:0`, `${id}; DROP TABLE keyboards`, '']) {
-      expect(repo.get(forged, CHAT)).toBeUndefined();
-    }
+    const keyboard = ref!.keyboard;
+    const forged = [1, 999, -1, 0.5, NaN].map((index) => ({ keyboard, index }));
+    for (const k of [`${keyboard}x`, `${keyboard.slice(1)}A`, `${keyboard}'; DROP TABLE keyboards`, '']) forged.push({ keyboard: k, index: 0 });
+    for (const f of forged) expect(repo.get(f, CHAT)).toBeUndefined();
     fc.assert(
-      fc.property(fc.string({ maxLength: 40 }), (s) => {
-        expect(repo.get(s, CHAT)).toBeUndefined();
+      fc.property(fc.string({ maxLength: 40 }), fc.integer(), (k, index) => {
+        expect(repo.get({ keyboard: k, index }, CHAT)).toBeUndefined();
       }),
     );
   });
@@ -70,9 +70,10 @@ describe('ButtonRepo', () => {
     old.close();
     const db = openDb(dir);
     const repo = new ButtonRepo(db);
-    expect(repo.get('AAAAAAAAAAAAAAAA', CHAT)).toEqual({ action: 'docker.logs', params: { container: 'api', lines: 50 } });
-    expect(repo.get('AAAAAAAAAAAAAAAA:0', CHAT)).toEqual({ action: 'docker.logs', params: { container: 'api', lines: 50 } });
-    expect(repo.get('AAAAAAAAAAAAAAAA', CHAT + 1)).toBeUndefined();
+    // Their callback data "b:AAAAAAAAAAAAAAAA" decodes to the keyboard's first button.
+    const ref = { keyboard: 'AAAAAAAAAAAAAAAA', index: 0 };
+    expect(repo.get(ref, CHAT)).toEqual({ action: 'docker.logs', params: { container: 'api', lines: 50 } });
+    expect(repo.get(ref, CHAT + 1)).toBeUndefined();
     db.close();
   });
 });

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App, type TargetFactory } from '../../src/app.js';
+import { createApp, type App } from '../../src/app.js';
+import type { TargetModule } from '../../src/core/target.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/core/log.js';
 import { testTarget } from './test-target.js';
@@ -20,7 +21,7 @@ export interface TestApp {
 }
 
 /** The real composition root over a temporary state dir, plus the test-only target. */
-export async function testApp(env: Record<string, string> = {}, extra: readonly TargetFactory[] = [], dir?: string): Promise<TestApp> {
+export async function testApp(env: Record<string, string> = {}, extra: readonly TargetModule[] = [], dir?: string): Promise<TestApp> {
   const owned = dir === undefined ? tempDir() : undefined;
   const stateDir = dir ?? owned!.path;
   const r = loadConfig(

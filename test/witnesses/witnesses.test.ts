@@ -9,7 +9,7 @@ import { parseWitnessSpec } from '../../src/witnesses/spec.js';
 import { freePort } from '../support/process.js';
 import { tempDir, testApp, type TestApp } from '../support/app.js';
 
-const op: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private' };
+const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private' };
 
 const stops: (() => Promise<void> | void)[] = [];
 let t: TestApp | undefined;

@@ -1,5 +1,6 @@
 import { request, type IncomingMessage } from 'node:http';
 import { ActionError } from '../../core/action.js';
+import { readBody } from '../../core/body.js';
 
 /**
  * The Docker Engine's HTTP API at its wire: where to connect, one request, its status and
@@ -69,19 +70,6 @@ function queryString(q: Query): string {
   return `?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)])).toString()}`;
 }
 
-function readAll(res: IncomingMessage, limit = Infinity): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= limit) chunks.push(c);
-    });
-    res.once('end', () => resolve(Buffer.concat(chunks)));
-    res.once('error', reject);
-  });
-}
-
 function decode(res: IncomingMessage, body: Buffer): unknown {
   if (body.length === 0) return undefined;
   const text = body.toString('utf8');
@@ -95,8 +83,8 @@ function decode(res: IncomingMessage, body: Buffer): unknown {
 
 async function failure(res: IncomingMessage): Promise<EngineHttpError> {
   const status = res.statusCode ?? 0;
-  const body = await readAll(res, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
-  let detail = body.toString('utf8');
+  const body = await readBody(res, MAX_ERROR_BODY).catch(() => ({ bytes: Buffer.alloc(0) }));
+  let detail = body.bytes.toString('utf8');
   try {
     const j = JSON.parse(detail) as { message?: unknown };
     if (typeof j?.message === 'string') detail = j.message;
@@ -145,7 +133,7 @@ export function engineHttp(addr: EngineAddress): EngineHttp {
         return { status, body: undefined };
       }
       if (status < 200 || status > 299) throw await failure(res);
-      return { status, body: decode(res, await readAll(res)) };
+      return { status, body: decode(res, (await readBody(res)).bytes) };
     },
 
     async stream(path, query, signal) {

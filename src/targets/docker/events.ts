@@ -2,6 +2,7 @@ import type { AlertSink } from '../../core/alerts.js';
 import type { Logger } from '../../core/log.js';
 import type { Redactor } from '../../core/redact.js';
 import { bold, line, pre, result, text, value, type Block } from '../../core/result.js';
+import { sleep } from '../../core/sleep.js';
 import { truncate } from '../../core/text.js';
 import { containerSpans } from './format.js';
 import { tailLines } from './logs.js';
@@ -158,15 +159,6 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
     return true;
   }
 
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      ac.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
-    });
-
   async function loop(): Promise<void> {
     let delay = initialMs;
     while (!ac.signal.aborted) {
@@ -188,7 +180,7 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
       }
       state = 'down';
       if (ac.signal.aborted) break;
-      await sleep(delay);
+      await sleep(delay, ac.signal);
       delay = Math.min(delay * 2, maxMs);
     }
   }

@@ -5,7 +5,8 @@ import type { Logger } from '../../core/log.js';
 import type { Redactor } from '../../core/redact.js';
 import { dockerActions } from './actions.js';
 import { startDockerEvents, type DockerEvents } from './events.js';
-import { createDockerPort, type DockerPort } from './port.js';
+import { createDockerPort } from './client.js';
+import type { DockerPort } from './port.js';
 import { createExpectedStops, type ExpectedStops } from './stops.js';
 
 export interface DockerTargetSettings {

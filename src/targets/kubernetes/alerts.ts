@@ -11,6 +11,7 @@
 import { createInterface } from 'node:readline';
 import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { AlertSink } from '../../core/alerts.js';
+import { withDeadline } from '../../core/deadline.js';
 import type { Logger } from '../../core/log.js';
 import { line, pre, result, text, value, type Block, type Button } from '../../core/result.js';
 import { counted, stripAnsi, truncate } from '../../core/text.js';
@@ -325,11 +326,15 @@ export class KubeWatcher {
 
   /** The crashed container's last lines, best effort and quickly. */
   private async lastLines(context: string, ns: string, pod: string, container: string): Promise<string> {
-    const signal = AbortSignal.any([this.ctl.signal, AbortSignal.timeout(3000)]);
-    const stream = await this.clusters.port(context).logs(ns, pod, { container, previous: true, tailLines: this.logLines, limitBytes: 16 * 1024, signal, streamTimeoutMs: 3000 });
-    const lines: string[] = [];
-    for await (const l of createInterface({ input: stream, crlfDelay: Infinity })) lines.push(stripAnsi(l));
-    return lines.join('\n').trimEnd();
+    const port = this.clusters.port(context);
+    const read = async (signal: AbortSignal): Promise<string> => {
+      const limits = { tailLines: this.logLines, limitBytes: 16 * 1024, streamTimeoutMs: 3000 };
+      const stream = await port.logs(ns, pod, { container, previous: true, ...limits, signal });
+      const lines: string[] = [];
+      for await (const l of createInterface({ input: stream, crlfDelay: Infinity })) lines.push(stripAnsi(l));
+      return lines.join('\n').trimEnd();
+    };
+    return withDeadline(`last lines of ${pod}`, 3000, read, this.ctl.signal);
   }
 }
 

@@ -4,6 +4,7 @@
  * namespace, name — all validated) and the Status object's machine fields, not from free text.
  */
 import { ActionError } from '../../core/action.js';
+import { DeadlineError } from '../../core/deadline.js';
 import { truncate } from '../../core/text.js';
 
 export type KubeFailure =
@@ -119,18 +120,17 @@ export function failureFromStatus(op: Op, f: HttpFailure): KubeApiError {
 /** Network error codes that mean "the API server cannot be reached". */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED']);
 
-/**
- * Maps anything thrown by a call to a KubeApiError. `timedOut` says whether our own timeout
- * (rather than the caller's signal) aborted it.
- */
-export function toKubeError(err: unknown, op: Op, timeoutMs: number, timedOut: boolean): KubeApiError {
+/** Maps anything thrown by a call to a KubeApiError: our own deadline, the caller's abort, the network. */
+export function toKubeError(err: unknown, op: Op): KubeApiError {
   if (err instanceof KubeApiError) return err;
+  if (err instanceof DeadlineError) {
+    const within = err.ms < 1000 ? `${err.ms} ms` : `${Math.round(err.ms / 1000)}s`;
+    return new KubeApiError('timeout', `Kubernetes API did not answer within ${within}${suffix(op)}`);
+  }
   const e = err as { name?: unknown; code?: unknown; body?: unknown; message?: unknown; type?: unknown; cause?: unknown } | null;
   if (e && typeof e.code === 'number' && e.code >= 300) return failureFromStatus(op, { code: e.code, body: e.body });
   if (e && (e.name === 'AbortError' || e.type === 'aborted')) {
-    return timedOut
-      ? new KubeApiError('timeout', `Kubernetes API did not answer within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)}s`}${suffix(op)}`)
-      : new KubeApiError('cancelled', `request cancelled${suffix(op)}`);
+    return new KubeApiError('cancelled', `request cancelled${suffix(op)}`);
   }
   const netCode = networkCode(err);
   if (netCode) return new KubeApiError('unreachable', `Kubernetes API unreachable (${netCode})${suffix(op)}`);

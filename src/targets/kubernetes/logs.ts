@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { V1Pod } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
+import { readBody } from '../../core/body.js';
 import { UsageError } from '../../core/commands.js';
 import { bold, line, pre, result, text, value } from '../../core/result.js';
 import { parseDuration, stripAnsi } from '../../core/text.js';
@@ -44,12 +45,6 @@ function pickContainer(pod: V1Pod, wanted: string | undefined): string {
   const pick = annotated && names.includes(annotated) ? annotated : first;
   if (!pick) throw new ActionError(`${where} has no containers`);
   return pick;
-}
-
-async function collect(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Terminal escapes removed, in ~64 KiB pieces, never the whole log in memory. */
@@ -116,7 +111,8 @@ export function logsAction(deps: KubeActionDeps): AnyAction {
       if (asFile) {
         return result([head, line('Sent as a file.')], { attachment: { filename: `${p.pod}.${container}.log`, content: cleaned(stream) } });
       }
-      const body = stripAnsi(await collect(stream)).replace(/\n+$/, '');
+      // Whole: the port has bounded the stream to limitBytes already.
+      const body = stripAnsi((await readBody(stream)).bytes.toString('utf8')).replace(/\n+$/, '');
       return result([head, body === '' ? line('No log lines.') : pre(body)]);
     },
   });

@@ -7,7 +7,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ActionError, type ChatState } from '../../core/action.js';
 import { forContext, KubeConfigError } from './kubeconfig.js';
 import { isContextName, isDnsLabel } from './names.js';
-import { createKubePort, type KubePort } from './port.js';
+import { createKubePort } from './client.js';
+import type { KubePort } from './port.js';
 
 export const CHAT_CONTEXT = 'k8s.context';
 export const CHAT_NAMESPACE = 'k8s.namespace';

@@ -10,6 +10,15 @@ import { truncate } from '../../core/text.js';
 import { saveDownload } from './downloads.js';
 import { terminalSafe } from './terminal.js';
 
+/** The person at this terminal, by login name: "console:<login>" in the audit log. */
+export const localPrincipal = (login: string): Principal => ({
+  transport: 'console',
+  userId: 0,
+  chatId: 0,
+  chatKind: 'local',
+  name: login,
+});
+
 export interface ConsoleDeps {
   readonly dispatcher: Dispatcher;
   readonly redactor: Redactor;

@@ -1,19 +1,18 @@
 import type { Api } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Agent, AgentUi } from '../../ai/agent.js';
-import type { Dispatcher } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/log.js';
 import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import { line, value } from '../../core/result.js';
-import { offerApproval } from './approval-card.js';
+import type { ApprovalCards } from './approval-card.js';
 import { firstPart, toTelegramText } from './format.js';
 import type { CardRef, Replier, Where } from './reply.js';
 
 export interface AgentChatDeps {
   readonly api: Api;
   readonly replier: Replier;
-  readonly dispatcher: Dispatcher;
+  readonly cards: ApprovalCards;
   readonly agent: Agent;
   readonly redactor: Redactor;
   readonly log: Logger;
@@ -59,7 +58,7 @@ export async function askInChat(d: AgentChatDeps, where: Where, principal: Princ
       } else editTimer ??= setTimeout(() => void flush(), PROGRESS_EVERY_MS);
     },
     async approval(p) {
-      if (!(await offerApproval(d, where, p))) throw new Error('the approval card could not be shown in full');
+      if (!(await d.cards.offer(where, p))) throw new Error('the approval card could not be shown in full');
     },
   };
   try {

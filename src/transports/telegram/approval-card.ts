@@ -1,30 +1,62 @@
-import type { Dispatcher, PendingApproval } from '../../core/dispatcher.js';
+import { z } from 'zod';
+import type { ApprovalService } from '../../core/approval-service.js';
+import type { PendingApproval } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/log.js';
 import { say } from '../../core/result.js';
-import type { Replier, Where } from './reply.js';
+import type { CardRef, Replier, Where } from './reply.js';
 
-export interface ApprovalCardDeps {
-  readonly replier: Replier;
-  readonly dispatcher: Dispatcher;
-  readonly log: Logger;
+/** A card reference as stored with its approval (by this version or an earlier one). */
+const STORED_REF = z.object({
+  chatId: z.number().int(),
+  messageId: z.number().int(),
+  document: z.literal(true).optional(),
+});
+
+export interface ApprovalCards {
+  /**
+   * Offers an approval: its card, in full, with the buttons. A card that could not be shown in
+   * full is not offered — the approval is withdrawn (cancelled and audited) and the chat told.
+   * True when the card is up.
+   */
+  offer(where: Where, p: PendingApproval): Promise<boolean>;
+  /** Stops editing cards (shutdown). */
+  close(): void;
 }
 
-/**
- * Offers an approval: its card, in full, with the buttons. A card that could not be shown in
- * full is not offered — the approval is withdrawn (cancelled and audited) and the chat told.
- * True when the card is up.
- */
-export async function offerApproval(d: ApprovalCardDeps, where: Where, p: PendingApproval): Promise<boolean> {
-  try {
-    d.dispatcher.attachCard(p.id, await d.replier.sendCard(where, p.card, p));
-    return true;
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    d.log.warn({ approval: p.id, err: why }, 'an approval card could not be shown in full; withdrawing it');
-    d.dispatcher.withdraw(p.id, 'its card could not be shown in full');
-    await d.replier
-      .send(where, say('⚠️ The approval card could not be shown in full, so it is not offered and nothing will run. Ask again.'))
-      .catch((e: unknown) => d.log.warn({ approval: p.id, err: e instanceof Error ? e.message : String(e) }, 'could not say that an approval was withdrawn'));
-    return false;
-  }
+/** Approval cards in Telegram messages, edited as their approvals are decided, run, expire or are cancelled. */
+export function approvalCards(approvals: ApprovalService, replier: Replier, log: Logger): ApprovalCards {
+  const desk = approvals.cards<CardRef>({
+    readRef: (stored) => {
+      const r = STORED_REF.safeParse(stored);
+      return r.success ? r.data : undefined;
+    },
+    show: (ref, change) => {
+      const approval = change.approval.id;
+      const warn = (err: unknown) => log.warn({ err: why(err), approval }, 'could not edit approval card');
+      replier.editCard(ref, change.card).catch(warn);
+    },
+  });
+  return {
+    async offer(where, p) {
+      try {
+        desk.shown(p.id, await replier.sendCard(where, p.card, p));
+        return true;
+      } catch (err) {
+        log.warn({ approval: p.id, err: why(err) }, 'an approval card could not be shown in full; withdrawing it');
+        approvals.withdraw(p.id, 'its card could not be shown in full');
+        const warn = (e: unknown) =>
+          log.warn({ approval: p.id, err: why(e) }, 'could not say that an approval was withdrawn');
+        await replier.send(where, say(WITHDRAWN)).catch(warn);
+        return false;
+      }
+    },
+    close: () => desk.close(),
+  };
 }
+
+/** Told in the chat when an approval is withdrawn because its card could not be shown. */
+const WITHDRAWN =
+  '⚠️ The approval card could not be shown in full, so it is not offered and nothing will run. Ask again.';
+
+/** What went wrong, as the log's `err` field. */
+const why = (err: unknown): string => (err instanceof Error ? err.message : String(err));

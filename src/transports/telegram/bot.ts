@@ -11,7 +11,7 @@ import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import type { Registry } from '../../core/registry.js';
 import { line, say, value, type ReplyTarget, type Result } from '../../core/result.js';
-import { BUTTON_REF, type ButtonRepo } from '../../store/buttons.js';
+import type { ButtonRepo } from '../../store/buttons.js';
 import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
 import type { ProcessedUpdates } from '../../store/updates.js';
@@ -22,9 +22,12 @@ import { Outbox } from './outbox.js';
 import { telegramWitness } from './witness.js';
 import type { Witness } from '../../core/audit-witness.js';
 import { askInChat } from './agent-chat.js';
-import { offerApproval } from './approval-card.js';
-import { APPROVAL_PREFIX, BUTTON_PREFIX, isThreadGone, Replier, type CardRef, type Where } from './reply.js';
-import { Forums, topicsControl, type TopicsSlot } from './topics.js';
+import { approvalCards } from './approval-card.js';
+import { decodeCallback } from './callback-data.js';
+import { principalOf, telegramPrincipal } from './principal.js';
+import { isThreadGone, Replier, type Where } from './reply.js';
+import { Forums, topicsControl } from './topics.js';
+import type { CardPlacesSlot } from '../../core/places.js';
 import { TurnQueue } from './turns.js';
 
 export interface TelegramDeps {
@@ -44,15 +47,14 @@ export interface TelegramDeps {
   readonly live: LiveCards;
   /** Chats that receive alerts (forum chats with topics on get them too, in their ALERTS topic). */
   readonly alertChats: readonly number[];
-  /** Where `/tmux topics` finds this transport. */
-  readonly topics?: TopicsSlot;
+  /** Where a target's `/<target> topics` finds this transport's forum topics. */
+  readonly places?: CardPlacesSlot;
   /** The AI operator, when an LLM is configured: plain text goes to it. */
   readonly agent?: Agent;
 }
 
 /** Only these update kinds are fetched at all; edits, channel posts and inline queries never arrive. */
 const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
-const CARD_SWEEP_MS = 1000;
 const PRUNE_MS = 3600_000;
 /** How long a shutdown waits for queued automatic writes (final card states) to go out. */
 const OUTBOX_DRAIN_MS = 3000;
@@ -113,8 +115,10 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   const replier = new Replier(bot.api, d.buttons, d.redactor, replies);
   const outbox = new Outbox({ delay: (chatId) => gate.delay(chatId), log: d.log });
   const forums = new Forums(new ForumRepo(d.db), replier, d.redactor.redact, d.log);
+  // Approval cards are edited as they are decided, expire or are cancelled, even after a restart.
+  const cards = approvalCards(d.dispatcher.approvals, replier, d.log);
   const board = new CardBoard({ replier, repo: new CardMessageRepo(d.db), outbox, forums, log: d.log });
-  if (d.topics) d.topics.control = topicsControl({ forums, board, outbox, live: d.live });
+  if (d.places) d.places.service = topicsControl({ forums, board, outbox, live: d.live });
 
   /** An alert goes to the chat's ALERTS topic when it has one (or to the chat, if that topic is gone). */
   async function sendAlert(chatId: number, result: Result): Promise<void> {
@@ -206,13 +210,11 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       ...(msg && 'is_topic_message' in msg && msg.is_topic_message && msg.message_thread_id !== undefined ? { threadId: msg.message_thread_id } : {}),
     };
     let outcome: Outcome;
-    const approval = new RegExp(`^${APPROVAL_PREFIX}:([A-Za-z0-9_-]{16}):([0-9a-f]{16}):([yn])$`).exec(data);
-    const ref = data.startsWith(`${BUTTON_PREFIX}:`) ? data.slice(BUTTON_PREFIX.length + 1) : '';
-    const button = BUTTON_REF.test(ref) ? ref : undefined;
-    if (approval) {
-      outcome = await d.dispatcher.decide(principal, approval[1]!, approval[2]!, approval[3] === 'y' ? 'approve' : 'deny');
-    } else if (button !== undefined && d.dispatcher.identify(principal)) {
-      const stored = d.buttons.get(button, ctx.chat!.id);
+    const pressed = decodeCallback(data);
+    if (pressed?.kind === 'approval') {
+      outcome = await d.dispatcher.decide(principal, pressed.id, pressed.token, pressed.decision);
+    } else if (pressed?.kind === 'button' && d.dispatcher.identify(principal)) {
+      const stored = d.buttons.get(pressed.ref, ctx.chat!.id);
       outcome = stored
         ? await d.dispatcher.dispatch(principal, 'button', stored.action, stored.params)
         : { kind: 'refused', message: 'This button has expired; run the command again.' };
@@ -229,10 +231,11 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
    * An agent turn may take minutes (the model, approvals): it runs outside the chat's message
    * lane, so everyone's commands and buttons go on meanwhile. Shutdown still waits for it.
    */
-  async function askOffLane(agent: Agent, where: Where, principal: TelegramPrincipal, text: string): Promise<void> {
+  async function askOffLane(agent: Agent, where: Where, principal: Principal, text: string): Promise<void> {
     const turn = turns.submit(where.chatId, principal.userId, async () => {
       if (stopping.signal.aborted) return;
-      await askInChat({ api: bot.api, replier, dispatcher: d.dispatcher, agent, redactor: d.redactor, log: d.log }, where, principal, text, stopping.signal);
+      const chat = { api: bot.api, replier, cards, agent, redactor: d.redactor, log: d.log };
+      await askInChat(chat, where, principal, text, stopping.signal);
     });
     if (!turn) {
       await replier.send(where, say(`⏳ You already have ${AGENT_TURNS.perPerson} requests for the assistant in this chat; send this one again once they are answered.`));
@@ -245,7 +248,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
 
   /** Bots (an anonymous group admin writes as one) never act: counted and audited like any stranger. */
   function refuseSender(ctx: Context, what: string): void {
-    if (ctx.from && ctx.chat) d.dispatcher.unauthorized({ kind: 'telegram', userId: ctx.from.id, chatId: ctx.chat.id, chatType: ctx.chat.type }, what);
+    if (ctx.from && ctx.chat) d.dispatcher.unauthorized(telegramPrincipal(ctx.from.id, ctx.chat), what);
   }
 
   bot.catch((err) => {
@@ -265,10 +268,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       case 'failed':
         await replier.send(where, { blocks: [line(`⚠️ ${outcome.action} failed: `, value(outcome.message))] });
         return;
-      case 'approval': {
-        await offerApproval({ replier, dispatcher: d.dispatcher, log: d.log }, where, outcome.approval);
+      case 'approval':
+        await cards.offer(where, outcome.approval);
         return;
-      }
       case 'done':
         if (outcome.result.card) await board.show(where, outcome.result, show);
         else await replier.send(where, outcome.result);
@@ -276,15 +278,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     }
   }
 
-  // Approval cards are edited as they are decided, expire or are cancelled, even after a restart.
-  d.dispatcher.onCardUpdate((u) => {
-    const ref = u.approval.card as CardRef | null;
-    if (!ref) return;
-    replier.editCard(ref, u.card).catch((err: unknown) => d.log.warn({ err: describe(err), approval: u.approval.id }, 'could not edit approval card'));
-  });
-
   let runner: RunnerHandle | undefined;
-  let sweep: NodeJS.Timeout | undefined;
   let prune: NodeJS.Timeout | undefined;
   let offCard: (() => void) | undefined;
   return {
@@ -298,13 +292,6 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         runner: { fetch: { allowed_updates: ALLOWED_UPDATES }, silent: true, maxRetryTime: Infinity, retryInterval: 'exponential' },
         sink: { concurrency: 64 },
       });
-      sweep = setInterval(() => {
-        try {
-          d.dispatcher.expireDue();
-        } catch (err) {
-          d.log.warn({ err }, 'approval sweep failed');
-        }
-      }, CARD_SWEEP_MS);
       prune = setInterval(() => replies.prune(), PRUNE_MS);
       prune.unref();
       offCard = d.live.onCard((card) => board.update(card));
@@ -312,12 +299,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     },
     async stop() {
       stopping.abort();
-      clearInterval(sweep);
       clearInterval(prune);
       offCard?.();
       if (runner?.isRunning()) await runner.stop();
       await Promise.allSettled([...inflight]);
       await outbox.stop(OUTBOX_DRAIN_MS);
+      cards.close();
     },
     alert(result) {
       for (const chatId of new Set([...d.alertChats, ...forums.chats()])) {
@@ -333,13 +320,6 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       return { state: 'down', detail: lastPoll.error ?? 'no successful poll in the last 2 minutes' };
     },
   };
-}
-
-type TelegramPrincipal = Extract<Principal, { kind: 'telegram' }>;
-
-function principalOf(ctx: Context): TelegramPrincipal | null {
-  if (!ctx.from || !ctx.chat || ctx.from.is_bot) return null;
-  return { kind: 'telegram', userId: ctx.from.id, chatId: ctx.chat.id, chatType: ctx.chat.type, ...(ctx.from.username ? { username: ctx.from.username } : {}) };
 }
 
 function describe(err: unknown): string {

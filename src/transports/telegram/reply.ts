@@ -6,6 +6,7 @@ import type { Redactor } from '../../core/redact.js';
 import type { Button, Result } from '../../core/result.js';
 import type { ButtonRepo } from '../../store/buttons.js';
 import type { ReplyRepo } from '../../store/telegram.js';
+import { encodeCallback } from './callback-data.js';
 import { CUT_NOTE, firstPart, OVERFLOW_NOTE, renderResult, TELEGRAM_TEXT_LIMIT, toTelegramText, withNote, type TelegramText } from './format.js';
 
 export interface Where {
@@ -28,9 +29,6 @@ export interface CardRef {
  * versions (who decided, what came of it) are longer, and must fit in the same message.
  */
 const CARD_INLINE_MAX = TELEGRAM_TEXT_LIMIT - 500;
-
-export const APPROVAL_PREFIX = 'a';
-export const BUTTON_PREFIX = 'b';
 
 /** Turns transport-neutral results into Telegram messages, keyboards and documents. */
 export class Replier {
@@ -151,17 +149,24 @@ export class Replier {
     };
     let i = 0;
     return {
-      inline_keyboard: rows.map((row) => row.map((b): InlineKeyboardButton => ({ text: label(b.label), callback_data: `${BUTTON_PREFIX}:${refs[i++]}` }))),
+      inline_keyboard: rows.map((row) =>
+        row.map((b): InlineKeyboardButton => {
+          const ref = refs[i++]!;
+          return { text: label(b.label), callback_data: encodeCallback({ kind: 'button', ref }) };
+        }),
+      ),
     };
   }
 }
 
 function approvalKeyboard(a: { id: string; token: string }): InlineKeyboardMarkup {
+  const data = (decision: 'approve' | 'deny') =>
+    encodeCallback({ kind: 'approval', id: a.id, token: a.token, decision });
   return {
     inline_keyboard: [
       [
-        { text: '✅ Approve', callback_data: `${APPROVAL_PREFIX}:${a.id}:${a.token}:y` },
-        { text: '❌ Deny', callback_data: `${APPROVAL_PREFIX}:${a.id}:${a.token}:n` },
+        { text: '✅ Approve', callback_data: data('approve') },
+        { text: '❌ Deny', callback_data: data('deny') },
       ],
     ],
   };

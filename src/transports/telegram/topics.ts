@@ -1,15 +1,15 @@
 /**
- * Forum mode: in a supergroup with topics, `/tmux topics on` lays live cards out as topics —
+ * Forum mode: in a supergroup with topics, `/<target> topics on` lays live cards out as topics —
  * an INDEX topic with the card that lists every item, an ALERTS topic where that chat's
- * alerts go, and one topic per item card (a terminal session) named by its title (state
- * emoji and name), renamed as the title changes and closed when the card is final.
+ * alerts go, and one topic per item card named by its title (state emoji and name), renamed
+ * as the title changes and closed when the card is final. The transport offers it to targets
+ * as card places (core/places.ts).
  * Plain text written in an item's topic runs the card's reply target, like a reply to it.
  */
 import { GrammyError } from 'grammy';
-import { z } from 'zod';
-import type { TargetFactory } from '../../app.js';
-import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
+import { ActionError } from '../../core/action.js';
 import type { Logger } from '../../core/log.js';
+import type { CardPlaces } from '../../core/places.js';
 import { say, type Result } from '../../core/result.js';
 import type { ForumRepo, ForumRow, TopicRow } from '../../store/telegram.js';
 import type { CardBoard, LiveCards } from './cards.js';
@@ -21,55 +21,20 @@ export const ALERTS_TOPIC = '🔔 ALERTS';
 /** Telegram's limit for a topic name. */
 const TOPIC_NAME_MAX = 128;
 
-/** What `/tmux topics on|off` does; the Telegram transport provides it once it runs. */
-export interface TopicsControl {
-  on(chatId: number): Promise<Result>;
-  off(chatId: number): Promise<Result>;
-}
-
-/**
- * The action exists before the transport does (the registry is built first), so it reaches
- * the transport through this slot, filled in by createTelegram.
- */
-export class TopicsSlot {
-  control: TopicsControl | undefined;
-
-  /** Plugs `/tmux topics` into the app like a target. */
-  readonly target: TargetFactory = () => ({ actions: [topicsAction(this)] });
-}
-
-export function topicsAction(slot: TopicsSlot): AnyAction {
-  return defineAction({
-    name: 'telegram.topics',
-    summary: 'In a forum group: one topic per terminal session, plus INDEX and ALERTS topics (on or off)',
-    target: 'tmux',
-    risk: 'write',
-    llm: false,
-    params: z.object({ mode: z.enum(['on', 'off']).describe('on or off') }),
-    command: { path: ['tmux', 'topics'], usage: '<mode>' },
-    subject: (p) => `forum topics ${p.mode}`,
-    async run(ctx, p) {
-      const control = slot.control;
-      if (!control) throw new ActionError('forum topics exist only in Telegram');
-      return p.mode === 'on' ? control.on(ctx.operator.chatId) : control.off(ctx.operator.chatId);
-    },
-  });
-}
-
 /** `on` shows every live card in the forum's layout; `off` closes the topics and forgets them. */
 export function topicsControl(d: {
   readonly forums: Forums;
   readonly board: Pick<CardBoard, 'showAll' | 'forgetThreads'>;
   readonly outbox: Outbox;
   readonly live: LiveCards;
-}): TopicsControl {
+}): CardPlaces {
   return {
     async on(chatId) {
       await d.forums.enable(chatId);
       const cards = d.live.cards();
       d.board.showAll(chatId, cards);
       const items = cards.filter((c) => c.card?.kind === 'item' && !c.card.final).length;
-      return say(`Topics are on: ${INDEX_TOPIC}, ${ALERTS_TOPIC}, and one topic per watched session (${items} now).`);
+      return say(`Topics are on: ${INDEX_TOPIC}, ${ALERTS_TOPIC}, and one topic per live card (${items} now).`);
     },
     async off(chatId) {
       const threads = d.forums.disable(chatId);

@@ -3,7 +3,7 @@ import { ActionError } from '../../../src/core/action.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { plainText, type Button } from '../../../src/core/result.js';
 import { dockerActions, parsePsArgs, PS_PAGE_SIZE, STATS_MAX_CONTAINERS } from '../../../src/targets/docker/actions.js';
-import { createDockerPort } from '../../../src/targets/docker/port.js';
+import { createDockerPort } from '../../../src/targets/docker/client.js';
 import { COMPOSE_PROJECT, COMPOSE_SERVICE } from '../../../src/targets/docker/summary.js';
 import { createExpectedStops } from '../../../src/targets/docker/stops.js';
 import { useDockerd } from '../../support/docker-env.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionError } from '../../../src/core/action.js';
 import { EngineHttpError, engineHttp, type EngineHttp } from '../../../src/targets/docker/engine.js';
-import { createDockerPort } from '../../../src/targets/docker/port.js';
+import { createDockerPort } from '../../../src/targets/docker/client.js';
 
 /**
  * An Engine stand-in at the wire (a unix socket speaking HTTP), for the answers a healthy

@@ -8,7 +8,7 @@ import { createRedactor } from '../../../src/core/redact.js';
 import { plainText } from '../../../src/core/result.js';
 import { dockerActions } from '../../../src/targets/docker/actions.js';
 import { startDockerEvents, type DockerEvents } from '../../../src/targets/docker/events.js';
-import { createDockerPort } from '../../../src/targets/docker/port.js';
+import { createDockerPort } from '../../../src/targets/docker/client.js';
 import { createExpectedStops } from '../../../src/targets/docker/stops.js';
 import { useDockerd } from '../../support/docker-env.js';
 import { createTestContainer, waitFor } from '../../support/dockerd.js';

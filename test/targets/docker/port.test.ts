@@ -9,9 +9,10 @@ import { createRedactor } from '../../../src/core/redact.js';
 import { loadConfig } from '../../../src/config.js';
 import { openDb, type Db } from '../../../src/store/db.js';
 import { createDockerTarget } from '../../../src/targets/docker/index.js';
-import { dockerTarget } from '../../../src/targets/index.js';
+import { buildTarget } from '../../../src/core/target.js';
+import { docker as dockerModule } from '../../../src/targets/docker/module.js';
 import { parseDockerHost } from '../../../src/targets/docker/engine.js';
-import { createDockerPort } from '../../../src/targets/docker/port.js';
+import { createDockerPort } from '../../../src/targets/docker/client.js';
 import { useDockerd } from '../../support/docker-env.js';
 import { collectingSink, runAction } from './helpers.js';
 
@@ -86,7 +87,7 @@ describe('an Engine that is not there', () => {
       if (!r.ok) throw new Error(r.problems.join('; '));
       const db = openDb(join(dir, 'state'));
       dbs.push(db);
-      return dockerTarget({ config: r.config, alerts: collectingSink(), log: silentLogger(), db, redactor: createRedactor(r.config.secrets) });
+      return buildTarget(dockerModule, { config: r.config, alerts: collectingSink(), log: silentLogger(), db, redactor: createRedactor(r.config.secrets) });
     };
     const host = `unix://${join(dir, 'configured.sock')}`;
     const on = await make({ DOCKER_HOST: host });

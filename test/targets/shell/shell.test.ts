@@ -2,11 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Outcome } from '../../../src/core/dispatcher.js';
 import type { Principal } from '../../../src/core/policy.js';
 import { plainText } from '../../../src/core/result.js';
-import { shellTarget } from '../../../src/targets/index.js';
+import { shell as shellModule } from '../../../src/targets/shell/module.js';
 import { testApp, type TestApp } from '../../support/app.js';
 
-const admin: Principal = { kind: 'telegram', userId: 20, chatId: 20, chatType: 'private' };
-const operator: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private' };
+const admin: Principal = { transport: 'tg', userId: 20, chatId: 20, chatKind: 'private' };
+const operator: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private' };
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -26,12 +26,12 @@ async function approveRun(command: string): Promise<string> {
 
 describe('/shell', () => {
   it('does not exist unless SHELL_ENABLED=true', async () => {
-    t = await testApp({}, [shellTarget]);
+    t = await testApp({}, [shellModule]);
     expect(text(await t.app.dispatcher.command(admin, 'command', '/shell echo hi'))).toMatch(/\/shell is not a command/);
   });
 
   it('is for admins only, always asks for approval, and shows the exit code', async () => {
-    t = await testApp({ SHELL_ENABLED: 'true' }, [shellTarget]);
+    t = await testApp({ SHELL_ENABLED: 'true' }, [shellModule]);
     expect(text(await t.app.dispatcher.command(operator, 'command', '/shell echo hi'))).toMatch(/needs the admin role/);
     expect(await approveRun('echo "hello  world"; exit 3')).toBe('⚠️ exit code 3\nhello  world');
     expect(await approveRun('printf ""')).toBe('✅ exit code 0\n(no output)');
@@ -40,7 +40,7 @@ describe('/shell', () => {
 
   it('kills a command that runs too long, caps output, and keeps teleops secrets out of its environment', async () => {
     process.env.TELEGRAM_BOT_TOKEN = '123456:shell-test-secret-token-abcdefghij';
-    t = await testApp({ SHELL_ENABLED: 'true', SHELL_TIMEOUT_SECONDS: '1' }, [shellTarget]);
+    t = await testApp({ SHELL_ENABLED: 'true', SHELL_TIMEOUT_SECONDS: '1' }, [shellModule]);
     expect(await approveRun('sleep 30 & sleep 30')).toMatch(/^⚠️ killed after 1s \(SHELL_TIMEOUT_SECONDS\)/);
     expect(await approveRun('yes teleops | head -c 200000')).toMatch(/output cut at 64 KiB/);
     expect(await approveRun('echo "token=[${TELEGRAM_BOT_TOKEN}]"')).toContain('token=[]');

@@ -11,14 +11,14 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Outcome } from '../../../src/core/dispatcher.js';
 import type { Principal } from '../../../src/core/policy.js';
 import { plainText } from '../../../src/core/result.js';
-import { tmuxTarget } from '../../../src/targets/index.js';
+import { tmux as tmuxModule } from '../../../src/targets/tmux/module.js';
 import { testApp, tempDir, type TestApp } from '../../support/app.js';
 import { describeTmux, eventually } from './helpers.js';
 
 const PASSWORD = 'hunter2-Tr0ub4dor&3';
 const MARK = `[secret, ${PASSWORD.length} chars]`;
-const op: Principal = { kind: 'telegram', userId: 10, chatId: 10, chatType: 'private', username: 'alice' };
-const viewer: Principal = { kind: 'telegram', userId: 30, chatId: 30, chatType: 'private', username: 'vera' };
+const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@alice' };
+const viewer: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private', name: '@vera' };
 /** What the program got, without printing it: its length and a digest. */
 const GOT = `echo "got \${#pw} chars $(printf %s "$pw" | sha256sum | cut -c1-12)"`;
 const digest = (s: string) => execFileSync('sh', ['-c', 'printf %s "$1" | sha256sum | cut -c1-12', 'sh', s]).toString().trim();
@@ -48,7 +48,7 @@ describeTmux('secrets typed into terminals', () => {
   };
 
   beforeAll(async () => {
-    t = await testApp({ TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path }, [tmuxTarget]);
+    t = await testApp({ TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path }, [tmuxModule]);
   });
   beforeEach(() => void since());
   afterAll(async () => {
@@ -130,7 +130,7 @@ describeTmux('secrets typed into terminals', () => {
 
   it('not even with AI_DESTRUCTIVE_ALLOWED=true, where the LLM’s writes need no card', async () => {
     const dir2 = tempDir('teleops-secret-ai-');
-    const t2 = await testApp({ TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path, AI_DESTRUCTIVE_ALLOWED: 'true' }, [tmuxTarget], dir2.path);
+    const t2 = await testApp({ TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path, AI_DESTRUCTIVE_ALLOWED: 'true' }, [tmuxModule], dir2.path);
     try {
       await sudo('sudo3');
       const ai = await t2.app.dispatcher.dispatch(op, 'ai', 'tmux.send', { target: 'sudo3', text: PASSWORD });

@@ -1,6 +1,21 @@
-import type { Db } from './db.js';
-import type { WatchedRecord, WatchStore } from '../targets/tmux/watcher.js';
-import type { TmuxState } from '../targets/tmux/classify.js';
+import type { Db } from '../../core/sqlite.js';
+import type { WatchedRecord, WatchStore } from './watcher.js';
+import type { TmuxState } from './classify.js';
+
+/**
+ * The tmux module's migrations. `IF NOT EXISTS`: a database of core schema 6 or older has the
+ * table already (a core migration made it then), with the watched panes in it.
+ */
+export const WATCHED_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE IF NOT EXISTS tmux_watched (
+    target  TEXT PRIMARY KEY,      -- 'session' or 'session:window.pane'
+    since   INTEGER NOT NULL,      -- ms since epoch
+    chat_id INTEGER,
+    state   TEXT CHECK (state IN ('running','waiting','error','done','idle','stuck','gone'))
+  );
+  `,
+];
 
 /** The watched tmux panes, so watching survives a restart. */
 export class TmuxWatchedRepo implements WatchStore {

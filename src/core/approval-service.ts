@@ -1,0 +1,372 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { ROLE_RANK, type Operator, type Origin, type Role } from './action.js';
+import {
+  approvalToken,
+  renderCard,
+  requestHash,
+  type ApprovalCard,
+  type ApprovalRow,
+  type ApprovalStore,
+  type CardStatus,
+} from './approvals.js';
+import type { AuditEntryInput, AuditOutcome } from './audit.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { Outcome, PendingApproval } from './outcome.js';
+import { say, type Block, type Result } from './result.js';
+import { truncate } from './text.js';
+
+/** What became of an approval, for whoever asked for it (the LLM agent): not a UI event. */
+export type Settlement =
+  /** `outcome` is absent when it ran before this process knew of it (a restart). */
+  | { readonly state: 'approved'; readonly by: string; readonly outcome?: Outcome }
+  | { readonly state: 'denied' | 'cancelled'; readonly by: string }
+  | { readonly state: 'expired' }
+  /** No such approval: never made, or pruned long after it was decided. */
+  | { readonly state: 'gone' };
+
+/** An approval card changed (decided, running, done, expired, cancelled): a transport shows it. */
+export interface CardChange {
+  readonly approval: ApprovalRow;
+  readonly card: ApprovalCard;
+}
+
+/**
+ * Where a transport shows approval cards. `Ref` is its own note of where a card is (a chat
+ * and message); it is stored with the approval as JSON, so a card is edited after a restart too.
+ */
+export interface CardSurface<Ref> {
+  /** A stored reference back in the transport's type; undefined when it is not one of its own. */
+  readonly readRef: (stored: unknown) => Ref | undefined;
+  /** Shows the card's new state where `ref` says it is. */
+  readonly show: (ref: Ref, change: CardChange) => void;
+}
+
+/** A transport's handle on the cards it shows. */
+export interface CardDesk<Ref> {
+  /** The card of approval `id` is up at `ref`. */
+  shown(id: string, ref: Ref): void;
+  /** Stops showing changes (transport shutdown). */
+  close(): void;
+}
+
+export interface ApprovalRequest {
+  readonly operator: Operator;
+  readonly origin: Origin;
+  readonly action: string;
+  readonly params: Record<string, unknown>;
+  readonly subject: string;
+  readonly minRole: Role;
+  readonly preview: readonly Block[];
+}
+
+/** An approved request either cannot run any more (and says why) or runs, as its requester. */
+export type ApprovedRun = { readonly refused: string } | { readonly run: () => Promise<Outcome> };
+
+export interface ApprovalServiceDeps {
+  readonly store: ApprovalStore;
+  /** Appends an audit entry (redacted and counted by the caller). */
+  readonly record: (e: AuditEntryInput) => void;
+  /** A person's name in the audit log. */
+  readonly actorOf: (o: Pick<Operator, 'userId' | 'display'>) => string;
+  /** The rest of the pipeline, for a request once approved. */
+  readonly runApproved: (row: ApprovalRow, approvedBy: string) => ApprovedRun;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly ttlMs: number;
+  /** How long decided approvals are kept; the audit keeps their history after that. */
+  readonly retentionMs: number;
+  readonly now: () => number;
+}
+
+/** setTimeout's longest delay; a later expiry is reached in steps. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * The one owner of approvals (DESIGN.md §2): creates them, expires them with one timer armed
+ * for the earliest pending expiry, records decisions (single use: one atomic state change in
+ * the store decides which press wins), prunes old ones, and tells the requester how each
+ * settled. Every state change is audited here and shown as a card change.
+ */
+export class ApprovalService {
+  private readonly events = new EventEmitter();
+  private readonly waiters = new Map<string, { promise: Promise<Settlement>; resolve: (s: Settlement) => void }>();
+  /** Approved, and running now: their settlement (with the outcome) is still to come. */
+  private readonly running = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | undefined;
+  private stopped = false;
+
+  constructor(private readonly d: ApprovalServiceDeps) {
+    // Approvals pending from before a restart expire on time too.
+    this.arm();
+  }
+
+  /** Stores a pending approval, audits the request and returns what its card needs. */
+  request(r: ApprovalRequest): PendingApproval {
+    const id = randomBytes(12).toString('base64url');
+    const now = this.d.now();
+    const op = r.operator;
+    const base = { id, action: r.action, params: r.params, requesterId: op.userId, chatId: op.chatId };
+    const row: ApprovalRow = {
+      ...base,
+      requestHash: requestHash(base),
+      subject: r.subject,
+      origin: r.origin,
+      requester: op.display,
+      minRole: r.minRole,
+      createdAt: now,
+      expiresAt: now + this.d.ttlMs,
+      preview: r.preview,
+      state: 'pending',
+      decidedBy: null,
+      decidedAt: null,
+      card: null,
+    };
+    this.d.store.insert(row);
+    this.audit(op, r.origin, row, r.params, 'approval_requested', `approval ${id}`);
+    this.d.metrics.approvals.inc({ outcome: 'requested' });
+    this.arm();
+    const card = renderCard(row, { kind: 'pending', now });
+    return { id, token: approvalToken(row.requestHash), expiresAt: row.expiresAt, card };
+  }
+
+  /**
+   * Approve or Deny pressed by `op`, already identified and rate-limited. Single use: every
+   * press but the one that changed the state is told what already happened.
+   */
+  async decide(op: Operator, id: string, token: string, decision: 'approve' | 'deny'): Promise<Outcome> {
+    const row = this.d.store.get(id);
+    const bound = row && approvalToken(row.requestHash) === token && requestHash(row) === row.requestHash;
+    if (!bound || row.chatId !== op.chatId) {
+      const forged = { action: `approval.${decision}`, target: id, params: {}, outcome: 'denied' as const };
+      const detail = 'unknown or forged approval';
+      this.d.record({ operator: this.d.actorOf(op), chat: op.chatId, origin: 'button', ...forged, detail });
+      return { kind: 'refused', message: 'This approval is not valid here (unknown, or too old); nothing was done.' };
+    }
+    if (ROLE_RANK[op.role] < ROLE_RANK[row.minRole]) {
+      this.audit(op, 'button', row, row.params, 'forbidden', `approval needs ${row.minRole}`);
+      return { kind: 'refused', message: `Only a user with the ${row.minRole} role can decide this.` };
+    }
+    const now = this.d.now();
+    const state = decision === 'approve' ? 'approved' : 'denied';
+    // The store refuses a decision past the expiry even before the timer has marked it expired.
+    if (!this.d.store.decide(id, state, op.display, now)) {
+      return { kind: 'refused', message: alreadyDecided(this.d.store.get(id) ?? row) };
+    }
+    const decided: ApprovalRow = { ...row, state, decidedBy: op.display, decidedAt: now };
+    this.d.metrics.approvals.inc({ outcome: state });
+    if (state === 'denied') {
+      this.audit(op, 'button', row, row.params, 'rejected', `approval ${id}`);
+      this.changed(decided, { kind: 'denied', by: op.display });
+      this.settle(id, { state: 'denied', by: op.display });
+      return { kind: 'done', action: row.action, result: say(`❌ Denied: nothing was done.`) };
+    }
+    this.audit(op, 'button', row, row.params, 'approved', `approval ${id}`);
+    const next = this.d.runApproved(decided, op.display);
+    if ('refused' in next) {
+      const refused: Outcome = { kind: 'refused', message: next.refused };
+      this.changed(decided, { kind: 'finished', by: op.display, ok: false, summary: next.refused });
+      this.settle(id, { state: 'approved', by: op.display, outcome: refused });
+      return refused;
+    }
+    this.running.add(id);
+    this.changed(decided, { kind: 'running', by: op.display });
+    try {
+      const outcome = await next.run();
+      const ok = outcome.kind === 'done';
+      const summary = outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind;
+      this.changed(decided, { kind: 'finished', by: op.display, ok, summary });
+      this.settle(id, { state: 'approved', by: op.display, outcome });
+      return outcome;
+    } finally {
+      this.running.delete(id);
+    }
+  }
+
+  /** /cancel: withdraws the operator's own pending approvals in this chat. */
+  cancelPending(op: Operator): ApprovalRow[] {
+    const cancelled = this.d.store.cancelPending(op.userId, op.chatId, op.display, this.d.now());
+    for (const a of cancelled) {
+      this.d.metrics.approvals.inc({ outcome: 'cancelled' });
+      this.audit(op, 'command', a, a.params, 'cancelled', `approval ${a.id}`);
+      this.closed(a);
+    }
+    if (cancelled.length > 0) this.arm();
+    return cancelled;
+  }
+
+  /**
+   * The transport could not show the card in full (a document or message did not go out):
+   * nobody may approve what they could not read, so the approval is cancelled and audited.
+   */
+  withdraw(id: string, reason: string): void {
+    const a = this.d.store.cancel(id, 'teleops', this.d.now());
+    if (!a) return;
+    this.d.metrics.approvals.inc({ outcome: 'cancelled' });
+    this.auditUnasked(a, 'cancelled', `approval ${a.id}: ${reason}`);
+    this.closed(a);
+    this.arm();
+  }
+
+  /**
+   * Resolves once the approval is settled: denied, expired or cancelled, or approved and run.
+   * Asked after it settled, it answers from the store.
+   */
+  settled(id: string): Promise<Settlement> {
+    const waiting = this.waiters.get(id);
+    if (waiting) return waiting.promise;
+    const row = this.d.store.get(id);
+    if (!row) return Promise.resolve({ state: 'gone' });
+    if (row.state !== 'pending' && !this.running.has(id)) return Promise.resolve(settlementOf(row));
+    let resolve!: (s: Settlement) => void;
+    const promise = new Promise<Settlement>((r) => (resolve = r));
+    this.waiters.set(id, { promise, resolve });
+    return promise;
+  }
+
+  /** The UI event: a card changed. Returns the unsubscribe. */
+  onCardChanged(listener: (c: CardChange) => void): () => void {
+    this.events.on('card', listener);
+    return () => this.events.off('card', listener);
+  }
+
+  /** A transport shows cards on `surface`: each change of a card it showed is shown there. */
+  cards<Ref>(surface: CardSurface<Ref>): CardDesk<Ref> {
+    const off = this.onCardChanged((c) => {
+      const ref = surface.readRef(c.approval.card);
+      if (ref !== undefined) surface.show(ref, c);
+    });
+    return {
+      shown: (id, ref) => {
+        this.d.store.setCard(id, ref);
+        // Sending the card can take a while (rate limits); if it was closed meanwhile, show that now.
+        const a = this.d.store.get(id);
+        const status = a && closedStatus(a);
+        if (a && status) surface.show(ref, { approval: { ...a, card: ref }, card: renderCard(a, status) });
+      },
+      close: off,
+    };
+  }
+
+  /** Deletes approvals decided longer ago than the retention; pending ones stay. Returns how many. */
+  prune(): number {
+    return this.d.store.prune(this.d.now() - this.d.retentionMs);
+  }
+
+  /** No more expiry timer (shutdown). */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The one timer: armed for the earliest pending expiry. */
+  private arm(): void {
+    if (this.stopped) return;
+    const next = this.d.store.nextExpiry();
+    if (next === this.armedFor && this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = next;
+    if (next === undefined) return;
+    this.timer = setTimeout(() => this.expireDue(), Math.min(MAX_DELAY_MS, Math.max(0, next - this.d.now())));
+    this.timer.unref();
+  }
+
+  private expireDue(): void {
+    this.timer = undefined;
+    this.armedFor = undefined;
+    try {
+      for (const a of this.d.store.expireDue(this.d.now())) {
+        this.d.metrics.approvals.inc({ outcome: 'expired' });
+        this.auditUnasked(a, 'expired', `approval ${a.id}`);
+        this.closed(a);
+      }
+    } catch (err) {
+      this.d.log.warn({ err }, 'approval expiry failed');
+    }
+    this.arm();
+  }
+
+  /** A pending approval closed without running: its card says so and its requester is told. */
+  private closed(a: ApprovalRow): void {
+    const status = closedStatus(a);
+    if (status) this.changed(a, status);
+    this.settle(a.id, settlementOf(a));
+  }
+
+  private changed(a: ApprovalRow, status: CardStatus): void {
+    this.events.emit('card', { approval: a, card: renderCard(a, status) } satisfies CardChange);
+  }
+
+  private settle(id: string, s: Settlement): void {
+    const w = this.waiters.get(id);
+    if (!w) return;
+    this.waiters.delete(id);
+    w.resolve(s);
+  }
+
+  private audit(op: Operator, origin: Origin, a: ApprovalRow, params: unknown, outcome: AuditOutcome, detail: string) {
+    const operator = this.d.actorOf(op);
+    this.d.record({ operator, chat: op.chatId, origin, action: a.action, target: a.subject, params, outcome, detail });
+  }
+
+  /** An approval's fate that no person's request caused (it expired, it could not be shown): under its requester. */
+  private auditUnasked(a: ApprovalRow, outcome: AuditOutcome, detail: string): void {
+    const operator = this.d.actorOf({ userId: a.requesterId, display: a.requester });
+    const { chatId: chat, origin, action, subject: target, params } = a;
+    this.d.record({ operator, chat, origin, action, target, params, outcome, detail });
+  }
+}
+
+/** How a card shows an approval that closed without running; undefined while it is open or ran. */
+function closedStatus(a: ApprovalRow): CardStatus | undefined {
+  const by = a.decidedBy ?? '';
+  switch (a.state) {
+    case 'expired':
+      return { kind: 'expired' };
+    case 'denied':
+      return { kind: 'denied', by };
+    case 'cancelled':
+      return { kind: 'cancelled', by };
+    case 'pending':
+    case 'approved':
+      return undefined;
+  }
+}
+
+function settlementOf(a: ApprovalRow): Settlement {
+  const by = a.decidedBy ?? 'someone';
+  switch (a.state) {
+    case 'approved':
+      return { state: 'approved', by };
+    case 'denied':
+    case 'cancelled':
+      return { state: a.state, by };
+    case 'expired':
+    case 'pending':
+      return { state: 'expired' };
+  }
+}
+
+function alreadyDecided(a: ApprovalRow): string {
+  switch (a.state) {
+    case 'approved':
+      return `Already approved by ${a.decidedBy}.`;
+    case 'denied':
+      return `Already denied by ${a.decidedBy}.`;
+    case 'expired':
+    case 'pending':
+      return 'This approval expired; nothing was done. Ask again.';
+    case 'cancelled':
+      return `Cancelled by ${a.decidedBy}.`;
+  }
+}
+
+function firstLine(r: Result): string {
+  const b = r.blocks[0];
+  if (!b) return 'ok';
+  return truncate(b.kind === 'pre' ? (b.text.split('\n')[0] ?? '') : b.spans.map((s) => s.text).join(''), 200);
+}

@@ -1,0 +1,164 @@
+/**
+ * `/agent …` actions. Starting, prompting, stopping and ending agent sessions is for admins
+ * (an agent edits files and runs commands, each behind the gate); operators may list them
+ * and read transcripts. None of the mutating ones is offered to the LLM: an agent session is
+ * started by a person, not by text an LLM read somewhere.
+ */
+import { z } from 'zod';
+import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
+import { bindArgs, tokenizeSpans, UsageError } from '../../core/commands.js';
+import { line, result, say, value } from '../../core/result.js';
+import { endedCard, listResult, statusCard } from './cards.js';
+import { VERBS, type AgentSessions } from './sessions.js';
+import { AGENT_KINDS, type TranscriptKind } from './store.js';
+
+export const PROMPT_MAX = 8000;
+const PROMPT_USAGE = '<name> <prompt...>';
+
+const nameParam = z.string().min(1).max(32).describe('the agent session name');
+const promptParam = z.string().min(1).max(PROMPT_MAX);
+
+export interface AgentActionDeps {
+  readonly sessions: AgentSessions;
+  readonly redact: (text: string) => string;
+  readonly now: () => number;
+}
+
+/** `claude build /srv/app fix the tests` → kind, name, dir (when it is a path), then the prompt as typed. */
+export function parseNew(raw: string): Record<string, unknown> {
+  const t = tokenizeSpans(raw);
+  const out: Record<string, unknown> = {};
+  if (t[0]) out.kind = t[0].value.toLowerCase();
+  if (t[1]) out.name = t[1].value;
+  let i = 2;
+  if (t[2]?.value.startsWith('/')) out.dir = t[i++]!.value;
+  if (t[i]) out.prompt = raw.slice(t[i]!.start).trimEnd();
+  return out;
+}
+
+export function agentActions(d: AgentActionDeps): AnyAction[] {
+  const { sessions } = d;
+
+  const create = defineAction({
+    name: 'agent.new',
+    summary: 'Start a Claude Code or Codex session in a directory under AGENT_ROOTS, optionally with a first prompt',
+    target: 'agents',
+    risk: 'write',
+    minRole: 'admin',
+    llm: false,
+    params: z.object({
+      kind: z.enum(AGENT_KINDS as [string, ...string[]]).describe('claude or codex'),
+      name: nameParam,
+      dir: z.string().min(1).max(1024).optional().describe('absolute working directory (default AGENT_DEFAULT_DIR)'),
+      prompt: promptParam.optional(),
+    }),
+    command: { path: ['agent', 'new'], usage: '<claude|codex> <name> [dir] [prompt...]', parse: (_tokens, raw) => parseNew(raw) },
+    subject: (p) => `agent session ${p.name}`,
+    async run(ctx, p) {
+      const created = await sessions.create({ kind: p.kind as 'claude' | 'codex', name: p.name, ...(p.dir ? { dir: p.dir } : {}), requester: ctx.operator });
+      return statusCard(p.prompt ? await sessions.prompt(p.name, p.prompt, ctx.operator) : created, d.redact);
+    },
+  });
+
+  const prompt = defineAction({
+    name: 'agent.prompt',
+    summary: 'Send the next prompt to an agent session (or reply to its card)',
+    target: 'agents',
+    risk: 'write',
+    minRole: 'admin',
+    llm: false,
+    params: z.object({ name: nameParam, prompt: promptParam.optional(), text: promptParam.optional() }),
+    command: {
+      path: ['agent'],
+      usage: PROMPT_USAGE,
+      parse: (tokens, raw) => {
+        if (tokens.length === 0) throw new UsageError(`/agent needs a session name, or one of: ${VERBS.join(', ')}`);
+        return bindArgs(PROMPT_USAGE, raw);
+      },
+    },
+    subject: (p) => `agent session ${p.name}`,
+    async run(ctx, p) {
+      const text = p.prompt ?? p.text;
+      if (text === undefined) throw new ActionError(`say what ${p.name} should do: /agent ${p.name} <prompt…>`);
+      return statusCard(await sessions.prompt(p.name, text, ctx.operator), d.redact);
+    },
+  });
+
+  const ls = defineAction({
+    name: 'agent.ls',
+    summary: 'List agent sessions: kind, directory, state, turns, cost today',
+    target: 'agents',
+    risk: 'read',
+    minRole: 'operator',
+    params: z.object({}),
+    command: { path: ['agent', 'ls'], aliases: [['agents']] },
+    async run() {
+      return listResult(sessions.list());
+    },
+  });
+
+  const log = defineAction({
+    name: 'agent.log',
+    summary: 'Send the transcript of an agent session (prompts, answers, tool calls, decisions) as a file',
+    target: 'agents',
+    risk: 'read',
+    minRole: 'operator',
+    params: z.object({ name: nameParam }),
+    command: { path: ['agent', 'log'], usage: '<name>' },
+    async run(_ctx, p) {
+      const lines = sessions.transcript(p.name);
+      const body = lines.map((l) => `${new Date(l.at).toISOString()} ${LABEL[l.kind]}: ${l.text}`).join('\n');
+      const stamp = new Date(d.now()).toISOString().replace(/:/g, '-');
+      return result([line(`${lines.length} transcript entries of `, value(p.name), '.')], {
+        attachment: { filename: `agent-${p.name}-${stamp}.log`, content: d.redact(body) + '\n' },
+      });
+    },
+  });
+
+  const stop = defineAction({
+    name: 'agent.stop',
+    summary: 'Interrupt the running turn of an agent session (the session stays and can go on)',
+    target: 'agents',
+    risk: 'write',
+    minRole: 'admin',
+    params: z.object({ name: nameParam }),
+    command: { path: ['agent', 'stop'], usage: '<name>' },
+    subject: (p) => `agent session ${p.name}`,
+    async run(_ctx, p) {
+      const stopped = await sessions.stop(p.name);
+      if (!stopped) return say(value(p.name), ' is not working on anything.');
+      return statusCard(sessions.get(p.name), d.redact);
+    },
+  });
+
+  const end = defineAction({
+    name: 'agent.end',
+    summary: 'Stop an agent session and forget it (its transcript too)',
+    target: 'agents',
+    risk: 'destructive',
+    minRole: 'admin',
+    llm: false,
+    params: z.object({ name: nameParam }),
+    command: { path: ['agent', 'end'], usage: '<name>' },
+    subject: (p) => `agent session ${p.name}`,
+    async preview(_ctx, p) {
+      const v = sessions.get(p.name);
+      return [line('Session ', value(v.name), ` (${v.kind}) in `, value(v.dir), `: ${v.turns} turns, state ${v.state}.`)];
+    },
+    async run(_ctx, p) {
+      await sessions.end(p.name);
+      return endedCard(p.name);
+    },
+  });
+
+  return [create, prompt, ls, log, stop, end];
+}
+
+const LABEL: Readonly<Record<TranscriptKind, string>> = {
+  prompt: 'prompt',
+  answer: 'answer',
+  tool: 'tool',
+  decision: 'decision',
+  result: 'result',
+  error: 'error',
+};

@@ -1,0 +1,71 @@
+/**
+ * What the approval card of one agent tool call shows: the tool and its whole input, in the
+ * form a person reads it by (a Bash command as code, an Edit as a diff, a Write as its path,
+ * size and content, a Codex file change as its diff). Nothing is cut here: the transport
+ * sends what does not fit as a document before the buttons work. Every line goes through
+ * showInvisible, so control, bidi and zero-width characters are named, never hidden.
+ */
+import { line, pre, text, value, type Block } from '../../core/result.js';
+import { counted } from '../../core/text.js';
+import { showInvisible } from '../../core/visible.js';
+import type { ToolRequest } from './gate.js';
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** A block of code: each line shown with its invisible characters named, the lines kept. */
+const code = (s: string): Block => pre(s.split('\n').map(showInvisible).join('\n'));
+
+const diff = (oldText: string, newText: string): string =>
+  [...oldText.split('\n').map((l) => `-${l}`), ...newText.split('\n').map((l) => `+${l}`)].join('\n');
+
+const path = (label: string, p: string): Block => line(text(`${label}: `), value(showInvisible(p)));
+
+function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Block[] | undefined {
+  const file = str(input.file_path);
+  switch (tool) {
+    case 'Bash':
+    case 'command': {
+      const command = str(input.command);
+      if (command === undefined) return undefined;
+      const cwd = str(input.cwd);
+      return [...(cwd !== undefined ? [path('in', cwd)] : []), code(command)];
+    }
+    case 'Edit': {
+      const [o, n] = [str(input.old_string), str(input.new_string)];
+      if (file === undefined || o === undefined || n === undefined) return undefined;
+      return [path('file', file), ...(input.replace_all === true ? [line(text('every occurrence'))] : []), code(diff(o, n))];
+    }
+    case 'MultiEdit': {
+      if (file === undefined || !Array.isArray(input.edits)) return undefined;
+      const edits = input.edits as unknown[];
+      const parts = edits.map((e) => {
+        const r = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
+        return diff(str(r.old_string) ?? '', str(r.new_string) ?? '');
+      });
+      return [path('file', file), line(text(counted(edits.length, 'edit'))), code(parts.join('\n…\n'))];
+    }
+    case 'Write': {
+      const content = str(input.content);
+      if (file === undefined || content === undefined) return undefined;
+      return [path('file', file), line(text(`${counted(content.length, 'character')}, ${counted(content.split('\n').length, 'line')}`)), code(content)];
+    }
+    case 'fileChange': {
+      if (!Array.isArray(input.changes)) return undefined;
+      return (input.changes as unknown[]).flatMap((c) => {
+        const r = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
+        const kind = typeof r.kind === 'object' && r.kind !== null ? str((r.kind as Record<string, unknown>).type) : str(r.kind);
+        return [line(text('file: '), value(showInvisible(str(r.path) ?? '?')), text(kind ? ` (${kind})` : '')), code(str(r.diff) ?? '')];
+      });
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The lines of an approval card for `req` (the card's heading and buttons are the approver's). */
+export function toolApprovalBlocks(req: Pick<ToolRequest, 'session' | 'tool' | 'input'>): Block[] {
+  const head = line(text('Agent '), value(req.session), text(' asks to use '), value(showInvisible(req.tool)), text(':'));
+  const reason = str(req.input.reason);
+  const blocks = inputBlocks(req.tool, req.input) ?? [code(JSON.stringify(req.input))];
+  return [head, ...(reason !== undefined && req.tool !== 'Bash' ? [line(text('reason: '), value(showInvisible(reason)))] : []), ...blocks];
+}

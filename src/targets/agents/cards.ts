@@ -1,0 +1,131 @@
+/**
+ * Transport-neutral renderings of agent sessions: the live card of one session, the list,
+ * and the alerts. Everything the agent wrote (answers, tool input, errors) goes in `value`
+ * spans and `pre` blocks, and is redacted here before it is cut to fit: a cut could leave
+ * half a secret that the transport's redactor no longer recognises.
+ */
+import type { Alert } from '../../core/alerts.js';
+import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
+import { counted, stripAnsi, truncate } from '../../core/text.js';
+import type { SessionView } from './sessions.js';
+import type { AgentState } from './store.js';
+
+export type LiveCard = Result & { readonly card: NonNullable<Result['card']> };
+
+export const cardKey = (name: string): string => `agent:${name}`;
+
+/** Last lines of the answer on a card, and the longest line shown. */
+export const CARD_LINES = 12;
+const LINE_MAX = 160;
+/** A tool's input on a card: enough to see what it does; the transcript has all of it. */
+export const TOOL_SHOWN_MAX = 300;
+
+export const STATE_EMOJI: Readonly<Record<AgentState, string>> = {
+  idle: '⚪',
+  working: '🟢',
+  waiting: '🟡',
+  done: '✅',
+  failed: '🔴',
+  interrupted: '⏸',
+};
+
+const STATE_WORD: Readonly<Record<AgentState, string>> = {
+  idle: 'waiting for a prompt',
+  working: 'working',
+  waiting: 'waiting for approval',
+  done: 'turn done',
+  failed: 'failed',
+  interrupted: 'interrupted',
+};
+
+type Redact = (s: string) => string;
+
+/** What a tool is about, in one line: a command, a path (and how much is written), or its input as JSON. */
+export function toolSummary(input: Readonly<Record<string, unknown>>, redact: Redact): string {
+  const s = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const path = s(input.file_path) ?? s(input.path);
+  const content = s(input.content);
+  const raw = s(input.command) ?? (path !== undefined ? `${path}${content !== undefined ? ` (${content.length} characters)` : ''}` : JSON.stringify(input));
+  const one = stripAnsi(redact(raw)).replace(/\s+/g, ' ').trim();
+  return one.length <= TOOL_SHOWN_MAX ? one : `${truncate(one, TOOL_SHOWN_MAX)} (${one.length} characters)`;
+}
+
+const buttons = (name: string): Button[][] => [
+  [
+    { label: '⏹ Stop', action: 'agent.stop', params: { name } },
+    { label: '📄 Log', action: 'agent.log', params: { name } },
+  ],
+];
+
+const money = (usd: number): string => `$${usd.toFixed(usd > 0 && usd < 0.01 ? 4 : 2)}`;
+
+export const cardTitle = (v: Pick<SessionView, 'name' | 'state'>): string => `${STATE_EMOJI[v.state]} ${v.name}`;
+
+function bodyBlocks(v: SessionView, redact: Redact): Block[] {
+  const blocks: Block[] = [
+    line(text(`${STATE_EMOJI[v.state]} `), value(v.name), text(` · ${v.kind} · `), bold(STATE_WORD[v.state])),
+    line(text('dir: '), value(v.dir)),
+  ];
+  const tokens = v.inputTokens + v.outputTokens;
+  blocks.push(line(text(`${counted(v.turns, 'turn')} · ${money(v.costUsd)} in all · ${money(v.spentTodayUsd)} today${tokens > 0 ? ` · ${tokens} tokens` : ''}`)));
+  if (v.tool) blocks.push(line(text('tool: '), value(v.tool.name), text(' '), value(toolSummary(v.tool.input, redact))));
+  if (v.failure) blocks.push(line(text('error: '), value(truncate(stripAnsi(redact(v.failure)), TOOL_SHOWN_MAX))));
+  const lines = stripAnsi(redact(v.answerTail))
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-CARD_LINES)
+    .map((l) => truncate(l, LINE_MAX));
+  blocks.push(pre(lines.length > 0 ? lines.join('\n') : '(no answer yet)'));
+  return blocks;
+}
+
+/** The live card of one session; replying to it is the session's next prompt. */
+export function statusCard(v: SessionView, redact: Redact): LiveCard {
+  return {
+    ...result(bodyBlocks(v, redact), { buttons: buttons(v.name), reply: { action: 'agent.prompt', params: { name: v.name } } }),
+    card: { key: cardKey(v.name), title: cardTitle(v), kind: 'item' },
+  };
+}
+
+/** The last version of the card of an ended session. */
+export function endedCard(name: string): LiveCard {
+  return {
+    ...result([line(text('⚪ '), value(name), text(' · '), bold('ended'))]),
+    card: { key: cardKey(name), title: `⚪ ${name}`, kind: 'item', final: true },
+  };
+}
+
+export function listResult(views: readonly SessionView[]): Result {
+  if (views.length === 0) return result([line(text('No agent sessions. /agent new <claude|codex> <name> [dir] [prompt…] starts one.'))]);
+  const blocks: Block[] = [line(bold(`${counted(views.length, 'agent session')}`))];
+  for (const v of views) {
+    blocks.push(
+      line(
+        text(`${STATE_EMOJI[v.state]} `),
+        value(v.name),
+        text(` · ${v.kind} · `),
+        value(v.dir),
+        text(` · ${STATE_WORD[v.state]} · ${counted(v.turns, 'turn')} · ${money(v.spentTodayUsd)} today`),
+      ),
+    );
+  }
+  const rows = views.slice(0, 30).map((v) => [{ label: `📄 ${v.name}`, action: 'agent.log', params: { name: v.name } }]);
+  return result(blocks, { buttons: rows });
+}
+
+const ALERT_HEAD: Readonly<Record<'done' | 'failed' | 'waiting', string>> = {
+  done: 'finished its turn',
+  failed: 'failed',
+  waiting: 'asks to use a tool',
+};
+
+/** A new message (so the phone notifies) when a turn ends, fails, or waits for approval. */
+export function agentAlert(v: SessionView, what: 'done' | 'failed' | 'waiting', redact: Redact): Alert {
+  const blocks = bodyBlocks(v, redact);
+  blocks.splice(0, 1, line(text(`${STATE_EMOJI[v.state]} `), value(v.name), text(` ${ALERT_HEAD[what]}`)));
+  return {
+    source: 'agents',
+    key: `agents:${v.name}:${what}`,
+    result: result(blocks, { buttons: buttons(v.name), reply: { action: 'agent.prompt', params: { name: v.name } } }),
+  };
+}

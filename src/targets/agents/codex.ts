@@ -1,0 +1,168 @@
+/**
+ * Codex through `codex app-server`: JSON-RPC (without the "jsonrpc" member) over the
+ * process's stdin/stdout, one line per message. One process per prompt: initialize, start
+ * or resume the thread, start a turn, stream its items, answer its approval requests
+ * through the gate, and end when `turn/completed` arrives. (`codex exec` cannot ask a
+ * person before a command, so it is not used.)
+ */
+import { spawn } from 'node:child_process';
+import { JsonLineReader } from './jsonl.js';
+import { errorText, type AgentRunner, type RunningTurn, type TurnEnd, type TurnOptions } from './runner.js';
+
+export interface CodexRunnerOptions {
+  /** AGENT_CODEX_PATH; unset: `codex` on PATH. */
+  readonly executable?: string;
+  readonly stderr?: (text: string) => void;
+}
+
+/** Codex asks before anything it does not consider safe, and writes only inside the workspace. */
+const APPROVAL_POLICY = 'untrusted';
+const SANDBOX = 'workspace-write';
+
+type Json = Record<string, unknown>;
+
+const obj = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+export function codexRunner(opts: CodexRunnerOptions = {}): AgentRunner {
+  return { run: (o) => runCodex(o, opts) };
+}
+
+function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
+  const child = spawn(opts.executable ?? 'codex', ['app-server'], { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const reader = new JsonLineReader();
+  const pending = new Map<number, { resolve: (v: Json) => void; reject: (e: Error) => void }>();
+  /** fileChange items as item/started showed them: the approval request names only the item. */
+  const changes = new Map<string, unknown>();
+  let nextId = 0;
+  let threadId: string | undefined;
+  let turnId: string | undefined;
+  let interrupted = false;
+  let finish: (end: TurnEnd) => void = () => undefined;
+  const done = new Promise<TurnEnd>((resolve) => {
+    finish = (end) => {
+      resolve(end);
+      for (const p of pending.values()) p.reject(new Error('codex app-server stopped'));
+      pending.clear();
+      if (child.exitCode === null) child.kill('SIGTERM');
+    };
+  });
+
+  const send = (m: Json): void => {
+    if (child.stdin.writable) child.stdin.write(JSON.stringify(m) + '\n');
+  };
+  const request = (method: string, params: Json): Promise<Json> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      send({ method, id, params });
+    });
+
+  const approve = async (id: unknown, tool: string, input: Json): Promise<void> => {
+    let decision = 'decline';
+    try {
+      if ((await o.gate(tool, input)).allow) decision = 'accept';
+    } finally {
+      send({ id, result: { decision } });
+    }
+  };
+
+  const onServerRequest = (id: unknown, method: string, params: Json): void => {
+    if (method === 'item/commandExecution/requestApproval') {
+      const input: Json = { command: params.command, cwd: params.cwd };
+      if (params.reason !== undefined) input.reason = params.reason;
+      void approve(id, 'command', input).catch(() => undefined);
+    } else if (method === 'item/fileChange/requestApproval') {
+      const input: Json = { changes: changes.get(str(params.itemId) ?? '') ?? [] };
+      if (params.reason !== undefined) input.reason = params.reason;
+      void approve(id, 'fileChange', input).catch(() => undefined);
+    } else {
+      // Anything else this client cannot answer for a person is refused.
+      send({ id, error: { code: -32601, message: `teleops does not handle ${method}` } });
+    }
+  };
+
+  const onNotification = (method: string, params: Json): void => {
+    switch (method) {
+      case 'item/agentMessage/delta': {
+        const delta = str(params.delta);
+        if (delta) o.onEvent({ type: 'text', delta });
+        break;
+      }
+      case 'item/started': {
+        const item = obj(params.item);
+        if (item.type === 'commandExecution') o.onEvent({ type: 'tool', tool: 'command', input: { command: item.command } });
+        else if (item.type === 'fileChange') {
+          changes.set(str(item.id) ?? '', item.changes);
+          o.onEvent({ type: 'tool', tool: 'fileChange', input: { changes: item.changes } });
+        }
+        break;
+      }
+      case 'thread/tokenUsage/updated': {
+        const last = obj(obj(params.tokenUsage).last);
+        o.onEvent({ type: 'usage', costUsd: 0, inputTokens: num(last.inputTokens), outputTokens: num(last.outputTokens) });
+        break;
+      }
+      case 'turn/completed': {
+        const turn = obj(params.turn);
+        if (turn.status === 'completed') finish({ outcome: 'ok' });
+        else if (turn.status === 'interrupted' || interrupted) finish({ outcome: 'interrupted' });
+        else finish({ outcome: 'failed', detail: str(obj(turn.error).message) ?? `turn ${String(turn.status)}` });
+        break;
+      }
+      default:
+        break;
+    }
+  };
+
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    for (const line of reader.push(chunk)) {
+      if (line.kind === 'bad') continue;
+      const m = line.value;
+      const method = str(m.method);
+      if (method !== undefined && 'id' in m) onServerRequest(m.id, method, obj(m.params));
+      else if (method !== undefined) onNotification(method, obj(m.params));
+      else if (typeof m.id === 'number') {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (m.error !== undefined) p?.reject(new Error(str(obj(m.error).message) ?? 'codex app-server refused the request'));
+        else p?.resolve(obj(m.result));
+      }
+    }
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => opts.stderr?.(s));
+  child.on('error', (e) => finish({ outcome: 'failed', detail: `cannot run codex: ${e.message}` }));
+  child.on('close', (code, signal) => {
+    finish(interrupted ? { outcome: 'interrupted' } : { outcome: 'failed', detail: `codex app-server exited (${signal ?? `status ${code}`}) before the turn ended` });
+  });
+  child.stdin.on('error', () => undefined);
+
+  const sendInterrupt = async (): Promise<void> => {
+    if (threadId && turnId) await request('turn/interrupt', { threadId, turnId }).catch(() => undefined);
+  };
+
+  void (async () => {
+    await request('initialize', { clientInfo: { name: 'teleops', title: 'teleops', version: '1' } });
+    send({ method: 'initialized', params: {} });
+    const threadParams: Json = { cwd: o.cwd, approvalPolicy: APPROVAL_POLICY, sandbox: SANDBOX, ...(o.model ? { model: o.model } : {}) };
+    const started = o.resume ? await request('thread/resume', { threadId: o.resume, ...threadParams }) : await request('thread/start', threadParams);
+    threadId = str(obj(started.thread).id);
+    if (!threadId) throw new Error('codex app-server gave no thread id');
+    o.onEvent({ type: 'session', id: threadId });
+    const turn = await request('turn/start', { threadId, input: [{ type: 'text', text: o.prompt }] });
+    turnId = str(obj(turn.turn).id);
+    if (interrupted) await sendInterrupt();
+  })().catch((e: unknown) => finish({ outcome: interrupted ? 'interrupted' : 'failed', detail: errorText(e) }));
+
+  return {
+    done,
+    async interrupt() {
+      interrupted = true;
+      // Before the turn has an id, the interrupt is sent as soon as it has one.
+      await sendInterrupt();
+    },
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * The KubePort over @kubernetes/client-node for one kubeconfig context. Every call has a
+ * deadline. Request/response calls go through the generated client with a middleware that
+ * sets the abort signal and, for patches, the content type; log and watch streams are
+ * opened by `streams.ts`.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  Observable,
+  PatchStrategy,
+  VersionApi,
+  type KubeConfig,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+  type V1Deployment,
+  type V1Pod,
+  type V1PodTemplateSpec,
+  type V1Scale,
+} from '@kubernetes/client-node';
+import { withDeadline } from '../../core/deadline.js';
+import { KubeApiError, toKubeError, type Op } from './errors.js';
+import type {
+  CallOptions,
+  KubeObjects,
+  KubePort,
+  Listed,
+  ListOptions,
+  LogOptions,
+  MutateOptions,
+  ObjectKind,
+  ScalableKind,
+  WatchEvent,
+  WatchKind,
+  WatchOptions,
+  Workload,
+  WorkloadKind,
+} from './port.js';
+import { RESOURCES, WORKLOAD_PLURAL, type Apis, type Cfg, type ListQuery, type Resource } from './resources.js';
+import { limitBytes, openStream, readWatch } from './streams.js';
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
+/** Sets the abort signal (and extra headers, e.g. a patch's content type) on one request. */
+function requestOptions(signal: AbortSignal, headers: Readonly<Record<string, string>>): Cfg {
+  const middleware: ObservableMiddleware = {
+    pre: (ctx: RequestContext) => {
+      ctx.setSignal(signal);
+      for (const [k, v] of Object.entries(headers)) ctx.setHeaderParam(k, v);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+export interface KubePortOptions {
+  /** Per request/response call; also the time to wait for a stream's headers. */
+  readonly timeoutMs?: number;
+}
+
+export function createKubePort(kc: KubeConfig, context: string, options: KubePortOptions = {}): KubePort {
+  return new ClientKubePort(kc, context, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+}
+
+class ClientKubePort implements KubePort {
+  private readonly apis: Apis;
+  private readonly versionApi: VersionApi;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    readonly context: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.apis = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
+    this.versionApi = kc.makeApiClient(VersionApi);
+  }
+
+  private async call<T>(
+    op: Omit<Op, 'context'>,
+    o: CallOptions | undefined,
+    headers: Record<string, string>,
+    fn: (cfg: Cfg) => Promise<T>,
+  ): Promise<T> {
+    const what = `Kubernetes ${op.verb} ${op.resource}`;
+    try {
+      return await withDeadline(what, this.timeoutMs, (signal) => fn(requestOptions(signal, headers)), o?.signal);
+    } catch (e) {
+      throw toKubeError(e, { ...op, context: this.context });
+    }
+  }
+
+  async version(o?: CallOptions): Promise<string> {
+    const op = { verb: 'get', resource: 'version' };
+    const v = await this.call(op, o, {}, (c) => this.versionApi.getCode(undefined, c));
+    return v.gitVersion;
+  }
+
+  async list<K extends ObjectKind>(
+    kind: K,
+    namespace: string | undefined,
+    o: ListOptions = {},
+  ): Promise<Listed<KubeObjects[K]>> {
+    const r = RESOURCES[kind] as Resource<K>;
+    const ns = r.namespaced ? namespace : undefined;
+    const q: ListQuery = {};
+    if (o.labelSelector) q.labelSelector = o.labelSelector;
+    if (o.fieldSelector) q.fieldSelector = o.fieldSelector;
+    const op = { verb: 'list', resource: r.plural, ...(ns ? { namespace: ns } : {}) };
+    const res = await this.call(op, o, {}, (c) => r.list(this.apis, ns, q, c));
+    return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+  }
+
+  async read<K extends ObjectKind>(
+    kind: K,
+    namespace: string | undefined,
+    name: string,
+    o?: CallOptions,
+  ): Promise<KubeObjects[K]> {
+    const r = RESOURCES[kind] as Resource<K>;
+    const ns = r.namespaced ? namespace : undefined;
+    if (r.namespaced && !ns) {
+      throw new KubeApiError('invalid', `${kind} ${name}: a namespace is needed (context ${this.context})`);
+    }
+    const op = { verb: 'get', resource: r.plural, kind, name, ...(ns ? { namespace: ns } : {}) };
+    return this.call(op, o, {}, (c) => r.read(this.apis, ns ?? '', name, c));
+  }
+
+  readScale(kind: ScalableKind, namespace: string, name: string, o?: CallOptions): Promise<V1Scale> {
+    const op = { verb: 'get', resource: `${WORKLOAD_PLURAL[kind]}/scale`, kind, namespace, name };
+    return this.call(op, o, {}, (c) =>
+      kind === 'deployment'
+        ? this.apis.apps.readNamespacedDeploymentScale({ namespace, name }, c)
+        : this.apis.apps.readNamespacedStatefulSetScale({ namespace, name }, c),
+    );
+  }
+
+  scale(
+    kind: ScalableKind,
+    namespace: string,
+    name: string,
+    replicas: number,
+    o: MutateOptions = {},
+  ): Promise<V1Scale> {
+    const op = { verb: 'patch', resource: `${WORKLOAD_PLURAL[kind]}/scale`, kind, namespace, name };
+    const req = { namespace, name, body: { spec: { replicas } }, ...dry(o) };
+    return this.call(op, o, { 'Content-Type': PatchStrategy.MergePatch }, (c) =>
+      kind === 'deployment'
+        ? this.apis.apps.patchNamespacedDeploymentScale(req, c)
+        : this.apis.apps.patchNamespacedStatefulSetScale(req, c),
+    );
+  }
+
+  restart(kind: WorkloadKind, namespace: string, name: string, at: string, o: MutateOptions = {}): Promise<Workload> {
+    const op = { verb: 'patch', resource: WORKLOAD_PLURAL[kind], kind, namespace, name };
+    const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
+    const req = { namespace, name, body, ...dry(o) };
+    return this.call<Workload>(op, o, { 'Content-Type': PatchStrategy.StrategicMergePatch }, (c) => {
+      switch (kind) {
+        case 'deployment':
+          return this.apis.apps.patchNamespacedDeployment(req, c);
+        case 'statefulset':
+          return this.apis.apps.patchNamespacedStatefulSet(req, c);
+        case 'daemonset':
+          return this.apis.apps.patchNamespacedDaemonSet(req, c);
+      }
+    });
+  }
+
+  setTemplate(
+    namespace: string,
+    name: string,
+    template: V1PodTemplateSpec,
+    resourceVersion: string,
+    o: MutateOptions = {},
+  ): Promise<V1Deployment> {
+    const op = { verb: 'patch', resource: 'deployments', kind: 'deployment', namespace, name };
+    // Setting the resourceVersion we read makes the API server refuse (409) if it changed since.
+    const body = [
+      { op: 'replace', path: '/spec/template', value: template },
+      { op: 'replace', path: '/metadata/resourceVersion', value: resourceVersion },
+    ];
+    return this.call(op, o, { 'Content-Type': PatchStrategy.JsonPatch }, (c) =>
+      this.apis.apps.patchNamespacedDeployment({ namespace, name, body, ...dry(o) }, c),
+    );
+  }
+
+  deletePod(namespace: string, name: string, o: MutateOptions = {}): Promise<V1Pod> {
+    const op = { verb: 'delete', resource: 'pods', kind: 'pod', namespace, name };
+    return this.call(op, o, {}, (c) => this.apis.core.deleteNamespacedPod({ namespace, name, ...dry(o) }, c));
+  }
+
+  async logs(namespace: string, pod: string, o: LogOptions): Promise<Readable> {
+    const op: Op = { context: this.context, verb: 'get', resource: 'pods/log', kind: 'pod', namespace, name: pod };
+    const q = new URLSearchParams({ container: o.container, follow: 'false', limitBytes: String(o.limitBytes) });
+    if (o.tailLines !== undefined) q.set('tailLines', String(o.tailLines));
+    if (o.sinceSeconds !== undefined) q.set('sinceSeconds', String(o.sinceSeconds));
+    if (o.previous) q.set('previous', 'true');
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`;
+    const res = await openStream(this.kc, path, q, op, this.timeoutMs, o.signal);
+    const bounded = limitBytes(o.limitBytes);
+    // A log that takes too long to arrive is cut, not failed: what came so far is still useful.
+    const timer = setTimeout(() => {
+      res.unpipe(bounded);
+      bounded.end();
+      res.destroy();
+    }, o.streamTimeoutMs ?? 60_000);
+    res.on('error', (e) => {
+      if (!bounded.writableEnded) bounded.destroy(toKubeError(e, op));
+    });
+    bounded.on('close', () => {
+      clearTimeout(timer);
+      res.destroy();
+    });
+    return res.pipe(bounded);
+  }
+
+  async watch(
+    kind: WatchKind,
+    namespace: string | undefined,
+    o: WatchOptions,
+    onEvent: (e: WatchEvent) => void,
+  ): Promise<void> {
+    const r = RESOURCES[kind];
+    const ns = r.namespaced ? namespace : undefined;
+    const op: Op = { context: this.context, verb: 'watch', resource: r.plural, ...(ns ? { namespace: ns } : {}) };
+    const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true' });
+    q.set('timeoutSeconds', String(o.timeoutSeconds));
+    if (o.resourceVersion) q.set('resourceVersion', o.resourceVersion);
+    if (o.fieldSelector) q.set('fieldSelector', o.fieldSelector);
+    const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/${r.plural}` : `/api/v1/${r.plural}`;
+    let res: IncomingMessage;
+    try {
+      res = await openStream(this.kc, path, q, op, this.timeoutMs, o.signal);
+    } catch (e) {
+      if (o.signal.aborted) return;
+      throw e;
+    }
+    o.onOpen?.();
+    // The server ends the stream after timeoutSeconds; one that does not is cut a little later.
+    const timer = setTimeout(() => res.destroy(), (o.timeoutSeconds + 30) * 1000);
+    res.on('close', () => clearTimeout(timer));
+    return readWatch(res, op, o.signal, onEvent);
+  }
+}
+
+const dry = (o: MutateOptions) => (o.dryRun ? { dryRun: 'All' } : {});

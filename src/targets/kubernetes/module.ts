@@ -1,0 +1,49 @@
+import { bool, int, list, text } from '../../core/settings.js';
+import { defineTarget, disabled } from '../../core/target.js';
+import { KUBE_DISABLED, locateKubeConfig } from './locate.js';
+import { isDnsLabel } from './names.js';
+
+/** Namespace names, checked here so that a typo is reported even while Kubernetes is off. */
+const namespaces = list.refine((ns) => ns.every(isDnsLabel), {
+  error: (iss) => `not a namespace name: ${(iss.input as string[]).filter((n) => !isDnsLabel(n)).map((n) => JSON.stringify(n.slice(0, 64))).join(', ')}`,
+});
+
+/**
+ * Kubernetes is there when a kubeconfig (or in-cluster account) is; /status says so either
+ * way. The client library is loaded only then.
+ */
+export const kubernetes = defineTarget({
+  name: 'kubernetes',
+  settings: {
+    KUBECONFIG: { doc: 'Kubeconfig path(s); unset: ~/.kube/config, or the in-cluster service account', default: '', schema: text },
+    K8S_CONTEXTS: { doc: 'Allowed kubeconfig contexts, comma-separated (empty: all)', default: '', schema: list },
+    K8S_NAMESPACES: { doc: 'Allowed namespaces, comma-separated (empty: all)', default: '', schema: namespaces },
+    K8S_READ_ONLY: { doc: 'Remove every mutating Kubernetes action', default: 'false', schema: bool },
+    K8S_MAX_REPLICAS: { doc: 'Most replicas /k8s scale may set', default: '50', schema: int(0, 10_000) },
+  },
+  fix: 'check KUBECONFIG, K8S_CONTEXTS and that the API server is reachable',
+  prompt: 'Kubernetes workloads',
+  create: async ({ config: c, alerts, log }) => {
+    const off = disabled(KUBE_DISABLED.detail);
+    if (!locateKubeConfig(c.KUBECONFIG ? { kubeconfig: c.KUBECONFIG } : {})) return off;
+    const { createKubeTarget } = await import('./index.js');
+    const kube = createKubeTarget(
+      {
+        ...(c.KUBECONFIG ? { kubeconfig: c.KUBECONFIG } : {}),
+        contexts: c.K8S_CONTEXTS,
+        namespaces: c.K8S_NAMESPACES,
+        readOnly: c.K8S_READ_ONLY,
+        maxReplicas: c.K8S_MAX_REPLICAS,
+      },
+      alerts,
+      log,
+    );
+    if (!kube) return off;
+    return {
+      actions: kube.actions,
+      integration: kube.integration,
+      start: async () => kube.start(),
+      stop: () => kube.stop(),
+    };
+  },
+});

@@ -1,0 +1,120 @@
+/**
+ * Log and watch streams on a plain node:http request with the kubeconfig's own transport
+ * options (auth, CA, agent), because the library's `Log` and `Watch` cannot be aborted
+ * before the response headers arrive and drop the `Status` body of a refusal.
+ */
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { createInterface } from 'node:readline';
+import { Transform } from 'node:stream';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { readBody } from '../../core/body.js';
+import { withDeadline } from '../../core/deadline.js';
+import { failureFromStatus, KubeApiError, toKubeError, type Op } from './errors.js';
+import type { WatchEvent } from './port.js';
+
+const STATUS_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Opens a streaming GET with the kubeconfig's transport (auth header, CA, client cert).
+ * Waits at most `timeoutMs` for the headers; after that the caller's signal still cuts it.
+ */
+export async function openStream(
+  kc: KubeConfig,
+  path: string,
+  query: URLSearchParams,
+  op: Op,
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+): Promise<IncomingMessage> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new KubeApiError('other', `context ${op.context} has no cluster in the kubeconfig`);
+  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+  url.search = query.toString();
+  const opts: https.RequestOptions = {};
+  try {
+    await kc.applyToHTTPSOptions(opts);
+  } catch (e) {
+    throw toKubeError(e, op);
+  }
+  const mod = url.protocol === 'https:' ? https : http;
+  const headers = { ...opts.headers, Accept: 'application/json' };
+  let res: IncomingMessage;
+  try {
+    res = await withDeadline(`Kubernetes ${op.verb} ${op.resource}`, timeoutMs, (signal) =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const req = mod.request(url, { ...opts, method: 'GET', signal, headers }, resolve);
+        req.on('error', reject);
+        req.end();
+      }),
+    outer);
+  } catch (e) {
+    throw toKubeError(e, op);
+  }
+  if (res.statusCode === 200) return res;
+  const body = await readBody(res, STATUS_BODY_LIMIT).catch((e: unknown) => {
+    throw toKubeError(e, op);
+  });
+  throw failureFromStatus(op, { code: res.statusCode ?? 500, body: body.bytes.toString('utf8') });
+}
+
+/** Passes at most `max` bytes, then ends the stream: the server's limitBytes is advisory. */
+export function limitBytes(max: number): Transform {
+  let left = max;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (left <= 0) return cb();
+      const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+      left -= part.length;
+      cb(null, part);
+      if (left <= 0) this.end();
+    },
+  });
+}
+
+const isAbort = (e: unknown) => (e as { name?: unknown } | null)?.name === 'AbortError';
+
+/**
+ * Hands each change of a watch stream to `onEvent` until the stream closes: resolves then,
+ * or rejects with the failure the server reported (an ERROR line) or the connection's.
+ * Aborting `signal` resolves.
+ */
+export function readWatch(
+  res: IncomingMessage,
+  op: Op,
+  signal: AbortSignal,
+  onEvent: (e: WatchEvent) => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let failure: KubeApiError | undefined;
+    const lines = createInterface({ input: res, crlfDelay: Infinity });
+    // readline re-emits the response's errors; they are handled on `res` below.
+    lines.on('error', () => undefined);
+    lines.on('line', (text) => {
+      if (failure || text.trim() === '') return;
+      let ev: { type?: unknown; object?: unknown };
+      try {
+        ev = JSON.parse(text) as typeof ev;
+      } catch {
+        return;
+      }
+      if (ev.type === 'ERROR') {
+        const code = Number((ev.object as { code?: unknown } | undefined)?.code ?? 500);
+        failure = failureFromStatus(op, { code, body: ev.object });
+        res.destroy();
+        return;
+      }
+      if (ev.type === 'ADDED' || ev.type === 'MODIFIED' || ev.type === 'DELETED' || ev.type === 'BOOKMARK') {
+        onEvent({ type: ev.type, object: ev.object as WatchEvent['object'] });
+      }
+    });
+    res.on('error', (e) => {
+      if (!failure && !signal.aborted && !isAbort(e)) failure = toKubeError(e, op);
+    });
+    res.on('close', () => {
+      lines.close();
+      if (failure && !signal.aborted) reject(failure);
+      else resolve();
+    });
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * The Codex side of the agents target: the app-server client spawning the fake
+ * `codex app-server` (test/fakes/agents/codex), which speaks JSON-RPC over stdio and records
+ * what it received.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { plainText } from '../../../src/core/result.js';
+import { harness, OPENAI_KEY, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
+
+let h: Harness | undefined;
+afterEach(() => {
+  h?.close();
+  h = undefined;
+});
+
+const prompts = (h: Harness) => h.record().filter((e) => e.event === 'prompt') as { text: string; resume: string | null; thread: Record<string, unknown> }[];
+const decisions = (h: Harness) => h.record().filter((e) => e.event === 'decision');
+const starts = (h: Harness) => h.record().filter((e) => e.event === 'start') as { argv: string[]; env: Record<string, string> }[];
+
+describe('Codex sessions through codex app-server (fake)', () => {
+  it('streams the answer, accepts an allowed command, declines a denied file change, and counts tokens', async () => {
+    h = harness({ allow: { command: true } });
+    h.script({
+      threadId: 'thr-1',
+      turns: [{ usage: { inputTokens: 700, outputTokens: 300 }, steps: [{ text: 'Running the tests.\n' }, { command: 'npm test' }, { file: 'evil.sh', diff: '+rm -rf /' }, { text: 'Done.\n' }] }],
+    });
+    await h.run('agent.new', { kind: 'codex', name: 'cx', prompt: 'fix it' });
+    await h.target.sessions!.idle('cx');
+    expect(starts(h)[0]!.argv).toEqual(['app-server']);
+    expect(prompts(h)[0]).toMatchObject({ text: 'fix it', resume: null, thread: { approvalPolicy: 'untrusted', sandbox: 'workspace-write' } });
+    expect(h.asked.map((r) => [r.tool, r.input])).toEqual([
+      ['command', { command: 'npm test', cwd: expect.any(String) }],
+      ['fileChange', { changes: [{ path: 'evil.sh', kind: { type: 'add' }, diff: '+rm -rf /' }] }],
+    ]);
+    expect(decisions(h)).toEqual([
+      { event: 'decision', tool: 'command', decision: 'accept' },
+      { event: 'decision', tool: 'fileChange', decision: 'decline' },
+    ]);
+    const shown = plainText(h.target.cards()[0]!);
+    expect(shown).toContain('✅ cx · codex · turn done');
+    expect(shown).toContain('1000 tokens');
+    expect(h.tokens).toEqual([['codex', 700, 300]]);
+    expect(shown).toContain('Done.');
+    expect(h.cards.some((c) => plainText(c).includes('Running the tests.') && plainText(c).includes('🟡'))).toBe(true);
+  });
+
+  it('gives app-server OPENAI_API_KEY and none of teleops\' secrets', async () => {
+    h = harness();
+    h.script({ threadId: 't', turns: [{ steps: [{ text: 'hi' }] }] });
+    await h.run('agent.new', { kind: 'codex', name: 'env', prompt: 'hi' });
+    await h.target.sessions!.idle('env');
+    const env = starts(h)[0]!.env;
+    expect(env.OPENAI_API_KEY).toBe(OPENAI_KEY);
+    for (const k of [...Object.keys(TELEOPS_SECRETS), 'ANTHROPIC_API_KEY', 'AI_API_KEY']) expect(env[k], k).toBeUndefined();
+  });
+
+  it('interrupts a running turn with turn/interrupt', async () => {
+    h = harness();
+    h.script({ threadId: 'thr-i', turns: [{ steps: [{ text: 'thinking' }, { wait: 'interrupt' }] }] });
+    await h.run('agent.new', { kind: 'codex', name: 'cxi', prompt: 'long job' });
+    await until(() => prompts(h!).length === 1, 'the fake got the turn');
+    const stopped = await h.run('agent.stop', { name: 'cxi' });
+    const interrupted = h.record().find((e) => e.event === 'interrupted');
+    expect(interrupted).toEqual({ event: 'interrupted', params: { threadId: 'thr-i', turnId: 'turn-1' } });
+    expect(plainText(stopped)).toContain('⏸ cxi');
+  });
+
+  it('resumes the stored thread after a restart', async () => {
+    h = harness();
+    h.script({ threadId: 'thr-keep', turns: [{ steps: [{ text: 'one' }] }, { steps: [{ text: 'two' }] }] });
+    await h.run('agent.new', { kind: 'codex', name: 'keep', prompt: 'first' });
+    await h.target.sessions!.idle('keep');
+    h = h.restart();
+    await h.run('agent.prompt', { name: 'keep', prompt: 'second' });
+    await h.target.sessions!.idle('keep');
+    expect(prompts(h).map((p) => [p.text, p.resume])).toEqual([
+      ['first', null],
+      ['second', 'thr-keep'],
+    ]);
+  });
+
+  it('reports a failed turn with its error, and alerts once', async () => {
+    h = harness();
+    h.script({ threadId: 't', turns: [{ error: 'usage limit exceeded', steps: [{ text: 'hm' }] }] });
+    await h.run('agent.new', { kind: 'codex', name: 'bad', prompt: 'go' });
+    await h.target.sessions!.idle('bad');
+    expect(plainText(h.target.cards()[0]!)).toContain('error: usage limit exceeded');
+    expect(h.alerts.map((a) => a.key)).toEqual(['agents:bad:failed']);
+  });
+
+  it('fails clearly when the executable cannot run', async () => {
+    h = harness({ env: { AGENT_CODEX_PATH: '/nonexistent/codex' } });
+    await h.run('agent.new', { kind: 'codex', name: 'nox', prompt: 'go' });
+    await h.target.sessions!.idle('nox');
+    expect(plainText(h.target.cards()[0]!)).toMatch(/🔴 nox[\s\S]*error: cannot run codex/);
+  });
+});
