@@ -1,10 +1,11 @@
 import { hash as digestOnce } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AuditLog, type AuditEntryInput } from '../src/core/audit.js';
 import { verifyAudit, verifyAuditAsync, type VerifyReport } from '../src/core/audit-verify.js';
+import { closeIdleThreads } from '../src/core/audit-verify-worker.js';
 import { openDb, type Db } from '../src/store/db.js';
 
 export type Report = (name: string, value: number, unit: string, note?: string) => void;
@@ -24,6 +25,9 @@ const entry = (i: number): AuditEntryInput => ({
   outcome: i % 2 === 0 ? 'requested' : 'ok',
   ...(i % 2 === 0 ? {} : { detail: 'restarted in 1.2 s' }),
 });
+
+/** The 1-minute load average: these figures are only comparable on a quiet machine. */
+export const loadNow = (): string => loadavg()[0]!.toFixed(2);
 
 const seconds = (fn: () => void): number => {
   const t0 = process.hrtime.bigint();
@@ -61,14 +65,16 @@ function appendRate(db: Db, anchorPath: string, n: number): { rate: number; p50u
  * entries against SHA-256 of exactly the bytes the verifier hashes (prev_hash ‖ entry of every
  * row, one digest per row, from memory, on one thread), best of five interleaved rounds each.
  * The verify figure is verifyAuditAsync, what `/audit verify` and `teleops audit verify` run:
- * every call starts its hashing thread and its own connection, and that is timed too.
+ * it reads through connections of its own, on one thread per core; those threads are kept a few
+ * seconds for the next verification, so the first call (which starts them) is reported apart.
  */
 export async function benchAudit(report: Report): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'teleops-bench-audit-'));
   try {
     const normal = openDb(join(dir, 'normal'));
     const a = appendRate(normal, join(dir, 'normal', 'audit.anchor'), APPENDS);
-    report('audit append, synchronous=NORMAL', a.rate, 'entries/s', `median ${a.p50us.toFixed(1)} µs`);
+    const note = `median ${a.p50us.toFixed(1)} µs; load ${loadNow()}`;
+    report('audit append, synchronous=NORMAL', a.rate, 'entries/s', note);
     normal.close();
 
     const durable = openDb(join(dir, 'fsync'), { fsync: true });
@@ -112,14 +118,17 @@ export async function benchAudit(report: Report): Promise<void> {
       );
     }
     db.close();
+    await closeIdleThreads();
     const mb = bytes / 1e6;
-    report('audit verify', VERIFY_ENTRIES / verifyBest, 'entries/s', `${VERIFY_ENTRIES} entries, two threads`);
-    report('audit verify', mb / verifyBest, 'MB/s', `${mb.toFixed(1)} MB hashed`);
+    const threads = `${VERIFY_ENTRIES} entries, ${availableParallelism()} threads`;
+    report('bytes hashed (prev_hash ‖ entry of every row)', bytes, 'bytes', `${mb.toFixed(1)} MB`);
+    report('audit verify', VERIFY_ENTRIES / verifyBest, 'entries/s', threads);
+    report('audit verify', mb / verifyBest, 'MB/s');
     report('audit verify, first call', VERIFY_ENTRIES / first, 'entries/s', 'cold: JIT, thread start');
     report('audit verify, one thread (verifyAudit)', VERIFY_ENTRIES / oneThreadBest, 'entries/s');
-    const rawNote = `${(mb / rawBest).toFixed(0)} MB/s`;
-    report('sha256 of the same bytes, one digest per entry', VERIFY_ENTRIES / rawBest, 'entries/s', rawNote);
-    report('audit verify / raw sha256', rawBest / verifyBest, 'ratio', 'goal >= 0.5');
+    report('sha256 of the same bytes, one digest per entry', VERIFY_ENTRIES / rawBest, 'entries/s', 'one thread');
+    report('sha256 of the same bytes, one digest per entry', mb / rawBest, 'MB/s');
+    report('audit verify / raw sha256', rawBest / verifyBest, 'ratio', `goal >= 0.8; load ${loadNow()}`);
     report('audit verify, one thread / raw sha256', rawBest / oneThreadBest, 'ratio');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // measured in the same run (this machine is shared and noisy). Pass names to run a subset:
 // `npm run bench -- pipeline telegram`.
 import { benchAudit } from './audit.js';
+import { benchColdStart } from './coldstart.js';
 import { benchDockerPrivate } from './docker.js';
 import { withDockerBot } from './docker-bot.js';
 import { benchPipeline } from './pipeline.js';
@@ -12,6 +13,7 @@ import { benchTmuxBot } from './tmux-bot.js';
 
 const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   audit: benchAudit,
+  coldstart: benchColdStart,
   pipeline: benchPipeline,
   telegram: benchTelegram,
   memory: (r) => benchMemory(r),

@@ -28,8 +28,9 @@ import { startHttp } from './http/server.js';
 import { serverWitnesses } from './witnesses/index.js';
 import { llmIntegration } from './ai/reachable.js';
 import { aiActions } from './ai/actions.js';
-import { createAgent, type Agent } from './ai/agent.js';
-import { modelFromSettings, type AiModel } from './ai/providers.js';
+import type { Agent } from './ai/agent.js';
+import type { AiModel } from './ai/providers.js';
+import { resolveAi } from './ai/settings.js';
 import { AiMemoryRepo } from './store/ai-memory.js';
 import { AiUsageRepo, utcDay } from './store/ai-usage.js';
 import { counted } from './core/text.js';
@@ -157,8 +158,14 @@ export async function createApp(
       throw new SetupError(e instanceof Error ? e.message : String(e));
     }
   }
-  // The LLM, when one is configured (a test hands in its own model).
-  const ai = opts.model ? { ok: true as const, model: opts.model } : modelFromSettings(config);
+  // The LLM, when one is configured (a test hands in its own model). The AI SDK (about a third of
+  // the modules a start loads) is imported only then.
+  const wanted = resolveAi(config);
+  const ai = opts.model
+    ? { ok: true as const, model: opts.model }
+    : wanted.provider === 'none'
+      ? { ok: false as const, reason: wanted.reason }
+      : (await import('./ai/providers.js')).modelFromSettings(config);
   const aiMemory = new AiMemoryRepo(db);
   const aiUsage = new AiUsageRepo(db);
   if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
@@ -232,7 +239,7 @@ export async function createApp(
     aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
   }));
   const agent = (late.agent = ai.ok
-    ? createAgent({
+    ? (await import('./ai/agent.js')).createAgent({
         model: ai.model,
         dispatcher,
         registry,

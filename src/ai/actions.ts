@@ -6,7 +6,6 @@ import { bold, line, value, type Result } from '../core/result.js';
 import type { AiSummary } from '../core/target.js';
 import type { AiMemoryRepo } from '../store/ai-memory.js';
 import type { Agent } from './agent.js';
-import { resultText } from './tools.js';
 import type { Redactor } from '../core/redact.js';
 
 export interface AiActionDeps {
@@ -44,8 +43,11 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
     if (d.registry().get(name)?.risk !== 'read') throw new ActionError(`${name} is not available here.`);
     const outcome = await d.dispatcher().inner(ctx.operator, name, raw);
     switch (outcome.kind) {
-      case 'done':
+      case 'done': {
+        // tools.js brings the AI SDK, which a start without an LLM does not load.
+        const { resultText } = await import('./tools.js');
         return resultText(outcome.result, d.redactor, SUMMARY_READ_CHARS, ctx.signal);
+      }
       case 'failed':
       case 'refused':
         throw new ActionError(outcome.message);

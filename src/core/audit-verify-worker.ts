@@ -1,97 +1,317 @@
+import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { KEY_ID_LEN, KEY_PREFIX } from './audit.js';
 
 /*
- * Hashes chunks of audit rows on another thread, so that verification uses a second core:
- * reading a chunk from SQLite costs about as much as hashing it. A chunk is the bytes of
- * prev_hash ‖ entry ‖ hash of its rows back to back (one transferred ArrayBuffer) and
- * "seq,len" pairs, len being the entry's byte length (seq -1: a row the caller checks itself,
- * one under another key); the worker answers, per chunk, whether every other row's hash is
- * H(prev_hash ‖ entry) in hex (SHA-256, or HMAC-SHA-256 with the key, as audit.ts's chainHasher;
- * were the two ever to differ, stored hashes would stop matching, and
- * verifyAudit, which the caller falls back on, would clear the false break).
+ * Checks one seq range of the audit chain on a thread of its own, so that a verification uses
+ * every core and the caller's event loop stays free: the thread reads its rows through its own
+ * read-only connection, in chunks of one round trip each, and checks, row by row, that the
+ * range is complete and in seq order, that each row links to the one before, that its hash is
+ * H(prev_hash ‖ entry) over the stored bytes (SHA-256, or HMAC-SHA-256 under the key its entry
+ * names, as audit.ts's chainHasher), and that the anchor file holds `<seq> <hash>\n` for it at
+ * the place the caller computed. It answers with what only the caller can judge: the range's
+ * first prev_hash and last hash (links across ranges), the rows where the key id changes (and
+ * the range's first row), and the keys it lacked. Any doubt is a "no": the caller then names
+ * the break on one thread, so this pass only has to be right when it says yes.
  *
- * The worker is plain JavaScript kept in a string: run from the TypeScript sources, a .ts
- * entry would need a TypeScript loader inside the worker, and starting one takes longer than
- * verifying 200,000 entries.
+ * A chunk is one string per row, prev_hash ‖ entry ‖ hash, joined by newlines, which canonical
+ * JSON never contains: the row count and the count of well-formed rows come with it, and a
+ * stray newline makes one piece too many. The worker is plain JavaScript kept in a string: run
+ * from the TypeScript sources, a .ts entry would need a TypeScript loader inside the worker.
  */
 const WORKER_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHmac, hash } = require('node:crypto');
-const key = workerData.hmacKey;
-const digest = key ? (d) => createHmac('sha256', key).update(d).digest('hex') : (d) => hash('sha256', d, 'hex');
-parentPort.on('message', ({ bytes, meta }) => {
-  const b = Buffer.from(bytes);
-  let p = 0;
-  let ok = true;
-  for (let i = 1; ok && i < meta.length; i += 2) {
-    const at = p + 64 + meta[i];
-    ok =
-      meta[i] >= 0 &&
-      at + 64 <= b.length &&
-      (meta[i - 1] < 0 || b.toString('latin1', at, at + 64) === digest(new Uint8Array(bytes, p, at - p)));
-    p = at + 64;
+const { closeSync, openSync, readSync, statSync } = require('node:fs');
+const Database = require(workerData.sqlite);
+const { file, sql, plan, chunkRows, prefix, idLen, legacy } = workerData;
+const hasherOf = (key) =>
+  key ? (d) => createHmac('sha256', key).update(d).digest('hex') : (d) => hash('sha256', d, 'hex');
+const ring = new Map(workerData.keys.map(([id, key]) => [id, hasherOf(key)]));
+const legacyHasher = legacy.missing === null ? hasherOf(legacy.key) : null;
+const KEY_END = prefix.length + idLen;
+const digits = (n) => {
+  let d = 1;
+  for (let p = 10; p <= n; p *= 10) d++;
+  return d;
+};
+// Byte comparisons through DataViews: word loads, several times cheaper than Buffer.compare's calls.
+const same = (a, pa, b, pb, len) => {
+  let i = 0;
+  for (; i + 4 <= len; i += 4) if (a.getInt32(pa + i) !== b.getInt32(pb + i)) return false;
+  for (; i < len; i++) if (a.getUint8(pa + i) !== b.getUint8(pb + i)) return false;
+  return true;
+};
+// The stored hash against a hex digest, without making a string of the stored bytes.
+const sameHex = (b, at, hex) => {
+  for (let i = 0; i < 64; i++) if (b[at + i] !== hex.charCodeAt(i)) return false;
+  return true;
+};
+const viewOf = (b) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+const PREFIX_VIEW = viewOf(Buffer.from(prefix, 'latin1'));
+
+function check(db, range, job) {
+  const p0 = db.prepare('EXPLAIN QUERY PLAN ' + sql).all(0, 0);
+  if (p0.length !== 1 || p0[0].detail !== plan) return { ok: false };
+  const changes = [];
+  const missing = [];
+  const seen = new Set();
+  let firstPrev = null;
+  let lastBuf = null;
+  let lastView = null;
+  let lastAt = 0;
+  let idView = null;
+  let started = false;
+  let hasher = null;
+  let missingId = null;
+  let afd = -1;
+  let anchorPos = job.anchorAt;
+  const anchorEnd = job.from + job.anchored;
+  try {
+    if (job.anchored > 0) afd = openSync(job.anchorPath, 'r');
+    for (let a = job.from; a < job.to; a += chunkRows) {
+      const n = Math.min(chunkRows, job.to - a);
+      const [b, count, wellFormed] = range.get(a, a + n);
+      if (b === null || count !== n || wellFormed !== n) return { ok: false };
+      const view = viewOf(b);
+      const lines = Math.max(0, Math.min(a + n, anchorEnd) - a);
+      let anc = null;
+      let av = null;
+      let ap = 0;
+      if (lines > 0) {
+        let len = 0;
+        for (let s = a + 1; s <= a + lines; s++) len += digits(s) + 66;
+        anc = Buffer.allocUnsafe(len);
+        if (readSync(afd, anc, 0, len, anchorPos) !== len) return { ok: false };
+        av = viewOf(anc);
+        anchorPos += len;
+      }
+      let p = 0;
+      for (let s = a + 1; s <= a + n; s++) {
+        const nl = b.indexOf(10, p);
+        const end = s === a + n ? b.length : nl;
+        if ((s === a + n) !== (nl < 0) || end - p < 128) return { ok: false };
+        const entryAt = p + 64;
+        const hashAt = end - 64;
+        const len = hashAt - entryAt;
+        if (lastBuf === null) firstPrev = b.toString('latin1', p, entryAt);
+        else if (!same(view, p, lastView, lastAt, 64)) return { ok: false };
+        const keyed = len > KEY_END && same(view, entryAt, PREFIX_VIEW, 0, prefix.length) &&
+          b[entryAt + KEY_END] === 0x22;
+        const sameKey = keyed
+          ? idView !== null && same(view, entryAt + prefix.length, idView, 0, idLen)
+          : idView === null;
+        if (!sameKey || !started) {
+          started = true;
+          const id = keyed ? b.toString('latin1', entryAt + prefix.length, entryAt + KEY_END) : null;
+          const entry = keyed ? b.toString('utf8', entryAt, hashAt) : null;
+          changes.push({ seq: s, id, prev: b.toString('latin1', p, entryAt), entry });
+          idView = keyed ? viewOf(Buffer.from(id, 'latin1')) : null;
+          hasher = keyed ? ring.get(id) ?? null : legacyHasher;
+          missingId = keyed ? id : legacy.missing;
+        }
+        if (hasher === null) {
+          if (!seen.has(missingId)) {
+            seen.add(missingId);
+            missing.push([missingId, s]);
+          }
+        } else {
+          const digest = hasher(new Uint8Array(b.buffer, b.byteOffset + p, hashAt - p));
+          if (!sameHex(b, hashAt, digest)) return { ok: false };
+        }
+        if (s <= anchorEnd) {
+          const d = digits(s);
+          let v = 0;
+          for (let i = 0; i < d; i++) {
+            const c = anc[ap + i] - 0x30;
+            if (c < 0 || c > 9) return { ok: false };
+            v = v * 10 + c;
+          }
+          if (v !== s || anc[ap + d] !== 0x20 || anc[ap + d + 65] !== 0x0a) return { ok: false };
+          if (!same(av, ap + d + 1, view, hashAt, 64)) return { ok: false };
+          ap += d + 66;
+        }
+        lastBuf = b;
+        lastView = view;
+        lastAt = hashAt;
+        p = end + 1;
+      }
+    }
+  } finally {
+    if (afd >= 0) closeSync(afd);
   }
-  parentPort.postMessage(ok);
+  return { ok: true, firstPrev, lastHash: lastBuf.toString('latin1', lastAt, lastAt + 64), changes, missing };
+}
+
+// One connection while the file stays the same one (a file moved into its place is opened
+// anew): mapping the file again for each range costs more than the range.
+let db = null;
+let range = null;
+let ino = null;
+parentPort.on('message', (job) => {
+  let answer = { ok: false };
+  try {
+    const now = statSync(file, { bigint: true });
+    if (db !== null && (now.ino !== ino.ino || now.dev !== ino.dev)) {
+      db.close();
+      db = null;
+      range = null;
+    }
+    if (db === null) {
+      ino = now;
+      db = new Database(file, { readonly: true, fileMustExist: true });
+      db.pragma('busy_timeout = 5000');
+      // Pages read in place instead of copied into SQLite's cache: reading costs half as much.
+      db.pragma('mmap_size = 1073741824');
+    }
+    db.exec('BEGIN');
+    try {
+      // Prepared within the transaction, so that the schema cannot change under the plan check.
+      range ??= db.prepare(sql).raw();
+      answer = check(db, range, job);
+    } finally {
+      db.exec('COMMIT');
+    }
+  } catch {
+    answer = { ok: false };
+  }
+  parentPort.postMessage(answer);
 });
 `;
 
-/** One worker thread; close() it when done. */
-export class ChunkHashWorker {
-  private readonly worker: Worker;
-  private pending = 0;
-  private failed = false;
-  private wake: (() => void) | undefined;
+const HASH_LEN = 64;
+const WELL_FORMED = `octet_length(prev_hash) = ${HASH_LEN} AND octet_length(hash) = ${HASH_LEN}`;
+/**
+ * Rows (after, upto]: joined, their count, and the count of well-formed ones (both hashes 64
+ * bytes), about half as costly as a length per row. The count shows whether a range is
+ * complete; that its rows come in seq order rests on the plan, a search on the rowid, which seq
+ * is (checked).
+ */
+const RANGE_SQL = `SELECT CAST(group_concat(prev_hash || entry || hash, char(10)) AS BLOB), count(*),
+  coalesce(sum(coalesce(${WELL_FORMED}, 0)), 0) FROM audit WHERE seq > ? AND seq <= ?`;
+const RANGE_PLAN = 'SEARCH audit USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)';
+/** Rows per round trip. */
+const CHUNK_ROWS = 4096;
 
-  constructor(hmacKey: string | undefined) {
-    this.worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      // Nothing of this process's command line (a TypeScript loader, a profiler) is needed there.
-      execArgv: [],
-      workerData: { hmacKey },
-    });
-    this.worker.on('message', (ok: boolean) => {
-      this.pending--;
-      if (!ok) this.failed = true;
-      this.wake?.();
-    });
-    // An error, or an exit before the last answer, leaves the verdict to the single-thread pass.
-    const fail = (): void => {
-      this.failed = true;
-      this.wake?.();
+/** What a range thread needs to know besides its range; the same for every range of one verification. */
+export interface RangeSetup {
+  /** The database file. */
+  readonly file: string;
+  /** The keys given, by id. */
+  readonly keys: readonly (readonly [string, string])[];
+  /** Rows without a key id: hashed with `key` (undefined: SHA-256), or, when `missing` is set, not at all. */
+  readonly legacy: { readonly key: string | undefined; readonly missing: string | null };
+}
+
+/** Rows (from, to] of the chain; the anchor's lines for the first `anchored` of them start at byte `anchorAt`. */
+export interface RangeJob {
+  readonly from: number;
+  readonly to: number;
+  readonly anchorPath: string;
+  readonly anchorAt: number;
+  readonly anchored: number;
+}
+
+/** A row whose key id differs from the row before it in the range (or the range's first row). */
+export interface KeyChange {
+  readonly seq: number;
+  /** null: no key id (a legacy row). */
+  readonly id: string | null;
+  /** The row's prev_hash. */
+  readonly prev: string;
+  /** The entry's JSON when keyed (it may be a rekey entry). */
+  readonly entry: string | null;
+}
+
+export type RangeAnswer =
+  | { readonly ok: false }
+  | {
+      readonly ok: true;
+      readonly firstPrev: string;
+      readonly lastHash: string;
+      readonly changes: readonly KeyChange[];
+      /** Key ids whose rows could not be hashed, with the first such seq. */
+      readonly missing: readonly (readonly [string, number])[];
     };
-    this.worker.on('error', fail);
-    this.worker.on('exit', fail);
-  }
 
-  /** Chunks handed over and not answered yet. */
-  get queued(): number {
-    return this.pending;
-  }
+const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
 
-  /** Hands a chunk over; its ArrayBuffer is transferred (unusable here afterwards). */
-  submit(bytes: Buffer, meta: Float64Array<ArrayBuffer>): void {
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    // Buffers from SQLite have an ArrayBuffer of their own; any other is copied out.
-    const ab = (
-      whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
-    ) as ArrayBuffer;
-    this.pending++;
-    this.worker.postMessage({ bytes: ab, meta }, [ab, meta.buffer]);
-  }
+/**
+ * Threads are kept for a while after a verification: starting one (and loading SQLite in it)
+ * costs about as much as checking 100,000 rows. Idle threads do not keep the process alive.
+ */
+const IDLE_MS = 5_000;
 
-  /** Waits for every answer; false if a chunk had a row whose hash does not match, or the worker failed. */
-  async allMatch(): Promise<boolean> {
-    while (this.pending > 0 && !this.failed) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.wake = undefined;
-    return !this.failed;
-  }
+interface Thread {
+  readonly worker: Worker;
+  /** The setup it was started with, as JSON: a thread serves only verifications that share it. */
+  readonly setup: string;
+  answer?: (a: RangeAnswer) => void;
+}
 
-  /** False as soon as an answer so far said a hash does not match. */
-  get ok(): boolean {
-    return !this.failed;
-  }
+const idle: Thread[] = [];
+let idleTimer: NodeJS.Timeout | undefined;
 
-  async close(): Promise<void> {
-    await this.worker.terminate();
-  }
+function startThread(setup: string): Thread {
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    // Nothing of this process's command line (a TypeScript loader, a profiler) is needed there.
+    execArgv: [],
+    workerData: {
+      ...(JSON.parse(setup) as RangeSetup),
+      sqlite: sqlitePath,
+      sql: RANGE_SQL,
+      plan: RANGE_PLAN,
+      chunkRows: CHUNK_ROWS,
+      prefix: KEY_PREFIX,
+      idLen: KEY_ID_LEN,
+    },
+  });
+  const t: Thread = { worker, setup };
+  const fail = (): void => {
+    const i = idle.indexOf(t);
+    if (i >= 0) idle.splice(i, 1);
+    t.answer?.({ ok: false });
+    t.answer = undefined;
+  };
+  worker.on('message', (a: RangeAnswer) => {
+    const answer = t.answer;
+    t.answer = undefined;
+    worker.unref();
+    idle.push(t);
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(closeIdleThreads, IDLE_MS).unref();
+    answer?.(a);
+  });
+  worker.on('error', fail);
+  worker.on('exit', fail);
+  return t;
+}
+
+/** Ends the threads kept for reuse (they end by themselves after a few idle seconds). */
+export async function closeIdleThreads(): Promise<void> {
+  clearTimeout(idleTimer);
+  await Promise.all(idle.splice(0).map((t) => t.worker.terminate()));
+}
+
+/**
+ * Checks one range on a thread (a kept one when it has the same setup). Never rejects: a thread
+ * that cannot start or dies answers "no", which costs speed (the caller's one-thread pass), not the verdict.
+ */
+export function checkRange(setup: RangeSetup, job: RangeJob): Promise<RangeAnswer> {
+  return new Promise((resolve) => {
+    const key = JSON.stringify(setup);
+    const i = idle.findIndex((t) => t.setup === key);
+    let t: Thread;
+    try {
+      t = i >= 0 ? idle.splice(i, 1)[0]! : startThread(key);
+    } catch {
+      resolve({ ok: false });
+      return;
+    }
+    t.answer = resolve;
+    // Held while it works, so that a process waiting for the answer does not end first.
+    t.worker.ref();
+    t.worker.postMessage(job);
+  });
 }

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from './sqlite.js';
 import {
@@ -14,7 +15,7 @@ import {
   rekeyProof,
   type ChainHasher,
 } from './audit.js';
-import { ChunkHashWorker } from './audit-verify-worker.js';
+import { checkRange, type KeyChange, type RangeAnswer, type RangeJob, type RangeSetup } from './audit-verify-worker.js';
 import { counted } from './text.js';
 
 /*
@@ -104,14 +105,7 @@ const CHUNK_ROWS = 2048;
 const CHUNK_SQL = `SELECT ${ROW_BYTES}, group_concat(seq || ',' || ${ENTRY_LEN}, ',')
   FROM (SELECT seq, prev_hash, entry, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ${CHUNK_ROWS})`;
 
-/*
- * verifyAuditAsync reads seq ranges instead, with the lengths but not the seqs: about a fifth
- * cheaper. Every row has a length, so their number shows whether a range is complete; that
- * its rows come in seq order rests on the plan, a search on the rowid, which seq is (checked).
- */
 const HEAD_SQL = 'SELECT coalesce(max(seq), 0) FROM audit';
-const RANGE_SQL = `SELECT ${ROW_BYTES}, group_concat(${ENTRY_LEN}, ',') FROM audit WHERE seq > ? AND seq <= ?`;
-const RANGE_PLAN = 'SEARCH audit USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)';
 
 /** Both NULL when there are no more rows (or none in the range). */
 type ChunkRow = [Buffer | null, string | null];
@@ -236,26 +230,27 @@ function parseRekey(json: string): { from: string | null; to: string; proof: str
   }
 }
 
-/** Chunks handed to the hashing thread and not answered yet, at most; beyond, this thread hashes. */
-const HASH_QUEUE = 8;
+/** Rows per range, at least: below that, a range costs more than it saves. */
+const RANGE_MIN_ROWS = 4096;
+const RANGES_PER_THREAD = 4;
 
 /**
- * The same verdict as verifyAudit, without holding the event loop for more than a chunk at a
- * time: from two threads while the log reads as intact; when it does not, a second pass on
- * one thread, through a connection of its own, names the first break. A database in memory
- * has no other connection: verifyAudit runs on it directly.
+ * The same verdict as verifyAudit, without holding the event loop: ranges of the chain are
+ * checked on threads of their own, one per core, while the log reads as intact; when it does
+ * not, a second pass on one thread, through a connection of its own, names the first break.
+ * A database in memory has no other connection: verifyAudit runs on it directly.
  */
 export async function verifyAuditAsync(db: Db, opts: VerifyOptions): Promise<VerifyReport> {
   if (db.memory) return verifyAudit(db, opts);
   const anchor = AnchorReader.open(opts.anchorPath);
+  let intact: Done | undefined;
   try {
-    // A failure here (a worker that cannot start, say) costs speed, not the verdict.
-    const intact = await fastPass(db.name, opts, anchor).catch(() => undefined);
-    if (intact) return againstHeads(db, opts, intact);
+    // A failure here (a thread that cannot start, say) costs speed, not the verdict.
+    intact = await fastPass(db.name, opts, anchor).catch(() => undefined);
   } finally {
     anchor?.close();
   }
-  return slowPass(db.name, opts);
+  return intact ? againstHeads(db, opts, intact) : slowPass(db.name, opts);
 }
 
 /**
@@ -274,9 +269,7 @@ function againstHeads(db: Db, opts: VerifyOptions, done: Done): VerifyReport {
         entries: last,
         firstBadSeq,
         kind: 'truncated',
-        message:
-          `audit entry ${firstBadSeq}: truncated: ${h.by} saw entry ${h.seq}, the table ends ` +
-          `at ${entryName(last)}`,
+        message: `audit entry ${firstBadSeq}: truncated: ${h.by} saw entry ${h.seq}, the table ends at ${entryName(last)}`,
       };
     }
     if (hash !== h.hash) {
@@ -318,60 +311,117 @@ async function slowPass(file: string, opts: VerifyOptions): Promise<VerifyReport
 }
 
 /**
- * Reads the table through a connection of its own, in one read transaction whose snapshot is
- * taken after the anchor's size (as in verifyAudit), checks seqs, links and the anchor, and
- * hands most chunks to a worker thread to hash, hashing the others itself while the worker is
- * busy or still starting. Intact, or undefined when anything did not check out.
+ * Reads the head and the keys through a connection of its own, after the anchor's size (as in
+ * verifyAudit), and has the ranges of rows up to that head checked on threads of their own
+ * (see audit-verify-worker.ts); here, only what joins the ranges: their links, the key changes,
+ * the anchor's length. Rows at or below the head never change in a log that is only appended
+ * to, so the threads' own snapshots hold the same rows. Intact, or undefined when anything did
+ * not check out.
  */
 async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader | null): Promise<Done | undefined> {
   const conn = new Database(file, { readonly: true, fileMustExist: true });
+  let head: unknown;
+  let keys: Keys;
   try {
     conn.pragma('busy_timeout = 5000');
-    const range = conn.prepare<[number, number], ChunkRow>(RANGE_SQL).raw();
-    const hashing = new ChunkHashWorker(opts.hmacKey);
-    try {
-      conn.exec('BEGIN');
-      const head = conn.prepare<[], unknown>(HEAD_SQL).pluck().get();
-      // Both within the snapshot, so that the schema cannot change under the plan.
-      const plan = conn.prepare<[number, number], { detail: string }>(`EXPLAIN QUERY PLAN ${RANGE_SQL}`).all(0, 0);
-      if (!Number.isSafeInteger(head) || plan.length !== 1 || plan[0]!.detail !== RANGE_PLAN) return undefined;
-      const keys = keysOf(conn, opts);
-      const s = new ChainScan(keys, anchor, keys.current);
-      for (let after = 0; after < (head as number); after += CHUNK_ROWS) {
-        const rows = Math.min(CHUNK_ROWS, (head as number) - after);
-        const [bytes, lensText] = range.get(after, after + rows)!;
-        const lens = lensText === null ? [] : (JSON.parse(`[${lensText}]`) as number[]);
-        // Fewer rows than seqs in the range: one is missing.
-        if (lens.length !== rows) return undefined;
-        const meta = new Float64Array(2 * rows);
-        lens.forEach((len, i) => {
-          meta[2 * i] = after + 1 + i;
-          meta[2 * i + 1] = len;
-        });
-        const b = bytes ?? Buffer.alloc(0);
-        const offload = hashing.queued < HASH_QUEUE;
-        if (s.chunk(b, meta, !offload) || !hashing.ok) return undefined;
-        if (offload) hashing.submit(b, meta);
-        await nextTurn();
-      }
-      const end = s.end();
-      return 'ok' in end && (await hashing.allMatch()) ? end : undefined;
-    } finally {
-      await hashing.close();
-    }
+    conn.exec('BEGIN');
+    head = conn.prepare<[], unknown>(HEAD_SQL).pluck().get();
+    keys = keysOf(conn, opts);
+    conn.exec('COMMIT');
   } finally {
     conn.close();
   }
+  if (!Number.isSafeInteger(head)) return undefined;
+  const n = head as number;
+  // The anchor must be exactly the lines of entries 1..m, for some m <= n.
+  const anchored = anchor === null ? 0 : anchoredCount(anchor.size);
+  if ((anchor === null && n > 0) || anchored === undefined || anchored > n) return undefined;
+  const setup: RangeSetup = {
+    file,
+    keys: [...keys.ring],
+    legacy: {
+      key: keys.legacy.hashKey === null ? undefined : keys.ring.get(keys.legacy.hashKey),
+      missing: keys.legacy.hasher === null ? (keys.legacy.hashKey ?? '') : null,
+    },
+  };
+  // A few ranges per thread, taken in turn, so that a thread slowed by other work does not hold up the rest.
+  const ranges = Math.max(1, Math.min(RANGES_PER_THREAD * availableParallelism(), Math.ceil(n / RANGE_MIN_ROWS)));
+  const threads = Math.min(availableParallelism(), ranges);
+  const jobs: RangeJob[] = [];
+  for (let r = 0; r < ranges && n > 0; r++) {
+    const from = Math.floor((n * r) / ranges);
+    const to = Math.floor((n * (r + 1)) / ranges);
+    const lines = Math.max(0, Math.min(to, anchored) - from);
+    jobs.push({ from, to, anchorPath: opts.anchorPath, anchorAt: anchorBytes(from), anchored: lines });
+  }
+  // Left undefined when an earlier "no" made the rest pointless.
+  const answers: (RangeAnswer | undefined)[] = jobs.map(() => undefined);
+  let taken = 0;
+  const thread = async (): Promise<void> => {
+    for (let i = taken++; i < jobs.length; i = taken++) {
+      const a = (answers[i] = await checkRange(setup, jobs[i]!));
+      if (!a.ok) taken = jobs.length;
+    }
+  };
+  await Promise.all(Array.from({ length: threads }, thread));
+  let last = GENESIS_HASH;
+  const changes: KeyChange[] = [];
+  const missing: [number, number, string][] = [];
+  for (const a of answers) {
+    if (!a?.ok || a.firstPrev !== last) return undefined;
+    last = a.lastHash;
+    changes.push(...a.changes);
+    for (const [id, seq] of a.missing) missing.push([seq, 1, id]);
+  }
+  let seg = keys.legacy;
+  for (const c of changes) {
+    if (c.id === seg.id) continue;
+    if (c.id !== null && c.seq !== 1) {
+      const rekey = c.entry === null ? undefined : parseRekey(c.entry);
+      const from = seg.hashKey;
+      const oldKey = from === null ? undefined : keys.ring.get(from);
+      if (!rekey || rekey.from !== from) return undefined;
+      const proven =
+        oldKey !== undefined ? rekey.proof === rekeyProof(oldKey, c.prev, c.id) : from !== null || rekey.proof === null;
+      if (!proven) return undefined;
+      if (oldKey === undefined && from !== null) missing.push([c.seq, 0, from]);
+    } else if (c.id === null) {
+      return undefined;
+    }
+    seg = { id: c.id, hashKey: c.id, hasher: null };
+  }
+  // In the order the one-thread pass meets them: by seq, an old key before the row's own.
+  missing.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  return intactOrUnverifiable(keys, n, new Set(missing.map((m) => m[2])));
+}
+
+/** Bytes of the anchor lines of entries 1..m: `<seq> <64 hex>\n` each. */
+function anchorBytes(m: number): number {
+  let bytes = 0;
+  for (let d = 1, lo = 1; lo <= m; d++, lo *= 10) bytes += (Math.min(m, lo * 10 - 1) - lo + 1) * (d + 2 + HASH_LEN);
+  return bytes;
+}
+
+/** The m whose anchor lines take exactly `size` bytes; undefined when there is none. */
+function anchoredCount(size: number): number | undefined {
+  let at = 0;
+  for (let d = 1, lo = 1; d <= 15; d++, lo *= 10) {
+    const line = d + 2 + HASH_LEN;
+    const band = (lo * 10 - lo) * line;
+    if (size - at <= band) return (size - at) % line === 0 ? lo - 1 + (size - at) / line : undefined;
+    at += band;
+  }
+  return undefined;
 }
 
 /** The streaming pass, a chunk per step (the caller decides whether to yield in between). */
 function* scan(ctx: Ctx, anchor: AnchorReader | null): Generator<void, Stop | Done> {
   const chunk = ctx.db.prepare<[number], ChunkRow>(CHUNK_SQL).raw();
-  const s = new ChainScan(ctx.keys, anchor, undefined);
+  const s = new ChainScan(ctx.keys, anchor);
   for (;;) {
     const [bytes, metaText] = chunk.get(s.lastSeq)!;
     if (metaText === null) return s.end();
-    const stop = s.chunk(bytes ?? Buffer.alloc(0), JSON.parse(`[${metaText}]`) as number[], true);
+    const stop = s.chunk(bytes ?? Buffer.alloc(0), JSON.parse(`[${metaText}]`) as number[]);
     if (stop) return stop;
     yield;
   }
@@ -398,14 +448,9 @@ class ChainScan {
   private segIdBytes: Buffer | null = null;
   private readonly missing = new Set<string>();
 
-  /**
-   * `workerKey`: the id of the key (null: SHA-256) a worker thread hashes rows with, for the
-   * rows of segments under that key; undefined when there is no worker.
-   */
   constructor(
     private readonly keys: Keys,
     private readonly anchor: AnchorReader | null,
-    private readonly workerKey: string | null | undefined,
   ) {
     this.state = anchor ? anchor.next() : NONE;
     this.seg = keys.legacy;
@@ -416,12 +461,8 @@ class ChainScan {
     return this.expected - 1;
   }
 
-  /**
-   * The next chunk as CHUNK_SQL reads it, with its "seq,len" pairs; a Stop where it breaks.
-   * Without `hash`, rows under the worker's key are left to the caller to hash; the seq of
-   * every other row is set to -1 in `meta`, for the worker to skip. `b` is not used afterwards.
-   */
-  chunk(b: Buffer, meta: { [i: number]: number; readonly length: number }, hash: boolean): Stop | undefined {
+  /** The next chunk as CHUNK_SQL reads it, with its "seq,len" pairs; a Stop where it breaks. */
+  chunk(b: Buffer, meta: readonly number[]): Stop | undefined {
     const anchor = this.anchor;
     const view = viewOf(b);
     let p = 0;
@@ -444,15 +485,9 @@ class ChainScan {
       const hasher = this.seg.hasher;
       if (hasher === null) {
         this.missing.add(this.seg.hashKey ?? '');
-        meta[i] = -1;
-      } else if (hash || this.workerKey === undefined || this.seg.hashKey !== this.workerKey) {
-        if (
-          b.toString('latin1', hashAt, hashAt + HASH_LEN) !==
-          hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len))
-        ) {
-          return this.rowStop(seq);
-        }
-        meta[i] = -1;
+      } else {
+        const digest = hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len));
+        if (b.toString('latin1', hashAt, hashAt + HASH_LEN) !== digest) return this.rowStop(seq);
       }
       if (this.state === LINE) {
         if (anchor!.seq !== seq) {
@@ -559,15 +594,7 @@ class ChainScan {
       return { reason: anchor!.seq >= expected ? 'anchor_ahead' : 'anchor_goes_back', seq: expected, entries };
     }
     if (this.state === CORRUPT) return { reason: 'anchor_corrupt', seq: expected, entries };
-    if (this.missing.size === 0) return { ok: true, entries, headSeq: entries };
-    const ids = [...this.missing];
-    const message =
-      this.keys.current === null
-        ? `keyed log: cannot check without AUDIT_HMAC_KEY (key id ${ids.join(', ')}); links and anchor hold ` +
-          `for ${counted(entries, 'entry', 'entries')}`
-        : `keyed log: cannot check the entries under key id ${ids.join(', ')} without that key ` +
-          `(AUDIT_HMAC_KEY_PREVIOUS); links and anchor hold for ${counted(entries, 'entry', 'entries')}`;
-    return { ok: false, unverifiable: true, entries, headSeq: entries, missingKeyIds: ids, message };
+    return intactOrUnverifiable(this.keys, entries, this.missing);
   }
 
   private rowStop(seq: number): Stop {
@@ -675,6 +702,17 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
     return fail(c, 'anchor_corrupt', 'the anchor line for this entry disagrees with an intact chain');
   }
   return fail(c, 'replaced', 'the chain from here on is not the one the anchor recorded');
+}
+
+/** A chain whose links, hashes and anchor hold, but for the rows under the keys `missing`. */
+function intactOrUnverifiable(keys: Keys, entries: number, missing: ReadonlySet<string>): Done {
+  if (missing.size === 0) return { ok: true, entries, headSeq: entries };
+  const ids = [...missing];
+  const message =
+    keys.current === null
+      ? `keyed log: cannot check without AUDIT_HMAC_KEY (key id ${ids.join(', ')}); links and anchor hold for ${counted(entries, 'entry', 'entries')}`
+      : `keyed log: cannot check the entries under key id ${ids.join(', ')} without that key (AUDIT_HMAC_KEY_PREVIOUS); links and anchor hold for ${counted(entries, 'entry', 'entries')}`;
+  return { ok: false, unverifiable: true, entries, headSeq: entries, missingKeyIds: ids, message };
 }
 
 const entryName = (seq: number): string => (seq === 0 ? 'the start of the chain' : `entry ${seq}`);

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AUDIT_OUTCOMES, AuditLog, canonicalJson, type AuditEntryInput } from '../../src/core/audit.js';
+import { AUDIT_OUTCOMES, AuditLog, canonicalJson, keyIdOf, type AuditEntryInput } from '../../src/core/audit.js';
 import { verifyAudit, verifyAuditAsync, type Break, type VerifyReport } from '../../src/core/audit-verify.js';
-import { ChunkHashWorker } from '../../src/core/audit-verify-worker.js';
+import { checkRange, closeIdleThreads, type RangeJob, type RangeSetup } from '../../src/core/audit-verify-worker.js';
 import { openDb, openMemoryDb, type Db } from '../../src/store/db.js';
 
 const GENESIS = '0'.repeat(64);
@@ -603,6 +603,16 @@ describe('verifyAuditAsync', () => {
     expect(await verifyAsync(f)).toEqual(verify(f));
   });
 
+  it('reads a database file moved into the place of the one a kept thread read before', async () => {
+    const f = makeLog(undefined, inputs(10));
+    expect(await verifyAsync(f)).toEqual({ ok: true, entries: 10, headSeq: 10 });
+    const g = copyLog(f);
+    modifyField(g.db, 4, 'operator');
+    g.db.pragma('wal_checkpoint(TRUNCATE)');
+    renameSync(g.db.name, f.db.name);
+    expectBreak(await verifyAsync(f), 'modified', 4);
+  });
+
   it('verifies an in-memory database on one thread', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'teleops-audit-verify-'));
     const db = openMemoryDb();
@@ -620,51 +630,71 @@ describe('verifyAuditAsync', () => {
   });
 });
 
-describe('ChunkHashWorker', () => {
-  /** Rows as the verifier's chunk query returns them. */
-  const chunkOf = (rs: readonly Row[]): [Buffer, Float64Array<ArrayBuffer>] => [
-    Buffer.concat(rs.map((r) => Buffer.from(r.prev_hash + r.entry + r.hash))),
-    Float64Array.from(rs.flatMap((r) => [r.seq, Buffer.byteLength(r.entry)])),
-  ];
+describe('checkRange', () => {
+  afterEach(closeIdleThreads);
+
+  const setupOf = (f: Fixture): RangeSetup => ({
+    file: f.db.name,
+    keys: f.hmacKey ? [[keyIdOf(f.hmacKey), f.hmacKey]] : [],
+    legacy: { key: undefined, missing: null },
+  });
+  /** Rows (from, to], with the anchor's lines for as many of them as it has. */
+  const jobOf = (f: Fixture, from: number, to: number): RangeJob => {
+    const lines = anchorLines(f);
+    const anchorAt = Buffer.byteLength(
+      lines
+        .slice(0, from)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
+    return { from, to, anchorPath: f.anchorPath, anchorAt, anchored: Math.max(0, Math.min(to, lines.length) - from) };
+  };
 
   it.each([
     ['SHA-256', undefined],
     ['HMAC-SHA-256', 'k3y-for-tests'],
-  ])('answers whether every row of every chunk hashes as the %s chain does', async (_mode, hmacKey) => {
-    const all = rows(makeLog(hmacKey, inputs(30)).db);
-    const other = rows(makeLog(hmacKey ? undefined : 'k3y-for-tests', inputs(3)).db);
-    const w = new ChunkHashWorker(hmacKey);
-    try {
-      w.submit(...chunkOf(all.slice(0, 10)));
-      w.submit(...chunkOf(all.slice(10)));
-      expect(await w.allMatch()).toBe(true);
-      expect(w.ok).toBe(true);
-      w.submit(...chunkOf(all.map((r) => (r.seq === 17 ? { ...r, entry: r.entry.replace('db-17', 'db-71') } : r))));
-      expect(await w.allMatch()).toBe(false);
-      expect(w.ok).toBe(false);
-    } finally {
-      await w.close();
-    }
-    const v = new ChunkHashWorker(hmacKey);
-    try {
-      v.submit(...chunkOf(other));
-      expect(await v.allMatch()).toBe(false);
-    } finally {
-      await v.close();
-    }
+  ])('answers whether a range of the %s chain holds, with what joins it to the next', async (_mode, hmacKey) => {
+    const f = makeLog(hmacKey, inputs(30));
+    const all = rows(f.db);
+    const [a, b] = await Promise.all([0, 10].map((from) => checkRange(setupOf(f), jobOf(f, from, from ? 30 : 10))));
+    const keyId = hmacKey ? keyIdOf(hmacKey) : null;
+    expect(a!).toMatchObject({ ok: true, firstPrev: GENESIS, lastHash: all[9]!.hash, missing: [] });
+    expect(b!).toMatchObject({ ok: true, firstPrev: all[9]!.hash, lastHash: all[29]!.hash, missing: [] });
+    // The first row of a range, where the caller judges the key.
+    const first = { seq: 11, id: keyId, prev: all[9]!.hash, entry: hmacKey ? all[10]!.entry : null };
+    expect(b!.ok && b!.changes).toEqual([first]);
+    f.db.prepare('UPDATE audit SET entry = ? WHERE seq = 17').run(all[16]!.entry.replace('db-17', 'db-71'));
+    expect(await checkRange(setupOf(f), jobOf(f, 10, 30))).toEqual({ ok: false });
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 10))).toMatchObject({ ok: true });
   });
 
-  it('answers no for a malformed row', async () => {
-    const all = rows(makeLog(undefined, inputs(5)).db);
-    const [bytes, meta] = chunkOf(all);
-    meta[5] = -1;
-    const w = new ChunkHashWorker(undefined);
-    try {
-      w.submit(bytes, meta);
-      expect(await w.allMatch()).toBe(false);
-    } finally {
-      await w.close();
-    }
+  it('answers no for a malformed row, a broken link, a wrong anchor line or a missing row', async () => {
+    const f = makeLog(undefined, inputs(12));
+    const lines = anchorLines(f);
+    const no = async (tamper: (g: Fixture) => void): Promise<void> => {
+      const g = copyLog(f);
+      tamper(g);
+      expect(await checkRange(setupOf(g), jobOf(g, 0, 12))).toEqual({ ok: false });
+      g.done();
+    };
+    await no((g) => shiftBoundary(g.db, 5));
+    await no((g) => setPrevHash(g.db, 8, 'f'.repeat(64)));
+    await no((g) => g.db.prepare('DELETE FROM audit WHERE seq = 12').run());
+    await no((g) => g.db.prepare("UPDATE audit SET entry = entry || char(10) || 'x' WHERE seq = 3").run());
+    const flip = (l: string): string => l.replace(/.$/, (c) => (c === '0' ? '1' : '0'));
+    await no((g) =>
+      writeAnchor(
+        g,
+        lines.map((l, i) => (i === 6 ? flip(l) : l)),
+      ),
+    );
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+  });
+
+  it('names the keys it lacks, with the first row under each, instead of hashing', async () => {
+    const f = makeLog('k3y-for-tests', inputs(6));
+    const answer = await checkRange({ ...setupOf(f), keys: [] }, jobOf(f, 2, 6));
+    expect(answer).toMatchObject({ ok: true, missing: [[keyIdOf('k3y-for-tests'), 3]] });
   });
 });
 
