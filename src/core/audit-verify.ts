@@ -269,7 +269,9 @@ function againstHeads(db: Db, opts: VerifyOptions, done: Done): VerifyReport {
         entries: last,
         firstBadSeq,
         kind: 'truncated',
-        message: `audit entry ${firstBadSeq}: truncated: ${h.by} saw entry ${h.seq}, the table ends at ${entryName(last)}`,
+        message:
+          `audit entry ${firstBadSeq}: truncated: ${h.by} saw entry ${h.seq}, the table ends ` +
+          `at ${entryName(last)}`,
       };
     }
     if (hash !== h.hash) {
@@ -710,8 +712,10 @@ function intactOrUnverifiable(keys: Keys, entries: number, missing: ReadonlySet<
   const ids = [...missing];
   const message =
     keys.current === null
-      ? `keyed log: cannot check without AUDIT_HMAC_KEY (key id ${ids.join(', ')}); links and anchor hold for ${counted(entries, 'entry', 'entries')}`
-      : `keyed log: cannot check the entries under key id ${ids.join(', ')} without that key (AUDIT_HMAC_KEY_PREVIOUS); links and anchor hold for ${counted(entries, 'entry', 'entries')}`;
+      ? `keyed log: cannot check without AUDIT_HMAC_KEY (key id ${ids.join(', ')}); links and anchor hold ` +
+        `for ${counted(entries, 'entry', 'entries')}`
+      : `keyed log: cannot check the entries under key id ${ids.join(', ')} without that key ` +
+        `(AUDIT_HMAC_KEY_PREVIOUS); links and anchor hold for ${counted(entries, 'entry', 'entries')}`;
   return { ok: false, unverifiable: true, entries, headSeq: entries, missingKeyIds: ids, message };
 }
 
