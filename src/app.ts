@@ -139,7 +139,7 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
   const placeActions: AnyAction[] = [];
   for (const m of modules) {
     try {
-      const t = await buildTarget(m, { config, alerts, log, db, redactor });
+      const t = await buildTarget(m, { config, alerts, log, db, redactor, metrics });
       if (!t) continue;
       plugged.push(t);
       if (m.topics && t.actions.length > 0) placeActions.push(placesAction(places, m.name, m.topics.summary));

@@ -54,7 +54,11 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
   const redact = (s: string): string => deps.redactor.redact(s);
   const integration: Integration = {
     name: 'agents',
-    check: async () => (settings.enabled ? { state: 'up', detail: await readiness(settings) } : { state: 'disabled', detail: 'AGENT_ENABLED=false' }),
+    check: async () => {
+      if (!settings.enabled) return { state: 'disabled', detail: 'AGENT_ENABLED=false' };
+      const r = await readiness(settings);
+      return { state: r.any ? 'up' : 'down', detail: r.detail };
+    },
   };
   if (!settings.enabled) return { actions: [], integration, onCard: () => () => undefined, cards: (): Result[] => [], start: async () => undefined, stop: async () => undefined };
   const stderr = (kind: AgentKind) => (s: string) => deps.log.debug({ agent: kind, stderr: redact(s).slice(0, 2000) }, 'agent stderr');
@@ -91,14 +95,24 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
   };
 }
 
-/** One line for /status and doctor: for each agent, whether it can run (executable found, key set). */
-async function readiness(s: AgentSettings): Promise<string> {
-  const claudeExe = s.claudePath ?? bundledClaude();
-  const parts = [
-    `claude: ${(await runnable(claudeExe)) ? 'ready' : 'no executable (AGENT_CLAUDE_PATH)'}${s.keys.anthropic ? '' : ', no ANTHROPIC_API_KEY'}`,
-    `codex: ${(await runnable(s.codexPath ?? (await onPath('codex')))) ? 'ready' : 'no executable (AGENT_CODEX_PATH)'}${s.keys.openai ? '' : ', no OPENAI_API_KEY'}`,
+/**
+ * One line for /status and doctor: for each agent, whether it can run (executable found, key
+ * set); down when none can.
+ */
+async function readiness(s: AgentSettings): Promise<{ any: boolean; detail: string }> {
+  const agents = [
+    { name: 'claude', exe: s.claudePath ?? bundledClaude(), setting: 'AGENT_CLAUDE_PATH', key: s.keys.anthropic },
+    { name: 'codex', exe: s.codexPath ?? (await onPath('codex')), setting: 'AGENT_CODEX_PATH', key: s.keys.openai },
   ];
-  return parts.join('; ');
+  let any = false;
+  const parts: string[] = [];
+  for (const a of agents) {
+    const found = await runnable(a.exe);
+    any ||= found && a.key !== undefined;
+    const key = a.key ? '' : `, no ${a.name === 'claude' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY'}`;
+    parts.push(`${a.name}: ${found ? 'ready' : `no executable (${a.setting})`}${key}`);
+  }
+  return { any, detail: parts.join('; ') };
 }
 
 const runnable = async (path: string | undefined): Promise<boolean> =>

@@ -184,8 +184,10 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     expect(health).toEqual({ state: 'up', detail: 'claude: ready; codex: ready' });
     const noKeys = harness({ env: { ANTHROPIC_API_KEY: '', OPENAI_API_KEY: '', AGENT_CODEX_PATH: '/nonexistent/codex' } });
     try {
-      const d = (await noKeys.target.integration.check(new AbortController().signal)).detail;
-      expect(d).toBe('claude: ready, no ANTHROPIC_API_KEY; codex: no executable (AGENT_CODEX_PATH), no OPENAI_API_KEY');
+      const none = await noKeys.target.integration.check(new AbortController().signal);
+      const d = 'claude: ready, no ANTHROPIC_API_KEY; codex: no executable (AGENT_CODEX_PATH), no OPENAI_API_KEY';
+      // No agent can run: down, so that doctor says what to fix.
+      expect(none).toEqual({ state: 'down', detail: d });
     } finally {
       noKeys.close();
     }
