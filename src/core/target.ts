@@ -3,6 +3,7 @@ import type { AlertSink } from './alerts.js';
 import type { Integration } from './health.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import type { AskOnBehalf } from './on-behalf.js';
 import type { Redactor } from './redact.js';
 import type { Result } from './result.js';
 import type { SettingRows, SettingValues } from './settings.js';
@@ -38,6 +39,11 @@ export interface TargetEnv<C = Readonly<Record<string, unknown>>> {
   readonly redactor: Redactor;
   /** Where a target adds metrics of its own (`teleops_<target>_…`); absent in a dry build (doctor). */
   readonly metrics?: Metrics;
+  /**
+   * Asks a person, through the one approval mechanism, to approve one of the target's own
+   * actions on someone's behalf (an agent's tool call). Absent where nobody can be asked (doctor).
+   */
+  readonly approve?: AskOnBehalf;
 }
 
 /** A target could not be set up from the settings (e.g. K8S_CONTEXTS names a missing context). */

@@ -18,6 +18,7 @@ import { claudeRunner } from './claude.js';
 import { codexRunner } from './codex.js';
 import type { ToolGate } from './gate.js';
 import { AgentSessions } from './sessions.js';
+import { toolAction } from './tool.js';
 import type { AgentSettings } from './settings.js';
 import { AgentSessionRepo, type AgentKind } from './store.js';
 
@@ -79,7 +80,7 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
     alertFor: (view, what) => agentAlert(view, what, redact),
   });
   return {
-    actions: agentActions({ sessions, redact, now }),
+    actions: [...agentActions({ sessions, redact, now }), toolAction],
     integration,
     sessions,
     /** Each session's card as it changes, for the transport to edit in place. */

@@ -2,10 +2,7 @@ import { Counter } from 'prom-client';
 import { defineTarget, disabled, SetupError } from '../../core/target.js';
 import { agentSettings, AGENT_SETTINGS } from './settings.js';
 import { MIGRATIONS } from './store.js';
-import type { ToolGate } from './gate.js';
-
-/** Where nobody can be asked (doctor's dry build), no tool call is approved. */
-const NOBODY: ToolGate = async () => ({ allow: false, reason: 'nobody can approve it here' });
+import { approvalGate } from './tool.js';
 
 /**
  * Claude Code and Codex sessions, on with AGENT_ENABLED=true. The Agent SDK and the runners
@@ -17,7 +14,7 @@ export const agents = defineTarget({
   migrations: MIGRATIONS,
   fix: 'set AGENT_CLAUDE_PATH or AGENT_CODEX_PATH to an executable, and ANTHROPIC_API_KEY or OPENAI_API_KEY',
   prompt: 'Claude Code and Codex agent sessions',
-  create: async ({ config: c, alerts, log, db, redactor, metrics }) => {
+  create: async ({ config: c, alerts, log, db, redactor, metrics, approve }) => {
     if (!c.AGENT_ENABLED) return disabled('AGENT_ENABLED=false');
     const parsed = agentSettings(c, { anthropic: c.ANTHROPIC_API_KEY, openai: c.OPENAI_API_KEY });
     if (!parsed.ok) throw new SetupError(parsed.problems.join('; '));
@@ -35,7 +32,7 @@ export const agents = defineTarget({
       alerts,
       log,
       redactor,
-      gate: NOBODY,
+      gate: approvalGate(approve),
       ...(tokens
         ? {
             onTokens: (agent, input, output) => {

@@ -203,6 +203,8 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
       'agent.log': ['operator', 'read', true],
       'agent.stop': ['admin', 'write', true],
       'agent.end': ['admin', 'destructive', false],
+      // A tool call's approval: only a session asks for it, only an admin decides it.
+      'agent.tool': ['admin', 'destructive', false],
     });
   });
 
