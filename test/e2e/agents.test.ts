@@ -18,6 +18,8 @@ const GROUP = -1001234;
 const FAKES = join(import.meta.dirname, '../fakes/agents');
 const ANTHROPIC_KEY = 'sk-ant-e2e-anthropic-key-0123456789abcdef';
 const WAIT = 30_000;
+/** A 100 kB command with markup in it: shown whole, as a document before the card's buttons. */
+const LONG = `echo <b>${'A'.repeat(100_000)}</b> && make deploy`;
 
 let fake: FakeBotApi;
 let dir: ReturnType<typeof tempDir>;
@@ -118,7 +120,7 @@ describe('agent sessions from the chat', () => {
               { text: 'All green.\n' },
             ],
           },
-          { steps: [{ tool: 'Bash', input: { command: 'make deploy' } }, { text: 'Went on.\n' }] },
+          { steps: [{ tool: 'Bash', input: { command: LONG } }, { text: 'Went on.\n' }] },
         ],
       }),
     );
@@ -171,6 +173,12 @@ describe('agent sessions from the chat', () => {
     await start({ CONFIRM_TTL_SECONDS: '2' });
     say(ADMIN, '/agent build go on');
     const third = await card(2);
+    // Too long for a message: the whole command went first, as a document; the card names it.
+    expect(firstText(third)).toMatch(/in full in the document request-[0-9a-f]{16}\.txt/);
+    const before = (d: { message_id: number; file_name: string }) =>
+      d.message_id < third.message_id && d.file_name.startsWith('request-');
+    const doc = fake.documents(GROUP).find(before);
+    expect(doc?.bytes.toString('utf8')).toContain(LONG);
     await fake.waitFor(() => decisions().length === 3, WAIT, 'the expiry');
     expect(decisions()[2]).toMatchObject({ tool: 'Bash', behavior: 'deny', message: 'denied by the operator' });
     expect(events().filter((e) => e.event === 'prompt')).toEqual([
