@@ -314,7 +314,7 @@ describe('teleops start against the Bot API', () => {
     const body = (await res.json()) as { status: string; version: string; uptime_s: number; checks: Record<string, string> };
     expect(body).toMatchObject({ version: expect.any(String), checks: { audit: 'up', telegram: 'up', docker: 'disabled', tmux: 'disabled' } });
     // Every integration has its key, switched off or not.
-    expect(Object.keys(body.checks).sort()).toEqual(['audit', 'docker', 'kubernetes', 'llm', 'telegram', 'tmux']);
+    expect(Object.keys(body.checks).sort()).toEqual(['agents', 'audit', 'docker', 'kubernetes', 'llm', 'telegram', 'tmux']);
     expect(res.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     for (const name of ['teleops_actions_total', 'teleops_action_duration_seconds', 'teleops_approvals_total', 'teleops_rate_limited_total', 'teleops_unauthorized_updates_total', 'teleops_audit_entries_total', 'teleops_telegram_api_errors_total', 'teleops_llm_tokens_total']) {
