@@ -1,10 +1,19 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const STORE = { group: ['**/store/*'], message: 'storage is not imported here: core and targets take a Db (core/sqlite.ts) and keep their own tables' };
-const CONFIG = { group: ['**/config.js'], message: 'settings reach this folder as values (a target reads its module settings from TargetEnv)' };
+const STORE = {
+  group: ['**/store/*'],
+  message: 'storage is not imported here: core and targets take a Db (core/sqlite.ts) and keep their own tables',
+};
+const CONFIG = {
+  group: ['**/config.js'],
+  message: 'settings reach this folder as values (a target reads its module settings from TargetEnv)',
+};
 const APP = { group: ['**/app.js'], message: 'the composition root imports this folder, not the other way round' };
-const TARGETS = { group: ['**/targets/*'], message: 'targets are plugged in through src/targets/modules.ts; name none here' };
+const TARGETS = {
+  group: ['**/targets/*'],
+  message: 'targets are plugged in through src/targets/modules.ts; name none here',
+};
 const TRANSPORTS = { group: ['**/transports/*'], message: 'transports render results; nothing here may know one' };
 
 /** `no-restricted-imports` for the files of one folder. */

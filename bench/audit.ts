@@ -106,7 +106,10 @@ export async function benchAudit(report: Report): Promise<void> {
         }),
       );
       verifyBest = Math.min(verifyBest, await secondsAsync(async () => check(await verifyAuditAsync(db, opts))));
-      oneThreadBest = Math.min(oneThreadBest, seconds(() => check(verifyAudit(db, opts))));
+      oneThreadBest = Math.min(
+        oneThreadBest,
+        seconds(() => check(verifyAudit(db, opts))),
+      );
     }
     db.close();
     const mb = bytes / 1e6;

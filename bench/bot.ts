@@ -9,7 +9,12 @@ const POLL_WAIT_MS = 30_000;
  * Starts the bot for `operators` with its state in `stateDir`, no HTTP server, warnings only,
  * and `env` on top; resolves once it polls the fake (a failure to start shows its output).
  */
-export async function startBot(fake: FakeBotApi, stateDir: string, operators: readonly number[], env: Record<string, string> = {}): Promise<Proc> {
+export async function startBot(
+  fake: FakeBotApi,
+  stateDir: string,
+  operators: readonly number[],
+  env: Record<string, string> = {},
+): Promise<Proc> {
   const polls = fake.calls.filter((c) => c.method === 'getUpdates').length;
   const proc = runTeleops(
     ['start'],
@@ -24,9 +29,11 @@ export async function startBot(fake: FakeBotApi, stateDir: string, operators: re
     },
     { bin: true },
   );
-  await fake.waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, POLL_WAIT_MS, 'the bot to poll').catch(async (e: Error) => {
-    await proc.stop();
-    throw new Error(`${e.message}; teleops printed:\n${proc.output()}`);
-  });
+  await fake
+    .waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, POLL_WAIT_MS, 'the bot to poll')
+    .catch(async (e: Error) => {
+      await proc.stop();
+      throw new Error(`${e.message}; teleops printed:\n${proc.output()}`);
+    });
   return proc;
 }

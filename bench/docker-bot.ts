@@ -77,8 +77,12 @@ export async function withDockerBot(report: Report, fn: (bot: DockerBot) => Prom
   /** The bot's span for an update, ending with the reply (`method`) that answered it. */
   const span = (updateId: number, method: string): number => {
     const handed = fake.handedOverAt(updateId);
-    const reply = handed === undefined ? undefined : fake.calls.findLast((c) => c.method === method && c.chat_id === OP && c.receivedAt >= handed);
-    if (handed === undefined || reply === undefined) throw new Error(`docker bot bench: no ${method} answered update ${updateId}`);
+    const reply =
+      handed === undefined
+        ? undefined
+        : fake.calls.findLast((c) => c.method === method && c.chat_id === OP && c.receivedAt >= handed);
+    if (handed === undefined || reply === undefined)
+      throw new Error(`docker bot bench: no ${method} answered update ${updateId}`);
     return reply.receivedAt - handed;
   };
 
@@ -145,13 +149,28 @@ export async function withDockerBot(report: Report, fn: (bot: DockerBot) => Prom
         times.push(performance.now() - t0);
         spans.push(span(updateId, 'sendMessage'));
       }
-      report('/whoami through the bot (no Docker call)', percentile(sortNumbers(times), 50), 'ms', 'median; the fake Bot API included');
+      report(
+        '/whoami through the bot (no Docker call)',
+        percentile(sortNumbers(times), 50),
+        'ms',
+        'median; the fake Bot API included',
+      );
       report("/whoami, the bot's span", percentile(sortNumbers(spans), 50), 'ms', 'median; the transport floor');
     }
     if (!Number.isNaN(rss.idle)) {
       report('/docker logs via the bot: teleops RSS before the first', rss.idle / 1048576, 'MB', 'baseline');
-      report('/docker logs via the bot: teleops peak RSS increase', (rss.peak - rss.idle) / 1048576, 'MB', `goal ≤ 30; over every request; ${rss.samples} samples`);
-      report('/docker logs via the bot: largest increase in one request', rss.worstStep / 1048576, 'MB', 'peak during it − RSS just before');
+      report(
+        '/docker logs via the bot: teleops peak RSS increase',
+        (rss.peak - rss.idle) / 1048576,
+        'MB',
+        `goal ≤ 30; over every request; ${rss.samples} samples`,
+      );
+      report(
+        '/docker logs via the bot: largest increase in one request',
+        rss.worstStep / 1048576,
+        'MB',
+        'peak during it − RSS just before',
+      );
     }
   } finally {
     await proc?.stop();

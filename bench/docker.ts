@@ -80,7 +80,11 @@ function rawGet(socketPath: string, path: string): Promise<Buffer> {
     const req = request({ socketPath, path, method: 'GET', timeout: 60_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode} for ${path}`))));
+      res.on('end', () =>
+        res.statusCode === 200
+          ? resolve(Buffer.concat(chunks))
+          : reject(new Error(`HTTP ${res.statusCode} for ${path}`)),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`timeout: ${path}`)));
@@ -96,7 +100,10 @@ const median = (xs: readonly number[]): number => percentile(sortNumbers([...xs]
  * hits all alike. A contender that resolves with a number says how many of its ms were its
  * own (the rest being the fake Bot API's); those are kept under "<name> own".
  */
-async function race(rounds: number, contenders: Record<string, () => Promise<unknown>>): Promise<Record<string, number[]>> {
+async function race(
+  rounds: number,
+  contenders: Record<string, () => Promise<unknown>>,
+): Promise<Record<string, number[]>> {
   const times: Record<string, number[]> = {};
   for (const f of Object.values(contenders)) await f();
   for (let i = 0; i < rounds; i++) {
@@ -128,10 +135,23 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
   const addr = parseDockerHost(opts.dockerHost);
   if (addr.kind !== 'unix') throw new Error('the Docker benchmark needs a unix socket DOCKER_HOST');
   const docker = new Docker({ socketPath: addr.socketPath });
-  if (!(await docker.getImage(TEST_IMAGE).inspect().then(() => true, () => false))) await importBusybox(docker, TEST_IMAGE);
+  if (
+    !(await docker
+      .getImage(TEST_IMAGE)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      ))
+  )
+    await importBusybox(docker, TEST_IMAGE);
   const port = createDockerPort({ host: opts.dockerHost, timeoutMs: 60_000 });
   const actions = dockerActions({ port, stops: createExpectedStops(), redactor: createRedactor([]) });
-  const labels = (extra: Record<string, string>): Record<string, string> => ({ [TEST_LABEL]: '1', [SUITE_LABEL]: SUITE, ...extra });
+  const labels = (extra: Record<string, string>): Record<string, string> => ({
+    [TEST_LABEL]: '1',
+    [SUITE_LABEL]: SUITE,
+    ...extra,
+  });
   await removeSuiteContainers(docker, SUITE);
   try {
     // 1. /docker ps over 100 containers: created, not started (cheap on vfs), so listed with "all".
@@ -170,7 +190,12 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
       action: () => run(actions, 'docker.ps', {}),
     });
     const [pageAction, pageRaw] = [median(page.action!), median(page.raw!)];
-    report(`docker.ps, ${PS_PAGE_SIZE} just-started containers / raw`, pageAction / pageRaw, 'x', `${pageAction.toFixed(1)} vs ${pageRaw.toFixed(1)} ms; restart counts inspected`);
+    report(
+      `docker.ps, ${PS_PAGE_SIZE} just-started containers / raw`,
+      pageAction / pageRaw,
+      'x',
+      `${pageAction.toFixed(1)} vs ${pageRaw.toFixed(1)} ms; restart counts inspected`,
+    );
     await removeSuiteContainers(docker, SUITE);
 
     // 2. /docker logs <c> 200 on ≥ 200 MB of log.
@@ -184,10 +209,23 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
       HostConfig: { NetworkMode: 'none' },
     });
     await big.start();
-    const tail1 = (): Promise<string> => rawGet(addr.socketPath, `/containers/${big.id}/logs?stdout=1&stderr=1&tail=1`).then((b) => b.subarray(8).toString('utf8').trim());
-    await waitFor(async () => ((await tail1()) === 'done-logging' ? true : undefined), 'the log to be written', 300_000, 500);
+    const tail1 = (): Promise<string> =>
+      rawGet(addr.socketPath, `/containers/${big.id}/logs?stdout=1&stderr=1&tail=1`).then((b) =>
+        b.subarray(8).toString('utf8').trim(),
+      );
+    await waitFor(
+      async () => ((await tail1()) === 'done-logging' ? true : undefined),
+      'the log to be written',
+      300_000,
+      500,
+    );
     const logBytes = (await stat((await big.inspect()).LogPath)).size;
-    report('docker: setup, log written', performance.now() - t0, 'ms', `${(logBytes / 1048576).toFixed(0)} MB json-file log`);
+    report(
+      'docker: setup, log written',
+      performance.now() - t0,
+      'ms',
+      `${(logBytes / 1048576).toFixed(0)} MB json-file log`,
+    );
 
     globalThis.gc?.();
     const base = process.memoryUsage().rss;
@@ -198,7 +236,9 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
       raw: () => rawGet(addr.socketPath, `/containers/${big.id}/logs?stdout=1&stderr=1&tail=200`),
       // What `docker logs --tail 200 <name>` asks the Engine: inspect (for the id and TTY), then logs.
       cli: async () => {
-        const d = JSON.parse((await rawGet(addr.socketPath, '/containers/bench-biglog/json')).toString('utf8')) as { Id: string };
+        const d = JSON.parse((await rawGet(addr.socketPath, '/containers/bench-biglog/json')).toString('utf8')) as {
+          Id: string;
+        };
         return rawGet(addr.socketPath, `/containers/${d.Id}/logs?stdout=1&stderr=1&tail=200`);
       },
       action: async () => {
@@ -206,22 +246,45 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
         peak = Math.max(peak, process.memoryUsage().rss);
       },
       // The issue's baseline: the Docker CLI itself, as an operator at the machine would run it.
-      dockerCli: () => execFileAsync('docker', ['-H', opts.dockerHost, 'logs', '--tail', '200', 'bench-biglog'], { maxBuffer: 64 << 20 }),
+      dockerCli: () =>
+        execFileAsync('docker', ['-H', opts.dockerHost, 'logs', '--tail', '200', 'bench-biglog'], {
+          maxBuffer: 64 << 20,
+        }),
       ...(opts.runLogs ? { bot: () => opts.runLogs!('bench-biglog') } : {}),
     });
     clearInterval(sampler);
-    const [lRaw, lCli, lAction, lDocker] = [median(logs.raw!), median(logs.cli!), median(logs.action!), median(logs.dockerCli!)];
+    const [lRaw, lCli, lAction, lDocker] = [
+      median(logs.raw!),
+      median(logs.cli!),
+      median(logs.action!),
+      median(logs.dockerCli!),
+    ];
     report('Engine logs tail=200 alone, raw', lRaw, 'ms', 'median');
     report('Engine inspect + logs tail=200 (the calls of docker logs)', lCli, 'ms', 'median');
-    report('docker.logs <c> 200, the action (file streamed out)', lAction, 'ms', `median; ${(sent / 1024).toFixed(0)} KiB sent`);
+    report(
+      'docker.logs <c> 200, the action (file streamed out)',
+      lAction,
+      'ms',
+      `median; ${(sent / 1024).toFixed(0)} KiB sent`,
+    );
     report('`docker logs --tail 200` (the Docker CLI)', lDocker, 'ms', 'median');
-    report('docker.logs action / (inspect + logs)', lAction / lCli, 'x', 'stricter than the goal: the Engine calls alone');
+    report(
+      'docker.logs action / (inspect + logs)',
+      lAction / lCli,
+      'x',
+      'stricter than the goal: the Engine calls alone',
+    );
     report('docker.logs action / logs alone', lAction / lRaw, 'x', 'the action must also resolve the name');
     if (logs.bot !== undefined) {
       const [bot, own] = [median(logs.bot), median(logs['bot own']!)];
       report('/docker logs <c> 200 through the bot', bot, 'ms', 'median; the fake Bot API included');
       report("/docker logs, the bot's span", own, 'ms', 'median; update handed over → upload received');
-      report('/docker logs through the bot / `docker logs --tail 200`', bot / lDocker, 'x', 'goal ≤ 1.5; the fake Bot API included');
+      report(
+        '/docker logs through the bot / `docker logs --tail 200`',
+        bot / lDocker,
+        'x',
+        'goal ≤ 1.5; the fake Bot API included',
+      );
       report("/docker logs, the bot's span / (inspect + logs)", own / lCli, 'x', 'stricter: the Engine calls alone');
     }
     report('docker.logs peak RSS increase (this process)', (peak - base) / 1048576, 'MB', 'goal ≤ 30');
@@ -231,7 +294,10 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
 }
 
 /** For bench/run.ts: the same, on a private daemon started and stopped here; says why when it cannot run. */
-export async function benchDockerPrivate(report: Report, extra: Omit<DockerBenchOptions, 'dockerHost'> = {}): Promise<void> {
+export async function benchDockerPrivate(
+  report: Report,
+  extra: Omit<DockerBenchOptions, 'dockerHost'> = {},
+): Promise<void> {
   let info: DockerdInfo;
   try {
     info = await startDockerd();

@@ -31,11 +31,31 @@ const benchTarget: TargetModule = { name: 'bench', settings: {}, create: () => (
  */
 export async function benchPipeline(report: Report): Promise<void> {
   const dir = tempDir('teleops-bench-pipeline-');
-  const cfg = loadConfig({ AUTHORIZED_USER_IDS: USERS.join(','), STATE_DIR: dir.path, HTTP_PORT: '0', DOCKER_ENABLED: 'false', RATE_LIMIT_PER_MINUTE: '10000', AUDIT_HMAC_KEY: 'bench-key-0123456789' }, 'console');
+  const cfg = loadConfig(
+    {
+      AUTHORIZED_USER_IDS: USERS.join(','),
+      STATE_DIR: dir.path,
+      HTTP_PORT: '0',
+      DOCKER_ENABLED: 'false',
+      RATE_LIMIT_PER_MINUTE: '10000',
+      AUDIT_HMAC_KEY: 'bench-key-0123456789',
+    },
+    'console',
+  );
   if (!cfg.ok) throw new Error(cfg.problems.join('\n'));
   const app = await createApp(cfg.config, [benchTarget], { log: silentLogger() });
-  const who = (i: number): Principal => ({ transport: 'tg', userId: USERS[i % USERS.length]!, chatId: USERS[i % USERS.length]!, chatKind: 'private' });
-  const ctx = { operator: { userId: 1, chatId: 1, role: 'operator' as const, display: '1' }, origin: 'command' as const, signal: new AbortController().signal, chat: { get: () => undefined, set: () => {} } };
+  const who = (i: number): Principal => ({
+    transport: 'tg',
+    userId: USERS[i % USERS.length]!,
+    chatId: USERS[i % USERS.length]!,
+    chatKind: 'private',
+  });
+  const ctx = {
+    operator: { userId: 1, chatId: 1, role: 'operator' as const, display: '1' },
+    origin: 'command' as const,
+    signal: new AbortController().signal,
+    chat: { get: () => undefined, set: () => {} },
+  };
   const direct: number[] = [];
   const piped: number[] = [];
   try {

@@ -37,11 +37,21 @@ export async function benchTelegram(report: Report): Promise<void> {
     const elapsed = performance.now() - t0;
     const fakeCost = fake.serverTimeMs - serverBefore;
     report('telegram loop: burst of 1,000 /whoami, updates/s (wall clock)', (UPDATES / elapsed) * 1000, 'updates/s');
-    report('telegram loop: same, fake server cost subtracted', (UPDATES / (elapsed - fakeCost)) * 1000, 'updates/s', `goal ≥ 300; fake spent ${fakeCost.toFixed(0)} ms`);
+    report(
+      'telegram loop: same, fake server cost subtracted',
+      (UPDATES / (elapsed - fakeCost)) * 1000,
+      'updates/s',
+      `goal ≥ 300; fake spent ${fakeCost.toFixed(0)} ms`,
+    );
     // Paced at 300 updates/s: the latency an operator sees under that load.
     const latencies = sortNumbers(await roundTrips(fake, UPDATES, 1000 / 300));
     report('telegram loop: 1,000 at 300/s, latency p50 (queued → reply)', percentile(latencies, 50), 'ms');
-    report('telegram loop: 1,000 at 300/s, latency p99 (queued → reply)', percentile(latencies, 99), 'ms', 'goal ≤ 50 ms');
+    report(
+      'telegram loop: 1,000 at 300/s, latency p99 (queued → reply)',
+      percentile(latencies, 99),
+      'ms',
+      'goal ≤ 50 ms',
+    );
   } finally {
     await proc.stop();
     await fake.stop();

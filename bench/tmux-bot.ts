@@ -5,7 +5,17 @@
 // prompt printed by a program takes to arrive at the fake Bot API as an alert — without
 // Telegram's per-chat pacing, then again with the default pacing after a restart.
 import { execFile, execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TMUX_SETTINGS } from '../src/targets/tmux/settings.js';
@@ -128,21 +138,35 @@ export async function benchTmuxBot(report: Report): Promise<void> {
     execFileSync('mkfifo', quiet.map(fifo), { timeout: 5000 });
     // Sessions the operator started at the desk; tmux runs the argument vector, no shell.
     for (const s of busy) await tmux('new-session', '-d', '-s', s, 'perl', join(dir.path, 'busy.pl'));
-    for (const s of quiet) await tmux('new-session', '-d', '-s', s, 'perl', join(dir.path, 'quiet.pl'), fifo(s), stamp(s));
+    for (const s of quiet)
+      await tmux('new-session', '-d', '-s', s, 'perl', join(dir.path, 'quiet.pl'), fifo(s), stamp(s));
     serverPid = Number(await tmux('display-message', '-p', '#{pid}'));
     const server = serverPid;
 
     const compiled = runsCompiled();
     const pid = (await start({ TELEGRAM_PRIVATE_PER_SECOND: '0' })).child.pid!;
-    process.stdout.write(`teleops start runs ${compiled ? 'the compiled dist/' : 'the TypeScript sources through tsx (dist/ is older than src/)'}\n`);
+    process.stdout.write(
+      `teleops start runs ${compiled ? 'the compiled dist/' : 'the TypeScript sources through tsx (dist/ is older than src/)'}\n`,
+    );
     const isWrite = (m: string) => m === 'sendMessage' || m === 'editMessageText';
     const sample = (): Sample => {
       const [own, clients] = procCpu(pid, hz);
-      return { at: performance.now(), own, clients, server: procCpu(server, hz)[0], writes: fake.calls.filter((c) => isWrite(c.method)).length };
+      return {
+        at: performance.now(),
+        own,
+        clients,
+        server: procCpu(server, hz)[0],
+        writes: fake.calls.filter((c) => isWrite(c.method)).length,
+      };
     };
     const rates = (a: Sample, b: Sample) => {
       const s = (b.at - a.at) / 1000;
-      return { own: (b.own - a.own) / s, clients: (b.clients - a.clients) / s, server: (b.server - a.server) / s, writes: (b.writes - a.writes) / s };
+      return {
+        own: (b.own - a.own) / s,
+        clients: (b.clients - a.clients) / s,
+        server: (b.server - a.server) / s,
+        writes: (b.writes - a.writes) / s,
+      };
     };
 
     // Baseline: the same process, nothing watched, the same server with its 25 printing sessions.
@@ -167,13 +191,43 @@ export async function benchTmuxBot(report: Report): Promise<void> {
     const ownExtra = watched.own - base.own;
     const clientsExtra = watched.clients - base.clients;
     const serverExtra = watched.server - base.server;
-    report('tmux-bot.baseline.teleops_cpu', pct(base.own + base.clients), '% core', `teleops start + its tmux clients, 0 sessions watched, ${CPU_WINDOW_MS / 1000} s; ${perMin(base.own + base.clients)}`);
-    report('tmux-bot.baseline.server_cpu', pct(base.server), '% core', 'tmux server with its 25 printing sessions, unwatched');
-    report('tmux-bot.watch50.teleops_cpu', pct(watched.own + watched.clients), '% core', `same process watching 50, ${CPU_WINDOW_MS / 1000} s; ${perMin(watched.own + watched.clients)}`);
-    report('tmux-bot.watch50.cpu', pct(ownExtra + clientsExtra), '% core', `watched − baseline (process ${pct(ownExtra).toFixed(2)} + tmux clients ${pct(clientsExtra).toFixed(2)}); goal ≤ 3`);
+    report(
+      'tmux-bot.baseline.teleops_cpu',
+      pct(base.own + base.clients),
+      '% core',
+      `teleops start + its tmux clients, 0 sessions watched, ${CPU_WINDOW_MS / 1000} s; ${perMin(base.own + base.clients)}`,
+    );
+    report(
+      'tmux-bot.baseline.server_cpu',
+      pct(base.server),
+      '% core',
+      'tmux server with its 25 printing sessions, unwatched',
+    );
+    report(
+      'tmux-bot.watch50.teleops_cpu',
+      pct(watched.own + watched.clients),
+      '% core',
+      `same process watching 50, ${CPU_WINDOW_MS / 1000} s; ${perMin(watched.own + watched.clients)}`,
+    );
+    report(
+      'tmux-bot.watch50.cpu',
+      pct(ownExtra + clientsExtra),
+      '% core',
+      `watched − baseline (process ${pct(ownExtra).toFixed(2)} + tmux clients ${pct(clientsExtra).toFixed(2)}); goal ≤ 3`,
+    );
     report('tmux-bot.watch50.server_cpu', pct(serverExtra), '% core', 'extra tmux server CPU while watched');
-    report('tmux-bot.watch50.total_cpu', pct(ownExtra + clientsExtra + serverExtra), '% core', 'watcher + tmux clients + tmux server, minus baseline');
-    report('tmux-bot.watch50.writes', watched.writes, 'writes/s', `sendMessage + editMessageText at the fake; TELEGRAM_PRIVATE_PER_SECOND=0 (baseline ${base.writes.toFixed(2)})`);
+    report(
+      'tmux-bot.watch50.total_cpu',
+      pct(ownExtra + clientsExtra + serverExtra),
+      '% core',
+      'watcher + tmux clients + tmux server, minus baseline',
+    );
+    report(
+      'tmux-bot.watch50.writes',
+      watched.writes,
+      'writes/s',
+      `sendMessage + editMessageText at the fake; TELEGRAM_PRIVATE_PER_SECOND=0 (baseline ${base.writes.toFixed(2)})`,
+    );
     report('tmux-bot.watch50.setup', watchedIn, 's', '50 × /tmux watch until every card arrived');
 
     /** Prompts the sessions one by one; resolves with each print → alert-arrival latency (s). */
@@ -187,17 +241,38 @@ export async function benchTmuxBot(report: Report): Promise<void> {
         closeSync(fd);
       }
       const alertOf = (s: string) =>
-        fake.calls.slice(from).find((c) => c.method === 'sendMessage' && c.chat_id === OP && String(c.params.text ?? '').startsWith(`🟡 ${s} · waiting for input`));
-      await fake.waitFor(() => sessions.every((s) => alertOf(s) !== undefined), WAIT_LIMIT_MS, 'every alert').catch(() => undefined);
-      return sortNumbers(sessions.flatMap((s) => {
-        const alert = alertOf(s);
-        return alert && existsSync(stamp(s)) ? [alert.at / 1000 - Number(readFileSync(stamp(s), 'utf8'))] : [];
-      }));
+        fake.calls
+          .slice(from)
+          .find(
+            (c) =>
+              c.method === 'sendMessage' &&
+              c.chat_id === OP &&
+              String(c.params.text ?? '').startsWith(`🟡 ${s} · waiting for input`),
+          );
+      await fake
+        .waitFor(() => sessions.every((s) => alertOf(s) !== undefined), WAIT_LIMIT_MS, 'every alert')
+        .catch(() => undefined);
+      return sortNumbers(
+        sessions.flatMap((s) => {
+          const alert = alertOf(s);
+          return alert && existsSync(stamp(s)) ? [alert.at / 1000 - Number(readFileSync(stamp(s), 'utf8'))] : [];
+        }),
+      );
     };
     const goal = 2 * (poll / 1000) + 1;
     const latencies = (name: string, sessions: readonly string[], lat: number[], how: string) => {
-      report(`tmux-bot.prompt_to_alert${name}.p50`, percentile(lat, 50), 's', `${lat.length}/${sessions.length} alerts arrived, min ${(lat[0] ?? NaN).toFixed(3)} s; ${how}`);
-      report(`tmux-bot.prompt_to_alert${name}.p95`, percentile(lat, 95), 's', `goal ≤ ${goal} s (2 polls + 1 s); max ${(lat.at(-1) ?? NaN).toFixed(3)} s`);
+      report(
+        `tmux-bot.prompt_to_alert${name}.p50`,
+        percentile(lat, 50),
+        's',
+        `${lat.length}/${sessions.length} alerts arrived, min ${(lat[0] ?? NaN).toFixed(3)} s; ${how}`,
+      );
+      report(
+        `tmux-bot.prompt_to_alert${name}.p95`,
+        percentile(lat, 95),
+        's',
+        `goal ≤ ${goal} s (2 polls + 1 s); max ${(lat.at(-1) ?? NaN).toFixed(3)} s`,
+      );
     };
 
     const unpaced = quiet.slice(0, UNPACED_TRIALS);
@@ -209,7 +284,12 @@ export async function benchTmuxBot(report: Report): Promise<void> {
     await start({});
     await sleep(2 * poll);
     const paced = quiet.slice(UNPACED_TRIALS);
-    latencies('.paced', paced, await prompt(paced), 'default pacing: 1 write per 1.2 s window in a private chat, alerts first; prompts come ~1/s, so alerts can queue');
+    latencies(
+      '.paced',
+      paced,
+      await prompt(paced),
+      'default pacing: 1 write per 1.2 s window in a private chat, alerts first; prompts come ~1/s, so alerts can queue',
+    );
     report('tmux-bot.http_429', fake.calls.filter((c) => c.status === 429).length, 'answers', 'over the whole run');
   } finally {
     await proc?.stop();

@@ -90,7 +90,11 @@ export async function benchTmux(report: Report): Promise<void> {
     };
     const rates = (a: Sample, b: Sample) => {
       const s = (b.at - a.at) / 1000;
-      return { self: (b.self - a.self) / s, children: (b.children - a.children) / s, server: (b.server - a.server) / s };
+      return {
+        self: (b.self - a.self) / s,
+        children: (b.children - a.children) / s,
+        server: (b.server - a.server) / s,
+      };
     };
 
     // Baseline: the same process and server with nothing watched.
@@ -109,7 +113,8 @@ export async function benchTmux(report: Report): Promise<void> {
     });
     const waitingAt = new Map<string, number>();
     watcher.on((e) => {
-      if (e.kind === 'state_changed' && e.to === 'waiting' && e.alertable) waitingAt.set(e.entry.session, performance.now());
+      if (e.kind === 'state_changed' && e.to === 'waiting' && e.alertable)
+        waitingAt.set(e.entry.session, performance.now());
     });
     for (let i = 0; i < SESSIONS; i++) await watcher.watch({ session: i < busy ? `busy${i}` : `quiet${i}` });
     watcher.start();
@@ -121,10 +126,20 @@ export async function benchTmux(report: Report): Promise<void> {
     const pct = (perSecond: number) => 100 * perSecond;
     const own = watched.self - base.self + (watched.children - base.children);
     const server = watched.server - base.server;
-    report('tmux.watch50.cpu', pct(own), '% core', 'watcher process + its tmux clients, minus the idle baseline; goal ≤ 3');
+    report(
+      'tmux.watch50.cpu',
+      pct(own),
+      '% core',
+      'watcher process + its tmux clients, minus the idle baseline; goal ≤ 3',
+    );
     report('tmux.watch50.server_cpu', pct(server), '% core', 'extra tmux server CPU while watched');
     report('tmux.watch50.total_cpu', pct(own + server), '% core', 'both');
-    report('tmux.watch50.baseline_cpu', pct(base.self + base.children + base.server), '% core', 'unwatched: this process + server with 25 printing sessions');
+    report(
+      'tmux.watch50.baseline_cpu',
+      pct(base.self + base.children + base.server),
+      '% core',
+      'unwatched: this process + server with 25 printing sessions',
+    );
 
     // Latency: each quiet session prints its prompt once, at staggered moments.
     const sentAt = new Map<string, number>();
@@ -138,7 +153,12 @@ export async function benchTmux(report: Report): Promise<void> {
     while (waitingAt.size < sentAt.size && performance.now() < deadline) await sleep(50);
     const latencies = sortNumbers([...waitingAt].map(([s, at]) => (at - sentAt.get(s)!) / 1000));
     const poll = DEFAULT_TMUX_SETTINGS.pollMs / 1000;
-    report('tmux.prompt_to_alert.p50', percentile(latencies, 50), 's', `${latencies.length}/${sentAt.size} prompts seen`);
+    report(
+      'tmux.prompt_to_alert.p50',
+      percentile(latencies, 50),
+      's',
+      `${latencies.length}/${sentAt.size} prompts seen`,
+    );
     report('tmux.prompt_to_alert.p95', percentile(latencies, 95), 's', `goal ≤ ${2 * poll + 1} s (2 polls + 1 s)`);
   } finally {
     await watcher?.stop();

@@ -32,7 +32,10 @@ if (builtIsFresh()) {
 } else {
   // Compiling the sources on the fly takes a while the first time: say so, on stderr (stdout
   // stays the command's own, e.g. `doctor --json`), and only to a person at a terminal.
-  if (process.stderr.isTTY) process.stderr.write('teleops: compiling the TypeScript sources (dist/ is missing or older than src/; `npm run build` makes starts fast)…\n');
+  if (process.stderr.isTTY)
+    process.stderr.write(
+      'teleops: compiling the TypeScript sources (dist/ is missing or older than src/; `npm run build` makes starts fast)…\n',
+    );
   const { register } = await import('tsx/esm/api');
   register();
   cli = await import('../src/cli.ts');

@@ -5,7 +5,15 @@
  */
 import { ActionError } from '../src/core/action.js';
 import type { LogFrame } from '../src/targets/docker/logstream.js';
-import type { ContainerDetails, ContainerSummary, DiskUsage, DockerEvent, DockerPort, ProcessTable, RawStats } from '../src/targets/docker/port.js';
+import type {
+  ContainerDetails,
+  ContainerSummary,
+  DiskUsage,
+  DockerEvent,
+  DockerPort,
+  ProcessTable,
+  RawStats,
+} from '../src/targets/docker/port.js';
 import { COMPOSE_PROJECT, COMPOSE_SERVICE } from '../src/targets/docker/summary.js';
 
 export interface SimContainer {
@@ -83,7 +91,8 @@ export class SimDocker implements DockerPort {
   }
 
   private find(ref: string): SimContainer {
-    for (const c of this.containers.values()) if (c.id === ref || c.name === ref || (ref.length >= 3 && c.id.startsWith(ref))) return c;
+    for (const c of this.containers.values())
+      if (c.id === ref || c.name === ref || (ref.length >= 3 && c.id.startsWith(ref))) return c;
     throw new ActionError('no such container');
   }
 
@@ -94,7 +103,9 @@ export class SimDocker implements DockerPort {
   }
 
   async list(opts: { all: boolean }): Promise<ContainerSummary[]> {
-    return [...this.containers.values()].filter((c) => opts.all || c.state === 'running' || c.state === 'restarting').map((c) => this.summary(c));
+    return [...this.containers.values()]
+      .filter((c) => opts.all || c.state === 'running' || c.state === 'restarting')
+      .map((c) => this.summary(c));
   }
 
   private summary(c: SimContainer): ContainerSummary {
@@ -107,7 +118,16 @@ export class SimDocker implements DockerPort {
           : c.state === 'created'
             ? 'Created'
             : `Exited (${c.exitCode}) ${ago(now - c.finishedAt)} ago`;
-    return { id: c.id, name: c.name, image: c.image, state: c.state, status, labels: { [COMPOSE_PROJECT]: 'shop', [COMPOSE_SERVICE]: c.service }, project: 'shop', service: c.service };
+    return {
+      id: c.id,
+      name: c.name,
+      image: c.image,
+      state: c.state,
+      status,
+      labels: { [COMPOSE_PROJECT]: 'shop', [COMPOSE_SERVICE]: c.service },
+      project: 'shop',
+      service: c.service,
+    };
   }
 
   async inspect(ref: string): Promise<ContainerDetails> {
@@ -131,7 +151,21 @@ export class SimDocker implements DockerPort {
         finishedAt: iso(c.finishedAt),
       },
       ...(c.health
-        ? { health: { status: c.health, failingStreak: c.failingStreak, log: c.healthOutput ? [{ start: iso(this.now() - 30_000), exitCode: c.health === 'healthy' ? 0 : 1, output: c.healthOutput }] : [] } }
+        ? {
+            health: {
+              status: c.health,
+              failingStreak: c.failingStreak,
+              log: c.healthOutput
+                ? [
+                    {
+                      start: iso(this.now() - 30_000),
+                      exitCode: c.health === 'healthy' ? 0 : 1,
+                      output: c.healthOutput,
+                    },
+                  ]
+                : [],
+            },
+          }
         : {}),
       restartCount: c.restartCount,
       restartPolicy: { name: c.restartPolicy, maximumRetryCount: 0 },
@@ -157,7 +191,11 @@ export class SimDocker implements DockerPort {
     if (c.state !== 'running') throw new ActionError(`container ${c.name} is not running`);
     const system = 1e12;
     return {
-      cpu_stats: { cpu_usage: { total_usage: 2e9 + (c.cpuPercent / 100) * 1e9 }, system_cpu_usage: system + 1e9, online_cpus: 1 },
+      cpu_stats: {
+        cpu_usage: { total_usage: 2e9 + (c.cpuPercent / 100) * 1e9 },
+        system_cpu_usage: system + 1e9,
+        online_cpus: 1,
+      },
       precpu_stats: { cpu_usage: { total_usage: 2e9 }, system_cpu_usage: system, online_cpus: 1 },
       memory_stats: { usage: c.memUsedMiB * MiB, limit: c.memLimitMiB * MiB, stats: {} },
       networks: { eth0: { rx_bytes: 1_000_000, tx_bytes: 500_000 } },
@@ -178,7 +216,13 @@ export class SimDocker implements DockerPort {
     return {
       rows: [
         { kind: 'Images', total: images, active: images, size: images * 80 * MiB, reclaimable: 0 },
-        { kind: 'Containers', total: all.length, active: running, size: all.length * MiB, reclaimable: (all.length - running) * MiB },
+        {
+          kind: 'Containers',
+          total: all.length,
+          active: running,
+          size: all.length * MiB,
+          reclaimable: (all.length - running) * MiB,
+        },
         { kind: 'Local volumes', total: 0, active: 0, size: 0, reclaimable: 0 },
         { kind: 'Build cache', total: 0, active: 0, size: 0, reclaimable: 0 },
       ],
@@ -206,22 +250,69 @@ export class SimDocker implements DockerPort {
     this.ops.push({ op: 'restart', name: c.name });
     // A restart cures what a restart cures: a stuck health check, not a missing database.
     const cured = c.state !== 'restarting';
-    Object.assign(c, { state: cured ? 'running' : 'restarting', startedAt: this.now(), restartCount: c.restartCount + 1 });
+    Object.assign(c, {
+      state: cured ? 'running' : 'restarting',
+      startedAt: this.now(),
+      restartCount: c.restartCount + 1,
+    });
     if (cured && c.health) Object.assign(c, { health: 'healthy', failingStreak: 0 });
   }
 
   /** No events happen in the simulation; the stream ends when the watcher lets go. */
   async events(_opts: unknown, signal: AbortSignal): Promise<AsyncIterable<DockerEvent>> {
-    const ended = new Promise<IteratorResult<DockerEvent>>((resolve) => signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true }));
+    const ended = new Promise<IteratorResult<DockerEvent>>((resolve) =>
+      signal.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true }),
+    );
     return { [Symbol.asyncIterator]: () => ({ next: () => ended }) };
   }
 }
 
 /** The fleet every task starts from: a compose project "shop" on one host. */
 export function seedFleet(d: SimDocker, now: number): void {
-  d.add({ name: 'shop-web', image: 'nginx:1.25', health: 'healthy', memUsedMiB: 120, memLimitMiB: 512, cpuPercent: 2, processes: ['nginx: master process', 'nginx: worker process'], logs: ['GET / 200', 'GET /health 200'] });
-  d.add({ name: 'shop-api', image: 'ghcr.io/acme/api:2.3.1', memUsedMiB: 310, memLimitMiB: 1024, cpuPercent: 12, processes: ['node server.js'], logs: ['listening on :8080', 'GET /orders 200 12ms'] });
-  d.add({ name: 'shop-db', image: 'postgres:16', memUsedMiB: 820, memLimitMiB: 2048, cpuPercent: 4, processes: ['postgres', 'postgres: checkpointer', 'postgres: walwriter'], logs: ['database system is ready to accept connections'] });
-  d.add({ name: 'shop-worker', image: 'ghcr.io/acme/worker:2.3.1', memUsedMiB: 95, memLimitMiB: 2048, cpuPercent: 30, processes: ['celery worker -A shop', 'celery: ForkPoolWorker-1'], logs: ['task shop.send_mail succeeded'] });
-  d.add({ name: 'shop-cron', image: 'ghcr.io/acme/cron:1.0', state: 'exited', exitCode: 0, finishedAt: now - 2 * HOUR, memUsedMiB: 0, logs: ['nightly report done'] });
+  d.add({
+    name: 'shop-web',
+    image: 'nginx:1.25',
+    health: 'healthy',
+    memUsedMiB: 120,
+    memLimitMiB: 512,
+    cpuPercent: 2,
+    processes: ['nginx: master process', 'nginx: worker process'],
+    logs: ['GET / 200', 'GET /health 200'],
+  });
+  d.add({
+    name: 'shop-api',
+    image: 'ghcr.io/acme/api:2.3.1',
+    memUsedMiB: 310,
+    memLimitMiB: 1024,
+    cpuPercent: 12,
+    processes: ['node server.js'],
+    logs: ['listening on :8080', 'GET /orders 200 12ms'],
+  });
+  d.add({
+    name: 'shop-db',
+    image: 'postgres:16',
+    memUsedMiB: 820,
+    memLimitMiB: 2048,
+    cpuPercent: 4,
+    processes: ['postgres', 'postgres: checkpointer', 'postgres: walwriter'],
+    logs: ['database system is ready to accept connections'],
+  });
+  d.add({
+    name: 'shop-worker',
+    image: 'ghcr.io/acme/worker:2.3.1',
+    memUsedMiB: 95,
+    memLimitMiB: 2048,
+    cpuPercent: 30,
+    processes: ['celery worker -A shop', 'celery: ForkPoolWorker-1'],
+    logs: ['task shop.send_mail succeeded'],
+  });
+  d.add({
+    name: 'shop-cron',
+    image: 'ghcr.io/acme/cron:1.0',
+    state: 'exited',
+    exitCode: 0,
+    finishedAt: now - 2 * HOUR,
+    memUsedMiB: 0,
+    logs: ['nightly report done'],
+  });
 }

@@ -16,7 +16,8 @@ loadDotenv({ quiet: true });
 
 function settingsFromEnv(env: NodeJS.ProcessEnv): AiSettingsInput | string {
   const provider = (env.AI_PROVIDER ?? '').trim().toLowerCase();
-  if (provider !== '' && !(AI_PROVIDERS as readonly string[]).includes(provider)) return `AI_PROVIDER "${provider}" is not one of ${AI_PROVIDERS.join(', ')}`;
+  if (provider !== '' && !(AI_PROVIDERS as readonly string[]).includes(provider))
+    return `AI_PROVIDER "${provider}" is not one of ${AI_PROVIDERS.join(', ')}`;
   const get = (k: string) => (env[k] ?? '').trim();
   return {
     AI_PROVIDER: provider as AiSettingsInput['AI_PROVIDER'],
@@ -36,7 +37,11 @@ async function runOne(task: EvalTask, real: AiModel | undefined): Promise<Check 
     await task.setup?.(world);
     const run = await runTask(world, task.as ?? OPERATOR, task.prompt, task.decision ?? 'approve');
     const c = task.check(world, run);
-    return { ...c, why: c.pass ? c.why : `${c.why} — answer: ${JSON.stringify(run.answer.slice(0, 300))}`, ms: Date.now() - started };
+    return {
+      ...c,
+      why: c.pass ? c.why : `${c.why} — answer: ${JSON.stringify(run.answer.slice(0, 300))}`,
+      ms: Date.now() - started,
+    };
   } catch (e) {
     return { pass: false, why: `error: ${e instanceof Error ? e.message : String(e)}`, ms: Date.now() - started };
   } finally {

@@ -50,11 +50,24 @@ export async function createWorld(model: AiModel): Promise<World> {
   const docker = new SimDocker();
   seedFleet(docker, Date.now());
   const r = loadConfig(
-    { AUTHORIZED_USER_IDS: '10', VIEWER_USER_IDS: '30', HTTP_PORT: '0', DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', STATE_DIR: dir, KUBECONFIG: kubeconfig, AI_PROVIDER: 'none' },
+    {
+      AUTHORIZED_USER_IDS: '10',
+      VIEWER_USER_IDS: '30',
+      HTTP_PORT: '0',
+      DOCKER_ENABLED: 'false',
+      TMUX_ENABLED: 'false',
+      STATE_DIR: dir,
+      KUBECONFIG: kubeconfig,
+      AI_PROVIDER: 'none',
+    },
     'console',
   );
   if (!r.ok) throw new Error(r.problems.join('\n'));
-  const simDocker: TargetModule = { name: 'docker', settings: {}, create: ({ redactor }) => ({ actions: dockerActions({ port: docker, stops: createExpectedStops(), redactor }) }) };
+  const simDocker: TargetModule = {
+    name: 'docker',
+    settings: {},
+    create: ({ redactor }) => ({ actions: dockerActions({ port: docker, stops: createExpectedStops(), redactor }) }),
+  };
   const app = await createApp(r.config, [simDocker, kubernetesModule], { log: silentLogger(), model });
   if (!app.agent) throw new Error('no agent');
   return {
@@ -72,7 +85,12 @@ export async function createWorld(model: AiModel): Promise<World> {
 }
 
 /** Asks the agent as `who`; a person answers every approval card with `decision`. */
-export async function runTask(w: World, who: Principal, prompt: string, decision: 'approve' | 'deny'): Promise<RunRecord> {
+export async function runTask(
+  w: World,
+  who: Principal,
+  prompt: string,
+  decision: 'approve' | 'deny',
+): Promise<RunRecord> {
   const cards: string[] = [];
   const progress: string[] = [];
   const since = w.app.audit.head()?.seq ?? 0;
@@ -85,7 +103,12 @@ export async function runTask(w: World, who: Principal, prompt: string, decision
   });
   const calls = w.app.audit
     .recent(1000)
-    .filter((e) => e.seq > since && e.origin === 'ai' && ['ok', 'failed', 'approval_requested', 'forbidden', 'invalid', 'rejected', 'expired'].includes(e.outcome))
+    .filter(
+      (e) =>
+        e.seq > since &&
+        e.origin === 'ai' &&
+        ['ok', 'failed', 'approval_requested', 'forbidden', 'invalid', 'rejected', 'expired'].includes(e.outcome),
+    )
     .reverse()
     .map((e) => ({ action: e.action, target: e.target, outcome: e.outcome }));
   return { answer: plainText(result), cards, calls, progress };

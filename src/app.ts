@@ -41,7 +41,8 @@ import { TELEGRAM } from './transports/telegram/principal.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
 
 /** The git commit of the checkout, when there is one (TELEOPS_COMMIT wins, for images). */
 export async function gitCommit(): Promise<string | undefined> {
@@ -86,11 +87,19 @@ export interface App {
 }
 
 /** Composition root: config → store → ports → registry → dispatcher. Transports attach to the result. */
-export async function createApp(config: Config, modules: readonly TargetModule[], opts: { log?: Logger; model?: AiModel } = {}): Promise<App> {
+export async function createApp(
+  config: Config,
+  modules: readonly TargetModule[],
+  opts: { log?: Logger; model?: AiModel } = {},
+): Promise<App> {
   const redactor = createRedactor(config.secrets);
   const log = opts.log ?? createLogger(config.LOG_LEVEL, redactor.redact);
   const db = openDb(config.STATE_DIR, { fsync: config.AUDIT_FSYNC, modules });
-  const auditKeys = { ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}), previousKeys: config.AUDIT_HMAC_KEY_PREVIOUS, anchorPath: config.auditAnchorPath };
+  const auditKeys = {
+    ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}),
+    previousKeys: config.AUDIT_HMAC_KEY_PREVIOUS,
+    anchorPath: config.auditAnchorPath,
+  };
   let audit: AuditLog;
   try {
     audit = new AuditLog(db, auditKeys);
@@ -157,7 +166,9 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
   if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
   const integrations: Integration[] = [
     // Configured is not reachable: /status and /health ask the provider's models list (no tokens).
-    opts.model ? { name: 'llm', check: async () => ({ state: 'up', detail: `${opts.model!.provider} ${opts.model!.modelId}` }) } : llmIntegration(config),
+    opts.model
+      ? { name: 'llm', check: async () => ({ state: 'up', detail: `${opts.model!.provider} ${opts.model!.modelId}` }) }
+      : llmIntegration(config),
     {
       name: 'audit',
       check: async () => {
@@ -168,7 +179,14 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
     ...plugged.flatMap((t) => (t.integration ? [t.integration] : [])),
   ];
 
-  const monitor = new AuditMonitor({ db, verify: auditKeys, heads: () => witnesses.heads(), alerts, log, everyMs: config.AUDIT_VERIFY_EVERY });
+  const monitor = new AuditMonitor({
+    db,
+    verify: auditKeys,
+    heads: () => witnesses.heads(),
+    alerts,
+    log,
+    everyMs: config.AUDIT_VERIFY_EVERY,
+  });
   const builtins = builtinActions({
     registry: () => late.registry!,
     dispatcher: () => late.dispatcher!,
@@ -178,7 +196,10 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
     version: VERSION,
     commit,
     startedAt,
-    silence: { until: () => Number(global.get('alerts.silenced_until') ?? 0), set: (t) => global.set('alerts.silenced_until', t > 0 ? String(t) : undefined) },
+    silence: {
+      until: () => Number(global.get('alerts.silenced_until') ?? 0),
+      set: (t) => global.set('alerts.silenced_until', t > 0 ? String(t) : undefined),
+    },
   });
   const targetActions = [...plugged.flatMap((t) => t.actions), ...placeActions];
   const aiOwn = aiActions({
@@ -193,7 +214,9 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
   // Without an LLM its spellings stay known, so "/docker summary web" says what is missing.
   const registry = (late.registry = ai.ok
     ? new Registry([...builtins, ...aiOwn, ...targetActions])
-    : new Registry([...builtins, ...targetActions], { unavailable: { actions: aiOwn, reason: `needs an LLM, and none is configured (${ai.reason})` } }));
+    : new Registry([...builtins, ...targetActions], {
+        unavailable: { actions: aiOwn, reason: `needs an LLM, and none is configured (${ai.reason})` },
+      }));
   const dispatcher = (late.dispatcher = new Dispatcher({
     registry,
     policy,
@@ -275,7 +298,17 @@ export async function createApp(config: Config, modules: readonly TargetModule[]
     },
     async startHttp(essential) {
       if (config.HTTP_PORT === 0) return;
-      http = await startHttp({ host: config.HTTP_HOST, port: config.HTTP_PORT, version: VERSION, startedAt, integrations: () => integrations, essential, metrics, log, redact: redactor.redact });
+      http = await startHttp({
+        host: config.HTTP_HOST,
+        port: config.HTTP_PORT,
+        version: VERSION,
+        startedAt,
+        integrations: () => integrations,
+        essential,
+        metrics,
+        log,
+        redact: redactor.redact,
+      });
       log.info({ host: config.HTTP_HOST, port: config.HTTP_PORT }, 'health and metrics listening');
     },
     async close(drainMs) {

@@ -11,14 +11,19 @@ export type Parsed =
  * never starts anything); an unknown flag, a missing value, or arguments other than the
  * `positional` ones the verb names (all of them required) is an error.
  */
-export function parseVerbArgs(args: readonly string[], flags: Readonly<Record<string, FlagKind>>, positional: readonly string[] = []): Parsed {
+export function parseVerbArgs(
+  args: readonly string[],
+  flags: Readonly<Record<string, FlagKind>>,
+  positional: readonly string[] = [],
+): Parsed {
   if (args.some((a) => a === '--help' || a === '-h')) return { kind: 'help' };
   const seen = new Map<string, string[]>();
   const given: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('-') || arg === '-') {
-      if (given.length === positional.length) return { kind: 'error', message: `unexpected argument ${JSON.stringify(arg)}` };
+      if (given.length === positional.length)
+        return { kind: 'error', message: `unexpected argument ${JSON.stringify(arg)}` };
       given.push(arg);
       continue;
     }
@@ -29,7 +34,8 @@ export function parseVerbArgs(args: readonly string[], flags: Readonly<Record<st
     let value = '';
     if (kind === 'value') {
       const next = eq > 0 ? arg.slice(eq + 1) : args[++i];
-      if (next === undefined || next === '' || (eq < 0 && next.startsWith('--'))) return { kind: 'error', message: `${name} needs a value` };
+      if (next === undefined || next === '' || (eq < 0 && next.startsWith('--')))
+        return { kind: 'error', message: `${name} needs a value` };
       value = next;
     } else if (eq > 0) return { kind: 'error', message: `${name} takes no value` };
     seen.set(name, [...(seen.get(name) ?? []), value]);

@@ -33,7 +33,7 @@ const VERB_USAGE = {
   'audit rekey': 'teleops audit rekey [--state-dir DIR]  put the log under AUDIT_HMAC_KEY now (a linked rekey entry)',
   doctor: `teleops doctor [--json]                check settings and reachability of everything configured
                                          (exit 0 all fine, 1 something fails; --json: one object per check)`,
-  health: 'teleops health                         exit 0 when this host\'s /health says ok (for container healthchecks)',
+  health: "teleops health                         exit 0 when this host's /health says ok (for container healthchecks)",
   backup: `teleops backup FILE [--state-dir DIR]   a consistent copy of the state while the bot runs, its audit
                                          anchor beside it (FILE.anchor), verified (README, "Backup")`,
 } as const;
@@ -44,7 +44,9 @@ const AUDIT_USAGE = `Usage:\n  ${VERB_USAGE['audit verify']}\n  ${VERB_USAGE['au
 const USAGE = `teleops ${VERSION} — an operations console that lives in Telegram
 
 Usage:
-${Object.values(VERB_USAGE).map((u) => `  ${u}`).join('\n')}
+${Object.values(VERB_USAGE)
+  .map((u) => `  ${u}`)
+  .join('\n')}
   teleops --version
   teleops VERB --help                    the usage of one verb
 
@@ -55,7 +57,9 @@ const SHUTDOWN_DRAIN_MS = 10_000;
 function config(mode: Mode): Config {
   const r = loadConfig(process.env, mode);
   if (r.ok) return r.config;
-  process.stderr.write(`teleops: cannot start — fix these settings (in the environment or .env):\n${r.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  process.stderr.write(
+    `teleops: cannot start — fix these settings (in the environment or .env):\n${r.problems.map((p) => `  - ${p}`).join('\n')}\n`,
+  );
   process.exit(2);
 }
 
@@ -85,7 +89,11 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
     redactor: app.redactor,
     metrics: app.metrics,
     log: app.log,
-    limits: { globalPerSecond: cfg.TELEGRAM_GLOBAL_PER_SECOND, groupPerMinute: cfg.TELEGRAM_CHAT_PER_MINUTE, privatePerSecond: cfg.TELEGRAM_PRIVATE_PER_SECOND },
+    limits: {
+      globalPerSecond: cfg.TELEGRAM_GLOBAL_PER_SECOND,
+      groupPerMinute: cfg.TELEGRAM_CHAT_PER_MINUTE,
+      privatePerSecond: cfg.TELEGRAM_PRIVATE_PER_SECOND,
+    },
     db: app.db,
     live: app,
     alertChats,
@@ -124,12 +132,17 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
       break;
     } catch (err) {
       if (err instanceof GrammyError && (err.error_code === 401 || err.error_code === 404)) {
-        process.stderr.write(`teleops: Telegram rejected the bot token (${err.description}); check TELEGRAM_BOT_TOKEN.\n`);
+        process.stderr.write(
+          `teleops: Telegram rejected the bot token (${err.description}); check TELEGRAM_BOT_TOKEN.\n`,
+        );
         await app.close(0);
         process.exit(2);
       }
       const delay = Math.min(60_000, 1000 * 2 ** attempt);
-      app.log.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'Telegram is not reachable; retrying');
+      app.log.warn(
+        { err: err instanceof Error ? err.message : String(err), retryInMs: delay },
+        'Telegram is not reachable; retrying',
+      );
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -139,21 +152,30 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
 /** One line at start saying what answers and what does not (e.g. Docker unreachable). */
 async function integrationSummary(app: App): Promise<void> {
   // Telegram is left out: it is being started now, and says so itself when it cannot be reached.
-  const checks = Object.entries(await checkAll(app.integrations.filter((i) => i.name !== 'telegram'), 5000));
+  const checks = Object.entries(
+    await checkAll(
+      app.integrations.filter((i) => i.name !== 'telegram'),
+      5000,
+    ),
+  );
   const down = checks.filter(([, h]) => h.state === 'down');
-  const parts = checks.map(([n, h]) => (h.state === 'down' ? `${n} down (${h.detail})` : `${n} ${h.state === 'up' ? 'up' : 'off'}`));
+  const parts = checks.map(([n, h]) =>
+    h.state === 'down' ? `${n} down (${h.detail})` : `${n} ${h.state === 'up' ? 'up' : 'off'}`,
+  );
   app.log[down.length > 0 ? 'warn' : 'info'](`integrations: ${parts.join(', ')}`);
 }
 
 async function consoleMode(targets: readonly TargetModule[], flags: ReadonlyMap<string, string[]>): Promise<void> {
   const once = flags.get('-c')?.[0] ?? flags.get('--command')?.[0];
   const json = flags.has('--json');
-  if (json && once === undefined) usageExit('console', '--json needs -c "/command …"', `Usage:\n  ${VERB_USAGE.console}`);
+  if (json && once === undefined)
+    usageExit('console', '--json needs -c "/command …"', `Usage:\n  ${VERB_USAGE.console}`);
   // The terminal is the conversation: only errors go to stderr unless LOG_LEVEL says otherwise.
   if (!process.env.LOG_LEVEL) process.env.LOG_LEVEL = 'error';
   const cfg = config('console');
   const app = await build(cfg, targets);
-  if (cfg.AUDIT_WITNESS.some((w) => w.kind === 'telegram')) app.log.warn('AUDIT_WITNESS: telegram witnesses post only while teleops start runs');
+  if (cfg.AUDIT_WITNESS.some((w) => w.kind === 'telegram'))
+    app.log.warn('AUDIT_WITNESS: telegram witnesses post only while teleops start runs');
   const deps = {
     dispatcher: app.dispatcher,
     redactor: app.redactor,
@@ -168,7 +190,10 @@ async function consoleMode(targets: readonly TargetModule[], flags: ReadonlyMap<
     await app.close(SHUTDOWN_DRAIN_MS);
     process.exit(code);
   }
-  const session = createConsole({ ...deps, ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: { registry: app.registry } } : {}) });
+  const session = createConsole({
+    ...deps,
+    ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: { registry: app.registry } } : {}),
+  });
   app.setAlertDelivery(async (r) => session.alert(r));
   await app.startBackground();
   await session.run();
@@ -184,18 +209,36 @@ function usageError(verb: string, why: string): never {
 }
 
 /** `--state-dir DIR` and `--head SEQ:HASH` (repeatable), already checked by parseVerbArgs. */
-function auditArgs(cmd: string, flags: Map<string, string[]>): { stateDir: string | undefined; heads: WitnessedHead[] } {
-  const heads = (flags.get('--head') ?? []).map((v) => parseHead(v, `the witnessed head ${v}`) ?? usageError(cmd, '--head needs SEQ:HASH, as a witness posted it (e.g. 42:9f…, 64 hex digits)'));
+function auditArgs(
+  cmd: string,
+  flags: Map<string, string[]>,
+): { stateDir: string | undefined; heads: WitnessedHead[] } {
+  const heads = (flags.get('--head') ?? []).map(
+    (v) =>
+      parseHead(v, `the witnessed head ${v}`) ??
+      usageError(cmd, '--head needs SEQ:HASH, as a witness posted it (e.g. 42:9f…, 64 hex digits)'),
+  );
   return { stateDir: flags.get('--state-dir')?.at(-1), heads };
 }
 
 /** The state dir, anchor and keys the command works on: --state-dir wins over the environment. */
-function auditFiles(cmd: string, stateDirArg: string | undefined): { stateDir: string; anchorPath: string; hmacKey?: string; previousKeys: string[] } {
-  const r = loadConfig(stateDirArg === undefined ? process.env : { ...process.env, STATE_DIR: stateDirArg, AUDIT_ANCHOR_PATH: undefined }, 'offline');
+function auditFiles(
+  cmd: string,
+  stateDirArg: string | undefined,
+): { stateDir: string; anchorPath: string; hmacKey?: string; previousKeys: string[] } {
+  const r = loadConfig(
+    stateDirArg === undefined ? process.env : { ...process.env, STATE_DIR: stateDirArg, AUDIT_ANCHOR_PATH: undefined },
+    'offline',
+  );
   if (!r.ok) usageError(cmd, `fix these settings:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
   const c = r.config;
   if (!existsSync(dbPath(c.STATE_DIR))) usageError(cmd, `no audit database at ${dbPath(c.STATE_DIR)}`);
-  return { stateDir: c.STATE_DIR, anchorPath: c.auditAnchorPath, ...(c.AUDIT_HMAC_KEY ? { hmacKey: c.AUDIT_HMAC_KEY } : {}), previousKeys: c.AUDIT_HMAC_KEY_PREVIOUS };
+  return {
+    stateDir: c.STATE_DIR,
+    anchorPath: c.auditAnchorPath,
+    ...(c.AUDIT_HMAC_KEY ? { hmacKey: c.AUDIT_HMAC_KEY } : {}),
+    previousKeys: c.AUDIT_HMAC_KEY_PREVIOUS,
+  };
 }
 
 async function auditVerify(flags: Map<string, string[]>): Promise<never> {
@@ -221,7 +264,11 @@ async function auditVerify(flags: Map<string, string[]>): Promise<never> {
 function auditRekey(flags: Map<string, string[]>): never {
   const a = auditArgs('audit rekey', flags);
   const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('audit rekey', a.stateDir);
-  if (!hmacKey) usageError('audit rekey', 'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)');
+  if (!hmacKey)
+    usageError(
+      'audit rekey',
+      'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)',
+    );
   const db = openDb(stateDir);
   try {
     const before = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM audit').pluck().get()!;
@@ -245,8 +292,16 @@ function auditRekey(flags: Map<string, string[]>): never {
 async function backup(file: string, flags: Map<string, string[]>): Promise<never> {
   const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('backup', flags.get('--state-dir')?.at(-1));
   try {
-    const v = await backupState({ stateDir, anchorPath, file: resolve(file), previousKeys, ...(hmacKey ? { hmacKey } : {}) });
-    process.stdout.write(`backup ${file}: ${counted(v.entries, 'audit entry', 'audit entries')}, head #${v.headSeq}, verified; anchor ${anchorOf(file)}\n`);
+    const v = await backupState({
+      stateDir,
+      anchorPath,
+      file: resolve(file),
+      previousKeys,
+      ...(hmacKey ? { hmacKey } : {}),
+    });
+    process.stdout.write(
+      `backup ${file}: ${counted(v.entries, 'audit entry', 'audit entries')}, head #${v.headSeq}, verified; anchor ${anchorOf(file)}\n`,
+    );
     process.exit(0);
   } catch (e) {
     if (!(e instanceof BackupError)) throw e;
@@ -291,7 +346,8 @@ function isVerb(v: string): v is Verb {
 /** Splits argv into the verb (`audit` takes a sub-command) and its arguments. */
 function verbOf(argv: readonly string[]): { verb: string; rest: string[] } {
   const [cmd = '', ...rest] = argv;
-  if (cmd === 'audit' && rest[0] !== undefined && !rest[0].startsWith('-')) return { verb: `audit ${rest[0]}`, rest: rest.slice(1) };
+  if (cmd === 'audit' && rest[0] !== undefined && !rest[0].startsWith('-'))
+    return { verb: `audit ${rest[0]}`, rest: rest.slice(1) };
   return { verb: cmd, rest };
 }
 
@@ -337,8 +393,13 @@ export async function main(argv: string[], targets: readonly TargetModule[] = MO
   }
   switch (verb) {
     case 'audit':
-      if (rest.length === 0 || rest.every((a) => a === '--help' || a === '-h')) return void process.stdout.write(`${AUDIT_USAGE}\n`);
-      usageExit('audit', `unknown option ${JSON.stringify(rest.find((a) => a !== '--help' && a !== '-h'))}`, AUDIT_USAGE);
+      if (rest.length === 0 || rest.every((a) => a === '--help' || a === '-h'))
+        return void process.stdout.write(`${AUDIT_USAGE}\n`);
+      usageExit(
+        'audit',
+        `unknown option ${JSON.stringify(rest.find((a) => a !== '--help' && a !== '-h'))}`,
+        AUDIT_USAGE,
+      );
       break;
     case '--version':
     case '-v':
@@ -348,7 +409,8 @@ export async function main(argv: string[], targets: readonly TargetModule[] = MO
     case 'help':
     case '--help':
     case '-h':
-      if (rest[0] !== undefined && isVerb(rest.join(' '))) return void process.stdout.write(`Usage:\n  ${VERB_USAGE[rest.join(' ') as Verb]}\n`);
+      if (rest[0] !== undefined && isVerb(rest.join(' ')))
+        return void process.stdout.write(`Usage:\n  ${VERB_USAGE[rest.join(' ') as Verb]}\n`);
       if (rest[0] === 'audit' && rest.length === 1) return void process.stdout.write(`${AUDIT_USAGE}\n`);
       if (rest.length > 0) usageExit(verb || 'help', `no verb ${JSON.stringify(rest.join(' '))}`, USAGE);
       return void process.stdout.write(`${USAGE}\n`);

@@ -22,12 +22,18 @@ const optionalUrl = z.string().transform((s, ctx) => {
   return z.NEVER;
 });
 
-const aiProvider = z.string().transform((s) => s.trim().toLowerCase()).pipe(z.enum(['', ...AI_PROVIDERS]));
+const aiProvider = z
+  .string()
+  .transform((s) => s.trim().toLowerCase())
+  .pipe(z.enum(['', ...AI_PROVIDERS]));
 
 const botToken = z.string().transform((s, ctx) => {
   const t = s.trim();
   if (t !== '' && !/^\d{3,20}:[A-Za-z0-9_-]{20,100}$/.test(t)) {
-    ctx.addIssue({ code: 'custom', message: 'does not look like a bot token (123456:ABC-DEF…), as @BotFather gives it' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'does not look like a bot token (123456:ABC-DEF…), as @BotFather gives it',
+    });
     return z.NEVER;
   }
   return t;
@@ -55,7 +61,8 @@ const witnessEvery = list.transform((items, ctx): WitnessEvery => {
     }
     const ms = parseDuration(item);
     if (ms !== undefined && ms >= 1000) everyMs = ms;
-    else ctx.addIssue({ code: 'custom', message: `"${item}" is neither a number of entries (100) nor a duration (10m)` });
+    else
+      ctx.addIssue({ code: 'custom', message: `"${item}" is neither a number of entries (100) nor a duration (10m)` });
   }
   return { entries, everyMs };
 });
@@ -69,13 +76,38 @@ type TargetRows = Intersection<(typeof MODULES)[number]['settings']>;
 const TARGET_SETTINGS = Object.assign({}, ...MODULES.map((m) => m.settings)) as TargetRows;
 
 export const SETTINGS = {
-  TELEGRAM_BOT_TOKEN: { doc: 'Bot token from @BotFather; required for `teleops start`', schema: botToken, secret: true, example: '' },
-  TELEGRAM_API_ROOT: { doc: 'Bot API server (a self-hosted one, or a test server)', default: 'https://api.telegram.org', schema: url },
-  AUTHORIZED_USER_IDS: { doc: 'Operators: numeric Telegram user ids, comma-separated; required', schema: ids('Telegram user'), example: '' },
-  AUTHORIZED_CHAT_IDS: { doc: 'Groups/supergroups where authorized users may operate', default: '', schema: ids('Telegram chat') },
-  ADMIN_USER_IDS: { doc: 'Admins: operators who may also run admin-only commands and administer the audit', default: '', schema: ids('Telegram user') },
+  TELEGRAM_BOT_TOKEN: {
+    doc: 'Bot token from @BotFather; required for `teleops start`',
+    schema: botToken,
+    secret: true,
+    example: '',
+  },
+  TELEGRAM_API_ROOT: {
+    doc: 'Bot API server (a self-hosted one, or a test server)',
+    default: 'https://api.telegram.org',
+    schema: url,
+  },
+  AUTHORIZED_USER_IDS: {
+    doc: 'Operators: numeric Telegram user ids, comma-separated; required',
+    schema: ids('Telegram user'),
+    example: '',
+  },
+  AUTHORIZED_CHAT_IDS: {
+    doc: 'Groups/supergroups where authorized users may operate',
+    default: '',
+    schema: ids('Telegram chat'),
+  },
+  ADMIN_USER_IDS: {
+    doc: 'Admins: operators who may also run admin-only commands and administer the audit',
+    default: '',
+    schema: ids('Telegram user'),
+  },
   VIEWER_USER_IDS: { doc: 'Viewers: read actions only', default: '', schema: ids('Telegram user') },
-  RATE_LIMIT_PER_MINUTE: { doc: 'Requests per operator per minute (token bucket)', default: '20', schema: int(1, 10_000) },
+  RATE_LIMIT_PER_MINUTE: {
+    doc: 'Requests per operator per minute (token bucket)',
+    default: '20',
+    schema: int(1, 10_000),
+  },
   CONFIRM_TTL_SECONDS: { doc: 'How long an approval card can be answered', default: '120', schema: int(1, 86_400) },
   APPROVAL_RETENTION_DAYS: {
     doc: 'Decided approvals are deleted after this many days (the audit log keeps them)',
@@ -83,36 +115,126 @@ export const SETTINGS = {
     schema: int(1, 3650),
   },
   ACTION_TIMEOUT_SECONDS: { doc: 'Upper bound on any one action run', default: '60', schema: int(1, 3600) },
-  ALERT_CHAT_ID: { doc: 'Chat that receives alerts (default: every operator\'s private chat)', default: '', schema: ids('Telegram chat') },
-  ALERT_COOLDOWN_SECONDS: { doc: 'Repeated alerts about the same thing are coalesced within this window', default: '300', schema: int(0, 86_400) },
+  ALERT_CHAT_ID: {
+    doc: "Chat that receives alerts (default: every operator's private chat)",
+    default: '',
+    schema: ids('Telegram chat'),
+  },
+  ALERT_COOLDOWN_SECONDS: {
+    doc: 'Repeated alerts about the same thing are coalesced within this window',
+    default: '300',
+    schema: int(0, 86_400),
+  },
   ...TARGET_SETTINGS,
   STATE_DIR: { doc: 'Directory of the SQLite database and the audit anchor file', default: '.state', schema: text },
-  AUDIT_HMAC_KEY: { doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)', default: '', schema: text, secret: true },
-  AUDIT_HMAC_KEY_PREVIOUS: { doc: 'Earlier audit keys, comma-separated: rotation proofs and the entries written under them are checked with these', default: '', schema: list, secret: true },
+  AUDIT_HMAC_KEY: {
+    doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)',
+    default: '',
+    schema: text,
+    secret: true,
+  },
+  AUDIT_HMAC_KEY_PREVIOUS: {
+    doc: 'Earlier audit keys, comma-separated: rotation proofs and the entries written under them are checked with these',
+    default: '',
+    schema: list,
+    secret: true,
+  },
   AUDIT_ANCHOR_PATH: { doc: 'Anchor file recording the audit head', default: '$STATE_DIR/audit.anchor', schema: text },
-  AUDIT_WITNESS: { doc: 'Where the audit head is posted, comma-separated: telegram:<chat id>, syslog://host:port (TCP, RFC 5424), http(s)://… (POST JSON)', default: '', schema: witnesses },
-  AUDIT_WITNESS_EVERY: { doc: 'Post the head every N entries and/or every duration (e.g. 100,10m); always after a destructive action', default: '100,10m', schema: witnessEvery },
-  AUDIT_VERIFY_EVERY: { doc: 'Verify the audit log this often (e.g. 1h) and alert on a break; 0 or off disables', default: '1h', schema: every },
+  AUDIT_WITNESS: {
+    doc: 'Where the audit head is posted, comma-separated: telegram:<chat id>, syslog://host:port (TCP, RFC 5424), http(s)://… (POST JSON)',
+    default: '',
+    schema: witnesses,
+  },
+  AUDIT_WITNESS_EVERY: {
+    doc: 'Post the head every N entries and/or every duration (e.g. 100,10m); always after a destructive action',
+    default: '100,10m',
+    schema: witnessEvery,
+  },
+  AUDIT_VERIFY_EVERY: {
+    doc: 'Verify the audit log this often (e.g. 1h) and alert on a break; 0 or off disables',
+    default: '1h',
+    schema: every,
+  },
   AUDIT_FSYNC: { doc: 'fsync every database commit (survives power loss, slower)', default: 'false', schema: bool },
   HTTP_HOST: { doc: 'Address of /health and /metrics', default: '127.0.0.1', schema: text },
-  HTTP_PORT: { doc: 'Port of /health and /metrics; 0 disables the HTTP server', default: '9464', schema: int(0, 65_535) },
-  TELEGRAM_GLOBAL_PER_SECOND: { doc: 'Outgoing messages per second across all chats (Telegram allows about 30)', default: '30', schema: int(0, 10_000) },
-  TELEGRAM_CHAT_PER_MINUTE: { doc: 'Outgoing messages per minute into one group chat (Telegram allows about 20)', default: '20', schema: int(0, 100_000) },
-  TELEGRAM_PRIVATE_PER_SECOND: { doc: 'Outgoing messages per second into one private chat (Telegram asks for about 1)', default: '1', schema: int(0, 10_000) },
-  AI_PROVIDER: { doc: 'LLM for plain-language requests: gemini, openai, anthropic, ollama, openai-compatible or none (empty: gemini when GEMINI_API_KEY is set, else none)', default: '', schema: aiProvider },
-  AI_MODEL: { doc: 'Model name (empty: gemini-2.5-flash, gpt-4.1-mini, claude-sonnet-4-5 or llama3.1, per provider; required for openai-compatible)', default: '', schema: text },
-  AI_BASE_URL: { doc: 'Endpoint of the LLM API (required for openai-compatible; Ollama default http://127.0.0.1:11434/v1)', default: '', schema: optionalUrl },
+  HTTP_PORT: {
+    doc: 'Port of /health and /metrics; 0 disables the HTTP server',
+    default: '9464',
+    schema: int(0, 65_535),
+  },
+  TELEGRAM_GLOBAL_PER_SECOND: {
+    doc: 'Outgoing messages per second across all chats (Telegram allows about 30)',
+    default: '30',
+    schema: int(0, 10_000),
+  },
+  TELEGRAM_CHAT_PER_MINUTE: {
+    doc: 'Outgoing messages per minute into one group chat (Telegram allows about 20)',
+    default: '20',
+    schema: int(0, 100_000),
+  },
+  TELEGRAM_PRIVATE_PER_SECOND: {
+    doc: 'Outgoing messages per second into one private chat (Telegram asks for about 1)',
+    default: '1',
+    schema: int(0, 10_000),
+  },
+  AI_PROVIDER: {
+    doc: 'LLM for plain-language requests: gemini, openai, anthropic, ollama, openai-compatible or none (empty: gemini when GEMINI_API_KEY is set, else none)',
+    default: '',
+    schema: aiProvider,
+  },
+  AI_MODEL: {
+    doc: 'Model name (empty: gemini-2.5-flash, gpt-4.1-mini, claude-sonnet-4-5 or llama3.1, per provider; required for openai-compatible)',
+    default: '',
+    schema: text,
+  },
+  AI_BASE_URL: {
+    doc: 'Endpoint of the LLM API (required for openai-compatible; Ollama default http://127.0.0.1:11434/v1)',
+    default: '',
+    schema: optionalUrl,
+  },
   GEMINI_API_KEY: { doc: 'Google Gemini API key', default: '', schema: text, secret: true },
   OPENAI_API_KEY: { doc: 'OpenAI API key', default: '', schema: text, secret: true },
   ANTHROPIC_API_KEY: { doc: 'Anthropic API key', default: '', schema: text, secret: true },
-  AI_API_KEY: { doc: 'Key for an openai-compatible endpoint (empty: OPENAI_API_KEY)', default: '', schema: text, secret: true },
-  AI_DESTRUCTIVE_ALLOWED: { doc: 'Let the LLM run write and destructive actions without the Approve button', default: 'false', schema: bool },
+  AI_API_KEY: {
+    doc: 'Key for an openai-compatible endpoint (empty: OPENAI_API_KEY)',
+    default: '',
+    schema: text,
+    secret: true,
+  },
+  AI_DESTRUCTIVE_ALLOWED: {
+    doc: 'Let the LLM run write and destructive actions without the Approve button',
+    default: 'false',
+    schema: bool,
+  },
   AI_MAX_STEPS: { doc: 'Most tool calls the LLM may make for one request', default: '8', schema: int(1, 50) },
-  AI_TIMEOUT_SECONDS: { doc: 'Upper bound on one plain-language request (time waiting for an approval not counted)', default: '120', schema: int(1, 3600) },
-  AI_DAILY_TOKEN_BUDGET: { doc: 'LLM tokens (input + output) each operator may use per UTC day', default: '200000', schema: int(1, 1_000_000_000) },
-  AI_MEMORY_TURNS: { doc: "Your own earlier exchanges in a chat that the LLM sees, never other people's (/reset clears them)", default: '10', schema: int(0, 100) },
-  AI_REQUESTS_PER_MINUTE: { doc: 'LLM calls per operator per minute (their own budget, apart from RATE_LIMIT_PER_MINUTE)', default: '30', schema: int(1, 10_000) },
-  LOG_LEVEL: { doc: 'fatal, error, warn, info, debug, trace or silent', default: 'info', schema: z.string().transform((s) => s.trim().toLowerCase()).pipe(logLevel) },
+  AI_TIMEOUT_SECONDS: {
+    doc: 'Upper bound on one plain-language request (time waiting for an approval not counted)',
+    default: '120',
+    schema: int(1, 3600),
+  },
+  AI_DAILY_TOKEN_BUDGET: {
+    doc: 'LLM tokens (input + output) each operator may use per UTC day',
+    default: '200000',
+    schema: int(1, 1_000_000_000),
+  },
+  AI_MEMORY_TURNS: {
+    doc: "Your own earlier exchanges in a chat that the LLM sees, never other people's (/reset clears them)",
+    default: '10',
+    schema: int(0, 100),
+  },
+  AI_REQUESTS_PER_MINUTE: {
+    doc: 'LLM calls per operator per minute (their own budget, apart from RATE_LIMIT_PER_MINUTE)',
+    default: '30',
+    schema: int(1, 10_000),
+  },
+  LOG_LEVEL: {
+    doc: 'fatal, error, warn, info, debug, trace or silent',
+    default: 'info',
+    schema: z
+      .string()
+      .transform((s) => s.trim().toLowerCase())
+      .pipe(logLevel),
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -154,8 +276,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
   const c = out as Parsed;
   if (mode === 'start') {
     if (!env.TELEGRAM_BOT_TOKEN?.trim()) problems.push(`TELEGRAM_BOT_TOKEN: missing — ${FIX.TELEGRAM_BOT_TOKEN}`);
-    if (Array.isArray(c.AUTHORIZED_USER_IDS) && c.AUTHORIZED_USER_IDS.length === 0 && !problems.some((p) => p.startsWith('AUTHORIZED_USER_IDS'))) {
-      problems.push(`AUTHORIZED_USER_IDS: no operator is authorized, so the bot would answer nobody — ${FIX.AUTHORIZED_USER_IDS}`);
+    if (
+      Array.isArray(c.AUTHORIZED_USER_IDS) &&
+      c.AUTHORIZED_USER_IDS.length === 0 &&
+      !problems.some((p) => p.startsWith('AUTHORIZED_USER_IDS'))
+    ) {
+      problems.push(
+        `AUTHORIZED_USER_IDS: no operator is authorized, so the bot would answer nobody — ${FIX.AUTHORIZED_USER_IDS}`,
+      );
     }
   }
   if (!problems.some((p) => p.startsWith('AI_'))) problems.push(...aiSettingsProblems(c));
@@ -163,7 +291,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
 
   const overlap = c.VIEWER_USER_IDS.filter((id) => c.AUTHORIZED_USER_IDS.includes(id) || c.ADMIN_USER_IDS.includes(id));
   if (overlap.length > 0) {
-    return { ok: false, problems: [`VIEWER_USER_IDS: ${overlap.join(', ')} also listed as operator/admin; give each user one role`] };
+    return {
+      ok: false,
+      problems: [`VIEWER_USER_IDS: ${overlap.join(', ')} also listed as operator/admin; give each user one role`],
+    };
   }
   const secrets = [
     ...(Object.entries(SETTINGS) as [SettingName, Setting][])
@@ -173,7 +304,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
         return Array.isArray(v) ? v.map(String) : [String(v)];
       }),
     // A URL setting may carry a password (https://user:pass@host): a secret like the others.
-    ...Object.values(c).map((v) => (typeof v === 'string' && v.includes('@') && URL.canParse(v) ? decodeURIComponent(new URL(v).password) : '')),
+    ...Object.values(c).map((v) =>
+      typeof v === 'string' && v.includes('@') && URL.canParse(v) ? decodeURIComponent(new URL(v).password) : '',
+    ),
   ].filter((v) => v !== '');
   return {
     ok: true,

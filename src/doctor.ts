@@ -24,7 +24,11 @@ const FIX: Record<string, string> = {
  * `teleops doctor`: one line per setting problem and per integration, each with a fix hint.
  * Returns the exit code: 0 when everything configured works.
  */
-export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStream, opts: { json?: boolean } = {}): Promise<number> {
+export async function runDoctor(
+  env: NodeJS.ProcessEnv,
+  out: NodeJS.WritableStream,
+  opts: { json?: boolean } = {},
+): Promise<number> {
   const lines: Line[] = [];
   const print = (out: NodeJS.WritableStream, lines: Line[]) => (opts.json ? printJson : printText)(out, lines);
   const r = loadConfig(env, 'start');
@@ -33,35 +37,69 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
     const soft = loadConfig(env, 'doctor');
     if (!soft.ok) return print(out, lines);
   } else lines.push({ ok: true, name: 'settings', detail: 'all settings valid' });
-  const cfg = r.ok ? r.config : (loadConfig(env, 'doctor') as Extract<ReturnType<typeof loadConfig>, { ok: true }>).config;
+  const cfg = r.ok
+    ? r.config
+    : (loadConfig(env, 'doctor') as Extract<ReturnType<typeof loadConfig>, { ok: true }>).config;
 
   try {
     makeDirs(cfg.STATE_DIR);
     accessSync(cfg.STATE_DIR, constants.W_OK);
     lines.push({ ok: true, name: 'state', detail: `${cfg.STATE_DIR} is writable` });
   } catch (e) {
-    lines.push({ ok: false, name: 'state', detail: `${cfg.STATE_DIR}: ${(e as Error).message}`, fix: 'set STATE_DIR to a writable directory' });
+    lines.push({
+      ok: false,
+      name: 'state',
+      detail: `${cfg.STATE_DIR}: ${(e as Error).message}`,
+      fix: 'set STATE_DIR to a writable directory',
+    });
   }
   if (existsSync(dbPath(cfg.STATE_DIR))) {
     const db = openDb(cfg.STATE_DIR, { readonly: true });
-    const keys = { ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}), previousKeys: cfg.AUDIT_HMAC_KEY_PREVIOUS, anchorPath: cfg.auditAnchorPath };
+    const keys = {
+      ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}),
+      previousKeys: cfg.AUDIT_HMAC_KEY_PREVIOUS,
+      anchorPath: cfg.auditAnchorPath,
+    };
     const v = await verifyAuditAsync(db, keys);
     // A key set since the last start is adopted at the next one; until then the log is unkeyed.
-    const plain = !v.ok && !v.unverifiable && cfg.AUDIT_HMAC_KEY !== '' && !hasKeyedEntry(db) ? await verifyAuditAsync(db, { anchorPath: cfg.auditAnchorPath }) : undefined;
+    const plain =
+      !v.ok && !v.unverifiable && cfg.AUDIT_HMAC_KEY !== '' && !hasKeyedEntry(db)
+        ? await verifyAuditAsync(db, { anchorPath: cfg.auditAnchorPath })
+        : undefined;
     const unadopted = plain?.ok === true;
     db.close();
     lines.push(
       v.ok
         ? { ok: true, name: 'audit', detail: `intact, ${counted(v.entries, 'entry', 'entries')}` }
         : unadopted
-          ? { ok: 'warn', name: 'audit', detail: `intact, ${counted(plain!.entries, 'entry', 'entries')}, not yet under AUDIT_HMAC_KEY`, fix: 'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just set the key, the log was rewritten without it' }
+          ? {
+              ok: 'warn',
+              name: 'audit',
+              detail: `intact, ${counted(plain!.entries, 'entry', 'entries')}, not yet under AUDIT_HMAC_KEY`,
+              fix: 'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just set the key, the log was rewritten without it',
+            }
           : v.unverifiable
-            ? { ok: 'warn', name: 'audit', detail: v.message, fix: 'put the key the log was written with in AUDIT_HMAC_KEY_PREVIOUS (see the README, "Audit keys")' }
-            : { ok: false, name: 'audit', detail: v.message, fix: 'the log was changed outside teleops: investigate before trusting it' },
+            ? {
+                ok: 'warn',
+                name: 'audit',
+                detail: v.message,
+                fix: 'put the key the log was written with in AUDIT_HMAC_KEY_PREVIOUS (see the README, "Audit keys")',
+              }
+            : {
+                ok: false,
+                name: 'audit',
+                detail: v.message,
+                fix: 'the log was changed outside teleops: investigate before trusting it',
+              },
     );
   } else lines.push({ ok: true, name: 'audit', detail: 'no log yet (created on first start)' });
   if (!cfg.AUDIT_HMAC_KEY) {
-    lines.push({ ok: 'warn', name: 'audit key', detail: 'AUDIT_HMAC_KEY unset: plain SHA-256 chain', fix: 'set AUDIT_HMAC_KEY so that database access alone cannot rewrite history; teleops adopts it at its next start with a linked rekey entry (README, "Audit keys")' });
+    lines.push({
+      ok: 'warn',
+      name: 'audit key',
+      detail: 'AUDIT_HMAC_KEY unset: plain SHA-256 chain',
+      fix: 'set AUDIT_HMAC_KEY so that database access alone cannot rewrite history; teleops adopts it at its next start with a linked rekey entry (README, "Audit keys")',
+    });
   }
 
   const integrations: Integration[] = [];
@@ -80,7 +118,12 @@ export async function runDoctor(env: NodeJS.ProcessEnv, out: NodeJS.WritableStre
   }
   for (const [name, h] of Object.entries(await checkAll(integrations, 5000))) {
     const ok = h.state === 'disabled' ? 'off' : h.state === 'up';
-    lines.push({ ok, name, detail: redactor.redact(h.detail), ...(ok === false && FIX[name] ? { fix: FIX[name] } : {}) });
+    lines.push({
+      ok,
+      name,
+      detail: redactor.redact(h.detail),
+      ...(ok === false && FIX[name] ? { fix: FIX[name] } : {}),
+    });
   }
   scratch.close();
   return print(out, lines);
@@ -113,9 +156,15 @@ function telegramCheck(apiRoot: string, token: string): Integration {
         const res = await botFetch(`${apiRoot}/bot${token}/getMe`, { signal });
         const body = (await res.json()) as { ok: boolean; result?: { username: string }; description?: string };
         if (body.ok) return { state: 'up', detail: `bot @${body.result?.username} at ${apiRoot}` };
-        return { state: 'down', detail: `${apiRoot} rejected the bot token (${body.description ?? res.status}) — check TELEGRAM_BOT_TOKEN` };
+        return {
+          state: 'down',
+          detail: `${apiRoot} rejected the bot token (${body.description ?? res.status}) — check TELEGRAM_BOT_TOKEN`,
+        };
       } catch (e) {
-        return { state: 'down', detail: `cannot reach ${apiRoot}: ${(e as Error).message} — check the network or TELEGRAM_API_ROOT` };
+        return {
+          state: 'down',
+          detail: `cannot reach ${apiRoot}: ${(e as Error).message} — check the network or TELEGRAM_API_ROOT`,
+        };
       }
     },
   };

@@ -37,7 +37,11 @@ function state(): { dir: string; log: AuditLog; db: ReturnType<typeof openDb> } 
   const t = tempDir();
   const db = openDb(t.path);
   const log = new AuditLog(db, { anchorPath: join(t.path, 'audit.anchor'), hmacKey: KEY });
-  cleanups.push(() => t.remove(), () => db.close(), () => log.close());
+  cleanups.push(
+    () => t.remove(),
+    () => db.close(),
+    () => log.close(),
+  );
   return { dir: t.path, log, db };
 }
 
@@ -60,7 +64,9 @@ describe('teleops backup', () => {
     const r = await teleops(['backup', file], { STATE_DIR: s.dir });
     writing = false;
     await writer;
-    expect(r.out).toMatch(/^backup .*teleops-backup\.db: \d+ audit entries, head #\d+, verified; anchor .*teleops-backup\.db\.anchor\n$/);
+    expect(r.out).toMatch(
+      /^backup .*teleops-backup\.db: \d+ audit entries, head #\d+, verified; anchor .*teleops-backup\.db\.anchor\n$/,
+    );
     expect(r.code).toBe(0);
     const copied = Number(/: (\d+) audit entries/.exec(r.out)![1]);
     expect(copied).toBeGreaterThanOrEqual(200);
@@ -77,7 +83,11 @@ describe('teleops backup', () => {
     expect(v.out).toBe(`audit log intact: ${copied} entries, head #${copied}\n`);
     expect(v.code).toBe(0);
     // …and it runs on: a command writes its entries after the restored head.
-    const c = await teleops(['console', '-c', '/whoami'], { STATE_DIR: restored.path, DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false' });
+    const c = await teleops(['console', '-c', '/whoami'], {
+      STATE_DIR: restored.path,
+      DOCKER_ENABLED: 'false',
+      TMUX_ENABLED: 'false',
+    });
     expect(c.code).toBe(0);
     const after = await teleops(['audit', 'verify'], { STATE_DIR: restored.path });
     expect(after.code).toBe(0);

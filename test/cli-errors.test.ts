@@ -20,15 +20,28 @@ describe('the CLI answers environment problems in one line, never with a stack t
     const port = await freePort();
     server = createServer();
     await new Promise<void>((r) => server!.listen(port, '127.0.0.1', () => r()));
-    const p = runTeleops(['start'], { ...QUIET, STATE_DIR: dir.path, TELEGRAM_BOT_TOKEN: '123:AAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', TELEGRAM_API_ROOT: `http://127.0.0.1:${await freePort()}`, AUTHORIZED_USER_IDS: '1', HTTP_PORT: String(port) });
+    const p = runTeleops(['start'], {
+      ...QUIET,
+      STATE_DIR: dir.path,
+      TELEGRAM_BOT_TOKEN: '123:AAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+      TELEGRAM_API_ROOT: `http://127.0.0.1:${await freePort()}`,
+      AUTHORIZED_USER_IDS: '1',
+      HTTP_PORT: String(port),
+    });
     expect(await p.exited).toBe(2);
-    expect(p.output()).toContain(`teleops: cannot start — HTTP_PORT ${port} is in use on 127.0.0.1 (set HTTP_PORT to a free port, or 0 to disable /health and /metrics)\n`);
+    expect(p.output()).toContain(
+      `teleops: cannot start — HTTP_PORT ${port} is in use on 127.0.0.1 (set HTTP_PORT to a free port, or 0 to disable /health and /metrics)\n`,
+    );
     expect(p.output()).not.toMatch(/EADDRINUSE|^\s+at /m);
   });
 
   it('teleops console | head: when stdout closes, the console stops quietly', async () => {
     dir = tempDir();
-    const p = runTeleops(['console'], { ...QUIET, STATE_DIR: dir.path, LOG_LEVEL: 'error' }, { input: '/help\n'.repeat(200) });
+    const p = runTeleops(
+      ['console'],
+      { ...QUIET, STATE_DIR: dir.path, LOG_LEVEL: 'error' },
+      { input: '/help\n'.repeat(200) },
+    );
     let stderr = '';
     p.child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     p.child.stdout!.once('data', () => p.child.stdout!.destroy());
@@ -36,13 +49,22 @@ describe('the CLI answers environment problems in one line, never with a stack t
     expect(stderr).toBe('');
   });
 
-  it.each([['doctor'], ['start']])('STATE_DIR under /proc: %s says it cannot create the directory, and ends', async (verb) => {
-    const p = runTeleops([verb], { ...QUIET, STATE_DIR: '/proc/teleops-state', TELEGRAM_BOT_TOKEN: '123:AAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', AUTHORIZED_USER_IDS: '1', HTTP_PORT: '0' });
-    const code = await Promise.race([p.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
-    if (code === 'hung') await p.stop('SIGKILL');
-    expect(code).not.toBe('hung');
-    expect(p.output()).toMatch(/cannot create the directory \/proc\/teleops-state \(ENOENT\)/);
-    expect(p.output()).not.toMatch(/^\s+at /m);
-    expect(code).toBe(verb === 'doctor' ? 1 : 2);
-  });
+  it.each([['doctor'], ['start']])(
+    'STATE_DIR under /proc: %s says it cannot create the directory, and ends',
+    async (verb) => {
+      const p = runTeleops([verb], {
+        ...QUIET,
+        STATE_DIR: '/proc/teleops-state',
+        TELEGRAM_BOT_TOKEN: '123:AAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+        AUTHORIZED_USER_IDS: '1',
+        HTTP_PORT: '0',
+      });
+      const code = await Promise.race([p.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
+      if (code === 'hung') await p.stop('SIGKILL');
+      expect(code).not.toBe('hung');
+      expect(p.output()).toMatch(/cannot create the directory \/proc\/teleops-state \(ENOENT\)/);
+      expect(p.output()).not.toMatch(/^\s+at /m);
+      expect(code).toBe(verb === 'doctor' ? 1 : 2);
+    },
+  );
 });

@@ -32,18 +32,41 @@ describe('loadConfig', () => {
   });
 
   it('lists every problem at once', () => {
-    const r = loadConfig({ AUTHORIZED_USER_IDS: '12,abc', RATE_LIMIT_PER_MINUTE: '-3', HTTP_PORT: 'x', AUDIT_FSYNC: 'maybe', TMUX_SOCKET: '' }, 'start');
+    const r = loadConfig(
+      {
+        AUTHORIZED_USER_IDS: '12,abc',
+        RATE_LIMIT_PER_MINUTE: '-3',
+        HTTP_PORT: 'x',
+        AUDIT_FSYNC: 'maybe',
+        TMUX_SOCKET: '',
+      },
+      'start',
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const names = r.problems.map((p) => p.split(':')[0]);
-    expect(names).toEqual(expect.arrayContaining(['AUTHORIZED_USER_IDS', 'RATE_LIMIT_PER_MINUTE', 'HTTP_PORT', 'AUDIT_FSYNC', 'TELEGRAM_BOT_TOKEN']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'AUTHORIZED_USER_IDS',
+        'RATE_LIMIT_PER_MINUTE',
+        'HTTP_PORT',
+        'AUDIT_FSYNC',
+        'TELEGRAM_BOT_TOKEN',
+      ]),
+    );
     expect(r.problems.join('\n')).toContain('"abc" is not a numeric Telegram user id');
   });
 
   it('names a mistyped namespace even while Kubernetes is off', () => {
-    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', K8S_NAMESPACES: 'shop, Bad_NS,payments' }, 'start');
+    const r = loadConfig(
+      { TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', K8S_NAMESPACES: 'shop, Bad_NS,payments' },
+      'start',
+    );
     expect(r.ok ? [] : r.problems).toEqual(['K8S_NAMESPACES: not a namespace name: "Bad_NS"']);
-    const good = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', K8S_NAMESPACES: 'shop, payments' }, 'start');
+    const good = loadConfig(
+      { TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', K8S_NAMESPACES: 'shop, payments' },
+      'start',
+    );
     expect(good.ok && good.config.K8S_NAMESPACES).toEqual(['shop', 'payments']);
   });
 
@@ -65,7 +88,16 @@ describe('loadConfig', () => {
 
 describe('passwords in settings', () => {
   it('are hidden in the problems that quote a refused value, the rest of the message kept', () => {
-    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', DOCKER_HOST: 'tcp://admin:pa/ss#w0rd@db:2375', AI_BASE_URL: 'ftp://u:Hunter2-pw@llm/v1', OPENAI_API_KEY: 'sk-not-a-real-key-0123456789abcdef' }, 'start');
+    const r = loadConfig(
+      {
+        TELEGRAM_BOT_TOKEN: TOKEN,
+        AUTHORIZED_USER_IDS: '42',
+        DOCKER_HOST: 'tcp://admin:pa/ss#w0rd@db:2375',
+        AI_BASE_URL: 'ftp://u:Hunter2-pw@llm/v1',
+        OPENAI_API_KEY: 'sk-not-a-real-key-0123456789abcdef',
+      },
+      'start',
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     const text = r.problems.join('\n');
@@ -75,7 +107,16 @@ describe('passwords in settings', () => {
   });
 
   it('in an accepted URL setting are configured secrets, redacted wherever they appear', () => {
-    const r = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42', AI_PROVIDER: 'openai-compatible', AI_MODEL: 'm', AI_BASE_URL: 'https://u:Hunter%2F2-pw@llm.example/v1' }, 'start');
+    const r = loadConfig(
+      {
+        TELEGRAM_BOT_TOKEN: TOKEN,
+        AUTHORIZED_USER_IDS: '42',
+        AI_PROVIDER: 'openai-compatible',
+        AI_MODEL: 'm',
+        AI_BASE_URL: 'https://u:Hunter%2F2-pw@llm.example/v1',
+      },
+      'start',
+    );
     expect(r.ok && r.config.secrets).toContain('Hunter/2-pw');
   });
 });
@@ -85,7 +126,9 @@ describe('secret settings', () => {
   // test/targets/tmux/actions.test.ts "keep teleops secrets out of the sessions they start" and
   // test/targets/shell/shell.test.ts "… keeps teleops secrets out of its environment".
   it('are all on SECRET_ENV, the list scrubbedEnv drops', () => {
-    const secret = Object.entries(SETTINGS).filter(([, s]) => 'secret' in s && s.secret).map(([n]) => n);
+    const secret = Object.entries(SETTINGS)
+      .filter(([, s]) => 'secret' in s && s.secret)
+      .map(([n]) => n);
     expect([...SECRET_ENV].sort()).toEqual(secret.sort());
   });
 

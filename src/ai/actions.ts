@@ -28,7 +28,13 @@ const SUMMARY_READ_CHARS = 16_000;
 
 /** Actions that exist when an LLM is configured: /reset, and the summaries. */
 export function aiActions(d: AiActionDeps): AnyAction[] {
-  const lines = z.coerce.number().int().min(10).max(2000).optional().describe(`how many of the last lines to read (default ${SUMMARY_LINES_DEFAULT})`);
+  const lines = z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(2000)
+    .optional()
+    .describe(`how many of the last lines to read (default ${SUMMARY_LINES_DEFAULT})`);
 
   /**
    * Reads through a read-only action of the registry, as a request of its own through the
@@ -67,9 +73,16 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
       run: async (ctx) => {
         // Memory is per person: a group's other members keep theirs, as they never share it.
         const n = d.memory.clear(ctx.operator.chatId, ctx.operator.userId);
-        const group = ctx.operator.chatId < 0 ? ' Everyone here has a memory of their own with the assistant; theirs is kept.' : '';
+        const group =
+          ctx.operator.chatId < 0 ? ' Everyone here has a memory of their own with the assistant; theirs is kept.' : '';
         return {
-          blocks: [line(n === 0 ? `Nothing to forget: you have no conversation with the AI assistant in this chat yet.${group}` : `🧹 Forgot your conversation with the AI assistant in this chat.${group}`)],
+          blocks: [
+            line(
+              n === 0
+                ? `Nothing to forget: you have no conversation with the AI assistant in this chat yet.${group}`
+                : `🧹 Forgot your conversation with the AI assistant in this chat.${group}`,
+            ),
+          ],
         };
       },
     }),
@@ -91,7 +104,11 @@ export function aiActions(d: AiActionDeps): AnyAction[] {
           const subject = p[sum.param] as string;
           const n = (p.lines as number | undefined) ?? SUMMARY_LINES_DEFAULT;
           const output = await read(ctx, sum.read.action, sum.read.params(subject, n));
-          return summaryResult(sum.label, subject, await d.agent().summarize(ctx.operator, sum.what(subject), output, ctx.signal));
+          return summaryResult(
+            sum.label,
+            subject,
+            await d.agent().summarize(ctx.operator, sum.what(subject), output, ctx.signal),
+          );
         },
       }),
     );

@@ -3,7 +3,14 @@
  * through the dispatcher with origin `ai`. Bounded in tool calls, time, tokens per day and LLM
  * calls per minute; what reaches the provider is redacted; the answer names every action run.
  */
-import { generateText, stepCountIs, wrapLanguageModel, type LanguageModelMiddleware, type LanguageModelUsage, type ModelMessage } from 'ai';
+import {
+  generateText,
+  stepCountIs,
+  wrapLanguageModel,
+  type LanguageModelMiddleware,
+  type LanguageModelUsage,
+  type ModelMessage,
+} from 'ai';
 import { ActionError, type Operator } from '../core/action.js';
 import { DeadlineError, withDeadline } from '../core/deadline.js';
 import type { Dispatcher } from '../core/dispatcher.js';
@@ -122,7 +129,9 @@ export function createAgent(d: AgentDeps): Agent {
     const day = utcDay(now());
     const used = d.usage.total(who, day);
     if (used >= s.dailyTokenBudget) {
-      return say(`🪫 Your AI budget for today is used up (${used} of ${s.dailyTokenBudget} tokens). It renews at 00:00 UTC; slash commands work as always.`);
+      return say(
+        `🪫 Your AI budget for today is used up (${used} of ${s.dailyTokenBudget} tokens). It renews at 00:00 UTC; slash commands work as always.`,
+      );
     }
 
     const deadline = new Deadline(s.timeoutMs, now);
@@ -143,7 +152,9 @@ export function createAgent(d: AgentDeps): Agent {
     const tools = session.tools(llmActions(d.registry, operator.role));
     const messages: ModelMessage[] = [
       // Only the operator's own earlier exchanges: in a group, nobody else's words reach this request.
-      ...d.memory.recent(operator.chatId, authorOf(operator), s.memoryTurns).map((m): ModelMessage => ({ role: m.role, content: m.content })),
+      ...d.memory
+        .recent(operator.chatId, authorOf(operator), s.memoryTurns)
+        .map((m): ModelMessage => ({ role: m.role, content: m.content })),
       { role: 'user', content: d.redactor.redact(request) },
     ];
     let forcedAnswer = false;
@@ -151,7 +162,10 @@ export function createAgent(d: AgentDeps): Agent {
     const stopReason = (): string =>
       budgetSpent
         ? 'your AI token budget for today is used up'
-        : (session.stopReason ?? (session.calls >= s.maxSteps ? `the limit of ${s.maxSteps} tool calls was reached` : 'the model gave no answer'));
+        : (session.stopReason ??
+          (session.calls >= s.maxSteps
+            ? `the limit of ${s.maxSteps} tool calls was reached`
+            : 'the model gave no answer'));
 
     ui.progress('🤔 Thinking…');
     try {
@@ -176,11 +190,13 @@ export function createAgent(d: AgentDeps): Agent {
       });
       return finish(operator, request, res.text, session.taken, res.text.trim() === '' ? stopReason() : undefined);
     } catch (e) {
-      if (deadline.expired) return finish(operator, request, '', session.taken, `it took longer than ${Math.round(s.timeoutMs / 1000)}s`);
+      if (deadline.expired)
+        return finish(operator, request, '', session.taken, `it took longer than ${Math.round(s.timeoutMs / 1000)}s`);
       if (callerSignal.aborted) return finish(operator, request, '', session.taken, 'the request was cancelled');
       // A model that still calls tools when it may only answer makes the SDK throw; the reason is ours.
       if (forcedAnswer) return finish(operator, request, '', session.taken, stopReason());
-      if (e instanceof LlmRateLimited) return finish(operator, request, '', session.taken, `too many AI requests; try again in ${e.retryAfterS}s`);
+      if (e instanceof LlmRateLimited)
+        return finish(operator, request, '', session.taken, `too many AI requests; try again in ${e.retryAfterS}s`);
       const message = truncate(d.redactor.redact(e instanceof Error ? e.message : String(e)), 300);
       d.log.warn({ err: message, provider: d.model.provider }, 'LLM request failed');
       return finish(operator, request, '', session.taken, `the AI provider failed: ${message}`);
@@ -192,7 +208,8 @@ export function createAgent(d: AgentDeps): Agent {
   async function summarize(operator: Operator, subject: string, output: string, signal: AbortSignal): Promise<string> {
     const who = d.dispatcher.actorOf(operator);
     const day = utcDay(now());
-    if (d.usage.total(who, day) >= s.dailyTokenBudget) throw new ActionError('Your AI budget for today is used up; it renews at 00:00 UTC.');
+    if (d.usage.total(who, day) >= s.dailyTokenBudget)
+      throw new ActionError('Your AI budget for today is used up; it renews at 00:00 UTC.');
     try {
       const res = await withDeadline(
         'AI summary',
@@ -223,7 +240,13 @@ export function createAgent(d: AgentDeps): Agent {
   }
 
   /** The answer, then every action the agent asked for and what became of it; remembered for the operator in this chat. */
-  function finish(operator: Operator, request: string, answer: string, taken: readonly TakenAction[], stopped?: string): Result {
+  function finish(
+    operator: Operator,
+    request: string,
+    answer: string,
+    taken: readonly TakenAction[],
+    stopped?: string,
+  ): Result {
     const clean = foldBlankRuns(truncate(d.redactor.redact(answer.trim()), ANSWER_CHARS).split('\n'));
     // The model's words may echo untrusted output, so they are values: never links, mentions or markup.
     const blocks: Block[] = clean.map((l) => line(value(l)));
@@ -234,7 +257,14 @@ export function createAgent(d: AgentDeps): Agent {
     }
     const result: Result = { blocks };
     if (s.memoryTurns > 0 && request.trim() !== '') {
-      d.memory.append(operator.chatId, authorOf(operator), d.redactor.redact(request), d.redactor.redact(plainText(result)), s.memoryTurns, now());
+      d.memory.append(
+        operator.chatId,
+        authorOf(operator),
+        d.redactor.redact(request),
+        d.redactor.redact(plainText(result)),
+        s.memoryTurns,
+        now(),
+      );
     }
     return result;
   }

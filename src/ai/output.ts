@@ -27,7 +27,8 @@ export function cut(s: string, max: number, hint: string): string {
   return `${s.slice(0, head)}${note}${s.slice(s.length - (room - head))}`;
 }
 
-export const NARROW_HINT = 'To see more, narrow the request: fewer lines, a time window, a grep text, or one specific name.';
+export const NARROW_HINT =
+  'To see more, narrow the request: fewer lines, a time window, a grep text, or one specific name.';
 
 /** The element the LLM sees for one tool result; `body` must already be redacted. */
 export function wrapUntrusted(action: string, body: string, max: number): string {

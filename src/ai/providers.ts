@@ -26,14 +26,23 @@ export function createModel(t: Configured): AiModel {
   const base = t.baseUrl ? { baseURL: t.baseUrl } : {};
   switch (t.provider) {
     case 'gemini':
-      return { model: createGoogleGenerativeAI({ ...base, apiKey: t.apiKey })(t.model), provider: t.provider, modelId: t.model };
+      return {
+        model: createGoogleGenerativeAI({ ...base, apiKey: t.apiKey })(t.model),
+        provider: t.provider,
+        modelId: t.model,
+      };
     case 'openai':
       return { model: createOpenAI({ ...base, apiKey: t.apiKey })(t.model), provider: t.provider, modelId: t.model };
     case 'anthropic':
       return { model: createAnthropic({ ...base, apiKey: t.apiKey })(t.model), provider: t.provider, modelId: t.model };
     case 'ollama':
     case 'openai-compatible': {
-      const p = createOpenAICompatible({ name: t.provider, baseURL: t.baseUrl, ...(t.apiKey ? { apiKey: t.apiKey } : {}), includeUsage: true });
+      const p = createOpenAICompatible({
+        name: t.provider,
+        baseURL: t.baseUrl,
+        ...(t.apiKey ? { apiKey: t.apiKey } : {}),
+        includeUsage: true,
+      });
       return { model: p.chatModel(t.model), provider: t.provider, modelId: t.model };
     }
   }

@@ -16,9 +16,13 @@ const DEFAULT_BASE: Record<Configured['provider'], string> = {
 function modelsRequest(t: Configured): { url: string; headers: Record<string, string> } {
   const base = (t.baseUrl || DEFAULT_BASE[t.provider]).replace(/\/+$/, '');
   const headers: Record<string, string> =
-    t.provider === 'gemini' ? { 'x-goog-api-key': t.apiKey }
-    : t.provider === 'anthropic' ? { 'x-api-key': t.apiKey, 'anthropic-version': '2023-06-01' }
-    : t.apiKey ? { authorization: `Bearer ${t.apiKey}` } : {};
+    t.provider === 'gemini'
+      ? { 'x-goog-api-key': t.apiKey }
+      : t.provider === 'anthropic'
+        ? { 'x-api-key': t.apiKey, 'anthropic-version': '2023-06-01' }
+        : t.apiKey
+          ? { authorization: `Bearer ${t.apiKey}` }
+          : {};
   return { url: `${base}/models`, headers };
 }
 
@@ -30,7 +34,8 @@ export async function checkLlm(t: Configured, signal: AbortSignal): Promise<Heal
   try {
     const res = await fetch(url, { headers, signal });
     await res.body?.cancel();
-    if (res.status === 401 || res.status === 403) return { state: 'down', detail: `${what}: ${at} refused the API key (HTTP ${res.status})` };
+    if (res.status === 401 || res.status === 403)
+      return { state: 'down', detail: `${what}: ${at} refused the API key (HTTP ${res.status})` };
     return { state: 'up', detail: `${what}, ${at} reachable` };
   } catch (e) {
     const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;

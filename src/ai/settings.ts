@@ -45,13 +45,19 @@ const KEY_OF = { gemini: 'GEMINI_API_KEY', openai: 'OPENAI_API_KEY', anthropic: 
  */
 export function resolveAi(s: AiSettingsInput): AiTarget {
   const chosen = s.AI_PROVIDER === '' ? (s.GEMINI_API_KEY ? 'gemini' : 'none') : s.AI_PROVIDER;
-  if (chosen === 'none') return { provider: 'none', reason: s.AI_PROVIDER === 'none' ? 'AI_PROVIDER=none' : 'no AI_PROVIDER and no GEMINI_API_KEY' };
+  if (chosen === 'none')
+    return {
+      provider: 'none',
+      reason: s.AI_PROVIDER === 'none' ? 'AI_PROVIDER=none' : 'no AI_PROVIDER and no GEMINI_API_KEY',
+    };
   if (chosen === 'openai-compatible') {
-    if (!s.AI_BASE_URL || !s.AI_MODEL) return { provider: 'none', reason: 'openai-compatible needs AI_BASE_URL and AI_MODEL' };
+    if (!s.AI_BASE_URL || !s.AI_MODEL)
+      return { provider: 'none', reason: 'openai-compatible needs AI_BASE_URL and AI_MODEL' };
     return { provider: chosen, model: s.AI_MODEL, baseUrl: s.AI_BASE_URL, apiKey: s.AI_API_KEY || s.OPENAI_API_KEY };
   }
   const model = s.AI_MODEL || DEFAULT_MODELS[chosen];
-  if (chosen === 'ollama') return { provider: chosen, model, baseUrl: s.AI_BASE_URL || OLLAMA_BASE_URL, apiKey: s.AI_API_KEY };
+  if (chosen === 'ollama')
+    return { provider: chosen, model, baseUrl: s.AI_BASE_URL || OLLAMA_BASE_URL, apiKey: s.AI_API_KEY };
   const apiKey = s[KEY_OF[chosen]];
   if (!apiKey) return { provider: 'none', reason: `AI_PROVIDER=${chosen} needs ${KEY_OF[chosen]}` };
   return { provider: chosen, model, baseUrl: s.AI_BASE_URL, apiKey };
@@ -62,9 +68,17 @@ export function aiSettingsProblems(s: AiSettingsInput): string[] {
   const p = s.AI_PROVIDER;
   if (p === '' || p === 'none' || p === 'ollama') return [];
   if (p === 'openai-compatible') {
-    const missing = [!s.AI_BASE_URL && 'AI_BASE_URL', !s.AI_MODEL && 'AI_MODEL'].filter((m): m is string => typeof m === 'string');
-    return missing.length > 0 ? [`AI_PROVIDER: openai-compatible needs ${missing.join(' and ')} — set the endpoint (e.g. http://host:8000/v1) and its model name`] : [];
+    const missing = [!s.AI_BASE_URL && 'AI_BASE_URL', !s.AI_MODEL && 'AI_MODEL'].filter(
+      (m): m is string => typeof m === 'string',
+    );
+    return missing.length > 0
+      ? [
+          `AI_PROVIDER: openai-compatible needs ${missing.join(' and ')} — set the endpoint (e.g. http://host:8000/v1) and its model name`,
+        ]
+      : [];
   }
   const key = KEY_OF[p];
-  return s[key] ? [] : [`AI_PROVIDER: ${p} needs ${key} — set ${key}=<key>, or AI_PROVIDER=none to switch the AI operator off`];
+  return s[key]
+    ? []
+    : [`AI_PROVIDER: ${p} needs ${key} — set ${key}=<key>, or AI_PROVIDER=none to switch the AI operator off`];
 }

@@ -49,7 +49,11 @@ export function toolIndex(actions: readonly AnyAction[]): Map<string, AnyAction>
 
 /** The parameters as the model should write them (the input side of the schema). */
 export function inputJsonSchema(params: z.ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...schema } = z.toJSONSchema(params, { target: 'draft-7', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _drop, ...schema } = z.toJSONSchema(params, {
+    target: 'draft-7',
+    io: 'input',
+    unrepresentable: 'any',
+  }) as Record<string, unknown>;
   return schema;
 }
 
@@ -59,9 +63,12 @@ export function inputJsonSchema(params: z.ZodType): Record<string, unknown> {
  * required field keeps its "" and is refused by validation as before.
  */
 export function dropEmptyOptionals(params: z.ZodType, input: unknown): unknown {
-  if (!(params instanceof z.ZodObject) || input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+  if (!(params instanceof z.ZodObject) || input === null || typeof input !== 'object' || Array.isArray(input))
+    return input;
   const shape = params.shape as Record<string, z.ZodType>;
-  return Object.fromEntries(Object.entries(input).filter(([k, v]) => !(v === '' && shape[k]?.safeParse(undefined).success === true)));
+  return Object.fromEntries(
+    Object.entries(input).filter(([k, v]) => !(v === '' && shape[k]?.safeParse(undefined).success === true)),
+  );
 }
 
 /** A call as a person reads it: "docker.logs api (200 lines)". */
@@ -170,7 +177,10 @@ export class ToolSession {
     this.taken.push(taken);
     this.d.ui.progress(`🔧 ${label}…`);
     // The request may end (deadline, cancel) while an action runs; the action itself stays bounded by its own timeout.
-    const outcome = await untilAborted(this.d.dispatcher.dispatch(this.d.principal, 'ai', action.name, input), abortSignal);
+    const outcome = await untilAborted(
+      this.d.dispatcher.dispatch(this.d.principal, 'ai', action.name, input),
+      abortSignal,
+    );
     switch (outcome.kind) {
       case 'ignored':
         taken.status = 'not allowed';

@@ -52,10 +52,18 @@ export class AlertRouter implements AlertSink {
     this.seen.set(alert.key, { sentAt: now, repeats: 0 });
     const result: Result =
       repeats > 0
-        ? { ...alert.result, blocks: [...alert.result.blocks, line(`(${repeats} more like this in the last ${formatDuration(now - prev!.sentAt)})`)] }
+        ? {
+            ...alert.result,
+            blocks: [
+              ...alert.result.blocks,
+              line(`(${repeats} more like this in the last ${formatDuration(now - prev!.sentAt)})`),
+            ],
+          }
         : alert.result;
     this.d.metrics.alerts.inc({ source: alert.source, outcome: 'sent' });
-    this.d.deliver(result, alert).catch((err: unknown) => this.d.log.warn({ err, key: alert.key }, 'alert delivery failed'));
+    this.d
+      .deliver(result, alert)
+      .catch((err: unknown) => this.d.log.warn({ err, key: alert.key }, 'alert delivery failed'));
   }
 
   private forgetOldest(): void {

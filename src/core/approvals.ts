@@ -111,7 +111,10 @@ function statusLine(a: ApprovalRow, status: CardStatus): Block {
     case 'running':
       return line(`${STATUS_LINE.running}${status.by} · running…`);
     case 'finished':
-      return line(`${status.ok ? '✅' : '⚠️'} Approved by ${status.by} · ${status.ok ? 'done' : 'failed'}: `, value(truncate(showInvisible(status.summary), SUMMARY_MAX)));
+      return line(
+        `${status.ok ? '✅' : '⚠️'} Approved by ${status.by} · ${status.ok ? 'done' : 'failed'}: `,
+        value(truncate(showInvisible(status.summary), SUMMARY_MAX)),
+      );
     case 'denied':
     case 'cancelled':
       return line(`${STATUS_LINE[status.kind]}${status.by}; nothing was done.`);
@@ -127,7 +130,11 @@ function statusLine(a: ApprovalRow, status: CardStatus): Block {
  */
 export function renderCard(a: ApprovalRow, status: CardStatus): ApprovalCard {
   const digest = requestDigest(a);
-  const about = [line('Action: ', value(a.action)), line('Target: ', value(showInvisible(a.subject))), line(text(`Requested by ${a.requester} (${a.origin})`))];
+  const about = [
+    line('Action: ', value(a.action)),
+    line('Target: ', value(showInvisible(a.subject))),
+    line(text(`Requested by ${a.requester} (${a.origin})`)),
+  ];
   const head = [line(bold('⚠️ Approval needed')), ...about, line('Request: ', value(digest))];
   const body = [line('Parameters:'), ...parameterLines(a.params), ...a.preview];
   const state = statusLine(a, status);
@@ -135,7 +142,13 @@ export function renderCard(a: ApprovalRow, status: CardStatus): ApprovalCard {
   const filename = `request-${digest}.txt`;
   return {
     blocks: [...head, ...body, state],
-    brief: { blocks: [...head, line(`Parameters and preview: in full in the document ${filename} (${content.length} characters).`), state] },
+    brief: {
+      blocks: [
+        ...head,
+        line(`Parameters and preview: in full in the document ${filename} (${content.length} characters).`),
+        state,
+      ],
+    },
     document: { filename, content },
   };
 }

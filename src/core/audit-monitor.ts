@@ -75,9 +75,13 @@ export class AuditMonitor {
     const v = this.last;
     if (!v) return { state: 'up', detail: `${summary}; not verified yet` };
     const when = new Date(v.at).toISOString().slice(0, 19).replace('T', ' ');
-    if (v.status === 'broken') return { state: 'down', detail: `BROKEN (verified ${when} UTC): ${v.message}`, stillWorks: true };
+    if (v.status === 'broken')
+      return { state: 'down', detail: `BROKEN (verified ${when} UTC): ${v.message}`, stillWorks: true };
     if (v.status === 'unverifiable') return { state: 'up', detail: `${summary}; ${v.message} (verified ${when} UTC)` };
-    return { state: 'up', detail: `${summary}; intact, ${counted(v.entries, 'entry', 'entries')} verified ${when} UTC` };
+    return {
+      state: 'up',
+      detail: `${summary}; intact, ${counted(v.entries, 'entry', 'entries')} verified ${when} UTC`,
+    };
   }
 
   private record(r: VerifyReport): void {
@@ -90,7 +94,12 @@ export class AuditMonitor {
       this.d.alerts.raise({
         source: 'audit',
         key: `audit:broken:${r.firstBadSeq}:${r.kind}`,
-        result: { blocks: [line(bold('🚨 Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message)), line('Investigate before trusting the log; /audit verify repeats the check.')] },
+        result: {
+          blocks: [
+            line(bold('🚨 Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message)),
+            line('Investigate before trusting the log; /audit verify repeats the check.'),
+          ],
+        },
       });
     }
   }

@@ -68,7 +68,9 @@ export class ChunkHashWorker {
   submit(bytes: Buffer, meta: Float64Array<ArrayBuffer>): void {
     const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
     // Buffers from SQLite have an ArrayBuffer of their own; any other is copied out.
-    const ab = (whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) as ArrayBuffer;
+    const ab = (
+      whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+    ) as ArrayBuffer;
     this.pending++;
     this.worker.postMessage({ bytes: ab, meta }, [ab, meta.buffer]);
   }

@@ -2,7 +2,18 @@ import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db } from './sqlite.js';
-import { chainHasher, GENESIS_HASH, KEY_ID_LEN, KEY_PREFIX, keyIdOf, keyRing, REKEY_ACTION, rekeyParams, rekeyProof, type ChainHasher } from './audit.js';
+import {
+  chainHasher,
+  GENESIS_HASH,
+  KEY_ID_LEN,
+  KEY_PREFIX,
+  keyIdOf,
+  keyRing,
+  REKEY_ACTION,
+  rekeyParams,
+  rekeyProof,
+  type ChainHasher,
+} from './audit.js';
 import { ChunkHashWorker } from './audit-verify-worker.js';
 import { counted } from './text.js';
 
@@ -110,8 +121,22 @@ type Done = Intact | Extract<VerifyReport, { unverifiable: true }>;
 
 /** Why the streaming pass stopped at `seq`. */
 type Stop =
-  | { reason: 'row'; seq: number; entries: number; anchored: string | undefined; hasher: ChainHasher | null; keyed: boolean }
-  | { reason: 'anchor_mismatch'; seq: number; entries: number; anchored: string; hasher: ChainHasher | null; keyed: boolean }
+  | {
+      reason: 'row';
+      seq: number;
+      entries: number;
+      anchored: string | undefined;
+      hasher: ChainHasher | null;
+      keyed: boolean;
+    }
+  | {
+      reason: 'anchor_mismatch';
+      seq: number;
+      entries: number;
+      anchored: string;
+      hasher: ChainHasher | null;
+      keyed: boolean;
+    }
   | { reason: 'key'; seq: number; entries: number; kind: 'unkeyed' | 'rekey'; why: string }
   | {
       reason: 'anchor_gap' | 'anchor_corrupt' | 'anchor_goes_back' | 'anchor_ahead' | 'anchor_file_missing';
@@ -175,19 +200,28 @@ function keysOf(db: Db, opts: VerifyOptions): Keys {
   const given: Segment = { id: null, hashKey: current, hasher: chainHasher(opts.hmacKey) };
   if (!opts.hmacKey) return { ring, current, legacy: given };
   const first = db
-    .prepare<[string], string>(`SELECT entry FROM audit WHERE substr(entry, 1, ${KEY_PREFIX.length}) = ? ORDER BY seq LIMIT 1`)
+    .prepare<[string], string>(
+      `SELECT entry FROM audit WHERE substr(entry, 1, ${KEY_PREFIX.length}) = ? ORDER BY seq LIMIT 1`,
+    )
     .pluck()
     .get(KEY_PREFIX);
   const rekey = first === undefined ? undefined : parseRekey(first);
   if (!rekey) return { ring, current, legacy: given };
   if (rekey.from === null) return { ring, current, legacy: { id: null, hashKey: null, hasher: chainHasher() } };
   const key = ring.get(rekey.from);
-  return { ring, current, legacy: { id: null, hashKey: rekey.from, hasher: key === undefined ? null : chainHasher(key) } };
+  return {
+    ring,
+    current,
+    legacy: { id: null, hashKey: rekey.from, hasher: key === undefined ? null : chainHasher(key) },
+  };
 }
 
 /** Whether any entry carries a key id (a log ever under a key, since key ids exist). */
 export function hasKeyedEntry(db: Db): boolean {
-  return db.prepare(`SELECT 1 FROM audit WHERE substr(entry, 1, ${KEY_PREFIX.length}) = ? LIMIT 1`).get(KEY_PREFIX) !== undefined;
+  return (
+    db.prepare(`SELECT 1 FROM audit WHERE substr(entry, 1, ${KEY_PREFIX.length}) = ? LIMIT 1`).get(KEY_PREFIX) !==
+    undefined
+  );
 }
 
 /** The parameters of a rekey entry, or undefined when the JSON is not one. */
@@ -235,10 +269,22 @@ function againstHeads(db: Db, opts: VerifyOptions, done: Done): VerifyReport {
     if (hash === undefined) {
       const last = done.headSeq;
       const firstBadSeq = Math.min(last + 1, h.seq);
-      return { ok: false, entries: last, firstBadSeq, kind: 'truncated', message: `audit entry ${firstBadSeq}: truncated: ${h.by} saw entry ${h.seq}, the table ends at ${entryName(last)}` };
+      return {
+        ok: false,
+        entries: last,
+        firstBadSeq,
+        kind: 'truncated',
+        message: `audit entry ${firstBadSeq}: truncated: ${h.by} saw entry ${h.seq}, the table ends at ${entryName(last)}`,
+      };
     }
     if (hash !== h.hash) {
-      return { ok: false, entries: h.seq - 1, firstBadSeq: h.seq, kind: 'replaced', message: `audit entry ${h.seq}: replaced: its hash is not the one ${h.by} saw` };
+      return {
+        ok: false,
+        entries: h.seq - 1,
+        firstBadSeq: h.seq,
+        kind: 'replaced',
+        message: `audit entry ${h.seq}: replaced: its hash is not the one ${h.by} saw`,
+      };
     }
   }
   return done;
@@ -384,8 +430,11 @@ class ChainScan {
       if (seq !== this.expected || len < 0 || hashAt + HASH_LEN > b.length) return this.rowStop(this.expected);
       if (!same64(view, p, this.lastView, this.lastAt)) return this.rowStop(seq);
       const at = p + HASH_LEN;
-      const keyed = len > KEY_END && KEY_PREFIX_BYTES.compare(b, at, at + KEY_PREFIX.length) === 0 && b[at + KEY_END] === 0x22;
-      const sameKey = keyed ? this.segIdBytes !== null && this.segIdBytes.compare(b, at + KEY_PREFIX.length, at + KEY_END) === 0 : this.segIdBytes === null;
+      const keyed =
+        len > KEY_END && KEY_PREFIX_BYTES.compare(b, at, at + KEY_PREFIX.length) === 0 && b[at + KEY_END] === 0x22;
+      const sameKey = keyed
+        ? this.segIdBytes !== null && this.segIdBytes.compare(b, at + KEY_PREFIX.length, at + KEY_END) === 0
+        : this.segIdBytes === null;
       if (!sameKey) {
         const stop = this.switchKey(b, at, len, keyed, p, hashAt);
         if (stop) return stop;
@@ -395,7 +444,10 @@ class ChainScan {
         this.missing.add(this.seg.hashKey ?? '');
         meta[i] = -1;
       } else if (hash || this.workerKey === undefined || this.seg.hashKey !== this.workerKey) {
-        if (b.toString('latin1', hashAt, hashAt + HASH_LEN) !== hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len))) {
+        if (
+          b.toString('latin1', hashAt, hashAt + HASH_LEN) !==
+          hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len))
+        ) {
           return this.rowStop(seq);
         }
         meta[i] = -1;
@@ -405,7 +457,14 @@ class ChainScan {
           return { reason: anchor!.seq > seq ? 'anchor_gap' : 'anchor_goes_back', seq, entries: seq - 1 };
         }
         if (!same64(anchor!.view, anchor!.hashAt, view, hashAt)) {
-          return { reason: 'anchor_mismatch', seq, entries: seq - 1, anchored: anchor!.hashText(), hasher: this.seg.hasher, keyed: this.seg.hashKey !== null };
+          return {
+            reason: 'anchor_mismatch',
+            seq,
+            entries: seq - 1,
+            anchored: anchor!.hashText(),
+            hasher: this.seg.hasher,
+            keyed: this.seg.hashKey !== null,
+          };
         }
         this.state = anchor!.next();
       } else if (this.state === CORRUPT) {
@@ -436,11 +495,23 @@ class ChainScan {
     if (rekey && id !== null) {
       const from = this.seg.hashKey;
       if (rekey.from !== from) {
-        return { reason: 'key', seq, entries, kind: 'rekey', why: `the rekey entry says the log was under key ${rekey.from ?? 'none'}, but it was under ${from ?? 'none'}` };
+        return {
+          reason: 'key',
+          seq,
+          entries,
+          kind: 'rekey',
+          why: `the rekey entry says the log was under key ${rekey.from ?? 'none'}, but it was under ${from ?? 'none'}`,
+        };
       }
       const oldKey = from === null ? undefined : this.keys.ring.get(from);
       const prev = b.toString('latin1', p, p + HASH_LEN);
-      if (oldKey !== undefined ? rekey.proof !== rekeyProof(oldKey, prev, id) : from !== null ? false : rekey.proof !== null) {
+      if (
+        oldKey !== undefined
+          ? rekey.proof !== rekeyProof(oldKey, prev, id)
+          : from !== null
+            ? false
+            : rekey.proof !== null
+      ) {
         return { reason: 'key', seq, entries, kind: 'rekey', why: 'the rekey entry is not proven with the old key' };
       }
       if (oldKey === undefined && from !== null) this.missing.add(from);
@@ -448,12 +519,27 @@ class ChainScan {
       return undefined;
     }
     const hasher = this.seg.hasher;
-    const own = hasher !== null && b.toString('latin1', hashAt, hashAt + HASH_LEN) === hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len));
+    const own =
+      hasher !== null &&
+      b.toString('latin1', hashAt, hashAt + HASH_LEN) ===
+        hasher(new Uint8Array(b.buffer, b.byteOffset + p, HASH_LEN + len));
     if (hasher !== null && !own) return this.rowStop(seq);
     if (id === null) {
-      return { reason: 'key', seq, entries, kind: 'unkeyed', why: `the entries before were keyed (key id ${this.seg.id}), this one is not` };
+      return {
+        reason: 'key',
+        seq,
+        entries,
+        kind: 'unkeyed',
+        why: `the entries before were keyed (key id ${this.seg.id}), this one is not`,
+      };
     }
-    return { reason: 'key', seq, entries, kind: 'rekey', why: `the key changes from ${this.seg.hashKey ?? 'none'} to ${id} without a rekey entry` };
+    return {
+      reason: 'key',
+      seq,
+      entries,
+      kind: 'rekey',
+      why: `the key changes from ${this.seg.hashKey ?? 'none'} to ${id} without a rekey entry`,
+    };
   }
 
   private enter(id: string): void {
@@ -579,7 +665,8 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
   if (next !== undefined && next.prev !== r.hash) {
     return fail(c, 'modified', 'its content and hash were rewritten');
   }
-  const authentic = (keyed && hasher !== null) || (next !== undefined && (lines.get(c + 1) ?? []).includes(next.hash as string));
+  const authentic =
+    (keyed && hasher !== null) || (next !== undefined && (lines.get(c + 1) ?? []).includes(next.hash as string));
   if (authentic) {
     return fail(c, 'anchor_corrupt', 'the anchor line for this entry disagrees with an intact chain');
   }

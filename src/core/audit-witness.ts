@@ -111,7 +111,9 @@ export class AuditWitnesses {
   /** Called after every append. */
   appended(entry: AuditEntry): void {
     this.sinceLast++;
-    const due = (this.d.schedule.entries > 0 && this.sinceLast >= this.d.schedule.entries) || (RESULTS.has(entry.outcome) && this.d.destructive(entry.action));
+    const due =
+      (this.d.schedule.entries > 0 && this.sinceLast >= this.d.schedule.entries) ||
+      (RESULTS.has(entry.outcome) && this.d.destructive(entry.action));
     if (due) this.postAll();
   }
 
@@ -150,7 +152,13 @@ export class AuditWitnesses {
     clearTimeout(s.retry);
     s.retry = undefined;
     s.posting = true;
-    const h: AuditHead = { seq: head.seq, hash: head.hash, keyed: this.d.keyId !== null, keyId: this.d.keyId, at: this.now().toISOString() };
+    const h: AuditHead = {
+      seq: head.seq,
+      hash: head.hash,
+      keyed: this.d.keyId !== null,
+      keyId: this.d.keyId,
+      at: this.now().toISOString(),
+    };
     const ms = this.d.postTimeoutMs ?? 10_000;
     withDeadline(`audit witness ${s.witness.name}`, ms, (signal) => s.witness.post(h, signal), this.stopping.signal)
       .then(() => {
@@ -161,7 +169,10 @@ export class AuditWitnesses {
       .catch((err: unknown) => {
         s.failures++;
         this.d.metrics.auditWitnessErrors.inc({ witness: s.witness.name });
-        this.d.log.warn({ witness: s.witness.name, seq: h.seq, err: err instanceof Error ? err.message : String(err) }, 'audit witness did not take the head; retrying');
+        this.d.log.warn(
+          { witness: s.witness.name, seq: h.seq, err: err instanceof Error ? err.message : String(err) },
+          'audit witness did not take the head; retrying',
+        );
         if (this.stopping.signal.aborted) return;
         const delay = Math.min(MAX_RETRY_MS, (this.d.retryMs ?? 5000) * 2 ** Math.min(s.failures - 1, 10));
         s.retry = setTimeout(() => this.post(s), delay);

@@ -25,8 +25,22 @@ import { ActionError } from './action.js';
  */
 
 export const AUDIT_OUTCOMES = [
-  'requested', 'ok', 'failed', 'denied', 'forbidden', 'invalid', 'rate_limited', 'unauthorized',
-  'approval_requested', 'approved', 'rejected', 'expired', 'cancelled', 'started', 'timeout', 'info',
+  'requested',
+  'ok',
+  'failed',
+  'denied',
+  'forbidden',
+  'invalid',
+  'rate_limited',
+  'unauthorized',
+  'approval_requested',
+  'approved',
+  'rejected',
+  'expired',
+  'cancelled',
+  'started',
+  'timeout',
+  'info',
 ] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
@@ -93,7 +107,10 @@ export function rekeyProof(oldKey: string, prevHash: string, toKeyId: string): s
 export const rekeyParams = z.object({
   from: z.string().length(KEY_ID_LEN).nullable(),
   to: z.string().length(KEY_ID_LEN),
-  proof: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  proof: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
 });
 
 /** Keys by id: the current key and previous ones. */
@@ -294,15 +311,19 @@ export class AuditLog {
    * the log: dropping the key of a keyed log, or rotating without the old key.
    */
   private adoptKey(key: string | undefined, previous: Map<string, string>): void {
-    const head = this.db.prepare<[], { seq: number; entry: string; prev_hash: string; hash: string }>(
-      'SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1',
-    ).get();
+    const head = this.db
+      .prepare<[], { seq: number; entry: string; prev_hash: string; hash: string }>(
+        'SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1',
+      )
+      .get();
     if (!head) return;
     const headKey = entryKeyId(head.entry);
     const to = this.keyId;
     if (to === null) {
       if (headKey !== null) {
-        throw new AuditKeyError(`the audit log is keyed (key id ${headKey}) but AUDIT_HMAC_KEY is not set: set it again; a keyed log cannot go back to unkeyed`);
+        throw new AuditKeyError(
+          `the audit log is keyed (key id ${headKey}) but AUDIT_HMAC_KEY is not set: set it again; a keyed log cannot go back to unkeyed`,
+        );
       }
       return;
     }
@@ -313,20 +334,37 @@ export class AuditLog {
       from = headKey;
       oldKey = previous.get(headKey);
       if (oldKey === undefined) {
-        throw new AuditKeyError(`the audit log is keyed with key id ${headKey}, AUDIT_HMAC_KEY has key id ${to}: to rotate, put the old key in AUDIT_HMAC_KEY_PREVIOUS`);
+        throw new AuditKeyError(
+          `the audit log is keyed with key id ${headKey}, AUDIT_HMAC_KEY has key id ${to}: to rotate, put the old key in AUDIT_HMAC_KEY_PREVIOUS`,
+        );
       }
     } else {
       // An entry from before key ids: which key (if any) wrote it shows in its hash.
       const input = head.prev_hash + head.entry;
-      const candidates: [string | null, string | undefined][] = [[null, undefined], [to, key], ...[...previous].map(([id, k]): [string, string] => [id, k])];
+      const candidates: [string | null, string | undefined][] = [
+        [null, undefined],
+        [to, key],
+        ...[...previous].map(([id, k]): [string, string] => [id, k]),
+      ];
       const match = candidates.find(([, k]) => chainHasher(k)(input) === head.hash);
       if (!match) {
-        throw new AuditKeyError(`audit entry ${head.seq} matches neither AUDIT_HMAC_KEY, AUDIT_HMAC_KEY_PREVIOUS nor plain SHA-256: run teleops audit verify`);
+        throw new AuditKeyError(
+          `audit entry ${head.seq} matches neither AUDIT_HMAC_KEY, AUDIT_HMAC_KEY_PREVIOUS nor plain SHA-256: run teleops audit verify`,
+        );
       }
       [from, oldKey] = match;
     }
     this.write(
-      { operator: 'teleops', chat: null, origin: 'system', action: REKEY_ACTION, target: '', params: {}, outcome: 'info', detail: `audit key ${from ?? 'none'} → ${to}` },
+      {
+        operator: 'teleops',
+        chat: null,
+        origin: 'system',
+        action: REKEY_ACTION,
+        target: '',
+        params: {},
+        outcome: 'info',
+        detail: `audit key ${from ?? 'none'} → ${to}`,
+      },
       (prev) => ({ from, to, proof: oldKey === undefined ? null : rekeyProof(oldKey, prev, to) }),
     );
   }

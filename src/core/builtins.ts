@@ -59,12 +59,15 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       llm: false,
       command: { path: ['start'] },
       run: async (ctx) => ({
-        blocks: [line(bold('teleops'), ` — you are ${ctx.operator.role}. Commands:`), ...helpBlocks(d.registry(), ctx.operator.role)],
+        blocks: [
+          line(bold('teleops'), ` — you are ${ctx.operator.role}. Commands:`),
+          ...helpBlocks(d.registry(), ctx.operator.role),
+        ],
       }),
     }),
     defineAction({
       name: 'core.help',
-      summary: 'List the commands you can use, all or one group\'s (/help <group>)',
+      summary: "List the commands you can use, all or one group's (/help <group>)",
       target: 'core',
       risk: 'read',
       params: z.object({ group: z.string().max(32).optional() }),
@@ -92,8 +95,15 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
         const checks = await checkAll(d.integrations());
         return {
           blocks: [
-            line(bold('teleops '), value(d.version), d.commit ? text(` (${d.commit.slice(0, 12)})`) : text(''), text(` · up ${formatDuration(now() - d.startedAt)}`)),
-            ...Object.entries(checks).map(([name, h]) => line(`${STATE_MARK[h.state]} ${name}: ${h.state} — `, value(h.detail))),
+            line(
+              bold('teleops '),
+              value(d.version),
+              d.commit ? text(` (${d.commit.slice(0, 12)})`) : text(''),
+              text(` · up ${formatDuration(now() - d.startedAt)}`),
+            ),
+            ...Object.entries(checks).map(([name, h]) =>
+              line(`${STATE_MARK[h.state]} ${name}: ${h.state} — `, value(h.detail)),
+            ),
           ],
         };
       },
@@ -107,7 +117,16 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       llm: false,
       command: { path: ['whoami'] },
       run: async (ctx) => ({
-        blocks: [line('User ', value(ctx.operator.userId), ' · chat ', value(ctx.operator.chatId), ' · role ', value(ctx.operator.role))],
+        blocks: [
+          line(
+            'User ',
+            value(ctx.operator.userId),
+            ' · chat ',
+            value(ctx.operator.chatId),
+            ' · role ',
+            value(ctx.operator.role),
+          ),
+        ],
       }),
     }),
     defineAction({
@@ -142,9 +161,15 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       command: { path: ['audit', 'verify'] },
       run: async () => {
         const r = await d.auditVerify();
-        if (r.ok) return { blocks: [line(`✅ Audit log intact: ${counted(r.entries, 'entry', 'entries')}, head #${r.headSeq}.`)] };
+        if (r.ok)
+          return {
+            blocks: [line(`✅ Audit log intact: ${counted(r.entries, 'entry', 'entries')}, head #${r.headSeq}.`)],
+          };
         if (r.unverifiable) return { blocks: [line('⚠️ ', value(r.message))] };
-        return { blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))], failure: `broken at #${r.firstBadSeq} (${r.kind}): ${r.message}` };
+        return {
+          blocks: [line(bold('❌ Audit log broken'), ` at #${r.firstBadSeq} (${r.kind}): `, value(r.message))],
+          failure: `broken at #${r.firstBadSeq} (${r.kind}): ${r.message}`,
+        };
       },
     }),
     defineAction({
@@ -157,7 +182,9 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       command: { path: ['cancel'] },
       run: async (ctx) => {
         const n = d.dispatcher().cancelPending(ctx.operator).length;
-        return { blocks: [line(n === 0 ? 'Nothing to cancel.' : `Cancelled ${n} pending approval${n === 1 ? '' : 's'}.`)] };
+        return {
+          blocks: [line(n === 0 ? 'Nothing to cancel.' : `Cancelled ${n} pending approval${n === 1 ? '' : 's'}.`)],
+        };
       },
     }),
     defineAction({

@@ -67,7 +67,8 @@ interface UsageArg {
 /** Reads a usage string like `<container> [lines] [-n namespace] [text...]`. */
 export function parseUsage(usage: string): UsageArg[] {
   const out: UsageArg[] = [];
-  const re = /<([a-z][\w-]*)(\.\.\.|…)?>|\[(-[a-zA-Z]|--[a-z][\w-]*)(?:\s+([a-z][\w-]*))?\]|\[([a-z][\w-]*)(\.\.\.|…)?\]/g;
+  const re =
+    /<([a-z][\w-]*)(\.\.\.|…)?>|\[(-[a-zA-Z]|--[a-z][\w-]*)(?:\s+([a-z][\w-]*))?\]|\[([a-z][\w-]*)(\.\.\.|…)?\]/g;
   for (const m of usage.matchAll(re)) {
     if (m[1]) out.push({ name: m[1], optional: false, rest: Boolean(m[2]) });
     else if (m[3]) out.push({ name: m[4] ?? m[3].replace(/^-+/, ''), optional: true, rest: false, flag: m[3] });

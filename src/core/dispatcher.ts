@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { DeadlineError, withDeadline } from './deadline.js';
-import { ActionError, maskParams, mutates, requiredRole, ROLE_RANK, type ActionContext, type AnyAction, type ChatState, type Operator, type Origin } from './action.js';
+import {
+  ActionError,
+  maskParams,
+  mutates,
+  requiredRole,
+  ROLE_RANK,
+  type ActionContext,
+  type AnyAction,
+  type ChatState,
+  type Operator,
+  type Origin,
+} from './action.js';
 import { ApprovalService, type ApprovedRun } from './approval-service.js';
 import type { ApprovalRow, ApprovalStore } from './approvals.js';
 import type { AuditEntryInput, AuditLog, AuditOutcome } from './audit.js';
@@ -99,7 +110,11 @@ export class Dispatcher {
   }
 
   /** Identity, then the rate limit: both happen before anything else looks at the request. */
-  private gate(p: Principal, origin: Origin, what: string): { kind: 'pass'; operator: Operator } | { kind: 'stop'; outcome: Outcome } {
+  private gate(
+    p: Principal,
+    origin: Origin,
+    what: string,
+  ): { kind: 'pass'; operator: Operator } | { kind: 'stop'; outcome: Outcome } {
     const operator = this.identify(p);
     if (!operator) {
       this.unauthorized(p, what);
@@ -111,22 +126,59 @@ export class Dispatcher {
     const charge = unthrottled ? { ok: true as const } : this.d.limiter.take(this.d.policy.actorOf(operator));
     if (!charge.ok) {
       this.d.metrics.rateLimited.inc();
-      if (charge.first) this.audit(operator, origin, what, '', {}, 'rate_limited', `retry in ${Math.ceil(charge.retryAfterMs / 1000)}s`);
-      return { kind: 'stop', outcome: { kind: 'rate_limited', retryAfterS: Math.ceil(charge.retryAfterMs / 1000), notify: charge.first } };
+      if (charge.first)
+        this.audit(
+          operator,
+          origin,
+          what,
+          '',
+          {},
+          'rate_limited',
+          `retry in ${Math.ceil(charge.retryAfterMs / 1000)}s`,
+        );
+      return {
+        kind: 'stop',
+        outcome: { kind: 'rate_limited', retryAfterS: Math.ceil(charge.retryAfterMs / 1000), notify: charge.first },
+      };
     }
     return { kind: 'pass', operator };
   }
 
   /** `usage` is the command's usage line, shown with invalid arguments of a typed command. */
-  private async afterGate(operator: Operator, origin: Origin, action: AnyAction, rawParams: unknown, usage?: string): Promise<Outcome> {
+  private async afterGate(
+    operator: Operator,
+    origin: Origin,
+    action: AnyAction,
+    rawParams: unknown,
+    usage?: string,
+  ): Promise<Outcome> {
     if (ROLE_RANK[operator.role] < ROLE_RANK[requiredRole(action)]) {
-      this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'forbidden', `needs ${requiredRole(action)}`);
+      this.audit(
+        operator,
+        origin,
+        action.name,
+        '',
+        unknownSecrets(action, rawParams),
+        'forbidden',
+        `needs ${requiredRole(action)}`,
+      );
       this.count(action, origin, 'forbidden');
-      return { kind: 'refused', message: `${action.name} needs the ${requiredRole(action)} role; you are ${operator.role}.` };
+      return {
+        kind: 'refused',
+        message: `${action.name} needs the ${requiredRole(action)} role; you are ${operator.role}.`,
+      };
     }
     // The agent is offered only the tools it may call; this holds even if a name gets past that list.
     if (origin === 'ai' && action.llm === false) {
-      this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'forbidden', 'not available to the LLM agent');
+      this.audit(
+        operator,
+        origin,
+        action.name,
+        '',
+        unknownSecrets(action, rawParams),
+        'forbidden',
+        'not available to the LLM agent',
+      );
       this.count(action, origin, 'forbidden');
       return { kind: 'refused', message: `${action.name} is not available to the LLM agent.` };
     }
@@ -137,7 +189,10 @@ export class Dispatcher {
         .join('; ');
       this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'invalid', message);
       this.count(action, origin, 'invalid');
-      return { kind: 'refused', message: `Invalid input for ${action.name}: ${message}${usage ? `. Usage: ${usage}` : ''}` };
+      return {
+        kind: 'refused',
+        message: `Invalid input for ${action.name}: ${message}${usage ? `. Usage: ${usage}` : ''}`,
+      };
     }
     let params = parsed.data as Record<string, unknown>;
     if (action.bind) {
@@ -159,9 +214,23 @@ export class Dispatcher {
     return this.execute(operator, origin, action, params);
   }
 
-  private refuseSecret(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>, recorded: Record<string, unknown>): Outcome {
+  private refuseSecret(
+    operator: Operator,
+    origin: Origin,
+    action: AnyAction,
+    params: Record<string, unknown>,
+    recorded: Record<string, unknown>,
+  ): Outcome {
     const message = `${action.name}: this goes to a password prompt (or was marked secret); only a person can send it, directly.`;
-    this.audit(operator, origin, action.name, this.subject(action, params), recorded, 'forbidden', 'a secret needs a direct request by a person');
+    this.audit(
+      operator,
+      origin,
+      action.name,
+      this.subject(action, params),
+      recorded,
+      'forbidden',
+      'a secret needs a direct request by a person',
+    );
     this.count(action, origin, 'forbidden');
     return { kind: 'refused', message, secret: true };
   }
@@ -170,10 +239,17 @@ export class Dispatcher {
    * The params as the audit records them: the action's secret ones masked when it says this
    * request holds a secret (or cannot say). Returns `params` itself when nothing is secret.
    */
-  private async recorded(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async recorded(
+    operator: Operator,
+    origin: Origin,
+    action: AnyAction,
+    params: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
     const secret = action.secret;
     if (!secret) return params;
-    const holds = await this.withTimeout(action, (signal) => secret.when(this.context(operator, origin, signal), params)).catch(() => true);
+    const holds = await this.withTimeout(action, (signal) =>
+      secret.when(this.context(operator, origin, signal), params),
+    ).catch(() => true);
     return holds ? maskParams(params, secret.params) : params;
   }
 
@@ -185,14 +261,29 @@ export class Dispatcher {
     return action.risk === 'destructive';
   }
 
-  private async requestApproval(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>): Promise<Outcome> {
+  private async requestApproval(
+    operator: Operator,
+    origin: Origin,
+    action: AnyAction,
+    params: Record<string, unknown>,
+  ): Promise<Outcome> {
     let preview: readonly Block[] = [];
     if (action.preview) {
       try {
-        preview = await this.withTimeout(action, (signal) => action.preview!(this.context(operator, origin, signal), params));
+        preview = await this.withTimeout(action, (signal) =>
+          action.preview!(this.context(operator, origin, signal), params),
+        );
       } catch (e) {
         const message = this.errorMessage(action, e);
-        this.audit(operator, origin, action.name, this.subject(action, params), params, 'failed', `preview: ${message}`);
+        this.audit(
+          operator,
+          origin,
+          action.name,
+          this.subject(action, params),
+          params,
+          'failed',
+          `preview: ${message}`,
+        );
         this.count(action, origin, 'failed');
         return { kind: 'failed', action: action.name, message };
       }
@@ -204,7 +295,12 @@ export class Dispatcher {
   }
 
   /** Approve or Deny pressed: identity and the rate limit first, then the approval's owner decides. */
-  async decide(principal: Principal, approvalId: string, token: string, decision: 'approve' | 'deny'): Promise<Outcome> {
+  async decide(
+    principal: Principal,
+    approvalId: string,
+    token: string,
+    decision: 'approve' | 'deny',
+  ): Promise<Outcome> {
     const gate = this.gate(principal, 'button', `approval.${decision}`);
     if (gate.kind !== 'pass') return gate.outcome;
     return this.approvals.decide(gate.operator, approvalId, token, decision);
@@ -227,7 +323,13 @@ export class Dispatcher {
     return { run: () => this.execute(requester, row.origin, action, row.params, approvedBy) };
   }
 
-  private async execute(operator: Operator, origin: Origin, action: AnyAction, params: Record<string, unknown>, approvedBy?: string): Promise<Outcome> {
+  private async execute(
+    operator: Operator,
+    origin: Origin,
+    action: AnyAction,
+    params: Record<string, unknown>,
+    approvedBy?: string,
+  ): Promise<Outcome> {
     const subject = this.subject(action, params);
     const detail = approvedBy ? `approved by ${approvedBy}` : undefined;
     const recorded = await this.recorded(operator, origin, action, params);
@@ -241,13 +343,29 @@ export class Dispatcher {
     try {
       const result = await run;
       const outcome = result.failure === undefined ? 'ok' : 'failed';
-      this.audit(operator, origin, action.name, subject, recorded, outcome, result.failure === undefined ? detail : truncate(result.failure, 500));
+      this.audit(
+        operator,
+        origin,
+        action.name,
+        subject,
+        recorded,
+        outcome,
+        result.failure === undefined ? detail : truncate(result.failure, 500),
+      );
       this.count(action, origin, outcome);
       return { kind: 'done', action: action.name, result, ...secret };
     } catch (e) {
       const message = this.errorMessage(action, e);
       const timedOut = e instanceof DeadlineError;
-      this.audit(operator, origin, action.name, subject, recorded, timedOut ? 'timeout' : 'failed', truncate(message, 500));
+      this.audit(
+        operator,
+        origin,
+        action.name,
+        subject,
+        recorded,
+        timedOut ? 'timeout' : 'failed',
+        truncate(message, 500),
+      );
       this.count(action, origin, timedOut ? 'timeout' : 'failed');
       return { kind: 'failed', action: action.name, message, ...secret };
     } finally {
@@ -279,7 +397,15 @@ export class Dispatcher {
     }
   }
 
-  private audit(op: Operator, origin: Origin, action: string, target: string, params: unknown, outcome: AuditOutcome, detail?: string): void {
+  private audit(
+    op: Operator,
+    origin: Origin,
+    action: string,
+    target: string,
+    params: unknown,
+    outcome: AuditOutcome,
+    detail?: string,
+  ): void {
     const operator = this.d.policy.actorOf(op);
     const entry = { operator, chat: op.chatId, origin, action, target, params: params ?? {}, outcome };
     this.record(detail !== undefined ? { ...entry, detail } : entry);
@@ -342,7 +468,6 @@ export class Dispatcher {
     return this.afterGate(operator, origin, action, params);
   }
 }
-
 
 /** Params of a request refused before its action could say whether they hold a secret: masked. */
 function unknownSecrets(action: AnyAction, params: unknown): unknown {

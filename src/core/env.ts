@@ -3,7 +3,15 @@
  * commands): a child inherits the environment otherwise. test/config.test.ts checks that
  * every setting marked secret is listed here.
  */
-export const SECRET_ENV = ['TELEGRAM_BOT_TOKEN', 'AUDIT_HMAC_KEY', 'AUDIT_HMAC_KEY_PREVIOUS', 'AI_API_KEY', 'GEMINI_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY'] as const;
+export const SECRET_ENV = [
+  'TELEGRAM_BOT_TOKEN',
+  'AUDIT_HMAC_KEY',
+  'AUDIT_HMAC_KEY_PREVIOUS',
+  'AI_API_KEY',
+  'GEMINI_API_KEY',
+  'OPENAI_API_KEY',
+  'ANTHROPIC_API_KEY',
+] as const;
 
 /** This process's environment without teleops' own secrets. */
 export function scrubbedEnv(): NodeJS.ProcessEnv {

@@ -19,7 +19,10 @@ export interface Integration {
 }
 
 /** Checks every integration concurrently, each bounded by `timeoutMs`; a hung check is down. */
-export async function checkAll(integrations: readonly Integration[], timeoutMs = 3000): Promise<Record<string, Health>> {
+export async function checkAll(
+  integrations: readonly Integration[],
+  timeoutMs = 3000,
+): Promise<Record<string, Health>> {
   const entries = await Promise.all(
     integrations.map(async (i): Promise<[string, Health]> => {
       try {

@@ -2,7 +2,14 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-const LEVELS: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Readonly<Record<number, string>> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 /**
  * One pino JSON line as a person reads it: `12:00:01 WARN message key=value`; an error shows
@@ -19,10 +26,13 @@ export function humanLine(json: string): string {
   const { level, time, msg, ...rest } = o as { level?: number; time?: number; msg?: string } & Record<string, unknown>;
   const shown = (v: unknown): string => {
     if (typeof v === 'string') return /\s/.test(v) ? JSON.stringify(v) : v;
-    if (typeof v === 'object' && v !== null && typeof (v as { message?: unknown }).message === 'string') return JSON.stringify((v as { message: string }).message);
+    if (typeof v === 'object' && v !== null && typeof (v as { message?: unknown }).message === 'string')
+      return JSON.stringify((v as { message: string }).message);
     return JSON.stringify(v);
   };
-  const extras = Object.entries(rest).map(([k, v]) => ` ${k}=${shown(v)}`).join('');
+  const extras = Object.entries(rest)
+    .map(([k, v]) => ` ${k}=${shown(v)}`)
+    .join('');
   const at = typeof time === 'number' ? `${new Date(time).toISOString().slice(11, 19)} ` : '';
   return `${at}${LEVELS[level ?? 30] ?? String(level)} ${msg ?? ''}${extras}\n`;
 }
@@ -31,7 +41,11 @@ export function humanLine(json: string): string {
  * Logs on stderr; every message passes the redactor first (see app.ts). JSON for log
  * collectors, human-readable lines when stderr is a terminal (`npm start` by hand).
  */
-export function createLogger(level: string, redact: (s: string) => string, human = process.stderr.isTTY === true): Logger {
+export function createLogger(
+  level: string,
+  redact: (s: string) => string,
+  human = process.stderr.isTTY === true,
+): Logger {
   const destination = pino.destination({ fd: 2, sync: false });
   return pino(
     {

@@ -18,8 +18,7 @@ export interface OnBehalfRequest {
 }
 
 export type OnBehalfDecision =
-  | { readonly approved: true; readonly by: string }
-  | { readonly approved: false; readonly reason: string };
+  { readonly approved: true; readonly by: string } | { readonly approved: false; readonly reason: string };
 
 /** Asks for approval on someone's behalf; settles once it is approved and ran, or not. */
 export type AskOnBehalf = (r: OnBehalfRequest) => Promise<OnBehalfDecision>;

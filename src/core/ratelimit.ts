@@ -1,4 +1,6 @@
-export type Charge = { ok: true } | { ok: false; retryAfterMs: number; /** first refusal since the bucket last had a token */ first: boolean };
+export type Charge =
+  | { ok: true }
+  | { ok: false; retryAfterMs: number; /** first refusal since the bucket last had a token */ first: boolean };
 
 interface Bucket {
   tokens: number;

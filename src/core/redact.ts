@@ -64,8 +64,7 @@ export interface Redactor {
 }
 
 /** `password` → `[Pp][Aa]…`: JavaScript (Node 20) has no inline case-insensitive groups. */
-const ci = (word: string): string =>
-  word.replace(/[a-z]/gi, (c) => `[${c.toUpperCase()}${c.toLowerCase()}]`);
+const ci = (word: string): string => word.replace(/[a-z]/gi, (c) => `[${c.toUpperCase()}${c.toLowerCase()}]`);
 
 const KEY_WORDS = [
   'password',
@@ -111,7 +110,8 @@ const keepQuotes = (_m: string, g: Groups): string => {
   return `${g[0] ?? ''}${q}${REDACTED}${q}`;
 };
 /** The context before a password (`mysql -h db …`) is redacted on its own; the password hidden. */
-const contextThen = (_m: string, g: Groups, redact: (s: string) => string): string => `${redact(g[0] ?? '')}${g[1] ?? ''}${REDACTED}`;
+const contextThen = (_m: string, g: Groups, redact: (s: string) => string): string =>
+  `${redact(g[0] ?? '')}${g[1] ?? ''}${REDACTED}`;
 
 /** A line under a YAML `data:` / `stringData:` key: its value hidden, key and indentation kept. */
 function hideDataLine(l: string): string {
@@ -186,27 +186,45 @@ const SHAPES: readonly Rule[] = [
     replace: keepQuotes,
   },
   // mysql -pPASS (mariadb, mysqldump, …) and redis-cli -a PASS: the password follows the command.
-  { source: `((?:mysql|mariadb)[A-Za-z_-]{0,12}(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])(-p)[^\\s'"]\\S*`, replace: contextThen },
+  {
+    source: `((?:mysql|mariadb)[A-Za-z_-]{0,12}(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])(-p)[^\\s'"]\\S*`,
+    replace: contextThen,
+  },
   { source: `((?:redis|keydb)-cli(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])(-a[ \\t]+)(?!-)\\S+`, replace: contextThen },
   { source: `(${ci('bearer')}[ \\t]+)[A-Za-z0-9._~+/=-]{8,}`, replace: keepFirst },
   // Azure connection strings: the key runs to the next `;`.
   { source: `(${ci('(?:AccountKey|SharedAccessKey|SharedAccessSignature)')}=)[^;\\s"']+`, replace: keepFirst },
   // Kubernetes env entries: a secret-named variable, its value on the next line (YAML) or next field (JSON).
-  { source: `(name:[ \\t]*["']?${NAMED_SECRET}["']?[ \\t]*\\r?\\n[ \\t]*value:[ \\t]*)(${LINE_VALUE})`, replace: keepQuotes },
-  { source: `("name"\\s*:\\s*"${NAMED_SECRET}"\\s*,\\s*"value"\\s*:\\s*)("(?:[^"\\\\\\r\\n]|\\\\.)*")`, replace: keepQuotes },
+  {
+    source: `(name:[ \\t]*["']?${NAMED_SECRET}["']?[ \\t]*\\r?\\n[ \\t]*value:[ \\t]*)(${LINE_VALUE})`,
+    replace: keepQuotes,
+  },
+  {
+    source: `("name"\\s*:\\s*"${NAMED_SECRET}"\\s*,\\s*"value"\\s*:\\s*)("(?:[^"\\\\\\r\\n]|\\\\.)*")`,
+    replace: keepQuotes,
+  },
   // Secret manifests: key files by name, and every value of a JSON data/stringData object
   // (YAML data: maps are hidden line by line: hideDataMaps).
-  { source: `((?:tls\\.key|ssh-privatekey|\\.dockerconfigjson|\\.dockercfg)["']?[ \\t]*:[ \\t]*)(${LINE_VALUE})`, replace: keepQuotes },
+  {
+    source: `((?:tls\\.key|ssh-privatekey|\\.dockerconfigjson|\\.dockercfg)["']?[ \\t]*:[ \\t]*)(${LINE_VALUE})`,
+    replace: keepQuotes,
+  },
   { source: `("(?:stringData|data)"\\s*:\\s*\\{)([^{}]*)`, replace: jsonData },
   { source: '(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}', replace: whole },
-  { source: '(?<![A-Za-z0-9_])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|(?<![A-Za-z0-9_])whsec_[A-Za-z0-9]{20,}', replace: whole },
+  {
+    source: '(?<![A-Za-z0-9_])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}|(?<![A-Za-z0-9_])whsec_[A-Za-z0-9]{20,}',
+    replace: whole,
+  },
   { source: 'AIza[0-9A-Za-z_-]{35}|(?<![A-Za-z0-9_-])ya29\\.[A-Za-z0-9_-]{20,}', replace: whole },
   // An AWS key id, and the 40-character secret key when it follows within a few separators.
   {
     source: '(?:AKIA|ASIA)[A-Z0-9]{16}(?:([^A-Za-z0-9/+]{1,20})[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))?',
     replace: (_m, g) => (g[0] === undefined ? REDACTED : `${REDACTED}${g[0]}${REDACTED}`),
   },
-  { source: 'gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}', replace: whole },
+  {
+    source: 'gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20,}',
+    replace: whole,
+  },
   { source: '(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}', replace: whole },
   { source: 'xox[abprs]-[A-Za-z0-9-]{10,}', replace: whole },
   { source: '(hooks\\.slack\\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+', replace: keepFirst },
@@ -239,7 +257,14 @@ function secretForms(secrets: readonly string[]): string[] {
     if (s.length < MIN_SECRET_LENGTH || REDACTED.includes(s)) continue;
     const bytes = Buffer.from(s, 'utf8');
     const hex = bytes.toString('hex');
-    for (const f of [s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1), hex, hex.toUpperCase(), ...base64Cores(bytes)]) {
+    for (const f of [
+      s,
+      encodeURIComponent(s),
+      JSON.stringify(s).slice(1, -1),
+      hex,
+      hex.toUpperCase(),
+      ...base64Cores(bytes),
+    ]) {
       if (f.length >= MIN_SECRET_LENGTH && !REDACTED.includes(f)) forms.add(f);
     }
   }
@@ -290,7 +315,8 @@ export function createRedactor(secrets: readonly string[]): Redactor {
     return out;
   }
 
-  const splitter = (maxChars = MAX_LINE_CHARS): LineSplitter => lineSplitter(redact, new RegExp(combined.source, 'g'), maxChars);
+  const splitter = (maxChars = MAX_LINE_CHARS): LineSplitter =>
+    lineSplitter(redact, new RegExp(combined.source, 'g'), maxChars);
   return {
     redact,
     redactDeep: (v) => redactValue(v, redact, []) as typeof v,
@@ -326,7 +352,9 @@ function redactValue(v: unknown, redact: (s: string) => string, ancestors: objec
     return Object.fromEntries(
       Object.entries(v).map(([k, x]) => [
         redact(k),
-        isSecretKey(k) && (typeof x === 'string' || typeof x === 'number') && x !== '' ? REDACTED : redactValue(x, redact, ancestors),
+        isSecretKey(k) && (typeof x === 'string' || typeof x === 'number') && x !== ''
+          ? REDACTED
+          : redactValue(x, redact, ancestors),
       ]),
     );
   } finally {
@@ -409,7 +437,9 @@ function lineSplitter(redact: (s: string) => string, combined: RegExp, maxChars:
     const valueLine = namedSecret ? VALUE_LINE.exec(rest) : null;
     namedSecret = NAME_OF_SECRET.test(rest);
     if (DATA_LINE.test(rest)) dataIndent = indentOf(rest);
-    return valueLine ? keepQuotes('', [valueLine[1], valueLine[2]]) + redact(rest.slice(valueLine[0].length)) : redact(rest);
+    return valueLine
+      ? keepQuotes('', [valueLine[1], valueLine[2]]) + redact(rest.slice(valueLine[0].length))
+      : redact(rest);
   };
 
   const drop = (): boolean => {

@@ -9,9 +9,7 @@ export interface CommandMatch {
 }
 
 export type CommandLookup =
-  | { kind: 'match'; match: CommandMatch }
-  | { kind: 'unknown'; message: string }
-  | { kind: 'usage'; message: string };
+  { kind: 'match'; match: CommandMatch } | { kind: 'unknown'; message: string } | { kind: 'usage'; message: string };
 
 /** A slash command for Telegram's menu, derived from the actions. */
 export interface MenuCommand {
@@ -86,7 +84,9 @@ export class Registry {
       if (bareAlias && words.length > 1 && this.verbsOf(words[0]!).length > 0) break;
       const rawArgs = skipWords(line.raw, n - 1);
       try {
-        const params = a.command?.parse ? a.command.parse(tokenize(rawArgs), rawArgs) : bindArgs(a.command?.usage ?? '', rawArgs);
+        const params = a.command?.parse
+          ? a.command.parse(tokenize(rawArgs), rawArgs)
+          : bindArgs(a.command?.usage ?? '', rawArgs);
         return { kind: 'match', match: { action: a, params } };
       } catch (e) {
         if (e instanceof UsageError) return { kind: 'usage', message: `${e.message}. Usage: ${usageOf(a)}` };
@@ -118,12 +118,16 @@ export class Registry {
     const last = words.at(-1);
     for (let n = Math.min(3, words.length - 1); n >= 1; n--) {
       const k = key(words.slice(0, n));
-      if (this.offSuffix.get(k)?.some((s) => s.word === last)) return { kind: 'unknown', message: `/${k} … ${last} ${this.offReason}.` };
+      if (this.offSuffix.get(k)?.some((s) => s.word === last))
+        return { kind: 'unknown', message: `/${k} … ${last} ${this.offReason}.` };
       const hit = this.bySuffix.get(k)?.find((s) => s.word === last);
       if (!hit) continue;
       const rawArgs = skipWords(line.raw, n - 1).replace(/\s*\S+\s*$/, '');
       try {
-        return { kind: 'match', match: { action: hit.action, params: bindArgs(hit.action.command?.usage ?? '', rawArgs) } };
+        return {
+          kind: 'match',
+          match: { action: hit.action, params: bindArgs(hit.action.command?.usage ?? '', rawArgs) },
+        };
       } catch (e) {
         if (e instanceof UsageError) return { kind: 'usage', message: `${e.message}. Usage: ${usageOf(hit.action)}` };
         throw e;
@@ -152,7 +156,9 @@ export class Registry {
 
   /** Every command spelling a role may use ("/docker ps", "/ps"), e.g. for tab completion. */
   spellings(role: Role): string[] {
-    return this.allowedFor(role).flatMap((a) => (a.command ? [a.command.path, ...(a.command.aliases ?? [])].map((w) => `/${key(w)}`) : []));
+    return this.allowedFor(role).flatMap((a) =>
+      a.command ? [a.command.path, ...(a.command.aliases ?? [])].map((w) => `/${key(w)}`) : [],
+    );
   }
 
   /** Names `/help <group>` takes: each target and each command word that has verbs ("k8s"). */
@@ -170,7 +176,10 @@ export class Registry {
    * Help text lines grouped by target, each: usage, summary, and what it takes to run; with
    * `group`, only that target's or that command word's ("/help k8s").
    */
-  help(role: Role, group?: string): { target: string; lines: { usage: string; summary: string; risk: AnyAction['risk'] }[] }[] {
+  help(
+    role: Role,
+    group?: string,
+  ): { target: string; lines: { usage: string; summary: string; risk: AnyAction['risk'] }[] }[] {
     const groups = new Map<string, { usage: string; summary: string; risk: AnyAction['risk'] }[]>();
     for (const a of this.allowedFor(role)) {
       if (!a.command) continue;

@@ -13,8 +13,7 @@ export type Span =
   | { readonly kind: 'value'; readonly text: string };
 
 export type Block =
-  | { readonly kind: 'line'; readonly spans: readonly Span[] }
-  | { readonly kind: 'pre'; readonly text: string };
+  { readonly kind: 'line'; readonly spans: readonly Span[] } | { readonly kind: 'pre'; readonly text: string };
 
 /** A button asks the dispatcher to run an action with fixed parameters when pressed. */
 export interface Button {
@@ -90,7 +89,5 @@ export const say = (...spans: (Span | string)[]): Result => result([line(...span
 
 /** Plain text of a result, for the console, logs and tests. */
 export function plainText(r: Pick<Result, 'blocks'>): string {
-  return r.blocks
-    .map((b) => (b.kind === 'pre' ? b.text : b.spans.map((s) => s.text).join('')))
-    .join('\n');
+  return r.blocks.map((b) => (b.kind === 'pre' ? b.text : b.spans.map((s) => s.text).join(''))).join('\n');
 }

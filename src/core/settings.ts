@@ -22,30 +22,29 @@ export type SettingRows = Readonly<Record<string, Setting>>;
 export type SettingValues<S extends SettingRows> = { -readonly [K in keyof S]: z.output<S[K]['schema']> };
 
 export const ids = (what: string) =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
-      const out: number[] = [];
-      for (const p of parts) {
-        if (!/^-?\d{1,20}$/.test(p) || !Number.isSafeInteger(Number(p))) {
-          ctx.addIssue({ code: 'custom', message: `"${p}" is not a numeric ${what} id` });
-          return z.NEVER;
-        }
-        out.push(Number(p));
+  z.string().transform((s, ctx) => {
+    const parts = s
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== '');
+    const out: number[] = [];
+    for (const p of parts) {
+      if (!/^-?\d{1,20}$/.test(p) || !Number.isSafeInteger(Number(p))) {
+        ctx.addIssue({ code: 'custom', message: `"${p}" is not a numeric ${what} id` });
+        return z.NEVER;
       }
-      return out;
-    });
-
-export const bool = z
-  .string()
-  .transform((s, ctx) => {
-    const v = s.trim().toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-    if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not true or false` });
-    return z.NEVER;
+      out.push(Number(p));
+    }
+    return out;
   });
+
+export const bool = z.string().transform((s, ctx) => {
+  const v = s.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  ctx.addIssue({ code: 'custom', message: `"${s}" is not true or false` });
+  return z.NEVER;
+});
 
 export const int = (min: number, max: number) =>
   z.string().transform((s, ctx) => {
@@ -68,7 +67,12 @@ export const num = (min: number, max: number) =>
   });
 
 export const text = z.string().transform((s) => s.trim());
-export const list = z.string().transform((s) => s.split(',').map((p) => p.trim()).filter((p) => p !== ''));
+export const list = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== ''),
+);
 
 export const absolutePath = z.string().transform((s, ctx) => {
   const p = s.trim();

@@ -67,7 +67,10 @@ export interface AiSummary {
   /** How the LLM is told what it reads ("terminal session api"). */
   readonly what: (subject: string) => string;
   /** The read action that feeds it, and its params for a subject and a number of lines. */
-  readonly read: { readonly action: string; readonly params: (subject: string, lines: number) => Record<string, unknown> };
+  readonly read: {
+    readonly action: string;
+    readonly params: (subject: string, lines: number) => Record<string, unknown>;
+  };
 }
 
 /**
@@ -102,7 +105,10 @@ export const defineTarget = <const S extends SettingRows>(m: TargetModule<S>): T
  * A module's target from the settings (any object of them, e.g. the app's config); one the
  * settings switch off is only its "disabled" health line, the same for every target.
  */
-export async function buildTarget(m: TargetModule, env: Omit<TargetEnv, 'config'> & { readonly config: object }): Promise<Target | null> {
+export async function buildTarget(
+  m: TargetModule,
+  env: Omit<TargetEnv, 'config'> & { readonly config: object },
+): Promise<Target | null> {
   const t = await m.create({ ...env, config: env.config as Readonly<Record<string, unknown>> });
   if (t === null || !('disabled' in t)) return t;
   const detail = t.disabled;

@@ -21,7 +21,8 @@ const MARKS_KEPT = 2;
 
 const SPACE = /^\p{White_Space}$/u;
 // Braille blank (U+2800) draws nothing; the brackets are the escape's own and their lookalikes.
-const HIDDEN = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800\u2329\u232a\u27e8\u27e9\u3008\u3009]$/u;
+const HIDDEN =
+  /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800\u2329\u232a\u27e8\u27e9\u3008\u3009]$/u;
 const MARK = /^\p{M}$/u;
 
 const OPEN = '⟨';
@@ -44,7 +45,7 @@ function describe(c: string, n: number): string {
 /** One ⟨…⟩ for a run of characters: each stretch of one character, counted. */
 function escapeRun(chars: readonly string[]): string {
   const items: string[] = [];
-  for (let i = 0; i < chars.length; ) {
+  for (let i = 0; i < chars.length;) {
     let j = i + 1;
     while (j < chars.length && chars[j] === chars[i]) j++;
     items.push(describe(chars[i]!, j - i));
@@ -60,7 +61,7 @@ export function showInvisible(s: string): string {
   const chars = Array.from(s);
   const escaped = chars.map((c) => SPACE.test(c) || HIDDEN.test(c));
   // Short runs of plain spaces between visible characters are the only whitespace shown as itself.
-  for (let i = 0; i < chars.length; ) {
+  for (let i = 0; i < chars.length;) {
     if (chars[i] !== ' ') {
       i++;
       continue;
@@ -72,7 +73,7 @@ export function showInvisible(s: string): string {
     i = j;
   }
   // A mark shows on the character before it: kept only on a visible one, and only a few.
-  for (let i = 0; i < chars.length; ) {
+  for (let i = 0; i < chars.length;) {
     if (!MARK.test(chars[i]!)) {
       i++;
       continue;
@@ -84,7 +85,7 @@ export function showInvisible(s: string): string {
     i = j;
   }
   let out = '';
-  for (let i = 0; i < chars.length; ) {
+  for (let i = 0; i < chars.length;) {
     if (!escaped[i]) {
       out += chars[i++];
       continue;

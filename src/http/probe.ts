@@ -24,25 +24,36 @@ export function probeHealth(host: string, port: number, timeoutMs = 5000): Promi
   return new Promise((resolve) => {
     const req = request({ host: target, port, path: '/health', method: 'GET', timeout: timeoutMs }, (res) => {
       // Anything longer is not teleops' /health: cut short, it fails to parse and is reported so.
-      void readBody(res, 65_536).then(({ bytes }) => {
-        const body = bytes.toString('utf8');
-        let parsed: { status?: unknown; checks?: Record<string, unknown> } = {};
-        try {
-          parsed = JSON.parse(body) as typeof parsed;
-        } catch {
-          resolve({ ok: false, line: `${where} answered ${res.statusCode} with a body that is not JSON` });
-          return;
-        }
-        const down = Object.entries(parsed.checks ?? {})
-          .filter(([, s]) => s === 'down')
-          .map(([k]) => k);
-        const status = typeof parsed.status === 'string' ? parsed.status : 'unknown';
-        const ok = res.statusCode === 200 && status === 'ok';
-        resolve({ ok, line: `${status}${down.length > 0 ? ` (down: ${down.join(', ')})` : ''} — ${where} answered ${res.statusCode}` });
-      }, (e: Error) => resolve({ ok: false, line: `${where}: ${e.message}` }));
+      void readBody(res, 65_536).then(
+        ({ bytes }) => {
+          const body = bytes.toString('utf8');
+          let parsed: { status?: unknown; checks?: Record<string, unknown> } = {};
+          try {
+            parsed = JSON.parse(body) as typeof parsed;
+          } catch {
+            resolve({ ok: false, line: `${where} answered ${res.statusCode} with a body that is not JSON` });
+            return;
+          }
+          const down = Object.entries(parsed.checks ?? {})
+            .filter(([, s]) => s === 'down')
+            .map(([k]) => k);
+          const status = typeof parsed.status === 'string' ? parsed.status : 'unknown';
+          const ok = res.statusCode === 200 && status === 'ok';
+          resolve({
+            ok,
+            line: `${status}${down.length > 0 ? ` (down: ${down.join(', ')})` : ''} — ${where} answered ${res.statusCode}`,
+          });
+        },
+        (e: Error) => resolve({ ok: false, line: `${where}: ${e.message}` }),
+      );
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (e) => resolve({ ok: false, line: `cannot reach ${where}: ${e.message} — is teleops running with this HTTP_HOST/HTTP_PORT?` }));
+    req.on('error', (e) =>
+      resolve({
+        ok: false,
+        line: `cannot reach ${where}: ${e.message} — is teleops running with this HTTP_HOST/HTTP_PORT?`,
+      }),
+    );
     req.end();
   });
 }

@@ -25,8 +25,12 @@ export class AiMemoryRepo {
 
   constructor(private readonly db: Db) {
     this.q = {
-      add: db.prepare('INSERT INTO ai_memory (chat_id, author_id, author_role, role, content, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      recent: db.prepare('SELECT role, content, author_role AS authorRole FROM ai_memory WHERE chat_id = ? AND author_id = ? ORDER BY id DESC LIMIT ?'),
+      add: db.prepare(
+        'INSERT INTO ai_memory (chat_id, author_id, author_role, role, content, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      recent: db.prepare(
+        'SELECT role, content, author_role AS authorRole FROM ai_memory WHERE chat_id = ? AND author_id = ? ORDER BY id DESC LIMIT ?',
+      ),
       trim: db.prepare(
         'DELETE FROM ai_memory WHERE chat_id = ? AND author_id = ? AND id NOT IN (SELECT id FROM ai_memory WHERE chat_id = ? AND author_id = ? ORDER BY id DESC LIMIT ?)',
       ),

@@ -61,9 +61,13 @@ export class ApprovalRepo implements ApprovalStore {
          WHERE id = @id AND state = 'pending' AND expires_at > @at`,
       ),
       due: db.prepare(`SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ?`),
-      expire: db.prepare(`UPDATE approvals SET state = 'expired', decided_at = @at WHERE id = @id AND state = 'pending'`),
+      expire: db.prepare(
+        `UPDATE approvals SET state = 'expired', decided_at = @at WHERE id = @id AND state = 'pending'`,
+      ),
       pendingOf: db.prepare(`SELECT * FROM approvals WHERE state = 'pending' AND requester_id = ? AND chat_id = ?`),
-      cancel: db.prepare(`UPDATE approvals SET state = 'cancelled', decided_by = @by, decided_at = @at WHERE id = @id AND state = 'pending'`),
+      cancel: db.prepare(
+        `UPDATE approvals SET state = 'cancelled', decided_by = @by, decided_at = @at WHERE id = @id AND state = 'pending'`,
+      ),
       setCard: db.prepare('UPDATE approvals SET card = ? WHERE id = ?'),
       next: db.prepare(`SELECT min(expires_at) FROM approvals WHERE state = 'pending'`).pluck(),
       prune: db.prepare(`DELETE FROM approvals WHERE state != 'pending' AND decided_at IS NOT NULL AND decided_at < ?`),
@@ -85,7 +89,9 @@ export class ApprovalRepo implements ApprovalStore {
 
   expireDue(at: number): ApprovalRow[] {
     const due = (this.q.due.all(at) as Raw[]).map(fromRaw);
-    return due.filter((a) => this.q.expire.run({ id: a.id, at }).changes === 1).map((a) => ({ ...a, state: 'expired' as const, decidedAt: at }));
+    return due
+      .filter((a) => this.q.expire.run({ id: a.id, at }).changes === 1)
+      .map((a) => ({ ...a, state: 'expired' as const, decidedAt: at }));
   }
 
   nextExpiry(): number | undefined {

@@ -37,7 +37,11 @@ export async function backupState(o: BackupOptions): Promise<Extract<VerifyRepor
     try {
       closeSync(openSync(path, 'wx', 0o600));
     } catch (e) {
-      throw new BackupError((e as NodeJS.ErrnoException).code === 'EEXIST' ? `${path} exists; a backup never overwrites` : (e as Error).message);
+      throw new BackupError(
+        (e as NodeJS.ErrnoException).code === 'EEXIST'
+          ? `${path} exists; a backup never overwrites`
+          : (e as Error).message,
+      );
     }
     created.push(path);
     writeFileSync(path, bytes);
@@ -55,11 +59,18 @@ export async function backupState(o: BackupOptions): Promise<Extract<VerifyRepor
     try {
       const head = copy.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM audit').pluck().get()!;
       if (existsSync(o.anchorPath)) createNew(anchorOf(o.file), anchorUpTo(readFileSync(o.anchorPath), head));
-      v = await verifyAuditAsync(copy, { anchorPath: anchorOf(o.file), previousKeys: o.previousKeys, ...(o.hmacKey ? { hmacKey: o.hmacKey } : {}) });
+      v = await verifyAuditAsync(copy, {
+        anchorPath: anchorOf(o.file),
+        previousKeys: o.previousKeys,
+        ...(o.hmacKey ? { hmacKey: o.hmacKey } : {}),
+      });
     } finally {
       copy.close();
     }
-    if (!v.ok) throw new BackupError(v.unverifiable ? v.message : `the copy does not verify at #${v.firstBadSeq} (${v.kind}): ${v.message}`);
+    if (!v.ok)
+      throw new BackupError(
+        v.unverifiable ? v.message : `the copy does not verify at #${v.firstBadSeq} (${v.kind}): ${v.message}`,
+      );
     return v;
   } catch (e) {
     for (const p of created) rmSync(p, { force: true });

@@ -7,7 +7,9 @@ export class ChatStateRepo {
   constructor(db: Db) {
     this.q = {
       get: db.prepare('SELECT value FROM chat_state WHERE chat_id = ? AND key = ?'),
-      set: db.prepare('INSERT INTO chat_state (chat_id, key, value) VALUES (?, ?, ?) ON CONFLICT (chat_id, key) DO UPDATE SET value = excluded.value'),
+      set: db.prepare(
+        'INSERT INTO chat_state (chat_id, key, value) VALUES (?, ?, ?) ON CONFLICT (chat_id, key) DO UPDATE SET value = excluded.value',
+      ),
       del: db.prepare('DELETE FROM chat_state WHERE chat_id = ? AND key = ?'),
     };
   }

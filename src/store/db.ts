@@ -211,12 +211,16 @@ function migrate(db: Db): void {
 
 function migrateModules(db: Db, modules: readonly ModuleSchema[]): void {
   const get = db.prepare<[string], { version: number }>('SELECT version FROM module_versions WHERE module = ?');
-  const set = db.prepare('INSERT INTO module_versions (module, version) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET version = excluded.version');
+  const set = db.prepare(
+    'INSERT INTO module_versions (module, version) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET version = excluded.version',
+  );
   for (const m of modules) {
     const steps = m.migrations ?? [];
     const current = get.get(m.name)?.version ?? 0;
     if (current > steps.length) {
-      throw new Error(`the database was written by a newer teleops (${m.name} schema ${current}, this one knows ${steps.length})`);
+      throw new Error(
+        `the database was written by a newer teleops (${m.name} schema ${current}, this one knows ${steps.length})`,
+      );
     }
     for (let v = current; v < steps.length; v++) {
       db.transaction(() => {

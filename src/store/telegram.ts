@@ -29,7 +29,14 @@ export class CardMessageRepo {
   }
 
   all(): CardMessageRow[] {
-    type Raw = { chat_id: number; card_key: string; message_id: number; thread_id: number | null; keyboard: string | null; sent_hash: string | null };
+    type Raw = {
+      chat_id: number;
+      card_key: string;
+      message_id: number;
+      thread_id: number | null;
+      keyboard: string | null;
+      sent_hash: string | null;
+    };
     return (this.q.all.all() as Raw[]).map((r) => ({
       chatId: r.chat_id,
       key: r.card_key,
@@ -41,7 +48,15 @@ export class CardMessageRepo {
   }
 
   save(r: CardMessageRow, now = Date.now()): void {
-    this.q.save.run({ chatId: r.chatId, key: r.key, messageId: r.messageId, threadId: r.threadId ?? null, keyboard: r.keyboard ?? null, sentHash: r.sentHash ?? null, now });
+    this.q.save.run({
+      chatId: r.chatId,
+      key: r.key,
+      messageId: r.messageId,
+      threadId: r.threadId ?? null,
+      keyboard: r.keyboard ?? null,
+      sentHash: r.sentHash ?? null,
+      now,
+    });
   }
 
   remove(chatId: number, key: string): void {
@@ -142,7 +157,14 @@ export class ForumRepo {
   }
 
   topics(): TopicRow[] {
-    type Raw = { chat_id: number; card_key: string; thread_id: number; name: string; closed: number; reply: string | null };
+    type Raw = {
+      chat_id: number;
+      card_key: string;
+      thread_id: number;
+      name: string;
+      closed: number;
+      reply: string | null;
+    };
     return (this.q.topics.all() as Raw[]).map((r) => ({
       chatId: r.chat_id,
       key: r.card_key,
@@ -154,7 +176,14 @@ export class ForumRepo {
   }
 
   saveTopic(t: TopicRow): void {
-    this.q.saveTopic.run({ chatId: t.chatId, key: t.key, threadId: t.threadId, name: t.name, closed: t.closed ? 1 : 0, reply: t.reply ? JSON.stringify(t.reply) : null });
+    this.q.saveTopic.run({
+      chatId: t.chatId,
+      key: t.key,
+      threadId: t.threadId,
+      name: t.name,
+      closed: t.closed ? 1 : 0,
+      reply: t.reply ? JSON.stringify(t.reply) : null,
+    });
   }
 
   removeTopic(chatId: number, key: string): void {

@@ -10,7 +10,15 @@ export function httpWitness(url: URL): Witness {
       const res = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ source: 'teleops', kind: 'audit_head', seq: h.seq, hash: h.hash, keyed: h.keyed, key_id: h.keyId, at: h.at }),
+        body: JSON.stringify({
+          source: 'teleops',
+          kind: 'audit_head',
+          seq: h.seq,
+          hash: h.hash,
+          keyed: h.keyed,
+          key_id: h.keyId,
+          at: h.at,
+        }),
         signal,
         redirect: 'error',
       });

@@ -5,5 +5,7 @@ import { syslogWitness } from './syslog.js';
 
 /** The witnesses that need no transport: syslog and HTTP (a transport adds telegram:<chat id>). */
 export function serverWitnesses(specs: readonly WitnessSpec[]): Witness[] {
-  return specs.flatMap((s) => (s.kind === 'syslog' ? [syslogWitness(s.host, s.port)] : s.kind === 'http' ? [httpWitness(s.url)] : []));
+  return specs.flatMap((s) =>
+    s.kind === 'syslog' ? [syslogWitness(s.host, s.port)] : s.kind === 'http' ? [httpWitness(s.url)] : [],
+  );
 }

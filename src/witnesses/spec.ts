@@ -11,7 +11,8 @@ export function parseWitnessSpec(s: string): WitnessSpec | string {
     const chatId = Number(tg[1]);
     return Number.isSafeInteger(chatId) ? { kind: 'telegram', chatId } : `"${s}": not a Telegram chat id`;
   }
-  if (s.startsWith('telegram:')) return `"${s.slice(0, 80)}" is not telegram:<chat id> (a numeric chat id, e.g. telegram:-1001234567890)`;
+  if (s.startsWith('telegram:'))
+    return `"${s.slice(0, 80)}" is not telegram:<chat id> (a numeric chat id, e.g. telegram:-1001234567890)`;
   let u: URL;
   try {
     u = new URL(s);
@@ -20,7 +21,8 @@ export function parseWitnessSpec(s: string): WitnessSpec | string {
   }
   if (u.protocol === 'syslog:') {
     const port = Number(u.port);
-    if (!u.hostname || !port || u.pathname.replace(/^\/$/, '') !== '' || u.username || u.search) return `"${s}": write syslog://host:port (TCP, RFC 5424)`;
+    if (!u.hostname || !port || u.pathname.replace(/^\/$/, '') !== '' || u.username || u.search)
+      return `"${s}": write syslog://host:port (TCP, RFC 5424)`;
     return { kind: 'syslog', host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
   }
   if (u.protocol === 'http:' || u.protocol === 'https:') return { kind: 'http', url: u };

@@ -18,13 +18,24 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
 
 describe('plain text in the console goes to the agent', () => {
   it('shows progress, asks y/N for the approval card, and prints the answer', async () => {
-    const model = scriptedModel([{ calls: [{ tool: 'test_destroy', args: { name: 'web' } }] }, (call) => ({ text: `answer: ${lastToolOutput(call).split('\n')[0]}` })]);
+    const model = scriptedModel([
+      { calls: [{ tool: 'test_destroy', args: { name: 'web' } }] },
+      (call) => ({ text: `answer: ${lastToolOutput(call).split('\n')[0]}` }),
+    ]);
     t = await aiTestApp(model);
     const input = new PassThrough();
     const output = new PassThrough();
     let printed = '';
     output.on('data', (c: Buffer) => (printed += c.toString()));
-    const done = runConsole({ dispatcher: t.app.dispatcher, redactor: t.app.redactor, principal: localPrincipal('me'), downloadDir: t.dir, input, output, agent: t.agent });
+    const done = runConsole({
+      dispatcher: t.app.dispatcher,
+      redactor: t.app.redactor,
+      principal: localPrincipal('me'),
+      downloadDir: t.dir,
+      input,
+      output,
+      agent: t.agent,
+    });
     input.write('please destroy web\n');
     await waitFor(() => printed.includes('Approve? [y/N]'), 'the approval prompt');
     expect(printed).toContain('🔧 test.destroy web…');

@@ -20,11 +20,16 @@ describe.skipIf(!env)('/docker logs <c> [lines] summarize', () => {
   beforeAll(async () => {
     await createTestContainer(e.docker, {
       name: 'ads-api',
-      cmd: ['sh', '-c', `echo "starting"; echo "token ${SECRET}"; echo "FATAL db:5432 refused"; trap "exit 0" TERM; while :; do sleep 0.2; done`],
+      cmd: [
+        'sh',
+        '-c',
+        `echo "starting"; echo "token ${SECRET}"; echo "FATAL db:5432 refused"; trap "exit 0" TERM; while :; do sleep 0.2; done`,
+      ],
       suite: e.suite,
     });
     for (let i = 0; i < 50; i++) {
-      if ((await e.docker.getContainer('ads-api').logs({ stdout: true, stderr: true })).toString().includes('FATAL')) break;
+      if ((await e.docker.getContainer('ads-api').logs({ stdout: true, stderr: true })).toString().includes('FATAL'))
+        break;
       await new Promise((r) => setTimeout(r, 100));
     }
     t = await aiTestApp(model, { DOCKER_ENABLED: 'true', DOCKER_HOST: e.host, AUDIT_HMAC_KEY: SECRET }, [dockerModule]);
@@ -33,10 +38,16 @@ describe.skipIf(!env)('/docker logs <c> [lines] summarize', () => {
 
   it('reads the log through the registry and answers in a few lines, with no secret sent to the model', async () => {
     const o = await t.app.dispatcher.command(viewer, 'command', '/docker logs ads-api 20 summarize');
-    expect(o.kind === 'done' ? plainText(o.result) : o).toBe('🧠 Container ads-api\nThe service cannot reach its database.\nLast error: FATAL db:5432 refused');
+    expect(o.kind === 'done' ? plainText(o.result) : o).toBe(
+      '🧠 Container ads-api\nThe service cannot reach its database.\nLast error: FATAL db:5432 refused',
+    );
     const call = model.calls.at(-1)!;
     expect(call.tools ?? []).toEqual([]);
     expect(JSON.stringify(call)).not.toContain(SECRET);
-    expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'ai.docker-summary', outcome: 'ok', target: 'container ads-api' });
+    expect(t.app.audit.recent(1)[0]).toMatchObject({
+      action: 'ai.docker-summary',
+      outcome: 'ok',
+      target: 'container ads-api',
+    });
   });
 });

@@ -15,7 +15,15 @@ it('asks the provider once per LLM_CHECK_TTL_MS however often /health is polled'
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   let clock = 1_000_000;
   const llm = llmIntegration(
-    { AI_PROVIDER: 'openai-compatible', AI_MODEL: 'm1', AI_BASE_URL: base, AI_API_KEY: '', GEMINI_API_KEY: '', OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '' },
+    {
+      AI_PROVIDER: 'openai-compatible',
+      AI_MODEL: 'm1',
+      AI_BASE_URL: base,
+      AI_API_KEY: '',
+      GEMINI_API_KEY: '',
+      OPENAI_API_KEY: '',
+      ANTHROPIC_API_KEY: '',
+    },
     () => clock,
   );
   const signal = new AbortController().signal;

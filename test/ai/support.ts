@@ -22,16 +22,34 @@ export interface AiTestApp {
  * The real composition root with the test target, as testApp, plus a model: injected, or
  * (undefined) built from the AI settings in `env`.
  */
-export async function aiTestApp(model: AiModel | undefined, env: Record<string, string> = {}, extra: readonly TargetModule[] = [], dir?: string): Promise<AiTestApp> {
+export async function aiTestApp(
+  model: AiModel | undefined,
+  env: Record<string, string> = {},
+  extra: readonly TargetModule[] = [],
+  dir?: string,
+): Promise<AiTestApp> {
   const owned = dir === undefined ? tempDir('teleops-ai-') : undefined;
   const stateDir = dir ?? owned!.path;
   const r = loadConfig(
-    { AUTHORIZED_USER_IDS: '10,11', ADMIN_USER_IDS: '20', VIEWER_USER_IDS: '30', AUTHORIZED_CHAT_IDS: '-100', HTTP_PORT: '0', DOCKER_ENABLED: 'false', TMUX_ENABLED: 'false', STATE_DIR: stateDir, ...env },
+    {
+      AUTHORIZED_USER_IDS: '10,11',
+      ADMIN_USER_IDS: '20',
+      VIEWER_USER_IDS: '30',
+      AUTHORIZED_CHAT_IDS: '-100',
+      HTTP_PORT: '0',
+      DOCKER_ENABLED: 'false',
+      TMUX_ENABLED: 'false',
+      STATE_DIR: stateDir,
+      ...env,
+    },
     'console',
   );
   if (!r.ok) throw new Error(r.problems.join('\n'));
   const runsFile = join(stateDir, 'runs.txt');
-  const app = await createApp(r.config, [testTarget(runsFile), ...extra], { log: silentLogger(), ...(model ? { model } : {}) });
+  const app = await createApp(r.config, [testTarget(runsFile), ...extra], {
+    log: silentLogger(),
+    ...(model ? { model } : {}),
+  });
   if (!app.agent) {
     await app.close(0);
     owned?.remove();
@@ -57,7 +75,9 @@ export const groupBob: Principal = { transport: 'tg', userId: 11, chatId: -100, 
 export const viewer: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private', name: '@vera' };
 
 /** A UI that records what the agent showed, and answers approval cards with `decide`. */
-export function recordingUi(decide?: (p: PendingApproval) => Promise<void> | void): AgentUi & { progress: AgentUi['progress']; lines: string[]; cards: PendingApproval[] } {
+export function recordingUi(
+  decide?: (p: PendingApproval) => Promise<void> | void,
+): AgentUi & { progress: AgentUi['progress']; lines: string[]; cards: PendingApproval[] } {
   const lines: string[] = [];
   const cards: PendingApproval[] = [];
   return {

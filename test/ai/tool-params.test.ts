@@ -16,8 +16,22 @@ describeTmux('an LLM tool call with "" in a parameter', () => {
 
   beforeAll(async () => {
     server = testServer();
-    await server.tmux('new-session', '-d', '-s', 'build', '-x', '80', '-y', '20', server.script('build.sh', "echo 'compiled ok'; sleep 30"));
-    await eventually(async () => (await server.tmux('capture-pane', '-p', '-t', 'build')).includes('compiled ok') || undefined, 5000, 'the build output');
+    await server.tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'build',
+      '-x',
+      '80',
+      '-y',
+      '20',
+      server.script('build.sh', "echo 'compiled ok'; sleep 30"),
+    );
+    await eventually(
+      async () => (await server.tmux('capture-pane', '-p', '-t', 'build')).includes('compiled ok') || undefined,
+      5000,
+      'the build output',
+    );
     const socket = join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, server.socketName);
     t = await aiTestApp(model, { TMUX_ENABLED: 'true', TMUX_SOCKET: socket }, [tmuxModule]);
   });
@@ -44,8 +58,16 @@ describeTmux('an LLM tool call with "" in a parameter', () => {
 });
 
 it('dropEmptyOptionals: only optional or defaulted fields, only "", only object schemas', () => {
-  const schema = z.object({ name: z.string(), filter: z.string().regex(/^\w+$/).optional(), page: z.coerce.number().default(1), flag: z.boolean().optional() });
-  expect(dropEmptyOptionals(schema, { name: '', filter: '', page: '', flag: false })).toEqual({ name: '', flag: false });
+  const schema = z.object({
+    name: z.string(),
+    filter: z.string().regex(/^\w+$/).optional(),
+    page: z.coerce.number().default(1),
+    flag: z.boolean().optional(),
+  });
+  expect(dropEmptyOptionals(schema, { name: '', filter: '', page: '', flag: false })).toEqual({
+    name: '',
+    flag: false,
+  });
   expect(dropEmptyOptionals(schema, { name: 'a', filter: 'x' })).toEqual({ name: 'a', filter: 'x' });
   // Unknown keys are left for validation to judge.
   expect(dropEmptyOptionals(schema, { name: 'a', extra: '' })).toEqual({ name: 'a', extra: '' });

@@ -24,7 +24,9 @@ export const words = (s: string): string[] =>
 const namesTarget = (s: string): boolean => words(s).some((w) => TARGET_NAMES.has(w.toLowerCase()));
 
 const sources = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 
 const NAMING = new Set([
   ts.SyntaxKind.Identifier,

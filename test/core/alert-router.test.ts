@@ -7,7 +7,14 @@ import { plainText, say, type Result } from '../../src/core/result.js';
 function router(cooldownMs: number, silencedUntil = 0) {
   let now = 1_000_000;
   const sent: Result[] = [];
-  const r = new AlertRouter({ cooldownMs, deliver: async (res) => void sent.push(res), silencedUntil: () => silencedUntil, metrics: createMetrics(), log: silentLogger(), now: () => now });
+  const r = new AlertRouter({
+    cooldownMs,
+    deliver: async (res) => void sent.push(res),
+    silencedUntil: () => silencedUntil,
+    metrics: createMetrics(),
+    log: silentLogger(),
+    now: () => now,
+  });
   return { r, sent, tick: (ms: number) => (now += ms) };
 }
 

@@ -23,7 +23,9 @@ describe('renderCard', () => {
     const digest = requestDigest(row);
     const brief = plainText(card.brief);
     for (const l of [...FIXED, `Request: ${digest}`, 'expires in 1m']) expect(brief).toContain(l);
-    expect(brief).toContain(`in full in the document request-${digest}.txt (${card.document.content.length} characters)`);
+    expect(brief).toContain(
+      `in full in the document request-${digest}.txt (${card.document.content.length} characters)`,
+    );
     expect(brief).not.toContain('curl');
     expect(card.document.filename).toBe(`request-${digest}.txt`);
     expect(card.document.content.split('\n')[0]).toContain(digest);
@@ -33,7 +35,12 @@ describe('renderCard', () => {
 
   it('shows non-string parameters as JSON, made visible the same way, and bounds an outcome summary', () => {
     const row = approvalRow({ keys: ['C-c', 'y\u202e'], n: 3 });
-    const card = renderCard(row, { kind: 'finished', by: '@boss', ok: false, summary: `x${'\u200b\u200c'.repeat(2000)}` });
+    const card = renderCard(row, {
+      kind: 'finished',
+      by: '@boss',
+      ok: false,
+      summary: `x${'\u200b\u200c'.repeat(2000)}`,
+    });
     const text = plainText(card);
     expect(text).toContain('keys: ["C-c","y⟨U+202E⟩"]');
     expect(text).toContain('n: 3');

@@ -2,7 +2,16 @@ import { createHash, createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditKeyError, AuditLog, canonicalJson, entryKeyId, GENESIS_HASH, keyIdOf, rekeyProof, type AuditEntryInput } from '../../src/core/audit.js';
+import {
+  AuditKeyError,
+  AuditLog,
+  canonicalJson,
+  entryKeyId,
+  GENESIS_HASH,
+  keyIdOf,
+  rekeyProof,
+  type AuditEntryInput,
+} from '../../src/core/audit.js';
 import { verifyAudit, verifyAuditAsync, type VerifyOptions, type VerifyReport } from '../../src/core/audit-verify.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { runTeleops } from '../support/process.js';
@@ -17,7 +26,10 @@ import { tempDir } from '../support/app.js';
 const K1 = 'first-audit-key-0123456789';
 const K2 = 'second-audit-key-9876543210';
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-const hmac = (k: string) => (s: string): string => createHmac('sha256', k).update(s, 'utf8').digest('hex');
+const hmac =
+  (k: string) =>
+  (s: string): string =>
+    createHmac('sha256', k).update(s, 'utf8').digest('hex');
 
 interface Row {
   seq: number;
@@ -47,7 +59,15 @@ function state(): State {
   return { dir: d.path, db, anchorPath: join(d.path, 'audit.anchor') };
 }
 
-const input = (i: number): AuditEntryInput => ({ operator: `tg:${i}`, chat: 1, origin: 'command', action: 'docker.stop', target: `db-${i}`, params: { i }, outcome: 'ok' });
+const input = (i: number): AuditEntryInput => ({
+  operator: `tg:${i}`,
+  chat: 1,
+  origin: 'command',
+  action: 'docker.stop',
+  target: `db-${i}`,
+  params: { i },
+  outcome: 'ok',
+});
 
 function write(s: State, n: number, keys: { hmacKey?: string; previousKeys?: string[] } = {}): void {
   const log = new AuditLog(s.db, { anchorPath: s.anchorPath, ...keys });
@@ -62,10 +82,14 @@ function rechain(s: State, entries: readonly string[], from = 1): void {
   const all = rows(s.db);
   let prev = from === 1 ? GENESIS_HASH : all[from - 2]!.hash;
   s.db.prepare('DELETE FROM audit WHERE seq >= ?').run(from);
-  const anchor = readFileSync(s.anchorPath, 'latin1').split('\n').filter((l) => l !== '' && Number(l.split(' ')[0]) < from);
+  const anchor = readFileSync(s.anchorPath, 'latin1')
+    .split('\n')
+    .filter((l) => l !== '' && Number(l.split(' ')[0]) < from);
   entries.forEach((entry, i) => {
     const hash = sha256(prev + entry);
-    s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)').run(from + i, entry, prev, hash);
+    s.db
+      .prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)')
+      .run(from + i, entry, prev, hash);
     anchor.push(`${from + i} ${hash}`);
     prev = hash;
   });
@@ -90,23 +114,37 @@ describe('a keyed audit log says so', () => {
       expect(r.hash).toBe(hmac(K1)(r.prev_hash + r.entry));
     }
     expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 5, headSeq: 5 });
-    expect(await verify(s)).toMatchObject({ ok: false, unverifiable: true, missingKeyIds: [keyIdOf(K1)], message: expect.stringMatching(/^keyed log: cannot check without AUDIT_HMAC_KEY/) });
+    expect(await verify(s)).toMatchObject({
+      ok: false,
+      unverifiable: true,
+      missingKeyIds: [keyIdOf(K1)],
+      message: expect.stringMatching(/^keyed log: cannot check without AUDIT_HMAC_KEY/),
+    });
   });
 
   it('an unkeyed rewrite of a keyed log (hashes and anchor recomputed) is a break with the key, and not "intact" without it', async () => {
     const s = state();
     write(s, 6, { hmacKey: K1 });
-    rechain(s, rows(s.db).map((r) => r.entry));
+    rechain(
+      s,
+      rows(s.db).map((r) => r.entry),
+    );
     expect(await verify(s, { hmacKey: K1 })).toMatchObject({ ok: false, firstBadSeq: 1, kind: 'replaced' });
     const without = await verify(s);
     expect(without.ok).toBe(false);
-    expect(without).toMatchObject({ unverifiable: true, message: expect.stringContaining('keyed log: cannot check without AUDIT_HMAC_KEY') });
+    expect(without).toMatchObject({
+      unverifiable: true,
+      message: expect.stringContaining('keyed log: cannot check without AUDIT_HMAC_KEY'),
+    });
   });
 
   it('a rewrite that also strips the key ids is a break with the key', async () => {
     const s = state();
     write(s, 4, { hmacKey: K1 });
-    rechain(s, rows(s.db).map((r) => canonicalJson({ ...(JSON.parse(r.entry) as object), _key: undefined })));
+    rechain(
+      s,
+      rows(s.db).map((r) => canonicalJson({ ...(JSON.parse(r.entry) as object), _key: undefined })),
+    );
     expect(await verify(s, { hmacKey: K1 })).toMatchObject({ ok: false, firstBadSeq: 1, kind: 'replaced' });
   });
 
@@ -134,10 +172,28 @@ describe('a keyed audit log says so', () => {
     const mine = 'attacker-key-000000000';
     const to = keyIdOf(mine);
     const prev = rows(s.db)[2]!.hash;
-    const entry = canonicalJson({ _key: to, operator: 'teleops', chat: null, origin: 'system', action: 'audit.rekey', target: '', params: { from: keyIdOf(K1), to, proof: rekeyProof(mine, prev, to) }, outcome: 'info', seq: 4, ts: new Date().toISOString() });
-    s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (4, ?, ?, ?)').run(entry, prev, hmac(mine)(prev + entry));
+    const entry = canonicalJson({
+      _key: to,
+      operator: 'teleops',
+      chat: null,
+      origin: 'system',
+      action: 'audit.rekey',
+      target: '',
+      params: { from: keyIdOf(K1), to, proof: rekeyProof(mine, prev, to) },
+      outcome: 'info',
+      seq: 4,
+      ts: new Date().toISOString(),
+    });
+    s.db
+      .prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (4, ?, ?, ?)')
+      .run(entry, prev, hmac(mine)(prev + entry));
     writeFileSync(s.anchorPath, `${readFileSync(s.anchorPath, 'latin1')}4 ${hmac(mine)(prev + entry)}\n`);
-    expect(await verify(s, { hmacKey: mine, previousKeys: [K1] })).toMatchObject({ ok: false, firstBadSeq: 4, kind: 'rekey', message: expect.stringContaining('not proven with the old key') });
+    expect(await verify(s, { hmacKey: mine, previousKeys: [K1] })).toMatchObject({
+      ok: false,
+      firstBadSeq: 4,
+      kind: 'rekey',
+      message: expect.stringContaining('not proven with the old key'),
+    });
   });
 });
 
@@ -145,7 +201,9 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
   it('an unkeyed log from before key ids still verifies intact, and adopting a key links a rekey entry to it', async () => {
     const s = state();
     write(s, 4);
-    expect(rows(s.db).every((r) => entryKeyId(r.entry) === null && r.hash === sha256(r.prev_hash + r.entry))).toBe(true);
+    expect(rows(s.db).every((r) => entryKeyId(r.entry) === null && r.hash === sha256(r.prev_hash + r.entry))).toBe(
+      true,
+    );
     expect(await verify(s)).toEqual({ ok: true, entries: 4, headSeq: 4 });
     write(s, 2, { hmacKey: K1 });
     const rekey = JSON.parse(rows(s.db)[4]!.entry) as { action: string; params: unknown };
@@ -169,7 +227,10 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
     writeFileSync(s.anchorPath, lines.join(''));
     expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 3, headSeq: 3 });
     write(s, 1, { hmacKey: K1 });
-    expect(JSON.parse(rows(s.db)[3]!.entry)).toMatchObject({ action: 'audit.rekey', params: { from: keyIdOf(K1), to: keyIdOf(K1) } });
+    expect(JSON.parse(rows(s.db)[3]!.entry)).toMatchObject({
+      action: 'audit.rekey',
+      params: { from: keyIdOf(K1), to: keyIdOf(K1) },
+    });
     expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 5, headSeq: 5 });
   });
 
@@ -179,9 +240,16 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
     expect(() => write(s, 1, { hmacKey: K2 })).toThrow(AuditKeyError);
     expect(() => write(s, 1, { hmacKey: K2 })).toThrow(/AUDIT_HMAC_KEY_PREVIOUS/);
     write(s, 2, { hmacKey: K2, previousKeys: [K1] });
-    expect(JSON.parse(rows(s.db)[3]!.entry)).toMatchObject({ action: 'audit.rekey', params: { from: keyIdOf(K1), to: keyIdOf(K2) } });
+    expect(JSON.parse(rows(s.db)[3]!.entry)).toMatchObject({
+      action: 'audit.rekey',
+      params: { from: keyIdOf(K1), to: keyIdOf(K2) },
+    });
     expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toEqual({ ok: true, entries: 6, headSeq: 6 });
-    expect(await verify(s, { hmacKey: K2 })).toMatchObject({ ok: false, unverifiable: true, missingKeyIds: [keyIdOf(K1)] });
+    expect(await verify(s, { hmacKey: K2 })).toMatchObject({
+      ok: false,
+      unverifiable: true,
+      missingKeyIds: [keyIdOf(K1)],
+    });
     // Restarting with the new key alone adds nothing.
     write(s, 0, { hmacKey: K2 });
     expect(rows(s.db)).toHaveLength(6);

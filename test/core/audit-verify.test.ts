@@ -103,7 +103,15 @@ function modifyField(db: Db, seq: number, field: Field): void {
   const v = e[field];
   // params may be any JSON (a huge float absorbs + 1000), so it is wrapped instead.
   e[field] =
-    field === 'params' ? [v] : typeof v === 'string' ? `${v}x` : typeof v === 'number' ? v + 1000 : field === 'chat' ? 7 : 'x';
+    field === 'params'
+      ? [v]
+      : typeof v === 'string'
+        ? `${v}x`
+        : typeof v === 'number'
+          ? v + 1000
+          : field === 'chat'
+            ? 7
+            : 'x';
   db.prepare('UPDATE audit SET entry = ? WHERE seq = ?').run(canonicalJson(e), seq);
 }
 
@@ -139,7 +147,11 @@ const setPrevHash = (db: Db, seq: number, prev: string): void =>
 /** Moves the entry's first byte to the end of prev_hash: the bytes the hash covers stay the same. */
 function shiftBoundary(db: Db, seq: number): void {
   const r = rowAt(db, seq);
-  db.prepare('UPDATE audit SET prev_hash = ?, entry = ? WHERE seq = ?').run(r.prev_hash + r.entry[0], r.entry.slice(1), seq);
+  db.prepare('UPDATE audit SET prev_hash = ?, entry = ? WHERE seq = ?').run(
+    r.prev_hash + r.entry[0],
+    r.entry.slice(1),
+    seq,
+  );
 }
 
 /** A freshly computed chain without the key; returns the new rows. */
@@ -281,13 +293,18 @@ describe.each([
     expectBreak(verify(g), 'replaced', 1);
   });
 
-  it(keyed ? 'catches a single row re-hashed without the key as modified' : 'names a row re-hashed on its own as modified', () => {
-    const f = makeLog(hmacKey, inputs(10));
-    modifyField(f.db, 5, 'target');
-    const r = rowAt(f.db, 5);
-    f.db.prepare('UPDATE audit SET hash = ? WHERE seq = 5').run(sha256(r.prev_hash + r.entry));
-    expectBreak(verify(f), 'modified', 5);
-  });
+  it(
+    keyed
+      ? 'catches a single row re-hashed without the key as modified'
+      : 'names a row re-hashed on its own as modified',
+    () => {
+      const f = makeLog(hmacKey, inputs(10));
+      modifyField(f.db, 5, 'target');
+      const r = rowAt(f.db, 5);
+      f.db.prepare('UPDATE audit SET hash = ? WHERE seq = 5').run(sha256(r.prev_hash + r.entry));
+      expectBreak(verify(f), 'modified', 5);
+    },
+  );
 
   it('names a missing anchor file as anchor_missing', () => {
     const f = makeLog(hmacKey, inputs(3));
@@ -308,7 +325,10 @@ describe.each([
 
   it('names a line missing from the anchor as anchor_missing', () => {
     const f = makeLog(hmacKey, inputs(10));
-    writeAnchor(f, anchorLines(f).filter((_, i) => i !== 5));
+    writeAnchor(
+      f,
+      anchorLines(f).filter((_, i) => i !== 5),
+    );
     expectBreak(verify(f), 'anchor_missing', 6);
   });
 
@@ -328,7 +348,13 @@ describe.each([
   it('names a torn or garbled last anchor line as anchor_corrupt', () => {
     const f = makeLog(hmacKey, inputs(5));
     const lines = anchorLines(f);
-    writeFileSync(f.anchorPath, lines.slice(0, 4).map((l) => `${l}\n`).join('') + lines[4]!.slice(0, 20));
+    writeFileSync(
+      f.anchorPath,
+      lines
+        .slice(0, 4)
+        .map((l) => `${l}\n`)
+        .join('') + lines[4]!.slice(0, 20),
+    );
     expectBreak(verify(f), 'anchor_corrupt', 5);
     writeAnchor(f, [...lines, 'junk']);
     expectBreak(verify(f), 'anchor_corrupt', 6);
@@ -411,14 +437,38 @@ describe.each([
       }
     };
     for (const seq of [2048, 2049, 4096, 4097, n]) {
-      expectBreak(attempt(() => modifyField(f.db, seq, 'operator')), 'modified', seq);
-      expectBreak(attempt(() => swapRows(f.db, seq - 1, seq)), 'reordered', seq - 1);
-      expectBreak(attempt(() => truncateFrom(f.db, seq)), 'truncated', seq);
+      expectBreak(
+        attempt(() => modifyField(f.db, seq, 'operator')),
+        'modified',
+        seq,
+      );
+      expectBreak(
+        attempt(() => swapRows(f.db, seq - 1, seq)),
+        'reordered',
+        seq - 1,
+      );
+      expectBreak(
+        attempt(() => truncateFrom(f.db, seq)),
+        'truncated',
+        seq,
+      );
     }
     for (const seq of [2048, 2049, 4097]) {
-      expectBreak(attempt(() => deleteRow(f.db, seq, false)), 'deleted', seq);
-      expectBreak(attempt(() => deleteRow(f.db, seq, true)), 'deleted', seq);
-      expectBreak(attempt(() => insertRow(f.db, seq)), 'inserted', seq);
+      expectBreak(
+        attempt(() => deleteRow(f.db, seq, false)),
+        'deleted',
+        seq,
+      );
+      expectBreak(
+        attempt(() => deleteRow(f.db, seq, true)),
+        'deleted',
+        seq,
+      );
+      expectBreak(
+        attempt(() => insertRow(f.db, seq)),
+        'inserted',
+        seq,
+      );
     }
     expect(verify(f)).toEqual({ ok: true, entries: n, headSeq: n });
   });
@@ -648,11 +698,18 @@ describe('verifyAudit over random logs', () => {
   const at = (x: number, n: number): number => 1 + Math.floor(x * n);
   const op = (n: number): fc.Arbitrary<Op> =>
     fc.oneof(
-      fc.record({ op: fc.constant('modify' as const), at: pos.map((x) => at(x, n)), field: fc.constantFrom(...FIELDS) }),
+      fc.record({
+        op: fc.constant('modify' as const),
+        at: pos.map((x) => at(x, n)),
+        field: fc.constantFrom(...FIELDS),
+      }),
       fc.record({ op: fc.constant('delete' as const), at: pos.map((x) => at(x, n)), renumber: fc.boolean() }),
       fc.record({ op: fc.constant('insert' as const), at: pos.map((x) => at(x, n)) }),
       fc.record({ op: fc.constant('truncate' as const), at: pos.map((x) => at(x, n)) }),
-      fc.record({ op: fc.constant('replace' as const), entries: fc.array(entry, { minLength: 1, maxLength: 30, size: 'max' }) }),
+      fc.record({
+        op: fc.constant('replace' as const),
+        entries: fc.array(entry, { minLength: 1, maxLength: 30, size: 'max' }),
+      }),
       ...(n >= 2
         ? [
             fc

@@ -16,7 +16,9 @@ const text = (o: Outcome): string => (o.kind === 'done' ? plainText(o.result) : 
 describe('/audit and admin-only parameters', () => {
   it('shows a shell command line to admins only; operators and their LLM see [admin only]', async () => {
     t = await testApp({ SHELL_ENABLED: 'true' }, [shellModule]);
-    expect((await t.app.dispatcher.dispatch(admin, 'command', 'shell.run', { command: 'echo s3cr3t-plan' })).kind).toBe('approval');
+    expect((await t.app.dispatcher.dispatch(admin, 'command', 'shell.run', { command: 'echo s3cr3t-plan' })).kind).toBe(
+      'approval',
+    );
     await t.app.dispatcher.command(op, 'command', '/test touch a');
 
     const byOperator = text(await t.app.dispatcher.command(op, 'command', '/audit 10'));
@@ -28,7 +30,9 @@ describe('/audit and admin-only parameters', () => {
     expect(byLlm).toContain('shell.run [admin only]');
     expect(byLlm).not.toContain('s3cr3t-plan');
 
-    expect(text(await t.app.dispatcher.command(admin, 'command', '/audit 10'))).toContain('shell.run shell: echo s3cr3t-plan → approval_requested');
+    expect(text(await t.app.dispatcher.command(admin, 'command', '/audit 10'))).toContain(
+      'shell.run shell: echo s3cr3t-plan → approval_requested',
+    );
   });
 
   it('hides the parameters of an action that is no longer registered (shell switched off since)', async () => {

@@ -94,7 +94,11 @@ describe('canonicalJson', () => {
     const reversed = (v: unknown): unknown => {
       if (Array.isArray(v)) return v.map(reversed);
       if (v === null || typeof v !== 'object') return v;
-      return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversed(x)]));
+      return Object.fromEntries(
+        Object.entries(v)
+          .reverse()
+          .map(([k, x]) => [k, reversed(x)]),
+      );
     };
     fc.assert(
       fc.property(json, (v) => {
@@ -133,10 +137,18 @@ describe('AuditLog', () => {
       '{"action":"docker.restart","chat":-1001,"detail":"took 2 s","operator":"tg:101","origin":"command","outcome":"ok",' +
         '"params":{"container":"web-1","note":"ünïcødé ✓ 🚀"},"seq":1,"target":"docker","ts":"2025-05-01T00:00:01.000Z"}',
     );
-    expect(r1!.hash).toBe(createHash('sha256').update(r1!.prev_hash + r1!.entry, 'utf8').digest('hex'));
+    expect(r1!.hash).toBe(
+      createHash('sha256')
+        .update(r1!.prev_hash + r1!.entry, 'utf8')
+        .digest('hex'),
+    );
     expect(r2!.prev_hash).toBe(r1!.hash);
     expect(JSON.parse(r2!.entry)).not.toHaveProperty('detail');
-    expect(r2!.hash).toBe(createHash('sha256').update(r2!.prev_hash + r2!.entry, 'utf8').digest('hex'));
+    expect(r2!.hash).toBe(
+      createHash('sha256')
+        .update(r2!.prev_hash + r2!.entry, 'utf8')
+        .digest('hex'),
+    );
     expect(log.head()).toEqual({ seq: 2, hash: r2!.hash });
     expect(log.count()).toBe(2);
   });
@@ -148,7 +160,11 @@ describe('AuditLog', () => {
     log.append(input(1));
     log.append(input(2));
     for (const r of rows(db)) {
-      expect(r.hash).toBe(createHmac('sha256', 's3cret').update(r.prev_hash + r.entry, 'utf8').digest('hex'));
+      expect(r.hash).toBe(
+        createHmac('sha256', 's3cret')
+          .update(r.prev_hash + r.entry, 'utf8')
+          .digest('hex'),
+      );
     }
   });
 
@@ -221,11 +237,23 @@ describe('AuditLog', () => {
     for (let i = 1; i <= 3; i++) log.append(input(i));
     log.close();
     const lines = anchorLines(anchorPath);
-    writeFileSync(anchorPath, lines.slice(0, 2).map((l) => `${l}\n`).join(''));
+    writeFileSync(
+      anchorPath,
+      lines
+        .slice(0, 2)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
     newLog(db, anchorPath).close();
     expect(anchorLines(anchorPath)).toEqual(lines);
     // A head row whose hash is not a hash is left for verification, not copied into the anchor.
-    writeFileSync(anchorPath, lines.slice(0, 2).map((l) => `${l}\n`).join(''));
+    writeFileSync(
+      anchorPath,
+      lines
+        .slice(0, 2)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
     db.prepare('UPDATE audit SET hash = ? WHERE seq = 3').run(`x\n9 ${'a'.repeat(64)}`);
     newLog(db, anchorPath).close();
     expect(anchorLines(anchorPath)).toEqual(lines.slice(0, 2));
@@ -252,7 +280,7 @@ describe('AuditLog', () => {
     expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 5, headSeq: 5 });
   });
 
-  it('refuses to append inside a caller\'s transaction, which could roll back under the anchor', () => {
+  it("refuses to append inside a caller's transaction, which could roll back under the anchor", () => {
     const dir = tempDir();
     const db = open(dir);
     const anchorPath = join(dir, 'audit.anchor');

@@ -39,7 +39,10 @@ describe('tokenize', () => {
 
 describe('parseCommandLine', () => {
   it('reads the command, a bot suffix and the rest', () => {
-    expect(parseCommandLine('/Docker@TeleBot ps all', 'telebot')).toEqual({ words: ['docker', 'ps', 'all'], raw: 'ps all' });
+    expect(parseCommandLine('/Docker@TeleBot ps all', 'telebot')).toEqual({
+      words: ['docker', 'ps', 'all'],
+      raw: 'ps all',
+    });
     expect(parseCommandLine('/ps@OtherBot', 'telebot')).toBeNull();
     expect(parseCommandLine('hello')).toBeNull();
     expect(parseCommandLine('/bad-name')).toBeNull();
@@ -66,12 +69,16 @@ describe('bindArgs', () => {
 
   it('keeps the rest of the line exactly as typed', () => {
     fc.assert(
-      fc.property(word, fc.string({ minLength: 1, maxLength: 80 }).filter((s) => s.trim() !== ''), (first, rest) => {
-        const raw = `${first} ${rest}`;
-        const out = bindArgs('<a> <text...>', raw);
-        expect(out.a).toBe(first);
-        expect(out.text).toBe(raw.slice(raw.indexOf(rest.trimStart()[0]!, first.length)).trimEnd());
-      }),
+      fc.property(
+        word,
+        fc.string({ minLength: 1, maxLength: 80 }).filter((s) => s.trim() !== ''),
+        (first, rest) => {
+          const raw = `${first} ${rest}`;
+          const out = bindArgs('<a> <text...>', raw);
+          expect(out.a).toBe(first);
+          expect(out.text).toBe(raw.slice(raw.indexOf(rest.trimStart()[0]!, first.length)).trimEnd());
+        },
+      ),
     );
   });
 });

@@ -25,7 +25,8 @@ afterEach(async () => {
   await t?.close();
 });
 
-const text = (o: Outcome): string => (o.kind === 'done' ? plainText(o.result) : o.kind === 'refused' ? o.message : o.kind === 'failed' ? o.message : o.kind);
+const text = (o: Outcome): string =>
+  o.kind === 'done' ? plainText(o.result) : o.kind === 'refused' ? o.message : o.kind === 'failed' ? o.message : o.kind;
 
 describe('dispatcher', () => {
   it('runs a read command at once and audits it once, with its outcome', async () => {
@@ -38,7 +39,8 @@ describe('dispatcher', () => {
 
   it('gives strangers nothing, and audits them in aggregate', async () => {
     t = await testApp();
-    for (let i = 0; i < 50; i++) expect(await t.app.dispatcher.command(stranger, 'command', '/test touch x')).toEqual({ kind: 'ignored' });
+    for (let i = 0; i < 50; i++)
+      expect(await t.app.dispatcher.command(stranger, 'command', '/test touch x')).toEqual({ kind: 'ignored' });
     expect(runs(t.runsFile, 'touch')).toBe(0);
     const entries = t.app.audit.recent(100).filter((e) => e.outcome === 'unauthorized');
     expect(entries).toHaveLength(1);
@@ -47,7 +49,11 @@ describe('dispatcher', () => {
 
   it('refuses an authorized user in a chat that is not authorized', async () => {
     t = await testApp();
-    const o = await t.app.dispatcher.command({ transport: 'tg', userId: 10, chatId: -555, chatKind: 'group' }, 'command', '/test echo hi');
+    const o = await t.app.dispatcher.command(
+      { transport: 'tg', userId: 10, chatId: -555, chatKind: 'group' },
+      'command',
+      '/test echo hi',
+    );
     expect(o).toEqual({ kind: 'ignored' });
   });
 
@@ -67,16 +73,24 @@ describe('dispatcher', () => {
     expect(o.kind).toBe('refused');
     expect(text(o)).toMatch(/^Invalid input for test.touch: name:/);
     expect(runs(t.runsFile, 'touch')).toBe(0);
-    expect(text(await t.app.dispatcher.command(op, 'command', '/test touch a b'))).toMatch(/unexpected argument "b"\. Usage: \/test touch <name>/);
+    expect(text(await t.app.dispatcher.command(op, 'command', '/test touch a b'))).toMatch(
+      /unexpected argument "b"\. Usage: \/test touch <name>/,
+    );
     expect(text(await t.app.dispatcher.command(op, 'command', '/nope'))).toMatch(/\/nope is not a command/);
   });
 
   it('prints the usage line, from the registry, whenever a typed argument is missing or invalid', async () => {
     t = await testApp();
-    expect(text(await t.app.dispatcher.command(op, 'command', '/test touch'))).toBe('Invalid input for test.touch: name: missing. Usage: /test touch <name>');
-    expect(text(await t.app.dispatcher.command(op, 'command', '/test slow soon'))).toMatch(/^Invalid input for test.slow: ms: .*\. Usage: \/test slow <ms>$/);
+    expect(text(await t.app.dispatcher.command(op, 'command', '/test touch'))).toBe(
+      'Invalid input for test.touch: name: missing. Usage: /test touch <name>',
+    );
+    expect(text(await t.app.dispatcher.command(op, 'command', '/test slow soon'))).toMatch(
+      /^Invalid input for test.slow: ms: .*\. Usage: \/test slow <ms>$/,
+    );
     // A button or a tool call has no usage line to show: its parameters are not typed.
-    expect(text(await t.app.dispatcher.dispatch(op, 'button', 'test.touch', {}))).toBe('Invalid input for test.touch: name: missing');
+    expect(text(await t.app.dispatcher.dispatch(op, 'button', 'test.touch', {}))).toBe(
+      'Invalid input for test.touch: name: missing',
+    );
   });
 
   it('answers /help <group> with that group, and a mistyped group with a suggestion', async () => {
@@ -85,22 +99,34 @@ describe('dispatcher', () => {
     expect(help).toContain('/test echo [text...] — Echo text back');
     expect(help).not.toContain('/status');
     expect(text(await t.app.dispatcher.command(op, 'command', '/help /TEST'))).toContain('/test touch <name>');
-    expect(text(await t.app.dispatcher.command(op, 'command', '/help tset'))).toMatch(/^No command group "tset"\. Did you mean test\? Groups: .*test/);
+    expect(text(await t.app.dispatcher.command(op, 'command', '/help tset'))).toMatch(
+      /^No command group "tset"\. Did you mean test\? Groups: .*test/,
+    );
     // A viewer is not told about groups it cannot use.
     expect(text(await t.app.dispatcher.command(viewer, 'command', '/help'))).not.toContain('/test touch');
   });
 
   it('without an LLM, its spellings say that an LLM is needed; a mistyped verb is not a ps filter', async () => {
     // Docker on a socket that does not exist: nothing below may reach the engine.
-    t = await testApp({ DOCKER_ENABLED: 'true', DOCKER_HOST: 'unix:///nonexistent/docker.sock', AI_PROVIDER: 'none' }, [dockerModule]);
+    t = await testApp({ DOCKER_ENABLED: 'true', DOCKER_HOST: 'unix:///nonexistent/docker.sock', AI_PROVIDER: 'none' }, [
+      dockerModule,
+    ]);
     const ask = async (line: string) => text(await t.app.dispatcher.command(op, 'command', line));
-    expect(await ask('/docker summary web')).toBe('/docker summary needs an LLM, and none is configured (AI_PROVIDER=none).');
-    expect(await ask('/docker logs web 200 summarize')).toBe('/docker logs … summarize needs an LLM, and none is configured (AI_PROVIDER=none).');
+    expect(await ask('/docker summary web')).toBe(
+      '/docker summary needs an LLM, and none is configured (AI_PROVIDER=none).',
+    );
+    expect(await ask('/docker logs web 200 summarize')).toBe(
+      '/docker logs … summarize needs an LLM, and none is configured (AI_PROVIDER=none).',
+    );
     expect(await ask('/reset')).toBe('/reset needs an LLM, and none is configured (AI_PROVIDER=none).');
     expect(await ask('/docker foo')).toMatch(/^\/docker foo is not a command\. Try one of: ps, /);
-    expect(await ask('/docker lgos web')).toMatch(/^\/docker lgos is not a command\. Did you mean \/docker logs\? Try one of: /);
+    expect(await ask('/docker lgos web')).toMatch(
+      /^\/docker lgos is not a command\. Did you mean \/docker logs\? Try one of: /,
+    );
     expect(await ask('/dock')).toMatch(/^\/dock is not a command\. Did you mean \/docker\?/);
-    expect(await ask('/docker logs')).toBe('Invalid input for docker.logs: container: missing. Usage: /docker logs <container> [lines] [since] [grep...]');
+    expect(await ask('/docker logs')).toBe(
+      'Invalid input for docker.logs: container: missing. Usage: /docker logs <container> [lines] [since] [grep...]',
+    );
     expect(await ask('/help docker')).toContain('/docker logs <container>');
     expect(t.app.audit.recent(50).filter((e) => e.action.startsWith('docker.') && e.outcome !== 'invalid')).toEqual([]);
   });
@@ -130,7 +156,9 @@ describe('dispatcher', () => {
     expect(updates[0]).toMatch(/Approved by @ops · running/);
     expect(updates[1]).toMatch(/Approved by @ops · done/);
     expect(t.app.audit.recent(4).map((e) => e.outcome)).toEqual(['ok', 'started', 'approved', 'approval_requested']);
-    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('Already approved by @ops.');
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe(
+      'Already approved by @ops.',
+    );
     expect(runs(t.runsFile, 'destroy')).toBe(1);
   });
 
@@ -139,7 +167,9 @@ describe('dispatcher', () => {
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
     const updates: string[] = [];
-    t.app.dispatcher.approvals.onCardChanged((u) => updates.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
+    t.app.dispatcher.approvals.onCardChanged((u) =>
+      updates.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`),
+    );
     t.app.dispatcher.approvals.withdraw(o.approval.id, 'its card could not be shown in full');
     t.app.dispatcher.approvals.withdraw(o.approval.id, 'its card could not be shown in full');
     expect(updates).toEqual(['cancelled: 🚫 Cancelled by teleops; nothing was done.']);
@@ -170,7 +200,9 @@ describe('dispatcher', () => {
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
     expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'deny'))).toMatch(/Denied/);
-    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/Already denied/);
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(
+      /Already denied/,
+    );
     expect(runs(t.runsFile, 'destroy')).toBe(0);
     expect(t.app.audit.recent(1)[0]).toMatchObject({ outcome: 'rejected' });
   });
@@ -182,8 +214,17 @@ describe('dispatcher', () => {
     const forged = o.approval.token.replace(/./, (c) => (c === '0' ? '1' : '0'));
     expect(text(await t.app.dispatcher.decide(opInGroup, o.approval.id, forged, 'approve'))).toMatch(/not valid/);
     expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
-    expect(text(await t.app.dispatcher.decide(viewerInGroup, o.approval.id, o.approval.token, 'approve'))).toMatch(/operator role/);
-    expect(await t.app.dispatcher.decide({ transport: 'tg', userId: 999, chatId: -100, chatKind: 'group' }, o.approval.id, o.approval.token, 'approve')).toEqual({ kind: 'ignored' });
+    expect(text(await t.app.dispatcher.decide(viewerInGroup, o.approval.id, o.approval.token, 'approve'))).toMatch(
+      /operator role/,
+    );
+    expect(
+      await t.app.dispatcher.decide(
+        { transport: 'tg', userId: 999, chatId: -100, chatKind: 'group' },
+        o.approval.id,
+        o.approval.token,
+        'approve',
+      ),
+    ).toEqual({ kind: 'ignored' });
     expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
 
@@ -191,13 +232,21 @@ describe('dispatcher', () => {
     t = await testApp();
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
-    const row = t.app.db.prepare<[string], { params: string }>('SELECT params FROM approvals WHERE id = ?').get(o.approval.id)!;
+    const row = t.app.db
+      .prepare<[string], { params: string }>('SELECT params FROM approvals WHERE id = ?')
+      .get(o.approval.id)!;
     const params = JSON.stringify({ ...(JSON.parse(row.params) as object), name: 'prod' });
     // Params changed, hash left alone: the stored request no longer matches its hash.
     t.app.db.prepare('UPDATE approvals SET params = ? WHERE id = ?').run(params, o.approval.id);
     expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
     // The hash recomputed too (no key is involved): the token on the card's buttons no longer matches.
-    const rehashed = requestHash({ id: o.approval.id, action: 'test.destroy', params: JSON.parse(params) as Record<string, unknown>, requesterId: 10, chatId: 10 });
+    const rehashed = requestHash({
+      id: o.approval.id,
+      action: 'test.destroy',
+      params: JSON.parse(params) as Record<string, unknown>,
+      requesterId: 10,
+      chatId: 10,
+    });
     t.app.db.prepare('UPDATE approvals SET request_hash = ? WHERE id = ?').run(rehashed, o.approval.id);
     expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toMatch(/not valid/);
     expect(runs(t.runsFile, 'destroy')).toBe(0);
@@ -209,15 +258,23 @@ describe('dispatcher', () => {
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
     const closed: string[] = [];
-    t.app.dispatcher.approvals.onCardChanged((u) => closed.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`));
+    t.app.dispatcher.approvals.onCardChanged((u) =>
+      closed.push(`${u.approval.state}: ${plainText(u.card).split('\n').at(-1)!}`),
+    );
     const settled = t.app.dispatcher.approvals.settled(o.approval.id);
     await vi.advanceTimersByTimeAsync(9_000);
     expect(closed).toEqual([]);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(closed).toEqual(['expired: ⌛ Expired; nothing was done.']);
     expect(await settled).toEqual({ state: 'expired' });
-    expect(t.app.audit.recent(1)[0]).toMatchObject({ operator: 'tg:10', outcome: 'expired', detail: `approval ${o.approval.id}` });
-    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('This approval expired; nothing was done. Ask again.');
+    expect(t.app.audit.recent(1)[0]).toMatchObject({
+      operator: 'tg:10',
+      outcome: 'expired',
+      detail: `approval ${o.approval.id}`,
+    });
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe(
+      'This approval expired; nothing was done. Ask again.',
+    );
     expect(closed).toHaveLength(1);
     expect(t.app.audit.recent(10).filter((e) => e.outcome === 'expired')).toHaveLength(1);
     expect(runs(t.runsFile, 'destroy')).toBe(0);
@@ -228,7 +285,9 @@ describe('dispatcher', () => {
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
     t.app.db.prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, o.approval.id);
-    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe('This approval expired; nothing was done. Ask again.');
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe(
+      'This approval expired; nothing was done. Ask again.',
+    );
     expect(runs(t.runsFile, 'destroy')).toBe(0);
     expect(t.app.audit.recent(1)[0]).toMatchObject({ outcome: 'approval_requested' });
   });
@@ -241,7 +300,10 @@ describe('dispatcher', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     const shown: { ref: { messageId: number }; last: string }[] = [];
     const desk = t.app.dispatcher.approvals.cards<{ messageId: number }>({
-      readRef: (stored) => (typeof stored === 'object' && stored !== null && 'messageId' in stored ? { messageId: Number(stored.messageId) } : undefined),
+      readRef: (stored) =>
+        typeof stored === 'object' && stored !== null && 'messageId' in stored
+          ? { messageId: Number(stored.messageId) }
+          : undefined,
       show: (ref, c) => shown.push({ ref, last: plainText(c.card).split('\n').at(-1)! }),
     });
     desk.shown(o.approval.id, { messageId: 5 });
@@ -289,10 +351,15 @@ describe('dispatcher', () => {
     expect(left()).toEqual([ids[2], ids[1]]);
     expect(t.app.dispatcher.approvals.prune()).toBe(0);
     // The audit keeps the history of the pruned one.
-    expect(t.app.audit.recent(20).filter((e) => e.detail === `approval ${ids[0]}`).map((e) => e.outcome)).toEqual(['rejected', 'approval_requested']);
+    expect(
+      t.app.audit
+        .recent(20)
+        .filter((e) => e.detail === `approval ${ids[0]}`)
+        .map((e) => e.outcome),
+    ).toEqual(['rejected', 'approval_requested']);
   });
 
-  it('a pruned approval\'s button is answered with one clear line, and nothing runs', async () => {
+  it("a pruned approval's button is answered with one clear line, and nothing runs", async () => {
     t = await testApp();
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
@@ -301,7 +368,10 @@ describe('dispatcher', () => {
     expect(t.app.dispatcher.approvals.prune()).toBe(1);
     for (const decision of ['approve', 'deny'] as const) {
       const answer = await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, decision);
-      expect(answer).toEqual({ kind: 'refused', message: 'This approval is not valid here (unknown, or too old); nothing was done.' });
+      expect(answer).toEqual({
+        kind: 'refused',
+        message: 'This approval is not valid here (unknown, or too old); nothing was done.',
+      });
     }
     expect(runs(t.runsFile, 'destroy')).toBe(0);
   });
@@ -324,7 +394,7 @@ describe('dispatcher', () => {
     }
   });
 
-  it('/cancel withdraws the operator\'s pending approvals', async () => {
+  it("/cancel withdraws the operator's pending approvals", async () => {
     t = await testApp();
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db');
     if (o.kind !== 'approval') throw new Error('expected approval');
@@ -352,7 +422,10 @@ describe('dispatcher', () => {
 
   it('times out a slow action, and hides internal errors behind a reference', async () => {
     t = await testApp();
-    expect(await t.app.dispatcher.command(op, 'command', '/test slow 5000')).toMatchObject({ kind: 'failed', message: 'test.slow timed out after 2s' });
+    expect(await t.app.dispatcher.command(op, 'command', '/test slow 5000')).toMatchObject({
+      kind: 'failed',
+      message: 'test.slow timed out after 2s',
+    });
     const boom = await t.app.dispatcher.command(op, 'command', '/test boom');
     expect(text(boom)).toMatch(/^test.boom failed unexpectedly \(ref [0-9a-f]{8}; details in the log\)\.$/);
   });
@@ -397,12 +470,24 @@ describe('dispatcher', () => {
     expect(text(await t.app.dispatcher.command(op, 'command', '/whoami'))).toBe('User 10 · chat 10 · role operator');
     expect(text(await t.app.dispatcher.command(op, 'command', '/status'))).toMatch(/🟢 audit: up/);
     await t.app.dispatcher.command(op, 'command', '/test touch a');
-    expect(text(await t.app.dispatcher.command(op, 'command', '/audit 2'))).toMatch(/Last 2 audit entries[\s\S]*test.touch thing a → ok/);
-    expect(text(await t.app.dispatcher.command(op, 'command', '/audit verify'))).toMatch(/^✅ Audit log intact: \d+ entries/);
-    const { seq } = t.app.db.prepare(`SELECT min(seq) AS seq FROM audit WHERE entry LIKE '%thing a%'`).get() as { seq: number };
+    expect(text(await t.app.dispatcher.command(op, 'command', '/audit 2'))).toMatch(
+      /Last 2 audit entries[\s\S]*test.touch thing a → ok/,
+    );
+    expect(text(await t.app.dispatcher.command(op, 'command', '/audit verify'))).toMatch(
+      /^✅ Audit log intact: \d+ entries/,
+    );
+    const { seq } = t.app.db.prepare(`SELECT min(seq) AS seq FROM audit WHERE entry LIKE '%thing a%'`).get() as {
+      seq: number;
+    };
     t.app.db.prepare(`UPDATE audit SET entry = replace(entry, 'thing a', 'thing b') WHERE seq = ?`).run(seq);
-    expect(text(await t.app.dispatcher.command(op, 'command', '/audit verify'))).toContain(`❌ Audit log broken at #${seq} (modified)`);
+    expect(text(await t.app.dispatcher.command(op, 'command', '/audit verify'))).toContain(
+      `❌ Audit log broken at #${seq} (modified)`,
+    );
     const last = t.app.db.prepare(`SELECT entry FROM audit ORDER BY seq DESC LIMIT 1`).pluck().get() as string;
-    expect(JSON.parse(last)).toMatchObject({ action: 'audit.verify', outcome: 'failed', detail: expect.stringContaining(`broken at #${seq} (modified)`) });
+    expect(JSON.parse(last)).toMatchObject({
+      action: 'audit.verify',
+      outcome: 'failed',
+      detail: expect.stringContaining(`broken at #${seq} (modified)`),
+    });
   });
 });

@@ -41,13 +41,25 @@ describe('operatorError', () => {
 
   it('answers any input with short single lines', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.jsonValue(), fc.dictionary(fc.oneof(fc.constantFrom('container', 'lines', 'name', 'kind', 'exact', 'tags', 'ratio'), fc.string({ maxLength: 300 })), fc.jsonValue())), (input) => {
-        for (const m of messages(params, input)) {
-          expect(m).not.toMatch(/\n/);
-          expect(m.length).toBeGreaterThan(0);
-          expect(m.length).toBeLessThan(400);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.dictionary(
+            fc.oneof(
+              fc.constantFrom('container', 'lines', 'name', 'kind', 'exact', 'tags', 'ratio'),
+              fc.string({ maxLength: 300 }),
+            ),
+            fc.jsonValue(),
+          ),
+        ),
+        (input) => {
+          for (const m of messages(params, input)) {
+            expect(m).not.toMatch(/\n/);
+            expect(m.length).toBeGreaterThan(0);
+            expect(m.length).toBeLessThan(400);
+          }
+        },
+      ),
     );
   });
 });

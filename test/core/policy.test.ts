@@ -3,7 +3,12 @@ import fc from 'fast-check';
 import { actorId, Policy, principalId, type ChatKind, type Principal } from '../../src/core/policy.js';
 
 const policy = new Policy({ transport: 'tg', operators: [10, 11], admins: [20], viewers: [30], chats: [-100] });
-const tg = (userId: number, chatId: number, chatKind: ChatKind): Principal => ({ transport: 'tg', userId, chatId, chatKind });
+const tg = (userId: number, chatId: number, chatKind: ChatKind): Principal => ({
+  transport: 'tg',
+  userId,
+  chatId,
+  chatKind,
+});
 
 describe('Policy.identify', () => {
   it('accepts an authorized user in their private chat or an authorized group', () => {
@@ -20,7 +25,7 @@ describe('Policy.identify', () => {
     expect(policy.identify(tg(10, -100, 'channel'))).toBeNull();
   });
 
-  it('the lists hold one transport\'s ids: the same number from another transport is nobody', () => {
+  it("the lists hold one transport's ids: the same number from another transport is nobody", () => {
     expect(policy.identify({ transport: 'slack', userId: 10, chatId: 10, chatKind: 'private' })).toBeNull();
     expect(policy.identify({ transport: 'slack', userId: 20, chatId: -100, chatKind: 'group' })).toBeNull();
   });
@@ -39,7 +44,9 @@ describe('Policy.identify', () => {
   });
 
   it('the local console user is an operator', () => {
-    expect(policy.identify({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' })).toMatchObject({ role: 'operator', display: 'console:alice' });
+    expect(
+      policy.identify({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' }),
+    ).toMatchObject({ role: 'operator', display: 'console:alice' });
   });
 });
 
@@ -47,7 +54,9 @@ describe('audit names', () => {
   it('are the strings earlier versions wrote, so old logs read the same', () => {
     expect(principalId(tg(10, 10, 'private'))).toBe('tg:10');
     expect(principalId({ transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@ops' })).toBe('tg:10');
-    expect(principalId({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' })).toBe('console:alice');
+    expect(principalId({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' })).toBe(
+      'console:alice',
+    );
     expect(policy.actorOf({ userId: 10, display: '@ops' })).toBe('tg:10');
     expect(policy.actorOf({ userId: 0, display: 'console:alice' })).toBe('console:alice');
     expect(actorId('tg', 123456789)).toBe('tg:123456789');

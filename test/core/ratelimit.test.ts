@@ -23,19 +23,23 @@ describe('RateLimiter', () => {
     let refusedBig = 0;
     let tight = 0;
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 60 }), fc.array(gap, { maxLength: 300, size: 'max' }), (perMinute, gaps) => {
-        let now = 0;
-        const rl = new RateLimiter(perMinute, () => now);
-        let admitted = 0;
-        for (const g of gaps) {
-          now += g;
-          if (rl.take('k').ok) admitted++;
-        }
-        const bound = perMinute + Math.floor((now * perMinute) / 60_000);
-        expect(admitted).toBeLessThanOrEqual(bound);
-        if (perMinute > 10 && admitted < gaps.length) refusedBig++;
-        if (admitted === bound) tight++;
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(gap, { maxLength: 300, size: 'max' }),
+        (perMinute, gaps) => {
+          let now = 0;
+          const rl = new RateLimiter(perMinute, () => now);
+          let admitted = 0;
+          for (const g of gaps) {
+            now += g;
+            if (rl.take('k').ok) admitted++;
+          }
+          const bound = perMinute + Math.floor((now * perMinute) / 60_000);
+          expect(admitted).toBeLessThanOrEqual(bound);
+          if (perMinute > 10 && admitted < gaps.length) refusedBig++;
+          if (admitted === bound) tight++;
+        },
+      ),
     );
     expect(refusedBig).toBeGreaterThan(10);
     expect(tight).toBeGreaterThan(10);
@@ -43,23 +47,27 @@ describe('RateLimiter', () => {
 
   it('retryAfter is (to the millisecond) the shortest wait that works, also with part of a token refilled', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 120 }), fc.double({ min: 0, max: 0.99, noNaN: true }), (perMinute, part) => {
-        let now = 0;
-        const rl = new RateLimiter(perMinute, () => now);
-        for (let i = 0; i < perMinute; i++) rl.take('k');
-        now += Math.floor((part * 60_000) / perMinute);
-        const r = rl.take('k');
-        if (r.ok) throw new Error('expected a refusal');
-        // A twin limiter in the same state shows that a shorter wait is not enough (2 ms
-        // shorter: rounding the float refill up may add one).
-        let then = 0;
-        const twin = new RateLimiter(perMinute, () => then);
-        for (let i = 0; i < perMinute; i++) twin.take('k');
-        then = now + r.retryAfterMs - 2;
-        expect(twin.take('k').ok).toBe(false);
-        now += r.retryAfterMs;
-        expect(rl.take('k').ok).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 120 }),
+        fc.double({ min: 0, max: 0.99, noNaN: true }),
+        (perMinute, part) => {
+          let now = 0;
+          const rl = new RateLimiter(perMinute, () => now);
+          for (let i = 0; i < perMinute; i++) rl.take('k');
+          now += Math.floor((part * 60_000) / perMinute);
+          const r = rl.take('k');
+          if (r.ok) throw new Error('expected a refusal');
+          // A twin limiter in the same state shows that a shorter wait is not enough (2 ms
+          // shorter: rounding the float refill up may add one).
+          let then = 0;
+          const twin = new RateLimiter(perMinute, () => then);
+          for (let i = 0; i < perMinute; i++) twin.take('k');
+          then = now + r.retryAfterMs - 2;
+          expect(twin.take('k').ok).toBe(false);
+          now += r.retryAfterMs;
+          expect(rl.take('k').ok).toBe(true);
+        },
+      ),
     );
   });
 

@@ -13,7 +13,18 @@ const chars = (alphabet: string, min: number, max: number): fc.Arbitrary<string>
 
 /** Random surroundings: punctuation, whitespace, unicode (emoji, CJK, combining), ASCII. */
 const noiseUnit = fc.oneof(
-  fc.constantFrom(...' \n\r\t.,;:=-_/"\'()[]{}<>@#&?!*+%$~|\\'.split(''), '\r\n', '🙂', '😀', 'é', '中', 'ß', 'e\u0301', '\u2028', '\u00a0'),
+  fc.constantFrom(
+    ...' \n\r\t.,;:=-_/"\'()[]{}<>@#&?!*+%$~|\\'.split(''),
+    '\r\n',
+    '🙂',
+    '😀',
+    'é',
+    '中',
+    'ß',
+    'e\u0301',
+    '\u2028',
+    '\u00a0',
+  ),
   fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
 );
@@ -31,7 +42,28 @@ interface Shape {
   readonly wordStart?: boolean;
 }
 
-const KEYS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'API-KEY', 'Password', 'DB_PASSWORD', 'client_secret', 'access_token', 'accessToken', 'secret_key', 'X-Api-Key', 'authorization', 'credentials', 'private_key', 'passphrase', 'GPG_PASSPHRASE'];
+const KEYS = [
+  'password',
+  'passwd',
+  'pwd',
+  'secret',
+  'token',
+  'api_key',
+  'apikey',
+  'API-KEY',
+  'Password',
+  'DB_PASSWORD',
+  'client_secret',
+  'access_token',
+  'accessToken',
+  'secret_key',
+  'X-Api-Key',
+  'authorization',
+  'credentials',
+  'private_key',
+  'passphrase',
+  'GPG_PASSPHRASE',
+];
 const VALUE_CHARS = `${ALNUM}!#$%()*+,./:;<=>?@[]^_{|}~-`;
 
 const shapes: Record<string, fc.Arbitrary<Shape>> = {
@@ -40,9 +72,14 @@ const shapes: Record<string, fc.Arbitrary<Shape>> = {
     .tuple(fc.constantFrom('sk-', 'sk-proj-', 'sk-ant-api03-'), chars(B64URL, 20, 90))
     .map(([p, b]) => ({ text: p + b, secret: p + b, wordStart: true })),
   google: chars(B64URL, 35, 35).map((b) => ({ text: `AIza${b}`, secret: `AIza${b}` })),
-  awsId: fc.tuple(fc.constantFrom('AKIA', 'ASIA'), chars(UPPER + DIGITS, 16, 16)).map(([p, b]) => ({ text: p + b, secret: p + b })),
+  awsId: fc
+    .tuple(fc.constantFrom('AKIA', 'ASIA'), chars(UPPER + DIGITS, 16, 16))
+    .map(([p, b]) => ({ text: p + b, secret: p + b })),
   awsSecret: fc
-    .tuple(fc.constantFrom('aws_secret_access_key=', 'AWS_SECRET_ACCESS_KEY: ', 'aws_secret_access_key = '), chars(`${ALNUM}/+`, 40, 40))
+    .tuple(
+      fc.constantFrom('aws_secret_access_key=', 'AWS_SECRET_ACCESS_KEY: ', 'aws_secret_access_key = '),
+      chars(`${ALNUM}/+`, 40, 40),
+    )
     .map(([k, v]) => ({ text: k + v, secret: v })),
   github: fc
     .oneof(
@@ -50,16 +87,34 @@ const shapes: Record<string, fc.Arbitrary<Shape>> = {
       chars(`${ALNUM}_`, 82, 82).map((b) => `github_pat_${b}`),
     )
     .map((t) => ({ text: t, secret: t })),
-  slack: fc.tuple(fc.constantFrom('xoxb-', 'xoxp-', 'xoxa-', 'xoxr-'), chars(`${ALNUM}-`, 10, 50)).map(([p, b]) => ({ text: p + b, secret: p + b })),
+  slack: fc
+    .tuple(fc.constantFrom('xoxb-', 'xoxp-', 'xoxa-', 'xoxr-'), chars(`${ALNUM}-`, 10, 50))
+    .map(([p, b]) => ({ text: p + b, secret: p + b })),
   jwt: fc
     .tuple(chars(B64URL, 10, 40), chars(B64URL, 10, 80), chars(B64URL, 0, 60))
     .map(([h, p, s]) => ({ text: `eyJ${h}.eyJ${p}.${s}`, secret: `eyJ${h}.eyJ${p}.${s}`, wordStart: true })),
   bearer: fc
-    .tuple(fc.constantFrom('Bearer ', 'bearer ', 'Authorization: Bearer ', 'authorization: bearer\t', 'Authorization: Basic '), chars(`${ALNUM}._~+/-`, 8, 80))
+    .tuple(
+      fc.constantFrom(
+        'Bearer ',
+        'bearer ',
+        'Authorization: Bearer ',
+        'authorization: bearer\t',
+        'Authorization: Basic ',
+      ),
+      chars(`${ALNUM}._~+/-`, 8, 80),
+    )
     .map(([p, t]) => ({ text: p + t, secret: t })),
   privateKey: fc
     .tuple(
-      fc.constantFrom('RSA PRIVATE KEY', 'PRIVATE KEY', 'OPENSSH PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'PGP PRIVATE KEY BLOCK'),
+      fc.constantFrom(
+        'RSA PRIVATE KEY',
+        'PRIVATE KEY',
+        'OPENSSH PRIVATE KEY',
+        'EC PRIVATE KEY',
+        'ENCRYPTED PRIVATE KEY',
+        'PGP PRIVATE KEY BLOCK',
+      ),
       fc.array(chars(`${ALNUM}+/=`, 16, 64), { minLength: 1, maxLength: 5 }),
       fc.boolean(),
       fc.constantFrom('\n', '\\n'),
@@ -91,20 +146,42 @@ const shapes: Record<string, fc.Arbitrary<Shape>> = {
     .map(([scheme, user, pass, host]) => ({ text: `${scheme}://${user}:${pass}@${host}/x`, secret: pass })),
   cliFlag: fc
     .tuple(
-      fc.constantFrom('--password', '--passwd', '--token', '--requirepass', '--api-key', '--secret', '--auth-token', '--masterauth'),
+      fc.constantFrom(
+        '--password',
+        '--passwd',
+        '--token',
+        '--requirepass',
+        '--api-key',
+        '--secret',
+        '--auth-token',
+        '--masterauth',
+      ),
       fc.constantFrom(' ', '  ', '\t', '='),
       chars(VALUE_CHARS, 8, 40).filter((v) => !v.startsWith('--')),
     )
     .map(([flag, sep, v]) => ({ text: `${flag}${sep}${v}`, secret: v })),
   mysqlPassword: fc
-    .tuple(fc.constantFrom('mysql', 'mysqldump', 'mariadb', 'mysqladmin'), fc.constantFrom('', ' -h db', ' -u root', ' --host=db.local -P 3306 -u admin'), chars(VALUE_CHARS, 8, 40))
+    .tuple(
+      fc.constantFrom('mysql', 'mysqldump', 'mariadb', 'mysqladmin'),
+      fc.constantFrom('', ' -h db', ' -u root', ' --host=db.local -P 3306 -u admin'),
+      chars(VALUE_CHARS, 8, 40),
+    )
     .map(([cmd, args, v]) => ({ text: `${cmd}${args} -p${v}`, secret: v, wordStart: true })),
   redisCli: fc
-    .tuple(fc.constantFrom('', ' -h cache', ' -p 6380'), chars(VALUE_CHARS, 8, 40).filter((v) => !v.startsWith('-')))
+    .tuple(
+      fc.constantFrom('', ' -h cache', ' -p 6380'),
+      chars(VALUE_CHARS, 8, 40).filter((v) => !v.startsWith('-')),
+    )
     .map(([args, v]) => ({ text: `redis-cli${args} -a ${v}`, secret: v, wordStart: true })),
   azure: fc
-    .tuple(fc.constantFrom('AccountKey=', 'SharedAccessKey=', 'accountkey=', 'SharedAccessSignature='), chars(`${ALNUM}+/=`, 20, 88))
-    .map(([k, v]) => ({ text: `DefaultEndpointsProtocol=https;AccountName=acct;${k}${v};EndpointSuffix=core.windows.net`, secret: v })),
+    .tuple(
+      fc.constantFrom('AccountKey=', 'SharedAccessKey=', 'accountkey=', 'SharedAccessSignature='),
+      chars(`${ALNUM}+/=`, 20, 88),
+    )
+    .map(([k, v]) => ({
+      text: `DefaultEndpointsProtocol=https;AccountName=acct;${k}${v};EndpointSuffix=core.windows.net`,
+      secret: v,
+    })),
   stripe: fc
     .tuple(fc.constantFrom('sk_live_', 'rk_live_', 'sk_test_', 'whsec_'), chars(ALNUM, 24, 99))
     .map(([p, b]) => ({ text: p + b, secret: p + b, wordStart: true })),
@@ -115,19 +192,43 @@ const shapes: Record<string, fc.Arbitrary<Shape>> = {
     .map(([t, b, x]) => ({ text: `https://hooks.slack.com/services/T${t}/B${b}/${x}`, secret: `${b}/${x}` })),
   googleOauth: chars(B64URL, 30, 160).map((b) => ({ text: `ya29.${b}`, secret: `ya29.${b}`, wordStart: true })),
   awsPair: fc
-    .tuple(chars(UPPER + DIGITS, 16, 16), fc.constantFrom(' ', ',', '\t', ' : ', '","', '\n'), chars(`${ALNUM}/+`, 40, 40))
+    .tuple(
+      chars(UPPER + DIGITS, 16, 16),
+      fc.constantFrom(' ', ',', '\t', ' : ', '","', '\n'),
+      chars(`${ALNUM}/+`, 40, 40),
+    )
     .map(([id, sep, key]) => ({ text: `AKIA${id}${sep}${key} `, secret: key })),
   k8sEnvYaml: fc
-    .tuple(fc.constantFrom('DB_PASSWORD', 'API_TOKEN', 'password', 'STRIPE_SECRET_KEY', 'GPG_PASSPHRASE'), fc.constantFrom('', '"'), fc.constantFrom('  ', '    '), chars(VALUE_CHARS, 8, 40))
+    .tuple(
+      fc.constantFrom('DB_PASSWORD', 'API_TOKEN', 'password', 'STRIPE_SECRET_KEY', 'GPG_PASSPHRASE'),
+      fc.constantFrom('', '"'),
+      fc.constantFrom('  ', '    '),
+      chars(VALUE_CHARS, 8, 40),
+    )
     .map(([name, q, indent, v]) => ({ text: `\n- name: ${q}${name}${q}\n${indent}value: ${v}`, secret: v })),
   k8sEnvJson: fc
-    .tuple(fc.constantFrom('DB_PASSWORD', 'API_TOKEN', 'secret_key', 'ADMIN_CREDENTIALS'), fc.constantFrom(',', ', ', ',\n  '), chars(`${VALUE_CHARS} é`, 8, 40))
+    .tuple(
+      fc.constantFrom('DB_PASSWORD', 'API_TOKEN', 'secret_key', 'ADMIN_CREDENTIALS'),
+      fc.constantFrom(',', ', ', ',\n  '),
+      chars(`${VALUE_CHARS} é`, 8, 40),
+    )
     .map(([name, sep, v]) => ({ text: `{"name":"${name}"${sep}"value":${JSON.stringify(v)}}`, secret: v })),
   secretManifest: fc
-    .tuple(fc.constantFrom('data', 'stringData'), fc.constantFrom('tls.key', 'password', 'config.json', 'username'), chars(`${ALNUM}+/=`, 8, 60), fc.constantFrom('  ', '    '))
-    .map(([section, key, v, indent]) => ({ text: `\n${section}:\n${indent}other: x\n${indent}${key}: ${v}\nkind: Secret`, secret: v })),
+    .tuple(
+      fc.constantFrom('data', 'stringData'),
+      fc.constantFrom('tls.key', 'password', 'config.json', 'username'),
+      chars(`${ALNUM}+/=`, 8, 60),
+      fc.constantFrom('  ', '    '),
+    )
+    .map(([section, key, v, indent]) => ({
+      text: `\n${section}:\n${indent}other: x\n${indent}${key}: ${v}\nkind: Secret`,
+      secret: v,
+    })),
   secretKeyFile: fc
-    .tuple(fc.constantFrom('tls.key: ', '.dockerconfigjson: ', '".dockerconfigjson": "', 'ssh-privatekey: '), chars(`${ALNUM}+/=`, 12, 80))
+    .tuple(
+      fc.constantFrom('tls.key: ', '.dockerconfigjson: ', '".dockerconfigjson": "', 'ssh-privatekey: '),
+      chars(`${ALNUM}+/=`, 12, 80),
+    )
     .map(([k, v]) => ({ text: `${k}${v}${k.endsWith('"') ? '"' : ''}`, secret: v })),
 };
 
@@ -146,7 +247,11 @@ const embedded = (shape: fc.Arbitrary<Shape>): fc.Arbitrary<{ text: string; secr
 
 /** A configured secret: printable, not part of the marker, at least 6 characters. */
 const configuredSecret = fc
-  .string({ unit: fc.oneof(fc.constantFrom(...`${ALNUM}!#$%&*+-./:;=?@^_~ "\\`.split('')), fc.constantFrom('é', '🙂')), minLength: 6, maxLength: 40 })
+  .string({
+    unit: fc.oneof(fc.constantFrom(...`${ALNUM}!#$%&*+-./:;=?@^_~ "\\`.split('')), fc.constantFrom('é', '🙂')),
+    minLength: 6,
+    maxLength: 40,
+  })
   .filter((s) => !REDACTED.includes(s));
 
 /** Over-approximates "looks like it could hold a secret"; text it rejects must come out unchanged. */
@@ -158,7 +263,10 @@ describe('redact: configured secrets', () => {
     fc.assert(
       fc.property(
         fc.array(configuredSecret, { minLength: 1, maxLength: 3 }),
-        fc.array(fc.tuple(noise, fc.nat(), fc.constantFrom<'raw' | 'url' | 'json'>('raw', 'url', 'json')), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(noise, fc.nat(), fc.constantFrom<'raw' | 'url' | 'json'>('raw', 'url', 'json')), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         noise,
         (secrets, parts, tail) => {
           const { redact } = createRedactor(['', 'short', ...secrets]);
@@ -175,8 +283,11 @@ describe('redact: configured secrets', () => {
   it('never leaves a configured secret hex- or base64-encoded, at any offset inside a larger encoded blob', () => {
     /** Every base64 run of the text, decoded at each of the four character offsets. */
     const decodedRuns = (text: string): Buffer[] =>
-      (text.match(/[A-Za-z0-9+/_-]{4,}/g) ?? []).flatMap((run) => [0, 1, 2, 3].map((o) => Buffer.from(run.slice(o).replace(/-/g, '+').replace(/_/g, '/'), 'base64')));
-    const hexRuns = (text: string): Buffer[] => (text.match(/[0-9a-fA-F]{2,}/g) ?? []).flatMap((run) => [0, 1].map((o) => Buffer.from(run.slice(o), 'hex')));
+      (text.match(/[A-Za-z0-9+/_-]{4,}/g) ?? []).flatMap((run) =>
+        [0, 1, 2, 3].map((o) => Buffer.from(run.slice(o).replace(/-/g, '+').replace(/_/g, '/'), 'base64')),
+      );
+    const hexRuns = (text: string): Buffer[] =>
+      (text.match(/[0-9a-fA-F]{2,}/g) ?? []).flatMap((run) => [0, 1].map((o) => Buffer.from(run.slice(o), 'hex')));
     let encodedAtOffset = 0;
     fc.assert(
       fc.property(
@@ -234,7 +345,10 @@ describe('redact: secret shapes', () => {
     ['api-key => foo', 'api-key => [REDACTED]'],
     ['https://h/?token=abc&page=2', 'https://h/?token=[REDACTED]&page=2'],
     ['postgres://admin:p@ss@db:5432/x', 'postgres://admin:[REDACTED]@db:5432/x'],
-    ['https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_/getMe', 'https://api.telegram.org/bot123456789:[REDACTED]/getMe'],
+    [
+      'https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_/getMe',
+      'https://api.telegram.org/bot123456789:[REDACTED]/getMe',
+    ],
     ['{"msg":"token: \\"abc\\" more","level":30}', '{"msg":"token: \\"[REDACTED]\\" more","level":30}'],
     ['key: -----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- after', 'key: [REDACTED] after'],
     ['id AKIAIOSFODNN7EXAMPLE.', 'id [REDACTED].'],
@@ -244,43 +358,84 @@ describe('redact: secret shapes', () => {
     ['cli --password hunter22 --token abc.def next', 'cli --password [REDACTED] --token [REDACTED] next'],
     ['cli --password=hunter22 --password="two words"', 'cli --password=[REDACTED] --password="[REDACTED]"'],
     ['redis-server --requirepass foobared123 --port 6379', 'redis-server --requirepass [REDACTED] --port 6379'],
-    ['docker login --password-stdin; app --password-file /run/secrets/pw', 'docker login --password-stdin; app --password-file /run/secrets/pw'],
+    [
+      'docker login --password-stdin; app --password-file /run/secrets/pw',
+      'docker login --password-stdin; app --password-file /run/secrets/pw',
+    ],
     [
       'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Zm9vYmFy+/==;EndpointSuffix=core.windows.net',
       'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=[REDACTED];EndpointSuffix=core.windows.net',
     ],
-    ['Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=abcDEF123+/=;EntityPath=q', 'Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=[REDACTED];EntityPath=q'],
+    [
+      'Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=abcDEF123+/=;EntityPath=q',
+      'Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=[REDACTED];EntityPath=q',
+    ],
     ['stripe sk_live_51HabcdefghijklmnopQRST and rk_live_51HabcdefghijklmnopQRST', 'stripe [REDACTED] and [REDACTED]'],
     ['GITLAB_TOKEN glpat-abcdefghij1234567890', 'GITLAB_TOKEN [REDACTED]'],
-    ['//registry.npmjs.org/:_authToken npm_abcdefghijklmnopqrstuvwxyz0123456789', '//registry.npmjs.org/:_authToken [REDACTED]'],
-    ['npm_config_cache=/tmp/npm npm_package_name=x npm_lifecycle_event=test', 'npm_config_cache=/tmp/npm npm_package_name=x npm_lifecycle_event=test'],
-    ['POST https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX ok', 'POST https://hooks.slack.com/services/[REDACTED] ok'],
+    [
+      '//registry.npmjs.org/:_authToken npm_abcdefghijklmnopqrstuvwxyz0123456789',
+      '//registry.npmjs.org/:_authToken [REDACTED]',
+    ],
+    [
+      'npm_config_cache=/tmp/npm npm_package_name=x npm_lifecycle_event=test',
+      'npm_config_cache=/tmp/npm npm_package_name=x npm_lifecycle_event=test',
+    ],
+    [
+      'POST https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX ok',
+      'POST https://hooks.slack.com/services/[REDACTED] ok',
+    ],
     ['Authorization header ya29.a0AfH6SMBabcdefghijklmnopqrstuvwxyz', 'Authorization header [REDACTED]'],
     ['AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', '[REDACTED] [REDACTED]'],
     ['User,AKIAIOSFODNN7EXAMPLE,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n', 'User,[REDACTED],[REDACTED]\n'],
-    ['-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBFxyz\n=abcd\n-----END PGP PRIVATE KEY BLOCK-----\nafter', '[REDACTED]\nafter'],
+    [
+      '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBFxyz\n=abcd\n-----END PGP PRIVATE KEY BLOCK-----\nafter',
+      '[REDACTED]\nafter',
+    ],
     ['postgres://user:pa/ss#w?rd@db:5432/x', 'postgres://user:[REDACTED]@db:5432/x'],
     ['redis://:p@ss/w@cache:6379', 'redis://:[REDACTED]@cache:6379'],
     ['http://host:8080/path?email=a@b.com', 'http://host:8080/path?email=a@b.com'],
-    ['        - name: DB_PASSWORD\n          value: hunter99 x\n        - name: MAX_TOKENS\n          value: "100"', '        - name: DB_PASSWORD\n          value: [REDACTED]\n        - name: MAX_TOKENS\n          value: "100"'],
-    ['[{"name":"DB_PASSWORD","value":"s3 cr3t"},{"name":"LOG_LEVEL","value":"debug"}]', '[{"name":"DB_PASSWORD","value":"[REDACTED]"},{"name":"LOG_LEVEL","value":"debug"}]'],
+    [
+      '        - name: DB_PASSWORD\n          value: hunter99 x\n        - name: MAX_TOKENS\n          value: "100"',
+      '        - name: DB_PASSWORD\n          value: [REDACTED]\n        - name: MAX_TOKENS\n          value: "100"',
+    ],
+    [
+      '[{"name":"DB_PASSWORD","value":"s3 cr3t"},{"name":"LOG_LEVEL","value":"debug"}]',
+      '[{"name":"DB_PASSWORD","value":"[REDACTED]"},{"name":"LOG_LEVEL","value":"debug"}]',
+    ],
     [
       'apiVersion: v1\ndata:\n  tls.crt: LS0tcert\n  tls.key: LS0tkey\n  user: YWRtaW4=\nkind: Secret\nmetadata:\n  name: db',
       'apiVersion: v1\ndata:\n  tls.crt: [REDACTED]\n  tls.key: [REDACTED]\n  user: [REDACTED]\nkind: Secret\nmetadata:\n  name: db',
     ],
-    ['stringData:\n  config: |\n    line one\n    line two\ntype: Opaque', 'stringData:\n  config: [REDACTED]\n    [REDACTED]\n    [REDACTED]\ntype: Opaque'],
+    [
+      'stringData:\n  config: |\n    line one\n    line two\ntype: Opaque',
+      'stringData:\n  config: [REDACTED]\n    [REDACTED]\n    [REDACTED]\ntype: Opaque',
+    ],
     ['tls.key: LS0tLS1CRUdJTiBQUklWQVRF and ".dockerconfigjson": "eyJhdXRocyI6e319"', 'tls.key: [REDACTED]'],
-    ['{"data":{"a":"YWJj","b":"ZGVm"},"kind":"Secret"}', '{"data":{"a":"[REDACTED]","b":"[REDACTED]"},"kind":"Secret"}'],
+    [
+      '{"data":{"a":"YWJj","b":"ZGVm"},"kind":"Secret"}',
+      '{"data":{"a":"[REDACTED]","b":"[REDACTED]"},"kind":"Secret"}',
+    ],
     ['{".dockerconfigjson":"eyJhdXRocyI6e319"}', '{".dockerconfigjson":"[REDACTED]"}'],
-    ['credentials=abc private_key=xyz passphrase=foo', 'credentials=[REDACTED] private_key=[REDACTED] passphrase=[REDACTED]'],
+    [
+      'credentials=abc private_key=xyz passphrase=foo',
+      'credentials=[REDACTED] private_key=[REDACTED] passphrase=[REDACTED]',
+    ],
   ])('%j → %j', (input, expected) => {
     expect(createRedactor([]).redact(input)).toBe(expected);
   });
 
   it('keeps JSON log lines valid JSON', () => {
-    const line = JSON.stringify({ level: 30, msg: 'login password=hunter22 token: "abc def"', err: 'Bearer abcdefghijk' });
+    const line = JSON.stringify({
+      level: 30,
+      msg: 'login password=hunter22 token: "abc def"',
+      err: 'Bearer abcdefghijk',
+    });
     const out = createRedactor([]).redact(line);
-    expect(JSON.parse(out)).toEqual({ level: 30, msg: `login password=${REDACTED} token: "${REDACTED}"`, err: `Bearer ${REDACTED}` });
+    expect(JSON.parse(out)).toEqual({
+      level: 30,
+      msg: `login password=${REDACTED} token: "${REDACTED}"`,
+      err: `Bearer ${REDACTED}`,
+    });
   });
 });
 
@@ -302,7 +457,11 @@ describe('redact: ordinary text', () => {
     const { redact } = createRedactor(['Zq8#kL2!pW']);
     fc.assert(
       fc.property(
-        fc.oneof(noise, fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'grapheme-ascii', maxLength: 200 })),
+        fc.oneof(
+          noise,
+          fc.string({ unit: 'binary', maxLength: 200 }),
+          fc.string({ unit: 'grapheme-ascii', maxLength: 200 }),
+        ),
         (s) => {
           fc.pre(!SUSPICIOUS.test(s) && !s.includes('Zq8#kL2!pW'));
           expect(redact(s)).toBe(s);
@@ -318,7 +477,14 @@ describe('redact: idempotence', () => {
     fc.assert(
       fc.property(
         fc.array(configuredSecret, { maxLength: 2 }),
-        fc.array(fc.oneof(noise, anyShape.map((s) => s.text), fc.constantFrom(REDACTED, '[', ']', 'password=', '//u:', '@')), { maxLength: 8 }),
+        fc.array(
+          fc.oneof(
+            noise,
+            anyShape.map((s) => s.text),
+            fc.constantFrom(REDACTED, '[', ']', 'password=', '//u:', '@'),
+          ),
+          { maxLength: 8 },
+        ),
         (secrets, pieces) => {
           const r = createRedactor(secrets);
           const text = pieces.join('') + secrets.join(' ');
@@ -391,9 +557,17 @@ describe('redactDeep', () => {
     fc.boolean(),
     fc.constant(null),
   );
-  const key = fc.oneof(fc.constantFrom('a', 'name', 'nested', 'items', 'max_tokens', '__proto__'), fc.string({ unit: 'grapheme-ascii', maxLength: 8 }));
+  const key = fc.oneof(
+    fc.constantFrom('a', 'name', 'nested', 'items', 'max_tokens', '__proto__'),
+    fc.string({ unit: 'grapheme-ascii', maxLength: 8 }),
+  );
   const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
-    tree: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, tie('tree'), { maxKeys: 4 })),
+    tree: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      leaf,
+      fc.array(tie('tree'), { maxLength: 4 }),
+      fc.dictionary(key, tie('tree'), { maxKeys: 4 }),
+    ),
   }));
 
   it('redacts every string in nested objects and arrays, keeps the structure, does not mutate', () => {
@@ -424,19 +598,36 @@ describe('redactDeep', () => {
 
   it('replaces values under secret-named keys and keeps other values', () => {
     const r = createRedactor([]);
-    const input = { user: 'bob', password: 'plain', nested: [{ apiKey: 'k', api_key: 7, accessToken: 't', max_tokens: 5, secret_access_key: 'x' }], empty: { token: '' } };
+    const input = {
+      user: 'bob',
+      password: 'plain',
+      nested: [{ apiKey: 'k', api_key: 7, accessToken: 't', max_tokens: 5, secret_access_key: 'x' }],
+      empty: { token: '' },
+    };
     expect(r.redactDeep(input)).toEqual({
       user: 'bob',
       password: REDACTED,
-      nested: [{ apiKey: REDACTED, api_key: REDACTED, accessToken: REDACTED, max_tokens: 5, secret_access_key: REDACTED }],
+      nested: [
+        { apiKey: REDACTED, api_key: REDACTED, accessToken: REDACTED, max_tokens: 5, secret_access_key: REDACTED },
+      ],
       empty: { token: '' },
     });
   });
 
   it('checks a long key in linear time (a 96 K key took seconds)', () => {
     const r = createRedactor([]);
-    expectLinear((n) => r.redactDeep({ ['token_'.repeat(n / 6) + '!']: 'v', ['x'.repeat(n) + 'password']: 'v' }), 1_200_000);
-    expect(r.redactDeep({ ['token_'.repeat(4) + '!']: 'v', [`${'x'.repeat(50)}_password`]: 'v', 'a.b.secret_key': 'v', tokens: 'v' })).toEqual({
+    expectLinear(
+      (n) => r.redactDeep({ ['token_'.repeat(n / 6) + '!']: 'v', ['x'.repeat(n) + 'password']: 'v' }),
+      1_200_000,
+    );
+    expect(
+      r.redactDeep({
+        ['token_'.repeat(4) + '!']: 'v',
+        [`${'x'.repeat(50)}_password`]: 'v',
+        'a.b.secret_key': 'v',
+        tokens: 'v',
+      }),
+    ).toEqual({
       'token_token_token_token_!': 'v',
       [`${'x'.repeat(50)}_password`]: REDACTED,
       'a.b.secret_key': REDACTED,
@@ -474,26 +665,56 @@ function chunk(buf: Buffer, cuts: readonly number[]): Buffer[] {
 }
 
 describe('lineStream', () => {
-  const lineShape = fc.oneof(...Object.entries(shapes).filter(([n]) => n !== 'privateKey').map(([, s]) => s));
+  const lineShape = fc.oneof(
+    ...Object.entries(shapes)
+      .filter(([n]) => n !== 'privateKey')
+      .map(([, s]) => s),
+  );
   const line = fc
-    .array(fc.oneof(noise, lineShape.map((s) => s.text), fc.constant('hunter2-secret')), { maxLength: 5 })
+    .array(
+      fc.oneof(
+        noise,
+        lineShape.map((s) => s.text),
+        fc.constant('hunter2-secret'),
+      ),
+      { maxLength: 5 },
+    )
     .map((ps) => ps.join('').replace(/\n/g, ' '));
 
   it('equals redact applied per line, for random chunkings of the bytes', async () => {
     const r = createRedactor(['hunter2-secret']);
     await fc.assert(
-      fc.asyncProperty(fc.array(line, { maxLength: 8 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 10 }), async (lines, trailingNewline, cuts) => {
-        const input = lines.join('\n') + (trailingNewline ? '\n' : '');
-        const out = await pipeThrough(r, chunk(Buffer.from(input), cuts));
-        expect(out).toBe(input.split('\n').map(r.redact).join('\n'));
-      }),
+      fc.asyncProperty(
+        fc.array(line, { maxLength: 8 }),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        async (lines, trailingNewline, cuts) => {
+          const input = lines.join('\n') + (trailingNewline ? '\n' : '');
+          const out = await pipeThrough(r, chunk(Buffer.from(input), cuts));
+          expect(out).toBe(input.split('\n').map(r.redact).join('\n'));
+        },
+      ),
     );
   });
 
   it('replaces every line of a multi-line private key, however it is chunked', async () => {
     const r = createRedactor([]);
-    const input = ['before', 'key: -----BEGIN RSA PRIVATE KEY-----', 'MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu', 'KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ', '-----END RSA PRIVATE KEY----- tail password=x', 'after'].join('\n');
-    const expected = ['before', `key: ${REDACTED}`, REDACTED, REDACTED, `${REDACTED} tail password=${REDACTED}`, 'after'].join('\n');
+    const input = [
+      'before',
+      'key: -----BEGIN RSA PRIVATE KEY-----',
+      'MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu',
+      'KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ',
+      '-----END RSA PRIVATE KEY----- tail password=x',
+      'after',
+    ].join('\n');
+    const expected = [
+      'before',
+      `key: ${REDACTED}`,
+      REDACTED,
+      REDACTED,
+      `${REDACTED} tail password=${REDACTED}`,
+      'after',
+    ].join('\n');
     await fc.assert(
       fc.asyncProperty(fc.array(fc.nat(), { maxLength: 6 }), async (cuts) => {
         expect(await pipeThrough(r, chunk(Buffer.from(input), cuts))).toBe(expected);
@@ -565,16 +786,29 @@ describe('lineStream: long lines are cut outside every secret', () => {
   it('hides a secret straddling the cut at MAX_LINE_CHARS, for any chunking, equal to redacting the whole line', async () => {
     const r = createRedactor([CONFIGURED]);
     await fc.assert(
-      fc.asyncProperty(straddler, filler, fc.nat(), fc.nat({ max: 2 * MAX_LINE_CHARS }), fc.array(fc.nat(), { maxLength: 20, size: 'max' }), async (s, unit, offset, tail, cuts) => {
-        // The secret starts before the limit and ends after it.
-        const start = MAX_LINE_CHARS - 1 - (offset % (s.text.length - 1));
-        const line = `${unit.repeat(Math.ceil(start / unit.length)).slice(0, start - 1)},${s.text},${unit.repeat(Math.ceil(tail / unit.length)).slice(0, tail)}`;
-        if (start < MAX_LINE_CHARS && start + s.text.length > MAX_LINE_CHARS) straddled++;
-        const input = Buffer.from(`${line}\nnext line\n`);
-        const out = await pipeThrough(r, chunk(input, cuts.map((c) => c * 7919)));
-        expect(out).not.toContain(s.secret);
-        expect(out).toBe(`${r.redact(line)}\nnext line\n`);
-      }),
+      fc.asyncProperty(
+        straddler,
+        filler,
+        fc.nat(),
+        fc.nat({ max: 2 * MAX_LINE_CHARS }),
+        fc.array(fc.nat(), { maxLength: 20, size: 'max' }),
+        async (s, unit, offset, tail, cuts) => {
+          // The secret starts before the limit and ends after it.
+          const start = MAX_LINE_CHARS - 1 - (offset % (s.text.length - 1));
+          const line = `${unit.repeat(Math.ceil(start / unit.length)).slice(0, start - 1)},${s.text},${unit.repeat(Math.ceil(tail / unit.length)).slice(0, tail)}`;
+          if (start < MAX_LINE_CHARS && start + s.text.length > MAX_LINE_CHARS) straddled++;
+          const input = Buffer.from(`${line}\nnext line\n`);
+          const out = await pipeThrough(
+            r,
+            chunk(
+              input,
+              cuts.map((c) => c * 7919),
+            ),
+          );
+          expect(out).not.toContain(s.secret);
+          expect(out).toBe(`${r.redact(line)}\nnext line\n`);
+        },
+      ),
       { numRuns: 40 },
     );
     expect(straddled).toBeGreaterThan(20);
@@ -590,8 +824,34 @@ describe('lineStream: long lines are cut outside every secret', () => {
 
   it('carries a YAML data: map and a secret-named env entry across lines', async () => {
     const r = createRedactor([]);
-    const input = ['kind: Secret', 'data:', '  tls.crt: LS0tcert', '  user: YWRtaW4=', 'metadata:', '  name: db', 'env:', '- name: DB_PASSWORD', '  value: hunter99', '- name: LOG_LEVEL', '  value: debug', ''].join('\n');
-    const expected = ['kind: Secret', 'data:', `  tls.crt: ${REDACTED}`, `  user: ${REDACTED}`, 'metadata:', '  name: db', 'env:', '- name: DB_PASSWORD', `  value: ${REDACTED}`, '- name: LOG_LEVEL', '  value: debug', ''].join('\n');
+    const input = [
+      'kind: Secret',
+      'data:',
+      '  tls.crt: LS0tcert',
+      '  user: YWRtaW4=',
+      'metadata:',
+      '  name: db',
+      'env:',
+      '- name: DB_PASSWORD',
+      '  value: hunter99',
+      '- name: LOG_LEVEL',
+      '  value: debug',
+      '',
+    ].join('\n');
+    const expected = [
+      'kind: Secret',
+      'data:',
+      `  tls.crt: ${REDACTED}`,
+      `  user: ${REDACTED}`,
+      'metadata:',
+      '  name: db',
+      'env:',
+      '- name: DB_PASSWORD',
+      `  value: ${REDACTED}`,
+      '- name: LOG_LEVEL',
+      '  value: debug',
+      '',
+    ].join('\n');
     expect(await pipeThrough(r, [Buffer.from(input)])).toBe(expected);
     expect(r.redact(input)).toBe(expected);
   });

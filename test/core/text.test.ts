@@ -10,15 +10,23 @@ describe('stripAnsi', () => {
 
   it('leaves no escape or control character behind, and keeps plain text intact', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('\u001b[', '\u001b]', '\u001b', '\u0007', '\u009b', '\r')), { maxLength: 30, size: 'max' }), (parts) => {
-        // eslint-disable-next-line no-control-regex
-        expect(stripAnsi(parts.join(''))).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.string(), fc.constantFrom('\u001b[', '\u001b]', '\u001b', '\u0007', '\u009b', '\r')), {
+          maxLength: 30,
+          size: 'max',
+        }),
+        (parts) => {
+          // eslint-disable-next-line no-control-regex
+          expect(stripAnsi(parts.join(''))).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+        },
+      ),
     );
     // eslint-disable-next-line no-control-regex
-    fc.assert(fc.property(fc.stringMatching(/^[^\u0000-\u001f\u007f-\u009f]*$/), (s) => {
-      expect(stripAnsi(s)).toBe(s);
-    }));;
+    fc.assert(
+      fc.property(fc.stringMatching(/^[^\u0000-\u001f\u007f-\u009f]*$/), (s) => {
+        expect(stripAnsi(s)).toBe(s);
+      }),
+    );
   });
 });
 
@@ -29,7 +37,8 @@ describe('durations', () => {
   const DAY = 24 * HOUR;
 
   it('refuses junk', () => {
-    for (const s of ['', ' ', '5 minutes', '1 h', 'h', '1h1d', '1m1h', '-5m', '1.5h', '1h\n2m', '5', 'm5']) expect(parseDuration(s), s).toBeUndefined();
+    for (const s of ['', ' ', '5 minutes', '1 h', 'h', '1h1d', '1m1h', '-5m', '1.5h', '1h\n2m', '5', 'm5'])
+      expect(parseDuration(s), s).toBeUndefined();
   });
 
   it('reads the spellings people type', () => {
@@ -50,14 +59,24 @@ describe('durations', () => {
 
   it('parses what it formats: the value shown, cut down to the unit shown', () => {
     // One range per spelling, so that each is reached (seconds, minutes, hours and minutes, days and hours).
-    const ranges: [number, number, number][] = [[0, MINUTE - 1, SECOND], [MINUTE, HOUR - 1, MINUTE], [HOUR, 48 * HOUR - 1, MINUTE], [48 * HOUR, 400 * DAY, HOUR]];
+    const ranges: [number, number, number][] = [
+      [0, MINUTE - 1, SECOND],
+      [MINUTE, HOUR - 1, MINUTE],
+      [HOUR, 48 * HOUR - 1, MINUTE],
+      [48 * HOUR, 400 * DAY, HOUR],
+    ];
     const reached = new Set<number>();
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: ranges.length - 1 }).chain((i) => fc.tuple(fc.constant(i), fc.integer({ min: ranges[i]![0], max: ranges[i]![1] }))), ([i, ms]) => {
-        reached.add(i);
-        const unit = ranges[i]![2];
-        expect(parseDuration(formatDuration(ms))).toBe(ms - (ms % unit));
-      }),
+      fc.property(
+        fc
+          .integer({ min: 0, max: ranges.length - 1 })
+          .chain((i) => fc.tuple(fc.constant(i), fc.integer({ min: ranges[i]![0], max: ranges[i]![1] }))),
+        ([i, ms]) => {
+          reached.add(i);
+          const unit = ranges[i]![2];
+          expect(parseDuration(formatDuration(ms))).toBe(ms - (ms % unit));
+        },
+      ),
       { numRuns: 400 },
     );
     expect(reached.size).toBe(ranges.length);
@@ -108,11 +127,13 @@ describe('compareNames', () => {
           j++;
         }
       }
-      return Math.sign((a.length - i) - (b.length - j));
+      return Math.sign(a.length - i - (b.length - j));
     };
     const number = fc.bigInt({ min: 0n, max: 10n ** 30n }).map(String);
     const letters = fc.string({ unit: fc.constantFrom(...'abcxyz'), minLength: 1, maxLength: 3 });
-    const name = fc.array(fc.oneof(number, letters), { minLength: 1, maxLength: 5 }).map((parts) => parts.join(''))
+    const name = fc
+      .array(fc.oneof(number, letters), { minLength: 1, maxLength: 5 })
+      .map((parts) => parts.join(''))
       // Two numbers in a row would read as one with a leading zero ("1" + "0…").
       .filter((s) => !/(^|\D)0\d/.test(s));
     let numeric = 0;

@@ -6,7 +6,7 @@ import { showInvisible } from '../../src/core/visible.js';
 function decode(r: string): string {
   if (r === '⟨empty⟩') return '';
   let out = '';
-  for (let i = 0; i < r.length; ) {
+  for (let i = 0; i < r.length;) {
     if (r[i] === '⟩') throw new Error(`a stray ⟩ at ${i}`);
     if (r[i] !== '⟨') {
       out += r[i++];
@@ -35,14 +35,77 @@ const WHITESPACE_BUT_SPACE = /[^\S ]/u;
 
 /** Characters that hide, reorder, fake lines or escapes, mixed with ordinary ones. */
 const tricky = fc.constantFrom(
-  ' ', '\t', '\n', '\r', '\v', '\f', '\u0085', '\u00a0', '\u2003', '\u3000', '\u2028', '\u2029',
-  '\u200b', '\u200c', '\u200d', '\u200e', '\u200f', '\u2060', '\u2061', '\u2064', '\ufeff', '\u00ad', '\u034f', '\ufe0f',
-  '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u061c',
-  '\u0301', '\u0308', '\u3164', '\u2800', '\u{e0041}', '\u{f0000}', '\u0378', '\ud800', '\udfff', '\u0000', '\u001b', '\u007f', '\u009b',
-  '⟨', '⟩', '〈', '〉', '\u2329', '\u232a', 'U', '+', ',', '×', '2', 'space', 'spaces', '\\n', 'a', 'é', '😀', ';', '|',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '\v',
+  '\f',
+  '\u0085',
+  '\u00a0',
+  '\u2003',
+  '\u3000',
+  '\u2028',
+  '\u2029',
+  '\u200b',
+  '\u200c',
+  '\u200d',
+  '\u200e',
+  '\u200f',
+  '\u2060',
+  '\u2061',
+  '\u2064',
+  '\ufeff',
+  '\u00ad',
+  '\u034f',
+  '\ufe0f',
+  '\u202a',
+  '\u202b',
+  '\u202c',
+  '\u202d',
+  '\u202e',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+  '\u061c',
+  '\u0301',
+  '\u0308',
+  '\u3164',
+  '\u2800',
+  '\u{e0041}',
+  '\u{f0000}',
+  '\u0378',
+  '\ud800',
+  '\udfff',
+  '\u0000',
+  '\u001b',
+  '\u007f',
+  '\u009b',
+  '⟨',
+  '⟩',
+  '〈',
+  '〉',
+  '\u2329',
+  '\u232a',
+  'U',
+  '+',
+  ',',
+  '×',
+  '2',
+  'space',
+  'spaces',
+  '\\n',
+  'a',
+  'é',
+  '😀',
+  ';',
+  '|',
 );
 /** Runs long enough to be counted, and short ones that stay as they are. */
-const run = fc.tuple(fc.constantFrom(' ', '\t', '\u200b', '\u0301', '\n', 'x'), fc.integer({ min: 1, max: 5000 })).map(([c, n]) => c.repeat(n));
+const run = fc
+  .tuple(fc.constantFrom(' ', '\t', '\u200b', '\u0301', '\n', 'x'), fc.integer({ min: 1, max: 5000 }))
+  .map(([c, n]) => c.repeat(n));
 const piece = fc.oneof(tricky, run, fc.string({ unit: 'binary', maxLength: 20 }));
 const input = fc.array(piece, { size: 'max', maxLength: 60 }).map((ps) => ps.join(''));
 
@@ -63,7 +126,9 @@ describe('showInvisible', () => {
   it('names bidi, zero-width and separator characters, and never breaks the line', () => {
     expect(showInvisible('rm -rf /tmp/x\u202Etxt.gnp')).toBe('rm -rf /tmp/x⟨U+202E⟩txt.gnp');
     expect(showInvisible('c\u200Durl\u200B\u2066x\u2069')).toBe('c⟨U+200D⟩url⟨U+200B, U+2066⟩x⟨U+2069⟩');
-    expect(showInvisible('ls\nRequested by @boss (command)\u2028ok')).toBe('ls⟨\\n⟩Requested by @boss (command)⟨U+2028⟩ok');
+    expect(showInvisible('ls\nRequested by @boss (command)\u2028ok')).toBe(
+      'ls⟨\\n⟩Requested by @boss (command)⟨U+2028⟩ok',
+    );
     expect(showInvisible('\u3164\u2800\u00a0')).toBe('⟨U+3164, U+2800, U+00A0⟩');
   });
 
@@ -104,7 +169,9 @@ describe('showInvisible', () => {
       fc.property(input, (s) => {
         const r = showInvisible(s);
         // Letters, digits, punctuation and symbols that draw something (brackets are named).
-        const visible = Array.from(s).filter((c) => /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(c) && !INVISIBLE.test(c) && !/[⟨⟩〈〉\u2329\u232a]/u.test(c));
+        const visible = Array.from(s).filter(
+          (c) => /^[\p{L}\p{N}\p{P}\p{S}]$/u.test(c) && !INVISIBLE.test(c) && !/[⟨⟩〈〉\u2329\u232a]/u.test(c),
+        );
         let at = 0;
         for (const c of visible) {
           const i = r.indexOf(c, at);

@@ -15,7 +15,8 @@ const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 const COMPOSE = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].find((p) => existsSync(p));
 if (!COMPOSE) {
-  if (process.env.CI === 'true') throw new Error('docker-compose is required under CI=true (Debian package docker-compose)');
+  if (process.env.CI === 'true')
+    throw new Error('docker-compose is required under CI=true (Debian package docker-compose)');
   console.warn('[compose test skipped] docker-compose not installed (Debian package docker-compose)');
 }
 
@@ -38,14 +39,36 @@ describe.skipIf(!COMPOSE)('docker-compose.yml', () => {
 
   it('is valid for docker-compose, read-only, nonroot, without capabilities, with secrets from .env', async () => {
     copyFileSync(join(ROOT, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
-    writeFileSync(join(dir, '.env'), 'TELEGRAM_BOT_TOKEN=123:compose-test-token\nAUTHORIZED_USER_IDS=1\nDOCKER_GID=998\n');
-    const { stdout } = await run(COMPOSE!, ['config'], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    writeFileSync(
+      join(dir, '.env'),
+      'TELEGRAM_BOT_TOKEN=123:compose-test-token\nAUTHORIZED_USER_IDS=1\nDOCKER_GID=998\n',
+    );
+    const { stdout } = await run(COMPOSE!, ['config'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
     const cfg = loadYaml<{ services: { teleops: Service }; volumes: Record<string, unknown> }>(stdout);
     const s = cfg.services.teleops;
-    expect(s).toMatchObject({ read_only: true, user: '65532', group_add: ['998'], cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], tmpfs: ['/tmp'] });
+    expect(s).toMatchObject({
+      read_only: true,
+      user: '65532',
+      group_add: ['998'],
+      cap_drop: ['ALL'],
+      security_opt: ['no-new-privileges:true'],
+      tmpfs: ['/tmp'],
+    });
     expect(s.healthcheck.test).toEqual(['CMD', '/nodejs/bin/node', '/app/bin/teleops.js', 'health']);
-    expect(s.environment).toMatchObject({ TELEGRAM_BOT_TOKEN: '123:compose-test-token', STATE_DIR: '/state', DOCKER_HOST: 'unix:///var/run/docker.sock' });
-    expect(s.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^state:\/state(:rw)?$/), expect.stringMatching(/^\/var\/run\/docker\.sock:\/var\/run\/docker\.sock/)]));
+    expect(s.environment).toMatchObject({
+      TELEGRAM_BOT_TOKEN: '123:compose-test-token',
+      STATE_DIR: '/state',
+      DOCKER_HOST: 'unix:///var/run/docker.sock',
+    });
+    expect(s.volumes).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^state:\/state(:rw)?$/),
+        expect.stringMatching(/^\/var\/run\/docker\.sock:\/var\/run\/docker\.sock/),
+      ]),
+    );
     expect(Object.keys(cfg.volumes)).toEqual(['state']);
   });
 });

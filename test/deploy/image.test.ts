@@ -43,7 +43,8 @@ async function exec(c: Docker.Container, cmd: string[]): Promise<{ code: number;
 }
 
 /** `teleops …` inside the running container (there is no shell to run anything else). */
-const teleopsExec = (c: Docker.Container, args: string[]) => exec(c, ['/nodejs/bin/node', '/app/bin/teleops.js', ...args]);
+const teleopsExec = (c: Docker.Container, args: string[]) =>
+  exec(c, ['/nodejs/bin/node', '/app/bin/teleops.js', ...args]);
 
 describe.skipIf(!env)('the image, built offline and run read-only as 65532 with no capabilities', () => {
   const e = env!;
@@ -54,7 +55,13 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
   let startedAt = 0;
   const volume = `teleops-image-test-${process.pid}`;
 
-  const ask = async (text: string, match: RegExp) => fake.waitForMessage({ chat: OP, after: fake.sendText({ from: OP, text }).message.message_id, match, timeoutMs: 30_000 });
+  const ask = async (text: string, match: RegExp) =>
+    fake.waitForMessage({
+      chat: OP,
+      after: fake.sendText({ from: OP, text }).message.message_id,
+      match,
+      timeoutMs: 30_000,
+    });
   const health = async () => {
     const res = await fetch(`http://127.0.0.1:${httpPort}/health`).catch(() => undefined);
     return res?.status === 200 ? ((await res.json()) as { status: string; checks: Record<string, string> }) : undefined;
@@ -98,7 +105,10 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
 
   afterAll(async () => {
     await container?.remove({ force: true }).catch(() => {});
-    await e?.docker.getVolume(volume).remove().catch(() => {});
+    await e?.docker
+      .getVolume(volume)
+      .remove()
+      .catch(() => {});
     await fake?.stop();
   }, 60_000);
 
@@ -121,14 +131,21 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
     expect(first.checks).toMatchObject({ audit: 'up', telegram: 'up', docker: 'up', tmux: 'disabled' });
     expect((await ask('/whoami', /^User 10 · chat 10 · role operator/)).text).toContain('role operator');
     expect((await ask('/docker ps', /Running containers/)).text).toContain(`teleops-image-test-${process.pid}`);
-    expect(await teleopsExec(container, ['health'])).toMatchObject({ code: 0, out: expect.stringMatching(/^teleops health: ok/) });
+    expect(await teleopsExec(container, ['health'])).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^teleops health: ok/),
+    });
     const before = await teleopsExec(container, ['audit', 'verify']);
     expect(before.code).toBe(0);
     const entriesBefore = Number(/intact: (\d+) entries/.exec(before.out)?.[1]);
     expect(entriesBefore).toBeGreaterThanOrEqual(2);
 
     await container.restart({ t: 10 });
-    await waitFor(async () => ((await container.inspect()).State.Running ? await health() : undefined), 'GET /health after the restart', 60_000);
+    await waitFor(
+      async () => ((await container.inspect()).State.Running ? await health() : undefined),
+      'GET /health after the restart',
+      60_000,
+    );
     await ask('/whoami', /^User 10 · chat 10 · role operator/);
     // tmux has no binary in the image: off, and said so plainly.
     await ask('/status', /tmux: disabled — TMUX_ENABLED=false/);
@@ -143,7 +160,10 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
     const dir = mkdtempSync(join(tmpdir(), 'teleops-compose-up-'));
     const project = `teleops-compose-${process.pid}`;
     const compose = (args: string[]) =>
-      promisify(execFile)(COMPOSE!, ['-p', project, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: e.host, TELEOPS_IMAGE: image } });
+      promisify(execFile)(COMPOSE!, ['-p', project, ...args], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', DOCKER_HOST: e.host, TELEOPS_IMAGE: image },
+      });
     // Its own Bot API: two bots polling one token would take each other's updates.
     const bot = new FakeBotApi({ username: 'compose_bot' });
     afterAll(async () => {
@@ -157,32 +177,57 @@ describe.skipIf(!env)('the image, built offline and run read-only as 65532 with 
       // and the test engine's socket; everything else (read-only, 65532, group_add, no
       // capabilities, tmpfs, the state volume, env_file, the healthcheck command) as written.
       await bot.start();
-      const doc = loadYaml<{ services: { teleops: Record<string, unknown> } }>(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'));
+      const doc = loadYaml<{ services: { teleops: Record<string, unknown> } }>(
+        readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'),
+      );
       const svc = doc.services.teleops;
       const port = await freePort();
       delete svc.ports;
       svc.network_mode = 'host';
       svc.volumes = (svc.volumes as string[]).map((v) => v.replace(/^\/var\/run\/docker\.sock:/, `${e.socketPath}:`));
-      svc.environment = { ...(svc.environment as Record<string, string>), HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) };
+      svc.environment = {
+        ...(svc.environment as Record<string, string>),
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(port),
+      };
       svc.healthcheck = { ...(svc.healthcheck as Record<string, unknown>), interval: '1s', start_period: '1s' };
       writeFileSync(join(dir, 'docker-compose.yml'), dumpYaml(doc));
       writeFileSync(
         join(dir, '.env'),
-        [`TELEGRAM_BOT_TOKEN=${bot.token}`, `TELEGRAM_API_ROOT=${bot.apiRoot}`, 'AUTHORIZED_USER_IDS=11', `DOCKER_GID=${statSync(e.socketPath).gid}`, ''].join('\n'),
+        [
+          `TELEGRAM_BOT_TOKEN=${bot.token}`,
+          `TELEGRAM_API_ROOT=${bot.apiRoot}`,
+          'AUTHORIZED_USER_IDS=11',
+          `DOCKER_GID=${statSync(e.socketPath).gid}`,
+          '',
+        ].join('\n'),
       );
       await compose(['up', '-d']);
       const [id] = (await compose(['ps', '-q'])).stdout.trim().split('\n');
       const c = e.docker.getContainer(id!);
-      const state = await waitFor(async () => {
-        const s = (await c.inspect()).State;
-        return s.Health?.Status === 'healthy' ? s : undefined;
-      }, 'the compose healthcheck to say healthy', 90_000);
+      const state = await waitFor(
+        async () => {
+          const s = (await c.inspect()).State;
+          return s.Health?.Status === 'healthy' ? s : undefined;
+        },
+        'the compose healthcheck to say healthy',
+        90_000,
+      );
       expect(state.Running).toBe(true);
       const info = await c.inspect();
       expect(info.Config.User).toBe('65532');
-      expect(info.HostConfig).toMatchObject({ ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] });
+      expect(info.HostConfig).toMatchObject({
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges:true'],
+      });
       const m = bot.sendText({ from: 11, text: '/docker ps' });
-      const reply = await bot.waitForMessage({ chat: 11, after: m.message.message_id, match: /Running containers/, timeoutMs: 30_000 });
+      const reply = await bot.waitForMessage({
+        chat: 11,
+        after: m.message.message_id,
+        match: /Running containers/,
+        timeoutMs: 30_000,
+      });
       expect(reply.text).toContain(`${project}_teleops_1`);
     }, 180_000);
   });

@@ -77,7 +77,13 @@ function verbOf(method: string, path: string, query: Readonly<Record<string, str
   if (parts[0] === 'namespaces' && parts.length > 2) parts = parts.slice(2);
   const [resource, name, sub] = parts;
   const res = sub ? `${resource}/${sub}` : resource!;
-  const verb = { GET: query.watch === 'true' ? 'watch' : name ? 'get' : 'list', PATCH: 'patch', DELETE: 'delete', POST: 'create', PUT: 'update' }[method];
+  const verb = {
+    GET: query.watch === 'true' ? 'watch' : name ? 'get' : 'list',
+    PATCH: 'patch',
+    DELETE: 'delete',
+    POST: 'create',
+    PUT: 'update',
+  }[method];
   return `${verb} ${res}`;
 }
 
@@ -91,7 +97,14 @@ const SCENARIOS: Record<string, readonly string[]> = {
   'k8s.nodes': ['/k8s nodes'],
   'k8s.events': ['/k8s events', '/k8s events deploy/web'],
   'k8s.logs': ['/k8s logs {pod} 5'],
-  'k8s.describe': ['/k8s describe pod/{pod}', '/k8s describe deploy/web', '/k8s describe sts/db', '/k8s describe ds/log-agent', '/k8s describe svc/web', '/k8s describe node/node-1'],
+  'k8s.describe': [
+    '/k8s describe pod/{pod}',
+    '/k8s describe deploy/web',
+    '/k8s describe sts/db',
+    '/k8s describe ds/log-agent',
+    '/k8s describe svc/web',
+    '/k8s describe node/node-1',
+  ],
   'k8s.scale': ['/k8s scale deploy/web 4', '/k8s scale sts/db 2'],
   'k8s.restart': ['/k8s restart deploy/web', '/k8s restart sts/db', '/k8s restart ds/log-agent'],
   'k8s.rollback': ['/k8s rollback deploy/web'],
@@ -116,21 +129,36 @@ describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
         expect(() => new Model(o as never).validate(), `${o.kind} ${o.metadata.name}`).not.toThrow();
       }
       const ns = objects.find((o) => o.kind === 'Namespace')!;
-      expect(ns.metadata).toMatchObject({ name: 'teleops', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } });
+      expect(ns.metadata).toMatchObject({
+        name: 'teleops',
+        labels: { 'pod-security.kubernetes.io/enforce': 'restricted' },
+      });
       const d = new Deployment(objects.find((o) => o.kind === 'Deployment') as never);
       expect(d.spec?.replicas).toBe(1);
       expect(d.spec?.strategy?.type).toBe('Recreate');
       const pod = d.spec!.template.spec!;
-      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
       const c = pod.containers[0]!;
-      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(c.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
       expect(c.livenessProbe?.httpGet?.path).toBe('/health');
       expect(c.readinessProbe?.httpGet?.path).toBe('/health');
       expect(c.env?.find((e) => e.name === 'K8S_READ_ONLY')?.value).toBe(overlay === 'read-only' ? 'true' : 'false');
-      expect(objects.find((o) => o.kind === 'NetworkPolicy')).toMatchObject({ spec: { policyTypes: ['Ingress', 'Egress'] } });
+      expect(objects.find((o) => o.kind === 'NetworkPolicy')).toMatchObject({
+        spec: { policyTypes: ['Ingress', 'Egress'] },
+      });
       for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
         const resources = (o as unknown as { rules: { resources: string[] }[] }).rules.flatMap((r) => r.resources);
-        expect(resources, 'no secrets, configmaps, exec or wildcards').not.toEqual(expect.arrayContaining([expect.stringMatching(/^(secrets|configmaps|pods\/exec|\*)$/)]));
+        expect(resources, 'no secrets, configmaps, exec or wildcards').not.toEqual(
+          expect.arrayContaining([expect.stringMatching(/^(secrets|configmaps|pods\/exec|\*)$/)]),
+        );
       }
     });
 
@@ -140,13 +168,23 @@ describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
       const rules: Rule[] = [...grants].map((g) => ({ verbs: [g.split(' ')[0]!], resources: [g.split(' ')[1]!] }));
       const token = `rbac-${overlay}-token`;
       env.api.setToken(token, { user: `system:serviceaccount:teleops:teleops-${overlay}`, cluster: 'prod', rules });
-      const kubeconfig = await writeKubeconfig(env.dir, env.api, [{ name: 'rbac', cluster: 'prod', token, namespace: 'shop' }], 'rbac');
+      const kubeconfig = await writeKubeconfig(
+        env.dir,
+        env.api,
+        [{ name: 'rbac', cluster: 'prod', token, namespace: 'shop' }],
+        'rbac',
+      );
       const readOnly = overlay === 'read-only';
       const alerts = new Alerts();
       const t = target({ ...env, kubeconfig }, { readOnly, contexts: ['rbac'] }, alerts);
       const before = env.api.requests.length;
       t.start();
-      const watching = (kind: string) => env.api.requests.slice(before).some((r) => r.query.watch === 'true' && r.path.endsWith(`/${kind}`) && r.user?.endsWith(`teleops-${overlay}`));
+      const watching = (kind: string) =>
+        env.api.requests
+          .slice(before)
+          .some(
+            (r) => r.query.watch === 'true' && r.path.endsWith(`/${kind}`) && r.user?.endsWith(`teleops-${overlay}`),
+          );
       await until(() => ['pods', 'events', 'nodes'].every(watching), 5000, 'the alert watchers to watch');
       await t.stop();
 
@@ -154,7 +192,10 @@ describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
       expect(missing, 'every Kubernetes action needs a scenario here').toEqual([]);
       for (const a of t.actions) {
         for (const template of SCENARIOS[a.name]!) {
-          const pod = env.api.cluster('prod').list('pods', 'shop').find((p) => p.metadata.labels?.app === 'web')!.metadata.name;
+          const pod = env.api
+            .cluster('prod')
+            .list('pods', 'shop')
+            .find((p) => p.metadata.labels?.app === 'web')!.metadata.name;
           const inv = parse(t, template.replace('{pod}', pod));
           const ctx = context();
           if (inv.action.preview) await inv.action.preview(ctx, inv.params);

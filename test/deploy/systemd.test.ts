@@ -30,7 +30,17 @@ describe.skipIf(!existsSync(ANALYZE))('deploy/systemd/teleops.service', () => {
 
   it('has the hardening the README promises, and an exposure of at most 2.0', async () => {
     const text = readFileSync(unit, 'utf8');
-    for (const line of ['NoNewPrivileges=yes', 'CapabilityBoundingSet=', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'ReadWritePaths=/var/lib/teleops', 'Restart=on-failure', 'EnvironmentFile=/etc/teleops/teleops.env', '#SupplementaryGroups=docker']) {
+    for (const line of [
+      'NoNewPrivileges=yes',
+      'CapabilityBoundingSet=',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'ReadWritePaths=/var/lib/teleops',
+      'Restart=on-failure',
+      'EnvironmentFile=/etc/teleops/teleops.env',
+      '#SupplementaryGroups=docker',
+    ]) {
       expect(text.split('\n')).toContain(line);
     }
     const { stdout } = await run(ANALYZE, ['security', '--offline=true', '--no-pager', unit]);

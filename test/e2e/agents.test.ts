@@ -158,7 +158,10 @@ describe('agent sessions from the chat', () => {
     expect(decisions()[0]).toMatchObject({ tool: 'Bash', behavior: 'allow' });
 
     const second = await card(1);
-    const secondText = `${firstText(second)}\n${fake.documents(GROUP).map((d) => d.bytes.toString('utf8')).join('\n')}`;
+    const secondText = `${firstText(second)}\n${fake
+      .documents(GROUP)
+      .map((d) => d.bytes.toString('utf8'))
+      .join('\n')}`;
     expect(secondText).toContain('file: evil.sh');
     expect(secondText).not.toContain(ANTHROPIC_KEY);
     press(ADMIN, second, 'n');

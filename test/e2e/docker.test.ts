@@ -30,7 +30,9 @@ const STATE_EMOJI = /^(🟢|🟠|⏸|🔁|⚪|🔴) /u;
 type Buttons = InlineKeyboardButton.CallbackButton[][];
 
 const buttonsOf = (m: StoredMessage | undefined): Buttons =>
-  (m?.reply_markup?.inline_keyboard ?? []).map((row) => row.filter((b): b is InlineKeyboardButton.CallbackButton => 'callback_data' in b));
+  (m?.reply_markup?.inline_keyboard ?? []).map((row) =>
+    row.filter((b): b is InlineKeyboardButton.CallbackButton => 'callback_data' in b),
+  );
 
 /** True when every occurrence of `needle` in the message lies inside a code or pre entity. */
 function onlyInCode(m: StoredMessage, needle: string): boolean {
@@ -55,9 +57,17 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
   const ask = (text: string, match: RegExp | string, timeoutMs = 10_000): Promise<StoredMessage> =>
     fake.waitForMessage({ chat: OP, after: send(text), match, timeoutMs });
   const alertsAbout = (name: string, chat = OP): StoredMessage[] =>
-    fake.messages(chat).filter((m) => /exited with code|was OOM-killed|is unhealthy/.test(m.text ?? '') && (m.text ?? '').includes(`Container ${name} (`));
+    fake
+      .messages(chat)
+      .filter(
+        (m) =>
+          /exited with code|was OOM-killed|is unhealthy/.test(m.text ?? '') &&
+          (m.text ?? '').includes(`Container ${name} (`),
+      );
   const press = (m: StoredMessage, label: RegExp): void => {
-    const b = buttonsOf(fake.message(OP, m.message_id)).flat().find((x) => label.test(x.text));
+    const b = buttonsOf(fake.message(OP, m.message_id))
+      .flat()
+      .find((x) => label.test(x.text));
     if (!b) throw new Error(`no button ${label} on message ${m.message_id}`);
     fake.pressButton({ from: OP, messageId: m.message_id, data: b.callback_data });
   };
@@ -93,7 +103,12 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
       'exec sleep 3600',
     ].join('; ');
     await Promise.all([
-      createTestContainer(e.docker, { name: `${P}-web`, cmd: SERVE, suite: e.suite, env: ['SECRET_TOKEN=supersecretvalue', 'PLAIN=x'] }),
+      createTestContainer(e.docker, {
+        name: `${P}-web`,
+        cmd: SERVE,
+        suite: e.suite,
+        env: ['SECRET_TOKEN=supersecretvalue', 'PLAIN=x'],
+      }),
       createTestContainer(e.docker, { name: `${P}-stopme`, cmd: SERVE, suite: e.suite }),
       createTestContainer(e.docker, { name: `${P}-chatty`, cmd: ['sh', '-c', chatty], suite: e.suite }),
       createTestContainer(e.docker, {
@@ -122,7 +137,13 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
     });
     await proc.waitForOutput(/docker events: subscribed/, 30_000);
     // `tail` counts both streams, and the stderr line may be stamped last.
-    await waitFor(async () => ((await container(`${P}-chatty`).logs({ stdout: true, stderr: true, tail: 5 })).toString().includes('last-line') ? true : undefined), 'the chatty log');
+    await waitFor(
+      async () =>
+        (await container(`${P}-chatty`).logs({ stdout: true, stderr: true, tail: 5 })).toString().includes('last-line')
+          ? true
+          : undefined,
+      'the chatty log',
+    );
   });
 
   afterAll(async () => {
@@ -149,7 +170,11 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
     }
 
     press(ps, new RegExp(`^📄 ${P}-chatty$`));
-    const logs = await fake.waitForMessage({ chat: OP, after: ps.message_id, match: new RegExp(`Logs of ${P}-chatty`) });
+    const logs = await fake.waitForMessage({
+      chat: OP,
+      after: ps.message_id,
+      match: new RegExp(`Logs of ${P}-chatty`),
+    });
     expect(logs.text).toContain('last-line');
   });
 
@@ -213,14 +238,22 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
     press(denied, /Deny/);
     await fake.waitFor(() => /Denied by @u10/.test(cardText(denied)), 5000, 'the card to show the denial');
     const expiring = await ask(`/docker stop ${name}`, /Approval needed/);
-    const approve = buttonsOf(expiring).flat().find((b) => /Approve/.test(b.text))!;
+    const approve = buttonsOf(expiring)
+      .flat()
+      .find((b) => /Approve/.test(b.text))!;
     await fake.waitFor(() => /Expired/.test(cardText(expiring)), 8000, 'the card to expire');
     fake.pressButton({ from: OP, messageId: expiring.message_id, data: approve.callback_data, unchecked: true });
-    await fake.waitFor(() => fake.callbackAnswers.some((a) => /expired/i.test(a.text ?? '')), 5000, 'the late press to be refused');
+    await fake.waitFor(
+      () => fake.callbackAnswers.some((a) => /expired/i.test(a.text ?? '')),
+      5000,
+      'the late press to be refused',
+    );
     const d = await container(name).inspect();
     expect(d.State.StartedAt).toBe(before);
     expect(d.State.Running).toBe(true);
-    expect(fake.messages(OP).filter((m) => m.message_id > denied.message_id && /^(Restarted|Stopped)/.test(m.text ?? ''))).toHaveLength(0);
+    expect(
+      fake.messages(OP).filter((m) => m.message_id > denied.message_id && /^(Restarted|Stopped)/.test(m.text ?? '')),
+    ).toHaveLength(0);
   });
 
   it('/docker stop via approval does not raise a crash alert', async () => {
@@ -234,7 +267,9 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
     expect((await container(name).inspect()).State.ExitCode).toBe(143);
     const again = await ask(`/docker stop ${name}`, /already stopped|Approval needed/);
     expect(again.text).toContain(`container ${name} is already stopped (exited); nothing to stop`);
-    expect(fake.messages(OP).filter((m) => m.message_id > done.message_id && /Approval needed/.test(m.text ?? ''))).toHaveLength(0);
+    expect(
+      fake.messages(OP).filter((m) => m.message_id > done.message_id && /Approval needed/.test(m.text ?? '')),
+    ).toHaveLength(0);
     await settle('stop');
     expect(alertsAbout(name)).toHaveLength(0);
     // The restart above made its container exit 143 too.
@@ -243,11 +278,19 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
 
   it('a container exiting non-zero: exactly one alert in the private chat, with its last lines and Logs · Restart', async () => {
     const name = `${P}-crash`;
-    await createTestContainer(e.docker, { name, cmd: ['sh', '-c', `echo crash-a; echo crash-b; echo "password=${PASSWORD}"; exit 3`], suite: e.suite });
+    await createTestContainer(e.docker, {
+      name,
+      cmd: ['sh', '-c', `echo crash-a; echo crash-b; echo "password=${PASSWORD}"; exit 3`],
+      suite: e.suite,
+    });
     const alert = await fake.waitFor(() => alertsAbout(name)[0], 15_000, 'the crash alert');
     expect(alert.text).toContain('exited with code 3');
     expect(alert.text).toMatch(/crash-a\ncrash-b\npassword=\[REDACTED\]/);
-    expect(buttonsOf(alert).flat().map((b) => b.text)).toEqual(['📄 Logs', '🔄 Restart']);
+    expect(
+      buttonsOf(alert)
+        .flat()
+        .map((b) => b.text),
+    ).toEqual(['📄 Logs', '🔄 Restart']);
     await settle('crash');
     expect(alertsAbout(name)).toHaveLength(1);
     expect(alertsAbout(name, GROUP)).toHaveLength(0);
@@ -255,8 +298,17 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
 
   it('repeated crashes within the cooldown are coalesced into one alert', async () => {
     const name = `${P}-loop`;
-    await createTestContainer(e.docker, { name, cmd: ['sh', '-c', 'echo looping; sleep 0.2; exit 2'], suite: e.suite, restart: 'always' });
-    await waitFor(async () => ((await container(name).inspect()).RestartCount >= 3 ? true : undefined), 'three restarts', 20_000);
+    await createTestContainer(e.docker, {
+      name,
+      cmd: ['sh', '-c', 'echo looping; sleep 0.2; exit 2'],
+      suite: e.suite,
+      restart: 'always',
+    });
+    await waitFor(
+      async () => ((await container(name).inspect()).RestartCount >= 3 ? true : undefined),
+      'three restarts',
+      20_000,
+    );
     await container(name).remove({ force: true });
     await settle('loop');
     expect(alertsAbout(name)).toHaveLength(1);
@@ -267,8 +319,15 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
     const silenced = await metric(/^teleops_alerts_total\{source="docker",outcome="silenced"\}/);
     const name = `${P}-muted`;
     await createTestContainer(e.docker, { name, cmd: ['sh', '-c', 'echo muted; exit 5'], suite: e.suite });
-    await waitFor(async () => ((await container(name).inspect()).State.Status === 'exited' ? true : undefined), 'the container to exit');
-    await waitFor(async () => ((await metric(/^teleops_alerts_total\{source="docker",outcome="silenced"\}/)) > silenced ? true : undefined), 'an alert to be silenced');
+    await waitFor(
+      async () => ((await container(name).inspect()).State.Status === 'exited' ? true : undefined),
+      'the container to exit',
+    );
+    await waitFor(
+      async () =>
+        (await metric(/^teleops_alerts_total\{source="docker",outcome="silenced"\}/)) > silenced ? true : undefined,
+      'an alert to be silenced',
+    );
     await new Promise((r) => setTimeout(r, 1000));
     expect(alertsAbout(name)).toHaveLength(0);
   });
@@ -281,11 +340,14 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
     const inspect = await ask(`/docker inspect ${LINKY}`, /Container /);
     expect(inspect.text).toContain(`note=${HOSTILE_TEXT}`);
     for (const m of [ps, logs, inspect]) {
-      for (const needle of [LINKY, '@everyone', 'http://evil.example', '#pwned', '/start']) expect(onlyInCode(m, needle), `${needle} in ${m.text}`).toBe(true);
+      for (const needle of [LINKY, '@everyone', 'http://evil.example', '#pwned', '/start'])
+        expect(onlyInCode(m, needle), `${needle} in ${m.text}`).toBe(true);
     }
 
     const refused = await ask('/docker logs "-rf"', /docker\.logs/);
-    expect(refused.text).toMatch(/^⚠️ Invalid input for docker\.logs: container: .*a name, an id prefix or compose project\/service\. Usage: \/docker logs <container> \[lines\] \[since\] \[grep\.\.\.\]$/);
+    expect(refused.text).toMatch(
+      /^⚠️ Invalid input for docker\.logs: container: .*a name, an id prefix or compose project\/service\. Usage: \/docker logs <container> \[lines\] \[since\] \[grep\.\.\.\]$/,
+    );
     expect(fake.messages(OP).filter((m) => m.message_id > refused.message_id)).toHaveLength(0);
   });
 
@@ -297,7 +359,8 @@ describe.skipIf(!env)('teleops start operating a real dockerd through the Bot AP
     }
     for (const m of sent) {
       expect(m.entities.every((x) => x.type === 'bold' || x.type === 'code' || x.type === 'pre')).toBe(true);
-      for (const needle of ['@everyone', 'http://evil.example', 'evil.com']) expect(onlyInCode(m, needle), `${needle} in ${m.text}`).toBe(true);
+      for (const needle of ['@everyone', 'http://evil.example', 'evil.com'])
+        expect(onlyInCode(m, needle), `${needle} in ${m.text}`).toBe(true);
     }
     expect(fake.parseModeAttempts).toHaveLength(0);
   });
@@ -322,7 +385,11 @@ describe('teleops start with the Docker Engine unreachable', () => {
     });
     try {
       await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
-      const ps = await fake.waitForMessage({ chat: OP, after: fake.sendText({ from: OP, text: '/docker ps' }).message.message_id, match: /docker/i });
+      const ps = await fake.waitForMessage({
+        chat: OP,
+        after: fake.sendText({ from: OP, text: '/docker ps' }).message.message_id,
+        match: /docker/i,
+      });
       expect(ps.text).not.toContain('\n');
       expect(ps.text).toMatch(/^⚠️ docker\.ps failed: Docker is not reachable at unix:\/\/.*missing\/docker\.sock/);
       expect(ps.text).not.toMatch(/\bat .*\.(ts|js):\d+/);

@@ -25,7 +25,9 @@ beforeEach(async () => {
   fake.createUser({ id: OP, username: `u${OP}` });
   kube = await startFakeKube();
   dir = tempDir('teleops-k8s-e2e-');
-  kubeconfig = await writeKubeconfig(dir.path, kube, [{ name: 'prod-viewer', cluster: 'prod', token: TOKENS.prodViewer, namespace: 'shop' }]);
+  kubeconfig = await writeKubeconfig(dir.path, kube, [
+    { name: 'prod-viewer', cluster: 'prod', token: TOKENS.prodViewer, namespace: 'shop' },
+  ]);
   httpPort = await freePort();
 });
 
@@ -63,7 +65,13 @@ async function start(extra: Record<string, string> = {}): Promise<void> {
   proc = runTeleops(['start'], env(extra));
   await fake.waitFor(() => fake.calls.slice(calls).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
   const watches = 3 * (extra.K8S_CONTEXTS ?? 'prod,staging').split(',').length;
-  await until(() => kube.requests.slice(requests).filter((r) => r.query.watch === 'true').length >= watches && kube.openWatches >= watches, `${watches} watch streams`, 20_000);
+  await until(
+    () =>
+      kube.requests.slice(requests).filter((r) => r.query.watch === 'true').length >= watches &&
+      kube.openWatches >= watches,
+    `${watches} watch streams`,
+    20_000,
+  );
 }
 
 /** Sends a line as the operator and waits for the first later bot message matching `match`. */
@@ -73,7 +81,10 @@ async function ask(text: string, match: RegExp, timeoutMs = 10_000): Promise<Sto
   return fake.waitForMessage({ chat: OP, match, after, timeoutMs });
 }
 
-const buttons = (m: StoredMessage) => (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => ({ text: b.text, data: 'callback_data' in b ? (b.callback_data ?? '') : '' }));
+const buttons = (m: StoredMessage) =>
+  (m.reply_markup?.inline_keyboard ?? [])
+    .flat()
+    .map((b) => ({ text: b.text, data: 'callback_data' in b ? (b.callback_data ?? '') : '' }));
 
 function approvalButtons(card: StoredMessage): { approve: string; deny: string } {
   const [approve, deny] = buttons(card).map((b) => b.data);
@@ -83,22 +94,40 @@ function approvalButtons(card: StoredMessage): { approve: string; deny: string }
 }
 
 const podsOf = (cluster: string, ns: string, app: string) =>
-  kube.cluster(cluster).list('pods', ns).filter((p) => p.metadata.labels?.app === app).map((p) => p.metadata.name);
+  kube
+    .cluster(cluster)
+    .list('pods', ns)
+    .filter((p) => p.metadata.labels?.app === app)
+    .map((p) => p.metadata.name);
 
-const replicas = (cluster: string, ns: string, name: string) => kube.cluster(cluster).get('deployments', ns, name)?.spec?.replicas;
+const replicas = (cluster: string, ns: string, name: string) =>
+  kube.cluster(cluster).get('deployments', ns, name)?.spec?.replicas;
 
 /** PATCH requests that changed something (not dry runs). */
 const realPatches = () => kube.requests.filter((r) => r.method === 'PATCH' && r.query.dryRun === undefined);
 
-async function health(): Promise<{ status: number; body: { checks: Record<string, string>; details: Record<string, string> } }> {
+async function health(): Promise<{
+  status: number;
+  body: { checks: Record<string, string>; details: Record<string, string> };
+}> {
   const res = await fetch(`http://127.0.0.1:${httpPort}/health`);
-  return { status: res.status, body: (await res.json()) as { checks: Record<string, string>; details: Record<string, string> } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { checks: Record<string, string>; details: Record<string, string> },
+  };
 }
 
 /** teleops_alerts_total for source kubernetes and this outcome (0 when absent). */
 async function alertsTotal(outcome: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const row = text.split('\n').find((l) => l.startsWith('teleops_alerts_total{') && l.includes('source="kubernetes"') && l.includes(`outcome="${outcome}"`));
+  const row = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('teleops_alerts_total{') &&
+        l.includes('source="kubernetes"') &&
+        l.includes(`outcome="${outcome}"`),
+    );
   return row ? Number(row.split(' ').at(-1)) : 0;
 }
 
@@ -153,7 +182,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     const rowButtons = buttons(pods).map((b) => b.text);
     expect(rowButtons).toEqual(expect.arrayContaining(['🔎 Describe', '🗑 Delete']));
 
-    kube.cluster('prod').setLogs('shop', healthy!, 'nginx', ['GET / 200', 'GET /health 200', '<b>@everyone</b> GET /admin 403']);
+    kube
+      .cluster('prod')
+      .setLogs('shop', healthy!, 'nginx', ['GET / 200', 'GET /health 200', '<b>@everyone</b> GET /admin 403']);
     const logs = await ask(`/k8s logs ${healthy}`, /Logs of pod/);
     expect(logs.text).toContain(`Logs of pod shop/${healthy}, container nginx @ prod`);
     expect(logs.text).toContain('GET / 200\nGET /health 200\n<b>@everyone</b> GET /admin 403');
@@ -178,7 +209,11 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(denied.text).toMatch(/replicas 3 → 7/);
     expect(realPatches()).toHaveLength(0);
     fake.pressButton({ from: OP, messageId: denied.message_id, data: approvalButtons(denied).deny });
-    await fake.waitFor(() => /Denied by @u10/.test(fake.message(OP, denied.message_id)?.text ?? ''), 5000, 'the card to show the denial');
+    await fake.waitFor(
+      () => /Denied by @u10/.test(fake.message(OP, denied.message_id)?.text ?? ''),
+      5000,
+      'the card to show the denial',
+    );
     expect(replicas('prod', 'shop', 'web')).toBe(3);
 
     const card = await ask('/k8s scale deploy/web 5', /Approval needed/);
@@ -192,12 +227,25 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(replicas('prod', 'shop', 'web')).toBe(3);
 
     fake.pressButton({ from: OP, messageId: card.message_id, data: approvalButtons(card).approve });
-    const done = await fake.waitForMessage({ chat: OP, match: /scaled 3 → 5/, after: card.message_id, timeoutMs: 15_000 });
-    expect(done.text).toMatch(/^✅ deployment shop\/web @ prod: scaled 3 → 5; rollout complete in .*: 5\/5 ready, 5 updated, 5 available\.$/);
+    const done = await fake.waitForMessage({
+      chat: OP,
+      match: /scaled 3 → 5/,
+      after: card.message_id,
+      timeoutMs: 15_000,
+    });
+    expect(done.text).toMatch(
+      /^✅ deployment shop\/web @ prod: scaled 3 → 5; rollout complete in .*: 5\/5 ready, 5 updated, 5 available\.$/,
+    );
     expect(replicas('prod', 'shop', 'web')).toBe(5);
     expect(podsOf('prod', 'shop', 'web')).toHaveLength(5);
-    expect(realPatches().map((r) => `${r.cluster} ${r.path}`)).toEqual(['prod /apis/apps/v1/namespaces/shop/deployments/web/scale']);
-    await fake.waitFor(() => /Approved by @u10/.test(fake.message(OP, card.message_id)?.text ?? ''), 5000, 'the card to show the approval');
+    expect(realPatches().map((r) => `${r.cluster} ${r.path}`)).toEqual([
+      'prod /apis/apps/v1/namespaces/shop/deployments/web/scale',
+    ]);
+    await fake.waitFor(
+      () => /Approved by @u10/.test(fake.message(OP, card.message_id)?.text ?? ''),
+      5000,
+      'the card to show the approval',
+    );
   });
 
   it('an approved request acts where its card said, even after the chat switched context', async () => {
@@ -206,7 +254,12 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(card.text).toContain('shop/web @ prod');
     await ask('/k8s use staging', /now uses context staging/);
     fake.pressButton({ from: OP, messageId: card.message_id, data: approvalButtons(card).approve });
-    const done = await fake.waitForMessage({ chat: OP, match: /scaled 3 → 4/, after: card.message_id, timeoutMs: 15_000 });
+    const done = await fake.waitForMessage({
+      chat: OP,
+      match: /scaled 3 → 4/,
+      after: card.message_id,
+      timeoutMs: 15_000,
+    });
     expect(done.text).toContain('deployment shop/web @ prod');
     expect(replicas('prod', 'shop', 'web')).toBe(4);
     expect(realPatches().map((r) => r.cluster)).toEqual(['prod']);
@@ -219,7 +272,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     await ask('/pods -c prod-viewer', /Pods in shop @ prod-viewer/);
     // …but not patch: the dry run on the card is refused before any card is shown.
     const refused = await ask('/k8s scale deploy/web 5 -c prod-viewer', /forbidden/);
-    expect(refused.text).toBe('⚠️ k8s.scale failed: forbidden: cannot patch deployments/scale in namespace shop (context prod-viewer)');
+    expect(refused.text).toBe(
+      '⚠️ k8s.scale failed: forbidden: cannot patch deployments/scale in namespace shop (context prod-viewer)',
+    );
     expect(fake.messages(OP).some((m) => /Approval needed/.test(m.text ?? ''))).toBe(false);
     expect(replicas('prod', 'shop', 'web')).toBe(3);
   });
@@ -261,11 +316,17 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
   it('K8S_READ_ONLY: no scale command and no mutating commands in /help', async () => {
     await start({ K8S_READ_ONLY: 'true' });
     const help = await ask('/help', /\/k8s pods/);
-    const all = fake.messages(OP).filter((m) => m.message_id >= help.message_id).map((m) => m.text ?? '').join('\n');
+    const all = fake
+      .messages(OP)
+      .filter((m) => m.message_id >= help.message_id)
+      .map((m) => m.text ?? '')
+      .join('\n');
     expect(all).toContain('/k8s logs');
     for (const verb of ['scale', 'restart', 'rollback', 'delete']) expect(all).not.toContain(`/k8s ${verb}`);
     const refused = await ask('/k8s scale deploy/web 5', /not a command/);
-    expect(refused.text).toMatch(/^⚠️ \/k8s scale is not a command\. Try one of: contexts, use, ns, pods, deploy, nodes, events, logs, describe\.$/);
+    expect(refused.text).toMatch(
+      /^⚠️ \/k8s scale is not a command\. Try one of: contexts, use, ns, pods, deploy, nodes, events, logs, describe\.$/,
+    );
     const pods = await ask('/pods', /Pods in shop @ prod/);
     expect(buttons(pods).map((b) => b.text)).not.toContain('🗑 Delete');
     expect(kube.requests.filter((r) => r.method !== 'GET')).toHaveLength(0);

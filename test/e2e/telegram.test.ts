@@ -62,17 +62,24 @@ async function start(extra: Record<string, string> = {}): Promise<Proc> {
 
 const runsFile = () => join(dir.path, 'runs.txt');
 const buttonData = (chat: number, messageId: number) =>
-  (fake.message(chat, messageId)?.reply_markup?.inline_keyboard ?? []).flat().map((b) => ('callback_data' in b ? b.callback_data : ''));
+  (fake.message(chat, messageId)?.reply_markup?.inline_keyboard ?? [])
+    .flat()
+    .map((b) => ('callback_data' in b ? b.callback_data : ''));
 
 async function metric(name: string): Promise<string> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .join('\n');
 }
 
 describe('teleops start against the Bot API', () => {
   it('registers the command menu and answers /whoami', async () => {
     await start();
-    expect((fake.commands ?? []).map((c) => c.command)).toEqual(expect.arrayContaining(['start', 'help', 'status', 'whoami', 'audit', 'cancel']));
+    expect((fake.commands ?? []).map((c) => c.command)).toEqual(
+      expect.arrayContaining(['start', 'help', 'status', 'whoami', 'audit', 'cancel']),
+    );
     fake.sendText({ from: OP, text: '/whoami' });
     const reply = await fake.waitForMessage({ chat: OP, match: /User 10 · chat 10 · role operator/ });
     // One line at start says what answers: JSON here, since stderr is not a terminal.
@@ -90,7 +97,16 @@ describe('teleops start against the Bot API', () => {
     fake.createUser({ id: 4242, isBot: true, username: 'other_bot' });
     fake.sendText({ from: 4242, chat: GROUP, text: '/test touch bot' });
     const ops = { id: GROUP, type: 'supergroup' as const, title: 'ops' };
-    fake.pushUpdate({ message: { message_id: 900, date: 0, chat: ops, sender_chat: ops, from: { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' }, text: '/test touch anon' } });
+    fake.pushUpdate({
+      message: {
+        message_id: 900,
+        date: 0,
+        chat: ops,
+        sender_chat: ops,
+        from: { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' },
+        text: '/test touch anon',
+      },
+    });
     fake.sendText({ from: OP, text: '/whoami' });
     await fake.waitForMessage({ chat: OP, match: /role operator/ });
     expect(fake.messages(STRANGER)).toHaveLength(0);
@@ -105,8 +121,22 @@ describe('teleops start against the Bot API', () => {
     const { message } = fake.sendText({ from: OP, text: '/test echo first' });
     await fake.waitForMessage({ chat: OP, match: /echo: first/ });
     fake.editText({ from: OP, messageId: message.message_id, text: '/test touch edited' });
-    fake.pushUpdate({ channel_post: { message_id: 1, date: 0, chat: { id: -100999, type: 'channel', title: 'c' }, text: '/test touch chan' } });
-    fake.pushUpdate({ inline_query: { id: 'q1', from: { id: OP, is_bot: false, first_name: 'o' }, query: '/test touch inline', offset: '' } });
+    fake.pushUpdate({
+      channel_post: {
+        message_id: 1,
+        date: 0,
+        chat: { id: -100999, type: 'channel', title: 'c' },
+        text: '/test touch chan',
+      },
+    });
+    fake.pushUpdate({
+      inline_query: {
+        id: 'q1',
+        from: { id: OP, is_bot: false, first_name: 'o' },
+        query: '/test touch inline',
+        offset: '',
+      },
+    });
     fake.sendText({ from: OP, text: '/test touch fwd', forwardFrom: OP2 });
     await fake.waitForMessage({ chat: OP, match: /Forwarded messages are never executed/ });
     fake.sendText({ from: OP, text: '/test echo last' });
@@ -126,7 +156,11 @@ describe('teleops start against the Bot API', () => {
     fake.pressButton({ from: OP, chat: GROUP, messageId: card.message_id, data: approve! });
     fake.pressButton({ from: OP2, chat: GROUP, messageId: card.message_id, data: approve! });
     await fake.waitForMessage({ chat: GROUP, match: /destroyed db/ });
-    await fake.waitFor(() => /Approved by @u1[01] · done/.test(fake.message(GROUP, card.message_id)!.text ?? ''), 5000, 'the card to show the outcome');
+    await fake.waitFor(
+      () => /Approved by @u1[01] · done/.test(fake.message(GROUP, card.message_id)!.text ?? ''),
+      5000,
+      'the card to show the outcome',
+    );
     await fake.waitFor(() => fake.callbackAnswers.length === 2, 5000, 'both presses to be answered');
     expect(fake.callbackAnswers.some((a) => /Already approved/.test(a.text ?? ''))).toBe(true);
     expect(runs(runsFile(), 'destroy')).toBe(1);
@@ -140,13 +174,33 @@ describe('teleops start against the Bot API', () => {
     const [approve, deny] = buttonData(GROUP, card.message_id);
     fake.pressButton({ from: VIEWER, chat: GROUP, messageId: card.message_id, data: approve! });
     fake.pressButton({ from: STRANGER, chat: GROUP, messageId: card.message_id, data: approve! });
-    fake.pressButton({ from: OP, chat: GROUP, messageId: card.message_id, data: approve!.replace(/:[0-9a-f]{16}:/, ':0000000000000000:'), unchecked: true });
+    fake.pressButton({
+      from: OP,
+      chat: GROUP,
+      messageId: card.message_id,
+      data: approve!.replace(/:[0-9a-f]{16}:/, ':0000000000000000:'),
+      unchecked: true,
+    });
     fake.pressButton({ from: OP2, chat: GROUP, messageId: card.message_id, data: deny! });
-    await fake.waitFor(() => /Denied by @u11/.test(fake.message(GROUP, card.message_id)!.text ?? ''), 5000, 'the card to show the denial');
+    await fake.waitFor(
+      () => /Denied by @u11/.test(fake.message(GROUP, card.message_id)!.text ?? ''),
+      5000,
+      'the card to show the denial',
+    );
     fake.sendText({ from: OP, chat: GROUP, text: '/test destroy b' });
     const card2 = await fake.waitForMessage({ chat: GROUP, match: /Approval needed[\s\S]*thing b/ });
-    await fake.waitFor(() => /Expired/.test(fake.message(GROUP, card2.message_id)!.text ?? ''), 8000, 'the card to expire');
-    fake.pressButton({ from: OP, chat: GROUP, messageId: card2.message_id, data: buttonData(GROUP, card.message_id)[0] ?? approve!, unchecked: true });
+    await fake.waitFor(
+      () => /Expired/.test(fake.message(GROUP, card2.message_id)!.text ?? ''),
+      8000,
+      'the card to expire',
+    );
+    fake.pressButton({
+      from: OP,
+      chat: GROUP,
+      messageId: card2.message_id,
+      data: buttonData(GROUP, card.message_id)[0] ?? approve!,
+      unchecked: true,
+    });
     expect(runs(runsFile(), 'destroy')).toBe(0);
     expect(fake.callbackAnswers.some((a) => /operator role/.test(a.text ?? ''))).toBe(true);
     expect(fake.callbackAnswers.some((a) => /not valid/.test(a.text ?? ''))).toBe(true);
@@ -164,13 +218,33 @@ describe('teleops start against the Bot API', () => {
     fake.sendText({ from: OP, text: '/test echo here' });
     const mine = await fake.waitForMessage({ chat: OP, match: /echo: here/ });
     fake.pressButton({ from: OP, messageId: mine.message_id, data: again!, unchecked: true });
-    fake.pressButton({ from: OP, chat: GROUP, messageId: msg.message_id, data: again!.replace(/:0$/, ':7'), unchecked: true });
-    fake.pressButton({ from: OP, chat: GROUP, messageId: msg.message_id, data: 'b:AAAAAAAAAAAAAAAA:0', unchecked: true });
+    fake.pressButton({
+      from: OP,
+      chat: GROUP,
+      messageId: msg.message_id,
+      data: again!.replace(/:0$/, ':7'),
+      unchecked: true,
+    });
+    fake.pressButton({
+      from: OP,
+      chat: GROUP,
+      messageId: msg.message_id,
+      data: 'b:AAAAAAAAAAAAAAAA:0',
+      unchecked: true,
+    });
     fake.pressButton({ from: OP, chat: GROUP, messageId: msg.message_id, data: 'b:../../etc', unchecked: true });
     fake.pressButton({ from: VIEWER, chat: GROUP, messageId: msg.message_id, data: again! });
     fake.pressButton({ from: STRANGER, chat: GROUP, messageId: msg.message_id, data: again! });
-    await fake.waitFor(() => fake.callbackAnswers.filter((a) => /expired/.test(a.text ?? '')).length >= 3, 5000, 'three refusals');
-    await fake.waitFor(() => fake.callbackAnswers.some((a) => /operator role/.test(a.text ?? '')), 5000, "the viewer's refusal");
+    await fake.waitFor(
+      () => fake.callbackAnswers.filter((a) => /expired/.test(a.text ?? '')).length >= 3,
+      5000,
+      'three refusals',
+    );
+    await fake.waitFor(
+      () => fake.callbackAnswers.some((a) => /operator role/.test(a.text ?? '')),
+      5000,
+      "the viewer's refusal",
+    );
     // A destructive button asks for approval like the command does.
     fake.pressButton({ from: OP, chat: GROUP, messageId: msg.message_id, data: destroy! });
     await fake.waitForMessage({ chat: GROUP, match: /Approval needed[\s\S]*thing g/ });
@@ -200,7 +274,12 @@ describe('teleops start against the Bot API', () => {
     const pruned = await fake.waitForMessage({ chat: OP, match: /Approval needed[\s\S]*thing pruned/ });
     expect(await proc!.stop()).toBe(0);
     const db = new Database(dbPath(dir.path));
-    const row = (text: string) => db.prepare<[string], { id: string; request_hash: string; card: string }>(`SELECT id, request_hash, card FROM approvals WHERE params LIKE ?`).get(`%${text}%`)!;
+    const row = (text: string) =>
+      db
+        .prepare<[string], { id: string; request_hash: string; card: string }>(
+          `SELECT id, request_hash, card FROM approvals WHERE params LIKE ?`,
+        )
+        .get(`%${text}%`)!;
     const old = row('"old"');
     // As the earlier version stored the card, and wrote its buttons with a template string.
     expect(JSON.parse(old.card)).toEqual({ chatId: OP, messageId: card.message_id });
@@ -213,9 +292,24 @@ describe('teleops start against the Bot API', () => {
     await start();
     fake.pressButton({ from: OP, messageId: card.message_id, data: payload });
     await fake.waitForMessage({ chat: OP, match: /destroyed old/ });
-    await fake.waitFor(() => /Approved by @u10 · done/.test(fake.message(OP, card.message_id)!.text ?? ''), 5000, 'the old card to be edited');
-    fake.pressButton({ from: OP, messageId: pruned.message_id, data: `a:${gone.id}:${gone.request_hash.slice(0, 16)}:y` });
-    await fake.waitFor(() => fake.callbackAnswers.some((a) => a.text === 'This approval is not valid here (unknown, or too old); nothing was done.'), 5000, 'the pruned press to be answered');
+    await fake.waitFor(
+      () => /Approved by @u10 · done/.test(fake.message(OP, card.message_id)!.text ?? ''),
+      5000,
+      'the old card to be edited',
+    );
+    fake.pressButton({
+      from: OP,
+      messageId: pruned.message_id,
+      data: `a:${gone.id}:${gone.request_hash.slice(0, 16)}:y`,
+    });
+    await fake.waitFor(
+      () =>
+        fake.callbackAnswers.some(
+          (a) => a.text === 'This approval is not valid here (unknown, or too old); nothing was done.',
+        ),
+      5000,
+      'the pruned press to be answered',
+    );
     expect(runs(runsFile(), 'destroy')).toBe(1);
   });
 
@@ -233,7 +327,9 @@ describe('teleops start against the Bot API', () => {
     fake.failNext('getMe', { code: 401, description: 'Unauthorized' });
     proc = runTeleops(['start'], env());
     expect(await proc.exited).toBe(2);
-    expect(proc.output()).toContain('teleops: Telegram rejected the bot token (Unauthorized); check TELEGRAM_BOT_TOKEN.\n');
+    expect(proc.output()).toContain(
+      'teleops: Telegram rejected the bot token (Unauthorized); check TELEGRAM_BOT_TOKEN.\n',
+    );
     expect(proc.output()).not.toMatch(/\n\s+at /);
   });
 
@@ -307,17 +403,45 @@ describe('teleops start against the Bot API', () => {
     // Healthy while the first long poll is still waiting, not only once it returns.
     expect(fake.calls.filter((c) => c.method === 'getUpdates').every((c) => c.status === 0)).toBe(true);
     const early = await fetch(`http://127.0.0.1:${httpPort}/health`);
-    expect([early.status, ((await early.json()) as { checks: Record<string, string> }).checks.telegram]).toEqual([200, 'up']);
+    expect([early.status, ((await early.json()) as { checks: Record<string, string> }).checks.telegram]).toEqual([
+      200,
+      'up',
+    ]);
     fake.sendText({ from: OP, text: '/whoami' });
     await fake.waitForMessage({ chat: OP, match: /role operator/ });
     const res = await fetch(`http://127.0.0.1:${httpPort}/health`);
-    const body = (await res.json()) as { status: string; version: string; uptime_s: number; checks: Record<string, string> };
-    expect(body).toMatchObject({ version: expect.any(String), checks: { audit: 'up', telegram: 'up', docker: 'disabled', tmux: 'disabled' } });
+    const body = (await res.json()) as {
+      status: string;
+      version: string;
+      uptime_s: number;
+      checks: Record<string, string>;
+    };
+    expect(body).toMatchObject({
+      version: expect.any(String),
+      checks: { audit: 'up', telegram: 'up', docker: 'disabled', tmux: 'disabled' },
+    });
     // Every integration has its key, switched off or not.
-    expect(Object.keys(body.checks).sort()).toEqual(['agents', 'audit', 'docker', 'kubernetes', 'llm', 'telegram', 'tmux']);
+    expect(Object.keys(body.checks).sort()).toEqual([
+      'agents',
+      'audit',
+      'docker',
+      'kubernetes',
+      'llm',
+      'telegram',
+      'tmux',
+    ]);
     expect(res.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    for (const name of ['teleops_actions_total', 'teleops_action_duration_seconds', 'teleops_approvals_total', 'teleops_rate_limited_total', 'teleops_unauthorized_updates_total', 'teleops_audit_entries_total', 'teleops_telegram_api_errors_total', 'teleops_llm_tokens_total']) {
+    for (const name of [
+      'teleops_actions_total',
+      'teleops_action_duration_seconds',
+      'teleops_approvals_total',
+      'teleops_rate_limited_total',
+      'teleops_unauthorized_updates_total',
+      'teleops_audit_entries_total',
+      'teleops_telegram_api_errors_total',
+      'teleops_llm_tokens_total',
+    ]) {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/teleops_actions_total\{action="core.whoami",origin="command",outcome="ok"\} 1/);
@@ -326,13 +450,25 @@ describe('teleops start against the Bot API', () => {
   it('redacts integration details in /health: an error message quoting a configured secret', async () => {
     const key = 'sk-configured-openai-key-0123456789';
     // A Docker Engine (or a proxy in front of it) whose error quotes what it was given.
-    const engine = createServer((_req, res) => res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `upstream refused key ${key} and hmac e2e-audit-key-0123456789` })));
+    const engine = createServer((_req, res) =>
+      res
+        .writeHead(502, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ message: `upstream refused key ${key} and hmac e2e-audit-key-0123456789` })),
+    );
     await new Promise<void>((r) => engine.listen(0, '127.0.0.1', () => r()));
     try {
       const { port } = engine.address() as { port: number };
-      await start({ DOCKER_ENABLED: 'true', DOCKER_HOST: `tcp://127.0.0.1:${port}`, OPENAI_API_KEY: key, TMUX_ENABLED: 'false' });
+      await start({
+        DOCKER_ENABLED: 'true',
+        DOCKER_HOST: `tcp://127.0.0.1:${port}`,
+        OPENAI_API_KEY: key,
+        TMUX_ENABLED: 'false',
+      });
       const body = await (await fetch(`http://127.0.0.1:${httpPort}/health`)).text();
-      const { checks, details } = JSON.parse(body) as { checks: Record<string, string>; details: Record<string, string> };
+      const { checks, details } = JSON.parse(body) as {
+        checks: Record<string, string>;
+        details: Record<string, string>;
+      };
       expect(checks.docker).toBe('down');
       expect(details.docker).toContain('upstream refused key [REDACTED] and hmac [REDACTED]');
       expect(body).not.toContain(key);
@@ -348,7 +484,9 @@ describe('teleops start against the Bot API', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect(await proc!.stop('SIGTERM')).toBe(0);
     expect(fake.messages(OP).some((m) => /slept 1000 ms/.test(m.text ?? ''))).toBe(true);
-    const verify = runTeleops(['audit', 'verify', '--state-dir', dir.path], { AUDIT_HMAC_KEY: 'e2e-audit-key-0123456789' });
+    const verify = runTeleops(['audit', 'verify', '--state-dir', dir.path], {
+      AUDIT_HMAC_KEY: 'e2e-audit-key-0123456789',
+    });
     expect(await verify.exited).toBe(0);
     expect(verify.output()).toMatch(/audit log intact: \d+ entr(?:y|ies)/);
   });
@@ -356,7 +494,12 @@ describe('teleops start against the Bot API', () => {
 
 describe('teleops start refuses bad settings', () => {
   it('exits 2 listing every problem, without a stack trace', async () => {
-    const p = runTeleops(['start'], { STATE_DIR: dir.path, AUTHORIZED_USER_IDS: 'me', RATE_LIMIT_PER_MINUTE: 'lots', HTTP_PORT: '0' });
+    const p = runTeleops(['start'], {
+      STATE_DIR: dir.path,
+      AUTHORIZED_USER_IDS: 'me',
+      RATE_LIMIT_PER_MINUTE: 'lots',
+      HTTP_PORT: '0',
+    });
     expect(await p.exited).toBe(2);
     const out = p.output();
     expect(out).toContain('TELEGRAM_BOT_TOKEN: missing');

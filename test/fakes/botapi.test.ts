@@ -86,7 +86,8 @@ describe('FakeBotApi with grammY and the runner', () => {
     expect(get.status).toBe(200);
     fake.createUser({ id: OTHER });
     const form = new URLSearchParams({
-      chat_id: String(OTHER), text: 'form',
+      chat_id: String(OTHER),
+      text: 'form',
       reply_markup: JSON.stringify({ inline_keyboard: [[{ text: 'Go', callback_data: 'go' }]] }),
     });
     const post = await fetch(`${fake.apiRoot}/bot${fake.token}/sendMessage`, { method: 'POST', body: form });
@@ -196,9 +197,13 @@ describe('messages', () => {
     const api = newBot().api;
     fake.createUser({ id: USER });
     await api.sendMessage(USER, 'x'.repeat(4096));
-    expect((await apiError(api.sendMessage(USER, 'x'.repeat(4097)))).description).toBe('Bad Request: message is too long');
+    expect((await apiError(api.sendMessage(USER, 'x'.repeat(4097)))).description).toBe(
+      'Bad Request: message is too long',
+    );
     await api.sendMessage(USER, '😀'.repeat(2048));
-    expect((await apiError(api.sendMessage(USER, '😀'.repeat(2049)))).description).toBe('Bad Request: message is too long');
+    expect((await apiError(api.sendMessage(USER, '😀'.repeat(2049)))).description).toBe(
+      'Bad Request: message is too long',
+    );
     for (const empty of ['', '  \n\t ']) {
       expect((await apiError(api.sendMessage(USER, empty))).description).toBe('Bad Request: message text is empty');
     }
@@ -213,21 +218,35 @@ describe('messages', () => {
     expect(m.entities).toEqual([{ type: 'bold', offset: 0, length: 4 }]);
   });
 
-  it("rejects entities out of range or crossing as \"can't parse entities\"", async () => {
+  it('rejects entities out of range or crossing as "can\'t parse entities"', async () => {
     const api = newBot().api;
     fake.createUser({ id: USER });
     const bad = [
       [{ type: 'bold' as const, offset: 3, length: 5 }],
-      [{ type: 'bold' as const, offset: 0, length: 3 }, { type: 'italic' as const, offset: 2, length: 3 }],
-      [{ type: 'code' as const, offset: 0, length: 5 }, { type: 'bold' as const, offset: 1, length: 2 }],
+      [
+        { type: 'bold' as const, offset: 0, length: 3 },
+        { type: 'italic' as const, offset: 2, length: 3 },
+      ],
+      [
+        { type: 'code' as const, offset: 0, length: 5 },
+        { type: 'bold' as const, offset: 1, length: 2 },
+      ],
     ];
     for (const entities of bad) {
-      expect((await apiError(api.sendMessage(USER, 'hello', { entities }))).description).toMatch(/^Bad Request: can't parse entities/);
+      expect((await apiError(api.sendMessage(USER, 'hello', { entities }))).description).toMatch(
+        /^Bad Request: can't parse entities/,
+      );
     }
     const nested = await api.sendMessage(USER, 'hello', {
-      entities: [{ type: 'italic', offset: 1, length: 2 }, { type: 'bold', offset: 0, length: 5 }],
+      entities: [
+        { type: 'italic', offset: 1, length: 2 },
+        { type: 'bold', offset: 0, length: 5 },
+      ],
     });
-    expect(nested.entities).toEqual([{ type: 'bold', offset: 0, length: 5 }, { type: 'italic', offset: 1, length: 2 }]);
+    expect(nested.entities).toEqual([
+      { type: 'bold', offset: 0, length: 5 },
+      { type: 'italic', offset: 1, length: 2 },
+    ]);
   });
 
   it('rejects callback_data over 64 bytes and captions over 1024 characters', async () => {
@@ -236,12 +255,15 @@ describe('messages', () => {
     const keyboard = (data: string) => ({ reply_markup: { inline_keyboard: [[{ text: 'b', callback_data: data }]] } });
     await api.sendMessage(USER, 'ok', keyboard('d'.repeat(64)));
     for (const data of ['d'.repeat(65), 'é'.repeat(33)]) {
-      expect((await apiError(api.sendMessage(USER, 'no', keyboard(data)))).description).toBe('Bad Request: BUTTON_DATA_INVALID');
+      expect((await apiError(api.sendMessage(USER, 'no', keyboard(data)))).description).toBe(
+        'Bad Request: BUTTON_DATA_INVALID',
+      );
     }
     const file = () => new InputFile(Buffer.from('data'), 'a.txt');
     await api.sendDocument(USER, file(), { caption: 'c'.repeat(1024) });
-    expect((await apiError(api.sendDocument(USER, file(), { caption: 'c'.repeat(1025) }))).description)
-      .toBe('Bad Request: message caption is too long');
+    expect((await apiError(api.sendDocument(USER, file(), { caption: 'c'.repeat(1025) }))).description).toBe(
+      'Bad Request: message caption is too long',
+    );
   });
 
   it('refuses parse_mode, records it, and stores nothing', async () => {
@@ -268,17 +290,28 @@ describe('messages', () => {
     expect(edited).not.toHaveProperty('reply_markup');
     const stored = fake.message(USER, sent.message_id);
     expect(stored?.text).toBe('approved');
-    expect(stored?.history.map((v) => [v.text, v.reply_markup !== undefined])).toEqual([['pending', true], ['approved', true]]);
-    expect((await apiError(api.editMessageReplyMarkup(USER, sent.message_id))).description).toMatch(/message is not modified/);
+    expect(stored?.history.map((v) => [v.text, v.reply_markup !== undefined])).toEqual([
+      ['pending', true],
+      ['approved', true],
+    ]);
+    expect((await apiError(api.editMessageReplyMarkup(USER, sent.message_id))).description).toMatch(
+      /message is not modified/,
+    );
     await api.editMessageReplyMarkup(USER, sent.message_id, { reply_markup: markup });
     expect(fake.message(USER, sent.message_id)?.reply_markup).toEqual(markup);
 
-    expect((await apiError(api.editMessageText(USER, 999, 'x'))).description).toBe('Bad Request: message to edit not found');
+    expect((await apiError(api.editMessageText(USER, 999, 'x'))).description).toBe(
+      'Bad Request: message to edit not found',
+    );
     await api.deleteMessage(USER, sent.message_id);
     expect(fake.messages(USER)).toEqual([]);
     expect(fake.message(USER, sent.message_id)?.deleted).toBe(true);
-    expect((await apiError(api.editMessageText(USER, sent.message_id, 'x'))).description).toBe('Bad Request: message to edit not found');
-    expect((await apiError(api.deleteMessage(USER, sent.message_id))).description).toBe('Bad Request: message to delete not found');
+    expect((await apiError(api.editMessageText(USER, sent.message_id, 'x'))).description).toBe(
+      'Bad Request: message to edit not found',
+    );
+    expect((await apiError(api.deleteMessage(USER, sent.message_id))).description).toBe(
+      'Bad Request: message to delete not found',
+    );
   });
 
   it('round-trips a multi-megabyte document sent as a multipart stream', async () => {
@@ -297,7 +330,10 @@ describe('messages', () => {
     const [doc] = fake.documents(USER);
     expect(doc?.file_name).toBe(name);
     expect(doc?.bytes.equals(bytes)).toBe(true);
-    expect(fake.lastMessage(USER)).toMatchObject({ caption: 'logs', reply_markup: { inline_keyboard: [[{ text: 'More', callback_data: 'more' }]] } });
+    expect(fake.lastMessage(USER)).toMatchObject({
+      caption: 'logs',
+      reply_markup: { inline_keyboard: [[{ text: 'More', callback_data: 'more' }]] },
+    });
 
     const again = await api.sendDocument(USER, sent.document?.file_id as string);
     expect(again.document?.file_name).toBe(name);
@@ -307,9 +343,13 @@ describe('messages', () => {
   it('carries replies and forwards both ways', async () => {
     const bot = newBot();
     bot.on('message', (ctx) =>
-      ctx.reply(`replied to ${ctx.msg.reply_to_message?.message_id ?? 'none'}, origin ${ctx.msg.forward_origin?.type ?? 'none'}`, {
-        reply_parameters: { message_id: ctx.msg.message_id },
-      }));
+      ctx.reply(
+        `replied to ${ctx.msg.reply_to_message?.message_id ?? 'none'}, origin ${ctx.msg.forward_origin?.type ?? 'none'}`,
+        {
+          reply_parameters: { message_id: ctx.msg.message_id },
+        },
+      ),
+    );
     startRunner(bot);
     const first = fake.sendText({ from: USER, text: 'one', forwardFrom: 77 });
     const answer = await fake.waitForMessage({ chat: USER, match: 'replied to none, origin user' });
@@ -334,7 +374,9 @@ describe('messages', () => {
     await fake.waitFor(() => edits.length === 1);
     expect(edits[0]).toMatch(/^\/docker stop web @\d+$/);
     expect(fake.message(USER, message.message_id)?.history.map((v) => v.text)).toEqual(['/status']);
-    expect(() => fake.editText({ from: OTHER, chat: USER, messageId: message.message_id, text: 'x' })).toThrow(/private chat of 42/);
+    expect(() => fake.editText({ from: OTHER, chat: USER, messageId: message.message_id, text: 'x' })).toThrow(
+      /private chat of 42/,
+    );
   });
 
   it('answers 413 to a body over the size limit', async () => {
@@ -354,7 +396,9 @@ describe('messages', () => {
 
   it('runs a callback query round trip through the bot', async () => {
     const bot = newBot();
-    bot.command('ask', (ctx) => ctx.reply('Restart web?', { reply_markup: { inline_keyboard: [[{ text: 'Yes', callback_data: 'yes' }]] } }));
+    bot.command('ask', (ctx) =>
+      ctx.reply('Restart web?', { reply_markup: { inline_keyboard: [[{ text: 'Yes', callback_data: 'yes' }]] } }),
+    );
     bot.callbackQuery('yes', async (ctx) => {
       await ctx.answerCallbackQuery({ text: 'Done' });
       await ctx.editMessageText('Restarted');
@@ -362,7 +406,9 @@ describe('messages', () => {
     startRunner(bot);
     fake.sendText({ from: USER, text: '/ask' });
     const card = await fake.waitForMessage({ chat: USER, match: 'Restart web?' });
-    expect(() => fake.pressButton({ from: USER, messageId: card.message_id, data: 'no' })).toThrow(/no button with data "no"/);
+    expect(() => fake.pressButton({ from: USER, messageId: card.message_id, data: 'no' })).toThrow(
+      /no button with data "no"/,
+    );
     const id = fake.pressButton({ from: USER, messageId: card.message_id, data: 'yes' });
     await fake.waitForMessage({ chat: USER, match: 'Restarted' });
     expect(fake.callbackAnswers).toMatchObject([{ callback_query_id: id, text: 'Done', show_alert: false }]);
@@ -379,7 +425,9 @@ describe('messages', () => {
     await api.setMyCommands([{ command: 'status', description: 'Show status' }]);
     expect(fake.commands).toEqual([{ command: 'status', description: 'Show status' }]);
     expect(await api.getMyCommands()).toEqual([{ command: 'status', description: 'Show status' }]);
-    expect((await apiError(api.setMyCommands([{ command: 'Bad-Name', description: 'x' }]))).description).toBe('Bad Request: BOT_COMMAND_INVALID');
+    expect((await apiError(api.setMyCommands([{ command: 'Bad-Name', description: 'x' }]))).description).toBe(
+      'Bad Request: BOT_COMMAND_INVALID',
+    );
   });
 });
 
@@ -394,21 +442,31 @@ describe('forum topics', () => {
     expect(topic.name).toBe('web-1');
     const sent = await api.sendMessage(FORUM, 'in topic', { message_thread_id: topic.message_thread_id });
     expect(sent).toMatchObject({ message_thread_id: topic.message_thread_id, is_topic_message: true });
-    expect((await apiError(api.sendMessage(FORUM, 'x', { message_thread_id: 999 }))).description).toBe('Bad Request: message thread not found');
+    expect((await apiError(api.sendMessage(FORUM, 'x', { message_thread_id: 999 }))).description).toBe(
+      'Bad Request: message thread not found',
+    );
 
     await api.closeForumTopic(FORUM, topic.message_thread_id);
-    expect((await apiError(api.sendMessage(FORUM, 'x', { message_thread_id: topic.message_thread_id }))).description).toBe('Bad Request: TOPIC_CLOSED');
-    expect((await apiError(api.closeForumTopic(FORUM, topic.message_thread_id))).description).toBe('Bad Request: TOPIC_NOT_MODIFIED');
+    expect(
+      (await apiError(api.sendMessage(FORUM, 'x', { message_thread_id: topic.message_thread_id }))).description,
+    ).toBe('Bad Request: TOPIC_CLOSED');
+    expect((await apiError(api.closeForumTopic(FORUM, topic.message_thread_id))).description).toBe(
+      'Bad Request: TOPIC_NOT_MODIFIED',
+    );
     await api.reopenForumTopic(FORUM, topic.message_thread_id);
     await api.editForumTopic(FORUM, topic.message_thread_id, { name: 'web-1 (restarting)' });
-    expect(fake.topics(FORUM)).toMatchObject([{ message_thread_id: topic.message_thread_id, name: 'web-1 (restarting)', closed: false }]);
+    expect(fake.topics(FORUM)).toMatchObject([
+      { message_thread_id: topic.message_thread_id, name: 'web-1 (restarting)', closed: false },
+    ]);
 
     const { message } = fake.sendText({ from: USER, chat: FORUM, threadId: topic.message_thread_id, text: 'hi' });
     expect(message).toMatchObject({ message_thread_id: topic.message_thread_id, chat: { id: FORUM, is_forum: true } });
     await api.deleteForumTopic(FORUM, topic.message_thread_id);
     expect(fake.topics(FORUM)).toEqual([]);
     expect(fake.messages(FORUM)).toEqual([]);
-    expect((await apiError(api.deleteForumTopic(FORUM, topic.message_thread_id))).description).toBe('Bad Request: TOPIC_ID_INVALID');
+    expect((await apiError(api.deleteForumTopic(FORUM, topic.message_thread_id))).description).toBe(
+      'Bad Request: TOPIC_ID_INVALID',
+    );
   });
 });
 
@@ -479,8 +537,9 @@ describe('test-side helpers', () => {
   it('explains a waitForMessage timeout with the last messages', async () => {
     fake.createUser({ id: USER });
     await newBot().api.sendMessage(USER, 'something else');
-    await expect(fake.waitForMessage({ chat: USER, match: /never/, timeoutMs: 100 }))
-      .rejects.toThrow(/no bot message in chat 42 was a message matching \/never\/ within 100 ms; last messages: #1 "something else"/);
+    await expect(fake.waitForMessage({ chat: USER, match: /never/, timeoutMs: 100 })).rejects.toThrow(
+      /no bot message in chat 42 was a message matching \/never\/ within 100 ms; last messages: #1 "something else"/,
+    );
   });
 
   it('accounts its own processing time', async () => {
@@ -513,7 +572,9 @@ describe('test-side helpers', () => {
 
   it('stops promptly while a long poll is held', async () => {
     // Waiting for the poll's timeout (60 s) would outlast the test's (30 s).
-    const poll = newBot().api.getUpdates({ timeout: 60 }).catch((e: unknown) => e);
+    const poll = newBot()
+      .api.getUpdates({ timeout: 60 })
+      .catch((e: unknown) => e);
     await fake.waitFor(pollPending);
     await fake.stop();
     expect(await poll).toEqual([]);

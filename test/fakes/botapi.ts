@@ -20,7 +20,16 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { BotCommand, Chat, Message, MessageEntity, MessageOrigin, Update, User, UserFromGetMe } from 'grammy/types';
+import type {
+  BotCommand,
+  Chat,
+  Message,
+  MessageEntity,
+  MessageOrigin,
+  Update,
+  User,
+  UserFromGetMe,
+} from 'grammy/types';
 import { BodyTooLarge, parseParams, readBody } from './botapi/body.js';
 import { METHODS } from './botapi/methods.js';
 import type { MethodContext } from './botapi/methods.js';
@@ -29,11 +38,27 @@ import type { Params } from './botapi/params.js';
 import { UpdateQueue } from './botapi/updates.js';
 import { unixNow, World } from './botapi/world.js';
 import type {
-  CallbackAnswer, ChatActionRecord, ChatInput, ChatState, FakeUser, StoredDocument, StoredMessage, TopicRecord, UserRef,
+  CallbackAnswer,
+  ChatActionRecord,
+  ChatInput,
+  ChatState,
+  FakeUser,
+  StoredDocument,
+  StoredMessage,
+  TopicRecord,
+  UserRef,
 } from './botapi/world.js';
 
 export type {
-  CallbackAnswer, ChatActionRecord, ChatInput, FakeUser, MessageVersion, StoredDocument, StoredMessage, TopicRecord, UserRef,
+  CallbackAnswer,
+  ChatActionRecord,
+  ChatInput,
+  FakeUser,
+  MessageVersion,
+  StoredDocument,
+  StoredMessage,
+  TopicRecord,
+  UserRef,
 } from './botapi/world.js';
 
 export interface FakeBotApiOptions {
@@ -155,21 +180,30 @@ function faultError(f: { code: number; retryAfter?: number; description?: string
     return new ApiError(429, f.description ?? `Too Many Requests: retry after ${after}`, { retry_after: after });
   }
   const known: Record<number, string> = {
-    400: 'Bad Request: injected by test', 403: 'Forbidden: bot was blocked by the user', 500: 'Internal Server Error',
-    502: 'Bad Gateway', 503: 'Service Unavailable',
+    400: 'Bad Request: injected by test',
+    403: 'Forbidden: bot was blocked by the user',
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
   };
   return new ApiError(f.code, f.description ?? known[f.code] ?? `Error ${f.code}`);
 }
 
 /** Telegram marks every /command in a user's text as a bot_command entity. */
 export function commandEntities(text: string): MessageEntity[] {
-  return [...text.matchAll(COMMAND)].map((m) => ({ type: 'bot_command' as const, offset: m.index, length: m[0].length }));
+  return [...text.matchAll(COMMAND)].map((m) => ({
+    type: 'bot_command' as const,
+    offset: m.index,
+    length: m[0].length,
+  }));
 }
 
 const matches = (m: StoredMessage, match: RegExp | string | undefined): boolean =>
   match === undefined ||
   // search() ignores lastIndex, so a /g regex behaves the same on every call.
-  [m.text, m.caption, m.document?.file_name].some((s) => s !== undefined && (typeof match === 'string' ? s.includes(match) : s.search(match) >= 0));
+  [m.text, m.caption, m.document?.file_name].some(
+    (s) => s !== undefined && (typeof match === 'string' ? s.includes(match) : s.search(match) >= 0),
+  );
 
 const preview = (m: StoredMessage): string =>
   `#${m.message_id} ${JSON.stringify((m.text ?? m.caption ?? m.document?.file_name ?? '').slice(0, 120))}`;
@@ -199,9 +233,18 @@ export class FakeBotApi {
     const id = /^(\d+):[\w-]+$/.exec(this.token)?.[1];
     if (id === undefined) throw new Error('fake Bot API: a token looks like <bot id>:<secret>');
     const bot: UserFromGetMe = {
-      id: Number(id), is_bot: true, first_name: options.firstName ?? 'Teleops Test', username: options.username ?? 'teleops_test_bot',
-      can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false, can_connect_to_business: false,
-      has_main_web_app: false, has_topics_enabled: false, allows_users_to_create_topics: false, can_manage_bots: false,
+      id: Number(id),
+      is_bot: true,
+      first_name: options.firstName ?? 'Teleops Test',
+      username: options.username ?? 'teleops_test_bot',
+      can_join_groups: true,
+      can_read_all_group_messages: false,
+      supports_inline_queries: false,
+      can_connect_to_business: false,
+      has_main_web_app: false,
+      has_topics_enabled: false,
+      allows_users_to_create_topics: false,
+      can_manage_bots: false,
       supports_join_request_queries: false,
     };
     this.world = new World(bot);
@@ -275,10 +318,14 @@ export class FakeBotApi {
     if (o.replyTo !== undefined && state.byId.get(o.replyTo)?.deleted !== false) {
       throw new Error(`fake Bot API: no message ${o.replyTo} in chat ${state.chat.id} to reply to`);
     }
-    if (o.threadId !== undefined && state.chat.is_forum !== true) throw new Error(`fake Bot API: chat ${state.chat.id} is not a forum`);
+    if (o.threadId !== undefined && state.chat.is_forum !== true)
+      throw new Error(`fake Bot API: chat ${state.chat.id} is not a forum`);
     const forward_origin = o.forwardFrom === undefined ? undefined : this.origin(o.forwardFrom);
     const msg = this.world.addMessage(state, {
-      sender: 'user', from, text: o.text, entities: o.entities ?? commandEntities(o.text),
+      sender: 'user',
+      from,
+      text: o.text,
+      entities: o.entities ?? commandEntities(o.text),
       ...(o.replyTo !== undefined ? { reply_to: o.replyTo } : {}),
       ...(o.threadId !== undefined ? { message_thread_id: o.threadId } : {}),
       ...(forward_origin !== undefined ? { extra: { forward_origin } } : {}),
@@ -294,10 +341,20 @@ export class FakeBotApi {
     const from = this.world.user(o.from);
     const state = this.chatForTest(o.chat, from.id);
     const msg = state.byId.get(o.messageId);
-    if (msg === undefined || msg.deleted || msg.sender !== 'user' || msg.raw.from?.id !== from.id || msg.text === undefined) {
+    if (
+      msg === undefined ||
+      msg.deleted ||
+      msg.sender !== 'user' ||
+      msg.raw.from?.id !== from.id ||
+      msg.text === undefined
+    ) {
       throw new Error(`fake Bot API: user ${from.id} has no text message ${o.messageId} in chat ${state.chat.id}`);
     }
-    this.world.edit(state, msg, { text: o.text, entities: o.entities ?? commandEntities(o.text), reply_markup: undefined });
+    this.world.edit(state, msg, {
+      text: o.text,
+      entities: o.entities ?? commandEntities(o.text),
+      reply_markup: undefined,
+    });
     const update = this.queue.push({ edited_message: msg.raw as NonNullable<Update['edited_message']> });
     this.notify();
     return { updateId: update.update_id, message: msg.raw };
@@ -315,11 +372,14 @@ export class FakeBotApi {
     const from = this.world.user(o.from);
     const state = this.chatForTest(o.chat, from.id);
     const msg = state.byId.get(o.messageId);
-    if (msg === undefined || msg.deleted) throw new Error(`fake Bot API: no message ${o.messageId} in chat ${state.chat.id}`);
+    if (msg === undefined || msg.deleted)
+      throw new Error(`fake Bot API: no message ${o.messageId} in chat ${state.chat.id}`);
     const buttons = (msg.reply_markup?.inline_keyboard ?? []).flat();
     if (o.unchecked !== true && !buttons.some((b) => 'callback_data' in b && b.callback_data === o.data)) {
       const offered = buttons.map((b) => ('callback_data' in b ? b.callback_data : `(${b.text})`));
-      throw new Error(`fake Bot API: message ${o.messageId} has no button with data ${JSON.stringify(o.data)}; it has ${JSON.stringify(offered)}`);
+      throw new Error(
+        `fake Bot API: message ${o.messageId} has no button with data ${JSON.stringify(o.data)}; it has ${JSON.stringify(offered)}`,
+      );
     }
     const id = `${this.world.bot.id}${String(this.world.nextSerial()).padStart(9, '0')}`;
     this.world.callbackQueries.set(id, { answered: false });
@@ -419,7 +479,11 @@ export class FakeBotApi {
    * Resolves with the first truthy value of `probe`, which is evaluated now and after
    * every request and every test-side action.
    */
-  waitFor<T>(probe: () => T | undefined | null | false, timeoutMs = DEFAULT_TIMEOUT_MS, what = 'condition'): Promise<T> {
+  waitFor<T>(
+    probe: () => T | undefined | null | false,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+    what = 'condition',
+  ): Promise<T> {
     const truthy = (v: T | undefined | null | false): v is T => v !== undefined && v !== null && v !== false;
     try {
       const now = probe();
@@ -451,17 +515,22 @@ export class FakeBotApi {
 
   /** The first live bot message in a chat that matches; the error on timeout shows the last messages. */
   async waitForMessage(o: WaitForMessageOptions): Promise<StoredMessage> {
-    const found = () => this.messages(o.chat).find((m) =>
-      (o.after === undefined || m.message_id > o.after) &&
-      (o.threadId === undefined || m.message_thread_id === o.threadId) &&
-      matches(m, o.match));
+    const found = () =>
+      this.messages(o.chat).find(
+        (m) =>
+          (o.after === undefined || m.message_id > o.after) &&
+          (o.threadId === undefined || m.message_thread_id === o.threadId) &&
+          matches(m, o.match),
+      );
     try {
       return await this.waitFor(found, o.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'a message');
     } catch (e) {
       if (!(e instanceof Error) || !e.message.includes('timed out')) throw e;
       const last = this.messages(o.chat).slice(-5).map(preview).join(', ') || 'none';
       const what = o.match === undefined ? 'any message' : `a message matching ${String(o.match)}`;
-      throw new Error(`fake Bot API: no bot message in chat ${o.chat} ${o.after !== undefined ? `after #${o.after} ` : ''}was ${what} within ${o.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms; last messages: ${last}`);
+      throw new Error(
+        `fake Bot API: no bot message in chat ${o.chat} ${o.after !== undefined ? `after #${o.after} ` : ''}was ${what} within ${o.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms; last messages: ${last}`,
+      );
     }
   }
 
@@ -490,19 +559,25 @@ export class FakeBotApi {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const at = Date.now();
-    readBody(req, this.maxBodyBytes).then(
-      (body) => this.handle(req, res, body, at),
-      (e: unknown) => {
-        if (e instanceof BodyTooLarge && !res.headersSent) {
-          res.setHeader('connection', 'close');
-          this.send(res, { method: req.url ?? '', at, receivedAt: performance.now(), status: 0, params: {} }, new ApiError(413, 'Request Entity Too Large'));
-        } else {
-          res.destroy();
-        }
-      },
-    ).catch((e: unknown) => {
-      res.destroy(e instanceof Error ? e : undefined);
-    });
+    readBody(req, this.maxBodyBytes)
+      .then(
+        (body) => this.handle(req, res, body, at),
+        (e: unknown) => {
+          if (e instanceof BodyTooLarge && !res.headersSent) {
+            res.setHeader('connection', 'close');
+            this.send(
+              res,
+              { method: req.url ?? '', at, receivedAt: performance.now(), status: 0, params: {} },
+              new ApiError(413, 'Request Entity Too Large'),
+            );
+          } else {
+            res.destroy();
+          }
+        },
+      )
+      .catch((e: unknown) => {
+        res.destroy(e instanceof Error ? e : undefined);
+      });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, body: Buffer, at: number): Promise<void> {
@@ -533,7 +608,8 @@ export class FakeBotApi {
       const params = parseParams(req.headers['content-type'], url.searchParams, body);
       call.params = params;
       const chatId = params.chat_id;
-      if (typeof chatId === 'number' || typeof chatId === 'string') call.chat_id = /^-?\d+$/.test(String(chatId)) ? Number(chatId) : chatId;
+      if (typeof chatId === 'number' || typeof chatId === 'string')
+        call.chat_id = /^-?\d+$/.test(String(chatId)) ? Number(chatId) : chatId;
       const fault = this.takeFault(call.method);
       if (fault !== undefined) {
         call.cause = 'fault';
@@ -543,7 +619,12 @@ export class FakeBotApi {
       }
       if ('parse_mode' in params) {
         call.cause = 'parse_mode';
-        this.parseModeAttempts.push({ method: call.method, parse_mode: params.parse_mode, at, ...(call.chat_id !== undefined ? { chat_id: call.chat_id } : {}) });
+        this.parseModeAttempts.push({
+          method: call.method,
+          parse_mode: params.parse_mode,
+          at,
+          ...(call.chat_id !== undefined ? { chat_id: call.chat_id } : {}),
+        });
         throw new ApiError(400, 'test fake: parse_mode is not allowed');
       }
       this.enforce(call);
@@ -562,7 +643,13 @@ export class FakeBotApi {
       if (fault !== undefined && 'drop' in fault) return this.drop(res, call);
       this.send(res, call, result);
     } catch (e) {
-      this.send(res, call, e instanceof ApiError ? e : new ApiError(500, `test fake: internal error: ${e instanceof Error ? e.message : String(e)}`));
+      this.send(
+        res,
+        call,
+        e instanceof ApiError
+          ? e
+          : new ApiError(500, `test fake: internal error: ${e instanceof Error ? e.message : String(e)}`),
+      );
     } finally {
       this.busyMs += performance.now() - t0;
       this.notify();
@@ -575,7 +662,12 @@ export class FakeBotApi {
     if (outcome instanceof ApiError) {
       status = outcome.code;
       call.description = outcome.description;
-      payload = { ok: false, error_code: outcome.code, description: outcome.description, ...(outcome.parameters ? { parameters: outcome.parameters } : {}) };
+      payload = {
+        ok: false,
+        error_code: outcome.code,
+        description: outcome.description,
+        ...(outcome.parameters ? { parameters: outcome.parameters } : {}),
+      };
     } else {
       payload = { ok: true, result: outcome };
     }
@@ -645,7 +737,10 @@ export class FakeBotApi {
     }
     const begin = (): Update[] | Promise<Update[] | undefined> => {
       if (this.queue.polling) {
-        throw new ApiError(409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running');
+        throw new ApiError(
+          409,
+          'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running',
+        );
       }
       this.queue.setAllowed(allowed as string[] | undefined);
       this.queue.confirm(offset);
@@ -687,7 +782,8 @@ export class FakeBotApi {
     if (chatId === undefined) return this.world.privateChat(userId);
     const state = this.world.chat(chatId);
     if (state === undefined) throw new Error(`fake Bot API: chat ${chatId} does not exist; call createChat first`);
-    if (state.chat.type === 'private' && chatId !== userId) throw new Error(`fake Bot API: user ${userId} cannot act in the private chat of ${chatId}`);
+    if (state.chat.type === 'private' && chatId !== userId)
+      throw new Error(`fake Bot API: user ${userId} cannot act in the private chat of ${chatId}`);
     return state;
   }
 

@@ -16,7 +16,16 @@ import { ADMIN, FakeKubeApi, VIEWER, type Identity } from './kubeapi/server.js';
 
 export { ClusterState } from './kubeapi/cluster.js';
 export { REVISION, templateHash } from './kubeapi/controllers.js';
-export { ADMIN, FakeKubeApi, statusObject, VIEWER, type Fault, type Identity, type RequestRecord, type Rule } from './kubeapi/server.js';
+export {
+  ADMIN,
+  FakeKubeApi,
+  statusObject,
+  VIEWER,
+  type Fault,
+  type Identity,
+  type RequestRecord,
+  type Rule,
+} from './kubeapi/server.js';
 export type { KObj } from './kubeapi/types.js';
 
 export const TOKENS = {
@@ -41,7 +50,13 @@ export async function startFakeKube(o: StartOptions = {}): Promise<FakeKubeApi> 
     [TOKENS.prodViewer, { user: 'system:serviceaccount:ops:teleops-viewer', cluster: 'prod', rules: VIEWER }],
     [TOKENS.stagingAdmin, { user: 'admin@staging', cluster: 'staging', rules: ADMIN }],
   ]);
-  return FakeKubeApi.start({ clusters: new Map([['prod', prod], ['staging', staging]]), tokens });
+  return FakeKubeApi.start({
+    clusters: new Map([
+      ['prod', prod],
+      ['staging', staging],
+    ]),
+    tokens,
+  });
 }
 
 export interface ContextSpec {
@@ -61,7 +76,12 @@ export const DEFAULT_CONTEXTS: readonly ContextSpec[] = [
  * Writes a kubeconfig (JSON is YAML) with contexts prod and staging — plus `extra` — pointing
  * at the fake over http (hence insecure-skip-tls-verify, which the client requires for http).
  */
-export async function writeKubeconfig(dir: string, api: FakeKubeApi, extra: readonly ContextSpec[] = [], current = 'prod'): Promise<string> {
+export async function writeKubeconfig(
+  dir: string,
+  api: FakeKubeApi,
+  extra: readonly ContextSpec[] = [],
+  current = 'prod',
+): Promise<string> {
   const specs = [...DEFAULT_CONTEXTS, ...extra];
   const config = {
     apiVersion: 'v1',
@@ -69,10 +89,20 @@ export async function writeKubeconfig(dir: string, api: FakeKubeApi, extra: read
     'current-context': current,
     clusters: specs.map((s) => ({
       name: `${s.name}-cluster`,
-      cluster: { server: s.cluster.startsWith('http') ? s.cluster : api.serverUrl(s.cluster), 'insecure-skip-tls-verify': true },
+      cluster: {
+        server: s.cluster.startsWith('http') ? s.cluster : api.serverUrl(s.cluster),
+        'insecure-skip-tls-verify': true,
+      },
     })),
     users: specs.map((s) => ({ name: `${s.name}-user`, user: { token: s.token } })),
-    contexts: specs.map((s) => ({ name: s.name, context: { cluster: `${s.name}-cluster`, user: `${s.name}-user`, ...(s.namespace ? { namespace: s.namespace } : {}) } })),
+    contexts: specs.map((s) => ({
+      name: s.name,
+      context: {
+        cluster: `${s.name}-cluster`,
+        user: `${s.name}-user`,
+        ...(s.namespace ? { namespace: s.namespace } : {}),
+      },
+    })),
   };
   const file = path.join(dir, 'kubeconfig');
   await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });

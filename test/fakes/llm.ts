@@ -70,20 +70,42 @@ export async function startFakeLlm(script: FakeLlmScript): Promise<FakeLlm> {
       } catch {
         return send(400, { error: { message: 'body is not JSON' } });
       }
-      const api = req.method === 'POST' && OPENAI.test(path) ? 'openai' : req.method === 'POST' && GEMINI.test(path) ? 'gemini' : undefined;
+      const api =
+        req.method === 'POST' && OPENAI.test(path)
+          ? 'openai'
+          : req.method === 'POST' && GEMINI.test(path)
+            ? 'gemini'
+            : undefined;
       if (!api) return send(404, { error: { message: `no route ${req.method} ${path}` } });
-      if (api === 'openai' && body.stream === true) return send(400, { error: { message: 'this fake does not stream' } });
-      const parsed: FakeLlmRequest = { api, path, headers: req.headers, raw, body, ...(api === 'openai' ? readOpenAi(body) : readGemini(body)) };
+      if (api === 'openai' && body.stream === true)
+        return send(400, { error: { message: 'this fake does not stream' } });
+      const parsed: FakeLlmRequest = {
+        api,
+        path,
+        headers: req.headers,
+        raw,
+        body,
+        ...(api === 'openai' ? readOpenAi(body) : readGemini(body)),
+      };
       requests.push(parsed);
       if (fault) {
         const f = fault;
         fault = undefined;
-        return send(f.status, api === 'openai' ? { error: { message: f.message, type: 'server_error' } } : { error: { code: f.status, message: f.message, status: 'UNAVAILABLE' } });
+        return send(
+          f.status,
+          api === 'openai'
+            ? { error: { message: f.message, type: 'server_error' } }
+            : { error: { code: f.status, message: f.message, status: 'UNAVAILABLE' } },
+        );
       }
       const reply = await script(parsed, requests.length - 1);
       const usage = reply.usage ?? { input: 12, output: 6 };
       if (api === 'openai') {
-        const toolCalls = (reply.calls ?? []).map((c) => ({ id: `call_${++ids}`, type: 'function', function: { name: c.tool, arguments: JSON.stringify(c.args) } }));
+        const toolCalls = (reply.calls ?? []).map((c) => ({
+          id: `call_${++ids}`,
+          type: 'function',
+          function: { name: c.tool, arguments: JSON.stringify(c.args) },
+        }));
         return send(200, {
           id: `chatcmpl-${ids}`,
           object: 'chat.completion',
@@ -92,17 +114,32 @@ export async function startFakeLlm(script: FakeLlmScript): Promise<FakeLlm> {
           choices: [
             {
               index: 0,
-              message: { role: 'assistant', content: reply.text ?? null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+              message: {
+                role: 'assistant',
+                content: reply.text ?? null,
+                ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+              },
               finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop',
             },
           ],
-          usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
+          usage: {
+            prompt_tokens: usage.input,
+            completion_tokens: usage.output,
+            total_tokens: usage.input + usage.output,
+          },
         });
       }
-      const parts = [...(reply.text !== undefined ? [{ text: reply.text }] : []), ...(reply.calls ?? []).map((c) => ({ functionCall: { name: c.tool, args: c.args } }))];
+      const parts = [
+        ...(reply.text !== undefined ? [{ text: reply.text }] : []),
+        ...(reply.calls ?? []).map((c) => ({ functionCall: { name: c.tool, args: c.args } })),
+      ];
       return send(200, {
         candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
-        usageMetadata: { promptTokenCount: usage.input, candidatesTokenCount: usage.output, totalTokenCount: usage.input + usage.output },
+        usageMetadata: {
+          promptTokenCount: usage.input,
+          candidatesTokenCount: usage.output,
+          totalTokenCount: usage.input + usage.output,
+        },
         modelVersion: GEMINI.exec(path)![1],
       });
     });
@@ -129,9 +166,16 @@ const arr = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
 function readOpenAi(body: Json): Pick<FakeLlmRequest, 'tools' | 'toolResults' | 'userText'> {
   const messages = arr(body.messages);
   const tools = arr(body.tools).map((t) => String((t.function as Json | undefined)?.name));
-  const toolResults = messages.filter((m) => m.role === 'tool').map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
+  const toolResults = messages
+    .filter((m) => m.role === 'tool')
+    .map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
   const user = messages.filter((m) => m.role === 'user').at(-1);
-  const userText = typeof user?.content === 'string' ? user.content : arr(user?.content).map((p) => String(p.text ?? '')).join('');
+  const userText =
+    typeof user?.content === 'string'
+      ? user.content
+      : arr(user?.content)
+          .map((p) => String(p.text ?? ''))
+          .join('');
   return { tools, toolResults, userText };
 }
 
@@ -139,10 +183,16 @@ function readGemini(body: Json): Pick<FakeLlmRequest, 'tools' | 'toolResults' | 
   const contents = arr(body.contents);
   const tools = arr(body.tools).flatMap((t) => arr(t.functionDeclarations).map((f) => String(f.name)));
   const parts = contents.flatMap((c) => arr(c.parts).map((p) => ({ role: c.role, part: p })));
-  const toolResults = parts.filter((p) => p.part.functionResponse).map((p) => {
-    const response = (p.part.functionResponse as Json).response as Json | undefined;
-    return typeof response?.content === 'string' ? response.content : JSON.stringify(response ?? null);
-  });
-  const userText = parts.filter((p) => p.role === 'user' && typeof p.part.text === 'string').map((p) => String(p.part.text)).at(-1) ?? '';
+  const toolResults = parts
+    .filter((p) => p.part.functionResponse)
+    .map((p) => {
+      const response = (p.part.functionResponse as Json).response as Json | undefined;
+      return typeof response?.content === 'string' ? response.content : JSON.stringify(response ?? null);
+    });
+  const userText =
+    parts
+      .filter((p) => p.role === 'user' && typeof p.part.text === 'string')
+      .map((p) => String(p.part.text))
+      .at(-1) ?? '';
   return { tools, toolResults, userText };
 }

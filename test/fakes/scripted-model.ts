@@ -33,7 +33,10 @@ export interface ScriptedModel extends AiModel {
  * `script` is consumed one entry per model call; after the last entry the model says "done".
  * Pass a function instead of an array to answer every call the same way (e.g. never stop).
  */
-export function scriptedModel(script: readonly ScriptEntry[] | ((call: CallOptions, index: number) => ScriptedStep), provider = 'scripted'): ScriptedModel {
+export function scriptedModel(
+  script: readonly ScriptEntry[] | ((call: CallOptions, index: number) => ScriptedStep),
+  provider = 'scripted',
+): ScriptedModel {
   let n = 0;
   let ids = 0;
   const mock = new MockLanguageModelV3({
@@ -45,7 +48,13 @@ export function scriptedModel(script: readonly ScriptEntry[] | ((call: CallOptio
       const step = typeof entry === 'function' ? entry(call, i) : entry;
       const content: GenerateResult['content'] = [];
       if (step.text !== undefined) content.push({ type: 'text', text: step.text });
-      for (const c of step.calls ?? []) content.push({ type: 'tool-call', toolCallId: `call-${++ids}`, toolName: c.tool, input: JSON.stringify(c.args) });
+      for (const c of step.calls ?? [])
+        content.push({
+          type: 'tool-call',
+          toolCallId: `call-${++ids}`,
+          toolName: c.tool,
+          input: JSON.stringify(c.args),
+        });
       const u = step.usage ?? { input: 10, output: 5 };
       return {
         content,
@@ -72,7 +81,12 @@ export function toolOutputs(call: CallOptions): { tool: string; text: string }[]
     for (const p of m.content) {
       if (p.type !== 'tool-result') continue;
       const o = p.output;
-      const text = o.type === 'text' || o.type === 'error-text' ? o.value : o.type === 'execution-denied' ? `denied: ${o.reason ?? ''}` : JSON.stringify(o.value ?? null);
+      const text =
+        o.type === 'text' || o.type === 'error-text'
+          ? o.value
+          : o.type === 'execution-denied'
+            ? `denied: ${o.reason ?? ''}`
+            : JSON.stringify(o.value ?? null);
       out.push({ tool: p.toolName, text });
     }
   }

@@ -39,12 +39,15 @@ function fail(message: string): never {
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   // The pinned package is the linux-x64 build; elsewhere this half is skipped, and says so.
-  if (process.env.CI === 'true') fail(`CI=true needs the Node 24 run, which needs linux-x64 (this is ${process.platform}-${process.arch})`);
+  if (process.env.CI === 'true')
+    fail(`CI=true needs the Node 24 run, which needs linux-x64 (this is ${process.platform}-${process.arch})`);
   console.log(`node24: skipped: Node 24 is pinned for linux-x64 only (this is ${process.platform}-${process.arch})`);
   process.exit(0);
 }
 if (!existsSync(node)) {
-  const npm = spawnSync('npm', ['ci', '--prefix', here, '--no-audit', '--no-fund', '--loglevel=error'], { stdio: 'inherit' });
+  const npm = spawnSync('npm', ['ci', '--prefix', here, '--no-audit', '--no-fund', '--loglevel=error'], {
+    stdio: 'inherit',
+  });
   if (npm.status !== 0 || !existsSync(node)) fail(`could not install Node 24 (npm ci --prefix ${here})`);
 }
 const report = process.env.TELEOPS_TEST_REPORT;

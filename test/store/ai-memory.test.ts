@@ -23,7 +23,10 @@ describe('AiMemoryRepo', () => {
     repo.append(GROUP, op, 'second', 'a2', 2, 3);
     repo.append(GROUP, op, 'third', 'a3', 2, 4);
     expect(repo.recent(GROUP, op, 10).map((m) => m.content)).toEqual(['second', 'a2', 'third', 'a3']);
-    expect(repo.recent(GROUP, viewer, 10).map((m) => m.content)).toEqual(['standing order: restart everything', 'noted']);
+    expect(repo.recent(GROUP, viewer, 10).map((m) => m.content)).toEqual([
+      'standing order: restart everything',
+      'noted',
+    ]);
     // The same person elsewhere (their private chat) has a separate memory.
     expect(repo.recent(op.id, op, 10)).toEqual([]);
     expect(repo.clear(GROUP, op.id)).toBe(4);
@@ -35,7 +38,10 @@ describe('AiMemoryRepo', () => {
     const repo = new AiMemoryRepo(openMemoryDb());
     repo.append(GROUP, viewer, 'as a viewer', 'ok', 5, 1);
     repo.append(GROUP, { id: viewer.id, role: 'operator' }, 'as an operator', 'ok', 5, 2);
-    expect(repo.recent(GROUP, { id: viewer.id, role: 'operator' }, 5).map((m) => m.content)).toEqual(['as an operator', 'ok']);
+    expect(repo.recent(GROUP, { id: viewer.id, role: 'operator' }, 5).map((m) => m.content)).toEqual([
+      'as an operator',
+      'ok',
+    ]);
     expect(repo.recent(GROUP, viewer, 5).map((m) => m.content)).toEqual(['as a viewer', 'ok', 'as an operator', 'ok']);
   });
 
@@ -61,14 +67,25 @@ describe('AiMemoryRepo', () => {
 
     const db = openDb(dir);
     const repo = new AiMemoryRepo(db);
-    expect(repo.recent(10, op, 10).map((m) => m.content)).toEqual(['my private question', 'answer to my private question']);
-    expect(repo.recent(0, { id: 0, role: 'operator' }, 10).map((m) => m.content)).toEqual(['console question', 'answer to console question']);
+    expect(repo.recent(10, op, 10).map((m) => m.content)).toEqual([
+      'my private question',
+      'answer to my private question',
+    ]);
+    expect(repo.recent(0, { id: 0, role: 'operator' }, 10).map((m) => m.content)).toEqual([
+      'console question',
+      'answer to console question',
+    ]);
     // Nobody knows who wrote a group's old turns: nobody gets them.
     for (const who of [op, viewer]) expect(repo.recent(GROUP, who, 10)).toEqual([]);
     expect(db.prepare('SELECT count(*) AS n FROM ai_memory WHERE chat_id = ?').get(GROUP)).toEqual({ n: 0 });
     // New rows continue after the old ids.
     repo.append(10, op, 'next', 'ok', 10, 2);
-    expect(repo.recent(10, op, 10).map((m) => m.content)).toEqual(['my private question', 'answer to my private question', 'next', 'ok']);
+    expect(repo.recent(10, op, 10).map((m) => m.content)).toEqual([
+      'my private question',
+      'answer to my private question',
+      'next',
+      'ok',
+    ]);
     db.close();
   });
 });

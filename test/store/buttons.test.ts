@@ -49,7 +49,8 @@ describe('ButtonRepo', () => {
     const [ref] = repo.putAll(CHAT, [{ action: 'docker.restart', params: { container: 'api' } }]);
     const keyboard = ref!.keyboard;
     const forged = [1, 999, -1, 0.5, NaN].map((index) => ({ keyboard, index }));
-    for (const k of [`${keyboard}x`, `${keyboard.slice(1)}A`, `${keyboard}'; DROP TABLE keyboards`, '']) forged.push({ keyboard: k, index: 0 });
+    for (const k of [`${keyboard}x`, `${keyboard.slice(1)}A`, `${keyboard}'; DROP TABLE keyboards`, ''])
+      forged.push({ keyboard: k, index: 0 });
     for (const f of forged) expect(repo.get(f, CHAT)).toBeUndefined();
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), fc.integer(), (k, index) => {
@@ -63,9 +64,15 @@ describe('ButtonRepo', () => {
     dirs.push(dir);
     // A database as the previous schema left it (only the tables this and later migrations touch).
     const old = new Database(dbPath(dir));
-    old.exec('CREATE TABLE buttons (id TEXT PRIMARY KEY, chat_id INTEGER NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL, created_at INTEGER NOT NULL)');
-    old.exec('CREATE TABLE ai_memory (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, created_at INTEGER NOT NULL)');
-    old.prepare('INSERT INTO buttons VALUES (?, ?, ?, ?, ?)').run('AAAAAAAAAAAAAAAA', CHAT, 'docker.logs', '{"container":"api","lines":50}', Date.now());
+    old.exec(
+      'CREATE TABLE buttons (id TEXT PRIMARY KEY, chat_id INTEGER NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL, created_at INTEGER NOT NULL)',
+    );
+    old.exec(
+      'CREATE TABLE ai_memory (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, created_at INTEGER NOT NULL)',
+    );
+    old
+      .prepare('INSERT INTO buttons VALUES (?, ?, ?, ?, ?)')
+      .run('AAAAAAAAAAAAAAAA', CHAT, 'docker.logs', '{"container":"api","lines":50}', Date.now());
     old.pragma('user_version = 4');
     old.close();
     const db = openDb(dir);

@@ -12,8 +12,21 @@ const V6 = readFileSync(new URL('./fixtures/schema-v6.sql', import.meta.url), 'u
 
 /** Tables and indexes with their SQL, comments and spacing aside: what two schemas are compared by. */
 function schema(db: Db): Record<string, string> {
-  const rows = db.prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT IN ('sqlite_sequence', 'module_versions')").all() as { name: string; sql: string }[];
-  return Object.fromEntries(rows.map((r) => [r.name, r.sql.replace(/--[^\n]*/g, '').replace(/\s+/g, ' ').replace(/ IF NOT EXISTS/, '').replace(/"/g, '')]));
+  const rows = db
+    .prepare(
+      "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT IN ('sqlite_sequence', 'module_versions')",
+    )
+    .all() as { name: string; sql: string }[];
+  return Object.fromEntries(
+    rows.map((r) => [
+      r.name,
+      r.sql
+        .replace(/--[^\n]*/g, '')
+        .replace(/\s+/g, ' ')
+        .replace(/ IF NOT EXISTS/, '')
+        .replace(/"/g, ''),
+    ]),
+  );
 }
 
 const dirs: { remove(): void }[] = [];
@@ -40,7 +53,11 @@ function oldDatabase(): string {
   const dir = stateDir();
   const old = new Database(dbPath(dir));
   old.exec(V6);
-  old.prepare("INSERT INTO tmux_watched (target, since, chat_id, state) VALUES ('build:0.1', 1700000000000, -100, 'waiting')").run();
+  old
+    .prepare(
+      "INSERT INTO tmux_watched (target, since, chat_id, state) VALUES ('build:0.1', 1700000000000, -100, 'waiting')",
+    )
+    .run();
   old.close();
   return dir;
 }
@@ -50,8 +67,13 @@ describe('module migrations', () => {
     const dir = oldDatabase();
     const db = open(dir);
     expect(db.pragma('user_version', { simple: true })).toBe(7);
-    expect(db.prepare('SELECT module, version FROM module_versions WHERE module = ?').get('tmux')).toEqual({ module: 'tmux', version: 1 });
-    expect(new TmuxWatchedRepo(db).load()).toEqual([{ target: 'build:0.1', since: 1700000000000, chatId: -100, state: 'waiting' }]);
+    expect(db.prepare('SELECT module, version FROM module_versions WHERE module = ?').get('tmux')).toEqual({
+      module: 'tmux',
+      version: 1,
+    });
+    expect(new TmuxWatchedRepo(db).load()).toEqual([
+      { target: 'build:0.1', since: 1700000000000, chatId: -100, state: 'waiting' },
+    ]);
   });
 
   it('give a fresh database the same tables as an upgraded one', () => {
@@ -80,6 +102,8 @@ describe('module migrations', () => {
     db.prepare("UPDATE module_versions SET version = 9 WHERE module = 'tmux'").run();
     db.close();
     dbs.pop();
-    expect(() => openDb(dir, { modules: [tmux] })).toThrow('the database was written by a newer teleops (tmux schema 9, this one knows 1)');
+    expect(() => openDb(dir, { modules: [tmux] })).toThrow(
+      'the database was written by a newer teleops (tmux schema 9, this one knows 1)',
+    );
   });
 });

@@ -21,11 +21,24 @@ export interface TestApp {
 }
 
 /** The real composition root over a temporary state dir, plus the test-only target. */
-export async function testApp(env: Record<string, string> = {}, extra: readonly TargetModule[] = [], dir?: string): Promise<TestApp> {
+export async function testApp(
+  env: Record<string, string> = {},
+  extra: readonly TargetModule[] = [],
+  dir?: string,
+): Promise<TestApp> {
   const owned = dir === undefined ? tempDir() : undefined;
   const stateDir = dir ?? owned!.path;
   const r = loadConfig(
-    { AUTHORIZED_USER_IDS: '10,11', ADMIN_USER_IDS: '20', VIEWER_USER_IDS: '30', AUTHORIZED_CHAT_IDS: '-100', HTTP_PORT: '0', DOCKER_ENABLED: 'false', STATE_DIR: stateDir, ...env },
+    {
+      AUTHORIZED_USER_IDS: '10,11',
+      ADMIN_USER_IDS: '20',
+      VIEWER_USER_IDS: '30',
+      AUTHORIZED_CHAT_IDS: '-100',
+      HTTP_PORT: '0',
+      DOCKER_ENABLED: 'false',
+      STATE_DIR: stateDir,
+      ...env,
+    },
     'console',
   );
   if (!r.ok) throw new Error(r.problems.join('\n'));

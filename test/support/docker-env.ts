@@ -8,7 +8,16 @@ import Docker from 'dockerode';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, inject } from 'vitest';
-import { DockerdUnavailable, OWNER_FILE, STATE_FILE, removeSuiteContainers, startDockerd, stopDockerd, type DockerdInfo, type SharedState } from './dockerd.js';
+import {
+  DockerdUnavailable,
+  OWNER_FILE,
+  STATE_FILE,
+  removeSuiteContainers,
+  startDockerd,
+  stopDockerd,
+  type DockerdInfo,
+  type SharedState,
+} from './dockerd.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

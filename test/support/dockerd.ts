@@ -33,7 +33,8 @@ export interface DockerdInfo {
 }
 
 /** What the first worker wrote for the others (and for the global teardown). */
-export type SharedState = { readonly ok: true; readonly info: DockerdInfo } | { readonly ok: false; readonly reason: string };
+export type SharedState =
+  { readonly ok: true; readonly info: DockerdInfo } | { readonly ok: false; readonly reason: string };
 export const STATE_FILE = 'state.json';
 /** Pid of the process whose end must stop the daemon (the vitest main process). */
 export const OWNER_FILE = 'owner.pid';
@@ -85,7 +86,9 @@ export function alive(pid: number): boolean {
  * ends it), waits for /_ping, and imports the busybox image. `baseDir` must be short:
  * the socket path must fit in a sockaddr_un (108 bytes).
  */
-export async function startDockerd(opts: { baseDir?: string; readyTimeoutMs?: number; ownerPid?: number } = {}): Promise<DockerdInfo> {
+export async function startDockerd(
+  opts: { baseDir?: string; readyTimeoutMs?: number; ownerPid?: number } = {},
+): Promise<DockerdInfo> {
   const missing = dockerdPrerequisites();
   if (missing) throw new DockerdUnavailable(missing);
   const base = opts.baseDir ?? (await mkdtemp('/tmp/tod-'));
@@ -132,7 +135,10 @@ export async function startDockerd(opts: { baseDir?: string; readyTimeoutMs?: nu
   };
   if (pid === undefined) return fail('dockerd did not start');
   // Detached, dockerd would outlive a test run that is killed before its teardown.
-  spawn(process.execPath, [REAPER, String(opts.ownerPid ?? process.pid), String(pid), ...dirs], { detached: true, stdio: 'ignore' }).unref();
+  spawn(process.execPath, [REAPER, String(opts.ownerPid ?? process.pid), String(pid), ...dirs], {
+    detached: true,
+    stdio: 'ignore',
+  }).unref();
   let exited = false;
   child.once('exit', () => (exited = true));
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
@@ -217,7 +223,8 @@ export async function importBusybox(docker: Docker, tag: string): Promise<void> 
     await copyFile(busybox, join(root, 'bin', 'busybox'));
     const { stdout } = await run(busybox, ['--list'], { timeout: 10_000 });
     for (const applet of stdout.split('\n').map((s) => s.trim())) {
-      if (/^[a-z0-9_.[-]+$/.test(applet) && applet !== 'busybox') await symlink('busybox', join(root, 'bin', applet)).catch(() => undefined);
+      if (/^[a-z0-9_.[-]+$/.test(applet) && applet !== 'busybox')
+        await symlink('busybox', join(root, 'bin', applet)).catch(() => undefined);
     }
     await writeFile(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
     const tar = join(work, 'rootfs.tar');
@@ -262,7 +269,10 @@ export interface TestContainerSpec {
 }
 
 /** A labelled container with no network, from the test image. */
-export async function createTestContainer(docker: Docker, spec: TestContainerSpec): Promise<{ id: string; name: string }> {
+export async function createTestContainer(
+  docker: Docker,
+  spec: TestContainerSpec,
+): Promise<{ id: string; name: string }> {
   const c = await docker.createContainer({
     name: spec.name,
     Image: TEST_IMAGE,
@@ -294,11 +304,23 @@ export async function createTestContainer(docker: Docker, spec: TestContainerSpe
 /** Removes (forcibly) every container a suite made. */
 export async function removeSuiteContainers(docker: Docker, suite: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [`${SUITE_LABEL}=${suite}`] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** Waits until `check` returns a value (not undefined), polling. */
-export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 15_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -30,7 +30,11 @@ export interface Proc {
  * Runs the real CLI (`teleops <args>`) in a clean environment: by default with the test-only
  * target added; with `bin: true` exactly as installed (bin/teleops.js, compiled when built).
  */
-export function runTeleops(args: string[], env: Record<string, string>, opts: { input?: string; bin?: boolean } = {}): Proc {
+export function runTeleops(
+  args: string[],
+  env: Record<string, string>,
+  opts: { input?: string; bin?: boolean } = {},
+): Proc {
   const argv = opts.bin ? [BIN, ...args] : ['--import', 'tsx', ENTRY, ...args];
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
@@ -56,7 +60,8 @@ export function runTeleops(args: string[], env: Record<string, string>, opts: { 
     async waitForOutput(re, timeoutMs = 15_000) {
       const start = Date.now();
       while (!re.test(out)) {
-        if (child.exitCode !== null) throw new Error(`teleops exited (${child.exitCode}) before printing ${re}:\n${out}`);
+        if (child.exitCode !== null)
+          throw new Error(`teleops exited (${child.exitCode}) before printing ${re}:\n${out}`);
         if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${re} in:\n${out}`);
         await new Promise((r) => setTimeout(r, 25));
       }

@@ -26,7 +26,13 @@ describe('the module list', () => {
     const db = openMemoryDb(MODULES);
     try {
       for (const m of MODULES) {
-        const t = await buildTarget(m, { config: r.config, alerts: { raise: () => {} }, log: silentLogger(), db, redactor: createRedactor([]) });
+        const t = await buildTarget(m, {
+          config: r.config,
+          alerts: { raise: () => {} },
+          log: silentLogger(),
+          db,
+          redactor: createRedactor([]),
+        });
         for (const s of m.summaries ?? []) {
           expect(t?.actions.map((a) => a.name)).toContain(s.read.action);
           expect(s.command.path[0]).toBe(t?.actions.find((a) => a.name === s.read.action)?.command?.path[0]);
@@ -39,7 +45,15 @@ describe('the module list', () => {
 });
 
 describe('a target module plugged into the app', () => {
-  const ping = defineAction({ name: 'widget.ping', summary: 'Ping', target: 'widget', risk: 'read', params: z.object({}), command: { path: ['widget', 'ping'] }, run: async () => say('pong') });
+  const ping = defineAction({
+    name: 'widget.ping',
+    summary: 'Ping',
+    target: 'widget',
+    risk: 'read',
+    params: z.object({}),
+    command: { path: ['widget', 'ping'] },
+    run: async () => say('pong'),
+  });
   const widget = defineTarget({
     name: 'widget',
     settings: {},
@@ -47,15 +61,32 @@ describe('a target module plugged into the app', () => {
     topics: { summary: 'Widget cards in topics' },
     create: ({ db }) => ({
       actions: [ping],
-      integration: { name: 'widget', check: async () => ({ state: 'up', detail: `${(db.prepare('SELECT count(*) AS n FROM widget_parts').get() as { n: number }).n} parts` }) },
+      integration: {
+        name: 'widget',
+        check: async () => ({
+          state: 'up',
+          detail: `${(db.prepare('SELECT count(*) AS n FROM widget_parts').get() as { n: number }).n} parts`,
+        }),
+      },
     }),
   });
-  const off = defineTarget({ name: 'gadget', settings: {}, topics: { summary: 'Gadget cards in topics' }, create: () => ({ disabled: 'GADGET_ENABLED=false' }) });
+  const off = defineTarget({
+    name: 'gadget',
+    settings: {},
+    topics: { summary: 'Gadget cards in topics' },
+    create: () => ({ disabled: 'GADGET_ENABLED=false' }),
+  });
 
   it('gets its tables, its health line, and one disabled line when its settings switch it off', async () => {
     const t = await testApp({}, [widget, off]);
     try {
-      const health = Object.fromEntries(await Promise.all(t.app.integrations.filter((i) => i.name !== 'llm').map(async (i) => [i.name, await i.check(new AbortController().signal)])));
+      const health = Object.fromEntries(
+        await Promise.all(
+          t.app.integrations
+            .filter((i) => i.name !== 'llm')
+            .map(async (i) => [i.name, await i.check(new AbortController().signal)]),
+        ),
+      );
       expect(health.widget).toEqual({ state: 'up', detail: '0 parts' });
       expect(health.gadget).toEqual({ state: 'disabled', detail: 'GADGET_ENABLED=false' });
     } finally {
@@ -68,11 +99,20 @@ describe('a target module plugged into the app', () => {
     try {
       expect(t.app.registry.get('gadget.topics')).toBeUndefined();
       const without = await t.app.dispatcher.command(operator, 'command', '/widget topics on');
-      expect(without.kind === 'failed' && without.message).toBe('topics exist only in a chat app with forum groups, not here');
-      t.app.places.service = { on: async (chatId) => say(`on in ${chatId}`), off: async (chatId) => say(`off in ${chatId}`) };
+      expect(without.kind === 'failed' && without.message).toBe(
+        'topics exist only in a chat app with forum groups, not here',
+      );
+      t.app.places.service = {
+        on: async (chatId) => say(`on in ${chatId}`),
+        off: async (chatId) => say(`off in ${chatId}`),
+      };
       const on = await t.app.dispatcher.command(operator, 'command', '/widget topics on');
       expect(on.kind === 'done' && plainText(on.result)).toBe('on in 10');
-      expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'widget.topics', target: 'forum topics on', outcome: 'ok' });
+      expect(t.app.audit.recent(1)[0]).toMatchObject({
+        action: 'widget.topics',
+        target: 'forum topics on',
+        outcome: 'ok',
+      });
     } finally {
       await t.close();
     }

@@ -52,10 +52,19 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
       dir: z.string().min(1).max(1024).optional().describe('absolute working directory (default AGENT_DEFAULT_DIR)'),
       prompt: promptParam.optional(),
     }),
-    command: { path: ['agent', 'new'], usage: '<claude|codex> <name> [dir] [prompt...]', parse: (_tokens, raw) => parseNew(raw) },
+    command: {
+      path: ['agent', 'new'],
+      usage: '<claude|codex> <name> [dir] [prompt...]',
+      parse: (_tokens, raw) => parseNew(raw),
+    },
     subject: (p) => `agent session ${p.name}`,
     async run(ctx, p) {
-      const created = await sessions.create({ kind: p.kind as 'claude' | 'codex', name: p.name, ...(p.dir ? { dir: p.dir } : {}), requester: ctx.operator });
+      const created = await sessions.create({
+        kind: p.kind as 'claude' | 'codex',
+        name: p.name,
+        ...(p.dir ? { dir: p.dir } : {}),
+        requester: ctx.operator,
+      });
       return statusCard(p.prompt ? await sessions.prompt(p.name, p.prompt, ctx.operator) : created, d.redact);
     },
   });
@@ -143,7 +152,9 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     subject: (p) => `agent session ${p.name}`,
     async preview(_ctx, p) {
       const v = sessions.get(p.name);
-      return [line('Session ', value(v.name), ` (${v.kind}) in `, value(v.dir), `: ${v.turns} turns, state ${v.state}.`)];
+      return [
+        line('Session ', value(v.name), ` (${v.kind}) in `, value(v.dir), `: ${v.turns} turns, state ${v.state}.`),
+      ];
     },
     async run(_ctx, p) {
       await sessions.end(p.name);

@@ -33,7 +33,11 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Bl
     case 'Edit': {
       const [o, n] = [str(input.old_string), str(input.new_string)];
       if (file === undefined || o === undefined || n === undefined) return undefined;
-      return [path('file', file), ...(input.replace_all === true ? [line(text('every occurrence'))] : []), code(diff(o, n))];
+      return [
+        path('file', file),
+        ...(input.replace_all === true ? [line(text('every occurrence'))] : []),
+        code(diff(o, n)),
+      ];
     }
     case 'MultiEdit': {
       if (file === undefined || !Array.isArray(input.edits)) return undefined;
@@ -47,14 +51,22 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Bl
     case 'Write': {
       const content = str(input.content);
       if (file === undefined || content === undefined) return undefined;
-      return [path('file', file), line(text(`${counted(content.length, 'character')}, ${counted(content.split('\n').length, 'line')}`)), code(content)];
+      return [
+        path('file', file),
+        line(text(`${counted(content.length, 'character')}, ${counted(content.split('\n').length, 'line')}`)),
+        code(content),
+      ];
     }
     case 'fileChange': {
       if (!Array.isArray(input.changes)) return undefined;
       return (input.changes as unknown[]).flatMap((c) => {
         const r = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
-        const kind = typeof r.kind === 'object' && r.kind !== null ? str((r.kind as Record<string, unknown>).type) : str(r.kind);
-        return [line(text('file: '), value(showInvisible(str(r.path) ?? '?')), text(kind ? ` (${kind})` : '')), code(str(r.diff) ?? '')];
+        const kind =
+          typeof r.kind === 'object' && r.kind !== null ? str((r.kind as Record<string, unknown>).type) : str(r.kind);
+        return [
+          line(text('file: '), value(showInvisible(str(r.path) ?? '?')), text(kind ? ` (${kind})` : '')),
+          code(str(r.diff) ?? ''),
+        ];
       });
     }
     default:
@@ -64,8 +76,18 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Bl
 
 /** The lines of an approval card for `req` (the card's heading and buttons are the approver's). */
 export function toolApprovalBlocks(req: Pick<ToolRequest, 'session' | 'tool' | 'input'>): Block[] {
-  const head = line(text('Agent '), value(req.session), text(' asks to use '), value(showInvisible(req.tool)), text(':'));
+  const head = line(
+    text('Agent '),
+    value(req.session),
+    text(' asks to use '),
+    value(showInvisible(req.tool)),
+    text(':'),
+  );
   const reason = str(req.input.reason);
   const blocks = inputBlocks(req.tool, req.input) ?? [code(JSON.stringify(req.input))];
-  return [head, ...(reason !== undefined && req.tool !== 'Bash' ? [line(text('reason: '), value(showInvisible(reason)))] : []), ...blocks];
+  return [
+    head,
+    ...(reason !== undefined && req.tool !== 'Bash' ? [line(text('reason: '), value(showInvisible(reason)))] : []),
+    ...blocks,
+  ];
 }

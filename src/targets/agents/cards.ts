@@ -45,7 +45,11 @@ export function toolSummary(input: Readonly<Record<string, unknown>>, redact: Re
   const s = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const path = s(input.file_path) ?? s(input.path);
   const content = s(input.content);
-  const raw = s(input.command) ?? (path !== undefined ? `${path}${content !== undefined ? ` (${content.length} characters)` : ''}` : JSON.stringify(input));
+  const raw =
+    s(input.command) ??
+    (path !== undefined
+      ? `${path}${content !== undefined ? ` (${content.length} characters)` : ''}`
+      : JSON.stringify(input));
   const one = stripAnsi(redact(raw)).replace(/\s+/g, ' ').trim();
   return one.length <= TOOL_SHOWN_MAX ? one : `${truncate(one, TOOL_SHOWN_MAX)} (${one.length} characters)`;
 }
@@ -67,8 +71,15 @@ function bodyBlocks(v: SessionView, redact: Redact): Block[] {
     line(text('dir: '), value(v.dir)),
   ];
   const tokens = v.inputTokens + v.outputTokens;
-  blocks.push(line(text(`${counted(v.turns, 'turn')} · ${money(v.costUsd)} in all · ${money(v.spentTodayUsd)} today${tokens > 0 ? ` · ${tokens} tokens` : ''}`)));
-  if (v.tool) blocks.push(line(text('tool: '), value(v.tool.name), text(' '), value(toolSummary(v.tool.input, redact))));
+  blocks.push(
+    line(
+      text(
+        `${counted(v.turns, 'turn')} · ${money(v.costUsd)} in all · ${money(v.spentTodayUsd)} today${tokens > 0 ? ` · ${tokens} tokens` : ''}`,
+      ),
+    ),
+  );
+  if (v.tool)
+    blocks.push(line(text('tool: '), value(v.tool.name), text(' '), value(toolSummary(v.tool.input, redact))));
   if (v.failure) blocks.push(line(text('error: '), value(truncate(stripAnsi(redact(v.failure)), TOOL_SHOWN_MAX))));
   const lines = stripAnsi(redact(v.answerTail))
     .split('\n')
@@ -82,7 +93,10 @@ function bodyBlocks(v: SessionView, redact: Redact): Block[] {
 /** The live card of one session; replying to it is the session's next prompt. */
 export function statusCard(v: SessionView, redact: Redact): LiveCard {
   return {
-    ...result(bodyBlocks(v, redact), { buttons: buttons(v.name), reply: { action: 'agent.prompt', params: { name: v.name } } }),
+    ...result(bodyBlocks(v, redact), {
+      buttons: buttons(v.name),
+      reply: { action: 'agent.prompt', params: { name: v.name } },
+    }),
     card: { key: cardKey(v.name), title: cardTitle(v), kind: 'item' },
   };
 }
@@ -96,7 +110,8 @@ export function endedCard(name: string): LiveCard {
 }
 
 export function listResult(views: readonly SessionView[]): Result {
-  if (views.length === 0) return result([line(text('No agent sessions. /agent new <claude|codex> <name> [dir] [prompt…] starts one.'))]);
+  if (views.length === 0)
+    return result([line(text('No agent sessions. /agent new <claude|codex> <name> [dir] [prompt…] starts one.'))]);
   const blocks: Block[] = [line(bold(`${counted(views.length, 'agent session')}`))];
   for (const v of views) {
     blocks.push(
@@ -109,7 +124,9 @@ export function listResult(views: readonly SessionView[]): Result {
       ),
     );
   }
-  const rows = views.slice(0, 30).map((v) => [{ label: `📄 ${v.name}`, action: 'agent.log', params: { name: v.name } }]);
+  const rows = views
+    .slice(0, 30)
+    .map((v) => [{ label: `📄 ${v.name}`, action: 'agent.log', params: { name: v.name } }]);
   return result(blocks, { buttons: rows });
 }
 

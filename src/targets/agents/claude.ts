@@ -74,16 +74,23 @@ function onMessage(m: SDKMessage, o: TurnOptions): TurnEnd | undefined {
       return undefined;
     case 'stream_event': {
       const ev = m.event;
-      if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') o.onEvent({ type: 'text', delta: ev.delta.text });
+      if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta')
+        o.onEvent({ type: 'text', delta: ev.delta.text });
       return undefined;
     }
     case 'assistant':
       for (const block of m.message.content) {
-        if (block.type === 'tool_use') o.onEvent({ type: 'tool', tool: block.name, input: (block.input ?? {}) as Record<string, unknown> });
+        if (block.type === 'tool_use')
+          o.onEvent({ type: 'tool', tool: block.name, input: (block.input ?? {}) as Record<string, unknown> });
       }
       return undefined;
     case 'result': {
-      o.onEvent({ type: 'usage', costUsd: m.total_cost_usd, inputTokens: m.usage.input_tokens, outputTokens: m.usage.output_tokens });
+      o.onEvent({
+        type: 'usage',
+        costUsd: m.total_cost_usd,
+        inputTokens: m.usage.input_tokens,
+        outputTokens: m.usage.output_tokens,
+      });
       if (m.subtype === 'success' && !m.is_error) return { outcome: 'ok' };
       const detail = m.subtype === 'success' ? m.result : (m.errors ?? []).join('; ') || m.subtype;
       return { outcome: 'failed', detail };

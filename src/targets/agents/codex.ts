@@ -30,7 +30,11 @@ export function codexRunner(opts: CodexRunnerOptions = {}): AgentRunner {
 }
 
 function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
-  const child = spawn(opts.executable ?? 'codex', ['app-server'], { cwd: o.cwd, env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(opts.executable ?? 'codex', ['app-server'], {
+    cwd: o.cwd,
+    env: o.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const reader = new JsonLineReader();
   const pending = new Map<number, { resolve: (v: Json) => void; reject: (e: Error) => void }>();
   /** fileChange items as item/started showed them: the approval request names only the item. */
@@ -92,7 +96,8 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
       }
       case 'item/started': {
         const item = obj(params.item);
-        if (item.type === 'commandExecution') o.onEvent({ type: 'tool', tool: 'command', input: { command: item.command } });
+        if (item.type === 'commandExecution')
+          o.onEvent({ type: 'tool', tool: 'command', input: { command: item.command } });
         else if (item.type === 'fileChange') {
           changes.set(str(item.id) ?? '', item.changes);
           o.onEvent({ type: 'tool', tool: 'fileChange', input: { changes: item.changes } });
@@ -101,7 +106,12 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
       }
       case 'thread/tokenUsage/updated': {
         const last = obj(obj(params.tokenUsage).last);
-        o.onEvent({ type: 'usage', costUsd: 0, inputTokens: num(last.inputTokens), outputTokens: num(last.outputTokens) });
+        o.onEvent({
+          type: 'usage',
+          costUsd: 0,
+          inputTokens: num(last.inputTokens),
+          outputTokens: num(last.outputTokens),
+        });
         break;
       }
       case 'turn/completed': {
@@ -127,7 +137,8 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
       else if (typeof m.id === 'number') {
         const p = pending.get(m.id);
         pending.delete(m.id);
-        if (m.error !== undefined) p?.reject(new Error(str(obj(m.error).message) ?? 'codex app-server refused the request'));
+        if (m.error !== undefined)
+          p?.reject(new Error(str(obj(m.error).message) ?? 'codex app-server refused the request'));
         else p?.resolve(obj(m.result));
       }
     }
@@ -136,7 +147,14 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
   child.stderr.on('data', (s: string) => opts.stderr?.(s));
   child.on('error', (e) => finish({ outcome: 'failed', detail: `cannot run codex: ${e.message}` }));
   child.on('close', (code, signal) => {
-    finish(interrupted ? { outcome: 'interrupted' } : { outcome: 'failed', detail: `codex app-server exited (${signal ?? `status ${code}`}) before the turn ended` });
+    finish(
+      interrupted
+        ? { outcome: 'interrupted' }
+        : {
+            outcome: 'failed',
+            detail: `codex app-server exited (${signal ?? `status ${code}`}) before the turn ended`,
+          },
+    );
   });
   child.stdin.on('error', () => undefined);
 
@@ -147,8 +165,15 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
   void (async () => {
     await request('initialize', { clientInfo: { name: 'teleops', title: 'teleops', version: '1' } });
     send({ method: 'initialized', params: {} });
-    const threadParams: Json = { cwd: o.cwd, approvalPolicy: APPROVAL_POLICY, sandbox: SANDBOX, ...(o.model ? { model: o.model } : {}) };
-    const started = o.resume ? await request('thread/resume', { threadId: o.resume, ...threadParams }) : await request('thread/start', threadParams);
+    const threadParams: Json = {
+      cwd: o.cwd,
+      approvalPolicy: APPROVAL_POLICY,
+      sandbox: SANDBOX,
+      ...(o.model ? { model: o.model } : {}),
+    };
+    const started = o.resume
+      ? await request('thread/resume', { threadId: o.resume, ...threadParams })
+      : await request('thread/start', threadParams);
     threadId = str(obj(started.thread).id);
     if (!threadId) throw new Error('codex app-server gave no thread id');
     o.onEvent({ type: 'session', id: threadId });

@@ -10,11 +10,13 @@ import { ActionError } from '../../core/action.js';
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-export const inside = (path: string, root: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+export const inside = (path: string, root: string): boolean =>
+  path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 
 /** The real path of `dir` when it is a directory inside a root; an ActionError otherwise. */
 export async function checkAgentDir(dir: string, roots: readonly string[]): Promise<string> {
-  if (!dir.startsWith('/') || CONTROL.test(dir)) throw new ActionError('the directory must be an absolute path without control characters');
+  if (!dir.startsWith('/') || CONTROL.test(dir))
+    throw new ActionError('the directory must be an absolute path without control characters');
   const real = await realpath(dir).catch(() => undefined);
   if (real === undefined || !(await stat(real)).isDirectory()) throw new ActionError('no such directory');
   const realRoots = await Promise.all(roots.map((r) => realpath(r).catch(() => undefined)));

@@ -61,14 +61,29 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
       return { state: r.any ? 'up' : 'down', detail: r.detail };
     },
   };
-  if (!settings.enabled) return { actions: [], integration, onCard: () => () => undefined, cards: (): Result[] => [], start: async () => undefined, stop: async () => undefined };
-  const stderr = (kind: AgentKind) => (s: string) => deps.log.debug({ agent: kind, stderr: redact(s).slice(0, 2000) }, 'agent stderr');
+  if (!settings.enabled)
+    return {
+      actions: [],
+      integration,
+      onCard: () => () => undefined,
+      cards: (): Result[] => [],
+      start: async () => undefined,
+      stop: async () => undefined,
+    };
+  const stderr = (kind: AgentKind) => (s: string) =>
+    deps.log.debug({ agent: kind, stderr: redact(s).slice(0, 2000) }, 'agent stderr');
   const sessions = new AgentSessions({
     repo: new AgentSessionRepo(deps.db),
     settings,
     runners: {
-      claude: claudeRunner({ ...(settings.claudePath ? { executable: settings.claudePath } : {}), stderr: stderr('claude') }),
-      codex: codexRunner({ ...(settings.codexPath ? { executable: settings.codexPath } : {}), stderr: stderr('codex') }),
+      claude: claudeRunner({
+        ...(settings.claudePath ? { executable: settings.claudePath } : {}),
+        stderr: stderr('claude'),
+      }),
+      codex: codexRunner({
+        ...(settings.codexPath ? { executable: settings.codexPath } : {}),
+        stderr: stderr('codex'),
+      }),
     },
     gate: deps.gate,
     alerts: deps.alerts,
@@ -117,7 +132,11 @@ async function readiness(s: AgentSettings): Promise<{ any: boolean; detail: stri
 }
 
 const runnable = async (path: string | undefined): Promise<boolean> =>
-  path !== undefined && (await access(path, constants.X_OK).then(() => true, () => false));
+  path !== undefined &&
+  (await access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  ));
 
 async function onPath(exe: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(':').filter((p) => p !== '')) {

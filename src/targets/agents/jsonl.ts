@@ -5,7 +5,9 @@
  */
 export const MAX_LINE_BYTES = 8 * 1024 * 1024;
 
-export type JsonLine = { readonly kind: 'message'; readonly value: Record<string, unknown> } | { readonly kind: 'bad'; readonly reason: string };
+export type JsonLine =
+  | { readonly kind: 'message'; readonly value: Record<string, unknown> }
+  | { readonly kind: 'bad'; readonly reason: string };
 
 export class JsonLineReader {
   private buf = '';

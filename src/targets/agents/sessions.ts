@@ -11,7 +11,14 @@ import { checkAgentDir, staysInside } from './dirs.js';
 import { DENIED, type ToolDecision, type ToolGate } from './gate.js';
 import { errorText, type AgentRunner, type RunningTurn, type TurnEnd } from './runner.js';
 import type { AgentSettings } from './settings.js';
-import { utcDay, type AgentKind, type AgentSessionRepo, type AgentSessionRow, type AgentState, type TranscriptKind } from './store.js';
+import {
+  utcDay,
+  type AgentKind,
+  type AgentSessionRepo,
+  type AgentSessionRow,
+  type AgentState,
+  type TranscriptKind,
+} from './store.js';
 
 /** Letters, digits, `_`, `-`; not starting with `-`; short enough for a button and a topic. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,31}$/;
@@ -35,8 +42,7 @@ export interface SessionView extends AgentSessionRow {
 }
 
 export type SessionEvent =
-  | { readonly kind: 'changed'; readonly view: SessionView }
-  | { readonly kind: 'ended'; readonly name: string };
+  { readonly kind: 'changed'; readonly view: SessionView } | { readonly kind: 'ended'; readonly name: string };
 
 export interface AgentSessionsDeps {
   readonly repo: AgentSessionRepo;
@@ -96,15 +102,21 @@ export class AgentSessions {
     const v = this.view(name);
     if (v) return v;
     const names = this.d.repo.all().map((r) => r.name);
-    throw new ActionError(`no agent session named ${name}${names.length > 0 ? `; there are: ${names.join(', ')}` : ''}`);
+    throw new ActionError(
+      `no agent session named ${name}${names.length > 0 ? `; there are: ${names.join(', ')}` : ''}`,
+    );
   }
 
   async create(o: { kind: AgentKind; name: string; dir?: string; requester: Operator }): Promise<SessionView> {
     if (!NAME.test(o.name)) throw new ActionError(`invalid session name: use ${NAME_RULE}`);
-    if ((VERBS as readonly string[]).includes(o.name.toLowerCase())) throw new ActionError(`${o.name} is a verb of /agent; choose another name`);
+    if ((VERBS as readonly string[]).includes(o.name.toLowerCase()))
+      throw new ActionError(`${o.name} is a verb of /agent; choose another name`);
     if (this.d.repo.get(o.name)) throw new ActionError(`there is already an agent session named ${o.name}`);
     const max = this.d.settings.maxSessions;
-    if (this.d.repo.count() >= max) throw new ActionError(`${max} agent sessions are kept already (AGENT_MAX_SESSIONS); end one with /agent end <name>`);
+    if (this.d.repo.count() >= max)
+      throw new ActionError(
+        `${max} agent sessions are kept already (AGENT_MAX_SESSIONS); end one with /agent end <name>`,
+      );
     const dir = await checkAgentDir(o.dir ?? this.d.settings.defaultDir, this.d.settings.roots);
     this.d.repo.create({ name: o.name, kind: o.kind, dir, chatId: o.requester.chatId, at: this.d.now() });
     const view = this.get(o.name);
@@ -115,14 +127,18 @@ export class AgentSessions {
   /** Starts the next turn of a session; returns once it runs, the turn goes on. */
   async prompt(name: string, prompt: string, requester: Operator): Promise<SessionView> {
     const row = this.get(name);
-    if (this.live.get(name)?.turn) throw new ActionError(`${name} is still working; wait for it, or /agent stop ${name}`);
+    if (this.live.get(name)?.turn)
+      throw new ActionError(`${name} is still working; wait for it, or /agent stop ${name}`);
     // Checked again at every turn: the directory may have been replaced by a link since.
     await checkAgentDir(row.dir, this.d.settings.roots);
-    if (this.live.get(name)?.turn) throw new ActionError(`${name} is still working; wait for it, or /agent stop ${name}`);
+    if (this.live.get(name)?.turn)
+      throw new ActionError(`${name} is still working; wait for it, or /agent stop ${name}`);
     const budget = this.d.settings.dailyBudgetUsd;
     const spent = this.d.repo.spentOn(utcDay(this.d.now()));
     if (spent >= budget) {
-      throw new ActionError(`the agents' daily budget is spent: $${spent.toFixed(2)} of $${budget.toFixed(2)} today (AGENT_DAILY_BUDGET_USD)`);
+      throw new ActionError(
+        `the agents' daily budget is spent: $${spent.toFixed(2)} of $${budget.toFixed(2)} today (AGENT_DAILY_BUDGET_USD)`,
+      );
     }
     const live: Live = { answer: '', tail: '', ended: new AbortController(), settled: Promise.resolve() };
     this.live.set(name, live);
@@ -152,7 +168,11 @@ export class AgentSessions {
             break;
           case 'usage':
             // Claude reports the turn's totals once; Codex reports each model call: add them.
-            usage = { costUsd: usage.costUsd + e.costUsd, inputTokens: usage.inputTokens + e.inputTokens, outputTokens: usage.outputTokens + e.outputTokens };
+            usage = {
+              costUsd: usage.costUsd + e.costUsd,
+              inputTokens: usage.inputTokens + e.inputTokens,
+              outputTokens: usage.outputTokens + e.outputTokens,
+            };
             return;
         }
         this.changed(name);
@@ -232,13 +252,22 @@ export class AgentSessions {
       this.d.log.warn({ err: errorText(e), session: name }, 'agent tool gate failed; the tool is denied');
       decision = { allow: false, reason: 'the approval failed' };
     }
-    this.line(name, 'decision', `${tool}: ${decision.allow ? 'allowed' : 'denied'}${decision.reason ? ` (${decision.reason})` : ''}`);
+    this.line(
+      name,
+      'decision',
+      `${tool}: ${decision.allow ? 'allowed' : 'denied'}${decision.reason ? ` (${decision.reason})` : ''}`,
+    );
     // A decision that comes after the turn ended (stopped meanwhile) changes nothing.
     if (live.turn && this.live.get(name) === live) this.setState(name, 'working');
     return decision.allow ? decision : { allow: false, reason: DENIED };
   }
 
-  private finish(name: string, live: Live, end: TurnEnd, usage: { costUsd: number; inputTokens: number; outputTokens: number }): void {
+  private finish(
+    name: string,
+    live: Live,
+    end: TurnEnd,
+    usage: { costUsd: number; inputTokens: number; outputTokens: number },
+  ): void {
     live.turn = undefined;
     live.tool = undefined;
     live.ended.abort();
@@ -251,7 +280,11 @@ export class AgentSessions {
     if (end.outcome === 'failed') live.failure = end.detail ?? 'the agent failed';
     else if (end.outcome === 'ok') live.failure = undefined;
     const cost = usage.costUsd > 0 ? `, $${usage.costUsd.toFixed(4)}` : '';
-    this.line(name, end.outcome === 'failed' ? 'error' : 'result', `${end.outcome}${end.detail ? `: ${end.detail}` : ''} (${usage.inputTokens} tokens in, ${usage.outputTokens} out${cost})`);
+    this.line(
+      name,
+      end.outcome === 'failed' ? 'error' : 'result',
+      `${end.outcome}${end.detail ? `: ${end.detail}` : ''} (${usage.inputTokens} tokens in, ${usage.outputTokens} out${cost})`,
+    );
     const state: AgentState = end.outcome === 'ok' ? 'done' : end.outcome === 'failed' ? 'failed' : 'interrupted';
     this.setState(name, state);
     // A timeout is a failure to hear about; an interrupt someone asked for is not.
@@ -296,4 +329,5 @@ export class AgentSessions {
   }
 }
 
-const capped = (s: string, max: number): string => (s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters in all)`);
+const capped = (s: string, max: number): string =>
+  s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters in all)`;

@@ -7,7 +7,11 @@ import { absolutePath, bool, int, list, num, text, type SettingValues } from '..
 const absolute = (p: string): boolean => p.startsWith('/');
 
 const absoluteList = list.refine((ps) => ps.every(absolute), {
-  error: (iss) => `not absolute: ${(iss.input as string[]).filter((p) => !absolute(p)).map((p) => JSON.stringify(p.slice(0, 200))).join(', ')}`,
+  error: (iss) =>
+    `not absolute: ${(iss.input as string[])
+      .filter((p) => !absolute(p))
+      .map((p) => JSON.stringify(p.slice(0, 200)))
+      .join(', ')}`,
 });
 
 /** Claude Code's read-only tools: they can look but not change anything or run a command. */
@@ -15,16 +19,48 @@ export const DEFAULT_AUTO_ALLOW = ['Read', 'Glob', 'Grep', 'LS'] as const;
 
 export const AGENT_SETTINGS = {
   AGENT_ENABLED: { doc: 'Run Claude Code and Codex sessions (/agent); admins only', default: 'false', schema: bool },
-  AGENT_ROOTS: { doc: 'Absolute directories agent sessions may work in, comma-separated; required when AGENT_ENABLED', default: '', schema: absoluteList },
-  AGENT_DEFAULT_DIR: { doc: 'Directory of /agent new without one (empty: the first of AGENT_ROOTS)', default: '', schema: absolutePath },
-  AGENT_CLAUDE_PATH: { doc: 'Claude Code executable (empty: the one installed with the Agent SDK)', default: '', schema: absolutePath },
-  AGENT_CODEX_PATH: { doc: 'Codex executable, run as `codex app-server` (empty: codex on PATH)', default: '', schema: absolutePath },
-  AGENT_MODEL_CLAUDE: { doc: 'Model for Claude sessions (empty: Claude Code\'s default)', default: '', schema: text },
-  AGENT_MODEL_CODEX: { doc: 'Model for Codex sessions (empty: Codex\'s default)', default: '', schema: text },
-  AGENT_MAX_TURNS: { doc: 'Most model round trips in one prompt of a Claude session (Claude Code\'s --max-turns)', default: '50', schema: int(1, 1000) },
-  AGENT_TURN_TIMEOUT_MINUTES: { doc: 'A prompt still running after this long is interrupted', default: '30', schema: int(1, 1440) },
-  AGENT_DAILY_BUDGET_USD: { doc: 'Cost of all agent sessions per UTC day; a prompt that would start over it is refused (0: no prompt runs)', default: '10', schema: num(0, 100_000) },
-  AGENT_AUTO_ALLOW_TOOLS: { doc: 'Tools that run without an approval card when every path they name is inside the session\'s directory, comma-separated (default: Claude\'s read-only ones)', default: DEFAULT_AUTO_ALLOW.join(','), schema: list },
+  AGENT_ROOTS: {
+    doc: 'Absolute directories agent sessions may work in, comma-separated; required when AGENT_ENABLED',
+    default: '',
+    schema: absoluteList,
+  },
+  AGENT_DEFAULT_DIR: {
+    doc: 'Directory of /agent new without one (empty: the first of AGENT_ROOTS)',
+    default: '',
+    schema: absolutePath,
+  },
+  AGENT_CLAUDE_PATH: {
+    doc: 'Claude Code executable (empty: the one installed with the Agent SDK)',
+    default: '',
+    schema: absolutePath,
+  },
+  AGENT_CODEX_PATH: {
+    doc: 'Codex executable, run as `codex app-server` (empty: codex on PATH)',
+    default: '',
+    schema: absolutePath,
+  },
+  AGENT_MODEL_CLAUDE: { doc: "Model for Claude sessions (empty: Claude Code's default)", default: '', schema: text },
+  AGENT_MODEL_CODEX: { doc: "Model for Codex sessions (empty: Codex's default)", default: '', schema: text },
+  AGENT_MAX_TURNS: {
+    doc: "Most model round trips in one prompt of a Claude session (Claude Code's --max-turns)",
+    default: '50',
+    schema: int(1, 1000),
+  },
+  AGENT_TURN_TIMEOUT_MINUTES: {
+    doc: 'A prompt still running after this long is interrupted',
+    default: '30',
+    schema: int(1, 1440),
+  },
+  AGENT_DAILY_BUDGET_USD: {
+    doc: 'Cost of all agent sessions per UTC day; a prompt that would start over it is refused (0: no prompt runs)',
+    default: '10',
+    schema: num(0, 100_000),
+  },
+  AGENT_AUTO_ALLOW_TOOLS: {
+    doc: "Tools that run without an approval card when every path they name is inside the session's directory, comma-separated (default: Claude's read-only ones)",
+    default: DEFAULT_AUTO_ALLOW.join(','),
+    schema: list,
+  },
   AGENT_MAX_SESSIONS: { doc: 'Most agent sessions kept at once', default: '5', schema: int(1, 100) },
 } as const;
 

@@ -70,13 +70,18 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const everything = await port.list({ all: true }, ctx.signal);
       const needle = p.filter?.toLowerCase();
       const matching = needle
-        ? everything.filter((c) => [c.name, c.image, c.project ?? '', c.service ?? ''].some((s) => s.toLowerCase().includes(needle)))
+        ? everything.filter((c) =>
+            [c.name, c.image, c.project ?? '', c.service ?? ''].some((s) => s.toLowerCase().includes(needle)),
+          )
         : everything;
       // A crash-looping container is what an operator opens the bot for: never hidden by default.
       const shown = p.all ? matching : matching.filter((c) => c.state === 'running' || c.state === 'restarting');
       const hidden = matching.length - shown.length;
       const ordered = [...shown].sort(
-        (a, b) => Number(!a.project) - Number(!b.project) || compareNames(a.project ?? '', b.project ?? '') || compareNames(a.name, b.name),
+        (a, b) =>
+          Number(!a.project) - Number(!b.project) ||
+          compareNames(a.project ?? '', b.project ?? '') ||
+          compareNames(a.name, b.name),
       );
       const pages = Math.max(1, Math.ceil(ordered.length / PS_PAGE_SIZE));
       const page = Math.min(p.page, pages);
@@ -114,7 +119,9 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       let group: string | undefined | null = null;
       slice.forEach((c, i) => {
         if (c.project !== group && (c.project !== undefined || slice.some((x) => x.project !== undefined))) {
-          blocks.push(c.project ? line(text('📦 '), bold('compose '), value(c.project)) : line(text('📦 '), bold('standalone')));
+          blocks.push(
+            c.project ? line(text('📦 '), bold('compose '), value(c.project)) : line(text('📦 '), bold('standalone')),
+          );
         }
         group = c.project;
         blocks.push(psRow(c, loops[i]));
@@ -215,7 +222,10 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       if (!c.state.running) throw new ActionError(`container ${c.name} is not running (${c.state.status})`);
       const t = await port.top(c.id, ctx.signal);
       const rows = [t.titles, ...t.processes.slice(0, TOP_MAX_PROCESSES)].map((r) => r.map((cell) => field(cell, 120)));
-      const blocks: Block[] = [line(text('⚙️ '), bold('Processes in '), ...containerSpans(c.name, c.id), text(`: ${t.processes.length}`)), pre(table(rows))];
+      const blocks: Block[] = [
+        line(text('⚙️ '), bold('Processes in '), ...containerSpans(c.name, c.id), text(`: ${t.processes.length}`)),
+        pre(table(rows)),
+      ];
       if (t.processes.length > TOP_MAX_PROCESSES) blocks.push(line(text(`first ${TOP_MAX_PROCESSES} shown`)));
       return result(blocks);
     },
@@ -280,7 +290,8 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     // No card for what would do nothing. The grace line stays on the card while it runs.
     preview: async (ctx, p) => {
       const d = await current(ctx, p.container);
-      if (!d.state.running) throw new ActionError(`container ${d.name} is already stopped (${d.state.status}); nothing to stop`);
+      if (!d.state.running)
+        throw new ActionError(`container ${d.name} is already stopped (${d.state.status}); nothing to stop`);
       return [line(text('Now: ')), stateLine(d, clock()), graceLine(d.name)];
     },
     async run(ctx, p) {
@@ -361,7 +372,13 @@ function psRow(c: ContainerSummary, restarts: RestartInfo | undefined): Block {
 
 /** What the wait after Approve is: a container that ignores SIGTERM holds the request for the whole grace period. */
 const graceLine = (name: string): Block =>
-  line(text('Stopping sends SIGTERM to '), value(name), text(`, then SIGKILL if it is still running after ${STOP_GRACE_SECONDS} s: this can take up to ${STOP_GRACE_SECONDS} s.`));
+  line(
+    text('Stopping sends SIGTERM to '),
+    value(name),
+    text(
+      `, then SIGKILL if it is still running after ${STOP_GRACE_SECONDS} s: this can take up to ${STOP_GRACE_SECONDS} s.`,
+    ),
+  );
 
 /** Every mutating action answers with the container's state after it acted. */
 function afterResult(verb: string, d: ContainerDetails, now: number, before?: ContainerDetails): Result {
@@ -382,24 +399,56 @@ function inspectBlocks(d: ContainerDetails, now: number, field: (s: string, max:
   blocks.push(kv('Command', field(d.command.join(' '), 300)));
   blocks.push(kv('Exit code', d.state.exitCode), kv('OOM-killed', d.state.oomKilled ? 'yes' : 'no'));
   blocks.push(kv('Started', parseEngineTime(d.state.startedAt) === undefined ? 'never started' : d.state.startedAt));
-  blocks.push(kv('Restart policy', d.restartPolicy.name + (d.restartPolicy.maximumRetryCount > 0 ? `:${d.restartPolicy.maximumRetryCount}` : '')));
+  blocks.push(
+    kv(
+      'Restart policy',
+      d.restartPolicy.name + (d.restartPolicy.maximumRetryCount > 0 ? `:${d.restartPolicy.maximumRetryCount}` : ''),
+    ),
+  );
   blocks.push(kv('Restarts', d.restartCount));
   if (d.memoryLimit > 0) blocks.push(kv('Memory limit', binaryBytes(d.memoryLimit)));
-  blocks.push(kv('Ports', d.ports.length > 0 ? d.ports.map((p) => (p.host ? `${p.host} → ${p.container}` : p.container)).join(', ') : 'none'));
   blocks.push(
-    kv('Mounts', d.mounts.length > 0 ? d.mounts.map((m) => `${field(m.source || m.type, 300)} → ${field(m.destination, 300)}${m.rw ? '' : ' (ro)'}`).join(', ') : 'none'),
+    kv(
+      'Ports',
+      d.ports.length > 0
+        ? d.ports.map((p) => (p.host ? `${p.host} → ${p.container}` : p.container)).join(', ')
+        : 'none',
+    ),
+  );
+  blocks.push(
+    kv(
+      'Mounts',
+      d.mounts.length > 0
+        ? d.mounts
+            .map((m) => `${field(m.source || m.type, 300)} → ${field(m.destination, 300)}${m.rw ? '' : ' (ro)'}`)
+            .join(', ')
+        : 'none',
+    ),
   );
   blocks.push(kv('Env (names only)', d.envNames.length > 0 ? d.envNames.map((n) => field(n, 200)).join(', ') : 'none'));
   const labels = Object.entries(d.labels);
   if (labels.length > 0) {
     blocks.push(line(bold(`Labels (${labels.length}):`)));
-    blocks.push(pre(labels.slice(0, 40).map(([k, v]) => `${field(k, 200)}=${field(v, 200)}`).join('\n')));
+    blocks.push(
+      pre(
+        labels
+          .slice(0, 40)
+          .map(([k, v]) => `${field(k, 200)}=${field(v, 200)}`)
+          .join('\n'),
+      ),
+    );
   }
   if (d.health) {
     blocks.push(line(bold('Health: '), value(d.health.status), text(` · failing streak ${d.health.failingStreak}`)));
     const last = d.health.log.slice(-3);
     if (last.length > 0) {
-      blocks.push(pre(last.map((r) => `${r.start} exit ${r.exitCode}: ${field(r.output.trim().replace(/\s*\n\s*/g, ' | '), 300)}`).join('\n')));
+      blocks.push(
+        pre(
+          last
+            .map((r) => `${r.start} exit ${r.exitCode}: ${field(r.output.trim().replace(/\s*\n\s*/g, ' | '), 300)}`)
+            .join('\n'),
+        ),
+      );
     }
   }
   return blocks;

@@ -34,7 +34,10 @@ export const statsSchema = z.object({
   pids_stats: z.object({ current: z.number().nullish() }).nullish(),
 });
 
-const labelsSchema = z.record(z.string(), z.string()).nullish().transform((l) => l ?? {});
+const labelsSchema = z
+  .record(z.string(), z.string())
+  .nullish()
+  .transform((l) => l ?? {});
 
 const inspectSchema = z.object({
   Id: z.string(),
@@ -159,7 +162,10 @@ export const topSchema = z.object({
 });
 
 /** Sizes the Engine has not computed are -1 (or absent): counted as 0. */
-const bytes = z.number().nullish().transform((n) => (n !== null && n !== undefined && n > 0 ? n : 0));
+const bytes = z
+  .number()
+  .nullish()
+  .transform((n) => (n !== null && n !== undefined && n > 0 ? n : 0));
 
 export const dfSchema = z.object({
   LayersSize: bytes,
@@ -195,21 +201,30 @@ export function diskUsageOf(d: z.output<typeof dfSchema>): DiskUsage {
         total: containers.length,
         active: containers.filter((c) => c.State === 'running').length,
         size: sum(containers, (c) => c.SizeRw),
-        reclaimable: sum(containers.filter((c) => c.State !== 'running'), (c) => c.SizeRw),
+        reclaimable: sum(
+          containers.filter((c) => c.State !== 'running'),
+          (c) => c.SizeRw,
+        ),
       },
       {
         kind: 'Local volumes',
         total: volumes.length,
         active: volumes.filter(usedVolume).length,
         size: sum(volumes, (v) => v.UsageData?.Size ?? 0),
-        reclaimable: sum(volumes.filter((v) => !usedVolume(v)), (v) => v.UsageData?.Size ?? 0),
+        reclaimable: sum(
+          volumes.filter((v) => !usedVolume(v)),
+          (v) => v.UsageData?.Size ?? 0,
+        ),
       },
       {
         kind: 'Build cache',
         total: cache.length,
         active: cache.filter((c) => c.InUse).length,
         size: sum(cache, (c) => c.Size),
-        reclaimable: sum(cache.filter((c) => !c.InUse), (c) => c.Size),
+        reclaimable: sum(
+          cache.filter((c) => !c.InUse),
+          (c) => c.Size,
+        ),
       },
     ],
   };

@@ -21,8 +21,15 @@ const seconds = (ms: number): string => `${ms % 1000 === 0 ? ms / 1000 : (ms / 1
 
 /** Error codes that mean the Engine cannot be reached at all (rather than failing on the way). */
 const CONNECT_ERRORS = [
-  'ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTFOUND',
-  'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN',
+  'ENOENT',
+  'ECONNREFUSED',
+  'EACCES',
+  'EPERM',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
 ];
 
 /** One line, never a stack: what the operator reads when the Engine fails. */

@@ -105,7 +105,12 @@ export function engineHttp(addr: EngineAddress): EngineHttp {
         return;
       }
       let res: IncomingMessage | undefined;
-      const req = request({ ...where, method, path: path + queryString(query), headers: method === 'POST' ? { 'content-length': 0 } : {} });
+      const req = request({
+        ...where,
+        method,
+        path: path + queryString(query),
+        headers: method === 'POST' ? { 'content-length': 0 } : {},
+      });
       const onAbort = (): void => {
         req.destroy(signal.reason as Error);
         res?.destroy(signal.reason as Error);

@@ -36,7 +36,20 @@ const ACTIONS = ['die', 'oom', 'kill', 'health_status'] as const;
 /** How long a kill or an OOM explains a following `die`. */
 const CORRELATION_MS = 30_000;
 /** Signals that end a process unless it handles them: a `kill` with one of these is a stop (HUP, USR1… are reloads). */
-const STOPPING = new Set(['2', '3', '9', '15', 'SIGINT', 'SIGQUIT', 'SIGKILL', 'SIGTERM', 'INT', 'QUIT', 'KILL', 'TERM']);
+const STOPPING = new Set([
+  '2',
+  '3',
+  '9',
+  '15',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGKILL',
+  'SIGTERM',
+  'INT',
+  'QUIT',
+  'KILL',
+  'TERM',
+]);
 
 /**
  * Watches the Engine's container events and raises one alert per incident: a non-zero
@@ -80,13 +93,23 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
     const name = details?.name ?? ev.name;
     const who = containerSpans(name, ev.id);
     const blocks: Block[] = [];
-    if (kind === 'die') blocks.push(line(text('💥 '), bold('Container '), ...who, text(' exited with code '), value(ev.exitCode ?? '?')));
+    if (kind === 'die')
+      blocks.push(line(text('💥 '), bold('Container '), ...who, text(' exited with code '), value(ev.exitCode ?? '?')));
     if (kind === 'oom') blocks.push(line(text('🧠 '), bold('Container '), ...who, text(' was OOM-killed')));
     if (kind === 'unhealthy') blocks.push(line(text('🩺 '), bold('Container '), ...who, text(' is unhealthy')));
     blocks.push(line(text('image '), value(details?.image || ev.image || '?')));
-    if (kind === 'oom' && details && details.memoryLimit > 0) blocks.push(line(text('memory limit '), value(`${Math.round(details.memoryLimit / 1048576)} MiB`)));
+    if (kind === 'oom' && details && details.memoryLimit > 0)
+      blocks.push(line(text('memory limit '), value(`${Math.round(details.memoryLimit / 1048576)} MiB`)));
     const probe = details?.health?.log.at(-1);
-    if (kind === 'unhealthy' && probe) blocks.push(line(text('last check: exit '), value(probe.exitCode), text(' · '), value(truncate(opts.redactor.redact(probe.output.trim()), 300))));
+    if (kind === 'unhealthy' && probe)
+      blocks.push(
+        line(
+          text('last check: exit '),
+          value(probe.exitCode),
+          text(' · '),
+          value(truncate(opts.redactor.redact(probe.output.trim()), 300)),
+        ),
+      );
     if (lines === undefined) blocks.push(line(text('(logs unavailable)')));
     else if (lines.length === 0) blocks.push(line(text('(no log lines)')));
     else blocks.push(line(text(`last ${lines.length} log lines:`)), pre(lines.join('\n')));
@@ -172,11 +195,14 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
         for await (const ev of stream) {
           if (!fresh(ev)) continue;
           since = ev.time;
-          queue = queue.then(() => handle(ev)).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'docker events: handling failed'));
+          queue = queue
+            .then(() => handle(ev))
+            .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'docker events: handling failed'));
         }
         if (!ac.signal.aborted) log.warn({ host: port.host }, 'docker events: stream ended');
       } catch (e) {
-        if (!ac.signal.aborted) log.warn({ host: port.host, err: (e as Error).message, retryInMs: delay }, 'docker events: not connected');
+        if (!ac.signal.aborted)
+          log.warn({ host: port.host, err: (e as Error).message, retryInMs: delay }, 'docker events: not connected');
       }
       state = 'down';
       if (ac.signal.aborted) break;

@@ -45,7 +45,12 @@ function stateSpans(d: ContainerDetails, now: number): Span[] {
 
 /** "🟢 api (3f2a1b4c5d6e): running · up 3s" */
 export function stateLine(d: ContainerDetails, now: number): Block {
-  return line(text(`${stateEmoji(d.state.status, d.health?.status)} `), ...containerSpans(d.name, d.id), text(': '), ...stateSpans(d, now));
+  return line(
+    text(`${stateEmoji(d.state.status, d.health?.status)} `),
+    ...containerSpans(d.name, d.id),
+    text(': '),
+    ...stateSpans(d, now),
+  );
 }
 
 /** One row per container, for lists and alerts: Logs · Restart · Stop or Start. */
@@ -64,6 +69,11 @@ export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }

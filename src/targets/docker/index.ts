@@ -36,7 +36,12 @@ export interface DockerTargetOptions {
 }
 
 /** Everything the app needs from the Docker target, built from settings. */
-export function createDockerTarget(settings: DockerTargetSettings, sink: AlertSink, log: Logger, opts: DockerTargetOptions): DockerTarget {
+export function createDockerTarget(
+  settings: DockerTargetSettings,
+  sink: AlertSink,
+  log: Logger,
+  opts: DockerTargetOptions,
+): DockerTarget {
   const port = createDockerPort({
     ...(settings.host ? { host: settings.host } : {}),
     timeoutMs: settings.timeoutMs ?? 10_000,

@@ -56,7 +56,9 @@ export const logsParams = z.object({
   since: z
     .string()
     .max(40)
-    .refine((s) => parseSince(s, Date.now()) !== undefined, { error: 'a duration like 10m, 2h, 1d, or a date like 2025-01-31T12:00:00Z' })
+    .refine((s) => parseSince(s, Date.now()) !== undefined, {
+      error: 'a duration like 10m, 2h, 1d, or a date like 2025-01-31T12:00:00Z',
+    })
     .optional(),
   grep: z.string().min(1).max(200).optional(),
 });
@@ -73,11 +75,19 @@ const LINE_MAX_CHARS = 16_384;
  * and cutting work on this text only, so neither can reveal what redaction hides.
  */
 async function* cleanLines(frames: AsyncIterable<LogFrame>, redactor: Redactor): AsyncGenerator<string> {
-  for await (const l of toLines(frames, () => redactor.splitter(LINE_MAX_CHARS))) yield redactor.redact(stripAnsi(l.text));
+  for await (const l of toLines(frames, () => redactor.splitter(LINE_MAX_CHARS)))
+    yield redactor.redact(stripAnsi(l.text));
 }
 
 /** The last `n` lines, each cut to `maxChars`; for alerts. */
-export async function tailLines(port: DockerPort, redactor: Redactor, id: string, n: number, signal?: AbortSignal, maxChars = 500): Promise<string[]> {
+export async function tailLines(
+  port: DockerPort,
+  redactor: Redactor,
+  id: string,
+  n: number,
+  signal?: AbortSignal,
+  maxChars = 500,
+): Promise<string[]> {
   const out: string[] = [];
   for await (const l of cleanLines(await port.logs(id, { tail: n }, signal), redactor)) {
     out.push(detach(truncate(l, maxChars)));
@@ -171,7 +181,13 @@ async function streamResult(lines: AsyncGenerator<string>, head: Head, filename:
 }
 
 /** Keeps only the newest `keep` matches (case-insensitive substring, not a regex) among redacted lines. */
-async function grepResult(lines: AsyncGenerator<string>, needle: string, keep: number, head: Head, filename: string): Promise<Result> {
+async function grepResult(
+  lines: AsyncGenerator<string>,
+  needle: string,
+  keep: number,
+  head: Head,
+  filename: string,
+): Promise<Result> {
   const n = needle.toLowerCase();
   const ring: string[] = new Array<string>(keep);
   let scanned = 0;
@@ -184,7 +200,10 @@ async function grepResult(lines: AsyncGenerator<string>, needle: string, keep: n
   }
   const kept = Math.min(matched, keep);
   const newest = Array.from({ length: kept }, (_, i) => ring[(matched - kept + i) % keep]!);
-  const summary = line(text(`${matched} matching line${matched === 1 ? '' : 's'} in the last ${scanned}`), text(matched > keep ? `; the newest ${keep} shown` : ''));
+  const summary = line(
+    text(`${matched} matching line${matched === 1 ? '' : 's'} in the last ${scanned}`),
+    text(matched > keep ? `; the newest ${keep} shown` : ''),
+  );
   const body = newest.join('\n');
   if (kept === 0) return result([line(...head), summary]);
   if (kept <= INLINE_MAX_LINES && body.length <= INLINE_MAX_CHARS) return result([line(...head), summary, pre(body)]);

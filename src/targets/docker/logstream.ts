@@ -72,12 +72,17 @@ export async function* demux(source: AsyncIterable<Buffer | Uint8Array>): AsyncG
  */
 export async function* toLines(frames: AsyncIterable<LogFrame>, splitter: () => LineSplitter): AsyncGenerator<LogLine> {
   const split: Record<StreamKind, LineSplitter> = { stdout: splitter(), stderr: splitter() };
-  const decoders: Record<StreamKind, StringDecoder> = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  const decoders: Record<StreamKind, StringDecoder> = {
+    stdout: new StringDecoder('utf8'),
+    stderr: new StringDecoder('utf8'),
+  };
   for await (const f of frames) {
-    for (const p of split[f.stream].push(decoders[f.stream].write(f.data))) yield { stream: f.stream, text: p.eol ? trimCr(p.text) : p.text };
+    for (const p of split[f.stream].push(decoders[f.stream].write(f.data)))
+      yield { stream: f.stream, text: p.eol ? trimCr(p.text) : p.text };
   }
   for (const stream of ['stdout', 'stderr'] as const) {
-    for (const p of [...split[stream].push(decoders[stream].end()), ...split[stream].end()]) yield { stream, text: trimCr(p.text) };
+    for (const p of [...split[stream].push(decoders[stream].end()), ...split[stream].end()])
+      yield { stream, text: trimCr(p.text) };
   }
 }
 

@@ -18,7 +18,11 @@ export const docker = defineTarget({
   name: 'docker',
   settings: {
     DOCKER_ENABLED: { doc: 'Operate Docker containers', default: 'true', schema: bool },
-    DOCKER_HOST: { doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)', default: 'unix:///var/run/docker.sock', schema: dockerHost },
+    DOCKER_HOST: {
+      doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)',
+      default: 'unix:///var/run/docker.sock',
+      schema: dockerHost,
+    },
     DOCKER_TIMEOUT_SECONDS: { doc: 'Upper bound on one Docker Engine call', default: '10', schema: int(1, 300) },
   },
   fix: 'start dockerd, point DOCKER_HOST at it, or set DOCKER_ENABLED=false',
@@ -29,13 +33,19 @@ export const docker = defineTarget({
       summary: 'A short AI diagnosis of a container log (also /docker logs <container> [lines] summarize)',
       param: 'container',
       label: 'Container',
-      command: { path: ['docker', 'summary'], usage: '<container> [lines]', suffix: { path: ['docker', 'logs'], word: 'summarize' } },
+      command: {
+        path: ['docker', 'summary'],
+        usage: '<container> [lines]',
+        suffix: { path: ['docker', 'logs'], word: 'summarize' },
+      },
       what: (container) => `the log of container ${container}`,
       read: { action: 'docker.logs', params: (container, lines) => ({ container, lines }) },
     },
   ],
   create: ({ config: c, alerts, log, redactor }) =>
     c.DOCKER_ENABLED
-      ? createDockerTarget({ host: c.DOCKER_HOST, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log, { redactor })
+      ? createDockerTarget({ host: c.DOCKER_HOST, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log, {
+          redactor,
+        })
       : disabled('DOCKER_ENABLED=false'),
 });

@@ -84,7 +84,12 @@ export interface ContainerDetails {
   readonly restartCount: number;
   readonly restartPolicy: { readonly name: string; readonly maximumRetryCount: number };
   readonly ports: readonly { readonly container: string; readonly host?: string }[];
-  readonly mounts: readonly { readonly type: string; readonly source: string; readonly destination: string; readonly rw: boolean }[];
+  readonly mounts: readonly {
+    readonly type: string;
+    readonly source: string;
+    readonly destination: string;
+    readonly rw: boolean;
+  }[];
   /** Names only: values may be secrets and never leave the port. */
   readonly envNames: readonly string[];
   readonly labels: Readonly<Record<string, string>>;

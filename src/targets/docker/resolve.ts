@@ -20,7 +20,9 @@ export function isContainerRef(s: string): boolean {
 
 export function assertContainerRef(s: string): string {
   if (!isContainerRef(s)) {
-    throw new ActionError('a container is a name, an id prefix (3+ hex characters) or compose project/service, e.g. api, 3f2a1b or shop/web');
+    throw new ActionError(
+      'a container is a name, an id prefix (3+ hex characters) or compose project/service, e.g. api, 3f2a1b or shop/web',
+    );
   }
   return s;
 }
@@ -56,14 +58,20 @@ export function resolveContainer(ref: string, containers: readonly ContainerSumm
 }
 
 function ambiguous(ref: string, hits: readonly ContainerSummary[]): ActionError {
-  const shown = [...hits].sort((a, b) => compareNames(a.name, b.name)).slice(0, MAX_SUGGESTIONS).map(label).join(', ');
+  const shown = [...hits]
+    .sort((a, b) => compareNames(a.name, b.name))
+    .slice(0, MAX_SUGGESTIONS)
+    .map(label)
+    .join(', ');
   const more = hits.length > MAX_SUGGESTIONS ? `, and ${hits.length - MAX_SUGGESTIONS} more` : '';
   return new ActionError(`"${ref}" matches ${hits.length} containers: ${shown}${more}; use the name or a longer id`);
 }
 
 function unknown(ref: string, containers: readonly ContainerSummary[]): ActionError {
   const close = suggestions(ref, containers);
-  return new ActionError(close.length > 0 ? `no container "${ref}"; did you mean ${close.join(', ')}?` : `no container "${ref}"`);
+  return new ActionError(
+    close.length > 0 ? `no container "${ref}"; did you mean ${close.join(', ')}?` : `no container "${ref}"`,
+  );
 }
 
 /** Names and compose project/service spellings closest to `ref`, best first. */
@@ -94,7 +102,9 @@ function closeness(ref: string, candidate: string): number | undefined {
 
 /** Whether the Engine's own lookup of `ref` agrees with ours (it also takes 1- and 2-character id prefixes). */
 function engineAgrees(ref: string, d: ContainerDetails): boolean {
-  return d.id === ref || d.name === ref || (ref.length >= MIN_ID_PREFIX && /^[0-9a-f]+$/.test(ref) && d.id.startsWith(ref));
+  return (
+    d.id === ref || d.name === ref || (ref.length >= MIN_ID_PREFIX && /^[0-9a-f]+$/.test(ref) && d.id.startsWith(ref))
+  );
 }
 
 /**

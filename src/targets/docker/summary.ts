@@ -6,7 +6,8 @@ export const COMPOSE_SERVICE = 'com.docker.compose.service';
 export const shortId = (id: string): string => id.slice(0, 12);
 
 /** A string field; null or absent is `fallback`, any other type undefined. */
-const text = (v: unknown, fallback: string): string | undefined => (typeof v === 'string' ? v : v == null ? fallback : undefined);
+const text = (v: unknown, fallback: string): string | undefined =>
+  typeof v === 'string' ? v : v == null ? fallback : undefined;
 
 /** Labels: an object of strings (null or absent is none); undefined when anything else. */
 function labelsOf(v: unknown): Readonly<Record<string, string>> | undefined {
@@ -41,10 +42,26 @@ export function parseSummaries(raw: unknown): ContainerSummary[] | undefined {
     const state = text(c.State, '');
     const status = text(c.Status, '');
     const labels = labelsOf(c.Labels);
-    if (name === undefined || image === undefined || state === undefined || status === undefined || labels === undefined) return undefined;
+    if (
+      name === undefined ||
+      image === undefined ||
+      state === undefined ||
+      status === undefined ||
+      labels === undefined
+    )
+      return undefined;
     const project = labels[COMPOSE_PROJECT];
     const service = labels[COMPOSE_SERVICE];
-    out.push({ id: c.Id, name, image, state, status, labels, ...(project ? { project } : {}), ...(service ? { service } : {}) });
+    out.push({
+      id: c.Id,
+      name,
+      image,
+      state,
+      status,
+      labels,
+      ...(project ? { project } : {}),
+      ...(service ? { service } : {}),
+    });
   }
   return out;
 }

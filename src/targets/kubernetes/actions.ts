@@ -13,5 +13,10 @@ import { readActions } from './read.js';
 export type { KubeActionDeps } from './common.js';
 
 export function kubeActions(deps: KubeActionDeps): AnyAction[] {
-  return [...readActions(deps), logsAction(deps), describeAction(deps), ...(deps.readOnly ? [] : mutatingActions(deps))];
+  return [
+    ...readActions(deps),
+    logsAction(deps),
+    describeAction(deps),
+    ...(deps.readOnly ? [] : mutatingActions(deps)),
+  ];
 }

@@ -29,7 +29,8 @@ export interface KubeWatchOptions {
   readonly logLines?: number;
 }
 
-export type StreamState = { readonly state: 'starting' } | { readonly state: 'up' } | { readonly state: 'down'; readonly detail: string };
+export type StreamState =
+  { readonly state: 'starting' } | { readonly state: 'up' } | { readonly state: 'down'; readonly detail: string };
 
 export interface WatchStatus {
   /** Every stream has listed and is watching. */
@@ -58,14 +59,30 @@ function podIssues(p: V1Pod): PodIssue[] {
   const out: PodIssue[] = [];
   for (const s of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
     const w = s.state?.waiting;
-    if (w?.reason === 'CrashLoopBackOff') out.push({ reason: 'CrashLoopBackOff', container: s.name, message: w.message ?? `restarted ${s.restartCount} times` });
-    if (w?.reason && IMAGE_PULL.has(w.reason)) out.push({ reason: 'ImagePullBackOff', container: s.name, message: w.message ?? `cannot pull ${s.image}` });
-    const oom = s.state?.terminated?.reason === 'OOMKilled' ? s.state.terminated : s.lastState?.terminated?.reason === 'OOMKilled' ? s.lastState.terminated : undefined;
+    if (w?.reason === 'CrashLoopBackOff')
+      out.push({
+        reason: 'CrashLoopBackOff',
+        container: s.name,
+        message: w.message ?? `restarted ${s.restartCount} times`,
+      });
+    if (w?.reason && IMAGE_PULL.has(w.reason))
+      out.push({ reason: 'ImagePullBackOff', container: s.name, message: w.message ?? `cannot pull ${s.image}` });
+    const oom =
+      s.state?.terminated?.reason === 'OOMKilled'
+        ? s.state.terminated
+        : s.lastState?.terminated?.reason === 'OOMKilled'
+          ? s.lastState.terminated
+          : undefined;
     if (oom) {
       // Dates from a list, strings from a watch: compare as whole seconds.
       const ms = oom.finishedAt instanceof Date ? oom.finishedAt.getTime() : Date.parse(String(oom.finishedAt));
       const at = Number.isNaN(ms) ? `restart ${s.restartCount}` : String(Math.floor(ms / 1000));
-      out.push({ reason: 'OOMKilled', container: s.name, message: `killed for using too much memory (exit ${oom.exitCode}); ${counted(s.restartCount, 'restart')}`, instance: at });
+      out.push({
+        reason: 'OOMKilled',
+        container: s.name,
+        message: `killed for using too much memory (exit ${oom.exitCode}); ${counted(s.restartCount, 'restart')}`,
+        instance: at,
+      });
     }
   }
   const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
@@ -128,13 +145,19 @@ export class KubeWatcher {
     const contexts: Record<string, StreamState> = {};
     for (const s of this.streams) {
       const cur = contexts[s.context];
-      if (!cur || cur.state === 'up' || (cur.state === 'starting' && s.state.state === 'down')) contexts[s.context] = s.state;
+      if (!cur || cur.state === 'up' || (cur.state === 'starting' && s.state.state === 'down'))
+        contexts[s.context] = s.state;
     }
     return { up: this.streams.length > 0 && this.streams.every((s) => s.state.state === 'up'), contexts };
   }
 
   private launch(port: KubePort, kind: WatchKind, namespace: string | undefined): void {
-    const stream: Stream = { context: port.context, kind, ...(namespace ? { namespace } : {}), state: { state: 'starting' } };
+    const stream: Stream = {
+      context: port.context,
+      kind,
+      ...(namespace ? { namespace } : {}),
+      state: { state: 'starting' },
+    };
     this.streams.push(stream);
     this.running.push(this.loop(port, stream));
   }
@@ -159,10 +182,21 @@ export class KubeWatcher {
           s.state = { state: 'up' };
           delay = this.backoff.initial;
         };
-        await port.watch(s.kind, s.namespace, { resourceVersion: rv, timeoutSeconds: this.timeoutSeconds, signal, onOpen, ...(fieldSelector ? { fieldSelector } : {}) }, (e) => {
-          rv = e.object.metadata?.resourceVersion ?? rv;
-          if (e.type !== 'BOOKMARK') this.handle(port.context, s.kind, e);
-        });
+        await port.watch(
+          s.kind,
+          s.namespace,
+          {
+            resourceVersion: rv,
+            timeoutSeconds: this.timeoutSeconds,
+            signal,
+            onOpen,
+            ...(fieldSelector ? { fieldSelector } : {}),
+          },
+          (e) => {
+            rv = e.object.metadata?.resourceVersion ?? rv;
+            if (e.type !== 'BOOKMARK') this.handle(port.context, s.kind, e);
+          },
+        );
         goneInARow = 0;
         // A stream that ends at once, again and again, must not spin.
         if (Date.now() - started < 1000) await sleep(this.backoff.initial, signal);
@@ -178,7 +212,11 @@ export class KubeWatcher {
           continue;
         }
         const detail = e instanceof Error ? e.message : String(e);
-        if (s.state.state !== 'down' || s.state.detail !== detail) this.log.warn({ context: s.context, kind: s.kind, namespace: s.namespace, err: detail }, 'kubernetes watch failed; retrying');
+        if (s.state.state !== 'down' || s.state.detail !== detail)
+          this.log.warn(
+            { context: s.context, kind: s.kind, namespace: s.namespace, err: detail },
+            'kubernetes watch failed; retrying',
+          );
         s.state = { state: 'down', detail };
         await sleep(delay, signal);
         delay = Math.min(delay * 2, this.backoff.max);
@@ -257,10 +295,24 @@ export class KubeWatcher {
     if (this.open.has(key)) return;
     this.openKey(key, '');
     const blocks: Block[] = [
-      line('🔴 ', text('Node '), value(name), text(' @ '), value(context), text(' is '), value(ready.status === 'False' ? 'NotReady' : 'Unknown')),
+      line(
+        '🔴 ',
+        text('Node '),
+        value(name),
+        text(' @ '),
+        value(context),
+        text(' is '),
+        value(ready.status === 'False' ? 'NotReady' : 'Unknown'),
+      ),
       ...(ready.message ? [line(value(truncate(ready.message, 300)))] : []),
     ];
-    this.sink.raise({ source: SOURCE, key, result: result(blocks, { buttons: [[{ label: '🔎 Describe', action: 'k8s.describe', params: { context, kind: 'node', name } }]] }) });
+    this.sink.raise({
+      source: SOURCE,
+      key,
+      result: result(blocks, {
+        buttons: [[{ label: '🔎 Describe', action: 'k8s.describe', params: { context, kind: 'node', name } }]],
+      }),
+    });
   }
 
   /** FailedScheduling from a warning event; false when that incident is already open. */
@@ -278,7 +330,11 @@ export class KubeWatcher {
 
   private event(context: string, e: CoreV1Event): void {
     const opened = this.schedulingEvent(context, e);
-    if (opened) this.raisePod(context, opened.ns, opened.name, { reason: 'FailedScheduling', message: e.message ?? 'no node fits the pod' });
+    if (opened)
+      this.raisePod(context, opened.ns, opened.name, {
+        reason: 'FailedScheduling',
+        message: e.message ?? 'no node fits the pod',
+      });
   }
 
   private openKey(key: string, instance: string): void {
@@ -290,13 +346,26 @@ export class KubeWatcher {
     const restarts = p?.status?.containerStatuses?.find((c) => c.name === issue.container)?.restartCount;
     const blocks: Block[] = [
       line('🔴 ', value(issue.reason), text(': pod '), value(`${ns}/${name}`), text(' @ '), value(context)),
-      line(...(issue.container ? [text('container '), value(issue.container), text(': ')] : []), value(truncate(issue.message, 300)), ...(restarts !== undefined ? [text(` · ${counted(restarts, 'restart')}`)] : [])),
+      line(
+        ...(issue.container ? [text('container '), value(issue.container), text(': ')] : []),
+        value(truncate(issue.message, 300)),
+        ...(restarts !== undefined ? [text(` · ${counted(restarts, 'restart')}`)] : []),
+      ),
     ];
     const scope = { context, namespace: ns };
     const crashed = issue.reason === 'CrashLoopBackOff' || issue.reason === 'OOMKilled';
     const buttons: Button[][] = [
       [
-        { label: '📜 Logs', action: 'k8s.logs', params: { ...scope, pod: name, ...(issue.container ? { container: issue.container } : {}), ...(crashed ? { previous: true } : {}) } },
+        {
+          label: '📜 Logs',
+          action: 'k8s.logs',
+          params: {
+            ...scope,
+            pod: name,
+            ...(issue.container ? { container: issue.container } : {}),
+            ...(crashed ? { previous: true } : {}),
+          },
+        },
         { label: '🔎 Describe', action: 'k8s.describe', params: { ...scope, kind: 'pod', name } },
       ],
     ];
@@ -315,7 +384,13 @@ export class KubeWatcher {
   }
 
   /** The alert's blocks plus the crashed container's last lines, when they can be had quickly. */
-  private async withLastLines(context: string, ns: string, pod: string, container: string, blocks: Block[]): Promise<Block[]> {
+  private async withLastLines(
+    context: string,
+    ns: string,
+    pod: string,
+    container: string,
+    blocks: Block[],
+  ): Promise<Block[]> {
     try {
       const tail = await this.lastLines(context, ns, pod, container);
       return tail ? [...blocks, line(text('Last lines before it stopped:')), pre(tail)] : blocks;
@@ -341,4 +416,5 @@ export class KubeWatcher {
 const podId = (context: string, p: V1Pod) => `${context}/${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`;
 
 /** One incident's key (by cluster, named for its first context): the router coalesces repeats of it. */
-const alertKey = (cluster: string, namespace: string, pod: string, reason: string): string => `k8s:${cluster}:${namespace}:${pod}:${reason}`;
+const alertKey = (cluster: string, namespace: string, pod: string, reason: string): string =>
+  `k8s:${cluster}:${namespace}:${pod}:${reason}`;

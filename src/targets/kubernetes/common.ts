@@ -2,7 +2,16 @@
 import { z } from 'zod';
 import type { ActionContext } from '../../core/action.js';
 import { text, value, type Span } from '../../core/result.js';
-import { CONTEXT_NAME, DNS_LABEL, DNS_SUBDOMAIN, parseFlags, SCOPE_FLAGS, scopeParams, type FlagSpec, type ParsedArgs } from './names.js';
+import {
+  CONTEXT_NAME,
+  DNS_LABEL,
+  DNS_SUBDOMAIN,
+  parseFlags,
+  SCOPE_FLAGS,
+  scopeParams,
+  type FlagSpec,
+  type ParsedArgs,
+} from './names.js';
 import { resolveScope, type KubeClusters, type Scope, type ScopeParams } from './scope.js';
 
 export interface KubeActionDeps {
@@ -30,16 +39,28 @@ export const namespaceSchema = z
   .max(63)
   .regex(DNS_LABEL, 'not a valid namespace name')
   .describe("namespace; default: the chat's current namespace");
-export const objectNameSchema = z.string().max(253).regex(DNS_SUBDOMAIN, 'not a valid object name (lower-case letters, digits, "-" and ".")');
-export const labelNameSchema = z.string().max(63).regex(DNS_LABEL, 'not a valid name (lower-case letters, digits and "-")');
+export const objectNameSchema = z
+  .string()
+  .max(253)
+  .regex(DNS_SUBDOMAIN, 'not a valid object name (lower-case letters, digits, "-" and ".")');
+export const labelNameSchema = z
+  .string()
+  .max(63)
+  .regex(DNS_LABEL, 'not a valid name (lower-case letters, digits and "-")');
 
 /** `context` and `namespace`, optional on every action. */
 export const scopeShape = { context: contextSchema.optional(), namespace: namespaceSchema.optional() };
 
-export const scopeOf = (deps: KubeActionDeps, ctx: ActionContext, p: ScopeParams): Scope => resolveScope(deps.clusters, ctx.chat, p);
+export const scopeOf = (deps: KubeActionDeps, ctx: ActionContext, p: ScopeParams): Scope =>
+  resolveScope(deps.clusters, ctx.chat, p);
 
 /** " in shop @ prod" — every reply names where it acted. */
-export const where = (s: Pick<Scope, 'context' | 'namespace'>): Span[] => [text(' in '), value(s.namespace), text(' @ '), value(s.context)];
+export const where = (s: Pick<Scope, 'context' | 'namespace'>): Span[] => [
+  text(' in '),
+  value(s.namespace),
+  text(' @ '),
+  value(s.context),
+];
 
 /** "deployment shop/web @ prod" for subjects, from params that may not name the scope. */
 export function subjectOf(kind: string, name: string, p: ScopeParams): string {
@@ -48,7 +69,10 @@ export function subjectOf(kind: string, name: string, p: ScopeParams): string {
 
 /** Parses flags (always `-c/-n`, plus `extra`) for a command's `parse`. */
 export function flags(tokens: readonly string[], extra: FlagSpec = {}): ParsedArgs {
-  return parseFlags(tokens, { values: { ...SCOPE_FLAGS, ...extra.values }, ...(extra.switches ? { switches: extra.switches } : {}) });
+  return parseFlags(tokens, {
+    values: { ...SCOPE_FLAGS, ...extra.values },
+    ...(extra.switches ? { switches: extra.switches } : {}),
+  });
 }
 
 export { scopeParams };

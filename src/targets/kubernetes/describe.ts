@@ -1,5 +1,14 @@
 /** /k8s describe <kind>/<name>: a readable summary with conditions and recent events, not YAML. */
-import type { V1ContainerState, V1DaemonSet, V1Deployment, V1Node, V1Pod, V1PodTemplateSpec, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type {
+  V1ContainerState,
+  V1DaemonSet,
+  V1Deployment,
+  V1Node,
+  V1Pod,
+  V1PodTemplateSpec,
+  V1Service,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
 import { UsageError } from '../../core/commands.js';
@@ -13,7 +22,14 @@ import { REVISION } from './rollout.js';
 import type { Scope } from './scope.js';
 
 const RECENT_EVENTS = 5;
-const EVENT_KIND: Record<DescribeKind, string> = { pod: 'Pod', deployment: 'Deployment', statefulset: 'StatefulSet', daemonset: 'DaemonSet', service: 'Service', node: 'Node' };
+const EVENT_KIND: Record<DescribeKind, string> = {
+  pod: 'Pod',
+  deployment: 'Deployment',
+  statefulset: 'StatefulSet',
+  daemonset: 'DaemonSet',
+  service: 'Service',
+  node: 'Node',
+};
 
 type Row = (string | Span)[];
 const field = (label: string, ...rest: (string | Span)[]): Block => line(bold(`${label}: `), ...rest);
@@ -35,7 +51,8 @@ function templateImages(t: V1PodTemplateSpec | undefined): Block[] {
 
 function stateText(s: V1ContainerState | undefined, now: number): string {
   if (s?.running) return `running for ${age(s.running.startedAt, now)}`;
-  if (s?.waiting) return `waiting: ${s.waiting.reason ?? '?'}${s.waiting.message ? ` — ${truncate(s.waiting.message, 160)}` : ''}`;
+  if (s?.waiting)
+    return `waiting: ${s.waiting.reason ?? '?'}${s.waiting.message ? ` — ${truncate(s.waiting.message, 160)}` : ''}`;
   if (s?.terminated) return `terminated: ${s.terminated.reason ?? '?'} (exit ${s.terminated.exitCode})`;
   return 'unknown';
 }
@@ -44,7 +61,11 @@ function describePod(p: V1Pod, now: number): Block[] {
   const s = summarizePod(p);
   const owner = p.metadata?.ownerReferences?.find((r) => r.controller);
   const blocks: Block[] = [
-    field('Status', value(s.status), text(` · ready ${s.ready} · ${counted(s.restarts, 'restart')} · age ${age(p.metadata?.creationTimestamp, now)}`)),
+    field(
+      'Status',
+      value(s.status),
+      text(` · ready ${s.ready} · ${counted(s.restarts, 'restart')} · age ${age(p.metadata?.creationTimestamp, now)}`),
+    ),
     field('Node', value(p.spec?.nodeName ?? '(not scheduled)'), text(' · IP '), value(p.status?.podIP ?? '-')),
   ];
   if (owner) blocks.push(field('Controlled by', value(`${owner.kind} ${owner.name}`)));
@@ -52,9 +73,26 @@ function describePod(p: V1Pod, now: number): Block[] {
   const statuses = new Map((p.status?.containerStatuses ?? []).map((c) => [c.name, c]));
   for (const c of p.spec?.containers ?? []) {
     const st = statuses.get(c.name);
-    blocks.push(line(text('  • '), value(c.name), text(': '), value(c.image ?? '?'), text(' — '), value(stateText(st?.state, now)), text(`${st?.ready ? ', ready' : ', not ready'}, ${counted(st?.restartCount ?? 0, 'restart')}`)));
+    blocks.push(
+      line(
+        text('  • '),
+        value(c.name),
+        text(': '),
+        value(c.image ?? '?'),
+        text(' — '),
+        value(stateText(st?.state, now)),
+        text(`${st?.ready ? ', ready' : ', not ready'}, ${counted(st?.restartCount ?? 0, 'restart')}`),
+      ),
+    );
     const last = st?.lastState?.terminated;
-    if (last) blocks.push(line(text('      last terminated: '), value(`${last.reason ?? '?'} (exit ${last.exitCode})`), text(last.finishedAt ? ` ${age(last.finishedAt, now)} ago` : '')));
+    if (last)
+      blocks.push(
+        line(
+          text('      last terminated: '),
+          value(`${last.reason ?? '?'} (exit ${last.exitCode})`),
+          text(last.finishedAt ? ` ${age(last.finishedAt, now)} ago` : ''),
+        ),
+      );
   }
   blocks.push(...conditions(p.status?.conditions));
   return blocks;
@@ -65,11 +103,24 @@ function describeDeployment(d: V1Deployment): Block[] {
   const ru = d.spec?.strategy?.rollingUpdate;
   const strategy = d.spec?.strategy?.type ?? 'RollingUpdate';
   return [
-    field('Replicas', text(`${d.spec?.replicas ?? 1} desired · ${st?.updatedReplicas ?? 0} updated · ${st?.readyReplicas ?? 0} ready · ${st?.availableReplicas ?? 0} available`)),
+    field(
+      'Replicas',
+      text(
+        `${d.spec?.replicas ?? 1} desired · ${st?.updatedReplicas ?? 0} updated · ${st?.readyReplicas ?? 0} ready · ${st?.availableReplicas ?? 0} available`,
+      ),
+    ),
     field(
       'Strategy',
       value(strategy),
-      ...(ru ? [text(' (maxUnavailable '), value(String(ru.maxUnavailable ?? '25%')), text(', maxSurge '), value(String(ru.maxSurge ?? '25%')), text(')')] : []),
+      ...(ru
+        ? [
+            text(' (maxUnavailable '),
+            value(String(ru.maxUnavailable ?? '25%')),
+            text(', maxSurge '),
+            value(String(ru.maxSurge ?? '25%')),
+            text(')'),
+          ]
+        : []),
       text(' · revision '),
       value(d.metadata?.annotations?.[REVISION] ?? '?'),
     ),
@@ -83,8 +134,17 @@ function describeDeployment(d: V1Deployment): Block[] {
 function describeStatefulSet(s: V1StatefulSet): Block[] {
   const st = s.status;
   return [
-    field('Replicas', text(`${s.spec?.replicas ?? 1} desired · ${st?.readyReplicas ?? 0} ready · ${st?.updatedReplicas ?? 0} updated`)),
-    field('Revision', value(st?.currentRevision ?? '?'), ...(st?.updateRevision && st.updateRevision !== st.currentRevision ? [text(' → '), value(st.updateRevision)] : [])),
+    field(
+      'Replicas',
+      text(`${s.spec?.replicas ?? 1} desired · ${st?.readyReplicas ?? 0} ready · ${st?.updatedReplicas ?? 0} updated`),
+    ),
+    field(
+      'Revision',
+      value(st?.currentRevision ?? '?'),
+      ...(st?.updateRevision && st.updateRevision !== st.currentRevision
+        ? [text(' → '), value(st.updateRevision)]
+        : []),
+    ),
     field('Selector', value(labels(s.spec?.selector?.matchLabels))),
     line(bold('Images:')),
     ...templateImages(s.spec?.template),
@@ -95,7 +155,12 @@ function describeStatefulSet(s: V1StatefulSet): Block[] {
 function describeDaemonSet(d: V1DaemonSet): Block[] {
   const st = d.status;
   return [
-    field('Pods', text(`${st?.desiredNumberScheduled ?? 0} desired · ${st?.currentNumberScheduled ?? 0} current · ${st?.numberReady ?? 0} ready · ${st?.updatedNumberScheduled ?? 0} updated · ${st?.numberAvailable ?? 0} available`)),
+    field(
+      'Pods',
+      text(
+        `${st?.desiredNumberScheduled ?? 0} desired · ${st?.currentNumberScheduled ?? 0} current · ${st?.numberReady ?? 0} ready · ${st?.updatedNumberScheduled ?? 0} updated · ${st?.numberAvailable ?? 0} available`,
+      ),
+    ),
     field('Selector', value(labels(d.spec?.selector?.matchLabels))),
     line(bold('Images:')),
     ...templateImages(d.spec?.template),
@@ -104,7 +169,10 @@ function describeDaemonSet(d: V1DaemonSet): Block[] {
 }
 
 function describeService(s: V1Service): Block[] {
-  const ports = (s.spec?.ports ?? []).map((p) => `${p.name ? `${p.name} ` : ''}${p.port}→${p.targetPort ?? p.port}/${p.protocol ?? 'TCP'}${p.nodePort ? ` (node ${p.nodePort})` : ''}`);
+  const ports = (s.spec?.ports ?? []).map(
+    (p) =>
+      `${p.name ? `${p.name} ` : ''}${p.port}→${p.targetPort ?? p.port}/${p.protocol ?? 'TCP'}${p.nodePort ? ` (node ${p.nodePort})` : ''}`,
+  );
   const ingress = (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? '?');
   return [
     field('Type', value(s.spec?.type ?? 'ClusterIP'), text(' · cluster IP '), value(s.spec?.clusterIP ?? '-')),
@@ -120,12 +188,33 @@ function describeNode(n: V1Node, now: number): Block[] {
   const alloc = n.status?.allocatable ?? {};
   const problems = nodeProblems(n);
   return [
-    field('Status', value(nodeReady(n)), ...(n.spec?.unschedulable ? [text(' · '), value('SchedulingDisabled')] : []), ...(problems.length ? [text(' · ⚠️ '), value(problems.join(', '))] : []), text(` · age ${age(n.metadata?.creationTimestamp, now)}`)),
+    field(
+      'Status',
+      value(nodeReady(n)),
+      ...(n.spec?.unschedulable ? [text(' · '), value('SchedulingDisabled')] : []),
+      ...(problems.length ? [text(' · ⚠️ '), value(problems.join(', '))] : []),
+      text(` · age ${age(n.metadata?.creationTimestamp, now)}`),
+    ),
     field('Roles', value(nodeRoles(n)), text(' · '), value(info?.kubeletVersion ?? '?')),
-    field('System', value(`${info?.osImage ?? '?'} · ${info?.containerRuntimeVersion ?? '?'} · kernel ${info?.kernelVersion ?? '?'}`)),
-    field('Capacity', value(`cpu ${cap.cpu ?? '?'}, memory ${cap.memory ?? '?'}, pods ${cap.pods ?? '?'}`), text(' · allocatable '), value(`cpu ${alloc.cpu ?? '?'}, memory ${alloc.memory ?? '?'}`)),
+    field(
+      'System',
+      value(`${info?.osImage ?? '?'} · ${info?.containerRuntimeVersion ?? '?'} · kernel ${info?.kernelVersion ?? '?'}`),
+    ),
+    field(
+      'Capacity',
+      value(`cpu ${cap.cpu ?? '?'}, memory ${cap.memory ?? '?'}, pods ${cap.pods ?? '?'}`),
+      text(' · allocatable '),
+      value(`cpu ${alloc.cpu ?? '?'}, memory ${alloc.memory ?? '?'}`),
+    ),
     field('Addresses', value((n.status?.addresses ?? []).map((a) => `${a.type} ${a.address}`).join(', ') || '-')),
-    ...((n.spec?.taints ?? []).length ? [field('Taints', value((n.spec?.taints ?? []).map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(', ')))] : []),
+    ...((n.spec?.taints ?? []).length
+      ? [
+          field(
+            'Taints',
+            value((n.spec?.taints ?? []).map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(', ')),
+          ),
+        ]
+      : []),
     ...conditions(n.status?.conditions),
   ];
 }
@@ -136,9 +225,19 @@ const labels = (m: Record<string, string> | undefined): string =>
     .join(',') || '-';
 
 /** Recent events about the object; a failure here never spoils the description. */
-async function recentEvents(port: KubePort, kind: DescribeKind, namespace: string | undefined, name: string, signal: AbortSignal, now: number): Promise<Block[]> {
+async function recentEvents(
+  port: KubePort,
+  kind: DescribeKind,
+  namespace: string | undefined,
+  name: string,
+  signal: AbortSignal,
+  now: number,
+): Promise<Block[]> {
   try {
-    const list = await port.list('event', namespace, { signal, fieldSelector: `involvedObject.kind=${EVENT_KIND[kind]},involvedObject.name=${name}` });
+    const list = await port.list('event', namespace, {
+      signal,
+      fieldSelector: `involvedObject.kind=${EVENT_KIND[kind]},involvedObject.name=${name}`,
+    });
     const events = sortEvents(list.items).slice(0, RECENT_EVENTS);
     if (events.length === 0) return [field('Events', text('none recently'))];
     return [
@@ -178,12 +277,18 @@ export function describeAction(deps: KubeActionDeps): AnyAction {
       },
     },
     run: async (ctx, p) => {
-      if (!isObjectName(p.kind, p.name)) throw new ActionError(`"${truncate(p.name, 40)}" is not a valid ${p.kind} name`);
+      if (!isObjectName(p.kind, p.name))
+        throw new ActionError(`"${truncate(p.name, 40)}" is not a valid ${p.kind} name`);
       const s: Scope = scopeOf(deps, ctx, p);
       const ns = p.kind === 'node' ? undefined : s.namespace;
       const signal = ctx.signal;
       const t = now();
-      const title = line(bold(`${EVENT_KIND[p.kind]} `), value(ns ? `${ns}/${p.name}` : p.name), text(' @ '), value(s.context));
+      const title = line(
+        bold(`${EVENT_KIND[p.kind]} `),
+        value(ns ? `${ns}/${p.name}` : p.name),
+        text(' @ '),
+        value(s.context),
+      );
       let body: Block[];
       switch (p.kind) {
         case 'pod':
@@ -214,8 +319,18 @@ export function describeAction(deps: KubeActionDeps): AnyAction {
 function describeButtons(deps: KubeActionDeps, s: Scope, kind: DescribeKind, name: string): Button[][] {
   const scope = { context: s.context, namespace: s.namespace };
   if (kind === 'pod') {
-    return [[{ label: '📜 Logs', action: 'k8s.logs', params: { ...scope, pod: name } }, ...(deps.readOnly ? [] : [{ label: '🗑 Delete', action: 'k8s.delete', params: { ...scope, pod: name } }])]];
+    return [
+      [
+        { label: '📜 Logs', action: 'k8s.logs', params: { ...scope, pod: name } },
+        ...(deps.readOnly ? [] : [{ label: '🗑 Delete', action: 'k8s.delete', params: { ...scope, pod: name } }]),
+      ],
+    ];
   }
   if (deps.readOnly || kind === 'service' || kind === 'node') return [];
-  return [[{ label: '🔄 Restart', action: 'k8s.restart', params: { ...scope, kind, name } }, { label: '📋 Events', action: 'k8s.events', params: { ...scope, object: `${kind}/${name}` } }]];
+  return [
+    [
+      { label: '🔄 Restart', action: 'k8s.restart', params: { ...scope, kind, name } },
+      { label: '📋 Events', action: 'k8s.events', params: { ...scope, object: `${kind}/${name}` } },
+    ],
+  ];
 }

@@ -85,7 +85,11 @@ export function failureFromStatus(op: Op, f: HttpFailure): KubeApiError {
   const reason = str(status?.reason);
   switch (code) {
     case 401:
-      return new KubeApiError('unauthorized', `unauthorized: the API server rejected the credentials${suffix(op)}`, code);
+      return new KubeApiError(
+        'unauthorized',
+        `unauthorized: the API server rejected the credentials${suffix(op)}`,
+        code,
+      );
     case 403: {
       // details.kind is the plural resource of the object; the subresource is ours to add.
       const sub = op.resource.includes('/') ? op.resource.slice(op.resource.indexOf('/')) : '';
@@ -110,15 +114,33 @@ export function failureFromStatus(op: Op, f: HttpFailure): KubeApiError {
     case 400:
     case 422: {
       const msg = str(status?.message);
-      return new KubeApiError('invalid', `the API server refused the request${msg ? `: ${truncate(oneLine(msg), 200)}` : ''}${suffix(op)}`, code);
+      return new KubeApiError(
+        'invalid',
+        `the API server refused the request${msg ? `: ${truncate(oneLine(msg), 200)}` : ''}${suffix(op)}`,
+        code,
+      );
     }
     default:
-      return new KubeApiError('other', `Kubernetes API error ${code}${reason && /^[A-Za-z]{1,64}$/.test(reason) ? ` ${reason}` : ''} on ${op.verb} ${op.resource}${suffix(op)}`, code);
+      return new KubeApiError(
+        'other',
+        `Kubernetes API error ${code}${reason && /^[A-Za-z]{1,64}$/.test(reason) ? ` ${reason}` : ''} on ${op.verb} ${op.resource}${suffix(op)}`,
+        code,
+      );
   }
 }
 
 /** Network error codes that mean "the API server cannot be reached". */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+]);
 
 /** Maps anything thrown by a call to a KubeApiError: our own deadline, the caller's abort, the network. */
 export function toKubeError(err: unknown, op: Op): KubeApiError {
@@ -127,7 +149,14 @@ export function toKubeError(err: unknown, op: Op): KubeApiError {
     const within = err.ms < 1000 ? `${err.ms} ms` : `${Math.round(err.ms / 1000)}s`;
     return new KubeApiError('timeout', `Kubernetes API did not answer within ${within}${suffix(op)}`);
   }
-  const e = err as { name?: unknown; code?: unknown; body?: unknown; message?: unknown; type?: unknown; cause?: unknown } | null;
+  const e = err as {
+    name?: unknown;
+    code?: unknown;
+    body?: unknown;
+    message?: unknown;
+    type?: unknown;
+    cause?: unknown;
+  } | null;
   if (e && typeof e.code === 'number' && e.code >= 300) return failureFromStatus(op, { code: e.code, body: e.body });
   if (e && (e.name === 'AbortError' || e.type === 'aborted')) {
     return new KubeApiError('cancelled', `request cancelled${suffix(op)}`);
@@ -139,7 +168,11 @@ export function toKubeError(err: unknown, op: Op): KubeApiError {
 }
 
 function networkCode(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 4;
+    e = e.cause as typeof e, depth++
+  ) {
     if (typeof e.code === 'string' && UNREACHABLE.has(e.code)) return e.code;
   }
   return undefined;

@@ -1,5 +1,12 @@
 /** Reading Kubernetes objects the way kubectl shows them: pod status, readiness, ages, roles. */
-import type { CoreV1Event, V1Container, V1ContainerStatus, V1Node, V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type {
+  CoreV1Event,
+  V1Container,
+  V1ContainerStatus,
+  V1Node,
+  V1Pod,
+  V1PodTemplateSpec,
+} from '@kubernetes/client-node';
 import { formatDuration } from '../../core/text.js';
 
 /** Timestamps are Dates from list/read, strings from watch streams. */
@@ -15,7 +22,15 @@ export function age(t: Date | string | undefined | null, now: number): string {
 }
 
 /** Reasons that mean a pod is in trouble, as the alert watcher and the pod list see them. */
-const BAD_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError']);
+const BAD_WAITING = new Set([
+  'CrashLoopBackOff',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'InvalidImageName',
+  'RunContainerError',
+]);
 
 export type Health = 'ok' | 'pending' | 'bad' | 'done';
 
@@ -39,7 +54,8 @@ export function summarizePod(p: V1Pod): PodSummary {
   if (p.metadata?.deletionTimestamp) return { ...base, status: 'Terminating', health: 'pending' };
   for (const s of p.status?.initContainerStatuses ?? []) {
     const w = s.state?.waiting?.reason;
-    if (w && w !== 'PodInitializing') return { ...base, status: `Init:${w}`, health: BAD_WAITING.has(w) ? 'bad' : 'pending' };
+    if (w && w !== 'PodInitializing')
+      return { ...base, status: `Init:${w}`, health: BAD_WAITING.has(w) ? 'bad' : 'pending' };
     const t = s.state?.terminated;
     if (t && t.exitCode !== 0) return { ...base, status: `Init:${t.reason ?? 'Error'}`, health: 'bad' };
   }
@@ -49,7 +65,11 @@ export function summarizePod(p: V1Pod): PodSummary {
   if (p.status?.reason) return { ...base, status: p.status.reason, health: phase === 'Failed' ? 'bad' : 'pending' };
   if (phase === 'Pending') {
     const sched = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
-    return { ...base, status: sched?.status === 'False' && sched.reason ? `Pending (${sched.reason})` : 'Pending', health: 'pending' };
+    return {
+      ...base,
+      status: sched?.status === 'False' && sched.reason ? `Pending (${sched.reason})` : 'Pending',
+      health: 'pending',
+    };
   }
   if (phase === 'Succeeded') return { ...base, status: 'Completed', health: 'done' };
   if (phase === 'Failed') return { ...base, status: 'Failed', health: 'bad' };
@@ -66,7 +86,8 @@ function containerProblem(statuses: readonly V1ContainerStatus[]): { reason: str
     if (w && w !== 'ContainerCreating') return { reason: w, bad: BAD_WAITING.has(w) };
     if (w) return { reason: w, bad: false };
     const t = s.state?.terminated;
-    if (t && (t.reason === 'OOMKilled' || t.exitCode !== 0)) return { reason: t.reason ?? `Error (${t.exitCode})`, bad: true };
+    if (t && (t.reason === 'OOMKilled' || t.exitCode !== 0))
+      return { reason: t.reason ?? `Error (${t.exitCode})`, bad: true };
   }
   return undefined;
 }
@@ -96,13 +117,22 @@ export const images = (t: V1PodTemplateSpec | undefined): string =>
   (t?.spec?.containers ?? []).map((c: V1Container) => c.image ?? '?').join(', ');
 
 export function eventTime(e: CoreV1Event): number {
-  return toMs(e.lastTimestamp) ?? toMs(e.eventTime as Date | string | undefined) ?? toMs(e.firstTimestamp) ?? toMs(e.metadata?.creationTimestamp) ?? 0;
+  return (
+    toMs(e.lastTimestamp) ??
+    toMs(e.eventTime as Date | string | undefined) ??
+    toMs(e.firstTimestamp) ??
+    toMs(e.metadata?.creationTimestamp) ??
+    0
+  );
 }
 
 /** Warnings first, then newest first. */
 export function sortEvents(events: readonly CoreV1Event[]): CoreV1Event[] {
-  return [...events].sort((a, b) => Number(b.type === 'Warning') - Number(a.type === 'Warning') || eventTime(b) - eventTime(a));
+  return [...events].sort(
+    (a, b) => Number(b.type === 'Warning') - Number(a.type === 'Warning') || eventTime(b) - eventTime(a),
+  );
 }
 
 /** "pod/web-1" for an event's object, lower-case like kubectl. */
-export const involved = (e: CoreV1Event): string => `${(e.involvedObject?.kind ?? '?').toLowerCase()}/${e.involvedObject?.name ?? '?'}`;
+export const involved = (e: CoreV1Event): string =>
+  `${(e.involvedObject?.kind ?? '?').toLowerCase()}/${e.involvedObject?.name ?? '?'}`;

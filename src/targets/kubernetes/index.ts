@@ -52,8 +52,16 @@ export { KUBE_DISABLED } from './locate.js';
  * Throws KubeConfigError (one line) when the settings name things that are not there:
  * a KUBECONFIG without files, unknown K8S_CONTEXTS, invalid K8S_NAMESPACES.
  */
-export function createKubeTarget(settings: KubeSettings, sink: AlertSink, log: Logger, o: KubeTargetOptions = {}): KubeTarget | null {
-  const loaded = loadKubeConfig({ ...o.locate, ...(settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig } : {}) });
+export function createKubeTarget(
+  settings: KubeSettings,
+  sink: AlertSink,
+  log: Logger,
+  o: KubeTargetOptions = {},
+): KubeTarget | null {
+  const loaded = loadKubeConfig({
+    ...o.locate,
+    ...(settings.kubeconfig !== undefined ? { kubeconfig: settings.kubeconfig } : {}),
+  });
   if (!loaded) return null;
   const clusters = new KubeClusters(loaded.kc, settings, o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
   const unbound = kubeActions({
@@ -65,11 +73,19 @@ export function createKubeTarget(settings: KubeSettings, sink: AlertSink, log: L
   });
   const watcher = new KubeWatcher(clusters, sink, log, o.watch);
   // Actions whose params take a scope (all but k8s.contexts and k8s.use).
-  const scoped = new Set(unbound.filter((a) => 'namespace' in ((a.params as { shape?: object }).shape ?? {}) && a.name !== 'k8s.use').map((a) => a.name));
+  const scoped = new Set(
+    unbound
+      .filter((a) => 'namespace' in ((a.params as { shape?: object }).shape ?? {}) && a.name !== 'k8s.use')
+      .map((a) => a.name),
+  );
   const pin = (action: string, chat: ChatState, params: Record<string, unknown>) =>
     scoped.has(action) ? pinScope(clusters, chat, params as { context?: string; namespace?: string }) : params;
   // The dispatcher binds the chat's scope into every request before approval.
-  const actions: AnyAction[] = unbound.map((a) => (scoped.has(a.name) ? { ...a, bind: (ctx: ActionContext, p: Record<string, unknown>) => pin(a.name, ctx.chat, p) } : a));
+  const actions: AnyAction[] = unbound.map((a) =>
+    scoped.has(a.name)
+      ? { ...a, bind: (ctx: ActionContext, p: Record<string, unknown>) => pin(a.name, ctx.chat, p) }
+      : a,
+  );
   let started = false;
 
   const check = async (signal: AbortSignal): Promise<Health> => {

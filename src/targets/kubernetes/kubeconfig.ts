@@ -51,7 +51,9 @@ function fromFiles(files: readonly string[]): KubeConfig {
       for (const c of more.getContexts()) if (!kc.getContextObject(c.name)) kc.addContext(c);
     }
   } catch (e) {
-    throw new KubeConfigError(`cannot read kubeconfig ${files.join(path.delimiter)}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    throw new KubeConfigError(
+      `cannot read kubeconfig ${files.join(path.delimiter)}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    );
   }
   return kc;
 }
@@ -59,6 +61,11 @@ function fromFiles(files: readonly string[]): KubeConfig {
 /** A KubeConfig whose current context is `context`: one per context, so calls never race. */
 export function forContext(kc: KubeConfig, context: string): KubeConfig {
   const c = new KubeConfig();
-  c.loadFromOptions({ clusters: kc.getClusters(), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: context });
+  c.loadFromOptions({
+    clusters: kc.getClusters(),
+    users: kc.getUsers(),
+    contexts: kc.getContexts(),
+    currentContext: context,
+  });
   return c;
 }

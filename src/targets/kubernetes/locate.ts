@@ -8,7 +8,10 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Health } from '../../core/health.js';
 
-export const KUBE_DISABLED: Health = { state: 'disabled', detail: 'no kubeconfig (KUBECONFIG, ~/.kube/config) and not running in a cluster' };
+export const KUBE_DISABLED: Health = {
+  state: 'disabled',
+  detail: 'no kubeconfig (KUBECONFIG, ~/.kube/config) and not running in a cluster',
+};
 
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -35,6 +38,7 @@ export function locateKubeConfig(o: LocateOptions = {}): Located | null {
   }
   const home = path.join(o.home ?? homedir(), '.kube', 'config');
   if (existsSync(home)) return { kind: 'files', files: [home] };
-  if (env.KUBERNETES_SERVICE_HOST && existsSync(o.serviceAccountToken ?? SERVICE_ACCOUNT_TOKEN)) return { kind: 'in-cluster' };
+  if (env.KUBERNETES_SERVICE_HOST && existsSync(o.serviceAccountToken ?? SERVICE_ACCOUNT_TOKEN))
+    return { kind: 'in-cluster' };
   return null;
 }

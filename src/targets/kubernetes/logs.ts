@@ -8,7 +8,16 @@ import { readBody } from '../../core/body.js';
 import { UsageError } from '../../core/commands.js';
 import { bold, line, pre, result, text, value } from '../../core/result.js';
 import { parseDuration, stripAnsi } from '../../core/text.js';
-import { flags, labelNameSchema, objectNameSchema, scopeOf, scopeParams, scopeShape, TARGET, type KubeActionDeps } from './common.js';
+import {
+  flags,
+  labelNameSchema,
+  objectNameSchema,
+  scopeOf,
+  scopeParams,
+  scopeShape,
+  TARGET,
+  type KubeActionDeps,
+} from './common.js';
 
 /** Up to this many lines are shown in the chat; more go as a document. */
 const INLINE_LINES = 200;
@@ -37,7 +46,8 @@ function pickContainer(pod: V1Pod, wanted: string | undefined): string {
   const names = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].map((c) => c.name);
   const where = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
   if (wanted !== undefined) {
-    if (!names.includes(wanted)) throw new ActionError(`${where} has no container ${wanted}; containers: ${names.join(', ')}`);
+    if (!names.includes(wanted))
+      throw new ActionError(`${where} has no container ${wanted}; containers: ${names.join(', ')}`);
     return wanted;
   }
   const annotated = pod.metadata?.annotations?.[DEFAULT_CONTAINER];
@@ -83,7 +93,11 @@ export function logsAction(deps: KubeActionDeps): AnyAction {
           .describe('only lines newer than this, e.g. 10m'),
       })
       .strict(),
-    command: { path: ['k8s', 'logs'], usage: '<pod> [container] [lines] [--previous] [since] [-c context] [-n namespace]', parse: parseLogArgs },
+    command: {
+      path: ['k8s', 'logs'],
+      usage: '<pod> [container] [lines] [--previous] [since] [-c context] [-n namespace]',
+      parse: parseLogArgs,
+    },
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const pod = await s.port.read('pod', s.namespace, p.pod, { signal: ctx.signal });
@@ -106,10 +120,14 @@ export function logsAction(deps: KubeActionDeps): AnyAction {
         value(container),
         text(' @ '),
         value(s.context),
-        text(` — last ${p.lines} lines${p.since ? `, since ${p.since}` : ''}${p.previous ? ', previous container' : ''}`),
+        text(
+          ` — last ${p.lines} lines${p.since ? `, since ${p.since}` : ''}${p.previous ? ', previous container' : ''}`,
+        ),
       );
       if (asFile) {
-        return result([head, line('Sent as a file.')], { attachment: { filename: `${p.pod}.${container}.log`, content: cleaned(stream) } });
+        return result([head, line('Sent as a file.')], {
+          attachment: { filename: `${p.pod}.${container}.log`, content: cleaned(stream) },
+        });
       }
       // Whole: the port has bounded the stream to limitBytes already.
       const body = stripAnsi((await readBody(stream)).bytes.toString('utf8')).replace(/\n+$/, '');

@@ -5,7 +5,11 @@ import { isDnsLabel } from './names.js';
 
 /** Namespace names, checked here so that a typo is reported even while Kubernetes is off. */
 const namespaces = list.refine((ns) => ns.every(isDnsLabel), {
-  error: (iss) => `not a namespace name: ${(iss.input as string[]).filter((n) => !isDnsLabel(n)).map((n) => JSON.stringify(n.slice(0, 64))).join(', ')}`,
+  error: (iss) =>
+    `not a namespace name: ${(iss.input as string[])
+      .filter((n) => !isDnsLabel(n))
+      .map((n) => JSON.stringify(n.slice(0, 64)))
+      .join(', ')}`,
 });
 
 /**
@@ -15,7 +19,11 @@ const namespaces = list.refine((ns) => ns.every(isDnsLabel), {
 export const kubernetes = defineTarget({
   name: 'kubernetes',
   settings: {
-    KUBECONFIG: { doc: 'Kubeconfig path(s); unset: ~/.kube/config, or the in-cluster service account', default: '', schema: text },
+    KUBECONFIG: {
+      doc: 'Kubeconfig path(s); unset: ~/.kube/config, or the in-cluster service account',
+      default: '',
+      schema: text,
+    },
     K8S_CONTEXTS: { doc: 'Allowed kubeconfig contexts, comma-separated (empty: all)', default: '', schema: list },
     K8S_NAMESPACES: { doc: 'Allowed namespaces, comma-separated (empty: all)', default: '', schema: namespaces },
     K8S_READ_ONLY: { doc: 'Remove every mutating Kubernetes action', default: 'false', schema: bool },

@@ -9,29 +9,69 @@ import { defineAction, type ActionContext, type AnyAction } from '../../core/act
 import { UsageError } from '../../core/commands.js';
 import { bold, line, result, text, value, type Block, type Result } from '../../core/result.js';
 import { counted, formatDuration, truncate } from '../../core/text.js';
-import { flags, objectNameSchema, rolloutOptions, scopeOf, scopeParams, scopeShape, subjectOf, TARGET, type KubeActionDeps } from './common.js';
+import {
+  flags,
+  objectNameSchema,
+  rolloutOptions,
+  scopeOf,
+  scopeParams,
+  scopeShape,
+  subjectOf,
+  TARGET,
+  type KubeActionDeps,
+} from './common.js';
 import { images } from './format.js';
 import { noMore, parseKindName } from './names.js';
 import type { Workload, WorkloadKind } from './port.js';
-import { followPods, followRollout, imageChanges, planRollback, replacementFor, type FollowResult, type OwnerKind, type Replacement } from './rollout.js';
+import {
+  followPods,
+  followRollout,
+  imageChanges,
+  planRollback,
+  replacementFor,
+  type FollowResult,
+  type OwnerKind,
+  type Replacement,
+} from './rollout.js';
 import type { Scope } from './scope.js';
 
 const id = (s: Pick<Scope, 'namespace'>, kind: string, name: string) => `${kind} ${s.namespace}/${name}`;
-const title = (verb: string, s: Scope, kind: string, name: string): Block => line(bold(`${verb} `), value(id(s, kind, name)), text(' @ '), value(s.context));
+const title = (verb: string, s: Scope, kind: string, name: string): Block =>
+  line(bold(`${verb} `), value(id(s, kind, name)), text(' @ '), value(s.context));
 const dryRunOk = (extra = ''): Block => line(text(`✔ The API server accepted a dry run of this change${extra}.`));
 
-type Follow = { readonly kind: 'rollout'; readonly workload: WorkloadKind } | { readonly kind: 'pods'; readonly owner: OwnerKind; readonly name: string; readonly deletedUid?: string } | { readonly kind: 'none' };
+type Follow =
+  | { readonly kind: 'rollout'; readonly workload: WorkloadKind }
+  | { readonly kind: 'pods'; readonly owner: OwnerKind; readonly name: string; readonly deletedUid?: string }
+  | { readonly kind: 'none' };
 
 /** Follows what the change set off and turns it into the reply; the change itself already happened. */
-async function report(deps: KubeActionDeps, ctx: ActionContext, s: Scope, target: { kind: string; name: string }, follow: Follow, what: string): Promise<Result> {
+async function report(
+  deps: KubeActionDeps,
+  ctx: ActionContext,
+  s: Scope,
+  target: { kind: string; name: string },
+  follow: Follow,
+  what: string,
+): Promise<Result> {
   const subject = [value(id(s, target.kind, target.name)), text(' @ '), value(s.context)];
   if (follow.kind === 'none') return result([line('✅ ', ...subject, text(`: ${what}.`))]);
   let f: FollowResult;
   try {
     const o = rolloutOptions(deps, ctx.signal);
-    f = follow.kind === 'rollout' ? await followRollout(s.port, follow.workload, s.namespace, target.name, o) : await followPods(s.port, follow.owner, s.namespace, follow.name, follow.deletedUid, o);
+    f =
+      follow.kind === 'rollout'
+        ? await followRollout(s.port, follow.workload, s.namespace, target.name, o)
+        : await followPods(s.port, follow.owner, s.namespace, follow.name, follow.deletedUid, o);
   } catch (e) {
-    return result([line('⚠️ ', ...subject, text(`: ${what}, but following the rollout failed: `), value(e instanceof Error ? truncate(e.message, 200) : String(e)))]);
+    return result([
+      line(
+        '⚠️ ',
+        ...subject,
+        text(`: ${what}, but following the rollout failed: `),
+        value(e instanceof Error ? truncate(e.message, 200) : String(e)),
+      ),
+    ]);
   }
   const took = formatDuration(f.waitedMs);
   const head = f.done
@@ -43,7 +83,8 @@ async function report(deps: KubeActionDeps, ctx: ActionContext, s: Scope, target
 function kindNameArgs(tokens: readonly string[], allowed: Parameters<typeof parseKindName>[1], extra: number) {
   const a = flags(tokens);
   const target = a.positionals[0];
-  if (target === undefined) throw new UsageError(`which one? e.g. ${allowed![0] === 'deployment' ? 'deploy' : allowed![0]}/web`);
+  if (target === undefined)
+    throw new UsageError(`which one? e.g. ${allowed![0] === 'deployment' ? 'deploy' : allowed![0]}/web`);
   noMore(a, 1 + extra);
   return { a, ...parseKindName(target, allowed) };
 }
@@ -85,25 +126,40 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
       const s = scopeOf(deps, ctx, p);
       const current = await s.port.readScale(p.kind, s.namespace, p.name, { signal: ctx.signal });
       const from = current.spec?.replicas ?? 0;
-      if (from === p.replicas) return [title('Scale', s, p.kind, p.name), line(text(`Already at ${from} replicas: nothing will change.`))];
+      if (from === p.replicas)
+        return [title('Scale', s, p.kind, p.name), line(text(`Already at ${from} replicas: nothing will change.`))];
       const dry = await s.port.scale(p.kind, s.namespace, p.name, p.replicas, { dryRun: true, signal: ctx.signal });
-      return [title('Scale', s, p.kind, p.name), line(text('replicas '), value(from), text(' → '), value(dry.spec?.replicas ?? p.replicas)), dryRunOk()];
+      return [
+        title('Scale', s, p.kind, p.name),
+        line(text('replicas '), value(from), text(' → '), value(dry.spec?.replicas ?? p.replicas)),
+        dryRunOk(),
+      ];
     },
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const before = await s.port.readScale(p.kind, s.namespace, p.name, { signal: ctx.signal });
       await s.port.scale(p.kind, s.namespace, p.name, p.replicas, { signal: ctx.signal });
-      return report(deps, ctx, s, p, { kind: 'rollout', workload: p.kind }, `scaled ${before.spec?.replicas ?? '?'} → ${p.replicas}`);
+      return report(
+        deps,
+        ctx,
+        s,
+        p,
+        { kind: 'rollout', workload: p.kind },
+        `scaled ${before.spec?.replicas ?? '?'} → ${p.replicas}`,
+      );
     },
   });
 
   const restart = defineAction({
     name: 'k8s.restart',
-    summary: 'Rollout restart of a deployment, statefulset or daemonset (replaces its pods, as kubectl rollout restart)',
+    summary:
+      'Rollout restart of a deployment, statefulset or daemonset (replaces its pods, as kubectl rollout restart)',
     target: TARGET,
     risk: 'destructive',
     timeoutMs,
-    params: z.object({ ...scopeShape, kind: z.enum(['deployment', 'statefulset', 'daemonset']), name: objectNameSchema }).strict(),
+    params: z
+      .object({ ...scopeShape, kind: z.enum(['deployment', 'statefulset', 'daemonset']), name: objectNameSchema })
+      .strict(),
     command: {
       path: ['k8s', 'restart'],
       usage: '<deploy|sts|ds>/<name> [-c context] [-n namespace]',
@@ -116,7 +172,10 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
     preview: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const current = await s.port.read(p.kind, s.namespace, p.name, { signal: ctx.signal });
-      const dry = await s.port.restart(p.kind, s.namespace, p.name, new Date().toISOString(), { dryRun: true, signal: ctx.signal });
+      const dry = await s.port.restart(p.kind, s.namespace, p.name, new Date().toISOString(), {
+        dryRun: true,
+        signal: ctx.signal,
+      });
       return [
         title('Rollout restart of', s, p.kind, p.name),
         line(text(restartPlan(p.kind, current))),
@@ -137,14 +196,27 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
     target: TARGET,
     risk: 'destructive',
     timeoutMs,
-    params: z.object({ ...scopeShape, name: objectNameSchema, revision: z.number().int().min(1).max(1_000_000).optional().describe('revision to return to; default: the previous one') }).strict(),
+    params: z
+      .object({
+        ...scopeShape,
+        name: objectNameSchema,
+        revision: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .optional()
+          .describe('revision to return to; default: the previous one'),
+      })
+      .strict(),
     command: {
       path: ['k8s', 'rollback'],
       usage: '<deploy>/<name> [revision] [-c context] [-n namespace]',
       parse: (tokens) => {
         const { a, name } = kindNameArgs(tokens, ['deployment'], 1);
         const r = a.positionals[1];
-        if (r !== undefined && !/^\d{1,7}$/.test(r)) throw new UsageError(`revision must be a number, not "${truncate(r, 20)}"`);
+        if (r !== undefined && !/^\d{1,7}$/.test(r))
+          throw new UsageError(`revision must be a number, not "${truncate(r, 20)}"`);
         return { ...scopeParams(a), name, ...(r !== undefined ? { revision: Number(r) } : {}) };
       },
     },
@@ -152,20 +224,42 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
     preview: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const plan = await planRollback(s.port, s.namespace, p.name, p.revision, ctx.signal);
-      await s.port.setTemplate(s.namespace, p.name, plan.template, plan.deployment.metadata?.resourceVersion ?? '', { dryRun: true, signal: ctx.signal });
+      await s.port.setTemplate(s.namespace, p.name, plan.template, plan.deployment.metadata?.resourceVersion ?? '', {
+        dryRun: true,
+        signal: ctx.signal,
+      });
       const changes = imageChanges(plan.deployment.spec?.template, plan.template);
       return [
         title('Rollback of', s, 'deployment', p.name),
-        line(text('revision '), value(plan.fromRevision), text(' → '), value(plan.toRevision), text(' (ReplicaSet '), value(plan.replicaSet), text(')')),
-        ...(changes.length ? changes.map((c) => line(text('  • '), value(c))) : [line(text('images unchanged (other template fields differ)'))]),
+        line(
+          text('revision '),
+          value(plan.fromRevision),
+          text(' → '),
+          value(plan.toRevision),
+          text(' (ReplicaSet '),
+          value(plan.replicaSet),
+          text(')'),
+        ),
+        ...(changes.length
+          ? changes.map((c) => line(text('  • '), value(c)))
+          : [line(text('images unchanged (other template fields differ)'))]),
         dryRunOk(),
       ];
     },
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const plan = await planRollback(s.port, s.namespace, p.name, p.revision, ctx.signal);
-      await s.port.setTemplate(s.namespace, p.name, plan.template, plan.deployment.metadata?.resourceVersion ?? '', { signal: ctx.signal });
-      return report(deps, ctx, s, { kind: 'deployment', name: p.name }, { kind: 'rollout', workload: 'deployment' }, `rolled back from revision ${plan.fromRevision} to ${plan.toRevision}`);
+      await s.port.setTemplate(s.namespace, p.name, plan.template, plan.deployment.metadata?.resourceVersion ?? '', {
+        signal: ctx.signal,
+      });
+      return report(
+        deps,
+        ctx,
+        s,
+        { kind: 'deployment', name: p.name },
+        { kind: 'rollout', workload: 'deployment' },
+        `rolled back from revision ${plan.fromRevision} to ${plan.toRevision}`,
+      );
     },
   });
 
@@ -180,8 +274,10 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
       path: ['k8s', 'delete'],
       usage: 'pod/<name> [-c context] [-n namespace]',
       parse: (tokens) => {
-        const refusal = 'only single pods can be deleted, as pod/<name>: never namespaces, nodes, or anything by label selector';
-        if (tokens.some((t) => /^(-l|--selector|--all|-A|--all-namespaces)(=|$)/.test(t) || t.includes('='))) throw new UsageError(refusal);
+        const refusal =
+          'only single pods can be deleted, as pod/<name>: never namespaces, nodes, or anything by label selector';
+        if (tokens.some((t) => /^(-l|--selector|--all|-A|--all-namespaces)(=|$)/.test(t) || t.includes('=')))
+          throw new UsageError(refusal);
         const a = flags(tokens);
         const target = a.positionals[0];
         if (target === undefined) throw new UsageError('which pod? e.g. /k8s delete pod/web-1');
@@ -198,7 +294,11 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
       const pod = await s.port.read('pod', s.namespace, p.pod, { signal: ctx.signal });
       const who = await replacementFor(s.port, pod, ctx.signal);
       await s.port.deletePod(s.namespace, p.pod, { dryRun: true, signal: ctx.signal });
-      return [title('Delete', s, 'pod', p.pod), line(text('The pod will be deleted; '), ...replacementSpans(who)), dryRunOk()];
+      return [
+        title('Delete', s, 'pod', p.pod),
+        line(text('The pod will be deleted; '), ...replacementSpans(who)),
+        dryRunOk(),
+      ];
     },
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
@@ -207,7 +307,9 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
       await s.port.deletePod(s.namespace, p.pod, { signal: ctx.signal });
       const uid = pod.metadata?.uid;
       const follow: Follow =
-        who.kind === 'replicaset' || who.kind === 'statefulset' || who.kind === 'daemonset' ? { kind: 'pods', owner: who.kind, name: who.name, ...(uid ? { deletedUid: uid } : {}) } : { kind: 'none' };
+        who.kind === 'replicaset' || who.kind === 'statefulset' || who.kind === 'daemonset'
+          ? { kind: 'pods', owner: who.kind, name: who.name, ...(uid ? { deletedUid: uid } : {}) }
+          : { kind: 'none' };
       const what =
         who.kind === 'none'
           ? 'deleted (it had no controller, so nothing replaces it)'
@@ -230,14 +332,20 @@ function restartPlan(kind: WorkloadKind, o: Workload): string {
       ? `All ${counted(n, 'pod')} will be stopped, then recreated (strategy Recreate).`
       : `All ${counted(n, 'pod')} will be replaced, a few at a time (RollingUpdate, maxUnavailable ${String(ru?.maxUnavailable ?? '25%')}, maxSurge ${String(ru?.maxSurge ?? '25%')}).`;
   }
-  if (kind === 'statefulset') return `All ${counted((o as V1StatefulSet).spec?.replicas ?? 1, 'pod')} will be replaced one at a time, highest ordinal first.`;
+  if (kind === 'statefulset')
+    return `All ${counted((o as V1StatefulSet).spec?.replicas ?? 1, 'pod')} will be replaced one at a time, highest ordinal first.`;
   return 'The pod on every node will be replaced, node by node.';
 }
 
 function replacementSpans(r: Replacement) {
   switch (r.kind) {
     case 'replicaset':
-      return [text('its ReplicaSet '), value(r.name), ...(r.deployment ? [text(' (deployment '), value(r.deployment), text(')')] : []), text(' will replace it.')];
+      return [
+        text('its ReplicaSet '),
+        value(r.name),
+        ...(r.deployment ? [text(' (deployment '), value(r.deployment), text(')')] : []),
+        text(' will replace it.'),
+      ];
     case 'statefulset':
       return [text('its StatefulSet '), value(r.name), text(' will recreate it under the same name.')];
     case 'daemonset':

@@ -23,7 +23,14 @@ export const isDnsSubdomain = (s: string): boolean => s.length <= 253 && DNS_SUB
 export const isContextName = (s: string): boolean => CONTEXT_NAME.test(s);
 
 export type DescribeKind = 'pod' | 'deployment' | 'statefulset' | 'daemonset' | 'service' | 'node';
-export const DESCRIBE_KINDS: readonly DescribeKind[] = ['pod', 'deployment', 'statefulset', 'daemonset', 'service', 'node'];
+export const DESCRIBE_KINDS: readonly DescribeKind[] = [
+  'pod',
+  'deployment',
+  'statefulset',
+  'daemonset',
+  'service',
+  'node',
+];
 
 const KIND_ALIASES: Readonly<Record<string, DescribeKind>> = {
   pod: 'pod',

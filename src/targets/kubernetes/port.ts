@@ -82,7 +82,12 @@ export interface KubePort {
   readonly context: string;
   version(o?: CallOptions): Promise<string>;
   list<K extends ObjectKind>(kind: K, namespace: string | undefined, o?: ListOptions): Promise<Listed<KubeObjects[K]>>;
-  read<K extends ObjectKind>(kind: K, namespace: string | undefined, name: string, o?: CallOptions): Promise<KubeObjects[K]>;
+  read<K extends ObjectKind>(
+    kind: K,
+    namespace: string | undefined,
+    name: string,
+    o?: CallOptions,
+  ): Promise<KubeObjects[K]>;
   readScale(kind: ScalableKind, namespace: string, name: string, o?: CallOptions): Promise<V1Scale>;
   /** Merge patch of the scale subresource, as `kubectl scale` does. */
   scale(kind: ScalableKind, namespace: string, name: string, replicas: number, o?: MutateOptions): Promise<V1Scale>;
@@ -92,7 +97,13 @@ export interface KubePort {
    * Replaces a deployment's pod template (`kubectl rollout undo`), only if the deployment is
    * still at `resourceVersion` (else a 409 conflict).
    */
-  setTemplate(namespace: string, name: string, template: V1PodTemplateSpec, resourceVersion: string, o?: MutateOptions): Promise<V1Deployment>;
+  setTemplate(
+    namespace: string,
+    name: string,
+    template: V1PodTemplateSpec,
+    resourceVersion: string,
+    o?: MutateOptions,
+  ): Promise<V1Deployment>;
   deletePod(namespace: string, name: string, o?: MutateOptions): Promise<V1Pod>;
   /** A bounded log stream (follow=false). */
   logs(namespace: string, pod: string, o: LogOptions): Promise<Readable>;
@@ -101,5 +112,10 @@ export interface KubePort {
    * (rejects with a KubeApiError; `failure: 'gone'` when the resourceVersion is too old).
    * Aborting `signal` resolves.
    */
-  watch(kind: WatchKind, namespace: string | undefined, o: WatchOptions, onEvent: (e: WatchEvent) => void): Promise<void>;
+  watch(
+    kind: WatchKind,
+    namespace: string | undefined,
+    o: WatchOptions,
+    onEvent: (e: WatchEvent) => void,
+  ): Promise<void>;
 }

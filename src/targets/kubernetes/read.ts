@@ -20,7 +20,18 @@ import {
   type KubeActionDeps,
 } from './common.js';
 import { KubeApiError } from './errors.js';
-import { age, HEALTH_ICON, images, involved, nodeProblems, nodeReady, nodeRoles, sortEvents, summarizePod, type Health } from './format.js';
+import {
+  age,
+  HEALTH_ICON,
+  images,
+  involved,
+  nodeProblems,
+  nodeReady,
+  nodeRoles,
+  sortEvents,
+  summarizePod,
+  type Health,
+} from './format.js';
 import { isDnsSubdomain, noMore, parseFlags, parseKindName, parseLabelSelector } from './names.js';
 import { CHAT_CONTEXT, CHAT_NAMESPACE } from './scope.js';
 
@@ -35,7 +46,8 @@ const scopeOnlyParse = (tokens: readonly string[]) => {
   return scopeParams(a);
 };
 
-const more = (shown: number, total: number): Block[] => (total > shown ? [line(text(`… and ${total - shown} more`))] : []);
+const more = (shown: number, total: number): Block[] =>
+  total > shown ? [line(text(`… and ${total - shown} more`))] : [];
 
 /** Objects in name order, as lists show them. */
 const byName = <T extends { metadata?: { name?: string } }>(items: readonly T[]): T[] =>
@@ -65,9 +77,20 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
       const blocks: Block[] = [line(bold('Kubernetes contexts'))];
       for (const c of list) {
         const ns = c.name === current && currentNs ? currentNs : deps.clusters.defaultNamespace(c.name);
-        blocks.push(line(c.name === current ? '▶ ' : '• ', value(c.name), text(' — namespace '), value(ns), text(' — '), value(c.server)));
+        blocks.push(
+          line(
+            c.name === current ? '▶ ' : '• ',
+            value(c.name),
+            text(' — namespace '),
+            value(ns),
+            text(' — '),
+            value(c.server),
+          ),
+        );
       }
-      const buttons = list.slice(0, 12).map((c): Button => ({ label: `Use ${short(c.name)}`, action: 'k8s.use', params: { context: c.name } }));
+      const buttons = list
+        .slice(0, 12)
+        .map((c): Button => ({ label: `Use ${short(c.name)}`, action: 'k8s.use', params: { context: c.name } }));
       return result(blocks, { buttons: chunk(buttons, 2) });
     },
   });
@@ -117,7 +140,9 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
       let names: string[];
       try {
         const list = await s.port.list('namespace', undefined, { signal: ctx.signal });
-        names = list.items.map((n) => n.metadata?.name ?? '').filter((n) => n !== '' && deps.clusters.namespaceAllowed(n));
+        names = list.items
+          .map((n) => n.metadata?.name ?? '')
+          .filter((n) => n !== '' && deps.clusters.namespaceAllowed(n));
       } catch (e) {
         // Listing namespaces needs a cluster-wide permission many service accounts lack.
         if (!(e instanceof KubeApiError && e.failure === 'forbidden' && allowed)) throw e;
@@ -128,7 +153,9 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
       for (const n of names.slice(0, MAX_LIST)) blocks.push(line(n === s.namespace ? '▶ ' : '• ', value(n)));
       blocks.push(...more(Math.min(names.length, MAX_LIST), names.length));
       if (names.length === 0) blocks.push(line('none that this bot may use'));
-      const buttons = names.slice(0, 12).map((n): Button => ({ label: short(n), action: 'k8s.use', params: { context: s.context, namespace: n } }));
+      const buttons = names
+        .slice(0, 12)
+        .map((n): Button => ({ label: short(n), action: 'k8s.use', params: { context: s.context, namespace: n } }));
       return result(blocks, { buttons: chunk(buttons, 3) });
     },
   });
@@ -159,7 +186,9 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
         if (positional && a.values.selector !== undefined) throw new UsageError('selector given twice');
         const selector = a.values.selector ?? (positional || undefined);
         if (selector !== undefined && a.values.selector === undefined && !/[=!]|\s(not)?in\s/.test(selector)) {
-          throw new UsageError(`"${truncate(selector, 40)}" is not a command or a label selector (e.g. app=web; /k8s verbs: contexts, use, ns, pods, deploy, nodes, events, logs, describe${deps.readOnly ? '' : ', scale, restart, rollback, delete'})`);
+          throw new UsageError(
+            `"${truncate(selector, 40)}" is not a command or a label selector (e.g. app=web; /k8s verbs: contexts, use, ns, pods, deploy, nodes, events, logs, describe${deps.readOnly ? '' : ', scale, restart, rollback, delete'})`,
+          );
         }
         return { ...scopeParams(a), ...(selector !== undefined ? { selector } : {}) };
       },
@@ -167,9 +196,17 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const selector = p.selector === undefined ? undefined : parseLabelSelector(p.selector);
-      const list = await s.port.list('pod', s.namespace, { signal: ctx.signal, ...(selector ? { labelSelector: selector } : {}) });
+      const list = await s.port.list('pod', s.namespace, {
+        signal: ctx.signal,
+        ...(selector ? { labelSelector: selector } : {}),
+      });
       const items = byName(list.items);
-      const head = line(bold('Pods'), ...where(s), ...(selector ? [text(' matching '), value(selector)] : []), text(` — ${items.length}`));
+      const head = line(
+        bold('Pods'),
+        ...where(s),
+        ...(selector ? [text(' matching '), value(selector)] : []),
+        text(` — ${items.length}`),
+      );
       if (items.length === 0) return result([head, line('No pods.')]);
       const blocks: Block[] = [head, ...items.slice(0, MAX_LIST).map((pod) => podLine(pod, now()))];
       blocks.push(...more(Math.min(items.length, MAX_LIST), items.length));
@@ -208,8 +245,18 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
         const n = d.spec?.replicas ?? 1;
         const target = { ...scope, kind: 'deployment', name };
         return [
-          ...(n > 0 ? [{ label: `➖ ${short(name)} → ${n - 1}`, action: 'k8s.scale', params: { ...target, replicas: n - 1 } }] : []),
-          ...(n < deps.maxReplicas ? [{ label: `➕ ${n > 0 ? '' : `${short(name)} `}→ ${n + 1}`, action: 'k8s.scale', params: { ...target, replicas: n + 1 } }] : []),
+          ...(n > 0
+            ? [{ label: `➖ ${short(name)} → ${n - 1}`, action: 'k8s.scale', params: { ...target, replicas: n - 1 } }]
+            : []),
+          ...(n < deps.maxReplicas
+            ? [
+                {
+                  label: `➕ ${n > 0 ? '' : `${short(name)} `}→ ${n + 1}`,
+                  action: 'k8s.scale',
+                  params: { ...target, replicas: n + 1 },
+                },
+              ]
+            : []),
           { label: '🔄 Restart', action: 'k8s.restart', params: target },
         ];
       });
@@ -282,9 +329,17 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const fieldSelector = p.object === undefined ? undefined : objectSelector(p.object);
-      const list = await s.port.list('event', s.namespace, { signal: ctx.signal, ...(fieldSelector ? { fieldSelector } : {}) });
+      const list = await s.port.list('event', s.namespace, {
+        signal: ctx.signal,
+        ...(fieldSelector ? { fieldSelector } : {}),
+      });
       const sorted = sortEvents(list.items);
-      const head = line(bold('Events'), ...(p.object ? [text(' of '), value(p.object)] : []), ...where(s), text(` — ${sorted.length}`));
+      const head = line(
+        bold('Events'),
+        ...(p.object ? [text(' of '), value(p.object)] : []),
+        ...where(s),
+        text(` — ${sorted.length}`),
+      );
       if (sorted.length === 0) return result([head, line('No events.')]);
       const blocks: Block[] = [head, ...sorted.slice(0, MAX_EVENTS).map((e) => eventLine(e, now()))];
       blocks.push(...more(Math.min(sorted.length, MAX_EVENTS), sorted.length));
@@ -317,7 +372,9 @@ function deploymentLine(d: V1Deployment): Block {
   return line(
     `${HEALTH_ICON[health]} `,
     value(d.metadata?.name ?? '?'),
-    text(` ${ready}/${want} ready · ${d.status?.updatedReplicas ?? 0} up-to-date · ${d.status?.availableReplicas ?? 0} available · `),
+    text(
+      ` ${ready}/${want} ready · ${d.status?.updatedReplicas ?? 0} up-to-date · ${d.status?.availableReplicas ?? 0} available · `,
+    ),
     value(images(d.spec?.template)),
   );
 }
@@ -329,12 +386,21 @@ function eventLine(e: CoreV1Event, now: number): Block {
     value(e.reason ?? '?'),
     text(' '),
     value(involved(e)),
-    text(` · ${age(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp, now)}${count > 1 ? ` ×${count}` : ''}: `),
+    text(
+      ` · ${age(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp, now)}${count > 1 ? ` ×${count}` : ''}: `,
+    ),
     value(truncate((e.message ?? '').trim(), 300)),
   );
 }
 
-const EVENT_KIND: Record<string, string> = { pod: 'Pod', deployment: 'Deployment', statefulset: 'StatefulSet', daemonset: 'DaemonSet', service: 'Service', node: 'Node' };
+const EVENT_KIND: Record<string, string> = {
+  pod: 'Pod',
+  deployment: 'Deployment',
+  statefulset: 'StatefulSet',
+  daemonset: 'DaemonSet',
+  service: 'Service',
+  node: 'Node',
+};
 
 /** "pod/web-1" → involvedObject.kind=Pod,involvedObject.name=web-1; "web-1" → by name only. */
 function objectSelector(object: string): string {

@@ -3,7 +3,14 @@
  * ReplicaSet of a revision for a rollback (as `kubectl rollout undo` does), and saying who
  * will replace a deleted pod.
  */
-import type { V1DaemonSet, V1Deployment, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
+import type {
+  V1DaemonSet,
+  V1Deployment,
+  V1Pod,
+  V1PodTemplateSpec,
+  V1ReplicaSet,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
 import { ActionError } from '../../core/action.js';
 import { summarizePod } from './format.js';
 import type { KubePort, WorkloadKind } from './port.js';
@@ -26,7 +33,10 @@ function rolloutState(kind: WorkloadKind, o: V1Deployment | V1StatefulSet | V1Da
     const updated = s?.updatedNumberScheduled ?? 0;
     const ready = s?.numberReady ?? 0;
     const available = s?.numberAvailable ?? 0;
-    return { done: observed && updated === want && available === want, summary: `${ready}/${want} ready, ${updated} updated, ${available} available` };
+    return {
+      done: observed && updated === want && available === want,
+      summary: `${ready}/${want} ready, ${updated} updated, ${available} available`,
+    };
   }
   if (kind === 'statefulset') {
     const s = o as V1StatefulSet;
@@ -34,7 +44,10 @@ function rolloutState(kind: WorkloadKind, o: V1Deployment | V1StatefulSet | V1Da
     const ready = s.status?.readyReplicas ?? 0;
     const updated = s.status?.updatedReplicas ?? 0;
     const revisionsMatch = !s.status?.updateRevision || s.status.currentRevision === s.status.updateRevision;
-    return { done: observed && ready === want && updated === want && (s.status?.replicas ?? 0) === want && revisionsMatch, summary: `${ready}/${want} ready, ${updated} updated` };
+    return {
+      done: observed && ready === want && updated === want && (s.status?.replicas ?? 0) === want && revisionsMatch,
+      summary: `${ready}/${want} ready, ${updated} updated`,
+    };
   }
   const d = o as V1Deployment;
   const want = d.spec?.replicas ?? 1;
@@ -42,7 +55,10 @@ function rolloutState(kind: WorkloadKind, o: V1Deployment | V1StatefulSet | V1Da
   const updated = d.status?.updatedReplicas ?? 0;
   const available = d.status?.availableReplicas ?? 0;
   const total = d.status?.replicas ?? 0;
-  return { done: observed && updated === want && total === want && available === want && ready === want, summary: `${ready}/${want} ready, ${updated} updated, ${available} available` };
+  return {
+    done: observed && updated === want && total === want && available === want && ready === want,
+    summary: `${ready}/${want} ready, ${updated} updated, ${available} available`,
+  };
 }
 
 export interface FollowOptions {
@@ -58,7 +74,13 @@ export interface FollowResult extends RolloutState {
 }
 
 /** Polls the workload until its rollout is complete or `timeoutMs` passes. */
-export async function followRollout(port: KubePort, kind: WorkloadKind, namespace: string, name: string, o: FollowOptions): Promise<FollowResult> {
+export async function followRollout(
+  port: KubePort,
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  o: FollowOptions,
+): Promise<FollowResult> {
   const started = Date.now();
   for (;;) {
     const obj = await port.read(kind, namespace, name, { signal: o.signal });
@@ -66,7 +88,11 @@ export async function followRollout(port: KubePort, kind: WorkloadKind, namespac
     const waitedMs = Date.now() - started;
     if (state.done) return { ...state, waitedMs, problems: [] };
     if (waitedMs >= o.timeoutMs || o.signal.aborted) {
-      return { ...state, waitedMs, problems: await podProblems(port, namespace, obj.spec?.selector?.matchLabels, o.signal) };
+      return {
+        ...state,
+        waitedMs,
+        problems: await podProblems(port, namespace, obj.spec?.selector?.matchLabels, o.signal),
+      };
     }
     await sleep(Math.min(o.pollMs, o.timeoutMs - waitedMs), o.signal);
   }
@@ -79,28 +105,53 @@ export type OwnerKind = 'replicaset' | 'statefulset' | 'daemonset';
  * After a pod delete: polls the owner's pods (not its status, which lags) until it has as
  * many ready pods as it wants again, none of them the deleted one.
  */
-export async function followPods(port: KubePort, kind: OwnerKind, namespace: string, name: string, deletedUid: string | undefined, o: FollowOptions): Promise<FollowResult> {
+export async function followPods(
+  port: KubePort,
+  kind: OwnerKind,
+  namespace: string,
+  name: string,
+  deletedUid: string | undefined,
+  o: FollowOptions,
+): Promise<FollowResult> {
   const started = Date.now();
   for (;;) {
     const owner = await port.read(kind, namespace, name, { signal: o.signal });
-    const want = kind === 'daemonset' ? ((owner as V1DaemonSet).status?.desiredNumberScheduled ?? 0) : ((owner as V1ReplicaSet | V1StatefulSet).spec?.replicas ?? 1);
+    const want =
+      kind === 'daemonset'
+        ? ((owner as V1DaemonSet).status?.desiredNumberScheduled ?? 0)
+        : ((owner as V1ReplicaSet | V1StatefulSet).spec?.replicas ?? 1);
     const labels = owner.spec?.selector?.matchLabels ?? {};
-    const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
-    const pods = (await port.list('pod', namespace, { signal: o.signal, ...(selector ? { labelSelector: selector } : {}) })).items.filter(
-      (p) => p.metadata?.uid !== deletedUid && !p.metadata?.deletionTimestamp && (p.metadata?.ownerReferences ?? []).some((r) => r.uid === owner.metadata?.uid),
+    const selector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const pods = (
+      await port.list('pod', namespace, { signal: o.signal, ...(selector ? { labelSelector: selector } : {}) })
+    ).items.filter(
+      (p) =>
+        p.metadata?.uid !== deletedUid &&
+        !p.metadata?.deletionTimestamp &&
+        (p.metadata?.ownerReferences ?? []).some((r) => r.uid === owner.metadata?.uid),
     );
     const ready = pods.filter((p) => summarizePod(p).health === 'ok').length;
     const state = { done: ready >= want && pods.length === want, summary: `${ready}/${want} ready` };
     const waitedMs = Date.now() - started;
     if (state.done) return { ...state, waitedMs, problems: [] };
-    if (waitedMs >= o.timeoutMs || o.signal.aborted) return { ...state, waitedMs, problems: await podProblems(port, namespace, labels, o.signal) };
+    if (waitedMs >= o.timeoutMs || o.signal.aborted)
+      return { ...state, waitedMs, problems: await podProblems(port, namespace, labels, o.signal) };
     await sleep(Math.min(o.pollMs, o.timeoutMs - waitedMs), o.signal);
   }
 }
 
-async function podProblems(port: KubePort, namespace: string, labels: Record<string, string> | undefined, signal: AbortSignal): Promise<string[]> {
+async function podProblems(
+  port: KubePort,
+  namespace: string,
+  labels: Record<string, string> | undefined,
+  signal: AbortSignal,
+): Promise<string[]> {
   if (!labels || Object.keys(labels).length === 0) return [];
-  const selector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
   try {
     const pods = await port.list('pod', namespace, { labelSelector: selector, signal });
     return pods.items
@@ -123,13 +174,20 @@ export interface RollbackPlan {
   readonly template: V1PodTemplateSpec;
 }
 
-const revisionOf = (o: { metadata?: { annotations?: Record<string, string> } }) => Number(o.metadata?.annotations?.[REVISION] ?? 0);
+const revisionOf = (o: { metadata?: { annotations?: Record<string, string> } }) =>
+  Number(o.metadata?.annotations?.[REVISION] ?? 0);
 
 /**
  * Finds the ReplicaSet of `revision` (default: the one before the current) among those the
  * deployment owns, as `kubectl rollout undo --to-revision` does.
  */
-export async function planRollback(port: KubePort, namespace: string, name: string, revision: number | undefined, signal: AbortSignal): Promise<RollbackPlan> {
+export async function planRollback(
+  port: KubePort,
+  namespace: string,
+  name: string,
+  revision: number | undefined,
+  signal: AbortSignal,
+): Promise<RollbackPlan> {
   const deployment = await port.read('deployment', namespace, name, { signal });
   const uid = deployment.metadata?.uid;
   const owned = (await port.list('replicaset', namespace, { signal })).items.filter((rs: V1ReplicaSet) =>
@@ -137,22 +195,41 @@ export async function planRollback(port: KubePort, namespace: string, name: stri
   );
   const current = revisionOf(deployment);
   const history = owned.map((rs) => ({ rs, rev: revisionOf(rs) })).filter((x) => x.rev > 0);
-  const target = revision === undefined ? history.filter((x) => x.rev < current).sort((a, b) => b.rev - a.rev)[0] : history.find((x) => x.rev === revision);
+  const target =
+    revision === undefined
+      ? history.filter((x) => x.rev < current).sort((a, b) => b.rev - a.rev)[0]
+      : history.find((x) => x.rev === revision);
   const where = `deployment ${namespace}/${name} (context ${port.context})`;
   if (!target) {
-    const known = history.map((x) => x.rev).sort((a, b) => a - b).join(', ') || 'none';
-    throw new ActionError(revision === undefined ? `${where} has no earlier revision to roll back to (revisions: ${known})` : `${where} has no revision ${revision} (revisions: ${known})`);
+    const known =
+      history
+        .map((x) => x.rev)
+        .sort((a, b) => a - b)
+        .join(', ') || 'none';
+    throw new ActionError(
+      revision === undefined
+        ? `${where} has no earlier revision to roll back to (revisions: ${known})`
+        : `${where} has no revision ${revision} (revisions: ${known})`,
+    );
   }
   if (target.rev === current) throw new ActionError(`${where} is already at revision ${current}`);
   const tpl = structuredClone(target.rs.spec?.template ?? {}) as V1PodTemplateSpec;
   if (tpl.metadata?.labels) delete tpl.metadata.labels[HASH_LABEL];
-  return { deployment, fromRevision: current, toRevision: target.rev, replicaSet: target.rs.metadata?.name ?? '?', template: tpl };
+  return {
+    deployment,
+    fromRevision: current,
+    toRevision: target.rev,
+    replicaSet: target.rs.metadata?.name ?? '?',
+    template: tpl,
+  };
 }
 
 /** Image changes between two templates, per container: "nginx: nginx:1.25 → nginx:1.24". */
 export function imageChanges(from: V1PodTemplateSpec | undefined, to: V1PodTemplateSpec): string[] {
   const before = new Map((from?.spec?.containers ?? []).map((c) => [c.name, c.image ?? '?']));
-  return (to.spec?.containers ?? []).filter((c) => before.get(c.name) !== c.image).map((c) => `${c.name}: ${before.get(c.name) ?? '(new)'} → ${c.image ?? '?'}`);
+  return (to.spec?.containers ?? [])
+    .filter((c) => before.get(c.name) !== c.image)
+    .map((c) => `${c.name}: ${before.get(c.name) ?? '(new)'} → ${c.image ?? '?'}`);
 }
 
 export type Replacement =

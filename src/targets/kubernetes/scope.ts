@@ -58,7 +58,9 @@ export class KubeClusters {
     if (wanted) {
       const unknown = wanted.filter((w) => !all.some((c) => c.name === w));
       if (unknown.length) {
-        throw new KubeConfigError(`K8S_CONTEXTS names contexts that are not in the kubeconfig: ${unknown.join(', ')} (known: ${all.map((c) => c.name).join(', ') || 'none'})`);
+        throw new KubeConfigError(
+          `K8S_CONTEXTS names contexts that are not in the kubeconfig: ${unknown.join(', ')} (known: ${all.map((c) => c.name).join(', ') || 'none'})`,
+        );
       }
     }
     const bad = (settings.namespaces ?? []).filter((n) => !isDnsLabel(n));
@@ -66,7 +68,12 @@ export class KubeClusters {
     if (settings.namespaces?.length) this.namespaces = new Set(settings.namespaces);
     this.allowed = all
       .filter((c) => !wanted || wanted.includes(c.name))
-      .map((c) => ({ name: c.name, cluster: c.cluster, server: kc.getCluster(c.cluster)?.server ?? '', ...(c.namespace ? { namespace: c.namespace } : {}) }));
+      .map((c) => ({
+        name: c.name,
+        cluster: c.cluster,
+        server: kc.getCluster(c.cluster)?.server ?? '',
+        ...(c.namespace ? { namespace: c.namespace } : {}),
+      }));
   }
 
   contexts(): readonly KubeContextInfo[] {
@@ -123,13 +130,17 @@ export class KubeClusters {
   checkContext(name: string, from: 'flag' | 'chat'): void {
     if (this.info(name)) return;
     const known = this.allowed.map((c) => c.name).join(', ');
-    if (from === 'chat') throw new ActionError(`this chat uses context ${name}, which is no longer allowed; choose another with /k8s use <context> (${known})`);
+    if (from === 'chat')
+      throw new ActionError(
+        `this chat uses context ${name}, which is no longer allowed; choose another with /k8s use <context> (${known})`,
+      );
     throw new ActionError(`unknown or not allowed context ${name}; allowed: ${known}`);
   }
 
   checkNamespace(ns: string): void {
     if (!isDnsLabel(ns)) throw new ActionError(`"${ns.slice(0, 64)}" is not a valid namespace name`);
-    if (!this.namespaceAllowed(ns)) throw new ActionError(`namespace ${ns} is not allowed; allowed: ${[...this.namespaces!].join(', ')}`);
+    if (!this.namespaceAllowed(ns))
+      throw new ActionError(`namespace ${ns} is not allowed; allowed: ${[...this.namespaces!].join(', ')}`);
   }
 }
 
@@ -162,7 +173,11 @@ export function resolveScope(clusters: KubeClusters, chat: ChatState, p: ScopePa
  * the chat. Applied before an approval is stored, it makes the approved request run exactly
  * where the card said, even if the chat switches context in between.
  */
-export function pinScope<P extends ScopeParams>(clusters: KubeClusters, chat: ChatState, p: P): P & { context: string; namespace: string } {
+export function pinScope<P extends ScopeParams>(
+  clusters: KubeClusters,
+  chat: ChatState,
+  p: P,
+): P & { context: string; namespace: string } {
   const s = resolveScope(clusters, chat, p);
   return { ...p, context: s.context, namespace: s.namespace };
 }

@@ -41,13 +41,17 @@ export async function openStream(
   const headers = { ...opts.headers, Accept: 'application/json' };
   let res: IncomingMessage;
   try {
-    res = await withDeadline(`Kubernetes ${op.verb} ${op.resource}`, timeoutMs, (signal) =>
-      new Promise<IncomingMessage>((resolve, reject) => {
-        const req = mod.request(url, { ...opts, method: 'GET', signal, headers }, resolve);
-        req.on('error', reject);
-        req.end();
-      }),
-    outer);
+    res = await withDeadline(
+      `Kubernetes ${op.verb} ${op.resource}`,
+      timeoutMs,
+      (signal) =>
+        new Promise<IncomingMessage>((resolve, reject) => {
+          const req = mod.request(url, { ...opts, method: 'GET', signal, headers }, resolve);
+          req.on('error', reject);
+          req.end();
+        }),
+      outer,
+    );
   } catch (e) {
     throw toKubeError(e, op);
   }

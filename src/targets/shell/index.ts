@@ -30,7 +30,12 @@ interface Ran {
 /** Runs `command` with /bin/sh; stdout and stderr interleaved, capped, killed after the timeout. */
 export function runShell(command: string, s: ShellSettings, signal: AbortSignal): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { cwd: s.cwd ?? homedir(), env: scrubbedEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd: s.cwd ?? homedir(),
+      env: scrubbedEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const chunks: Buffer[] = [];
     let size = 0;
     let truncated = false;
@@ -89,7 +94,11 @@ export function shellActions(s: ShellSettings): AnyAction[] {
         const output = stripAnsi(r.output).trimEnd();
         return {
           blocks: [
-            line(r.code === 0 ? '✅ ' : '⚠️ ', value(status), r.truncated ? ` · output cut at ${SHELL_OUTPUT_MAX / 1024} KiB` : ''),
+            line(
+              r.code === 0 ? '✅ ' : '⚠️ ',
+              value(status),
+              r.truncated ? ` · output cut at ${SHELL_OUTPUT_MAX / 1024} KiB` : '',
+            ),
             pre(output === '' ? '(no output)' : output),
           ],
         };

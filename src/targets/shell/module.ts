@@ -13,6 +13,11 @@ export const shell = defineTarget({
     if (!c.SHELL_ENABLED) return null;
     // Commands start where new terminal sessions do.
     const cwd = c.TMUX_DEFAULT_CWD;
-    return { actions: shellActions({ timeoutMs: c.SHELL_TIMEOUT_SECONDS * 1000, ...(typeof cwd === 'string' && cwd !== '' ? { cwd } : {}) }) };
+    return {
+      actions: shellActions({
+        timeoutMs: c.SHELL_TIMEOUT_SECONDS * 1000,
+        ...(typeof cwd === 'string' && cwd !== '' ? { cwd } : {}),
+      }),
+    };
   },
 });

@@ -17,7 +17,16 @@ import { keyLabel, KEYS_HELP, MAX_KEYS, parseKeys } from './keys.js';
 import { ALIAS_OPTION, type PaneInfo, type SessionInfo, type TmuxPort } from './port.js';
 import { findLines, parseSearchPattern } from './regex.js';
 import type { TmuxSettings } from './settings.js';
-import { checkName, displayTarget, isName, isSessionId, parseTarget, resolveSession, sessionRef, type TmuxTarget } from './target.js';
+import {
+  checkName,
+  displayTarget,
+  isName,
+  isSessionId,
+  parseTarget,
+  resolveSession,
+  sessionRef,
+  type TmuxTarget,
+} from './target.js';
 import { pickPane, type TmuxWatcher } from './watcher.js';
 
 export interface TmuxActionDeps {
@@ -40,7 +49,11 @@ export const LS_BUTTON_ROWS = 30;
 const TEXT_MAX = 4000;
 const COMMAND_MAX = 2000;
 
-const targetParam = z.string().min(1).max(140).describe('session, session:window or session:window.pane; a session is a name, an alias or an id such as $3');
+const targetParam = z
+  .string()
+  .min(1)
+  .max(140)
+  .describe('session, session:window or session:window.pane; a session is a name, an alias or an id such as $3');
 const sessionParam = z.string().min(1).max(64).describe('a session name, alias or id such as $3');
 
 /** Control characters other than newline and tab would drive the terminal; keys do that. */
@@ -146,7 +159,9 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
           // Buttons carry the reference (the id for a name not safe here); the label is the name.
           buttons.push([
             { label: `📜 ${s.name}`, action: 'tmux.tail', params: { target: ref } },
-            ...(watcher && !watched.has(ref) ? [{ label: '👁 Watch', action: 'tmux.watch', params: { target: ref } }] : []),
+            ...(watcher && !watched.has(ref)
+              ? [{ label: '👁 Watch', action: 'tmux.watch', params: { target: ref } }]
+              : []),
             { label: '✖ Kill', action: 'tmux.kill', params: { target: ref } },
           ]);
         }
@@ -173,7 +188,8 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
       if (filter && !filter.test(name)) throw new ActionError('that name is outside TMUX_SESSION_FILTER');
       const command = p.command.trim();
       if (command.startsWith('-')) throw new ActionError('the command must not start with -');
-      if (CONTROL.test(command) || command.includes('\n')) throw new ActionError('the command must be one line without control characters');
+      if (CONTROL.test(command) || command.includes('\n'))
+        throw new ActionError('the command must be one line without control characters');
       const cwd = await checkDir(p.dir ?? settings.defaultCwd);
       await port.newSession({ name, cwd, command });
       const started = [line('Started ', value(name), ' in ', value(cwd), '.'), line('command: ', value(command))];
@@ -207,9 +223,13 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     command: { path: ['tmux', 'send'], usage: '[--secret] <target> <text...>', aliases: [['send']] },
     subject: (p) => `tmux ${p.target}`,
     // Text typed at a password prompt, or marked secret, is recorded as its length only.
-    secret: { params: ['text'], when: async (_ctx, p) => p.secret === true || (await atPasswordPrompt(await resolve(p.target))) },
+    secret: {
+      params: ['text'],
+      when: async (_ctx, p) => p.secret === true || (await atPasswordPrompt(await resolve(p.target))),
+    },
     async run(_ctx, p) {
-      if (CONTROL.test(p.text)) throw new ActionError(`the text has control characters; send special keys with /tmux keys (${KEYS_HELP})`);
+      if (CONTROL.test(p.text))
+        throw new ActionError(`the text has control characters; send special keys with /tmux keys (${KEYS_HELP})`);
       const t = await resolve(p.target);
       await port.sendText(t, p.text.replace(/\r\n?/g, '\n'));
       const lines = p.text.split('\n').length;
@@ -247,13 +267,22 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     risk: 'read',
     params: z.object({
       target: targetParam,
-      lines: z.coerce.number().int().min(1).max(TAIL_MAX).optional().describe(`how many lines (default ${TAIL_DEFAULT})`),
+      lines: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(TAIL_MAX)
+        .optional()
+        .describe(`how many lines (default ${TAIL_DEFAULT})`),
     }),
     command: { path: ['tmux', 'tail'], usage: '<target> [lines]' },
     async run(_ctx, p) {
       const t = await resolve(p.target);
       const lines = foldBlankRuns(await scrollback(t, p.lines ?? TAIL_DEFAULT));
-      return result([line('Last lines of ', value(displayTarget(t)), ':'), pre(lines.length > 0 ? lines.join('\n') : '(empty)')]);
+      return result([
+        line('Last lines of ', value(displayTarget(t)), ':'),
+        pre(lines.length > 0 ? lines.join('\n') : '(empty)'),
+      ]);
     },
   });
 
@@ -279,7 +308,10 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     summary: `Show the last ${FIND_LIMIT} scrollback lines matching a text or /regex/`,
     target: 'tmux',
     risk: 'read',
-    params: z.object({ target: targetParam, pattern: z.string().min(1).max(300).describe('plain text (any case) or /regex/flags') }),
+    params: z.object({
+      target: targetParam,
+      pattern: z.string().min(1).max(300).describe('plain text (any case) or /regex/flags'),
+    }),
     command: { path: ['tmux', 'find'], usage: '<target> <pattern...>' },
     async run(_ctx, p) {
       const pattern = parseSearchPattern(p.pattern);
@@ -306,10 +338,18 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     async preview(_ctx, p) {
       const session = await resolveSessionOnly(p.target);
       const panes = await port.listPanes(session);
-      const blocks: Block[] = [line('Session ', value(await labelOf(session)), ` has ${panes.length} pane${panes.length === 1 ? '' : 's'}:`)];
+      const blocks: Block[] = [
+        line('Session ', value(await labelOf(session)), ` has ${panes.length} pane${panes.length === 1 ? '' : 's'}:`),
+      ];
       for (const pane of panes.slice(0, 10)) {
         const what = pane.startCommand || pane.command;
-        blocks.push(line(`${pane.windowIndex}.${pane.paneIndex} `, value(what), pane.dead ? ` (exited, status ${pane.deadStatus ?? '?'})` : ` (pid ${pane.pid})`));
+        blocks.push(
+          line(
+            `${pane.windowIndex}.${pane.paneIndex} `,
+            value(what),
+            pane.dead ? ` (exited, status ${pane.deadStatus ?? '?'})` : ` (pid ${pane.pid})`,
+          ),
+        );
       }
       const last = foldBlankRuns(await scrollback({ session }, 5));
       if (last.length > 0) blocks.push(pre(last.join('\n')));

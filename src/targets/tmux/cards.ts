@@ -4,7 +4,18 @@
  * Terminal text and names go in `value` spans and `pre` blocks only.
  */
 import type { Alert } from '../../core/alerts.js';
-import { bold, line, pre, result, text, value, type Block, type Button, type ReplyTarget, type Result } from '../../core/result.js';
+import {
+  bold,
+  line,
+  pre,
+  result,
+  text,
+  value,
+  type Block,
+  type Button,
+  type ReplyTarget,
+  type Result,
+} from '../../core/result.js';
 import { compareNames, formatDuration, truncate } from '../../core/text.js';
 import { STATE_EMOJI, type TmuxState } from './classify.js';
 import type { TmuxEvent, WatchEntry } from './watcher.js';

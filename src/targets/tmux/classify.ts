@@ -131,7 +131,8 @@ const find = (lines: readonly string[], patterns: readonly RegExp[]): string | u
 export function classify(o: Observation, s: ClassifySettings): Classification {
   if (!o.exists) return { state: 'gone', reason: 'session is gone' };
   // tmux marks a pane dead when its terminal closes and learns the status a moment later.
-  if (o.dead && o.exitStatus === undefined && o.exitSignal === undefined) return { state: 'running', reason: 'exiting' };
+  if (o.dead && o.exitStatus === undefined && o.exitSignal === undefined)
+    return { state: 'running', reason: 'exiting' };
   if (o.dead) {
     if (o.exitStatus === 0) return { state: 'done', reason: 'exit status 0' };
     if (o.exitSignal !== undefined) return { state: 'error', reason: `ended by signal ${o.exitSignal}` };

@@ -27,7 +27,12 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
     pollMs: settings.pollMs,
     cardLines: settings.cardLines,
     alertCooldownMs: settings.alertCooldownMs,
-    classify: { waitPatterns: settings.waitPatterns, errorPatterns: settings.errorPatterns, promptPattern: settings.promptPattern, stuckMs: settings.stuckMs },
+    classify: {
+      waitPatterns: settings.waitPatterns,
+      errorPatterns: settings.errorPatterns,
+      promptPattern: settings.promptPattern,
+      stuckMs: settings.stuckMs,
+    },
     logger: d.log,
   });
   watcher.on((event) => {
@@ -41,9 +46,13 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
       if (problem) return { state: 'down', detail: problem };
       try {
         const sessions = await port.listSessions();
-        return { state: 'up', detail: `${sessions.length} session${sessions.length === 1 ? '' : 's'} on ${port.where}, ${watcher.snapshot().length} watched` };
+        return {
+          state: 'up',
+          detail: `${sessions.length} session${sessions.length === 1 ? '' : 's'} on ${port.where}, ${watcher.snapshot().length} watched`,
+        };
       } catch (e) {
-        if (e instanceof TmuxError && e.code === 'no-server') return { state: 'up', detail: `no tmux server running on ${port.where} yet` };
+        if (e instanceof TmuxError && e.code === 'no-server')
+          return { state: 'up', detail: `no tmux server running on ${port.where} yet` };
         return { state: 'down', detail: e instanceof Error ? e.message : String(e) };
       }
     },

@@ -5,8 +5,7 @@
 import { ActionError } from '../../core/action.js';
 
 export type TmuxKey =
-  | { readonly kind: 'named'; readonly name: string }
-  | { readonly kind: 'literal'; readonly text: string };
+  { readonly kind: 'named'; readonly name: string } | { readonly kind: 'literal'; readonly text: string };
 
 /** Lower-cased spelling → tmux key name. */
 const NAMED: ReadonlyMap<string, string> = new Map([

@@ -23,16 +23,48 @@ export const tmux = defineTarget({
   name: 'tmux',
   settings: {
     TMUX_ENABLED: { doc: 'Operate tmux sessions', default: 'true', schema: bool },
-    TMUX_SOCKET: { doc: 'Path of the tmux server socket to operate (tmux -S); empty: tmux\'s default', default: '', schema: text },
-    TMUX_SESSION_FILTER: { doc: 'Regex: only sessions whose name matches exist for operators (case-sensitive)', default: '', schema: pattern('') },
-    TMUX_DEFAULT_CWD: { doc: 'Absolute working directory for /tmux new without -d (empty: the home directory)', default: '', schema: absolutePath },
-    TMUX_LOG_LINES: { doc: 'Scrollback lines sent by /tmux log and searched by /tmux find', default: '5000', schema: int(100, 100_000) },
+    TMUX_SOCKET: {
+      doc: "Path of the tmux server socket to operate (tmux -S); empty: tmux's default",
+      default: '',
+      schema: text,
+    },
+    TMUX_SESSION_FILTER: {
+      doc: 'Regex: only sessions whose name matches exist for operators (case-sensitive)',
+      default: '',
+      schema: pattern(''),
+    },
+    TMUX_DEFAULT_CWD: {
+      doc: 'Absolute working directory for /tmux new without -d (empty: the home directory)',
+      default: '',
+      schema: absolutePath,
+    },
+    TMUX_LOG_LINES: {
+      doc: 'Scrollback lines sent by /tmux log and searched by /tmux find',
+      default: '5000',
+      schema: int(100, 100_000),
+    },
     TMUX_POLL_SECONDS: { doc: 'How often watched sessions are looked at', default: '2', schema: num(0.1, 60) },
-    TMUX_STUCK_MINUTES: { doc: 'A running session with no output this long is "stuck"', default: '15', schema: num(1, 1440) },
-    TMUX_ALERT_COOLDOWN_SECONDS: { doc: 'No second alert for the same state of a session within this', default: '300', schema: int(0, 86_400) },
-    TMUX_CARD_LINES: { doc: 'Last lines shown on a session\'s status card', default: '15', schema: int(3, 50) },
-    TMUX_WAIT_PATTERNS: { doc: 'Extra regex for "waiting for input" prompts (case-insensitive unless /re/flags)', default: '', schema: pattern('i') },
-    TMUX_ERROR_PATTERNS: { doc: 'Extra regex for error output (case-insensitive unless /re/flags)', default: '', schema: pattern('i') },
+    TMUX_STUCK_MINUTES: {
+      doc: 'A running session with no output this long is "stuck"',
+      default: '15',
+      schema: num(1, 1440),
+    },
+    TMUX_ALERT_COOLDOWN_SECONDS: {
+      doc: 'No second alert for the same state of a session within this',
+      default: '300',
+      schema: int(0, 86_400),
+    },
+    TMUX_CARD_LINES: { doc: "Last lines shown on a session's status card", default: '15', schema: int(3, 50) },
+    TMUX_WAIT_PATTERNS: {
+      doc: 'Extra regex for "waiting for input" prompts (case-insensitive unless /re/flags)',
+      default: '',
+      schema: pattern('i'),
+    },
+    TMUX_ERROR_PATTERNS: {
+      doc: 'Extra regex for error output (case-insensitive unless /re/flags)',
+      default: '',
+      schema: pattern('i'),
+    },
   },
   migrations: WATCHED_MIGRATIONS,
   fix: 'install tmux, set TMUX_SOCKET, or set TMUX_ENABLED=false',
@@ -61,7 +93,9 @@ export const tmux = defineTarget({
       alertCooldownMs: c.TMUX_ALERT_COOLDOWN_SECONDS * 1000,
       cardLines: c.TMUX_CARD_LINES,
       waitPatterns: c.TMUX_WAIT_PATTERNS ? [...DEFAULT_WAIT_PATTERNS, c.TMUX_WAIT_PATTERNS] : DEFAULT_WAIT_PATTERNS,
-      errorPatterns: c.TMUX_ERROR_PATTERNS ? [...DEFAULT_ERROR_PATTERNS, c.TMUX_ERROR_PATTERNS] : DEFAULT_ERROR_PATTERNS,
+      errorPatterns: c.TMUX_ERROR_PATTERNS
+        ? [...DEFAULT_ERROR_PATTERNS, c.TMUX_ERROR_PATTERNS]
+        : DEFAULT_ERROR_PATTERNS,
     });
     return createTmuxTarget(settings, { store: new TmuxWatchedRepo(db), alerts, log, redact: redactor.redact });
   },

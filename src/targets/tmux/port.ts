@@ -130,7 +130,6 @@ export interface TmuxPortOptions {
 /** The user option that holds a session's alias. */
 export const ALIAS_OPTION = '@teleops_alias';
 
-
 const SEP = '\u001f';
 
 const SESSION_FORMAT = [
@@ -167,8 +166,7 @@ const PANE_FORMAT = [
 ].join(SEP);
 
 /** Makes free text safe as the last character of a tmux argument (see the header). */
-export const escapeTrailingSemicolon = (s: string): string =>
-  s.endsWith(';') ? `${s.slice(0, -1)}\\;` : s;
+export const escapeTrailingSemicolon = (s: string): string => (s.endsWith(';') ? `${s.slice(0, -1)}\\;` : s);
 
 /**
  * tmux needs the socket's directory to exist and be writable and searchable; without it a
@@ -199,7 +197,6 @@ function defaultSocket(env: NodeJS.ProcessEnv): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   return `${env.TMUX_TMPDIR || '/tmp'}/tmux-${uid}/default`;
 }
-
 
 const int = (s: string | undefined): number => {
   const n = Number.parseInt(s ?? '', 10);
@@ -285,11 +282,7 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
       );
     });
 
-  const mapError = (
-    err: ExecFileException,
-    stderr: string,
-    notFound: string,
-  ): TmuxError => {
+  const mapError = (err: ExecFileException, stderr: string, notFound: string): TmuxError => {
     if (err.code === 'ENOENT') return new TmuxError(`tmux is not installed (no ${bin} on PATH)`, 'no-binary');
     if (err.killed) return new TmuxError(`tmux did not answer within ${timeoutMs / 1000}s`, 'timeout');
     const msg = stderr.trim().split('\n')[0] ?? '';
@@ -316,12 +309,35 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
   };
 
   const what = (t: TmuxTarget): string =>
-    t.window === undefined ? `no session named ${t.session}` : `no pane ${t.session}:${t.window}${t.pane === undefined ? '' : `.${t.pane}`}`;
+    t.window === undefined
+      ? `no session named ${t.session}`
+      : `no pane ${t.session}:${t.window}${t.pane === undefined ? '' : `.${t.pane}`}`;
 
   const parsePane = (row: string): PaneInfo | undefined => {
     const f = row.split(SEP);
     if (f.length !== 20) return undefined;
-    const [id, sid, wi, wa, pi, pa, pid, dead, status, signal, hist, cx, cy, width, act, alias, session, wname, cmd, start] = f;
+    const [
+      id,
+      sid,
+      wi,
+      wa,
+      pi,
+      pa,
+      pid,
+      dead,
+      status,
+      signal,
+      hist,
+      cx,
+      cy,
+      width,
+      act,
+      alias,
+      session,
+      wname,
+      cmd,
+      start,
+    ] = f;
     return {
       id: id!,
       sessionId: sid!,
@@ -347,7 +363,13 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
   };
 
   const captureArgs = (target: string, lines: number): string[] => [
-    'capture-pane', '-p', '-J', '-t', target, '-S', String(-Math.max(1, Math.floor(lines))),
+    'capture-pane',
+    '-p',
+    '-J',
+    '-t',
+    target,
+    '-S',
+    String(-Math.max(1, Math.floor(lines))),
   ];
 
   return {
@@ -361,22 +383,25 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
         const f = row.split(SEP);
         if (f.length !== 7) return [];
         const [id, windows, attached, created, activity, alias, name] = f;
-        return [{
-          name: name!,
-          id: id!,
-          windows: int(windows),
-          attached: int(attached),
-          createdAt: int(created) * 1000,
-          activityAt: int(activity) * 1000,
-          alias: nonEmpty(alias),
-        }];
+        return [
+          {
+            name: name!,
+            id: id!,
+            windows: int(windows),
+            attached: int(attached),
+            createdAt: int(created) * 1000,
+            activityAt: int(activity) * 1000,
+            alias: nonEmpty(alias),
+          },
+        ];
       });
     },
 
     async listPanes(session) {
-      const args = session === undefined
-        ? ['list-panes', '-a', '-F', PANE_FORMAT]
-        : ['list-panes', '-s', '-t', tmuxTargetArg({ session }), '-F', PANE_FORMAT];
+      const args =
+        session === undefined
+          ? ['list-panes', '-a', '-F', PANE_FORMAT]
+          : ['list-panes', '-s', '-t', tmuxTargetArg({ session }), '-F', PANE_FORMAT];
       const rows = await list(args, session === undefined ? undefined : `no session named ${session}`);
       return rows.flatMap((r) => parsePane(r) ?? []);
     },
@@ -446,8 +471,21 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
       // again, so even a command that exits at once leaves its status behind.
       await run(
         [
-          'new-session', '-d', '-s', spec.name, '-c', spec.cwd, '--', escapeTrailingSemicolon(spec.command),
-          ';', 'set-option', '-w', '-t', tmuxTargetArg({ session: spec.name }), 'remain-on-exit', 'on',
+          'new-session',
+          '-d',
+          '-s',
+          spec.name,
+          '-c',
+          spec.cwd,
+          '--',
+          escapeTrailingSemicolon(spec.command),
+          ';',
+          'set-option',
+          '-w',
+          '-t',
+          tmuxTargetArg({ session: spec.name }),
+          'remain-on-exit',
+          'on',
         ],
         `a session named ${spec.name} already exists`,
       );
@@ -473,7 +511,9 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
     async setSessionOption(session, option, value) {
       const t = tmuxTargetArg({ session });
       await run(
-        value === undefined ? ['set-option', '-u', '-t', t, option] : ['set-option', '-t', t, option, escapeTrailingSemicolon(value)],
+        value === undefined
+          ? ['set-option', '-u', '-t', t, option]
+          : ['set-option', '-t', t, option, escapeTrailingSemicolon(value)],
         `no session named ${session}`,
       );
     },

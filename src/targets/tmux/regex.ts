@@ -87,7 +87,8 @@ export function regexProblem(source: string, flags = ''): string | undefined {
  */
 export function checkRegex(source: string, flags = ''): RegexCheck {
   if (source.length > REGEX_MAX) return { problem: `longer than ${REGEX_MAX} characters`, steps: 0 };
-  if (!FLAGS.test(flags) || new Set(flags).size !== flags.length) return { problem: 'the only flags allowed are i, m, s and u', steps: 0 };
+  if (!FLAGS.test(flags) || new Set(flags).size !== flags.length)
+    return { problem: 'the only flags allowed are i, m, s and u', steps: 0 };
   try {
     new RegExp(source, flags);
   } catch {
@@ -115,7 +116,7 @@ export function checkRegex(source: string, flags = ''): RegexCheck {
       let j = i + 1;
       while (j < source.length && source[j] !== ']') {
         if (steps === budget) return refuse('too complex to check');
-    steps += 1;
+        steps += 1;
         j += source[j] === '\\' ? 2 : 1;
       }
       i = j + 1;
@@ -148,7 +149,9 @@ export function checkRegex(source: string, flags = ''): RegexCheck {
       if (source[i + len] === '?') len += 1;
       if (max > 1) {
         if (atom?.group && (atom.group.repeats || atom.group.alternates)) {
-          return refuse('a repeated group that contains | or a quantifier, like (a+)+ or (a|b)*, can take exponential time; use a character class such as [ab]+');
+          return refuse(
+            'a repeated group that contains | or a quantifier, like (a+)+ or (a|b)*, can take exponential time; use a character class such as [ab]+',
+          );
         }
         top.repeats = true;
       }
@@ -205,12 +208,7 @@ export function findLines(lines: readonly string[], pattern: SearchPattern, opts
 }
 
 /** The time-bounded matcher alone (exported so tests can show the bound holds on its own). */
-export function boundedMatch(
-  lines: readonly string[],
-  source: string,
-  flags: string,
-  opts: FindOptions,
-): string[] {
+export function boundedMatch(lines: readonly string[], source: string, flags: string, opts: FindOptions): string[] {
   context ??= vm.createContext(Object.create(null) as object);
   Object.assign(context, { lines, source, flags, limit: opts.limit });
   try {

@@ -84,11 +84,7 @@ export const sessionRef = (s: NamedSession): string => (isName(s.name) ? s.name 
  * alias; the answer is the session's reference (sessionRef). Sessions
  * outside `filter` do not exist as far as operators are concerned.
  */
-export function resolveSession(
-  sessions: readonly NamedSession[],
-  name: string,
-  filter?: RegExp,
-): string {
+export function resolveSession(sessions: readonly NamedSession[], name: string, filter?: RegExp): string {
   const visible = filter ? sessions.filter((s) => filter.test(s.name)) : sessions;
   if (isSessionId(name)) {
     const byId = visible.find((s) => s.id === name);

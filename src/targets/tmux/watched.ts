@@ -33,7 +33,9 @@ export class TmuxWatchedRepo implements WatchStore {
   }
 
   load(): WatchedRecord[] {
-    return (this.q.all.all() as { target: string; since: number; chat_id: number | null; state: TmuxState | null }[]).map((r) => ({
+    return (
+      this.q.all.all() as { target: string; since: number; chat_id: number | null; state: TmuxState | null }[]
+    ).map((r) => ({
       target: r.target,
       since: r.since,
       ...(r.chat_id !== null ? { chatId: r.chat_id } : {}),

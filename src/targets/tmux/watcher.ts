@@ -402,8 +402,7 @@ export class TmuxWatcher {
     t.stateSince = now;
     const last = t.lastAlert.get(result.state);
     const alertable =
-      ALERTABLE_STATES.has(result.state) &&
-      (last === undefined || now - last >= this.opts.alertCooldownMs);
+      ALERTABLE_STATES.has(result.state) && (last === undefined || now - last >= this.opts.alertCooldownMs);
     if (alertable) t.lastAlert.set(result.state, now);
     t.record = { ...t.record, state: result.state };
     if (result.state !== 'gone') this.opts.store.save(t.record);

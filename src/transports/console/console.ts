@@ -46,7 +46,14 @@ export interface ConsoleSession {
  */
 export function createConsole(d: ConsoleDeps): ConsoleSession {
   const rl = d.terminal
-    ? createInterface({ input: d.input, output: d.output, terminal: true, historySize: 500, removeHistoryDuplicates: true, completer: completer(d, d.terminal.registry) })
+    ? createInterface({
+        input: d.input,
+        output: d.output,
+        terminal: true,
+        historySize: 500,
+        removeHistoryDuplicates: true,
+        completer: completer(d, d.terminal.registry),
+      })
     : createInterface({ input: d.input, terminal: false });
   const lines = lineSource(rl);
   const write = lineWriter(d.output, d.redactor);
@@ -63,7 +70,10 @@ export function createConsole(d: ConsoleDeps): ConsoleSession {
       rl.prompt();
     } else d.output.write(prompt);
     let timer: NodeJS.Timeout | undefined;
-    const expired = expiresAt === undefined ? undefined : new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), Math.max(0, expiresAt - Date.now()))));
+    const expired =
+      expiresAt === undefined
+        ? undefined
+        : new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), Math.max(0, expiresAt - Date.now()))));
     try {
       const next = await Promise.race([lines.next(), ...(expired ? [expired] : [])]);
       if (next === 'expired') {
@@ -124,7 +134,14 @@ export async function runOnce(d: ConsoleDeps, input: string, json: boolean): Pro
       for (const l of printed.splice(0)) write(l);
       d.output.write(prompt);
       let timer: NodeJS.Timeout | undefined;
-      const expired = expiresAt === undefined ? [] : [new Promise<'expired'>((r) => (timer = setTimeout(() => r('expired'), Math.max(0, expiresAt - Date.now()))))];
+      const expired =
+        expiresAt === undefined
+          ? []
+          : [
+              new Promise<'expired'>(
+                (r) => (timer = setTimeout(() => r('expired'), Math.max(0, expiresAt - Date.now()))),
+              ),
+            ];
       const next = await Promise.race([lines.next(), ...expired]);
       clearTimeout(timer);
       if (next === 'expired') return next;
@@ -135,7 +152,9 @@ export async function runOnce(d: ConsoleDeps, input: string, json: boolean): Pro
   rl.close();
   if (json) {
     const text = d.redactor.redact(printed.join('\n'));
-    d.output.write(`${JSON.stringify({ ok: r.kind === 'done', outcome: r.kind, text, ...(r.file ? { file: r.file } : {}) })}\n`);
+    d.output.write(
+      `${JSON.stringify({ ok: r.kind === 'done', outcome: r.kind, text, ...(r.file ? { file: r.file } : {}) })}\n`,
+    );
   }
   return r.kind === 'done' ? 0 : 1;
 }
@@ -158,7 +177,12 @@ async function handle(d: ConsoleDeps, ui: Ui, input: string, buttons: readonly B
     const outcome = await d.dispatcher.command(d.principal, 'console', input);
     // Telegram ignores what is not shaped like a command (it may be for another bot); here
     // there is no one else it could be for.
-    if (outcome.kind === 'ignored') return show({ kind: 'refused', message: `${truncate(input.split(/\s/, 1)[0]!, 40)} is not a command. /help lists them.` }, d, ui);
+    if (outcome.kind === 'ignored')
+      return show(
+        { kind: 'refused', message: `${truncate(input.split(/\s/, 1)[0]!, 40)} is not a command. /help lists them.` },
+        d,
+        ui,
+      );
     return show(outcome, d, ui);
   }
   if (d.agent) {
@@ -258,12 +282,21 @@ async function show(outcome: Outcome, d: ConsoleDeps, ui: Ui): Promise<Handled> 
   }
 }
 
-async function print(r: Result, d: ConsoleDeps, out: (s: string) => void): Promise<{ buttons: Button[]; file?: string }> {
+async function print(
+  r: Result,
+  d: ConsoleDeps,
+  out: (s: string) => void,
+): Promise<{ buttons: Button[]; file?: string }> {
   out(plainText(r));
   let file: string | undefined;
   if (r.attachment) {
     const c = r.attachment.content;
-    file = await saveDownload(d.downloadDir, r.attachment.filename, typeof c === 'string' || Buffer.isBuffer(c) ? Readable.from([c]) : Readable.from(c), d.redactor.lineStream());
+    file = await saveDownload(
+      d.downloadDir,
+      r.attachment.filename,
+      typeof c === 'string' || Buffer.isBuffer(c) ? Readable.from([c]) : Readable.from(c),
+      d.redactor.lineStream(),
+    );
     out(`(written to ${file})`);
   }
   const buttons = (r.buttons ?? []).flat();

@@ -26,7 +26,13 @@ export function safeFilename(name: string): string {
  * second) get two files, never one overwritten. Afterwards the folder is brought back under
  * `bounds`, oldest first; the file just written is always kept.
  */
-export async function saveDownload(dir: string, filename: string, source: Readable, filter: Transform, bounds: DownloadBounds = { maxBytes: DOWNLOADS_MAX_BYTES, maxFiles: DOWNLOADS_MAX_FILES }): Promise<string> {
+export async function saveDownload(
+  dir: string,
+  filename: string,
+  source: Readable,
+  filter: Transform,
+  bounds: DownloadBounds = { maxBytes: DOWNLOADS_MAX_BYTES, maxFiles: DOWNLOADS_MAX_FILES },
+): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const safe = safeFilename(filename);
   const ext = extname(safe);

@@ -26,7 +26,13 @@ const PROGRESS_EVERY_MS = 1000;
  * progress message edited as tools run (at most once a second), approval cards as the agent
  * asks for them, then the answer in place of the progress message.
  */
-export async function askInChat(d: AgentChatDeps, where: Where, principal: Principal, text: string, signal: AbortSignal): Promise<void> {
+export async function askInChat(
+  d: AgentChatDeps,
+  where: Where,
+  principal: Principal,
+  text: string,
+  signal: AbortSignal,
+): Promise<void> {
   const thread = where.threadId !== undefined ? { message_thread_id: where.threadId } : {};
   const typing = () => void d.api.sendChatAction(where.chatId, 'typing', thread).catch(() => {});
   typing();

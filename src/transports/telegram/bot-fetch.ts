@@ -78,7 +78,12 @@ export function botFetch(url: string, init: BotFetchInit = {}): Promise<BotFetch
         signal?.removeEventListener('abort', onAbort);
         const text = Buffer.concat(chunks).toString('utf8');
         const status = r.statusCode ?? 0;
-        resolve({ ok: status >= 200 && status < 300, status, text: async () => text, json: async () => JSON.parse(text) as unknown });
+        resolve({
+          ok: status >= 200 && status < 300,
+          status,
+          text: async () => text,
+          json: async () => JSON.parse(text) as unknown,
+        });
       });
     });
     if (source) pipeline(source, req, (e) => e && fail(e));

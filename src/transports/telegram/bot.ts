@@ -136,7 +136,8 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     const replied = msg.reply_to_message;
     const target = replied ? replies.get(chatId, replied.message_id) : undefined;
     if (target) return target;
-    if (msg.is_topic_message && msg.message_thread_id !== undefined) return forums.topicAt(chatId, msg.message_thread_id)?.reply;
+    if (msg.is_topic_message && msg.message_thread_id !== undefined)
+      return forums.topicAt(chatId, msg.message_thread_id)?.reply;
     return undefined;
   }
 
@@ -159,13 +160,18 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // One chat's messages run in order; other chats are not held up. Button presses get their own
   // lane so an Approve can be pressed while the same chat waits on something slow. Agent turns
   // leave the lane (askOffLane): they may take minutes.
-  bot.use(sequentialize((ctx: Context) => (ctx.chat ? `${ctx.callbackQuery ? 'cb' : 'msg'}:${ctx.chat.id}` : undefined)));
+  bot.use(
+    sequentialize((ctx: Context) => (ctx.chat ? `${ctx.callbackQuery ? 'cb' : 'msg'}:${ctx.chat.id}` : undefined)),
+  );
 
   bot.on('message', async (ctx) => {
     const since = Date.now();
     const principal = principalOf(ctx);
     if (!principal) return refuseSender(ctx, 'message');
-    const where: Where = { chatId: ctx.chat.id, ...(ctx.msg.is_topic_message ? { threadId: ctx.msg.message_thread_id } : {}) };
+    const where: Where = {
+      chatId: ctx.chat.id,
+      ...(ctx.msg.is_topic_message ? { threadId: ctx.msg.message_thread_id } : {}),
+    };
     const text = ctx.msg.text;
     if (ctx.msg.forward_origin || ctx.msg.via_bot || text === undefined) {
       if (!d.dispatcher.identify(principal)) return d.dispatcher.unauthorized(principal, 'message');
@@ -196,7 +202,11 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   /** A message that held a secret (a password typed for a terminal) does not stay in the chat. */
   async function forgetSecret(chatId: number, messageId: number, outcome: Outcome): Promise<void> {
     if (!('secret' in outcome && outcome.secret)) return;
-    await bot.api.deleteMessage(chatId, messageId).catch((err: unknown) => d.log.warn({ err: describe(err), chatId }, 'could not delete a message holding a secret'));
+    await bot.api
+      .deleteMessage(chatId, messageId)
+      .catch((err: unknown) =>
+        d.log.warn({ err: describe(err), chatId }, 'could not delete a message holding a secret'),
+      );
   }
 
   bot.on('callback_query:data', async (ctx) => {
@@ -207,7 +217,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     const data = ctx.callbackQuery.data;
     const where: Where = {
       chatId: ctx.chat!.id,
-      ...(msg && 'is_topic_message' in msg && msg.is_topic_message && msg.message_thread_id !== undefined ? { threadId: msg.message_thread_id } : {}),
+      ...(msg && 'is_topic_message' in msg && msg.is_topic_message && msg.message_thread_id !== undefined
+        ? { threadId: msg.message_thread_id }
+        : {}),
     };
     let outcome: Outcome;
     const pressed = decodeCallback(data);
@@ -223,8 +235,11 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       outcome = { kind: 'ignored' };
     }
     if (outcome.kind === 'ignored') return;
-    await ctx.answerCallbackQuery(outcome.kind === 'refused' ? { text: outcome.message.slice(0, 200), show_alert: true } : {});
-    if (outcome.kind !== 'refused') await render(where, outcome, { since, ...(msg ? { pressed: msg.message_id } : {}) });
+    await ctx.answerCallbackQuery(
+      outcome.kind === 'refused' ? { text: outcome.message.slice(0, 200), show_alert: true } : {},
+    );
+    if (outcome.kind !== 'refused')
+      await render(where, outcome, { since, ...(msg ? { pressed: msg.message_id } : {}) });
   });
 
   /**
@@ -238,7 +253,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       await askInChat(chat, where, principal, text, stopping.signal);
     });
     if (!turn) {
-      await replier.send(where, say(`⏳ You already have ${AGENT_TURNS.perPerson} requests for the assistant in this chat; send this one again once they are answered.`));
+      await replier.send(
+        where,
+        say(
+          `⏳ You already have ${AGENT_TURNS.perPerson} requests for the assistant in this chat; send this one again once they are answered.`,
+        ),
+      );
       return;
     }
     const tracked = turn.catch((err: unknown) => d.log.error({ err }, 'agent turn failed'));
@@ -260,7 +280,8 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       case 'ignored':
         return;
       case 'rate_limited':
-        if (outcome.notify) await replier.send(where, say(`⏳ Slow down: you can send another request in ${outcome.retryAfterS}s.`));
+        if (outcome.notify)
+          await replier.send(where, say(`⏳ Slow down: you can send another request in ${outcome.retryAfterS}s.`));
         return;
       case 'refused':
         await replier.send(where, { blocks: [line('⚠️ ', value(outcome.message))] });
@@ -289,7 +310,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       // returns (up to its timeout later, with no updates). A failing poll turns this down.
       lastPoll = { ok: true, at: Date.now() };
       runner = run(bot, {
-        runner: { fetch: { allowed_updates: ALLOWED_UPDATES }, silent: true, maxRetryTime: Infinity, retryInterval: 'exponential' },
+        runner: {
+          fetch: { allowed_updates: ALLOWED_UPDATES },
+          silent: true,
+          maxRetryTime: Infinity,
+          retryInterval: 'exponential',
+        },
         sink: { concurrency: 64 },
       });
       prune = setInterval(() => replies.prune(), PRUNE_MS);
@@ -308,7 +334,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     },
     alert(result) {
       for (const chatId of new Set([...d.alertChats, ...forums.chats()])) {
-        outbox.enqueue({ chatId, priority: 'alert', what: `alert to chat ${chatId}`, run: () => sendAlert(chatId, result) });
+        outbox.enqueue({
+          chatId,
+          priority: 'alert',
+          what: `alert to chat ${chatId}`,
+          run: () => sendAlert(chatId, result),
+        });
       }
     },
     witness(chatId) {
@@ -316,7 +347,8 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     },
     health() {
       const queued = outbox.queued > 0 ? `, ${outbox.queued} automatic messages queued` : '';
-      if (lastPoll.ok && Date.now() - lastPoll.at < 120_000) return { state: 'up', detail: `polling as @${bot.isInited() ? bot.botInfo.username : '?'}${queued}` };
+      if (lastPoll.ok && Date.now() - lastPoll.at < 120_000)
+        return { state: 'up', detail: `polling as @${bot.isInited() ? bot.botInfo.username : '?'}${queued}` };
       return { state: 'down', detail: lastPoll.error ?? 'no successful poll in the last 2 minutes' };
     },
   };

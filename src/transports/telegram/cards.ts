@@ -116,7 +116,10 @@ export class CardBoard {
         place = forum ? await this.d.forums.prepare(chatId, card) : undefined;
       } catch (err) {
         // No topic (no right to make one, say): the person still gets the card, here.
-        this.d.log.warn({ chat: chatId, key, err: err instanceof Error ? err.message : String(err) }, 'could not prepare the forum topic of a card');
+        this.d.log.warn(
+          { chat: chatId, key, err: err instanceof Error ? err.message : String(err) },
+          'could not prepare the forum topic of a card',
+        );
         forum = false;
       }
       const row = this.shown.get(idOf(chatId, key));
@@ -191,7 +194,11 @@ export class CardBoard {
       this.d.log.info({ chat: row.chatId, key: row.key }, 'a card message is gone; posting it again');
       return this.post(row.chatId, threadIfGone, card);
     }
-    const next: CardMessageRow = { ...row, sentHash: hash, ...(keyboard ? { keyboard: JSON.stringify(keyboard) } : {}) };
+    const next: CardMessageRow = {
+      ...row,
+      sentHash: hash,
+      ...(keyboard ? { keyboard: JSON.stringify(keyboard) } : {}),
+    };
     this.save(next);
     return next;
   }
@@ -199,7 +206,11 @@ export class CardBoard {
   private async post(chatId: number, threadId: number | undefined, card: Result): Promise<CardMessageRow> {
     const t = this.d.replier.renderCard(card);
     const keyboard = this.keyboardFor(chatId, card, undefined);
-    const msg = await this.d.replier.sendText({ chatId, ...(threadId !== undefined ? { threadId } : {}) }, t, keyboard?.markup);
+    const msg = await this.d.replier.sendText(
+      { chatId, ...(threadId !== undefined ? { threadId } : {}) },
+      t,
+      keyboard?.markup,
+    );
     this.d.replier.remember(msg, card);
     const row: CardMessageRow = {
       chatId,
@@ -217,9 +228,20 @@ export class CardBoard {
   private async note(where: Where, target: CardMessageRow, card: Result, posted: boolean): Promise<void> {
     const label = value(card.card!.title ?? card.card!.key);
     if (target.threadId === where.threadId) {
-      await this.d.replier.send({ ...where, replyTo: target.messageId }, { blocks: [line('🔄 Updated the card of ', label, ' ↑')] });
+      await this.d.replier.send(
+        { ...where, replyTo: target.messageId },
+        { blocks: [line('🔄 Updated the card of ', label, ' ↑')] },
+      );
     } else {
-      await this.d.replier.send(where, { blocks: [line(posted ? '📌 The card of ' : '🔄 Updated the card of ', label, posted ? ' is in its own topic.' : ' in its topic.')] });
+      await this.d.replier.send(where, {
+        blocks: [
+          line(
+            posted ? '📌 The card of ' : '🔄 Updated the card of ',
+            label,
+            posted ? ' is in its own topic.' : ' in its topic.',
+          ),
+        ],
+      });
     }
   }
 
@@ -291,14 +313,18 @@ export class CardBoard {
 }
 
 function contentHash(t: { text: string; entities: unknown }, markup: InlineKeyboardMarkup | undefined): string {
-  return createHash('sha256').update(JSON.stringify([t.text, t.entities, markup ?? null])).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify([t.text, t.entities, markup ?? null]))
+    .digest('base64url');
 }
 
 function parseKeyboard(json: string | undefined): StoredKeyboard | undefined {
   if (json === undefined) return undefined;
   try {
     const k = JSON.parse(json) as StoredKeyboard;
-    return typeof k.spec === 'string' && typeof k.at === 'number' && Array.isArray(k.markup?.inline_keyboard) ? k : undefined;
+    return typeof k.spec === 'string' && typeof k.at === 'number' && Array.isArray(k.markup?.inline_keyboard)
+      ? k
+      : undefined;
   } catch {
     return undefined;
   }

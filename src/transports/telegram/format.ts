@@ -27,12 +27,13 @@ export interface TelegramText {
   entities: MessageEntity[];
 }
 
-export type Rendered =
-  | { messages: TelegramText[] }
-  | { overflow: true; preview: TelegramText; documentText: string };
+export type Rendered = { messages: TelegramText[] } | { overflow: true; preview: TelegramText; documentText: string };
 
 /** A preview with a note under it. */
-export const withNote = (t: TelegramText, note: string): TelegramText => ({ text: `${t.text}\n${note}`, entities: t.entities });
+export const withNote = (t: TelegramText, note: string): TelegramText => ({
+  text: `${t.text}\n${note}`,
+  entities: t.entities,
+});
 
 type Style = 'bold' | 'code' | 'pre';
 

@@ -7,7 +7,16 @@ import type { Button, Result } from '../../core/result.js';
 import type { ButtonRepo } from '../../store/buttons.js';
 import type { ReplyRepo } from '../../store/telegram.js';
 import { encodeCallback } from './callback-data.js';
-import { CUT_NOTE, firstPart, OVERFLOW_NOTE, renderResult, TELEGRAM_TEXT_LIMIT, toTelegramText, withNote, type TelegramText } from './format.js';
+import {
+  CUT_NOTE,
+  firstPart,
+  OVERFLOW_NOTE,
+  renderResult,
+  TELEGRAM_TEXT_LIMIT,
+  toTelegramText,
+  withNote,
+  type TelegramText,
+} from './format.js';
 
 export interface Where {
   readonly chatId: number;
@@ -70,7 +79,8 @@ export class Replier {
         sent.push(await this.sendText(where, parts[i]!, i === parts.length - 1 ? keyboard : undefined));
       }
     }
-    if (result.attachment) sent.push(await this.sendDocument(where, result.attachment.filename, result.attachment.content));
+    if (result.attachment)
+      sent.push(await this.sendDocument(where, result.attachment.filename, result.attachment.content));
     return sent;
   }
 
@@ -87,7 +97,8 @@ export class Replier {
       return { chatId: msg.chat.id, messageId: msg.message_id };
     }
     const brief = toTelegramText(card.brief.blocks, this.redactor.redact);
-    if (brief.text.length > CARD_INLINE_MAX) throw new Error('the approval card does not fit in a message even without its parameters');
+    if (brief.text.length > CARD_INLINE_MAX)
+      throw new Error('the approval card does not fit in a message even without its parameters');
     const doc = await this.sendDocument(where, card.document.filename, card.document.content);
     const msg = await this.sendText({ ...where, replyTo: doc.message_id }, brief, approvalKeyboard(approval));
     return { chatId: msg.chat.id, messageId: msg.message_id, document: true };
@@ -95,7 +106,10 @@ export class Replier {
 
   /** A later version of an approval card, in the form it was sent in; no buttons once decided. */
   async editCard(ref: CardRef, card: ApprovalCard): Promise<void> {
-    await this.editText(ref, firstPart(toTelegramText((ref.document ? card.brief : card).blocks, this.redactor.redact)));
+    await this.editText(
+      ref,
+      firstPart(toTelegramText((ref.document ? card.brief : card).blocks, this.redactor.redact)),
+    );
   }
 
   /** The one message of a live card: its first 4000 characters when it is longer. */
@@ -123,14 +137,23 @@ export class Replier {
       entities: t.entities,
       link_preview_options: { is_disabled: true },
       ...(where.threadId !== undefined ? { message_thread_id: where.threadId } : {}),
-      ...(where.replyTo !== undefined ? { reply_parameters: { message_id: where.replyTo, allow_sending_without_reply: true } } : {}),
+      ...(where.replyTo !== undefined
+        ? { reply_parameters: { message_id: where.replyTo, allow_sending_without_reply: true } }
+        : {}),
       ...(keyboard ? { reply_markup: keyboard } : {}),
     });
   }
 
   /** Streams the content through the redactor into the upload: never whole in memory. */
-  private sendDocument(where: Where, filename: string, content: string | Buffer | AsyncIterable<Buffer | string>): Promise<Message> {
-    const source = typeof content === 'string' || Buffer.isBuffer(content) ? Readable.from([content]) : Readable.from(coalesce(content));
+  private sendDocument(
+    where: Where,
+    filename: string,
+    content: string | Buffer | AsyncIterable<Buffer | string>,
+  ): Promise<Message> {
+    const source =
+      typeof content === 'string' || Buffer.isBuffer(content)
+        ? Readable.from([content])
+        : Readable.from(coalesce(content));
     const redacted = source.pipe(this.redactor.lineStream());
     return this.api.sendDocument(where.chatId, new InputFile(redacted, safeFilename(filename)), {
       ...(where.threadId !== undefined ? { message_thread_id: where.threadId } : {}),
@@ -139,7 +162,10 @@ export class Replier {
 
   /** Stores each button (its id goes in the callback data) and builds the keyboard. */
   keyboard(chatId: number, rows: readonly (readonly Button[])[]): InlineKeyboardMarkup {
-    const refs = this.buttons.putAll(chatId, rows.flat().map((b) => ({ action: b.action, params: { ...b.params } })));
+    const refs = this.buttons.putAll(
+      chatId,
+      rows.flat().map((b) => ({ action: b.action, params: { ...b.params } })),
+    );
     // Most labels repeat ("🔄 Restart" on every row): each distinct one is redacted once.
     const labels = new Map<string, string>();
     const label = (raw: string): string => {
@@ -195,7 +221,8 @@ async function* coalesce(source: AsyncIterable<Buffer | string>, min = 64 * 1024
 /** File names come from container and session names: keep them plain. */
 const safeFilename = (name: string): string => name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || 'output.txt';
 
-const badRequest = (err: unknown, re: RegExp): boolean => err instanceof GrammyError && err.error_code === 400 && re.test(err.description);
+const badRequest = (err: unknown, re: RegExp): boolean =>
+  err instanceof GrammyError && err.error_code === 400 && re.test(err.description);
 
 /** The edit changed nothing (same text and keyboard, or the same topic name): as good as done. */
 export const isNotModified = (err: unknown): boolean => badRequest(err, /message is not modified|TOPIC_NOT_MODIFIED/i);
@@ -210,4 +237,5 @@ export const isThreadGone = (err: unknown): boolean =>
 
 /** The bot may not write to the chat any more (removed, blocked) or the chat is gone. */
 export const isChatGone = (err: unknown): boolean =>
-  (err instanceof GrammyError && err.error_code === 403) || badRequest(err, /chat not found|CHAT_WRITE_FORBIDDEN|not enough rights to send/i);
+  (err instanceof GrammyError && err.error_code === 403) ||
+  badRequest(err, /chat not found|CHAT_WRITE_FORBIDDEN|not enough rights to send/i);

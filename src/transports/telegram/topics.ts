@@ -41,7 +41,13 @@ export function topicsControl(d: {
       if (threads.length === 0) return say('Topics were not on in this chat.');
       d.board.forgetThreads(chatId);
       for (const threadId of threads) {
-        d.outbox.enqueue({ chatId, priority: 'topic', key: `close:${chatId}:${threadId}`, what: `close topic ${threadId}`, run: () => d.forums.close(chatId, threadId) });
+        d.outbox.enqueue({
+          chatId,
+          priority: 'topic',
+          key: `close:${chatId}:${threadId}`,
+          what: `close topic ${threadId}`,
+          run: () => d.forums.close(chatId, threadId),
+        });
       }
       return say(`Topics are off: closing ${threads.length} topics; cards are no longer kept there.`);
     },
@@ -83,7 +89,9 @@ export class Forums {
   chatsFor(card: Result): number[] {
     const info = card.card;
     if (!info || (info.kind !== 'item' && info.kind !== 'index')) return [];
-    return this.chats().filter((c) => info.kind === 'index' || !info.final || this.topics.get(cardId(c, info.key))?.closed === false);
+    return this.chats().filter(
+      (c) => info.kind === 'index' || !info.final || this.topics.get(cardId(c, info.key))?.closed === false,
+    );
   }
 
   /** The item topic a thread is, for plain text written in it. */
@@ -104,7 +112,14 @@ export class Forums {
     if (!t) {
       if (info.final) return undefined;
       const topic = await this.replier.api.createForumTopic(chatId, name);
-      this.save({ chatId, key: info.key, threadId: topic.message_thread_id, name, closed: false, ...(card.reply ? { reply: card.reply } : {}) });
+      this.save({
+        chatId,
+        key: info.key,
+        threadId: topic.message_thread_id,
+        name,
+        closed: false,
+        ...(card.reply ? { reply: card.reply } : {}),
+      });
       return topic.message_thread_id;
     }
     try {
@@ -185,7 +200,9 @@ export class Forums {
   }
 
   private topicName(card: Result): string {
-    const name = this.redact(card.card!.title ?? card.card!.key).replace(/\s+/g, ' ').trim();
+    const name = this.redact(card.card!.title ?? card.card!.key)
+      .replace(/\s+/g, ' ')
+      .trim();
     return (name || card.card!.key).slice(0, TOPIC_NAME_MAX);
   }
 

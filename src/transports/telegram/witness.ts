@@ -10,7 +10,12 @@ export function telegramWitness(api: Api, chatId: number): Witness {
     name: `telegram:${chatId}`,
     async post(h, signal) {
       // grammY types its signal as the abort-controller polyfill's; the platform's is what it uses.
-      await api.sendMessage(chatId, headLine(h), { link_preview_options: { is_disabled: true } }, signal as Parameters<Api['sendMessage']>[3]);
+      await api.sendMessage(
+        chatId,
+        headLine(h),
+        { link_preview_options: { is_disabled: true } },
+        signal as Parameters<Api['sendMessage']>[3],
+      );
     },
   };
 }

@@ -16,7 +16,9 @@ export function record(entry) {
 function runsBefore() {
   const path = process.env.FAKE_AGENT_RECORD;
   if (!path || !existsSync(path)) return 0;
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.includes('"event":"start"')).length;
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"event":"start"')).length;
 }
 
 export function start() {

@@ -68,7 +68,8 @@ function multipartParams(contentType: string, body: Buffer): Params {
   const files = new Map<string, UploadedFile>();
   for (const part of parts) {
     if (part.filename === undefined) params[part.name] = part.data.toString('utf8');
-    else files.set(part.name, new UploadedFile(part.filename, part.contentType ?? 'application/octet-stream', part.data));
+    else
+      files.set(part.name, new UploadedFile(part.filename, part.contentType ?? 'application/octet-stream', part.data));
   }
   const attached = new Set<string>();
   for (const [key, value] of Object.entries(params)) {

@@ -21,16 +21,36 @@ type Handler = (ctx: MethodContext, p: Params) => unknown;
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 
 const CHAT_ACTIONS = new Set([
-  'typing', 'upload_photo', 'record_video', 'upload_video', 'record_voice', 'upload_voice',
-  'upload_document', 'choose_sticker', 'find_location', 'record_video_note', 'upload_video_note',
+  'typing',
+  'upload_photo',
+  'record_video',
+  'upload_video',
+  'record_voice',
+  'upload_voice',
+  'upload_document',
+  'choose_sticker',
+  'find_location',
+  'record_video_note',
+  'upload_video_note',
 ]);
 /** The colours Telegram allows for topic icons. */
 const TOPIC_COLORS = [7322096, 16766590, 13338331, 9367192, 16749490, 16478047];
-const NOT_MODIFIED = 'message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message';
+const NOT_MODIFIED =
+  'message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message';
 const MIME_BY_EXT: Record<string, string> = {
-  txt: 'text/plain', log: 'text/plain', md: 'text/markdown', csv: 'text/csv', json: 'application/json',
-  yaml: 'application/yaml', yml: 'application/yaml', html: 'text/html', pdf: 'application/pdf',
-  zip: 'application/zip', gz: 'application/gzip', png: 'image/png', jpg: 'image/jpeg',
+  txt: 'text/plain',
+  log: 'text/plain',
+  md: 'text/markdown',
+  csv: 'text/csv',
+  json: 'application/json',
+  yaml: 'application/yaml',
+  yml: 'application/yaml',
+  html: 'text/html',
+  pdf: 'application/pdf',
+  zip: 'application/zip',
+  gz: 'application/gzip',
+  png: 'image/png',
+  jpg: 'image/jpeg',
 };
 
 const chatOf = (w: World, p: Params): ChatState => w.resolveChat(optStr(p, 'chat_id'));
@@ -39,7 +59,10 @@ function inlineOnly(m: ReplyMarkup | undefined): InlineKeyboardMarkup | undefine
   return m?.kind === 'inline' ? m.markup : undefined;
 }
 
-function markupFields(m: ReplyMarkup | undefined): { reply_markup?: InlineKeyboardMarkup; keyboard?: Record<string, unknown> } {
+function markupFields(m: ReplyMarkup | undefined): {
+  reply_markup?: InlineKeyboardMarkup;
+  keyboard?: Record<string, unknown>;
+} {
   if (m === undefined) return {};
   return m.kind === 'inline' ? { reply_markup: m.markup } : { keyboard: m.markup };
 }
@@ -106,7 +129,14 @@ function sendMessage({ world }: MethodContext, p: Params): unknown {
   const reply_to = replyOf(state, p);
   const { text, entities } = checkText(p.text, optJson(p, 'entities'));
   const markup = checkReplyMarkup(optJson(p, 'reply_markup'), false);
-  return world.addMessage(state, { sender: 'bot', text, entities, message_thread_id, reply_to, ...markupFields(markup) }).raw;
+  return world.addMessage(state, {
+    sender: 'bot',
+    text,
+    entities,
+    message_thread_id,
+    reply_to,
+    ...markupFields(markup),
+  }).raw;
 }
 
 function sendDocument({ world }: MethodContext, p: Params): unknown {
@@ -131,7 +161,11 @@ function sendDocument({ world }: MethodContext, p: Params): unknown {
     throw badRequest('there is no document in the request');
   }
   return world.addMessage(state, {
-    sender: 'bot', document, message_thread_id, reply_to, ...markupFields(markup),
+    sender: 'bot',
+    document,
+    message_thread_id,
+    reply_to,
+    ...markupFields(markup),
     ...(caption !== undefined ? { caption: caption.text, entities: caption.entities } : {}),
   }).raw;
 }
@@ -142,7 +176,11 @@ function editMessageText({ world }: MethodContext, p: Params): unknown {
   if (msg.text === undefined) throw badRequest('there is no text in the message to edit');
   const { text, entities } = checkText(p.text, optJson(p, 'entities'));
   const reply_markup = inlineOnly(checkReplyMarkup(optJson(p, 'reply_markup'), true));
-  if (text === msg.text && canonical(entities) === canonical(msg.entities) && canonical(reply_markup) === canonical(msg.reply_markup)) {
+  if (
+    text === msg.text &&
+    canonical(entities) === canonical(msg.entities) &&
+    canonical(reply_markup) === canonical(msg.reply_markup)
+  ) {
     throw badRequest(NOT_MODIFIED);
   }
   world.edit(state, msg, { text, entities, reply_markup });
@@ -176,7 +214,9 @@ function answerCallbackQuery({ world }: MethodContext, p: Params): unknown {
   const cache_time = optInt(p, 'cache_time');
   query.answered = true;
   world.callbackAnswers.push({
-    callback_query_id: id, show_alert: optBool(p, 'show_alert') ?? false, at: Date.now(),
+    callback_query_id: id,
+    show_alert: optBool(p, 'show_alert') ?? false,
+    at: Date.now(),
     ...(text !== undefined ? { text } : {}),
     ...(url !== undefined ? { url } : {}),
     ...(cache_time !== undefined ? { cache_time } : {}),
@@ -189,11 +229,17 @@ function sendChatAction({ world }: MethodContext, p: Params): unknown {
   const action = optStr(p, 'action');
   if (action === undefined || !CHAT_ACTIONS.has(action)) throw badRequest('wrong parameter action in request');
   const message_thread_id = threadOf(state, p);
-  world.chatActions.push({ chat_id: state.chat.id, action, at: Date.now(), ...(message_thread_id !== undefined ? { message_thread_id } : {}) });
+  world.chatActions.push({
+    chat_id: state.chat.id,
+    action,
+    at: Date.now(),
+    ...(message_thread_id !== undefined ? { message_thread_id } : {}),
+  });
   return true;
 }
 
-const commandKey = (p: Params): string => `${canonical(optJson(p, 'scope') ?? { type: 'default' })}|${optStr(p, 'language_code') ?? ''}`;
+const commandKey = (p: Params): string =>
+  `${canonical(optJson(p, 'scope') ?? { type: 'default' })}|${optStr(p, 'language_code') ?? ''}`;
 
 function setMyCommands({ world }: MethodContext, p: Params): unknown {
   const commands = checkCommands(optJson(p, 'commands'));
@@ -214,16 +260,25 @@ function deleteMyCommands({ world }: MethodContext, p: Params): unknown {
 function createForumTopic({ world }: MethodContext, p: Params): unknown {
   const state = forumOf(world, p);
   const name = topicName(p.name);
-  const color = optInt(p, 'icon_color') ?? TOPIC_COLORS[0] as number;
+  const color = optInt(p, 'icon_color') ?? (TOPIC_COLORS[0] as number);
   if (!TOPIC_COLORS.includes(color)) throw badRequest('TOPIC_ICON_COLOR_INVALID');
   const emoji = optStr(p, 'icon_custom_emoji_id');
   // The topic's id is the id of its "topic created" service message, as in Telegram.
   const thread = state.nextMessageId;
   world.addMessage(state, {
-    sender: 'service', message_thread_id: thread,
-    extra: { forum_topic_created: { name, icon_color: color, ...(emoji !== undefined ? { icon_custom_emoji_id: emoji } : {}) } },
+    sender: 'service',
+    message_thread_id: thread,
+    extra: {
+      forum_topic_created: { name, icon_color: color, ...(emoji !== undefined ? { icon_custom_emoji_id: emoji } : {}) },
+    },
   });
-  const topic: TopicRecord = { message_thread_id: thread, name, icon_color: color, closed: false, ...(emoji !== undefined ? { icon_custom_emoji_id: emoji } : {}) };
+  const topic: TopicRecord = {
+    message_thread_id: thread,
+    name,
+    icon_color: color,
+    closed: false,
+    ...(emoji !== undefined ? { icon_custom_emoji_id: emoji } : {}),
+  };
   state.topics.set(thread, topic);
   return world.forumTopic(topic);
 }
@@ -241,13 +296,15 @@ function editForumTopic({ world }: MethodContext, p: Params): unknown {
   return true;
 }
 
-const setClosed = (closed: boolean): Handler => ({ world }, p) => {
-  const state = forumOf(world, p);
-  const topic = world.topicOf(state, reqInt(p, 'message_thread_id', 'message thread identifier is not specified'));
-  if (topic.closed === closed) throw badRequest('TOPIC_NOT_MODIFIED');
-  topic.closed = closed;
-  return true;
-};
+const setClosed =
+  (closed: boolean): Handler =>
+  ({ world }, p) => {
+    const state = forumOf(world, p);
+    const topic = world.topicOf(state, reqInt(p, 'message_thread_id', 'message thread identifier is not specified'));
+    if (topic.closed === closed) throw badRequest('TOPIC_NOT_MODIFIED');
+    topic.closed = closed;
+    return true;
+  };
 
 function deleteForumTopic({ world }: MethodContext, p: Params): unknown {
   const state = forumOf(world, p);
@@ -267,9 +324,22 @@ function deleteWebhook({ queue }: MethodContext, p: Params): unknown {
 /** Canonical method names; Telegram matches them case-insensitively. */
 export const METHODS: ReadonlyMap<string, { name: string; run: Handler }> = new Map(
   Object.entries({
-    getMe, deleteWebhook, setMyCommands, getMyCommands, deleteMyCommands, sendMessage, editMessageText,
-    editMessageReplyMarkup, deleteMessage, answerCallbackQuery, sendChatAction, sendDocument,
-    createForumTopic, editForumTopic, closeForumTopic: setClosed(true), reopenForumTopic: setClosed(false),
+    getMe,
+    deleteWebhook,
+    setMyCommands,
+    getMyCommands,
+    deleteMyCommands,
+    sendMessage,
+    editMessageText,
+    editMessageReplyMarkup,
+    deleteMessage,
+    answerCallbackQuery,
+    sendChatAction,
+    sendDocument,
+    createForumTopic,
+    editForumTopic,
+    closeForumTopic: setClosed(true),
+    reopenForumTopic: setClosed(false),
     deleteForumTopic,
   } satisfies Record<string, Handler>).map(([name, run]) => [name.toLowerCase(), { name, run }]),
 );

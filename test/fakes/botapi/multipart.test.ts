@@ -26,7 +26,11 @@ function encodeStandard(parts: Part[], boundary: string): Buffer {
   const chunks: Buffer[] = [Buffer.from('preamble\r\n')];
   for (const p of parts) {
     const file = p.filename === undefined ? '' : `; filename=${q(p.filename)}\r\nContent-Type: text/plain`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name=${q(p.name)}${file}\r\n\r\n`), Buffer.from(p.data), Buffer.from('\r\n'));
+    chunks.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name=${q(p.name)}${file}\r\n\r\n`),
+      Buffer.from(p.data),
+      Buffer.from('\r\n'),
+    );
   }
   chunks.push(Buffer.from(`--${boundary}--\r\nepilogue`));
   return Buffer.concat(chunks);
@@ -37,26 +41,32 @@ const noNewline = (s: string) => !s.includes('\r') && !s.includes('\n');
 
 /** Bytes that like to look like delimiters. */
 const dataArb = (boundary: string) =>
-  fc.array(
-    fc.oneof(
-      fc.uint8Array({ maxLength: 64 }),
-      fc.constantFrom('\r\n', '--', `--${boundary.slice(0, -1)}`, `\r\n--${boundary.slice(0, 1)}`, '\r\n\r\n').map((s) => Buffer.from(s)),
-    ),
-    { maxLength: 8 },
-  ).map((pieces) => new Uint8Array(Buffer.concat(pieces)));
+  fc
+    .array(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 64 }),
+        fc
+          .constantFrom('\r\n', '--', `--${boundary.slice(0, -1)}`, `\r\n--${boundary.slice(0, 1)}`, '\r\n\r\n')
+          .map((s) => Buffer.from(s)),
+      ),
+      { maxLength: 8 },
+    )
+    .map((pieces) => new Uint8Array(Buffer.concat(pieces)));
 
 const partsArb = (boundary: string, filenameArb: fc.Arbitrary<string>) =>
-  fc.array(
-    fc.record(
-      {
-        name: fc.stringMatching(/^[A-Za-z0-9_]{1,20}$/),
-        filename: filenameArb,
-        data: dataArb(boundary),
-      },
-      { requiredKeys: ['name', 'data'] },
-    ),
-    { maxLength: 6 },
-  ).filter((parts) => parts.every((p) => !Buffer.from(p.data).includes(`\r\n--${boundary}`)));
+  fc
+    .array(
+      fc.record(
+        {
+          name: fc.stringMatching(/^[A-Za-z0-9_]{1,20}$/),
+          filename: filenameArb,
+          data: dataArb(boundary),
+        },
+        { requiredKeys: ['name', 'data'] },
+      ),
+      { maxLength: 6 },
+    )
+    .filter((parts) => parts.every((p) => !Buffer.from(p.data).includes(`\r\n--${boundary}`)));
 
 const expected = (parts: Part[]) =>
   parts.map((p) => ({ name: p.name, filename: p.filename, data: Buffer.from(p.data).toString('hex') }));
@@ -67,7 +77,15 @@ describe('parseMultipart', () => {
   it("parses grammY's encoding back to the same parts, whatever the bytes and file names", () => {
     fc.assert(
       fc.property(
-        boundaryArb.chain((b) => fc.tuple(fc.constant(b), partsArb(b, fc.string({ unit: 'binary' }).filter((s) => noNewline(s) && !s.startsWith('"'))))),
+        boundaryArb.chain((b) =>
+          fc.tuple(
+            fc.constant(b),
+            partsArb(
+              b,
+              fc.string({ unit: 'binary' }).filter((s) => noNewline(s) && !s.startsWith('"')),
+            ),
+          ),
+        ),
         ([boundary, parts]) => {
           expect(actual(parseMultipart(encodeGrammy(parts, boundary), boundary))).toEqual(expected(parts));
         },
@@ -78,7 +96,9 @@ describe('parseMultipart', () => {
   it('parses the quoted, escaped encoding back to the same parts', () => {
     fc.assert(
       fc.property(
-        boundaryArb.chain((b) => fc.tuple(fc.constant(b), partsArb(b, fc.string({ unit: 'binary' }).filter(noNewline)))),
+        boundaryArb.chain((b) =>
+          fc.tuple(fc.constant(b), partsArb(b, fc.string({ unit: 'binary' }).filter(noNewline))),
+        ),
         ([boundary, parts]) => {
           const parsed = parseMultipart(encodeStandard(parts, boundary), boundary);
           expect(actual(parsed)).toEqual(expected(parts));
@@ -90,20 +110,29 @@ describe('parseMultipart', () => {
 
   it('either parses or throws MultipartError on arbitrary input', () => {
     fc.assert(
-      fc.property(boundaryArb, fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 50 }), (boundary, head, tail) => {
-        const body = Buffer.concat([Buffer.from(head), Buffer.from(`--${boundary}\r\n`), Buffer.from(tail)]);
-        try {
-          parseMultipart(body, boundary);
-        } catch (e) {
-          expect(e).toBeInstanceOf(MultipartError);
-        }
-      }),
+      fc.property(
+        boundaryArb,
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ maxLength: 50 }),
+        (boundary, head, tail) => {
+          const body = Buffer.concat([Buffer.from(head), Buffer.from(`--${boundary}\r\n`), Buffer.from(tail)]);
+          try {
+            parseMultipart(body, boundary);
+          } catch (e) {
+            expect(e).toBeInstanceOf(MultipartError);
+          }
+        },
+      ),
     );
   });
 
   it('rejects a body without its closing delimiter or without names', () => {
-    expect(() => parseMultipart(Buffer.from('--b\r\ncontent-disposition:form-data;name="a"\r\n\r\nxyz'), 'b')).toThrow(/closing boundary/);
-    expect(() => parseMultipart(Buffer.from('--b\r\ncontent-disposition:form-data\r\n\r\nx\r\n--b--'), 'b')).toThrow(/without a name/);
+    expect(() => parseMultipart(Buffer.from('--b\r\ncontent-disposition:form-data;name="a"\r\n\r\nxyz'), 'b')).toThrow(
+      /closing boundary/,
+    );
+    expect(() => parseMultipart(Buffer.from('--b\r\ncontent-disposition:form-data\r\n\r\nx\r\n--b--'), 'b')).toThrow(
+      /without a name/,
+    );
     expect(() => parseMultipart(Buffer.from('nothing'), 'b')).toThrow(/boundary not found/);
   });
 

@@ -73,7 +73,8 @@ export class UpdateQueue {
   redeliver(updateId: number): void {
     const update = this.created.get(updateId);
     if (update === undefined) throw new Error(`fake Bot API: no update ${updateId} was ever created`);
-    if (this.queue.some((e) => e.update.update_id === updateId)) throw new Error(`fake Bot API: update ${updateId} is still pending`);
+    if (this.queue.some((e) => e.update.update_id === updateId))
+      throw new Error(`fake Bot API: update ${updateId} is still pending`);
     this.queue.push({ update, type: updateType(update), redelivered: true, delivered: false });
     this.serveWaiting();
   }

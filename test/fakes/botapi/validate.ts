@@ -11,9 +11,26 @@ export const MAX_CAPTION = 1024;
 export const MAX_CALLBACK_DATA_BYTES = 64;
 
 const ENTITY_TYPES = new Set([
-  'mention', 'hashtag', 'cashtag', 'bot_command', 'url', 'email', 'phone_number', 'bold', 'italic',
-  'underline', 'strikethrough', 'spoiler', 'blockquote', 'expandable_blockquote', 'code', 'pre',
-  'text_link', 'text_mention', 'custom_emoji', 'date_time',
+  'mention',
+  'hashtag',
+  'cashtag',
+  'bot_command',
+  'url',
+  'email',
+  'phone_number',
+  'bold',
+  'italic',
+  'underline',
+  'strikethrough',
+  'spoiler',
+  'blockquote',
+  'expandable_blockquote',
+  'code',
+  'pre',
+  'text_link',
+  'text_mention',
+  'custom_emoji',
+  'date_time',
 ]);
 /** Entities whose content is shown verbatim, so nothing may be nested inside them. */
 const LEAF_TYPES = new Set(['code', 'pre']);
@@ -73,32 +90,42 @@ export function checkEntities(text: string, raw: unknown): MessageEntity[] {
 function checkEntity(text: string, e: unknown, i: number): MessageEntity {
   if (!isRecord(e)) throw cantParse(`entity ${i} is not an object`);
   const { type, offset, length } = e;
-  if (typeof type !== 'string' || !ENTITY_TYPES.has(type)) throw cantParse(`entity ${i} has unsupported type ${JSON.stringify(type)}`);
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) throw cantParse(`entity ${i} needs integer offset and length`);
+  if (typeof type !== 'string' || !ENTITY_TYPES.has(type))
+    throw cantParse(`entity ${i} has unsupported type ${JSON.stringify(type)}`);
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length))
+    throw cantParse(`entity ${i} needs integer offset and length`);
   const o = offset as number;
   const l = length as number;
   if (o < 0 || l < 1 || o + l > text.length) {
     throw cantParse(`entity ${i} (${type} at ${o}+${l}) is out of range of a text of ${text.length} UTF-16 units`);
   }
-  if (splitsSurrogatePair(text, o) || splitsSurrogatePair(text, o + l)) throw cantParse(`entity ${i} splits a surrogate pair`);
+  if (splitsSurrogatePair(text, o) || splitsSurrogatePair(text, o + l))
+    throw cantParse(`entity ${i} splits a surrogate pair`);
   const base = { offset: o, length: l };
   switch (type) {
     case 'text_link':
       if (typeof e.url !== 'string' || e.url === '') throw cantParse(`text_link entity ${i} needs a url`);
       return { type, ...base, url: e.url };
     case 'text_mention':
-      if (!isRecord(e.user) || !Number.isSafeInteger(e.user.id)) throw cantParse(`text_mention entity ${i} needs a user`);
+      if (!isRecord(e.user) || !Number.isSafeInteger(e.user.id))
+        throw cantParse(`text_mention entity ${i} needs a user`);
       return { type, ...base, user: e.user as unknown as MessageEntity.TextMentionMessageEntity['user'] };
     case 'custom_emoji':
       if (typeof e.custom_emoji_id !== 'string') throw cantParse(`custom_emoji entity ${i} needs custom_emoji_id`);
       return { type, ...base, custom_emoji_id: e.custom_emoji_id };
     case 'pre':
-      return typeof e.language === 'string' && e.language !== '' ? { type, ...base, language: e.language } : { type, ...base };
+      return typeof e.language === 'string' && e.language !== ''
+        ? { type, ...base, language: e.language }
+        : { type, ...base };
     case 'date_time':
       if (!Number.isSafeInteger(e.unix_time)) throw cantParse(`date_time entity ${i} needs unix_time`);
       return {
-        type, ...base, unix_time: e.unix_time as number,
-        date_time_format: (typeof e.date_time_format === 'string' ? e.date_time_format : 'r') as MessageEntity.DateTimeMessageEntity['date_time_format'],
+        type,
+        ...base,
+        unix_time: e.unix_time as number,
+        date_time_format: (typeof e.date_time_format === 'string'
+          ? e.date_time_format
+          : 'r') as MessageEntity.DateTimeMessageEntity['date_time_format'],
       };
     default:
       return { type: type as MessageEntity.CommonMessageEntity['type'], ...base };
@@ -142,8 +169,16 @@ export type ReplyMarkup =
   | { readonly kind: 'keyboard'; readonly markup: Record<string, unknown> };
 
 const BUTTON_ACTIONS = [
-  'callback_data', 'url', 'login_url', 'switch_inline_query', 'switch_inline_query_current_chat',
-  'switch_inline_query_chosen_chat', 'copy_text', 'callback_game', 'pay', 'web_app',
+  'callback_data',
+  'url',
+  'login_url',
+  'switch_inline_query',
+  'switch_inline_query_current_chat',
+  'switch_inline_query_chosen_chat',
+  'copy_text',
+  'callback_game',
+  'pay',
+  'web_app',
 ] as const;
 const MAX_BUTTONS = 100;
 
@@ -179,7 +214,8 @@ function checkButton(b: unknown): InlineKeyboardButton {
   if (actions.length === 0) {
     throw badRequest("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard");
   }
-  if (actions.length > 1) throw badRequest(`can't parse inline keyboard button: more than one of ${actions.join(', ')}`);
+  if (actions.length > 1)
+    throw badRequest(`can't parse inline keyboard button: more than one of ${actions.join(', ')}`);
   if (b.callback_data !== undefined) {
     const bytes = typeof b.callback_data === 'string' ? Buffer.byteLength(b.callback_data, 'utf8') : 0;
     if (bytes < 1 || bytes > MAX_CALLBACK_DATA_BYTES) throw badRequest('BUTTON_DATA_INVALID');
@@ -203,7 +239,8 @@ export function checkCommands(raw: unknown): BotCommand[] {
   if (!Array.isArray(raw)) throw badRequest("can't parse commands JSON object");
   if (raw.length > 100) throw badRequest('too many commands');
   return raw.map((c: unknown): BotCommand => {
-    if (!isRecord(c) || typeof c.command !== 'string' || !COMMAND.test(c.command)) throw badRequest('BOT_COMMAND_INVALID');
+    if (!isRecord(c) || typeof c.command !== 'string' || !COMMAND.test(c.command))
+      throw badRequest('BOT_COMMAND_INVALID');
     const d = c.description;
     if (typeof d !== 'string' || d.trim() === '' || d.length > 256) throw badRequest('BOT_COMMAND_DESCRIPTION_INVALID');
     return { command: c.command, description: d };
@@ -213,6 +250,12 @@ export function checkCommands(raw: unknown): BotCommand[] {
 /** JSON with sorted keys, for "is it the same?" comparisons. */
 export function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
-    isRecord(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v,
+    isRecord(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        )
+      : v,
   );
 }

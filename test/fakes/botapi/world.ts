@@ -4,7 +4,15 @@
  * Method handlers (methods.ts) and the test-side API (../botapi.ts) both work on it.
  */
 import type {
-  BotCommand, Chat, Document, ForumTopic, InlineKeyboardMarkup, Message, MessageEntity, User, UserFromGetMe,
+  BotCommand,
+  Chat,
+  Document,
+  ForumTopic,
+  InlineKeyboardMarkup,
+  Message,
+  MessageEntity,
+  User,
+  UserFromGetMe,
 } from 'grammy/types';
 import { badRequest } from './params.js';
 
@@ -150,7 +158,8 @@ export class World {
 
   user(ref: UserRef): User {
     const input: FakeUser = typeof ref === 'number' ? { id: ref } : ref;
-    if (!Number.isSafeInteger(input.id) || input.id <= 0) throw new Error(`fake Bot API: user id must be a positive integer, got ${input.id}`);
+    if (!Number.isSafeInteger(input.id) || input.id <= 0)
+      throw new Error(`fake Bot API: user id must be a positive integer, got ${input.id}`);
     const known = this.users.get(input.id);
     if (known !== undefined && typeof ref === 'number') return known;
     const user: User = {
@@ -171,18 +180,27 @@ export class World {
     if (input.type === 'private') {
       if (input.id <= 0) throw new Error('fake Bot API: a private chat id is the (positive) user id');
       const user = this.user(input.id);
-      chat = { id: input.id, type: 'private', first_name: user.first_name, ...(user.username ? { username: user.username } : {}) };
+      chat = {
+        id: input.id,
+        type: 'private',
+        first_name: user.first_name,
+        ...(user.username ? { username: user.username } : {}),
+      };
     } else {
       if (input.id >= 0) throw new Error('fake Bot API: group and supergroup ids are negative');
-      if (input.isForum === true && input.type !== 'supergroup') throw new Error('fake Bot API: only supergroups can be forums');
+      if (input.isForum === true && input.type !== 'supergroup')
+        throw new Error('fake Bot API: only supergroups can be forums');
       const title = input.title ?? `Chat ${input.id}`;
-      chat = input.type === 'group'
-        ? { id: input.id, type: 'group', title }
-        : {
-          id: input.id, type: 'supergroup', title,
-          ...(input.username !== undefined ? { username: input.username } : {}),
-          ...(input.isForum === true ? { is_forum: true as const } : {}),
-        };
+      chat =
+        input.type === 'group'
+          ? { id: input.id, type: 'group', title }
+          : {
+              id: input.id,
+              type: 'supergroup',
+              title,
+              ...(input.username !== undefined ? { username: input.username } : {}),
+              ...(input.isForum === true ? { is_forum: true as const } : {}),
+            };
     }
     if (input.username !== undefined) this.chatsByUsername.set(input.username.toLowerCase(), input.id);
     this.chats.set(input.id, { chat, nextMessageId: 1, byId: new Map(), list: [], topics: new Map(), documents: [] });
@@ -208,7 +226,10 @@ export class World {
     if (typeof chatId === 'number') id = chatId;
     else if (chatId.startsWith('@')) id = this.chatsByUsername.get(chatId.slice(1).toLowerCase());
     else if (/^-?\d+$/.test(chatId)) id = Number(chatId);
-    const state = id === undefined ? undefined : this.chats.get(id) ?? (id > 0 && this.users.has(id) ? this.privateChat(id) : undefined);
+    const state =
+      id === undefined
+        ? undefined
+        : (this.chats.get(id) ?? (id > 0 && this.users.has(id) ? this.privateChat(id) : undefined));
     if (state === undefined) throw badRequest('chat not found');
     return state;
   }
@@ -253,7 +274,11 @@ export class World {
   }
 
   /** Replaces text/caption, entities and keyboard of a message, keeping the old version. */
-  edit(state: ChatState, msg: StoredMessage, next: Pick<StoredMessage, 'text' | 'caption' | 'entities' | 'reply_markup'>): void {
+  edit(
+    state: ChatState,
+    msg: StoredMessage,
+    next: Pick<StoredMessage, 'text' | 'caption' | 'entities' | 'reply_markup'>,
+  ): void {
     msg.history.push({
       entities: msg.entities,
       replaced_at: Date.now(),
@@ -274,9 +299,19 @@ export class World {
   }
 
   /** The message as the Bot API would return it. */
-  private toRaw(state: ChatState, m: StoredMessage, from: User | undefined, extra: Partial<Message> | undefined): Message {
+  private toRaw(
+    state: ChatState,
+    m: StoredMessage,
+    from: User | undefined,
+    extra: Partial<Message> | undefined,
+  ): Message {
     const sender = from ?? (m.sender === 'bot' || m.sender === 'service' ? this.bot : undefined);
-    const raw: Message = { message_id: m.message_id, date: m.date, chat: state.chat, ...(sender ? { from: sender } : {}) };
+    const raw: Message = {
+      message_id: m.message_id,
+      date: m.date,
+      chat: state.chat,
+      ...(sender ? { from: sender } : {}),
+    };
     if (m.message_thread_id !== undefined) {
       raw.message_thread_id = m.message_thread_id;
       raw.is_topic_message = true;
@@ -292,7 +327,13 @@ export class World {
       if (m.entities.length > 0) raw.entities = m.entities;
     }
     if (m.document !== undefined) {
-      const d: Document = { file_id: m.document.file_id, file_unique_id: m.document.file_unique_id, file_name: m.document.file_name, mime_type: m.document.mime_type, file_size: m.document.bytes.length };
+      const d: Document = {
+        file_id: m.document.file_id,
+        file_unique_id: m.document.file_unique_id,
+        file_name: m.document.file_name,
+        mime_type: m.document.mime_type,
+        file_size: m.document.bytes.length,
+      };
       raw.document = d;
       if (m.caption !== undefined) {
         raw.caption = m.caption;
@@ -318,7 +359,9 @@ export class World {
 
   forumTopic(t: TopicRecord): ForumTopic {
     return {
-      message_thread_id: t.message_thread_id, name: t.name, icon_color: t.icon_color,
+      message_thread_id: t.message_thread_id,
+      name: t.name,
+      icon_color: t.icon_color,
       ...(t.icon_custom_emoji_id !== undefined ? { icon_custom_emoji_id: t.icon_custom_emoji_id } : {}),
     };
   }

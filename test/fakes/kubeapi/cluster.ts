@@ -5,7 +5,15 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { reconcile } from './controllers.js';
-import { NAMESPACED, RESOURCES, type Condition, type ContainerState, type ContainerStatus, type KObj, type Resource } from './types.js';
+import {
+  NAMESPACED,
+  RESOURCES,
+  type Condition,
+  type ContainerState,
+  type ContainerStatus,
+  type KObj,
+  type Resource,
+} from './types.js';
 
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -105,7 +113,11 @@ export class ClusterState {
   list(resource: Resource, ns?: string): KObj[] {
     return [...this.objects.get(resource)!.values()]
       .filter((o) => !ns || o.metadata.namespace === ns)
-      .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name))
+      .sort(
+        (a, b) =>
+          (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
+          a.metadata.name.localeCompare(b.metadata.name),
+      )
       .map(clone);
   }
 
@@ -128,7 +140,8 @@ export class ClusterState {
     const gone = clone(o);
     gone.metadata.resourceVersion = this.nextRv();
     this.record('DELETED', resource, gone);
-    if (resource === 'pods') for (const key of [...this.logs.keys()]) if (key.startsWith(`${ns}/${name}/`)) this.logs.delete(key);
+    if (resource === 'pods')
+      for (const key of [...this.logs.keys()]) if (key.startsWith(`${ns}/${name}/`)) this.logs.delete(key);
     return clone(gone);
   }
 
@@ -139,7 +152,8 @@ export class ClusterState {
       this.floor = dropped[dropped.length - 1]!.rv;
     }
     for (const w of this.watchers) {
-      if (w.resource !== resource || (w.namespace && w.namespace !== object.metadata.namespace) || !w.matches(object)) continue;
+      if (w.resource !== resource || (w.namespace && w.namespace !== object.metadata.namespace) || !w.matches(object))
+        continue;
       w.send(type, clone(object));
     }
   }
@@ -193,7 +207,13 @@ export class ClusterState {
 
   // --- logs ---------------------------------------------------------------------------
 
-  setLogs(ns: string, pod: string, container: string, lines: readonly string[], opts: { previous?: boolean; start?: Date; stepMs?: number } = {}): void {
+  setLogs(
+    ns: string,
+    pod: string,
+    container: string,
+    lines: readonly string[],
+    opts: { previous?: boolean; start?: Date; stepMs?: number } = {},
+  ): void {
     const key = `${ns}/${pod}/${container}`;
     const entry = this.logs.get(key) ?? { current: [] };
     const start = opts.start?.getTime() ?? Date.now() - lines.length * (opts.stepMs ?? 1000);
@@ -228,7 +248,12 @@ export class ClusterState {
     return stored;
   }
 
-  setPodPhase(ns: string, pod: string, phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown', reason?: string): KObj {
+  setPodPhase(
+    ns: string,
+    pod: string,
+    phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown',
+    reason?: string,
+  ): KObj {
     const p = this.mustGet('pods', ns, pod);
     const ready = phase === 'Running';
     p.status = { ...p.status, phase, conditions: setCondition(p.status?.conditions, 'Ready', ready) };
@@ -249,11 +274,22 @@ export class ClusterState {
         s.ready = false;
         s.started = false;
         s.lastState = { terminated: { reason: 'Error', exitCode: 1, finishedAt: new Date().toISOString() } };
-        s.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off 40s restarting failed container=${s.name} pod=${pod}` } };
+        s.state = {
+          waiting: {
+            reason: 'CrashLoopBackOff',
+            message: `back-off 40s restarting failed container=${s.name} pod=${pod}`,
+          },
+        };
       },
       container,
     );
-    this.addEvent({ namespace: ns, involved: { kind: 'Pod', name: pod }, type: 'Warning', reason: 'BackOff', message: 'Back-off restarting failed container' });
+    this.addEvent({
+      namespace: ns,
+      involved: { kind: 'Pod', name: pod },
+      type: 'Warning',
+      reason: 'BackOff',
+      message: 'Back-off restarting failed container',
+    });
     return stored;
   }
 
@@ -295,7 +331,10 @@ export class ClusterState {
 
   setNodeReady(name: string, ready: boolean): KObj {
     const n = this.mustGet('nodes', undefined, name);
-    n.status = { ...n.status, conditions: setCondition(n.status?.conditions, 'Ready', ready, ready ? 'KubeletReady' : 'NodeStatusUnknown') };
+    n.status = {
+      ...n.status,
+      conditions: setCondition(n.status?.conditions, 'Ready', ready, ready ? 'KubeletReady' : 'NodeStatusUnknown'),
+    };
     return this.put('nodes', n);
   }
 
@@ -314,7 +353,12 @@ export class ClusterState {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name, namespace: e.namespace, uid: this.uid(), resourceVersion: '', creationTimestamp: at },
-      involvedObject: { kind: e.involved.kind, namespace: e.namespace, name: e.involved.name, ...(e.involved.uid ? { uid: e.involved.uid } : {}) },
+      involvedObject: {
+        kind: e.involved.kind,
+        namespace: e.namespace,
+        name: e.involved.name,
+        ...(e.involved.uid ? { uid: e.involved.uid } : {}),
+      },
       reason: e.reason,
       message: e.message,
       type: e.type,
@@ -331,6 +375,11 @@ export function setCondition(conds: Condition[] | undefined, type: string, ok: b
   const list = [...(conds ?? [])].filter((c) => c.type !== type);
   const prev = (conds ?? []).find((c) => c.type === type);
   const status = ok ? ('True' as const) : ('False' as const);
-  list.push({ type, status, lastTransitionTime: prev?.status === status ? (prev.lastTransitionTime ?? now) : now, ...(reason ? { reason } : {}) });
+  list.push({
+    type,
+    status,
+    lastTransitionTime: prev?.status === status ? (prev.lastTransitionTime ?? now) : now,
+    ...(reason ? { reason } : {}),
+  });
   return list;
 }

@@ -21,8 +21,16 @@ export function templateHash(t: PodTemplate | undefined): string {
   return createHash('sha256').update(canonical(copy)).digest('hex').slice(0, 10);
 }
 
-const ownerRef = (o: KObj) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid, controller: true, blockOwnerDeletion: true });
-const ownedBy = (child: KObj, owner: KObj) => (child.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
+const ownerRef = (o: KObj) => ({
+  apiVersion: o.apiVersion,
+  kind: o.kind,
+  name: o.metadata.name,
+  uid: o.metadata.uid,
+  controller: true,
+  blockOwnerDeletion: true,
+});
+const ownedBy = (child: KObj, owner: KObj) =>
+  (child.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
 const revisionOf = (o: KObj) => Number(o.metadata.annotations?.[REVISION] ?? 0);
 const isReady = (p: KObj) => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 const matchLabels = (o: KObj): Record<string, string> => {
@@ -31,13 +39,26 @@ const matchLabels = (o: KObj): Record<string, string> => {
 };
 
 /** Writes only when something differs, so reconcile converges. */
-function save(c: ClusterState, resource: Parameters<ClusterState['put']>[0], before: KObj | undefined, after: KObj): boolean {
+function save(
+  c: ClusterState,
+  resource: Parameters<ClusterState['put']>[0],
+  before: KObj | undefined,
+  after: KObj,
+): boolean {
   if (before && canonical(before) === canonical(after)) return false;
   c.put(resource, after);
   return true;
 }
 
-function newPod(c: ClusterState, ns: string, name: string, tpl: PodTemplate, owner: KObj, nodeName: string, extraLabels: Record<string, string>): KObj {
+function newPod(
+  c: ClusterState,
+  ns: string,
+  name: string,
+  tpl: PodTemplate,
+  owner: KObj,
+  nodeName: string,
+  extraLabels: Record<string, string>,
+): KObj {
   const now = new Date().toISOString();
   const containers: Container[] = clone(tpl.spec.containers);
   return {
@@ -108,13 +129,31 @@ function keepPods(
     for (let i = live.length; i < want; i++) {
       const name = `${owner.metadata.name}-${c.suffix(owner.metadata.name)}`;
       c.put('pods', newPod(c, ns, name, tpl, owner, nodes[i % nodes.length]!, labels));
-      c.addEvent({ namespace: ns, involved: { kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid }, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${name}` });
+      c.addEvent({
+        namespace: ns,
+        involved: { kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid },
+        type: 'Normal',
+        reason: 'SuccessfulCreate',
+        message: `Created pod: ${name}`,
+      });
       changed = true;
     }
-    const extra = live.sort((a, b) => b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp) || b.metadata.name.localeCompare(a.metadata.name)).slice(0, Math.max(0, live.length - want));
+    const extra = live
+      .sort(
+        (a, b) =>
+          b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp) ||
+          b.metadata.name.localeCompare(a.metadata.name),
+      )
+      .slice(0, Math.max(0, live.length - want));
     for (const p of extra) {
       c.remove('pods', ns, p.metadata.name);
-      c.addEvent({ namespace: ns, involved: { kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid }, type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${p.metadata.name}` });
+      c.addEvent({
+        namespace: ns,
+        involved: { kind: owner.kind, name: owner.metadata.name, uid: owner.metadata.uid },
+        type: 'Normal',
+        reason: 'SuccessfulDelete',
+        message: `Deleted pod: ${p.metadata.name}`,
+      });
       changed = true;
     }
   } else {
@@ -159,7 +198,11 @@ function reconcileDeployment(c: ClusterState, d: KObj): boolean {
         annotations: { [REVISION]: String(maxRev + 1) },
         ownerReferences: [ownerRef(d)],
       },
-      spec: { replicas: 0, selector: { matchLabels: { ...matchLabels(d), [HASH_LABEL]: hash } }, template: { ...clone(tpl), metadata: { ...clone(tpl.metadata ?? {}), labels } } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { ...matchLabels(d), [HASH_LABEL]: hash } },
+        template: { ...clone(tpl), metadata: { ...clone(tpl.metadata ?? {}), labels } },
+      },
       status: { replicas: 0, readyReplicas: 0, availableReplicas: 0, observedGeneration: 1 },
     });
     changed = true;
@@ -174,8 +217,18 @@ function reconcileDeployment(c: ClusterState, d: KObj): boolean {
     const replicas = rs.metadata.uid === current.metadata.uid ? want : 0;
     if (rs.spec?.replicas !== replicas) {
       const up = replicas > (rs.spec?.replicas ?? 0);
-      c.put('replicasets', { ...rs, metadata: { ...rs.metadata, generation: (rs.metadata.generation ?? 1) + 1 }, spec: { ...rs.spec, replicas } });
-      c.addEvent({ namespace: ns, involved: { kind: 'Deployment', name: d.metadata.name, uid: d.metadata.uid }, type: 'Normal', reason: 'ScalingReplicaSet', message: `Scaled ${up ? 'up' : 'down'} replica set ${rs.metadata.name} to ${replicas}` });
+      c.put('replicasets', {
+        ...rs,
+        metadata: { ...rs.metadata, generation: (rs.metadata.generation ?? 1) + 1 },
+        spec: { ...rs.spec, replicas },
+      });
+      c.addEvent({
+        namespace: ns,
+        involved: { kind: 'Deployment', name: d.metadata.name, uid: d.metadata.uid },
+        type: 'Normal',
+        reason: 'ScalingReplicaSet',
+        message: `Scaled ${up ? 'up' : 'down'} replica set ${rs.metadata.name} to ${replicas}`,
+      });
       changed = true;
     }
   }
@@ -195,8 +248,27 @@ function reconcileDeployment(c: ClusterState, d: KObj): boolean {
     availableReplicas: ready,
     ...(want - ready > 0 ? { unavailableReplicas: want - ready } : {}),
     conditions: [
-      { ...setCondition(d.status?.conditions, 'Available', ready >= want, ready >= want ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable').find((x) => x.type === 'Available')!, message: ready >= want ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.' },
-      { ...setCondition(d.status?.conditions, 'Progressing', true, complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated').find((x) => x.type === 'Progressing')!, message: complete ? `ReplicaSet "${cur.metadata.name}" has successfully progressed.` : `ReplicaSet "${cur.metadata.name}" is progressing.` },
+      {
+        ...setCondition(
+          d.status?.conditions,
+          'Available',
+          ready >= want,
+          ready >= want ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+        ).find((x) => x.type === 'Available')!,
+        message:
+          ready >= want ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+      },
+      {
+        ...setCondition(
+          d.status?.conditions,
+          'Progressing',
+          true,
+          complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
+        ).find((x) => x.type === 'Progressing')!,
+        message: complete
+          ? `ReplicaSet "${cur.metadata.name}" has successfully progressed.`
+          : `ReplicaSet "${cur.metadata.name}" is progressing.`,
+      },
     ],
   };
   return save(c, 'deployments', d, next) || changed;
@@ -208,7 +280,13 @@ function reconcileReplicaSet(c: ClusterState, rs: KObj): boolean {
   const pods = c.list('pods', rs.metadata.namespace).filter((p) => ownedBy(p, rs));
   const ready = pods.filter(isReady).length;
   const next = clone(rs);
-  next.status = { replicas: pods.length, fullyLabeledReplicas: pods.length, readyReplicas: ready, availableReplicas: ready, observedGeneration: rs.metadata.generation ?? 1 };
+  next.status = {
+    replicas: pods.length,
+    fullyLabeledReplicas: pods.length,
+    readyReplicas: ready,
+    availableReplicas: ready,
+    observedGeneration: rs.metadata.generation ?? 1,
+  };
   return save(c, 'replicasets', rs, next) || changed;
 }
 
@@ -216,8 +294,18 @@ function reconcileStatefulSet(c: ClusterState, s: KObj): boolean {
   const tpl = s.spec?.template ?? { spec: { containers: [] } };
   const rev = `${s.metadata.name}-${templateHash(tpl)}`;
   const nodes = nodeNames(c);
-  const want = Array.from({ length: s.spec?.replicas ?? 1 }, (_, i) => ({ name: `${s.metadata.name}-${i}`, node: nodes[i % nodes.length]! }));
-  const changed = keepPods(c, s, want, tpl, { [REVISION_LABEL]: rev }, (p) => p.metadata.labels?.[REVISION_LABEL] === rev);
+  const want = Array.from({ length: s.spec?.replicas ?? 1 }, (_, i) => ({
+    name: `${s.metadata.name}-${i}`,
+    node: nodes[i % nodes.length]!,
+  }));
+  const changed = keepPods(
+    c,
+    s,
+    want,
+    tpl,
+    { [REVISION_LABEL]: rev },
+    (p) => p.metadata.labels?.[REVISION_LABEL] === rev,
+  );
   const pods = c.list('pods', s.metadata.namespace).filter((p) => ownedBy(p, s));
   const ready = pods.filter(isReady).length;
   const next = clone(s);
@@ -243,7 +331,14 @@ function reconcileDaemonSet(c: ClusterState, ds: KObj): boolean {
     const same = existing.find((p) => p.spec?.nodeName === node && p.metadata.labels?.[REVISION_LABEL] === rev);
     return { name: same?.metadata.name ?? `${ds.metadata.name}-${c.suffix(ds.metadata.name)}`, node };
   });
-  const changed = keepPods(c, ds, want, tpl, { [REVISION_LABEL]: rev }, (p) => p.metadata.labels?.[REVISION_LABEL] === rev);
+  const changed = keepPods(
+    c,
+    ds,
+    want,
+    tpl,
+    { [REVISION_LABEL]: rev },
+    (p) => p.metadata.labels?.[REVISION_LABEL] === rev,
+  );
   const pods = c.list('pods', ns).filter((p) => ownedBy(p, ds));
   const ready = pods.filter(isReady).length;
   const next = clone(ds);

@@ -66,7 +66,8 @@ export function jsonPatch(doc: Json, ops: Json): Json {
   if (!Array.isArray(ops)) throw new PatchError('a JSON patch must be a list of operations');
   const out = structuredClone(doc);
   for (const raw of ops) {
-    if (!isObject(raw) || typeof raw.op !== 'string' || typeof raw.path !== 'string') throw new PatchError('invalid operation');
+    if (!isObject(raw) || typeof raw.op !== 'string' || typeof raw.path !== 'string')
+      throw new PatchError('invalid operation');
     const { holder, key } = parent(out, raw.path);
     const value = raw.value === undefined ? null : structuredClone(raw.value);
     const has = Array.isArray(holder) ? Number(key) < holder.length : key in holder;

@@ -28,7 +28,9 @@ export function labelMatcher(selector: string): (o: KObj) => boolean {
     } else if ((m = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(p))) {
       const [, k, op, list] = m as unknown as [string, string, string, string];
       const values = new Set(list.split(',').map((s) => s.trim()));
-      reqs.push(op === 'in' ? (l) => l[k] !== undefined && values.has(l[k]) : (l) => l[k] === undefined || !values.has(l[k]));
+      reqs.push(
+        op === 'in' ? (l) => l[k] !== undefined && values.has(l[k]) : (l) => l[k] === undefined || !values.has(l[k]),
+      );
     } else if ((m = /^(!?)([\w./-]+)$/.exec(p))) {
       const [, not, k] = m as unknown as [string, string, string];
       reqs.push(not ? (l) => !(k in l) : (l) => k in l);
@@ -62,7 +64,14 @@ export function fieldMatcher(selector: string): (o: KObj) => boolean {
       if (!m || !FIELD_PATHS.has(m[1]!)) throw new Error(`field label not supported: ${p}`);
       const [, path, op, v] = m as unknown as [string, string, string, string];
       return (o: KObj) => {
-        const actual = String(path.split('.').reduce<unknown>((acc, k) => (acc && typeof acc === 'object' ? (acc as Record<string, unknown>)[k] : undefined), o) ?? '');
+        const actual = String(
+          path
+            .split('.')
+            .reduce<unknown>(
+              (acc, k) => (acc && typeof acc === 'object' ? (acc as Record<string, unknown>)[k] : undefined),
+              o,
+            ) ?? '',
+        );
         return op === '!=' ? actual !== v : actual === v;
       };
     });

@@ -54,7 +54,16 @@ interface Route {
 }
 
 export function statusObject(code: number, reason: string, message: string, details?: Record<string, string>): Json {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  };
 }
 
 function details(r: Route, name = r.name): Record<string, string> {
@@ -64,7 +73,8 @@ function details(r: Route, name = r.name): Record<string, string> {
 const CORE_NAMED = /^\/api\/v1\/(namespaces|nodes)(?:\/([^/]+))?$/;
 const CORE_NS = /^\/api\/v1\/namespaces\/([^/]+)\/(pods|services|events)(?:\/([^/]+)(?:\/(log))?)?$/;
 const CORE_ALL = /^\/api\/v1\/(pods|services|events)$/;
-const APPS_NS = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets|daemonsets|replicasets)(?:\/([^/]+)(?:\/(scale))?)?$/;
+const APPS_NS =
+  /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets|daemonsets|replicasets)(?:\/([^/]+)(?:\/(scale))?)?$/;
 const APPS_ALL = /^\/apis\/apps\/v1\/(deployments|statefulsets|daemonsets|replicasets)$/;
 
 function route(path: string): Route | undefined {
@@ -73,19 +83,34 @@ function route(path: string): Route | undefined {
   if ((m = CORE_NAMED.exec(path))) return { resource: m[1] as Resource, ...(m[2] ? { name: d(m[2]) } : {}) };
   if ((m = CORE_NS.exec(path))) {
     if (m[4] && m[2] !== 'pods') return undefined;
-    return { resource: m[2] as Resource, namespace: d(m[1]!), ...(m[3] ? { name: d(m[3]) } : {}), ...(m[4] ? { sub: 'log' as const } : {}) };
+    return {
+      resource: m[2] as Resource,
+      namespace: d(m[1]!),
+      ...(m[3] ? { name: d(m[3]) } : {}),
+      ...(m[4] ? { sub: 'log' as const } : {}),
+    };
   }
   if ((m = CORE_ALL.exec(path))) return { resource: m[1] as Resource };
   if ((m = APPS_NS.exec(path))) {
     if (m[4] && m[2] !== 'deployments' && m[2] !== 'statefulsets') return undefined;
-    return { resource: m[2] as Resource, namespace: d(m[1]!), ...(m[3] ? { name: d(m[3]) } : {}), ...(m[4] ? { sub: 'scale' as const } : {}) };
+    return {
+      resource: m[2] as Resource,
+      namespace: d(m[1]!),
+      ...(m[3] ? { name: d(m[3]) } : {}),
+      ...(m[4] ? { sub: 'scale' as const } : {}),
+    };
   }
   if ((m = APPS_ALL.exec(path))) return { resource: m[1] as Resource };
   return undefined;
 }
 
 const allows = (rules: readonly Rule[], verb: string, resource: string, ns?: string) =>
-  rules.some((r) => (r.verbs.includes('*') || r.verbs.includes(verb)) && (r.resources.includes('*') || r.resources.includes(resource)) && (!r.namespaces || (ns !== undefined && r.namespaces.includes(ns))));
+  rules.some(
+    (r) =>
+      (r.verbs.includes('*') || r.verbs.includes(verb)) &&
+      (r.resources.includes('*') || r.resources.includes(resource)) &&
+      (!r.namespaces || (ns !== undefined && r.namespaces.includes(ns))),
+  );
 
 function send(res: ServerResponse, code: number, body: Json): void {
   const text = JSON.stringify(body);
@@ -116,9 +141,22 @@ const bare = (o: KObj): Json => {
 const scaleOf = (o: KObj): KObj => ({
   kind: 'Scale',
   apiVersion: 'autoscaling/v1',
-  metadata: { name: o.metadata.name, namespace: o.metadata.namespace!, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion, creationTimestamp: o.metadata.creationTimestamp },
+  metadata: {
+    name: o.metadata.name,
+    namespace: o.metadata.namespace!,
+    uid: o.metadata.uid,
+    resourceVersion: o.metadata.resourceVersion,
+    creationTimestamp: o.metadata.creationTimestamp,
+  },
   spec: { replicas: o.spec?.replicas ?? 1 },
-  status: { replicas: o.status?.replicas ?? 0, selector: Object.entries((o.spec?.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') },
+  status: {
+    replicas: o.status?.replicas ?? 0,
+    selector: Object.entries(
+      (o.spec?.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {},
+    )
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+  },
 });
 
 export interface FakeKubeApiOptions {
@@ -149,7 +187,8 @@ export class FakeKubeApi {
   private makeServer(): http.Server {
     const server = http.createServer((req, res) => {
       this.handle(req, res).catch((e: unknown) => {
-        if (!res.headersSent) send(res, 500, statusObject(500, 'InternalError', `fake: ${e instanceof Error ? e.message : String(e)}`));
+        if (!res.headersSent)
+          send(res, 500, statusObject(500, 'InternalError', `fake: ${e instanceof Error ? e.message : String(e)}`));
         else res.destroy();
       });
     });
@@ -227,32 +266,83 @@ export class FakeKubeApi {
     const url = new URL(req.url ?? '/', 'http://fake');
     const m = /^\/clusters\/([^/]+)(\/.*)$/.exec(url.pathname);
     const cluster = m ? this.clusters.get(m[1]!) : undefined;
-    if (!m || !cluster) return send(res, 404, statusObject(404, 'NotFound', 'the server could not find the requested resource', {}));
+    if (!m || !cluster)
+      return send(res, 404, statusObject(404, 'NotFound', 'the server could not find the requested resource', {}));
     const path = m[2]!;
     const query = Object.fromEntries(url.searchParams);
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     const id = auth ? this.tokens.get(auth[1]!) : undefined;
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
-    this.requests.push({ cluster: cluster.name, method: req.method ?? 'GET', path, query, at: Date.now(), ...(contentType ? { contentType } : {}), ...(id ? { user: id.user } : {}) });
+    this.requests.push({
+      cluster: cluster.name,
+      method: req.method ?? 'GET',
+      path,
+      query,
+      at: Date.now(),
+      ...(contentType ? { contentType } : {}),
+      ...(id ? { user: id.user } : {}),
+    });
     if (!id || id.cluster !== cluster.name) return send(res, 401, statusObject(401, 'Unauthorized', 'Unauthorized'));
 
     if (path === '/version') {
-      return send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.2', gitCommit: '0000000', gitTreeState: 'clean', buildDate: '2024-10-22T20:28:14Z', goVersion: 'go1.22.8', compiler: 'gc', platform: 'linux/amd64' });
+      return send(res, 200, {
+        major: '1',
+        minor: '31',
+        gitVersion: 'v1.31.2',
+        gitCommit: '0000000',
+        gitTreeState: 'clean',
+        buildDate: '2024-10-22T20:28:14Z',
+        goVersion: 'go1.22.8',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      });
     }
     const r = route(path);
-    if (!r) return send(res, 404, statusObject(404, 'NotFound', 'the server could not find the requested resource', {}));
+    if (!r)
+      return send(res, 404, statusObject(404, 'NotFound', 'the server could not find the requested resource', {}));
     const method = req.method ?? 'GET';
-    const verb = method === 'GET' ? (r.name ? 'get' : query.watch === 'true' || query.watch === '1' ? 'watch' : 'list') : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : '';
+    const verb =
+      method === 'GET'
+        ? r.name
+          ? 'get'
+          : query.watch === 'true' || query.watch === '1'
+            ? 'watch'
+            : 'list'
+        : method === 'PATCH'
+          ? 'patch'
+          : method === 'DELETE'
+            ? 'delete'
+            : '';
     if (!verb || (verb !== 'get' && verb !== 'list' && verb !== 'watch' && !r.name)) {
-      return send(res, 405, statusObject(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {}));
+      return send(
+        res,
+        405,
+        statusObject(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {}),
+      );
     }
     const resource = r.sub ? `${r.resource}/${r.sub}` : r.resource;
     if (!allows(id.rules, verb, resource, r.namespace)) {
-      const target = r.name ? `${qualified(r.resource)} "${r.name}" is forbidden` : `${qualified(r.resource)} is forbidden`;
+      const target = r.name
+        ? `${qualified(r.resource)} "${r.name}" is forbidden`
+        : `${qualified(r.resource)} is forbidden`;
       const scope = r.namespace ? `in the namespace "${r.namespace}"` : 'at the cluster scope';
-      return send(res, 403, statusObject(403, 'Forbidden', `${target}: User "${id.user}" cannot ${verb} resource "${resource}" in API group "${GROUP[r.resource]}" ${scope}`, details(r)));
+      return send(
+        res,
+        403,
+        statusObject(
+          403,
+          'Forbidden',
+          `${target}: User "${id.user}" cannot ${verb} resource "${resource}" in API group "${GROUP[r.resource]}" ${scope}`,
+          details(r),
+        ),
+      );
     }
-    const fault = this.faults.find((f) => (!f.method || f.method === method) && (!f.resource || f.resource === resource) && (!f.name || f.name === r.name));
+    const fault = this.faults.find(
+      (f) =>
+        (!f.method || f.method === method) &&
+        (!f.resource || f.resource === resource) &&
+        (!f.name || f.name === r.name),
+    );
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.times <= 0) this.faults.splice(this.faults.indexOf(fault), 1);
@@ -278,13 +368,34 @@ export class FakeKubeApi {
   private sendFault(res: ServerResponse, code: number, r: Route): void {
     switch (code) {
       case 409:
-        return send(res, 409, statusObject(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r.resource)} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`, details(r)));
+        return send(
+          res,
+          409,
+          statusObject(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${qualified(r.resource)} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`,
+            details(r),
+          ),
+        );
       case 410:
-        return send(res, 410, statusObject(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result.'));
+        return send(
+          res,
+          410,
+          statusObject(
+            410,
+            'Expired',
+            'The provided continue parameter is too old to display a consistent list result.',
+          ),
+        );
       case 429:
         return send(res, 429, statusObject(429, 'TooManyRequests', 'too many requests'));
       default:
-        return send(res, code, statusObject(code, code === 503 ? 'ServiceUnavailable' : 'InternalError', `fake fault ${code}`));
+        return send(
+          res,
+          code,
+          statusObject(code, code === 503 ? 'ServiceUnavailable' : 'InternalError', `fake fault ${code}`),
+        );
     }
   }
 
@@ -309,7 +420,12 @@ export class FakeKubeApi {
     let items = c.list(r.resource, r.namespace).filter(matches);
     const limit = Number(query.limit ?? 0);
     if (limit > 0) items = items.slice(0, limit);
-    send(res, 200, { kind: `${KIND[r.resource]}List`, apiVersion: apiVersionOf(r.resource), metadata: { resourceVersion: String(c.resourceVersion) }, items: items.map(bare) });
+    send(res, 200, {
+      kind: `${KIND[r.resource]}List`,
+      apiVersion: apiVersionOf(r.resource),
+      metadata: { resourceVersion: String(c.resourceVersion) },
+      items: items.map(bare),
+    });
   }
 
   private get(res: ServerResponse, c: ClusterState, r: Route): void {
@@ -318,7 +434,13 @@ export class FakeKubeApi {
     send(res, 200, (r.sub === 'scale' ? scaleOf(o) : o) as unknown as Json);
   }
 
-  private watch(req: IncomingMessage, res: ServerResponse, c: ClusterState, r: Route, query: Record<string, string>): void {
+  private watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    c: ClusterState,
+    r: Route,
+    query: Record<string, string>,
+  ): void {
     const matches = this.selectors(res, query);
     if (!matches) return;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
@@ -336,12 +458,18 @@ export class FakeKubeApi {
         res.end();
         return;
       }
-      for (const ch of changes) if (ch.resource === r.resource && inScope(ch.object)) write(ch.type, ch.object as unknown as Json);
+      for (const ch of changes)
+        if (ch.resource === r.resource && inScope(ch.object)) write(ch.type, ch.object as unknown as Json);
     } else {
       for (const o of c.list(r.resource, r.namespace)) if (matches(o)) write('ADDED', o as unknown as Json);
     }
     this.streams.add(res);
-    const stop = c.watch({ resource: r.resource, ...(r.namespace ? { namespace: r.namespace } : {}), matches, send: (type, o) => write(type, o as unknown as Json) });
+    const stop = c.watch({
+      resource: r.resource,
+      ...(r.namespace ? { namespace: r.namespace } : {}),
+      matches,
+      send: (type, o) => write(type, o as unknown as Json),
+    });
     const timeout = Number(query.timeoutSeconds ?? 0);
     const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
     const cleanup = () => {
@@ -358,11 +486,26 @@ export class FakeKubeApi {
     if (!pod) return this.notFound(res, r);
     const names = (pod.spec?.containers ?? []).map((x) => x.name);
     const container = query.container || (names.length === 1 ? names[0]! : undefined);
-    if (!container) return send(res, 400, statusObject(400, 'BadRequest', `a container name must be specified for pod ${r.name}, choose one of: [${names.join(' ')}]`));
-    if (!names.includes(container)) return send(res, 400, statusObject(400, 'BadRequest', `container ${container} is not valid for pod ${r.name}`));
+    if (!container)
+      return send(
+        res,
+        400,
+        statusObject(
+          400,
+          'BadRequest',
+          `a container name must be specified for pod ${r.name}, choose one of: [${names.join(' ')}]`,
+        ),
+      );
+    if (!names.includes(container))
+      return send(res, 400, statusObject(400, 'BadRequest', `container ${container} is not valid for pod ${r.name}`));
     const previous = query.previous === 'true';
     let lines = c.logsOf(r.namespace!, r.name!, container, previous);
-    if (!lines) return send(res, 400, statusObject(400, 'BadRequest', `previous terminated container "${container}" in pod "${r.name}" not found`));
+    if (!lines)
+      return send(
+        res,
+        400,
+        statusObject(400, 'BadRequest', `previous terminated container "${container}" in pod "${r.name}" not found`),
+      );
     if (query.sinceSeconds) {
       const since = Date.now() - Number(query.sinceSeconds) * 1000;
       lines = lines.filter((l) => l.time.getTime() >= since);
@@ -385,7 +528,14 @@ export class FakeKubeApi {
     pump();
   }
 
-  private async patch(req: IncomingMessage, res: ServerResponse, c: ClusterState, r: Route, query: Record<string, string>, contentType: string | undefined): Promise<void> {
+  private async patch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    c: ClusterState,
+    r: Route,
+    query: Record<string, string>,
+    contentType: string | undefined,
+  ): Promise<void> {
     const raw = await readBody(req);
     const obj = c.get(r.resource, r.namespace, r.name!);
     if (!obj) return this.notFound(res, r);
@@ -414,24 +564,64 @@ export class FakeKubeApi {
       patched = apply(clone(base));
     } catch (e) {
       if (e instanceof UnsupportedMedia) {
-        return send(res, 415, statusObject(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`));
+        return send(
+          res,
+          415,
+          statusObject(
+            415,
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+          ),
+        );
       }
       if (e instanceof PatchError) return send(res, 422, statusObject(422, 'Invalid', e.message, details(r)));
       throw e;
     }
     if (patched.metadata?.resourceVersion !== obj.metadata.resourceVersion) {
-      return send(res, 409, statusObject(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r.resource)} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`, details(r)));
+      return send(
+        res,
+        409,
+        statusObject(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on ${qualified(r.resource)} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`,
+          details(r),
+        ),
+      );
     }
     if (patched.metadata.name !== obj.metadata.name || patched.metadata.namespace !== obj.metadata.namespace) {
-      return send(res, 422, statusObject(422, 'Invalid', `${KIND[r.resource]} "${r.name}" is invalid: metadata.name: Invalid value: field is immutable`, details(r)));
+      return send(
+        res,
+        422,
+        statusObject(
+          422,
+          'Invalid',
+          `${KIND[r.resource]} "${r.name}" is invalid: metadata.name: Invalid value: field is immutable`,
+          details(r),
+        ),
+      );
     }
     const replicas = patched.spec?.replicas;
     if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) {
-      const who = r.sub === 'scale' ? `Scale.autoscaling "${r.name}"` : `${KIND[r.resource]}.${GROUP[r.resource] || 'core'} "${r.name}"`;
-      return send(res, 422, statusObject(422, 'Invalid', `${who} is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, details(r)));
+      const who =
+        r.sub === 'scale'
+          ? `Scale.autoscaling "${r.name}"`
+          : `${KIND[r.resource]}.${GROUP[r.resource] || 'core'} "${r.name}"`;
+      return send(
+        res,
+        422,
+        statusObject(
+          422,
+          'Invalid',
+          `${who} is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
+          details(r),
+        ),
+      );
     }
-    let next: KObj = r.sub === 'scale' ? { ...obj, spec: { ...obj.spec, replicas: replicas ?? obj.spec?.replicas ?? 1 } } : patched;
-    if (canonical(next.spec) !== canonical(obj.spec)) next = { ...next, metadata: { ...next.metadata, generation: (obj.metadata.generation ?? 1) + 1 } };
+    let next: KObj =
+      r.sub === 'scale' ? { ...obj, spec: { ...obj.spec, replicas: replicas ?? obj.spec?.replicas ?? 1 } } : patched;
+    if (canonical(next.spec) !== canonical(obj.spec))
+      next = { ...next, metadata: { ...next.metadata, generation: (obj.metadata.generation ?? 1) + 1 } };
     if (query.dryRun === 'All') {
       return send(res, 200, (r.sub === 'scale' ? scaleOf(next) : next) as unknown as Json);
     }
@@ -447,7 +637,13 @@ export class FakeKubeApi {
     if (query.dryRun === 'All') return send(res, 200, shown as unknown as Json);
     c.remove(r.resource, r.namespace, r.name!);
     if (r.resource === 'pods') {
-      c.addEvent({ namespace: r.namespace!, involved: { kind: 'Pod', name: r.name!, uid: obj.metadata.uid }, type: 'Normal', reason: 'Killing', message: `Stopping container ${obj.spec?.containers?.[0]?.name ?? ''}` });
+      c.addEvent({
+        namespace: r.namespace!,
+        involved: { kind: 'Pod', name: r.name!, uid: obj.metadata.uid },
+        type: 'Normal',
+        reason: 'Killing',
+        message: `Stopping container ${obj.spec?.containers?.[0]?.name ?? ''}`,
+      });
     }
     c.changed();
     send(res, 200, shown as unknown as Json);

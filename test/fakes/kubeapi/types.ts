@@ -112,7 +112,17 @@ export type Resource =
   | 'namespaces'
   | 'events';
 
-export const RESOURCES: readonly Resource[] = ['pods', 'deployments', 'statefulsets', 'daemonsets', 'replicasets', 'services', 'nodes', 'namespaces', 'events'];
+export const RESOURCES: readonly Resource[] = [
+  'pods',
+  'deployments',
+  'statefulsets',
+  'daemonsets',
+  'replicasets',
+  'services',
+  'nodes',
+  'namespaces',
+  'events',
+];
 
 export const GROUP: Readonly<Record<Resource, '' | 'apps'>> = {
   pods: '',

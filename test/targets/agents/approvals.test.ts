@@ -19,7 +19,8 @@ const at = (userId: number, name: string): Principal => ({
   transport: 'tg',
   userId,
   chatId: -100,
-  chatKind: 'group', name,
+  chatKind: 'group',
+  name,
 });
 const admin = at(20, '@ada');
 const operator = at(10, '@alice');
@@ -65,7 +66,12 @@ async function start(script: unknown, env: Record<string, string> = {}, surface 
       },
     });
   }
-  const lines = () => (existsSync(record) ? readFileSync(record, 'utf8').split('\n').filter((l) => l !== '') : []);
+  const lines = () =>
+    existsSync(record)
+      ? readFileSync(record, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [];
   const events = () => lines().map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
     t,
@@ -150,18 +156,20 @@ describe('agent tool calls as approval cards', () => {
     await until(() => r.changes.some((c) => c.approval.id === third && c.approval.state === 'cancelled'), 'withdrawn');
     expect((await press(r, admin, 2, 'approve')).kind).toBe('refused');
 
-    expect(toolEntries(r)).toEqual([
-      'agent approval_requested',
-      'button forbidden',
-      'button forbidden',
-      'button approved',
-      'agent started',
-      'agent ok',
-      'agent approval_requested',
-      'button rejected',
-      'agent approval_requested',
-      'agent cancelled',
-    ].reverse());
+    expect(toolEntries(r)).toEqual(
+      [
+        'agent approval_requested',
+        'button forbidden',
+        'button forbidden',
+        'button approved',
+        'agent started',
+        'agent ok',
+        'agent approval_requested',
+        'button rejected',
+        'agent approval_requested',
+        'agent cancelled',
+      ].reverse(),
+    );
     const tokens = await r.t.app.metrics.registry.getSingleMetricAsString('teleops_agent_tokens_total');
     expect(tokens).toContain('teleops_agent_tokens_total{agent="claude",kind="input"} 10');
   });

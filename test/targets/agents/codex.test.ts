@@ -13,21 +13,41 @@ afterEach(() => {
   h = undefined;
 });
 
-const prompts = (h: Harness) => h.record().filter((e) => e.event === 'prompt') as { text: string; resume: string | null; thread: Record<string, unknown> }[];
+const prompts = (h: Harness) =>
+  h.record().filter((e) => e.event === 'prompt') as {
+    text: string;
+    resume: string | null;
+    thread: Record<string, unknown>;
+  }[];
 const decisions = (h: Harness) => h.record().filter((e) => e.event === 'decision');
-const starts = (h: Harness) => h.record().filter((e) => e.event === 'start') as { argv: string[]; env: Record<string, string> }[];
+const starts = (h: Harness) =>
+  h.record().filter((e) => e.event === 'start') as { argv: string[]; env: Record<string, string> }[];
 
 describe('Codex sessions through codex app-server (fake)', () => {
   it('streams the answer, accepts an allowed command, declines a denied file change, and counts tokens', async () => {
     h = harness({ allow: { command: true } });
     h.script({
       threadId: 'thr-1',
-      turns: [{ usage: { inputTokens: 700, outputTokens: 300 }, steps: [{ text: 'Running the tests.\n' }, { command: 'npm test' }, { file: 'evil.sh', diff: '+rm -rf /' }, { text: 'Done.\n' }] }],
+      turns: [
+        {
+          usage: { inputTokens: 700, outputTokens: 300 },
+          steps: [
+            { text: 'Running the tests.\n' },
+            { command: 'npm test' },
+            { file: 'evil.sh', diff: '+rm -rf /' },
+            { text: 'Done.\n' },
+          ],
+        },
+      ],
     });
     await h.run('agent.new', { kind: 'codex', name: 'cx', prompt: 'fix it' });
     await h.target.sessions!.idle('cx');
     expect(starts(h)[0]!.argv).toEqual(['app-server']);
-    expect(prompts(h)[0]).toMatchObject({ text: 'fix it', resume: null, thread: { approvalPolicy: 'untrusted', sandbox: 'workspace-write' } });
+    expect(prompts(h)[0]).toMatchObject({
+      text: 'fix it',
+      resume: null,
+      thread: { approvalPolicy: 'untrusted', sandbox: 'workspace-write' },
+    });
     expect(h.asked.map((r) => [r.tool, r.input])).toEqual([
       ['command', { command: 'npm test', cwd: expect.any(String) }],
       ['fileChange', { changes: [{ path: 'evil.sh', kind: { type: 'add' }, diff: '+rm -rf /' }] }],
@@ -44,14 +64,15 @@ describe('Codex sessions through codex app-server (fake)', () => {
     expect(h.cards.some((c) => plainText(c).includes('Running the tests.') && plainText(c).includes('🟡'))).toBe(true);
   });
 
-  it('gives app-server OPENAI_API_KEY and none of teleops\' secrets', async () => {
+  it("gives app-server OPENAI_API_KEY and none of teleops' secrets", async () => {
     h = harness();
     h.script({ threadId: 't', turns: [{ steps: [{ text: 'hi' }] }] });
     await h.run('agent.new', { kind: 'codex', name: 'env', prompt: 'hi' });
     await h.target.sessions!.idle('env');
     const env = starts(h)[0]!.env;
     expect(env.OPENAI_API_KEY).toBe(OPENAI_KEY);
-    for (const k of [...Object.keys(TELEOPS_SECRETS), 'ANTHROPIC_API_KEY', 'AI_API_KEY']) expect(env[k], k).toBeUndefined();
+    for (const k of [...Object.keys(TELEOPS_SECRETS), 'ANTHROPIC_API_KEY', 'AI_API_KEY'])
+      expect(env[k], k).toBeUndefined();
   });
 
   it('interrupts a running turn with turn/interrupt', async () => {

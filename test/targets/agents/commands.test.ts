@@ -6,7 +6,12 @@ import { harness } from './helpers.js';
 
 describe('/agent new arguments', () => {
   it('takes a directory only when the third word is a path, and the prompt as typed', () => {
-    expect(parseNew('claude build /srv/app fix "the"  tests')).toEqual({ kind: 'claude', name: 'build', dir: '/srv/app', prompt: 'fix "the"  tests' });
+    expect(parseNew('claude build /srv/app fix "the"  tests')).toEqual({
+      kind: 'claude',
+      name: 'build',
+      dir: '/srv/app',
+      prompt: 'fix "the"  tests',
+    });
     expect(parseNew('Codex build fix it')).toEqual({ kind: 'codex', name: 'build', prompt: 'fix it' });
     expect(parseNew('claude build')).toEqual({ kind: 'claude', name: 'build' });
     expect(parseNew('')).toEqual({});
@@ -25,11 +30,20 @@ describe('/agent commands through the registry', () => {
       expect(look('/agent ls')).toEqual(['agent.ls', {}]);
       expect(look('/agents')).toEqual(['agent.ls', {}]);
       expect(look('/agent log build')).toEqual(['agent.log', { name: 'build' }]);
-      expect(look('/agent build fix the "flaky" test')).toEqual(['agent.prompt', { name: 'build', prompt: 'fix the "flaky" test' }]);
-      expect(look('/agent new claude build /srv/app fix it')).toEqual(['agent.new', { kind: 'claude', name: 'build', dir: '/srv/app', prompt: 'fix it' }]);
+      expect(look('/agent build fix the "flaky" test')).toEqual([
+        'agent.prompt',
+        { name: 'build', prompt: 'fix the "flaky" test' },
+      ]);
+      expect(look('/agent new claude build /srv/app fix it')).toEqual([
+        'agent.new',
+        { kind: 'claude', name: 'build', dir: '/srv/app', prompt: 'fix it' },
+      ]);
       expect(look('/agent stop build')).toEqual(['agent.stop', { name: 'build' }]);
       expect(look('/agent end build')).toEqual(['agent.end', { name: 'build' }]);
-      expect(look('/agent')).toEqual(['usage', '/agent needs a session name, or one of: new, ls, log, stop, end. Usage: /agent <name> <prompt...>']);
+      expect(look('/agent')).toEqual([
+        'usage',
+        '/agent needs a session name, or one of: new, ls, log, stop, end. Usage: /agent <name> <prompt...>',
+      ]);
     } finally {
       h.close();
     }

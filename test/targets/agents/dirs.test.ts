@@ -33,17 +33,22 @@ describe('staysInside', () => {
     const seen = { inside: 0, outside: 0 };
     const segment = fc.constantFrom('src', 'deep', 'a.ts', '..', '.', 'up', 'src-link', 'secret.env', 'new.txt', '');
     await fc.assert(
-      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 6, size: 'max' }), fc.boolean(), fc.constantFrom('file_path', 'path'), async (segs, absolute, key) => {
-        const p = absolute ? `${dir}/${segs.join('/')}` : segs.join('/');
-        const ok = await staysInside({ [key]: p }, dir);
-        const target = realTarget(p);
-        if (ok) {
-          seen.inside++;
-          // Without `..`, path.resolve and the kernel agree on where the path leads.
-          expect(p.split('/').includes('..'), p).toBe(false);
-          expect(target !== undefined && inside(target, dir), p).toBe(true);
-        } else seen.outside++;
-      }),
+      fc.asyncProperty(
+        fc.array(segment, { minLength: 1, maxLength: 6, size: 'max' }),
+        fc.boolean(),
+        fc.constantFrom('file_path', 'path'),
+        async (segs, absolute, key) => {
+          const p = absolute ? `${dir}/${segs.join('/')}` : segs.join('/');
+          const ok = await staysInside({ [key]: p }, dir);
+          const target = realTarget(p);
+          if (ok) {
+            seen.inside++;
+            // Without `..`, path.resolve and the kernel agree on where the path leads.
+            expect(p.split('/').includes('..'), p).toBe(false);
+            expect(target !== undefined && inside(target, dir), p).toBe(true);
+          } else seen.outside++;
+        },
+      ),
       { numRuns: 300 },
     );
     expect(seen.inside).toBeGreaterThan(0);

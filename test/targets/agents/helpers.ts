@@ -11,14 +11,24 @@ import type { Alert } from '../../../src/core/alerts.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import type { Result } from '../../../src/core/result.js';
-import { createAgentsTarget, MIGRATIONS, readAgentSettings, type AgentSettings, type ToolRequest } from '../../../src/targets/agents/index.js';
+import {
+  createAgentsTarget,
+  MIGRATIONS,
+  readAgentSettings,
+  type AgentSettings,
+  type ToolRequest,
+} from '../../../src/targets/agents/index.js';
 import type { AgentKind } from '../../../src/targets/agents/store.js';
 
 export const FAKES = resolve(import.meta.dirname, '../../fakes/agents');
 export const ANTHROPIC_KEY = 'sk-ant-fake-anthropic-key-0123456789';
 export const OPENAI_KEY = 'sk-fake-openai-key-0123456789abcdef';
 /** teleops' own secrets, set in this process's environment: no agent may see them. */
-export const TELEOPS_SECRETS = { TELEGRAM_BOT_TOKEN: '123456:AAE-fake-bot-token-abcdefghijklmnop', AUDIT_HMAC_KEY: 'fake-hmac-key-0123456789', GEMINI_API_KEY: 'AIzaFakeGeminiKey0123456789abcdefghijk' };
+export const TELEOPS_SECRETS = {
+  TELEGRAM_BOT_TOKEN: '123456:AAE-fake-bot-token-abcdefghijklmnop',
+  AUDIT_HMAC_KEY: 'fake-hmac-key-0123456789',
+  GEMINI_API_KEY: 'AIzaFakeGeminiKey0123456789abcdefghijk',
+};
 
 export const ctx: ActionContext = {
   operator: { userId: 1, chatId: 99, role: 'admin', display: '@admin' },
@@ -87,22 +97,25 @@ export function harness(opts: HarnessOptions = {}, existing?: { dir: string }): 
   const cards: Result[] = [];
   const tokens: [AgentKind, number, number][] = [];
   const redactor = createRedactor([ANTHROPIC_KEY, OPENAI_KEY, ...Object.values(TELEOPS_SECRETS)]);
-  const target = createAgentsTarget({ ...parsed.settings, ...opts.settings }, {
-    onTokens: (kind, input, output) => tokens.push([kind, input, output]),
-    db,
-    alerts: { raise: (a) => alerts.push(a) },
-    log: silentLogger(),
-    redactor,
-    gate: async (req) => {
-      asked.push(req);
-      if (opts.hold?.includes(req.tool)) {
-        await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
-        return { allow: true, reason: 'too late' };
-      }
-      const allow = opts.allow?.[req.tool] ?? false;
-      return { allow, reason: allow ? 'approved by @admin' : 'denied by @admin' };
+  const target = createAgentsTarget(
+    { ...parsed.settings, ...opts.settings },
+    {
+      onTokens: (kind, input, output) => tokens.push([kind, input, output]),
+      db,
+      alerts: { raise: (a) => alerts.push(a) },
+      log: silentLogger(),
+      redactor,
+      gate: async (req) => {
+        asked.push(req);
+        if (opts.hold?.includes(req.tool)) {
+          await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
+          return { allow: true, reason: 'too late' };
+        }
+        const allow = opts.allow?.[req.tool] ?? false;
+        return { allow, reason: allow ? 'approved by @admin' : 'denied by @admin' };
+      },
     },
-  });
+  );
   target.onCard((c) => cards.push(c));
   const find = (name: string): AnyAction => {
     const a = target.actions.find((x) => x.name === name);
@@ -121,7 +134,10 @@ export function harness(opts: HarnessOptions = {}, existing?: { dir: string }): 
     script: (s) => writeFileSync(scriptPath, JSON.stringify(s)),
     record: () =>
       existsSync(recordPath)
-        ? readFileSync(recordPath, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+        ? readFileSync(recordPath, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
         : [],
     run: async (name, raw) => {
       const a = find(name);

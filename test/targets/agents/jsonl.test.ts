@@ -15,16 +15,25 @@ function readAll(text: string, cuts: number[], max?: number): JsonLine[] {
   return [...out, ...r.end()];
 }
 
-const message = fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null)), { maxKeys: 4 });
+const message = fc.dictionary(
+  fc.string({ maxLength: 8 }),
+  fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null)),
+  { maxKeys: 4 },
+);
 
 describe('JsonLineReader', () => {
   it('yields the same messages however the stream is cut into chunks', () => {
     fc.assert(
-      fc.property(fc.array(message, { size: 'max', maxLength: 40 }), fc.array(fc.nat(), { maxLength: 20 }), fc.boolean(), (msgs, cuts, trailingNewline) => {
-        const text = msgs.map((m) => JSON.stringify(m)).join('\n') + (trailingNewline ? '\n' : '');
-        const got = readAll(text, cuts);
-        expect(got).toEqual(msgs.map((value) => ({ kind: 'message', value })));
-      }),
+      fc.property(
+        fc.array(message, { size: 'max', maxLength: 40 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        fc.boolean(),
+        (msgs, cuts, trailingNewline) => {
+          const text = msgs.map((m) => JSON.stringify(m)).join('\n') + (trailingNewline ? '\n' : '');
+          const got = readAll(text, cuts);
+          expect(got).toEqual(msgs.map((value) => ({ kind: 'message', value })));
+        },
+      ),
     );
   });
 

@@ -26,7 +26,11 @@ const SERVE = ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.2; done'];
 const KEYED = 'tik-keyed';
 const KEY_BODY = Array.from({ length: 8 }, (_, i) => `MIIEowIBAAKCAQEA${String(i).repeat(48)}`).join('\n');
 /** A private key on the command line, long enough that a 300-character cut falls between its markers. */
-const KEY_CMD = ['sh', '-c', `echo "-----BEGIN RSA PRIVATE KEY-----\n${KEY_BODY}\n-----END RSA PRIVATE KEY-----" >/dev/null; exec sleep 3600`];
+const KEY_CMD = [
+  'sh',
+  '-c',
+  `echo "-----BEGIN RSA PRIVATE KEY-----\n${KEY_BODY}\n-----END RSA PRIVATE KEY-----" >/dev/null; exec sleep 3600`,
+];
 
 describe.skipIf(!env)('docker actions against a real engine', () => {
   const e = env!;
@@ -54,7 +58,13 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     await Promise.all(
       Array.from({ length: 9 }, async (_, i) => {
         const name = `${P}-bulk-${i}`;
-        const c = await createTestContainer(e.docker, { name, cmd: SERVE, suite: e.suite, start: false, labels: { [COMPOSE_PROJECT]: `${P}bulk`, [COMPOSE_SERVICE]: `s${i}` } });
+        const c = await createTestContainer(e.docker, {
+          name,
+          cmd: SERVE,
+          suite: e.suite,
+          start: false,
+          labels: { [COMPOSE_PROJECT]: `${P}bulk`, [COMPOSE_SERVICE]: `s${i}` },
+        });
         ids[name] = c.id;
       }),
     );
@@ -75,7 +85,9 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
       `🟢 ${P}-shop-db`,
       `🟢 ${P}-shop-web`,
     ]);
-    expect(lines[standalone + 1]).toMatch(new RegExp(`^🟢 ${P}-solo · Up (Less than a second|\\d+ seconds?) · teleops-test/busybox:latest$`));
+    expect(lines[standalone + 1]).toMatch(
+      new RegExp(`^🟢 ${P}-solo · Up (Less than a second|\\d+ seconds?) · teleops-test/busybox:latest$`),
+    );
     expect(t).toContain('9 stopped containers not shown.');
     const rows = r.buttons!;
     expect(rows).toHaveLength(6);
@@ -84,7 +96,9 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
       { label: '🔄 Restart', action: 'docker.restart', params: { container: `${P}-scaled-1` } },
       { label: '⏹ Stop', action: 'docker.stop', params: { container: `${P}-scaled-1` } },
     ]);
-    expect(rows[5]).toEqual([{ label: 'Show all (+9 stopped)', action: 'docker.ps', params: { all: true, filter: P } }]);
+    expect(rows[5]).toEqual([
+      { label: 'Show all (+9 stopped)', action: 'docker.ps', params: { all: true, filter: P } },
+    ]);
   });
 
   it('paginates with ◀/▶ buttons that call docker.ps with a page', async () => {
@@ -99,16 +113,25 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     const t2 = plainText(second);
     expect(t2).toContain('page 2/2');
     expect(t2.split('\n').filter((l) => l.startsWith('🟢'))).toHaveLength(4);
-    expect(second.buttons!.at(-1)).toEqual([{ label: '◀ Previous', action: 'docker.ps', params: { all: true, filter: P, page: 1 } }]);
+    expect(second.buttons!.at(-1)).toEqual([
+      { label: '◀ Previous', action: 'docker.ps', params: { all: true, filter: P, page: 1 } },
+    ]);
   });
 
   it('shows the restart count of a container that keeps restarting', async () => {
-    await createTestContainer(e.docker, { name: `${P}-loop`, cmd: ['sh', '-c', 'sleep 0.3; exit 1'], suite: e.suite, restart: 'always' });
+    await createTestContainer(e.docker, {
+      name: `${P}-loop`,
+      cmd: ['sh', '-c', 'sleep 0.3; exit 1'],
+      suite: e.suite,
+      restart: 'always',
+    });
     const row = await waitFor(async () => {
       const t = plainText(await runAction(actions, 'docker.ps', { all: true, filter: `${P}-loop` }));
       return /restarts [2-9]/.test(t) ? t.split('\n')[1] : undefined;
     }, 'a few restarts');
-    expect(row).toMatch(new RegExp(`^(🟢|🔁|🔴) ${P}-loop · (Up|Restarting|Exited).* · restarts \\d+ · teleops-test/busybox:latest$`));
+    expect(row).toMatch(
+      new RegExp(`^(🟢|🔁|🔴) ${P}-loop · (Up|Restarting|Exited).* · restarts \\d+ · teleops-test/busybox:latest$`),
+    );
     await e.docker.getContainer(`${P}-loop`).remove({ force: true });
   });
 
@@ -118,13 +141,21 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     await createTestContainer(e.docker, { name, cmd: ['sh', '-c', 'exit 3'], suite: e.suite, restart: 'always' });
     try {
       // The Engine's back-off doubles after each exit, so the loop soon spends most of its time restarting.
-      const r = await waitFor(async () => {
-        const out = await runAction(actions, 'docker.ps', { filter: name });
-        return /^🔁 .* · last exit 3 · /m.test(plainText(out)) ? out : undefined;
-      }, 'the container caught restarting', 20_000);
+      const r = await waitFor(
+        async () => {
+          const out = await runAction(actions, 'docker.ps', { filter: name });
+          return /^🔁 .* · last exit 3 · /m.test(plainText(out)) ? out : undefined;
+        },
+        'the container caught restarting',
+        20_000,
+      );
       const t = plainText(r);
       expect(t).toContain(`Running containers: 1 (1 restarting) matching ${name}`);
-      expect(t.split('\n')[1]).toMatch(new RegExp(`^🔁 ${name} · Restarting \\(3\\) .* · restarts [1-9]\\d* · last exit 3 · teleops-test/busybox:latest$`));
+      expect(t.split('\n')[1]).toMatch(
+        new RegExp(
+          `^🔁 ${name} · Restarting \\(3\\) .* · restarts [1-9]\\d* · last exit 3 · teleops-test/busybox:latest$`,
+        ),
+      );
       expect(t).not.toContain('not shown');
       expect(r.buttons![0]!.map((b) => b.action)).toEqual(['docker.logs', 'docker.restart', 'docker.start']);
     } finally {
@@ -159,7 +190,8 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     // What the transport sends: the whole message through the redactor again.
     const sent = createRedactor([]).redact(plainText(r));
     expect(sent).toContain('Command: sh -c echo "[REDACTED]" >/dev/null; exec sleep 3600');
-    for (const after of ['Exit code: 0', 'Restart policy: no', 'Ports: none', 'Env (names only): PLAIN']) expect(sent).toContain(after);
+    for (const after of ['Exit code: 0', 'Restart policy: no', 'Ports: none', 'Env (names only): PLAIN'])
+      expect(sent).toContain(after);
     expect(sent).not.toContain('MIIEowIBAAKCAQEA');
   });
 
@@ -173,21 +205,36 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
 
   it('refuses ambiguous and unknown references with close matches', async () => {
     await expect(runAction(actions, 'docker.inspect', { container: `${P}shop/worker` })).rejects.toThrow(
-      new RegExp(`^"${P}shop/worker" matches 2 containers: ${P}-scaled-1 \\(\\w{12}\\), ${P}-scaled-2 \\(\\w{12}\\); use the name or a longer id$`),
+      new RegExp(
+        `^"${P}shop/worker" matches 2 containers: ${P}-scaled-1 \\(\\w{12}\\), ${P}-scaled-2 \\(\\w{12}\\); use the name or a longer id$`,
+      ),
     );
-    await expect(runAction(actions, 'docker.inspect', { container: `${P}-shop-wbe` })).rejects.toThrow(new RegExp(`^no container "${P}-shop-wbe"; did you mean [^;]*\\b${P}-shop-web\\b`));
-    await expect(runAction(actions, 'docker.inspect', { container: `${P}-nothing-like-it` })).rejects.toThrow(ActionError);
-    expect(() => byName(actions, 'docker.inspect').params.parse({ container: '--privileged' })).toThrow(/a name, an id prefix/);
+    await expect(runAction(actions, 'docker.inspect', { container: `${P}-shop-wbe` })).rejects.toThrow(
+      new RegExp(`^no container "${P}-shop-wbe"; did you mean [^;]*\\b${P}-shop-web\\b`),
+    );
+    await expect(runAction(actions, 'docker.inspect', { container: `${P}-nothing-like-it` })).rejects.toThrow(
+      ActionError,
+    );
+    expect(() => byName(actions, 'docker.inspect').params.parse({ container: '--privileged' })).toThrow(
+      /a name, an id prefix/,
+    );
   });
 
   it('takes one stats snapshot, CPU % as docker stats computes it', async () => {
     const r = await runAction(actions, 'docker.stats', { container: `${P}-solo` });
     const t = plainText(r);
     expect(t).toMatch(/NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS/);
-    expect(t).toMatch(new RegExp(`${P}-solo\\s+\\d+\\.\\d\\d%\\s+[\\d.]+(B|KiB|MiB) / 64MiB\\s+\\d+\\.\\d\\d%\\s+0B / 0B\\s+\\S+ / \\S+\\s+[12]$`, 'm'));
+    expect(t).toMatch(
+      new RegExp(
+        `${P}-solo\\s+\\d+\\.\\d\\d%\\s+[\\d.]+(B|KiB|MiB) / 64MiB\\s+\\d+\\.\\d\\d%\\s+0B / 0B\\s+\\S+ / \\S+\\s+[12]$`,
+        'm',
+      ),
+    );
     const everyone = plainText(await runAction(actions, 'docker.stats', {}));
     expect(everyone).toContain(`${P}-shop-web`);
-    await expect(runAction(actions, 'docker.stats', { container: `${P}-bulk-0` })).rejects.toThrow(`container ${P}-bulk-0 is not running (created)`);
+    await expect(runAction(actions, 'docker.stats', { container: `${P}-bulk-0` })).rejects.toThrow(
+      `container ${P}-bulk-0 is not running (created)`,
+    );
   });
 
   it('/docker stats of every container samples them together: one wait for the second reading, not one per batch', async () => {
@@ -229,12 +276,24 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     try {
       const r = await runAction(actions, 'docker.df', {});
       // The Engine's own answer, read with a plain client, for the counts the table must show.
-      const raw = (await e.docker.df()) as { Images: { Containers: number }[]; Containers: { State: string }[]; Volumes: { Name: string }[] };
+      const raw = (await e.docker.df()) as {
+        Images: { Containers: number }[];
+        Containers: { State: string }[];
+        Volumes: { Name: string }[];
+      };
       const t = plainText(r);
-      const rows = new Map(t.split('\n').slice(2).map((l) => [l.split(/ {2,}/)[0], l.split(/ {2,}/)] as const));
+      const rows = new Map(
+        t
+          .split('\n')
+          .slice(2)
+          .map((l) => [l.split(/ {2,}/)[0], l.split(/ {2,}/)] as const),
+      );
       expect(t.split('\n')[0]).toBe('💾 Docker disk usage');
       expect([...rows.keys()]).toEqual(['Images', 'Containers', 'Local volumes', 'Build cache']);
-      expect(rows.get('Images')!.slice(1, 3)).toEqual([String(raw.Images.length), String(raw.Images.filter((i) => i.Containers > 0).length)]);
+      expect(rows.get('Images')!.slice(1, 3)).toEqual([
+        String(raw.Images.length),
+        String(raw.Images.filter((i) => i.Containers > 0).length),
+      ]);
       expect(Number(rows.get('Containers')![1])).toBe(raw.Containers.length);
       expect(Number(rows.get('Containers')![2])).toBe(raw.Containers.filter((c) => c.State === 'running').length);
       expect(raw.Volumes.some((v) => v.Name === vol)).toBe(true);
@@ -253,13 +312,21 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     expect(stop.risk).toBe('destructive');
     expect(stop.subject!({ container: name })).toBe(`container ${name}`);
     const preview = await stop.preview!(actionContext(), { container: name });
-    expect(plainText({ blocks: preview })).toMatch(new RegExp(`🟢 ${name} \\(${id.slice(0, 12)}\\): running · up \\d+s`));
-    expect(plainText({ blocks: preview })).toContain(`Stopping sends SIGTERM to ${name}, then SIGKILL if it is still running after 10 s: this can take up to 10 s.`);
+    expect(plainText({ blocks: preview })).toMatch(
+      new RegExp(`🟢 ${name} \\(${id.slice(0, 12)}\\): running · up \\d+s`),
+    );
+    expect(plainText({ blocks: preview })).toContain(
+      `Stopping sends SIGTERM to ${name}, then SIGKILL if it is still running after 10 s: this can take up to 10 s.`,
+    );
     const start = byName(actions, 'docker.start');
-    await expect(start.preview!(actionContext(), { container: name })).rejects.toThrow(new ActionError(`container ${name} is already running; nothing to start`));
+    await expect(start.preview!(actionContext(), { container: name })).rejects.toThrow(
+      new ActionError(`container ${name} is already running; nothing to start`),
+    );
 
     const stopped = await runAction(actions, 'docker.stop', { container: name });
-    expect(plainText(stopped)).toMatch(new RegExp(`^Stopped ${name} \\(\\w{12}\\)\\n🔴 ${name} \\(\\w{12}\\): exited · exit code 0`));
+    expect(plainText(stopped)).toMatch(
+      new RegExp(`^Stopped ${name} \\(\\w{12}\\)\\n🔴 ${name} \\(\\w{12}\\): exited · exit code 0`),
+    );
     expect(stopped.buttons![0]![2]).toEqual({ label: '▶️ Start', action: 'docker.start', params: { container: name } });
     expect((await e.docker.getContainer(id).inspect()).State.Running).toBe(false);
     expect(stops.consume(id)).toBe(true);
@@ -267,11 +334,15 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     const again = await runAction(actions, 'docker.stop', { container: name });
     expect(plainText(again)).toContain('Not running, nothing to stop:');
     // No approval card for a stop that would do nothing: the preview refuses at once.
-    await expect(stop.preview!(actionContext(), { container: name })).rejects.toThrow(new ActionError(`container ${name} is already stopped (exited); nothing to stop`));
+    await expect(stop.preview!(actionContext(), { container: name })).rejects.toThrow(
+      new ActionError(`container ${name} is already stopped (exited); nothing to stop`),
+    );
     expect(plainText({ blocks: await start.preview!(actionContext(), { container: name }) })).toContain(': exited');
 
     const started = await runAction(actions, 'docker.start', { container: name });
-    expect(plainText(started)).toMatch(new RegExp(`^Started ${name} \\(\\w{12}\\)\\n🟢 ${name} \\(\\w{12}\\): running · up \\d+s`));
+    expect(plainText(started)).toMatch(
+      new RegExp(`^Started ${name} \\(\\w{12}\\)\\n🟢 ${name} \\(\\w{12}\\): running · up \\d+s`),
+    );
     expect(byName(actions, 'docker.start').risk).toBe('write');
 
     const before = (await e.docker.getContainer(id).inspect()).State.StartedAt;
@@ -290,7 +361,12 @@ describe.skipIf(!env)('docker actions against a real engine', () => {
     const preview = await byName(actions, 'docker.restart').preview!(actionContext(), { container: `${P}-gone` });
     expect(plainText({ blocks: preview })).toContain('running');
     await e.docker.getContainer(c.id).remove({ force: true });
-    await waitFor(async () => ((await port.list({ all: true })).some((x) => x.id === c.id) ? undefined : true), 'removal');
-    await expect(runAction(actions, 'docker.restart', { container: `${P}-gone` })).rejects.toThrow(`no container "${P}-gone"`);
+    await waitFor(
+      async () => ((await port.list({ all: true })).some((x) => x.id === c.id) ? undefined : true),
+      'removal',
+    );
+    await expect(runAction(actions, 'docker.restart', { container: `${P}-gone` })).rejects.toThrow(
+      `no container "${P}-gone"`,
+    );
   });
 });

@@ -46,7 +46,12 @@ const signal = (): AbortSignal => new AbortController().signal;
 
 describe('engineHttp', () => {
   it('sends the query as the Engine reads it: objects (filters) as JSON', async () => {
-    const value = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.dictionary(fc.string(), fc.array(fc.string(), { maxLength: 3 })));
+    const value = fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.boolean(),
+      fc.dictionary(fc.string(), fc.array(fc.string(), { maxLength: 3 })),
+    );
     await fc.assert(
       fc.asyncProperty(fc.dictionary(fc.stringMatching(/^[a-z][a-z_]{0,9}$/), value, { maxKeys: 5 }), async (query) => {
         let seen: URLSearchParams | undefined;
@@ -79,7 +84,12 @@ describe('engineHttp', () => {
   it('posts an empty body with a length of zero', async () => {
     let seen: { method?: string; length?: string; chunked?: string; body: string } | undefined;
     handler = (req, body, res) => {
-      seen = { method: req.method, length: req.headers['content-length'], chunked: req.headers['transfer-encoding'], body };
+      seen = {
+        method: req.method,
+        length: req.headers['content-length'],
+        chunked: req.headers['transfer-encoding'],
+        body,
+      };
       res.writeHead(204).end();
     };
     await http.call('POST', '/containers/x/stop', { t: 10 }, signal());
@@ -98,7 +108,10 @@ describe('engineHttp', () => {
     expect(err).toMatchObject({ statusCode: 409, detail: 'Conflict. The container is paused' });
 
     handler = (_req, _b, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('plain failure');
-    await expect(http.call('GET', '/x', {}, signal())).rejects.toMatchObject({ statusCode: 500, detail: 'plain failure' });
+    await expect(http.call('GET', '/x', {}, signal())).rejects.toMatchObject({
+      statusCode: 500,
+      detail: 'plain failure',
+    });
     await expect(http.stream('/x', {}, signal())).rejects.toMatchObject({ statusCode: 500, detail: 'plain failure' });
   });
 
@@ -111,7 +124,9 @@ describe('engineHttp', () => {
 
   it('says so in one line when the Engine sends malformed JSON', async () => {
     handler = (_req, _b, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[{"Id": ');
-    await expect(http.call('GET', '/containers/json', {}, signal())).rejects.toThrow(new ActionError('Docker sent malformed JSON'));
+    await expect(http.call('GET', '/containers/json', {}, signal())).rejects.toThrow(
+      new ActionError('Docker sent malformed JSON'),
+    );
   });
 
   it('ends a call cut off by its signal, midway through the body too, with the reason', async () => {
@@ -147,7 +162,8 @@ describe('engineHttp', () => {
 });
 
 describe('the port over odd Engine answers', () => {
-  const port = (): ReturnType<typeof createDockerPort> => createDockerPort({ host: `unix://${socketPath}`, timeoutMs: 2000 });
+  const port = (): ReturnType<typeof createDockerPort> =>
+    createDockerPort({ host: `unix://${socketPath}`, timeoutMs: 2000 });
 
   it('names each failure in one operator-facing line', async () => {
     handler = (_req, _b, res) => json(res, 404, { message: 'No such container: api' });
@@ -155,9 +171,13 @@ describe('the port over odd Engine answers', () => {
     handler = (_req, _b, res) => json(res, 409, { message: 'container is paused' });
     await expect(port().stop('api')).rejects.toThrow(new ActionError('Docker refused: container is paused'));
     handler = (_req, _b, res) => json(res, 500, { message: 'disk full' });
-    await expect(port().list({ all: true })).rejects.toThrow(new ActionError('Docker error 500 (list containers): disk full'));
+    await expect(port().list({ all: true })).rejects.toThrow(
+      new ActionError('Docker error 500 (list containers): disk full'),
+    );
     handler = (_req, _b, res) => json(res, 200, [{ Id: 42 }]);
-    await expect(port().list({ all: true })).rejects.toThrow(new ActionError('Docker sent an unexpected answer (list containers)'));
+    await expect(port().list({ all: true })).rejects.toThrow(
+      new ActionError('Docker sent an unexpected answer (list containers)'),
+    );
   });
 
   it('tells start and stop that did something from those that found it done', async () => {

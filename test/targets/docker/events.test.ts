@@ -63,7 +63,11 @@ describe.skipIf(!env)('docker events → alerts, against a real engine', () => {
   const ours = (): Alert[] => sink.alerts.filter((a) => a.key.startsWith('docker:') && ids.has(a.key.split(':')[1]!));
   const ids = new Set<string>();
   const alertsFor = (id: string): Alert[] => sink.alerts.filter((a) => a.key.split(':')[1] === id);
-  const make = async (name: string, cmd: string[], extra: Partial<Parameters<typeof createTestContainer>[1]> = {}): Promise<string> => {
+  const make = async (
+    name: string,
+    cmd: string[],
+    extra: Partial<Parameters<typeof createTestContainer>[1]> = {},
+  ): Promise<string> => {
     const c = await createTestContainer(e.docker, { name, cmd, suite: e.suite, ...extra });
     ids.add(c.id);
     return c.id;
@@ -75,7 +79,14 @@ describe.skipIf(!env)('docker events → alerts, against a real engine', () => {
   };
 
   beforeAll(async () => {
-    events = startDockerEvents({ port, sink, stops, redactor, log: silentLogger(), backoff: { initialMs: 100, maxMs: 400 } });
+    events = startDockerEvents({
+      port,
+      sink,
+      stops,
+      redactor,
+      log: silentLogger(),
+      backoff: { initialMs: 100, maxMs: 400 },
+    });
     await waitFor(() => (events.state() === 'up' ? true : undefined), 'event stream');
   });
   afterAll(async () => {
@@ -83,7 +94,11 @@ describe.skipIf(!env)('docker events → alerts, against a real engine', () => {
   });
 
   it('raises exactly one alert for a crash, with its last log lines and buttons', async () => {
-    const id = await make(`${P}-crash`, ['sh', '-c', 'echo starting; echo "\u001b[31mfatal: boom\u001b[0m" >&2; exit 3']);
+    const id = await make(`${P}-crash`, [
+      'sh',
+      '-c',
+      'echo starting; echo "\u001b[31mfatal: boom\u001b[0m" >&2; exit 3',
+    ]);
     const [alert] = await waitFor(() => (alertsFor(id).length > 0 ? alertsFor(id) : undefined), 'crash alert');
     expect(alert!.key).toBe(`docker:${id}:die`);
     expect(alert!.source).toBe('docker');
@@ -128,15 +143,24 @@ describe.skipIf(!env)('docker events → alerts, against a real engine', () => {
     // Both exit non-zero when stopped: 143 from the trap, 137 from SIGKILL.
     const stopped = await make(`${P}-stopped`, ['sh', '-c', 'trap "exit 143" TERM; while :; do sleep 0.2; done']);
     const killed = await make(`${P}-killed`, ['sh', '-c', 'exec sleep 3600']);
-    await waitFor(async () => ((await e.docker.getContainer(stopped).inspect()).State.Running ? true : undefined), 'start');
+    await waitFor(
+      async () => ((await e.docker.getContainer(stopped).inspect()).State.Running ? true : undefined),
+      'start',
+    );
     await runAction(actions, 'docker.stop', { container: `${P}-stopped` });
     expect((await e.docker.getContainer(stopped).inspect()).State.ExitCode).toBe(143);
     await e.docker.getContainer(killed).kill();
-    await waitFor(async () => ((await e.docker.getContainer(killed).inspect()).State.Running ? undefined : true), 'kill');
+    await waitFor(
+      async () => ((await e.docker.getContainer(killed).inspect()).State.Running ? undefined : true),
+      'kill',
+    );
     // The stop registry on its own (no kill event): a stop teleops expects is not a crash.
     const expected = await make(`${P}-expected`, ['sh', '-c', 'sleep 0.5; exit 1']);
     stops.expect(expected);
-    await waitFor(async () => ((await e.docker.getContainer(expected).inspect()).State.Status === 'exited' ? true : undefined), 'exit');
+    await waitFor(
+      async () => ((await e.docker.getContainer(expected).inspect()).State.Status === 'exited' ? true : undefined),
+      'exit',
+    );
     await settle('quiet');
     expect(alertsFor(stopped)).toEqual([]);
     expect(alertsFor(killed)).toEqual([]);
@@ -176,7 +200,14 @@ describe.skipIf(!env)('reconnecting when the daemon goes away', () => {
   it('waits for a socket that appears later, notices it going away, and comes back', async () => {
     const sink = collectingSink();
     const port = createDockerPort({ host: `unix://${relay.path}`, timeoutMs: 2000 });
-    const events = startDockerEvents({ port, sink, stops: createExpectedStops(), redactor, log: silentLogger(), backoff: { initialMs: 50, maxMs: 200 } });
+    const events = startDockerEvents({
+      port,
+      sink,
+      stops: createExpectedStops(),
+      redactor,
+      log: silentLogger(),
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
     try {
       await new Promise((r) => setTimeout(r, 300));
       expect(events.state()).toBe('down');
@@ -186,8 +217,15 @@ describe.skipIf(!env)('reconnecting when the daemon goes away', () => {
       await relay.down();
       await waitFor(() => (events.state() === 'down' ? true : undefined), 'noticing the daemon is gone');
       // A crash while disconnected is replayed from the Engine's buffer after reconnecting.
-      const c = await createTestContainer(e.docker, { name: `${P}-while-away`, cmd: ['sh', '-c', 'exit 4'], suite: e.suite });
-      await waitFor(async () => ((await e.docker.getContainer(c.id).inspect()).State.Status === 'exited' ? true : undefined), 'exit');
+      const c = await createTestContainer(e.docker, {
+        name: `${P}-while-away`,
+        cmd: ['sh', '-c', 'exit 4'],
+        suite: e.suite,
+      });
+      await waitFor(
+        async () => ((await e.docker.getContainer(c.id).inspect()).State.Status === 'exited' ? true : undefined),
+        'exit',
+      );
       await relay.up();
       await waitFor(() => (events.state() === 'up' ? true : undefined), 'reconnection');
       const alerts = await waitFor(() => {
@@ -197,7 +235,11 @@ describe.skipIf(!env)('reconnecting when the daemon goes away', () => {
       expect(plainText(alerts[0]!.result)).toContain('exited with code 4');
 
       // And one after the reconnection, live.
-      const d = await createTestContainer(e.docker, { name: `${P}-after`, cmd: ['sh', '-c', 'exit 5'], suite: e.suite });
+      const d = await createTestContainer(e.docker, {
+        name: `${P}-after`,
+        cmd: ['sh', '-c', 'exit 5'],
+        suite: e.suite,
+      });
       await waitFor(() => (sink.alerts.some((x) => x.key === `docker:${d.id}:die`) ? true : undefined), 'a live crash');
       expect(sink.alerts.filter((x) => x.key === `docker:${c.id}:die`)).toHaveLength(1);
     } finally {

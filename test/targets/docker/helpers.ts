@@ -23,7 +23,12 @@ export function byName(actions: readonly AnyAction[], name: string): AnyAction {
 }
 
 /** Validates raw params with the action's schema, as the dispatcher does, then runs it. */
-export async function runAction(actions: readonly AnyAction[], name: string, raw: Record<string, unknown>, signal?: AbortSignal): Promise<Result> {
+export async function runAction(
+  actions: readonly AnyAction[],
+  name: string,
+  raw: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<Result> {
   const a = byName(actions, name);
   return a.run(actionContext(signal), a.params.parse(raw));
 }

@@ -21,7 +21,8 @@ describe('parseSince', () => {
     expect(parseSince('1h30m', now)).toBe(now / 1000 - 5400);
     expect(parseSince('2025-05-31T00:00:00Z', now)).toBe(Date.parse('2025-05-31T00:00:00Z') / 1000);
     expect(parseSince('2025-05-31', now)).toBe(Date.parse('2025-05-31') / 1000);
-    for (const bad of ['', '10', 'soon', '0s', '-5m', '2025-13-45T99:99', 'now; rm -rf /']) expect(parseSince(bad, now)).toBeUndefined();
+    for (const bad of ['', '10', 'soon', '0s', '-5m', '2025-13-45T99:99', 'now; rm -rf /'])
+      expect(parseSince(bad, now)).toBeUndefined();
   });
 
   it('is always a whole number of seconds in the past for any duration', () => {
@@ -40,21 +41,35 @@ describe('parseLogsArgs', () => {
     expect(parseLogsArgs(['api'])).toEqual({ container: 'api' });
     expect(parseLogsArgs(['api', '100'])).toEqual({ container: 'api', lines: 100 });
     expect(parseLogsArgs(['api', '10m', '100'])).toEqual({ container: 'api', since: '10m', lines: 100 });
-    expect(parseLogsArgs(['api', '100', 'connection', 'refused'])).toEqual({ container: 'api', lines: 100, grep: 'connection refused' });
+    expect(parseLogsArgs(['api', '100', 'connection', 'refused'])).toEqual({
+      container: 'api',
+      lines: 100,
+      grep: 'connection refused',
+    });
     expect(parseLogsArgs(['api', '100', '404'])).toEqual({ container: 'api', lines: 100, grep: '404' });
   });
 
   it('gives back what was written, in the documented order', () => {
     const word = fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9=_:.]{0,10}$/).filter((w) => parseSince(w, 0) === undefined);
     fc.assert(
-      fc.property(fc.option(fc.integer({ min: 1, max: 5000 })), fc.option(fc.constantFrom('5m', '2h', '1d', '2025-01-31T12:00:00Z')), fc.array(word, { maxLength: 4 }), (lines, since, grep) => {
-        const tokens = ['api', ...(lines === null ? [] : [String(lines)]), ...(since === null ? [] : [since]), ...grep];
-        const want: Record<string, unknown> = { container: 'api' };
-        if (lines !== null) want.lines = lines;
-        if (since !== null) want.since = since;
-        if (grep.length > 0) want.grep = grep.join(' ');
-        expect(parseLogsArgs(tokens)).toEqual(want);
-      }),
+      fc.property(
+        fc.option(fc.integer({ min: 1, max: 5000 })),
+        fc.option(fc.constantFrom('5m', '2h', '1d', '2025-01-31T12:00:00Z')),
+        fc.array(word, { maxLength: 4 }),
+        (lines, since, grep) => {
+          const tokens = [
+            'api',
+            ...(lines === null ? [] : [String(lines)]),
+            ...(since === null ? [] : [since]),
+            ...grep,
+          ];
+          const want: Record<string, unknown> = { container: 'api' };
+          if (lines !== null) want.lines = lines;
+          if (since !== null) want.since = since;
+          if (grep.length > 0) want.grep = grep.join(' ');
+          expect(parseLogsArgs(tokens)).toEqual(want);
+        },
+      ),
     );
   });
 });
@@ -106,7 +121,12 @@ describe.skipIf(!env)('docker.logs against a real engine', () => {
   };
   const actions = dockerActions({ port, stops: createExpectedStops(), redactor });
   const logs = (raw: Record<string, unknown>): Promise<Result> => runAction(actions, 'docker.logs', raw);
-  const expectedChatty = ['red line', 'password=hunter2', 'err-line', ...Array.from({ length: 300 }, (_, i) => `line ${i}`)];
+  const expectedChatty = [
+    'red line',
+    'password=hunter2',
+    'err-line',
+    ...Array.from({ length: 300 }, (_, i) => `line ${i}`),
+  ];
 
   beforeAll(async () => {
     const script = [
@@ -120,14 +140,47 @@ describe.skipIf(!env)('docker.logs against a real engine', () => {
     ].join('; ');
     await Promise.all([
       createTestContainer(e.docker, { name: `${P}-chatty`, cmd: ['sh', '-c', script], suite: e.suite }),
-      createTestContainer(e.docker, { name: `${P}-many`, cmd: ['sh', '-c', 'seq 1 20000; exec sleep 3600'], suite: e.suite }),
-      createTestContainer(e.docker, { name: `${P}-long`, cmd: ['sh', '-c', 'printf "%s\\n" "$LONG"; echo "key AKIAIOSFODNN7EXAMPLE and $SECRET"; echo done; exec sleep 3600'], env: [`LONG=${LONG_LINE}`, `SECRET=${SECRET}`], suite: e.suite }),
-      createTestContainer(e.docker, { name: `${P}-tty`, cmd: ['sh', '-c', 'echo tty-line; exec sleep 3600'], suite: e.suite, tty: true }),
+      createTestContainer(e.docker, {
+        name: `${P}-many`,
+        cmd: ['sh', '-c', 'seq 1 20000; exec sleep 3600'],
+        suite: e.suite,
+      }),
+      createTestContainer(e.docker, {
+        name: `${P}-long`,
+        cmd: [
+          'sh',
+          '-c',
+          'printf "%s\\n" "$LONG"; echo "key AKIAIOSFODNN7EXAMPLE and $SECRET"; echo done; exec sleep 3600',
+        ],
+        env: [`LONG=${LONG_LINE}`, `SECRET=${SECRET}`],
+        suite: e.suite,
+      }),
+      createTestContainer(e.docker, {
+        name: `${P}-tty`,
+        cmd: ['sh', '-c', 'echo tty-line; exec sleep 3600'],
+        suite: e.suite,
+        tty: true,
+      }),
       // ~18 MB of log, then a marker.
-      createTestContainer(e.docker, { name: `${P}-big`, cmd: ['sh', '-c', `yes ${'x'.repeat(300)} | head -n 60000; echo last-line; exec sleep 3600`], suite: e.suite }),
+      createTestContainer(e.docker, {
+        name: `${P}-big`,
+        cmd: ['sh', '-c', `yes ${'x'.repeat(300)} | head -n 60000; echo last-line; exec sleep 3600`],
+        suite: e.suite,
+      }),
     ]);
-    for (const [name, last] of [[`${P}-chatty`, 'line 299'], [`${P}-many`, '20000'], [`${P}-tty`, 'tty-line'], [`${P}-long`, 'done'], [`${P}-big`, 'last-line']] as const) {
-      await waitFor(async () => ((await outputLines(await logs({ container: name, lines: 1 })))[0] === last ? true : undefined), `${name} to log ${last}`, 60_000, 200);
+    for (const [name, last] of [
+      [`${P}-chatty`, 'line 299'],
+      [`${P}-many`, '20000'],
+      [`${P}-tty`, 'tty-line'],
+      [`${P}-long`, 'done'],
+      [`${P}-big`, 'last-line'],
+    ] as const) {
+      await waitFor(
+        async () => ((await outputLines(await logs({ container: name, lines: 1 })))[0] === last ? true : undefined),
+        `${name} to log ${last}`,
+        60_000,
+        200,
+      );
     }
   }, 90_000);
 
@@ -173,7 +226,8 @@ describe.skipIf(!env)('docker.logs against a real engine', () => {
     expect(pieces.slice(0, -2).join('')).toBe(redactor.redact(LONG_LINE));
     // What reaches the document: the attachment through the transport's line stream.
     const document = await readText(Readable.from([raw]).pipe(redactor.lineStream()));
-    for (const secret of [SECRET, SK, BOT_TOKEN.split(':')[1]!, SECRET.slice(0, 12), SECRET.slice(-12)]) expect(document).not.toContain(secret);
+    for (const secret of [SECRET, SK, BOT_TOKEN.split(':')[1]!, SECRET.slice(0, 12), SECRET.slice(-12)])
+      expect(document).not.toContain(secret);
     expect(document.split(REDACTED)).toHaveLength(7);
   });
 

@@ -36,7 +36,7 @@ async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
 const kind = fc.constantFrom<StreamKind>('stdout', 'stderr');
 
 describe('demux', () => {
-  it('recovers each stream\'s bytes however the wire splits the frames', async () => {
+  it("recovers each stream's bytes however the wire splits the frames", async () => {
     // size 'max': fast-check's default keeps payloads under about ten bytes, so a frame's
     // size never needed its second byte.
     let big = 0;
@@ -77,29 +77,41 @@ describe('toLines', () => {
   const plain = (): ReturnType<ReturnType<typeof createRedactor>['splitter']> => createRedactor([]).splitter();
   const text = fc.string({ unit: fc.constantFrom('a', 'é', '€', '𝄞', ' ', '\x1b', 'z'), maxLength: 30, size: 'max' });
 
-  it('gives back each stream\'s lines, with UTF-8 split anywhere and streams interleaved', async () => {
+  it("gives back each stream's lines, with UTF-8 split anywhere and streams interleaved", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(kind, text), { maxLength: 20, size: 'max' }), fc.array(fc.nat(), { maxLength: 10 }), async (lines, offsets) => {
-        const frames: LogFrame[] = [];
-        for (const k of ['stdout', 'stderr'] as const) {
-          const bytes = Buffer.from(lines.filter(([s]) => s === k).map(([, t]) => `${t}\n`).join(''), 'utf8');
-          for (const piece of cut(bytes, offsets)) if (piece.length > 0) frames.push({ stream: k, data: piece });
-        }
-        // Interleave: alternate the two streams' pieces.
-        const out = frames.filter((f) => f.stream === 'stdout');
-        const err = frames.filter((f) => f.stream === 'stderr');
-        const mixed: LogFrame[] = [];
-        while (out.length > 0 || err.length > 0) {
-          const a = out.shift();
-          const b = err.shift();
-          if (a) mixed.push(a);
-          if (b) mixed.push(b);
-        }
-        const got = await all(toLines(from(mixed), plain));
-        for (const k of ['stdout', 'stderr'] as const) {
-          expect(got.filter((l) => l.stream === k).map((l) => l.text)).toEqual(lines.filter(([s]) => s === k).map(([, t]) => t));
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(kind, text), { maxLength: 20, size: 'max' }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        async (lines, offsets) => {
+          const frames: LogFrame[] = [];
+          for (const k of ['stdout', 'stderr'] as const) {
+            const bytes = Buffer.from(
+              lines
+                .filter(([s]) => s === k)
+                .map(([, t]) => `${t}\n`)
+                .join(''),
+              'utf8',
+            );
+            for (const piece of cut(bytes, offsets)) if (piece.length > 0) frames.push({ stream: k, data: piece });
+          }
+          // Interleave: alternate the two streams' pieces.
+          const out = frames.filter((f) => f.stream === 'stdout');
+          const err = frames.filter((f) => f.stream === 'stderr');
+          const mixed: LogFrame[] = [];
+          while (out.length > 0 || err.length > 0) {
+            const a = out.shift();
+            const b = err.shift();
+            if (a) mixed.push(a);
+            if (b) mixed.push(b);
+          }
+          const got = await all(toLines(from(mixed), plain));
+          for (const k of ['stdout', 'stderr'] as const) {
+            expect(got.filter((l) => l.stream === k).map((l) => l.text)).toEqual(
+              lines.filter(([s]) => s === k).map(([, t]) => t),
+            );
+          }
+        },
+      ),
     );
   });
 
@@ -110,7 +122,11 @@ describe('toLines', () => {
 
   it('cuts a line that never ends into bounded pieces', async () => {
     const chunk = Buffer.from('y'.repeat(1000));
-    const got = await all(toLines(from(Array.from({ length: 50 }, () => ({ stream: 'stdout' as const, data: chunk }))), () => createRedactor([]).splitter(4096)));
+    const got = await all(
+      toLines(from(Array.from({ length: 50 }, () => ({ stream: 'stdout' as const, data: chunk }))), () =>
+        createRedactor([]).splitter(4096),
+      ),
+    );
     expect(got.every((l) => l.text.length <= 4096 + MATCH_OVERLAP)).toBe(true);
     expect(got.map((l) => l.text).join('')).toBe('y'.repeat(50_000));
   });

@@ -24,22 +24,36 @@ describe('parseDockerHost', () => {
     expect(parseDockerHost('tcp://127.0.0.1:2375')).toEqual({ kind: 'tcp', hostname: '127.0.0.1', port: 2375 });
     expect(parseDockerHost('tcp://docker.internal')).toEqual({ kind: 'tcp', hostname: 'docker.internal', port: 2375 });
     expect(parseDockerHost('tcp://[::1]:2376')).toEqual({ kind: 'tcp', hostname: '::1', port: 2376 });
-    for (const bad of ['unix://relative.sock', 'http://x:1', 'ssh://me@host', 'tcp://a:99999', 'tcp://a b:1', '/var/run/docker.sock']) {
+    for (const bad of [
+      'unix://relative.sock',
+      'http://x:1',
+      'ssh://me@host',
+      'tcp://a:99999',
+      'tcp://a b:1',
+      '/var/run/docker.sock',
+    ]) {
       expect(() => parseDockerHost(bad)).toThrow(/^DOCKER_HOST /);
     }
   });
 
   it('either parses or throws one line, for any input', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string().map((s) => `tcp://${s}`), fc.string().map((s) => `unix://${s}`)), (s) => {
-        try {
-          const a = parseDockerHost(s);
-          if (a.kind === 'tcp') expect(a.port).toBeGreaterThan(0);
-          else expect(a.socketPath.startsWith('/')).toBe(true);
-        } catch (e) {
-          expect((e as Error).message).toMatch(/^DOCKER_HOST [^\n]*$/s);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string().map((s) => `tcp://${s}`),
+          fc.string().map((s) => `unix://${s}`),
+        ),
+        (s) => {
+          try {
+            const a = parseDockerHost(s);
+            if (a.kind === 'tcp') expect(a.port).toBeGreaterThan(0);
+            else expect(a.socketPath.startsWith('/')).toBe(true);
+          } catch (e) {
+            expect((e as Error).message).toMatch(/^DOCKER_HOST [^\n]*$/s);
+          }
+        },
+      ),
     );
   });
 });
@@ -71,10 +85,19 @@ describe('an Engine that is not there', () => {
 
   it('reports the target as down, and actions fail with that line', async () => {
     const host = `unix://${join(dir, 'gone.sock')}`;
-    const target = createDockerTarget({ host, timeoutMs: 2000 }, collectingSink(), silentLogger(), { redactor: createRedactor([]) });
-    expect(await target.health()).toEqual({ state: 'down', detail: `Docker is not reachable at ${host}: connect ENOENT` });
+    const target = createDockerTarget({ host, timeoutMs: 2000 }, collectingSink(), silentLogger(), {
+      redactor: createRedactor([]),
+    });
+    expect(await target.health()).toEqual({
+      state: 'down',
+      detail: `Docker is not reachable at ${host}: connect ENOENT`,
+    });
     expect((await target.integration.check(new AbortController().signal)).state).toBe('down');
-    for (const [name, params] of [['docker.ps', {}], ['docker.logs', { container: 'api' }], ['docker.restart', { container: 'api' }]] as const) {
+    for (const [name, params] of [
+      ['docker.ps', {}],
+      ['docker.logs', { container: 'api' }],
+      ['docker.restart', { container: 'api' }],
+    ] as const) {
       const err = await runAction(target.actions, name, params).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ActionError);
       expect((err as Error).message).toBe(`Docker is not reachable at ${host}: connect ENOENT`);
@@ -87,12 +110,31 @@ describe('an Engine that is not there', () => {
       if (!r.ok) throw new Error(r.problems.join('; '));
       const db = openDb(join(dir, 'state'));
       dbs.push(db);
-      return buildTarget(dockerModule, { config: r.config, alerts: collectingSink(), log: silentLogger(), db, redactor: createRedactor(r.config.secrets) });
+      return buildTarget(dockerModule, {
+        config: r.config,
+        alerts: collectingSink(),
+        log: silentLogger(),
+        db,
+        redactor: createRedactor(r.config.secrets),
+      });
     };
     const host = `unix://${join(dir, 'configured.sock')}`;
     const on = await make({ DOCKER_HOST: host });
-    expect(on?.actions.map((a) => a.name)).toEqual(['docker.ps', 'docker.inspect', 'docker.logs', 'docker.stats', 'docker.top', 'docker.df', 'docker.start', 'docker.stop', 'docker.restart']);
-    expect(await on?.integration?.check(new AbortController().signal)).toEqual({ state: 'down', detail: `Docker is not reachable at ${host}: connect ENOENT` });
+    expect(on?.actions.map((a) => a.name)).toEqual([
+      'docker.ps',
+      'docker.inspect',
+      'docker.logs',
+      'docker.stats',
+      'docker.top',
+      'docker.df',
+      'docker.start',
+      'docker.stop',
+      'docker.restart',
+    ]);
+    expect(await on?.integration?.check(new AbortController().signal)).toEqual({
+      state: 'down',
+      detail: `Docker is not reachable at ${host}: connect ENOENT`,
+    });
     const off = await make({ DOCKER_ENABLED: 'false' });
     expect(off?.actions).toEqual([]);
     expect((await off?.integration?.check(new AbortController().signal))?.state).toBe('disabled');
@@ -107,7 +149,9 @@ describe('an Engine that is not there', () => {
     const t0 = Date.now();
     await expect(port.list({ all: false })).rejects.toThrow(/^Docker did not answer within 0.3s \(list containers\)$/);
     await expect(port.logs('abc', { tail: 1 })).rejects.toThrow(/did not answer/);
-    await expect(port.events({ actions: ['die'] }, new AbortController().signal)).rejects.toThrow(/did not answer within 0.3s \(events\)/);
+    await expect(port.events({ actions: ['die'] }, new AbortController().signal)).rejects.toThrow(
+      /did not answer within 0.3s \(events\)/,
+    );
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
@@ -139,7 +183,9 @@ describe.skipIf(!env)('the port against a real engine', () => {
   });
 
   it('is healthy through the target', async () => {
-    const target = createDockerTarget({ host: env!.host }, collectingSink(), silentLogger(), { redactor: createRedactor([]) });
+    const target = createDockerTarget({ host: env!.host }, collectingSink(), silentLogger(), {
+      redactor: createRedactor([]),
+    });
     const h = await target.health();
     expect(h.state).toBe('up');
     expect(h.detail).toMatch(new RegExp(`^Engine \\S+ \\(API 1\\.\\d+\\) at ${env!.host}$`));

@@ -12,7 +12,9 @@ const REST = `${ALNUM}_.-`;
 function validByHand(s: string): boolean {
   const parts = s.split('/');
   if (parts.length > 2) return false;
-  return parts.every((p) => p.length >= 1 && p.length <= 128 && ALNUM.includes(p[0]!) && [...p].every((ch) => REST.includes(ch)));
+  return parts.every(
+    (p) => p.length >= 1 && p.length <= 128 && ALNUM.includes(p[0]!) && [...p].every((ch) => REST.includes(ch)),
+  );
 }
 
 const segment = fc
@@ -42,10 +44,15 @@ describe('container reference validation', () => {
   });
 
   it('agrees with a hand-written check on arbitrary strings', () => {
-    const anyChar = fc.string({ unit: fc.constantFrom(...REST, '/', ' ', '-', ';', '$', '\n', '`', 'é', '\u0000', '*'), maxLength: 40 });
-    fc.assert(fc.property(fc.oneof(anyChar, fc.string({ maxLength: 40 })), (s) => {
-      expect(isContainerRef(s)).toBe(validByHand(s));
-    }));;
+    const anyChar = fc.string({
+      unit: fc.constantFrom(...REST, '/', ' ', '-', ';', '$', '\n', '`', 'é', '\u0000', '*'),
+      maxLength: 40,
+    });
+    fc.assert(
+      fc.property(fc.oneof(anyChar, fc.string({ maxLength: 40 })), (s) => {
+        expect(isContainerRef(s)).toBe(validByHand(s));
+      }),
+    );
   });
 
   it('never accepts a leading dash, whitespace or shell syntax', () => {
@@ -80,7 +87,7 @@ describe('resolveContainer', () => {
     );
   });
 
-  it('finds a container by an id prefix that is unique and not someone\'s name', () => {
+  it("finds a container by an id prefix that is unique and not someone's name", () => {
     fc.assert(
       fc.property(world, fc.integer({ min: 3, max: 64 }), (cs, len) => {
         for (const x of cs) {
@@ -120,7 +127,12 @@ describe('resolveContainer', () => {
     c: `9c8d${'2'.repeat(60)}`,
     d: `abcd${'3'.repeat(60)}`,
   };
-  const cs = [c('api', ids.a, 'shop', 'api'), c('web-1', ids.b, 'shop', 'web'), c('web-2', ids.c, 'shop', 'web'), c('abc', ids.d)];
+  const cs = [
+    c('api', ids.a, 'shop', 'api'),
+    c('web-1', ids.b, 'shop', 'web'),
+    c('web-2', ids.c, 'shop', 'web'),
+    c('abc', ids.d),
+  ];
 
   it('prefers an exact name over an id prefix, like the Docker CLI', () => {
     expect(resolveContainer('abc', cs).name).toBe('abc');
@@ -129,7 +141,9 @@ describe('resolveContainer', () => {
 
   it('resolves compose project/service from the labels, and refuses a scaled service', () => {
     expect(resolveContainer('shop/api', cs).name).toBe('api');
-    expect(() => resolveContainer('shop/web', cs)).toThrow(/"shop\/web" matches 2 containers: web-1 \(3f2b1111\w+\), web-2/);
+    expect(() => resolveContainer('shop/web', cs)).toThrow(
+      /"shop\/web" matches 2 containers: web-1 \(3f2b1111\w+\), web-2/,
+    );
     expect(() => resolveContainer('shop/db', cs)).toThrow(/no container "shop\/db"; did you mean shop\/web\?$/);
   });
 

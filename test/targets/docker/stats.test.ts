@@ -5,9 +5,21 @@ import { binaryBytes, computeStats, decimalBytes } from '../../../src/targets/do
 
 /** Recorded from dockerd 20.10 (cgroup v1) for a busy-looping container with a 64 MiB limit. */
 const recorded: RawStats = {
-  cpu_stats: { cpu_usage: { total_usage: 2479910336, percpu_usage: [323514978, 2156395358] }, system_cpu_usage: 2785500000000, online_cpus: 2 },
-  precpu_stats: { cpu_usage: { total_usage: 1503812464, percpu_usage: [323514978, 1180297486] }, system_cpu_usage: 2783500000000, online_cpus: 2 },
-  memory_stats: { usage: 5984256, limit: 67108864, stats: { cache: 5242880, inactive_file: 5242880, total_inactive_file: 5242880, rss: 57344 } },
+  cpu_stats: {
+    cpu_usage: { total_usage: 2479910336, percpu_usage: [323514978, 2156395358] },
+    system_cpu_usage: 2785500000000,
+    online_cpus: 2,
+  },
+  precpu_stats: {
+    cpu_usage: { total_usage: 1503812464, percpu_usage: [323514978, 1180297486] },
+    system_cpu_usage: 2783500000000,
+    online_cpus: 2,
+  },
+  memory_stats: {
+    usage: 5984256,
+    limit: 67108864,
+    stats: { cache: 5242880, inactive_file: 5242880, total_inactive_file: 5242880, rss: 57344 },
+  },
   blkio_stats: { io_service_bytes_recursive: [] },
   pids_stats: { current: 1 },
 };
@@ -31,7 +43,14 @@ describe('computeStats', () => {
       precpu_stats: { cpu_usage: { total_usage: 100 }, system_cpu_usage: 1000 },
       memory_stats: { usage: 1000, limit: 4000, stats: { inactive_file: 200 } },
       networks: { eth0: { rx_bytes: 10, tx_bytes: 20 }, eth1: { rx_bytes: 1, tx_bytes: 2 } },
-      blkio_stats: { io_service_bytes_recursive: [{ op: 'Read', value: 5 }, { op: 'write', value: 7 }, { op: 'Total', value: 12 }, { op: 'read', value: 1 }] },
+      blkio_stats: {
+        io_service_bytes_recursive: [
+          { op: 'Read', value: 5 },
+          { op: 'write', value: 7 },
+          { op: 'Total', value: 12 },
+          { op: 'read', value: 1 },
+        ],
+      },
       pids_stats: { current: 3 },
     });
     expect(s.cpuPercent).toBeCloseTo(80, 9);
@@ -41,7 +60,11 @@ describe('computeStats', () => {
   });
 
   it('never divides by zero, whatever the Engine sends', () => {
-    const cpu = fc.record({ cpu_usage: fc.record({ total_usage: fc.nat() }), system_cpu_usage: fc.option(fc.nat()), online_cpus: fc.option(fc.nat({ max: 256 })) });
+    const cpu = fc.record({
+      cpu_usage: fc.record({ total_usage: fc.nat() }),
+      system_cpu_usage: fc.option(fc.nat()),
+      online_cpus: fc.option(fc.nat({ max: 256 })),
+    });
     fc.assert(
       fc.property(cpu, cpu, fc.record({ usage: fc.option(fc.nat()), limit: fc.option(fc.nat()) }), (a, b, m) => {
         const s = computeStats({ cpu_stats: a, precpu_stats: b, memory_stats: m });

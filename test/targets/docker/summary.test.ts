@@ -19,12 +19,27 @@ const rowSchema = z.object({
 const row = fc.record(
   {
     Id: fc.stringMatching(/^[0-9a-f]{1,64}$/),
-    Names: fc.option(fc.array(fc.string().map((s) => `/${s}`), { maxLength: 3 }), { nil: null }),
+    Names: fc.option(
+      fc.array(
+        fc.string().map((s) => `/${s}`),
+        { maxLength: 3 },
+      ),
+      { nil: null },
+    ),
     Image: fc.string(),
     State: fc.constantFrom('created', 'running', 'paused', 'restarting', 'exited', 'dead'),
     Status: fc.string(),
     // "__proto__" is left to its own test below: the schema oracle drops it, the parser keeps it as data.
-    Labels: fc.option(fc.dictionary(fc.oneof(fc.string().filter((k) => k !== '__proto__'), fc.constantFrom(COMPOSE_PROJECT, COMPOSE_SERVICE)), fc.string()), { nil: null }),
+    Labels: fc.option(
+      fc.dictionary(
+        fc.oneof(
+          fc.string().filter((k) => k !== '__proto__'),
+          fc.constantFrom(COMPOSE_PROJECT, COMPOSE_SERVICE),
+        ),
+        fc.string(),
+      ),
+      { nil: null },
+    ),
     Ports: fc.array(fc.jsonValue(), { maxLength: 2 }),
   },
   { requiredKeys: ['Id'] },
@@ -56,14 +71,27 @@ describe('parseSummaries (the container list)', () => {
   it('never throws, and rejects whatever the schema rejects', () => {
     const hostile = fc.oneof(
       fc.jsonValue(),
-      fc.array(fc.oneof(row, fc.jsonValue(), fc.record({ Id: fc.jsonValue(), Names: fc.jsonValue(), Labels: fc.jsonValue(), State: fc.jsonValue() })), { maxLength: 5 }),
+      fc.array(
+        fc.oneof(
+          row,
+          fc.jsonValue(),
+          fc.record({ Id: fc.jsonValue(), Names: fc.jsonValue(), Labels: fc.jsonValue(), State: fc.jsonValue() }),
+        ),
+        { maxLength: 5 },
+      ),
     );
     fc.assert(
       fc.property(hostile, (value) => {
         const raw = JSON.parse(JSON.stringify(value) ?? 'null') as unknown;
         const parsed = parseSummaries(raw);
         // Null where a string has a default is the one thing accepted beyond the schema.
-        const strict = z.array(rowSchema.extend({ Image: rowSchema.shape.Image.or(z.null()), State: rowSchema.shape.State.or(z.null()), Status: rowSchema.shape.Status.or(z.null()) }));
+        const strict = z.array(
+          rowSchema.extend({
+            Image: rowSchema.shape.Image.or(z.null()),
+            State: rowSchema.shape.State.or(z.null()),
+            Status: rowSchema.shape.Status.or(z.null()),
+          }),
+        );
         expect(parsed !== undefined).toBe(strict.safeParse(raw).success);
       }),
       { numRuns: 500 },

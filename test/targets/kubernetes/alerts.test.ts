@@ -50,8 +50,16 @@ describe('kubernetes alerts', () => {
     );
     expect(a.result.buttons).toEqual([
       [
-        { label: '📜 Logs', action: 'k8s.logs', params: { context: 'prod', namespace: 'shop', pod, container: 'nginx', previous: true } },
-        { label: '🔎 Describe', action: 'k8s.describe', params: { context: 'prod', namespace: 'shop', kind: 'pod', name: pod } },
+        {
+          label: '📜 Logs',
+          action: 'k8s.logs',
+          params: { context: 'prod', namespace: 'shop', pod, container: 'nginx', previous: true },
+        },
+        {
+          label: '🔎 Describe',
+          action: 'k8s.describe',
+          params: { context: 'prod', namespace: 'shop', kind: 'pod', name: pod },
+        },
       ],
     ]);
     // Still crash-looping: more restarts, same incident.
@@ -72,14 +80,23 @@ describe('kubernetes alerts', () => {
     const [a, b] = podNames('api');
     prod().crashLoop('shop', a!);
     await until(() => alerts.keys().includes(`k8s:prod:shop:${a}:CrashLoopBackOff`), 3000, 'first alert');
-    const lists = () => env.api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/pods' && r.query.watch === undefined).length;
+    const lists = () =>
+      env.api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/pods' && r.query.watch === undefined)
+        .length;
     const listsBefore = lists();
     // History compacted and every stream cut: the resume gets 410 Gone and must list again.
     prod().compact();
     const floor = prod().resourceVersion;
     env.api.endWatches();
-    const resumed = () => env.api.requests.filter((r) => r.query.watch === 'true' && r.path === '/api/v1/pods' && Number(r.query.resourceVersion) >= floor);
-    await until(() => lists() > listsBefore && resumed().length > 0, 3000, 're-list and watch from the new resourceVersion');
+    const resumed = () =>
+      env.api.requests.filter(
+        (r) => r.query.watch === 'true' && r.path === '/api/v1/pods' && Number(r.query.resourceVersion) >= floor,
+      );
+    await until(
+      () => lists() > listsBefore && resumed().length > 0,
+      3000,
+      're-list and watch from the new resourceVersion',
+    );
     prod().imagePullBackOff('shop', b!, 'envoy');
     await until(() => alerts.keys().includes(`k8s:prod:shop:${b}:ImagePullBackOff`), 3000, 'alert after re-list');
     expect(alerts.keys().filter((k) => k === `k8s:prod:shop:${a}:CrashLoopBackOff`)).toHaveLength(1);
@@ -93,10 +110,16 @@ describe('kubernetes alerts', () => {
     env.api.endWatches();
     prod().oomKill('shop', pod!);
     await until(() => alerts.keys().includes(`k8s:prod:shop:${pod}:OOMKilled`), 3000, 'OOMKilled alert');
-    expect(text(alerts.raised.find((x) => x.key.endsWith(':OOMKilled'))!.result)).toContain('killed for using too much memory (exit 137)');
+    expect(text(alerts.raised.find((x) => x.key.endsWith(':OOMKilled'))!.result)).toContain(
+      'killed for using too much memory (exit 137)',
+    );
     // Another OOM kill of the same pod, later, is another incident.
     prod().oomKill('shop', pod!, undefined, new Date(Date.now() + 60_000));
-    await until(() => alerts.keys().filter((k) => k.endsWith(`${pod}:OOMKilled`)).length === 2, 3000, 'second OOMKilled alert');
+    await until(
+      () => alerts.keys().filter((k) => k.endsWith(`${pod}:OOMKilled`)).length === 2,
+      3000,
+      'second OOMKilled alert',
+    );
   });
 
   it('reports an unreachable API, and recovers when it is back', async () => {
@@ -105,14 +128,24 @@ describe('kubernetes alerts', () => {
     try {
       await until(() => running!.watchStatus().contexts.prod?.state === 'down', 3000, 'down');
       const s = running!.watchStatus().contexts.prod;
-      expect(s?.state === 'down' && s.detail).toMatch(/^Kubernetes API unreachable \(ECONN(REFUSED|RESET)\) \(context prod\)$/);
+      expect(s?.state === 'down' && s.detail).toMatch(
+        /^Kubernetes API unreachable \(ECONN(REFUSED|RESET)\) \(context prod\)$/,
+      );
     } finally {
       await env.api.up();
     }
-    await until(() => running!.watchStatus().up, 3000, () => `up again: ${JSON.stringify(running!.watchStatus())}`);
+    await until(
+      () => running!.watchStatus().up,
+      3000,
+      () => `up again: ${JSON.stringify(running!.watchStatus())}`,
+    );
     const [pod] = podNames('billing', 'payments');
     prod().imagePullBackOff('payments', pod!);
-    await until(() => alerts.keys().includes(`k8s:prod:payments:${pod}:ImagePullBackOff`), 3000, 'alert after recovery');
+    await until(
+      () => alerts.keys().includes(`k8s:prod:payments:${pod}:ImagePullBackOff`),
+      3000,
+      'alert after recovery',
+    );
     prod().heal('payments', pod!);
   });
 
@@ -126,17 +159,29 @@ describe('kubernetes alerts', () => {
       // Three streams, backoff 50 ms doubling to 200 ms (FAST). Bounded by the work: a few
       // tries of each stream, spaced at least by the backoff, which has doubled to its cap.
       const STREAMS = ['/api/v1/pods', '/api/v1/events', '/api/v1/nodes'];
-      const tries = (path: string) => env.api.requests.slice(from).filter((r) => r.path === path).map((r) => r.at);
-      await until(() => STREAMS.every((p) => tries(p).length >= 6), 10_000, () => `six tries of each stream: ${STREAMS.map((p) => tries(p).length).join(', ')}`);
+      const tries = (path: string) =>
+        env.api.requests
+          .slice(from)
+          .filter((r) => r.path === path)
+          .map((r) => r.at);
+      await until(
+        () => STREAMS.every((p) => tries(p).length >= 6),
+        10_000,
+        () => `six tries of each stream: ${STREAMS.map((p) => tries(p).length).join(', ')}`,
+      );
       // Timers fire on whole milliseconds: a little slack below each bound.
       const EARLY = 5;
       for (const p of STREAMS) {
-        const gaps = tries(p).slice(1, 6).map((t, i) => t - tries(p)[i]!);
+        const gaps = tries(p)
+          .slice(1, 6)
+          .map((t, i) => t - tries(p)[i]!);
         for (const g of gaps) expect(g, p).toBeGreaterThanOrEqual(50 - EARLY);
         for (const g of gaps.slice(-2)) expect(g, p).toBeGreaterThanOrEqual(200 - EARLY);
       }
       const s = running!.watchStatus().contexts.prod;
-      expect(s?.state === 'down' && s.detail).toMatch(/^Kubernetes API error 503 ServiceUnavailable on watch (pods|events|nodes) \(context prod\)$/);
+      expect(s?.state === 'down' && s.detail).toMatch(
+        /^Kubernetes API error 503 ServiceUnavailable on watch (pods|events|nodes) \(context prod\)$/,
+      );
     } finally {
       env.api.clearFaults();
     }
@@ -145,18 +190,42 @@ describe('kubernetes alerts', () => {
 
   it('alerts on FailedScheduling warning events and on nodes turning NotReady', async () => {
     const alerts = await watch({ contexts: ['prod'] });
-    prod().addEvent({ namespace: 'shop', involved: { kind: 'Pod', name: 'web-pending-1' }, type: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available: 3 Insufficient cpu.' });
-    await until(() => alerts.keys().includes('k8s:prod:shop:web-pending-1:FailedScheduling'), 3000, 'FailedScheduling alert');
+    prod().addEvent({
+      namespace: 'shop',
+      involved: { kind: 'Pod', name: 'web-pending-1' },
+      type: 'Warning',
+      reason: 'FailedScheduling',
+      message: '0/3 nodes are available: 3 Insufficient cpu.',
+    });
+    await until(
+      () => alerts.keys().includes('k8s:prod:shop:web-pending-1:FailedScheduling'),
+      3000,
+      'FailedScheduling alert',
+    );
     expect(text(alerts.raised.at(-1)!.result)).toContain('0/3 nodes are available: 3 Insufficient cpu.');
-    prod().addEvent({ namespace: 'shop', involved: { kind: 'Pod', name: 'web-pending-1' }, type: 'Warning', reason: 'FailedScheduling', message: 'again' });
+    prod().addEvent({
+      namespace: 'shop',
+      involved: { kind: 'Pod', name: 'web-pending-1' },
+      type: 'Warning',
+      reason: 'FailedScheduling',
+      message: 'again',
+    });
     prod().setNodeReady('node-2', false);
     await until(() => alerts.keys().includes('k8s:prod:node:node-2:NotReady'), 3000, 'NotReady alert');
-    expect(alerts.raised.at(-1)!.result.buttons?.[0]?.[0]).toEqual({ label: '🔎 Describe', action: 'k8s.describe', params: { context: 'prod', kind: 'node', name: 'node-2' } });
+    expect(alerts.raised.at(-1)!.result.buttons?.[0]?.[0]).toEqual({
+      label: '🔎 Describe',
+      action: 'k8s.describe',
+      params: { context: 'prod', kind: 'node', name: 'node-2' },
+    });
     expect(alerts.keys().filter((k) => k.endsWith(':FailedScheduling'))).toHaveLength(1);
     prod().setNodeReady('node-2', true);
     await settle();
     prod().setNodeReady('node-2', false);
-    await until(() => alerts.keys().filter((k) => k === 'k8s:prod:node:node-2:NotReady').length === 2, 3000, 'second NotReady alert');
+    await until(
+      () => alerts.keys().filter((k) => k === 'k8s:prod:node:node-2:NotReady').length === 2,
+      3000,
+      'second NotReady alert',
+    );
     prod().setNodeReady('node-2', true);
   });
 
@@ -168,7 +237,8 @@ describe('kubernetes alerts', () => {
     prod().setNodeReady('node-2', false);
     await until(() => alerts.keys().includes('k8s:prod:node:node-2:NotReady'), 3000, 'NotReady alert');
     await settle();
-    for (const key of [`k8s:prod:shop:${pod}:CrashLoopBackOff`, 'k8s:prod:node:node-2:NotReady']) expect(alerts.keys().filter((k) => k === key)).toHaveLength(1);
+    for (const key of [`k8s:prod:shop:${pod}:CrashLoopBackOff`, 'k8s:prod:node:node-2:NotReady'])
+      expect(alerts.keys().filter((k) => k === key)).toHaveLength(1);
     expect(alerts.keys().filter((k) => k.startsWith('k8s:prod-viewer:'))).toEqual([]);
     prod().heal('shop', pod!);
     prod().setNodeReady('node-2', true);
@@ -179,8 +249,20 @@ describe('kubernetes alerts', () => {
     const alerts = await watch({ contexts: ['prod', 'staging'], namespaces: ['shop'] });
     expect(Object.keys(running!.watchStatus().contexts).sort()).toEqual(['prod', 'staging']);
     await until(() => env.api.openWatches >= 6, 3000, 'six watches');
-    const paths = new Set(env.api.requests.slice(from).filter((r) => r.query.watch === 'true').map((r) => `${r.cluster}${r.path}`));
-    expect([...paths].sort()).toEqual(['prod/api/v1/namespaces/shop/events', 'prod/api/v1/namespaces/shop/pods', 'prod/api/v1/nodes', 'staging/api/v1/namespaces/shop/events', 'staging/api/v1/namespaces/shop/pods', 'staging/api/v1/nodes']);
+    const paths = new Set(
+      env.api.requests
+        .slice(from)
+        .filter((r) => r.query.watch === 'true')
+        .map((r) => `${r.cluster}${r.path}`),
+    );
+    expect([...paths].sort()).toEqual([
+      'prod/api/v1/namespaces/shop/events',
+      'prod/api/v1/namespaces/shop/pods',
+      'prod/api/v1/nodes',
+      'staging/api/v1/namespaces/shop/events',
+      'staging/api/v1/namespaces/shop/pods',
+      'staging/api/v1/nodes',
+    ]);
     const [billing] = podNames('billing', 'payments');
     prod().crashLoop('payments', billing!);
     const [db] = ['db-0'];

@@ -13,7 +13,12 @@ import { parseCommandLine } from '../../../src/core/commands.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { Registry } from '../../../src/core/registry.js';
 import { plainText, type Block, type Result } from '../../../src/core/result.js';
-import { createKubeTarget, type KubeSettings, type KubeTarget, type KubeTargetOptions } from '../../../src/targets/kubernetes/index.js';
+import {
+  createKubeTarget,
+  type KubeSettings,
+  type KubeTarget,
+  type KubeTargetOptions,
+} from '../../../src/targets/kubernetes/index.js';
 import { startFakeKube, writeKubeconfig, type ContextSpec, type FakeKubeApi } from '../../fakes/kubeapi.js';
 
 export class MemoryChatState implements ChatState {
@@ -38,7 +43,12 @@ export class Alerts implements AlertSink {
 }
 
 export function context(chat: ChatState = new MemoryChatState(), origin: Origin = 'command'): ActionContext {
-  return { operator: { userId: 1, chatId: 1, role: 'operator', display: '@op' }, origin, signal: AbortSignal.timeout(20_000), chat };
+  return {
+    operator: { userId: 1, chatId: 1, role: 'operator', display: '@op' },
+    origin,
+    signal: AbortSignal.timeout(20_000),
+    chat,
+  };
 }
 
 export interface Env {
@@ -70,10 +80,25 @@ export async function startEnv(extra: readonly ContextSpec[] = EXTRA_CONTEXTS): 
   };
 }
 
-export const FAST: KubeTargetOptions = { timeoutMs: 2000, rolloutTimeoutMs: 3000, rolloutPollMs: 25, watch: { timeoutSeconds: 30, backoffMs: { initial: 50, max: 200 } } };
+export const FAST: KubeTargetOptions = {
+  timeoutMs: 2000,
+  rolloutTimeoutMs: 3000,
+  rolloutPollMs: 25,
+  watch: { timeoutSeconds: 30, backoffMs: { initial: 50, max: 200 } },
+};
 
-export function target(env: Env, settings: Partial<KubeSettings> = {}, sink: AlertSink = new Alerts(), o: KubeTargetOptions = FAST): KubeTarget {
-  const t = createKubeTarget({ kubeconfig: env.kubeconfig, readOnly: false, maxReplicas: 50, ...settings }, sink, silentLogger(), o);
+export function target(
+  env: Env,
+  settings: Partial<KubeSettings> = {},
+  sink: AlertSink = new Alerts(),
+  o: KubeTargetOptions = FAST,
+): KubeTarget {
+  const t = createKubeTarget(
+    { kubeconfig: env.kubeconfig, readOnly: false, maxReplicas: 50, ...settings },
+    sink,
+    silentLogger(),
+    o,
+  );
   if (!t) throw new Error('no kubernetes target');
   return t;
 }
@@ -129,7 +154,11 @@ export async function failure(t: KubeTarget, line: string, ctx: ActionContext = 
 export const text = (r: Pick<Result, 'blocks'>): string => plainText(r);
 export const firstLine = (r: Pick<Result, 'blocks'>): string => plainText(r).split('\n')[0] ?? '';
 
-export async function until(cond: () => boolean, ms = 5000, what: string | (() => string) = 'condition'): Promise<void> {
+export async function until(
+  cond: () => boolean,
+  ms = 5000,
+  what: string | (() => string) = 'condition',
+): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);

@@ -22,7 +22,11 @@ const settings: KubeSettings = { readOnly: false, maxReplicas: 50 };
 describe('createKubeTarget', () => {
   it('is absent (null) without a kubeconfig and outside a cluster', () => {
     expect(createKubeTarget(settings, new Alerts(), silentLogger(), { locate: { home, env: {} } })).toBeNull();
-    expect(createKubeTarget(settings, new Alerts(), silentLogger(), { locate: { home, env: { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, serviceAccountToken: path.join(home, 'nope') } })).toBeNull();
+    expect(
+      createKubeTarget(settings, new Alerts(), silentLogger(), {
+        locate: { home, env: { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, serviceAccountToken: path.join(home, 'nope') },
+      }),
+    ).toBeNull();
   });
 
   it('reads ~/.kube/config when KUBECONFIG is not set', async () => {
@@ -30,18 +34,41 @@ describe('createKubeTarget', () => {
     await writeFile(path.join(home, '.kube', 'config'), await readFile(env.kubeconfig, 'utf8'));
     const t = createKubeTarget(settings, new Alerts(), silentLogger(), { locate: { home, env: {} } });
     expect(t?.source).toBe(path.join(home, '.kube', 'config'));
-    expect(t?.clusters.contexts().map((c) => c.name)).toEqual(['prod', 'staging', 'prod-viewer', 'prod-stranger', 'offline']);
+    expect(t?.clusters.contexts().map((c) => c.name)).toEqual([
+      'prod',
+      'staging',
+      'prod-viewer',
+      'prod-stranger',
+      'offline',
+    ]);
   });
 
   it('merges a KUBECONFIG path list, and refuses one naming no file', () => {
-    const t = createKubeTarget({ ...settings, kubeconfig: `${path.join(home, 'missing')}${path.delimiter}${env.kubeconfig}` }, new Alerts(), silentLogger());
+    const t = createKubeTarget(
+      { ...settings, kubeconfig: `${path.join(home, 'missing')}${path.delimiter}${env.kubeconfig}` },
+      new Alerts(),
+      silentLogger(),
+    );
     expect(t?.source).toBe(env.kubeconfig);
-    expect(() => createKubeTarget({ ...settings, kubeconfig: path.join(home, 'missing') }, new Alerts(), silentLogger())).toThrow(KubeConfigError);
-    expect(() => createKubeTarget({ ...settings, kubeconfig: env.kubeconfig, namespaces: ['Bad_NS'] }, new Alerts(), silentLogger())).toThrow('K8S_NAMESPACES has invalid namespace names: Bad_NS');
+    expect(() =>
+      createKubeTarget({ ...settings, kubeconfig: path.join(home, 'missing') }, new Alerts(), silentLogger()),
+    ).toThrow(KubeConfigError);
+    expect(() =>
+      createKubeTarget(
+        { ...settings, kubeconfig: env.kubeconfig, namespaces: ['Bad_NS'] },
+        new Alerts(),
+        silentLogger(),
+      ),
+    ).toThrow('K8S_NAMESPACES has invalid namespace names: Bad_NS');
   });
 
   it('reports health per allowed context', async () => {
-    const t = createKubeTarget({ ...settings, kubeconfig: env.kubeconfig, contexts: ['prod', 'offline'] }, new Alerts(), silentLogger(), { timeoutMs: 1000 });
+    const t = createKubeTarget(
+      { ...settings, kubeconfig: env.kubeconfig, contexts: ['prod', 'offline'] },
+      new Alerts(),
+      silentLogger(),
+      { timeoutMs: 1000 },
+    );
     const h = await t!.integration.check(AbortSignal.timeout(2000));
     expect(t!.integration.name).toBe('kubernetes');
     expect(h).toEqual({ state: 'down', detail: 'Kubernetes API unreachable (ECONNREFUSED) (context offline)' });

@@ -2,7 +2,20 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ContextSpec } from '../../fakes/kubeapi.js';
-import { action, context, failure, firstLine, MemoryChatState, parse, preview, run, startEnv, target, text, type Env } from './harness.js';
+import {
+  action,
+  context,
+  failure,
+  firstLine,
+  MemoryChatState,
+  parse,
+  preview,
+  run,
+  startEnv,
+  target,
+  text,
+  type Env,
+} from './harness.js';
 
 let env: Env;
 beforeAll(async () => {
@@ -30,16 +43,25 @@ describe('/k8s scale', () => {
     const t = target(env);
     const before = writes().length;
     const card = await preview(t, '/k8s scale deploy/web 5');
-    expect(card).toBe('Scale deployment shop/web @ prod\nreplicas 3 → 5\n✔ The API server accepted a dry run of this change.');
+    expect(card).toBe(
+      'Scale deployment shop/web @ prod\nreplicas 3 → 5\n✔ The API server accepted a dry run of this change.',
+    );
     const dry = writes().slice(before);
     expect(dry).toHaveLength(1);
-    expect(dry[0]).toMatchObject({ method: 'PATCH', path: '/apis/apps/v1/namespaces/shop/deployments/web/scale', query: { dryRun: 'All' }, contentType: 'application/merge-patch+json' });
+    expect(dry[0]).toMatchObject({
+      method: 'PATCH',
+      path: '/apis/apps/v1/namespaces/shop/deployments/web/scale',
+      query: { dryRun: 'All' },
+      contentType: 'application/merge-patch+json',
+    });
     expect(web().spec?.replicas).toBe(3);
     await prod().settle();
     expect(podNames('web')).toHaveLength(3);
 
     const r = await run(t, '/k8s scale deploy/web 5');
-    expect(firstLine(r)).toMatch(/^✅ deployment shop\/web @ prod: scaled 3 → 5; rollout complete in \d+s: 5\/5 ready, 5 updated, 5 available\.$/);
+    expect(firstLine(r)).toMatch(
+      /^✅ deployment shop\/web @ prod: scaled 3 → 5; rollout complete in \d+s: 5\/5 ready, 5 updated, 5 available\.$/,
+    );
     expect(web().spec?.replicas).toBe(5);
     expect(podNames('web')).toHaveLength(5);
     await run(t, '/k8s scale deploy/web 3');
@@ -80,7 +102,9 @@ describe('/k8s scale', () => {
     expect(inv.action.subject?.(pinned)).toBe('deployment shop/web @ prod');
     // The chat moves to staging while the card waits; the approved request still acts on prod.
     await run(t, '/k8s use staging', context(chat));
-    expect(firstLine(await inv.action.run(context(chat), pinned))).toMatch(/^✅ deployment shop\/web @ prod: scaled 3 → 4/);
+    expect(firstLine(await inv.action.run(context(chat), pinned))).toMatch(
+      /^✅ deployment shop\/web @ prod: scaled 3 → 4/,
+    );
     expect(web().spec?.replicas).toBe(4);
     await run(t, '/k8s scale deploy/web 3');
     // Flags win over the chat; actions without a scope are left alone.
@@ -88,7 +112,9 @@ describe('/k8s scale', () => {
     expect(t.pin('k8s.pods', chat, {})).toEqual({ context: 'staging', namespace: 'web' });
     expect(t.pin('k8s.contexts', chat, {})).toEqual({});
     expect(t.pin('k8s.use', chat, { context: 'prod' })).toEqual({ context: 'prod' });
-    expect(() => t.pin('k8s.scale', chat, { context: 'nowhere', kind: 'deployment', name: 'web', replicas: 1 })).toThrow('unknown or not allowed context nowhere');
+    expect(() =>
+      t.pin('k8s.scale', chat, { context: 'nowhere', kind: 'deployment', name: 'web', replicas: 1 }),
+    ).toThrow('unknown or not allowed context nowhere');
   });
 
   it('reports an unfinished rollout with the pods in trouble', async () => {
@@ -98,7 +124,9 @@ describe('/k8s scale', () => {
       const [pod] = podNames('web');
       prod().crashLoop('shop', pod!);
       const r = await run(t, '/k8s scale deploy/web 4');
-      expect(firstLine(r)).toMatch(/^⏳ deployment shop\/web @ prod: scaled 3 → 4; rollout not finished after \d+s: 3\/4 ready/);
+      expect(firstLine(r)).toMatch(
+        /^⏳ deployment shop\/web @ prod: scaled 3 → 4; rollout not finished after \d+s: 3\/4 ready/,
+      );
       expect(text(r)).toContain(`• ${pod}: CrashLoopBackOff`);
       prod().heal('shop', pod!);
     } finally {
@@ -115,13 +143,19 @@ describe('/k8s restart', () => {
     const oldPods = podNames('web');
     const card = await preview(t, '/k8s restart deploy/web');
     expect(card).toContain('Rollout restart of deployment shop/web @ prod');
-    expect(card).toContain('All 3 pods will be replaced, a few at a time (RollingUpdate, maxUnavailable 25%, maxSurge 25%).');
+    expect(card).toContain(
+      'All 3 pods will be replaced, a few at a time (RollingUpdate, maxUnavailable 25%, maxSurge 25%).',
+    );
     expect(card).toMatch(/accepted a dry run of this change \(generation (\d+) → (\d+)\)/);
     expect(web().spec?.template?.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toBeUndefined();
 
     const r = await run(t, '/k8s restart deploy/web');
     const patch = writes().at(-1);
-    expect(patch).toMatchObject({ method: 'PATCH', path: '/apis/apps/v1/namespaces/shop/deployments/web', contentType: 'application/strategic-merge-patch+json' });
+    expect(patch).toMatchObject({
+      method: 'PATCH',
+      path: '/apis/apps/v1/namespaces/shop/deployments/web',
+      contentType: 'application/strategic-merge-patch+json',
+    });
     const at = web().spec?.template?.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
     expect(Date.now() - Date.parse(at ?? '')).toBeLessThan(10_000);
     expect(web().spec?.template?.spec.containers[0]?.image).toBe('nginx:1.25');
@@ -134,10 +168,16 @@ describe('/k8s restart', () => {
   it('restarts statefulsets and daemonsets too', async () => {
     const t = target(env);
     const dbUid = prod().get('pods', 'shop', 'db-0')!.metadata.uid;
-    expect(firstLine(await run(t, '/k8s restart sts/db'))).toMatch(/statefulset shop\/db @ prod: restarted; rollout complete/);
+    expect(firstLine(await run(t, '/k8s restart sts/db'))).toMatch(
+      /statefulset shop\/db @ prod: restarted; rollout complete/,
+    );
     expect(prod().get('pods', 'shop', 'db-0')!.metadata.uid).not.toBe(dbUid);
-    expect(await preview(t, '/k8s restart ds/log-agent')).toContain('The pod on every node will be replaced, node by node.');
-    expect(firstLine(await run(t, '/k8s restart ds/log-agent'))).toMatch(/daemonset shop\/log-agent @ prod: restarted; rollout complete .*3\/3 ready/);
+    expect(await preview(t, '/k8s restart ds/log-agent')).toContain(
+      'The pod on every node will be replaced, node by node.',
+    );
+    expect(firstLine(await run(t, '/k8s restart ds/log-agent'))).toMatch(
+      /daemonset shop\/log-agent @ prod: restarted; rollout complete .*3\/3 ready/,
+    );
     expect(() => parse(t, '/k8s restart pod/db-0')).toThrow('kind must be one of deployment, statefulset, daemonset');
   });
 });
@@ -148,20 +188,36 @@ describe('/k8s rollback', () => {
   it('finds the ReplicaSet of a revision, previews the image change, and rolls back to it', async () => {
     const t = target(env);
     const billing = await run(t, '/k8s rollback deploy/billing -n payments').catch((e: Error) => e.message);
-    expect(billing).toBe('deployment payments/billing (context prod) has no earlier revision to roll back to (revisions: 1)');
+    expect(billing).toBe(
+      'deployment payments/billing (context prod) has no earlier revision to roll back to (revisions: 1)',
+    );
 
     const from = revision();
     const card = await preview(t, '/k8s rollback deploy/web 1');
-    expect(card).toMatch(new RegExp(`^Rollback of deployment shop/web @ prod\\nrevision ${from} → 1 \\(ReplicaSet web-[0-9a-f]+\\)\\n  • nginx: nginx:1.25 → nginx:1.24\\n✔ The API server`));
+    expect(card).toMatch(
+      new RegExp(
+        `^Rollback of deployment shop/web @ prod\\nrevision ${from} → 1 \\(ReplicaSet web-[0-9a-f]+\\)\\n  • nginx: nginx:1.25 → nginx:1.24\\n✔ The API server`,
+      ),
+    );
     expect(web().spec?.template?.spec.containers[0]?.image).toBe('nginx:1.25');
 
     const r = await run(t, '/k8s rollback deploy/web 1');
     const patch = writes().at(-1);
-    expect(patch).toMatchObject({ method: 'PATCH', path: '/apis/apps/v1/namespaces/shop/deployments/web', contentType: 'application/json-patch+json' });
-    expect(firstLine(r)).toMatch(new RegExp(`^✅ deployment shop/web @ prod: rolled back from revision ${from} to 1; rollout complete .*3/3 ready`));
+    expect(patch).toMatchObject({
+      method: 'PATCH',
+      path: '/apis/apps/v1/namespaces/shop/deployments/web',
+      contentType: 'application/json-patch+json',
+    });
+    expect(firstLine(r)).toMatch(
+      new RegExp(
+        `^✅ deployment shop/web @ prod: rolled back from revision ${from} to 1; rollout complete .*3/3 ready`,
+      ),
+    );
     expect(web().spec?.template?.spec.containers[0]?.image).toBe('nginx:1.24');
     expect(revision()).toBe(from + 1);
-    expect(podNames('web').every((p) => prod().get('pods', 'shop', p)!.spec?.containers?.[0]?.image === 'nginx:1.24')).toBe(true);
+    expect(
+      podNames('web').every((p) => prod().get('pods', 'shop', p)!.spec?.containers?.[0]?.image === 'nginx:1.24'),
+    ).toBe(true);
   });
 
   it('goes back to the previous revision by default, and refuses unknown ones', async () => {
@@ -170,8 +226,12 @@ describe('/k8s rollback', () => {
     expect(await preview(t, '/k8s rollback deploy/web')).toContain(`revision ${from} → ${from - 1} `);
     await run(t, '/k8s rollback deploy/web');
     expect(web().spec?.template?.spec.containers[0]?.image).toBe('nginx:1.25');
-    expect(await failure(t, '/k8s rollback deploy/web 99')).toMatch(/^deployment shop\/web \(context prod\) has no revision 99 \(revisions: [\d, ]+\)$/);
-    expect(await failure(t, `/k8s rollback deploy/web ${revision()}`)).toBe(`deployment shop/web (context prod) is already at revision ${revision()}`);
+    expect(await failure(t, '/k8s rollback deploy/web 99')).toMatch(
+      /^deployment shop\/web \(context prod\) has no revision 99 \(revisions: [\d, ]+\)$/,
+    );
+    expect(await failure(t, `/k8s rollback deploy/web ${revision()}`)).toBe(
+      `deployment shop/web (context prod) is already at revision ${revision()}`,
+    );
     expect(() => parse(t, '/k8s rollback sts/db')).toThrow('kind must be one of deployment');
     expect(() => parse(t, '/k8s rollback deploy/web two')).toThrow('revision must be a number');
   });
@@ -179,11 +239,15 @@ describe('/k8s rollback', () => {
   it('turns a conflicting write into a one-line 409 answer', async () => {
     const t = target(env);
     env.api.failNext({ method: 'PATCH', resource: 'deployments', name: 'web', code: 409 });
-    expect(await failure(t, '/k8s rollback deploy/web')).toBe('conflict: deployment shop/web was changed by someone else meanwhile; look again and retry (context prod)');
+    expect(await failure(t, '/k8s rollback deploy/web')).toBe(
+      'conflict: deployment shop/web was changed by someone else meanwhile; look again and retry (context prod)',
+    );
     // The real precondition: the template is replaced only at the resourceVersion read before.
     const port = t.clusters.port('prod');
     const d = await port.read('deployment', 'shop', 'web');
-    await expect(port.setTemplate('shop', 'web', d.spec!.template, '1')).rejects.toThrow(/^conflict: deployment shop\/web was changed/);
+    await expect(port.setTemplate('shop', 'web', d.spec!.template, '1')).rejects.toThrow(
+      /^conflict: deployment shop\/web was changed/,
+    );
   });
 });
 
@@ -193,31 +257,59 @@ describe('/k8s delete', () => {
     const [pod] = podNames('web');
     const before = prod().get('pods', 'shop', pod!);
     const card = await preview(t, `/k8s delete pod/${pod}`);
-    expect(card).toMatch(new RegExp(`^Delete pod shop/${pod} @ prod\\nThe pod will be deleted; its ReplicaSet web-[0-9a-f]+ \\(deployment web\\) will replace it\\.\\n✔`));
-    expect(writes().at(-1)).toMatchObject({ method: 'DELETE', path: `/api/v1/namespaces/shop/pods/${pod}`, query: { dryRun: 'All' } });
+    expect(card).toMatch(
+      new RegExp(
+        `^Delete pod shop/${pod} @ prod\\nThe pod will be deleted; its ReplicaSet web-[0-9a-f]+ \\(deployment web\\) will replace it\\.\\n✔`,
+      ),
+    );
+    expect(writes().at(-1)).toMatchObject({
+      method: 'DELETE',
+      path: `/api/v1/namespaces/shop/pods/${pod}`,
+      query: { dryRun: 'All' },
+    });
     // The dry run left the pod exactly as it was.
     expect(prod().get('pods', 'shop', pod!)).toEqual(before);
 
     const r = await run(t, `/k8s delete pod/${pod}`);
-    expect(firstLine(r)).toMatch(new RegExp(`^✅ pod shop/${pod} @ prod: deleted; ReplicaSet web-[0-9a-f]+ replaces it; rollout complete .*3/3 ready`));
+    expect(firstLine(r)).toMatch(
+      new RegExp(
+        `^✅ pod shop/${pod} @ prod: deleted; ReplicaSet web-[0-9a-f]+ replaces it; rollout complete .*3/3 ready`,
+      ),
+    );
     expect(prod().get('pods', 'shop', pod!)).toBeUndefined();
     expect(podNames('web')).toHaveLength(3);
   });
 
   it('says when nothing will replace a pod, and follows a statefulset pod coming back', async () => {
     const t = target(env);
-    prod().put('pods', { ...prod().get('pods', 'shop', 'db-0')!, metadata: { ...prod().get('pods', 'shop', 'db-0')!.metadata, name: 'debug', ownerReferences: [] } });
+    prod().put('pods', {
+      ...prod().get('pods', 'shop', 'db-0')!,
+      metadata: { ...prod().get('pods', 'shop', 'db-0')!.metadata, name: 'debug', ownerReferences: [] },
+    });
     expect(await preview(t, '/k8s delete pod/debug')).toContain('⚠️ it has no controller: nothing will replace it.');
-    expect(firstLine(await run(t, '/k8s delete pod/debug'))).toBe('✅ pod shop/debug @ prod: deleted (it had no controller, so nothing replaces it).');
-    expect(await preview(t, '/k8s delete pod/db-0')).toContain('its StatefulSet db will recreate it under the same name.');
-    expect(firstLine(await run(t, '/k8s delete pod/db-0'))).toMatch(/deleted; StatefulSet db replaces it; rollout complete/);
+    expect(firstLine(await run(t, '/k8s delete pod/debug'))).toBe(
+      '✅ pod shop/debug @ prod: deleted (it had no controller, so nothing replaces it).',
+    );
+    expect(await preview(t, '/k8s delete pod/db-0')).toContain(
+      'its StatefulSet db will recreate it under the same name.',
+    );
+    expect(firstLine(await run(t, '/k8s delete pod/db-0'))).toMatch(
+      /deleted; StatefulSet db replaces it; rollout complete/,
+    );
   });
 
   it('deletes only single pods: never namespaces, nodes, other kinds, or by selector', () => {
     const t = target(env);
     const sent = env.api.requests.length;
-    const refusal = 'only single pods can be deleted, as pod/<name>: never namespaces, nodes, or anything by label selector';
-    for (const line of ['/k8s delete ns/shop', '/k8s delete namespace/shop', '/k8s delete node/node-1', '/k8s delete deploy/web', '/k8s delete svc/web']) {
+    const refusal =
+      'only single pods can be deleted, as pod/<name>: never namespaces, nodes, or anything by label selector';
+    for (const line of [
+      '/k8s delete ns/shop',
+      '/k8s delete namespace/shop',
+      '/k8s delete node/node-1',
+      '/k8s delete deploy/web',
+      '/k8s delete svc/web',
+    ]) {
       expect(() => parse(t, line), line).toThrow(/kind must be one of|only single pods/);
     }
     expect(() => parse(t, '/k8s delete node/node-1')).toThrow();
@@ -236,28 +328,53 @@ describe('/k8s delete', () => {
 describe('read-only and failures', () => {
   it('K8S_READ_ONLY=true removes every mutating action', async () => {
     const t = target(env, { readOnly: true });
-    expect(t.actions.map((a) => a.name).sort()).toEqual(['k8s.contexts', 'k8s.deploy', 'k8s.describe', 'k8s.events', 'k8s.logs', 'k8s.nodes', 'k8s.ns', 'k8s.pods', 'k8s.use']);
+    expect(t.actions.map((a) => a.name).sort()).toEqual([
+      'k8s.contexts',
+      'k8s.deploy',
+      'k8s.describe',
+      'k8s.events',
+      'k8s.logs',
+      'k8s.nodes',
+      'k8s.ns',
+      'k8s.pods',
+      'k8s.use',
+    ]);
     // k8s.use changes only which context this chat reads from (a write to teleops, not to the cluster).
     expect(t.actions.filter((a) => a.risk !== 'read').map((a) => [a.name, a.risk])).toEqual([['k8s.use', 'write']]);
     expect(() => parse(t, '/k8s scale deploy/web 5')).toThrow(/not a command/);
     const rw = target(env);
-    expect(rw.actions.filter((a) => a.risk === 'destructive').map((a) => a.name)).toEqual(['k8s.scale', 'k8s.restart', 'k8s.rollback', 'k8s.delete']);
+    expect(rw.actions.filter((a) => a.risk === 'destructive').map((a) => a.name)).toEqual([
+      'k8s.scale',
+      'k8s.restart',
+      'k8s.rollback',
+      'k8s.delete',
+    ]);
   });
 
   it('renders 403 with the missing permission, and 401', async () => {
     const t = target(env);
     const before = web().spec?.replicas;
-    await expect(preview(t, '/k8s scale deploy/web 5 -c prod-viewer')).rejects.toThrow('forbidden: cannot patch deployments/scale in namespace shop (context prod-viewer)');
-    expect(await failure(t, '/k8s delete pod/db-0 -c prod-viewer')).toBe('forbidden: cannot delete pods in namespace shop (context prod-viewer)');
-    expect(await failure(t, '/k8s restart deploy/api -c prod-viewer')).toBe('forbidden: cannot patch deployments in namespace shop (context prod-viewer)');
+    await expect(preview(t, '/k8s scale deploy/web 5 -c prod-viewer')).rejects.toThrow(
+      'forbidden: cannot patch deployments/scale in namespace shop (context prod-viewer)',
+    );
+    expect(await failure(t, '/k8s delete pod/db-0 -c prod-viewer')).toBe(
+      'forbidden: cannot delete pods in namespace shop (context prod-viewer)',
+    );
+    expect(await failure(t, '/k8s restart deploy/api -c prod-viewer')).toBe(
+      'forbidden: cannot patch deployments in namespace shop (context prod-viewer)',
+    );
     expect(text(await run(t, '/pods -c prod-viewer'))).toContain('Pods in shop @ prod-viewer');
-    expect(await failure(t, '/pods -c prod-stranger')).toBe('unauthorized: the API server rejected the credentials (context prod-stranger)');
+    expect(await failure(t, '/pods -c prod-stranger')).toBe(
+      'unauthorized: the API server rejected the credentials (context prod-stranger)',
+    );
     expect(web().spec?.replicas).toBe(before);
   });
 
   it('renders 404 for a missing object', async () => {
     const t = target(env);
-    await expect(preview(t, '/k8s scale deploy/nope 2')).rejects.toThrow('deployment shop/nope not found (context prod)');
+    await expect(preview(t, '/k8s scale deploy/nope 2')).rejects.toThrow(
+      'deployment shop/nope not found (context prod)',
+    );
     expect(await failure(t, '/k8s restart sts/nope')).toBe('statefulset shop/nope not found (context prod)');
     expect(await failure(t, '/k8s delete pod/nope')).toBe('pod shop/nope not found (context prod)');
   });
@@ -277,7 +394,10 @@ describe('read-only and failures', () => {
       await env.api.up();
     }
     expect(text(await run(t, '/pods'))).toContain('Pods in shop @ prod');
-    expect(await target(env, { contexts: ['prod', 'staging'] }).integration.check(AbortSignal.timeout(2000))).toEqual({ state: 'up', detail: 'prod v1.31.2, staging v1.31.2' });
+    expect(await target(env, { contexts: ['prod', 'staging'] }).integration.check(AbortSignal.timeout(2000))).toEqual({
+      state: 'up',
+      detail: 'prod v1.31.2, staging v1.31.2',
+    });
   });
 
   it('times out a call to an API server that never answers', async () => {
@@ -291,7 +411,9 @@ describe('read-only and failures', () => {
       const t = target(hung, {}, undefined, { timeoutMs: 300 });
       const started = Date.now();
       expect(await failure(t, '/pods -c hung')).toBe('Kubernetes API did not answer within 300 ms (context hung)');
-      expect(await failure(t, '/k8s logs web-1 -c hung')).toBe('Kubernetes API did not answer within 300 ms (context hung)');
+      expect(await failure(t, '/k8s logs web-1 -c hung')).toBe(
+        'Kubernetes API did not answer within 300 ms (context hung)',
+      );
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
       for (const s of sockets) s.destroy();

@@ -25,13 +25,23 @@ const dnsLabel = fc
   .chain((s) => fc.constantFrom(s, s[0]!));
 const dnsSubdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 4 }).map((l) => l.join('.'));
 const labelName = fc
-  .tuple(fc.constantFrom(...'abcXYZ019'.split('')), fc.array(fc.constantFrom(...'abZ09-_.'.split('')), { maxLength: 10 }), fc.constantFrom(...'abcXYZ019'.split('')))
+  .tuple(
+    fc.constantFrom(...'abcXYZ019'.split('')),
+    fc.array(fc.constantFrom(...'abZ09-_.'.split('')), { maxLength: 10 }),
+    fc.constantFrom(...'abcXYZ019'.split('')),
+  )
   .map(([a, m, z]) => a + m.join('') + z);
-const labelKey = fc.tuple(fc.option(dnsSubdomain, { nil: undefined }), labelName).map(([p, n]) => (p ? `${p}/${n}` : n));
+const labelKey = fc
+  .tuple(fc.option(dnsSubdomain, { nil: undefined }), labelName)
+  .map(([p, n]) => (p ? `${p}/${n}` : n));
 
 const requirement = fc.oneof(
-  fc.tuple(labelKey, fc.constantFrom('=', '==', '!='), fc.option(labelName, { nil: '' })).map(([k, op, v]) => `${k}${op}${v}`),
-  fc.tuple(labelKey, fc.constantFrom('in', 'notin'), fc.array(labelName, { minLength: 1, maxLength: 3 })).map(([k, op, vs]) => `${k} ${op} (${vs.join(', ')})`),
+  fc
+    .tuple(labelKey, fc.constantFrom('=', '==', '!='), fc.option(labelName, { nil: '' }))
+    .map(([k, op, v]) => `${k}${op}${v}`),
+  fc
+    .tuple(labelKey, fc.constantFrom('in', 'notin'), fc.array(labelName, { minLength: 1, maxLength: 3 }))
+    .map(([k, op, vs]) => `${k} ${op} (${vs.join(', ')})`),
   fc.tuple(fc.boolean(), labelKey).map(([not, k]) => `${not ? '!' : ''}${k}`),
 );
 const selector = fc.array(requirement, { minLength: 1, maxLength: 4 }).map((r) => r.join(','));
@@ -43,9 +53,21 @@ describe('object names', () => {
   });
 
   it('refuses anything with upper case, underscores, spaces, slashes, or a leading/trailing dash or dot', () => {
-    const bad = fc.tuple(fc.string({ maxLength: 10 }), fc.constantFrom('A', '_', ' ', '/', '\n', ';', '$'), fc.string({ maxLength: 10 })).map(([a, c, z]) => a + c + z);
+    const bad = fc
+      .tuple(
+        fc.string({ maxLength: 10 }),
+        fc.constantFrom('A', '_', ' ', '/', '\n', ';', '$'),
+        fc.string({ maxLength: 10 }),
+      )
+      .map(([a, c, z]) => a + c + z);
     fc.assert(fc.property(bad, (s) => !isDnsLabel(s) && !isDnsSubdomain(s)));
-    fc.assert(fc.property(dnsLabel, (s) => !isDnsSubdomain(`-${s}`) && !isDnsSubdomain(`${s}-`) && !isDnsSubdomain(`.${s}`) && !isDnsSubdomain(`${s}.`)));
+    fc.assert(
+      fc.property(
+        dnsLabel,
+        (s) =>
+          !isDnsSubdomain(`-${s}`) && !isDnsSubdomain(`${s}-`) && !isDnsSubdomain(`.${s}`) && !isDnsSubdomain(`${s}.`),
+      ),
+    );
     expect(isDnsLabel('a'.repeat(63))).toBe(true);
     expect(isDnsLabel('a'.repeat(64))).toBe(false);
     expect(isDnsSubdomain(`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`)).toBe(true);
@@ -53,16 +75,43 @@ describe('object names', () => {
   });
 
   it('accepts real-world context names and nothing that could be an option or a shell word', () => {
-    for (const c of ['prod', 'gke_acme-prod_europe-west1_main', 'arn:aws:eks:eu-west-1:123456789012:cluster/main', 'admin@kind-kind']) expect(isContextName(c)).toBe(true);
+    for (const c of [
+      'prod',
+      'gke_acme-prod_europe-west1_main',
+      'arn:aws:eks:eu-west-1:123456789012:cluster/main',
+      'admin@kind-kind',
+    ])
+      expect(isContextName(c)).toBe(true);
     fc.assert(fc.property(fc.string(), (s) => !isContextName(s) || (!s.startsWith('-') && !/[\s;$`'"\\]/.test(s))));
   });
 });
 
 describe('kinds', () => {
   it('maps every alias, plural and .apps spelling to its kind', () => {
-    const aliases: Record<string, string> = { po: 'pod', pods: 'pod', deploy: 'deployment', 'deployments.apps': 'deployment', sts: 'statefulset', ds: 'daemonset', svc: 'service', no: 'node', 'STS': 'statefulset' };
+    const aliases: Record<string, string> = {
+      po: 'pod',
+      pods: 'pod',
+      deploy: 'deployment',
+      'deployments.apps': 'deployment',
+      sts: 'statefulset',
+      ds: 'daemonset',
+      svc: 'service',
+      no: 'node',
+      STS: 'statefulset',
+    };
     for (const [alias, kind] of Object.entries(aliases)) expect(normalizeKind(alias)).toBe(kind);
-    for (const bad of ['secret', 'namespace', 'ns', 'pods.apps', 'svc.apps', 'deploy.apps.v1', 'constructor', '__proto__', 'toString']) expect(normalizeKind(bad)).toBeUndefined();
+    for (const bad of [
+      'secret',
+      'namespace',
+      'ns',
+      'pods.apps',
+      'svc.apps',
+      'deploy.apps.v1',
+      'constructor',
+      '__proto__',
+      'toString',
+    ])
+      expect(normalizeKind(bad)).toBeUndefined();
   });
 
   it('parses <kind>/<name> strictly or says what is wrong', () => {
@@ -109,15 +158,36 @@ describe('label selectors', () => {
         if (c !== undefined) expect(c).toMatch(/^[A-Za-z0-9._/=!,() -]+$/);
       }),
     );
-    for (const bad of ['', 'app=web,', ',', 'app in ()', 'app in (a', 'app=(x)', 'a b', 'app=we b', '-app', 'app=-x', 'app===x', `k=${'v'.repeat(64)}`]) {
+    for (const bad of [
+      '',
+      'app=web,',
+      ',',
+      'app in ()',
+      'app in (a',
+      'app=(x)',
+      'a b',
+      'app=we b',
+      '-app',
+      'app=-x',
+      'app===x',
+      `k=${'v'.repeat(64)}`,
+    ]) {
       expect(parseLabelSelector(bad), bad).toBeUndefined();
     }
-    expect(parseLabelSelector('app==web, tier != db,!canary,env in ( a ,b )')).toBe('app=web,tier!=db,!canary,env in (a,b)');
+    expect(parseLabelSelector('app==web, tier != db,!canary,env in ( a ,b )')).toBe(
+      'app=web,tier!=db,!canary,env in (a,b)',
+    );
   });
 });
 
 describe('flags', () => {
-  const tokens = fc.array(fc.oneof(fc.constantFrom('-c', '-n', '--context', '--namespace=x', '--previous', '-p', '-x', '--', '-1', '-c=prod'), fc.string({ maxLength: 6 })), { maxLength: 8 });
+  const tokens = fc.array(
+    fc.oneof(
+      fc.constantFrom('-c', '-n', '--context', '--namespace=x', '--previous', '-p', '-x', '--', '-1', '-c=prod'),
+      fc.string({ maxLength: 6 }),
+    ),
+    { maxLength: 8 },
+  );
 
   it('either refuses clearly or returns values that never start with a dash', () => {
     fc.assert(
@@ -146,7 +216,14 @@ describe('flags', () => {
   });
 
   it('reads log arguments: numbers are lines, durations are since, a word is the container', () => {
-    expect(parseLogArgs(['web-1', 'nginx', '50', '--previous', '10m', '-n', 'shop'])).toEqual({ namespace: 'shop', pod: 'web-1', container: 'nginx', lines: 50, since: '10m', previous: true });
+    expect(parseLogArgs(['web-1', 'nginx', '50', '--previous', '10m', '-n', 'shop'])).toEqual({
+      namespace: 'shop',
+      pod: 'web-1',
+      container: 'nginx',
+      lines: 50,
+      since: '10m',
+      previous: true,
+    });
     expect(() => parseLogArgs([])).toThrow(UsageError);
     expect(() => parseLogArgs(['web-1', '5', '6'])).toThrow('unexpected argument "6"');
     fc.assert(
@@ -155,7 +232,8 @@ describe('flags', () => {
           const r = parseLogArgs(t);
           expect(typeof r.pod).toBe('string');
           if (r.lines !== undefined) expect(Number.isInteger(r.lines)).toBe(true);
-          for (const v of Object.values(r)) if (typeof v === 'string') expect(v.startsWith('-') && !/^-\d+$/.test(v)).toBe(false);
+          for (const v of Object.values(r))
+            if (typeof v === 'string') expect(v.startsWith('-') && !/^-\d+$/.test(v)).toBe(false);
         } catch (e) {
           expect(e).toBeInstanceOf(UsageError);
         }
@@ -165,7 +243,14 @@ describe('flags', () => {
 });
 
 describe('error messages', () => {
-  const op = { context: 'prod', verb: 'patch', resource: 'deployments/scale', namespace: 'shop', name: 'web', kind: 'deployment' };
+  const op = {
+    context: 'prod',
+    verb: 'patch',
+    resource: 'deployments/scale',
+    namespace: 'shop',
+    name: 'web',
+    kind: 'deployment',
+  };
 
   it('are one line naming the context, whatever the server sent', () => {
     fc.assert(
@@ -179,7 +264,10 @@ describe('error messages', () => {
       fc.property(fc.string(), fc.string(), (message, kind) => {
         const body = JSON.stringify({ kind: 'Status', code: 422, message, details: { kind } });
         expect(failureFromStatus(op, { code: 422, body }).message).not.toMatch(/\n/);
-        const forbidden = failureFromStatus(op, { code: 403, body: { kind: 'Status', code: 403, details: { kind } } }).message;
+        const forbidden = failureFromStatus(op, {
+          code: 403,
+          body: { kind: 'Status', code: 403, details: { kind } },
+        }).message;
         expect(forbidden).toMatch(/^forbidden: cannot patch [a-z0-9.-]+\/scale in namespace shop \(context prod\)$/);
       }),
     );

@@ -43,8 +43,15 @@ describe('contexts and per-chat scope', () => {
   it('/k8s use sets the chat’s context and namespace, which later commands use', async () => {
     const t = target(env);
     const chat = new MemoryChatState();
-    expect(text(await run(t, '/k8s use staging', context(chat)))).toBe('This chat now uses context staging, namespace web.');
-    expect(chat.values).toEqual(new Map([['k8s.context', 'staging'], ['k8s.namespace', 'web']]));
+    expect(text(await run(t, '/k8s use staging', context(chat)))).toBe(
+      'This chat now uses context staging, namespace web.',
+    );
+    expect(chat.values).toEqual(
+      new Map([
+        ['k8s.context', 'staging'],
+        ['k8s.namespace', 'web'],
+      ]),
+    );
     // A new request (a new context object) with the same stored chat state: as after a restart.
     const out = text(await run(t, '/pods', context(chat)));
     expect(out).toContain('Pods in web @ staging — 2');
@@ -60,7 +67,9 @@ describe('contexts and per-chat scope', () => {
     expect(text(await run(t, '/pods', context(chat)))).toContain('Pods in payments @ prod — 1');
     expect(text(await run(t, '/pods -c staging', context(chat)))).toContain('Pods in web @ staging');
     expect(text(await run(t, '/k8s pods -n shop', context(chat)))).toContain('Pods in shop @ prod');
-    expect(text(await run(t, '/k8s pods --context=staging --namespace=default', context(chat)))).toContain('Pods in default @ staging — 0');
+    expect(text(await run(t, '/k8s pods --context=staging --namespace=default', context(chat)))).toContain(
+      'Pods in default @ staging — 0',
+    );
     expect(chat.values.get('k8s.namespace')).toBe('payments');
   });
 
@@ -81,7 +90,9 @@ describe('contexts and per-chat scope', () => {
     expect(await failure(t, '/k8s use nowhere')).toContain('unknown or not allowed context nowhere');
     const chat = new MemoryChatState();
     chat.set('k8s.context', 'offline');
-    expect(await failure(t, '/pods', context(chat))).toContain('this chat uses context offline, which is no longer allowed; choose another with /k8s use');
+    expect(await failure(t, '/pods', context(chat))).toContain(
+      'this chat uses context offline, which is no longer allowed; choose another with /k8s use',
+    );
   });
 
   it('/k8s ns lists namespaces with buttons that switch to them', async () => {
@@ -89,7 +100,10 @@ describe('contexts and per-chat scope', () => {
     const r = await run(t, '/k8s ns');
     expect(text(r)).toContain('Namespaces @ prod');
     expect(text(r)).toMatch(/▶ shop/);
-    expect(r.buttons?.flat().find((b) => b.label === 'payments')).toMatchObject({ action: 'k8s.use', params: { context: 'prod', namespace: 'payments' } });
+    expect(r.buttons?.flat().find((b) => b.label === 'payments')).toMatchObject({
+      action: 'k8s.use',
+      params: { context: 'prod', namespace: 'payments' },
+    });
   });
 });
 
@@ -147,9 +161,16 @@ describe('/k8s logs', () => {
   it('shows up to 200 lines inline, ANSI stripped, in a pre block', async () => {
     const t = target(env);
     const [pod] = podNames('web');
-    env.api.cluster('prod').setLogs('shop', pod!, 'nginx', Array.from({ length: 300 }, (_, i) => `\u001b[32mGET /item/${i}\u001b[0m 200`));
+    env.api.cluster('prod').setLogs(
+      'shop',
+      pod!,
+      'nginx',
+      Array.from({ length: 300 }, (_, i) => `\u001b[32mGET /item/${i}\u001b[0m 200`),
+    );
     const r = await run(t, `/k8s logs ${pod} 20`);
-    expect(text(r.blocks[0] ? { blocks: [r.blocks[0]] } : r)).toBe(`Logs of pod shop/${pod}, container nginx @ prod — last 20 lines`);
+    expect(text(r.blocks[0] ? { blocks: [r.blocks[0]] } : r)).toBe(
+      `Logs of pod shop/${pod}, container nginx @ prod — last 20 lines`,
+    );
     const body = r.blocks[1];
     expect(body?.kind).toBe('pre');
     const lines = body?.kind === 'pre' ? body.text.split('\n') : [];
@@ -162,7 +183,12 @@ describe('/k8s logs', () => {
   it('streams more than 200 lines as a file', async () => {
     const t = target(env);
     const [pod] = podNames('web');
-    env.api.cluster('prod').setLogs('shop', pod!, 'nginx', Array.from({ length: 3000 }, (_, i) => `line ${i} ${'x'.repeat(60)}`));
+    env.api.cluster('prod').setLogs(
+      'shop',
+      pod!,
+      'nginx',
+      Array.from({ length: 3000 }, (_, i) => `line ${i} ${'x'.repeat(60)}`),
+    );
     const r = await run(t, `/k8s logs ${pod} 2500`);
     expect(text(r)).toContain('Sent as a file.');
     expect(r.attachment?.filename).toBe(`${pod}.nginx.log`);
@@ -181,13 +207,20 @@ describe('/k8s logs', () => {
     prod.setLogs('shop', api!, 'api', ['api says hi']);
     prod.setLogs('shop', api!, 'envoy', ['envoy says hi']);
     prod.setLogs('shop', api!, 'api', ['the crash: panic'], { previous: true });
-    prod.setLogs('shop', api!, 'envoy', ['old', 'older', 'recent'], { start: new Date(Date.now() - 3_600_000), stepMs: 1_790_000 });
+    prod.setLogs('shop', api!, 'envoy', ['old', 'older', 'recent'], {
+      start: new Date(Date.now() - 3_600_000),
+      stepMs: 1_790_000,
+    });
     expect(text(await run(t, `/k8s logs ${api}`))).toContain('container api @ prod — last 100 lines\napi says hi');
     expect(text(await run(t, `/k8s logs ${api} envoy 5`))).toContain('envoy');
     expect(text(await run(t, `/k8s logs ${api} --previous`))).toContain('previous container\nthe crash: panic');
     expect(text(await run(t, `/k8s logs ${api} envoy 10m`))).toMatch(/since 10m\nrecent$/);
-    expect(await failure(t, `/k8s logs ${api} sidecar`)).toBe(`pod shop/${api} has no container sidecar; containers: api, envoy`);
-    expect(await failure(t, `/k8s logs ${api} envoy --previous`)).toContain(`previous terminated container "envoy" in pod "${api}" not found (context prod)`);
+    expect(await failure(t, `/k8s logs ${api} sidecar`)).toBe(
+      `pod shop/${api} has no container sidecar; containers: api, envoy`,
+    );
+    expect(await failure(t, `/k8s logs ${api} envoy --previous`)).toContain(
+      `previous terminated container "envoy" in pod "${api}" not found (context prod)`,
+    );
     expect(await failure(t, '/k8s logs nope-1')).toBe('pod shop/nope-1 not found (context prod)');
     expect(await failure(t, '/k8s logs Bad_Name')).toContain('not a valid object name');
   });
@@ -199,7 +232,13 @@ describe('/k8s describe, events, nodes, deploy', () => {
     const prod = env.api.cluster('prod');
     const pod = podNames('web')[2];
     prod.oomKill('shop', pod!);
-    prod.addEvent({ namespace: 'shop', involved: { kind: 'Pod', name: pod! }, type: 'Warning', reason: 'Unhealthy', message: 'Readiness probe failed: HTTP 503' });
+    prod.addEvent({
+      namespace: 'shop',
+      involved: { kind: 'Pod', name: pod! },
+      type: 'Warning',
+      reason: 'Unhealthy',
+      message: 'Readiness probe failed: HTTP 503',
+    });
     const r = await run(t, `/k8s describe pod/${pod}`);
     const out = text(r);
     expect(out).toContain(`Pod shop/${pod} @ prod`);
@@ -229,7 +268,9 @@ describe('/k8s describe, events, nodes, deploy', () => {
     expect(node).toContain('Node node-1 @ prod');
     expect(node).toContain('Roles: control-plane · v1.31.2');
     expect(node).toContain('Ready=True');
-    expect(await failure(t, '/k8s describe secret/db-password')).toContain('kind must be one of pod, deployment, statefulset, daemonset, service, node');
+    expect(await failure(t, '/k8s describe secret/db-password')).toContain(
+      'kind must be one of pod, deployment, statefulset, daemonset, service, node',
+    );
     expect(await failure(t, '/k8s describe deploy/nope')).toBe('deployment shop/nope not found (context prod)');
   });
 
@@ -244,7 +285,12 @@ describe('/k8s describe, events, nodes, deploy', () => {
     expect(all.indexOf('ℹ️')).toBeGreaterThan(all.lastIndexOf('⚠️'));
     const one = text(await run(t, `/k8s events pod/${pod}`));
     expect(one).toContain(`Events of pod/${pod} in shop @ prod`);
-    expect(one.split('\n').slice(1).every((l) => l.includes(`pod/${pod}`))).toBe(true);
+    expect(
+      one
+        .split('\n')
+        .slice(1)
+        .every((l) => l.includes(`pod/${pod}`)),
+    ).toBe(true);
     env.api.cluster('prod').heal('shop', pod!);
     // The deployment's status catches up a moment later; the next tests read it.
     await env.api.cluster('prod').settle();

@@ -15,7 +15,8 @@ afterEach(async () => {
   delete process.env.TELEGRAM_BOT_TOKEN;
 });
 
-const text = (o: Outcome) => (o.kind === 'done' ? plainText(o.result) : o.kind === 'refused' || o.kind === 'failed' ? o.message : o.kind);
+const text = (o: Outcome) =>
+  o.kind === 'done' ? plainText(o.result) : o.kind === 'refused' || o.kind === 'failed' ? o.message : o.kind;
 
 async function approveRun(command: string): Promise<string> {
   const o = await t!.app.dispatcher.command(admin, 'command', `/shell ${command}`);
@@ -27,7 +28,9 @@ async function approveRun(command: string): Promise<string> {
 describe('/shell', () => {
   it('does not exist unless SHELL_ENABLED=true', async () => {
     t = await testApp({}, [shellModule]);
-    expect(text(await t.app.dispatcher.command(admin, 'command', '/shell echo hi'))).toMatch(/\/shell is not a command/);
+    expect(text(await t.app.dispatcher.command(admin, 'command', '/shell echo hi'))).toMatch(
+      /\/shell is not a command/,
+    );
   });
 
   it('is for admins only, always asks for approval, and shows the exit code', async () => {

@@ -24,7 +24,22 @@ const ctx: ActionContext = {
 const SECRET = 'Tmux-Configured-Secret-42';
 const { redact } = createRedactor([SECRET]);
 
-const HOSTILE_NAMES = ['-t', '-x', 'a;b', '$(id)', '`id`', 'a.b', 'a:b:c', 'a b', 'x'.repeat(65), '#{pane_id}', '=x', '%1', '', '../etc'];
+const HOSTILE_NAMES = [
+  '-t',
+  '-x',
+  'a;b',
+  '$(id)',
+  '`id`',
+  'a.b',
+  'a:b:c',
+  'a b',
+  'x'.repeat(65),
+  '#{pane_id}',
+  '=x',
+  '%1',
+  '',
+  '../etc',
+];
 
 describeTmux('tmux actions on a real tmux server', () => {
   let s: TestServer;
@@ -86,7 +101,9 @@ describeTmux('tmux actions on a real tmux server', () => {
     expect(act('tmux.ls').command?.aliases).toEqual([['sessions'], ['tmux']]);
     expect(act('tmux.send').command?.aliases).toEqual([['send']]);
     expect(command('tmux.new', '-d /srv/app build npm run build -- --watch')).toEqual({
-      dir: '/srv/app', name: 'build', command: 'npm run build -- --watch',
+      dir: '/srv/app',
+      name: 'build',
+      command: 'npm run build -- --watch',
     });
     expect(command('tmux.send', 'build   echo "a  b"; ls')).toEqual({ target: 'build', text: 'echo "a  b"; ls' });
     expect(command('tmux.keys', 'build C-c Up Enter')).toEqual({ target: 'build', keys: ['C-c', 'Up', 'Enter'] });
@@ -98,8 +115,18 @@ describeTmux('tmux actions on a real tmux server', () => {
     const card = (await run('tmux.new', { name: 'job', command: s.script('job.sh', SCRIPTS.ask) })) as LiveCard;
     expect(card.card).toMatchObject({ key: 'tmux:job', kind: 'item' });
     expect(plainText(card)).toContain('job');
-    expect(card.buttons?.flat().map((b) => b.label)).toEqual(['🔄 Refresh', '📜 Tail', '⏎ Enter', '✋ Ctrl-C', '📄 Log', '✖ Kill']);
-    expect(card.buttons?.flat().find((b) => b.label === '✋ Ctrl-C')).toMatchObject({ action: 'tmux.keys', params: { target: 'job', keys: ['C-c'] } });
+    expect(card.buttons?.flat().map((b) => b.label)).toEqual([
+      '🔄 Refresh',
+      '📜 Tail',
+      '⏎ Enter',
+      '✋ Ctrl-C',
+      '📄 Log',
+      '✖ Kill',
+    ]);
+    expect(card.buttons?.flat().find((b) => b.label === '✋ Ctrl-C')).toMatchObject({
+      action: 'tmux.keys',
+      params: { target: 'job', keys: ['C-c'] },
+    });
     expect(watcher.isWatched({ session: 'job' })).toBe(true);
     const pane = (await s.port.listPanes('job'))[0]!;
     expect(pane.startCommand).toContain('job.sh');
@@ -113,10 +140,18 @@ describeTmux('tmux actions on a real tmux server', () => {
     mkdirSync(sub);
     await run('tmux.new', { name: 'there', command: 'pwd; sleep 30', dir: sub });
     await eventually(async () => ((await screen('there')).includes(sub) ? true : undefined));
-    await expect(run('tmux.new', { name: 'rel', command: 'true', dir: 'relative/path' })).rejects.toThrow(/absolute path/);
-    await expect(run('tmux.new', { name: 'fmt', command: 'true', dir: '/tmp/#{pane_id}' })).rejects.toThrow(/without #/);
-    await expect(run('tmux.new', { name: 'none', command: 'true', dir: join(s.dir, 'missing') })).rejects.toThrow('no such directory');
-    await expect(run('tmux.new', { name: 'here', command: 'true' })).rejects.toThrow('a session named here already exists');
+    await expect(run('tmux.new', { name: 'rel', command: 'true', dir: 'relative/path' })).rejects.toThrow(
+      /absolute path/,
+    );
+    await expect(run('tmux.new', { name: 'fmt', command: 'true', dir: '/tmp/#{pane_id}' })).rejects.toThrow(
+      /without #/,
+    );
+    await expect(run('tmux.new', { name: 'none', command: 'true', dir: join(s.dir, 'missing') })).rejects.toThrow(
+      'no such directory',
+    );
+    await expect(run('tmux.new', { name: 'here', command: 'true' })).rejects.toThrow(
+      'a session named here already exists',
+    );
     await expect(run('tmux.new', { name: 'dash', command: '-c evil' })).rejects.toThrow(/must not start with -/);
     await expect(run('tmux.new', { name: 'nl', command: 'echo a\nrm -rf /' })).rejects.toThrow(/one line/);
   });
@@ -149,7 +184,11 @@ describeTmux('tmux actions on a real tmux server', () => {
     // A name not safe to type is addressed by its id; a watched session is not offered Watch.
     const oddId = (await s.port.listSessions()).find((x) => x.name === 'odd name')!.id;
     expect(text).toContain(`odd name ${oddId} ·`);
-    expect(rows).toContainEqual([`📜 odd name|tmux.tail|${oddId}`, `👁 Watch|tmux.watch|${oddId}`, `✖ Kill|tmux.kill|${oddId}`]);
+    expect(rows).toContainEqual([
+      `📜 odd name|tmux.tail|${oddId}`,
+      `👁 Watch|tmux.watch|${oddId}`,
+      `✖ Kill|tmux.kill|${oddId}`,
+    ]);
     expect(rows).toContainEqual(['📜 job|tmux.tail|job', '✖ Kill|tmux.kill|job']);
     // The spans keep terminal-side names out of formatting.
     const odd = r.blocks.find((b) => b.kind === 'line' && b.spans.some((sp) => sp.text === 'odd name'));
@@ -249,20 +288,39 @@ describeTmux('tmux actions on a real tmux server', () => {
     const numbers = Array.from({ length: 600 }, (_, i) => String(i + 1));
     expect(sub.split('\n').slice(1)).toEqual(numbers.filter((n) => n.includes('59')));
     const re = (await run('tmux.find', command('tmux.find', 'long /^5\\d0$/'))).blocks.at(-1);
-    expect(re).toEqual({ kind: 'pre', text: ['500', '510', '520', '530', '540', '550', '560', '570', '580', '590'].join('\n') });
+    expect(re).toEqual({
+      kind: 'pre',
+      text: ['500', '510', '520', '530', '540', '550', '560', '570', '580', '590'].join('\n'),
+    });
     const many = (await run('tmux.find', { target: 'long', pattern: '/^\\d+$/' })).blocks.at(-1);
-    expect(many?.kind === 'pre' && many.text.split('\n')).toEqual(Array.from({ length: 20 }, (_, i) => String(581 + i)));
-    expect(plainText(await run('tmux.find', { target: 'long', pattern: 'nothing-like-this' }))).toContain('No line of long matches');
+    expect(many?.kind === 'pre' && many.text.split('\n')).toEqual(
+      Array.from({ length: 20 }, (_, i) => String(581 + i)),
+    );
+    expect(plainText(await run('tmux.find', { target: 'long', pattern: 'nothing-like-this' }))).toContain(
+      'No line of long matches',
+    );
     // Refused before matching anything (its speed is in npm run bench).
     await expect(run('tmux.find', { target: 'long', pattern: '/(a+)+$/' })).rejects.toThrow(/exponential/);
   });
 
   it('searches the redacted scrollback only: a prefix of a hidden secret matches nothing', async () => {
-    const script = s.script('keys.sh', `echo "aws AKIAIOSFODNN7EXAMPLE"; echo "api ${SECRET}"; printf -- '-----BEGIN RSA PRIVATE KEY-----\\nMIIEsecretkeybody\\n-----END RSA PRIVATE KEY-----\\n'; echo ready; sleep 300`);
+    const script = s.script(
+      'keys.sh',
+      `echo "aws AKIAIOSFODNN7EXAMPLE"; echo "api ${SECRET}"; printf -- '-----BEGIN RSA PRIVATE KEY-----\\nMIIEsecretkeybody\\n-----END RSA PRIVATE KEY-----\\n'; echo ready; sleep 300`,
+    );
     await run('tmux.new', { name: 'keys', command: script });
     await eventually(async () => ((await screen('keys')).includes('ready') ? true : undefined));
-    for (const probe of ['AKIAIOSFODNN7EX', 'AKIAIOSFODNN7XX', SECRET.slice(0, 10), '/Tmux-Conf/', 'MIIEsecret', '/^MIIE/']) {
-      expect(plainText(await run('tmux.find', { target: 'keys', pattern: probe })), probe).toContain('No line of keys matches');
+    for (const probe of [
+      'AKIAIOSFODNN7EX',
+      'AKIAIOSFODNN7XX',
+      SECRET.slice(0, 10),
+      '/Tmux-Conf/',
+      'MIIEsecret',
+      '/^MIIE/',
+    ]) {
+      expect(plainText(await run('tmux.find', { target: 'keys', pattern: probe })), probe).toContain(
+        'No line of keys matches',
+      );
     }
     const shown = (await run('tmux.find', { target: 'keys', pattern: '/^(aws|api) /' })).blocks.at(-1);
     expect(shown).toEqual({ kind: 'pre', text: `aws ${REDACTED}\napi ${REDACTED}` });
@@ -304,10 +362,15 @@ describeTmux('tmux actions on a real tmux server', () => {
   });
 
   it('refreshes the card of a watched session, and never starts watching one', async () => {
-    expect(plainText(await run('tmux.refresh', { target: 'rainbow' }))).toBe('colors is not watched; an operator can start with /tmux watch.');
+    expect(plainText(await run('tmux.refresh', { target: 'rainbow' }))).toBe(
+      'colors is not watched; an operator can start with /tmux watch.',
+    );
     expect(watcher.isWatched({ session: 'colors' })).toBe(false);
     await watcher.watch({ session: 'colors' }, { chatId: 99 });
-    const card = (await act('tmux.refresh').run({ ...ctx, operator: { ...ctx.operator, chatId: 5, role: 'viewer' } }, { target: 'colors' })) as LiveCard;
+    const card = (await act('tmux.refresh').run(
+      { ...ctx, operator: { ...ctx.operator, chatId: 5, role: 'viewer' } },
+      { target: 'colors' },
+    )) as LiveCard;
     expect(card.card.key).toBe('tmux:colors');
     expect(plainText(card).split('\n')[0]).toBe('🟢 colors (rainbow) · running');
     // The card stays where it was: a refresh from another chat does not move the alerts there.
@@ -316,10 +379,16 @@ describeTmux('tmux actions on a real tmux server', () => {
   });
 
   it('hides and protects sessions outside TMUX_SESSION_FILTER', async () => {
-    const limited = tmuxActions({ port: s.port, settings: tmuxSettings({ defaultCwd: s.dir, sessionFilter: /^ci-/ }), redact });
+    const limited = tmuxActions({
+      port: s.port,
+      settings: tmuxSettings({ defaultCwd: s.dir, sessionFilter: /^ci-/ }),
+      redact,
+    });
     const get = (n: string) => limited.find((a) => a.name === n)!;
     await get('tmux.new').run(ctx, { name: 'ci-1', command: 'sleep 300' });
-    await expect(get('tmux.new').run(ctx, { name: 'other', command: 'true' })).rejects.toThrow(/outside TMUX_SESSION_FILTER/);
+    await expect(get('tmux.new').run(ctx, { name: 'other', command: 'true' })).rejects.toThrow(
+      /outside TMUX_SESSION_FILTER/,
+    );
     const text = plainText(await get('tmux.ls').run(ctx, {}));
     expect(text).toContain('ci-1');
     expect(text).not.toContain('colors');
@@ -335,7 +404,9 @@ describeTmux('tmux actions without a server', () => {
     try {
       const actions = tmuxActions({ port: s.port, settings: tmuxSettings({ defaultCwd: s.dir }), redact });
       const get = (n: string) => actions.find((a) => a.name === n)!;
-      expect(plainText(await get('tmux.ls').run(ctx, {}))).toBe(`No tmux server is running on the tmux socket named ${s.socketName}.`);
+      expect(plainText(await get('tmux.ls').run(ctx, {}))).toBe(
+        `No tmux server is running on the tmux socket named ${s.socketName}.`,
+      );
       await expect(get('tmux.tail').run(ctx, { target: 'x' })).rejects.toThrow(ActionError);
       await expect(get('tmux.tail').run(ctx, { target: 'x' })).rejects.toThrow(/^no tmux server is running on/);
     } finally {

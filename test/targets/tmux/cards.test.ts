@@ -29,7 +29,9 @@ describe('statusCard', () => {
     expect(card.card).toEqual({ key: 'tmux:build', title: '🟡 build (api)', kind: 'item', final: false });
     expect(card.reply).toEqual({ action: 'tmux.send', params: { target: 'build' } });
     expect(cardKey('build:1.0')).toBe('tmux:build:1.0');
-    expect(plainText(card)).toBe('🟡 build (api) · waiting for input\n2m in this state\ncommand: make all\nstep 1\nstep 2');
+    expect(plainText(card)).toBe(
+      '🟡 build (api) · waiting for input\n2m in this state\ncommand: make all\nstep 1\nstep 2',
+    );
     expect(card.buttons?.map((r) => r.map((b) => b.action))).toEqual([
       ['tmux.refresh', 'tmux.tail', 'tmux.keys'],
       ['tmux.keys', 'tmux.log', 'tmux.kill'],
@@ -38,7 +40,10 @@ describe('statusCard', () => {
 
   it('keeps terminal text in value spans and pre blocks only', () => {
     const hostile = '<b>@admin</b> [x](http://evil)';
-    const card = statusCard(entry('s', 'error', { alias: hostile, startCommand: hostile, lines: [hostile], exitStatus: 2 }), NOW);
+    const card = statusCard(
+      entry('s', 'error', { alias: hostile, startCommand: hostile, lines: [hostile], exitStatus: 2 }),
+      NOW,
+    );
     for (const b of card.blocks) {
       if (b.kind === 'line') for (const sp of b.spans) if (sp.kind !== 'value') expect(sp.text).not.toContain('evil');
     }
@@ -47,7 +52,11 @@ describe('statusCard', () => {
   });
 
   it('is final once the pane is gone or no longer watched', () => {
-    expect(statusCard(entry('build', 'gone'), NOW).card).toMatchObject({ key: 'tmux:build', title: '⚫ build', final: true });
+    expect(statusCard(entry('build', 'gone'), NOW).card).toMatchObject({
+      key: 'tmux:build',
+      title: '⚫ build',
+      final: true,
+    });
     const last = unwatchedCard('build:1');
     expect(last.card).toEqual({ key: 'tmux:build:1', title: '⚪ build:1', kind: 'item', final: true });
     expect(plainText(last)).toBe('⚪ build:1 · no longer watched');
@@ -68,9 +77,11 @@ describe('indexCard', () => {
       NOW,
     );
     expect(card.card).toMatchObject({ key: 'tmux::index', kind: 'index' });
-    expect(plainText(card).split('\n').map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
-      'Terminal sessions', '🔴 c', '🟡 d', '🟢 b', '⚪ e', '✅ a',
-    ]);
+    expect(
+      plainText(card)
+        .split('\n')
+        .map((l) => l.split(' ').slice(0, 2).join(' ')),
+    ).toEqual(['Terminal sessions', '🔴 c', '🟡 d', '🟢 b', '⚪ e', '✅ a']);
     expect(plainText(indexCard([], NOW))).toContain('Nothing is watched');
   });
 });
@@ -84,7 +95,9 @@ describe('alertFor', () => {
     expect(plainText(alert!.result)).toContain('line: Continue? [y/N]');
     expect(alert?.result.buttons).toHaveLength(2);
     expect(alert?.result.reply).toEqual({ action: 'tmux.send', params: { target: 'job' } });
-    expect(alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: false }, NOW)).toBeUndefined();
+    expect(
+      alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: false }, NOW),
+    ).toBeUndefined();
     expect(alertFor({ kind: 'output_changed', entry: e }, NOW)).toBeUndefined();
   });
 });

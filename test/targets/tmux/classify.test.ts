@@ -66,7 +66,15 @@ describe('a question left without a newline', () => {
 
 describe('classify', () => {
   it('has an emoji per state and alerts on waiting, error, done and stuck only', () => {
-    expect(STATE_EMOJI).toEqual({ running: '🟢', waiting: '🟡', error: '🔴', done: '✅', idle: '⚪', stuck: '⏱', gone: '⚫' });
+    expect(STATE_EMOJI).toEqual({
+      running: '🟢',
+      waiting: '🟡',
+      error: '🔴',
+      done: '✅',
+      idle: '⚪',
+      stuck: '⏱',
+      gone: '⚫',
+    });
     expect([...ALERTABLE_STATES].sort()).toEqual(['done', 'error', 'stuck', 'waiting']);
   });
 
@@ -83,9 +91,19 @@ describe('classify', () => {
 
   it('sees prompts that wait for a person', () => {
     const prompts = [
-      'Continue? [y/N]', 'Overwrite file? [Y/n] ', 'Proceed (y/n)', 'Are you sure you want to continue connecting (yes/no/[fingerprint])?',
-      'Password:', '[sudo] password for ops:', "Enter passphrase for key '/home/ops/.ssh/id_ed25519':",
-      'Press Enter to continue', 'press any key', 'Continue?', '? Select a template', '❯ 1. Yes', '  › Allow once',
+      'Continue? [y/N]',
+      'Overwrite file? [Y/n] ',
+      'Proceed (y/n)',
+      'Are you sure you want to continue connecting (yes/no/[fingerprint])?',
+      'Password:',
+      '[sudo] password for ops:',
+      "Enter passphrase for key '/home/ops/.ssh/id_ed25519':",
+      'Press Enter to continue',
+      'press any key',
+      'Continue?',
+      '? Select a template',
+      '❯ 1. Yes',
+      '  › Allow once',
       'Do you want to make this edit to app.ts?',
     ];
     for (const p of prompts) expect(state({ lines: ['some output', p] }), p).toBe('waiting');
@@ -102,16 +120,30 @@ describe('classify', () => {
   });
 
   it('sees errors once the output stops', () => {
-    for (const e of ['error: linker failed', 'Error: ENOENT', 'fatal: not a git repository', 'TypeError: x is undefined', 'error[E0308]: mismatched types', 'bash: foo: command not found', 'make: *** [Makefile:3: all] Error 1', 'npm ERR! code 1', 'Traceback (most recent call last):']) {
+    for (const e of [
+      'error: linker failed',
+      'Error: ENOENT',
+      'fatal: not a git repository',
+      'TypeError: x is undefined',
+      'error[E0308]: mismatched types',
+      'bash: foo: command not found',
+      'make: *** [Makefile:3: all] Error 1',
+      'npm ERR! code 1',
+      'Traceback (most recent call last):',
+    ]) {
       expect(state({ lines: [e, '$'], changed: false, command: 'bash', startedWithCommand: false }), e).toBe('error');
       expect(state({ lines: [e, 'still going'], changed: true }), e).toBe('running');
     }
   });
 
   it('calls a quiet shell prompt idle, a quiet job running, then stuck', () => {
-    expect(state({ lines: ['ops@box:~/src$'], changed: false, command: 'bash', startedWithCommand: false })).toBe('idle');
+    expect(state({ lines: ['ops@box:~/src$'], changed: false, command: 'bash', startedWithCommand: false })).toBe(
+      'idle',
+    );
     expect(state({ lines: ['>>>'], changed: false, command: 'python3' })).toBe('idle');
-    expect(state({ lines: ['last log line'], changed: false, command: 'bash', startedWithCommand: false })).toBe('idle');
+    expect(state({ lines: ['last log line'], changed: false, command: 'bash', startedWithCommand: false })).toBe(
+      'idle',
+    );
     expect(state({ lines: ['downloading'], changed: false, msSinceChange: 60_000 })).toBe('running');
     expect(state({ lines: ['downloading'], changed: false, msSinceChange: 15 * 60_000 })).toBe('stuck');
   });
@@ -136,7 +168,11 @@ describe('classify', () => {
           if (!o.exists) expect(r.state).toBe('gone');
           else if (o.dead && o.exitStatus !== undefined) expect(r.state).toBe(o.exitStatus === 0 ? 'done' : 'error');
           else if (o.dead) expect(r).toEqual({ state: 'running', reason: 'exiting' });
-          const last = o.lines.filter((l) => l.trim() !== '').at(-1)?.slice(0, 300).trimEnd();
+          const last = o.lines
+            .filter((l) => l.trim() !== '')
+            .at(-1)
+            ?.slice(0, 300)
+            .trimEnd();
           if (o.exists && !o.dead && last === 'Continue? [y/N]') expect(r.state).toBe('waiting');
         },
       ),
@@ -166,7 +202,10 @@ describe('classify', () => {
       errorPatterns: counted(DEFAULT_ERROR_PATTERNS),
       promptPattern: new Counted(DEFAULT_CLASSIFY.promptPattern.source, DEFAULT_CLASSIFY.promptPattern.flags),
     };
-    const long = Array.from({ length: 1000 }, (_, i) => ['a'.repeat(100_000) + ':', 'password '.repeat(5000), ' '.repeat(50_000) + 'x'][i % 3]!);
+    const long = Array.from(
+      { length: 1000 },
+      (_, i) => ['a'.repeat(100_000) + ':', 'password '.repeat(5000), ' '.repeat(50_000) + 'x'][i % 3]!,
+    );
     classify({ ...base, lines: long, changed: false, command: 'sleep' }, settings);
     const patterns = DEFAULT_WAIT_PATTERNS.length + DEFAULT_ERROR_PATTERNS.length + 1;
     expect(tested.length).toBeGreaterThan(WINDOW_LINES);

@@ -36,9 +36,21 @@ describeTmux('/tmux find on a real pane', () => {
 
   beforeAll(async () => {
     s = testServer();
-    find = tmuxActions({ port: s.port, settings: tmuxSettings({ defaultCwd: s.dir }), redact: createRedactor([]).redact }).find((a) => a.name === 'tmux.find')!;
-    await s.tmux('new-session', '-d', '-s', 'app', s.script('app.sh', 'echo "ERROR: disk full"; echo ok; echo "error: retry"; sleep 300'));
-    await eventually(async () => ((await s.tmux('capture-pane', '-p', '-t', '=app:')).includes('error: retry') ? true : undefined));
+    find = tmuxActions({
+      port: s.port,
+      settings: tmuxSettings({ defaultCwd: s.dir }),
+      redact: createRedactor([]).redact,
+    }).find((a) => a.name === 'tmux.find')!;
+    await s.tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'app',
+      s.script('app.sh', 'echo "ERROR: disk full"; echo ok; echo "error: retry"; sleep 300'),
+    );
+    await eventually(async () =>
+      (await s.tmux('capture-pane', '-p', '-t', '=app:')).includes('error: retry') ? true : undefined,
+    );
   });
   afterAll(async () => {
     await s.cleanup();
@@ -46,7 +58,9 @@ describeTmux('/tmux find on a real pane', () => {
 
   it('refuses (?i:error) with one line instead of hanging, and finds with the i flag', async () => {
     await expect(run('app /(?i:error)/')).rejects.toThrow(
-      MODIFIERS ? /^regex refused: modifier groups like \(\?i:…\) are not supported; use the \/…\/i, m or s flags instead$/ : /^regex refused: not a valid regular expression$/,
+      MODIFIERS
+        ? /^regex refused: modifier groups like \(\?i:…\) are not supported; use the \/…\/i, m or s flags instead$/
+        : /^regex refused: not a valid regular expression$/,
     );
     expect(plainText(await run('app /error/i'))).toBe('2 matching lines in app:\nERROR: disk full\nerror: retry');
   });

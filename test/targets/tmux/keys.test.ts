@@ -6,11 +6,32 @@ import { MAX_KEYS, parseKey, parseKeys } from '../../../src/targets/tmux/keys.js
 describe('parseKey', () => {
   it('maps the usual spellings to tmux key names', () => {
     const cases: [string, string][] = [
-      ['Enter', 'Enter'], ['enter', 'Enter'], ['Return', 'Enter'], ['Esc', 'Escape'], ['Escape', 'Escape'],
-      ['Tab', 'Tab'], ['BSpace', 'BSpace'], ['Backspace', 'BSpace'], ['Up', 'Up'], ['down', 'Down'],
-      ['PageUp', 'PPage'], ['PPage', 'PPage'], ['PageDown', 'NPage'], ['NPage', 'NPage'], ['Space', 'Space'],
-      ['C-c', 'C-c'], ['C-C', 'C-c'], ['ctrl-d', 'C-d'], ['^z', 'C-z'], ['M-x', 'M-x'], ['alt-b', 'M-b'],
-      ['F1', 'F1'], ['f12', 'F12'], ['Delete', 'DC'], ['Home', 'Home'], ['End', 'End'],
+      ['Enter', 'Enter'],
+      ['enter', 'Enter'],
+      ['Return', 'Enter'],
+      ['Esc', 'Escape'],
+      ['Escape', 'Escape'],
+      ['Tab', 'Tab'],
+      ['BSpace', 'BSpace'],
+      ['Backspace', 'BSpace'],
+      ['Up', 'Up'],
+      ['down', 'Down'],
+      ['PageUp', 'PPage'],
+      ['PPage', 'PPage'],
+      ['PageDown', 'NPage'],
+      ['NPage', 'NPage'],
+      ['Space', 'Space'],
+      ['C-c', 'C-c'],
+      ['C-C', 'C-c'],
+      ['ctrl-d', 'C-d'],
+      ['^z', 'C-z'],
+      ['M-x', 'M-x'],
+      ['alt-b', 'M-b'],
+      ['F1', 'F1'],
+      ['f12', 'F12'],
+      ['Delete', 'DC'],
+      ['Home', 'Home'],
+      ['End', 'End'],
     ];
     for (const [typed, name] of cases) expect(parseKey(typed), typed).toEqual({ kind: 'named', name });
   });
@@ -22,13 +43,30 @@ describe('parseKey', () => {
   });
 
   it('refuses everything else', () => {
-    for (const bad of ['', ' ', '\n', '\u001b', 'C-', 'C-1', 'F13', 'F0', 'cc', 'kill-server', '-t', 'Enter;', 'yes', 'M-Enter', '\u0003']) {
+    for (const bad of [
+      '',
+      ' ',
+      '\n',
+      '\u001b',
+      'C-',
+      'C-1',
+      'F13',
+      'F0',
+      'cc',
+      'kill-server',
+      '-t',
+      'Enter;',
+      'yes',
+      'M-Enter',
+      '\u0003',
+    ]) {
       expect(() => parseKey(bad), JSON.stringify(bad)).toThrow(ActionError);
     }
   });
 
   it('yields only allow-listed names or one printable character', () => {
-    const named = /^(Enter|Escape|Tab|BTab|BSpace|Space|Up|Down|Left|Right|Home|End|PPage|NPage|DC|IC|F([1-9]|1[0-2])|[CM]-[a-z])$/;
+    const named =
+      /^(Enter|Escape|Tab|BTab|BSpace|Space|Up|Down|Left|Right|Home|End|PPage|NPage|DC|IC|F([1-9]|1[0-2])|[CM]-[a-z])$/;
     fc.assert(
       fc.property(fc.string({ maxLength: 12, unit: 'grapheme-ascii' }), (s) => {
         try {

@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseKeys } from '../../../src/targets/tmux/keys.js';
-import { ALIAS_OPTION, createTmuxPort, escapeTrailingSemicolon, TmuxError, unquoteCommand } from '../../../src/targets/tmux/port.js';
+import {
+  ALIAS_OPTION,
+  createTmuxPort,
+  escapeTrailingSemicolon,
+  TmuxError,
+  unquoteCommand,
+} from '../../../src/targets/tmux/port.js';
 import { describeTmux, eventually, testServer, type TestServer } from './helpers.js';
 
 describeTmux('TmuxPort on a real tmux server', () => {
@@ -18,7 +24,9 @@ describeTmux('TmuxPort on a real tmux server', () => {
     const nowhere = createTmuxPort({ socketPath: join(s.dir, 'none.sock') });
     expect(await nowhere.listSessions()).toEqual([]);
     expect(await nowhere.listPanes()).toEqual([]);
-    await expect(nowhere.capture({ session: 'x' }, 5)).rejects.toThrow(`no tmux server is running on ${join(s.dir, 'none.sock')}`);
+    await expect(nowhere.capture({ session: 'x' }, 5)).rejects.toThrow(
+      `no tmux server is running on ${join(s.dir, 'none.sock')}`,
+    );
     await expect(nowhere.killSession('x')).rejects.toMatchObject({ code: 'no-server' });
   });
 
@@ -64,12 +72,18 @@ describeTmux('TmuxPort on a real tmux server', () => {
     // Window 0 is named after whatever runs in it at the moment; window 1 was named.
     const describePane = (p: (typeof panes)[number]) =>
       `${p.windowIndex}.${p.paneIndex}:${p.windowIndex === 1 ? p.windowName : '-'}:${p.windowActive}:${p.paneActive}`;
-    expect(panes.map(describePane).sort()).toEqual(['0.0:-:true:true', '1.0:editor:false:true', '1.1:editor:false:false']);
+    expect(panes.map(describePane).sort()).toEqual([
+      '0.0:-:true:true',
+      '1.0:editor:false:true',
+      '1.1:editor:false:false',
+    ]);
   });
 
   it('refuses a duplicate session name', async () => {
     await s.port.newSession({ name: 'dup', cwd: s.dir, command: 'sleep 30' });
-    await expect(s.port.newSession({ name: 'dup', cwd: s.dir, command: 'sleep 30' })).rejects.toThrow('a session named dup already exists');
+    await expect(s.port.newSession({ name: 'dup', cwd: s.dir, command: 'sleep 30' })).rejects.toThrow(
+      'a session named dup already exists',
+    );
   });
 
   it('never matches a session by prefix', async () => {
@@ -83,14 +97,26 @@ describeTmux('TmuxPort on a real tmux server', () => {
     await s.port.newSession({ name: 'echo', cwd: s.dir, command: 'cat' });
     const marker = join(s.dir, 'pwned');
     const texts = [
-      `$(touch ${marker})`, `\`touch ${marker}\``, 'a;', 'b\\;', ';', 'x ; kill-server', '#{session_name} %1 -t', '-n', "'\"",
+      `$(touch ${marker})`,
+      `\`touch ${marker}\``,
+      'a;',
+      'b\\;',
+      ';',
+      'x ; kill-server',
+      '#{session_name} %1 -t',
+      '-n',
+      '\'"',
       'SELECT 1;',
     ];
     for (const t of texts) await s.port.sendText({ session: 'echo' }, t);
-    const screen = await eventually(async () => {
-      const lines = await s.port.capture({ session: 'echo' }, 100);
-      return lines.filter((l) => l === 'SELECT 1;').length === 2 ? lines : undefined;
-    }, 5000, 'echoed text');
+    const screen = await eventually(
+      async () => {
+        const lines = await s.port.capture({ session: 'echo' }, 100);
+        return lines.filter((l) => l === 'SELECT 1;').length === 2 ? lines : undefined;
+      },
+      5000,
+      'echoed text',
+    );
     // cat echoes each line back: the terminal shows what was typed, then cat's copy.
     for (const t of texts) expect(screen.filter((l) => l === t).length, t).toBe(2);
     expect(existsSync(marker)).toBe(false);
@@ -132,7 +158,9 @@ describeTmux('TmuxPort on a real tmux server', () => {
       const p = (await s.port.listPanes()).filter((x) => x.session === 'm1' || x.session === 'm2');
       return p.length === 2 ? p : undefined;
     });
-    await eventually(async () => ((await s.port.capture({ session: 'm2' }, 5)).includes('second-pane') ? true : undefined));
+    await eventually(async () =>
+      (await s.port.capture({ session: 'm2' }, 5)).includes('second-pane') ? true : undefined,
+    );
     const ids = panes.map((p) => p.id);
     const got = await s.port.captureMany([...ids, '%99999'], 5);
     expect(got.get(panes.find((p) => p.session === 'm1')!.id)).toEqual(['first-pane']);
@@ -173,7 +201,7 @@ describeTmux('TmuxPort on a real tmux server', () => {
 it('reads back the start commands tmux shows quoted', () => {
   expect(unquoteCommand('"sleep 300"')).toBe('sleep 300');
   expect(unquoteCommand('"echo \\"a\\" \\$HOME\\\\x"')).toBe('echo "a" $HOME\\x');
-  expect(unquoteCommand("'say \"hi\"'")).toBe('say "hi"');
+  expect(unquoteCommand('\'say "hi"\'')).toBe('say "hi"');
   expect(unquoteCommand('"tab\\there\\012"')).toBe('tab\there\n');
   expect(unquoteCommand('top')).toBe('top');
 });

@@ -29,7 +29,12 @@ describeTmux('prompts printed without a newline, on a real tmux server', () => {
     await s.port.newSession({ name, cwd: s.dir, command: s.script(`${name}.sh`, body) });
     const events: TmuxEvent[] = [];
     const watcher = new TmuxWatcher({
-      port: s.port, store: new MemoryWatchStore(), pollMs: POLL_MS, cardLines: 15, alertCooldownMs: 60_000, classify,
+      port: s.port,
+      store: new MemoryWatchStore(),
+      pollMs: POLL_MS,
+      cardLines: 15,
+      alertCooldownMs: 60_000,
+      classify,
     });
     watchers.push(watcher);
     watcher.on((e) => events.push(e));
@@ -38,7 +43,8 @@ describeTmux('prompts printed without a newline, on a real tmux server', () => {
     const states = () => events.flatMap((e) => (e.kind === 'state_changed' ? [e] : []));
     return { name, events, states };
   };
-  const ask = (prompt: string) => `echo starting; sleep 0.3; printf '%s' '${prompt}'; read answer; echo "got $answer"; sleep 30`;
+  const ask = (prompt: string) =>
+    `echo starting; sleep 0.3; printf '%s' '${prompt}'; read answer; echo "got $answer"; sleep 30`;
 
   for (const prompt of PROMPTS) {
     for (const [how, settings] of [
@@ -60,7 +66,11 @@ describeTmux('prompts printed without a newline, on a real tmux server', () => {
       { ...DEFAULT_CLASSIFY, waitPatterns: [] },
     );
     // Bounded by work: many polls that each saw the line change.
-    await eventually(() => (events.filter((e) => e.kind === 'output_changed').length >= 30 ? true : undefined), 20_000, '30 changes');
+    await eventually(
+      () => (events.filter((e) => e.kind === 'output_changed').length >= 30 ? true : undefined),
+      20_000,
+      '30 changes',
+    );
     expect(states().map((e) => e.to)).not.toContain('waiting');
   });
 });

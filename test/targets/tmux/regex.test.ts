@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ActionError } from '../../../src/core/action.js';
-import { boundedMatch, checkBudget, checkRegex, findLines, parseSearchPattern, REGEX_MAX, regexProblem } from '../../../src/targets/tmux/regex.js';
+import {
+  boundedMatch,
+  checkBudget,
+  checkRegex,
+  findLines,
+  parseSearchPattern,
+  REGEX_MAX,
+  regexProblem,
+} from '../../../src/targets/tmux/regex.js';
 
 /** Node 23+ compiles modifier groups such as (?i:…); older versions refuse them as invalid. */
 const MODIFIERS = (() => {
@@ -37,13 +45,36 @@ describe('parseSearchPattern', () => {
 
 describe('regexProblem', () => {
   it('accepts ordinary patterns', () => {
-    for (const ok of ['error', '^\\s*error:', 'disk (full|empty)', '[ab]+c*', '\\d{1,3}\\.\\d+', '(?:foo)?bar', 'a+b+', '(?<n>x)y', '\\u{1F600}', '\\p{L}+']) {
+    for (const ok of [
+      'error',
+      '^\\s*error:',
+      'disk (full|empty)',
+      '[ab]+c*',
+      '\\d{1,3}\\.\\d+',
+      '(?:foo)?bar',
+      'a+b+',
+      '(?<n>x)y',
+      '\\u{1F600}',
+      '\\p{L}+',
+    ]) {
       expect(regexProblem(ok, ok.includes('\\u{') || ok.includes('\\p') ? 'u' : ''), ok).toBeUndefined();
     }
   });
 
   it('refuses the shapes that backtrack catastrophically', () => {
-    for (const evil of ['(a+)+$', '(a*)*b', '(a|a)*$', '(a|aa)+$', '((ab)*)+', '(?:x+y?)+z', '(\\w+\\s?)*$', '(.*a){12}', '(a{1,5}){2,}', '((a|b)c)+', '(\\x41+)+']) {
+    for (const evil of [
+      '(a+)+$',
+      '(a*)*b',
+      '(a|a)*$',
+      '(a|aa)+$',
+      '((ab)*)+',
+      '(?:x+y?)+z',
+      '(\\w+\\s?)*$',
+      '(.*a){12}',
+      '(a{1,5}){2,}',
+      '((a|b)c)+',
+      '(\\x41+)+',
+    ]) {
       expect(regexProblem(evil), evil).toMatch(/exponential/);
     }
     expect(regexProblem('(a)\\1')).toMatch(/back-references/);
@@ -76,7 +107,9 @@ describe('regexProblem', () => {
   });
 
   it('refuses group syntax it does not know with one line, instead of scanning again (Node 23+ modifier groups)', () => {
-    const unknown = MODIFIERS ? /^modifier groups like \(\?i:…\) are not supported; use the \/…\/i, m or s flags instead$/ : /not a valid/;
+    const unknown = MODIFIERS
+      ? /^modifier groups like \(\?i:…\) are not supported; use the \/…\/i, m or s flags instead$/
+      : /not a valid/;
     expect(regexProblem('(?i:error)')).toMatch(unknown);
     expect(regexProblem('x(?-i:a)+')).toMatch(MODIFIERS ? /^modifier groups like \(\?-i:…\)/ : /not a valid/);
     expect(regexProblem('(?ims-:a)')).toBeDefined();
@@ -90,12 +123,45 @@ describe('regexProblem', () => {
 
   it('terminates on every pattern within its step budget, and either accepts or refuses with one line', () => {
     // Pieces of regex syntax, so long patterns are mostly valid and the scan itself runs.
-    const piece = fc.constantFrom('(', '(?', '(?:', '(?i:', '(?-m:', '(?<n>', '(?<=', '(?=', ')', '[', ']', '\\', '\\d', '\\u{41}', '\\x4', 'a', '.', '+', '*', '?', '{2,}', '{1,3}', '{', '}', '|', '<', '>', ':', '^', '$');
+    const piece = fc.constantFrom(
+      '(',
+      '(?',
+      '(?:',
+      '(?i:',
+      '(?-m:',
+      '(?<n>',
+      '(?<=',
+      '(?=',
+      ')',
+      '[',
+      ']',
+      '\\',
+      '\\d',
+      '\\u{41}',
+      '\\x4',
+      'a',
+      '.',
+      '+',
+      '*',
+      '?',
+      '{2,}',
+      '{1,3}',
+      '{',
+      '}',
+      '|',
+      '<',
+      '>',
+      ':',
+      '^',
+      '$',
+    );
     // Valid units, so that long patterns compile and the scan runs to the end or to a refusal.
-    const unit = fc.tuple(
-      fc.constantFrom('a', '.', '\\d', '[a-c\\]]', '(?:ab)', '(x)', '(?:a|b)', '(a+)', '(?=a)', '(?i:a)', '\\x41'),
-      fc.constantFrom('', '', '', '+', '*', '?', '{2,}', '{1,3}'),
-    ).map(([a, q]) => a + q);
+    const unit = fc
+      .tuple(
+        fc.constantFrom('a', '.', '\\d', '[a-c\\]]', '(?:ab)', '(x)', '(?:a|b)', '(a+)', '(?=a)', '(?i:a)', '\\x41'),
+        fc.constantFrom('', '', '', '+', '*', '?', '{2,}', '{1,3}'),
+      )
+      .map(([a, q]) => a + q);
     const pattern = fc.oneof(
       fc.array(unit, { size: 'max', maxLength: 80 }).map((us) => us.join('')),
       fc.array(piece, { size: 'max', maxLength: 160 }).map((ps) => ps.join('')),
@@ -128,13 +194,19 @@ describe('findLines', () => {
   const opts = { limit: 20, timeoutMs: 250 };
 
   it('matches substrings in any case, keeping order and the last N', () => {
-    expect(findLines(lines, parseSearchPattern('disk full'), opts)).toEqual(['ERROR: disk full', 'error: disk full again']);
+    expect(findLines(lines, parseSearchPattern('disk full'), opts)).toEqual([
+      'ERROR: disk full',
+      'error: disk full again',
+    ]);
     expect(findLines(lines, parseSearchPattern('Error'), { ...opts, limit: 1 })).toEqual(['error: disk full again']);
   });
 
   it('matches regexes with their flags', () => {
     expect(findLines(lines, parseSearchPattern('/^error/'), opts)).toEqual(['error: disk full again']);
-    expect(findLines(lines, parseSearchPattern('/^error/i'), opts)).toEqual(['ERROR: disk full', 'error: disk full again']);
+    expect(findLines(lines, parseSearchPattern('/^error/i'), opts)).toEqual([
+      'ERROR: disk full',
+      'error: disk full again',
+    ]);
   });
 
   it('agrees with a plain RegExp on accepted patterns', () => {
@@ -156,12 +228,18 @@ describe('findLines', () => {
     const evil = ['a'.repeat(40) + '!'];
     // The checker's answer, not the matcher's time bound ("took longer than").
     expect(() => findLines(evil, parseSearchPattern('/(a+)+$/'), opts)).toThrow(/exponential/);
-    expect(() => findLines(lines, parseSearchPattern('/(?i:error)/'), opts)).toThrow(MODIFIERS ? /modifier groups/ : /not a valid/);
+    expect(() => findLines(lines, parseSearchPattern('/(?i:error)/'), opts)).toThrow(
+      MODIFIERS ? /modifier groups/ : /not a valid/,
+    );
   });
 
   it('bounds the time of a regex that would run for ever, even past the check', () => {
-    expect(() => boundedMatch(['a'.repeat(40) + '!'], '(a+)+$', '', { limit: 20, timeoutMs: 100 })).toThrow(ActionError);
-    expect(() => boundedMatch(['a'.repeat(40) + '!'], '(a+)+$', '', { limit: 20, timeoutMs: 100 })).toThrow(/longer than 100 ms/);
+    expect(() => boundedMatch(['a'.repeat(40) + '!'], '(a+)+$', '', { limit: 20, timeoutMs: 100 })).toThrow(
+      ActionError,
+    );
+    expect(() => boundedMatch(['a'.repeat(40) + '!'], '(a+)+$', '', { limit: 20, timeoutMs: 100 })).toThrow(
+      /longer than 100 ms/,
+    );
     // The context is still usable afterwards.
     expect(boundedMatch(['xa', 'b'], 'a', '', { limit: 20, timeoutMs: 100 })).toEqual(['xa']);
   });

@@ -21,12 +21,14 @@ const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'priv
 const viewer: Principal = { transport: 'tg', userId: 30, chatId: 30, chatKind: 'private', name: '@vera' };
 /** What the program got, without printing it: its length and a digest. */
 const GOT = `echo "got \${#pw} chars $(printf %s "$pw" | sha256sum | cut -c1-12)"`;
-const digest = (s: string) => execFileSync('sh', ['-c', 'printf %s "$1" | sha256sum | cut -c1-12', 'sh', s]).toString().trim();
+const digest = (s: string) =>
+  execFileSync('sh', ['-c', 'printf %s "$1" | sha256sum | cut -c1-12', 'sh', s]).toString().trim();
 
 describeTmux('secrets typed into terminals', () => {
   const dir = tempDir('teleops-secret-');
   const sock = join(dir.path, 'tmux.sock');
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', sock, '-f', '/dev/null', ...args], { timeout: 5000 }).toString();
+  const tmux = (...args: string[]) =>
+    execFileSync('tmux', ['-S', sock, '-f', '/dev/null', ...args], { timeout: 5000 }).toString();
   const screen = (s: string) => tmux('capture-pane', '-p', '-J', '-t', `=${s}:`);
   const script = (name: string, body: string) => {
     const path = join(dir.path, name);
@@ -39,11 +41,21 @@ describeTmux('secrets typed into terminals', () => {
   const since = () => {
     const from = seq;
     seq = t.app.audit.head()?.seq ?? 0;
-    return () => t.app.audit.recent(1000).filter((e) => e.seq > from).reverse();
+    return () =>
+      t.app.audit
+        .recent(1000)
+        .filter((e) => e.seq > from)
+        .reverse();
   };
   const rows = (f: () => ReturnType<TestApp['app']['audit']['recent']>) => JSON.stringify(f());
   const sudo = (name: string) => {
-    tmux('new-session', '-d', '-s', name, script(`${name}.sh`, `read -r -s -p "[sudo] password for ops: " pw; echo; ${GOT}; sleep 300`));
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      script(`${name}.sh`, `read -r -s -p "[sudo] password for ops: " pw; echo; ${GOT}; sleep 300`),
+    );
     return eventually(() => (screen(name).includes('[sudo] password for ops:') ? true : undefined));
   };
 
@@ -67,7 +79,9 @@ describeTmux('secrets typed into terminals', () => {
     const o: Outcome = await t.app.dispatcher.dispatch(op, 'command', 'tmux.send', { target: 'sudo1', text: PASSWORD });
     expect(o).toMatchObject({ kind: 'done', secret: true });
     expect(JSON.stringify(o)).not.toContain(PASSWORD);
-    await eventually(() => (screen('sudo1').includes(`got ${PASSWORD.length} chars ${digest(PASSWORD)}`) ? true : undefined));
+    await eventually(() =>
+      screen('sudo1').includes(`got ${PASSWORD.length} chars ${digest(PASSWORD)}`) ? true : undefined,
+    );
     expect(audit().map((e) => [e.action, e.outcome, e.params])).toEqual([
       ['tmux.send', 'started', { target: 'sudo1', text: MARK }],
       ['tmux.send', 'ok', { target: 'sudo1', text: MARK }],
@@ -83,7 +97,9 @@ describeTmux('secrets typed into terminals', () => {
     const audit = since();
     const o = await t.app.dispatcher.command(op, 'command', `/tmux send --secret plain ${PASSWORD}`);
     expect(o).toMatchObject({ kind: 'done', secret: true });
-    await eventually(() => (screen('plain').includes(`got ${PASSWORD.length} chars ${digest(PASSWORD)}`) ? true : undefined));
+    await eventually(() =>
+      screen('plain').includes(`got ${PASSWORD.length} chars ${digest(PASSWORD)}`) ? true : undefined,
+    );
     expect(audit().map((e) => e.params)).toEqual([
       { target: 'plain', text: MARK, secret: true },
       { target: 'plain', text: MARK, secret: true },
@@ -95,7 +111,10 @@ describeTmux('secrets typed into terminals', () => {
     const audit = since();
     const o = await t.app.dispatcher.dispatch(op, 'command', 'tmux.send', { target: 'shell', text: 'make test' });
     expect(o.kind === 'done' && 'secret' in o).toBe(false);
-    expect(audit().map((e) => e.params)).toEqual([{ target: 'shell', text: 'make test' }, { target: 'shell', text: 'make test' }]);
+    expect(audit().map((e) => e.params)).toEqual([
+      { target: 'shell', text: 'make test' },
+      { target: 'shell', text: 'make test' },
+    ]);
   });
 
   it('the LLM may not type at a password prompt; a viewer’s refused reply is masked too', async () => {
@@ -115,7 +134,13 @@ describeTmux('secrets typed into terminals', () => {
   });
 
   it('an LLM request approved before a password prompt appeared is refused when it would run', async () => {
-    tmux('new-session', '-d', '-s', 'later', script('later.sh', `read -r go; read -r -s -p "[sudo] password for ops: " pw; echo; ${GOT}; sleep 300`));
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'later',
+      script('later.sh', `read -r go; read -r -s -p "[sudo] password for ops: " pw; echo; ${GOT}; sleep 300`),
+    );
     const ask = await t.app.dispatcher.dispatch(op, 'ai', 'tmux.send', { target: 'later', text: PASSWORD });
     if (ask.kind !== 'approval') throw new Error(`expected a card, got ${ask.kind}`);
     await t.app.dispatcher.dispatch(op, 'command', 'tmux.send', { target: 'later', text: 'go' });
@@ -123,14 +148,22 @@ describeTmux('secrets typed into terminals', () => {
     const audit = since();
     const run = await t.app.dispatcher.decide(op, ask.approval.id, ask.approval.token, 'approve');
     expect(run).toMatchObject({ kind: 'refused', secret: true });
-    expect(audit().map((e) => [e.origin, e.outcome]).at(-1)).toEqual(['ai', 'forbidden']);
+    expect(
+      audit()
+        .map((e) => [e.origin, e.outcome])
+        .at(-1),
+    ).toEqual(['ai', 'forbidden']);
     expect(audit().at(-1)?.params).toEqual({ target: 'later', text: MARK });
     expect(screen('later')).not.toMatch(/got \d+ chars/);
   });
 
   it('not even with AI_DESTRUCTIVE_ALLOWED=true, where the LLM’s writes need no card', async () => {
     const dir2 = tempDir('teleops-secret-ai-');
-    const t2 = await testApp({ TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path, AI_DESTRUCTIVE_ALLOWED: 'true' }, [tmuxModule], dir2.path);
+    const t2 = await testApp(
+      { TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path, AI_DESTRUCTIVE_ALLOWED: 'true' },
+      [tmuxModule],
+      dir2.path,
+    );
     try {
       await sudo('sudo3');
       const ai = await t2.app.dispatcher.dispatch(op, 'ai', 'tmux.send', { target: 'sudo3', text: PASSWORD });

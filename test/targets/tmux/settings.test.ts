@@ -6,7 +6,14 @@ describe('TMUX_ settings', () => {
   it('have the documented defaults', () => {
     const r = loadConfig({}, 'console');
     if (!r.ok) throw new Error(r.problems.join());
-    expect(r.config).toMatchObject({ TMUX_LOG_LINES: 5000, TMUX_POLL_SECONDS: 2, TMUX_STUCK_MINUTES: 15, TMUX_ALERT_COOLDOWN_SECONDS: 300, TMUX_CARD_LINES: 15, TMUX_DEFAULT_CWD: '' });
+    expect(r.config).toMatchObject({
+      TMUX_LOG_LINES: 5000,
+      TMUX_POLL_SECONDS: 2,
+      TMUX_STUCK_MINUTES: 15,
+      TMUX_ALERT_COOLDOWN_SECONDS: 300,
+      TMUX_CARD_LINES: 15,
+      TMUX_DEFAULT_CWD: '',
+    });
     expect(r.config.TMUX_SESSION_FILTER).toBeUndefined();
     expect(r.config.TMUX_WAIT_PATTERNS).toBeUndefined();
   });
@@ -28,7 +35,15 @@ describe('TMUX_ settings', () => {
       'console',
     );
     if (!r.ok) throw new Error(r.problems.join());
-    expect(r.config).toMatchObject({ TMUX_SOCKET: '/run/tmux.sock', TMUX_DEFAULT_CWD: '/srv', TMUX_LOG_LINES: 2000, TMUX_POLL_SECONDS: 0.5, TMUX_STUCK_MINUTES: 30, TMUX_ALERT_COOLDOWN_SECONDS: 60, TMUX_CARD_LINES: 10 });
+    expect(r.config).toMatchObject({
+      TMUX_SOCKET: '/run/tmux.sock',
+      TMUX_DEFAULT_CWD: '/srv',
+      TMUX_LOG_LINES: 2000,
+      TMUX_POLL_SECONDS: 0.5,
+      TMUX_STUCK_MINUTES: 30,
+      TMUX_ALERT_COOLDOWN_SECONDS: 60,
+      TMUX_CARD_LINES: 10,
+    });
     expect(r.config.TMUX_SESSION_FILTER?.test('ci-1')).toBe(true);
     expect(r.config.TMUX_SESSION_FILTER?.test('CI-1')).toBe(false);
     expect(r.config.TMUX_WAIT_PATTERNS?.test('Approve? ')).toBe(true);
@@ -36,7 +51,16 @@ describe('TMUX_ settings', () => {
   });
 
   it('list every problem at once', () => {
-    const r = loadConfig({ TMUX_POLL_SECONDS: 'fast', TMUX_LOG_LINES: '10', TMUX_DEFAULT_CWD: 'relative', TMUX_WAIT_PATTERNS: '(a+)+$', TMUX_SESSION_FILTER: '(' }, 'console');
+    const r = loadConfig(
+      {
+        TMUX_POLL_SECONDS: 'fast',
+        TMUX_LOG_LINES: '10',
+        TMUX_DEFAULT_CWD: 'relative',
+        TMUX_WAIT_PATTERNS: '(a+)+$',
+        TMUX_SESSION_FILTER: '(',
+      },
+      'console',
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems).toEqual([

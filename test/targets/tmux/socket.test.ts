@@ -29,33 +29,50 @@ describeTmux('a TMUX_SOCKET tmux cannot use', () => {
     );
     const t = target('/nonexistent/dir/sock');
     const created = t.actions.find((a) => a.name === 'tmux.new')!;
-    const ctx = { operator: { userId: 1, chatId: 1, role: 'operator' as const, display: '@op' }, origin: 'console' as const, signal: new AbortController().signal, chat: { get: () => undefined, set: () => undefined } };
-    await expect(created.run(ctx, created.params.parse({ name: 'foo', command: 'sleep 100' }))).rejects.toThrow(/no such session exists/);
+    const ctx = {
+      operator: { userId: 1, chatId: 1, role: 'operator' as const, display: '@op' },
+      origin: 'console' as const,
+      signal: new AbortController().signal,
+      chat: { get: () => undefined, set: () => undefined },
+    };
+    await expect(created.run(ctx, created.params.parse({ name: 'foo', command: 'sleep 100' }))).rejects.toThrow(
+      /no such session exists/,
+    );
   });
 
   it('the integration check (doctor, /status) is down for a missing, non-directory or unwritable socket directory', async () => {
     expect(await target('/nonexistent/dir/sock').integration.check(new AbortController().signal)).toEqual({
-      state: 'down', detail: 'the TMUX_SOCKET directory /nonexistent/dir does not exist',
+      state: 'down',
+      detail: 'the TMUX_SOCKET directory /nonexistent/dir does not exist',
     });
     const file = join(dir, 'file');
     writeFileSync(file, '');
     expect(await target(join(file, 'sock')).integration.check(new AbortController().signal)).toEqual({
-      state: 'down', detail: `the TMUX_SOCKET directory ${file} is not a directory`,
+      state: 'down',
+      detail: `the TMUX_SOCKET directory ${file} is not a directory`,
     });
     if (process.getuid?.() !== 0) {
-      expect((await target('/proc/sock').integration.check(new AbortController().signal)).detail).toMatch(/not writable/);
+      expect((await target('/proc/sock').integration.check(new AbortController().signal)).detail).toMatch(
+        /not writable/,
+      );
     }
   });
 
   it('a usable socket directory works as before: up, and new-session starts a real session', async () => {
     const socket = join(dir, 'sock');
     const t = target(socket);
-    expect(await t.integration.check(new AbortController().signal)).toMatchObject({ state: 'up', detail: expect.stringContaining('0 sessions on') });
+    expect(await t.integration.check(new AbortController().signal)).toMatchObject({
+      state: 'up',
+      detail: expect.stringContaining('0 sessions on'),
+    });
     const port = createTmuxPort({ socketPath: socket, configFile: '/dev/null' });
     try {
       await port.newSession({ name: 'foo', cwd: dir, command: 'sleep 100' });
       expect((await port.listSessions()).map((s) => s.name)).toEqual(['foo']);
-      expect(await t.integration.check(new AbortController().signal)).toMatchObject({ state: 'up', detail: expect.stringContaining('1 session on') });
+      expect(await t.integration.check(new AbortController().signal)).toMatchObject({
+        state: 'up',
+        detail: expect.stringContaining('1 session on'),
+      });
     } finally {
       await port.killSession('foo').catch(() => undefined);
     }

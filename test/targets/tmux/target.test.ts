@@ -38,8 +38,32 @@ describe('parseTarget', () => {
 
   it('refuses hostile and malformed references with an ActionError that does not echo them', () => {
     const hostile = [
-      '', '-t', '-la', 'a b', 'a;b', 'a.b', 'x:', 'x:.1', 'x:1.', 'x:1.y', 'x:1.2.3', '$(id)', '`id`', '=x', '%1',
-      '@1', 'a\nb', 'a'.repeat(65), '#{session_name}', 'x:-1', 'x:1.-1', ':1', 'ö', '~x', '!x', '{last}',
+      '',
+      '-t',
+      '-la',
+      'a b',
+      'a;b',
+      'a.b',
+      'x:',
+      'x:.1',
+      'x:1.',
+      'x:1.y',
+      'x:1.2.3',
+      '$(id)',
+      '`id`',
+      '=x',
+      '%1',
+      '@1',
+      'a\nb',
+      'a'.repeat(65),
+      '#{session_name}',
+      'x:-1',
+      'x:1.-1',
+      ':1',
+      'ö',
+      '~x',
+      '!x',
+      '{last}',
     ];
     for (const h of hostile) {
       expect(() => parseTarget(h), h).toThrow(ActionError);
@@ -96,14 +120,19 @@ describe('session ids', () => {
     expect(parseTarget('$3:1.0')).toEqual({ session: '$3', window: '1', pane: 0 });
     expect(tmuxTargetArg({ session: '$3' })).toBe('$3:');
     expect(tmuxTargetArg({ session: '$3', window: '1', pane: 0 })).toBe('$3:1.0');
-    for (const bad of ['$', '$x', '$-1', '$1$', '$1234567890']) expect(() => parseTarget(bad), bad).toThrow(ActionError);
+    for (const bad of ['$', '$x', '$-1', '$1$', '$1234567890'])
+      expect(() => parseTarget(bad), bad).toThrow(ActionError);
   });
 });
 
 describe('resolveSession', () => {
   const sessions = [
-    { name: 'build', id: '$1' }, { name: 'api', id: '$2', alias: 'web' }, { name: 'ci-1', id: '$3', alias: 'ci' },
-    { name: 'ci-2', id: '$4', alias: 'ci' }, { name: '-dash', id: '$5', alias: 'dash' }, { name: 'my session', id: '$6' },
+    { name: 'build', id: '$1' },
+    { name: 'api', id: '$2', alias: 'web' },
+    { name: 'ci-1', id: '$3', alias: 'ci' },
+    { name: 'ci-2', id: '$4', alias: 'ci' },
+    { name: '-dash', id: '$5', alias: 'dash' },
+    { name: 'my session', id: '$6' },
   ];
 
   it('prefers an exact name, then a unique alias', () => {

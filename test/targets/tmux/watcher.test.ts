@@ -35,13 +35,21 @@ describeTmux('TmuxWatcher on a real tmux server', () => {
     watcher.on((e) => events.push(e));
     watchers.push(watcher);
     const changes = (target: string) =>
-      events.filter((e): e is Extract<TmuxEvent, { kind: 'state_changed' }> => e.kind === 'state_changed' && e.entry.target === target);
-    const alerts = (target: string, to?: TmuxState) => changes(target).filter((e) => e.alertable && (to === undefined || e.to === to));
+      events.filter(
+        (e): e is Extract<TmuxEvent, { kind: 'state_changed' }> =>
+          e.kind === 'state_changed' && e.entry.target === target,
+      );
+    const alerts = (target: string, to?: TmuxState) =>
+      changes(target).filter((e) => e.alertable && (to === undefined || e.to === to));
     const reached = (target: string, to: TmuxState, ms = 5000) =>
-      eventually(() => changes(target).find((e) => e.to === to), ms, `${target} to become ${to}`).catch((err: Error) => {
-        const seen = events.map((e) => (e.kind === 'unwatched' ? e.kind : `${e.kind}:${e.entry.target}:${e.entry.state}`));
-        throw new Error(`${err.message}; events: ${seen.join(', ')}`);
-      });
+      eventually(() => changes(target).find((e) => e.to === to), ms, `${target} to become ${to}`).catch(
+        (err: Error) => {
+          const seen = events.map((e) =>
+            e.kind === 'unwatched' ? e.kind : `${e.kind}:${e.entry.target}:${e.entry.state}`,
+          );
+          throw new Error(`${err.message}; events: ${seen.join(', ')}`);
+        },
+      );
     return { watcher, events, changes, alerts, reached };
   }
 
@@ -71,7 +79,11 @@ describeTmux('TmuxWatcher on a real tmux server', () => {
     expect(done.entry.lines.some((l) => /Pane is dead/.test(l))).toBe(false);
     await new Promise((r) => setTimeout(r, 3 * POLL_MS));
     expect(alerts('ask')).toHaveLength(2);
-    expect(changes('ask').map((e) => e.to).filter((t) => t !== 'running')).toEqual(['waiting', 'done']);
+    expect(
+      changes('ask')
+        .map((e) => e.to)
+        .filter((t) => t !== 'running'),
+    ).toEqual(['waiting', 'done']);
   });
 
   it('reports a failing program as an error with its exit status', async () => {
@@ -156,8 +168,16 @@ describeTmux('TmuxWatcher on a real tmux server', () => {
     await reached('loop', 'waiting');
     await s.port.sendText({ session: 'loop' }, 'y');
     await reached('loop', 'running');
-    await eventually(() => (changes('loop').filter((e) => e.to === 'waiting').length === 2 ? true : undefined), 5000, 'second prompt');
-    expect(changes('loop').filter((e) => e.to === 'waiting').map((e) => e.alertable)).toEqual([true, false]);
+    await eventually(
+      () => (changes('loop').filter((e) => e.to === 'waiting').length === 2 ? true : undefined),
+      5000,
+      'second prompt',
+    );
+    expect(
+      changes('loop')
+        .filter((e) => e.to === 'waiting')
+        .map((e) => e.alertable),
+    ).toEqual([true, false]);
   });
 
   it('alerts after a restart for what changed while it was down', async () => {
@@ -205,7 +225,9 @@ describeTmux('TmuxWatcher on a real tmux server', () => {
     const { watcher } = setup({ port: counting });
     await start('still', 'echo resting; sleep 30');
     await start('moving', SCRIPTS.busy);
-    await eventually(async () => ((await s.port.capture({ session: 'still' }, 5)).includes('resting') ? true : undefined));
+    await eventually(async () =>
+      (await s.port.capture({ session: 'still' }, 5)).includes('resting') ? true : undefined,
+    );
     // Let tmux's one-second activity clock move past the start-up output.
     await new Promise((r) => setTimeout(r, 1050 - (Date.now() % 1000)));
     await watcher.watch({ session: 'still' });
@@ -227,7 +249,10 @@ describe('MemoryWatchStore', () => {
     store.save({ target: 'a', since: 1 });
     store.save({ target: 'a', since: 2, state: 'idle' });
     store.save({ target: 'b', since: 3 });
-    expect(store.load()).toEqual([{ target: 'a', since: 2, state: 'idle' }, { target: 'b', since: 3 }]);
+    expect(store.load()).toEqual([
+      { target: 'a', since: 2, state: 'idle' },
+      { target: 'b', since: 3 },
+    ]);
     store.remove('a');
     expect(store.load().map((r) => r.target)).toEqual(['b']);
   });

@@ -15,15 +15,27 @@ afterEach(() => {
   dir = undefined;
 });
 
-const save = (d: string, name: string, content: string, bounds?: { maxBytes: number; maxFiles: number }): Promise<string> =>
-  saveDownload(d, name, Readable.from([content]), new PassThrough(), bounds);
+const save = (
+  d: string,
+  name: string,
+  content: string,
+  bounds?: { maxBytes: number; maxFiles: number },
+): Promise<string> => saveDownload(d, name, Readable.from([content]), new PassThrough(), bounds);
 
 describe('saveDownload', () => {
   it('never overwrites: the same name twice at once gives two files, each with its own content', async () => {
     dir = tempDir('teleops-downloads-');
-    const [a, b, c] = await Promise.all([save(dir.path, 'api-20260101-120000.log', 'first\n'), save(dir.path, 'api-20260101-120000.log', 'second\n'), save(dir.path, 'api-20260101-120000.log', 'third\n')]);
+    const [a, b, c] = await Promise.all([
+      save(dir.path, 'api-20260101-120000.log', 'first\n'),
+      save(dir.path, 'api-20260101-120000.log', 'second\n'),
+      save(dir.path, 'api-20260101-120000.log', 'third\n'),
+    ]);
     expect(new Set([a, b, c]).size).toBe(3);
-    expect(readdirSync(dir.path).sort()).toEqual(['api-20260101-120000-2.log', 'api-20260101-120000-3.log', 'api-20260101-120000.log']);
+    expect(readdirSync(dir.path).sort()).toEqual([
+      'api-20260101-120000-2.log',
+      'api-20260101-120000-3.log',
+      'api-20260101-120000.log',
+    ]);
     expect([a, b, c].map((p) => readFileSync(p, 'utf8')).sort()).toEqual(['first\n', 'second\n', 'third\n']);
   });
 
@@ -62,11 +74,14 @@ describe('saveDownload', () => {
   it('safeFilename: never a separator, never a leading dot, never empty', () => {
     let dotted = 0;
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('.', '/', '\\', 'a', '-', '\u0000', 'é', ' '), maxLength: 60, size: 'max' }), (s) => {
-        if (s.startsWith('.')) dotted++;
-        const out = safeFilename(s);
-        expect(out).toMatch(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/);
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom('.', '/', '\\', 'a', '-', '\u0000', 'é', ' '), maxLength: 60, size: 'max' }),
+        (s) => {
+          if (s.startsWith('.')) dotted++;
+          const out = safeFilename(s);
+          expect(out).toMatch(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/);
+        },
+      ),
     );
     expect(dotted).toBeGreaterThan(0);
   });
@@ -78,14 +93,42 @@ describe.skipIf(!env)('teleops console: long logs asked twice in one go', () => 
   it('are written to two files, not one overwritten', async () => {
     const e = env!;
     const name = 'tcd-chatty';
-    await createTestContainer(e.docker, { name, cmd: ['sh', '-c', 'i=1; while [ $i -le 400 ]; do echo "line $i"; i=$((i+1)); done; exec sleep 3600'], suite: e.suite });
-    await waitFor(async () => ((await e.docker.getContainer(name).logs({ stdout: true, tail: 1 })).toString().includes('line 400') ? true : undefined), 'the log');
+    await createTestContainer(e.docker, {
+      name,
+      cmd: ['sh', '-c', 'i=1; while [ $i -le 400 ]; do echo "line $i"; i=$((i+1)); done; exec sleep 3600'],
+      suite: e.suite,
+    });
+    await waitFor(
+      async () =>
+        (await e.docker.getContainer(name).logs({ stdout: true, tail: 1 })).toString().includes('line 400')
+          ? true
+          : undefined,
+      'the log',
+    );
     dir = tempDir('teleops-console-downloads-');
-    const proc = runTeleops(['console'], { AUTHORIZED_USER_IDS: '1', STATE_DIR: dir.path, HTTP_PORT: '0', DOCKER_HOST: e.host, TMUX_ENABLED: 'false', LOG_LEVEL: 'error' }, { input: `/docker logs ${name} 300\n/docker logs ${name} 400\n` });
+    const proc = runTeleops(
+      ['console'],
+      {
+        AUTHORIZED_USER_IDS: '1',
+        STATE_DIR: dir.path,
+        HTTP_PORT: '0',
+        DOCKER_HOST: e.host,
+        TMUX_ENABLED: 'false',
+        LOG_LEVEL: 'error',
+      },
+      { input: `/docker logs ${name} 300\n/docker logs ${name} 400\n` },
+    );
     expect(await proc.exited).toBe(0);
     const files = readdirSync(join(dir.path, 'downloads')).sort();
     expect(files).toHaveLength(2);
-    const sizes = files.map((f) => readFileSync(join(dir!.path, 'downloads', f), 'utf8').split('\n').filter(Boolean).length).sort();
+    const sizes = files
+      .map(
+        (f) =>
+          readFileSync(join(dir!.path, 'downloads', f), 'utf8')
+            .split('\n')
+            .filter(Boolean).length,
+      )
+      .sort();
     expect(sizes).toEqual([300, 400]);
     expect(proc.output().match(/\(written to /g)).toHaveLength(2);
     await e.docker.getContainer(name).remove({ force: true });

@@ -22,7 +22,12 @@ describe('terminalSafe', () => {
         expect(out).not.toMatch(UNSAFE);
         if (!UNSAFE.test(s)) expect(out).toBe(s);
         // Every unsafe character became exactly its escape: undoing them gives the input back.
-        if (!s.includes('\\u')) expect(out.replace(/\\u([0-9a-f]{4})/g, (m, h: string) => (UNSAFE.test(String.fromCharCode(parseInt(h, 16))) ? String.fromCharCode(parseInt(h, 16)) : m))).toBe(s);
+        if (!s.includes('\\u'))
+          expect(
+            out.replace(/\\u([0-9a-f]{4})/g, (m, h: string) =>
+              UNSAFE.test(String.fromCharCode(parseInt(h, 16))) ? String.fromCharCode(parseInt(h, 16)) : m,
+            ),
+          ).toBe(s);
       }),
     );
   });

@@ -113,7 +113,9 @@ describe('botFetch (grammY fetch over node:http)', () => {
   it('an answer other than 2xx keeps its status and body (grammY reads Telegram errors from it)', async () => {
     reset((_req, res) => {
       res.statusCode = 429;
-      res.end('{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3","parameters":{"retry_after":3}}');
+      res.end(
+        '{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3","parameters":{"retry_after":3}}',
+      );
     });
     const res = await botFetch(`${root}/x`, { method: 'POST', body: '{}', agent });
     expect(res.ok).toBe(false);
@@ -135,7 +137,12 @@ describe('botFetch (grammY fetch over node:http)', () => {
   it('streams an upload body in order', async () => {
     reset((_req, res, body) => res.end(JSON.stringify({ ok: true, result: body.length })));
     const parts = Array.from({ length: 50 }, (_, i) => `part ${i} ${'x'.repeat(1000)}\n`);
-    const res = await botFetch(`${root}/botTOKEN/sendDocument`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=b' }, body: Readable.from(parts), agent });
+    const res = await botFetch(`${root}/botTOKEN/sendDocument`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=b' },
+      body: Readable.from(parts),
+      agent,
+    });
     expect(await res.json()).toEqual({ ok: true, result: parts.join('').length });
     expect(state.seen[0]?.body).toBe(parts.join(''));
     expect(state.seen[0]?.headers['content-length']).toBeUndefined();
@@ -156,7 +163,9 @@ describe('botFetch (grammY fetch over node:http)', () => {
     const ctl = new PolyfillAbortController();
     ctl.abort();
     const source = new PassThrough();
-    await expect(botFetch(`${root}/x`, { method: 'POST', body: source, signal: ctl.signal, agent })).rejects.toBeInstanceOf(BotFetchAborted);
+    await expect(
+      botFetch(`${root}/x`, { method: 'POST', body: source, signal: ctl.signal, agent }),
+    ).rejects.toBeInstanceOf(BotFetchAborted);
     expect(source.destroyed).toBe(true);
     await new Promise((r) => setTimeout(r, 20));
     expect(state.seen).toHaveLength(0);
@@ -166,7 +175,12 @@ describe('botFetch (grammY fetch over node:http)', () => {
     reset(() => undefined);
     const closed = new Promise<void>((resolve) => (state.onHead = (req) => req.socket.once('close', () => resolve())));
     const ctl = new AbortController();
-    const answer = botFetch(`${root}/botTOKEN/getUpdates`, { method: 'POST', body: '{"timeout":30}', signal: ctl.signal, agent });
+    const answer = botFetch(`${root}/botTOKEN/getUpdates`, {
+      method: 'POST',
+      body: '{"timeout":30}',
+      signal: ctl.signal,
+      agent,
+    });
     await new Promise((r) => setTimeout(r, 30));
     ctl.abort();
     await expect(answer).rejects.toBeInstanceOf(BotFetchAborted);
@@ -200,7 +214,9 @@ describe('botFetch (grammY fetch over node:http)', () => {
     const onUncaught = (e: unknown) => lateErrors.push(e);
     process.on('uncaughtException', onUncaught);
     try {
-      await expect(botFetch(`${root}/x`, { method: 'POST', body: '{}', agent })).rejects.toThrow(/socket hang up|ECONNRESET/);
+      await expect(botFetch(`${root}/x`, { method: 'POST', body: '{}', agent })).rejects.toThrow(
+        /socket hang up|ECONNRESET/,
+      );
       const source = new PassThrough();
       const upload = botFetch(`${root}/up`, { method: 'POST', body: source, agent });
       source.end('a whole upload');
@@ -216,7 +232,9 @@ describe('botFetch (grammY fetch over node:http)', () => {
     const probe = createServer();
     const addr = await listen(probe);
     await new Promise((r) => probe.close(r));
-    await expect(botFetch(`http://${addr}/x`, { method: 'POST', body: '{}' })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(botFetch(`http://${addr}/x`, { method: 'POST', body: '{}' })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
   });
 });
 
@@ -227,7 +245,27 @@ describe('botFetch over https (as to api.telegram.org)', () => {
 
   beforeAll(async () => {
     const [key, cert] = [join(dir.path, 'key.pem'), join(dir.path, 'cert.pem')];
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(cert, 'utf8');
     const { listener } = recorder();
     server = createHttpsServer({ key: readFileSync(key), cert: ca }, listener);
@@ -244,6 +282,8 @@ describe('botFetch over https (as to api.telegram.org)', () => {
     const res = await botFetch(`https://${host}/botTOKEN/getMe`, { method: 'POST', body: '{}', agent: trusting });
     expect(await res.json()).toEqual({ ok: true, result: 1 });
     trusting.destroy();
-    await expect(botFetch(`https://${host}/botTOKEN/getMe`, { method: 'POST', body: '{}' })).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    await expect(botFetch(`https://${host}/botTOKEN/getMe`, { method: 'POST', body: '{}' })).rejects.toMatchObject({
+      code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    });
   });
 });

@@ -22,7 +22,8 @@ const isHigh = (c: number): boolean => c >= 0xd800 && c <= 0xdbff;
 const isLow = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff;
 const isBlank = (s: string): boolean => s.trim() === '';
 /** Splits a surrogate pair between index i-1 and i. */
-const splitsPair = (s: string, i: number): boolean => i > 0 && i < s.length && isHigh(s.charCodeAt(i - 1)) && isLow(s.charCodeAt(i));
+const splitsPair = (s: string, i: number): boolean =>
+  i > 0 && i < s.length && isHigh(s.charCodeAt(i - 1)) && isLow(s.charCodeAt(i));
 const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 
 type Style = 'plain' | 'bold' | 'code' | 'pre';
@@ -59,7 +60,8 @@ function expectValidMessage(m: TelegramText): void {
 /** Every character of `m` (taken from `whole` at `start`) carries exactly the entity its span asks for. */
 function expectStyles(m: TelegramText, style: readonly Style[], start: number, count = m.text.length): void {
   const got: (MessageEntity['type'] | 'overlap' | undefined)[] = new Array(m.text.length).fill(undefined);
-  for (const e of m.entities) for (let i = e.offset; i < e.offset + e.length; i++) got[i] = got[i] === undefined ? e.type : 'overlap';
+  for (const e of m.entities)
+    for (let i = e.offset; i < e.offset + e.length; i++) got[i] = got[i] === undefined ? e.type : 'overlap';
   let firstBad = -1;
   for (let i = 0; i < count && firstBad === -1; i++) {
     const want = style[start + i]!;
@@ -68,7 +70,18 @@ function expectStyles(m: TelegramText, style: readonly Style[], start: number, c
   expect(firstBad === -1 ? 'ok' : `char ${firstBad}: got ${got[firstBad]}, want ${style[start + firstBad]}`).toBe('ok');
 }
 
-const hostile = fc.constantFrom('@user', 'http://x', 'https://evil.example/a?b=c', '#tag', '/cmd', '/start@bot', 'mail@example.com', '+1 555 0100', '*b* _i_ `c` <b>x</b>', SECRET);
+const hostile = fc.constantFrom(
+  '@user',
+  'http://x',
+  'https://evil.example/a?b=c',
+  '#tag',
+  '/cmd',
+  '/start@bot',
+  'mail@example.com',
+  '+1 555 0100',
+  '*b* _i_ `c` <b>x</b>',
+  SECRET,
+);
 const unit = fc.oneof(
   { weight: 6, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }) },
@@ -79,12 +92,28 @@ const unit = fc.oneof(
 const shortText = fc.string({ unit, maxLength: 40 });
 /** Long texts, cheaply: a random piece repeated, with or without newlines and blanks. */
 const longText = fc
-  .tuple(fc.string({ unit, minLength: 1, maxLength: 30 }), fc.integer({ min: 50, max: 2500 }), fc.constantFrom('', '\n', ' ', '\n\n\n'))
-  .map(([piece, n, sep]) => Array.from({ length: n }, () => piece).join(sep).slice(0, 50_000));
+  .tuple(
+    fc.string({ unit, minLength: 1, maxLength: 30 }),
+    fc.integer({ min: 50, max: 2500 }),
+    fc.constantFrom('', '\n', ' ', '\n\n\n'),
+  )
+  .map(([piece, n, sep]) =>
+    Array.from({ length: n }, () => piece)
+      .join(sep)
+      .slice(0, 50_000),
+  );
 const anyText = fc.oneof({ weight: 4, arbitrary: shortText }, { weight: 1, arbitrary: longText });
 
-const span: fc.Arbitrary<Span> = fc.oneof(shortText.map(text), shortText.map(bold), anyText.map(value), hostile.map(value));
-const block: fc.Arbitrary<Block> = fc.oneof(fc.array(span, { maxLength: 5 }).map((s) => line(...s)), anyText.map(pre));
+const span: fc.Arbitrary<Span> = fc.oneof(
+  shortText.map(text),
+  shortText.map(bold),
+  anyText.map(value),
+  hostile.map(value),
+);
+const block: fc.Arbitrary<Block> = fc.oneof(
+  fc.array(span, { maxLength: 5 }).map((s) => line(...s)),
+  anyText.map(pre),
+);
 const blocks = fc.array(block, { maxLength: 6 });
 
 describe('renderResult', () => {
@@ -138,24 +167,39 @@ describe('renderResult', () => {
 
   it('never lets a secret through, wherever it is and however the text is split', () => {
     fc.assert(
-      fc.property(blocks, fc.nat({ max: 6 }), fc.constantFrom<'text' | 'bold' | 'value' | 'pre'>('text', 'bold', 'value', 'pre'), (bs, at, kind) => {
-        const withSecret = [...bs];
-        const s = `x${SECRET}y`;
-        withSecret.splice(at % (bs.length + 1), 0, kind === 'pre' ? pre(s) : line(kind === 'text' ? text(s) : kind === 'bold' ? bold(s) : value(s)));
-        const out = renderResult({ blocks: withSecret }, redact);
-        const all = 'messages' in out ? out.messages.map((m) => m.text).join('') : out.preview.text + out.documentText;
-        expect(all).not.toContain(SECRET);
-      }),
+      fc.property(
+        blocks,
+        fc.nat({ max: 6 }),
+        fc.constantFrom<'text' | 'bold' | 'value' | 'pre'>('text', 'bold', 'value', 'pre'),
+        (bs, at, kind) => {
+          const withSecret = [...bs];
+          const s = `x${SECRET}y`;
+          withSecret.splice(
+            at % (bs.length + 1),
+            0,
+            kind === 'pre' ? pre(s) : line(kind === 'text' ? text(s) : kind === 'bold' ? bold(s) : value(s)),
+          );
+          const out = renderResult({ blocks: withSecret }, redact);
+          const all =
+            'messages' in out ? out.messages.map((m) => m.text).join('') : out.preview.text + out.documentText;
+          expect(all).not.toContain(SECRET);
+        },
+      ),
     );
   });
 
   it('renders an empty or blank result as "(no output)"', () => {
     expect(renderResult({ blocks: [] }, identity)).toEqual({ messages: [{ text: NO_OUTPUT, entities: [] }] });
-    expect(renderResult({ blocks: [line(value('  ')), pre('\n\t\n'), line()] }, identity)).toEqual({ messages: [{ text: NO_OUTPUT, entities: [] }] });
+    expect(renderResult({ blocks: [line(value('  ')), pre('\n\t\n'), line()] }, identity)).toEqual({
+      messages: [{ text: NO_OUTPUT, entities: [] }],
+    });
   });
 
   it('puts untrusted text in code and pre entities, labels in plain and bold', () => {
-    const out = renderResult({ blocks: [line(bold('Container'), ' ', value('@user http://x #tag /cmd'), ' is up'), pre('log @admin')] }, identity);
+    const out = renderResult(
+      { blocks: [line(bold('Container'), ' ', value('@user http://x #tag /cmd'), ' is up'), pre('log @admin')] },
+      identity,
+    );
     expect(out).toEqual({
       messages: [
         {
@@ -198,7 +242,9 @@ describe('renderResult', () => {
 
   it('sends a preview and a document when more than maxMessages would be needed', () => {
     const log = Array.from({ length: 400 }, (_, i) => `l${i} ${'y'.repeat(30)}`).join('\n');
-    expect('messages' in renderResult({ blocks: [line('Output of ', value('web-1'))] }, identity, { maxMessages: 1 })).toBe(true);
+    expect(
+      'messages' in renderResult({ blocks: [line('Output of ', value('web-1'))] }, identity, { maxMessages: 1 }),
+    ).toBe(true);
     const big = renderResult({ blocks: [line('Output of ', value('web-1')), pre(log)] }, identity);
     if (!('overflow' in big)) throw new Error('expected overflow');
     expect(big.documentText).toBe(`Output of web-1\n${log}`);

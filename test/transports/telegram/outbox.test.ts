@@ -17,13 +17,26 @@ interface Write {
  * The real transformer over a recording "network": every write an outbox job (or a direct
  * reply) makes goes through the gate exactly as in the bot.
  */
-function harness(limits: Limits, opts: { maxQueued?: number; concurrency?: number; fail?: (w: Write) => { code: number; retryAfter?: number } | undefined } = {}) {
+function harness(
+  limits: Limits,
+  opts: {
+    maxQueued?: number;
+    concurrency?: number;
+    fail?: (w: Write) => { code: number; retryAfter?: number } | undefined;
+  } = {},
+) {
   const gate = new RateGate(limits);
   const writes: Write[] = [];
   const prev = (async (method: string, payload: { chat_id: number }) => {
     const w = { method, chatId: payload.chat_id, at: Date.now() };
     const failure = opts.fail?.(w);
-    if (failure) return { ok: false, error_code: failure.code, description: 'injected', ...(failure.retryAfter ? { parameters: { retry_after: failure.retryAfter } } : {}) };
+    if (failure)
+      return {
+        ok: false,
+        error_code: failure.code,
+        description: 'injected',
+        ...(failure.retryAfter ? { parameters: { retry_after: failure.retryAfter } } : {}),
+      };
     writes.push(w);
     return { ok: true, result: true };
   }) as unknown as ApiCallFn;
@@ -131,7 +144,11 @@ describe('Outbox', () => {
           // fast-check's default size would keep the events under about ten: too few to fill a window.
           { minLength: 1, maxLength: 80, size: 'max' },
         ),
-        fc.record({ globalPerSecond: fc.integer({ min: 1, max: 8 }), groupPerMinute: fc.integer({ min: 3, max: 30 }), privatePerSecond: fc.integer({ min: 1, max: 3 }) }),
+        fc.record({
+          globalPerSecond: fc.integer({ min: 1, max: 8 }),
+          groupPerMinute: fc.integer({ min: 3, max: 30 }),
+          privatePerSecond: fc.integer({ min: 1, max: 3 }),
+        }),
         async (events, limits) => {
           const h = harness(limits);
           const newest = new Map<string, number>();
@@ -167,7 +184,10 @@ describe('Outbox', () => {
           // Every card's last version arrived.
           expect(delivered).toEqual(newest);
           // Overall, every write waits its turn.
-          const overall = most(h.writes.map((w) => w.at), 1000);
+          const overall = most(
+            h.writes.map((w) => w.at),
+            1000,
+          );
           expect(overall).toBeLessThanOrEqual(limits.globalPerSecond);
           if (overall === limits.globalPerSecond) full++;
           if (autos.length < cardEnqueues) coalesced++;
@@ -175,7 +195,11 @@ describe('Outbox', () => {
             const all = h.writes.filter((w) => w.chatId === chat).map((w) => w.at);
             if (chat < 0) expect(most(all, 60_000)).toBeLessThanOrEqual(limits.groupPerMinute);
             // In a private chat direct replies may burst; an automatic write never joins a full window.
-            else for (const w of autos.filter((a) => a.chatId === chat)) expect(all.filter((t) => t > w.at - 1000 && t <= w.at).length).toBeLessThanOrEqual(limits.privatePerSecond);
+            else
+              for (const w of autos.filter((a) => a.chatId === chat))
+                expect(all.filter((t) => t > w.at - 1000 && t <= w.at).length).toBeLessThanOrEqual(
+                  limits.privatePerSecond,
+                );
           }
         },
       ),
@@ -283,7 +307,8 @@ describe('Outbox', () => {
 });
 
 describe('isTransient', () => {
-  const apiError = (code: number) => new GrammyError('no', { ok: false, error_code: code, description: 'no' }, 'sendMessage', {});
+  const apiError = (code: number) =>
+    new GrammyError('no', { ok: false, error_code: code, description: 'no' }, 'sendMessage', {});
 
   it('retries what may pass (429, 5xx, the network) and nothing the API refused for good', () => {
     for (const code of [429, 500, 502, 503, 504]) expect(isTransient(apiError(code)), String(code)).toBe(true);
@@ -316,7 +341,12 @@ describe('Outbox over the Bot API', () => {
     const api = new Api(fake.token, { apiRoot: fake.apiRoot });
     api.config.use(limitTransformer(gate));
     const outbox = new Outbox({ delay: (c) => gate.delay(c), log: silentLogger() });
-    const alert = (text: string): OutboxJob => ({ chatId: CHAT, priority: 'alert', what: text, run: async () => void (await api.sendMessage(CHAT, text)) });
+    const alert = (text: string): OutboxJob => ({
+      chatId: CHAT,
+      priority: 'alert',
+      what: text,
+      run: async () => void (await api.sendMessage(CHAT, text)),
+    });
     const texts = () => fake.messages(CHAT).map((m) => m.text);
     const calls = (method: string) => fake.calls.filter((c) => c.method === method);
     return { outbox, alert, api, texts, calls };
@@ -340,7 +370,13 @@ describe('Outbox over the Bot API', () => {
     const s = setup();
     const { message_id } = await s.api.sendMessage(CHAT, 'v0');
     let version = 1;
-    const card: OutboxJob = { chatId: CHAT, priority: 'card', key: 'card', what: 'card', run: async () => void (await s.api.editMessageText(CHAT, message_id, `v${version}`)) };
+    const card: OutboxJob = {
+      chatId: CHAT,
+      priority: 'card',
+      key: 'card',
+      what: 'card',
+      run: async () => void (await s.api.editMessageText(CHAT, message_id, `v${version}`)),
+    };
     fake.failNext('editMessageText', { code: 502 });
     fake.failNext('editMessageText', { drop: true });
     s.outbox.enqueue(card);

@@ -5,7 +5,7 @@ import { chatKindOf, TELEGRAM, telegramPrincipal } from '../../../src/transports
 const policy = new Policy({ transport: TELEGRAM, operators: [10], admins: [], viewers: [], chats: [-100] });
 
 describe('Telegram principals', () => {
-  it('speak the policy\'s terms: a supergroup is a group, the username is shown with its @', () => {
+  it("speak the policy's terms: a supergroup is a group, the username is shown with its @", () => {
     const inGroup = telegramPrincipal(10, { id: -100, type: 'supergroup' }, 'ops');
     expect(inGroup).toEqual({ transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@ops' });
     const own = policy.identify(telegramPrincipal(10, { id: 10, type: 'private' }, 'ops'));
