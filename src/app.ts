@@ -10,6 +10,7 @@ import { AuditMonitor } from './core/audit-monitor.js';
 import { AuditWitnesses } from './core/audit-witness.js';
 import { builtinActions } from './core/builtins.js';
 import { Dispatcher } from './core/dispatcher.js';
+import { onBehalf, type OnBehalfRequest } from './core/on-behalf.js';
 import type { Integration } from './core/health.js';
 import { createLogger, type Logger } from './core/log.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
@@ -149,7 +150,8 @@ export async function createApp(
   const placeActions: AnyAction[] = [];
   for (const m of modules) {
     try {
-      const t = await buildTarget(m, { config, alerts, log, db, redactor });
+      const approve = (r: OnBehalfRequest) => onBehalf(late.dispatcher!)(r);
+      const t = await buildTarget(m, { config, alerts, log, db, redactor, metrics, approve });
       if (!t) continue;
       plugged.push(t);
       if (m.topics && t.actions.length > 0) placeActions.push(placesAction(places, m.name, m.topics.summary));

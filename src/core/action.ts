@@ -4,7 +4,8 @@ import type { Block, Result } from './result.js';
 /** Fixed in code per action, never taken from a request or an LLM. */
 export type Risk = 'read' | 'write' | 'destructive';
 export type Role = 'viewer' | 'operator' | 'admin';
-export type Origin = 'command' | 'button' | 'ai' | 'console' | 'alert';
+/** `agent`: asked by a target's own process on a person's behalf (an agent session's tool call). */
+export type Origin = 'command' | 'button' | 'ai' | 'console' | 'alert' | 'agent';
 
 export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 

@@ -41,6 +41,11 @@ export interface CardSurface<Ref> {
   readonly readRef: (stored: unknown) => Ref | undefined;
   /** Shows the card's new state where `ref` says it is. */
   readonly show: (ref: Ref, change: CardChange) => void;
+  /**
+   * Shows a new card in a chat, unasked by any message there (an approval a target asked for on
+   * someone's behalf); false when it could not be shown in full (it is then withdrawn).
+   */
+  readonly offer?: (chatId: number, p: PendingApproval) => Promise<boolean>;
 }
 
 /** A transport's handle on the cards it shows. */
@@ -94,6 +99,8 @@ export class ApprovalService {
   private readonly waiters = new Map<string, { promise: Promise<Settlement>; resolve: (s: Settlement) => void }>();
   /** Approved, and running now: their settlement (with the outcome) is still to come. */
   private readonly running = new Set<string>();
+  /** Transports that can show a card nobody's message asked for. */
+  private readonly offers = new Set<NonNullable<CardSurface<unknown>['offer']>>();
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
   private stopped = false;
@@ -238,6 +245,8 @@ export class ApprovalService {
       const ref = surface.readRef(c.approval.card);
       if (ref !== undefined) surface.show(ref, c);
     });
+    const offer = surface.offer;
+    if (offer) this.offers.add(offer);
     return {
       shown: (id, ref) => {
         this.d.store.setCard(id, ref);
@@ -246,8 +255,22 @@ export class ApprovalService {
         const status = a && closedStatus(a);
         if (a && status) surface.show(ref, { approval: { ...a, card: ref }, card: renderCard(a, status) });
       },
-      close: off,
+      close: () => {
+        off();
+        if (offer) this.offers.delete(offer);
+      },
     };
+  }
+
+  /**
+   * Shows the card of an approval asked for on someone's behalf in `chatId`, where a transport
+   * can; withdrawn when none can, since nobody may approve what nobody was shown.
+   */
+  async present(p: PendingApproval, chatId: number): Promise<boolean> {
+    const [offer] = this.offers;
+    if (offer) return offer(chatId, p);
+    this.withdraw(p.id, 'no chat could show its card');
+    return false;
   }
 
   /** Deletes approvals decided longer ago than the retention; pending ones stay. Returns how many. */

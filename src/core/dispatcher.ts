@@ -256,6 +256,8 @@ export class Dispatcher {
   }
 
   private needsApproval(action: AnyAction, origin: Origin): boolean {
+    // What a target's own process asks for on someone's behalf is never decided without a person.
+    if (origin === 'agent') return true;
     if (!mutates(action)) return false;
     if (origin === 'ai') return !this.d.aiMutationsAllowed;
     return action.risk === 'destructive';
@@ -444,24 +446,28 @@ export class Dispatcher {
 
   /** A read an action makes for its caller (an AI summary's source): charged, then the whole pipeline, origin ai. */
   async inner(operator: Operator, actionName: string, params: unknown): Promise<Outcome> {
+    return this.charged(operator, 'ai', actionName, params);
+  }
+
+  /**
+   * What a target's own process asks for on `operator`'s behalf (an agent's tool call): charged,
+   * then the whole pipeline, origin agent, which always ends at an approval card.
+   */
+  async onBehalf(operator: Operator, actionName: string, params: unknown): Promise<Outcome> {
+    return this.charged(operator, 'agent', actionName, params);
+  }
+
+  private async charged(operator: Operator, origin: Origin, actionName: string, params: unknown): Promise<Outcome> {
     const action = this.d.registry.get(actionName);
     if (!action) return { kind: 'refused', message: `Unknown action ${actionName}.` };
     const charge = this.d.limiter.take(this.actorOf(operator));
     if (!charge.ok) {
       this.d.metrics.rateLimited.inc();
-      if (charge.first)
-        this.audit(
-          operator,
-          'ai',
-          actionName,
-          '',
-          {},
-          'rate_limited',
-          `retry in ${Math.ceil(charge.retryAfterMs / 1000)}s`,
-        );
+      const retry = `retry in ${Math.ceil(charge.retryAfterMs / 1000)}s`;
+      if (charge.first) this.audit(operator, origin, actionName, '', {}, 'rate_limited', retry);
       return { kind: 'rate_limited', retryAfterS: Math.ceil(charge.retryAfterMs / 1000), notify: false };
     }
-    return this.afterGate(operator, 'ai', action, params);
+    return this.afterGate(operator, origin, action, params);
   }
 }
 

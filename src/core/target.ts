@@ -2,6 +2,8 @@ import type { AnyAction, CommandSpec } from './action.js';
 import type { AlertSink } from './alerts.js';
 import type { Integration } from './health.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { AskOnBehalf } from './on-behalf.js';
 import type { Redactor } from './redact.js';
 import type { Result } from './result.js';
 import type { SettingRows, SettingValues } from './settings.js';
@@ -35,6 +37,13 @@ export interface TargetEnv<C = Readonly<Record<string, unknown>>> {
   readonly db: Db;
   /** What a target searches or cuts must be redacted first (a search must not reveal what is hidden). */
   readonly redactor: Redactor;
+  /** Where a target adds metrics of its own (`teleops_<target>_…`); absent in a dry build (doctor). */
+  readonly metrics?: Metrics;
+  /**
+   * Asks a person, through the one approval mechanism, to approve one of the target's own
+   * actions on someone's behalf (an agent's tool call). Absent where nobody can be asked (doctor).
+   */
+  readonly approve?: AskOnBehalf;
 }
 
 /** A target could not be set up from the settings (e.g. K8S_CONTEXTS names a missing context). */

@@ -1,3 +1,4 @@
+import { agents } from './agents/module.js';
 import { docker } from './docker/module.js';
 import { kubernetes } from './kubernetes/module.js';
 import { shell } from './shell/module.js';
@@ -8,4 +9,4 @@ import { tmux } from './tmux/module.js';
  * one place that names them: config, migrations, doctor, the AI prompt and summaries derive
  * from this list. Each module decides from the settings whether its target is enabled.
  */
-export const MODULES = [docker, tmux, kubernetes, shell] as const;
+export const MODULES = [docker, tmux, kubernetes, shell, agents] as const;

@@ -421,7 +421,15 @@ describe('teleops start against the Bot API', () => {
       checks: { audit: 'up', telegram: 'up', docker: 'disabled', tmux: 'disabled' },
     });
     // Every integration has its key, switched off or not.
-    expect(Object.keys(body.checks).sort()).toEqual(['audit', 'docker', 'kubernetes', 'llm', 'telegram', 'tmux']);
+    expect(Object.keys(body.checks).sort()).toEqual([
+      'agents',
+      'audit',
+      'docker',
+      'kubernetes',
+      'llm',
+      'telegram',
+      'tmux',
+    ]);
     expect(res.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     for (const name of [

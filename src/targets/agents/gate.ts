@@ -9,6 +9,8 @@ export interface ToolRequest {
   readonly session: string;
   /** Who sent the prompt the agent is working on. */
   readonly requester: Operator;
+  /** The chat the session was started in: its approval cards go there. */
+  readonly chatId: number;
   /** The agent's name for the tool: `Bash`, `Edit`, … for Claude; `command`, `fileChange` for Codex. */
   readonly tool: string;
   /** The tool's input exactly as the agent gave it (untrusted). */

@@ -18,6 +18,7 @@ import { claudeRunner } from './claude.js';
 import { codexRunner } from './codex.js';
 import type { ToolGate } from './gate.js';
 import { AgentSessions } from './sessions.js';
+import { toolAction } from './tool.js';
 import type { AgentSettings } from './settings.js';
 import { AgentSessionRepo, type AgentKind } from './store.js';
 
@@ -54,10 +55,11 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
   const redact = (s: string): string => deps.redactor.redact(s);
   const integration: Integration = {
     name: 'agents',
-    check: async () =>
-      settings.enabled
-        ? { state: 'up', detail: await readiness(settings) }
-        : { state: 'disabled', detail: 'AGENT_ENABLED=false' },
+    check: async () => {
+      if (!settings.enabled) return { state: 'disabled', detail: 'AGENT_ENABLED=false' };
+      const r = await readiness(settings);
+      return { state: r.any ? 'up' : 'down', detail: r.detail };
+    },
   };
   if (!settings.enabled)
     return {
@@ -93,7 +95,7 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
     alertFor: (view, what) => agentAlert(view, what, redact),
   });
   return {
-    actions: agentActions({ sessions, redact, now }),
+    actions: [...agentActions({ sessions, redact, now }), toolAction],
     integration,
     sessions,
     /** Each session's card as it changes, for the transport to edit in place. */
@@ -109,17 +111,24 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
   };
 }
 
-/** One line for /status and doctor: for each agent, whether it can run (executable found, key set). */
-async function readiness(s: AgentSettings): Promise<string> {
-  const claudeExe = s.claudePath ?? bundledClaude();
-  const codexExe = s.codexPath ?? (await onPath('codex'));
-  const parts = [
-    `claude: ${(await runnable(claudeExe)) ? 'ready' : 'no executable (AGENT_CLAUDE_PATH)'}` +
-      (s.keys.anthropic ? '' : ', no ANTHROPIC_API_KEY'),
-    `codex: ${(await runnable(codexExe)) ? 'ready' : 'no executable (AGENT_CODEX_PATH)'}` +
-      (s.keys.openai ? '' : ', no OPENAI_API_KEY'),
+/**
+ * One line for /status and doctor: for each agent, whether it can run (executable found, key
+ * set); down when none can.
+ */
+async function readiness(s: AgentSettings): Promise<{ any: boolean; detail: string }> {
+  const agents = [
+    { name: 'claude', exe: s.claudePath ?? bundledClaude(), setting: 'AGENT_CLAUDE_PATH', key: s.keys.anthropic },
+    { name: 'codex', exe: s.codexPath ?? (await onPath('codex')), setting: 'AGENT_CODEX_PATH', key: s.keys.openai },
   ];
-  return parts.join('; ');
+  let any = false;
+  const parts: string[] = [];
+  for (const a of agents) {
+    const found = await runnable(a.exe);
+    any ||= found && a.key !== undefined;
+    const key = a.key ? '' : `, no ${a.name === 'claude' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY'}`;
+    parts.push(`${a.name}: ${found ? 'ready' : `no executable (${a.setting})`}${key}`);
+  }
+  return { any, detail: parts.join('; ') };
 }
 
 const runnable = async (path: string | undefined): Promise<boolean> =>

@@ -153,7 +153,7 @@ export class AgentSessions {
       env: this.d.env(row.kind),
       ...(this.model(row.kind) ? { model: this.model(row.kind)! } : {}),
       maxTurns: this.d.settings.maxTurns,
-      gate: (tool, input) => this.ask(name, row.dir, live, requester, tool, input),
+      gate: (tool, input) => this.ask(row, live, requester, tool, input),
       onEvent: (e) => {
         switch (e.type) {
           case 'session':
@@ -234,13 +234,13 @@ export class AgentSessions {
   }
 
   private async ask(
-    name: string,
-    dir: string,
+    row: AgentSessionRow,
     live: Live,
     requester: Operator,
     tool: string,
     input: Readonly<Record<string, unknown>>,
   ): Promise<ToolDecision> {
+    const { name, dir } = row;
     if (this.d.settings.autoAllowTools.includes(tool) && (await staysInside(input, dir))) {
       this.line(name, 'decision', `${tool}: allowed without asking (AGENT_AUTO_ALLOW_TOOLS)`);
       return { allow: true, reason: 'AGENT_AUTO_ALLOW_TOOLS' };
@@ -249,7 +249,8 @@ export class AgentSessions {
     this.d.alerts.raise(this.d.alertFor(this.get(name), 'waiting'));
     let decision: ToolDecision;
     try {
-      decision = await this.d.gate({ session: name, requester, tool, input, signal: live.ended.signal });
+      const chatId = row.chatId ?? requester.chatId;
+      decision = await this.d.gate({ session: name, requester, chatId, tool, input, signal: live.ended.signal });
     } catch (e) {
       this.d.log.warn({ err: errorText(e), session: name }, 'agent tool gate failed; the tool is denied');
       decision = { allow: false, reason: 'the approval failed' };

@@ -2,49 +2,10 @@
  * The agents target's settings: the rows for the settings table (same shape as config.ts's
  * SETTINGS entries), what they mean once parsed, and the check that they fit together.
  */
-import { z } from 'zod';
-
-const bool = z.string().transform((s, ctx) => {
-  const v = s.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
-  ctx.addIssue({ code: 'custom', message: `"${s}" is not true or false` });
-  return z.NEVER;
-});
-
-const int = (min: number, max: number) =>
-  z.string().transform((s, ctx) => {
-    const n = Number(s.trim());
-    if (!/^\d+$/.test(s.trim()) || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `"${s}" must be a whole number from ${min} to ${max}` });
-      return z.NEVER;
-    }
-    return n;
-  });
-
-const num = (min: number, max: number) =>
-  z.string().transform((s, ctx) => {
-    const n = Number(s.trim());
-    if (s.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `"${s}" must be a number from ${min} to ${max}` });
-      return z.NEVER;
-    }
-    return n;
-  });
-
-const text = z.string().transform((s) => s.trim());
-const list = z.string().transform((s) =>
-  s
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== ''),
-);
+import { absolutePath, bool, int, list, num, text, type SettingValues } from '../../core/settings.js';
 
 const absolute = (p: string): boolean => p.startsWith('/');
 
-const absolutePath = text.refine((p) => p === '' || absolute(p), {
-  error: (iss) => `"${String(iss.input)}" must be an absolute path`,
-});
 const absoluteList = list.refine((ps) => ps.every(absolute), {
   error: (iss) =>
     `not absolute: ${(iss.input as string[])
@@ -127,6 +88,8 @@ export interface AgentSettings {
 
 export type AgentSettingsResult = { ok: true; settings: AgentSettings } | { ok: false; problems: string[] };
 
+export type AgentSettingValues = SettingValues<typeof AGENT_SETTINGS>;
+
 /** Reads the AGENT_* rows (and the two provider keys) from an environment; every problem is listed. */
 export function readAgentSettings(env: Readonly<Record<string, string | undefined>>): AgentSettingsResult {
   const problems: string[] = [];
@@ -137,26 +100,39 @@ export function readAgentSettings(env: Readonly<Record<string, string | undefine
     else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
   if (problems.length > 0) return { ok: false, problems };
-  const roots = v.AGENT_ROOTS as string[];
-  if (v.AGENT_ENABLED === true && roots.length === 0)
-    problems.push('AGENT_ROOTS: set the directories agents may work in (AGENT_ENABLED=true needs them)');
-  if (problems.length > 0) return { ok: false, problems };
-  const opt = (s: unknown): string | undefined => (typeof s === 'string' && s !== '' ? s : undefined);
-  const anthropic = opt(env.ANTHROPIC_API_KEY?.trim());
-  const openai = opt(env.OPENAI_API_KEY?.trim());
+  return agentSettings(v as AgentSettingValues, { anthropic: env.ANTHROPIC_API_KEY, openai: env.OPENAI_API_KEY });
+}
+
+/** What the parsed rows mean together, with the provider keys as set (or not). */
+export function agentSettings(
+  v: AgentSettingValues,
+  rawKeys: { anthropic?: unknown; openai?: unknown },
+): AgentSettingsResult {
+  const roots = v.AGENT_ROOTS;
+  if (v.AGENT_ENABLED && roots.length === 0) {
+    const problem = 'AGENT_ROOTS: set the directories agents may work in (AGENT_ENABLED=true needs them)';
+    return { ok: false, problems: [problem] };
+  }
+  const opt = (s: unknown): string | undefined => (typeof s === 'string' && s.trim() !== '' ? s.trim() : undefined);
+  const anthropic = opt(rawKeys.anthropic);
+  const openai = opt(rawKeys.openai);
+  const claudePath = opt(v.AGENT_CLAUDE_PATH);
+  const codexPath = opt(v.AGENT_CODEX_PATH);
+  const modelClaude = opt(v.AGENT_MODEL_CLAUDE);
+  const modelCodex = opt(v.AGENT_MODEL_CODEX);
   const settings: AgentSettings = {
-    enabled: v.AGENT_ENABLED as boolean,
+    enabled: v.AGENT_ENABLED,
     roots,
     defaultDir: opt(v.AGENT_DEFAULT_DIR) ?? roots[0] ?? '',
-    ...(opt(v.AGENT_CLAUDE_PATH) ? { claudePath: v.AGENT_CLAUDE_PATH as string } : {}),
-    ...(opt(v.AGENT_CODEX_PATH) ? { codexPath: v.AGENT_CODEX_PATH as string } : {}),
-    ...(opt(v.AGENT_MODEL_CLAUDE) ? { modelClaude: v.AGENT_MODEL_CLAUDE as string } : {}),
-    ...(opt(v.AGENT_MODEL_CODEX) ? { modelCodex: v.AGENT_MODEL_CODEX as string } : {}),
-    maxTurns: v.AGENT_MAX_TURNS as number,
-    turnTimeoutMs: (v.AGENT_TURN_TIMEOUT_MINUTES as number) * 60_000,
-    dailyBudgetUsd: v.AGENT_DAILY_BUDGET_USD as number,
-    autoAllowTools: v.AGENT_AUTO_ALLOW_TOOLS as string[],
-    maxSessions: v.AGENT_MAX_SESSIONS as number,
+    ...(claudePath ? { claudePath } : {}),
+    ...(codexPath ? { codexPath } : {}),
+    ...(modelClaude ? { modelClaude } : {}),
+    ...(modelCodex ? { modelCodex } : {}),
+    maxTurns: v.AGENT_MAX_TURNS,
+    turnTimeoutMs: v.AGENT_TURN_TIMEOUT_MINUTES * 60_000,
+    dailyBudgetUsd: v.AGENT_DAILY_BUDGET_USD,
+    autoAllowTools: v.AGENT_AUTO_ALLOW_TOOLS,
+    maxSessions: v.AGENT_MAX_SESSIONS,
     keys: { ...(anthropic ? { anthropic } : {}), ...(openai ? { openai } : {}) },
   };
   return { ok: true, settings };

@@ -35,23 +35,24 @@ export function approvalCards(approvals: ApprovalService, replier: Replier, log:
       const warn = (err: unknown) => log.warn({ err: why(err), approval }, 'could not edit approval card');
       replier.editCard(ref, change.card).catch(warn);
     },
+    // An approval asked for on someone's behalf (an agent's tool call): into the chat itself.
+    offer: (chatId, p) => offer({ chatId }, p),
   });
-  return {
-    async offer(where, p) {
-      try {
-        desk.shown(p.id, await replier.sendCard(where, p.card, p));
-        return true;
-      } catch (err) {
-        log.warn({ approval: p.id, err: why(err) }, 'an approval card could not be shown in full; withdrawing it');
-        approvals.withdraw(p.id, 'its card could not be shown in full');
-        const warn = (e: unknown) =>
-          log.warn({ approval: p.id, err: why(e) }, 'could not say that an approval was withdrawn');
-        await replier.send(where, say(WITHDRAWN)).catch(warn);
-        return false;
-      }
-    },
-    close: () => desk.close(),
-  };
+  return { offer, close: () => desk.close() };
+
+  async function offer(where: Where, p: PendingApproval): Promise<boolean> {
+    try {
+      desk.shown(p.id, await replier.sendCard(where, p.card, p));
+      return true;
+    } catch (err) {
+      log.warn({ approval: p.id, err: why(err) }, 'an approval card could not be shown in full; withdrawing it');
+      approvals.withdraw(p.id, 'its card could not be shown in full');
+      const warn = (e: unknown) =>
+        log.warn({ approval: p.id, err: why(e) }, 'could not say that an approval was withdrawn');
+      await replier.send(where, say(WITHDRAWN)).catch(warn);
+      return false;
+    }
+  }
 }
 
 /** Told in the chat when an approval is withdrawn because its card could not be shown. */

@@ -216,8 +216,10 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
       env: { ANTHROPIC_API_KEY: '', OPENAI_API_KEY: '', AGENT_CODEX_PATH: '/nonexistent/codex' },
     });
     try {
-      const d = (await noKeys.target.integration.check(new AbortController().signal)).detail;
-      expect(d).toBe('claude: ready, no ANTHROPIC_API_KEY; codex: no executable (AGENT_CODEX_PATH), no OPENAI_API_KEY');
+      const none = await noKeys.target.integration.check(new AbortController().signal);
+      const d = 'claude: ready, no ANTHROPIC_API_KEY; codex: no executable (AGENT_CODEX_PATH), no OPENAI_API_KEY';
+      // No agent can run: down, so that doctor says what to fix.
+      expect(none).toEqual({ state: 'down', detail: d });
     } finally {
       noKeys.close();
     }
@@ -233,6 +235,8 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
       'agent.log': ['operator', 'read', true],
       'agent.stop': ['admin', 'write', true],
       'agent.end': ['admin', 'destructive', false],
+      // A tool call's approval: only a session asks for it, only an admin decides it.
+      'agent.tool': ['admin', 'destructive', false],
     });
   });
 
