@@ -113,6 +113,7 @@ export async function createApp(
     admins: config.ADMIN_USER_IDS,
     viewers: config.VIEWER_USER_IDS,
     chats: config.AUTHORIZED_CHAT_IDS,
+    consoleRole: config.CONSOLE_ROLE,
   });
   const chatState = new ChatStateRepo(db);
   const global = chatState.forChat(0);
