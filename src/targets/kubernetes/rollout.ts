@@ -65,6 +65,8 @@ export interface FollowOptions {
   readonly timeoutMs: number;
   readonly pollMs: number;
   readonly signal: AbortSignal;
+  /** Called after each look that did not end the follow, with what it saw. */
+  readonly onProgress?: (state: RolloutState) => void;
 }
 
 export interface FollowResult extends RolloutState {
@@ -94,6 +96,7 @@ export async function followRollout(
         problems: await podProblems(port, namespace, obj.spec?.selector?.matchLabels, o.signal),
       };
     }
+    o.onProgress?.(state);
     await sleep(Math.min(o.pollMs, o.timeoutMs - waitedMs), o.signal);
   }
 }
@@ -138,6 +141,7 @@ export async function followPods(
     if (state.done) return { ...state, waitedMs, problems: [] };
     if (waitedMs >= o.timeoutMs || o.signal.aborted)
       return { ...state, waitedMs, problems: await podProblems(port, namespace, labels, o.signal) };
+    o.onProgress?.(state);
     await sleep(Math.min(o.pollMs, o.timeoutMs - waitedMs), o.signal);
   }
 }
