@@ -85,7 +85,9 @@ async function report(
     const took = formatDuration(f.waitedMs);
     const head = f.done
       ? line('✅ ', ...subject, text(`: ${what}; rollout complete in ${took}: ${f.summary}.`))
-      : line('⏳ ', ...subject, text(`: ${what}; rollout not finished after ${took}: ${f.summary}.`));
+      : f.failed !== undefined
+        ? line('❌ ', ...subject, text(`: ${what}; rollout failed after ${took} (${f.summary}): `), value(f.failed))
+        : line('⏳ ', ...subject, text(`: ${what}; rollout not finished after ${took}: ${f.summary}.`));
     return [head, ...f.problems.map((p) => line(text('  • '), value(p)))];
   };
   if (ctx.origin === 'console' || ctx.origin === 'ai') return result(await finish(ctx.signal));

@@ -21,6 +21,8 @@ const HASH_LABEL = 'pod-template-hash';
 
 export interface RolloutState {
   readonly done: boolean;
+  /** The controller gave up (a deployment past its progress deadline): why, in its words. */
+  readonly failed?: string;
   /** "3/3 ready, 3 updated, 3 available" */
   readonly summary: string;
 }
@@ -55,8 +57,13 @@ function rolloutState(kind: WorkloadKind, o: V1Deployment | V1StatefulSet | V1Da
   const updated = d.status?.updatedReplicas ?? 0;
   const available = d.status?.availableReplicas ?? 0;
   const total = d.status?.replicas ?? 0;
+  // As kubectl rollout status: past spec.progressDeadlineSeconds the controller says so here.
+  const stalled = d.status?.conditions?.find(
+    (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
+  );
   return {
     done: observed && updated === want && total === want && available === want && ready === want,
+    ...(observed && stalled ? { failed: stalled.message || 'progress deadline exceeded' } : {}),
     summary: `${ready}/${want} ready, ${updated} updated, ${available} available`,
   };
 }
@@ -89,7 +96,7 @@ export async function followRollout(
     const state = rolloutState(kind, obj);
     const waitedMs = Date.now() - started;
     if (state.done) return { ...state, waitedMs, problems: [] };
-    if (waitedMs >= o.timeoutMs || o.signal.aborted) {
+    if (state.failed !== undefined || waitedMs >= o.timeoutMs || o.signal.aborted) {
       return {
         ...state,
         waitedMs,

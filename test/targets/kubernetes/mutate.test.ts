@@ -178,6 +178,45 @@ describe('a rollout followed in the background, as a live card', () => {
     await run(t, '/k8s scale deploy/web 3');
   });
 
+  it('ends the card when the controller gives up (progress deadline exceeded), with the pods in trouble', async () => {
+    const t = target(env);
+    prod().autoRollout = false;
+    try {
+      const [pod] = podNames('web');
+      prod().crashLoop('shop', pod!);
+      const inv = parse(t, '/k8s scale deploy/web 4');
+      const cards: Result[] = [];
+      t.onCard((c) => cards.push(c));
+      const first = await inv.action.run(context(), inv.params);
+      const d = web();
+      d.status = {
+        ...d.status,
+        observedGeneration: d.metadata.generation,
+        conditions: [
+          {
+            type: 'Progressing',
+            status: 'False',
+            reason: 'ProgressDeadlineExceeded',
+            message: 'ReplicaSet "web-1" has timed out progressing.',
+          },
+        ],
+      };
+      prod().put('deployments', d);
+      await until(() => cards.some((c) => c.card?.final), 5000, 'the final card');
+      const last = cards.at(-1)!;
+      expect(last.card?.key).toBe(first.card!.key);
+      expect(text(last)).toMatch(
+        /^❌ deployment shop\/web @ prod: scaled 3 → 4; rollout failed after \d+s \(.*\): ReplicaSet "web-1" has timed out progressing\.\n {2}• /,
+      );
+      expect(text(last)).toContain(`• ${pod}: CrashLoopBackOff`);
+      prod().heal('shop', pod!);
+    } finally {
+      prod().autoRollout = true;
+      prod().progress();
+    }
+    await run(t, '/k8s scale deploy/web 3');
+  });
+
   it('the console and the LLM wait for the end instead (neither shows live cards)', async () => {
     const t = target(env);
     for (const origin of ['console', 'ai'] as const) {
