@@ -25,6 +25,8 @@ export interface KubeTargetOptions {
   /** How long mutating actions follow a rollout (default 60 s) and how often they look (2 s). */
   readonly rolloutTimeoutMs?: number;
   readonly rolloutPollMs?: number;
+  /** Most rollouts followed at once (default 16). */
+  readonly maxFollowed?: number;
   /** Where to look for the kubeconfig besides `settings.kubeconfig` (tests). */
   readonly locate?: Omit<LocateOptions, 'kubeconfig'>;
 }
@@ -71,7 +73,7 @@ export function createKubeTarget(
   });
   if (!loaded) return null;
   const clusters = new KubeClusters(loaded.kc, settings, o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
-  const live = new LiveRollouts();
+  const live = new LiveRollouts(o.maxFollowed);
   const unbound = kubeActions({
     clusters,
     live,

@@ -96,7 +96,10 @@ async function report(
       line(
         '✅ ',
         ...subject,
-        text(`: ${what}. Not following the rollout: ${deps.live.max} rollouts are followed already.`),
+        text(
+          `: ${what}. Not following its rollout: ` +
+            `already following ${counted(deps.live.max, 'rollout')}, the most at once.`,
+        ),
       ),
     ]);
   const key = deps.live.newKey();

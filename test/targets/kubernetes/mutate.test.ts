@@ -5,6 +5,7 @@ import type { ContextSpec } from '../../fakes/kubeapi.js';
 import {
   action,
   context,
+  FAST,
   failure,
   firstLine,
   MemoryChatState,
@@ -215,6 +216,26 @@ describe('a rollout followed in the background, as a live card', () => {
       prod().progress();
     }
     await run(t, '/k8s scale deploy/web 3');
+  });
+
+  it('follows a bounded number at once; past it the change is still made and says it is not followed', async () => {
+    const t = target(env, {}, undefined, { ...FAST, maxFollowed: 1 });
+    prod().autoRollout = false;
+    try {
+      const scale = parse(t, '/k8s scale deploy/web 4');
+      expect((await scale.action.run(context(), scale.params)).card).toBeDefined();
+      const restart = parse(t, '/k8s restart deploy/api');
+      const second = await restart.action.run(context(), restart.params);
+      expect(second.card).toBeUndefined();
+      expect(text(second)).toBe(
+        '✅ deployment shop/api @ prod: restarted. Not following its rollout: already following 1 rollout, the most at once.',
+      );
+      await t.stop();
+    } finally {
+      prod().autoRollout = true;
+      prod().progress();
+    }
+    await run(target(env), '/k8s scale deploy/web 3');
   });
 
   it('the console and the LLM wait for the end instead (neither shows live cards)', async () => {
