@@ -104,7 +104,7 @@ export const SETTINGS = {
   },
   VIEWER_USER_IDS: { doc: 'Viewers: read actions only', default: '', schema: ids('Telegram user') },
   CONSOLE_ROLE: {
-    doc: 'Role of the person at `teleops console`: viewer, operator or admin (admin allows /shell there)',
+    doc: 'Role of the person at `teleops console`: viewer, operator or admin',
     default: 'operator',
     schema: z.enum(['viewer', 'operator', 'admin']),
   },

@@ -1,6 +1,6 @@
 /**
  * `/audit` filters: who, which action, on what, with what outcome, since when — parsed from
- * the words after `/audit` ("@alice docker.restart 24h", "failed", "tg:123 1h") and run as
+ * the words after `/audit` ("@alice audit.verify 24h", "failed", "tg:123 1h") and run as
  * one bounded query, newest first, over the newest entries of the log.
  */
 import { AUDIT_OUTCOMES, type AuditEntry, type AuditLog, type AuditOutcome } from './audit.js';
@@ -15,7 +15,7 @@ export interface AuditFilter {
   readonly people: readonly string[];
   /** Names a transport shows ("@alice"), resolved to audit names when the query runs. */
   readonly handles: readonly string[];
-  /** Action names, or families ("docker.*"), any of them. */
+  /** Action names, or families ("audit.*"), any of them. */
   readonly actions: readonly string[];
   readonly outcomes: readonly AuditOutcome[];
   /** Only entries of the last this many ms. */
@@ -74,8 +74,8 @@ export function parseAuditFilter(input: string): AuditFilter | string {
       const near = closest(lower, AUDIT_OUTCOMES);
       const meant = near.length > 0 ? ` Did you mean ${near.join(' or ')}?` : '';
       return (
-        `not a filter: ${shown}.${meant} Filters: a count, @name or tg:<id>, an action (docker.restart, ` +
-        `docker.*), an outcome (ok, failed, denied…), a time (24h), target:<text>`
+        `not a filter: ${shown}.${meant} Filters: a count, @name or tg:<id>, an action or its family ` +
+        `(audit.verify, audit.*), an outcome (ok, failed, denied…), a time (24h), target:<text>`
       );
     }
   }

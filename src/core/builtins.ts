@@ -143,7 +143,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       name: 'audit.recent',
       summary:
         'The last n audit entries (default 10), filtered by person, action, outcome, time or target: ' +
-        '/audit @alice docker.restart 24h, /audit failed, /audit tg:123 1h',
+        '/audit @alice 24h, /audit failed, /audit tg:123 1h',
       target: 'core',
       risk: 'read',
       minRole: 'operator',
