@@ -54,7 +54,7 @@ function paramsOf(params: unknown): string {
   return ` · ${truncate(JSON.stringify(params), PARAMS_SHOWN)}`;
 }
 
-const PARAMS_SHOWN = 160;
+const PARAMS_SHOWN = 100;
 
 /** The actions every deployment has: help, status, identity, audit, approvals, alert muting. */
 export function builtinActions(d: BuiltinDeps): AnyAction[] {
