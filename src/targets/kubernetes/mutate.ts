@@ -107,8 +107,15 @@ async function report(
     result(blocks, { card: { key, title: `${target.kind} ${target.name}`, ...(final ? { final } : {}) } });
   const rolling = (summary?: string) =>
     card([line('🔄 ', ...subject, text(`: ${what}; rolling out…${summary ? ` ${summary}` : ''}`))]);
+  // A look that saw nothing new changes nothing on the card.
+  let seen = '';
+  const moved = (progress: (c: Result) => void) => (st: RolloutState) => {
+    if (st.summary === seen) return;
+    seen = st.summary;
+    progress(rolling(st.summary));
+  };
   return deps.live.follow(rolling(), {
-    run: async (signal, progress) => card(await finish(signal, (st) => progress(rolling(st.summary))), true),
+    run: async (signal, progress) => card(await finish(signal, moved(progress)), true),
   });
 }
 
