@@ -9,6 +9,8 @@ import { AuditKeyError, AuditLog } from './core/audit.js';
 import { AuditMonitor } from './core/audit-monitor.js';
 import { AuditWitnesses } from './core/audit-witness.js';
 import { builtinActions } from './core/builtins.js';
+import { AuditQuery } from './core/audit-query.js';
+import { idsNamed } from './store/people.js';
 import { Dispatcher } from './core/dispatcher.js';
 import { onBehalf, type OnBehalfRequest } from './core/on-behalf.js';
 import type { Integration } from './core/health.js';
@@ -115,6 +117,7 @@ export async function createApp(
     admins: config.ADMIN_USER_IDS,
     viewers: config.VIEWER_USER_IDS,
     chats: config.AUTHORIZED_CHAT_IDS,
+    consoleRole: config.CONSOLE_ROLE,
   });
   const chatState = new ChatStateRepo(db);
   const global = chatState.forChat(0);
@@ -194,10 +197,12 @@ export async function createApp(
     log,
     everyMs: config.AUDIT_VERIFY_EVERY,
   });
+  const named = idsNamed(db);
   const builtins = builtinActions({
     registry: () => late.registry!,
     dispatcher: () => late.dispatcher!,
     audit,
+    auditQuery: new AuditQuery(db, audit, (h) => named(h).map((userId) => policy.actorOf({ userId, display: '' }))),
     auditVerify: () => monitor.verify(),
     integrations: () => integrations,
     version: VERSION,

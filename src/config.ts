@@ -103,6 +103,11 @@ export const SETTINGS = {
     schema: ids('Telegram user'),
   },
   VIEWER_USER_IDS: { doc: 'Viewers: read actions only', default: '', schema: ids('Telegram user') },
+  CONSOLE_ROLE: {
+    doc: 'Role of the person at `teleops console`: viewer, operator or admin',
+    default: 'operator',
+    schema: z.enum(['viewer', 'operator', 'admin']),
+  },
   RATE_LIMIT_PER_MINUTE: {
     doc: 'Requests per operator per minute (token bucket)',
     default: '20',

@@ -400,6 +400,11 @@ export class AuditLog {
     }
     if (lastSeq < head.seq) this.anchor(fd, head.seq, head.hash);
   }
+
+  /** Entries from rows (seq, entry) a query elsewhere selected (audit-query.ts); unreadable ones throw. */
+  decode(rows: readonly { seq: number; entry: unknown }[]): AuditEntry[] {
+    return rows.map((r) => readEntry(r.seq, r.entry));
+  }
 }
 
 /** The last bytes of the anchor: enough for its last line. */

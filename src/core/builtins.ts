@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ActionError, defineAction, requiredRole, type AnyAction } from './action.js';
 import type { AuditLog } from './audit.js';
+import { AUDIT_FILTER_USAGE, narrows, parseAuditFilter, type AuditQuery } from './audit-query.js';
 import type { VerifyReport } from './audit-verify.js';
 import type { Dispatcher } from './dispatcher.js';
 import { checkAll, type Integration } from './health.js';
@@ -13,6 +14,7 @@ export interface BuiltinDeps {
   readonly registry: () => Registry;
   readonly dispatcher: () => Dispatcher;
   readonly audit: AuditLog;
+  readonly auditQuery: AuditQuery;
   /** Verifies the audit log against the last heads the witnesses took, and records the result. */
   readonly auditVerify: () => Promise<VerifyReport>;
   readonly integrations: () => readonly Integration[];
@@ -45,6 +47,14 @@ function adminOnly(registry: Registry, name: string): boolean {
   const a = registry.get(name);
   return a ? requiredRole(a) === 'admin' : /^[a-z][a-z0-9-]*\.[a-z0-9.-]+$/.test(name);
 }
+
+/** An entry's parameters (stored redacted), compact: " · {"replicas":5}"; nothing when there are none. */
+function paramsOf(params: unknown): string {
+  if (params === null || typeof params !== 'object' || Object.keys(params).length === 0) return '';
+  return ` · ${truncate(JSON.stringify(params), PARAMS_SHOWN)}`;
+}
+
+const PARAMS_SHOWN = 100;
 
 /** The actions every deployment has: help, status, identity, audit, approvals, alert muting. */
 export function builtinActions(d: BuiltinDeps): AnyAction[] {
@@ -131,15 +141,53 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
     }),
     defineAction({
       name: 'audit.recent',
-      summary: 'The last n audit entries (default 10)',
+      summary:
+        'The last n audit entries (default 10), filtered by person, action, outcome, time or target: ' +
+        '/audit @alice 24h, /audit failed, /audit tg:123 1h',
       target: 'core',
       risk: 'read',
       minRole: 'operator',
-      params: z.object({ n: z.coerce.number().int().min(1).max(100).default(10) }),
-      command: { path: ['audit'], usage: '[n]' },
+      params: z.object({
+        n: z.coerce.number().int().min(1).max(100).default(10),
+        filter: z
+          .string()
+          .max(500)
+          .default('')
+          .superRefine((s, c) => {
+            const f = parseAuditFilter(s);
+            if (typeof f === 'string') c.addIssue({ code: 'custom', message: f });
+          })
+          .describe(`filter words: ${AUDIT_FILTER_USAGE}`),
+      }),
+      command: { path: ['audit'], usage: AUDIT_FILTER_USAGE, parse: (tokens) => ({ filter: tokens.join(' ') }) },
       run: async (ctx, p) => {
-        const rows = d.audit.recent(p.n);
-        if (rows.length === 0) return { blocks: [line('The audit log is empty.')] };
+        const f = parseAuditFilter(p.filter);
+        if (typeof f === 'string') throw new ActionError(f);
+        const limit = f.limit ?? p.n;
+        const registry = d.registry();
+        const rows = narrows(f)
+          ? d.auditQuery.find(f, {
+              limit,
+              now: now(),
+              ...(ctx.operator.role === 'admin'
+                ? {}
+                : {
+                    searchable: registry
+                      .list()
+                      .filter((a) => !adminOnly(registry, a.name))
+                      .map((a) => a.name),
+                  }),
+            })
+          : d.audit.recent(limit);
+        if (typeof rows === 'string') throw new ActionError(rows);
+        if (rows.length === 0)
+          return {
+            blocks: [
+              narrows(f)
+                ? line('No audit entries match ', value(p.filter.trim()), '.')
+                : line('The audit log is empty.'),
+            ],
+          };
         const lines = rows.map((e) => {
           // What an admin-only action was asked to do (a shell command line) is for admins only.
           const hide = ctx.operator.role !== 'admin' && adminOnly(d.registry(), e.action);
@@ -147,10 +195,15 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
           const detail = e.detail && !hide ? ` (${e.detail})` : '';
           return (
             `#${e.seq} ${e.ts.slice(0, 19).replace('T', ' ')} ${e.operator} ${e.origin} ${e.action}${target} ` +
-            `→ ${e.outcome}${detail}`
+            `→ ${e.outcome}${detail}${hide ? '' : paramsOf(e.params)}`
           );
         });
-        return { blocks: [line(bold(`Last ${rows.length} audit entries`), ' (newest first)'), pre(lines.join('\n'))] };
+        const heading = line(
+          bold(`Last ${counted(rows.length, 'audit entry', 'audit entries')}`),
+          ...(narrows(f) ? [text(' matching '), value(p.filter.trim())] : []),
+          ' (newest first)',
+        );
+        return { blocks: [heading, pre(lines.join('\n'))] };
       },
     }),
     defineAction({

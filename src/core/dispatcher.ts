@@ -317,7 +317,7 @@ export class Dispatcher {
   private runApproved(row: ApprovalRow, approvedBy: string): ApprovedRun {
     const action = this.d.registry.get(row.action);
     if (!action) return { refused: `${row.action} is no longer available.` };
-    const role = row.requesterId === 0 ? 'operator' : this.d.policy.roleOf(row.requesterId);
+    const role = this.d.policy.roleOf(row.requesterId);
     if (!role || ROLE_RANK[role] < ROLE_RANK[row.minRole]) {
       return { refused: 'The requester is no longer authorized for this.' };
     }

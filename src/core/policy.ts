@@ -23,6 +23,8 @@ export interface PolicySettings {
   readonly admins: readonly number[];
   readonly viewers: readonly number[];
   readonly chats: readonly number[];
+  /** The role of the person at the local terminal (CONSOLE_ROLE); operator unless set. */
+  readonly consoleRole?: Role;
 }
 
 /**
@@ -43,6 +45,7 @@ export class Policy {
   private readonly roles = new Map<number, Role>();
   private readonly chats: ReadonlySet<number>;
   private readonly transport: string;
+  private readonly consoleRole: Role;
 
   constructor(s: PolicySettings) {
     for (const id of s.viewers) this.roles.set(id, 'viewer');
@@ -50,11 +53,12 @@ export class Policy {
     for (const id of s.admins) this.roles.set(id, 'admin');
     this.chats = new Set(s.chats);
     this.transport = s.transport;
+    this.consoleRole = s.consoleRole ?? 'operator';
   }
 
   identify(p: Principal): Operator | null {
     // The local user is the one who started teleops at this terminal; its display is its audit name.
-    if (p.chatKind === 'local') return { userId: 0, chatId: 0, role: 'operator', display: principalId(p) };
+    if (p.chatKind === 'local') return { userId: 0, chatId: 0, role: this.consoleRole, display: principalId(p) };
     // The lists hold one transport's ids: the same number elsewhere is someone else.
     if (p.transport !== this.transport || p.userId === 0) return null;
     const role = this.roles.get(p.userId);
@@ -65,8 +69,9 @@ export class Policy {
     return { userId: p.userId, chatId: p.chatId, role, display: p.name ?? String(p.userId) };
   }
 
+  /** A person's role by id; 0 is the local user at the terminal. */
   roleOf(userId: number): Role | undefined {
-    return this.roles.get(userId);
+    return userId === 0 ? this.consoleRole : this.roles.get(userId);
   }
 
   /** An operator's audit name: the local user's display is already its own. */

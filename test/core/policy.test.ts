@@ -17,6 +17,24 @@ describe('Policy.identify', () => {
     expect(policy.identify(tg(30, -100, 'group'))?.role).toBe('viewer');
   });
 
+  it('the local user has the console role (operator unless CONSOLE_ROLE says otherwise), also when approving', () => {
+    const local: Principal = { transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'root' };
+    expect(policy.identify(local)?.role).toBe('operator');
+    expect(policy.roleOf(0)).toBe('operator');
+    const admin = new Policy({
+      transport: 'tg',
+      operators: [],
+      admins: [],
+      viewers: [],
+      chats: [],
+      consoleRole: 'admin',
+    });
+    expect(admin.identify(local)?.role).toBe('admin');
+    expect(admin.roleOf(0)).toBe('admin');
+    // Id 0 from Telegram is never the local user.
+    expect(admin.identify(tg(0, 0, 'private'))).toBeNull();
+  });
+
   it('refuses strangers anywhere, and authorized users in other chats', () => {
     expect(policy.identify(tg(99, 99, 'private'))).toBeNull();
     expect(policy.identify(tg(99, -100, 'group'))).toBeNull();

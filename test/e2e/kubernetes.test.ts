@@ -227,15 +227,15 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(replicas('prod', 'shop', 'web')).toBe(3);
 
     fake.pressButton({ from: OP, messageId: card.message_id, data: approvalButtons(card).approve });
-    const done = await fake.waitForMessage({
+    const live = await fake.waitForMessage({
       chat: OP,
       match: /scaled 3 → 5/,
       after: card.message_id,
       timeoutMs: 15_000,
     });
-    expect(done.text).toMatch(
-      /^✅ deployment shop\/web @ prod: scaled 3 → 5; rollout complete in .*: 5\/5 ready, 5 updated, 5 available\.$/,
-    );
+    const done =
+      /^✅ deployment shop\/web @ prod: scaled 3 → 5; rollout complete in .*: 5\/5 ready, 5 updated, 5 available\.$/;
+    await fake.waitFor(() => done.test(fake.message(OP, live.message_id)?.text ?? ''), 15_000, 'the final card');
     expect(replicas('prod', 'shop', 'web')).toBe(5);
     expect(podsOf('prod', 'shop', 'web')).toHaveLength(5);
     expect(realPatches().map((r) => `${r.cluster} ${r.path}`)).toEqual([
@@ -245,6 +245,38 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
       () => /Approved by @u10/.test(fake.message(OP, card.message_id)?.text ?? ''),
       5000,
       'the card to show the approval',
+    );
+  });
+
+  it('follows an approved rollout in a live card while the chat goes on, then shows its end', async () => {
+    await start();
+    const prod = kube.cluster('prod');
+    const card = await ask('/k8s scale deploy/web 5', /Approval needed/);
+    prod.autoRollout = false;
+    try {
+      fake.pressButton({ from: OP, messageId: card.message_id, data: approvalButtons(card).approve });
+      const live = await fake.waitForMessage({ chat: OP, match: /rolling out/, after: card.message_id });
+      expect(live.text).toMatch(/^🔄 deployment shop\/web @ prod: scaled 3 → 5; rolling out…/);
+      // The rollout cannot finish until the test lets it: another command is answered meanwhile.
+      await ask('/whoami', /role operator/);
+      await ask('/k8s deploy', /Deployments in shop @ prod/);
+      expect(fake.message(OP, live.message_id)?.text).toMatch(/rolling out… 3\/5 ready|rolling out…$/);
+      expect(prod.get('deployments', 'shop', 'web')?.status?.readyReplicas).toBe(3);
+      prod.autoRollout = true;
+      prod.progress();
+      await fake.waitFor(
+        () =>
+          /^✅ .*scaled 3 → 5; rollout complete in .*: 5\/5 ready/.test(fake.message(OP, live.message_id)?.text ?? ''),
+        15_000,
+        'the card to show the end of the rollout',
+      );
+    } finally {
+      prod.autoRollout = true;
+      prod.progress();
+    }
+    // One card, edited in place (the approval card names the first version of it).
+    expect(fake.messages(OP).filter((m) => /^\S+ deployment shop\/web @ prod: scaled/.test(m.text ?? ''))).toHaveLength(
+      1,
     );
   });
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { ActionContext } from '../../core/action.js';
 import { text, value, type Span } from '../../core/result.js';
+import type { LiveRollouts } from './live.js';
 import {
   CONTEXT_NAME,
   DNS_LABEL,
@@ -24,6 +25,8 @@ export interface KubeActionDeps {
   readonly rolloutTimeoutMs?: number;
   /** How often it looks (default 2 s). */
   readonly rolloutPollMs?: number;
+  /** Where rollouts are followed in the background, as live cards. */
+  readonly live: LiveRollouts;
   readonly now?: () => number;
 }
 

@@ -7,9 +7,11 @@ import type { ActionContext, AnyAction, ChatState } from '../../core/action.js';
 import type { AlertSink } from '../../core/alerts.js';
 import type { Health, Integration } from '../../core/health.js';
 import type { Logger } from '../../core/log.js';
+import type { Result } from '../../core/result.js';
 import { kubeActions } from './actions.js';
 import { KubeWatcher, type KubeWatchOptions, type WatchStatus } from './alerts.js';
 import { loadKubeConfig, type LocateOptions } from './kubeconfig.js';
+import { LiveRollouts } from './live.js';
 import { KubeClusters, pinScope, type KubeSettings } from './scope.js';
 
 export { KubeConfigError } from './kubeconfig.js';
@@ -23,6 +25,8 @@ export interface KubeTargetOptions {
   /** How long mutating actions follow a rollout (default 60 s) and how often they look (2 s). */
   readonly rolloutTimeoutMs?: number;
   readonly rolloutPollMs?: number;
+  /** Most rollouts followed at once (default 16). */
+  readonly maxFollowed?: number;
   /** Where to look for the kubeconfig besides `settings.kubeconfig` (tests). */
   readonly locate?: Omit<LocateOptions, 'kubeconfig'>;
 }
@@ -40,8 +44,13 @@ export interface KubeTarget {
    * actions' `bind` calls it, so an approved request acts where its card said.
    */
   pin(action: string, chat: ChatState, params: Record<string, unknown>): Record<string, unknown>;
+  /** Rollouts followed after a change, as live cards (results with a `card` key) as they change. */
+  onCard(listener: (card: Result) => void): () => void;
+  /** The cards of the rollouts followed now. */
+  cards(): Result[];
   /** Starts the alert watchers. */
   start(): void;
+  /** Stops the alert watchers and every rollout followed. */
   stop(): Promise<void>;
   watchStatus(): WatchStatus;
 }
@@ -64,8 +73,10 @@ export function createKubeTarget(
   });
   if (!loaded) return null;
   const clusters = new KubeClusters(loaded.kc, settings, o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {});
+  const live = new LiveRollouts(o.maxFollowed);
   const unbound = kubeActions({
     clusters,
+    live,
     readOnly: settings.readOnly,
     maxReplicas: settings.maxReplicas,
     ...(o.rolloutTimeoutMs !== undefined ? { rolloutTimeoutMs: o.rolloutTimeoutMs } : {}),
@@ -113,11 +124,15 @@ export function createKubeTarget(
     clusters,
     integration: { name: 'kubernetes', check },
     pin,
+    onCard: (listener) => live.onCard(listener),
+    cards: () => live.cards(),
     start: () => {
       started = true;
       watcher.start();
     },
-    stop: () => watcher.stop(),
+    stop: async () => {
+      await Promise.all([watcher.stop(), live.stop()]);
+    },
     watchStatus: () => watcher.status(),
   };
 }

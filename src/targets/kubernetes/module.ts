@@ -50,6 +50,8 @@ export const kubernetes = defineTarget({
     return {
       actions: kube.actions,
       integration: kube.integration,
+      onCard: (listener) => kube.onCard(listener),
+      cards: () => kube.cards(),
       start: async () => kube.start(),
       stop: () => kube.stop(),
     };

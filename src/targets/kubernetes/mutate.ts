@@ -32,6 +32,7 @@ import {
   type FollowResult,
   type OwnerKind,
   type Replacement,
+  type RolloutState,
 } from './rollout.js';
 import type { Scope } from './scope.js';
 
@@ -45,7 +46,12 @@ type Follow =
   | { readonly kind: 'pods'; readonly owner: OwnerKind; readonly name: string; readonly deletedUid?: string }
   | { readonly kind: 'none' };
 
-/** Follows what the change set off and turns it into the reply; the change itself already happened. */
+/**
+ * Follows what the change set off and turns it into the reply; the change itself already
+ * happened. In a chat the reply is a live card, returned at once and edited until the
+ * rollout ends, so the chat is free meanwhile; the console and the LLM wait for the end
+ * (the console shows no live cards, and the LLM answers from the outcome).
+ */
 async function report(
   deps: KubeActionDeps,
   ctx: ActionContext,
@@ -56,28 +62,61 @@ async function report(
 ): Promise<Result> {
   const subject = [value(id(s, target.kind, target.name)), text(' @ '), value(s.context)];
   if (follow.kind === 'none') return result([line('✅ ', ...subject, text(`: ${what}.`))]);
-  let f: FollowResult;
-  try {
-    const o = rolloutOptions(deps, ctx.signal);
-    f =
-      follow.kind === 'rollout'
-        ? await followRollout(s.port, follow.workload, s.namespace, target.name, o)
-        : await followPods(s.port, follow.owner, s.namespace, follow.name, follow.deletedUid, o);
-  } catch (e) {
+  const finish = async (signal: AbortSignal, onProgress?: (st: RolloutState) => void): Promise<Block[]> => {
+    let f: FollowResult;
+    try {
+      const o = { ...rolloutOptions(deps, signal), ...(onProgress ? { onProgress } : {}) };
+      f =
+        follow.kind === 'rollout'
+          ? await followRollout(s.port, follow.workload, s.namespace, target.name, o)
+          : await followPods(s.port, follow.owner, s.namespace, follow.name, follow.deletedUid, o);
+    } catch (e) {
+      if (signal.aborted)
+        return [line('⏹ ', ...subject, text(`: ${what}; stopped following the rollout (teleops is stopping).`))];
+      return [
+        line(
+          '⚠️ ',
+          ...subject,
+          text(`: ${what}, but following the rollout failed: `),
+          value(e instanceof Error ? truncate(e.message, 200) : String(e)),
+        ),
+      ];
+    }
+    const took = formatDuration(f.waitedMs);
+    const head = f.done
+      ? line('✅ ', ...subject, text(`: ${what}; rollout complete in ${took}: ${f.summary}.`))
+      : f.failed !== undefined
+        ? line('❌ ', ...subject, text(`: ${what}; rollout failed after ${took} (${f.summary}): `), value(f.failed))
+        : line('⏳ ', ...subject, text(`: ${what}; rollout not finished after ${took}: ${f.summary}.`));
+    return [head, ...f.problems.map((p) => line(text('  • '), value(p)))];
+  };
+  if (ctx.origin === 'console' || ctx.origin === 'ai') return result(await finish(ctx.signal));
+  if (deps.live.full)
     return result([
       line(
-        '⚠️ ',
+        '✅ ',
         ...subject,
-        text(`: ${what}, but following the rollout failed: `),
-        value(e instanceof Error ? truncate(e.message, 200) : String(e)),
+        text(
+          `: ${what}. Not following its rollout: ` +
+            `already following ${counted(deps.live.max, 'rollout')}, the most at once.`,
+        ),
       ),
     ]);
-  }
-  const took = formatDuration(f.waitedMs);
-  const head = f.done
-    ? line('✅ ', ...subject, text(`: ${what}; rollout complete in ${took}: ${f.summary}.`))
-    : line('⏳ ', ...subject, text(`: ${what}; rollout not finished after ${took}: ${f.summary}.`));
-  return result([head, ...f.problems.map((p) => line(text('  • '), value(p)))]);
+  const key = deps.live.newKey();
+  const card = (blocks: Block[], final = false): Result =>
+    result(blocks, { card: { key, title: `${target.kind} ${target.name}`, ...(final ? { final } : {}) } });
+  const rolling = (summary?: string) =>
+    card([line('🔄 ', ...subject, text(`: ${what}; rolling out…${summary ? ` ${summary}` : ''}`))]);
+  // A look that saw nothing new changes nothing on the card.
+  let seen = '';
+  const moved = (progress: (c: Result) => void) => (st: RolloutState) => {
+    if (st.summary === seen) return;
+    seen = st.summary;
+    progress(rolling(st.summary));
+  };
+  return deps.live.follow(rolling(), {
+    run: async (signal, progress) => card(await finish(signal, moved(progress)), true),
+  });
 }
 
 function kindNameArgs(tokens: readonly string[], allowed: Parameters<typeof parseKindName>[1], extra: number) {

@@ -21,6 +21,8 @@ const HASH_LABEL = 'pod-template-hash';
 
 export interface RolloutState {
   readonly done: boolean;
+  /** The controller gave up (a deployment past its progress deadline): why, in its words. */
+  readonly failed?: string;
   /** "3/3 ready, 3 updated, 3 available" */
   readonly summary: string;
 }
@@ -55,8 +57,13 @@ function rolloutState(kind: WorkloadKind, o: V1Deployment | V1StatefulSet | V1Da
   const updated = d.status?.updatedReplicas ?? 0;
   const available = d.status?.availableReplicas ?? 0;
   const total = d.status?.replicas ?? 0;
+  // As kubectl rollout status: past spec.progressDeadlineSeconds the controller says so here.
+  const stalled = d.status?.conditions?.find(
+    (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
+  );
   return {
     done: observed && updated === want && total === want && available === want && ready === want,
+    ...(observed && stalled ? { failed: stalled.message || 'progress deadline exceeded' } : {}),
     summary: `${ready}/${want} ready, ${updated} updated, ${available} available`,
   };
 }
@@ -65,6 +72,8 @@ export interface FollowOptions {
   readonly timeoutMs: number;
   readonly pollMs: number;
   readonly signal: AbortSignal;
+  /** Called after each look that did not end the follow, with what it saw. */
+  readonly onProgress?: (state: RolloutState) => void;
 }
 
 export interface FollowResult extends RolloutState {
@@ -87,13 +96,14 @@ export async function followRollout(
     const state = rolloutState(kind, obj);
     const waitedMs = Date.now() - started;
     if (state.done) return { ...state, waitedMs, problems: [] };
-    if (waitedMs >= o.timeoutMs || o.signal.aborted) {
+    if (state.failed !== undefined || waitedMs >= o.timeoutMs || o.signal.aborted) {
       return {
         ...state,
         waitedMs,
         problems: await podProblems(port, namespace, obj.spec?.selector?.matchLabels, o.signal),
       };
     }
+    o.onProgress?.(state);
     await sleep(Math.min(o.pollMs, o.timeoutMs - waitedMs), o.signal);
   }
 }
@@ -138,6 +148,7 @@ export async function followPods(
     if (state.done) return { ...state, waitedMs, problems: [] };
     if (waitedMs >= o.timeoutMs || o.signal.aborted)
       return { ...state, waitedMs, problems: await podProblems(port, namespace, labels, o.signal) };
+    o.onProgress?.(state);
     await sleep(Math.min(o.pollMs, o.timeoutMs - waitedMs), o.signal);
   }
 }

@@ -132,7 +132,22 @@ export function action(t: KubeTarget, name: string): AnyAction {
 /** Runs a command line as an operator would (approval is the dispatcher's job, not tested here). */
 export async function run(t: KubeTarget, line: string, ctx: ActionContext = context()): Promise<Result> {
   const inv = parse(t, line);
-  return inv.action.run(ctx, inv.params);
+  return toEnd(t, () => inv.action.run(ctx, inv.params));
+}
+
+/** What `start` answers; a live card that the target goes on editing (a rollout followed), at its end. */
+export async function toEnd(t: KubeTarget, start: () => Promise<Result>): Promise<Result> {
+  const cards: Result[] = [];
+  const off = t.onCard((c) => cards.push(c));
+  try {
+    const r = await start();
+    const key = r.card?.key;
+    if (key === undefined || r.card?.final) return r;
+    await until(() => cards.some((c) => c.card?.key === key && c.card.final), 10_000, `the final card of ${key}`);
+    return cards.find((c) => c.card?.key === key && c.card.final)!;
+  } finally {
+    off();
+  }
 }
 
 export async function preview(t: KubeTarget, line: string, ctx: ActionContext = context()): Promise<string> {

@@ -5,6 +5,7 @@ import type { ContextSpec } from '../../fakes/kubeapi.js';
 import {
   action,
   context,
+  FAST,
   failure,
   firstLine,
   MemoryChatState,
@@ -14,8 +15,11 @@ import {
   startEnv,
   target,
   text,
+  toEnd,
+  until,
   type Env,
 } from './harness.js';
+import type { Result } from '../../../src/core/result.js';
 
 let env: Env;
 beforeAll(async () => {
@@ -102,7 +106,7 @@ describe('/k8s scale', () => {
     expect(inv.action.subject?.(pinned)).toBe('deployment shop/web @ prod');
     // The chat moves to staging while the card waits; the approved request still acts on prod.
     await run(t, '/k8s use staging', context(chat));
-    expect(firstLine(await inv.action.run(context(chat), pinned))).toMatch(
+    expect(firstLine(await toEnd(t, () => inv.action.run(context(chat), pinned)))).toMatch(
       /^✅ deployment shop\/web @ prod: scaled 3 → 4/,
     );
     expect(web().spec?.replicas).toBe(4);
@@ -134,6 +138,136 @@ describe('/k8s scale', () => {
       prod().progress();
     }
     await run(target(env), '/k8s scale deploy/web 3');
+  });
+});
+
+describe('a rollout followed in the background, as a live card', () => {
+  beforeEach(async () => {
+    await prod().settle();
+  });
+
+  it('returns at once, edits the card as the rollout moves, and ends it with the final state', async () => {
+    const t = target(env);
+    const cards: Result[] = [];
+    t.onCard((c) => cards.push(c));
+    prod().autoRollout = false;
+    try {
+      const inv = parse(t, '/k8s scale deploy/web 5');
+      const first = await inv.action.run(context(), inv.params);
+      // The change is made, the rollout is not: the action did not wait for it.
+      expect(web().spec?.replicas).toBe(5);
+      expect(text(first)).toBe('🔄 deployment shop/web @ prod: scaled 3 → 5; rolling out…');
+      const key = first.card!.key;
+      expect(first.card).toEqual({ key, title: 'deployment web' });
+      await until(() => cards.some((c) => c.card?.key === key), 5000, 'a progress card');
+      expect(text(cards[0]!)).toBe(
+        '🔄 deployment shop/web @ prod: scaled 3 → 5; rolling out… 3/5 ready, 3 updated, 3 available',
+      );
+      expect(cards.every((c) => !c.card?.final)).toBe(true);
+      prod().progress();
+      await until(() => cards.some((c) => c.card?.final), 5000, 'the final card');
+      const last = cards.at(-1)!;
+      expect(last.card).toEqual({ key, title: 'deployment web', final: true });
+      expect(firstLine(last)).toMatch(
+        /^✅ deployment shop\/web @ prod: scaled 3 → 5; rollout complete in .*: 5\/5 ready/,
+      );
+      expect(t.cards()).toEqual([]);
+    } finally {
+      prod().autoRollout = true;
+      prod().progress();
+    }
+    await run(t, '/k8s scale deploy/web 3');
+  });
+
+  it('ends the card when the controller gives up (progress deadline exceeded), with the pods in trouble', async () => {
+    const t = target(env);
+    prod().autoRollout = false;
+    try {
+      const [pod] = podNames('web');
+      prod().crashLoop('shop', pod!);
+      const inv = parse(t, '/k8s scale deploy/web 4');
+      const cards: Result[] = [];
+      t.onCard((c) => cards.push(c));
+      const first = await inv.action.run(context(), inv.params);
+      const d = web();
+      d.status = {
+        ...d.status,
+        observedGeneration: d.metadata.generation,
+        conditions: [
+          {
+            type: 'Progressing',
+            status: 'False',
+            reason: 'ProgressDeadlineExceeded',
+            message: 'ReplicaSet "web-1" has timed out progressing.',
+          },
+        ],
+      };
+      prod().put('deployments', d);
+      await until(() => cards.some((c) => c.card?.final), 5000, 'the final card');
+      const last = cards.at(-1)!;
+      expect(last.card?.key).toBe(first.card!.key);
+      expect(text(last)).toMatch(
+        /^❌ deployment shop\/web @ prod: scaled 3 → 4; rollout failed after \d+s \(.*\): ReplicaSet "web-1" has timed out progressing\.\n {2}• /,
+      );
+      expect(text(last)).toContain(`• ${pod}: CrashLoopBackOff`);
+      prod().heal('shop', pod!);
+    } finally {
+      prod().autoRollout = true;
+      prod().progress();
+    }
+    await run(t, '/k8s scale deploy/web 3');
+  });
+
+  it('follows a bounded number at once; past it the change is still made and says it is not followed', async () => {
+    const t = target(env, {}, undefined, { ...FAST, maxFollowed: 1 });
+    prod().autoRollout = false;
+    try {
+      const scale = parse(t, '/k8s scale deploy/web 4');
+      expect((await scale.action.run(context(), scale.params)).card).toBeDefined();
+      const restart = parse(t, '/k8s restart deploy/api');
+      const second = await restart.action.run(context(), restart.params);
+      expect(second.card).toBeUndefined();
+      expect(text(second)).toBe(
+        '✅ deployment shop/api @ prod: restarted. Not following its rollout: already following 1 rollout, the most at once.',
+      );
+      await t.stop();
+    } finally {
+      prod().autoRollout = true;
+      prod().progress();
+    }
+    await run(target(env), '/k8s scale deploy/web 3');
+  });
+
+  it('the console and the LLM wait for the end instead (neither shows live cards)', async () => {
+    const t = target(env);
+    for (const origin of ['console', 'ai'] as const) {
+      const inv = parse(t, `/k8s scale deploy/web ${origin === 'ai' ? 3 : 4}`);
+      const r = await inv.action.run(context(new MemoryChatState(), origin), inv.params);
+      expect(r.card).toBeUndefined();
+      expect(firstLine(r)).toMatch(/^✅ deployment shop\/web @ prod: scaled .*; rollout complete in /);
+    }
+  });
+
+  it('stops following when teleops stops: each card ends saying so', async () => {
+    const t = target(env);
+    const cards: Result[] = [];
+    t.onCard((c) => cards.push(c));
+    prod().autoRollout = false;
+    try {
+      const inv = parse(t, '/k8s restart deploy/api');
+      const first = await inv.action.run(context(), inv.params);
+      expect(t.cards().map((c) => c.card?.key)).toEqual([first.card!.key]);
+      await t.stop();
+      const last = cards.at(-1)!;
+      expect(last.card).toMatchObject({ key: first.card!.key, final: true });
+      expect(text(last)).toBe(
+        '⏹ deployment shop/api @ prod: restarted; stopped following the rollout (teleops is stopping).',
+      );
+      expect(t.cards()).toEqual([]);
+    } finally {
+      prod().autoRollout = true;
+      prod().progress();
+    }
   });
 });
 

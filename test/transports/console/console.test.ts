@@ -324,3 +324,35 @@ describeTmux('the y/N prompt of an approval', () => {
     }
   });
 });
+
+describe('/shell in the console (SHELL_ENABLED=true)', () => {
+  const shellEnv = (role?: string) => ({ SHELL_ENABLED: 'true', ...(role ? { CONSOLE_ROLE: role } : {}) });
+
+  it('is refused to the default local operator, and nothing runs', async () => {
+    const r = await consoleWith('y\n', ['-c', '/shell echo ran-$((40+2))'], shellEnv());
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^! .*admin.*\n$/);
+    expect(r.out).not.toContain('ran-42');
+  });
+
+  it('runs for CONSOLE_ROLE=admin after a y, and not after anything else', async () => {
+    const approved = await consoleWith('y\n', ['-c', '/shell echo ran-$((40+2))'], shellEnv('admin'));
+    expect(approved.code).toBe(0);
+    expect(approved.out).toContain('Approve? [y/N] ');
+    expect(approved.out).toContain('ran-42');
+    const denied = await consoleWith('n\n', ['-c', '/shell echo ran-$((40+2))'], shellEnv('admin'));
+    expect(denied.out).toContain('Approve? [y/N] ');
+    expect(denied.out).toMatch(/Denied/);
+    expect(denied.out).not.toContain('ran-42');
+  });
+
+  it('CONSOLE_ROLE=viewer may only read; a bad role is one line naming the setting', async () => {
+    const viewer = await consoleWith('', ['-c', '/test touch x'], { CONSOLE_ROLE: 'viewer' });
+    expect(viewer.code).toBe(1);
+    expect(runs(viewer.runsFile, 'touch')).toBe(0);
+    const bad = await consoleWith('', ['-c', '/test echo x'], { CONSOLE_ROLE: 'root' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toContain('CONSOLE_ROLE');
+    expect(bad.out).not.toMatch(/\n\s+at /);
+  });
+});
