@@ -128,10 +128,12 @@ export function createDockerPort(opts: DockerPortOptions = {}): DockerPort {
       return containerDetails(await get('inspect', containerPath(id, 'json'), signal));
     },
 
-    async logs(ref, { tail, since }, signal) {
+    async logs(ref, { tail, since, follow }, signal) {
       const query: Record<string, string | number> = { stdout: 1, stderr: 1, tail: String(tail) };
       if (since !== undefined) query.since = Math.floor(since);
-      const res = await openStream('logs', containerPath(ref, 'logs'), query, signal, timeoutMs);
+      if (follow) query.follow = 1;
+      // A followed log is quiet for as long as the container is: only `signal` ends it.
+      const res = await openStream('logs', containerPath(ref, 'logs'), query, signal, follow ? undefined : timeoutMs);
       return oneLineErrors(demux(res), (e) => engineError(e, { host, what: 'logs' }));
     },
 

@@ -103,6 +103,8 @@ export interface LogsOptions {
   readonly tail: number | 'all';
   /** Unix seconds. */
   readonly since?: number;
+  /** Keep streaming new lines until the container stops or `signal` aborts (no stall timeout). */
+  readonly follow?: boolean;
 }
 
 export interface EventsOptions {
