@@ -168,10 +168,13 @@ export function createDockerPort(opts: DockerPortOptions = {}): DockerPort {
       await call('restart', 'POST', containerPath(id, 'restart'), { t }, signal, timeoutMs + t * 1000);
     },
 
-    async events({ since, actions }, signal) {
-      const query: Record<string, string | object> = { filters: { type: ['container'], event: [...actions] } };
+    async events({ since, actions, until }, signal) {
+      const filters = { type: ['container'], ...(actions.length > 0 ? { event: [...actions] } : {}) };
+      const query: Record<string, string | object> = { filters };
       if (since !== undefined) query.since = String(since);
-      const res = await openStream('events', '/events', query, signal, undefined);
+      if (until !== undefined) query.until = String(until);
+      // A live subscription is quiet for as long as nothing happens; a look back is not.
+      const res = await openStream('events', '/events', query, signal, until === undefined ? undefined : timeoutMs);
       return parseEvents(res);
     },
   };

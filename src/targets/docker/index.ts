@@ -7,6 +7,7 @@ import type { Redactor } from '../../core/redact.js';
 import type { Result } from '../../core/result.js';
 import { dockerActions } from './actions.js';
 import { logsFollowAction } from './follow.js';
+import { eventsAction } from './recent.js';
 import { startDockerEvents, type DockerEvents } from './events.js';
 import { createDockerPort } from './client.js';
 import type { DockerPort } from './port.js';
@@ -56,6 +57,7 @@ export function createDockerTarget(
   const actions = [
     ...dockerActions({ port, stops, redactor: opts.redactor, ...(opts.clock ? { clock: opts.clock } : {}) }),
     logsFollowAction({ port, redactor: opts.redactor, follows }),
+    eventsAction({ port, redactor: opts.redactor, clock: opts.clock ?? Date.now }),
     follows.stopAction,
   ];
   let events: DockerEvents | undefined;

@@ -110,8 +110,10 @@ export interface LogsOptions {
 export interface EventsOptions {
   /** Unix seconds; events at or after it are replayed from the Engine's buffer. */
   readonly since?: number;
-  /** Engine event names, e.g. die, oom, kill, "health_status". */
+  /** Engine event names, e.g. die, oom, kill, "health_status"; empty: every container event. */
   readonly actions: readonly string[];
+  /** Unix seconds (fractional allowed): the Engine sends what happened until then and ends the stream. */
+  readonly until?: number;
 }
 
 export interface DockerEvent {
