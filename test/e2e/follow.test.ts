@@ -74,6 +74,12 @@ describe.skipIf(!env)('live follows through the Bot API', () => {
     await Promise.all([
       createTestContainer(e.docker, { name: `${P}-ticker`, cmd: TICKER(fake.token), suite: e.suite }),
       createTestContainer(e.docker, { name: `${P}-ender`, cmd: SERVE, suite: e.suite }),
+      // PID 1 without a handler ignores SIGTERM: a stop waits for the whole grace period.
+      createTestContainer(e.docker, {
+        name: `${P}-stubborn`,
+        cmd: ['sh', '-c', 'while :; do sleep 0.2; done'],
+        suite: e.suite,
+      }),
       tmux('new-session', '-d', '-s', 'fo', 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'),
     ]);
     proc = runTeleops(['start'], {
@@ -142,4 +148,27 @@ describe.skipIf(!env)('live follows through the Bot API', () => {
     await untilText(card.message_id, /ended: the session ended/);
     expect(buttons(card.message_id)).toEqual([]);
   });
+
+  it('says what is happening while an approved stop waits for its grace period, and while stats sample', async () => {
+    const name = `${P}-stubborn`;
+    const card = await ask(`/docker stop ${name}`, /Approval needed/);
+    press(card.message_id, '✅ Approve');
+    const note = await fake.waitFor(
+      () => fake.history(OP).find((m) => m.message_id > card.message_id && /^⏳ Stopping /.test(m.text ?? '')),
+      20_000,
+      'the progress note',
+    );
+    expect(note.text).toBe(`⏳ Stopping ${name}: SIGTERM sent; waiting up to 10 s for it to exit before SIGKILL…`);
+    // The name is shown as a value, never as text Telegram could read as a link or mention.
+    expect(note.entities.map((x) => x.type)).toContain('code');
+    await fake.waitForMessage({ chat: OP, after: card.message_id, match: /^Stopped /, timeoutMs: 30_000 });
+    // Once the answer is there the note has served: it is deleted.
+    await fake.waitFor(() => !fake.messages(OP).some((m) => m.message_id === note.message_id), 10_000, 'the deletion');
+
+    const stats = await ask(`/docker stats ${P}-ticker`, /Container stats/);
+    const sampling = fake
+      .history(OP)
+      .find((m) => m.message_id > card.message_id && /^⏳ Sampling 1 container/.test(m.text ?? ''));
+    expect(sampling?.message_id).toBeLessThan(stats.message_id);
+  }, 60_000);
 });

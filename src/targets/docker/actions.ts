@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ActionError, defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
-import { compareNames, truncate } from '../../core/text.js';
+import { compareNames, counted, truncate } from '../../core/text.js';
 import { containerButtons, containerSpans, parseEngineTime, stateEmoji, stateLine, table } from './format.js';
 import { logsAction } from './logs.js';
 import type { Redactor } from '../../core/redact.js';
@@ -176,6 +176,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
         more = running.length - targets.length;
       }
       if (targets.length === 0) return result([line(text('No running containers.'))]);
+      ctx.progress?.(`Sampling ${counted(targets.length, 'container')}: the Engine takes two readings, a few seconds…`);
       // Each snapshot waits about a second for the Engine's second reading: taken together (at
       // most STATS_MAX_CONTAINERS), the answer comes after one such wait, not one per batch.
       const snaps = await Promise.all(
@@ -299,6 +300,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const before = await current(ctx, p.container);
       if (!before.state.running) return afterResult('Not running, nothing to stop:', before, clock());
       stops.expect(before.id);
+      ctx.progress?.(graceNote('Stopping', before.name));
       try {
         await port.stop(before.id, { graceSeconds: STOP_GRACE_SECONDS }, ctx.signal);
       } catch (e) {
@@ -324,7 +326,10 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     },
     async run(ctx, p) {
       const before = await current(ctx, p.container);
-      if (before.state.running) stops.expect(before.id);
+      if (before.state.running) {
+        stops.expect(before.id);
+        ctx.progress?.(graceNote('Restarting', before.name));
+      }
       try {
         await port.restart(before.id, { graceSeconds: STOP_GRACE_SECONDS }, ctx.signal);
       } catch (e) {
@@ -380,6 +385,10 @@ const graceLine = (name: string): Block =>
         `to ${STOP_GRACE_SECONDS} s.`,
     ),
   );
+
+/** Said while a stop waits: without it the chat is silent for up to the whole grace period. */
+const graceNote = (verb: string, name: string): string =>
+  `${verb} ${name}: SIGTERM sent; waiting up to ${STOP_GRACE_SECONDS} s for it to exit before SIGKILL…`;
 
 /** Every mutating action answers with the container's state after it acted. */
 function afterResult(verb: string, d: ContainerDetails, now: number, before?: ContainerDetails): Result {
