@@ -6,7 +6,8 @@ import { containerButtons, containerSpans, parseEngineTime, stateEmoji, stateLin
 import { logsAction } from './logs.js';
 import type { Redactor } from '../../core/redact.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
-import { CONTAINER_REF, findContainer } from './resolve.js';
+import { isProjectRef, projectPreview, restartProject } from './project.js';
+import { CONTAINER_REF, findContainer, isContainerRef } from './resolve.js';
 import { binaryBytes, computeStats, decimalBytes } from './stats.js';
 import type { ExpectedStops } from './stops.js';
 
@@ -313,18 +314,29 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
 
   const restart = defineAction({
     name: 'docker.restart',
-    summary: `Restart a container (stop with a ${STOP_GRACE_SECONDS}s grace period, then start)`,
+    summary:
+      `Restart a container (stop with a ${STOP_GRACE_SECONDS}s grace period, then start), or every container ` +
+      'of a compose project ("project/"), dependencies first',
     target: 'docker',
     risk: 'destructive',
-    params: containerParams,
-    command: { path: ['docker', 'restart'], usage: '<container>' },
-    timeoutMs: 60_000,
-    subject,
+    params: z.object({
+      container: z.string().refine((s) => isContainerRef(s) || isProjectRef(s), {
+        error: 'a name, an id prefix, compose project/service, or project/ for a whole compose project',
+      }),
+    }),
+    command: { path: ['docker', 'restart'], usage: '<container|project/>' },
+    // A project restarts one container after another, each within its grace period.
+    timeoutMs: 600_000,
+    subject: (p) => (isProjectRef(p.container) ? `compose project ${p.container.slice(0, -1)}` : subject(p)),
     preview: async (ctx, p) => {
+      if (isProjectRef(p.container)) return projectPreview(port, p.container, STOP_GRACE_SECONDS, ctx.signal);
       const d = await current(ctx, p.container);
       return [line(text('Now: ')), stateLine(d, clock()), ...(d.state.running ? [graceLine(d.name)] : [])];
     },
     async run(ctx, p) {
+      if (isProjectRef(p.container)) {
+        return restartProject({ port, stops, graceSeconds: STOP_GRACE_SECONDS }, ctx, p.container);
+      }
       const before = await current(ctx, p.container);
       if (before.state.running) {
         stops.expect(before.id);
