@@ -143,13 +143,14 @@ export class Follows {
       append: (lines) => this.took(f, [...f.lines, ...this.clean(lines)]),
       replace: (lines) => this.took(f, this.clean(lines)),
     };
-    // Started after the first card is returned: a source that ends at once edits a posted card.
-    queueMicrotask(() => {
-      spec.source(feed, abort.signal).then(
+    // Started once the first card exists: a source that ends at once leaves a last card,
+    // which the transport shows instead. What it throws, even at once, ends the follow.
+    void Promise.resolve()
+      .then(() => spec.source(feed, abort.signal))
+      .then(
         (why) => this.end(id, why),
         (e: unknown) => this.end(id, `failed: ${e instanceof ActionError ? e.message : 'internal error'}`),
       );
-    });
     return this.card(f);
   }
 

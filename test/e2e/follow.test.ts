@@ -171,4 +171,14 @@ describe.skipIf(!env)('live follows through the Bot API', () => {
       .find((m) => m.message_id > card.message_id && /^⏳ Sampling 1 container/.test(m.text ?? ''));
     expect(sampling?.message_id).toBeLessThan(stats.message_id);
   }, 60_000);
+
+  // Last: it stops teleops.
+  it('ends every follow when teleops stops, and the card says so', async () => {
+    const card = await ask(`/docker logs -f ${P}-ticker`, new RegExp(`Logs of ${P}-ticker`));
+    await untilText(card.message_id, /tick \d+/);
+    await proc!.stop('SIGTERM');
+    proc = undefined;
+    expect(text(card.message_id)).toMatch(/ended: teleops stopped · after/);
+    expect(buttons(card.message_id)).toEqual([]);
+  });
 });

@@ -324,7 +324,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
         error: 'a name, an id prefix, compose project/service, or project/ for a whole compose project',
       }),
     }),
-    command: { path: ['docker', 'restart'], usage: '<container|project/>' },
+    command: { path: ['docker', 'restart'], usage: '<container>' },
     // A project restarts one container after another, each within its grace period.
     timeoutMs: 600_000,
     subject: (p) => (isProjectRef(p.container) ? `compose project ${p.container.slice(0, -1)}` : subject(p)),

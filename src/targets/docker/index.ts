@@ -29,6 +29,7 @@ export interface DockerTarget {
   health(signal?: AbortSignal): Promise<Health>;
   /** Live follows' cards (`/docker logs -f`) as they change. */
   onCard(listener: (card: Result) => void): () => void;
+  endLive(): void;
   /** Starts watching container events for alerts (reconnecting by itself); idempotent. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -77,6 +78,7 @@ export function createDockerTarget(
     health,
     integration: { name: 'docker', check: (signal) => health(signal) },
     onCard: (listener) => follows.onCard(listener),
+    endLive: () => follows.stopAll('teleops stopped'),
     async start() {
       events ??= startDockerEvents({ port, sink, stops, log, ...opts });
     },

@@ -85,6 +85,7 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
       return [...entries.map((e) => statusCard(e, now)), indexCard(entries, now)];
     },
     start: async () => watcher.start(),
+    endLive: () => follows.stopAll('teleops stopped'),
     stop: async () => {
       follows.stopAll('teleops stopped');
       await watcher.stop();

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseCommandLine } from '../../../src/core/commands.js';
 import { createRedactor } from '../../../src/core/redact.js';
+import { Registry } from '../../../src/core/registry.js';
 import { plainText } from '../../../src/core/result.js';
 import { dockerActions } from '../../../src/targets/docker/actions.js';
 import { createDockerPort } from '../../../src/targets/docker/client.js';
@@ -136,6 +138,11 @@ describe.skipIf(!env)('/docker restart <project>/ against a real engine', () => 
     expect(after[1]).toBeLessThanOrEqual(after[2]!);
     expect(await started(`${P}-other`)).toBe(other);
   }, 60_000);
+
+  it('is typed as /docker restart <project>/', () => {
+    const found = new Registry(actions).lookup(parseCommandLine(`/docker restart ${P}/`)!);
+    expect(found).toMatchObject({ kind: 'match', match: { params: { container: `${P}/` } } });
+  });
 
   it('refuses an unknown project with a close match, and references that are neither', async () => {
     await expect(runAction(actions, 'docker.restart', { container: `${P}x/` })).rejects.toThrow(
