@@ -85,6 +85,8 @@ export interface App {
   /** Where alerts go; a transport sets it (the console prints, Telegram posts). */
   setAlertDelivery(deliver: (result: Result) => Promise<void>): void;
   startBackground(): Promise<void>;
+  /** Ends every live follow; called before transports stop, so their last cards go out. */
+  endLive(): void;
   startHttp(essential: readonly string[]): Promise<void>;
   close(drainMs: number): Promise<void>;
 }
@@ -307,6 +309,9 @@ export async function createApp(
       for (const t of plugged) await t.start?.();
       witnesses.start();
       monitor.start();
+    },
+    endLive() {
+      for (const t of plugged) t.endLive?.();
     },
     async startHttp(essential) {
       if (config.HTTP_PORT === 0) return;

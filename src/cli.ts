@@ -110,6 +110,7 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down');
+    app.endLive();
     await Promise.race([tg.stop(), new Promise((r) => setTimeout(r, SHUTDOWN_DRAIN_MS))]);
     await app.close(SHUTDOWN_DRAIN_MS);
     process.exit(0);

@@ -34,6 +34,8 @@ export interface ActionContext {
   /** Aborted when the action's timeout passes or the process shuts down. */
   readonly signal: AbortSignal;
   readonly chat: ChatState;
+  /** Says what a long run is doing ("waiting up to 10 s for web to stop"); shown while it runs. */
+  readonly progress?: (text: string) => void;
 }
 
 /** How an action is spelled as a slash command. */

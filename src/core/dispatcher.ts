@@ -21,6 +21,7 @@ import { operatorError } from './issues.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Outcome } from './outcome.js';
+import { ProgressBus } from './progress.js';
 import type { Policy, Principal } from './policy.js';
 import type { RateLimiter } from './ratelimit.js';
 import { usageOf, type Registry } from './registry.js';
@@ -62,6 +63,8 @@ export class Dispatcher {
   private readonly now: () => number;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly shutdown = new AbortController();
+  /** Notes of runs in progress, for the transports to show (core/progress.ts). */
+  readonly progress = new ProgressBus();
 
   constructor(private readonly d: DispatcherDeps) {
     this.now = d.now ?? (() => Date.now());
@@ -340,7 +343,10 @@ export class Dispatcher {
     const secret = recorded !== params ? { secret: true } : {};
     if (mutates(action)) this.audit(operator, origin, action.name, subject, recorded, 'started', detail);
     const started = performance.now();
-    const run = this.withTimeout(action, (signal) => action.run(this.context(operator, origin, signal), params));
+    const report = this.progress.reporter(operator, action.name, this.d.redact);
+    const run = this.withTimeout(action, (signal) =>
+      action.run({ ...this.context(operator, origin, signal), progress: report.say }, params),
+    );
     this.inflight.add(run);
     try {
       const result = await run;
@@ -371,6 +377,7 @@ export class Dispatcher {
       this.count(action, origin, timedOut ? 'timeout' : 'failed');
       return { kind: 'failed', action: action.name, message, ...secret };
     } finally {
+      report.end();
       this.inflight.delete(run);
       this.d.metrics.actionDuration.observe({ action: action.name }, (performance.now() - started) / 1000);
     }

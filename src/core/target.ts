@@ -18,6 +18,8 @@ export interface Target {
   /** Every live card as it is now, for a transport that lays them out anew. */
   cards?(): Result[];
   start?(): Promise<void>;
+  /** Ends what it shows live (follows), while transports can still show their last cards. */
+  endLive?(): void;
   stop?(): Promise<void>;
 }
 

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { ActionError, defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
-import { compareNames, truncate } from '../../core/text.js';
+import { compareNames, counted, truncate } from '../../core/text.js';
 import { containerButtons, containerSpans, parseEngineTime, stateEmoji, stateLine, table } from './format.js';
 import { logsAction } from './logs.js';
 import type { Redactor } from '../../core/redact.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
-import { CONTAINER_REF, findContainer } from './resolve.js';
+import { isProjectRef, projectPreview, restartProject } from './project.js';
+import { CONTAINER_REF, findContainer, isContainerRef } from './resolve.js';
 import { binaryBytes, computeStats, decimalBytes } from './stats.js';
 import type { ExpectedStops } from './stops.js';
 
@@ -176,6 +177,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
         more = running.length - targets.length;
       }
       if (targets.length === 0) return result([line(text('No running containers.'))]);
+      ctx.progress?.(`Sampling ${counted(targets.length, 'container')}: the Engine takes two readings, a few seconds…`);
       // Each snapshot waits about a second for the Engine's second reading: taken together (at
       // most STATS_MAX_CONTAINERS), the answer comes after one such wait, not one per batch.
       const snaps = await Promise.all(
@@ -299,6 +301,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       const before = await current(ctx, p.container);
       if (!before.state.running) return afterResult('Not running, nothing to stop:', before, clock());
       stops.expect(before.id);
+      ctx.progress?.(graceNote('Stopping', before.name));
       try {
         await port.stop(before.id, { graceSeconds: STOP_GRACE_SECONDS }, ctx.signal);
       } catch (e) {
@@ -311,20 +314,34 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
 
   const restart = defineAction({
     name: 'docker.restart',
-    summary: `Restart a container (stop with a ${STOP_GRACE_SECONDS}s grace period, then start)`,
+    summary:
+      `Restart a container (stop with a ${STOP_GRACE_SECONDS}s grace period, then start), or every container ` +
+      'of a compose project ("project/"), dependencies first',
     target: 'docker',
     risk: 'destructive',
-    params: containerParams,
+    params: z.object({
+      container: z.string().refine((s) => isContainerRef(s) || isProjectRef(s), {
+        error: 'a name, an id prefix, compose project/service, or project/ for a whole compose project',
+      }),
+    }),
     command: { path: ['docker', 'restart'], usage: '<container>' },
-    timeoutMs: 60_000,
-    subject,
+    // A project restarts one container after another, each within its grace period.
+    timeoutMs: 600_000,
+    subject: (p) => (isProjectRef(p.container) ? `compose project ${p.container.slice(0, -1)}` : subject(p)),
     preview: async (ctx, p) => {
+      if (isProjectRef(p.container)) return projectPreview(port, p.container, STOP_GRACE_SECONDS, ctx.signal);
       const d = await current(ctx, p.container);
       return [line(text('Now: ')), stateLine(d, clock()), ...(d.state.running ? [graceLine(d.name)] : [])];
     },
     async run(ctx, p) {
+      if (isProjectRef(p.container)) {
+        return restartProject({ port, stops, graceSeconds: STOP_GRACE_SECONDS }, ctx, p.container);
+      }
       const before = await current(ctx, p.container);
-      if (before.state.running) stops.expect(before.id);
+      if (before.state.running) {
+        stops.expect(before.id);
+        ctx.progress?.(graceNote('Restarting', before.name));
+      }
       try {
         await port.restart(before.id, { graceSeconds: STOP_GRACE_SECONDS }, ctx.signal);
       } catch (e) {
@@ -380,6 +397,10 @@ const graceLine = (name: string): Block =>
         `to ${STOP_GRACE_SECONDS} s.`,
     ),
   );
+
+/** Said while a stop waits: without it the chat is silent for up to the whole grace period. */
+const graceNote = (verb: string, name: string): string =>
+  `${verb} ${name}: SIGTERM sent; waiting up to ${STOP_GRACE_SECONDS} s for it to exit before SIGKILL…`;
 
 /** Every mutating action answers with the container's state after it acted. */
 function afterResult(verb: string, d: ContainerDetails, now: number, before?: ContainerDetails): Result {

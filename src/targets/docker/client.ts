@@ -128,10 +128,12 @@ export function createDockerPort(opts: DockerPortOptions = {}): DockerPort {
       return containerDetails(await get('inspect', containerPath(id, 'json'), signal));
     },
 
-    async logs(ref, { tail, since }, signal) {
+    async logs(ref, { tail, since, follow }, signal) {
       const query: Record<string, string | number> = { stdout: 1, stderr: 1, tail: String(tail) };
       if (since !== undefined) query.since = Math.floor(since);
-      const res = await openStream('logs', containerPath(ref, 'logs'), query, signal, timeoutMs);
+      if (follow) query.follow = 1;
+      // A followed log is quiet for as long as the container is: only `signal` ends it.
+      const res = await openStream('logs', containerPath(ref, 'logs'), query, signal, follow ? undefined : timeoutMs);
       return oneLineErrors(demux(res), (e) => engineError(e, { host, what: 'logs' }));
     },
 
@@ -166,10 +168,13 @@ export function createDockerPort(opts: DockerPortOptions = {}): DockerPort {
       await call('restart', 'POST', containerPath(id, 'restart'), { t }, signal, timeoutMs + t * 1000);
     },
 
-    async events({ since, actions }, signal) {
-      const query: Record<string, string | object> = { filters: { type: ['container'], event: [...actions] } };
+    async events({ since, actions, until }, signal) {
+      const filters = { type: ['container'], ...(actions.length > 0 ? { event: [...actions] } : {}) };
+      const query: Record<string, string | object> = { filters };
       if (since !== undefined) query.since = String(since);
-      const res = await openStream('events', '/events', query, signal, undefined);
+      if (until !== undefined) query.until = String(until);
+      // A live subscription is quiet for as long as nothing happens; a look back is not.
+      const res = await openStream('events', '/events', query, signal, until === undefined ? undefined : timeoutMs);
       return parseEvents(res);
     },
   };

@@ -2,8 +2,12 @@ import type { AnyAction } from '../../core/action.js';
 import type { AlertSink } from '../../core/alerts.js';
 import type { Health, Integration } from '../../core/health.js';
 import type { Logger } from '../../core/log.js';
+import { Follows } from '../../core/follow.js';
 import type { Redactor } from '../../core/redact.js';
+import type { Result } from '../../core/result.js';
 import { dockerActions } from './actions.js';
+import { logsFollowAction } from './follow.js';
+import { eventsAction } from './recent.js';
 import { startDockerEvents, type DockerEvents } from './events.js';
 import { createDockerPort } from './client.js';
 import type { DockerPort } from './port.js';
@@ -23,6 +27,9 @@ export interface DockerTarget {
   /** For /health, /status and doctor: one Engine round trip plus the event watcher's state. */
   readonly integration: Integration;
   health(signal?: AbortSignal): Promise<Health>;
+  /** Live follows' cards (`/docker logs -f`) as they change. */
+  onCard(listener: (card: Result) => void): () => void;
+  endLive(): void;
   /** Starts watching container events for alerts (reconnecting by itself); idempotent. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -47,7 +54,13 @@ export function createDockerTarget(
     timeoutMs: settings.timeoutMs ?? 10_000,
   });
   const stops = createExpectedStops(opts.clock ? { clock: opts.clock } : {});
-  const actions = dockerActions({ port, stops, redactor: opts.redactor, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const follows = new Follows({ target: 'docker', redact: opts.redactor.redact });
+  const actions = [
+    ...dockerActions({ port, stops, redactor: opts.redactor, ...(opts.clock ? { clock: opts.clock } : {}) }),
+    logsFollowAction({ port, redactor: opts.redactor, follows }),
+    eventsAction({ port, redactor: opts.redactor, clock: opts.clock ?? Date.now }),
+    follows.stopAction,
+  ];
   let events: DockerEvents | undefined;
   async function health(signal?: AbortSignal): Promise<Health> {
     try {
@@ -64,10 +77,13 @@ export function createDockerTarget(
     actions,
     health,
     integration: { name: 'docker', check: (signal) => health(signal) },
+    onCard: (listener) => follows.onCard(listener),
+    endLive: () => follows.stopAll('teleops stopped'),
     async start() {
       events ??= startDockerEvents({ port, sink, stops, log, ...opts });
     },
     async stop() {
+      follows.stopAll('teleops stopped');
       const e = events;
       events = undefined;
       await e?.stop();

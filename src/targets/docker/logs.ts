@@ -74,7 +74,7 @@ const LINE_MAX_CHARS = 16_384;
  * ANSI stripped (and redacted again, as stripping can join what a colour code split). Search
  * and cutting work on this text only, so neither can reveal what redaction hides.
  */
-async function* cleanLines(frames: AsyncIterable<LogFrame>, redactor: Redactor): AsyncGenerator<string> {
+export async function* cleanLines(frames: AsyncIterable<LogFrame>, redactor: Redactor): AsyncGenerator<string> {
   for await (const l of toLines(frames, () => redactor.splitter(LINE_MAX_CHARS)))
     yield redactor.redact(stripAnsi(l.text));
 }

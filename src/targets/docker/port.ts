@@ -103,13 +103,17 @@ export interface LogsOptions {
   readonly tail: number | 'all';
   /** Unix seconds. */
   readonly since?: number;
+  /** Keep streaming new lines until the container stops or `signal` aborts (no stall timeout). */
+  readonly follow?: boolean;
 }
 
 export interface EventsOptions {
   /** Unix seconds; events at or after it are replayed from the Engine's buffer. */
   readonly since?: number;
-  /** Engine event names, e.g. die, oom, kill, "health_status". */
+  /** Engine event names, e.g. die, oom, kill, "health_status"; empty: every container event. */
   readonly actions: readonly string[];
+  /** Unix seconds (fractional allowed): the Engine sends what happened until then and ends the stream. */
+  readonly until?: number;
 }
 
 export interface DockerEvent {

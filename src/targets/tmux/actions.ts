@@ -11,7 +11,9 @@ import { z } from 'zod';
 import { ActionError, defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { line, pre, result, say, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { compareNames, foldBlankRuns, formatDuration, stripAnsi } from '../../core/text.js';
+import type { Follows } from '../../core/follow.js';
 import { statusCard } from './cards.js';
+import { tailFollowAction } from './follow.js';
 import { classify, cursorAfterText, lastText, PASSWORD_PROMPT, STATE_EMOJI, type TmuxState } from './classify.js';
 import { keyLabel, KEYS_HELP, MAX_KEYS, parseKeys } from './keys.js';
 import { ALIAS_OPTION, type PaneInfo, type SessionInfo, type TmuxPort } from './port.js';
@@ -37,6 +39,8 @@ export interface TmuxActionDeps {
   readonly now?: () => number;
   /** tmux.find searches the redacted scrollback, so that it cannot reveal a hidden secret piece by piece. */
   readonly redact: (text: string) => string;
+  /** Without it there is no /tmux tail -f. */
+  readonly follows?: Follows;
 }
 
 export const TAIL_DEFAULT = 40;
@@ -392,6 +396,10 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
 
   const actions: AnyAction[] = [ls, newSession, send, keys, tail, log, find, kill, alias];
   if (watcher) actions.push(...watchActions(watcher, resolve, now));
+  if (deps.follows) {
+    actions.push(tailFollowAction({ port, follows: deps.follows, resolve, pollMs: settings.pollMs }));
+    actions.push(deps.follows.stopAction);
+  }
   return actions;
 }
 

@@ -4,6 +4,7 @@
  */
 import type { AlertSink } from '../../core/alerts.js';
 import type { Integration } from '../../core/health.js';
+import { Follows } from '../../core/follow.js';
 import type { Logger } from '../../core/log.js';
 import type { Result } from '../../core/result.js';
 import { tmuxActions } from './actions.js';
@@ -35,6 +36,7 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
     },
     logger: d.log,
   });
+  const follows = new Follows({ target: 'tmux', redact: d.redact });
   watcher.on((event) => {
     const alert = alertFor(event, Date.now());
     if (alert) d.alerts.raise(alert);
@@ -60,16 +62,21 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
     },
   };
   return {
-    actions: tmuxActions({ port, settings, watcher, redact: d.redact }),
+    actions: tmuxActions({ port, settings, watcher, redact: d.redact, follows }),
     integration,
     /** Status cards (and the index card) as they change, for the transport to edit in place. */
     onCard(listener: (card: Result) => void): () => void {
-      return watcher.on((event) => {
+      const offFollows = follows.onCard(listener);
+      const offWatcher = watcher.on((event) => {
         const now = Date.now();
         if ('entry' in event) listener(statusCard(event.entry, now));
         else if (event.reason === 'asked') listener(unwatchedCard(event.target));
         listener(indexCard(watcher.snapshot(), now));
       });
+      return () => {
+        offFollows();
+        offWatcher();
+      };
     },
     /** Every card as it is now: each watched pane's, and the index. */
     cards(): Result[] {
@@ -78,6 +85,10 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
       return [...entries.map((e) => statusCard(e, now)), indexCard(entries, now)];
     },
     start: async () => watcher.start(),
-    stop: async () => watcher.stop(),
+    endLive: () => follows.stopAll('teleops stopped'),
+    stop: async () => {
+      follows.stopAll('teleops stopped');
+      await watcher.stop();
+    },
   };
 }

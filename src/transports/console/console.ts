@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Agent, AgentUi } from '../../ai/agent.js';
 import type { Dispatcher, Outcome, PendingApproval } from '../../core/dispatcher.js';
 import type { Principal } from '../../core/policy.js';
+import type { ProgressNote } from '../../core/progress.js';
 import type { Redactor } from '../../core/redact.js';
 import type { Registry } from '../../core/registry.js';
 import { plainText, type Button, type Result } from '../../core/result.js';
@@ -87,6 +88,7 @@ export function createConsole(d: ConsoleDeps): ConsoleSession {
     }
   };
   const ui: Ui = { out: write, read };
+  d.dispatcher.progress.on(printProgress(ui));
 
   return {
     alert(r) {
@@ -148,7 +150,9 @@ export async function runOnce(d: ConsoleDeps, input: string, json: boolean): Pro
       return next.done ? undefined : next.value.trim();
     },
   };
+  const off = d.dispatcher.progress.on(printProgress(ui));
   const r = await handle(d, ui, input.trim(), []);
+  off();
   rl.close();
   if (json) {
     const text = d.redactor.redact(printed.join('\n'));
@@ -160,6 +164,13 @@ export async function runOnce(d: ConsoleDeps, input: string, json: boolean): Pro
 }
 
 const PROMPT = 'teleops> ';
+
+/** What a run of the local person's is doing, printed as it happens (core/progress.ts). */
+const printProgress =
+  (ui: Ui) =>
+  (n: ProgressNote): void => {
+    if (n.text !== undefined && n.operator.chatId === 0) ui.out(`⏳ ${n.text}`);
+  };
 
 interface Handled {
   /** What the request came to; for an approval, what the decision came to. */

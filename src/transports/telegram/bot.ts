@@ -17,6 +17,7 @@ import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
 import type { ProcessedUpdates } from '../../store/updates.js';
 import { botFetch } from './bot-fetch.js';
 import { CardBoard, type LiveCards, type ShowContext } from './cards.js';
+import { showProgress } from './progress.js';
 import { limitTransformer, RateGate, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
 import { telegramWitness } from './witness.js';
@@ -118,6 +119,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // Approval cards are edited as they are decided, expire or are cancelled, even after a restart.
   const cards = approvalCards(d.dispatcher.approvals, replier, d.log);
   const board = new CardBoard({ replier, repo: new CardMessageRepo(d.db), outbox, forums, log: d.log });
+  const offProgress = showProgress(d.dispatcher.progress, replier, d.log);
   if (d.places) d.places.service = topicsControl({ forums, board, outbox, live: d.live });
 
   /** An alert goes to the chat's ALERTS topic when it has one (or to the chat, if that topic is gone). */
@@ -328,6 +330,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       stopping.abort();
       clearInterval(prune);
       offCard?.();
+      offProgress();
       if (runner?.isRunning()) await runner.stop();
       await Promise.allSettled([...inflight]);
       await outbox.stop(OUTBOX_DRAIN_MS);

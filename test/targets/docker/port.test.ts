@@ -130,6 +130,9 @@ describe('an Engine that is not there', () => {
       'docker.start',
       'docker.stop',
       'docker.restart',
+      'docker.logs-follow',
+      'docker.events',
+      'docker.follow-stop',
     ]);
     expect(await on?.integration?.check(new AbortController().signal)).toEqual({
       state: 'down',
