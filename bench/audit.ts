@@ -128,7 +128,7 @@ export async function benchAudit(report: Report): Promise<void> {
     report('audit verify, one thread (verifyAudit)', VERIFY_ENTRIES / oneThreadBest, 'entries/s');
     report('sha256 of the same bytes, one digest per entry', VERIFY_ENTRIES / rawBest, 'entries/s', 'one thread');
     report('sha256 of the same bytes, one digest per entry', mb / rawBest, 'MB/s');
-    report('audit verify / raw sha256', rawBest / verifyBest, 'ratio', `goal >= 0.8; load ${loadNow()}`);
+    report('audit verify / raw sha256', rawBest / verifyBest, 'ratio', `goal ≥ 0.8; load ${loadNow()}`);
     report('audit verify, one thread / raw sha256', rawBest / oneThreadBest, 'ratio');
   } finally {
     rmSync(dir, { recursive: true, force: true });
