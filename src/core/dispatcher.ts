@@ -16,6 +16,7 @@ import {
 import { ApprovalService, type ApprovedRun } from './approval-service.js';
 import type { ApprovalRow, ApprovalStore } from './approvals.js';
 import type { AuditEntryInput, AuditLog, AuditOutcome } from './audit.js';
+import { AuditWritable } from './audit-writable.js';
 import { parseCommandLine } from './commands.js';
 import { operatorError } from './issues.js';
 import type { Logger } from './log.js';
@@ -47,6 +48,8 @@ export interface DispatcherDeps {
   readonly approvalRetentionMs: number;
   readonly actionTimeoutMs: number;
   readonly aiMutationsAllowed: boolean;
+  /** Whether the audit log can be written (the app's, which alerts and feeds /health). */
+  readonly auditWritable?: AuditWritable;
   readonly now?: () => number;
 }
 
@@ -62,9 +65,11 @@ export class Dispatcher {
   private readonly now: () => number;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly shutdown = new AbortController();
+  private readonly writable: AuditWritable;
 
   constructor(private readonly d: DispatcherDeps) {
     this.now = d.now ?? (() => Date.now());
+    this.writable = d.auditWritable ?? new AuditWritable({ log: d.log });
     const record = (e: AuditEntryInput) => this.record(e);
     this.strangers = new StrangerLog({ record, metrics: d.metrics, now: this.now });
     this.approvals = new ApprovalService({
@@ -288,10 +293,22 @@ export class Dispatcher {
         return { kind: 'failed', action: action.name, message };
       }
     }
+    // An approval that could not be audited could never run: say so now, not after the press.
+    if (this.writable.failing !== undefined) return { kind: 'refused', message: this.writable.refusal(action.name) };
     const subject = this.subject(action, params);
     const request = { operator, origin, action: action.name, params, subject, minRole: requiredRole(action), preview };
-    const approval = this.approvals.request(request);
-    return { kind: 'approval', approval };
+    try {
+      return { kind: 'approval', approval: this.approvals.request(request) };
+    } catch (e) {
+      // The approvals table lives beside the audit log: a full disk refuses both.
+      const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      this.d.log.error({ err: why, action: action.name }, 'an approval could not be stored');
+      return {
+        kind: 'failed',
+        action: action.name,
+        message: `the approval could not be stored: ${this.d.redact(why)}`,
+      };
+    }
   }
 
   /** Approve or Deny pressed: identity and the rate limit first, then the approval's owner decides. */
@@ -336,7 +353,9 @@ export class Dispatcher {
     // The LLM never types a secret: not without a card, nor once the prompt appeared after one.
     if (origin === 'ai' && recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
     const secret = recorded !== params ? { secret: true } : {};
-    if (mutates(action)) this.audit(operator, origin, action.name, subject, recorded, 'started', detail);
+    // An action that cannot be audited before it runs does not run.
+    if (mutates(action) && !this.audit(operator, origin, action.name, subject, recorded, 'started', detail))
+      return { kind: 'refused', message: this.writable.refusal(action.name) };
     const started = performance.now();
     const run = this.withTimeout(action, (signal) => action.run(this.context(operator, origin, signal), params));
     this.inflight.add(run);
@@ -405,22 +424,28 @@ export class Dispatcher {
     params: unknown,
     outcome: AuditOutcome,
     detail?: string,
-  ): void {
+  ): boolean {
     const operator = this.d.policy.actorOf(op);
     const entry = { operator, chat: op.chatId, origin, action, target, params: params ?? {}, outcome };
-    this.record(detail !== undefined ? { ...entry, detail } : entry);
+    return this.record(detail !== undefined ? { ...entry, detail } : entry);
   }
 
-  /** Every audit entry of the pipeline, its approvals and its strangers: redacted, then counted. */
-  private record(e: AuditEntryInput): void {
+  /**
+   * Every audit entry of the pipeline, its approvals and its strangers: redacted, then counted.
+   * False when it could not be written; what already happened is still answered.
+   */
+  private record(e: AuditEntryInput): boolean {
     const { detail, ...rest } = e;
-    this.d.audit.append({
-      ...rest,
-      target: this.d.redact(e.target),
-      params: this.d.redactDeep(e.params ?? {}),
-      ...(detail !== undefined ? { detail: this.d.redact(detail) } : {}),
-    });
-    this.d.metrics.auditEntries.inc();
+    const written = this.writable.attempt(() =>
+      this.d.audit.append({
+        ...rest,
+        target: this.d.redact(e.target),
+        params: this.d.redactDeep(e.params ?? {}),
+        ...(detail !== undefined ? { detail: this.d.redact(detail) } : {}),
+      }),
+    );
+    if (written) this.d.metrics.auditEntries.inc();
+    return written;
   }
 
   private count(action: AnyAction, origin: Origin, outcome: string): void {

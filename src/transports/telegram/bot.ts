@@ -147,6 +147,19 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     return undefined;
   }
 
+  /**
+   * Telegram re-delivers updates whose confirmation it missed; each runs at most once. When the
+   * claim cannot be written (a full disk) the update is handled anyway: nothing mutating runs
+   * unaudited then, and a read answered twice after a restart is the lesser harm than silence.
+   */
+  function claim(updateId: number): boolean {
+    try {
+      return d.updates.firstSeen(updateId);
+    } catch (err) {
+      d.log.warn({ err: describe(err), update: updateId }, 'could not record an update as seen; handling it');
+      return true;
+    }
+  }
   // Telegram re-delivers updates whose confirmation it missed; each runs at most once.
   // Handlers in flight are tracked so that a shutdown can let them finish.
   const inflight = new Set<Promise<void>>();
@@ -154,7 +167,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   const stopping = new AbortController();
   const turns = new TurnQueue(AGENT_TURNS);
   bot.use(async (ctx, next) => {
-    if (!d.updates.firstSeen(ctx.update.update_id)) return;
+    if (!claim(ctx.update.update_id)) return;
     const p = next();
     inflight.add(p);
     try {
