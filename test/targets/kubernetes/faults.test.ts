@@ -1,16 +1,26 @@
 /**
- * A 5xx storm at the Kubernetes API (the fake server, the real client): every read answers one
- * clear line while it lasts, and answers normally as soon as it is over. Watches under the
- * same faults (410 Gone, a cut stream, an API that keeps failing) are in alerts.test.ts.
+ * A 5xx storm at the Kubernetes API (the fake server, the real client), and an API that takes
+ * the request and never answers: every read answers one clear line (within the action's
+ * timeout), and answers normally as soon as the storm is over. Watches under the same faults
+ * (410 Gone, a cut stream, an API that keeps failing) are in alerts.test.ts.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failure, run, startEnv, target, text, type Env } from './harness.js';
+import { EXTRA_CONTEXTS, failure, run, startEnv, target, text, type Env } from './harness.js';
 
 let env: Env;
+/** Reads every request and never answers it. */
+let silent: Server;
 beforeAll(async () => {
-  env = await startEnv();
+  silent = createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  env = await startEnv([...EXTRA_CONTEXTS, { name: 'slow', cluster: url, token: 'x', namespace: 'default' }]);
 });
 afterAll(async () => {
+  silent.closeAllConnections();
+  await new Promise((r) => silent.close(r));
   await env.close();
 });
 
@@ -38,5 +48,12 @@ describe('a 5xx storm at the Kubernetes API', () => {
     console.log(
       `kubernetes 5xx storm: ${READS.length * 2} reads answered one line each, e.g. ${JSON.stringify(samples)}`,
     );
+  });
+
+  it('an API that never answers: the read gives up at its timeout with one line', async () => {
+    const message = await failure(target(env), '/pods -c slow');
+    expect(message).not.toContain('\n');
+    expect(message).toMatch(/slow/);
+    console.log(`kubernetes API that never answers: ${JSON.stringify(message)}`);
   });
 });
