@@ -16,7 +16,7 @@ import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
 import type { ProcessedUpdates } from '../../store/updates.js';
 import { botFetch } from './bot-fetch.js';
-import { deadlineTransformer, type CallDeadlines } from './deadline.js';
+import { deadlineTransformer, networkRetryTransformer, type CallDeadlines } from './deadline.js';
 import { CardBoard, type LiveCards, type ShowContext } from './cards.js';
 import { floodWaitTransformer, limitTransformer, RateGate, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
@@ -60,6 +60,8 @@ const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 const PRUNE_MS = 3600_000;
 /** 429s waited out in a row before a call fails (each wait at most a minute). */
 const FLOOD_WAITS = 20;
+/** Waits between tries of a call that got no answer: 1 s, doubled up to 30 s. */
+const NETWORK_RETRY = { initialMs: 1000, maxMs: 30_000 } as const;
 /** How long a shutdown waits for queued automatic writes (final card states) to go out. */
 const OUTBOX_DRAIN_MS = 3000;
 /** Agent turns at once in one chat, and waiting or running per person there. */
@@ -116,6 +118,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   const gate = new RateGate(d.limits);
   bot.api.config.use(limitTransformer(gate));
   bot.api.config.use(floodWaitTransformer(FLOOD_WAITS));
+  bot.api.config.use(networkRetryTransformer(NETWORK_RETRY));
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: false }));
   const replies = new ReplyRepo(d.db);
   const replier = new Replier(bot.api, d.buttons, d.redactor, replies);

@@ -1,4 +1,5 @@
 import { HttpError, type Transformer } from 'grammy';
+import { sleep } from '../../core/sleep.js';
 
 export interface CallDeadlines {
   /** How long a long poll waits at Telegram (getUpdates' `timeout`). */
@@ -34,6 +35,27 @@ export function deadlineTransformer(d: CallDeadlines): Transformer {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', forward);
+    }
+  };
+}
+
+/**
+ * Retries a call that got no answer at all (a network failure, a missed deadline) for as long
+ * as nobody aborts it, waiting `initialMs` doubled up to `maxMs` between tries. Auto-retry's own
+ * backoff doubles up to an hour: after a long outage the bot stayed silent about as long again.
+ */
+export function networkRetryTransformer(o: { readonly initialMs: number; readonly maxMs: number }): Transformer {
+  return async (prev, method, payload, signal) => {
+    for (let delay = o.initialMs; ; delay = Math.min(delay * 2, o.maxMs)) {
+      try {
+        return await prev(method, payload, signal);
+      } catch (err) {
+        if (!(err instanceof HttpError) || signal?.aborted) throw err;
+        // grammY's signal is the abort-controller package's; sleep only listens to it.
+        if (signal) await sleep(delay, signal as unknown as AbortSignal);
+        else await new Promise((r) => setTimeout(r, delay));
+        if (signal?.aborted) throw err;
+      }
     }
   };
 }
