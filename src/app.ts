@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { AlertRouter } from './core/alert-router.js';
 import { AuditKeyError, AuditLog } from './core/audit.js';
 import { AuditMonitor } from './core/audit-monitor.js';
+import { AuditWritable } from './core/audit-writable.js';
 import { AuditWitnesses } from './core/audit-witness.js';
 import { builtinActions } from './core/builtins.js';
 import { AuditQuery } from './core/audit-query.js';
@@ -149,6 +150,7 @@ export async function createApp(
     log,
   });
 
+  const auditWritable = new AuditWritable({ log, alerts });
   const places = new CardPlacesSlot();
   const plugged: Target[] = [];
   // `/<target> topics` for targets whose live cards may have places of their own, once they are on.
@@ -184,6 +186,8 @@ export async function createApp(
     {
       name: 'audit',
       check: async () => {
+        const unwritable = auditWritable.health();
+        if (unwritable) return unwritable;
         const head = audit.head();
         return monitor.health(head ? `${counted(audit.count(), 'entry', 'entries')}, head #${head.seq}` : 'empty');
       },
@@ -246,6 +250,7 @@ export async function createApp(
     approvalRetentionMs: config.APPROVAL_RETENTION_DAYS * 24 * 3600_000,
     actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
     aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
+    auditWritable,
   }));
   const agent = (late.agent = ai.ok
     ? (await import('./ai/agent.js')).createAgent({

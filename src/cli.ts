@@ -95,6 +95,7 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
       groupPerMinute: cfg.TELEGRAM_CHAT_PER_MINUTE,
       privatePerSecond: cfg.TELEGRAM_PRIVATE_PER_SECOND,
     },
+    deadlines: { pollS: cfg.TELEGRAM_POLL_SECONDS, answerS: cfg.TELEGRAM_TIMEOUT_SECONDS },
     db: app.db,
     live: app,
     alertChats,

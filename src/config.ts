@@ -186,6 +186,16 @@ export const SETTINGS = {
     default: '1',
     schema: int(0, 10_000),
   },
+  TELEGRAM_POLL_SECONDS: {
+    doc: 'How long one long poll for updates waits at Telegram (getUpdates timeout)',
+    default: '30',
+    schema: int(1, 50),
+  },
+  TELEGRAM_TIMEOUT_SECONDS: {
+    doc: 'A Bot API call unanswered this long (a long poll: beyond its wait) is abandoned and retried',
+    default: '30',
+    schema: int(1, 600),
+  },
   AI_PROVIDER: {
     doc:
       'LLM for plain-language requests: gemini, openai, anthropic, ollama, openai-compatible or none (empty: ' +

@@ -16,6 +16,7 @@ import {
 import { ApprovalService, type ApprovedRun } from './approval-service.js';
 import type { ApprovalRow, ApprovalStore } from './approvals.js';
 import type { AuditEntryInput, AuditLog, AuditOutcome } from './audit.js';
+import { AuditWritable } from './audit-writable.js';
 import { parseCommandLine } from './commands.js';
 import { operatorError } from './issues.js';
 import type { Logger } from './log.js';
@@ -48,6 +49,8 @@ export interface DispatcherDeps {
   readonly approvalRetentionMs: number;
   readonly actionTimeoutMs: number;
   readonly aiMutationsAllowed: boolean;
+  /** Whether the audit log can be written (the app's, which alerts and feeds /health). */
+  readonly auditWritable?: AuditWritable;
   readonly now?: () => number;
 }
 
@@ -65,9 +68,11 @@ export class Dispatcher {
   private readonly shutdown = new AbortController();
   /** Notes of runs in progress, for the transports to show (core/progress.ts). */
   readonly progress = new ProgressBus();
+  private readonly writable: AuditWritable;
 
   constructor(private readonly d: DispatcherDeps) {
     this.now = d.now ?? (() => Date.now());
+    this.writable = d.auditWritable ?? new AuditWritable({ log: d.log });
     const record = (e: AuditEntryInput) => this.record(e);
     this.strangers = new StrangerLog({ record, metrics: d.metrics, now: this.now });
     this.approvals = new ApprovalService({
@@ -293,10 +298,22 @@ export class Dispatcher {
         return { kind: 'failed', action: action.name, message };
       }
     }
+    // An approval that could not be audited could never run: say so now, not after the press.
+    if (this.writable.failing !== undefined) return { kind: 'refused', message: this.writable.refusal(action.name) };
     const subject = this.subject(action, params);
     const request = { operator, origin, action: action.name, params, subject, minRole: requiredRole(action), preview };
-    const approval = this.approvals.request(request);
-    return { kind: 'approval', approval };
+    try {
+      return { kind: 'approval', approval: this.approvals.request(request) };
+    } catch (e) {
+      // The approvals table lives beside the audit log: a full disk refuses both.
+      const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      this.d.log.error({ err: why, action: action.name }, 'an approval could not be stored');
+      return {
+        kind: 'failed',
+        action: action.name,
+        message: `the approval could not be stored: ${this.d.redact(why)}`,
+      };
+    }
   }
 
   /** Approve or Deny pressed: identity and the rate limit first, then the approval's owner decides. */
@@ -341,7 +358,9 @@ export class Dispatcher {
     // The LLM never types a secret: not without a card, nor once the prompt appeared after one.
     if (origin === 'ai' && recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
     const secret = recorded !== params ? { secret: true } : {};
-    if (mutates(action)) this.audit(operator, origin, action.name, subject, recorded, 'started', detail);
+    // An action that cannot be audited before it runs does not run.
+    if (mutates(action) && !this.audit(operator, origin, action.name, subject, recorded, 'started', detail))
+      return { kind: 'refused', message: this.writable.refusal(action.name) };
     const started = performance.now();
     const report = this.progress.reporter(operator, action.name, this.d.redact);
     const run = this.withTimeout(action, (signal) =>
@@ -414,22 +433,28 @@ export class Dispatcher {
     params: unknown,
     outcome: AuditOutcome,
     detail?: string,
-  ): void {
+  ): boolean {
     const operator = this.d.policy.actorOf(op);
     const entry = { operator, chat: op.chatId, origin, action, target, params: params ?? {}, outcome };
-    this.record(detail !== undefined ? { ...entry, detail } : entry);
+    return this.record(detail !== undefined ? { ...entry, detail } : entry);
   }
 
-  /** Every audit entry of the pipeline, its approvals and its strangers: redacted, then counted. */
-  private record(e: AuditEntryInput): void {
+  /**
+   * Every audit entry of the pipeline, its approvals and its strangers: redacted, then counted.
+   * False when it could not be written; what already happened is still answered.
+   */
+  private record(e: AuditEntryInput): boolean {
     const { detail, ...rest } = e;
-    this.d.audit.append({
-      ...rest,
-      target: this.d.redact(e.target),
-      params: this.d.redactDeep(e.params ?? {}),
-      ...(detail !== undefined ? { detail: this.d.redact(detail) } : {}),
-    });
-    this.d.metrics.auditEntries.inc();
+    const written = this.writable.attempt(() =>
+      this.d.audit.append({
+        ...rest,
+        target: this.d.redact(e.target),
+        params: this.d.redactDeep(e.params ?? {}),
+        ...(detail !== undefined ? { detail: this.d.redact(detail) } : {}),
+      }),
+    );
+    if (written) this.d.metrics.auditEntries.inc();
+    return written;
   }
 
   private count(action: AnyAction, origin: Origin, outcome: string): void {

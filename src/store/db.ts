@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { makeDirs } from '../core/dirs.js';
+import { DirError, makeDirs } from '../core/dirs.js';
 import { join } from 'node:path';
 
 import type { Db } from '../core/sqlite.js';
@@ -171,7 +171,19 @@ export interface OpenOptions {
 
 export const dbPath = (stateDir: string): string => join(stateDir, 'teleops.db');
 
+/** SQLite's answers when the state directory is full or cannot be written. */
+const UNWRITABLE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/;
+
 export function openDb(stateDir: string, opts: OpenOptions = {}): Db {
+  try {
+    return open(stateDir, opts);
+  } catch (e) {
+    if (!(e instanceof Database.SqliteError) || !UNWRITABLE.test(e.code)) throw e;
+    throw new DirError(`the database in ${stateDir} cannot be opened for writing (${e.message}): is the disk full?`);
+  }
+}
+
+function open(stateDir: string, opts: OpenOptions): Db {
   if (!opts.readonly) makeDirs(stateDir);
   const db = new Database(dbPath(stateDir), {
     readonly: opts.readonly ?? false,

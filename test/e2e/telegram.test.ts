@@ -77,7 +77,9 @@ async function metric(name: string): Promise<string> {
 describe('teleops start against the Bot API', () => {
   it('registers the command menu and answers /whoami', async () => {
     await start();
-    expect((fake.commands ?? []).map((c) => c.command)).toEqual(
+    // The menu is registered beside start-up, not before it.
+    const menu = await fake.waitFor(() => fake.commands, 5000, 'the command menu');
+    expect(menu.map((c) => c.command)).toEqual(
       expect.arrayContaining(['start', 'help', 'status', 'whoami', 'audit', 'cancel']),
     );
     fake.sendText({ from: OP, text: '/whoami' });

@@ -79,7 +79,9 @@ export type Fault =
   /** Destroy the connection without an answer; with `after`, once the method has taken effect. */
   | { readonly drop: true; readonly after?: boolean }
   /** Answer normally, this much later. */
-  | { readonly delayMs: number };
+  | { readonly delayMs: number }
+  /** A half-open connection: the request is read and never answered, until the client gives up. */
+  | { readonly hang: true };
 
 export interface Limits {
   readonly perChatPerSecond?: number;
@@ -220,6 +222,7 @@ export class FakeBotApi {
   private server: Server | undefined;
   private address: AddressInfo | undefined;
   private readonly faults = new Map<string, Fault[]>();
+  private readonly missing = new Set<string>();
   private limits: { readonly l: Limits; readonly methods: ReadonlySet<string> } | undefined;
   private readonly windows = new Map<string, number[]>();
   private waiters: Waiter[] = [];
@@ -549,6 +552,15 @@ export class FakeBotApi {
     this.faults.set(key, list);
   }
 
+  /**
+   * These methods answer 404 "Not Found" from now on, as a self-hosted or older Bot API server
+   * answers a method it does not know; an empty list knows every method again.
+   */
+  unsupported(methods: readonly string[]): void {
+    this.missing.clear();
+    for (const m of methods) this.missing.add(m.toLowerCase());
+  }
+
   /** Answers 429 with retry_after when a limit would be exceeded; `undefined` turns it off. */
   enforceLimits(limits: Limits | undefined): void {
     this.limits = limits === undefined ? undefined : { l: limits, methods: new Set(limits.methods ?? DEFAULT_LIMITED) };
@@ -603,7 +615,8 @@ export class FakeBotApi {
       if (route[1] !== this.token) throw new ApiError(401, 'Unauthorized');
       const lower = (route[2] as string).toLowerCase();
       const method = METHODS.get(lower);
-      if (method === undefined && lower !== 'getupdates') throw new ApiError(404, 'Not Found');
+      if ((method === undefined && lower !== 'getupdates') || this.missing.has(lower))
+        throw new ApiError(404, 'Not Found');
       call.method = method?.name ?? 'getUpdates';
       const params = parseParams(req.headers['content-type'], url.searchParams, body);
       call.params = params;
@@ -614,6 +627,7 @@ export class FakeBotApi {
       if (fault !== undefined) {
         call.cause = 'fault';
         if ('code' in fault) throw faultError(fault);
+        if ('hang' in fault) return await idle(this.hang(res, call));
         if ('delayMs' in fault) await idle(delay(fault.delayMs));
         else if (fault.after !== true) return this.drop(res, call);
       }
@@ -686,6 +700,15 @@ export class FakeBotApi {
     call.status = 0;
     call.description = 'connection dropped';
     res.socket?.destroy();
+  }
+
+  /** Holds the request without an answer until the client closes the connection. */
+  private hang(res: ServerResponse, call: CallRecord): Promise<void> {
+    call.description = 'no answer (half-open connection)';
+    return new Promise((resolve) => {
+      if (res.socket === null || res.socket.destroyed) resolve();
+      else res.socket.once('close', () => resolve());
+    });
   }
 
   private takeFault(method: string): Fault | undefined {

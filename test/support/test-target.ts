@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ActionError, defineAction } from '../../src/core/action.js';
 import type { TargetModule } from '../../src/core/target.js';
-import { line, pre, value } from '../../src/core/result.js';
+import { line, pre, value, type Result } from '../../src/core/result.js';
 
 /**
  * A target that exists only in tests: each run of a mutating action appends a line to
@@ -13,7 +13,10 @@ export const testTarget = (file: string): TargetModule => ({
   name: 'test',
   settings: {},
   create: () => ({
+    onCard: ticker.onCard,
+    cards: ticker.cards,
     actions: [
+      ticker.action,
       defineAction({
         name: 'test.echo',
         summary: 'Echo text back',
@@ -105,6 +108,39 @@ export const testTarget = (file: string): TargetModule => ({
     ],
   }),
 });
+
+/**
+ * The test target's live card, one per process: a counter shown once, then edited in place.
+ * `/test tick <n>` shows it, then changes it n times in a row, as a busy watcher would.
+ */
+const ticker = (() => {
+  const listeners = new Set<(card: Result) => void>();
+  let ticks = 0;
+  const card = (n: number): Result => ({ blocks: [line('ticks: ', value(n))], card: { key: 'test:ticker' } });
+  return {
+    onCard: (listener: (card: Result) => void) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    cards: () => [card(ticks)],
+    action: defineAction({
+      name: 'test.tick',
+      summary: 'Show the ticker card, then change it n times in a row',
+      target: 'test',
+      risk: 'read',
+      params: z.object({ n: z.coerce.number().int().min(0).max(10_000) }),
+      command: { path: ['test', 'tick'], usage: '<n>' },
+      run: async (_ctx, p) => {
+        const shown = card(ticks);
+        // The changes come after the answer, as a target's watcher reports them.
+        setImmediate(() => {
+          for (let i = 0; i < p.n; i++) for (const l of listeners) l(card(++ticks));
+        });
+        return shown;
+      },
+    }),
+  };
+})();
 
 /** How many times a mutating test action really ran. */
 export function runs(file: string, verb: 'touch' | 'destroy'): number {

@@ -16,9 +16,10 @@ import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
 import type { ProcessedUpdates } from '../../store/updates.js';
 import { botFetch } from './bot-fetch.js';
+import { deadlineTransformer, networkRetryTransformer, type CallDeadlines } from './deadline.js';
 import { CardBoard, type LiveCards, type ShowContext } from './cards.js';
 import { showProgress } from './progress.js';
-import { limitTransformer, RateGate, type Limits } from './limits.js';
+import { floodWaitTransformer, limitTransformer, RateGate, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
 import { telegramWitness } from './witness.js';
 import type { Witness } from '../../core/audit-witness.js';
@@ -42,6 +43,7 @@ export interface TelegramDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: Limits;
+  readonly deadlines: CallDeadlines;
   /** Where the transport keeps its cards, reply targets and forum topics. */
   readonly db: Db;
   /** Live cards of every target, edited in place as they change. */
@@ -57,6 +59,10 @@ export interface TelegramDeps {
 /** Only these update kinds are fetched at all; edits, channel posts and inline queries never arrive. */
 const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 const PRUNE_MS = 3600_000;
+/** 429s waited out in a row before a call fails (each wait at most a minute). */
+const FLOOD_WAITS = 20;
+/** Waits between tries of a call that got no answer: 1 s, doubled up to 30 s. */
+const NETWORK_RETRY = { initialMs: 1000, maxMs: 30_000 } as const;
 /** How long a shutdown waits for queued automatic writes (final card states) to go out. */
 const OUTBOX_DRAIN_MS = 3000;
 /** Agent turns at once in one chat, and waiting or running per person there. */
@@ -80,8 +86,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // auto-retry retries network failures for as long as they last: said once when they start
   // (at start-up too, where the first call would otherwise wait in silence) and once when over.
   let unreachable = false;
-  // The first transformer installed is the innermost: every attempt (retries included) is
-  // counted, and every attempt waits its turn under the limits.
+  // The first transformer installed is the innermost: every attempt (retries included) has its
+  // deadline, is counted, and waits its turn under the limits.
+  bot.api.config.use(deadlineTransformer(d.deadlines));
   bot.api.config.use(async (prev, method, payload, signal) => {
     try {
       const res = await prev(method, payload, signal);
@@ -111,6 +118,8 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // One gate spaces every write, direct replies' and the outbox's alike.
   const gate = new RateGate(d.limits);
   bot.api.config.use(limitTransformer(gate));
+  bot.api.config.use(floodWaitTransformer(FLOOD_WAITS));
+  bot.api.config.use(networkRetryTransformer(NETWORK_RETRY));
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: false }));
   const replies = new ReplyRepo(d.db);
   const replier = new Replier(bot.api, d.buttons, d.redactor, replies);
@@ -143,6 +152,19 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     return undefined;
   }
 
+  /**
+   * Telegram re-delivers updates whose confirmation it missed; each runs at most once. When the
+   * claim cannot be written (a full disk) the update is handled anyway: nothing mutating runs
+   * unaudited then, and a read answered twice after a restart is the lesser harm than silence.
+   */
+  function claim(updateId: number): boolean {
+    try {
+      return d.updates.firstSeen(updateId);
+    } catch (err) {
+      d.log.warn({ err: describe(err), update: updateId }, 'could not record an update as seen; handling it');
+      return true;
+    }
+  }
   // Telegram re-delivers updates whose confirmation it missed; each runs at most once.
   // Handlers in flight are tracked so that a shutdown can let them finish.
   const inflight = new Set<Promise<void>>();
@@ -150,7 +172,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   const stopping = new AbortController();
   const turns = new TurnQueue(AGENT_TURNS);
   bot.use(async (ctx, next) => {
-    if (!d.updates.firstSeen(ctx.update.update_id)) return;
+    if (!claim(ctx.update.update_id)) return;
     const p = next();
     inflight.add(p);
     try {
@@ -308,13 +330,19 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   return {
     async start() {
       await bot.init();
-      await bot.api.setMyCommands(d.registry.menu());
+      // The menu is a convenience: start-up neither waits for it nor fails without it (a
+      // self-hosted or older Bot API may not know the method; a 429 may ask for minutes).
+      void bot.api
+        .setMyCommands(d.registry.menu())
+        .catch((err: unknown) =>
+          d.log.warn({ err: describe(err) }, 'the command menu could not be registered; commands work without it'),
+        );
       // Telegram has just answered: healthy from now on, not only once the first long poll
       // returns (up to its timeout later, with no updates). A failing poll turns this down.
       lastPoll = { ok: true, at: Date.now() };
       runner = run(bot, {
         runner: {
-          fetch: { allowed_updates: ALLOWED_UPDATES },
+          fetch: { allowed_updates: ALLOWED_UPDATES, timeout: d.deadlines.pollS },
           silent: true,
           maxRetryTime: Infinity,
           retryInterval: 'exponential',

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Transformer } from 'grammy';
+import { sleep } from '../../core/sleep.js';
 
 /** Methods that post or change something visible in a chat: these count against Telegram's limits. */
 export const WRITE_METHODS: ReadonlySet<string> = new Set([
@@ -158,5 +159,26 @@ export function limitTransformer(gate: RateGate): Transformer {
     const res = await prev(method, payload, signal);
     if (!res.ok && res.error_code === 429) gate.pause(chatId, res.parameters?.retry_after ?? 1);
     return res;
+  };
+}
+
+/** Flood waits longer than this are not waited out: the call fails instead. */
+const MAX_FLOOD_WAIT_S = 60;
+
+/**
+ * A 429 is Telegram pacing the bot, not refusing it: the call is tried again after
+ * `retry_after`, up to `maxWaits` times in a row (a storm of them), so that a reply is not
+ * dropped after a few. Other failures keep auto-retry's own bounded attempts.
+ */
+export function floodWaitTransformer(maxWaits: number): Transformer {
+  return async (prev, method, payload, signal) => {
+    for (let waits = 0; ; waits++) {
+      const res = await prev(method, payload, signal);
+      const after = res.ok ? undefined : res.parameters?.retry_after;
+      if (after === undefined || after > MAX_FLOOD_WAIT_S || waits >= maxWaits || signal?.aborted) return res;
+      // grammY's signal is the abort-controller package's; sleep only listens to it.
+      if (signal) await sleep(after * 1000, signal as unknown as AbortSignal);
+      else await new Promise((r) => setTimeout(r, after * 1000));
+    }
   };
 }

@@ -1,0 +1,157 @@
+/**
+ * The state directory fills up, before or while teleops runs: an action that cannot be
+ * audited does not run (a clear refusal), reads keep answering, /health's audit check says why
+ * (degraded, not down), one alert goes out, and all of it ends once space is back. The state
+ * lives on a small tmpfs of its own (mounted here, as root), filled with a file: the real
+ * errors of a full filesystem, nothing else on the machine touched.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyAudit } from '../../src/core/audit-verify.js';
+import { checkAll } from '../../src/core/health.js';
+import type { Principal } from '../../src/core/policy.js';
+import { plainText, type Result } from '../../src/core/result.js';
+import type { Outcome } from '../../src/core/dispatcher.js';
+import { testApp, type TestApp } from '../support/app.js';
+import { runTeleops } from '../support/process.js';
+import { runs } from '../support/test-target.js';
+
+const operator: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private' };
+
+/** Whether this machine lets the test mount a tmpfs (root in a privileged container). */
+function canMount(): string | undefined {
+  if (process.getuid?.() !== 0) return 'mounting a tmpfs needs root';
+  const probe = mkdtempSync('/tmp/tdf-probe-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'mount -t tmpfs is not allowed here';
+  } finally {
+    rmdirSync(probe);
+  }
+}
+
+const missing = canMount();
+if (missing && process.env.CI === 'true') throw new Error(`the disk-full test needs a tmpfs under CI=true: ${missing}`);
+if (missing) console.warn(`[disk-full tests skipped] ${missing}`);
+
+const text = (o: Outcome): string => {
+  if (o.kind === 'done') return plainText(o.result);
+  if (o.kind === 'refused' || o.kind === 'failed') return o.message;
+  return o.kind;
+};
+
+describe.skipIf(missing !== undefined)('a full state directory', () => {
+  let mountpoint: string;
+  let t: TestApp | undefined;
+  const alerts: Result[] = [];
+  const filler = () => join(mountpoint, 'filler');
+
+  beforeEach(() => {
+    mountpoint = mkdtempSync('/tmp/tdf-');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mountpoint]);
+    alerts.length = 0;
+  });
+
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    execFileSync('umount', ['-l', mountpoint]);
+    rmSync(mountpoint, { recursive: true, force: true });
+  });
+
+  /** Writes until the filesystem says no space is left. */
+  function fill(): void {
+    const fd = openSync(filler(), 'w');
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    try {
+      for (;;) writeSync(fd, chunk);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+    } finally {
+      closeSync(fd);
+    }
+    // The last partial chunk too.
+    const one = openSync(filler(), 'a');
+    try {
+      for (;;) writeSync(one, Buffer.alloc(512, 1));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+    } finally {
+      closeSync(one);
+    }
+  }
+
+  async function auditHealth(): Promise<{ state: string; detail: string; stillWorks?: boolean }> {
+    return (await checkAll(t!.app.integrations.filter((i) => i.name === 'audit'))).audit!;
+  }
+
+  async function start(): Promise<TestApp> {
+    t = await testApp({ ALERT_COOLDOWN_SECONDS: '0' }, [], mountpoint);
+    t.app.setAlertDelivery(async (r) => void alerts.push(r));
+    return t;
+  }
+
+  const cmd = (line: string) => t!.app.dispatcher.command(operator, 'command', line);
+
+  it('disk full while running: refuses mutations, answers reads, degraded + one alert, recovers', async () => {
+    await start();
+    expect(text(await cmd('/test touch before'))).toBe('touched before');
+    fill();
+    const refused = text(await cmd('/test touch full'));
+    expect(refused).toMatch(/^test\.touch was not run: the audit log cannot be written \(.+\), and nothing runs/);
+    expect(refused).not.toContain('\n');
+    expect(text(await cmd('/test destroy full'))).toMatch(
+      /^test\.destroy was not run: the audit log cannot be written/,
+    );
+    expect(text(await cmd('/test echo still here'))).toBe('echo: still here');
+    expect(text(await cmd('/whoami'))).toMatch(/role operator/);
+    const health = await auditHealth();
+    expect(health).toMatchObject({ state: 'down', stillWorks: true });
+    expect(health.detail).toMatch(/^cannot write: .+; mutating actions are refused$/);
+    await new Promise((r) => setImmediate(r));
+    expect(alerts.map((a) => plainText(a))).toEqual([expect.stringMatching(/The audit log cannot be written/)]);
+    expect(runs(t!.runsFile, 'touch')).toBe(1);
+    expect(runs(t!.runsFile, 'destroy')).toBe(0);
+
+    unlinkSync(filler());
+    expect(text(await cmd('/test touch after'))).toBe('touched after');
+    expect((await auditHealth()).state).toBe('up');
+    expect(runs(t!.runsFile, 'touch')).toBe(2);
+    const report = verifyAudit(t!.app.db, { anchorPath: join(mountpoint, 'audit.anchor') });
+    console.log(
+      `disk full (tmpfs 4 MiB, filled): mutations refused while full, reads answered, ${alerts.length} alert; ` +
+        `after space returned: audit ${report.ok ? 'intact' : 'BROKEN'}`,
+    );
+    expect(report.ok).toBe(true);
+  });
+
+  it('disk already full at start: start-up stops with one clear line (exit 2), and starts once there is space', async () => {
+    await start();
+    expect(text(await cmd('/test touch first'))).toBe('touched first');
+    await t!.close();
+    t = undefined;
+    fill();
+    const env = {
+      TELEGRAM_BOT_TOKEN: '123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789',
+      AUTHORIZED_USER_IDS: '10',
+      STATE_DIR: mountpoint,
+      HTTP_PORT: '0',
+      DOCKER_ENABLED: 'false',
+    };
+    const p = runTeleops(['start'], env);
+    expect(await p.exited).toBe(2);
+    expect(p.output()).toMatch(
+      /^teleops: cannot start — the database in \S+ cannot be opened for writing \(.+\): is the disk full\? — check STATE_DIR/m,
+    );
+    expect(p.output()).not.toMatch(/\n\s+at /);
+    unlinkSync(filler());
+    await start();
+    expect(text(await cmd('/test touch back'))).toBe('touched back');
+    expect(runs(t!.runsFile, 'touch')).toBe(2);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * The Docker Engine restarted under teleops: a private dockerd (the shared one serves other
+ * files) is stopped mid-`/docker logs` stream and while the events watcher runs, then started
+ * again on the same data root. The stream fails with one clear line; the watcher reconnects,
+ * reports a crash that happened while it was away (asked for with `since`), and alerts once.
+ */
+import Docker from 'dockerode';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/log.js';
+import { createRedactor } from '../../../src/core/redact.js';
+import { plainText } from '../../../src/core/result.js';
+import { dockerActions } from '../../../src/targets/docker/actions.js';
+import { createDockerPort } from '../../../src/targets/docker/client.js';
+import { startDockerEvents } from '../../../src/targets/docker/events.js';
+import { createExpectedStops } from '../../../src/targets/docker/stops.js';
+import {
+  alive,
+  createTestContainer,
+  dockerdPrerequisites,
+  startDockerd,
+  stopDockerd,
+  waitFor,
+  type DockerdInfo,
+} from '../../support/dockerd.js';
+import { collectingSink, runAction } from './helpers.js';
+
+const missing = dockerdPrerequisites();
+if (missing && process.env.CI === 'true') throw new Error(`dockerd is required under CI=true: ${missing}`);
+if (missing) console.warn(`[docker restart tests skipped] ${missing}`);
+
+const SUITE = 'restart';
+const LINE = 'x'.repeat(400);
+const LINES = 5000;
+
+/** A socket in front of the daemon's that the test takes away: teleops is away, the Engine is not. */
+class Relay {
+  private server: Server | undefined;
+  private readonly open = new Set<Socket>();
+  constructor(
+    readonly path: string,
+    private readonly target: () => string,
+  ) {}
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target());
+      for (const s of [client, upstream]) {
+        this.open.add(s);
+        s.on('close', () => this.open.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      // Either end going away takes the other with it, as one connection would.
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.path, () => resolve());
+    });
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.open) s.destroy();
+    if (server) await new Promise((r) => server.close(r));
+  }
+}
+
+describe.skipIf(missing !== undefined)('the Docker Engine restarted under teleops', { timeout: 240_000 }, () => {
+  let base: string;
+  let daemon: DockerdInfo;
+  const stale: string[] = [];
+  let relayDir: string;
+  let relay: Relay;
+
+  /** Stops dockerd (its containers stop with it) and starts it again on the same data root. */
+  async function restart(): Promise<void> {
+    process.kill(daemon.pid, 'SIGTERM');
+    await waitFor(() => (alive(daemon.pid) ? undefined : true), 'dockerd to stop', 60_000);
+    // The exec root is made afresh on each start; the data root (containers, logs) is kept.
+    stale.push(...daemon.dirs.filter((d) => d !== base));
+    daemon = await startDockerd({ baseDir: base });
+  }
+
+  beforeAll(async () => {
+    base = mkdtempSync('/tmp/tdr-');
+    daemon = await startDockerd({ baseDir: base });
+    relayDir = mkdtempSync('/tmp/trr-');
+    relay = new Relay(join(relayDir, 'd.sock'), () => daemon.socketPath);
+    await relay.up();
+  }, 120_000);
+
+  afterAll(async () => {
+    await relay.down();
+    rmSync(relayDir, { recursive: true, force: true });
+    await stopDockerd({ pid: daemon.pid, dirs: [...daemon.dirs, ...stale] });
+  }, 60_000);
+
+  it('a logs stream cut by the restart fails in one line; the watcher comes back and alerts once per crash', async () => {
+    const docker = () => new Docker({ socketPath: daemon.socketPath });
+    const port = createDockerPort({ host: `unix://${relay.path}`, timeoutMs: 5000 });
+    const redactor = createRedactor([]);
+    const sink = collectingSink();
+    const events = startDockerEvents({
+      port,
+      sink,
+      stops: createExpectedStops(),
+      redactor,
+      log: silentLogger(),
+      backoff: { initialMs: 50, maxMs: 500 },
+    });
+    const crashes = (id: string) => sink.alerts.filter((a) => a.key === `docker:${id}:die`);
+    const exited = async (id: string) =>
+      waitFor(
+        async () => ((await docker().getContainer(id).inspect()).State.Status === 'exited' ? true : undefined),
+        `container ${id} to exit`,
+      );
+    try {
+      await waitFor(() => (events.state() === 'up' ? true : undefined), 'the watcher to subscribe');
+      const before = await createTestContainer(docker(), {
+        name: 'crash-before',
+        cmd: ['sh', '-c', 'exit 3'],
+        suite: SUITE,
+      });
+      await waitFor(() => (crashes(before.id).length > 0 ? true : undefined), 'the first crash alert');
+
+      // A log longer than any socket buffer: the rest is still in the Engine when the test stops reading.
+      const chatty = await createTestContainer(docker(), {
+        name: 'chatty',
+        cmd: ['sh', '-c', `yes ${LINE} | head -n ${LINES}; echo written; sleep 1000`],
+        suite: SUITE,
+      });
+      await waitFor(async () => {
+        const tail = await docker().getContainer(chatty.id).logs({ stdout: true, tail: 1 });
+        return tail.toString().includes('written') ? true : undefined;
+      }, 'the log to be written');
+      const logs = await runAction(dockerActions({ port, stops: createExpectedStops(), redactor }), 'docker.logs', {
+        container: 'chatty',
+        lines: LINES,
+      });
+      const content = logs.attachment?.content;
+      if (content === undefined || typeof content === 'string' || Buffer.isBuffer(content))
+        throw new Error('expected a streamed document');
+      const reader = content[Symbol.asyncIterator]();
+      expect((await reader.next()).done).toBe(false);
+
+      // The Engine's socket goes away with the rest of the stream in it, as when dockerd stops; the
+      // daemon restarts, and teleops cannot reach the new one yet.
+      await relay.down();
+      await restart();
+      let failure: unknown;
+      try {
+        while (!(await reader.next()).done);
+      } catch (e) {
+        failure = e;
+      }
+      expect(failure).toBeInstanceOf(Error);
+      const message = (failure as Error).message;
+      expect(message).toMatch(/docker/i);
+      expect(message).not.toContain('\n');
+      await waitFor(() => (events.state() === 'down' ? true : undefined), 'the watcher to notice');
+
+      // A crash while the watcher is away: reported once it is back, from the Engine's own record.
+      const away = await createTestContainer(docker(), {
+        name: 'crash-away',
+        cmd: ['sh', '-c', 'exit 4'],
+        suite: SUITE,
+      });
+      await exited(away.id);
+      await relay.up();
+      await waitFor(() => (crashes(away.id).length > 0 ? true : undefined), 'the crash from while it was away');
+      expect(plainText(crashes(away.id)[0]!.result)).toContain('exited with code 4');
+
+      // A live one after that; then nothing was reported twice, and the daemon's own stop of chatty is no crash.
+      const after = await createTestContainer(docker(), {
+        name: 'crash-after',
+        cmd: ['sh', '-c', 'exit 5'],
+        suite: SUITE,
+      });
+      await waitFor(() => (crashes(after.id).length > 0 ? true : undefined), 'a live crash');
+      for (const c of [before, away, after]) expect(crashes(c.id), c.name).toHaveLength(1);
+      expect(crashes(chatty.id)).toHaveLength(0);
+      console.log(
+        `docker engine restart: logs stream failed with "${message}"; ` +
+          `${sink.alerts.length} alerts for 3 crashes (lost 0, duplicated 0)`,
+      );
+    } finally {
+      await events.stop();
+    }
+  });
+});
