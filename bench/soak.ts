@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import Dockerode from 'dockerode';
 import type Docker from 'dockerode';
+import { fuzzInputs } from './soak-fuzz.js';
 import { FakeBotApi, type StoredMessage } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
 import {
@@ -475,7 +476,10 @@ function tally(
 /** A container that stops at once on SIGTERM, so that a stop does not wait out the grace period. */
 export const SOAK_CMD = ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'];
 
-/** `npm run soak -- [--actions N] [--seconds S] [--seed N]`: the long run, on a private dockerd when one can start. */
+/**
+ * `npm run soak -- [--actions N] [--seconds S] [--seed N] [--fuzz CASES]`: the long crash run (on a
+ * private dockerd when one can start), then the input fuzz.
+ */
 async function main(argv: string[]): Promise<void> {
   const arg = (name: string, def: number) => {
     const i = argv.indexOf(name);
@@ -517,6 +521,13 @@ async function main(argv: string[]): Promise<void> {
         `${counts.replied}, redelivered ${counts.redelivered}, re-pressed ${counts.repressed}, audit verify ` +
         `${counts.verified - counts.verifyFailures}/${counts.verified} exit 0, duplicates=${counts.duplicates}, ` +
         `lost=${counts.lost}, ${counts.seconds} s`,
+    );
+    const cases = arg('--fuzz', 100_000);
+    const hit = await fuzzInputs(cases, arg('--seed', 16));
+    const branches = Object.entries(hit).filter(([k]) => !k.startsWith('action.'));
+    log(
+      `fuzz: ${cases} cases, no failure; ${Object.keys(hit).length - branches.length} actions validated; ` +
+        branches.map(([k, n]) => `${k} ${n}`).join(', '),
     );
     process.exitCode = counts.duplicates === 0 && counts.lost === 0 && counts.verifyFailures === 0 ? 0 : 1;
   } finally {

@@ -71,3 +71,8 @@ export const compareNames = (a: string, b: string): number => (a === b ? 0 : col
 export function counted(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** A message that quotes what someone typed, kept to one line: line breaks and control characters escaped. */
+export const oneLine = (s: string): string =>
+  // eslint-disable-next-line no-control-regex
+  s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
