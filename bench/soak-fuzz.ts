@@ -40,6 +40,7 @@ const refused = (f: () => unknown): boolean => {
 const TMUX_NAMES: Readonly<Record<string, (v: string) => boolean>> = {
   target: (v) => refused(() => parseTarget(v)),
   name: (v) => !isName(v),
+  alias: (v) => !isName(v),
   session: (v) => !isName(v) && refused(() => parseTarget(v)),
 };
 
