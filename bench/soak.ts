@@ -45,6 +45,8 @@ export interface SoakOptions {
   readonly killChance: number;
   /** Faults for the first rounds, in order (a short run still meets each kind); random ones follow. */
   readonly faults?: readonly (Fault | undefined)[];
+  /** How long an anchor round probes before it kills anyway (default PROBE_MS). */
+  readonly probeMs?: number;
   /** Every n-th round is a Docker one (default 10). */
   readonly dockerEvery?: number;
   /** A container the Docker rounds stop and start, on the engine at `host`. */
@@ -268,18 +270,23 @@ export async function runSoak(o: SoakOptions): Promise<SoakCounts> {
    */
   const killInAnchorWindow = async () => {
     const db = new Database(dbFile, { readonly: true });
-    const until = performance.now() + PROBE_MS;
+    const t0 = performance.now();
+    const until = t0 + (o.probeMs ?? PROBE_MS);
+    let probes = 0;
     try {
       while (performance.now() < until) {
+        probes++;
         while (fake.pendingUpdates < FILLER) fake.sendText({ from: OP, text: '/whoami' });
         process.kill(pid(), 'SIGSTOP');
         if (tableSeq(db) > anchorSeq(anchor)) break;
         process.kill(pid(), 'SIGCONT');
-        await sleep(random() * 3);
+        // Let it run a random little while: often only a turn of this loop, sometimes a millisecond or two.
+        await (random() < 0.5 ? new Promise((r) => setImmediate(r)) : sleep(random() * 2));
       }
     } finally {
       db.close();
     }
+    log(`soak: anchor round: ${probes} probes in ${Math.round(performance.now() - t0)} ms`);
     await kill();
   };
 

@@ -39,6 +39,8 @@ it.skipIf(!hasTmux() && process.env.CI !== 'true')(
       // so that a decided approval's buttons are pressed again after a restart.
       faults: [undefined, 'anchor', 'verify', undefined, undefined, 'random'],
       dockerEvery: 3,
+      // Long enough that the probe all but surely finds the window (a long run finds it in most 10 s rounds).
+      probeMs: 60_000,
       seed: 16,
       log: (l) => lines.push(l),
       ...(docker ? { docker } : {}),
