@@ -85,6 +85,8 @@ const hostile = fc.constantFrom(
   '\u202e',
   '\u0000',
   '\n',
+  '\r',
+  '\u2028',
   '\t',
   '\ud800',
   'x'.repeat(300),
@@ -99,7 +101,8 @@ const word = fc.oneof(
 
 const count = (hit: FuzzBranches, k: string): void => void (hit[k] = (hit[k] ?? 0) + 1);
 
-const isOneLine = (s: string): boolean => !s.includes('\n') && s.length > 0 && s.length < TELEGRAM_TEXT_LIMIT;
+const isOneLine = (s: string): boolean =>
+  !/[\n\r\u0085\u2028\u2029]/.test(s) && s.length > 0 && s.length < TELEGRAM_TEXT_LIMIT;
 
 /** Every string in a value, with its path. */
 function strings(v: unknown, path: string[] = []): [string, string][] {
