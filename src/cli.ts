@@ -14,6 +14,7 @@ import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
 import { probeHealth } from './http/probe.js';
 import { ListenError } from './http/server.js';
+import { exportAudit, ExportError, readExport, verifyExport } from './store/audit-export.js';
 import { anchorOf, backupState, BackupError } from './store/backup.js';
 import { openDb, dbPath } from './store/db.js';
 import { MODULES } from './targets/modules.js';
@@ -26,10 +27,13 @@ const VERB_USAGE = {
   start: 'teleops start                          run the bot (settings from the environment or .env)',
   console: `teleops console [-c "/cmd …" [--json]] the same commands in this terminal, no Telegram needed;
                                          -c runs one and exits 0 (it ran) or 1, --json prints it as JSON`,
-  'audit verify': `teleops audit verify [--state-dir DIR] [--head SEQ:HASH]
+  'audit verify': `teleops audit verify [--state-dir DIR] [--head SEQ:HASH] [--file EXPORT [--anchor FILE]]
                                          check the audit log's hash chain, and that a head a witness
                                          saw is still in it (exit 0 intact, 1 broken, 3 keyed but
-                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage)`,
+                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage);
+                                         --file checks an export offline against the anchor`,
+  'audit export': `teleops audit export [--since SEQ] [--state-dir DIR] > audit.jsonl
+                                         the audit entries as stored, one JSON line each, with hashes`,
   'audit rekey': 'teleops audit rekey [--state-dir DIR]  put the log under AUDIT_HMAC_KEY now (a linked rekey entry)',
   doctor: `teleops doctor [--json]                check settings and reachability of everything configured
                                          (exit 0 all fine, 1 something fails; --json: one object per check)`,
@@ -39,7 +43,8 @@ const VERB_USAGE = {
 } as const;
 type Verb = keyof typeof VERB_USAGE;
 
-const AUDIT_USAGE = `Usage:\n  ${VERB_USAGE['audit verify']}\n  ${VERB_USAGE['audit rekey']}`;
+const AUDIT_VERBS = ['audit verify', 'audit export', 'audit rekey'] as const;
+const AUDIT_USAGE = `Usage:\n${AUDIT_VERBS.map((v) => `  ${VERB_USAGE[v]}`).join('\n')}`;
 
 const USAGE = `teleops ${VERSION} — an operations console that lives in Telegram
 
@@ -245,6 +250,9 @@ function auditFiles(
 }
 
 async function auditVerify(flags: Map<string, string[]>): Promise<never> {
+  const file = flags.get('--file')?.at(-1);
+  if (file !== undefined) return verifyExportFile(file, flags);
+  if (flags.has('--anchor')) usageError('audit verify', '--anchor goes with --file EXPORT');
   const a = auditArgs('audit verify', flags);
   const { stateDir, ...opts } = auditFiles('audit verify', a.stateDir);
   const db = openDb(stateDir, { readonly: true });
@@ -261,6 +269,58 @@ async function auditVerify(flags: Map<string, string[]>): Promise<never> {
   }
   process.stdout.write(`audit log BROKEN at #${r.firstBadSeq} (${r.kind}): ${r.message}\n`);
   process.exit(VERIFY_EXIT.broken);
+}
+
+/** `audit verify --file`: an export, offline, against the anchor (--anchor, else the configured one). */
+function verifyExportFile(file: string, flags: Map<string, string[]>): never {
+  if (flags.has('--head')) usageError('audit verify', '--head checks the database, not an export');
+  const dir = flags.get('--state-dir')?.at(-1);
+  const r = loadConfig(
+    dir === undefined ? process.env : { ...process.env, STATE_DIR: dir, AUDIT_ANCHOR_PATH: undefined },
+    'offline',
+  );
+  if (!r.ok) usageError('audit verify', `fix these settings:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
+  let rows;
+  try {
+    rows = readExport(file);
+  } catch (e) {
+    if (!(e instanceof ExportError)) throw e;
+    usageError('audit verify', e.message);
+  }
+  const v = verifyExport(rows, {
+    anchorPath: flags.get('--anchor')?.at(-1) ?? r.config.auditAnchorPath,
+    previousKeys: r.config.AUDIT_HMAC_KEY_PREVIOUS,
+    ...(r.config.AUDIT_HMAC_KEY ? { hmacKey: r.config.AUDIT_HMAC_KEY } : {}),
+  });
+  const part =
+    v.from === 1 ? '' : ` (a partial export: it starts at #${v.from}; links, hashes and anchor lines within it)`;
+  if (v.ok) {
+    process.stdout.write(`audit export intact: entries #${v.from}–#${v.to}${part}\n`);
+    process.exit(VERIFY_EXIT.intact);
+  }
+  if (v.unverifiable) {
+    process.stdout.write(`${v.message}\n`);
+    process.exit(VERIFY_EXIT.unverifiable);
+  }
+  process.stdout.write(`audit export BROKEN at #${v.firstBadSeq} (${v.kind}): ${v.message}${part}\n`);
+  process.exit(VERIFY_EXIT.broken);
+}
+
+/** The entries from --since on, as stored, to stdout. */
+function auditExport(flags: Map<string, string[]>): never {
+  const since = flags.get('--since')?.at(-1) ?? '1';
+  if (!/^[1-9][0-9]{0,14}$/.test(since)) usageError('audit export', '--since needs an entry number (1 or more)');
+  const { stateDir } = auditFiles('audit export', flags.get('--state-dir')?.at(-1));
+  const db = openDb(stateDir, { readonly: true });
+  try {
+    db.transaction(() => {
+      // Synchronous for files and pipes on Linux: all of it is written before the exit below.
+      for (const l of exportAudit(db, Number(since))) process.stdout.write(l);
+    })();
+  } finally {
+    db.close();
+  }
+  process.exit(0);
 }
 
 /** Brings the log under AUDIT_HMAC_KEY now (teleops also does it when it starts). */
@@ -333,7 +393,8 @@ async function health(): Promise<never> {
 const VERB_FLAGS: Record<Verb, Record<string, FlagKind>> = {
   start: {},
   console: { '-c': 'value', '--command': 'value', '--json': 'bool' },
-  'audit verify': { '--state-dir': 'value', '--head': 'value' },
+  'audit verify': { '--state-dir': 'value', '--head': 'value', '--file': 'value', '--anchor': 'value' },
+  'audit export': { '--state-dir': 'value', '--since': 'value' },
   'audit rekey': { '--state-dir': 'value' },
   doctor: { '--json': 'bool' },
   health: {},
@@ -387,6 +448,8 @@ export async function main(argv: string[], targets: readonly TargetModule[] = MO
         return auditVerify(p.flags);
       case 'audit rekey':
         return auditRekey(p.flags);
+      case 'audit export':
+        return auditExport(p.flags);
       case 'doctor':
         return process.exit(await runDoctor(process.env, process.stdout, { json: p.flags.has('--json') }));
       case 'health':

@@ -4,7 +4,7 @@ import { createRedactor } from './core/redact.js';
 import { bool, every, ids, int, list, text, url, type Setting } from './core/settings.js';
 import { MODULES } from './targets/modules.js';
 import { AI_PROVIDERS, aiSettingsProblems } from './ai/settings.js';
-import { parseDuration } from './core/text.js';
+import { oneLine, parseDuration } from './core/text.js';
 import { parseWitnessSpec, type WitnessEvery, type WitnessSpec } from './witnesses/spec.js';
 
 /**
@@ -310,7 +310,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
     }
   }
   if (!problems.some((p) => p.startsWith('AI_'))) problems.push(...aiSettingsProblems(c));
-  if (problems.length > 0) return { ok: false, problems: hideQuotedSecrets(problems, env) };
+  if (problems.length > 0) return { ok: false, problems: hideQuotedSecrets(problems, env).map(oneLine) };
 
   const overlap = c.VIEWER_USER_IDS.filter((id) => c.AUTHORIZED_USER_IDS.includes(id) || c.ADMIN_USER_IDS.includes(id));
   if (overlap.length > 0) {

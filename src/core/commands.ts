@@ -1,3 +1,5 @@
+import { truncate } from './text.js';
+
 /** A token and where it starts in the input, so a "rest of the line" argument keeps its exact text. */
 export interface Token {
   readonly value: string;
@@ -107,7 +109,7 @@ export function bindArgs(usage: string, raw: string): Record<string, unknown> {
       continue;
     }
     const a = positional[p++];
-    if (!a) throw new UsageError(`unexpected argument "${t.value}"`);
+    if (!a) throw new UsageError(`unexpected argument ${JSON.stringify(truncate(t.value, 40))}`);
     if (a.rest) {
       out[a.name] = raw.slice(t.start).trimEnd();
       break;

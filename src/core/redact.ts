@@ -264,7 +264,8 @@ function secretForms(secrets: readonly string[]): string[] {
     const hex = bytes.toString('hex');
     for (const f of [
       s,
-      encodeURIComponent(s),
+      // A lone surrogate cannot be URI-encoded (URIError); such a secret has no URI form.
+      /\p{Cs}/u.test(s) ? s : encodeURIComponent(s),
       JSON.stringify(s).slice(1, -1),
       hex,
       hex.toUpperCase(),

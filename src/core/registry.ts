@@ -1,6 +1,7 @@
 import { requiredRole, ROLE_RANK, type AnyAction, type Role } from './action.js';
 import { bindArgs, tokenize, UsageError, type CommandLine } from './commands.js';
 import { closest } from './suggest.js';
+import { oneLine } from './text.js';
 
 export interface CommandMatch {
   readonly action: AnyAction;
@@ -76,7 +77,7 @@ export class Registry {
     for (let n = Math.min(3, words.length); n >= 1; n--) {
       const k = key(words.slice(0, n));
       const off = this.offCommand.get(k);
-      if (off) return { kind: 'unknown', message: `/${k} ${this.offReason}.` };
+      if (off) return { kind: 'unknown', message: oneLine(`/${k} ${this.offReason}.`) };
       const a = this.byCommand.get(k);
       if (!a) continue;
       // "/docker frobnicate" is a mistyped verb, not the bare "/docker" alias with an argument.
@@ -89,11 +90,11 @@ export class Registry {
           : bindArgs(a.command?.usage ?? '', rawArgs);
         return { kind: 'match', match: { action: a, params } };
       } catch (e) {
-        if (e instanceof UsageError) return { kind: 'usage', message: `${e.message}. Usage: ${usageOf(a)}` };
+        if (e instanceof UsageError) return { kind: 'usage', message: `${oneLine(e.message)}. Usage: ${usageOf(a)}` };
         throw e;
       }
     }
-    return { kind: 'unknown', message: this.unknown(words) };
+    return { kind: 'unknown', message: oneLine(this.unknown(words)) };
   }
 
   /** Why `words` is not a command, with what was most likely meant. */
@@ -119,7 +120,7 @@ export class Registry {
     for (let n = Math.min(3, words.length - 1); n >= 1; n--) {
       const k = key(words.slice(0, n));
       if (this.offSuffix.get(k)?.some((s) => s.word === last))
-        return { kind: 'unknown', message: `/${k} … ${last} ${this.offReason}.` };
+        return { kind: 'unknown', message: oneLine(`/${k} … ${last} ${this.offReason}.`) };
       const hit = this.bySuffix.get(k)?.find((s) => s.word === last);
       if (!hit) continue;
       const rawArgs = skipWords(line.raw, n - 1).replace(/\s*\S+\s*$/, '');
@@ -129,7 +130,8 @@ export class Registry {
           match: { action: hit.action, params: bindArgs(hit.action.command?.usage ?? '', rawArgs) },
         };
       } catch (e) {
-        if (e instanceof UsageError) return { kind: 'usage', message: `${e.message}. Usage: ${usageOf(hit.action)}` };
+        if (e instanceof UsageError)
+          return { kind: 'usage', message: `${oneLine(e.message)}. Usage: ${usageOf(hit.action)}` };
         throw e;
       }
     }

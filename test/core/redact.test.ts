@@ -856,3 +856,8 @@ describe('lineStream: long lines are cut outside every secret', () => {
     expect(r.redact(input)).toBe(expected);
   });
 });
+
+it('takes a configured secret with a lone surrogate without throwing (found by the input fuzz: start-up crashed)', () => {
+  const secret = 'tok\ud800-abcdefghijklmnop';
+  expect(createRedactor([secret]).redact(`x ${secret} y`)).not.toContain(secret);
+});

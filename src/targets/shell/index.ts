@@ -30,7 +30,8 @@ interface Ran {
 /** Runs `command` with /bin/sh; stdout and stderr interleaved, capped, killed after the timeout. */
 export function runShell(command: string, s: ShellSettings, signal: AbortSignal): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], {
+    // "--": a command starting with "-" is the command, not an option of sh.
+    const child = spawn('/bin/sh', ['-c', '--', command], {
       cwd: s.cwd ?? homedir(),
       env: scrubbedEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],

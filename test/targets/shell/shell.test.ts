@@ -41,6 +41,13 @@ describe('/shell', () => {
     expect(t.app.registry.allowedFor('admin').find((a) => a.name === 'shell.run')?.llm).toBe(false);
   });
 
+  it('runs a command starting with "-" as a command, never as an option of sh (found by the input fuzz)', async () => {
+    t = await testApp({ SHELL_ENABLED: 'true' }, [shellModule]);
+    const out = await approveRun('-i');
+    expect(out).toMatch(/-i: not found/);
+    expect(out).not.toMatch(/Illegal option|option requires/);
+  });
+
   it('kills a command that runs too long, caps output, and keeps teleops secrets out of its environment', async () => {
     process.env.TELEGRAM_BOT_TOKEN = '123456:shell-test-secret-token-abcdefghij';
     t = await testApp({ SHELL_ENABLED: 'true', SHELL_TIMEOUT_SECONDS: '1' }, [shellModule]);
