@@ -16,20 +16,12 @@ import { bold, line, result, text, value, type Block, type Button, type Span } f
 import { counted, truncate } from '../../core/text.js';
 import { flags, objectNameSchema, scopeOf, scopeParams, scopeShape, TARGET, type KubeActionDeps } from './common.js';
 import { age, eventTime, involved, nodeProblems, nodeReady, nodeRoles, sortEvents, summarizePod } from './format.js';
-import { DESCRIBE_KINDS, isObjectName, noMore, parseKindName, type DescribeKind } from './names.js';
+import { DESCRIBE_KINDS, EVENT_KIND, isObjectName, noMore, parseKindName, type DescribeKind } from './names.js';
 import type { KubePort } from './port.js';
 import { REVISION } from './rollout.js';
 import type { Scope } from './scope.js';
 
 const RECENT_EVENTS = 5;
-const EVENT_KIND: Record<DescribeKind, string> = {
-  pod: 'Pod',
-  deployment: 'Deployment',
-  statefulset: 'StatefulSet',
-  daemonset: 'DaemonSet',
-  service: 'Service',
-  node: 'Node',
-};
 
 type Row = (string | Span)[];
 const field = (label: string, ...rest: (string | Span)[]): Block => line(bold(`${label}: `), ...rest);

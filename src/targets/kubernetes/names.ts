@@ -32,6 +32,16 @@ export const DESCRIBE_KINDS: readonly DescribeKind[] = [
   'node',
 ];
 
+/** Each kind as the API spells it in an event's `involvedObject.kind`. */
+export const EVENT_KIND: Readonly<Record<DescribeKind, string>> = {
+  pod: 'Pod',
+  deployment: 'Deployment',
+  statefulset: 'StatefulSet',
+  daemonset: 'DaemonSet',
+  service: 'Service',
+  node: 'Node',
+};
+
 const KIND_ALIASES: Readonly<Record<string, DescribeKind>> = {
   pod: 'pod',
   pods: 'pod',

@@ -32,7 +32,7 @@ import {
   summarizePod,
   type Health,
 } from './format.js';
-import { isDnsSubdomain, noMore, parseFlags, parseKindName, parseLabelSelector } from './names.js';
+import { EVENT_KIND, isDnsSubdomain, noMore, parseFlags, parseKindName, parseLabelSelector } from './names.js';
 import { CHAT_CONTEXT, CHAT_NAMESPACE } from './scope.js';
 
 const MAX_EVENTS = 20;
@@ -396,15 +396,6 @@ function eventLine(e: CoreV1Event, now: number): Block {
     value(truncate((e.message ?? '').trim(), 300)),
   );
 }
-
-const EVENT_KIND: Record<string, string> = {
-  pod: 'Pod',
-  deployment: 'Deployment',
-  statefulset: 'StatefulSet',
-  daemonset: 'DaemonSet',
-  service: 'Service',
-  node: 'Node',
-};
 
 /** "pod/web-1" → involvedObject.kind=Pod,involvedObject.name=web-1; "web-1" → by name only. */
 function objectSelector(object: string): string {
