@@ -48,13 +48,18 @@ function state(): { dir: string; log: AuditLog; db: ReturnType<typeof openDb> } 
 describe('teleops backup', () => {
   it('copies the state while another process keeps appending; the restored copy verifies and goes on', async () => {
     const s = state();
-    for (let i = 0; i < 200; i++) s.log.append(entry(i));
+    // Hundreds of pages, so that a copy taken page by page (SQLite's online backup) would be
+    // restarted by every write below and never end.
+    for (let i = 0; i < 3000; i++) s.log.append(entry(i));
     const out = tempDir();
     cleanups.push(() => out.remove());
     const file = join(out.path, 'teleops-backup.db');
     // The bot keeps writing: entries and anchor lines land while the copy is taken.
     let writing = true;
-    let written = 200;
+    let written = 3000;
+    cleanups.push(() => {
+      writing = false;
+    });
     const writer = (async () => {
       while (writing) {
         for (let i = 0; i < 20; i++) s.log.append(entry(written++));
@@ -69,8 +74,8 @@ describe('teleops backup', () => {
     );
     expect(r.code).toBe(0);
     const copied = Number(/: (\d+) audit entries/.exec(r.out)![1]);
-    expect(copied).toBeGreaterThanOrEqual(200);
-    expect(written).toBeGreaterThan(200);
+    expect(copied).toBeGreaterThanOrEqual(3000);
+    expect(written).toBeGreaterThan(3000);
     for (const f of [file, `${file}.anchor`]) expect(statSync(f).mode & 0o777).toBe(0o600);
 
     // The README's restore: stop teleops, put both files in place, drop the WAL files, verify.
@@ -92,7 +97,7 @@ describe('teleops backup', () => {
     const after = await teleops(['audit', 'verify'], { STATE_DIR: restored.path });
     expect(after.code).toBe(0);
     expect(Number(/intact: (\d+) entries/.exec(after.out)![1])).toBeGreaterThan(copied);
-  }, 120_000);
+  }, 60_000);
 
   it('keeps the proof: a row edited in the copy, or rows cut from its end, fails verification', async () => {
     const s = state();

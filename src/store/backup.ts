@@ -20,13 +20,15 @@ export class BackupError extends Error {
 export const anchorOf = (file: string): string => `${file}.anchor`;
 
 /**
- * A consistent copy of a running deployment's state that still proves its audit log: SQLite's
- * online backup copies the database while the bot keeps writing, then the anchor's lines up
- * to the copy's head are taken from the live anchor file (each commit's line follows it
- * there, so they are all written by then but perhaps the last, which a restored teleops
- * writes as after a crash). Lines for later entries are left out: an anchor ahead of its
- * table reads as truncation. Both files are created new (never overwritten) and readable by
- * their owner only; the copy is verified before this returns, and removed if it does not.
+ * A consistent copy of a running deployment's state that still proves its audit log:
+ * `VACUUM INTO` writes one read snapshot of the database while the bot keeps writing (SQLite's
+ * online backup API restarts whenever another process writes, so under a busy bot it never
+ * ends). Then the anchor's lines up to the copy's head are taken from the live anchor file
+ * (each commit's line follows it there, so they are all written by then but perhaps the last,
+ * which a restored teleops writes as after a crash). Lines for later entries are left out: an
+ * anchor ahead of its table reads as truncation. Both files are created new (never
+ * overwritten) and readable by their owner only; the copy is verified before this returns,
+ * and removed if it does not.
  */
 export async function backupState(o: BackupOptions): Promise<Extract<VerifyReport, { ok: true }>> {
   const source = dbPath(o.stateDir);
@@ -50,7 +52,7 @@ export async function backupState(o: BackupOptions): Promise<Extract<VerifyRepor
     createNew(o.file, '');
     const db = new Database(source, { readonly: true, fileMustExist: true });
     try {
-      await db.backup(o.file);
+      db.prepare('VACUUM INTO ?').run(o.file);
     } finally {
       db.close();
     }
