@@ -45,10 +45,10 @@ const APP_INPUTS = [
   'package.json',
   'package-lock.json',
   'tsconfig.json',
-  'tsconfig.build.json',
   'LICENSE',
   'bin',
   'src',
+  'deploy/bundle.mjs',
   'deploy/image',
 ];
 /** Parts of the Debian packages that nothing in the image reads. */
@@ -243,6 +243,7 @@ export async function buildImage(opts: BuildOptions = {}): Promise<Built> {
     await sh(process.execPath, [join(ROOT, 'deploy/image/stage.mjs'), join(ctx, 'staged')]);
     await copyFile(join(ROOT, 'Dockerfile'), join(ctx, 'Dockerfile'));
     await cp(join(ROOT, 'deploy/image'), join(ctx, 'deploy/image'), { recursive: true });
+    await copyFile(join(ROOT, 'deploy/bundle.mjs'), join(ctx, 'deploy/bundle.mjs'));
     log(`docker build ${image} (classic builder, BASE=BUILDER=${base})`);
     // No bridge is assumed: the build stage needs no network, the app is already staged.
     await docker([

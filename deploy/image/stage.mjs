@@ -1,5 +1,5 @@
 // Turns a checkout into the production app tree of the image: the app and its pure-JavaScript
-// dependencies bundled into dist/ (esbuild, which tsx already brings), plus the one native
+// dependencies bundled into dist/ (deploy/bundle.mjs, as `npm ci` builds it), plus the one native
 // module and what it loads at run time. Nothing an image does not run: no sources, type
 // declarations, tests, other platforms' prebuilds, or loose files of a thousand packages that
 // cost start time. Runs in the Dockerfile's build stage; `npm run image` runs it on the host
@@ -12,6 +12,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statS
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundle, NATIVE } from '../bundle.mjs';
 
 const [out, stateDir] = process.argv.slice(2).map((p) => resolve(p));
 if (!out) {
@@ -21,8 +22,6 @@ if (!out) {
 const src = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: 'inherit' });
 
-/** Native: loaded from node_modules with its own binding, never bundled. */
-const NATIVE = ['better-sqlite3'];
 /** Dependencies of the native module that only its install script runs. */
 const INSTALL_ONLY = new Set(['prebuild-install']);
 
@@ -41,28 +40,7 @@ async function stage() {
   if (!existsSync(join(src, 'node_modules'))) run('npm', ['ci', '--no-audit', '--no-fund'], src);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const esbuild = createRequire(createRequire(join(src, 'package.json')).resolve('tsx/package.json'))('esbuild');
-  await esbuild.build({
-    absWorkingDir: src,
-    entryPoints: ['src/cli.ts'],
-    outdir: join(out, 'dist'),
-    bundle: true,
-    // Chunks, so that what loads lazily (the Kubernetes client) still loads only when used.
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: NATIVE,
-    // Smaller and faster to parse; names are kept, so stack traces still read.
-    minifySyntax: true,
-    minifyWhitespace: true,
-    legalComments: 'eof',
-    // Bundled CommonJS packages call require(); ESM output has none of its own.
-    banner: {
-      js: "import { createRequire as __teleopsRequire } from 'node:module'; const require = __teleopsRequire(import.meta.url);",
-    },
-    logLevel: 'warning',
-  });
+  await bundle(src, join(out, 'dist'));
   for (const f of ['package.json', 'package-lock.json', 'LICENSE', 'bin'])
     cpSync(join(src, f), join(out, f), { recursive: true });
   for (const name of closure(NATIVE))
