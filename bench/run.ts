@@ -5,8 +5,10 @@ import { benchAudit } from './audit.js';
 import { benchColdStart } from './coldstart.js';
 import { benchDockerPrivate } from './docker.js';
 import { withDockerBot } from './docker-bot.js';
+import { benchKubernetes } from './k8s.js';
 import { benchPipeline } from './pipeline.js';
 import { printReport, type Report } from './report.js';
+import { benchSlope } from './slope.js';
 import { benchMemory, benchTelegram } from './telegram.js';
 import { benchTmux } from './tmux.js';
 import { benchTmuxBot } from './tmux-bot.js';
@@ -17,9 +19,11 @@ const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   pipeline: benchPipeline,
   telegram: benchTelegram,
   memory: (r) => benchMemory(r),
+  slope: benchSlope,
   tmux: benchTmux,
   'tmux-bot': benchTmuxBot,
   docker: (r) => withDockerBot(r, (bot) => benchDockerPrivate(r, bot)),
+  k8s: benchKubernetes,
 };
 
 const wanted = process.argv.slice(2);

@@ -149,7 +149,7 @@ async function collectGarbage(output: string): Promise<void> {
   if (code !== 0) throw new Error('the inspector did not answer HeapProfiler.collectGarbage');
 }
 
-function rssMb(pid: number): number {
+export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(join('/proc', String(pid), 'status'), 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }

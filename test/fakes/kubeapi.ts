@@ -15,6 +15,7 @@ import { seedProd, seedStaging } from './kubeapi/seed.js';
 import { ADMIN, FakeKubeApi, VIEWER, type Identity } from './kubeapi/server.js';
 
 export { ClusterState } from './kubeapi/cluster.js';
+export { seedScale } from './kubeapi/seed.js';
 export { REVISION, templateHash } from './kubeapi/controllers.js';
 export {
   ADMIN,

@@ -192,3 +192,10 @@ export function seedStaging(c: ClusterState): void {
   );
   c.progress();
 }
+
+/** A namespace holding one deployment of `replicas` running pods (for the list benchmark). */
+export function seedScale(c: ClusterState, ns: string, replicas: number): void {
+  add(c, 'namespaces', ns, undefined, { spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+  deployment(c, ns, 'fleet', replicas, template('fleet', [{ name: 'app', image: 'ghcr.io/acme/fleet:1.0' }]));
+  c.progress();
+}

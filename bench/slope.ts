@@ -1,0 +1,81 @@
+import { loadavg } from 'node:os';
+import { FakeBotApi } from '../test/fakes/botapi.js';
+import { tempDir } from '../test/support/app.js';
+import { startBot } from './bot.js';
+import type { Report } from './report.js';
+import { rssMb } from './telegram.js';
+
+const OP = 4343;
+/** What an operator types in a working day, Docker aside (this bench runs without a dockerd). */
+const MIX = ['/whoami', '/status', '/help', '/audit', '/tmux ls', '/audit verify', 'hello', '/nonsense'];
+const PER_SECOND = 10;
+const SAMPLE_MS = 15_000;
+const WARM_UP_MS = 60_000;
+
+/** Least-squares slope of ys over xs. */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return num / den;
+}
+
+/**
+ * The bot's RSS over a loop of mixed commands (SLOPE_MINUTES, default 10, after a minute of
+ * warm-up), sampled every 15 s: its slope in MB per minute should be about 0 — memory that
+ * grows with work done is a leak whatever the level. The RSS when the loop starts is the
+ * baseline.
+ */
+export async function benchSlope(report: Report): Promise<void> {
+  const minutes = Number(process.env.SLOPE_MINUTES ?? 10);
+  const fake = new FakeBotApi();
+  await fake.start();
+  fake.createUser({ id: OP });
+  const dir = tempDir('teleops-bench-slope-');
+  const proc = await startBot(fake, dir.path, [OP], {
+    DOCKER_ENABLED: 'false',
+    TMUX_SOCKET: `${dir.path}/tmux.sock`,
+    RATE_LIMIT_PER_MINUTE: '100000',
+    TELEGRAM_GLOBAL_PER_SECOND: '0',
+    TELEGRAM_PRIVATE_PER_SECOND: '0',
+  });
+  const pid = proc.child.pid!;
+  let sent = 0;
+  const typing = setInterval(() => fake.sendText({ from: OP, text: MIX[sent++ % MIX.length]! }), 1000 / PER_SECOND);
+  const at: number[] = [];
+  const rss: number[] = [];
+  try {
+    await new Promise((r) => setTimeout(r, WARM_UP_MS));
+    const t0 = performance.now();
+    while (performance.now() - t0 < minutes * 60_000) {
+      at.push((performance.now() - t0) / 60_000);
+      rss.push(rssMb(pid));
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+    }
+  } finally {
+    clearInterval(typing);
+    await proc.stop();
+    await fake.stop();
+    dir.remove();
+  }
+  const answered = fake.messages(OP).length;
+  report('memory loop: RSS as the loop starts (after 1 min of it)', rss[0]!, 'MB', 'baseline');
+  report(
+    `memory loop: RSS after ${minutes} min more`,
+    rss.at(-1)!,
+    'MB',
+    `${sent} commands sent, ${answered} answered`,
+  );
+  report(
+    'memory loop: RSS slope',
+    slope(at, rss),
+    'MB/min',
+    `goal ≤ 0.2; least squares over ${rss.length} samples; load ${loadavg()[0]!.toFixed(2)}`,
+  );
+}
