@@ -13,6 +13,8 @@ const OP = 4242;
 const ANSWER_TIMEOUT_MS = 60_000;
 const RSS_SAMPLE_MS = 2;
 const FLOOR_ROUNDS = 20;
+const WORK_WHOAMI = 100;
+const IDLE_AFTER_WORK_MS = 60_000;
 
 /**
  * Each round trip resolves with the bot's span of it (ms): from the fake Bot API handing the
@@ -156,6 +158,17 @@ export async function withDockerBot(report: Report, fn: (bot: DockerBot) => Prom
         'median; the fake Bot API included',
       );
       report("/whoami, the bot's span", percentile(sortNumbers(spans), 50), 'ms', 'median; the transport floor');
+      // Issue 20's working session, and more: the rounds above, 100 /whoami, then a minute idle.
+      const before = fake.messages(OP).length;
+      for (let i = 0; i < WORK_WHOAMI; i++) ask('/whoami');
+      await fake.waitFor(() => fake.messages(OP).length >= before + WORK_WHOAMI, ANSWER_TIMEOUT_MS, 'the replies');
+      await new Promise((r) => setTimeout(r, IDLE_AFTER_WORK_MS));
+      report(
+        'docker bot: RSS after the work above, 100 /whoami and 60 s idle',
+        rssBytes(proc.child.pid!) / 1048576,
+        'MB',
+        'goal ≤ 100; /docker ps over 100 containers and logs included',
+      );
     }
     if (!Number.isNaN(rss.idle)) {
       report('/docker logs via the bot: teleops RSS before the first', rss.idle / 1048576, 'MB', 'baseline');

@@ -17,10 +17,12 @@ import {
   type RequestContext,
   type ResponseContext,
   type V1Deployment,
+  type V1ListMeta,
   type V1Pod,
   type V1PodTemplateSpec,
   type V1Scale,
 } from '@kubernetes/client-node';
+import { readBody } from '../../core/body.js';
 import { withDeadline } from '../../core/deadline.js';
 import { KubeApiError, toKubeError, type Op } from './errors.js';
 import type {
@@ -39,11 +41,13 @@ import type {
   Workload,
   WorkloadKind,
 } from './port.js';
-import { RESOURCES, WORKLOAD_PLURAL, type Apis, type Cfg, type ListQuery, type Resource } from './resources.js';
+import { collectionPath, RESOURCES, WORKLOAD_PLURAL, type Apis, type Cfg, type Resource } from './resources.js';
 import { limitBytes, openStream, readWatch } from './streams.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+/** A list larger than this is refused, not read: tens of thousands of objects. */
+const LIST_BODY_LIMIT = 64 * 1024 * 1024;
 
 /** Sets the abort signal (and extra headers, e.g. a patch's content type) on one request. */
 function requestOptions(signal: AbortSignal, headers: Readonly<Record<string, string>>): Cfg {
@@ -100,6 +104,11 @@ class ClientKubePort implements KubePort {
     return v.gitVersion;
   }
 
+  /**
+   * A list over plain HTTP, parsed with JSON.parse: the generated client's model classes cost
+   * more than the API's own answer on a list of hundreds (timestamps stay strings, as in
+   * watches). Bounded in bytes and, body included, in time.
+   */
   async list<K extends ObjectKind>(
     kind: K,
     namespace: string | undefined,
@@ -107,12 +116,28 @@ class ClientKubePort implements KubePort {
   ): Promise<Listed<KubeObjects[K]>> {
     const r = RESOURCES[kind] as Resource<K>;
     const ns = r.namespaced ? namespace : undefined;
-    const q: ListQuery = {};
-    if (o.labelSelector) q.labelSelector = o.labelSelector;
-    if (o.fieldSelector) q.fieldSelector = o.fieldSelector;
-    const op = { verb: 'list', resource: r.plural, ...(ns ? { namespace: ns } : {}) };
-    const res = await this.call(op, o, {}, (c) => r.list(this.apis, ns, q, c));
-    return { items: res.items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+    const q = new URLSearchParams();
+    if (o.labelSelector) q.set('labelSelector', o.labelSelector);
+    if (o.fieldSelector) q.set('fieldSelector', o.fieldSelector);
+    const op: Op = { context: this.context, verb: 'list', resource: r.plural, ...(ns ? { namespace: ns } : {}) };
+    const read = async (signal: AbortSignal) => {
+      const res = await openStream(this.kc, collectionPath(r, ns), q, op, this.timeoutMs, signal);
+      const body = await readBody(res, LIST_BODY_LIMIT);
+      if (body.truncated)
+        throw new KubeApiError('other', `the ${r.plural} list is over ${LIST_BODY_LIMIT >> 20} MB: narrow it`);
+      try {
+        return JSON.parse(body.bytes.toString('utf8')) as { items?: KubeObjects[K][]; metadata?: V1ListMeta };
+      } catch {
+        throw new KubeApiError('other', `the ${r.plural} list from context ${this.context} is not JSON`);
+      }
+    };
+    let list: Awaited<ReturnType<typeof read>>;
+    try {
+      list = await withDeadline(`Kubernetes list ${r.plural}`, this.timeoutMs, read, o.signal);
+    } catch (e) {
+      throw toKubeError(e, op);
+    }
+    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 
   async read<K extends ObjectKind>(
@@ -232,7 +257,7 @@ class ClientKubePort implements KubePort {
     q.set('timeoutSeconds', String(o.timeoutSeconds));
     if (o.resourceVersion) q.set('resourceVersion', o.resourceVersion);
     if (o.fieldSelector) q.set('fieldSelector', o.fieldSelector);
-    const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/${r.plural}` : `/api/v1/${r.plural}`;
+    const path = collectionPath(r, ns);
     let res: IncomingMessage;
     try {
       res = await openStream(this.kc, path, q, op, this.timeoutMs, o.signal);

@@ -61,8 +61,8 @@ export interface LogOptions extends CallOptions {
 
 export type WatchKind = 'pod' | 'event' | 'node';
 /**
- * One line of a watch stream. Objects are the raw JSON: timestamps are strings here,
- * unlike in list/read results (where the client library turns them into Dates).
+ * One line of a watch stream. Objects are the raw JSON: timestamps are strings here, as in
+ * lists, unlike in reads (where the client library turns them into Dates).
  */
 export interface WatchEvent {
   readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
