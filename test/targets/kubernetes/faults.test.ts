@@ -12,15 +12,30 @@ import { EXTRA_CONTEXTS, failure, run, startEnv, target, text, type Env } from '
 let env: Env;
 /** Reads every request and never answers it. */
 let silent: Server;
+/** Answers 200 with a body that is not JSON, or one cut off before its end. */
+let garbled: Server;
+const listen = async (s: Server): Promise<string> => {
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+};
 beforeAll(async () => {
   silent = createServer(() => undefined);
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-  env = await startEnv([...EXTRA_CONTEXTS, { name: 'slow', cluster: url, token: 'x', namespace: 'default' }]);
+  garbled = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
+    if (req.url?.includes('/pods')) res.end('<html>proxy error</html>'.padEnd(4096));
+    else res.end('{"items": [');
+  });
+  env = await startEnv([
+    ...EXTRA_CONTEXTS,
+    { name: 'slow', cluster: await listen(silent), token: 'x', namespace: 'default' },
+    { name: 'garbled', cluster: await listen(garbled), token: 'x', namespace: 'default' },
+  ]);
 });
 afterAll(async () => {
-  silent.closeAllConnections();
-  await new Promise((r) => silent.close(r));
+  for (const s of [silent, garbled]) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
   await env.close();
 });
 
@@ -55,5 +70,15 @@ describe('a 5xx storm at the Kubernetes API', () => {
     expect(message).not.toContain('\n');
     expect(message).toMatch(/slow/);
     console.log(`kubernetes API that never answers: ${JSON.stringify(message)}`);
+  });
+
+  it('a list that is not JSON, or cut off before its end, answers one line naming it', async () => {
+    const notJson = await failure(target(env), '/pods -c garbled');
+    expect(notJson).toBe('the pods list from context garbled is not JSON');
+    const cut = await failure(target(env), '/k8s deploy -c garbled');
+    expect(cut).not.toContain('\n');
+    expect(cut).toMatch(/garbled/);
+    expect(cut).not.toMatch(/\bat \S+:\d+/);
+    console.log(`kubernetes list cut off: ${JSON.stringify(cut)}`);
   });
 });
