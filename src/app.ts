@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { AlertRouter } from './core/alert-router.js';
 import { AuditKeyError, AuditLog } from './core/audit.js';
 import { AuditMonitor } from './core/audit-monitor.js';
@@ -48,15 +46,33 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const VERSION: string = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string })
   .version;
 
-/** The git commit of the checkout, when there is one (TELEOPS_COMMIT wins, for images). */
-export async function gitCommit(): Promise<string | undefined> {
+/**
+ * The git commit of the checkout, when there is one (TELEOPS_COMMIT wins, for images): read
+ * from .git's files rather than by running git, which would cost a process at every start.
+ */
+export function gitCommit(root = ROOT): string | undefined {
   if (process.env.TELEOPS_COMMIT) return process.env.TELEOPS_COMMIT;
-  try {
-    const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd: ROOT, timeout: 2000 });
-    return stdout.trim() || undefined;
-  } catch {
-    return undefined;
-  }
+  const read = (path: string): string | undefined => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const dotGit = join(root, '.git');
+  // A worktree's .git is a file naming its git directory, whose refs live in the common one.
+  const gitdir = /^gitdir: (.+)$/.exec(read(dotGit) ?? '')?.[1];
+  const dir = gitdir === undefined ? dotGit : resolve(root, gitdir);
+  const common = resolve(dir, read(join(dir, 'commondir')) ?? '.');
+  const head = read(join(dir, 'HEAD'));
+  const ref = /^ref: (\S+)$/.exec(head ?? '')?.[1];
+  const packed = (name: string): string | undefined =>
+    (read(join(common, 'packed-refs')) ?? '')
+      .split('\n')
+      .find((l) => l.endsWith(` ${name}`))
+      ?.slice(0, 40);
+  const sha = ref === undefined ? head : (read(join(dir, ref)) ?? read(join(common, ref)) ?? packed(ref));
+  return sha !== undefined && /^[0-9a-f]{40}$/.test(sha) ? sha : undefined;
 }
 
 export interface App {
@@ -125,7 +141,7 @@ export async function createApp(
   const chatState = new ChatStateRepo(db);
   const global = chatState.forChat(0);
   const startedAt = Date.now();
-  const commit = await gitCommit();
+  const commit = gitCommit();
   // Built-ins describe the registry they are part of (help) and call the dispatcher (cancel).
   const late: { registry?: Registry; dispatcher?: Dispatcher; agent?: Agent } = {};
 
