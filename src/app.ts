@@ -24,6 +24,7 @@ import type { Config } from './config.js';
 import { ApprovalRepo } from './store/approvals.js';
 import { ButtonRepo } from './store/buttons.js';
 import { ChatStateRepo } from './store/chat-state.js';
+import { checkpointInBackground } from './store/checkpoints.js';
 import { openDb, type Db } from './store/db.js';
 import { ProcessedUpdates } from './store/updates.js';
 import { startHttp } from './http/server.js';
@@ -183,6 +184,7 @@ export async function createApp(
       throw new SetupError(e instanceof Error ? e.message : String(e));
     }
   }
+  const stopCheckpoints = checkpointInBackground(db);
   // The LLM, when one is configured (a test hands in its own model). The AI SDK (about a third of
   // the modules a start loads) is imported only then.
   const wanted = resolveAi(config);
@@ -357,6 +359,7 @@ export async function createApp(
       await Promise.allSettled(plugged.map((t) => t.stop?.()));
       await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
       audit.close();
+      await stopCheckpoints();
       db.close();
     },
   };
