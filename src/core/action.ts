@@ -51,6 +51,11 @@ export interface CommandSpec {
   /** Whole alternative spellings, e.g. [['ps']] for /ps. */
   readonly aliases?: readonly (readonly string[])[];
   /**
+   * A spelling that means this action only when nothing follows it, where the same words with
+   * arguments are another action: ['agent'] for /agent ls, while "/agent <name> <prompt…>" prompts.
+   */
+  readonly bare?: readonly string[];
+  /**
    * Another action's spelling with a closing word that means this one, e.g.
    * `{ path: ['docker', 'logs'], word: 'summarize' }`: "/docker logs api 200 summarize".
    */

@@ -6,14 +6,13 @@
  */
 import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
-import { bindArgs, tokenizeSpans, UsageError } from '../../core/commands.js';
+import { tokenizeSpans } from '../../core/commands.js';
 import { line, result, say, value } from '../../core/result.js';
 import { endedCard, listResult, statusCard } from './cards.js';
-import { VERBS, type AgentSessions } from './sessions.js';
+import type { AgentSessions } from './sessions.js';
 import { AGENT_KINDS, type TranscriptKind } from './store.js';
 
 export const PROMPT_MAX = 8000;
-const PROMPT_USAGE = '<name> <prompt...>';
 
 const nameParam = z.string().min(1).max(32).describe('the agent session name');
 const promptParam = z.string().min(1).max(PROMPT_MAX);
@@ -77,14 +76,8 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     minRole: 'admin',
     llm: false,
     params: z.object({ name: nameParam, prompt: promptParam.optional(), text: promptParam.optional() }),
-    command: {
-      path: ['agent'],
-      usage: PROMPT_USAGE,
-      parse: (tokens, raw) => {
-        if (tokens.length === 0) throw new UsageError(`/agent needs a session name, or one of: ${VERBS.join(', ')}`);
-        return bindArgs(PROMPT_USAGE, raw);
-      },
-    },
+    // A bare /agent is the list (agent.ls).
+    command: { path: ['agent'], usage: '<name> <prompt...>' },
     subject: (p) => `agent session ${p.name}`,
     async run(ctx, p) {
       const text = p.prompt ?? p.text;
@@ -100,9 +93,22 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     risk: 'read',
     minRole: 'operator',
     params: z.object({}),
-    command: { path: ['agent', 'ls'], aliases: [['agents']] },
+    command: { path: ['agent', 'ls'], aliases: [['agents']], bare: ['agent'] },
     async run() {
       return listResult(sessions.list());
+    },
+  });
+
+  const show = defineAction({
+    name: 'agent.show',
+    summary: "Show an agent session's live card: state, the answer so far, the tool it is on",
+    target: 'agents',
+    risk: 'read',
+    minRole: 'operator',
+    params: z.object({ name: nameParam }),
+    command: { path: ['agent', 'show'], usage: '<name>' },
+    async run(_ctx, p) {
+      return statusCard(sessions.get(p.name), d.redact);
     },
   });
 
@@ -162,7 +168,7 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     },
   });
 
-  return [create, prompt, ls, log, stop, end];
+  return [create, prompt, ls, show, log, stop, end];
 }
 
 const LABEL: Readonly<Record<TranscriptKind, string>> = {

@@ -23,7 +23,7 @@ import {
 /** Letters, digits, `_`, `-`; not starting with `-`; short enough for a button and a topic. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,31}$/;
 /** `/agent <name> …` must not shadow a verb. */
-export const VERBS = ['new', 'ls', 'log', 'stop', 'end'] as const;
+export const VERBS = ['new', 'ls', 'show', 'log', 'stop', 'end'] as const;
 export const NAME_RULE = 'letters, digits, _ and -, at most 32 characters, not starting with -';
 /** Streamed answer kept for the card (its end) and for the transcript (its start, up to this). */
 const TAIL_CHARS = 4000;
