@@ -3,7 +3,7 @@
  * Agent SDK and the fake `claude` CLI (AGENT_CLAUDE_PATH), which records what it received.
  * Every tool call that is not auto-allowed is an approval card in the session's chat.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -97,6 +97,15 @@ const card = (n: number): Promise<StoredMessage> =>
 
 /** What a message said when it was sent. */
 const firstText = (m: StoredMessage): string => m.history[0]?.text ?? m.text ?? '';
+
+/** The callback data of a message's button whose label matches. */
+const button = (m: StoredMessage, label: RegExp): string => {
+  const b = (m.reply_markup?.inline_keyboard ?? []).flat().find((x) => label.test(x.text));
+  if (!b || !('callback_data' in b) || !b.callback_data) throw new Error(`no button ${label} on ${m.message_id}`);
+  return b.callback_data;
+};
+
+const script = (s: unknown) => writeFileSync(join(dir.path, 'script.json'), JSON.stringify(s));
 
 const say = (from: number, text: string) => fake.sendText({ from, chat: GROUP, text });
 const press = (from: number, m: StoredMessage, yn: 'y' | 'n') =>
@@ -223,5 +232,108 @@ describe('agent sessions from the chat', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('lists sessions as buttons, refuses directories that escape AGENT_ROOTS, stops a turn, and refuses over budget', async () => {
+    symlinkSync(join(dir.path, 'outside'), join(root, 'escape'));
+    script({
+      sessionId: 'sess-stop',
+      turns: [
+        { steps: [{ text: 'Thinking hard…\n' }, { wait: 'interrupt' }] },
+        { cost: 0.5, steps: [{ text: 'Done for real.\n' }] },
+      ],
+    });
+    await start({ AGENT_DAILY_BUDGET_USD: '0.25' });
+
+    // No sessions: one line on how to start one, no buttons.
+    say(OP, '/agent');
+    const none = await fake.waitForMessage({ chat: GROUP, match: /No agent sessions/, timeoutMs: WAIT });
+    expect(none.text).toBe('No agent sessions. /agent new <claude|codex> <name> [dir] [prompt…] starts one.');
+    expect(none.reply_markup?.inline_keyboard ?? []).toEqual([]);
+
+    // Outside AGENT_ROOTS, and a link inside a root that leads out of it: one line each, nothing runs.
+    say(ADMIN, `/agent new claude stray ${join(dir.path, 'outside')} hi`);
+    const outside = await fake.waitForMessage({ chat: GROUP, match: /outside AGENT_ROOTS/, timeoutMs: WAIT });
+    say(ADMIN, `/agent new claude sneaky ${join(root, 'escape')} hi`);
+    const escaped = await fake.waitForMessage({
+      chat: GROUP,
+      match: /outside AGENT_ROOTS/,
+      after: outside.message_id,
+      timeoutMs: WAIT,
+    });
+    for (const m of [outside, escaped]) expect(m.text).not.toContain('\n');
+    expect(events()).toEqual([]);
+
+    say(ADMIN, `/agent new claude build ${join(root, 'proj')} think`);
+    const live = await fake.waitFor(
+      () => fake.messages(GROUP).find((m) => m.text?.includes('Thinking hard…')),
+      WAIT,
+      'the live card streaming',
+    );
+
+    // Bare /agent: one button per session; pressing it brings up the session's card.
+    say(OP, '/agent');
+    const list = await fake.waitForMessage({ chat: GROUP, match: /1 agent session/, timeoutMs: WAIT });
+    expect((list.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.text)).toEqual(['🟢 build']);
+    fake.pressButton({ from: OP, chat: GROUP, messageId: list.message_id, data: button(list, /build/) });
+    await fake.waitForMessage({ chat: GROUP, match: /Updated the card of 🟢 build/, timeoutMs: WAIT });
+
+    // Stop on the card interrupts the turn; the session stays.
+    fake.pressButton({ from: ADMIN, chat: GROUP, messageId: live.message_id, data: button(live, /Stop/) });
+    await fake.waitFor(() => events().some((e) => e.event === 'interrupted'), WAIT, 'the interrupt');
+    await fake.waitFor(() => fake.message(GROUP, live.message_id)?.text?.startsWith('⏸ build'), WAIT, 'paused card');
+    say(ADMIN, '/agent stop build');
+    await fake.waitForMessage({ chat: GROUP, match: /build is not working on anything\./, timeoutMs: WAIT });
+
+    // A turn that costs more than the day's budget runs; the next one is refused with the figure.
+    say(ADMIN, '/agent build go on');
+    await fake.waitFor(() => fake.message(GROUP, live.message_id)?.text?.includes('Done for real.'), WAIT, 'turn 2');
+    await fake.waitFor(() => fake.message(GROUP, live.message_id)?.text?.startsWith('✅ build'), WAIT, 'turn 2 done');
+    say(ADMIN, '/agent build once more');
+    const broke = await fake.waitForMessage({ chat: GROUP, match: /daily budget/, timeoutMs: WAIT });
+    expect(broke.text).toContain('$0.50 of $0.25 today (AGENT_DAILY_BUDGET_USD)');
+    expect(broke.text).not.toContain('\n');
+    expect(events().filter((e) => e.event === 'prompt')).toEqual([
+      { event: 'prompt', text: 'think', resume: null },
+      { event: 'prompt', text: 'go on', resume: 'sess-stop' },
+    ]);
+  });
+
+  it('asks for Codex commands and file changes on the same cards: accept, decline, one decision per double tap', async () => {
+    script({
+      threadId: 'thread-e2e',
+      turns: [
+        {
+          steps: [
+            { text: 'Running the build.\n' },
+            { command: 'make build' },
+            { file: 'notes.md', diff: '+hello' },
+            { text: 'Finished.\n' },
+          ],
+        },
+      ],
+    });
+    await start({ AGENT_CODEX_PATH: join(FAKES, 'codex'), OPENAI_API_KEY: 'sk-e2e-openai-key-0123456789abcdef' });
+    say(ADMIN, `/agent new codex cx ${join(root, 'proj')} build it`);
+    const first = await card(0);
+    expect(firstText(first)).toContain('Agent cx asks to use command:');
+    expect(firstText(first)).toContain('make build');
+
+    const refused = await answered(press(OP, first, 'y'));
+    expect(refused).toMatchObject({ text: 'Only a user with the admin role can decide this.', show_alert: true });
+    await Promise.all([press(ADMIN, first, 'y'), press(ADMIN, first, 'y')].map(answered));
+    await fake.waitFor(() => decisions().length === 1, WAIT, 'the accept');
+    expect(decisions()[0]).toMatchObject({ tool: 'command', decision: 'accept' });
+
+    const second = await card(1);
+    expect(firstText(second)).toContain('Agent cx asks to use fileChange:');
+    expect(firstText(second)).toContain('file: notes.md (add)');
+    press(ADMIN, second, 'n');
+    await fake.waitFor(() => decisions().length === 2, WAIT, 'the decline');
+    expect(decisions()[1]).toMatchObject({ tool: 'fileChange', decision: 'decline' });
+    const done = (m: StoredMessage) => m.text?.startsWith('✅ cx') && m.text.includes('Finished.');
+    await fake.waitFor(() => fake.messages(GROUP).find(done), WAIT, 'the turn done');
+    expect(decisions()).toHaveLength(2);
+    expect(events().find((e) => e.event === 'prompt')).toMatchObject({ text: 'build it', resume: null });
   });
 });
