@@ -15,6 +15,7 @@ import { freePort, runTeleops, type Proc } from '../support/process.js';
 const ADMIN = 20;
 const OP = 10;
 const GROUP = -1001234;
+const FORUM = -1005678;
 const FAKES = join(import.meta.dirname, '../fakes/agents');
 const ANTHROPIC_KEY = 'sk-ant-e2e-anthropic-key-0123456789abcdef';
 const WAIT = 30_000;
@@ -33,6 +34,7 @@ beforeEach(async () => {
   fake.createUser({ id: ADMIN, username: 'ada' });
   fake.createUser({ id: OP, username: 'ops' });
   fake.createChat({ id: GROUP, type: 'supergroup', title: 'ops' });
+  fake.createChat({ id: FORUM, type: 'supergroup', title: 'agents', isForum: true });
   dir = tempDir('teleops-e2e-agents-');
   root = join(dir.path, 'root');
   mkdirSync(join(root, 'proj'), { recursive: true });
@@ -54,7 +56,7 @@ async function start(env: Record<string, string> = {}): Promise<void> {
     TELEGRAM_API_ROOT: fake.apiRoot,
     AUTHORIZED_USER_IDS: String(OP),
     ADMIN_USER_IDS: String(ADMIN),
-    AUTHORIZED_CHAT_IDS: String(GROUP),
+    AUTHORIZED_CHAT_IDS: `${GROUP},${FORUM}`,
     STATE_DIR: join(dir.path, 'state'),
     HTTP_PORT: String(await freePort()),
     DOCKER_ENABLED: 'false',
@@ -84,7 +86,7 @@ const events = (): Record<string, unknown>[] =>
 const decisions = () => events().filter((e) => e.event === 'decision');
 
 /** The callback data of a card's Approve (y) or Deny (n) button. */
-const approval = (m: StoredMessage, yn: 'y' | 'n'): string => {
+const approvalData = (m: StoredMessage, yn: 'y' | 'n'): string => {
   const all = (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => ('callback_data' in b ? b.callback_data : ''));
   const data = all.find((d) => d?.startsWith('a:') && d.endsWith(`:${yn}`));
   if (!data) throw new Error(`no ${yn} button on message ${m.message_id}`);
@@ -109,7 +111,7 @@ const script = (s: unknown) => writeFileSync(join(dir.path, 'script.json'), JSON
 
 const say = (from: number, text: string) => fake.sendText({ from, chat: GROUP, text });
 const press = (from: number, m: StoredMessage, yn: 'y' | 'n') =>
-  fake.pressButton({ from, chat: GROUP, messageId: m.message_id, data: approval(m, yn) });
+  fake.pressButton({ from, chat: GROUP, messageId: m.message_id, data: approvalData(m, yn) });
 const answered = (id: string) =>
   fake.waitFor(() => fake.callbackAnswers.find((a) => a.callback_query_id === id), WAIT, 'the answer');
 
@@ -335,5 +337,61 @@ describe('agent sessions from the chat', () => {
     await fake.waitFor(() => fake.messages(GROUP).find(done), WAIT, 'the turn done');
     expect(decisions()).toHaveLength(2);
     expect(events().find((e) => e.event === 'prompt')).toMatchObject({ text: 'build it', resume: null });
+  });
+
+  it('gives a session its own forum topic: text there is the next prompt, a reply to its card too; closed when ended', async () => {
+    script({
+      sessionId: 'sess-topic',
+      turns: [{ steps: [{ text: 'First answer.\n' }] }, { steps: [{ text: 'Second answer.\n' }] }],
+    });
+    await start();
+    fake.sendText({ from: ADMIN, chat: FORUM, text: '/agents topics on' });
+    await fake.waitForMessage({ chat: FORUM, match: /Topics are on/, timeoutMs: WAIT });
+    fake.sendText({ from: ADMIN, chat: FORUM, text: `/agent new claude build ${join(root, 'proj')}` });
+    await fake.waitForMessage({ chat: FORUM, match: /The card of ⚪ build is in its own topic\./, timeoutMs: WAIT });
+    const topic = fake.topics(FORUM).find((t) => t.name === '⚪ build')!;
+    expect(topic).toBeDefined();
+    const card = fake
+      .messages(FORUM)
+      .find((m) => m.message_thread_id === topic.message_thread_id && m.text?.startsWith('⚪ build'))!;
+    expect(card).toBeDefined();
+
+    // Plain text in the session's topic is its next prompt; the topic is renamed as the state changes.
+    fake.sendText({ from: ADMIN, chat: FORUM, threadId: topic.message_thread_id, text: 'say hello' });
+    await fake.waitFor(() => fake.message(FORUM, card.message_id)?.text?.includes('First answer.'), WAIT, 'turn 1');
+    await fake.waitFor(() => fake.topics(FORUM).find((t) => t.name === '✅ build'), WAIT, 'the topic renamed');
+
+    // So is a reply to the card.
+    fake.sendText({
+      from: ADMIN,
+      chat: FORUM,
+      threadId: topic.message_thread_id,
+      replyTo: card.message_id,
+      text: 'and again',
+    });
+    await fake.waitFor(() => fake.message(FORUM, card.message_id)?.text?.includes('Second answer.'), WAIT, 'turn 2');
+    expect(events().filter((e) => e.event === 'prompt')).toEqual([
+      { event: 'prompt', text: 'say hello', resume: null },
+      { event: 'prompt', text: 'and again', resume: 'sess-topic' },
+    ]);
+
+    // An operator's text in the topic is refused like their /agent build: admins only.
+    fake.sendText({ from: OP, chat: FORUM, threadId: topic.message_thread_id, text: 'rm -rf it' });
+    await fake.waitForMessage({ chat: FORUM, threadId: topic.message_thread_id, match: /admin/, timeoutMs: WAIT });
+    expect(events().filter((e) => e.event === 'prompt')).toHaveLength(2);
+
+    fake.sendText({ from: ADMIN, chat: FORUM, threadId: topic.message_thread_id, text: '/agent end build' });
+    const approval = await fake.waitForMessage({
+      chat: FORUM,
+      threadId: topic.message_thread_id,
+      match: /Approval needed/,
+      timeoutMs: WAIT,
+    });
+    fake.pressButton({ from: ADMIN, chat: FORUM, messageId: approval.message_id, data: approvalData(approval, 'y') });
+    await fake.waitFor(
+      () => fake.topics(FORUM).find((t) => t.message_thread_id === topic.message_thread_id && t.closed),
+      WAIT,
+      'the topic closed',
+    );
   });
 });
