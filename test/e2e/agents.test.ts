@@ -3,7 +3,7 @@
  * Agent SDK and the fake `claude` CLI (AGENT_CLAUDE_PATH), which records what it received.
  * Every tool call that is not auto-allowed is an approval card in the session's chat.
  */
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -393,5 +393,79 @@ describe('agent sessions from the chat', () => {
       WAIT,
       'the topic closed',
     );
+  });
+
+  it('takes photos and files for a session: saved in its inbox, named in the prompt, pictures as image blocks', async () => {
+    script({ sessionId: 'sess-files', turns: [{ steps: [{ text: 'Seen.\n' }] }, { steps: [{ text: 'Read.\n' }] }] });
+    await start();
+    const proj = join(root, 'proj');
+    const inbox = join(proj, '.teleops-inbox');
+    say(ADMIN, `/agent new claude build ${proj}`);
+    const live = await fake.waitFor(
+      () => fake.messages(GROUP).find((m) => m.text?.startsWith('⚪ build')),
+      WAIT,
+      'the session card',
+    );
+
+    // Not a reply, no command: one line on where files go, nothing fetched.
+    fake.sendFile({ from: ADMIN, chat: GROUP, photo: Buffer.from('stray') });
+    await fake.waitForMessage({ chat: GROUP, match: /A photo or file goes to what takes one/, timeoutMs: WAIT });
+    // An operator may not prompt a session, with a file or without: nothing is fetched or saved.
+    fake.sendFile({ from: OP, chat: GROUP, replyTo: live.message_id, photo: Buffer.from('nope') });
+    await fake.waitForMessage({ chat: GROUP, match: /agent\.prompt needs the admin role/, timeoutMs: WAIT });
+    expect(fake.calls.filter((c) => c.method === 'getFile')).toEqual([]);
+    expect(existsSync(inbox)).toBe(false);
+
+    // A photo as a reply to the card: saved, named in the prompt, and sent to Claude as an image.
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('a tiny fake jpeg')]);
+    fake.sendFile({ from: ADMIN, chat: GROUP, replyTo: live.message_id, photo: jpeg, caption: 'what is this?' });
+    await fake.waitFor(() => events().some((e) => e.event === 'image'), WAIT, 'the image block');
+    expect(events().find((e) => e.event === 'image')).toEqual({
+      event: 'image',
+      media_type: 'image/jpeg',
+      size: jpeg.length,
+      head: 'ffd8ffe0',
+    });
+    const [photoName] = readdirSync(inbox);
+    expect(photoName).toMatch(/^photo-[A-Za-z0-9_-]+\.jpg$/);
+    expect(readFileSync(join(inbox, photoName!))).toEqual(jpeg);
+    expect(statSync(join(inbox, photoName!)).mode & 0o777).toBe(0o600);
+    expect(events().find((e) => e.event === 'prompt')).toMatchObject({
+      text: `what is this?\n\nFiles sent with this prompt, saved in the working directory: .teleops-inbox/${photoName}`,
+    });
+    await fake.waitFor(() => fake.message(GROUP, live.message_id)?.text?.startsWith('✅ build'), WAIT, 'turn 1');
+
+    // A document named to climb out, with /agent <name> as its caption: it lands inside the inbox.
+    fake.sendFile({
+      from: ADMIN,
+      chat: GROUP,
+      caption: '/agent build read it',
+      document: { name: '../../etc/x', bytes: Buffer.from('not a system file\n'), mime: 'text/plain' },
+    });
+    await fake.waitFor(() => events().filter((e) => e.event === 'prompt').length === 2, WAIT, 'prompt 2');
+    expect(events().filter((e) => e.event === 'prompt')[1]).toMatchObject({
+      text: 'read it\n\nFiles sent with this prompt, saved in the working directory: .teleops-inbox/x',
+    });
+    expect(readFileSync(join(inbox, 'x'), 'utf8')).toBe('not a system file\n');
+    expect(existsSync(join(root, 'etc'))).toBe(false);
+    expect(existsSync(join(dir.path, 'etc'))).toBe(false);
+    // Only the one image went as an image block (the text file did not).
+    expect(events().filter((e) => e.event === 'image')).toHaveLength(1);
+
+    // The audit names each file with the prompt it came with.
+    await proc!.stop();
+    proc = undefined;
+    const db = new Database(dbPath(join(dir.path, 'state')), { readonly: true });
+    try {
+      const rows = (db.prepare('SELECT entry FROM audit').all() as { entry: string }[])
+        .map((r) => JSON.parse(r.entry) as { action: string; outcome: string; detail?: string })
+        .filter((e) => e.action === 'agent.prompt' && e.outcome === 'started');
+      expect(rows.map((r) => r.detail)).toEqual([
+        expect.stringMatching(/^with "photo-[A-Za-z0-9_-]+\.jpg" \(20 bytes, image\/jpeg\)$/),
+        'with "../../etc/x" (18 bytes, text/plain)',
+      ]);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -9,7 +9,9 @@ import { ActionError, defineAction, type AnyAction } from '../../core/action.js'
 import { tokenizeSpans } from '../../core/commands.js';
 import { line, result, say, value } from '../../core/result.js';
 import { endedCard, listResult, statusCard } from './cards.js';
-import type { AgentSessions } from './sessions.js';
+import { readUpload } from '../../core/uploads.js';
+import { INBOX_FILE_MAX } from './inbox.js';
+import type { AgentSessions, SentFile } from './sessions.js';
 import { AGENT_KINDS, type TranscriptKind } from './store.js';
 
 export const PROMPT_MAX = 8000;
@@ -70,7 +72,7 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
 
   const prompt = defineAction({
     name: 'agent.prompt',
-    summary: 'Send the next prompt to an agent session (or reply to its card)',
+    summary: 'Send the next prompt to an agent session (or reply to its card, with a photo or file too)',
     target: 'agents',
     risk: 'write',
     minRole: 'admin',
@@ -79,10 +81,16 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     // A bare /agent is the list (agent.ls).
     command: { path: ['agent'], usage: '<name> <prompt...>' },
     subject: (p) => `agent session ${p.name}`,
+    uploads: true,
     async run(ctx, p) {
       const text = p.prompt ?? p.text;
-      if (text === undefined) throw new ActionError(`say what ${p.name} should do: /agent ${p.name} <prompt…>`);
-      return statusCard(await sessions.prompt(p.name, text, ctx.operator), d.redact);
+      const uploads = ctx.uploads ?? [];
+      if (text === undefined && uploads.length === 0)
+        throw new ActionError(`say what ${p.name} should do: /agent ${p.name} <prompt…>`);
+      sessions.get(p.name);
+      const files: SentFile[] = [];
+      for (const u of uploads) files.push({ name: u.name, bytes: await readUpload(u, INBOX_FILE_MAX, ctx.signal) });
+      return statusCard(await sessions.prompt(p.name, text ?? '', ctx.operator, files), d.redact);
     },
   });
 
