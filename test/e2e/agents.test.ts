@@ -342,7 +342,10 @@ describe('agent sessions from the chat', () => {
   it('gives a session its own forum topic: text there is the next prompt, a reply to its card too; closed when ended', async () => {
     script({
       sessionId: 'sess-topic',
-      turns: [{ steps: [{ text: 'First answer.\n' }] }, { steps: [{ text: 'Second answer.\n' }] }],
+      turns: [
+        { steps: [{ text: 'First answer.\n' }, { tool: 'Bash', input: { command: 'ls' } }] },
+        { steps: [{ text: 'Second answer.\n' }] },
+      ],
     });
     await start();
     fake.sendText({ from: ADMIN, chat: FORUM, text: '/agents topics on' });
@@ -358,6 +361,16 @@ describe('agent sessions from the chat', () => {
 
     // Plain text in the session's topic is its next prompt; the topic is renamed as the state changes.
     fake.sendText({ from: ADMIN, chat: FORUM, threadId: topic.message_thread_id, text: 'say hello' });
+    // The agent's tool call is asked in the session's topic, beside its card.
+    const ask = await fake.waitForMessage({
+      chat: FORUM,
+      threadId: topic.message_thread_id,
+      match: /Agent build asks to use Bash/,
+      timeoutMs: WAIT,
+    });
+    fake.pressButton({ from: ADMIN, chat: FORUM, messageId: ask.message_id, data: approvalData(ask, 'y') });
+    await fake.waitFor(() => decisions().length === 1, WAIT, 'the allow');
+    expect(decisions()[0]).toMatchObject({ tool: 'Bash', behavior: 'allow' });
     await fake.waitFor(() => fake.message(FORUM, card.message_id)?.text?.includes('First answer.'), WAIT, 'turn 1');
     await fake.waitFor(() => fake.topics(FORUM).find((t) => t.name === '✅ build'), WAIT, 'the topic renamed');
 
@@ -384,7 +397,7 @@ describe('agent sessions from the chat', () => {
     const approval = await fake.waitForMessage({
       chat: FORUM,
       threadId: topic.message_thread_id,
-      match: /Approval needed/,
+      match: /Action: agent\.end/,
       timeoutMs: WAIT,
     });
     fake.pressButton({ from: ADMIN, chat: FORUM, messageId: approval.message_id, data: approvalData(approval, 'y') });
