@@ -1,6 +1,7 @@
 // `npm run bench`: every performance figure the issues ask for, each next to a baseline
 // measured in the same run (this machine is shared and noisy). Pass names to run a subset:
 // `npm run bench -- pipeline telegram`.
+import { benchAgents } from './agents.js';
 import { benchAudit } from './audit.js';
 import { benchColdStart } from './coldstart.js';
 import { benchDockerPrivate } from './docker.js';
@@ -24,6 +25,7 @@ const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   'tmux-bot': benchTmuxBot,
   docker: (r) => withDockerBot(r, (bot) => benchDockerPrivate(r, bot)),
   k8s: benchKubernetes,
+  agents: benchAgents,
 };
 
 const wanted = process.argv.slice(2);

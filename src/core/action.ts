@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Block, Result } from './result.js';
+import type { Upload } from './uploads.js';
 
 /** Fixed in code per action, never taken from a request or an LLM. */
 export type Risk = 'read' | 'write' | 'destructive';
@@ -36,6 +37,8 @@ export interface ActionContext {
   readonly chat: ChatState;
   /** Says what a long run is doing ("waiting up to 10 s for web to stop"); shown while it runs. */
   readonly progress?: (text: string) => void;
+  /** Files the person sent with this request; only an action with `uploads: true` gets them. */
+  readonly uploads?: readonly Upload[];
 }
 
 /** How an action is spelled as a slash command. */
@@ -50,6 +53,11 @@ export interface CommandSpec {
   readonly usage?: string;
   /** Whole alternative spellings, e.g. [['ps']] for /ps. */
   readonly aliases?: readonly (readonly string[])[];
+  /**
+   * A spelling that means this action only when nothing follows it, where the same words with
+   * arguments are another action: ['agent'] for /agent ls, while "/agent <name> <prompt…>" prompts.
+   */
+  readonly bare?: readonly string[];
   /**
    * Another action's spelling with a closing word that means this one, e.g.
    * `{ path: ['docker', 'logs'], word: 'summarize' }`: "/docker logs api 200 summarize".
@@ -78,6 +86,8 @@ export interface Action<S extends z.ZodType = z.ZodType> {
   readonly timeoutMs?: number;
   /** Offered to the LLM as a tool (default true). */
   readonly llm?: boolean;
+  /** Takes files a person sends with the request (`ctx.uploads`); other actions refuse them. */
+  readonly uploads?: boolean;
   /** What the action acts on, for the audit entry and the approval card ("container api"). */
   readonly subject?: (params: z.output<S>) => string;
   /**

@@ -45,7 +45,7 @@ export interface CardSurface<Ref> {
    * Shows a new card in a chat, unasked by any message there (an approval a target asked for on
    * someone's behalf); false when it could not be shown in full (it is then withdrawn).
    */
-  readonly offer?: (chatId: number, p: PendingApproval) => Promise<boolean>;
+  readonly offer?: (chatId: number, p: PendingApproval, place?: string) => Promise<boolean>;
 }
 
 /** A transport's handle on the cards it shows. */
@@ -263,12 +263,13 @@ export class ApprovalService {
   }
 
   /**
-   * Shows the card of an approval asked for on someone's behalf in `chatId`, where a transport
-   * can; withdrawn when none can, since nobody may approve what nobody was shown.
+   * Shows the card of an approval asked for on someone's behalf in `chatId` (beside the live card
+   * keyed `place`, where the transport has places), where a transport can; withdrawn when none
+   * can, since nobody may approve what nobody was shown.
    */
-  async present(p: PendingApproval, chatId: number): Promise<boolean> {
+  async present(p: PendingApproval, chatId: number, place?: string): Promise<boolean> {
     const [offer] = this.offers;
-    if (offer) return offer(chatId, p);
+    if (offer) return offer(chatId, p, place);
     this.withdraw(p.id, 'no chat could show its card');
     return false;
   }

@@ -29,6 +29,7 @@ import { usageOf, type Registry } from './registry.js';
 import type { Block } from './result.js';
 import { StrangerLog } from './strangers.js';
 import { truncate } from './text.js';
+import { describeUploads, type Upload } from './uploads.js';
 
 export type { Outcome, PendingApproval } from './outcome.js';
 
@@ -97,24 +98,37 @@ export class Dispatcher {
     return this.d.policy.actorOf(o);
   }
 
-  /** Runs a slash command typed by a person ("/docker restart api"). */
-  async command(principal: Principal, origin: Origin, textLine: string, botUsername?: string): Promise<Outcome> {
+  /** Runs a slash command typed by a person ("/docker restart api"), with the files sent with it. */
+  async command(
+    principal: Principal,
+    origin: Origin,
+    textLine: string,
+    botUsername?: string,
+    uploads?: readonly Upload[],
+  ): Promise<Outcome> {
     const parsed = parseCommandLine(textLine, botUsername);
     if (!parsed) return { kind: 'ignored' };
     const gate = this.gate(principal, origin, parsed.words.join('.'));
     if (gate.kind !== 'pass') return gate.outcome;
     const found = this.d.registry.lookup(parsed);
     if (found.kind !== 'match') return { kind: 'refused', message: found.message };
-    return this.afterGate(gate.operator, origin, found.match.action, found.match.params, usageOf(found.match.action));
+    const { action, params } = found.match;
+    return this.afterGate(gate.operator, origin, action, params, usageOf(action), uploads);
   }
 
-  /** Runs an action by name with raw parameters (buttons, the LLM, alerts). */
-  async dispatch(principal: Principal, origin: Origin, actionName: string, params: unknown): Promise<Outcome> {
+  /** Runs an action by name with raw parameters (buttons, the LLM, alerts, a reply with files). */
+  async dispatch(
+    principal: Principal,
+    origin: Origin,
+    actionName: string,
+    params: unknown,
+    uploads?: readonly Upload[],
+  ): Promise<Outcome> {
     const gate = this.gate(principal, origin, actionName);
     if (gate.kind !== 'pass') return gate.outcome;
     const action = this.d.registry.get(actionName);
     if (!action) return { kind: 'refused', message: `Unknown action ${actionName}.` };
-    return this.afterGate(gate.operator, origin, action, params);
+    return this.afterGate(gate.operator, origin, action, params, undefined, uploads);
   }
 
   /** Identity, then the rate limit: both happen before anything else looks at the request. */
@@ -159,6 +173,7 @@ export class Dispatcher {
     action: AnyAction,
     rawParams: unknown,
     usage?: string,
+    uploads?: readonly Upload[],
   ): Promise<Outcome> {
     if (ROLE_RANK[operator.role] < ROLE_RANK[requiredRole(action)]) {
       this.audit(
@@ -213,13 +228,20 @@ export class Dispatcher {
         return { kind: 'refused', message };
       }
     }
+    // Files go only to an action that takes them, and only one that runs now (a card cannot hold them).
+    if (uploads?.length && (!action.uploads || this.needsApproval(action, origin))) {
+      const message = `${action.name} takes no files.`;
+      this.audit(operator, origin, action.name, '', unknownSecrets(action, params), 'invalid', message);
+      this.count(action, origin, 'invalid');
+      return { kind: 'refused', message };
+    }
     if (this.needsApproval(action, origin)) {
       // A card would show a secret and keep it in the approvals table: a person types it, directly.
       const recorded = await this.recorded(operator, origin, action, params);
       if (recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
       return this.requestApproval(operator, origin, action, params);
     }
-    return this.execute(operator, origin, action, params);
+    return this.execute(operator, origin, action, params, undefined, uploads);
   }
 
   private refuseSecret(
@@ -351,9 +373,10 @@ export class Dispatcher {
     action: AnyAction,
     params: Record<string, unknown>,
     approvedBy?: string,
+    uploads?: readonly Upload[],
   ): Promise<Outcome> {
     const subject = this.subject(action, params);
-    const detail = approvedBy ? `approved by ${approvedBy}` : undefined;
+    const detail = approvedBy ? `approved by ${approvedBy}` : uploads?.length ? describeUploads(uploads) : undefined;
     const recorded = await this.recorded(operator, origin, action, params);
     // The LLM never types a secret: not without a card, nor once the prompt appeared after one.
     if (origin === 'ai' && recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
@@ -364,7 +387,10 @@ export class Dispatcher {
     const started = performance.now();
     const report = this.progress.reporter(operator, action.name, this.d.redact);
     const run = this.withTimeout(action, (signal) =>
-      action.run({ ...this.context(operator, origin, signal), progress: report.say }, params),
+      action.run(
+        { ...this.context(operator, origin, signal), progress: report.say, ...(uploads?.length ? { uploads } : {}) },
+        params,
+      ),
     );
     this.inflight.add(run);
     try {

@@ -13,6 +13,8 @@ export interface OnBehalfRequest {
   /** One of the target's own actions; one that would run without approval is refused. */
   readonly action: string;
   readonly params: Record<string, unknown>;
+  /** The key of the live card the request is about: where that card has a place (a topic), the approval goes there. */
+  readonly place?: string;
   /** Aborted when the question is moot: the card is withdrawn (audited as cancelled). */
   readonly signal: AbortSignal;
 }
@@ -33,7 +35,7 @@ export function onBehalf(dispatcher: Dispatcher): AskOnBehalf {
     const withdraw = () => approvals.withdraw(id, 'no longer asked');
     r.signal.addEventListener('abort', withdraw, { once: true });
     try {
-      await approvals.present(outcome.approval, r.operator.chatId);
+      await approvals.present(outcome.approval, r.operator.chatId, r.place);
       // Aborted while the card was being sent: the listener withdrew it already, or does now.
       if (r.signal.aborted) withdraw();
       const s = await approvals.settled(id);

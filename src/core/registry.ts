@@ -40,6 +40,8 @@ type Suffixes = Map<string, { word: string; action: AnyAction }[]>;
 export class Registry {
   private readonly byName = new Map<string, AnyAction>();
   private readonly byCommand = new Map<string, AnyAction>();
+  /** Spellings that match only with nothing after them (`command.bare`). */
+  private readonly byBare = new Map<string, AnyAction>();
   /** "docker logs" → the actions spelled "/docker logs … <word>". */
   private readonly bySuffix: Suffixes = new Map();
   private readonly offCommand = new Map<string, AnyAction>();
@@ -51,6 +53,12 @@ export class Registry {
       if (this.byName.has(a.name)) throw new Error(`duplicate action ${a.name}`);
       this.byName.set(a.name, a);
       index(a, this.byCommand, this.bySuffix);
+      const bare = a.command?.bare;
+      if (bare) {
+        const other = this.byBare.get(key(bare));
+        if (other) throw new Error(`a bare /${key(bare)} is claimed by both ${other.name} and ${a.name}`);
+        this.byBare.set(key(bare), a);
+      }
     }
     this.offReason = opts.unavailable?.reason ?? '';
     for (const a of opts.unavailable?.actions ?? []) index(a, this.offCommand, this.offSuffix);
@@ -72,6 +80,8 @@ export class Registry {
   /** Longest command path wins: "/docker ps x" is docker.ps with "x", not a bare /docker. */
   lookup(line: CommandLine): CommandLookup {
     const words = line.words.map((w) => w.toLowerCase());
+    const bare = line.raw === '' ? this.byBare.get(key(words)) : undefined;
+    if (bare) return { kind: 'match', match: { action: bare, params: {} } };
     const suffixed = this.lookupSuffix(line);
     if (suffixed) return suffixed;
     for (let n = Math.min(3, words.length); n >= 1; n--) {

@@ -67,6 +67,29 @@ describe('dispatcher', () => {
     expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'test.touch', outcome: 'forbidden' });
   });
 
+  it('gives files only to an action that takes them: any other refuses them, audited, and nothing is read', async () => {
+    t = await testApp();
+    let reads = 0;
+    const upload = {
+      name: '../../etc/passwd',
+      mime: 'text/plain',
+      size: 4,
+      photo: false,
+      read: async () => {
+        reads++;
+        return Buffer.from('evil');
+      },
+    };
+    const o = await t.app.dispatcher.command(op, 'command', '/test touch x', undefined, [upload]);
+    expect(o).toEqual({ kind: 'refused', message: 'test.touch takes no files.' });
+    expect(await t.app.dispatcher.dispatch(op, 'button', 'test.echo', { text: 'hi' }, [upload])).toMatchObject({
+      kind: 'refused',
+    });
+    expect(runs(t.runsFile, 'touch')).toBe(0);
+    expect(reads).toBe(0);
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'test.echo', outcome: 'invalid' });
+  });
+
   it('validates parameters before anything runs', async () => {
     t = await testApp();
     const o = await t.app.dispatcher.command(op, 'command', '/test touch ../../etc');

@@ -154,6 +154,24 @@ describe('Registry', () => {
     expect(() => new Registry([act('a.x', ['x']), act('b.x', ['x'])])).toThrow('/x is claimed by both a.x and b.x');
   });
 
+  it('reads a bare spelling only when nothing follows it: /agent is the list, /agent <name> <prompt> prompts', () => {
+    const agents = new Registry([
+      act('agent.prompt', ['agent'], '<name> <prompt...>'),
+      act('agent.ls', ['agent', 'ls'], '', { bare: ['agent'] }),
+    ]);
+    const at = (text: string) => agents.lookup(parseCommandLine(text)!);
+    expect(at('/agent')).toMatchObject({ kind: 'match', match: { action: { name: 'agent.ls' }, params: {} } });
+    expect(at('/AGENT  ')).toMatchObject({ kind: 'match', match: { action: { name: 'agent.ls' } } });
+    expect(at('/agent build go on')).toMatchObject({
+      kind: 'match',
+      match: { action: { name: 'agent.prompt' }, params: { name: 'build', prompt: 'go on' } },
+    });
+    expect(at('/agent ls')).toMatchObject({ kind: 'match', match: { action: { name: 'agent.ls' } } });
+    expect(
+      () => new Registry([act('a.x', ['a', 'x'], '', { bare: ['a'] }), act('a.y', ['a', 'y'], '', { bare: ['a'] })]),
+    ).toThrow(/bare \/a is claimed by both a.x and a.y/);
+  });
+
   it('derives the command menu: one entry per group, aliases, built-ins', () => {
     expect(registry.menu()).toEqual([
       { command: 'docker', description: 'docker: ps, logs, summary' },

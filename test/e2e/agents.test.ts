@@ -3,7 +3,7 @@
  * Agent SDK and the fake `claude` CLI (AGENT_CLAUDE_PATH), which records what it received.
  * Every tool call that is not auto-allowed is an approval card in the session's chat.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { freePort, runTeleops, type Proc } from '../support/process.js';
 const ADMIN = 20;
 const OP = 10;
 const GROUP = -1001234;
+const FORUM = -1005678;
 const FAKES = join(import.meta.dirname, '../fakes/agents');
 const ANTHROPIC_KEY = 'sk-ant-e2e-anthropic-key-0123456789abcdef';
 const WAIT = 30_000;
@@ -33,6 +34,7 @@ beforeEach(async () => {
   fake.createUser({ id: ADMIN, username: 'ada' });
   fake.createUser({ id: OP, username: 'ops' });
   fake.createChat({ id: GROUP, type: 'supergroup', title: 'ops' });
+  fake.createChat({ id: FORUM, type: 'supergroup', title: 'agents', isForum: true });
   dir = tempDir('teleops-e2e-agents-');
   root = join(dir.path, 'root');
   mkdirSync(join(root, 'proj'), { recursive: true });
@@ -54,7 +56,7 @@ async function start(env: Record<string, string> = {}): Promise<void> {
     TELEGRAM_API_ROOT: fake.apiRoot,
     AUTHORIZED_USER_IDS: String(OP),
     ADMIN_USER_IDS: String(ADMIN),
-    AUTHORIZED_CHAT_IDS: String(GROUP),
+    AUTHORIZED_CHAT_IDS: `${GROUP},${FORUM}`,
     STATE_DIR: join(dir.path, 'state'),
     HTTP_PORT: String(await freePort()),
     DOCKER_ENABLED: 'false',
@@ -84,7 +86,7 @@ const events = (): Record<string, unknown>[] =>
 const decisions = () => events().filter((e) => e.event === 'decision');
 
 /** The callback data of a card's Approve (y) or Deny (n) button. */
-const approval = (m: StoredMessage, yn: 'y' | 'n'): string => {
+const approvalData = (m: StoredMessage, yn: 'y' | 'n'): string => {
   const all = (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => ('callback_data' in b ? b.callback_data : ''));
   const data = all.find((d) => d?.startsWith('a:') && d.endsWith(`:${yn}`));
   if (!data) throw new Error(`no ${yn} button on message ${m.message_id}`);
@@ -98,9 +100,18 @@ const card = (n: number): Promise<StoredMessage> =>
 /** What a message said when it was sent. */
 const firstText = (m: StoredMessage): string => m.history[0]?.text ?? m.text ?? '';
 
+/** The callback data of a message's button whose label matches. */
+const button = (m: StoredMessage, label: RegExp): string => {
+  const b = (m.reply_markup?.inline_keyboard ?? []).flat().find((x) => label.test(x.text));
+  if (!b || !('callback_data' in b) || !b.callback_data) throw new Error(`no button ${label} on ${m.message_id}`);
+  return b.callback_data;
+};
+
+const script = (s: unknown) => writeFileSync(join(dir.path, 'script.json'), JSON.stringify(s));
+
 const say = (from: number, text: string) => fake.sendText({ from, chat: GROUP, text });
 const press = (from: number, m: StoredMessage, yn: 'y' | 'n') =>
-  fake.pressButton({ from, chat: GROUP, messageId: m.message_id, data: approval(m, yn) });
+  fake.pressButton({ from, chat: GROUP, messageId: m.message_id, data: approvalData(m, yn) });
 const answered = (id: string) =>
   fake.waitFor(() => fake.callbackAnswers.find((a) => a.callback_query_id === id), WAIT, 'the answer');
 
@@ -220,6 +231,252 @@ describe('agent sessions from the chat', () => {
       const rows = db.prepare('SELECT entry FROM audit').all() as { entry: string }[];
       expect(rows.some((r) => r.entry.includes('evil.sh'))).toBe(true);
       expect(rows.some((r) => r.entry.includes(ANTHROPIC_KEY))).toBe(false);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('lists sessions as buttons, refuses directories that escape AGENT_ROOTS, stops a turn, and refuses over budget', async () => {
+    symlinkSync(join(dir.path, 'outside'), join(root, 'escape'));
+    script({
+      sessionId: 'sess-stop',
+      turns: [
+        { steps: [{ text: 'Thinking hard…\n' }, { wait: 'interrupt' }] },
+        { cost: 0.5, steps: [{ text: 'Done for real.\n' }] },
+      ],
+    });
+    await start({ AGENT_DAILY_BUDGET_USD: '0.25' });
+
+    // No sessions: one line on how to start one, no buttons.
+    say(OP, '/agent');
+    const none = await fake.waitForMessage({ chat: GROUP, match: /No agent sessions/, timeoutMs: WAIT });
+    expect(none.text).toBe('No agent sessions. /agent new <claude|codex> <name> [dir] [prompt…] starts one.');
+    expect(none.reply_markup?.inline_keyboard ?? []).toEqual([]);
+
+    // Outside AGENT_ROOTS, and a link inside a root that leads out of it: one line each, nothing runs.
+    say(ADMIN, `/agent new claude stray ${join(dir.path, 'outside')} hi`);
+    const outside = await fake.waitForMessage({ chat: GROUP, match: /outside AGENT_ROOTS/, timeoutMs: WAIT });
+    say(ADMIN, `/agent new claude sneaky ${join(root, 'escape')} hi`);
+    const escaped = await fake.waitForMessage({
+      chat: GROUP,
+      match: /outside AGENT_ROOTS/,
+      after: outside.message_id,
+      timeoutMs: WAIT,
+    });
+    for (const m of [outside, escaped]) expect(m.text).not.toContain('\n');
+    expect(events()).toEqual([]);
+
+    say(ADMIN, `/agent new claude build ${join(root, 'proj')} think`);
+    const live = await fake.waitFor(
+      () => fake.messages(GROUP).find((m) => m.text?.includes('Thinking hard…')),
+      WAIT,
+      'the live card streaming',
+    );
+
+    // Bare /agent: one button per session; pressing it brings up the session's card.
+    say(OP, '/agent');
+    const list = await fake.waitForMessage({ chat: GROUP, match: /1 agent session/, timeoutMs: WAIT });
+    expect((list.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.text)).toEqual(['🟢 build']);
+    fake.pressButton({ from: OP, chat: GROUP, messageId: list.message_id, data: button(list, /build/) });
+    await fake.waitForMessage({ chat: GROUP, match: /Updated the card of 🟢 build/, timeoutMs: WAIT });
+
+    // Stop on the card interrupts the turn; the session stays.
+    fake.pressButton({ from: ADMIN, chat: GROUP, messageId: live.message_id, data: button(live, /Stop/) });
+    await fake.waitFor(() => events().some((e) => e.event === 'interrupted'), WAIT, 'the interrupt');
+    await fake.waitFor(() => fake.message(GROUP, live.message_id)?.text?.startsWith('⏸ build'), WAIT, 'paused card');
+    say(ADMIN, '/agent stop build');
+    await fake.waitForMessage({ chat: GROUP, match: /build is not working on anything\./, timeoutMs: WAIT });
+
+    // A turn that costs more than the day's budget runs; the next one is refused with the figure.
+    say(ADMIN, '/agent build go on');
+    await fake.waitFor(() => fake.message(GROUP, live.message_id)?.text?.includes('Done for real.'), WAIT, 'turn 2');
+    await fake.waitFor(() => fake.message(GROUP, live.message_id)?.text?.startsWith('✅ build'), WAIT, 'turn 2 done');
+    say(ADMIN, '/agent build once more');
+    const broke = await fake.waitForMessage({ chat: GROUP, match: /daily budget/, timeoutMs: WAIT });
+    expect(broke.text).toContain('$0.50 of $0.25 today (AGENT_DAILY_BUDGET_USD)');
+    expect(broke.text).not.toContain('\n');
+    expect(events().filter((e) => e.event === 'prompt')).toEqual([
+      { event: 'prompt', text: 'think', resume: null },
+      { event: 'prompt', text: 'go on', resume: 'sess-stop' },
+    ]);
+  });
+
+  it('asks for Codex commands and file changes on the same cards: accept, decline, one decision per double tap', async () => {
+    script({
+      threadId: 'thread-e2e',
+      turns: [
+        {
+          steps: [
+            { text: 'Running the build.\n' },
+            { command: 'make build' },
+            { file: 'notes.md', diff: '+hello' },
+            { text: 'Finished.\n' },
+          ],
+        },
+      ],
+    });
+    await start({ AGENT_CODEX_PATH: join(FAKES, 'codex'), OPENAI_API_KEY: 'sk-e2e-openai-key-0123456789abcdef' });
+    say(ADMIN, `/agent new codex cx ${join(root, 'proj')} build it`);
+    const first = await card(0);
+    expect(firstText(first)).toContain('Agent cx asks to use command:');
+    expect(firstText(first)).toContain('make build');
+
+    const refused = await answered(press(OP, first, 'y'));
+    expect(refused).toMatchObject({ text: 'Only a user with the admin role can decide this.', show_alert: true });
+    await Promise.all([press(ADMIN, first, 'y'), press(ADMIN, first, 'y')].map(answered));
+    await fake.waitFor(() => decisions().length === 1, WAIT, 'the accept');
+    expect(decisions()[0]).toMatchObject({ tool: 'command', decision: 'accept' });
+
+    const second = await card(1);
+    expect(firstText(second)).toContain('Agent cx asks to use fileChange:');
+    expect(firstText(second)).toContain('file: notes.md (add)');
+    press(ADMIN, second, 'n');
+    await fake.waitFor(() => decisions().length === 2, WAIT, 'the decline');
+    expect(decisions()[1]).toMatchObject({ tool: 'fileChange', decision: 'decline' });
+    const done = (m: StoredMessage) => m.text?.startsWith('✅ cx') && m.text.includes('Finished.');
+    await fake.waitFor(() => fake.messages(GROUP).find(done), WAIT, 'the turn done');
+    expect(decisions()).toHaveLength(2);
+    expect(events().find((e) => e.event === 'prompt')).toMatchObject({ text: 'build it', resume: null });
+  });
+
+  it('gives a session its own forum topic: text there is the next prompt, a reply to its card too; closed when ended', async () => {
+    script({
+      sessionId: 'sess-topic',
+      turns: [
+        { steps: [{ text: 'First answer.\n' }, { tool: 'Bash', input: { command: 'ls' } }] },
+        { steps: [{ text: 'Second answer.\n' }] },
+      ],
+    });
+    await start();
+    fake.sendText({ from: ADMIN, chat: FORUM, text: '/agents topics on' });
+    await fake.waitForMessage({ chat: FORUM, match: /Topics are on/, timeoutMs: WAIT });
+    fake.sendText({ from: ADMIN, chat: FORUM, text: `/agent new claude build ${join(root, 'proj')}` });
+    await fake.waitForMessage({ chat: FORUM, match: /The card of ⚪ build is in its own topic\./, timeoutMs: WAIT });
+    const topic = fake.topics(FORUM).find((t) => t.name === '⚪ build')!;
+    expect(topic).toBeDefined();
+    const card = fake
+      .messages(FORUM)
+      .find((m) => m.message_thread_id === topic.message_thread_id && m.text?.startsWith('⚪ build'))!;
+    expect(card).toBeDefined();
+
+    // Plain text in the session's topic is its next prompt; the topic is renamed as the state changes.
+    fake.sendText({ from: ADMIN, chat: FORUM, threadId: topic.message_thread_id, text: 'say hello' });
+    // The agent's tool call is asked in the session's topic, beside its card.
+    const ask = await fake.waitForMessage({
+      chat: FORUM,
+      threadId: topic.message_thread_id,
+      match: /Agent build asks to use Bash/,
+      timeoutMs: WAIT,
+    });
+    fake.pressButton({ from: ADMIN, chat: FORUM, messageId: ask.message_id, data: approvalData(ask, 'y') });
+    await fake.waitFor(() => decisions().length === 1, WAIT, 'the allow');
+    expect(decisions()[0]).toMatchObject({ tool: 'Bash', behavior: 'allow' });
+    await fake.waitFor(() => fake.message(FORUM, card.message_id)?.text?.includes('First answer.'), WAIT, 'turn 1');
+    await fake.waitFor(() => fake.topics(FORUM).find((t) => t.name === '✅ build'), WAIT, 'the topic renamed');
+
+    // So is a reply to the card.
+    fake.sendText({
+      from: ADMIN,
+      chat: FORUM,
+      threadId: topic.message_thread_id,
+      replyTo: card.message_id,
+      text: 'and again',
+    });
+    await fake.waitFor(() => fake.message(FORUM, card.message_id)?.text?.includes('Second answer.'), WAIT, 'turn 2');
+    expect(events().filter((e) => e.event === 'prompt')).toEqual([
+      { event: 'prompt', text: 'say hello', resume: null },
+      { event: 'prompt', text: 'and again', resume: 'sess-topic' },
+    ]);
+
+    // An operator's text in the topic is refused like their /agent build: admins only.
+    fake.sendText({ from: OP, chat: FORUM, threadId: topic.message_thread_id, text: 'rm -rf it' });
+    await fake.waitForMessage({ chat: FORUM, threadId: topic.message_thread_id, match: /admin/, timeoutMs: WAIT });
+    expect(events().filter((e) => e.event === 'prompt')).toHaveLength(2);
+
+    fake.sendText({ from: ADMIN, chat: FORUM, threadId: topic.message_thread_id, text: '/agent end build' });
+    const approval = await fake.waitForMessage({
+      chat: FORUM,
+      threadId: topic.message_thread_id,
+      match: /Action: agent\.end/,
+      timeoutMs: WAIT,
+    });
+    fake.pressButton({ from: ADMIN, chat: FORUM, messageId: approval.message_id, data: approvalData(approval, 'y') });
+    await fake.waitFor(
+      () => fake.topics(FORUM).find((t) => t.message_thread_id === topic.message_thread_id && t.closed),
+      WAIT,
+      'the topic closed',
+    );
+  });
+
+  it('takes photos and files for a session: saved in its inbox, named in the prompt, pictures as image blocks', async () => {
+    script({ sessionId: 'sess-files', turns: [{ steps: [{ text: 'Seen.\n' }] }, { steps: [{ text: 'Read.\n' }] }] });
+    await start();
+    const proj = join(root, 'proj');
+    const inbox = join(proj, '.teleops-inbox');
+    say(ADMIN, `/agent new claude build ${proj}`);
+    const live = await fake.waitFor(
+      () => fake.messages(GROUP).find((m) => m.text?.startsWith('⚪ build')),
+      WAIT,
+      'the session card',
+    );
+
+    // Not a reply, no command: one line on where files go, nothing fetched.
+    fake.sendFile({ from: ADMIN, chat: GROUP, photo: Buffer.from('stray') });
+    await fake.waitForMessage({ chat: GROUP, match: /A photo or file goes to what takes one/, timeoutMs: WAIT });
+    // An operator may not prompt a session, with a file or without: nothing is fetched or saved.
+    fake.sendFile({ from: OP, chat: GROUP, replyTo: live.message_id, photo: Buffer.from('nope') });
+    await fake.waitForMessage({ chat: GROUP, match: /agent\.prompt needs the admin role/, timeoutMs: WAIT });
+    expect(fake.calls.filter((c) => c.method === 'getFile')).toEqual([]);
+    expect(existsSync(inbox)).toBe(false);
+
+    // A photo as a reply to the card: saved, named in the prompt, and sent to Claude as an image.
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('a tiny fake jpeg')]);
+    fake.sendFile({ from: ADMIN, chat: GROUP, replyTo: live.message_id, photo: jpeg, caption: 'what is this?' });
+    await fake.waitFor(() => events().some((e) => e.event === 'image'), WAIT, 'the image block');
+    expect(events().find((e) => e.event === 'image')).toEqual({
+      event: 'image',
+      media_type: 'image/jpeg',
+      size: jpeg.length,
+      head: 'ffd8ffe0',
+    });
+    const [photoName] = readdirSync(inbox);
+    expect(photoName).toMatch(/^photo-[A-Za-z0-9_-]+\.jpg$/);
+    expect(readFileSync(join(inbox, photoName!))).toEqual(jpeg);
+    expect(statSync(join(inbox, photoName!)).mode & 0o777).toBe(0o600);
+    expect(events().find((e) => e.event === 'prompt')).toMatchObject({
+      text: `what is this?\n\nFiles sent with this prompt, saved in the working directory: .teleops-inbox/${photoName}`,
+    });
+    await fake.waitFor(() => fake.message(GROUP, live.message_id)?.text?.startsWith('✅ build'), WAIT, 'turn 1');
+
+    // A document named to climb out, with /agent <name> as its caption: it lands inside the inbox.
+    fake.sendFile({
+      from: ADMIN,
+      chat: GROUP,
+      caption: '/agent build read it',
+      document: { name: '../../etc/x', bytes: Buffer.from('not a system file\n'), mime: 'text/plain' },
+    });
+    await fake.waitFor(() => events().filter((e) => e.event === 'prompt').length === 2, WAIT, 'prompt 2');
+    expect(events().filter((e) => e.event === 'prompt')[1]).toMatchObject({
+      text: 'read it\n\nFiles sent with this prompt, saved in the working directory: .teleops-inbox/x',
+    });
+    expect(readFileSync(join(inbox, 'x'), 'utf8')).toBe('not a system file\n');
+    expect(existsSync(join(root, 'etc'))).toBe(false);
+    expect(existsSync(join(dir.path, 'etc'))).toBe(false);
+    // Only the one image went as an image block (the text file did not).
+    expect(events().filter((e) => e.event === 'image')).toHaveLength(1);
+
+    // The audit names each file with the prompt it came with.
+    await proc!.stop();
+    proc = undefined;
+    const db = new Database(dbPath(join(dir.path, 'state')), { readonly: true });
+    try {
+      const rows = (db.prepare('SELECT entry FROM audit').all() as { entry: string }[])
+        .map((r) => JSON.parse(r.entry) as { action: string; outcome: string; detail?: string })
+        .filter((e) => e.action === 'agent.prompt' && e.outcome === 'started');
+      expect(rows.map((r) => r.detail)).toEqual([
+        expect.stringMatching(/^with "photo-[A-Za-z0-9_-]+\.jpg" \(20 bytes, image\/jpeg\)$/),
+        'with "../../etc/x" (18 bytes, text/plain)',
+      ]);
     } finally {
       db.close();
     }

@@ -131,6 +131,18 @@ export interface SendTextOptions {
   readonly entities?: MessageEntity[];
 }
 
+/** A user sends a photo or a document, with an optional caption. */
+export interface SendFileOptions {
+  readonly from: UserRef;
+  /** Defaults to the private chat of `from`. */
+  readonly chat?: number;
+  readonly caption?: string;
+  readonly replyTo?: number;
+  readonly threadId?: number;
+  readonly photo?: Buffer;
+  readonly document?: { readonly name: string; readonly bytes: Buffer; readonly mime?: string };
+}
+
 export interface EditTextOptions {
   readonly from: UserRef;
   /** Defaults to the private chat of `from`. */
@@ -334,6 +346,36 @@ export class FakeBotApi {
       ...(forward_origin !== undefined ? { extra: { forward_origin } } : {}),
     });
     // Users write only in private chats and groups, never in channels.
+    const update = this.queue.push({ message: msg.raw as NonNullable<Update['message']> });
+    this.notify();
+    return { updateId: update.update_id, message: msg.raw };
+  }
+
+  /** A user sends a photo or a document; the bot can fetch it with getFile and the file route. */
+  sendFile(o: SendFileOptions): { updateId: number; message: Message } {
+    const from = this.world.user(o.from);
+    const state = this.chatForTest(o.chat, from.id);
+    if (o.replyTo !== undefined && state.byId.get(o.replyTo)?.deleted !== false) {
+      throw new Error(`fake Bot API: no message ${o.replyTo} in chat ${state.chat.id} to reply to`);
+    }
+    const caption = o.caption;
+    const msg = this.world.addMessage(state, {
+      sender: 'user',
+      from,
+      ...(caption !== undefined ? { caption, entities: commandEntities(caption) } : {}),
+      ...(o.photo !== undefined ? { photo: o.photo } : {}),
+      ...(o.document !== undefined
+        ? {
+            document: {
+              file_name: o.document.name,
+              mime_type: o.document.mime ?? 'application/octet-stream',
+              bytes: o.document.bytes,
+            },
+          }
+        : {}),
+      ...(o.replyTo !== undefined ? { reply_to: o.replyTo } : {}),
+      ...(o.threadId !== undefined ? { message_thread_id: o.threadId } : {}),
+    });
     const update = this.queue.push({ message: msg.raw as NonNullable<Update['message']> });
     this.notify();
     return { updateId: update.update_id, message: msg.raw };
@@ -607,6 +649,8 @@ export class FakeBotApi {
     };
     this.requests++;
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const file = /^\/file\/bot([^/]*)\/files\/([^/]+)$/.exec(url.pathname);
+    if (file !== null) return this.serveFile(res, file[1]!, file[2]!, at, receivedAt);
     const route = /^\/bot([^/]*)\/([^/]+)$/.exec(url.pathname);
     const call: CallRecord = { method: route?.[2] ?? url.pathname, at, receivedAt, status: 0, params: {} };
     this.calls.push(call);
@@ -668,6 +712,19 @@ export class FakeBotApi {
       this.busyMs += performance.now() - t0;
       this.notify();
     }
+  }
+
+  /** The bytes of a file the bot found with getFile (what Telegram serves at its file route). */
+  private serveFile(res: ServerResponse, token: string, fileId: string, at: number, receivedAt: number): void {
+    const known = token === this.token ? this.world.document(decodeURIComponent(fileId)) : undefined;
+    this.calls.push({ method: 'file', at, receivedAt, status: known ? 200 : 404, params: { file_id: fileId } });
+    if (known === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('Not Found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': known.mime_type, 'content-length': known.bytes.length });
+    res.end(known.bytes);
   }
 
   private send(res: ServerResponse, call: CallRecord, outcome: unknown): void {

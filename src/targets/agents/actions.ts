@@ -6,14 +6,15 @@
  */
 import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
-import { bindArgs, tokenizeSpans, UsageError } from '../../core/commands.js';
+import { tokenizeSpans } from '../../core/commands.js';
 import { line, result, say, value } from '../../core/result.js';
 import { endedCard, listResult, statusCard } from './cards.js';
-import { VERBS, type AgentSessions } from './sessions.js';
+import { readUpload } from '../../core/uploads.js';
+import { INBOX_FILE_MAX } from './inbox.js';
+import type { AgentSessions, SentFile } from './sessions.js';
 import { AGENT_KINDS, type TranscriptKind } from './store.js';
 
 export const PROMPT_MAX = 8000;
-const PROMPT_USAGE = '<name> <prompt...>';
 
 const nameParam = z.string().min(1).max(32).describe('the agent session name');
 const promptParam = z.string().min(1).max(PROMPT_MAX);
@@ -71,25 +72,25 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
 
   const prompt = defineAction({
     name: 'agent.prompt',
-    summary: 'Send the next prompt to an agent session (or reply to its card)',
+    summary: 'Send the next prompt to an agent session (or reply to its card, with a photo or file too)',
     target: 'agents',
     risk: 'write',
     minRole: 'admin',
     llm: false,
     params: z.object({ name: nameParam, prompt: promptParam.optional(), text: promptParam.optional() }),
-    command: {
-      path: ['agent'],
-      usage: PROMPT_USAGE,
-      parse: (tokens, raw) => {
-        if (tokens.length === 0) throw new UsageError(`/agent needs a session name, or one of: ${VERBS.join(', ')}`);
-        return bindArgs(PROMPT_USAGE, raw);
-      },
-    },
+    // A bare /agent is the list (agent.ls).
+    command: { path: ['agent'], usage: '<name> <prompt...>' },
     subject: (p) => `agent session ${p.name}`,
+    uploads: true,
     async run(ctx, p) {
       const text = p.prompt ?? p.text;
-      if (text === undefined) throw new ActionError(`say what ${p.name} should do: /agent ${p.name} <prompt…>`);
-      return statusCard(await sessions.prompt(p.name, text, ctx.operator), d.redact);
+      const uploads = ctx.uploads ?? [];
+      if (text === undefined && uploads.length === 0)
+        throw new ActionError(`say what ${p.name} should do: /agent ${p.name} <prompt…>`);
+      sessions.get(p.name);
+      const files: SentFile[] = [];
+      for (const u of uploads) files.push({ name: u.name, bytes: await readUpload(u, INBOX_FILE_MAX, ctx.signal) });
+      return statusCard(await sessions.prompt(p.name, text ?? '', ctx.operator, files), d.redact);
     },
   });
 
@@ -100,9 +101,22 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     risk: 'read',
     minRole: 'operator',
     params: z.object({}),
-    command: { path: ['agent', 'ls'], aliases: [['agents']] },
+    command: { path: ['agent', 'ls'], aliases: [['agents']], bare: ['agent'] },
     async run() {
       return listResult(sessions.list());
+    },
+  });
+
+  const show = defineAction({
+    name: 'agent.show',
+    summary: "Show an agent session's live card: state, the answer so far, the tool it is on",
+    target: 'agents',
+    risk: 'read',
+    minRole: 'operator',
+    params: z.object({ name: nameParam }),
+    command: { path: ['agent', 'show'], usage: '<name>' },
+    async run(_ctx, p) {
+      return statusCard(sessions.get(p.name), d.redact);
     },
   });
 
@@ -162,7 +176,7 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     },
   });
 
-  return [create, prompt, ls, log, stop, end];
+  return [create, prompt, ls, show, log, stop, end];
 }
 
 const LABEL: Readonly<Record<TranscriptKind, string>> = {

@@ -19,6 +19,8 @@ export const CARD_LINES = 12;
 const LINE_MAX = 160;
 /** A tool's input on a card: enough to see what it does; the transcript has all of it. */
 export const TOOL_SHOWN_MAX = 300;
+/** Buttons on the list (Telegram allows 100 per keyboard; a phone screen far fewer). */
+const LIST_BUTTONS = 30;
 
 export const STATE_EMOJI: Readonly<Record<AgentState, string>> = {
   idle: '⚪',
@@ -125,9 +127,10 @@ export function listResult(views: readonly SessionView[]): Result {
       ),
     );
   }
+  // One button per session, opening its live card.
   const rows = views
-    .slice(0, 30)
-    .map((v) => [{ label: `📄 ${v.name}`, action: 'agent.log', params: { name: v.name } }]);
+    .slice(0, LIST_BUTTONS)
+    .map((v) => [{ label: `${STATE_EMOJI[v.state]} ${v.name}`, action: 'agent.show', params: { name: v.name } }]);
   return result(blocks, { buttons: rows });
 }
 

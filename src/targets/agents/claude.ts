@@ -4,8 +4,15 @@
  * `permissionMode: 'default'` and `settingSources: []` so that no settings file on the host
  * can allow a tool behind the operator's back, and no classifier decides for them.
  */
-import { query, type SDKMessage } from '@anthropic-ai/claude-agent-sdk';
-import { errorText, type AgentRunner, type RunningTurn, type TurnEnd, type TurnOptions } from './runner.js';
+import { query, type SDKMessage, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
+import {
+  errorText,
+  type AgentRunner,
+  type RunningTurn,
+  type TurnEnd,
+  type TurnImage,
+  type TurnOptions,
+} from './runner.js';
 
 export interface ClaudeRunnerOptions {
   /** AGENT_CLAUDE_PATH; unset: the CLI the SDK installed. */
@@ -22,7 +29,7 @@ function runClaude(o: TurnOptions, opts: ClaudeRunnerOptions): RunningTurn {
   let interrupted = false;
   const abort = new AbortController();
   const q = query({
-    prompt: o.prompt,
+    prompt: o.images?.length ? withImages(o.prompt, o.images) : o.prompt,
     options: {
       cwd: o.cwd,
       env: o.env,
@@ -98,4 +105,27 @@ function onMessage(m: SDKMessage, o: TurnOptions): TurnEnd | undefined {
     default:
       return undefined;
   }
+}
+
+/** The prompt as one user message of text and image blocks (a string prompt can only be text). */
+async function* withImages(prompt: string, images: readonly TurnImage[]): AsyncGenerator<SDKUserMessage> {
+  yield {
+    type: 'user',
+    session_id: '',
+    parent_tool_use_id: null,
+    message: {
+      role: 'user',
+      content: [
+        { type: 'text', text: prompt },
+        ...images.map((i) => ({
+          type: 'image' as const,
+          source: {
+            type: 'base64' as const,
+            media_type: i.mime as 'image/jpeg' | 'image/png' | 'image/gif' | 'image/webp',
+            data: i.data.toString('base64'),
+          },
+        })),
+      ],
+    },
+  };
 }

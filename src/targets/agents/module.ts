@@ -14,6 +14,7 @@ export const agents = defineTarget({
   migrations: MIGRATIONS,
   fix: 'set AGENT_CLAUDE_PATH or AGENT_CODEX_PATH to an executable, and ANTHROPIC_API_KEY or OPENAI_API_KEY',
   prompt: 'Claude Code and Codex agent sessions',
+  topics: { summary: 'In a forum group: one topic per agent session (text in it is its next prompt), on or off' },
   create: async ({ config: c, alerts, log, db, redactor, metrics, approve }) => {
     if (!c.AGENT_ENABLED) return disabled('AGENT_ENABLED=false');
     const parsed = agentSettings(c, { anthropic: c.ANTHROPIC_API_KEY, openai: c.OPENAI_API_KEY });

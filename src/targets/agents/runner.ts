@@ -21,8 +21,15 @@ export interface TurnEnd {
   readonly detail?: string;
 }
 
+/** A picture sent with the prompt, for agents that take images (Claude: image content blocks). */
+export interface TurnImage {
+  readonly mime: string;
+  readonly data: Buffer;
+}
+
 export interface TurnOptions {
   readonly prompt: string;
+  readonly images?: readonly TurnImage[];
   /** The agent's session id from an earlier turn: continue that conversation. */
   readonly resume?: string;
   readonly cwd: string;

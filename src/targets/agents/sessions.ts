@@ -9,7 +9,8 @@ import type { Logger } from '../../core/log.js';
 import { formatDuration } from '../../core/text.js';
 import { checkAgentDir, staysInside } from './dirs.js';
 import { DENIED, type ToolDecision, type ToolGate } from './gate.js';
-import { errorText, type AgentRunner, type RunningTurn, type TurnEnd } from './runner.js';
+import { imageType, INBOX, saveToInbox } from './inbox.js';
+import { errorText, type AgentRunner, type RunningTurn, type TurnEnd, type TurnImage } from './runner.js';
 import type { AgentSettings } from './settings.js';
 import {
   utcDay,
@@ -23,13 +24,19 @@ import {
 /** Letters, digits, `_`, `-`; not starting with `-`; short enough for a button and a topic. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,31}$/;
 /** `/agent <name> …` must not shadow a verb. */
-export const VERBS = ['new', 'ls', 'log', 'stop', 'end'] as const;
+export const VERBS = ['new', 'ls', 'show', 'log', 'stop', 'end'] as const;
 export const NAME_RULE = 'letters, digits, _ and -, at most 32 characters, not starting with -';
 /** Streamed answer kept for the card (its end) and for the transcript (its start, up to this). */
 const TAIL_CHARS = 4000;
 const ANSWER_MAX = 200_000;
 /** A tool's input as kept in the transcript. */
 const TOOL_INPUT_MAX = 20_000;
+
+/** A file sent with a prompt: the sender's name for it (untrusted) and its bytes. */
+export interface SentFile {
+  readonly name: string;
+  readonly bytes: Buffer;
+}
 
 export interface SessionView extends AgentSessionRow {
   /** The end of the answer being streamed (or the last one), as the agent wrote it. */
@@ -124,8 +131,12 @@ export class AgentSessions {
     return view;
   }
 
-  /** Starts the next turn of a session; returns once it runs, the turn goes on. */
-  async prompt(name: string, prompt: string, requester: Operator): Promise<SessionView> {
+  /**
+   * Starts the next turn of a session; returns once it runs, the turn goes on. Files sent with
+   * the prompt are saved in the session's inbox and named in the prompt; pictures also go to
+   * the agent as images.
+   */
+  async prompt(name: string, text: string, requester: Operator, files: readonly SentFile[] = []): Promise<SessionView> {
     const row = this.get(name);
     if (this.live.get(name)?.turn)
       throw new ActionError(`${name} is still working; wait for it, or /agent stop ${name}`);
@@ -141,6 +152,16 @@ export class AgentSessions {
           `(AGENT_DAILY_BUDGET_USD)`,
       );
     }
+    const saved: string[] = [];
+    const images: TurnImage[] = [];
+    for (const f of files) {
+      saved.push(`${INBOX}/${await saveToInbox(row.dir, f.name, f.bytes)}`);
+      const mime = imageType(f.bytes);
+      if (mime) images.push({ mime, data: f.bytes });
+    }
+    if (this.live.get(name)?.turn)
+      throw new ActionError(`${name} is still working; wait for it, or /agent stop ${name}`);
+    const prompt = withFiles(text, saved);
     const live: Live = { answer: '', tail: '', ended: new AbortController(), settled: Promise.resolve() };
     this.live.set(name, live);
     this.line(name, 'prompt', `${requester.display}: ${prompt}`);
@@ -148,6 +169,7 @@ export class AgentSessions {
     let usage = { costUsd: 0, inputTokens: 0, outputTokens: 0 };
     const turn = this.d.runners[row.kind].run({
       prompt,
+      ...(images.length > 0 ? { images } : {}),
       ...(row.sessionId ? { resume: row.sessionId } : {}),
       cwd: row.dir,
       env: this.d.env(row.kind),
@@ -335,3 +357,10 @@ export class AgentSessions {
 
 const capped = (s: string, max: number): string =>
   s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters in all)`;
+
+/** The prompt with the files sent with it named, as paths from the session's directory. */
+function withFiles(text: string, saved: readonly string[]): string {
+  if (saved.length === 0) return text;
+  const files = `Files sent with this prompt, saved in the working directory: ${saved.join(', ')}`;
+  return text.trim() === '' ? files : `${text}\n\n${files}`;
+}

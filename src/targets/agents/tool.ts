@@ -8,6 +8,7 @@ import { ActionError, defineAction } from '../../core/action.js';
 import type { AskOnBehalf } from '../../core/on-behalf.js';
 import { say } from '../../core/result.js';
 import { toolApprovalBlocks } from './approval.js';
+import { cardKey } from './cards.js';
 import type { ToolGate } from './gate.js';
 
 export const TOOL_ACTION = 'agent.tool';
@@ -41,6 +42,7 @@ export function approvalGate(approve: AskOnBehalf | undefined): ToolGate {
       operator: { ...req.requester, chatId: req.chatId },
       action: TOOL_ACTION,
       params: { session: req.session, tool: req.tool, input: req.input },
+      place: cardKey(req.session),
       signal: req.signal,
     });
     if (!decision.approved) return { allow: false, reason: decision.reason };

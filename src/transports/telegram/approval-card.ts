@@ -23,8 +23,16 @@ export interface ApprovalCards {
   close(): void;
 }
 
-/** Approval cards in Telegram messages, edited as their approvals are decided, run, expire or are cancelled. */
-export function approvalCards(approvals: ApprovalService, replier: Replier, log: Logger): ApprovalCards {
+/**
+ * Approval cards in Telegram messages, edited as their approvals are decided, run, expire or are
+ * cancelled. `threadOf` finds the open forum topic of a live card, for a card asked for beside it.
+ */
+export function approvalCards(
+  approvals: ApprovalService,
+  replier: Replier,
+  log: Logger,
+  threadOf: (chatId: number, key: string) => number | undefined = () => undefined,
+): ApprovalCards {
   const desk = approvals.cards<CardRef>({
     readRef: (stored) => {
       const r = STORED_REF.safeParse(stored);
@@ -35,8 +43,12 @@ export function approvalCards(approvals: ApprovalService, replier: Replier, log:
       const warn = (err: unknown) => log.warn({ err: why(err), approval }, 'could not edit approval card');
       replier.editCard(ref, change.card).catch(warn);
     },
-    // An approval asked for on someone's behalf (an agent's tool call): into the chat itself.
-    offer: (chatId, p) => offer({ chatId }, p),
+    // An approval asked for on someone's behalf (an agent's tool call): into the topic of the
+    // live card it is about, when it has one, else into the chat itself.
+    offer: (chatId, p, place) => {
+      const threadId = place === undefined ? undefined : threadOf(chatId, place);
+      return offer({ chatId, ...(threadId !== undefined ? { threadId } : {}) }, p);
+    },
   });
   return { offer, close: () => desk.close() };
 

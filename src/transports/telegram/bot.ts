@@ -31,6 +31,8 @@ import { isThreadGone, Replier, type Where } from './reply.js';
 import { Forums, topicsControl } from './topics.js';
 import type { CardPlacesSlot } from '../../core/places.js';
 import { TurnQueue } from './turns.js';
+import { uploadOf, type FileSource } from './uploads.js';
+import type { Upload } from '../../core/uploads.js';
 
 export interface TelegramDeps {
   readonly token: string;
@@ -65,6 +67,9 @@ const FLOOD_WAITS = 20;
 const NETWORK_RETRY = { initialMs: 1000, maxMs: 30_000 } as const;
 /** How long a shutdown waits for queued automatic writes (final card states) to go out. */
 const OUTBOX_DRAIN_MS = 3000;
+const UPLOAD_HOW =
+  'A photo or file goes to what takes one: send it as a reply to its card, in its topic, ' +
+  'or with the command as its caption.';
 /** Agent turns at once in one chat, and waiting or running per person there. */
 const AGENT_TURNS = { perChat: 3, perPerson: 3 } as const;
 
@@ -121,12 +126,13 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   bot.api.config.use(floodWaitTransformer(FLOOD_WAITS));
   bot.api.config.use(networkRetryTransformer(NETWORK_RETRY));
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: false }));
+  const files: FileSource = { api: bot.api, token: d.token, apiRoot: d.apiRoot };
   const replies = new ReplyRepo(d.db);
   const replier = new Replier(bot.api, d.buttons, d.redactor, replies);
   const outbox = new Outbox({ delay: (chatId) => gate.delay(chatId), log: d.log });
   const forums = new Forums(new ForumRepo(d.db), replier, d.redactor.redact, d.log);
   // Approval cards are edited as they are decided, expire or are cancelled, even after a restart.
-  const cards = approvalCards(d.dispatcher.approvals, replier, d.log);
+  const cards = approvalCards(d.dispatcher.approvals, replier, d.log, (chatId, key) => forums.threadOf(chatId, key));
   const board = new CardBoard({ replier, repo: new CardMessageRepo(d.db), outbox, forums, log: d.log });
   const offProgress = showProgress(d.dispatcher.progress, replier, d.log);
   if (d.places) d.places.service = topicsControl({ forums, board, outbox, live: d.live });
@@ -197,6 +203,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       ...(ctx.msg.is_topic_message ? { threadId: ctx.msg.message_thread_id } : {}),
     };
     const text = ctx.msg.text;
+    const upload = ctx.msg.forward_origin || ctx.msg.via_bot ? undefined : uploadOf(ctx.msg, files);
+    if (upload) {
+      if (!d.dispatcher.identify(principal)) return d.dispatcher.unauthorized(principal, 'message');
+      await render(where, await withUpload(ctx.msg, principal, upload), { since });
+      return;
+    }
     if (ctx.msg.forward_origin || ctx.msg.via_bot || text === undefined) {
       if (!d.dispatcher.identify(principal)) return d.dispatcher.unauthorized(principal, 'message');
       if (ctx.msg.forward_origin && text !== undefined) {
@@ -222,6 +234,20 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     await forgetSecret(ctx.chat.id, ctx.msg.message_id, outcome);
     await render(where, outcome, { since });
   });
+
+  /**
+   * A photo or document goes with its caption's command ("/agent build look at this"), or as
+   * the text of a reply to a card, or of a message in a card's topic, to an action that takes files.
+   */
+  async function withUpload(msg: Message, principal: Principal, upload: Upload): Promise<Outcome> {
+    const caption = msg.caption?.trim() ?? '';
+    if (caption.startsWith('/'))
+      return d.dispatcher.command(principal, 'command', caption, bot.botInfo.username, [upload]);
+    const target = replyTargetOf(msg, msg.chat.id);
+    if (!target) return { kind: 'refused', message: UPLOAD_HOW };
+    const params = { ...target.params, ...(caption !== '' ? { text: caption } : {}) };
+    return d.dispatcher.dispatch(principal, 'command', target.action, params, [upload]);
+  }
 
   /** A message that held a secret (a password typed for a terminal) does not stay in the chat. */
   async function forgetSecret(chatId: number, messageId: number, outcome: Outcome): Promise<void> {

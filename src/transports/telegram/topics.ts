@@ -94,6 +94,12 @@ export class Forums {
     );
   }
 
+  /** The open topic of a card in a chat, if it has one. */
+  threadOf(chatId: number, key: string): number | undefined {
+    const t = this.topics.get(cardId(chatId, key));
+    return t && !t.closed ? t.threadId : undefined;
+  }
+
   /** The item topic a thread is, for plain text written in it. */
   topicAt(chatId: number, threadId: number): TopicRow | undefined {
     return this.threads.get(`${chatId}|${threadId}`);

@@ -321,6 +321,20 @@ function deleteWebhook({ queue }: MethodContext, p: Params): unknown {
   return true;
 }
 
+/** A file's path for the download route (`/file/bot<token>/<file_path>`). */
+export const filePath = (fileId: string): string => `files/${fileId}`;
+
+function getFile({ world }: MethodContext, p: Params): unknown {
+  const known = world.document(optStr(p, 'file_id') ?? '');
+  if (known === undefined) throw badRequest('invalid file_id');
+  return {
+    file_id: known.file_id,
+    file_unique_id: known.file_unique_id,
+    file_size: known.bytes.length,
+    file_path: filePath(known.file_id),
+  };
+}
+
 /** Canonical method names; Telegram matches them case-insensitively. */
 export const METHODS: ReadonlyMap<string, { name: string; run: Handler }> = new Map(
   Object.entries({
@@ -336,6 +350,7 @@ export const METHODS: ReadonlyMap<string, { name: string; run: Handler }> = new 
     answerCallbackQuery,
     sendChatAction,
     sendDocument,
+    getFile,
     createForumTopic,
     editForumTopic,
     closeForumTopic: setClosed(true),

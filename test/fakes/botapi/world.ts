@@ -73,6 +73,8 @@ export interface StoredMessage {
   /** message_id of the message this one replies to. */
   readonly reply_to?: number;
   readonly document?: StoredDocument;
+  /** A photo a user sent (one size). */
+  readonly photo?: StoredDocument;
   /** Earlier versions, oldest first. */
   readonly history: MessageVersion[];
   edit_date?: number;
@@ -126,6 +128,8 @@ export interface NewMessage {
   readonly message_thread_id?: number;
   readonly reply_to?: number;
   readonly document?: Omit<StoredDocument, 'chat_id' | 'message_id' | 'file_id' | 'file_unique_id' | 'caption'>;
+  /** The bytes of a photo (a user's). */
+  readonly photo?: Buffer;
   /** Extra wire fields (forward_origin, forum_topic_created…). */
   readonly extra?: Partial<Message>;
 }
@@ -250,6 +254,20 @@ export class World {
       this.files.set(document.file_id, document);
       state.documents.push(document);
     }
+    let photo: StoredDocument | undefined;
+    if (m.photo !== undefined) {
+      const n = this.nextSerial();
+      photo = {
+        chat_id: state.chat.id,
+        message_id,
+        file_id: `AgACAgIAAxkBAAI${n.toString(36).padStart(6, '0')}fake`,
+        file_unique_id: `AQAD${n.toString(36).padStart(6, '0')}`,
+        file_name: 'photo.jpg',
+        mime_type: 'image/jpeg',
+        bytes: m.photo,
+      };
+      this.files.set(photo.file_id, photo);
+    }
     const stored: StoredMessage = {
       chat_id: state.chat.id,
       message_id,
@@ -266,6 +284,7 @@ export class World {
       ...(m.message_thread_id !== undefined ? { message_thread_id: m.message_thread_id } : {}),
       ...(m.reply_to !== undefined ? { reply_to: m.reply_to } : {}),
       ...(document !== undefined ? { document } : {}),
+      ...(photo !== undefined ? { photo } : {}),
     };
     stored.raw = this.toRaw(state, stored, m.from, m.extra);
     state.byId.set(message_id, stored);
@@ -335,10 +354,14 @@ export class World {
         file_size: m.document.bytes.length,
       };
       raw.document = d;
-      if (m.caption !== undefined) {
-        raw.caption = m.caption;
-        if (m.entities.length > 0) raw.caption_entities = m.entities;
-      }
+    }
+    if (m.photo !== undefined) {
+      const { file_id, file_unique_id, bytes } = m.photo;
+      raw.photo = [{ file_id, file_unique_id, width: 640, height: 480, file_size: bytes.length }];
+    }
+    if ((m.document !== undefined || m.photo !== undefined) && m.caption !== undefined) {
+      raw.caption = m.caption;
+      if (m.entities.length > 0) raw.caption_entities = m.entities;
     }
     if (m.reply_markup !== undefined) raw.reply_markup = m.reply_markup;
     return Object.assign(raw, extra);

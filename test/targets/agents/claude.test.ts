@@ -232,6 +232,7 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
       'agent.new': ['admin', 'write', false],
       'agent.prompt': ['admin', 'write', false],
       'agent.ls': ['operator', 'read', true],
+      'agent.show': ['operator', 'read', true],
       'agent.log': ['operator', 'read', true],
       'agent.stop': ['admin', 'write', true],
       'agent.end': ['admin', 'destructive', false],

@@ -40,10 +40,37 @@ describe('/agent commands through the registry', () => {
       ]);
       expect(look('/agent stop build')).toEqual(['agent.stop', { name: 'build' }]);
       expect(look('/agent end build')).toEqual(['agent.end', { name: 'build' }]);
-      expect(look('/agent')).toEqual([
-        'usage',
-        '/agent needs a session name, or one of: new, ls, log, stop, end. Usage: /agent <name> <prompt...>',
+      expect(look('/agent')).toEqual(['agent.ls', {}]);
+      expect(look('/agent show build')).toEqual(['agent.show', { name: 'build' }]);
+      expect(look('/agent build')).toEqual(['agent.prompt', { name: 'build' }]);
+    } finally {
+      h.close();
+    }
+  });
+});
+
+describe('the tappable list', () => {
+  it('has one button per session opening its card; with none, one line on how to start one', async () => {
+    const h = harness();
+    try {
+      const empty = await h.run('agent.ls', {});
+      expect(empty.buttons ?? []).toEqual([]);
+      expect(empty.blocks).toHaveLength(1);
+      expect(JSON.stringify(empty.blocks)).toContain('/agent new <claude|codex> <name> [dir] [prompt…] starts one');
+
+      await h.run('agent.new', { kind: 'claude', name: 'build', dir: `${h.root}/proj` });
+      await h.run('agent.new', { kind: 'codex', name: 'docs', dir: `${h.root}/proj` });
+      const list = await h.run('agent.ls', {});
+      expect(list.buttons).toEqual([
+        [{ label: '⚪ build', action: 'agent.show', params: { name: 'build' } }],
+        [{ label: '⚪ docs', action: 'agent.show', params: { name: 'docs' } }],
       ]);
+      const shown = await h.run('agent.show', { name: 'docs' });
+      expect(shown.card).toMatchObject({ key: 'agent:docs', kind: 'item' });
+      expect(shown.reply).toEqual({ action: 'agent.prompt', params: { name: 'docs' } });
+      await expect(h.run('agent.show', { name: 'nope' })).rejects.toThrow(
+        'no agent session named nope; there are: build, docs',
+      );
     } finally {
       h.close();
     }
