@@ -36,6 +36,8 @@ import type { MethodContext } from './botapi/methods.js';
 import { ApiError, badRequest, optInt, optJson } from './botapi/params.js';
 import type { Params } from './botapi/params.js';
 import { UpdateQueue } from './botapi/updates.js';
+import { Webhooks } from './botapi/webhook.js';
+import type { PostAnswer, PostOptions, WebhookCall, WebhookInfo } from './botapi/webhook.js';
 import { unixNow, World } from './botapi/world.js';
 import type {
   CallbackAnswer,
@@ -60,6 +62,7 @@ export type {
   TopicRecord,
   UserRef,
 } from './botapi/world.js';
+export type { PostAnswer, PostOptions, WebhookCall, WebhookInfo } from './botapi/webhook.js';
 
 export interface FakeBotApiOptions {
   /** Defaults to a random token of a bot with id 7000000001. */
@@ -217,6 +220,7 @@ export class FakeBotApi {
   readonly parseModeAttempts: ParseModeAttempt[] = [];
   private readonly world: World;
   private readonly queue: UpdateQueue;
+  private readonly webhooks = new Webhooks();
   private readonly ctx: MethodContext;
   private readonly maxBodyBytes: number;
   private server: Server | undefined;
@@ -252,7 +256,7 @@ export class FakeBotApi {
     };
     this.world = new World(bot);
     this.queue = new UpdateQueue(options.firstUpdateId ?? 1000);
-    this.ctx = { world: this.world, queue: this.queue };
+    this.ctx = { world: this.world, queue: this.queue, webhooks: this.webhooks };
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
   }
 
@@ -542,6 +546,34 @@ export class FakeBotApi {
     await this.waitFor(() => this.queue.deliveryCount(updateId) >= times, timeoutMs, `delivery of update ${updateId}`);
   }
 
+  // ---- webhook mode
+
+  /** The webhook set now (setWebhook), if any. */
+  get webhook(): WebhookInfo | undefined {
+    return this.webhooks.current;
+  }
+
+  /** Every setWebhook and deleteWebhook, in order. */
+  get webhookCalls(): readonly WebhookCall[] {
+    return this.webhooks.calls;
+  }
+
+  /**
+   * Telegram delivers an update (by id: one created by sendText, pressButton…, delivered again
+   * with the same id when posted again) to the webhook, through the proxy at `o.to`; resolves
+   * with the bot's answer. Options forge what Telegram never would: a wrong or missing secret,
+   * another body, method or path.
+   */
+  async postWebhook(update: number | Update, o: PostOptions): Promise<PostAnswer> {
+    const u = typeof update === 'number' ? this.queue.all.get(update) : update;
+    if (u === undefined) throw new Error(`fake Bot API: no update ${String(update)} was ever created`);
+    try {
+      return await this.webhooks.post(u, o);
+    } finally {
+      this.notify();
+    }
+  }
+
   // ---- faults and limits
 
   /** The next `times` calls of `method` ('*' for any method) fail this way. */
@@ -759,6 +791,12 @@ export class FakeBotApi {
       throw badRequest("can't parse allowed_updates JSON array");
     }
     const begin = (): Update[] | Promise<Update[] | undefined> => {
+      if (this.webhooks.current !== undefined) {
+        throw new ApiError(
+          409,
+          "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+        );
+      }
       if (this.queue.polling) {
         throw new ApiError(
           409,

@@ -1,5 +1,5 @@
-import { Bot, GrammyError, HttpError, type Context } from 'grammy';
-import type { Message } from 'grammy/types';
+import { Bot, BotError, GrammyError, HttpError, type Context } from 'grammy';
+import type { Message, Update } from 'grammy/types';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run, sequentialize, type RunnerHandle } from '@grammyjs/runner';
 import type { Agent } from '../../ai/agent.js';
@@ -31,6 +31,7 @@ import { isThreadGone, Replier, type Where } from './reply.js';
 import { Forums, topicsControl } from './topics.js';
 import type { CardPlacesSlot } from '../../core/places.js';
 import { TurnQueue } from './turns.js';
+import { startWebhook, WebhookError, type Receipt, type WebhookServer } from './webhook.js';
 
 export interface TelegramDeps {
   readonly token: string;
@@ -54,6 +55,15 @@ export interface TelegramDeps {
   readonly places?: CardPlacesSlot;
   /** The AI operator, when an LLM is configured: plain text goes to it. */
   readonly agent?: Agent;
+  /** Webhook mode: Telegram posts updates to `url`, served on host:port; without it, long polling. */
+  readonly webhook?: WebhookSettings;
+}
+
+export interface WebhookSettings {
+  readonly url: string;
+  readonly secret: string;
+  readonly host: string;
+  readonly port: number;
 }
 
 /** Only these update kinds are fetched at all; edits, channel posts and inline queries never arrive. */
@@ -171,8 +181,10 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // Aborts agent turns on shutdown (one may be waiting on an approval for minutes).
   const stopping = new AbortController();
   const turns = new TurnQueue(AGENT_TURNS);
+  // Updates the webhook claimed before answering Telegram: not claimed (and so dropped) again here.
+  const claimed = new WeakSet<Update>();
   bot.use(async (ctx, next) => {
-    if (!claim(ctx.update.update_id)) return;
+    if (!claimed.delete(ctx.update) && !claim(ctx.update.update_id)) return;
     const p = next();
     inflight.add(p);
     try {
@@ -324,9 +336,59 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     }
   }
 
+  let webhookInFlight = 0;
+  /** Webhook delivery: claimed now, handled by the same middleware as a polled update. */
+  function receive(update: Update): Receipt {
+    if (!claim(update.update_id)) return 'duplicate';
+    claimed.add(update);
+    webhookInFlight++;
+    const handled: Promise<void> = bot
+      .handleUpdate(update)
+      .catch(async (err: unknown) => {
+        if (err instanceof BotError) await bot.errorHandler(err);
+        else d.log.error({ err, update: update.update_id }, 'update handler failed');
+      })
+      .finally(() => {
+        webhookInFlight--;
+        inflight.delete(handled);
+      });
+    inflight.add(handled);
+    return 'accepted';
+  }
+
+  /** Listens first, so that Telegram finds the server as soon as it knows the URL. */
+  async function startWebhookMode(w: WebhookSettings): Promise<WebhookServer> {
+    hook ??= await startWebhook({
+      host: w.host,
+      port: w.port,
+      path: new URL(w.url).pathname,
+      secret: w.secret,
+      receive,
+      inFlight: () => webhookInFlight,
+      metrics: d.metrics,
+      log: d.log,
+    });
+    try {
+      await bot.api.setWebhook(w.url, { secret_token: w.secret, allowed_updates: ALLOWED_UPDATES });
+    } catch (err) {
+      if (err instanceof GrammyError && err.error_code === 400)
+        throw new WebhookError(`Telegram refused TELEGRAM_WEBHOOK_URL: ${err.description}`);
+      throw err;
+    }
+    return hook;
+  }
+
+  let hook: WebhookServer | undefined;
+  let hooked = false;
   let runner: RunnerHandle | undefined;
   let prune: NodeJS.Timeout | undefined;
   let offCard: (() => void) | undefined;
+  function startTimers(): void {
+    prune = setInterval(() => replies.prune(), PRUNE_MS);
+    prune.unref();
+    offCard = d.live.onCard((card) => board.update(card));
+  }
+
   return {
     async start() {
       await bot.init();
@@ -337,6 +399,15 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         .catch((err: unknown) =>
           d.log.warn({ err: describe(err) }, 'the command menu could not be registered; commands work without it'),
         );
+      if (d.webhook) {
+        const server = await startWebhookMode(d.webhook);
+        hooked = true;
+        startTimers();
+        d.log.info({ bot: bot.botInfo.username, port: server.port }, 'serving the Telegram webhook');
+        return;
+      }
+      // Back from webhook mode (or never in it): Telegram refuses getUpdates while a webhook is set.
+      await bot.api.deleteWebhook();
       // Telegram has just answered: healthy from now on, not only once the first long poll
       // returns (up to its timeout later, with no updates). A failing poll turns this down.
       lastPoll = { ok: true, at: Date.now() };
@@ -349,9 +420,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         },
         sink: { concurrency: 64 },
       });
-      prune = setInterval(() => replies.prune(), PRUNE_MS);
-      prune.unref();
-      offCard = d.live.onCard((card) => board.update(card));
+      startTimers();
       d.log.info({ bot: bot.botInfo.username }, 'polling Telegram');
     },
     async stop() {
@@ -360,7 +429,10 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       offCard?.();
       offProgress();
       if (runner?.isRunning()) await runner.stop();
+      // Stops taking updates at once; those already taken run to their end.
+      const closed = hook?.close();
       await Promise.allSettled([...inflight]);
+      await closed;
       await outbox.stop(OUTBOX_DRAIN_MS);
       cards.close();
     },
@@ -379,6 +451,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     },
     health() {
       const queued = outbox.queued > 0 ? `, ${outbox.queued} automatic messages queued` : '';
+      if (hooked) return { state: 'up', detail: `webhook as @${bot.botInfo.username}${queued}` };
       if (lastPoll.ok && Date.now() - lastPoll.at < 120_000)
         return { state: 'up', detail: `polling as @${bot.isInited() ? bot.botInfo.username : '?'}${queued}` };
       return { state: 'down', detail: lastPoll.error ?? 'no successful poll in the last 2 minutes' };
