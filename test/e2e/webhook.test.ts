@@ -197,7 +197,12 @@ describe('teleops start in webhook mode', () => {
     const duplicate = (await metric(a, 'duplicate')) + (await metric(b, 'duplicate'));
     expect([accepted, duplicate]).toEqual([2, 6]);
     expect(runs(runsFile(), 'touch')).toBe(2);
-    expect(auditedActions().filter((x) => x === 'test.touch').length).toBeGreaterThan(0);
+    // Both write the one audit chain at once: each append is one immediate transaction.
+    const many = Array.from({ length: 10 }, (_, i) => fake.sendText({ from: OP, text: `/test touch m${i}` }).updateId);
+    await Promise.all(many.map((id, i) => fake.postWebhook(id, { to: (i % 2 ? a : b).to })));
+    for (let i = 0; i < 10; i++) await fake.waitForMessage({ chat: OP, match: `touched m${i}` });
+    expect(runs(runsFile(), 'touch')).toBe(12);
+    expect(auditedActions().filter((x) => x === 'test.touch')).toHaveLength(24);
     await Promise.all([a.proc.stop(), b.proc.stop()]);
     const verify = runTeleops(['audit', 'verify', '--state-dir', dir.path], { AUDIT_HMAC_KEY: KEY });
     expect(await verify.exited, verify.output()).toBe(0);
