@@ -58,7 +58,7 @@ describe('the webhook server', () => {
     server = undefined;
   });
 
-  it('answers 413 to a body over the bound that declares no length, without handing anything on', async () => {
+  async function serve(inFlight = 0) {
     const received: Update[] = [];
     const metrics = createMetrics();
     server = await startWebhook({
@@ -67,11 +67,27 @@ describe('the webhook server', () => {
       path: '/hook',
       secret: 's3cret',
       receive: (u) => (received.push(u), 'accepted'),
-      inFlight: () => 0,
+      inFlight: () => inFlight,
       metrics,
       log: createLogger('silent', (s) => s),
     });
-    const port = server.port;
+    return { received, metrics, port: server.port };
+  }
+
+  it('answers 503 while as many updates as it takes are in hand, and takes nothing', async () => {
+    const { received, port } = await serve(256);
+    const res = await fetch(`http://127.0.0.1:${port}/hook`, {
+      method: 'POST',
+      headers: { [SECRET_HEADER]: 's3cret', 'content-type': 'application/json' },
+      body: JSON.stringify({ update_id: 1, message: { text: 'hi' } }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(received).toHaveLength(0);
+  });
+
+  it('answers 413 to a body over the bound that declares no length, without handing anything on', async () => {
+    const { received, metrics, port } = await serve();
     // Chunked: the bound is found while reading, not from a Content-Length.
     const status = await new Promise<number>((resolve, reject) => {
       const req = request({
