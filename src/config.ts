@@ -346,7 +346,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
     }
   }
   if (!problems.some((p) => p.startsWith('AI_'))) problems.push(...aiSettingsProblems(c));
-  if (c.TELEGRAM_WEBHOOK_URL && !c.TELEGRAM_WEBHOOK_SECRET)
+  if (c.TELEGRAM_WEBHOOK_URL && c.TELEGRAM_WEBHOOK_SECRET === '')
     problems.push('TELEGRAM_WEBHOOK_SECRET: missing — webhook mode needs it (e.g. `openssl rand -hex 32`)');
   if (c.TELEGRAM_WEBHOOK_URL && c.TELEGRAM_WEBHOOK_PORT === c.HTTP_PORT)
     problems.push('TELEGRAM_WEBHOOK_PORT: is HTTP_PORT too; give the webhook a port of its own');

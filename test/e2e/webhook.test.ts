@@ -103,10 +103,21 @@ describe('teleops start in webhook mode', () => {
     expect((await fake.postWebhook(updateId, { to: r.to })).status).toBe(200);
     await fake.waitForMessage({ chat: OP, match: /User 10 · chat 10 · role operator/ });
     expect(fake.calls.some((c) => c.method === 'getUpdates')).toBe(false);
-    const health = (await (await fetch(`http://127.0.0.1:${r.httpPort}/health`)).json()) as {
-      checks: Record<string, string>;
-    };
-    expect(health.checks.telegram).toBe('up');
+    const health: unknown = await (await fetch(`http://127.0.0.1:${r.httpPort}/health`)).json();
+    expect(health).toMatchObject({
+      checks: { telegram: 'up' },
+      details: { telegram: expect.stringMatching(/^webhook as @teleops_test_bot, \d+ updates pending$/) },
+    });
+  });
+
+  it('/health is down when the webhook at Telegram is no longer this one', async () => {
+    const r = await replica();
+    // Someone else takes the bot over (another instance starts polling): nothing arrives here now.
+    await fetch(`${fake.apiRoot}/bot${fake.token}/deleteWebhook`, { method: 'POST' });
+    const res = await fetch(`http://127.0.0.1:${r.httpPort}/health`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { details: Record<string, string> };
+    expect(body.details.telegram).toMatch(/webhook at Telegram is not set/);
   });
 
   it('refuses a wrong, missing, padded or cut secret with 401, counts it, and runs and audits nothing', async () => {

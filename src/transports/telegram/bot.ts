@@ -77,6 +77,10 @@ const NETWORK_RETRY = { initialMs: 1000, maxMs: 30_000 } as const;
 const OUTBOX_DRAIN_MS = 3000;
 /** Agent turns at once in one chat, and waiting or running per person there. */
 const AGENT_TURNS = { perChat: 3, perPerson: 3 } as const;
+/** How long what getWebhookInfo said serves health checks (probes come every few seconds). */
+const WEBHOOK_INFO_MS = 30_000;
+/** A delivery Telegram reports failed this recently shows in the health detail. */
+const WEBHOOK_ERROR_RECENT_S = 300;
 
 export interface TelegramTransport {
   start(): Promise<void>;
@@ -86,7 +90,7 @@ export interface TelegramTransport {
   alert(result: Result): void;
   /** An audit witness posting into a chat or channel (AUDIT_WITNESS=telegram:<chat id>). */
   witness(chatId: number): Witness;
-  health(): Health;
+  health(): Promise<Health>;
 }
 
 export function createTelegram(d: TelegramDeps): TelegramTransport {
@@ -378,6 +382,38 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     return hook;
   }
 
+  let webhookInfo: { at: number; health: Promise<Health> } | undefined;
+  /**
+   * What Telegram says of the webhook: set elsewhere or deleted (another instance polling) is
+   * down, since nothing arrives here then; failed deliveries are shown, but a restart would not
+   * mend a broken proxy, so they do not make /health answer 503.
+   */
+  function webhookHealth(url: string): Promise<Health> {
+    if (webhookInfo && Date.now() - webhookInfo.at < WEBHOOK_INFO_MS) return webhookInfo.health;
+    const health = bot.api.getWebhookInfo().then(
+      (info): Health => {
+        if (info.url !== url)
+          return {
+            state: 'down',
+            detail:
+              `the webhook at Telegram is ${info.url ? 'another URL' : 'not set'} (another instance polling?); ` +
+              'restart to set it again',
+          };
+        const failed =
+          info.last_error_date !== undefined && Date.now() / 1000 - info.last_error_date < WEBHOOK_ERROR_RECENT_S
+            ? `; Telegram's last delivery failed: ${info.last_error_message ?? 'no reason given'}`
+            : '';
+        return {
+          state: 'up',
+          detail: `webhook as @${bot.botInfo.username}, ${info.pending_update_count} updates pending${failed}`,
+        };
+      },
+      (err: unknown): Health => ({ state: 'down', detail: describe(err) }),
+    );
+    webhookInfo = { at: Date.now(), health };
+    return health;
+  }
+
   let hook: WebhookServer | undefined;
   let hooked = false;
   let runner: RunnerHandle | undefined;
@@ -449,9 +485,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     witness(chatId) {
       return telegramWitness(bot.api, chatId);
     },
-    health() {
+    async health() {
       const queued = outbox.queued > 0 ? `, ${outbox.queued} automatic messages queued` : '';
-      if (hooked) return { state: 'up', detail: `webhook as @${bot.botInfo.username}${queued}` };
+      if (hooked && d.webhook) {
+        const h = await webhookHealth(d.webhook.url);
+        return h.state === 'up' ? { ...h, detail: h.detail + queued } : h;
+      }
       if (lastPoll.ok && Date.now() - lastPoll.at < 120_000)
         return { state: 'up', detail: `polling as @${bot.isInited() ? bot.botInfo.username : '?'}${queued}` };
       return { state: 'down', detail: lastPoll.error ?? 'no successful poll in the last 2 minutes' };
