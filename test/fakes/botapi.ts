@@ -163,6 +163,14 @@ export interface WaitForMessageOptions {
   readonly timeoutMs?: number;
 }
 
+interface Delivery {
+  readonly replicas: readonly string[];
+  readonly parallel: number;
+  readonly inFlight: Set<number>;
+  next: number;
+  on: boolean;
+}
+
 interface Waiter {
   readonly check: () => boolean;
   readonly fail: (e: Error) => void;
@@ -234,6 +242,7 @@ export class FakeBotApi {
   /** performance.now() when getUpdates last wrote each update out. */
   private readonly handedOver = new Map<number, number>();
   private requests = 0;
+  private delivery: Delivery | undefined;
 
   constructor(options: FakeBotApiOptions = {}) {
     this.token = options.token ?? `${DEFAULT_BOT_ID}:AA${randomBytes(32).toString('base64url').slice(0, 33)}`;
@@ -283,6 +292,7 @@ export class FakeBotApi {
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
+    if (this.delivery) this.delivery.on = false;
     this.queue.close();
     await new Promise<void>((resolve) => setImmediate(resolve));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -574,6 +584,58 @@ export class FakeBotApi {
     }
   }
 
+  /**
+   * From now on the fake delivers pending updates to the webhook itself, as Telegram does: each
+   * to one of `replicas` (origins behind the proxy, taken in turn), and on an error, a refusal
+   * or no answer again to the next one after a growing pause, until one answers 2xx. Up to
+   * `parallel` (default: the webhook's max_connections, else Telegram's 40) at once. Returns a
+   * function that stops delivering (deliveries under way finish).
+   */
+  deliverWebhooks(replicas: readonly string[], o: { parallel?: number } = {}): () => void {
+    if (replicas.length === 0) throw new Error('fake Bot API: deliverWebhooks needs at least one replica');
+    const d: Delivery = {
+      replicas,
+      parallel: o.parallel ?? this.webhooks.current?.max_connections ?? 40,
+      inFlight: new Set(),
+      next: 0,
+      on: true,
+    };
+    this.delivery = d;
+    this.pump();
+    return () => {
+      d.on = false;
+    };
+  }
+
+  private pump(): void {
+    const d = this.delivery;
+    if (d === undefined || !d.on || this.webhooks.current === undefined) return;
+    while (d.inFlight.size < d.parallel) {
+      const update = this.queue.nextPending(d.inFlight);
+      if (update === undefined) return;
+      d.inFlight.add(update.update_id);
+      void this.deliver(d, update);
+    }
+  }
+
+  private async deliver(d: Delivery, update: Update): Promise<void> {
+    for (let attempt = 0; d.on && this.webhooks.current !== undefined; attempt++) {
+      const to = d.replicas[d.next++ % d.replicas.length] as string;
+      this.queue.countDelivery(update.update_id);
+      const status = await this.webhooks.post(update, { to }).then(
+        (a) => a.status,
+        () => 0,
+      );
+      if (status >= 200 && status < 300) {
+        this.queue.ack(update.update_id);
+        break;
+      }
+      await delay(Math.min(1000, 50 * 2 ** attempt));
+    }
+    d.inFlight.delete(update.update_id);
+    this.notify();
+  }
+
   // ---- faults and limits
 
   /** The next `times` calls of `method` ('*' for any method) fail this way. */
@@ -827,6 +889,7 @@ export class FakeBotApi {
   // ---- helpers
 
   private notify(): void {
+    this.pump();
     if (this.waiters.length === 0) return;
     this.waiters = this.waiters.filter((w) => {
       try {

@@ -35,6 +35,8 @@ export interface PostOptions {
   readonly path?: string;
   /** Content-Length claimed, when it is not the body's length (the body is sent only up to it). */
   readonly contentLength?: number;
+  /** No answer in this long is a failed delivery (default 10 s). */
+  readonly timeoutMs?: number;
 }
 
 export interface PostAnswer {
@@ -126,6 +128,7 @@ export class Webhooks {
         });
         res.on('error', reject);
       });
+      req.setTimeout(o.timeoutMs ?? 10_000, () => req.destroy(new Error('no answer from the webhook')));
       // A server that answers before reading the whole body (413) may close while it is sent.
       req.on('error', (e) => {
         if (!answered) reject(e);
