@@ -19,6 +19,7 @@ import { anchorOf, backupState, BackupError } from './store/backup.js';
 import { openDb, dbPath } from './store/db.js';
 import { MODULES } from './targets/modules.js';
 import { createTelegram } from './transports/telegram/bot.js';
+import { WebhookError } from './transports/telegram/webhook.js';
 import { createConsole, localPrincipal, runOnce } from './transports/console/console.js';
 import { counted } from './core/text.js';
 
@@ -106,6 +107,16 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
     alertChats,
     places: app.places,
     ...(app.agent ? { agent: app.agent } : {}),
+    ...(cfg.TELEGRAM_WEBHOOK_URL
+      ? {
+          webhook: {
+            url: cfg.TELEGRAM_WEBHOOK_URL,
+            secret: cfg.TELEGRAM_WEBHOOK_SECRET,
+            host: cfg.TELEGRAM_WEBHOOK_HOST,
+            port: cfg.TELEGRAM_WEBHOOK_PORT,
+          },
+        }
+      : {}),
   });
   app.integrations.push({ name: 'telegram', check: async () => tg.health() });
   for (const w of cfg.AUDIT_WITNESS) if (w.kind === 'telegram') app.witnesses.add(tg.witness(w.chatId));
@@ -143,6 +154,12 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
         process.stderr.write(
           `teleops: Telegram rejected the bot token (${err.description}); check TELEGRAM_BOT_TOKEN.\n`,
         );
+        await app.close(0);
+        process.exit(2);
+      }
+      if (err instanceof WebhookError) {
+        process.stderr.write(`teleops: cannot start — ${err.message}\n`);
+        await tg.stop();
         await app.close(0);
         process.exit(2);
       }

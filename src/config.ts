@@ -67,6 +67,23 @@ const witnessEvery = list.transform((items, ctx): WitnessEvery => {
   return { entries, everyMs };
 });
 
+/** Telegram posts webhooks only to https URLs; the path is where the webhook server answers. */
+const webhookUrl = z.string().transform((s, ctx) => {
+  const t = s.trim();
+  if (t === '') return '';
+  if (URL.canParse(t) && new URL(t).protocol === 'https:') return new URL(t).toString();
+  ctx.addIssue({ code: 'custom', message: `"${s}" is not an https URL (Telegram posts webhooks over https only)` });
+  return z.NEVER;
+});
+
+/** What Telegram accepts as a webhook's secret_token. */
+const webhookSecret = z.string().transform((s, ctx) => {
+  const t = s.trim();
+  if (t === '' || /^[A-Za-z0-9_-]{1,256}$/.test(t)) return t;
+  ctx.addIssue({ code: 'custom', message: 'must be 1-256 characters of A-Z, a-z, 0-9, _ and - (as Telegram allows)' });
+  return z.NEVER;
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -170,6 +187,25 @@ export const SETTINGS = {
     doc: 'Port of /health and /metrics; 0 disables the HTTP server',
     default: '9464',
     schema: int(0, 65_535),
+  },
+  TELEGRAM_WEBHOOK_URL: {
+    doc: 'Public https URL Telegram posts updates to (webhook mode; empty: long polling)',
+    default: '',
+    schema: webhookUrl,
+  },
+  TELEGRAM_WEBHOOK_SECRET: {
+    doc:
+      'Secret Telegram sends with every webhook request; required with TELEGRAM_WEBHOOK_URL ' +
+      '(1-256 of A-Z a-z 0-9 _ -)',
+    default: '',
+    schema: webhookSecret,
+    secret: true,
+  },
+  TELEGRAM_WEBHOOK_HOST: { doc: 'Address the webhook server listens on', default: '127.0.0.1', schema: text },
+  TELEGRAM_WEBHOOK_PORT: {
+    doc: 'Port the webhook server listens on (behind a TLS-terminating proxy; not HTTP_PORT)',
+    default: '8443',
+    schema: int(1, 65_535),
   },
   TELEGRAM_GLOBAL_PER_SECOND: {
     doc: 'Outgoing messages per second across all chats (Telegram allows about 30)',
@@ -310,6 +346,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
     }
   }
   if (!problems.some((p) => p.startsWith('AI_'))) problems.push(...aiSettingsProblems(c));
+  if (c.TELEGRAM_WEBHOOK_URL && c.TELEGRAM_WEBHOOK_SECRET === '')
+    problems.push('TELEGRAM_WEBHOOK_SECRET: missing — webhook mode needs it (e.g. `openssl rand -hex 32`)');
+  if (c.TELEGRAM_WEBHOOK_URL && c.TELEGRAM_WEBHOOK_PORT === c.HTTP_PORT)
+    problems.push('TELEGRAM_WEBHOOK_PORT: is HTTP_PORT too; give the webhook a port of its own');
   if (problems.length > 0) return { ok: false, problems: hideQuotedSecrets(problems, env).map(oneLine) };
 
   const overlap = c.VIEWER_USER_IDS.filter((id) => c.AUTHORIZED_USER_IDS.includes(id) || c.ADMIN_USER_IDS.includes(id));

@@ -18,6 +18,27 @@ describe('loadConfig', () => {
     expect(r.config.secrets).toContain(TOKEN);
   });
 
+  it("webhook mode: an https URL and a secret of Telegram's alphabet, which is redacted", () => {
+    const base = { TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42' };
+    const secret = `${'aZ09_-'.repeat(42)}abcd`;
+    const r = loadConfig(
+      { ...base, TELEGRAM_WEBHOOK_URL: 'https://bot.example.test/tg/hook', TELEGRAM_WEBHOOK_SECRET: secret },
+      'start',
+    );
+    expect(r.ok && [r.config.TELEGRAM_WEBHOOK_URL, r.config.TELEGRAM_WEBHOOK_PORT]).toEqual([
+      'https://bot.example.test/tg/hook',
+      8443,
+    ]);
+    expect(r.ok && r.config.secrets).toContain(secret);
+    const bad = loadConfig(
+      { ...base, TELEGRAM_WEBHOOK_URL: 'https://bot.example.test/', TELEGRAM_WEBHOOK_SECRET: `${secret}x` },
+      'start',
+    );
+    expect(bad.ok || bad.problems).toEqual([expect.stringMatching(/^TELEGRAM_WEBHOOK_SECRET: must be 1-256/)]);
+    const noSecret = loadConfig({ ...base, TELEGRAM_WEBHOOK_URL: 'https://bot.example.test/' }, 'doctor');
+    expect(noSecret.ok || noSecret.problems).toEqual([expect.stringMatching(/^TELEGRAM_WEBHOOK_SECRET: missing/)]);
+  });
+
   it('an empty setting means its default, for every setting', () => {
     const base = { TELEGRAM_BOT_TOKEN: TOKEN, AUTHORIZED_USER_IDS: '42' };
     const defaults = loadConfig(base, 'start');

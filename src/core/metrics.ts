@@ -43,6 +43,12 @@ export function createMetrics() {
       labelNames: ['method', 'code'] as const,
       registers: r,
     }),
+    webhookRequests: new Counter({
+      name: 'teleops_webhook_requests_total',
+      help: 'Requests to the Telegram webhook, by what became of them (unauthorized: without the right secret)',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
     llmTokens: new Counter({
       name: 'teleops_llm_tokens_total',
       help: 'LLM tokens used',

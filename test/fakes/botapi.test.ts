@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run } from '@grammyjs/runner';
 import type { RunnerHandle } from '@grammyjs/runner';
@@ -189,6 +191,55 @@ describe('getUpdates', () => {
     await fake.waitFor(() => seen.length === 3);
     expect(seen[2]).toBe(next);
     expect(() => fake.redeliver(999_999)).toThrow(/no update 999999/);
+  });
+});
+
+describe('webhook', () => {
+  it('records setWebhook, refuses getUpdates while it is set, and posts updates with the secret', async () => {
+    const bot = newBot();
+    expect((await apiError(bot.api.setWebhook('http://bot.example.test/hook'))).description).toContain(
+      'HTTPS URL must be provided',
+    );
+    expect(
+      (await apiError(bot.api.setWebhook('https://bot.example.test/hook', { secret_token: 'a b' }))).error_code,
+    ).toBe(400);
+    await bot.api.setWebhook('https://bot.example.test/hook', { secret_token: 's3cret', allowed_updates: ['message'] });
+    expect(fake.webhook).toEqual({
+      url: 'https://bot.example.test/hook',
+      secret_token: 's3cret',
+      allowed_updates: ['message'],
+    });
+    expect((await bot.api.getWebhookInfo()).url).toBe('https://bot.example.test/hook');
+    expect((await apiError(bot.api.getUpdates())).error_code).toBe(409);
+
+    const seen: { path: string; secret: unknown; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (b: Buffer) => (body += b.toString()));
+      req.on('end', () => {
+        seen.push({ path: req.url ?? '', secret: req.headers['x-telegram-bot-api-secret-token'], body });
+        res.writeHead(seen.length === 1 ? 200 : 401).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const to = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { updateId } = fake.sendText({ from: USER, text: '/start' });
+      expect((await fake.postWebhook(updateId, { to })).status).toBe(200);
+      expect((await fake.postWebhook(updateId, { to, secret: null })).status).toBe(401);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    expect(seen.map((s) => [s.path, s.secret])).toEqual([
+      ['/hook', 's3cret'],
+      ['/hook', undefined],
+    ]);
+    expect(JSON.parse(seen[0]!.body)).toMatchObject({ message: { text: '/start' } });
+
+    await bot.api.deleteWebhook();
+    expect(fake.webhook).toBeUndefined();
+    expect(fake.webhookCalls.map((c) => c.method)).toEqual(['setWebhook', 'deleteWebhook']);
+    expect(await bot.api.getUpdates({ timeout: 0 })).toHaveLength(1);
   });
 });
 

@@ -36,6 +36,8 @@ import type { MethodContext } from './botapi/methods.js';
 import { ApiError, badRequest, optInt, optJson } from './botapi/params.js';
 import type { Params } from './botapi/params.js';
 import { UpdateQueue } from './botapi/updates.js';
+import { Webhooks } from './botapi/webhook.js';
+import type { PostAnswer, PostOptions, WebhookCall, WebhookInfo } from './botapi/webhook.js';
 import { unixNow, World } from './botapi/world.js';
 import type {
   CallbackAnswer,
@@ -60,6 +62,7 @@ export type {
   TopicRecord,
   UserRef,
 } from './botapi/world.js';
+export type { PostAnswer, PostOptions, WebhookCall, WebhookInfo } from './botapi/webhook.js';
 
 export interface FakeBotApiOptions {
   /** Defaults to a random token of a bot with id 7000000001. */
@@ -172,6 +175,14 @@ export interface WaitForMessageOptions {
   readonly timeoutMs?: number;
 }
 
+interface Delivery {
+  readonly replicas: readonly string[];
+  readonly parallel: number;
+  readonly inFlight: Set<number>;
+  next: number;
+  on: boolean;
+}
+
 interface Waiter {
   readonly check: () => boolean;
   readonly fail: (e: Error) => void;
@@ -229,6 +240,7 @@ export class FakeBotApi {
   readonly parseModeAttempts: ParseModeAttempt[] = [];
   private readonly world: World;
   private readonly queue: UpdateQueue;
+  private readonly webhooks = new Webhooks();
   private readonly ctx: MethodContext;
   private readonly maxBodyBytes: number;
   private server: Server | undefined;
@@ -242,6 +254,7 @@ export class FakeBotApi {
   /** performance.now() when getUpdates last wrote each update out. */
   private readonly handedOver = new Map<number, number>();
   private requests = 0;
+  private delivery: Delivery | undefined;
 
   constructor(options: FakeBotApiOptions = {}) {
     this.token = options.token ?? `${DEFAULT_BOT_ID}:AA${randomBytes(32).toString('base64url').slice(0, 33)}`;
@@ -264,7 +277,7 @@ export class FakeBotApi {
     };
     this.world = new World(bot);
     this.queue = new UpdateQueue(options.firstUpdateId ?? 1000);
-    this.ctx = { world: this.world, queue: this.queue };
+    this.ctx = { world: this.world, queue: this.queue, webhooks: this.webhooks };
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
   }
 
@@ -291,6 +304,7 @@ export class FakeBotApi {
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
+    if (this.delivery) this.delivery.on = false;
     this.queue.close();
     await new Promise<void>((resolve) => setImmediate(resolve));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -584,6 +598,86 @@ export class FakeBotApi {
     await this.waitFor(() => this.queue.deliveryCount(updateId) >= times, timeoutMs, `delivery of update ${updateId}`);
   }
 
+  // ---- webhook mode
+
+  /** The webhook set now (setWebhook), if any. */
+  get webhook(): WebhookInfo | undefined {
+    return this.webhooks.current;
+  }
+
+  /** Every setWebhook and deleteWebhook, in order. */
+  get webhookCalls(): readonly WebhookCall[] {
+    return this.webhooks.calls;
+  }
+
+  /**
+   * Telegram delivers an update (by id: one created by sendText, pressButton…, delivered again
+   * with the same id when posted again) to the webhook, through the proxy at `o.to`; resolves
+   * with the bot's answer. Options forge what Telegram never would: a wrong or missing secret,
+   * another body, method or path.
+   */
+  async postWebhook(update: number | Update, o: PostOptions): Promise<PostAnswer> {
+    const u = typeof update === 'number' ? this.queue.all.get(update) : update;
+    if (u === undefined) throw new Error(`fake Bot API: no update ${String(update)} was ever created`);
+    try {
+      return await this.webhooks.post(u, o);
+    } finally {
+      this.notify();
+    }
+  }
+
+  /**
+   * From now on the fake delivers pending updates to the webhook itself, as Telegram does: each
+   * to one of `replicas` (origins behind the proxy, taken in turn), and on an error, a refusal
+   * or no answer again to the next one after a growing pause, until one answers 2xx. Up to
+   * `parallel` (default: the webhook's max_connections, else Telegram's 40) at once. Returns a
+   * function that stops delivering (deliveries under way finish).
+   */
+  deliverWebhooks(replicas: readonly string[], o: { parallel?: number } = {}): () => void {
+    if (replicas.length === 0) throw new Error('fake Bot API: deliverWebhooks needs at least one replica');
+    const d: Delivery = {
+      replicas,
+      parallel: o.parallel ?? this.webhooks.current?.max_connections ?? 40,
+      inFlight: new Set(),
+      next: 0,
+      on: true,
+    };
+    this.delivery = d;
+    this.pump();
+    return () => {
+      d.on = false;
+    };
+  }
+
+  private pump(): void {
+    const d = this.delivery;
+    if (d === undefined || !d.on || this.webhooks.current === undefined) return;
+    while (d.inFlight.size < d.parallel) {
+      const update = this.queue.nextPending(d.inFlight);
+      if (update === undefined) return;
+      d.inFlight.add(update.update_id);
+      void this.deliver(d, update);
+    }
+  }
+
+  private async deliver(d: Delivery, update: Update): Promise<void> {
+    for (let attempt = 0; d.on && this.webhooks.current !== undefined; attempt++) {
+      const to = d.replicas[d.next++ % d.replicas.length] as string;
+      this.queue.countDelivery(update.update_id);
+      const status = await this.webhooks.post(update, { to }).then(
+        (a) => a.status,
+        () => 0,
+      );
+      if (status >= 200 && status < 300) {
+        this.queue.ack(update.update_id);
+        break;
+      }
+      await delay(Math.min(1000, 50 * 2 ** attempt));
+    }
+    d.inFlight.delete(update.update_id);
+    this.notify();
+  }
+
   // ---- faults and limits
 
   /** The next `times` calls of `method` ('*' for any method) fail this way. */
@@ -816,6 +910,12 @@ export class FakeBotApi {
       throw badRequest("can't parse allowed_updates JSON array");
     }
     const begin = (): Update[] | Promise<Update[] | undefined> => {
+      if (this.webhooks.current !== undefined) {
+        throw new ApiError(
+          409,
+          "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+        );
+      }
       if (this.queue.polling) {
         throw new ApiError(
           409,
@@ -846,6 +946,7 @@ export class FakeBotApi {
   // ---- helpers
 
   private notify(): void {
+    this.pump();
     if (this.waiters.length === 0) return;
     this.waiters = this.waiters.filter((w) => {
       try {

@@ -1,5 +1,5 @@
-import { Bot, GrammyError, HttpError, type Context } from 'grammy';
-import type { Message } from 'grammy/types';
+import { Bot, BotError, GrammyError, HttpError, type Context } from 'grammy';
+import type { Message, Update } from 'grammy/types';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run, sequentialize, type RunnerHandle } from '@grammyjs/runner';
 import type { Agent } from '../../ai/agent.js';
@@ -33,6 +33,7 @@ import type { CardPlacesSlot } from '../../core/places.js';
 import { TurnQueue } from './turns.js';
 import { uploadOf, type FileSource } from './uploads.js';
 import type { Upload } from '../../core/uploads.js';
+import { startWebhook, WebhookError, type Receipt, type WebhookServer } from './webhook.js';
 
 export interface TelegramDeps {
   readonly token: string;
@@ -56,6 +57,15 @@ export interface TelegramDeps {
   readonly places?: CardPlacesSlot;
   /** The AI operator, when an LLM is configured: plain text goes to it. */
   readonly agent?: Agent;
+  /** Webhook mode: Telegram posts updates to `url`, served on host:port; without it, long polling. */
+  readonly webhook?: WebhookSettings;
+}
+
+export interface WebhookSettings {
+  readonly url: string;
+  readonly secret: string;
+  readonly host: string;
+  readonly port: number;
 }
 
 /** Only these update kinds are fetched at all; edits, channel posts and inline queries never arrive. */
@@ -72,6 +82,10 @@ const UPLOAD_HOW =
   'or with the command as its caption.';
 /** Agent turns at once in one chat, and waiting or running per person there. */
 const AGENT_TURNS = { perChat: 3, perPerson: 3 } as const;
+/** How long what getWebhookInfo said serves health checks (probes come every few seconds). */
+const WEBHOOK_INFO_MS = 30_000;
+/** A delivery Telegram reports failed this recently shows in the health detail. */
+const WEBHOOK_ERROR_RECENT_S = 300;
 
 export interface TelegramTransport {
   start(): Promise<void>;
@@ -81,7 +95,7 @@ export interface TelegramTransport {
   alert(result: Result): void;
   /** An audit witness posting into a chat or channel (AUDIT_WITNESS=telegram:<chat id>). */
   witness(chatId: number): Witness;
-  health(): Health;
+  health(): Promise<Health>;
 }
 
 export function createTelegram(d: TelegramDeps): TelegramTransport {
@@ -177,8 +191,10 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // Aborts agent turns on shutdown (one may be waiting on an approval for minutes).
   const stopping = new AbortController();
   const turns = new TurnQueue(AGENT_TURNS);
+  // Updates the webhook claimed before answering Telegram: not claimed (and so dropped) again here.
+  const claimed = new WeakSet<Update>();
   bot.use(async (ctx, next) => {
-    if (!claim(ctx.update.update_id)) return;
+    if (!claimed.delete(ctx.update) && !claim(ctx.update.update_id)) return;
     const p = next();
     inflight.add(p);
     try {
@@ -350,9 +366,91 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     }
   }
 
+  let webhookInFlight = 0;
+  /** Webhook delivery: claimed now, handled by the same middleware as a polled update. */
+  function receive(update: Update): Receipt {
+    if (!claim(update.update_id)) return 'duplicate';
+    claimed.add(update);
+    webhookInFlight++;
+    const handled: Promise<void> = bot
+      .handleUpdate(update)
+      .catch(async (err: unknown) => {
+        if (err instanceof BotError) await bot.errorHandler(err);
+        else d.log.error({ err, update: update.update_id }, 'update handler failed');
+      })
+      .finally(() => {
+        webhookInFlight--;
+        inflight.delete(handled);
+      });
+    inflight.add(handled);
+    return 'accepted';
+  }
+
+  /** Listens first, so that Telegram finds the server as soon as it knows the URL. */
+  async function startWebhookMode(w: WebhookSettings): Promise<WebhookServer> {
+    hook ??= await startWebhook({
+      host: w.host,
+      port: w.port,
+      path: new URL(w.url).pathname,
+      secret: w.secret,
+      receive,
+      inFlight: () => webhookInFlight,
+      metrics: d.metrics,
+      log: d.log,
+    });
+    try {
+      await bot.api.setWebhook(w.url, { secret_token: w.secret, allowed_updates: ALLOWED_UPDATES });
+    } catch (err) {
+      if (err instanceof GrammyError && err.error_code === 400)
+        throw new WebhookError(`Telegram refused TELEGRAM_WEBHOOK_URL: ${err.description}`);
+      throw err;
+    }
+    return hook;
+  }
+
+  let webhookInfo: { at: number; health: Promise<Health> } | undefined;
+  /**
+   * What Telegram says of the webhook: set elsewhere or deleted (another instance polling) is
+   * down, since nothing arrives here then; failed deliveries are shown, but a restart would not
+   * mend a broken proxy, so they do not make /health answer 503.
+   */
+  function webhookHealth(url: string): Promise<Health> {
+    if (webhookInfo && Date.now() - webhookInfo.at < WEBHOOK_INFO_MS) return webhookInfo.health;
+    const health = bot.api.getWebhookInfo().then(
+      (info): Health => {
+        if (info.url !== url)
+          return {
+            state: 'down',
+            detail:
+              `the webhook at Telegram is ${info.url ? 'another URL' : 'not set'} (another instance polling?); ` +
+              'restart to set it again',
+          };
+        const failed =
+          info.last_error_date !== undefined && Date.now() / 1000 - info.last_error_date < WEBHOOK_ERROR_RECENT_S
+            ? `; Telegram's last delivery failed: ${info.last_error_message ?? 'no reason given'}`
+            : '';
+        return {
+          state: 'up',
+          detail: `webhook as @${bot.botInfo.username}, ${info.pending_update_count} updates pending${failed}`,
+        };
+      },
+      (err: unknown): Health => ({ state: 'down', detail: describe(err) }),
+    );
+    webhookInfo = { at: Date.now(), health };
+    return health;
+  }
+
+  let hook: WebhookServer | undefined;
+  let hooked = false;
   let runner: RunnerHandle | undefined;
   let prune: NodeJS.Timeout | undefined;
   let offCard: (() => void) | undefined;
+  function startTimers(): void {
+    prune = setInterval(() => replies.prune(), PRUNE_MS);
+    prune.unref();
+    offCard = d.live.onCard((card) => board.update(card));
+  }
+
   return {
     async start() {
       await bot.init();
@@ -363,6 +461,15 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         .catch((err: unknown) =>
           d.log.warn({ err: describe(err) }, 'the command menu could not be registered; commands work without it'),
         );
+      if (d.webhook) {
+        const server = await startWebhookMode(d.webhook);
+        hooked = true;
+        startTimers();
+        d.log.info({ bot: bot.botInfo.username, port: server.port }, 'serving the Telegram webhook');
+        return;
+      }
+      // Back from webhook mode (or never in it): Telegram refuses getUpdates while a webhook is set.
+      await bot.api.deleteWebhook();
       // Telegram has just answered: healthy from now on, not only once the first long poll
       // returns (up to its timeout later, with no updates). A failing poll turns this down.
       lastPoll = { ok: true, at: Date.now() };
@@ -375,9 +482,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         },
         sink: { concurrency: 64 },
       });
-      prune = setInterval(() => replies.prune(), PRUNE_MS);
-      prune.unref();
-      offCard = d.live.onCard((card) => board.update(card));
+      startTimers();
       d.log.info({ bot: bot.botInfo.username }, 'polling Telegram');
     },
     async stop() {
@@ -386,7 +491,10 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       offCard?.();
       offProgress();
       if (runner?.isRunning()) await runner.stop();
+      // Stops taking updates at once; those already taken run to their end.
+      const closed = hook?.close();
       await Promise.allSettled([...inflight]);
+      await closed;
       await outbox.stop(OUTBOX_DRAIN_MS);
       cards.close();
     },
@@ -403,8 +511,12 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     witness(chatId) {
       return telegramWitness(bot.api, chatId);
     },
-    health() {
+    async health() {
       const queued = outbox.queued > 0 ? `, ${outbox.queued} automatic messages queued` : '';
+      if (hooked && d.webhook) {
+        const h = await webhookHealth(d.webhook.url);
+        return h.state === 'up' ? { ...h, detail: h.detail + queued } : h;
+      }
       if (lastPoll.ok && Date.now() - lastPoll.at < 120_000)
         return { state: 'up', detail: `polling as @${bot.isInited() ? bot.botInfo.username : '?'}${queued}` };
       return { state: 'down', detail: lastPoll.error ?? 'no successful poll in the last 2 minutes' };

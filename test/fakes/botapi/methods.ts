@@ -6,6 +6,7 @@ import type { InlineKeyboardMarkup, User } from 'grammy/types';
 import { ApiError, badRequest, isRecord, optBool, optInt, optJson, optStr, reqInt, UploadedFile } from './params.js';
 import type { Params } from './params.js';
 import type { UpdateQueue } from './updates.js';
+import type { Webhooks } from './webhook.js';
 import { canonical, checkCaption, checkCommands, checkReplyMarkup, checkText } from './validate.js';
 import type { ReplyMarkup } from './validate.js';
 import type { ChatState, StoredMessage, TopicRecord, World } from './world.js';
@@ -13,6 +14,7 @@ import type { ChatState, StoredMessage, TopicRecord, World } from './world.js';
 export interface MethodContext {
   readonly world: World;
   readonly queue: UpdateQueue;
+  readonly webhooks: Webhooks;
 }
 
 type Handler = (ctx: MethodContext, p: Params) => unknown;
@@ -316,9 +318,16 @@ function getMe({ world }: MethodContext): User {
   return world.bot;
 }
 
-function deleteWebhook({ queue }: MethodContext, p: Params): unknown {
-  if (optBool(p, 'drop_pending_updates') === true) queue.dropPending();
-  return true;
+function setWebhook({ queue, webhooks }: MethodContext, p: Params): unknown {
+  return webhooks.setWebhook(queue, p);
+}
+
+function deleteWebhook({ queue, webhooks }: MethodContext, p: Params): unknown {
+  return webhooks.deleteWebhook(queue, p);
+}
+
+function getWebhookInfo({ queue, webhooks }: MethodContext): unknown {
+  return webhooks.info(queue);
 }
 
 /** A file's path for the download route (`/file/bot<token>/<file_path>`). */
@@ -339,7 +348,9 @@ function getFile({ world }: MethodContext, p: Params): unknown {
 export const METHODS: ReadonlyMap<string, { name: string; run: Handler }> = new Map(
   Object.entries({
     getMe,
+    setWebhook,
     deleteWebhook,
+    getWebhookInfo,
     setMyCommands,
     getMyCommands,
     deleteMyCommands,

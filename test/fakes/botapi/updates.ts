@@ -79,6 +79,25 @@ export class UpdateQueue {
     this.serveWaiting();
   }
 
+  /** The oldest pending update (of an allowed kind) not in `skip`: the next a webhook delivery takes. */
+  nextPending(skip: ReadonlySet<number>): Update | undefined {
+    this.queue = this.queue.filter((e) => this.isAllowed(e.type));
+    let next: Entry | undefined;
+    for (const e of this.queue)
+      if (!skip.has(e.update.update_id) && (next === undefined || e.update.update_id < next.update.update_id)) next = e;
+    return next?.update;
+  }
+
+  /** One more delivery of an update (a webhook POST, answered or not). */
+  countDelivery(updateId: number): void {
+    this.deliveries.set(updateId, this.deliveryCount(updateId) + 1);
+  }
+
+  /** A webhook delivery was answered with success: the update is confirmed. */
+  ack(updateId: number): void {
+    this.queue = this.queue.filter((e) => e.update.update_id !== updateId);
+  }
+
   /** Forgets every pending update (deleteWebhook with drop_pending_updates). */
   dropPending(): void {
     this.queue = [];
