@@ -163,14 +163,14 @@ export class ApprovalService {
     const state = decision === 'approve' ? 'approved' : 'denied';
     // A full or read-only state directory: the press changes nothing, so it can be made again
     // once the state can be written (the approval stays pending, its card keeps its buttons).
-    const undecided: Outcome = { kind: 'refused', message: this.d.writable.undecided(row.action) };
+    const undecided = (): Outcome => ({ kind: 'refused', message: this.d.writable.undecided(row.action) });
     let won = false;
     // The store refuses a decision past the expiry even before the timer has marked it expired.
-    if (!this.d.writable.attempt(() => (won = this.d.store.decide(id, state, op.display, now)))) return undecided;
+    if (!this.d.writable.attempt(() => (won = this.d.store.decide(id, state, op.display, now)))) return undecided();
     if (!won) return { kind: 'refused', message: alreadyDecided(this.d.store.get(id) ?? row) };
     if (!this.audit(op, 'button', row, row.params, state === 'approved' ? 'approved' : 'rejected', `approval ${id}`)) {
       this.reopen(id, state, op.display, now);
-      return undecided;
+      return undecided();
     }
     const decided: ApprovalRow = { ...row, state, decidedBy: op.display, decidedAt: now };
     this.d.metrics.approvals.inc({ outcome: state });

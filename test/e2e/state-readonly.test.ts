@@ -5,11 +5,14 @@
  * holds its files open. An action that cannot be audited does not run (one line), reads still
  * answer, /health says degraded, one alert goes out, and an Approve pressed meanwhile changes
  * nothing: after the filesystem is repaired and teleops restarted, the same button decides it.
+ * With only the anchor file there, the decision is stored but its audit entry is not whole: it
+ * is undone, so that no decision holds that the audit log cannot prove.
  * The state lives on an ext4 image of its own (loop-mounted here, as root); nothing else is touched.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeBotApi, type StoredMessage } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
@@ -88,7 +91,7 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
     outside.remove();
   });
 
-  async function start(): Promise<Proc> {
+  async function start(extra: Record<string, string> = {}): Promise<Proc> {
     httpPort = await freePort();
     const from = fake.calls.length;
     const p = runTeleops(['start'], {
@@ -104,6 +107,7 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
       CONFIRM_TTL_SECONDS: '3600',
       ALERT_COOLDOWN_SECONDS: '0',
       TELEGRAM_POLL_SECONDS: '1',
+      ...extra,
     });
     proc = p;
     await fake.waitFor(() => fake.calls.slice(from).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
@@ -116,6 +120,34 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
           .split('\n')
           .filter((l) => l === what).length
       : 0;
+
+  /** Stops teleops, repairs the filesystem the way an operator would, and mounts it again. */
+  async function repair(): Promise<void> {
+    expect(await proc!.stop()).toBe(0);
+    proc = undefined;
+    execFileSync('umount', [state]);
+    try {
+      execFileSync('e2fsck', ['-f', '-y', image], { stdio: 'ignore' });
+    } catch (e) {
+      // 1: errors were corrected, which is what this test expects.
+      if ((e as { status?: number }).status !== 1) throw e;
+    }
+    mount();
+  }
+
+  /** What was committed reaches the disk, then ext4 fails: a failing filesystem loses unwritten pages. */
+  function fail(): void {
+    execFileSync('sync', ['-f', state]);
+    writeFileSync(triggerOf(state), 'teleops test: the state filesystem fails\n');
+  }
+
+  /** Presses a button and waits for Telegram's answer to the press. */
+  async function press(messageId: number, data: string): Promise<string | undefined> {
+    const answers = fake.callbackAnswers.length;
+    fake.pressButton({ from: OP, messageId, data });
+    await fake.waitFor(() => fake.callbackAnswers.length > answers, 30_000, 'the answer to the press');
+    return fake.callbackAnswers.at(-1)!.text;
+  }
 
   /** Sends a line and waits for the bot's next message that matches. */
   async function ask(text: string, match: RegExp): Promise<StoredMessage> {
@@ -140,9 +172,7 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
     const data = approveData(card);
     expect(data).toBeDefined();
 
-    // What was committed reaches the disk first: a filesystem that fails loses its unwritten pages.
-    execFileSync('sync', ['-f', state]);
-    writeFileSync(triggerOf(state), 'teleops test: the state filesystem fails\n');
+    fail();
     const refused = await ask('/test touch during', /was not run/);
     expect(refused.text).toMatch(
       /^⚠️ test\.touch was not run: the audit log cannot be written \(.+: \S+ is on a read-only filesystem\), and nothing runs/,
@@ -157,27 +187,16 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
     expect(h.details.audit).toMatch(/^cannot write: .+; mutating actions are refused$/);
 
     // Approve, pressed while nothing can be recorded: refused in one line, the card keeps its buttons.
-    const answers = fake.callbackAnswers.length;
-    fake.pressButton({ from: OP, messageId: card.message_id, data: data! });
-    await fake.waitFor(() => fake.callbackAnswers.length > answers, 30_000, 'the answer to the press');
-    const answer = fake.callbackAnswers.at(-1)!;
-    expect(answer.text).toMatch(/^Not decided: the audit log cannot be written .*the approval stays open/);
+    expect(await press(card.message_id, data!)).toMatch(
+      /^Not decided: the audit log cannot be written .*the approval stays open/,
+    );
     expect(approveData(fake.message(OP, card.message_id)!)).toBe(data);
     expect(ran('destroy later')).toBe(0);
     expect(ran('touch during')).toBe(0);
     expect(proc!.child.exitCode).toBeNull();
 
     // An operator repairs the filesystem and restarts teleops: the same button decides it, once.
-    expect(await proc!.stop()).toBe(0);
-    proc = undefined;
-    execFileSync('umount', [state]);
-    try {
-      execFileSync('e2fsck', ['-f', '-y', image], { stdio: 'ignore' });
-    } catch (e) {
-      // 1: errors were corrected, which is what this test expects.
-      if ((e as { status?: number }).status !== 1) throw e;
-    }
-    mount();
+    await repair();
     await start();
     fake.pressButton({ from: OP, messageId: card.message_id, data: data! });
     await fake.waitFor(() => ran('destroy later') === 1, 30_000, 'the approved request to run');
@@ -199,6 +218,50 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
         `1 alert, /health ${h.status}; Approve pressed meanwhile: refused, 0 runs; after repair and restart: ` +
         `ran once, audit verify exit 0`,
     );
+  });
+
+  it('only the anchor file read-only: a decision stored but not audited is undone, and the button decides it later', async () => {
+    // The database on a disk that works, the anchor file on the one that fails.
+    const db = tempDir();
+    const anchor = join(state, 'audit.anchor');
+    const on = { STATE_DIR: db.path, AUDIT_ANCHOR_PATH: anchor };
+    try {
+      await start(on);
+      const card = await ask('/test destroy undone', /test\.destroy/);
+      const data = approveData(card)!;
+      fail();
+      // The approvals table takes the decision; its audit entry's anchor line cannot be written.
+      expect(await press(card.message_id, data)).toMatch(
+        /^Not decided: the audit log cannot be written \(audit entry \d+ was written but its anchor line was not/,
+      );
+      const pending = () => {
+        const d = new Database(join(db.path, 'teleops.db'), { readonly: true });
+        try {
+          return d.prepare('SELECT state FROM approvals').pluck().all();
+        } finally {
+          d.close();
+        }
+      };
+      expect(pending()).toEqual(['pending']);
+      expect(ran('destroy undone')).toBe(0);
+      await repair();
+      await start(on);
+      await press(card.message_id, data);
+      await fake.waitFor(() => ran('destroy undone') === 1, 30_000, 'the approved request to run');
+      await proc!.stop();
+      proc = undefined;
+      const verify = runTeleops(['audit', 'verify'], on);
+      const code = await verify.exited;
+      console.log(
+        `anchor read-only, Approve undone then decided after repair: audit verify exit ${code}: ${verify.output().trim()}`,
+      );
+      expect(code).toBe(0);
+      expect(pending()).toEqual(['approved']);
+    } finally {
+      await proc?.stop();
+      proc = undefined;
+      db.remove();
+    }
   });
 
   it('read-only at start: start-up stops with one clear line (exit 2), and starts once it is writable', async () => {
