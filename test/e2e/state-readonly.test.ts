@@ -168,6 +168,8 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
   it('turns read-only while running: refuses mutations, answers reads, degraded + alert; a pressed Approve waits', async () => {
     await start();
     await ask('/test touch before', /^touched before$/);
+    const withButtons = await ask('/test menu', /^menu$/);
+    expect(withButtons.reply_markup?.inline_keyboard.flat().map((b) => b.text)).toEqual(['Echo']);
     const card = await ask('/test destroy later', /test\.destroy/);
     const data = approveData(card);
     expect(data).toBeDefined();
@@ -179,6 +181,9 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
     );
     expect(refused.text).not.toContain('\n');
     await ask('/test echo still here', /^echo: still here$/);
+    // A read whose answer carries buttons (kept in the database) still answers, without them.
+    const menu = await ask('/test menu', /^menu$/);
+    expect(menu.reply_markup?.inline_keyboard ?? []).toEqual([]);
     const alert = await fake.waitForMessage({ chat: OP, match: /The audit log cannot be written/, timeoutMs: 30_000 });
     expect(alert.text).toContain('Mutating actions are refused until it can');
     const h = await health();
