@@ -239,7 +239,7 @@ describe.skipIf(missing !== undefined)('the Docker Engine restarted under teleop
         chat: OP,
         after: fake.sendText({ from: OP, text: line }).message.message_id,
         match,
-        timeoutMs: 30_000,
+        timeoutMs: 60_000,
       });
     const crashAlerts = (name: string) =>
       fake.messages(OP).filter((m) => new RegExp(`${name}.* exited with code`).test(m.text ?? '')).length;
@@ -269,7 +269,7 @@ describe.skipIf(missing !== undefined)('the Docker Engine restarted under teleop
       fake.pressButton({ from: OP, messageId: card.message_id, data: approve.callback_data });
       await fake.waitFor(
         () => fake.history(OP).find((m) => m.message_id > card.message_id && /^⏳ Restarting /.test(m.text ?? '')),
-        30_000,
+        60_000,
         'the restart to be in flight',
       );
 
