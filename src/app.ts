@@ -167,7 +167,7 @@ export async function createApp(
     log,
   });
 
-  const auditWritable = new AuditWritable({ log, alerts });
+  const auditWritable = new AuditWritable({ log, alerts, dir: config.STATE_DIR });
   const places = new CardPlacesSlot();
   const plugged: Target[] = [];
   // `/<target> topics` for targets whose live cards may have places of their own, once they are on.

@@ -11,6 +11,7 @@ import {
   type CardStatus,
 } from './approvals.js';
 import type { AuditEntryInput, AuditOutcome } from './audit.js';
+import type { AuditWritable } from './audit-writable.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Outcome, PendingApproval } from './outcome.js';
@@ -71,8 +72,10 @@ export type ApprovedRun = { readonly refused: string } | { readonly run: () => P
 
 export interface ApprovalServiceDeps {
   readonly store: ApprovalStore;
-  /** Appends an audit entry (redacted and counted by the caller). */
-  readonly record: (e: AuditEntryInput) => void;
+  /** Appends an audit entry (redacted and counted by the caller); false when it could not be written. */
+  readonly record: (e: AuditEntryInput) => boolean;
+  /** Whether the state can be written: a decision the audit cannot show is not taken. */
+  readonly writable: AuditWritable;
   /** A person's name in the audit log. */
   readonly actorOf: (o: Pick<Operator, 'userId' | 'display'>) => string;
   /** The rest of the pipeline, for a request once approved. */
@@ -158,19 +161,24 @@ export class ApprovalService {
     }
     const now = this.d.now();
     const state = decision === 'approve' ? 'approved' : 'denied';
+    // A full or read-only state directory: the press changes nothing, so it can be made again
+    // once the state can be written (the approval stays pending, its card keeps its buttons).
+    const undecided = (): Outcome => ({ kind: 'refused', message: this.d.writable.undecided(row.action) });
+    let won = false;
     // The store refuses a decision past the expiry even before the timer has marked it expired.
-    if (!this.d.store.decide(id, state, op.display, now)) {
-      return { kind: 'refused', message: alreadyDecided(this.d.store.get(id) ?? row) };
+    if (!this.d.writable.attempt(() => (won = this.d.store.decide(id, state, op.display, now)))) return undecided();
+    if (!won) return { kind: 'refused', message: alreadyDecided(this.d.store.get(id) ?? row) };
+    if (!this.audit(op, 'button', row, row.params, state === 'approved' ? 'approved' : 'rejected', `approval ${id}`)) {
+      this.reopen(id, state, op.display, now);
+      return undecided();
     }
     const decided: ApprovalRow = { ...row, state, decidedBy: op.display, decidedAt: now };
     this.d.metrics.approvals.inc({ outcome: state });
     if (state === 'denied') {
-      this.audit(op, 'button', row, row.params, 'rejected', `approval ${id}`);
       this.changed(decided, { kind: 'denied', by: op.display });
       this.settle(id, { state: 'denied', by: op.display });
       return { kind: 'done', action: row.action, result: say(`❌ Denied: nothing was done.`) };
     }
-    this.audit(op, 'button', row, row.params, 'approved', `approval ${id}`);
     const next = this.d.runApproved(decided, op.display);
     if ('refused' in next) {
       const refused: Outcome = { kind: 'refused', message: next.refused };
@@ -332,9 +340,39 @@ export class ApprovalService {
     w.resolve(s);
   }
 
-  private audit(op: Operator, origin: Origin, a: ApprovalRow, params: unknown, outcome: AuditOutcome, detail: string) {
+  private audit(
+    op: Operator,
+    origin: Origin,
+    a: ApprovalRow,
+    params: unknown,
+    outcome: AuditOutcome,
+    detail: string,
+  ): boolean {
     const operator = this.d.actorOf(op);
-    this.d.record({ operator, chat: op.chatId, origin, action: a.action, target: a.subject, params, outcome, detail });
+    return this.d.record({
+      operator,
+      chat: op.chatId,
+      origin,
+      action: a.action,
+      target: a.subject,
+      params,
+      outcome,
+      detail,
+    });
+  }
+
+  /**
+   * A decision was stored but its audit entry could not be: back to pending, since the audit
+   * must show every decision that holds. When even that write fails, the log says so.
+   */
+  private reopen(id: string, state: 'approved' | 'denied', by: string, at: number): void {
+    try {
+      if (this.d.store.reopen(id, state, by, at)) return;
+    } catch (err) {
+      this.d.log.error({ err, approval: id }, `approval stays ${state} though its audit entry could not be written`);
+      return;
+    }
+    this.d.log.error({ approval: id }, `approval ${id} could not be reopened`);
   }
 
   /** An approval's fate that no person's request caused (it expired, it could not be shown): under its requester. */

@@ -39,6 +39,8 @@ export interface ApprovalStore {
   get(id: string): ApprovalRow | undefined;
   /** True only for the one caller that moved it out of `pending` before it expired. */
   decide(id: string, state: 'approved' | 'denied', by: string, at: number): boolean;
+  /** Undoes exactly that decision (its audit entry could not be written); true when it was undone. */
+  reopen(id: string, state: 'approved' | 'denied', by: string, at: number): boolean;
   /** Marks every overdue pending approval expired and returns the ones this call expired. */
   expireDue(at: number): ApprovalRow[];
   /** The earliest expiry of a pending approval, if any is pending. */

@@ -1,4 +1,5 @@
 import type { AlertSink } from './alerts.js';
+import { unwritableDir } from './dirs.js';
 import type { Health } from './health.js';
 import type { Logger } from './log.js';
 import { bold, line, text, value } from './result.js';
@@ -12,14 +13,23 @@ import { bold, line, text, value } from './result.js';
 export class AuditWritable {
   private failure: string | undefined;
 
-  constructor(private readonly o: { readonly log: Logger; readonly alerts?: AlertSink }) {}
+  constructor(
+    private readonly o: {
+      readonly log: Logger;
+      readonly alerts?: AlertSink;
+      /** The state directory: a failure there is named as the filesystem says it (read-only). */
+      readonly dir?: string;
+    },
+  ) {}
 
   /** Runs one append; false when it failed (the failure is remembered until a write succeeds). */
   attempt(append: () => void): boolean {
     try {
       append();
     } catch (e) {
-      const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      const said = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      const dir = this.o.dir === undefined ? undefined : unwritableDir(this.o.dir);
+      const why = dir === undefined ? said : `${said}: ${dir}`;
       if (this.failure === undefined) {
         this.o.log.error({ err: why }, 'the audit log cannot be written: mutating actions are refused');
         this.o.alerts?.raise({
@@ -58,6 +68,14 @@ export class AuditWritable {
     return (
       `${action} was not run: the audit log cannot be written (${this.failure ?? 'unknown error'}), and nothing ` +
       `runs unaudited. Reads still work.`
+    );
+  }
+
+  /** The answer to an Approve or Deny that could not be recorded: nothing changed. */
+  undecided(action: string): string {
+    return (
+      `Not decided: the audit log cannot be written (${this.failure ?? 'unknown error'}). ${action} did not run; ` +
+      `the approval stays open, to be decided once it can.`
     );
   }
 

@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 /**
  * `mkdir -p`, one level at a time. Node's `mkdirSync(p, { recursive: true })` loops forever
@@ -26,4 +26,26 @@ export function makeDirs(path: string, mode = 0o700): void {
 /** A directory teleops needs (STATE_DIR, the anchor's) cannot be made: a settings problem. */
 export class DirError extends Error {
   override readonly name = 'DirError';
+}
+
+/**
+ * Why `dir` cannot be written, as the filesystem says it (SQLite only says "disk I/O error" or
+ * "unable to open database file"); undefined when it can be, or the reason is not this. A file
+ * is made and removed: a filesystem that turned read-only after an error still looks writable
+ * to access(2) on some kernels (ext4's emergency read-only).
+ */
+export function unwritableDir(dir: string): string | undefined {
+  const probe = join(dir, '.teleops-write-probe');
+  try {
+    accessSync(dir, constants.W_OK);
+    closeSync(openSync(probe, 'w'));
+    unlinkSync(probe);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') return `${dir} is on a read-only filesystem`;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return `${dir} is full`;
+    if (code === 'EACCES' || code === 'EPERM') return `${dir} is not writable (${code})`;
+    return undefined;
+  }
 }

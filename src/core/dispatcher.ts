@@ -79,6 +79,7 @@ export class Dispatcher {
     this.approvals = new ApprovalService({
       store: d.approvals,
       record,
+      writable: this.writable,
       actorOf: (o) => d.policy.actorOf(o),
       runApproved: (row, by) => this.runApproved(row, by),
       metrics: d.metrics,

@@ -62,6 +62,10 @@ export class ApprovalRepo implements ApprovalStore {
         `UPDATE approvals SET state = @state, decided_by = @by, decided_at = @at
          WHERE id = @id AND state = 'pending' AND expires_at > @at`,
       ),
+      reopen: db.prepare(
+        `UPDATE approvals SET state = 'pending', decided_by = NULL, decided_at = NULL
+         WHERE id = @id AND state = @state AND decided_by = @by AND decided_at = @at`,
+      ),
       due: db.prepare(`SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ?`),
       expire: db.prepare(
         `UPDATE approvals SET state = 'expired', decided_at = @at WHERE id = @id AND state = 'pending'`,
@@ -88,6 +92,10 @@ export class ApprovalRepo implements ApprovalStore {
 
   decide(id: string, state: 'approved' | 'denied', by: string, at: number): boolean {
     return this.q.decide.run({ id, state, by, at }).changes === 1;
+  }
+
+  reopen(id: string, state: 'approved' | 'denied', by: string, at: number): boolean {
+    return this.q.reopen.run({ id, state, by, at }).changes === 1;
   }
 
   expireDue(at: number): ApprovalRow[] {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { DirError, makeDirs } from '../core/dirs.js';
+import { DirError, makeDirs, unwritableDir } from '../core/dirs.js';
 import { join } from 'node:path';
 
 import type { Db } from '../core/sqlite.js';
@@ -179,7 +179,8 @@ export function openDb(stateDir: string, opts: OpenOptions = {}): Db {
     return open(stateDir, opts);
   } catch (e) {
     if (!(e instanceof Database.SqliteError) || !UNWRITABLE.test(e.code)) throw e;
-    throw new DirError(`the database in ${stateDir} cannot be opened for writing (${e.message}): is the disk full?`);
+    const why = unwritableDir(stateDir) ?? 'is the disk full?';
+    throw new DirError(`the database in ${stateDir} cannot be opened for writing (${e.message}): ${why}`);
   }
 }
 

@@ -130,6 +130,32 @@ describe.skipIf(missing !== undefined)('a full state directory', () => {
     expect(report.ok).toBe(true);
   });
 
+  it('Approve pressed while the disk is full: refused, nothing runs, the approval stays open and is decided later', async () => {
+    await start();
+    const asked = await cmd('/test destroy later');
+    if (asked.kind !== 'approval') throw new Error(`expected an approval card, got ${text(asked)}`);
+    const { id, token } = asked.approval;
+    fill();
+    const press = () => t!.app.dispatcher.decide(operator, id, token, 'approve');
+    for (const attempt of [1, 2]) {
+      const refused = text(await press());
+      expect(refused, `press ${attempt}`).toMatch(
+        /^Not decided: the audit log cannot be written \(.+\)\. test\.destroy did not run; the approval stays open/,
+      );
+      expect(refused).not.toContain('\n');
+    }
+    expect(runs(t!.runsFile, 'destroy')).toBe(0);
+    const state = () => t!.app.db.prepare('SELECT state FROM approvals WHERE id = ?').pluck().get(id);
+    expect(state()).toBe('pending');
+
+    unlinkSync(filler());
+    expect(text(await press())).toBe('destroyed later');
+    expect(state()).toBe('approved');
+    expect(runs(t!.runsFile, 'destroy')).toBe(1);
+    expect(text(await press())).toMatch(/^Already approved by /);
+    expect(verifyAudit(t!.app.db, { anchorPath: join(mountpoint, 'audit.anchor') }).ok).toBe(true);
+  });
+
   it('disk already full at start: start-up stops with one clear line (exit 2), and starts once there is space', async () => {
     await start();
     expect(text(await cmd('/test touch first'))).toBe('touched first');

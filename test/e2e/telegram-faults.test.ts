@@ -176,4 +176,70 @@ describe('teleops start through a Telegram fault storm', { timeout: 180_000 }, (
     expect(after - before).toBeLessThan(32);
     expect(p.child.exitCode).toBeNull();
   });
+  it('an answer lost after Telegram took the request: one more copy of the reply per lost answer, an edit retried is harmless', async () => {
+    const p = await start();
+    await polled();
+    // sendMessage reached Telegram (the message is in the chat), the connection dropped before the answer.
+    fake.failNext('sendMessage', { drop: true, after: true });
+    fake.sendText({ from: OP, text: '/test touch lost-once' });
+    await fake.waitForMessage({ chat: OP, match: /^touched lost-once$/, timeoutMs: 30_000 });
+    fake.sendText({ from: OP, text: '/test echo next' });
+    await fake.waitForMessage({ chat: OP, match: /^echo: next$/, timeoutMs: 30_000 });
+    const copies = replies(/^touched lost-once$/);
+    const sends = fake.calls.filter((c) => c.method === 'sendMessage' && c.params.text === 'touched lost-once').length;
+    // Two answers lost in a row: one more copy each, no more.
+    fake.failNext('sendMessage', { drop: true, after: true }, 2);
+    fake.sendText({ from: OP, text: '/test touch lost-twice' });
+    await fake.waitForMessage({ chat: OP, match: /^touched lost-twice$/, timeoutMs: 30_000 });
+    fake.sendText({ from: OP, text: '/test echo next-2' });
+    await fake.waitForMessage({ chat: OP, match: /^echo: next-2$/, timeoutMs: 30_000 });
+    const copies2 = replies(/^touched lost-twice$/);
+
+    // An edit of a live card whose answer is lost: sent again, Telegram says "not modified", nothing else.
+    fake.sendText({ from: OP, text: '/test tick 0' });
+    const card = await fake.waitForMessage({ chat: OP, match: /^ticks: 0$/ });
+    const before = fake.messages(OP).length;
+    fake.failNext('editMessageText', { drop: true, after: true });
+    fake.sendText({ from: OP, text: '/test tick 1' });
+    await fake.waitFor(() => fake.message(OP, card.message_id)?.text === 'ticks: 1', 30_000, 'the last card state');
+    const edits = () =>
+      fake.calls.filter((c) => c.method === 'editMessageText' && c.params.message_id === card.message_id);
+    const lostEdit = edits().findIndex((c) => c.cause === 'fault');
+    expect(lostEdit).toBeGreaterThanOrEqual(0);
+    // The edit took effect; its retry is answered "message is not modified", and that is the end of it.
+    const retried = await fake.waitFor(
+      () =>
+        edits()
+          .slice(lostEdit + 1)
+          .find((c) => c.status !== 0),
+      30_000,
+      'the edit to be sent again',
+    );
+    fake.sendText({ from: OP, text: '/test echo after-edit' });
+    await fake.waitForMessage({ chat: OP, match: /^echo: after-edit$/, timeoutMs: 30_000 });
+    console.log(
+      `lost answers: sendMessage answer lost once → ${sends} sends, ${copies} copies in the chat, action ran ` +
+        `${ran('lost-once')} time(s); lost twice → ${copies2} copies, ran ${ran('lost-twice')} time(s); editMessageText answer lost once → sent again, answered ${retried.status} ` +
+        `(${retried.description ?? ''}), ${edits().length - lostEdit} edit calls from the lost one on`,
+    );
+    expect(ran('lost-once')).toBe(1);
+    expect(copies).toBeGreaterThanOrEqual(1);
+    expect(copies).toBeLessThanOrEqual(2);
+    expect(ran('lost-twice')).toBe(1);
+    expect(copies2).toBeGreaterThanOrEqual(1);
+    expect(copies2).toBeLessThanOrEqual(3);
+    expect(retried.status).toBe(400);
+    expect(retried.description).toMatch(/message is not modified/);
+    expect(edits().length - lostEdit).toBe(2);
+    expect(fake.message(OP, card.message_id)?.text).toBe('ticks: 1');
+    // New messages: the command's note that the card changed, and the echo; the retry posted nothing.
+    expect(
+      fake
+        .messages(OP)
+        .slice(before)
+        .map((m) => m.text),
+    ).toEqual([expect.stringMatching(/^🔄 Updated the card/), 'echo: after-edit']);
+    expect(p.output()).not.toMatch(/message is not modified/i);
+    expect(p.child.exitCode).toBeNull();
+  });
 });

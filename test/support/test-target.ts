@@ -27,6 +27,18 @@ export const testTarget = (file: string): TargetModule => ({
         run: async (_ctx, p) => ({ blocks: [line('echo: ', value(p.text))] }),
       }),
       defineAction({
+        name: 'test.menu',
+        summary: 'Answer with a button',
+        target: 'test',
+        risk: 'read',
+        params: z.object({}),
+        command: { path: ['test', 'menu'] },
+        run: async () => ({
+          blocks: [line('menu')],
+          buttons: [[{ label: 'Echo', action: 'test.echo', params: { text: 'from the menu' } }]],
+        }),
+      }),
+      defineAction({
         name: 'test.touch',
         summary: 'Record a harmless change',
         target: 'test',

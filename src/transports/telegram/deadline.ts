@@ -43,6 +43,9 @@ export function deadlineTransformer(d: CallDeadlines): Transformer {
  * Retries a call that got no answer at all (a network failure, a missed deadline) for as long
  * as nobody aborts it, waiting `initialMs` doubled up to `maxMs` between tries. Auto-retry's own
  * backoff doubles up to an hour: after a long outage the bot stayed silent about as long again.
+ * Telegram has no idempotency key: a send whose answer was lost after Telegram took it shows
+ * once more for each answer lost (an edit sent again is only "not modified"). A duplicate is
+ * chosen over a reply that never comes.
  */
 export function networkRetryTransformer(o: { readonly initialMs: number; readonly maxMs: number }): Transformer {
   return async (prev, method, payload, signal) => {

@@ -4,7 +4,7 @@ import type { InlineKeyboardButton, InlineKeyboardMarkup, Message } from 'grammy
 import type { ApprovalCard } from '../../core/approvals.js';
 import type { Redactor } from '../../core/redact.js';
 import type { Button, Result } from '../../core/result.js';
-import type { ButtonRepo } from '../../store/buttons.js';
+import type { ButtonRef, ButtonRepo } from '../../store/buttons.js';
 import type { ReplyRepo } from '../../store/telegram.js';
 import { encodeCallback } from './callback-data.js';
 import {
@@ -62,7 +62,7 @@ export class Replier {
 
   private async sendParts(where: Where, result: Result): Promise<Message[]> {
     const rendered = renderResult(result, this.redactor.redact);
-    const keyboard = result.buttons?.length ? this.keyboard(where.chatId, result.buttons) : undefined;
+    const keyboard = result.buttons?.length ? this.storedKeyboard(where.chatId, result.buttons) : undefined;
     const sent: Message[] = [];
     if ('overflow' in rendered) {
       // The document first: the note under the preview points at it only once it is there.
@@ -160,12 +160,33 @@ export class Replier {
     });
   }
 
+  /**
+   * The keyboard, or none when its buttons cannot be stored (a full or read-only state
+   * directory): a read still answers, without buttons that could not work.
+   */
+  private storedKeyboard(chatId: number, rows: readonly (readonly Button[])[]): InlineKeyboardMarkup | undefined {
+    let refs: ButtonRef[];
+    try {
+      refs = this.store(chatId, rows);
+    } catch {
+      return undefined;
+    }
+    return this.markup(rows, refs);
+  }
+
   /** Stores each button (its id goes in the callback data) and builds the keyboard. */
   keyboard(chatId: number, rows: readonly (readonly Button[])[]): InlineKeyboardMarkup {
-    const refs = this.buttons.putAll(
+    return this.markup(rows, this.store(chatId, rows));
+  }
+
+  private store(chatId: number, rows: readonly (readonly Button[])[]): ButtonRef[] {
+    return this.buttons.putAll(
       chatId,
       rows.flat().map((b) => ({ action: b.action, params: { ...b.params } })),
     );
+  }
+
+  private markup(rows: readonly (readonly Button[])[], refs: readonly ButtonRef[]): InlineKeyboardMarkup {
     // Most labels repeat ("🔄 Restart" on every row): each distinct one is redacted once.
     const labels = new Map<string, string>();
     const label = (raw: string): string => {

@@ -243,6 +243,18 @@ export class FakeKubeApi {
     this.streams.clear();
   }
 
+  /**
+   * Cuts every open watch connection, as a load balancer or a network fault does: half of an
+   * event's line is written first, then the socket is destroyed (no end of the chunked body).
+   */
+  cutWatches(): void {
+    for (const s of this.streams) {
+      s.write('{"type":"MODIFIED","object":{"kind":"Pod","metadata":{"resourceVersion":"9999999');
+      s.socket?.destroy();
+    }
+    this.streams.clear();
+  }
+
   /** The API server goes away: connections reset, new ones refused. */
   async down(): Promise<void> {
     this.streams.clear();

@@ -3,6 +3,8 @@
  * files) is stopped mid-`/docker logs` stream and while the events watcher runs, then started
  * again on the same data root. The stream fails with one clear line; the watcher reconnects,
  * reports a crash that happened while it was away (asked for with `since`), and alerts once.
+ * Then the same through the real `teleops start` and the fake Bot API: a live `/docker logs -f`
+ * card and an approved `/docker restart` in flight when dockerd stops each end with one line.
  */
 import Docker from 'dockerode';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +27,9 @@ import {
   waitFor,
   type DockerdInfo,
 } from '../../support/dockerd.js';
+import { FakeBotApi, type StoredMessage } from '../../fakes/botapi.js';
+import { tempDir } from '../../support/app.js';
+import { runTeleops } from '../../support/process.js';
 import { collectingSink, runAction } from './helpers.js';
 
 const missing = dockerdPrerequisites();
@@ -79,13 +84,22 @@ describe.skipIf(missing !== undefined)('the Docker Engine restarted under teleop
   let relayDir: string;
   let relay: Relay;
 
-  /** Stops dockerd (its containers stop with it) and starts it again on the same data root. */
-  async function restart(): Promise<void> {
+  /** Stops dockerd (its containers stop with it). */
+  async function stop(): Promise<void> {
     process.kill(daemon.pid, 'SIGTERM');
     await waitFor(() => (alive(daemon.pid) ? undefined : true), 'dockerd to stop', 60_000);
+  }
+
+  /** Starts dockerd again on the same data root. */
+  async function startAgain(): Promise<void> {
     // The exec root is made afresh on each start; the data root (containers, logs) is kept.
     stale.push(...daemon.dirs.filter((d) => d !== base));
     daemon = await startDockerd({ baseDir: base });
+  }
+
+  async function restart(): Promise<void> {
+    await stop();
+    await startAgain();
   }
 
   beforeAll(async () => {
@@ -192,6 +206,119 @@ describe.skipIf(missing !== undefined)('the Docker Engine restarted under teleop
       );
     } finally {
       await events.stop();
+    }
+  });
+  it('through teleops start: a live logs card and an approved restart in flight each end in one line; the crash while away alerts once', async () => {
+    const docker = () => new Docker({ socketPath: daemon.socketPath });
+    const OP = 10;
+    const fake = new FakeBotApi();
+    await fake.start();
+    fake.createUser({ id: OP, username: 'op' });
+    const dir = tempDir();
+    const proc = runTeleops(['start'], {
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      AUTHORIZED_USER_IDS: String(OP),
+      STATE_DIR: dir.path,
+      HTTP_PORT: '0',
+      // Through the relay: the test decides when teleops sees the Engine again.
+      DOCKER_HOST: `unix://${relay.path}`,
+      TMUX_SOCKET: join(dir.path, 'tmux.sock'),
+      ALERT_COOLDOWN_SECONDS: '0',
+      TELEGRAM_POLL_SECONDS: '1',
+    });
+    const text = (id: number): string => fake.message(OP, id)?.text ?? '';
+    const until = (id: number, re: RegExp, what: string): Promise<string> =>
+      fake
+        .waitFor(() => (re.test(text(id)) ? text(id) : undefined), 60_000, what)
+        .catch((err: Error) => {
+          throw new Error(`${err.message}; message ${id} reads: ${JSON.stringify(text(id))}`);
+        });
+    const ask = (line: string, match: RegExp): Promise<StoredMessage> =>
+      fake.waitForMessage({
+        chat: OP,
+        after: fake.sendText({ from: OP, text: line }).message.message_id,
+        match,
+        timeoutMs: 60_000,
+      });
+    const crashAlerts = (name: string) =>
+      fake.messages(OP).filter((m) => new RegExp(`${name}.* exited with code`).test(m.text ?? '')).length;
+    try {
+      await createTestContainer(docker(), {
+        name: 'tp-tick',
+        cmd: ['sh', '-c', 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'],
+        suite: SUITE,
+      });
+      // PID 1 without a handler ignores SIGTERM: a restart waits out its whole grace period.
+      await createTestContainer(docker(), {
+        name: 'tp-stubborn',
+        cmd: ['sh', '-c', 'while :; do sleep 0.2; done'],
+        suite: SUITE,
+      });
+      await ask('/whoami', /role operator/);
+      await createTestContainer(docker(), { name: 'tp-crash-seen', cmd: ['sh', '-c', 'exit 6'], suite: SUITE });
+      await fake.waitFor(() => crashAlerts('tp-crash-seen') > 0 || undefined, 60_000, 'the alert of a crash seen live');
+
+      const follow = await ask('/docker logs -f tp-tick', /Logs of tp-tick/);
+      await until(follow.message_id, /tick \d+/, 'the live card to show ticks');
+      const card = await ask('/docker restart tp-stubborn', /Approval needed/);
+      const approve = (fake.message(OP, card.message_id)?.reply_markup?.inline_keyboard ?? [])
+        .flat()
+        .find((b) => b.text === '✅ Approve');
+      if (!approve || !('callback_data' in approve) || !approve.callback_data) throw new Error('no Approve button');
+      fake.pressButton({ from: OP, messageId: card.message_id, data: approve.callback_data });
+      await fake.waitFor(
+        () => fake.history(OP).find((m) => m.message_id > card.message_id && /^⏳ Restarting /.test(m.text ?? '')),
+        60_000,
+        'the restart to be in flight',
+      );
+
+      // The Engine stops mid-restart and mid-stream, as dockerd stops; teleops then cannot reach
+      // the new one until the test says so.
+      await stop();
+      await relay.down();
+      await startAgain();
+      const followEnd = await until(follow.message_id, /ended: /, 'the live card to end');
+      const restartEnd = await until(card.message_id, /failed|could not|cannot/i, 'the approval card to say it failed');
+      const crash = await createTestContainer(docker(), {
+        name: 'tp-crash-away',
+        cmd: ['sh', '-c', 'exit 4'],
+        suite: SUITE,
+      });
+      await waitFor(
+        async () => ((await docker().getContainer(crash.id).inspect()).State.Status === 'exited' ? true : undefined),
+        'the crash while away',
+      );
+      await relay.up();
+      await fake.waitFor(
+        () => crashAlerts('tp-crash-away') > 0 || undefined,
+        60_000,
+        'the alert of the crash while away',
+      );
+      await ask('/docker ps', /Running containers|No running containers/);
+      await createTestContainer(docker(), { name: 'tp-crash-live', cmd: ['sh', '-c', 'exit 5'], suite: SUITE });
+      await fake.waitFor(() => crashAlerts('tp-crash-live') > 0 || undefined, 60_000, 'the alert of a live crash');
+
+      const lastLine = (t: string) =>
+        t
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .at(-1) ?? '';
+      console.log(
+        `docker engine restart through teleops start: follow card "${/ended: [^\n]*/.exec(followEnd)?.[0]}"; ` +
+          `approved restart card "${lastLine(restartEnd)}"; crash alerts seen/away/live ` +
+          `${crashAlerts('tp-crash-seen')}/${crashAlerts('tp-crash-away')}/${crashAlerts('tp-crash-live')}; ` +
+          `for the containers dockerd stopped as it went down ${crashAlerts('tp-tick') + crashAlerts('tp-stubborn')}`,
+      );
+      expect(followEnd).toMatch(/ended: .+ · after/);
+      expect((fake.message(OP, follow.message_id)?.reply_markup?.inline_keyboard ?? []).flat()).toEqual([]);
+      for (const name of ['tp-crash-seen', 'tp-crash-away', 'tp-crash-live']) expect(crashAlerts(name), name).toBe(1);
+      expect(proc.child.exitCode).toBeNull();
+      expect(proc.output()).not.toMatch(/\n\s+at /);
+    } finally {
+      await proc.stop();
+      await fake.stop();
+      dir.remove();
     }
   });
 });

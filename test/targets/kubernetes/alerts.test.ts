@@ -122,6 +122,59 @@ describe('kubernetes alerts', () => {
     );
   });
 
+  it('a watch connection cut mid-event resumes from the last resourceVersion seen; what happened meanwhile alerts once', async () => {
+    const alerts = await watch({ contexts: ['prod'] });
+    const [a, b] = podNames('api');
+    prod().crashLoop('shop', a!);
+    const crashKey = `k8s:prod:shop:${a}:CrashLoopBackOff`;
+    await until(() => alerts.keys().includes(crashKey), 3000, 'first alert');
+    // The newest pod change is the last event the pod stream saw (the counter also counts events).
+    const seen = Math.max(
+      ...prod()
+        .list('pods')
+        .map((p) => Number(p.metadata.resourceVersion)),
+    );
+    const lists = () => env.api.requests.filter((r) => r.path === '/api/v1/pods' && r.query.watch === undefined).length;
+    const listsBefore = lists();
+    const from = env.api.requests.length;
+    env.api.cutWatches();
+    // Before the watcher can be back: only the resume can tell it.
+    prod().oomKill('shop', b!);
+    const oomKey = `k8s:prod:shop:${b}:OOMKilled`;
+    await until(() => alerts.keys().includes(oomKey), 3000, 'the alert of what happened while cut');
+    const resumes = env.api.requests
+      .slice(from)
+      .filter((r) => r.path === '/api/v1/pods' && r.query.watch === 'true')
+      .map((r) => r.query.resourceVersion);
+    // Neither the half-written event's resourceVersion nor a re-list: the last one it saw.
+    expect(resumes[0]).toBe(String(seen));
+    expect(lists()).toBe(listsBefore);
+    await settle();
+    expect(alerts.keys().filter((k) => k === crashKey)).toHaveLength(1);
+    expect(alerts.keys().filter((k) => k === oomKey)).toHaveLength(1);
+    prod().heal('shop', a!);
+    prod().heal('shop', b!);
+  });
+
+  it('410 Gone after a cut: the re-list reports what happened in the gap, once, and repeats nothing', async () => {
+    const alerts = await watch({ contexts: ['prod'] });
+    const [a, b] = podNames('api');
+    prod().crashLoop('shop', a!);
+    const crashKey = `k8s:prod:shop:${a}:CrashLoopBackOff`;
+    await until(() => alerts.keys().includes(crashKey), 3000, 'first alert');
+    prod().compact();
+    env.api.cutWatches();
+    // In the gap, and older than the history the resume asks for: only the re-list can show it.
+    prod().imagePullBackOff('shop', b!, 'envoy');
+    const pullKey = `k8s:prod:shop:${b}:ImagePullBackOff`;
+    await until(() => alerts.keys().includes(pullKey), 3000, 'the alert of the gap, from the re-list');
+    await settle();
+    expect(alerts.keys().filter((k) => k === crashKey)).toHaveLength(1);
+    expect(alerts.keys().filter((k) => k === pullKey)).toHaveLength(1);
+    prod().heal('shop', a!);
+    prod().heal('shop', b!);
+  });
+
   it('reports an unreachable API, and recovers when it is back', async () => {
     const alerts = await watch({ contexts: ['prod'] });
     await env.api.down();
