@@ -41,7 +41,7 @@ export async function benchSlope(report: Report): Promise<void> {
   const proc = await startBot(fake, dir.path, [OP], {
     DOCKER_ENABLED: 'false',
     TMUX_SOCKET: `${dir.path}/tmux.sock`,
-    RATE_LIMIT_PER_MINUTE: '100000',
+    RATE_LIMIT_PER_MINUTE: '10000',
     TELEGRAM_GLOBAL_PER_SECOND: '0',
     TELEGRAM_PRIVATE_PER_SECOND: '0',
   });
