@@ -12,6 +12,8 @@ export interface ResponsesRequest {
   readonly body: Record<string, unknown>;
   /** Names of the function tools offered. */
   readonly tools: string[];
+  /** The newest item of the conversation (the prompt, or a tool's output). */
+  readonly last: Record<string, unknown> | undefined;
   /** The function_call_output items sent back so far, oldest first. */
   readonly outputs: { call_id: string; output: unknown }[];
 }
@@ -49,6 +51,7 @@ export async function startFakeResponses(
         authorization: req.headers.authorization,
         body,
         tools: list(body.tools).map((t) => String(t.name)),
+        last: list(body.input).at(-1),
         outputs: list(body.input)
           .filter((i) => i.type === 'function_call_output')
           .map((i) => ({ call_id: String(i.call_id), output: i.output })),

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { plainText } from '../../../src/core/result.js';
 import { startFakeResponses, type FakeResponses } from '../../fakes/responses-api.js';
-import { harness, OPENAI_KEY, until, type Harness } from './helpers.js';
+import { harness, OPENAI_KEY, until, type Harness, type HarnessOptions } from './helpers.js';
 
 const TRIPLES: Record<string, string> = {
   'linux-x64': 'x86_64-unknown-linux-musl',
@@ -148,14 +148,14 @@ describe.skipIf(SKIP)(
     });
 
     /**
-     * The real binary, its model a fake Responses API that answers the first request with a shell
-     * call writing marker.txt and the next with a message; its own config in a fresh CODEX_HOME.
+     * The real binary in a fresh CODEX_HOME, its model a fake Responses API that answers each
+     * prompt with a shell call running `cmd` and each tool output with a message.
      */
-    async function shellTurn(allow: boolean) {
+    async function realSession(cmd: string, opts: HarnessOptions) {
       llm = await startFakeResponses((req) =>
-        req.outputs.length === 0
-          ? { call: { name: 'exec_command', args: { cmd: 'echo hi > marker.txt' } } }
-          : { text: 'all done' },
+        req.last?.type === 'function_call_output'
+          ? { text: 'all done' }
+          : { call: { name: 'exec_command', args: { cmd } } },
       );
       const home = mkdtempSync(join(tmpdir(), 'codex-home-'));
       const config = [
@@ -171,10 +171,14 @@ describe.skipIf(SKIP)(
       ];
       writeFileSync(join(home, 'config.toml'), config.join('\n') + '\n');
       process.env.CODEX_HOME = home;
-      h = harness({ env: { AGENT_CODEX_PATH: CODEX! }, allow: { command: allow } });
-      const dir = join(h.root, 'proj');
-      await h.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'write the marker' });
-      await h.target.sessions!.idle('real');
+      h = harness({ ...opts, env: { AGENT_CODEX_PATH: CODEX! } });
+      return join(h.root, 'proj');
+    }
+
+    async function shellTurn(allow: boolean) {
+      const dir = await realSession('echo hi > marker.txt', { allow: { command: allow } });
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'write the marker' });
+      await h!.target.sessions!.idle('real');
       return { dir, marker: join(dir, 'marker.txt') };
     }
 
@@ -201,6 +205,39 @@ describe.skipIf(SKIP)(
       expect(llm!.requests).toHaveLength(2);
       expect(plainText(h!.target.cards()[0]!)).toContain('all done');
       expect(h!.tokens).toEqual([['codex', 20, 10]]);
+    });
+
+    it('asks before a file change (apply_patch) with the change itself; Deny: the file is not written', async () => {
+      const patch = "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: new.txt\n+hello\n*** End Patch\nEOF\n";
+      const dir = await realSession(patch, {});
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'add a file' });
+      await h!.target.sessions!.idle('real');
+      expect(h!.asked.map((r) => [r.tool, r.input])).toEqual([
+        ['fileChange', { changes: [{ path: join(dir, 'new.txt'), kind: { type: 'add' }, diff: 'hello\n' }] }],
+      ]);
+      expect(existsSync(join(dir, 'new.txt'))).toBe(false);
+      expect(llm!.requests.map((r) => r.outputs.map((o) => o.output))).toEqual([[], ['patch rejected by user']]);
+    });
+
+    it('Stop while a command waits for approval: interrupted, nothing runs; the next prompt resumes the thread', async () => {
+      const dir = await realSession('echo hi > marker.txt', { hold: ['command'] });
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'first prompt' });
+      await until(() => h!.asked.length === 1, 'the command waits for approval');
+      expect(plainText(await h!.run('agent.stop', { name: 'real' }))).toContain('⏸ real · codex · interrupted');
+      await h!.target.sessions!.idle('real');
+      expect(h!.asked[0]!.signal.aborted).toBe(true);
+      expect(existsSync(join(dir, 'marker.txt'))).toBe(false);
+
+      await h!.run('agent.prompt', { name: 'real', prompt: 'second prompt' });
+      await until(() => h!.asked.length === 2, 'the second turn asks');
+      await h!.run('agent.stop', { name: 'real' });
+      await h!.target.sessions!.idle('real');
+      const [first, second] = llm!.requests;
+      expect(second!.body.prompt_cache_key).toBe(first!.body.prompt_cache_key);
+      const said = JSON.stringify(second!.body.input);
+      expect(said).toContain('first prompt');
+      expect(said).toContain('second prompt');
+      expect(existsSync(join(dir, 'marker.txt'))).toBe(false);
     });
   },
 );
