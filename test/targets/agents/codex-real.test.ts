@@ -239,5 +239,15 @@ describe.skipIf(SKIP)(
       expect(said).toContain('second prompt');
       expect(existsSync(join(dir, 'marker.txt'))).toBe(false);
     });
+
+    it('asks even for a read-only command (ls): nothing runs unasked', async () => {
+      const dir = await realSession('ls', {});
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'list the files' });
+      await h!.target.sessions!.idle('real');
+      expect(h!.asked.map((r) => [r.tool, r.input.command])).toEqual([['command', '/bin/bash -lc ls']]);
+      expect(llm!.requests[1]!.outputs.map((o) => o.output)).toEqual([
+        'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }',
+      ]);
+    });
   },
 );
