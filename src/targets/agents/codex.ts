@@ -23,6 +23,8 @@ type Json = Record<string, unknown>;
 
 const obj = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+/** The real app-server sends `reason: null` when it has none: only a text is worth showing. */
+const reason = (params: Json): Json => (typeof params.reason === 'string' ? { reason: params.reason } : {});
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 export function codexRunner(opts: CodexRunnerOptions = {}): AgentRunner {
@@ -74,12 +76,10 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
 
   const onServerRequest = (id: unknown, method: string, params: Json): void => {
     if (method === 'item/commandExecution/requestApproval') {
-      const input: Json = { command: params.command, cwd: params.cwd };
-      if (params.reason !== undefined) input.reason = params.reason;
+      const input: Json = { command: params.command, cwd: params.cwd, ...reason(params) };
       void approve(id, 'command', input).catch(() => undefined);
     } else if (method === 'item/fileChange/requestApproval') {
-      const input: Json = { changes: changes.get(str(params.itemId) ?? '') ?? [] };
-      if (params.reason !== undefined) input.reason = params.reason;
+      const input: Json = { changes: changes.get(str(params.itemId) ?? '') ?? [], ...reason(params) };
       void approve(id, 'fileChange', input).catch(() => undefined);
     } else {
       // Anything else this client cannot answer for a person is refused.

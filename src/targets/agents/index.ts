@@ -112,7 +112,7 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
 }
 
 /**
- * One line for /status and doctor: for each agent, whether it can run (executable found, key
+ * One line for /status and doctor: for each agent, whether it can run (which executable, key
  * set); down when none can.
  */
 async function readiness(s: AgentSettings): Promise<{ any: boolean; detail: string }> {
@@ -126,7 +126,9 @@ async function readiness(s: AgentSettings): Promise<{ any: boolean; detail: stri
     const found = await runnable(a.exe);
     any ||= found && a.key !== undefined;
     const key = a.key ? '' : `, no ${a.name === 'claude' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY'}`;
-    parts.push(`${a.name}: ${found ? 'ready' : `no executable (${a.setting})`}${key}`);
+    // Which binary: the bundled one, one on PATH or the setting's, whichever would run.
+    const exe = found ? `ready (${a.exe})` : `no executable${a.exe ? ` at ${a.exe}` : ''} (${a.setting})`;
+    parts.push(`${a.name}: ${exe}${key}`);
   }
   return { any, detail: parts.join('; ') };
 }

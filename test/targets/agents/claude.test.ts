@@ -10,7 +10,7 @@ import { requiredRole } from '../../../src/core/action.js';
 import { plainText, type Result } from '../../../src/core/result.js';
 import { toTelegramText } from '../../../src/transports/telegram/format.js';
 import { DENIED } from '../../../src/targets/agents/index.js';
-import { ANTHROPIC_KEY, harness, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
+import { ANTHROPIC_KEY, FAKES, harness, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
 
 let h: Harness | undefined;
 afterEach(() => {
@@ -211,17 +211,33 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
   it('reports whether each agent can run, for /status and doctor', async () => {
     h = harness();
     const health = await h.target.integration.check(new AbortController().signal);
-    expect(health).toEqual({ state: 'up', detail: 'claude: ready; codex: ready' });
+    expect(health).toEqual({
+      state: 'up',
+      detail: `claude: ready (${join(FAKES, 'claude')}); codex: ready (${join(FAKES, 'codex')})`,
+    });
     const noKeys = harness({
       env: { ANTHROPIC_API_KEY: '', OPENAI_API_KEY: '', AGENT_CODEX_PATH: '/nonexistent/codex' },
     });
     try {
       const none = await noKeys.target.integration.check(new AbortController().signal);
-      const d = 'claude: ready, no ANTHROPIC_API_KEY; codex: no executable (AGENT_CODEX_PATH), no OPENAI_API_KEY';
+      const d =
+        `claude: ready (${join(FAKES, 'claude')}), no ANTHROPIC_API_KEY; ` +
+        'codex: no executable at /nonexistent/codex (AGENT_CODEX_PATH), no OPENAI_API_KEY';
       // No agent can run: down, so that doctor says what to fix.
       expect(none).toEqual({ state: 'down', detail: d });
     } finally {
       noKeys.close();
+    }
+    // Without AGENT_CODEX_PATH: the `codex` on PATH, named.
+    const path = process.env.PATH;
+    process.env.PATH = `${FAKES}:${path ?? ''}`;
+    const onPath = harness({ env: { AGENT_CODEX_PATH: '' } });
+    try {
+      const found = await onPath.target.integration.check(new AbortController().signal);
+      expect(found.detail).toContain(`codex: ready (${join(FAKES, 'codex')})`);
+    } finally {
+      process.env.PATH = path;
+      onPath.close();
     }
   });
 

@@ -1,0 +1,253 @@
+/**
+ * The Codex runner against the REAL `codex` binary (no provider is reachable: the model is a
+ * fake Responses API at the network boundary, test/fakes/responses-api.ts). The binary is
+ * REAL_CODEX_PATH, else the one `@openai/codex` installs for this platform; without either
+ * these tests are skipped.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { plainText } from '../../../src/core/result.js';
+import { startFakeResponses, type FakeResponses } from '../../fakes/responses-api.js';
+import { harness, OPENAI_KEY, until, type Harness, type HarnessOptions } from './helpers.js';
+
+const TRIPLES: Record<string, string> = {
+  'linux-x64': 'x86_64-unknown-linux-musl',
+  'linux-arm64': 'aarch64-unknown-linux-musl',
+  'darwin-x64': 'x86_64-apple-darwin',
+  'darwin-arm64': 'aarch64-apple-darwin',
+};
+
+function realCodex(): string | undefined {
+  if (process.env.REAL_CODEX_PATH) return process.env.REAL_CODEX_PATH;
+  const platform = `${process.platform}-${process.arch}`;
+  try {
+    const pkg = createRequire(import.meta.url).resolve(`@openai/codex-${platform}/package.json`);
+    const exe = join(dirname(pkg), 'vendor', TRIPLES[platform] ?? '', 'bin', 'codex');
+    return existsSync(exe) ? exe : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CODEX = realCodex();
+const SKIP = CODEX === undefined;
+
+let h: Harness | undefined;
+let llm: FakeResponses | undefined;
+afterEach(async () => {
+  delete process.env.CODEX_HOME;
+  h?.close();
+  h = undefined;
+  await llm?.close();
+  llm = undefined;
+});
+
+type Schema = Record<string, unknown>;
+
+/**
+ * The generated schemas leave objects open; closed here, so that a misspelt or invented member
+ * of our params fails instead of being ignored by the check (as the server would ignore it).
+ */
+function closed(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(closed);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Schema = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, closed(v)]));
+  const combined = 'anyOf' in out || 'oneOf' in out || 'allOf' in out;
+  if ('properties' in out && !('additionalProperties' in out) && !combined) out.additionalProperties = false;
+  return out;
+}
+
+/** The protocol schema as the real binary prints it (`codex app-server generate-json-schema`). */
+function protocol() {
+  const out = mkdtempSync(join(tmpdir(), 'codex-schema-'));
+  execFileSync(CODEX!, ['app-server', 'generate-json-schema', '--out', out], { stdio: 'pipe' });
+  const read = (name: string) => JSON.parse(readFileSync(join(out, `${name}.json`), 'utf8')) as Schema;
+  const requests = read('ClientRequest');
+  const definitions = requests.definitions as Schema;
+  /** Validates the params of a client request against the definition its method names. */
+  const params = (method: string): z.ZodType => {
+    const variant = (requests.oneOf as Schema[]).find((v) => {
+      const m = (v.properties as Schema).method as Schema;
+      return (m.enum as string[]).includes(method);
+    });
+    if (!variant) throw new Error(`the protocol has no client request ${method}`);
+    const ref = ((variant.properties as Schema).params as Schema).$ref as string;
+    return z.fromJSONSchema(closed({ $schema: requests.$schema, $ref: ref, definitions }) as never);
+  };
+  const whole = (name: string): z.ZodType => z.fromJSONSchema(closed(read(name)) as never);
+  return {
+    params,
+    notification: z.fromJSONSchema(read('ClientNotification') as never),
+    commandAnswer: whole('CommandExecutionRequestApprovalResponse'),
+    fileAnswer: whole('FileChangeRequestApprovalResponse'),
+  };
+}
+
+const issues = (schema: z.ZodType, value: unknown): string[] => {
+  const r = schema.safeParse(value);
+  return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+};
+
+describe.skipIf(SKIP)(
+  'Codex runner against the real codex binary (skipped: no REAL_CODEX_PATH, no @openai/codex)',
+  () => {
+    it('sends only requests and answers the real app-server protocol schema accepts', async () => {
+      const p = protocol();
+      // The check bites: a wrong value and an invented member are both caught.
+      expect(issues(p.params('thread/start'), { sandbox: 'workspace' })).not.toEqual([]);
+      expect(issues(p.params('thread/start'), { sandboxMode: 'workspace-write' })).not.toEqual([]);
+      expect(issues(p.commandAnswer, { decision: 'deny' })).not.toEqual([]);
+
+      // Every path of the runner, through the fake app-server that records what it received.
+      h = harness({ allow: { command: true } });
+      h.script({
+        threadId: 'thr-s',
+        turns: [
+          { steps: [{ command: 'npm test' }, { file: 'a.txt', diff: '+a' }] },
+          { steps: [{ command: 'rm -rf /' }, { file: 'b.txt', diff: '+b' }] },
+          { steps: [{ text: 'working' }, { wait: 'interrupt' }] },
+        ],
+      });
+      await h.run('agent.new', { kind: 'codex', name: 's', prompt: 'first' });
+      await h.target.sessions!.idle('s');
+      await h.run('agent.prompt', { name: 's', prompt: 'second' });
+      await h.target.sessions!.idle('s');
+      await h.run('agent.prompt', { name: 's', prompt: 'third' });
+      await until(() => h!.record().filter((e) => e.event === 'prompt').length === 3, 'the third turn started');
+      await h.run('agent.stop', { name: 's' });
+      await h.target.sessions!.idle('s');
+
+      const received = h
+        .record()
+        .filter((e) => e.event === 'in')
+        .map((e) => e.message as Schema);
+      const methods = new Set(received.map((m) => m.method).filter((m) => m !== undefined));
+      expect([...methods].sort()).toEqual(
+        ['initialize', 'initialized', 'thread/resume', 'thread/start', 'turn/interrupt', 'turn/start'].sort(),
+      );
+      const problems: string[] = [];
+      const answers = { command: 0, file: 0 };
+      for (const m of received) {
+        const where = (s: string[]) => s.map((x) => `${String(m.method ?? `answer ${String(m.id)}`)} ${x}`);
+        if (typeof m.method === 'string' && 'id' in m) problems.push(...where(issues(p.params(m.method), m.params)));
+        else if (typeof m.method === 'string') problems.push(...where(issues(p.notification, m)));
+        else {
+          // The fake numbers its requests 1000 + step: odd steps are commands, even ones file changes.
+          const command = Number(m.id) % 2 === 1;
+          answers[command ? 'command' : 'file']++;
+          problems.push(...where(issues(command ? p.commandAnswer : p.fileAnswer, m.result)));
+        }
+      }
+      expect(answers).toEqual({ command: 2, file: 2 });
+      expect(problems).toEqual([]);
+    });
+
+    /**
+     * The real binary in a fresh CODEX_HOME, its model a fake Responses API that answers each
+     * prompt with a shell call running `cmd` and each tool output with a message.
+     */
+    async function realSession(cmd: string, opts: HarnessOptions) {
+      llm = await startFakeResponses((req) =>
+        req.last?.type === 'function_call_output'
+          ? { text: 'all done' }
+          : { call: { name: 'exec_command', args: { cmd } } },
+      );
+      const home = mkdtempSync(join(tmpdir(), 'codex-home-'));
+      const config = [
+        'model = "fake-model"',
+        'model_provider = "fake"',
+        '[model_providers.fake]',
+        'name = "fake"',
+        `base_url = "${llm.baseUrl}"`,
+        'env_key = "OPENAI_API_KEY"',
+        'wire_api = "responses"',
+        'request_max_retries = 0',
+        'stream_max_retries = 0',
+      ];
+      writeFileSync(join(home, 'config.toml'), config.join('\n') + '\n');
+      process.env.CODEX_HOME = home;
+      h = harness({ ...opts, env: { AGENT_CODEX_PATH: CODEX! } });
+      return join(h.root, 'proj');
+    }
+
+    async function shellTurn(allow: boolean) {
+      const dir = await realSession('echo hi > marker.txt', { allow: { command: allow } });
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'write the marker' });
+      await h!.target.sessions!.idle('real');
+      return { dir, marker: join(dir, 'marker.txt') };
+    }
+
+    it('asks before a shell command (approvalPolicy untrusted); Deny: the command does not run', async () => {
+      const { dir, marker } = await shellTurn(false);
+      expect(llm!.requests[0]!.tools).toContain('exec_command');
+      expect(llm!.requests[0]!.authorization).toBe(`Bearer ${OPENAI_KEY}`);
+      expect(h!.asked.map((r) => [r.tool, r.input])).toEqual([
+        ['command', { command: expect.stringContaining('echo hi > marker.txt'), cwd: dir }],
+      ]);
+      expect(existsSync(marker)).toBe(false);
+      // The model is told, and the turn goes on to its answer.
+      expect(llm!.requests).toHaveLength(2);
+      expect(llm!.requests[1]!.outputs).toHaveLength(1);
+      const card = plainText(h!.target.cards()[0]!);
+      expect(card).toContain('✅ real · codex · turn done');
+      expect(card).toContain('all done');
+    });
+
+    it('Approve: the command runs, and the tokens of both model calls are counted', async () => {
+      const { marker } = await shellTurn(true);
+      expect(h!.asked.map((r) => r.tool)).toEqual(['command']);
+      expect(readFileSync(marker, 'utf8')).toBe('hi\n');
+      expect(llm!.requests).toHaveLength(2);
+      expect(plainText(h!.target.cards()[0]!)).toContain('all done');
+      expect(h!.tokens).toEqual([['codex', 20, 10]]);
+    });
+
+    it('asks before a file change (apply_patch) with the change itself; Deny: the file is not written', async () => {
+      const patch = "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: new.txt\n+hello\n*** End Patch\nEOF\n";
+      const dir = await realSession(patch, {});
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'add a file' });
+      await h!.target.sessions!.idle('real');
+      expect(h!.asked.map((r) => [r.tool, r.input])).toEqual([
+        ['fileChange', { changes: [{ path: join(dir, 'new.txt'), kind: { type: 'add' }, diff: 'hello\n' }] }],
+      ]);
+      expect(existsSync(join(dir, 'new.txt'))).toBe(false);
+      expect(llm!.requests.map((r) => r.outputs.map((o) => o.output))).toEqual([[], ['patch rejected by user']]);
+    });
+
+    it('Stop while a command waits for approval: interrupted, nothing runs; the next prompt resumes the thread', async () => {
+      const dir = await realSession('echo hi > marker.txt', { hold: ['command'] });
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'first prompt' });
+      await until(() => h!.asked.length === 1, 'the command waits for approval');
+      expect(plainText(await h!.run('agent.stop', { name: 'real' }))).toContain('⏸ real · codex · interrupted');
+      await h!.target.sessions!.idle('real');
+      expect(h!.asked[0]!.signal.aborted).toBe(true);
+      expect(existsSync(join(dir, 'marker.txt'))).toBe(false);
+
+      await h!.run('agent.prompt', { name: 'real', prompt: 'second prompt' });
+      await until(() => h!.asked.length === 2, 'the second turn asks');
+      await h!.run('agent.stop', { name: 'real' });
+      await h!.target.sessions!.idle('real');
+      const [first, second] = llm!.requests;
+      expect(second!.body.prompt_cache_key).toBe(first!.body.prompt_cache_key);
+      const said = JSON.stringify(second!.body.input);
+      expect(said).toContain('first prompt');
+      expect(said).toContain('second prompt');
+      expect(existsSync(join(dir, 'marker.txt'))).toBe(false);
+    });
+
+    it('asks even for a read-only command (ls): nothing runs unasked', async () => {
+      const dir = await realSession('ls', {});
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'list the files' });
+      await h!.target.sessions!.idle('real');
+      expect(h!.asked.map((r) => [r.tool, r.input.command])).toEqual([['command', '/bin/bash -lc ls']]);
+      expect(llm!.requests[1]!.outputs.map((o) => o.output)).toEqual([
+        'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }',
+      ]);
+    });
+  },
+);
