@@ -1,3 +1,9 @@
+/**
+ * Tokens short of one that still count as one: the refill is a float, and waiting exactly the
+ * retryAfterMs given can leave 0.9999999999 — a person told "in 9 s" is not refused at 9 s.
+ */
+const FLOAT_SLACK = 1e-9;
+
 export type Charge =
   | { ok: true }
   | { ok: false; retryAfterMs: number; /** first refusal since the bucket last had a token */ first: boolean };
@@ -29,7 +35,7 @@ export class RateLimiter {
     b.tokens = Math.min(this.perMinute, b.tokens + (t - b.at) * this.perMs);
     b.at = t;
     this.buckets.set(key, b);
-    if (b.tokens >= 1) {
+    if (b.tokens >= 1 - FLOAT_SLACK) {
       b.tokens -= 1;
       b.refusing = false;
       return { ok: true };

@@ -68,6 +68,9 @@ describe('RateLimiter', () => {
           expect(rl.take('k').ok).toBe(true);
         },
       ),
+      // A float refill can fall short of one token by 1e-16 (as here, found by a uniform sweep,
+      // which fast-check's biased draws rarely meet): waiting what was said must still be enough.
+      { numRuns: 1000, examples: [[5, 0.22825928308979582]] },
     );
   });
 
