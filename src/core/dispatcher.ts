@@ -176,66 +176,40 @@ export class Dispatcher {
     usage?: string,
     uploads?: readonly Upload[],
   ): Promise<Outcome> {
+    const refuse = (outcome: 'forbidden' | 'invalid', recorded: unknown, detail: string, message = detail) => {
+      this.audit(operator, origin, action.name, '', recorded, outcome, detail);
+      this.count(action, origin, outcome);
+      return { kind: 'refused', message } as const;
+    };
     if (ROLE_RANK[operator.role] < ROLE_RANK[requiredRole(action)]) {
-      this.audit(
-        operator,
-        origin,
-        action.name,
-        '',
-        unknownSecrets(action, rawParams),
-        'forbidden',
-        `needs ${requiredRole(action)}`,
-      );
-      this.count(action, origin, 'forbidden');
-      return {
-        kind: 'refused',
-        message: `${action.name} needs the ${requiredRole(action)} role; you are ${operator.role}.`,
-      };
+      const needs = requiredRole(action);
+      const message = `${action.name} needs the ${needs} role; you are ${operator.role}.`;
+      return refuse('forbidden', unknownSecrets(action, rawParams), `needs ${needs}`, message);
     }
     // The agent is offered only the tools it may call; this holds even if a name gets past that list.
     if (origin === 'ai' && action.llm === false) {
-      this.audit(
-        operator,
-        origin,
-        action.name,
-        '',
-        unknownSecrets(action, rawParams),
-        'forbidden',
-        'not available to the LLM agent',
-      );
-      this.count(action, origin, 'forbidden');
-      return { kind: 'refused', message: `${action.name} is not available to the LLM agent.` };
+      const detail = 'not available to the LLM agent';
+      return refuse('forbidden', unknownSecrets(action, rawParams), detail, `${action.name} is ${detail}.`);
     }
     const parsed = (action.params as z.ZodType).safeParse(rawParams ?? {}, { error: operatorError });
     if (!parsed.success) {
       const message = parsed.error.issues
         .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
         .join('; ');
-      this.audit(operator, origin, action.name, '', unknownSecrets(action, rawParams), 'invalid', message);
-      this.count(action, origin, 'invalid');
-      return {
-        kind: 'refused',
-        message: `Invalid input for ${action.name}: ${message}${usage ? `. Usage: ${usage}` : ''}`,
-      };
+      const answer = `Invalid input for ${action.name}: ${message}${usage ? `. Usage: ${usage}` : ''}`;
+      return refuse('invalid', unknownSecrets(action, rawParams), message, answer);
     }
     let params = parsed.data as Record<string, unknown>;
     if (action.bind) {
       try {
         params = action.bind(this.context(operator, origin, this.shutdown.signal), params) as Record<string, unknown>;
       } catch (e) {
-        const message = this.errorMessage(action, e);
-        this.audit(operator, origin, action.name, '', unknownSecrets(action, params), 'invalid', message);
-        this.count(action, origin, 'invalid');
-        return { kind: 'refused', message };
+        return refuse('invalid', unknownSecrets(action, params), this.errorMessage(action, e));
       }
     }
     // Files go only to an action that takes them, and only one that runs now (a card cannot hold them).
-    if (uploads?.length && (!action.uploads || this.needsApproval(action, origin))) {
-      const message = `${action.name} takes no files.`;
-      this.audit(operator, origin, action.name, '', unknownSecrets(action, params), 'invalid', message);
-      this.count(action, origin, 'invalid');
-      return { kind: 'refused', message };
-    }
+    if (uploads?.length && (!action.uploads || this.needsApproval(action, origin)))
+      return refuse('invalid', unknownSecrets(action, params), `${action.name} takes no files.`);
     if (this.needsApproval(action, origin)) {
       // A card would show a secret and keep it in the approvals table: a person types it, directly.
       const recorded = await this.recorded(operator, origin, action, params);
