@@ -90,6 +90,8 @@ export interface ApprovalServiceDeps {
 
 /** setTimeout's longest delay; a later expiry is reached in steps. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
+/** After an expiry that could not be written (a full disk): the next try, not a busy loop on the same row. */
+const EXPIRY_RETRY_MS = 5000;
 
 /**
  * The one owner of approvals (DESIGN.md §2): creates them, expires them with one timer armed
@@ -318,6 +320,9 @@ export class ApprovalService {
       }
     } catch (err) {
       this.d.log.warn({ err }, 'approval expiry failed');
+      this.timer = setTimeout(() => this.expireDue(), EXPIRY_RETRY_MS);
+      this.timer.unref();
+      return;
     }
     this.arm();
   }
