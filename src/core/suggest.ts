@@ -19,7 +19,7 @@ export function editDistance(a: string, b: string, limit: number): number {
     before = prev;
     prev = cur;
   }
-  return prev[b.length]!;
+  return Math.min(prev[b.length]!, limit + 1);
 }
 
 /**

@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ActionError } from '../../../src/core/action.js';
 import type { ContainerSummary } from '../../../src/targets/docker/port.js';
-import { editDistance } from '../../../src/core/suggest.js';
 import { isContainerRef, resolveContainer, suggestions } from '../../../src/targets/docker/resolve.js';
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -161,21 +160,5 @@ describe('resolveContainer', () => {
 
   it('rejects an invalid reference before looking', () => {
     expect(() => resolveContainer('-rm', cs)).toThrow(/a container is a name/);
-  });
-});
-
-describe('editDistance', () => {
-  it('is symmetric, zero only for equal strings, at most the longer length', () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 12 }), fc.string({ maxLength: 12 }), (a, b) => {
-        const d = editDistance(a, b, 20);
-        expect(editDistance(b, a, 20)).toBe(d);
-        expect(d === 0).toBe(a === b);
-        expect(d).toBeLessThanOrEqual(Math.max(a.length, b.length));
-      }),
-    );
-    expect(editDistance('kitten', 'sitting', 5)).toBe(3);
-    expect(editDistance('wbe', 'web', 5)).toBe(1);
-    expect(editDistance('aaaaaaaa', 'b', 2)).toBe(3);
   });
 });
