@@ -29,7 +29,8 @@ export async function checkAll(
         return [i.name, await withDeadline(`${i.name} check`, timeoutMs, (signal) => i.check(signal))];
       } catch (e) {
         if (e instanceof DeadlineError) return [i.name, { state: 'down', detail: `no answer within ${timeoutMs} ms` }];
-        return [i.name, { state: 'down', detail: e instanceof Error ? e.message : String(e) }];
+        // Client errors can run to several lines (a stack of causes): /health shows the first.
+        return [i.name, { state: 'down', detail: (e instanceof Error ? e.message : String(e)).split('\n')[0]! }];
       }
     }),
   );
