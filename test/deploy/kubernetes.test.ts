@@ -8,13 +8,16 @@
  */
 import { loadAllYaml } from '@kubernetes/client-node';
 import { execFile, execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { impersonationSetting } from '../../src/targets/kubernetes/impersonate.js';
 import type { Rule } from '../fakes/kubeapi.js';
 import { writeKubeconfig } from '../fakes/kubeapi.js';
 import { Alerts, context, parse, startEnv, target, until, type Env } from '../targets/kubernetes/harness.js';
@@ -214,4 +217,81 @@ describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
       if (readOnly) expect([...grants].filter((g) => !/^(get|list|watch) /.test(g))).toEqual([]);
     });
   }
+});
+
+describe.skipIf(!KUBECTL)('deploy/kubernetes/components/impersonate', () => {
+  let env: Env;
+  let dir: string;
+  beforeAll(async () => {
+    env = await startEnv([]);
+    dir = await mkdtemp(join(tmpdir(), 'teleops-kustomize-'));
+  });
+  afterAll(async () => {
+    await env.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The operator overlay with the component, as an operator would compose them. */
+  async function renderWithComponent(): Promise<KObject[]> {
+    const up = relative(dir, ROOT);
+    await writeFile(
+      join(dir, 'kustomization.yaml'),
+      'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n' +
+        `resources: [${up}/deploy/kubernetes/overlays/operator]\n` +
+        `components: [${up}/deploy/kubernetes/components/impersonate]\n`,
+    );
+    const { stdout } = await run('kubectl', ['kustomize', dir]);
+    return loadAllYaml(stdout) as KObject[];
+  }
+
+  interface RbacRule {
+    apiGroups: string[];
+    resources: string[];
+    verbs: string[];
+    resourceNames?: string[];
+  }
+
+  it('lets the bot impersonate exactly the named users and groups, and nobody else', async () => {
+    const objects = await renderWithComponent();
+    const rules = objects
+      .filter((o) => o.kind === 'ClusterRole')
+      .flatMap((o) => (o as unknown as { rules: RbacRule[] }).rules);
+    const impersonating = rules.filter((r) => r.verbs.includes('impersonate'));
+    expect(impersonating.length).toBeGreaterThan(0);
+    for (const r of impersonating) {
+      expect(r.verbs).toEqual(['impersonate']);
+      expect(['users', 'groups']).toEqual(expect.arrayContaining(r.resources));
+      expect(r.resourceNames?.length, 'an impersonate rule without names would allow anyone').toBeGreaterThan(0);
+      expect(r.resourceNames).not.toContain('*');
+    }
+    for (const o of objects.filter((x) => x.kind === 'ClusterRole' || x.kind === 'ClusterRoleBinding')) {
+      const Model = MODELS[`${o.apiVersion}/${o.kind}`]!;
+      expect(() => new Model(o as never).validate(), `${o.kind} ${o.metadata.name}`).not.toThrow();
+    }
+
+    // The fake API server enforces the rendered rules, names included, for the bot's token.
+    const token = 'rbac-impersonate-token';
+    const asFake: Rule[] = rules.map((r) => ({
+      verbs: r.verbs,
+      resources: r.resources,
+      ...(r.resourceNames ? { names: r.resourceNames } : {}),
+    }));
+    env.api.setToken(token, { user: 'system:serviceaccount:teleops:teleops', cluster: 'prod', rules: asFake });
+    env.api.setSubject('user', 'alice', [{ verbs: ['list'], resources: ['pods'] }]);
+    const kubeconfig = await writeKubeconfig(env.dir, env.api, [{ name: 'rbac', cluster: 'prod', token }], 'rbac');
+    const impersonate = impersonationSetting.parse('1001:alice,1002:bob:group=sre,1003:mallory');
+    const t = target({ ...env, kubeconfig }, { contexts: ['rbac'], impersonate });
+    const ctx = (userId: number) => ({
+      ...context(),
+      operator: { userId, chatId: userId, role: 'admin' as const, display: `#${userId}` },
+    });
+    const pods = parse(t, '/k8s pods');
+    await expect(pods.action.run(ctx(1001), pods.params)).resolves.toBeDefined();
+    await expect(pods.action.run(ctx(1002), pods.params)).rejects.toThrow(
+      /^forbidden: Kubernetes user bob cannot list/,
+    );
+    await expect(pods.action.run(ctx(1003), pods.params)).rejects.toThrow(
+      /^forbidden: the bot's account may not impersonate user mallory/,
+    );
+  });
 });

@@ -25,6 +25,7 @@ import {
 import { readBody } from '../../core/body.js';
 import { withDeadline } from '../../core/deadline.js';
 import { KubeApiError, toKubeError, type Op } from './errors.js';
+import { impersonationHeaders, type KubeIdentity } from './impersonate.js';
 import type {
   CallOptions,
   KubeObjects,
@@ -65,23 +66,36 @@ function requestOptions(signal: AbortSignal, headers: Readonly<Record<string, st
 export interface KubePortOptions {
   /** Per request/response call; also the time to wait for a stream's headers. */
   readonly timeoutMs?: number;
+  /** Every request acts as this identity (K8S_IMPERSONATE); unset: the kubeconfig's own. */
+  readonly actAs?: KubeIdentity;
 }
 
 export function createKubePort(kc: KubeConfig, context: string, options: KubePortOptions = {}): KubePort {
-  return new ClientKubePort(kc, context, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return new ClientKubePort(kc, context, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.actAs);
 }
 
 class ClientKubePort implements KubePort {
   private readonly apis: Apis;
   private readonly versionApi: VersionApi;
+  private readonly headers: Readonly<Record<string, string>>;
+  /** Named in errors: a 403 is then about that person's rights, not the bot's. */
+  private readonly as: Pick<Op, 'as'>;
 
   constructor(
     private readonly kc: KubeConfig,
     readonly context: string,
     private readonly timeoutMs: number,
+    actAs: KubeIdentity | undefined,
   ) {
     this.apis = { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
     this.versionApi = kc.makeApiClient(VersionApi);
+    this.headers = impersonationHeaders(actAs);
+    this.as = actAs ? { as: actAs.user } : {};
+  }
+
+  /** Opens a GET stream with this port's identity. */
+  private open(path: string, q: URLSearchParams, op: Op, signal: AbortSignal | undefined) {
+    return openStream(this.kc, path, q, op, this.timeoutMs, signal, this.headers);
   }
 
   private async call<T>(
@@ -92,9 +106,10 @@ class ClientKubePort implements KubePort {
   ): Promise<T> {
     const what = `Kubernetes ${op.verb} ${op.resource}`;
     try {
-      return await withDeadline(what, this.timeoutMs, (signal) => fn(requestOptions(signal, headers)), o?.signal);
+      const all = { ...headers, ...this.headers };
+      return await withDeadline(what, this.timeoutMs, (signal) => fn(requestOptions(signal, all)), o?.signal);
     } catch (e) {
-      throw toKubeError(e, { ...op, context: this.context });
+      throw toKubeError(e, { ...op, context: this.context, ...this.as });
     }
   }
 
@@ -119,9 +134,15 @@ class ClientKubePort implements KubePort {
     const q = new URLSearchParams();
     if (o.labelSelector) q.set('labelSelector', o.labelSelector);
     if (o.fieldSelector) q.set('fieldSelector', o.fieldSelector);
-    const op: Op = { context: this.context, verb: 'list', resource: r.plural, ...(ns ? { namespace: ns } : {}) };
+    const op: Op = {
+      context: this.context,
+      verb: 'list',
+      resource: r.plural,
+      ...(ns ? { namespace: ns } : {}),
+      ...this.as,
+    };
     const read = async (signal: AbortSignal) => {
-      const res = await openStream(this.kc, collectionPath(r, ns), q, op, this.timeoutMs, signal);
+      const res = await this.open(collectionPath(r, ns), q, op, signal);
       const body = await readBody(res, LIST_BODY_LIMIT);
       if (body.truncated)
         throw new KubeApiError('other', `the ${r.plural} list is over ${LIST_BODY_LIMIT >> 20} MB: narrow it`);
@@ -220,13 +241,21 @@ class ClientKubePort implements KubePort {
   }
 
   async logs(namespace: string, pod: string, o: LogOptions): Promise<Readable> {
-    const op: Op = { context: this.context, verb: 'get', resource: 'pods/log', kind: 'pod', namespace, name: pod };
+    const op: Op = {
+      context: this.context,
+      verb: 'get',
+      resource: 'pods/log',
+      kind: 'pod',
+      namespace,
+      name: pod,
+      ...this.as,
+    };
     const q = new URLSearchParams({ container: o.container, follow: 'false', limitBytes: String(o.limitBytes) });
     if (o.tailLines !== undefined) q.set('tailLines', String(o.tailLines));
     if (o.sinceSeconds !== undefined) q.set('sinceSeconds', String(o.sinceSeconds));
     if (o.previous) q.set('previous', 'true');
     const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`;
-    const res = await openStream(this.kc, path, q, op, this.timeoutMs, o.signal);
+    const res = await this.open(path, q, op, o.signal);
     const bounded = limitBytes(o.limitBytes);
     // A log that takes too long to arrive is cut, not failed: what came so far is still useful.
     const timer = setTimeout(() => {
@@ -252,7 +281,13 @@ class ClientKubePort implements KubePort {
   ): Promise<void> {
     const r = RESOURCES[kind];
     const ns = r.namespaced ? namespace : undefined;
-    const op: Op = { context: this.context, verb: 'watch', resource: r.plural, ...(ns ? { namespace: ns } : {}) };
+    const op: Op = {
+      context: this.context,
+      verb: 'watch',
+      resource: r.plural,
+      ...(ns ? { namespace: ns } : {}),
+      ...this.as,
+    };
     const q = new URLSearchParams({ watch: 'true', allowWatchBookmarks: 'true' });
     q.set('timeoutSeconds', String(o.timeoutSeconds));
     if (o.resourceVersion) q.set('resourceVersion', o.resourceVersion);
@@ -260,7 +295,7 @@ class ClientKubePort implements KubePort {
     const path = collectionPath(r, ns);
     let res: IncomingMessage;
     try {
-      res = await openStream(this.kc, path, q, op, this.timeoutMs, o.signal);
+      res = await this.open(path, q, op, o.signal);
     } catch (e) {
       if (o.signal.aborted) return;
       throw e;

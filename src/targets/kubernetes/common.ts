@@ -55,7 +55,7 @@ export const labelNameSchema = z
 export const scopeShape = { context: contextSchema.optional(), namespace: namespaceSchema.optional() };
 
 export const scopeOf = (deps: KubeActionDeps, ctx: ActionContext, p: ScopeParams): Scope =>
-  resolveScope(deps.clusters, ctx.chat, p);
+  resolveScope(deps.clusters, ctx.chat, p, ctx.operator);
 
 /** " in shop @ prod" — every reply names where it acted. */
 export const where = (s: Pick<Scope, 'context' | 'namespace'>): Span[] => [

@@ -40,6 +40,8 @@ export interface Op {
   readonly name?: string;
   /** Singular kind for "deployment shop/web not found". */
   readonly kind?: string;
+  /** The Kubernetes user the request impersonated (K8S_IMPERSONATE). */
+  readonly as?: string;
 }
 
 /** The fields of a Kubernetes `Status` object this module reads. */
@@ -91,12 +93,27 @@ export function failureFromStatus(op: Op, f: HttpFailure): KubeApiError {
         code,
       );
     case 403: {
+      const kind = str(status?.details?.kind);
+      if (op.as !== undefined && (kind === 'users' || kind === 'groups')) {
+        // The API server refused the impersonation itself: the bot's account lacks the right.
+        const name = truncate(str(status?.details?.name) ?? '?', 80);
+        return new KubeApiError(
+          'forbidden',
+          `forbidden: the bot's account may not impersonate ${kind.slice(0, -1)} ${name}: give it "impersonate" ` +
+            `on ${kind}/${name} (K8S_IMPERSONATE)${suffix(op)}`,
+          code,
+        );
+      }
       // details.kind is the plural resource of the object; the subresource is ours to add.
       const sub = op.resource.includes('/') ? op.resource.slice(op.resource.indexOf('/')) : '';
-      const kind = str(status?.details?.kind);
       // Only a plural resource name is taken from the server; anything else falls back to ours.
       const resource = kind && /^[a-z0-9.-]{1,63}$/.test(kind) ? `${kind}${sub}` : op.resource;
-      return new KubeApiError('forbidden', `forbidden: cannot ${op.verb} ${resource} ${where(op)}${suffix(op)}`, code);
+      const who = op.as === undefined ? '' : `Kubernetes user ${op.as} `;
+      return new KubeApiError(
+        'forbidden',
+        `forbidden: ${who}cannot ${op.verb} ${resource} ${where(op)}${suffix(op)}`,
+        code,
+      );
     }
     case 404:
       if (op.name && op.kind) {

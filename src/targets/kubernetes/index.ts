@@ -3,7 +3,7 @@
  * health check. `createKubeTarget` returns null when this machine has no kubeconfig (and
  * is not in a cluster): Kubernetes is then simply absent.
  */
-import type { ActionContext, AnyAction, ChatState } from '../../core/action.js';
+import type { ActionContext, AnyAction } from '../../core/action.js';
 import type { AlertSink } from '../../core/alerts.js';
 import type { Health, Integration } from '../../core/health.js';
 import type { Logger } from '../../core/log.js';
@@ -43,7 +43,11 @@ export interface KubeTarget {
    * params (unless -c/-n gave them); params of other actions come back unchanged. The
    * actions' `bind` calls it, so an approved request acts where its card said.
    */
-  pin(action: string, chat: ChatState, params: Record<string, unknown>): Record<string, unknown>;
+  pin(
+    action: string,
+    ctx: Pick<ActionContext, 'chat' | 'operator'>,
+    params: Record<string, unknown>,
+  ): Record<string, unknown>;
   /** Rollouts followed after a change, as live cards (results with a `card` key) as they change. */
   onCard(listener: (card: Result) => void): () => void;
   /** The cards of the rollouts followed now. */
@@ -89,13 +93,13 @@ export function createKubeTarget(
       .filter((a) => 'namespace' in ((a.params as { shape?: object }).shape ?? {}) && a.name !== 'k8s.use')
       .map((a) => a.name),
   );
-  const pin = (action: string, chat: ChatState, params: Record<string, unknown>) =>
-    scoped.has(action) ? pinScope(clusters, chat, params as { context?: string; namespace?: string }) : params;
+  const pin = (action: string, ctx: Pick<ActionContext, 'chat' | 'operator'>, params: Record<string, unknown>) =>
+    scoped.has(action)
+      ? pinScope(clusters, ctx.chat, params as { context?: string; namespace?: string }, ctx.operator)
+      : params;
   // The dispatcher binds the chat's scope into every request before approval.
   const actions: AnyAction[] = unbound.map((a) =>
-    scoped.has(a.name)
-      ? { ...a, bind: (ctx: ActionContext, p: Record<string, unknown>) => pin(a.name, ctx.chat, p) }
-      : a,
+    scoped.has(a.name) ? { ...a, bind: (ctx: ActionContext, p: Record<string, unknown>) => pin(a.name, ctx, p) } : a,
   );
   let started = false;
 

@@ -1,5 +1,6 @@
 import { bool, int, list, text } from '../../core/settings.js';
 import { defineTarget, disabled } from '../../core/target.js';
+import { impersonationSetting } from './impersonate.js';
 import { KUBE_DISABLED, locateKubeConfig } from './locate.js';
 import { isDnsLabel } from './names.js';
 
@@ -28,6 +29,13 @@ export const kubernetes = defineTarget({
     K8S_NAMESPACES: { doc: 'Allowed namespaces, comma-separated (empty: all)', default: '', schema: namespaces },
     K8S_READ_ONLY: { doc: 'Remove every mutating Kubernetes action', default: 'false', schema: bool },
     K8S_MAX_REPLICAS: { doc: 'Most replicas /k8s scale may set', default: '50', schema: int(0, 10_000) },
+    K8S_IMPERSONATE: {
+      doc:
+        'Act as the person who asked, e.g. 1001:alice,1002:bob:group=sre (<telegram user id>:<kubernetes user>' +
+        "[:group=<group>]): a mapped user's requests impersonate them, others are refused (empty: the bot's account)",
+      default: '',
+      schema: impersonationSetting,
+    },
   },
   fix: 'check KUBECONFIG, K8S_CONTEXTS and that the API server is reachable',
   prompt: 'Kubernetes workloads',
@@ -42,6 +50,7 @@ export const kubernetes = defineTarget({
         namespaces: c.K8S_NAMESPACES,
         readOnly: c.K8S_READ_ONLY,
         maxReplicas: c.K8S_MAX_REPLICAS,
+        impersonate: c.K8S_IMPERSONATE,
       },
       alerts,
       log,

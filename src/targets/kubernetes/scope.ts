@@ -4,7 +4,8 @@
  * K8S_NAMESPACES) are enforced here, for every action, whatever asked.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ActionError, type ChatState } from '../../core/action.js';
+import { ActionError, type ChatState, type Operator } from '../../core/action.js';
+import { identityOf, type Impersonation } from './impersonate.js';
 import { forContext, KubeConfigError } from './kubeconfig.js';
 import { isContextName, isDnsLabel } from './names.js';
 import { createKubePort } from './client.js';
@@ -25,6 +26,8 @@ export interface KubeSettings {
   readonly readOnly: boolean;
   /** K8S_MAX_REPLICAS: the most replicas /k8s scale may set. */
   readonly maxReplicas: number;
+  /** K8S_IMPERSONATE: whom each Telegram user acts as; unset or empty: the kubeconfig's own account. */
+  readonly impersonate?: Impersonation;
 }
 
 export const KUBE_DEFAULTS = { readOnly: false, maxReplicas: 50 } as const;
@@ -42,17 +45,22 @@ export interface Scope {
   readonly port: KubePort;
 }
 
-/** The allowed contexts of a kubeconfig, with one port (client) per context, made on first use. */
+/**
+ * The allowed contexts of a kubeconfig, with one port (client) per context and identity, made
+ * on first use.
+ */
 export class KubeClusters {
   private readonly allowed: KubeContextInfo[];
   private readonly ports = new Map<string, KubePort>();
   private readonly namespaces?: ReadonlySet<string>;
+  private readonly impersonate: Impersonation;
 
   constructor(
     private readonly kc: KubeConfig,
-    settings: Pick<KubeSettings, 'contexts' | 'namespaces'>,
+    settings: Pick<KubeSettings, 'contexts' | 'namespaces' | 'impersonate'>,
     private readonly portOptions: { timeoutMs?: number } = {},
   ) {
+    this.impersonate = settings.impersonate ?? new Map();
     const all = kc.getContexts().filter((c) => isContextName(c.name));
     const wanted = settings.contexts?.length ? settings.contexts : undefined;
     if (wanted) {
@@ -117,12 +125,18 @@ export class KubeClusters {
     return [...this.namespaces!][0]!;
   }
 
-  port(context: string): KubePort {
-    let p = this.ports.get(context);
+  /**
+   * The port of `context` acting as `operator` (K8S_IMPERSONATE), or, without an operator, as the
+   * bot's own account (watchers, health checks).
+   */
+  port(context: string, operator?: Pick<Operator, 'userId' | 'display'>): KubePort {
+    const actAs = operator && identityOf(this.impersonate, operator);
+    const key = actAs ? `${context}\n${actAs.user}\n${actAs.group ?? ''}` : context;
+    let p = this.ports.get(key);
     if (!p) {
       if (!this.info(context)) throw new ActionError(`context ${context} is not allowed`);
-      p = createKubePort(forContext(this.kc, context), context, this.portOptions);
-      this.ports.set(context, p);
+      p = createKubePort(forContext(this.kc, context), context, { ...this.portOptions, ...(actAs ? { actAs } : {}) });
+      this.ports.set(key, p);
     }
     return p;
   }
@@ -150,8 +164,16 @@ export interface ScopeParams {
   readonly namespace?: string | undefined;
 }
 
-/** Flags first, then the chat's choice, then the kubeconfig's defaults; always allow-listed. */
-export function resolveScope(clusters: KubeClusters, chat: ChatState, p: ScopeParams): Scope {
+/**
+ * Flags first, then the chat's choice, then the kubeconfig's defaults; always allow-listed. The
+ * port acts as `operator` where K8S_IMPERSONATE maps them (and refuses them where it does not).
+ */
+export function resolveScope(
+  clusters: KubeClusters,
+  chat: ChatState,
+  p: ScopeParams,
+  operator: Pick<Operator, 'userId' | 'display'>,
+): Scope {
   const chatContext = chat.get(CHAT_CONTEXT);
   let context: string;
   if (p.context !== undefined) {
@@ -166,7 +188,7 @@ export function resolveScope(clusters: KubeClusters, chat: ChatState, p: ScopePa
   const chatNamespace = context === chatContext ? chat.get(CHAT_NAMESPACE) : undefined;
   const namespace = p.namespace ?? chatNamespace ?? clusters.defaultNamespace(context);
   clusters.checkNamespace(namespace);
-  return { context, namespace, port: clusters.port(context) };
+  return { context, namespace, port: clusters.port(context, operator) };
 }
 
 /**
@@ -178,7 +200,8 @@ export function pinScope<P extends ScopeParams>(
   clusters: KubeClusters,
   chat: ChatState,
   p: P,
+  operator: Pick<Operator, 'userId' | 'display'>,
 ): P & { context: string; namespace: string } {
-  const s = resolveScope(clusters, chat, p);
+  const s = resolveScope(clusters, chat, p, operator);
   return { ...p, context: s.context, namespace: s.namespace };
 }

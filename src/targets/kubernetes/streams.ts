@@ -26,6 +26,7 @@ export async function openStream(
   op: Op,
   timeoutMs: number,
   outer: AbortSignal | undefined,
+  extraHeaders: Readonly<Record<string, string>> = {},
 ): Promise<IncomingMessage> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KubeApiError('other', `context ${op.context} has no cluster in the kubeconfig`);
@@ -38,7 +39,7 @@ export async function openStream(
     throw toKubeError(e, op);
   }
   const mod = url.protocol === 'https:' ? https : http;
-  const headers = { ...opts.headers, Accept: 'application/json' };
+  const headers = { ...opts.headers, ...extraHeaders, Accept: 'application/json' };
   let res: IncomingMessage;
   try {
     res = await withDeadline(

@@ -15,6 +15,8 @@ export interface Rule {
   /** Plural resources, with subresource where it applies ("deployments/scale"), or "*". */
   readonly resources: readonly string[];
   readonly namespaces?: readonly string[];
+  /** Object names the rule is limited to (RBAC resourceNames), e.g. the users one may impersonate. */
+  readonly names?: readonly string[];
 }
 
 export interface Identity {
@@ -32,7 +34,12 @@ export interface RequestRecord {
   readonly path: string;
   readonly query: Readonly<Record<string, string>>;
   readonly contentType?: string;
+  /** Who the request acted as: the token's user, or the one it impersonated. */
   readonly user?: string;
+  /** The Impersonate-Group headers honoured. */
+  readonly groups?: readonly string[];
+  /** The token's user, when it impersonated someone. */
+  readonly impersonator?: string;
   /** Arrival, ms since the epoch. */
   readonly at: number;
 }
@@ -104,12 +111,13 @@ function route(path: string): Route | undefined {
   return undefined;
 }
 
-const allows = (rules: readonly Rule[], verb: string, resource: string, ns?: string) =>
+const allows = (rules: readonly Rule[], verb: string, resource: string, ns?: string, name?: string) =>
   rules.some(
     (r) =>
       (r.verbs.includes('*') || r.verbs.includes(verb)) &&
       (r.resources.includes('*') || r.resources.includes(resource)) &&
-      (!r.namespaces || (ns !== undefined && r.namespaces.includes(ns))),
+      (!r.namespaces || (ns !== undefined && r.namespaces.includes(ns))) &&
+      (!r.names || (name !== undefined && r.names.includes(name))),
   );
 
 function send(res: ServerResponse, code: number, body: Json): void {
@@ -169,6 +177,8 @@ export class FakeKubeApi {
   private readonly sockets = new Set<Socket>();
   private readonly streams = new Set<ServerResponse>();
   private readonly tokens = new Map<string, Identity>();
+  /** RBAC of users and groups that are only ever impersonated ("user:alice", "group:sre"). */
+  private readonly subjects = new Map<string, readonly Rule[]>();
   private readonly faults: Fault[] = [];
   readonly requests: RequestRecord[] = [];
   private port = 0;
@@ -222,6 +232,11 @@ export class FakeKubeApi {
 
   setToken(token: string, id: Identity): void {
     this.tokens.set(token, id);
+  }
+
+  /** The rules of a user or group, for requests that impersonate it. */
+  setSubject(kind: 'user' | 'group', name: string, rules: readonly Rule[]): void {
+    this.subjects.set(`${kind}:${name}`, rules);
   }
 
   failNext(f: Fault): void {
@@ -283,8 +298,21 @@ export class FakeKubeApi {
     const path = m[2]!;
     const query = Object.fromEntries(url.searchParams);
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    const id = auth ? this.tokens.get(auth[1]!) : undefined;
+    const token = auth ? this.tokens.get(auth[1]!) : undefined;
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
+    const asUser = req.headers['impersonate-user'];
+    // As the API server does: each Impersonate-Group header is one group (never split on commas).
+    const asGroups = req.headersDistinct['impersonate-group'] ?? [];
+    const id: Identity | undefined =
+      token && typeof asUser === 'string'
+        ? {
+            user: asUser,
+            cluster: token.cluster,
+            rules: [asUser, ...asGroups.map((g) => `group:${g}`)].flatMap(
+              (k) => this.subjects.get(k.startsWith('group:') ? k : `user:${k}`) ?? [],
+            ),
+          }
+        : token;
     this.requests.push({
       cluster: cluster.name,
       method: req.method ?? 'GET',
@@ -293,8 +321,22 @@ export class FakeKubeApi {
       at: Date.now(),
       ...(contentType ? { contentType } : {}),
       ...(id ? { user: id.user } : {}),
+      ...(token && id !== token ? { impersonator: token.user, groups: asGroups } : {}),
     });
-    if (!id || id.cluster !== cluster.name) return send(res, 401, statusObject(401, 'Unauthorized', 'Unauthorized'));
+    if (!token || !id || id.cluster !== cluster.name)
+      return send(res, 401, statusObject(401, 'Unauthorized', 'Unauthorized'));
+    if (token !== id) {
+      const denied = [['users', asUser as string], ...asGroups.map((g) => ['groups', g] as const)].find(
+        ([resource, name]) => !allows(token.rules, 'impersonate', resource, undefined, name),
+      );
+      if (denied) {
+        const [resource, name] = denied;
+        const message =
+          `${resource} "${name}" is forbidden: User "${token.user}" cannot impersonate resource "${resource}" ` +
+          `in API group "" at the cluster scope`;
+        return send(res, 403, statusObject(403, 'Forbidden', message, { name, kind: resource }));
+      }
+    }
 
     if (path === '/version') {
       return send(res, 200, {

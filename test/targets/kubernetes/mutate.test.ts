@@ -101,7 +101,7 @@ describe('/k8s scale', () => {
     const t = target(env);
     const chat = new MemoryChatState();
     const inv = parse(t, '/k8s scale deploy/web 4');
-    const pinned = t.pin(inv.action.name, chat, inv.params);
+    const pinned = t.pin(inv.action.name, context(chat), inv.params);
     expect(pinned).toEqual({ context: 'prod', namespace: 'shop', kind: 'deployment', name: 'web', replicas: 4 });
     expect(inv.action.subject?.(pinned)).toBe('deployment shop/web @ prod');
     // The chat moves to staging while the card waits; the approved request still acts on prod.
@@ -112,12 +112,12 @@ describe('/k8s scale', () => {
     expect(web().spec?.replicas).toBe(4);
     await run(t, '/k8s scale deploy/web 3');
     // Flags win over the chat; actions without a scope are left alone.
-    expect(t.pin('k8s.pods', chat, { context: 'prod' })).toEqual({ context: 'prod', namespace: 'shop' });
-    expect(t.pin('k8s.pods', chat, {})).toEqual({ context: 'staging', namespace: 'web' });
-    expect(t.pin('k8s.contexts', chat, {})).toEqual({});
-    expect(t.pin('k8s.use', chat, { context: 'prod' })).toEqual({ context: 'prod' });
+    expect(t.pin('k8s.pods', context(chat), { context: 'prod' })).toEqual({ context: 'prod', namespace: 'shop' });
+    expect(t.pin('k8s.pods', context(chat), {})).toEqual({ context: 'staging', namespace: 'web' });
+    expect(t.pin('k8s.contexts', context(chat), {})).toEqual({});
+    expect(t.pin('k8s.use', context(chat), { context: 'prod' })).toEqual({ context: 'prod' });
     expect(() =>
-      t.pin('k8s.scale', chat, { context: 'nowhere', kind: 'deployment', name: 'web', replicas: 1 }),
+      t.pin('k8s.scale', context(chat), { context: 'nowhere', kind: 'deployment', name: 'web', replicas: 1 }),
     ).toThrow('unknown or not allowed context nowhere');
   });
 
