@@ -156,6 +156,45 @@ describe.skipIf(missing !== undefined)('a full state directory', () => {
     expect(verifyAudit(t!.app.db, { anchorPath: join(mountpoint, 'audit.anchor') }).ok).toBe(true);
   });
 
+  it('disk fills between the approved and the started entries: reopened, the same Approve runs it once with space', async () => {
+    await start();
+    const asked = await cmd('/test destroy between');
+    if (asked.kind !== 'approval') throw new Error(`expected an approval card, got ${text(asked)}`);
+    const { id, token } = asked.approval;
+    // The disk fills the moment the `approved` entry is in: the `started` entry finds it full.
+    let filled = false;
+    t!.app.audit.onAppend((e) => {
+      if (e.outcome !== 'approved' || filled) return;
+      filled = true;
+      fill();
+    });
+    const press = () => t!.app.dispatcher.decide(operator, id, token, 'approve');
+    const first = text(await press());
+    expect(filled).toBe(true);
+    expect(first).toMatch(/^Not decided: the audit log cannot be written \(.+\)\. test\.destroy did not run/);
+    expect(runs(t!.runsFile, 'destroy')).toBe(0);
+    const state = () => t!.app.db.prepare('SELECT state FROM approvals WHERE id = ?').pluck().get(id);
+    // Going back to pending is a write too: it lands now if SQLite finds room, else at the next press.
+    const meanwhile = state();
+    expect(['pending', 'approved']).toContain(meanwhile);
+    expect(text(await press())).toMatch(/^Not decided: the audit log cannot be written/);
+
+    unlinkSync(filler());
+    expect(text(await press())).toBe('destroyed between');
+    expect(text(await press())).toMatch(/^Already approved by /);
+    expect(state()).toBe('approved');
+    expect(runs(t!.runsFile, 'destroy')).toBe(1);
+    await t!.close();
+    t = undefined;
+    const verify = runTeleops(['audit', 'verify', '--state-dir', mountpoint], {});
+    const code = await verify.exited;
+    console.log(
+      `disk filled between "approved" and "started": Approve refused (approval ${meanwhile} in the table until the ` +
+        `next press), 0 runs; with space the same Approve ran it once, audit verify exit ${code}`,
+    );
+    expect(code, verify.output()).toBe(0);
+  });
+
   it('disk already full at start: start-up stops with one clear line (exit 2), and starts once there is space', async () => {
     await start();
     expect(text(await cmd('/test touch first'))).toBe('touched first');
