@@ -177,10 +177,10 @@ export class ApprovalService {
       this.d.store.reopen(id, stranded!.state, stranded!.by, stranded!.at);
       this.stranded.delete(id);
     };
-    if (stranded && !this.d.writable.attempt(unstrand)) return undecided();
+    if (stranded && !this.d.writable.write(unstrand)) return undecided();
     let won = false;
     // The store refuses a decision past the expiry even before the timer has marked it expired.
-    if (!this.d.writable.attempt(() => (won = this.d.store.decide(id, state, op.display, now)))) return undecided();
+    if (!this.d.writable.write(() => (won = this.d.store.decide(id, state, op.display, now)))) return undecided();
     if (!won) return { kind: 'refused', message: alreadyDecided(this.d.store.get(id) ?? row) };
     if (!this.audit(op, 'button', row, row.params, state === 'approved' ? 'approved' : 'rejected', `approval ${id}`)) {
       this.reopen(id, state, op.display, now);

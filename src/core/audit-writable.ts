@@ -18,15 +18,13 @@ export interface Resume {
  * Whether the audit log can be written (a full disk, a read-only state directory). While it
  * cannot, nothing that must be audited first may run: the dispatcher refuses mutating
  * actions, reads keep answering, /health says degraded, and one alert goes out. The next
- * write that succeeds ends it, with one alert: a person's, or the probe's (`watch`) once the
+ * audit entry written ends it, with one alert: a person's, or the probe's (`watch`) once the
  * state directory takes a write again.
  */
 export class AuditWritable {
   private failure: string | undefined;
   private since: Date | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** The store is a copy in memory (it could not be written at start): writes to it prove nothing. */
-  private copy: boolean;
 
   constructor(
     private readonly o: {
@@ -34,12 +32,11 @@ export class AuditWritable {
       readonly alerts?: AlertSink;
       /** The state directory: a failure there is named as the filesystem says it (read-only). */
       readonly dir?: string;
-      /** Why it could not be written at start (the store is a copy then); alerted by `watch`. */
+      /** Why it could not be written at start; alerted by `watch`. */
       readonly failing?: string;
     },
   ) {
     this.failure = o.failing;
-    this.copy = o.failing !== undefined;
     if (o.failing !== undefined) this.since = new Date();
   }
 
@@ -63,7 +60,6 @@ export class AuditWritable {
     const detail = `could not be written since ${this.since?.toISOString() ?? '?'} (${this.failure})`;
     this.attempt(() => {
       resume.reopen();
-      this.copy = false;
       resume.append({
         operator: 'teleops',
         chat: null,
@@ -77,22 +73,10 @@ export class AuditWritable {
     });
   }
 
-  /** Runs one append; false when it failed (the failure is remembered until a write succeeds). */
+  /** Runs one audit append; false when it failed (remembered until an append succeeds, which ends it). */
   attempt(append: () => void): boolean {
-    try {
-      append();
-    } catch (e) {
-      const said = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
-      const dir = this.o.dir === undefined ? undefined : unwritableDir(this.o.dir);
-      const why = dir === undefined || said.includes(dir) ? said : `${said}: ${dir}`;
-      if (this.failure === undefined) {
-        this.alert(why);
-        this.since = new Date();
-      }
-      this.failure = why;
-      return false;
-    }
-    if (this.failure !== undefined && !this.copy) {
+    if (!this.run(append)) return false;
+    if (this.failure !== undefined) {
       this.o.log.info('the audit log is writable again');
       this.failure = undefined;
       this.o.alerts?.raise({
@@ -104,6 +88,32 @@ export class AuditWritable {
           ],
         },
       });
+    }
+    return true;
+  }
+
+  /**
+   * Runs a write to the state that is no audit entry (an approval's decision): false when it
+   * failed, remembered as by `attempt`. Its success ends nothing: the store may take a write that
+   * the audit log cannot (a copy in memory, an anchor file elsewhere).
+   */
+  write(change: () => void): boolean {
+    return this.run(change);
+  }
+
+  private run(write: () => void): boolean {
+    try {
+      write();
+    } catch (e) {
+      const said = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      const dir = this.o.dir === undefined ? undefined : unwritableDir(this.o.dir);
+      const why = dir === undefined || said.includes(dir) ? said : `${said}: ${dir}`;
+      if (this.failure === undefined) {
+        this.alert(why);
+        this.since = new Date();
+      }
+      this.failure = why;
+      return false;
     }
     return true;
   }

@@ -288,6 +288,7 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
     const p = await start();
     await ask('/whoami', /operator/);
     await ask('/help', /\/test/);
+    await ask('/status', /audit: down — cannot write: \S+ is on a read-only filesystem/);
     await ask('/test echo read-only', /^echo: read-only$/);
     const refused = await ask('/test touch ro', /was not run/);
     expect(refused.text).toMatch(
