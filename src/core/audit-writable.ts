@@ -137,7 +137,7 @@ export class AuditWritable {
     });
   }
 
-  /** Why the last write failed, while no write has succeeded since. */
+  /** Why the last write failed, while no audit entry has been written since. */
   get failing(): string | undefined {
     return this.failure;
   }
