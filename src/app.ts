@@ -25,7 +25,8 @@ import { ApprovalRepo } from './store/approvals.js';
 import { ButtonRepo } from './store/buttons.js';
 import { ChatStateRepo } from './store/chat-state.js';
 import { checkpointInBackground } from './store/checkpoints.js';
-import { openDb, type Db } from './store/db.js';
+import type { Db } from './store/db.js';
+import { openState } from './store/state.js';
 import { ProcessedUpdates } from './store/updates.js';
 import { startHttp } from './http/server.js';
 import { serverWitnesses } from './witnesses/index.js';
@@ -117,7 +118,9 @@ export async function createApp(
 ): Promise<App> {
   const redactor = createRedactor(config.secrets);
   const log = opts.log ?? createLogger(config.LOG_LEVEL, redactor.redact);
-  const db = openDb(config.STATE_DIR, { fsync: config.AUDIT_FSYNC, modules });
+  // A state directory that cannot be written gives a copy to read: the bot answers reads, degraded.
+  const state = openState(config.STATE_DIR, { fsync: config.AUDIT_FSYNC, modules });
+  const db = state.db;
   const auditKeys = {
     ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}),
     previousKeys: config.AUDIT_HMAC_KEY_PREVIOUS,
@@ -125,7 +128,7 @@ export async function createApp(
   };
   let audit: AuditLog;
   try {
-    audit = new AuditLog(db, auditKeys);
+    audit = new AuditLog(db, { ...auditKeys, unwritable: state.unwritable });
   } catch (e) {
     db.close();
     throw e instanceof AuditKeyError ? new SetupError(e.message) : e;
@@ -167,7 +170,7 @@ export async function createApp(
     log,
   });
 
-  const auditWritable = new AuditWritable({ log, alerts, dir: config.STATE_DIR });
+  const auditWritable = new AuditWritable({ log, alerts, dir: config.STATE_DIR, failing: state.unwritable });
   const places = new CardPlacesSlot();
   const plugged: Target[] = [];
   // `/<target> topics` for targets whose live cards may have places of their own, once they are on.
@@ -184,7 +187,8 @@ export async function createApp(
       throw new SetupError(e instanceof Error ? e.message : String(e));
     }
   }
-  const stopCheckpoints = checkpointInBackground(db);
+  // A copy in memory has no WAL; once the database on disk replaces it, SQLite checkpoints it itself.
+  const stopCheckpoints = state.unwritable === undefined ? checkpointInBackground(db) : async () => {};
   // The LLM, when one is configured (a test hands in its own model). The AI SDK (about a third of
   // the modules a start loads) is imported only then.
   const wanted = resolveAi(config);
@@ -332,6 +336,11 @@ export async function createApp(
       for (const t of plugged) await t.start?.();
       witnesses.start();
       monitor.start();
+      const reopen = () => {
+        state.reopen();
+        audit.reopen();
+      };
+      auditWritable.watch({ reopen, append: (e) => audit.append(e) });
     },
     endLive() {
       for (const t of plugged) t.endLive?.();
@@ -354,6 +363,7 @@ export async function createApp(
     async close(drainMs) {
       clearInterval(prune);
       monitor.stop();
+      auditWritable.stop();
       await dispatcher.drain(drainMs);
       witnesses.stop();
       await Promise.allSettled(plugged.map((t) => t.stop?.()));

@@ -67,8 +67,11 @@ export interface ApprovalRequest {
   readonly preview: readonly Block[];
 }
 
-/** An approved request either cannot run any more (and says why) or runs, as its requester. */
-export type ApprovedRun = { readonly refused: string } | { readonly run: () => Promise<Outcome> };
+/**
+ * An approved request either cannot run any more (and says why) or runs, as its requester;
+ * `began` is called once its `started` entry is written, just before it runs.
+ */
+export type ApprovedRun = { readonly refused: string } | { readonly run: (began: () => void) => Promise<Outcome> };
 
 export interface ApprovalServiceDeps {
   readonly store: ApprovalStore;
@@ -104,6 +107,11 @@ export class ApprovalService {
   private readonly waiters = new Map<string, { promise: Promise<Settlement>; resolve: (s: Settlement) => void }>();
   /** Approved, and running now: their settlement (with the outcome) is still to come. */
   private readonly running = new Set<string>();
+  /**
+   * Decided, yet to go back to pending (their decision or run could not be audited), which the
+   * store could not take then either (a full disk): done at the next press of their buttons.
+   */
+  private readonly stranded = new Map<string, { state: 'approved' | 'denied'; by: string; at: number }>();
   /** Transports that can show a card nobody's message asked for. */
   private readonly offers = new Set<NonNullable<CardSurface<unknown>['offer']>>();
   private timer: NodeJS.Timeout | undefined;
@@ -166,9 +174,15 @@ export class ApprovalService {
     // A full or read-only state directory: the press changes nothing, so it can be made again
     // once the state can be written (the approval stays pending, its card keeps its buttons).
     const undecided = (): Outcome => ({ kind: 'refused', message: this.d.writable.undecided(row.action) });
+    const stranded = this.stranded.get(id);
+    const unstrand = () => {
+      this.d.store.reopen(id, stranded!.state, stranded!.by, stranded!.at);
+      this.stranded.delete(id);
+    };
+    if (stranded && !this.d.writable.write(unstrand)) return undecided();
     let won = false;
     // The store refuses a decision past the expiry even before the timer has marked it expired.
-    if (!this.d.writable.attempt(() => (won = this.d.store.decide(id, state, op.display, now)))) return undecided();
+    if (!this.d.writable.write(() => (won = this.d.store.decide(id, state, op.display, now)))) return undecided();
     if (!won) return { kind: 'refused', message: alreadyDecided(this.d.store.get(id) ?? row) };
     if (!this.audit(op, 'button', row, row.params, state === 'approved' ? 'approved' : 'rejected', `approval ${id}`)) {
       this.reopen(id, state, op.display, now);
@@ -189,9 +203,18 @@ export class ApprovalService {
       return refused;
     }
     this.running.add(id);
-    this.changed(decided, { kind: 'running', by: op.display });
+    let began = false;
     try {
-      const outcome = await next.run();
+      const outcome = await next.run(() => {
+        began = true;
+        this.changed(decided, { kind: 'running', by: op.display });
+      });
+      // Approved, but the state filled up before its `started` entry: nothing ran, so the
+      // decision is undone and the same button decides it once the entry can be written.
+      if (!began && outcome.kind === 'refused' && this.d.writable.failing !== undefined) {
+        this.reopen(id, state, op.display, now);
+        return undecided();
+      }
       const ok = outcome.kind === 'done';
       const summary = outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind;
       this.changed(decided, { kind: 'finished', by: op.display, ok, summary });
@@ -367,14 +390,16 @@ export class ApprovalService {
   }
 
   /**
-   * A decision was stored but its audit entry could not be: back to pending, since the audit
-   * must show every decision that holds. When even that write fails, the log says so.
+   * A decision was stored but its audit entry (or its run's) could not be: back to pending, since
+   * the audit must show every decision that holds. When the store cannot take that either, it
+   * is done at the next press (see `stranded`).
    */
   private reopen(id: string, state: 'approved' | 'denied', by: string, at: number): void {
     try {
       if (this.d.store.reopen(id, state, by, at)) return;
     } catch (err) {
-      this.d.log.error({ err, approval: id }, `approval stays ${state} though its audit entry could not be written`);
+      this.d.log.warn({ err, approval: id }, `approval ${id} stays ${state} until its buttons are pressed again`);
+      this.stranded.set(id, { state, by, at });
       return;
     }
     this.d.log.error({ approval: id }, `approval ${id} could not be reopened`);

@@ -70,6 +70,11 @@ export interface AuditLogOptions {
   readonly previousKeys?: readonly string[];
   readonly anchorPath: string;
   readonly clock?: () => Date;
+  /**
+   * Why the state cannot be written (it started full or read-only): no anchor is opened and
+   * every append throws this, until `reopen()`.
+   */
+  readonly unwritable?: string;
 }
 
 /** prev_hash of the first entry. */
@@ -192,7 +197,7 @@ export class AuditLog {
   private readonly hasher: ChainHasher;
   private readonly clock: () => Date;
   /** The database fsyncs every commit, so the anchor does too. */
-  private readonly durable: boolean;
+  private durable = false;
   private fd: number | null;
   private readonly selectHead;
   private readonly insertRow;
@@ -202,15 +207,15 @@ export class AuditLog {
   /** The id of the key entries are written under; null: unkeyed (a log that never had a key). */
   private keyId: string | null;
   private readonly listeners: ((entry: AuditEntry) => void)[] = [];
+  private unwritable: string | undefined;
 
   constructor(
     private readonly db: Db,
-    opts: AuditLogOptions,
+    private readonly opts: AuditLogOptions,
   ) {
     this.hasher = chainHasher(opts.hmacKey);
     this.keyId = opts.hmacKey ? keyIdOf(opts.hmacKey) : null;
     this.clock = opts.clock ?? (() => new Date());
-    this.durable = (db.pragma('synchronous', { simple: true }) as number) >= 2;
     this.selectHead = db.prepare<[], HeadRow>('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
     this.insertRow = db.prepare<[number, string, string, string]>(
       'INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)',
@@ -229,10 +234,25 @@ export class AuditLog {
       this.insertRow.run(entry.seq, json, prev, hash);
       return hash;
     });
-    makeDirs(dirname(opts.anchorPath));
-    this.fd = openSync(opts.anchorPath, 'a+', 0o600);
+    this.fd = null;
+    this.unwritable = opts.unwritable;
+    // Even unwritable, a key that does not fit the log stops start-up now.
+    if (this.unwritable === undefined) this.reopen();
+    else this.keyChange();
+  }
+
+  /**
+   * Opens the anchor and brings it and the key up to date: at start, or once the state can be
+   * written again after a start on a state that could not be (appends then work again).
+   */
+  reopen(): void {
+    if (this.fd !== null) return;
+    this.durable = (this.db.pragma('synchronous', { simple: true }) as number) >= 2;
+    makeDirs(dirname(this.opts.anchorPath));
+    this.fd = openSync(this.opts.anchorPath, 'a+', 0o600);
+    this.unwritable = undefined;
     this.catchUpAnchor();
-    this.adoptKey(opts.hmacKey, keyRing(opts.previousKeys ?? []));
+    this.adoptKey();
   }
 
   /** Called after each entry is committed and anchored (witnesses watch the head this way). */
@@ -255,7 +275,7 @@ export class AuditLog {
 
   private write(input: AuditEntryInput, rekey?: (prev: string) => unknown): AuditEntry {
     const fd = this.fd;
-    if (fd === null) throw new Error('the audit log is closed');
+    if (fd === null) throw new Error(this.unwritable ?? 'the audit log is closed');
     if (this.db.inTransaction) throw new Error('AuditLog.append must not run inside a transaction');
     const entry: AuditEntry = {
       seq: 0,
@@ -307,16 +327,41 @@ export class AuditLog {
   /**
    * Brings the chain under the configured key: nothing when it already is (or stays unkeyed);
    * otherwise a rekey entry, linked like any other, from the head's key (none for a log that
-   * never had one) to the configured key, proven with the old key. Refuses what would break
-   * the log: dropping the key of a keyed log, or rotating without the old key.
+   * never had one) to the configured key, proven with the old key.
    */
-  private adoptKey(key: string | undefined, previous: Map<string, string>): void {
+  private adoptKey(): void {
+    const change = this.keyChange();
+    if (!change) return;
+    const { from, oldKey } = change;
+    const to = this.keyId!;
+    this.write(
+      {
+        operator: 'teleops',
+        chat: null,
+        origin: 'system',
+        action: REKEY_ACTION,
+        target: '',
+        params: {},
+        outcome: 'info',
+        detail: `audit key ${from ?? 'none'} → ${to}`,
+      },
+      (prev) => ({ from, to, proof: oldKey === undefined ? null : rekeyProof(oldKey, prev, to) }),
+    );
+  }
+
+  /**
+   * The key change the configured key needs (undefined: none). Refuses what would break the
+   * log: dropping the key of a keyed log, or rotating without the old key.
+   */
+  private keyChange(): { from: string | null; oldKey: string | undefined } | undefined {
+    const key = this.opts.hmacKey;
+    const previous = keyRing(this.opts.previousKeys ?? []);
     const head = this.db
       .prepare<[], { seq: number; entry: string; prev_hash: string; hash: string }>(
         'SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1',
       )
       .get();
-    if (!head) return;
+    if (!head) return undefined;
     const headKey = entryKeyId(head.entry);
     const to = this.keyId;
     if (to === null) {
@@ -326,9 +371,9 @@ export class AuditLog {
             `cannot go back to unkeyed`,
         );
       }
-      return;
+      return undefined;
     }
-    if (headKey === to) return;
+    if (headKey === to) return undefined;
     let from: string | null;
     let oldKey: string | undefined;
     if (headKey !== null) {
@@ -357,19 +402,7 @@ export class AuditLog {
       }
       [from, oldKey] = match;
     }
-    this.write(
-      {
-        operator: 'teleops',
-        chat: null,
-        origin: 'system',
-        action: REKEY_ACTION,
-        target: '',
-        params: {},
-        outcome: 'info',
-        detail: `audit key ${from ?? 'none'} → ${to}`,
-      },
-      (prev) => ({ from, to, proof: oldKey === undefined ? null : rekeyProof(oldKey, prev, to) }),
-    );
+    return { from, oldKey };
   }
 
   private anchor(fd: number, seq: number, hash: string): void {

@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -31,15 +31,15 @@ export class DirError extends Error {
 /**
  * Why `dir` cannot be written, as the filesystem says it (SQLite only says "disk I/O error" or
  * "unable to open database file"); undefined when it can be, or the reason is not this. A file
- * is made and removed: a filesystem that turned read-only after an error still looks writable
- * to access(2) on some kernels (ext4's emergency read-only).
+ * with a byte in it is made and removed: a filesystem that turned read-only after an error still
+ * looks writable to access(2) on some kernels (ext4's emergency read-only).
  */
 export function unwritableDir(dir: string): string | undefined {
   const probe = join(dir, '.teleops-write-probe');
   try {
     accessSync(dir, constants.W_OK);
-    closeSync(openSync(probe, 'w'));
-    unlinkSync(probe);
+    // A byte, not an empty file: a full filesystem still makes empty files.
+    writeFileSync(probe, '.');
     return undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -47,5 +47,8 @@ export function unwritableDir(dir: string): string | undefined {
     if (code === 'ENOSPC' || code === 'EDQUOT') return `${dir} is full`;
     if (code === 'EACCES' || code === 'EPERM') return `${dir} is not writable (${code})`;
     return undefined;
+  } finally {
+    // Left empty when the byte did not fit.
+    rmSync(probe, { force: true });
   }
 }

@@ -339,7 +339,7 @@ export class Dispatcher {
       return { refused: 'The requester is no longer authorized for this.' };
     }
     const requester: Operator = { userId: row.requesterId, chatId: row.chatId, role, display: row.requester };
-    return { run: () => this.execute(requester, row.origin, action, row.params, approvedBy) };
+    return { run: (began) => this.execute(requester, row.origin, action, row.params, approvedBy, undefined, began) };
   }
 
   private async execute(
@@ -349,6 +349,7 @@ export class Dispatcher {
     params: Record<string, unknown>,
     approvedBy?: string,
     uploads?: readonly Upload[],
+    began?: () => void,
   ): Promise<Outcome> {
     const subject = this.subject(action, params);
     const detail = approvedBy ? `approved by ${approvedBy}` : uploads?.length ? describeUploads(uploads) : undefined;
@@ -359,6 +360,7 @@ export class Dispatcher {
     // An action that cannot be audited before it runs does not run.
     if (mutates(action) && !this.audit(operator, origin, action.name, subject, recorded, 'started', detail))
       return { kind: 'refused', message: this.writable.refusal(action.name) };
+    began?.();
     const started = performance.now();
     const report = this.progress.reporter(operator, action.name, this.d.redact);
     const run = this.withTimeout(action, (signal) =>

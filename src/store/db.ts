@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { DirError, makeDirs, unwritableDir } from '../core/dirs.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Db } from '../core/sqlite.js';
@@ -206,6 +207,38 @@ export function openMemoryDb(modules: readonly ModuleSchema[] = []): Db {
   migrate(db);
   migrateModules(db, modules);
   return db;
+}
+
+/**
+ * The state as it is on disk, copied into memory, for a start on a state directory that cannot
+ * be written (full, read-only): reads see everything, and what they write (buttons, updates
+ * seen) stays in memory. Through a read-only connection, so that the WAL's last commits are in
+ * the copy; where that connection cannot read (a WAL database closed cleanly, whose `-shm` file
+ * cannot be made there), the file alone holds everything. No database yet: an empty one.
+ */
+export function openCopy(stateDir: string, modules: readonly ModuleSchema[] = []): Db {
+  const path = dbPath(stateDir);
+  if (!existsSync(path)) return openMemoryDb(modules);
+  const image = throughSqlite(path) ?? readFileSync(path);
+  // The header's file format bytes say WAL (2); a database in memory has no WAL (1: rollback).
+  image[18] = image[19] = 1;
+  const db = new Database(image);
+  migrate(db);
+  migrateModules(db, modules);
+  return db;
+}
+
+function throughSqlite(path: string): Buffer | undefined {
+  try {
+    const disk = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      return disk.serialize();
+    } finally {
+      disk.close();
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 function migrate(db: Db): void {

@@ -26,7 +26,11 @@ function open(dir: string, fsync = false): Db {
   return db;
 }
 
-function newLog(db: Db, anchorPath: string, opts: { hmacKey?: string; clock?: () => Date } = {}): AuditLog {
+function newLog(
+  db: Db,
+  anchorPath: string,
+  opts: { hmacKey?: string; clock?: () => Date; unwritable?: string } = {},
+): AuditLog {
   const log = new AuditLog(db, { anchorPath, ...opts });
   cleanups.push(() => log.close());
   return log;
@@ -121,6 +125,22 @@ describe('canonicalJson', () => {
 });
 
 describe('AuditLog', () => {
+  it('on a state that could not be written: no anchor, every entry refused with the reason, until reopen()', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const anchorPath = join(dir, 'audit.anchor');
+    newLog(db, anchorPath).append(input(1));
+    const before = readFileSync(anchorPath, 'latin1');
+    const log = newLog(db, anchorPath, { unwritable: `${dir} is on a read-only filesystem` });
+    expect(() => log.append(input(2))).toThrow(`${dir} is on a read-only filesystem`);
+    expect(log.head()?.seq).toBe(1);
+    expect(readFileSync(anchorPath, 'latin1')).toBe(before);
+    log.reopen();
+    expect(log.append(input(3)).seq).toBe(2);
+    expect(anchorLines(anchorPath)).toHaveLength(2);
+    expect(verifyAudit(db, { anchorPath }).ok).toBe(true);
+  });
+
   it('chains SHA-256 over prev_hash ‖ canonical entry, starting from 64 zeros', () => {
     const dir = tempDir();
     const db = open(dir);

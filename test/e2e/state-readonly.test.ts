@@ -6,7 +6,8 @@
  * answer, /health says degraded, one alert goes out, and an Approve pressed meanwhile changes
  * nothing: after the filesystem is repaired and teleops restarted, the same button decides it.
  * With only the anchor file there, the decision is stored but its audit entry is not whole: it
- * is undone, so that no decision holds that the audit log cannot prove.
+ * is undone, so that no decision holds that the audit log cannot prove. Read-only before start,
+ * it comes up answering reads on a copy of the state, and resumes once remounted read-write.
  * The state lives on an ext4 image of its own (loop-mounted here, as root); nothing else is touched.
  */
 import { execFileSync } from 'node:child_process';
@@ -273,28 +274,78 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
     }
   });
 
-  it('read-only at start: start-up stops with one clear line (exit 2), and starts once it is writable', async () => {
+  it('read-only at start: answers reads, refuses mutations, degraded + alert; remounted rw: resumes, no restart', async () => {
     await start();
     await ask('/test touch first', /^touched first$/);
+    const card = await ask('/test destroy waiting', /test\.destroy/);
+    const data = approveData(card)!;
     await proc!.stop();
     proc = undefined;
+    // A plain remount, while nothing holds the state's files open: ext4's own read-only after an
+    // error (the first test) cannot be undone without an unmount, and a running bot's open files
+    // keep the kernel from a plain read-only remount.
     execFileSync('mount', ['-o', 'remount,ro', state]);
-    const p = runTeleops(['start'], {
-      TELEGRAM_BOT_TOKEN: fake.token,
-      TELEGRAM_API_ROOT: fake.apiRoot,
-      AUTHORIZED_USER_IDS: String(OP),
-      STATE_DIR: state,
-      HTTP_PORT: '0',
-      DOCKER_ENABLED: 'false',
-    });
-    expect(await p.exited).toBe(2);
-    expect(p.output()).toMatch(
-      /^teleops: cannot start — the database in \S+ cannot be opened for writing \(.+\): \S+ is on a read-only filesystem — check STATE_DIR/m,
+    const p = await start();
+    await ask('/whoami', /operator/);
+    await ask('/help', /\/test/);
+    await ask('/status', /audit: down — cannot write: \S+ is on a read-only filesystem/);
+    await ask('/test echo read-only', /^echo: read-only$/);
+    const refused = await ask('/test touch ro', /was not run/);
+    expect(refused.text).toMatch(
+      /^⚠️ test\.touch was not run: the audit log cannot be written \(\S+ is on a read-only filesystem\), and nothing runs/,
     );
-    expect(p.output()).not.toMatch(/\n\s+at /);
+    expect(refused.text).not.toContain('\n');
+    expect(await press(card.message_id, data)).toMatch(/^Not decided: the audit log cannot be written/);
+    await fake.waitForMessage({
+      chat: OP,
+      match: /The audit log cannot be written: \S+ is on a read-only/,
+      timeoutMs: 30_000,
+    });
+    const h = await health();
+    expect(h.status).toBe('degraded');
+    expect(h.checks.audit).toBe('down');
+    expect(h.details.audit).toMatch(/^cannot write: \S+ is on a read-only filesystem; mutating actions are refused$/);
+
     execFileSync('mount', ['-o', 'remount,rw', state]);
-    await start();
+    await fake.waitForMessage({ chat: OP, match: /The audit log can be written again/, timeoutMs: 30_000 });
+    const h2 = await health();
+    expect(h2.checks.audit, JSON.stringify(h2)).toBe('up');
+    expect(h2.status, JSON.stringify(h2)).toBe('ok');
     await ask('/test touch back', /^touched back$/);
+    await press(card.message_id, data);
+    await fake.waitFor(() => ran('destroy waiting') === 1, 30_000, 'the approved request to run');
+    expect(p.child.exitCode).toBeNull();
+    const said = (re: RegExp) => fake.messages(OP).filter((m) => re.test(m.text ?? '')).length;
+    expect(said(/The audit log cannot be written/)).toBe(1);
+    expect(said(/The audit log can be written again/)).toBe(1);
+    await proc!.stop();
+    proc = undefined;
+    const verify = runTeleops(['audit', 'verify', '--state-dir', state], {});
+    expect(await verify.exited, verify.output()).toBe(0);
+    expect(ran('touch ro')).toBe(0);
     expect(ran('touch back')).toBe(1);
+    expect(ran('destroy waiting')).toBe(1);
+    console.log(
+      `read-only at start (remount,ro): came up, reads answered, 1 mutation and 1 Approve refused, 1 alert, /health ` +
+        `${h.status}; remount,rw while running: 1 "writable again" alert, /health ${h2.status}, the same process ran ` +
+        `the next action and the approval once, audit verify exit 0`,
+    );
+  });
+
+  it('a fresh state directory, read-only at start: answers reads from an empty store; remounted rw: the store is made', async () => {
+    execFileSync('mount', ['-o', 'remount,ro', state]);
+    await start();
+    await ask('/test echo fresh', /^echo: fresh$/);
+    await ask('/test touch fresh', /was not run: the audit log cannot be written/);
+    expect(existsSync(join(state, 'teleops.db'))).toBe(false);
+    execFileSync('mount', ['-o', 'remount,rw', state]);
+    await fake.waitForMessage({ chat: OP, match: /The audit log can be written again/, timeoutMs: 30_000 });
+    await ask('/test touch made', /^touched made$/);
+    await proc!.stop();
+    proc = undefined;
+    const verify = runTeleops(['audit', 'verify', '--state-dir', state], {});
+    expect(await verify.exited, verify.output()).toBe(0);
+    expect(ran('touch fresh')).toBe(0);
+    expect(ran('touch made')).toBe(1);
   });
 });
