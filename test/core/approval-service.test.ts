@@ -69,7 +69,8 @@ function harness(o: { runApproved?: (row: ApprovalRow) => ApprovedRun; ttlMs?: n
     runApproved:
       o.runApproved ??
       ((row) => ({
-        run: () => {
+        run: (began) => {
+          began();
           ran.push(row.id);
           return Promise.resolve({ kind: 'done', action: row.action, result: say(`stopped ${row.subject}`) });
         },
@@ -219,7 +220,14 @@ describe('ApprovalService', () => {
 
   it('settles a waiter only once the approved run has finished', async () => {
     let finish!: (o: Outcome) => void;
-    const h = harness({ runApproved: () => ({ run: () => new Promise<Outcome>((r) => (finish = r)) }) });
+    const h = harness({
+      runApproved: () => ({
+        run: (began) => {
+          began();
+          return new Promise<Outcome>((r) => (finish = r));
+        },
+      }),
+    });
     const p = h.ask();
     const deciding = h.svc.decide(bob, p.id, p.token, 'approve');
     await expect.poll(() => h.statuses().length).toBe(1);
