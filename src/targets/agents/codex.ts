@@ -18,6 +18,15 @@ export interface CodexRunnerOptions {
 /** Codex asks before anything it does not consider safe, and writes only inside the workspace. */
 const APPROVAL_POLICY = 'untrusted';
 const SANDBOX = 'workspace-write';
+/**
+ * No command runs with a terminal: a process started with one keeps its stdin open, and the
+ * model could then type into it (its `write_stdin` tool) with no approval, e.g. into an approved
+ * `bash`. Without it, stdin is closed and write_stdin can only read output. Set on the command
+ * line (above the user's and the project's config.toml) and in each thread's config (the one
+ * layer above the command line).
+ */
+const NO_TTY = { features: { unified_exec_tty: false } };
+const ARGS = ['-c', 'features.unified_exec_tty=false', 'app-server'];
 
 type Json = Record<string, unknown>;
 
@@ -32,7 +41,7 @@ export function codexRunner(opts: CodexRunnerOptions = {}): AgentRunner {
 }
 
 function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
-  const child = spawn(opts.executable ?? 'codex', ['app-server'], {
+  const child = spawn(opts.executable ?? 'codex', ARGS, {
     cwd: o.cwd,
     env: o.env,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -169,6 +178,7 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
       cwd: o.cwd,
       approvalPolicy: APPROVAL_POLICY,
       sandbox: SANDBOX,
+      config: NO_TTY,
       ...(o.model ? { model: o.model } : {}),
     };
     const started = o.resume

@@ -5,14 +5,19 @@
  * these tests are skipped.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { plainText } from '../../../src/core/result.js';
-import { startFakeResponses, type FakeResponses } from '../../fakes/responses-api.js';
+import {
+  startFakeResponses,
+  type FakeResponses,
+  type ResponsesReply,
+  type ResponsesRequest,
+} from '../../fakes/responses-api.js';
 import { harness, OPENAI_KEY, until, type Harness, type HarnessOptions } from './helpers.js';
 
 const TRIPLES: Record<string, string> = {
@@ -39,12 +44,18 @@ const SKIP = CODEX === undefined;
 
 let h: Harness | undefined;
 let llm: FakeResponses | undefined;
+let scratch: string | undefined;
+const TMPDIR = process.env.TMPDIR;
 afterEach(async () => {
   delete process.env.CODEX_HOME;
+  if (TMPDIR === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = TMPDIR;
   h?.close();
   h = undefined;
   await llm?.close();
   llm = undefined;
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
 });
 
 type Schema = Record<string, unknown>;
@@ -148,16 +159,19 @@ describe.skipIf(SKIP)(
     });
 
     /**
-     * The real binary in a fresh CODEX_HOME, its model a fake Responses API that answers each
-     * prompt with a shell call running `cmd` and each tool output with a message.
+     * The real binary in a fresh CODEX_HOME, its model a fake Responses API following `script`.
+     * CODEX_HOME is outside the TMPDIR codex is given, as ~/.codex is in use: under its temporary
+     * directory codex makes no helper links and cannot start a command with a terminal at all.
      */
-    async function realSession(cmd: string, opts: HarnessOptions) {
-      llm = await startFakeResponses((req) =>
-        req.last?.type === 'function_call_output'
-          ? { text: 'all done' }
-          : { call: { name: 'exec_command', args: { cmd } } },
-      );
-      const home = mkdtempSync(join(tmpdir(), 'codex-home-'));
+    async function realCodexSession(
+      script: (req: ResponsesRequest, index: number) => ResponsesReply,
+      opts: HarnessOptions,
+    ) {
+      llm = await startFakeResponses(script);
+      scratch = mkdtempSync(join(tmpdir(), 'codex-real-'));
+      const home = join(scratch, 'home');
+      mkdirSync(home);
+      mkdirSync(join(scratch, 'tmp'));
       const config = [
         'model = "fake-model"',
         'model_provider = "fake"',
@@ -171,9 +185,20 @@ describe.skipIf(SKIP)(
       ];
       writeFileSync(join(home, 'config.toml'), config.join('\n') + '\n');
       process.env.CODEX_HOME = home;
+      process.env.TMPDIR = join(scratch, 'tmp');
       h = harness({ ...opts, env: { AGENT_CODEX_PATH: CODEX! } });
       return join(h.root, 'proj');
     }
+
+    /** A model that answers each prompt with a shell call running `cmd` and each tool output with a message. */
+    const realSession = (cmd: string, opts: HarnessOptions) =>
+      realCodexSession(
+        (req) =>
+          req.last?.type === 'function_call_output'
+            ? { text: 'all done' }
+            : { call: { name: 'exec_command', args: { cmd } } },
+        opts,
+      );
 
     async function shellTurn(allow: boolean) {
       const dir = await realSession('echo hi > marker.txt', { allow: { command: allow } });
@@ -248,6 +273,57 @@ describe.skipIf(SKIP)(
       expect(llm!.requests[1]!.outputs.map((o) => o.output)).toEqual([
         'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }',
       ]);
+    });
+
+    it('runs no command with a terminal: an approved shell cannot be typed into (write_stdin)', async () => {
+      // The model's side: a shell with a terminal, else without one, then type into it.
+      const SHELL = 'bash --norc --noprofile';
+      const calls = new Map<string, string>();
+      const attack = (req: ResponsesRequest, index: number): ResponsesReply => {
+        const call = (what: string, name: string, args: Record<string, unknown>): ResponsesReply => {
+          calls.set(`call_${index}`, what);
+          return { call: { name, args } };
+        };
+        const last = req.last;
+        if (last?.type !== 'function_call_output')
+          return call('tty', 'exec_command', { cmd: SHELL, login: false, tty: true, yield_time_ms: 500 });
+        const what = calls.get(String(last.call_id));
+        const session = /session ID (\d+)/.exec(String(last.output))?.[1];
+        if ((what === 'tty' || what === 'pipe') && session)
+          return call('type', 'write_stdin', {
+            session_id: Number(session),
+            chars: 'touch pwned\n',
+            yield_time_ms: 500,
+          });
+        // Without a terminal the shell starts late, so that it is surely running when typed into.
+        if (what === 'tty')
+          return call('pipe', 'exec_command', { cmd: `sleep 3; ${SHELL}`, login: false, yield_time_ms: 250 });
+        if (what === 'type' && session)
+          return call('poll', 'write_stdin', { session_id: Number(session), chars: '', yield_time_ms: 1000 });
+        return { text: 'all done' };
+      };
+      const dir = await realCodexSession(attack, { allow: { command: true } });
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'open a shell' });
+      await h!.target.sessions!.idle('real');
+      await h!.run('agent.prompt', { name: 'real', prompt: 'again, in the resumed thread' });
+      await h!.target.sessions!.idle('real');
+
+      // The model is not even offered a terminal...
+      const tools = llm!.requests[0]!.body.tools as { name?: string; parameters?: { properties: object } }[];
+      const exec = tools.find((t) => t.name === 'exec_command');
+      expect(Object.keys(exec!.parameters!.properties)).toContain('cmd');
+      expect(Object.keys(exec!.parameters!.properties)).not.toContain('tty');
+      // ...and asking for one is refused before any card; the shell it then gets has no stdin.
+      const outputs = [
+        ...new Map(llm!.requests.flatMap((r) => r.outputs.map((o) => [o.call_id, String(o.output)]))).values(),
+      ];
+      expect(outputs.filter((o) => o.includes('TTY execution is disabled'))).toHaveLength(2);
+      expect(outputs.filter((o) => o.includes('stdin is closed for this session'))).toHaveLength(2);
+      expect(h!.asked.map((r) => r.input.command)).toEqual([
+        expect.stringContaining(`sleep 3; ${SHELL}`),
+        expect.stringContaining(`sleep 3; ${SHELL}`),
+      ]);
+      expect(existsSync(join(dir, 'pwned'))).toBe(false);
     });
   },
 );

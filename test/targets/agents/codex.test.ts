@@ -42,7 +42,6 @@ describe('Codex sessions through codex app-server (fake)', () => {
     });
     await h.run('agent.new', { kind: 'codex', name: 'cx', prompt: 'fix it' });
     await h.target.sessions!.idle('cx');
-    expect(starts(h)[0]!.argv).toEqual(['app-server']);
     expect(prompts(h)[0]).toMatchObject({
       text: 'fix it',
       resume: null,
@@ -84,6 +83,23 @@ describe('Codex sessions through codex app-server (fake)', () => {
     const interrupted = h.record().find((e) => e.event === 'interrupted');
     expect(interrupted).toEqual({ event: 'interrupted', params: { threadId: 'thr-i', turnId: 'turn-1' } });
     expect(plainText(stopped)).toContain('⏸ cxi');
+  });
+
+  it('runs no command with a terminal, so the model cannot type into an approved one: on the command line and in every thread', async () => {
+    h = harness();
+    h.script({ threadId: 'thr-tty', turns: [{ steps: [{ text: 'one' }] }, { steps: [{ text: 'two' }] }] });
+    await h.run('agent.new', { kind: 'codex', name: 'tty', prompt: 'first' });
+    await h.target.sessions!.idle('tty');
+    await h.run('agent.prompt', { name: 'tty', prompt: 'second' });
+    await h.target.sessions!.idle('tty');
+    expect(starts(h).map((s) => s.argv)).toEqual([
+      ['-c', 'features.unified_exec_tty=false', 'app-server'],
+      ['-c', 'features.unified_exec_tty=false', 'app-server'],
+    ]);
+    expect(prompts(h).map((p) => [p.resume, p.thread.config])).toEqual([
+      [null, { features: { unified_exec_tty: false } }],
+      ['thr-tty', { features: { unified_exec_tty: false } }],
+    ]);
   });
 
   it('resumes the stored thread after a restart', async () => {
