@@ -36,6 +36,13 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const reason = (params: Json): Json => (typeof params.reason === 'string' ? { reason: params.reason } : {});
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
+/**
+ * Pictures as image inputs, as data URLs of the bytes teleops received and checked (not a path
+ * for codex to read again from the agent's own directory).
+ */
+const images = (o: TurnOptions): Json[] =>
+  (o.images ?? []).map((i) => ({ type: 'image', url: `data:${i.mime};base64,${i.data.toString('base64')}` }));
+
 export function codexRunner(opts: CodexRunnerOptions = {}): AgentRunner {
   return { run: (o) => runCodex(o, opts) };
 }
@@ -187,7 +194,7 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
     threadId = str(obj(started.thread).id);
     if (!threadId) throw new Error('codex app-server gave no thread id');
     o.onEvent({ type: 'session', id: threadId });
-    const turn = await request('turn/start', { threadId, input: [{ type: 'text', text: o.prompt }] });
+    const turn = await request('turn/start', { threadId, input: [{ type: 'text', text: o.prompt }, ...images(o)] });
     turnId = str(obj(turn.turn).id);
     if (interrupted) await sendInterrupt();
   })().catch((e: unknown) => finish({ outcome: interrupted ? 'interrupted' : 'failed', detail: errorText(e) }));

@@ -18,7 +18,7 @@ import {
   type ResponsesReply,
   type ResponsesRequest,
 } from '../../fakes/responses-api.js';
-import { harness, OPENAI_KEY, until, type Harness, type HarnessOptions } from './helpers.js';
+import { ctx, harness, OPENAI_KEY, until, type Harness, type HarnessOptions } from './helpers.js';
 
 const TRIPLES: Record<string, string> = {
   'linux-x64': 'x86_64-unknown-linux-musl',
@@ -99,6 +99,12 @@ function protocol() {
   };
 }
 
+/** A 4×4 red PNG. */
+const RED_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGP4z8AARwzEcQCukw/x0F8jngAAAABJRU5ErkJggg==',
+  'base64',
+);
+
 const issues = (schema: z.ZodType, value: unknown): string[] => {
   const r = schema.safeParse(value);
   return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -126,7 +132,7 @@ describe.skipIf(SKIP)(
       });
       await h.run('agent.new', { kind: 'codex', name: 's', prompt: 'first' });
       await h.target.sessions!.idle('s');
-      await h.run('agent.prompt', { name: 's', prompt: 'second' });
+      await h.target.sessions!.prompt('s', 'second', ctx.operator, [{ name: 'red.png', bytes: RED_PNG }]);
       await h.target.sessions!.idle('s');
       await h.run('agent.prompt', { name: 's', prompt: 'third' });
       await until(() => h!.record().filter((e) => e.event === 'prompt').length === 3, 'the third turn started');
@@ -273,6 +279,22 @@ describe.skipIf(SKIP)(
       expect(llm!.requests[1]!.outputs.map((o) => o.output)).toEqual([
         'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }',
       ]);
+    });
+
+    it('gives the model a picture sent with the prompt as an image', async () => {
+      const dir = await realCodexSession(() => ({ text: 'a red square' }), {});
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir });
+      await h!.target.sessions!.prompt('real', 'what is this?', ctx.operator, [{ name: 'red.png', bytes: RED_PNG }]);
+      await h!.target.sessions!.idle('real');
+      const said = (llm!.requests[0]!.body.input as { role?: string; content?: unknown[] }[]).at(-1)!;
+      expect(said.role).toBe('user');
+      expect(said.content).toContainEqual(
+        expect.objectContaining({
+          type: 'input_image',
+          image_url: `data:image/png;base64,${RED_PNG.toString('base64')}`,
+        }),
+      );
+      expect(plainText(h!.target.cards()[0]!)).toContain('a red square');
     });
 
     it('runs no command with a terminal: an approved shell cannot be typed into (write_stdin)', async () => {

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { plainText } from '../../../src/core/result.js';
-import { harness, OPENAI_KEY, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
+import { ctx, harness, OPENAI_KEY, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
 
 let h: Harness | undefined;
 afterEach(() => {
@@ -16,6 +16,7 @@ afterEach(() => {
 const prompts = (h: Harness) =>
   h.record().filter((e) => e.event === 'prompt') as {
     text: string;
+    input: unknown[];
     resume: string | null;
     thread: Record<string, unknown>;
   }[];
@@ -99,6 +100,29 @@ describe('Codex sessions through codex app-server (fake)', () => {
     expect(prompts(h).map((p) => [p.resume, p.thread.config])).toEqual([
       [null, { features: { unified_exec_tty: false } }],
       ['thr-tty', { features: { unified_exec_tty: false } }],
+    ]);
+  });
+
+  it('sends a picture as an image input (the bytes received, as a data URL); other files only by name', async () => {
+    h = harness();
+    h.script({ threadId: 'thr-img', turns: [{ steps: [{ text: 'a red square' }] }] });
+    await h.run('agent.new', { kind: 'codex', name: 'img' });
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const files = [
+      { name: 'shot.png', bytes: png },
+      // Named like a picture, but not one: a file only.
+      { name: 'fake.jpg', bytes: Buffer.from('<svg onload=alert(1)>') },
+    ];
+    await h.target.sessions!.prompt('img', 'what is this?', ctx.operator, files);
+    await h.target.sessions!.idle('img');
+    expect(prompts(h)[0]!.input).toEqual([
+      {
+        type: 'text',
+        text:
+          'what is this?\n\nFiles sent with this prompt, saved in the working directory: ' +
+          '.teleops-inbox/shot.png, .teleops-inbox/fake.jpg',
+      },
+      { type: 'image', url: `data:image/png;base64,${png.toString('base64')}` },
     ]);
   });
 
