@@ -1,17 +1,18 @@
 /**
  * The Codex runner against the REAL `codex` binary (no provider is reachable: the model is a
  * fake Responses API at the network boundary, test/fakes/responses-api.ts). The binary is
- * REAL_CODEX_PATH, else the one `@openai/codex` installs for this platform; without either
- * these tests are skipped.
+ * REAL_CODEX_PATH, else the one `@openai/codex` (an optional dependency) installs for this
+ * platform, found as the agents target finds it by default; without either these tests are
+ * skipped (outside CI).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { plainText } from '../../../src/core/result.js';
+import { bundledCodex } from '../../../src/targets/agents/bundled.js';
 import {
   startFakeResponses,
   type FakeResponses,
@@ -20,27 +21,12 @@ import {
 } from '../../fakes/responses-api.js';
 import { ctx, harness, OPENAI_KEY, until, type Harness, type HarnessOptions } from './helpers.js';
 
-const TRIPLES: Record<string, string> = {
-  'linux-x64': 'x86_64-unknown-linux-musl',
-  'linux-arm64': 'aarch64-unknown-linux-musl',
-  'darwin-x64': 'x86_64-apple-darwin',
-  'darwin-arm64': 'aarch64-apple-darwin',
-};
-
-function realCodex(): string | undefined {
-  if (process.env.REAL_CODEX_PATH) return process.env.REAL_CODEX_PATH;
-  const platform = `${process.platform}-${process.arch}`;
-  try {
-    const pkg = createRequire(import.meta.url).resolve(`@openai/codex-${platform}/package.json`);
-    const exe = join(dirname(pkg), 'vendor', TRIPLES[platform] ?? '', 'bin', 'codex');
-    return existsSync(exe) ? exe : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const CODEX = realCodex();
+/** REAL_CODEX_PATH, else (the agents target's own default) the binary @openai/codex installs. */
+const CODEX = process.env.REAL_CODEX_PATH || bundledCodex();
 const SKIP = CODEX === undefined;
+// @openai/codex is an optional dependency: under CI a platform it ships for must have it.
+if (SKIP && process.env.CI === 'true' && ['linux', 'darwin'].includes(process.platform))
+  throw new Error('the codex binary of @openai/codex (an optional dependency) is required under CI=true');
 
 let h: Harness | undefined;
 let llm: FakeResponses | undefined;
@@ -192,7 +178,8 @@ describe.skipIf(SKIP)(
       writeFileSync(join(home, 'config.toml'), config.join('\n') + '\n');
       process.env.CODEX_HOME = home;
       process.env.TMPDIR = join(scratch, 'tmp');
-      h = harness({ ...opts, env: { AGENT_CODEX_PATH: CODEX! } });
+      // Without REAL_CODEX_PATH, no AGENT_CODEX_PATH either: the target's default binary runs.
+      h = harness({ ...opts, env: { AGENT_CODEX_PATH: process.env.REAL_CODEX_PATH || '' } });
       return join(h.root, 'proj');
     }
 
