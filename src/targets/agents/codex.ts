@@ -106,6 +106,8 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
   const onNotification = (method: string, params: Json): void => {
     switch (method) {
       case 'item/agentMessage/delta': {
+        // The answer is this thread's: a sub-agent's text is not streamed into it.
+        if (params.threadId !== threadId) break;
         const delta = str(params.delta);
         if (delta) o.onEvent({ type: 'text', delta });
         break;
@@ -131,6 +133,8 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
         break;
       }
       case 'turn/completed': {
+        // A sub-agent's thread (the model may start some) ending is not this turn ending.
+        if (params.threadId !== threadId) break;
         const turn = obj(params.turn);
         if (turn.status === 'completed') finish({ outcome: 'ok' });
         else if (turn.status === 'interrupted' || interrupted) finish({ outcome: 'interrupted' });

@@ -284,6 +284,29 @@ describe.skipIf(SKIP)(
       expect(plainText(h!.target.cards()[0]!)).toContain('a red square');
     });
 
+    it("a sub-agent's turn ending does not end the session's turn; only its own answer is streamed", async () => {
+      const script = (req: ResponsesRequest): ResponsesReply => {
+        const said = JSON.stringify(req.body.input);
+        if (!said.includes('the main task')) return { text: 'SUB-ANSWER' };
+        const outputs = req.outputs.map((o) => String(o.output));
+        if (outputs.length === 0)
+          return { call: { name: 'spawn_agent', namespace: 'multi_agent_v1', args: { message: 'a side task' } } };
+        if (outputs.length === 1) {
+          const agent = (JSON.parse(outputs[0]!) as { agent_id: string }).agent_id;
+          return { call: { name: 'wait_agent', namespace: 'multi_agent_v1', args: { targets: [agent] } } };
+        }
+        return { text: 'main answer' };
+      };
+      const dir = await realCodexSession(script, {});
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'the main task' });
+      await h!.target.sessions!.idle('real');
+      expect(llm!.requests.some((r) => r.outputs.length === 2)).toBe(true);
+      const card = plainText(h!.target.cards()[0]!);
+      expect(card).toContain('✅ real · codex · turn done');
+      expect(card).toContain('main answer');
+      expect(card).not.toContain('SUB-ANSWER');
+    });
+
     it('runs no command with a terminal: an approved shell cannot be typed into (write_stdin)', async () => {
       // The model's side: a shell with a terminal, else without one, then type into it.
       const SHELL = 'bash --norc --noprofile';

@@ -75,6 +75,25 @@ describe('Codex sessions through codex app-server (fake)', () => {
       expect(env[k], k).toBeUndefined();
   });
 
+  it("goes on past a sub-agent's turn ending, and streams only its own thread's answer", async () => {
+    h = harness({ allow: { command: true } });
+    h.script({
+      threadId: 'thr-main',
+      turns: [
+        {
+          steps: [{ text: 'Delegating.\n' }, { subagentDone: 'SUB-TEXT' }, { command: 'make' }, { text: 'All done.' }],
+        },
+      ],
+    });
+    await h.run('agent.new', { kind: 'codex', name: 'sub', prompt: 'go' });
+    await h.target.sessions!.idle('sub');
+    expect(decisions(h)).toEqual([{ event: 'decision', tool: 'command', decision: 'accept' }]);
+    const shown = plainText(h.target.cards()[0]!);
+    expect(shown).toContain('✅ sub · codex · turn done');
+    expect(shown).toContain('All done.');
+    expect(shown).not.toContain('SUB-TEXT');
+  });
+
   it('interrupts a running turn with turn/interrupt', async () => {
     h = harness();
     h.script({ threadId: 'thr-i', turns: [{ steps: [{ text: 'thinking' }, { wait: 'interrupt' }] }] });
