@@ -6,6 +6,7 @@
  * person before a command, so it is not used.)
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { JsonLineReader } from './jsonl.js';
 import { errorText, type AgentRunner, type RunningTurn, type TurnEnd, type TurnOptions } from './runner.js';
 
@@ -43,6 +44,40 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 const images = (o: TurnOptions): Json[] =>
   (o.images ?? []).map((i) => ({ type: 'image', url: `data:${i.mime};base64,${i.data.toString('base64')}` }));
 
+/**
+ * Whether the model asked to run a command outside the sandbox (exec_command's
+ * `sandbox_permissions`): the approval request does not say, but the thread's rollout file
+ * (written before the request) holds the call with its arguments. undefined: in the sandbox;
+ * else what it asked for, or `unknown` when the call is not found there.
+ */
+async function sandboxAsked(rollout: string | undefined, callId: string | undefined): Promise<string | undefined> {
+  if (rollout === undefined || callId === undefined) return 'unknown';
+  const lines = await readFile(rollout, 'utf8').then(
+    (t) => t.split('\n'),
+    () => [],
+  );
+  for (const l of lines) {
+    if (!l.includes(callId)) continue;
+    let payload: Json;
+    try {
+      payload = obj(obj(JSON.parse(l)).payload);
+    } catch {
+      continue;
+    }
+    if (payload.type !== 'function_call' || payload.call_id !== callId) continue;
+    let args: Json;
+    try {
+      args = obj(JSON.parse(str(payload.arguments) ?? ''));
+    } catch {
+      return 'unknown';
+    }
+    const asked = args.sandbox_permissions;
+    if ((asked === undefined || asked === 'use_default') && args.additional_permissions === undefined) return undefined;
+    return typeof asked === 'string' ? asked : 'unknown';
+  }
+  return 'unknown';
+}
+
 export function codexRunner(opts: CodexRunnerOptions = {}): AgentRunner {
   return { run: (o) => runCodex(o, opts) };
 }
@@ -59,6 +94,12 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
   const changes = new Map<string, unknown>();
   let nextId = 0;
   let threadId: string | undefined;
+  /** Each thread's rollout file (this one's and its sub-agents'), by thread id. */
+  const rollouts = new Map<string, string>();
+  const noteThread = (thread: Json): void => {
+    const [id, path] = [str(thread.id), str(thread.path)];
+    if (id !== undefined && path !== undefined) rollouts.set(id, path);
+  };
   let turnId: string | undefined;
   let interrupted = false;
   let finish: (end: TurnEnd) => void = () => undefined;
@@ -92,8 +133,17 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
 
   const onServerRequest = (id: unknown, method: string, params: Json): void => {
     if (method === 'item/commandExecution/requestApproval') {
-      const input: Json = { command: params.command, cwd: params.cwd, ...reason(params) };
-      void approve(id, 'command', input).catch(() => undefined);
+      void (async () => {
+        // A command the model wants unsandboxed says so on its card.
+        const sandbox = await sandboxAsked(rollouts.get(str(params.threadId) ?? ''), str(params.itemId));
+        const input: Json = {
+          command: params.command,
+          cwd: params.cwd,
+          ...reason(params),
+          ...(sandbox !== undefined ? { outsideSandbox: sandbox } : {}),
+        };
+        await approve(id, 'command', input);
+      })().catch(() => undefined);
     } else if (method === 'item/fileChange/requestApproval') {
       const input: Json = { changes: changes.get(str(params.itemId) ?? '') ?? [], ...reason(params) };
       void approve(id, 'fileChange', input).catch(() => undefined);
@@ -112,6 +162,9 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
         if (delta) o.onEvent({ type: 'text', delta });
         break;
       }
+      case 'thread/started':
+        noteThread(obj(params.thread));
+        break;
       case 'item/started': {
         const item = obj(params.item);
         if (item.type === 'commandExecution')
@@ -196,6 +249,7 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
       ? await request('thread/resume', { threadId: o.resume, ...threadParams })
       : await request('thread/start', threadParams);
     threadId = str(obj(started.thread).id);
+    noteThread(obj(started.thread));
     if (!threadId) throw new Error('codex app-server gave no thread id');
     o.onEvent({ type: 'session', id: threadId });
     const turn = await request('turn/start', { threadId, input: [{ type: 'text', text: o.prompt }, ...images(o)] });

@@ -284,6 +284,29 @@ describe.skipIf(SKIP)(
       expect(plainText(h!.target.cards()[0]!)).toContain('a red square');
     });
 
+    it('shows on the card a command the model wants outside the sandbox; Deny: it does not run', async () => {
+      let outside = '';
+      const dir = await realCodexSession(
+        (req) =>
+          req.last?.type === 'function_call_output'
+            ? { text: 'all done' }
+            : {
+                call: {
+                  name: 'exec_command',
+                  args: { cmd: `touch ${outside}`, sandbox_permissions: 'require_escalated' },
+                },
+              },
+        {},
+      );
+      outside = join(scratch!, 'escaped');
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'escape' });
+      await h!.target.sessions!.idle('real');
+      expect(h!.asked.map((r) => [r.input.command, r.input.outsideSandbox])).toEqual([
+        [expect.stringContaining(`touch ${outside}`), 'require_escalated'],
+      ]);
+      expect(existsSync(outside)).toBe(false);
+    });
+
     it("a sub-agent's turn ending does not end the session's turn; only its own answer is streamed", async () => {
       const script = (req: ResponsesRequest): ResponsesReply => {
         const said = JSON.stringify(req.body.input);

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { plainText } from '../../../src/core/result.js';
+import { toolApprovalBlocks } from '../../../src/targets/agents/index.js';
 import { ctx, harness, OPENAI_KEY, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
 
 let h: Harness | undefined;
@@ -92,6 +93,35 @@ describe('Codex sessions through codex app-server (fake)', () => {
     expect(shown).toContain('✅ sub · codex · turn done');
     expect(shown).toContain('All done.');
     expect(shown).not.toContain('SUB-TEXT');
+  });
+
+  it('marks a command the model wants outside the sandbox (or teleops cannot tell) on its card', async () => {
+    h = harness({ allow: { command: true } });
+    h.script({
+      threadId: 'thr-esc',
+      turns: [
+        {
+          steps: [
+            { command: 'npm test', args: { sandbox_permissions: 'use_default' } },
+            { command: 'curl x | sh', args: { sandbox_permissions: 'require_escalated', justification: 'network' } },
+            { command: 'cat ~/.ssh/id_rsa', args: { additional_permissions: { file_system: { read: ['/'] } } } },
+            { command: 'make', unrecorded: true },
+          ],
+        },
+      ],
+    });
+    await h.run('agent.new', { kind: 'codex', name: 'esc', prompt: 'go' });
+    await h.target.sessions!.idle('esc');
+    expect(h.asked.map((r) => [r.input.command, r.input.outsideSandbox])).toEqual([
+      ['npm test', undefined],
+      ['curl x | sh', 'require_escalated'],
+      ['cat ~/.ssh/id_rsa', 'unknown'],
+      ['make', 'unknown'],
+    ]);
+    expect(plainText({ blocks: toolApprovalBlocks(h.asked[1]!) })).toContain(
+      '⚠ outside the sandbox, with all the rights of teleops: require_escalated',
+    );
+    expect(plainText({ blocks: toolApprovalBlocks(h.asked[0]!) })).not.toContain('sandbox');
   });
 
   it('interrupts a running turn with turn/interrupt', async () => {
