@@ -6,7 +6,8 @@
  * person before a command, so it is not used.)
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { JsonLineReader } from './jsonl.js';
 import { errorText, type AgentRunner, type RunningTurn, type TurnEnd, type TurnOptions } from './runner.js';
 
@@ -94,11 +95,14 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
   const changes = new Map<string, unknown>();
   let nextId = 0;
   let threadId: string | undefined;
-  /** Each thread's rollout file (this one's and its sub-agents'), by thread id. */
-  const rollouts = new Map<string, string>();
-  const noteThread = (thread: Json): void => {
-    const [id, path] = [str(thread.id), str(thread.path)];
-    if (id !== undefined && path !== undefined) rollouts.set(id, path);
+  /** This thread's rollout file; a sub-agent's lies next to it, named after its thread. */
+  let rollout: string | undefined;
+  const rolloutOf = async (thread: string | undefined): Promise<string | undefined> => {
+    if (thread === undefined || rollout === undefined || thread === threadId) return rollout;
+    const dir = dirname(rollout);
+    const names = await readdir(dir).catch(() => []);
+    const name = names.find((n) => n.startsWith('rollout-') && n.endsWith(`-${thread}.jsonl`));
+    return name === undefined ? undefined : join(dir, name);
   };
   let turnId: string | undefined;
   let interrupted = false;
@@ -135,7 +139,7 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
     if (method === 'item/commandExecution/requestApproval') {
       void (async () => {
         // A command the model wants unsandboxed says so on its card.
-        const sandbox = await sandboxAsked(rollouts.get(str(params.threadId) ?? ''), str(params.itemId));
+        const sandbox = await sandboxAsked(await rolloutOf(str(params.threadId)), str(params.itemId));
         const input: Json = {
           command: params.command,
           cwd: params.cwd,
@@ -162,9 +166,6 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
         if (delta) o.onEvent({ type: 'text', delta });
         break;
       }
-      case 'thread/started':
-        noteThread(obj(params.thread));
-        break;
       case 'item/started': {
         const item = obj(params.item);
         if (item.type === 'commandExecution')
@@ -249,7 +250,7 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
       ? await request('thread/resume', { threadId: o.resume, ...threadParams })
       : await request('thread/start', threadParams);
     threadId = str(obj(started.thread).id);
-    noteThread(obj(started.thread));
+    rollout = str(obj(started.thread).path);
     if (!threadId) throw new Error('codex app-server gave no thread id');
     o.onEvent({ type: 'session', id: threadId });
     const turn = await request('turn/start', { threadId, input: [{ type: 'text', text: o.prompt }, ...images(o)] });

@@ -307,10 +307,14 @@ describe.skipIf(SKIP)(
       expect(existsSync(outside)).toBe(false);
     });
 
-    it("a sub-agent's turn ending does not end the session's turn; only its own answer is streamed", async () => {
+    it("a sub-agent's turn ending does not end the session's turn; only its own answer is streamed; its command asks", async () => {
       const script = (req: ResponsesRequest): ResponsesReply => {
         const said = JSON.stringify(req.body.input);
-        if (!said.includes('the main task')) return { text: 'SUB-ANSWER' };
+        // The sub-agent: one command (its card is found in the sub-agent's own rollout file), then its answer.
+        if (!said.includes('the main task'))
+          return req.outputs.length === 0
+            ? { call: { name: 'exec_command', args: { cmd: 'ls' } } }
+            : { text: 'SUB-ANSWER' };
         const outputs = req.outputs.map((o) => String(o.output));
         if (outputs.length === 0)
           return { call: { name: 'spawn_agent', namespace: 'multi_agent_v1', args: { message: 'a side task' } } };
@@ -328,6 +332,9 @@ describe.skipIf(SKIP)(
       expect(card).toContain('✅ real · codex · turn done');
       expect(card).toContain('main answer');
       expect(card).not.toContain('SUB-ANSWER');
+      expect(h!.asked.map((r) => [r.input.command, r.input.outsideSandbox])).toEqual([
+        [expect.stringContaining('ls'), undefined],
+      ]);
     });
 
     it('runs no command with a terminal: an approved shell cannot be typed into (write_stdin)', async () => {
