@@ -51,13 +51,17 @@ const images = (o: TurnOptions): Json[] =>
  * (written before the request) holds the call with its arguments. undefined: in the sandbox;
  * else what it asked for, or `unknown` when the call is not found there.
  */
-async function sandboxAsked(rollout: string | undefined, callId: string | undefined): Promise<string | undefined> {
+export async function sandboxAsked(
+  rollout: string | undefined,
+  callId: string | undefined,
+): Promise<string | undefined> {
   if (rollout === undefined || callId === undefined) return 'unknown';
   const lines = await readFile(rollout, 'utf8').then(
     (t) => t.split('\n'),
     () => [],
   );
-  for (const l of lines) {
+  // The newest call of that id: the one asking now.
+  for (const l of lines.reverse()) {
     if (!l.includes(callId)) continue;
     let payload: Json;
     try {
