@@ -19,7 +19,15 @@ export interface ResponsesRequest {
 }
 
 export type ResponsesReply =
-  { readonly call: { readonly name: string; readonly args: Record<string, unknown> } } | { readonly text: string };
+  | {
+      readonly call: {
+        readonly name: string;
+        /** A tool of a namespace (e.g. multi_agent_v1's spawn_agent). */
+        readonly namespace?: string;
+        readonly args: Record<string, unknown>;
+      };
+    }
+  | { readonly text: string };
 
 export interface FakeResponses {
   /** e.g. http://127.0.0.1:1234/v1 */
@@ -66,6 +74,7 @@ export async function startFakeResponses(
           id: `fc_${index}`,
           call_id: `call_${index}`,
           name: reply.call.name,
+          ...(reply.call.namespace ? { namespace: reply.call.namespace } : {}),
           arguments: JSON.stringify(reply.call.args),
         };
         events.push({ type: 'response.output_item.done', output_index: 0, item });

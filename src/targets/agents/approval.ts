@@ -28,7 +28,15 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Bl
       const command = str(input.command);
       if (command === undefined) return undefined;
       const cwd = str(input.cwd);
-      return [...(cwd !== undefined ? [path('in', cwd)] : []), code(command)];
+      // Codex: the model asked to run it without the sandbox (or teleops could not tell).
+      const outside = str(input.outsideSandbox);
+      return [
+        ...(outside !== undefined
+          ? [line(text('⚠ outside the sandbox, with all the rights of teleops: '), value(showInvisible(outside)))]
+          : []),
+        ...(cwd !== undefined ? [path('in', cwd)] : []),
+        code(command),
+      ];
     }
     case 'Edit': {
       const [o, n] = [str(input.old_string), str(input.new_string)];

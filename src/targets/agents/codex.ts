@@ -6,6 +6,8 @@
  * person before a command, so it is not used.)
  */
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { JsonLineReader } from './jsonl.js';
 import { errorText, type AgentRunner, type RunningTurn, type TurnEnd, type TurnOptions } from './runner.js';
 
@@ -18,6 +20,15 @@ export interface CodexRunnerOptions {
 /** Codex asks before anything it does not consider safe, and writes only inside the workspace. */
 const APPROVAL_POLICY = 'untrusted';
 const SANDBOX = 'workspace-write';
+/**
+ * No command runs with a terminal: a process started with one keeps its stdin open, and the
+ * model could then type into it (its `write_stdin` tool) with no approval, e.g. into an approved
+ * `bash`. Without it, stdin is closed and write_stdin can only read output. Set on the command
+ * line (above the user's and the project's config.toml) and in each thread's config (the one
+ * layer above the command line).
+ */
+const NO_TTY = { features: { unified_exec_tty: false } };
+const ARGS = ['-c', 'features.unified_exec_tty=false', 'app-server'];
 
 type Json = Record<string, unknown>;
 
@@ -27,12 +38,57 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const reason = (params: Json): Json => (typeof params.reason === 'string' ? { reason: params.reason } : {});
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
+/**
+ * Pictures as image inputs, as data URLs of the bytes teleops received and checked (not a path
+ * for codex to read again from the agent's own directory).
+ */
+const images = (o: TurnOptions): Json[] =>
+  (o.images ?? []).map((i) => ({ type: 'image', url: `data:${i.mime};base64,${i.data.toString('base64')}` }));
+
+/**
+ * Whether the model asked to run a command outside the sandbox (exec_command's
+ * `sandbox_permissions`): the approval request does not say, but the thread's rollout file
+ * (written before the request) holds the call with its arguments. undefined: in the sandbox;
+ * else what it asked for, or `unknown` when the call is not found there.
+ */
+export async function sandboxAsked(
+  rollout: string | undefined,
+  callId: string | undefined,
+): Promise<string | undefined> {
+  if (rollout === undefined || callId === undefined) return 'unknown';
+  const lines = await readFile(rollout, 'utf8').then(
+    (t) => t.split('\n'),
+    () => [],
+  );
+  // The newest call of that id: the one asking now.
+  for (const l of lines.reverse()) {
+    if (!l.includes(callId)) continue;
+    let payload: Json;
+    try {
+      payload = obj(obj(JSON.parse(l)).payload);
+    } catch {
+      continue;
+    }
+    if (payload.type !== 'function_call' || payload.call_id !== callId) continue;
+    let args: Json;
+    try {
+      args = obj(JSON.parse(str(payload.arguments) ?? ''));
+    } catch {
+      return 'unknown';
+    }
+    const asked = args.sandbox_permissions;
+    if ((asked === undefined || asked === 'use_default') && args.additional_permissions === undefined) return undefined;
+    return typeof asked === 'string' ? asked : 'unknown';
+  }
+  return 'unknown';
+}
+
 export function codexRunner(opts: CodexRunnerOptions = {}): AgentRunner {
   return { run: (o) => runCodex(o, opts) };
 }
 
 function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
-  const child = spawn(opts.executable ?? 'codex', ['app-server'], {
+  const child = spawn(opts.executable ?? 'codex', ARGS, {
     cwd: o.cwd,
     env: o.env,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -43,6 +99,15 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
   const changes = new Map<string, unknown>();
   let nextId = 0;
   let threadId: string | undefined;
+  /** This thread's rollout file; a sub-agent's lies next to it, named after its thread. */
+  let rollout: string | undefined;
+  const rolloutOf = async (thread: string | undefined): Promise<string | undefined> => {
+    if (thread === undefined || rollout === undefined || thread === threadId) return rollout;
+    const dir = dirname(rollout);
+    const names = await readdir(dir).catch(() => []);
+    const name = names.find((n) => n.startsWith('rollout-') && n.endsWith(`-${thread}.jsonl`));
+    return name === undefined ? undefined : join(dir, name);
+  };
   let turnId: string | undefined;
   let interrupted = false;
   let finish: (end: TurnEnd) => void = () => undefined;
@@ -76,8 +141,17 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
 
   const onServerRequest = (id: unknown, method: string, params: Json): void => {
     if (method === 'item/commandExecution/requestApproval') {
-      const input: Json = { command: params.command, cwd: params.cwd, ...reason(params) };
-      void approve(id, 'command', input).catch(() => undefined);
+      void (async () => {
+        // A command the model wants unsandboxed says so on its card.
+        const sandbox = await sandboxAsked(await rolloutOf(str(params.threadId)), str(params.itemId));
+        const input: Json = {
+          command: params.command,
+          cwd: params.cwd,
+          ...reason(params),
+          ...(sandbox !== undefined ? { outsideSandbox: sandbox } : {}),
+        };
+        await approve(id, 'command', input);
+      })().catch(() => undefined);
     } else if (method === 'item/fileChange/requestApproval') {
       const input: Json = { changes: changes.get(str(params.itemId) ?? '') ?? [], ...reason(params) };
       void approve(id, 'fileChange', input).catch(() => undefined);
@@ -90,6 +164,8 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
   const onNotification = (method: string, params: Json): void => {
     switch (method) {
       case 'item/agentMessage/delta': {
+        // The answer is this thread's: a sub-agent's text is not streamed into it.
+        if (params.threadId !== threadId) break;
         const delta = str(params.delta);
         if (delta) o.onEvent({ type: 'text', delta });
         break;
@@ -115,6 +191,8 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
         break;
       }
       case 'turn/completed': {
+        // A sub-agent's thread (the model may start some) ending is not this turn ending.
+        if (params.threadId !== threadId) break;
         const turn = obj(params.turn);
         if (turn.status === 'completed') finish({ outcome: 'ok' });
         else if (turn.status === 'interrupted' || interrupted) finish({ outcome: 'interrupted' });
@@ -169,15 +247,17 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
       cwd: o.cwd,
       approvalPolicy: APPROVAL_POLICY,
       sandbox: SANDBOX,
+      config: NO_TTY,
       ...(o.model ? { model: o.model } : {}),
     };
     const started = o.resume
       ? await request('thread/resume', { threadId: o.resume, ...threadParams })
       : await request('thread/start', threadParams);
     threadId = str(obj(started.thread).id);
+    rollout = str(obj(started.thread).path);
     if (!threadId) throw new Error('codex app-server gave no thread id');
     o.onEvent({ type: 'session', id: threadId });
-    const turn = await request('turn/start', { threadId, input: [{ type: 'text', text: o.prompt }] });
+    const turn = await request('turn/start', { threadId, input: [{ type: 'text', text: o.prompt }, ...images(o)] });
     turnId = str(obj(turn.turn).id);
     if (interrupted) await sendInterrupt();
   })().catch((e: unknown) => finish({ outcome: interrupted ? 'interrupted' : 'failed', detail: errorText(e) }));

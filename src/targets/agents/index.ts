@@ -4,7 +4,6 @@
  * whoever wires this target supplies it (approval cards in teleops).
  */
 import { access, constants } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import type { AlertSink } from '../../core/alerts.js';
 import { scrubbedEnv } from '../../core/env.js';
@@ -13,6 +12,7 @@ import type { Logger } from '../../core/log.js';
 import type { Redactor } from '../../core/redact.js';
 import type { Result } from '../../core/result.js';
 import { agentActions } from './actions.js';
+import { bundledClaude, bundledCodex } from './bundled.js';
 import { agentAlert, endedCard, statusCard } from './cards.js';
 import { claudeRunner } from './claude.js';
 import { codexRunner } from './codex.js';
@@ -72,6 +72,7 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
     };
   const stderr = (kind: AgentKind) => (s: string) =>
     deps.log.debug({ agent: kind, stderr: redact(s).slice(0, 2000) }, 'agent stderr');
+  const codex = codexExe(settings);
   const sessions = new AgentSessions({
     repo: new AgentSessionRepo(deps.db),
     settings,
@@ -81,7 +82,7 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
         stderr: stderr('claude'),
       }),
       codex: codexRunner({
-        ...(settings.codexPath ? { executable: settings.codexPath } : {}),
+        ...(codex ? { executable: codex } : {}),
         stderr: stderr('codex'),
       }),
     },
@@ -111,6 +112,9 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
   };
 }
 
+/** AGENT_CODEX_PATH, else the bundled binary; neither: `codex` on PATH. */
+const codexExe = (s: AgentSettings): string | undefined => s.codexPath ?? bundledCodex();
+
 /**
  * One line for /status and doctor: for each agent, whether it can run (which executable, key
  * set); down when none can.
@@ -118,7 +122,7 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
 async function readiness(s: AgentSettings): Promise<{ any: boolean; detail: string }> {
   const agents = [
     { name: 'claude', exe: s.claudePath ?? bundledClaude(), setting: 'AGENT_CLAUDE_PATH', key: s.keys.anthropic },
-    { name: 'codex', exe: s.codexPath ?? (await onPath('codex')), setting: 'AGENT_CODEX_PATH', key: s.keys.openai },
+    { name: 'codex', exe: codexExe(s) ?? (await onPath('codex')), setting: 'AGENT_CODEX_PATH', key: s.keys.openai },
   ];
   let any = false;
   const parts: string[] = [];
@@ -143,19 +147,6 @@ const runnable = async (path: string | undefined): Promise<boolean> =>
 async function onPath(exe: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(':').filter((p) => p !== '')) {
     if (await runnable(`${dir}/${exe}`)) return `${dir}/${exe}`;
-  }
-  return undefined;
-}
-
-/** The CLI the SDK installs as an optional dependency for this platform, if it is there. */
-function bundledClaude(): string | undefined {
-  const require = createRequire(import.meta.url);
-  for (const libc of ['', '-musl']) {
-    try {
-      return require.resolve(`@anthropic-ai/claude-agent-sdk-${process.platform}-${process.arch}${libc}/claude`);
-    } catch {
-      // not this one
-    }
   }
   return undefined;
 }

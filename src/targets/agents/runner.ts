@@ -21,7 +21,7 @@ export interface TurnEnd {
   readonly detail?: string;
 }
 
-/** A picture sent with the prompt, for agents that take images (Claude: image content blocks). */
+/** A picture sent with the prompt (Claude: an image content block; Codex: an image input). */
 export interface TurnImage {
   readonly mime: string;
   readonly data: Buffer;

@@ -35,7 +35,7 @@ export const AGENT_SETTINGS = {
     schema: absolutePath,
   },
   AGENT_CODEX_PATH: {
-    doc: 'Codex executable, run as `codex app-server` (empty: codex on PATH)',
+    doc: 'Codex executable, run as `codex app-server` (empty: the one of @openai/codex, else codex on PATH)',
     default: '',
     schema: absolutePath,
   },

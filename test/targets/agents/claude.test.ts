@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { requiredRole } from '../../../src/core/action.js';
 import { plainText, type Result } from '../../../src/core/result.js';
 import { toTelegramText } from '../../../src/transports/telegram/format.js';
+import { bundledCodex } from '../../../src/targets/agents/bundled.js';
 import { DENIED } from '../../../src/targets/agents/index.js';
 import { ANTHROPIC_KEY, FAKES, harness, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
 
@@ -228,13 +229,13 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     } finally {
       noKeys.close();
     }
-    // Without AGENT_CODEX_PATH: the `codex` on PATH, named.
+    // Without AGENT_CODEX_PATH: the binary @openai/codex installs when it is there, else the `codex` on PATH, named.
     const path = process.env.PATH;
     process.env.PATH = `${FAKES}:${path ?? ''}`;
     const onPath = harness({ env: { AGENT_CODEX_PATH: '' } });
     try {
       const found = await onPath.target.integration.check(new AbortController().signal);
-      expect(found.detail).toContain(`codex: ready (${join(FAKES, 'codex')})`);
+      expect(found.detail).toContain(`codex: ready (${bundledCodex() ?? join(FAKES, 'codex')})`);
     } finally {
       process.env.PATH = path;
       onPath.close();

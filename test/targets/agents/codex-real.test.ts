@@ -1,50 +1,47 @@
 /**
  * The Codex runner against the REAL `codex` binary (no provider is reachable: the model is a
  * fake Responses API at the network boundary, test/fakes/responses-api.ts). The binary is
- * REAL_CODEX_PATH, else the one `@openai/codex` installs for this platform; without either
- * these tests are skipped.
+ * REAL_CODEX_PATH, else the one `@openai/codex` (an optional dependency) installs for this
+ * platform, found as the agents target finds it by default; without either these tests are
+ * skipped (outside CI).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { plainText } from '../../../src/core/result.js';
-import { startFakeResponses, type FakeResponses } from '../../fakes/responses-api.js';
-import { harness, OPENAI_KEY, until, type Harness, type HarnessOptions } from './helpers.js';
+import { bundledCodex } from '../../../src/targets/agents/bundled.js';
+import {
+  startFakeResponses,
+  type FakeResponses,
+  type ResponsesReply,
+  type ResponsesRequest,
+} from '../../fakes/responses-api.js';
+import { ctx, harness, OPENAI_KEY, until, type Harness, type HarnessOptions } from './helpers.js';
 
-const TRIPLES: Record<string, string> = {
-  'linux-x64': 'x86_64-unknown-linux-musl',
-  'linux-arm64': 'aarch64-unknown-linux-musl',
-  'darwin-x64': 'x86_64-apple-darwin',
-  'darwin-arm64': 'aarch64-apple-darwin',
-};
-
-function realCodex(): string | undefined {
-  if (process.env.REAL_CODEX_PATH) return process.env.REAL_CODEX_PATH;
-  const platform = `${process.platform}-${process.arch}`;
-  try {
-    const pkg = createRequire(import.meta.url).resolve(`@openai/codex-${platform}/package.json`);
-    const exe = join(dirname(pkg), 'vendor', TRIPLES[platform] ?? '', 'bin', 'codex');
-    return existsSync(exe) ? exe : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const CODEX = realCodex();
+/** REAL_CODEX_PATH, else (the agents target's own default) the binary @openai/codex installs. */
+const CODEX = process.env.REAL_CODEX_PATH || bundledCodex();
 const SKIP = CODEX === undefined;
+// @openai/codex is an optional dependency: under CI a platform it ships for must have it.
+if (SKIP && process.env.CI === 'true' && ['linux', 'darwin'].includes(process.platform))
+  throw new Error('the codex binary of @openai/codex (an optional dependency) is required under CI=true');
 
 let h: Harness | undefined;
 let llm: FakeResponses | undefined;
+let scratch: string | undefined;
+const TMPDIR = process.env.TMPDIR;
 afterEach(async () => {
   delete process.env.CODEX_HOME;
+  if (TMPDIR === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = TMPDIR;
   h?.close();
   h = undefined;
   await llm?.close();
   llm = undefined;
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
 });
 
 type Schema = Record<string, unknown>;
@@ -88,6 +85,12 @@ function protocol() {
   };
 }
 
+/** A 4×4 red PNG. */
+const RED_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGP4z8AARwzEcQCukw/x0F8jngAAAABJRU5ErkJggg==',
+  'base64',
+);
+
 const issues = (schema: z.ZodType, value: unknown): string[] => {
   const r = schema.safeParse(value);
   return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -115,7 +118,7 @@ describe.skipIf(SKIP)(
       });
       await h.run('agent.new', { kind: 'codex', name: 's', prompt: 'first' });
       await h.target.sessions!.idle('s');
-      await h.run('agent.prompt', { name: 's', prompt: 'second' });
+      await h.target.sessions!.prompt('s', 'second', ctx.operator, [{ name: 'red.png', bytes: RED_PNG }]);
       await h.target.sessions!.idle('s');
       await h.run('agent.prompt', { name: 's', prompt: 'third' });
       await until(() => h!.record().filter((e) => e.event === 'prompt').length === 3, 'the third turn started');
@@ -148,16 +151,19 @@ describe.skipIf(SKIP)(
     });
 
     /**
-     * The real binary in a fresh CODEX_HOME, its model a fake Responses API that answers each
-     * prompt with a shell call running `cmd` and each tool output with a message.
+     * The real binary in a fresh CODEX_HOME, its model a fake Responses API following `script`.
+     * CODEX_HOME is outside the TMPDIR codex is given, as ~/.codex is in use: under its temporary
+     * directory codex makes no helper links and cannot start a command with a terminal at all.
      */
-    async function realSession(cmd: string, opts: HarnessOptions) {
-      llm = await startFakeResponses((req) =>
-        req.last?.type === 'function_call_output'
-          ? { text: 'all done' }
-          : { call: { name: 'exec_command', args: { cmd } } },
-      );
-      const home = mkdtempSync(join(tmpdir(), 'codex-home-'));
+    async function realCodexSession(
+      script: (req: ResponsesRequest, index: number) => ResponsesReply,
+      opts: HarnessOptions,
+    ) {
+      llm = await startFakeResponses(script);
+      scratch = mkdtempSync(join(tmpdir(), 'codex-real-'));
+      const home = join(scratch, 'home');
+      mkdirSync(home);
+      mkdirSync(join(scratch, 'tmp'));
       const config = [
         'model = "fake-model"',
         'model_provider = "fake"',
@@ -171,9 +177,21 @@ describe.skipIf(SKIP)(
       ];
       writeFileSync(join(home, 'config.toml'), config.join('\n') + '\n');
       process.env.CODEX_HOME = home;
-      h = harness({ ...opts, env: { AGENT_CODEX_PATH: CODEX! } });
+      process.env.TMPDIR = join(scratch, 'tmp');
+      // Without REAL_CODEX_PATH, no AGENT_CODEX_PATH either: the target's default binary runs.
+      h = harness({ ...opts, env: { AGENT_CODEX_PATH: process.env.REAL_CODEX_PATH || '' } });
       return join(h.root, 'proj');
     }
+
+    /** A model that answers each prompt with a shell call running `cmd` and each tool output with a message. */
+    const realSession = (cmd: string, opts: HarnessOptions) =>
+      realCodexSession(
+        (req) =>
+          req.last?.type === 'function_call_output'
+            ? { text: 'all done' }
+            : { call: { name: 'exec_command', args: { cmd } } },
+        opts,
+      );
 
     async function shellTurn(allow: boolean) {
       const dir = await realSession('echo hi > marker.txt', { allow: { command: allow } });
@@ -248,6 +266,126 @@ describe.skipIf(SKIP)(
       expect(llm!.requests[1]!.outputs.map((o) => o.output)).toEqual([
         'exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }',
       ]);
+    });
+
+    it('gives the model a picture sent with the prompt as an image', async () => {
+      const dir = await realCodexSession(() => ({ text: 'a red square' }), {});
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir });
+      await h!.target.sessions!.prompt('real', 'what is this?', ctx.operator, [{ name: 'red.png', bytes: RED_PNG }]);
+      await h!.target.sessions!.idle('real');
+      const said = (llm!.requests[0]!.body.input as { role?: string; content?: unknown[] }[]).at(-1)!;
+      expect(said.role).toBe('user');
+      expect(said.content).toContainEqual(
+        expect.objectContaining({
+          type: 'input_image',
+          image_url: `data:image/png;base64,${RED_PNG.toString('base64')}`,
+        }),
+      );
+      expect(plainText(h!.target.cards()[0]!)).toContain('a red square');
+    });
+
+    it('shows on the card a command the model wants outside the sandbox; Deny: it does not run', async () => {
+      let outside = '';
+      const dir = await realCodexSession(
+        (req) =>
+          req.last?.type === 'function_call_output'
+            ? { text: 'all done' }
+            : {
+                call: {
+                  name: 'exec_command',
+                  args: { cmd: `touch ${outside}`, sandbox_permissions: 'require_escalated' },
+                },
+              },
+        {},
+      );
+      outside = join(scratch!, 'escaped');
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'escape' });
+      await h!.target.sessions!.idle('real');
+      expect(h!.asked.map((r) => [r.input.command, r.input.outsideSandbox])).toEqual([
+        [expect.stringContaining(`touch ${outside}`), 'require_escalated'],
+      ]);
+      expect(existsSync(outside)).toBe(false);
+    });
+
+    it("a sub-agent's turn ending does not end the session's turn; only its own answer is streamed; its command asks", async () => {
+      const script = (req: ResponsesRequest): ResponsesReply => {
+        const said = JSON.stringify(req.body.input);
+        // The sub-agent: one command (its card is found in the sub-agent's own rollout file), then its answer.
+        if (!said.includes('the main task'))
+          return req.outputs.length === 0
+            ? { call: { name: 'exec_command', args: { cmd: 'ls' } } }
+            : { text: 'SUB-ANSWER' };
+        const outputs = req.outputs.map((o) => String(o.output));
+        if (outputs.length === 0)
+          return { call: { name: 'spawn_agent', namespace: 'multi_agent_v1', args: { message: 'a side task' } } };
+        if (outputs.length === 1) {
+          const agent = (JSON.parse(outputs[0]!) as { agent_id: string }).agent_id;
+          return { call: { name: 'wait_agent', namespace: 'multi_agent_v1', args: { targets: [agent] } } };
+        }
+        return { text: 'main answer' };
+      };
+      const dir = await realCodexSession(script, {});
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'the main task' });
+      await h!.target.sessions!.idle('real');
+      expect(llm!.requests.some((r) => r.outputs.length === 2)).toBe(true);
+      const card = plainText(h!.target.cards()[0]!);
+      expect(card).toContain('✅ real · codex · turn done');
+      expect(card).toContain('main answer');
+      expect(card).not.toContain('SUB-ANSWER');
+      expect(h!.asked.map((r) => [r.input.command, r.input.outsideSandbox])).toEqual([
+        [expect.stringContaining('ls'), undefined],
+      ]);
+    });
+
+    it('runs no command with a terminal: an approved shell cannot be typed into (write_stdin)', async () => {
+      // The model's side: a shell with a terminal, else without one, then type into it.
+      const SHELL = 'bash --norc --noprofile';
+      const calls = new Map<string, string>();
+      const attack = (req: ResponsesRequest, index: number): ResponsesReply => {
+        const call = (what: string, name: string, args: Record<string, unknown>): ResponsesReply => {
+          calls.set(`call_${index}`, what);
+          return { call: { name, args } };
+        };
+        const last = req.last;
+        if (last?.type !== 'function_call_output')
+          return call('tty', 'exec_command', { cmd: SHELL, login: false, tty: true, yield_time_ms: 500 });
+        const what = calls.get(String(last.call_id));
+        const session = /session ID (\d+)/.exec(String(last.output))?.[1];
+        if ((what === 'tty' || what === 'pipe') && session)
+          return call('type', 'write_stdin', {
+            session_id: Number(session),
+            chars: 'touch pwned\n',
+            yield_time_ms: 500,
+          });
+        // Without a terminal the shell starts late, so that it is surely running when typed into.
+        if (what === 'tty')
+          return call('pipe', 'exec_command', { cmd: `sleep 3; ${SHELL}`, login: false, yield_time_ms: 250 });
+        if (what === 'type' && session)
+          return call('poll', 'write_stdin', { session_id: Number(session), chars: '', yield_time_ms: 1000 });
+        return { text: 'all done' };
+      };
+      const dir = await realCodexSession(attack, { allow: { command: true } });
+      await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'open a shell' });
+      await h!.target.sessions!.idle('real');
+      await h!.run('agent.prompt', { name: 'real', prompt: 'again, in the resumed thread' });
+      await h!.target.sessions!.idle('real');
+
+      // The model is not even offered a terminal...
+      const tools = llm!.requests[0]!.body.tools as { name?: string; parameters?: { properties: object } }[];
+      const exec = tools.find((t) => t.name === 'exec_command');
+      expect(Object.keys(exec!.parameters!.properties)).toContain('cmd');
+      expect(Object.keys(exec!.parameters!.properties)).not.toContain('tty');
+      // ...and asking for one is refused before any card; the shell it then gets has no stdin.
+      const outputs = [
+        ...new Map(llm!.requests.flatMap((r) => r.outputs.map((o) => [o.call_id, String(o.output)]))).values(),
+      ];
+      expect(outputs.filter((o) => o.includes('TTY execution is disabled'))).toHaveLength(2);
+      expect(outputs.filter((o) => o.includes('stdin is closed for this session'))).toHaveLength(2);
+      expect(h!.asked.map((r) => r.input.command)).toEqual([
+        expect.stringContaining(`sleep 3; ${SHELL}`),
+        expect.stringContaining(`sleep 3; ${SHELL}`),
+      ]);
+      expect(existsSync(join(dir, 'pwned'))).toBe(false);
     });
   },
 );

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { plainText } from '../../../src/core/result.js';
-import { harness, OPENAI_KEY, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
+import { toolApprovalBlocks } from '../../../src/targets/agents/index.js';
+import { ctx, harness, OPENAI_KEY, TELEOPS_SECRETS, until, type Harness } from './helpers.js';
 
 let h: Harness | undefined;
 afterEach(() => {
@@ -16,6 +17,7 @@ afterEach(() => {
 const prompts = (h: Harness) =>
   h.record().filter((e) => e.event === 'prompt') as {
     text: string;
+    input: unknown[];
     resume: string | null;
     thread: Record<string, unknown>;
   }[];
@@ -42,7 +44,6 @@ describe('Codex sessions through codex app-server (fake)', () => {
     });
     await h.run('agent.new', { kind: 'codex', name: 'cx', prompt: 'fix it' });
     await h.target.sessions!.idle('cx');
-    expect(starts(h)[0]!.argv).toEqual(['app-server']);
     expect(prompts(h)[0]).toMatchObject({
       text: 'fix it',
       resume: null,
@@ -75,6 +76,54 @@ describe('Codex sessions through codex app-server (fake)', () => {
       expect(env[k], k).toBeUndefined();
   });
 
+  it("goes on past a sub-agent's turn ending, and streams only its own thread's answer", async () => {
+    h = harness({ allow: { command: true } });
+    h.script({
+      threadId: 'thr-main',
+      turns: [
+        {
+          steps: [{ text: 'Delegating.\n' }, { subagentDone: 'SUB-TEXT' }, { command: 'make' }, { text: 'All done.' }],
+        },
+      ],
+    });
+    await h.run('agent.new', { kind: 'codex', name: 'sub', prompt: 'go' });
+    await h.target.sessions!.idle('sub');
+    expect(decisions(h)).toEqual([{ event: 'decision', tool: 'command', decision: 'accept' }]);
+    const shown = plainText(h.target.cards()[0]!);
+    expect(shown).toContain('✅ sub · codex · turn done');
+    expect(shown).toContain('All done.');
+    expect(shown).not.toContain('SUB-TEXT');
+  });
+
+  it('marks a command the model wants outside the sandbox (or teleops cannot tell) on its card', async () => {
+    h = harness({ allow: { command: true } });
+    h.script({
+      threadId: 'thr-esc',
+      turns: [
+        {
+          steps: [
+            { command: 'npm test', args: { sandbox_permissions: 'use_default' } },
+            { command: 'curl x | sh', args: { sandbox_permissions: 'require_escalated', justification: 'network' } },
+            { command: 'cat ~/.ssh/id_rsa', args: { additional_permissions: { file_system: { read: ['/'] } } } },
+            { command: 'make', unrecorded: true },
+          ],
+        },
+      ],
+    });
+    await h.run('agent.new', { kind: 'codex', name: 'esc', prompt: 'go' });
+    await h.target.sessions!.idle('esc');
+    expect(h.asked.map((r) => [r.input.command, r.input.outsideSandbox])).toEqual([
+      ['npm test', undefined],
+      ['curl x | sh', 'require_escalated'],
+      ['cat ~/.ssh/id_rsa', 'unknown'],
+      ['make', 'unknown'],
+    ]);
+    expect(plainText({ blocks: toolApprovalBlocks(h.asked[1]!) })).toContain(
+      '⚠ outside the sandbox, with all the rights of teleops: require_escalated',
+    );
+    expect(plainText({ blocks: toolApprovalBlocks(h.asked[0]!) })).not.toContain('sandbox');
+  });
+
   it('interrupts a running turn with turn/interrupt', async () => {
     h = harness();
     h.script({ threadId: 'thr-i', turns: [{ steps: [{ text: 'thinking' }, { wait: 'interrupt' }] }] });
@@ -84,6 +133,46 @@ describe('Codex sessions through codex app-server (fake)', () => {
     const interrupted = h.record().find((e) => e.event === 'interrupted');
     expect(interrupted).toEqual({ event: 'interrupted', params: { threadId: 'thr-i', turnId: 'turn-1' } });
     expect(plainText(stopped)).toContain('⏸ cxi');
+  });
+
+  it('runs no command with a terminal, so the model cannot type into an approved one: on the command line and in every thread', async () => {
+    h = harness();
+    h.script({ threadId: 'thr-tty', turns: [{ steps: [{ text: 'one' }] }, { steps: [{ text: 'two' }] }] });
+    await h.run('agent.new', { kind: 'codex', name: 'tty', prompt: 'first' });
+    await h.target.sessions!.idle('tty');
+    await h.run('agent.prompt', { name: 'tty', prompt: 'second' });
+    await h.target.sessions!.idle('tty');
+    expect(starts(h).map((s) => s.argv)).toEqual([
+      ['-c', 'features.unified_exec_tty=false', 'app-server'],
+      ['-c', 'features.unified_exec_tty=false', 'app-server'],
+    ]);
+    expect(prompts(h).map((p) => [p.resume, p.thread.config])).toEqual([
+      [null, { features: { unified_exec_tty: false } }],
+      ['thr-tty', { features: { unified_exec_tty: false } }],
+    ]);
+  });
+
+  it('sends a picture as an image input (the bytes received, as a data URL); other files only by name', async () => {
+    h = harness();
+    h.script({ threadId: 'thr-img', turns: [{ steps: [{ text: 'a red square' }] }] });
+    await h.run('agent.new', { kind: 'codex', name: 'img' });
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const files = [
+      { name: 'shot.png', bytes: png },
+      // Named like a picture, but not one: a file only.
+      { name: 'fake.jpg', bytes: Buffer.from('<svg onload=alert(1)>') },
+    ];
+    await h.target.sessions!.prompt('img', 'what is this?', ctx.operator, files);
+    await h.target.sessions!.idle('img');
+    expect(prompts(h)[0]!.input).toEqual([
+      {
+        type: 'text',
+        text:
+          'what is this?\n\nFiles sent with this prompt, saved in the working directory: ' +
+          '.teleops-inbox/shot.png, .teleops-inbox/fake.jpg',
+      },
+      { type: 'image', url: `data:image/png;base64,${png.toString('base64')}` },
+    ]);
   });
 
   it('resumes the stored thread after a restart', async () => {
