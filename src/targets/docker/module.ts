@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { bool, int } from '../../core/settings.js';
+import { absolutePath, bool, int } from '../../core/settings.js';
 import { defineTarget, disabled } from '../../core/target.js';
+import { connectHosts } from './connect.js';
 import { parseDockerHost } from './engine.js';
+import { hostsFromSettings, parseDockerHosts } from './hosts.js';
 import { createDockerTarget } from './index.js';
 
 const dockerHost = z.string().transform((s, ctx) => {
@@ -14,6 +16,17 @@ const dockerHost = z.string().transform((s, ctx) => {
   }
 });
 
+const dockerHosts = z.string().transform((s, ctx) => {
+  if (s.trim() === '') return '';
+  try {
+    parseDockerHosts(s);
+    return s.trim();
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
 export const docker = defineTarget({
   name: 'docker',
   settings: {
@@ -22,6 +35,28 @@ export const docker = defineTarget({
       doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)',
       default: 'unix:///var/run/docker.sock',
       schema: dockerHost,
+    },
+    DOCKER_HOSTS: {
+      doc:
+        'Several Docker hosts, name=address, comma-separated (local=unix:///var/run/docker.sock,' +
+        'edge=tcp://10.0.0.5:2376,build=ssh://ops@build-1); the first is the default; replaces DOCKER_HOST',
+      default: '',
+      schema: dockerHosts,
+    },
+    DOCKER_TLS_DIR: {
+      doc: 'TLS for tcp hosts: <dir>/<host name>/{ca,cert,key}.pem; a tcp host with such a directory uses TLS',
+      default: '',
+      schema: absolutePath,
+    },
+    DOCKER_SSH_KEY: {
+      doc: 'Private key file for ssh:// hosts (the ssh agent at SSH_AUTH_SOCK is tried first)',
+      default: '',
+      schema: absolutePath,
+    },
+    DOCKER_SSH_KNOWN_HOSTS: {
+      doc: "known_hosts holding each ssh:// host's key; empty: ~/.ssh/known_hosts",
+      default: '',
+      schema: absolutePath,
     },
     DOCKER_TIMEOUT_SECONDS: { doc: 'Upper bound on one Docker Engine call', default: '10', schema: int(1, 300) },
   },
@@ -42,10 +77,14 @@ export const docker = defineTarget({
       read: { action: 'docker.logs', params: (container, lines) => ({ container, lines }) },
     },
   ],
-  create: ({ config: c, alerts, log, redactor }) =>
-    c.DOCKER_ENABLED
-      ? createDockerTarget({ host: c.DOCKER_HOST, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log, {
-          redactor,
-        })
-      : disabled('DOCKER_ENABLED=false'),
+  create: ({ config: c, alerts, log, redactor }) => {
+    if (!c.DOCKER_ENABLED) return disabled('DOCKER_ENABLED=false');
+    const hosts = connectHosts(hostsFromSettings({ hosts: c.DOCKER_HOSTS, host: c.DOCKER_HOST }), {
+      tlsDir: c.DOCKER_TLS_DIR,
+      sshKey: c.DOCKER_SSH_KEY,
+      knownHosts: c.DOCKER_SSH_KNOWN_HOSTS,
+      ...(process.env.SSH_AUTH_SOCK ? { agentSocket: process.env.SSH_AUTH_SOCK } : {}),
+    });
+    return createDockerTarget({ hosts, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log, { redactor });
+  },
 });
