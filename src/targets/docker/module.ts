@@ -32,7 +32,9 @@ export const docker = defineTarget({
   settings: {
     DOCKER_ENABLED: { doc: 'Operate Docker containers', default: 'true', schema: bool },
     DOCKER_HOST: {
-      doc: 'Docker Engine address, as the Docker CLI reads it (unix:///path or tcp://host:port)',
+      doc:
+        'Docker Engine address, as the Docker CLI reads it (unix:///path, tcp://host:port or ' +
+        'ssh://user@host); one host, named local',
       default: 'unix:///var/run/docker.sock',
       schema: dockerHost,
     },
