@@ -56,6 +56,10 @@ function engineError(e: unknown, ctx: { host: string; what: string }): Error {
     if (e.statusCode === 409) return new ActionError(`Docker refused: ${oneLine}`);
     return new ActionError(`Docker error ${e.statusCode} (${ctx.what})${oneLine ? `: ${oneLine}` : ''}`);
   }
+  // ssh2 marks its failures (handshake, host key, authentication) with the stage that failed.
+  const ssh = e as { level?: unknown; message?: string };
+  if (typeof ssh?.level === 'string')
+    return new ActionError(`Docker is not reachable at ${ctx.host}: ssh ${ssh.level}: ${ssh.message ?? ''}`);
   if (typeof err?.code === 'string') {
     if (CONNECT_ERRORS.includes(err.code)) {
       return new ActionError(`Docker is not reachable at ${ctx.host}: ${err.syscall ?? 'connect'} ${err.code}`);
