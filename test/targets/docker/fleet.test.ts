@@ -1,20 +1,27 @@
 /**
  * Many Docker hosts from one teleops, through the real app (dispatcher, SQLite chat state,
- * audit, approvals, alert router): two real dockerds on two private sockets, named `one` and
- * `two` in DOCKER_HOSTS. Each command goes to the host it names (`@two`, `api@two`) or to the
+ * audit, approvals, alert router): two real dockerds, named `one` and `two` in DOCKER_HOSTS;
+ * `one` on its private socket, `two` on loopback tcp with TLS verified both ways (certificates
+ * made by openssl here, laid out in DOCKER_TLS_DIR as the Docker CLI does). Each command goes to the host it names (`@two`, `api@two`) or to the
  * chat's current one, which survives a restart; `ps` without a host lists both; alerts, cards
  * and audit entries name their host; `/hosts` marks a stopped host without failing; hostile
  * host names are refused in one line, from every origin.
  */
 import Docker from 'dockerode';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../../src/core/policy.js';
 import type { Outcome } from '../../../src/core/outcome.js';
+import { ActionError } from '../../../src/core/action.js';
 import { plainText, type Result } from '../../../src/core/result.js';
+import { createDockerPort } from '../../../src/targets/docker/client.js';
 import { docker as dockerModule } from '../../../src/targets/docker/module.js';
 import { CALLBACK_DATA_MAX, encodeCallback } from '../../../src/transports/telegram/callback-data.js';
 import { tempDir, testApp, type TestApp } from '../../support/app.js';
 import { useDockerd } from '../../support/docker-env.js';
+import { freePort } from '../../support/process.js';
 import {
   createTestContainer,
   removeSuiteContainers,
@@ -39,8 +46,41 @@ const text = (o: Outcome): string =>
         ? plainText(o.approval.card)
         : o.kind;
 
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, as `openssl` makes them. */
+function makeCerts(dir: string, ca = 'ca'): void {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl('req', '-x509', ...ec, '-keyout', `${ca}-key.pem`, '-out', `${ca}.pem`, '-days', '2', '-subj', `/CN=${ca}`);
+  for (const [who, ext] of [
+    ['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'],
+    ['client', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
+    writeFileSync(join(dir, `${who}.ext`), ext);
+    ssl('req', ...ec, '-keyout', `${who}-key.pem`, '-out', `${who}.csr`, '-subj', `/CN=${who}`);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${who}.csr`,
+      '-CA',
+      `${ca}.pem`,
+      '-CAkey',
+      `${ca}-key.pem`,
+      '-CAcreateserial',
+      '-out',
+      `${who}-cert.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${who}.ext`,
+    );
+  }
+}
+
 describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, () => {
   const state = tempDir('teleops-fleet-');
+  const certs = tempDir('teleops-fleet-tls-');
+  let tcp: string;
   let second: DockerdInfo;
   let dockerTwo: Docker;
   let t: TestApp;
@@ -49,7 +89,12 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
 
   const open = async (): Promise<TestApp> => {
     const app = await testApp(
-      { DOCKER_ENABLED: 'true', DOCKER_HOSTS: hosts, RATE_LIMIT_PER_MINUTE: '1000' },
+      {
+        DOCKER_ENABLED: 'true',
+        DOCKER_HOSTS: hosts,
+        DOCKER_TLS_DIR: join(certs.path, 'clients'),
+        RATE_LIMIT_PER_MINUTE: '1000',
+      },
       [dockerModule],
       state.path,
     );
@@ -61,9 +106,24 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
   const say = async (line: string, who: Principal = op): Promise<string> => text(await ask(line, who));
 
   beforeAll(async () => {
-    second = await startDockerd();
+    makeCerts(certs.path);
+    const pem = (f: string) => join(certs.path, `${f}.pem`);
+    mkdirSync(join(certs.path, 'clients', 'two'), { recursive: true });
+    for (const [from, to] of [
+      ['ca', 'ca'],
+      ['client-cert', 'cert'],
+      ['client-key', 'key'],
+    ])
+      writeFileSync(join(certs.path, 'clients', 'two', `${to}.pem`), readFileSync(pem(from!)));
+    tcp = `tcp://127.0.0.1:${await freePort()}`;
+    second = await startDockerd({
+      extraArgs: ['--host', tcp, '--tlsverify', '--tlscacert', pem('ca'), '--tlscert', pem('server-cert')].concat([
+        '--tlskey',
+        pem('server-key'),
+      ]),
+    });
     dockerTwo = new Docker({ socketPath: second.socketPath });
-    hosts = `one=${env!.host},two=${second.host}`;
+    hosts = `one=${env!.host},two=${tcp}`;
     await createTestContainer(env!.docker, { name: 'fleet-web', cmd: ['sleep', '600'], suite: SUITE });
     await createTestContainer(dockerTwo, { name: 'fleet-api', cmd: ['sleep', '600'], suite: SUITE });
     t = await open();
@@ -73,6 +133,48 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
     await removeSuiteContainers(dockerTwo, SUITE).catch(() => undefined);
     if (second) await stopDockerd(second);
     state.remove();
+    certs.remove();
+  });
+
+  it('speaks TLS to a tcp host, and only with a client certificate from the CA it trusts', async () => {
+    expect(await say('/hosts')).toMatch(/🟢 two · Engine \S+ · \d+ running of \d+ containers? · tcp:\/\/127\.0\.0\.1:/);
+    const wrong = tempDir('teleops-fleet-wrong-');
+    try {
+      makeCerts(wrong.path, 'other');
+      const file = (f: string) => readFileSync(join(wrong.path, `${f}.pem`));
+      const strangers = [
+        // Plain HTTP to the TLS port.
+        createDockerPort({ host: tcp }),
+        // Our client certificate, but a CA that did not sign the Engine's: we refuse it.
+        createDockerPort({
+          host: tcp,
+          transport: {
+            tls: {
+              ca: file('other'),
+              cert: readFileSync(join(certs.path, 'client-cert.pem')),
+              key: readFileSync(join(certs.path, 'client-key.pem')),
+            },
+          },
+        }),
+        // A client certificate the Engine's CA did not sign: it refuses us.
+        createDockerPort({
+          host: tcp,
+          transport: {
+            tls: { ca: readFileSync(join(certs.path, 'ca.pem')), cert: file('client-cert'), key: file('client-key') },
+          },
+        }),
+      ];
+      for (const [i, port] of strangers.entries()) {
+        const e = await port.list({ all: true }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(e, `stranger ${i}`).toBeInstanceOf(ActionError);
+        expect((e as Error).message, `stranger ${i}`).not.toContain('\n');
+      }
+    } finally {
+      wrong.remove();
+    }
   });
 
   it('sends a command to the host it names, and ps without a host to every host, grouped', async () => {
@@ -198,7 +300,7 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
     const hosts = await say('/hosts');
     expect(hosts).toMatch(/^🖥 Docker hosts: 2 \(1 down\)\n/);
     expect(hosts).toMatch(/🟢 one · Engine \S+ · \d+ running of \d+ containers? · unix:/);
-    expect(hosts).toMatch(/🔴 two · down: Docker is not reachable at unix:\S+: connect (ENOENT|ECONNREFUSED)/);
+    expect(hosts).toMatch(/🔴 two · down: Docker is not reachable at tcp:\S+: connect ECONNREFUSED · tcp:/);
     const ps = await say('/ps');
     expect(ps).toContain('fleet-web');
     expect(ps).toMatch(/🔴 host two: Docker is not reachable/);
