@@ -82,10 +82,14 @@ export class Fleet {
     return this.current(chat);
   }
 
-  /** A result as shown for `host`: a line naming it, and every Docker button bound to it. */
+  /**
+   * A result as shown for `host`: a line naming it, and every Docker button bound to it. A live
+   * card names its host itself, in every version (its later versions do not come through here).
+   */
   mark(r: Result, host: string): Result {
     if (!this.many) return r;
-    return { ...r, blocks: [hostLine(host), ...r.blocks], ...withHostButtons(r, host, this.hosted) };
+    const blocks = r.card ? r.blocks : [hostLine(host), ...r.blocks];
+    return { ...r, blocks, ...withHostButtons(r, host, this.hosted) };
   }
 
   /** Alerts from one host's watcher, naming it when there are several. */

@@ -75,7 +75,7 @@ export function createDockerTarget(
     const stops = createExpectedStops(opts.clock ? { clock: opts.clock } : {});
     const own = [
       ...dockerActions({ port, stops, redactor: opts.redactor, ...(opts.clock ? { clock: opts.clock } : {}) }),
-      logsFollowAction({ port, redactor: opts.redactor, follows }),
+      logsFollowAction({ port, redactor: opts.redactor, follows, ...(configured.length > 1 ? { host: h.name } : {}) }),
       eventsAction({ port, redactor: opts.redactor, clock: opts.clock ?? Date.now }),
     ];
     const host: DockerHost = { name: h.name, url: port.host, port, actions: new Map(own.map((a) => [a.name, a])) };

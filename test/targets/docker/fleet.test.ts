@@ -194,6 +194,14 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
     // Without a host: the chat's current one, by default the first configured.
     expect(await say('/docker inspect fleet-api')).toMatch(/no container|not found|no such/i);
     expect(await say('/docker logs fleet-api@two 5')).toMatch(/^🖥 host two/);
+    // A live card names its host in every version, not only the first.
+    const follow = await ask('/docker logs -f fleet-api@two');
+    if (follow.kind !== 'done') throw new Error(`expected a live card, got ${follow.kind}: ${text(follow)}`);
+    expect(plainText(follow.result)).toMatch(/Logs of fleet-api \(\w+\) on host two/);
+    expect(follow.result.card?.title).toBe('📄 fleet-api@two');
+    const stop = (follow.result.buttons ?? []).flat().find((b) => b.action === 'docker.follow-stop')!;
+    const stopped = await t.app.dispatcher.dispatch(op, 'button', stop.action, stop.params);
+    expect(text(stopped)).toMatch(/Logs of fleet-api \(\w+\) on host two/);
   });
 
   it('binds the buttons of a host’s list to that host; the callback data stays small', async () => {
