@@ -19,10 +19,12 @@ export const CHAT_HOST = 'docker.host';
 /** Telegram allows 100 buttons on a message; `ps` over every host keeps under it. */
 const MAX_BUTTONS = 90;
 
-const hostParam = z
-  .string()
-  .regex(HOST_NAME, { error: HOST_NAME_RULE })
-  .describe('Docker host name; omit for the chat’s current host (docker.ps: every host)');
+const hostName = z.string().regex(HOST_NAME, { error: HOST_NAME_RULE });
+/** What the LLM reads about the host param: the names it may use. */
+const hostParam = (fleet: Fleet) =>
+  hostName.describe(
+    `Docker host, one of: ${fleet.names.join(', ')}; omit for the chat’s current host (docker.ps: every host)`,
+  );
 
 /** One configured host and the Docker actions bound to its Engine. */
 export interface DockerHost {
@@ -139,7 +141,7 @@ export function fleetActions(fleet: Fleet): AnyAction[] {
     };
     return {
       ...a,
-      params: (a.params as z.ZodObject).extend({ host: hostParam.optional() }),
+      params: (a.params as z.ZodObject).extend({ host: hostParam(fleet).optional() }),
       ...(a.command ? { command: hostCommand(a.command, fleet.many) } : {}),
       ...(a.subject
         ? {
@@ -263,7 +265,7 @@ function useAction(fleet: Fleet): AnyAction {
     target: 'docker',
     // It steers every later Docker command in the chat: a change, not a read.
     risk: 'write',
-    params: z.object({ host: hostParam }),
+    params: z.object({ host: hostParam(fleet) }),
     subject: (p) => `host ${p.host}`,
     command: {
       path: ['docker', 'use'],

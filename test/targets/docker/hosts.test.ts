@@ -12,6 +12,7 @@ import { parseCommandLine } from '../../../src/core/commands.js';
 import { silentLogger } from '../../../src/core/log.js';
 import { createRedactor } from '../../../src/core/redact.js';
 import { Registry } from '../../../src/core/registry.js';
+import { inputJsonSchema } from '../../../src/ai/tools.js';
 import { SetupError } from '../../../src/core/target.js';
 import { connectHosts } from '../../../src/targets/docker/connect.js';
 import { HOST_NAME, hostsFromSettings, parseDockerHosts, takeHost } from '../../../src/targets/docker/hosts.js';
@@ -98,6 +99,16 @@ describe('name@host on a command', () => {
     expect(registry.help('operator', 'docker')[0]!.lines.map((l) => l.usage)).toContain(
       '/docker restart <container> [@host]',
     );
+  });
+
+  it('offers the host to the LLM as a checked parameter that names the hosts', () => {
+    const schema = inputJsonSchema(registry.get('docker.restart')!.params) as {
+      properties: Record<string, { pattern?: string; description?: string }>;
+      required?: string[];
+    };
+    expect(schema.properties.host).toMatchObject({ pattern: HOST_NAME.source });
+    expect(schema.properties.host!.description).toMatch(/one of: one, two/);
+    expect(schema.required).toEqual(['container']);
   });
 
   const hostArb = fc.stringMatching(HOST_NAME);
