@@ -62,7 +62,7 @@ export const docker = defineTarget({
     },
     DOCKER_TIMEOUT_SECONDS: { doc: 'Upper bound on one Docker Engine call', default: '10', schema: int(1, 300) },
   },
-  fix: 'start dockerd, point DOCKER_HOST at it, or set DOCKER_ENABLED=false',
+  fix: 'start dockerd, point DOCKER_HOST (or DOCKER_HOSTS) at it, or set DOCKER_ENABLED=false',
   prompt: 'Docker containers',
   summaries: [
     {
