@@ -3,7 +3,7 @@ import { absolutePath, bool, int } from '../../core/settings.js';
 import { defineTarget, disabled } from '../../core/target.js';
 import { connectHosts } from './connect.js';
 import { parseDockerHost } from './engine.js';
-import { hostsFromSettings, parseDockerHosts } from './hosts.js';
+import { hostsFromSettings, parseDockerHosts, splitHostRef } from './hosts.js';
 import { createDockerTarget } from './index.js';
 
 const dockerHost = z.string().transform((s, ctx) => {
@@ -76,7 +76,14 @@ export const docker = defineTarget({
         suffix: { path: ['docker', 'logs'], word: 'summarize' },
       },
       what: (container) => `the log of container ${container}`,
-      read: { action: 'docker.logs', params: (container, lines) => ({ container, lines }) },
+      // "web@edge" reads edge's log; the host is checked by docker.logs like any other.
+      read: {
+        action: 'docker.logs',
+        params: (ref, lines) => {
+          const at = splitHostRef(ref);
+          return at ? { container: at.rest, host: at.host, lines } : { container: ref, lines };
+        },
+      },
     },
   ],
   create: ({ config: c, alerts, log, redactor }) => {
