@@ -23,6 +23,7 @@ import { tempDir, testApp, type TestApp } from '../../support/app.js';
 import { useDockerd } from '../../support/docker-env.js';
 import { freePort } from '../../support/process.js';
 import {
+  alive,
   createTestContainer,
   removeSuiteContainers,
   startDockerd,
@@ -82,6 +83,9 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
   const certs = tempDir('teleops-fleet-tls-');
   let tcp: string;
   let second: DockerdInfo;
+  let tlsArgs: string[];
+  /** Exec roots of the second daemon's earlier runs (a restart keeps only its data root). */
+  const stale: string[] = [];
   let dockerTwo: Docker;
   let t: TestApp;
   let hosts: string;
@@ -116,12 +120,11 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
     ])
       writeFileSync(join(certs.path, 'clients', 'two', `${to}.pem`), readFileSync(pem(from!)));
     tcp = `tcp://127.0.0.1:${await freePort()}`;
-    second = await startDockerd({
-      extraArgs: ['--host', tcp, '--tlsverify', '--tlscacert', pem('ca'), '--tlscert', pem('server-cert')].concat([
-        '--tlskey',
-        pem('server-key'),
-      ]),
-    });
+    tlsArgs = ['--host', tcp, '--tlsverify', '--tlscacert', pem('ca'), '--tlscert', pem('server-cert')].concat([
+      '--tlskey',
+      pem('server-key'),
+    ]);
+    second = await startDockerd({ extraArgs: tlsArgs });
     dockerTwo = new Docker({ socketPath: second.socketPath });
     hosts = `one=${env!.host},two=${tcp}`;
     await createTestContainer(env!.docker, { name: 'fleet-web', cmd: ['sleep', '600'], suite: SUITE });
@@ -131,7 +134,7 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
   afterAll(async () => {
     await t?.close();
     await removeSuiteContainers(dockerTwo, SUITE).catch(() => undefined);
-    if (second) await stopDockerd(second);
+    if (second) await stopDockerd({ pid: second.pid, dirs: [...second.dirs, ...stale] });
     state.remove();
     certs.remove();
   });
@@ -304,7 +307,8 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
   });
 
   it('marks a stopped host in /hosts and ps, and goes on with the other', async () => {
-    await stopDockerd(second);
+    process.kill(second.pid, 'SIGTERM');
+    await waitFor(() => (alive(second.pid) ? undefined : true), 'dockerd two to stop', 60_000);
     const hosts = await say('/hosts');
     expect(hosts).toMatch(/^🖥 Docker hosts: 2 \(1 down\)\n/);
     expect(hosts).toMatch(/🟢 one · Engine \S+ · \d+ running of \d+ containers? · unix:/);
@@ -320,5 +324,20 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
     await createTestContainer(env!.docker, { name: 'fleet-crash1', cmd: ['sh', '-c', 'exit 4'], suite: SUITE });
     const alert = await waitFor(() => alerts.find((a) => plainText(a).includes('fleet-crash1')), 'alert from one');
     expect(plainText(alert)).toMatch(/^🖥 host one\n💥 Container fleet-crash1 .* exited with code 4/);
+  });
+
+  it('reconnects the second host’s watcher by itself when its Engine is back', async () => {
+    stale.push(...second.dirs.filter((d) => d !== second.dirs[0]));
+    second = await startDockerd({ baseDir: second.dirs[0]!, extraArgs: tlsArgs });
+    dockerTwo = new Docker({ socketPath: second.socketPath });
+    expect(await say('/hosts')).toMatch(/^🖥 Docker hosts: 2\n/);
+    await createTestContainer(dockerTwo, { name: 'fleet-crash2', cmd: ['sh', '-c', 'exit 5'], suite: SUITE });
+    // The watcher retries with a growing delay (up to 30 s); it asks for what it missed with `since`.
+    const alert = await waitFor(
+      () => alerts.find((a) => plainText(a).includes('fleet-crash2')),
+      'the alert from two after its restart',
+      90_000,
+    );
+    expect(plainText(alert)).toMatch(/^🖥 host two\n💥 Container fleet-crash2 .* exited with code 5/);
   });
 });
