@@ -124,7 +124,8 @@ export function engineHttp(addr: EngineAddress, transport: EngineTransport = {})
     addr.kind === 'unix'
       ? { socketPath: addr.socketPath }
       : addr.kind === 'ssh'
-        ? { host: 'docker', port: 80 }
+        ? // The ssh agent makes the connection; this only names the Host header.
+          { host: 'docker', port: 80 }
         : { host: addr.hostname, port: addr.port };
   const send = transport.tls && addr.kind === 'tcp' ? tlsRequest : request;
 

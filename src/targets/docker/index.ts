@@ -83,7 +83,7 @@ export function createDockerTarget(
   });
   const fleet = new Fleet(hosts.map((h) => h.host));
   const actions = [...fleetActions(fleet), follows.stopAction];
-  const { port, stops } = { port: hosts[0]!.host.port, stops: hosts[0]!.stops };
+  const first = hosts[0]!;
   let events: DockerEvents[] | undefined;
   /** One host's line: its Engine, or why it cannot be reached; with several hosts, prefixed by its name. */
   async function hostHealth(i: number, signal?: AbortSignal): Promise<Health> {
@@ -107,8 +107,8 @@ export function createDockerTarget(
     return { state: down === each.length ? 'down' : 'up', detail };
   }
   return {
-    port,
-    stops,
+    port: first.host.port,
+    stops: first.stops,
     fleet,
     actions,
     health,
