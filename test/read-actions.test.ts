@@ -32,6 +32,7 @@ const READ_ACTIONS: Record<string, string> = {
   'docker.df': 'GET /system/df (sizes only; prunes nothing)',
   'docker.events': 'GET /events with since and until (a look back that ends by itself)',
   'docker.logs-follow': 'GET /containers/{id}/logs?follow=1 into a card, for a bounded time',
+  'docker.hosts': 'GET /version and /containers/json of each host',
   'docker.follow-stop': 'ends a follow started here: closes its log stream or stops its capture polls',
   'tmux.tail-follow': 'capture-pane every poll interval into a card, for a bounded time',
   'tmux.follow-stop': 'ends a follow started here: closes its log stream or stops its capture polls',

@@ -36,6 +36,30 @@ describe.skipIf(!env)('/docker logs <c> [lines] summarize', () => {
   });
   afterAll(async () => t?.close());
 
+  it('summarizes the log of the host named with @host', async () => {
+    const two = await aiTestApp(
+      model,
+      { DOCKER_ENABLED: 'true', DOCKER_HOSTS: `a=${e.host},b=unix:///nonexistent/docker.sock` },
+      [dockerModule],
+    );
+    try {
+      const ask = async (line: string) => {
+        const o = await two.app.dispatcher.command(viewer, 'command', line);
+        return o.kind === 'done'
+          ? plainText(o.result)
+          : o.kind === 'failed' || o.kind === 'refused'
+            ? o.message
+            : o.kind;
+      };
+      expect(await ask('/docker summary ads-api@a 20')).toMatch(/^🧠 Container ads-api@a\nThe service cannot reach/);
+      expect(await ask('/docker logs ads-api@a 20 summarize')).toMatch(/^🧠 Container ads-api@a\n/);
+      expect(await ask('/docker summary ads-api@b')).toMatch(/Docker is not reachable at unix:\/\/\/nonexistent/);
+      expect(await ask('/docker summary ads-api@-x')).toMatch(/host: a host name/);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('reads the log through the registry and answers in a few lines, with no secret sent to the model', async () => {
     const o = await t.app.dispatcher.command(viewer, 'command', '/docker logs ads-api 20 summarize');
     expect(o.kind === 'done' ? plainText(o.result) : o).toBe(

@@ -87,7 +87,7 @@ export function alive(pid: number): boolean {
  * the socket path must fit in a sockaddr_un (108 bytes).
  */
 export async function startDockerd(
-  opts: { baseDir?: string; readyTimeoutMs?: number; ownerPid?: number } = {},
+  opts: { baseDir?: string; readyTimeoutMs?: number; ownerPid?: number; extraArgs?: readonly string[] } = {},
 ): Promise<DockerdInfo> {
   const missing = dockerdPrerequisites();
   if (missing) throw new DockerdUnavailable(missing);
@@ -121,6 +121,8 @@ export async function startDockerd(
       // Containers that ignore SIGTERM (sleep as PID 1) must not hold up the teardown.
       '--shutdown-timeout',
       '2',
+      // e.g. a second, TLS-verified tcp listener (--host tcp://… --tlsverify …)
+      ...(opts.extraArgs ?? []),
     ],
     { detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, DOCKER_HOST: '' } },
   );

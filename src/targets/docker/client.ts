@@ -2,7 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import { ActionError } from '../../core/action.js';
 import { DeadlineError, withDeadline } from '../../core/deadline.js';
 import { containerDetails, dfSchema, diskUsageOf, parse, statsSchema, topSchema, versionSchema } from './answers.js';
-import { DEFAULT_DOCKER_HOST, EngineHttpError, engineHttp, parseDockerHost, type Query } from './engine.js';
+import {
+  DEFAULT_DOCKER_HOST,
+  EngineHttpError,
+  engineHttp,
+  parseDockerHost,
+  type EngineTransport,
+  type Query,
+} from './engine.js';
 import { demux } from './logstream.js';
 import type { DockerPort } from './port.js';
 import { oneLineErrors, parseEvents } from './streams.js';
@@ -13,6 +20,8 @@ export interface DockerPortOptions {
   readonly host?: string;
   /** Per Engine call (and per stall while streaming); default 10 s. */
   readonly timeoutMs?: number;
+  /** TLS files or an ssh connection, for a host that needs them. */
+  readonly transport?: EngineTransport;
 }
 
 type Signal = AbortSignal | undefined;
@@ -47,6 +56,10 @@ function engineError(e: unknown, ctx: { host: string; what: string }): Error {
     if (e.statusCode === 409) return new ActionError(`Docker refused: ${oneLine}`);
     return new ActionError(`Docker error ${e.statusCode} (${ctx.what})${oneLine ? `: ${oneLine}` : ''}`);
   }
+  // ssh2 marks its failures (handshake, host key, authentication) with the stage that failed.
+  const ssh = e as { level?: unknown; message?: string };
+  if (typeof ssh?.level === 'string')
+    return new ActionError(`Docker is not reachable at ${ctx.host}: ssh ${ssh.level}: ${ssh.message ?? ''}`);
   if (typeof err?.code === 'string') {
     if (CONNECT_ERRORS.includes(err.code)) {
       return new ActionError(`Docker is not reachable at ${ctx.host}: ${err.syscall ?? 'connect'} ${err.code}`);
@@ -59,7 +72,7 @@ function engineError(e: unknown, ctx: { host: string; what: string }): Error {
 /** The DockerPort over the Engine's HTTP API: every call under a deadline, every answer validated. */
 export function createDockerPort(opts: DockerPortOptions = {}): DockerPort {
   const host = opts.host?.trim() || DEFAULT_DOCKER_HOST;
-  const http = engineHttp(parseDockerHost(host));
+  const http = engineHttp(parseDockerHost(host), opts.transport);
   const timeoutMs = opts.timeoutMs ?? 10_000;
 
   /** One request under the timeout (and `signal`); its answer's status and body. */

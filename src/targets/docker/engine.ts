@@ -1,4 +1,5 @@
-import { request, type IncomingMessage } from 'node:http';
+import { request, type Agent, type IncomingMessage } from 'node:http';
+import { request as tlsRequest } from 'node:https';
 import { ActionError } from '../../core/action.js';
 import { readBody } from '../../core/body.js';
 
@@ -14,9 +15,13 @@ export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 /** Where to connect, from DOCKER_HOST as the Docker CLI reads it. */
 export type EngineAddress =
   | { readonly kind: 'unix'; readonly socketPath: string }
-  | { readonly kind: 'tcp'; readonly hostname: string; readonly port: number };
+  | { readonly kind: 'tcp'; readonly hostname: string; readonly port: number }
+  | { readonly kind: 'ssh'; readonly username?: string; readonly hostname: string; readonly port: number };
 
-/** Parses DOCKER_HOST (`unix:///path`, `tcp://host:port`); throws a one-line Error otherwise. */
+/**
+ * Parses DOCKER_HOST (`unix:///path`, `tcp://host:port`, `ssh://[user@]host[:port]`); throws a
+ * one-line Error otherwise.
+ */
 export function parseDockerHost(host: string | undefined): EngineAddress {
   const h = host?.trim() || DEFAULT_DOCKER_HOST;
   if (h.startsWith('unix://')) {
@@ -30,7 +35,18 @@ export function parseDockerHost(host: string | undefined): EngineAddress {
     if (port < 1 || port > 65535) throw new Error(`DOCKER_HOST ${h}: port out of range`);
     return { kind: 'tcp', hostname: m[1]!.replace(/^\[|\]$/g, ''), port };
   }
-  throw new Error(`DOCKER_HOST ${h}: expected unix:///path/to/docker.sock or tcp://host:port`);
+  // A user and a host that cannot start with "-": ssh would read either as an option.
+  const ssh =
+    /^ssh:\/\/(?:([a-z_][a-z0-9_.-]{0,31})@)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(?::(\d{1,5}))?\/?$/.exec(h);
+  if (ssh) {
+    const port = ssh[3] === undefined ? 22 : Number(ssh[3]);
+    if (port < 1 || port > 65535) throw new Error(`DOCKER_HOST ${h}: port out of range`);
+    const hostname = ssh[2]!.replace(/^\[|\]$/g, '');
+    return { kind: 'ssh', ...(ssh[1] ? { username: ssh[1] } : {}), hostname, port };
+  }
+  throw new Error(
+    `DOCKER_HOST ${h}: expected unix:///path/to/docker.sock, tcp://host:port or ssh://[user@]host[:port]`,
+  );
 }
 
 /** An answer other than 2xx or 304: its status and the Engine's own message. */
@@ -95,8 +111,23 @@ async function failure(res: IncomingMessage): Promise<EngineHttpError> {
   return new EngineHttpError(status, detail.replace(/\s+/g, ' ').trim());
 }
 
-export function engineHttp(addr: EngineAddress): EngineHttp {
-  const where = addr.kind === 'unix' ? { socketPath: addr.socketPath } : { host: addr.hostname, port: addr.port };
+/** How to reach a tcp Engine over TLS, or an ssh one: files already read, or a fresh agent per request. */
+export interface EngineTransport {
+  /** PEM contents, as `DOCKER_TLS_DIR/<name>/{ca,cert,key}.pem` hold them. */
+  readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer };
+  /** A connection per request, e.g. through ssh to `docker system dial-stdio`. */
+  readonly agent?: () => Agent;
+}
+
+export function engineHttp(addr: EngineAddress, transport: EngineTransport = {}): EngineHttp {
+  const where =
+    addr.kind === 'unix'
+      ? { socketPath: addr.socketPath }
+      : addr.kind === 'ssh'
+        ? // The ssh agent makes the connection; this only names the Host header.
+          { host: 'docker', port: 80 }
+        : { host: addr.hostname, port: addr.port };
+  const send = transport.tls && addr.kind === 'tcp' ? tlsRequest : request;
 
   /** The response head; `signal` destroys the request, and the response once there is one. */
   function open(method: 'GET' | 'POST', path: string, query: Query, signal: AbortSignal): Promise<IncomingMessage> {
@@ -106,8 +137,10 @@ export function engineHttp(addr: EngineAddress): EngineHttp {
         return;
       }
       let res: IncomingMessage | undefined;
-      const req = request({
+      const req = send({
         ...where,
+        ...(transport.tls ?? {}),
+        ...(transport.agent ? { agent: transport.agent() } : {}),
         method,
         path: path + queryString(query),
         headers: method === 'POST' ? { 'content-length': 0 } : {},

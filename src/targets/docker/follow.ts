@@ -2,15 +2,21 @@ import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
 import { FOLLOW_LINES, followFor, Follows, parseFollowArgs } from '../../core/follow.js';
 import type { Redactor } from '../../core/redact.js';
-import { bold, text } from '../../core/result.js';
+import { bold, text, value } from '../../core/result.js';
 import { containerSpans } from './format.js';
 import { cleanLines } from './logs.js';
 import type { DockerPort } from './port.js';
 import { CONTAINER_REF, findContainer } from './resolve.js';
 
 /** `/docker logs -f <container> [for <duration>]`: the log as it grows, in one live card. */
-export function logsFollowAction(deps: { port: DockerPort; redactor: Redactor; follows: Follows }): AnyAction {
-  const { port, redactor, follows } = deps;
+export function logsFollowAction(deps: {
+  port: DockerPort;
+  redactor: Redactor;
+  follows: Follows;
+  /** The host's name, when there are several: the live card names it in every version. */
+  host?: string;
+}): AnyAction {
+  const { port, redactor, follows, host } = deps;
   return defineAction({
     name: 'docker.logs-follow',
     summary: 'Follow a container log live in one card (5 minutes unless "for <duration>"; a Stop button)',
@@ -38,8 +44,13 @@ export function logsFollowAction(deps: { port: DockerPort; redactor: Redactor; f
         );
       }
       return follows.start({
-        heading: [text('📄 '), bold('Logs of '), ...containerSpans(c.name, c.id)],
-        title: `📄 ${c.name}`,
+        heading: [
+          text('📄 '),
+          bold('Logs of '),
+          ...containerSpans(c.name, c.id),
+          ...(host ? [text(' on host '), value(host)] : []),
+        ],
+        title: `📄 ${c.name}${host ? `@${host}` : ''}`,
         durationMs: Follows.duration(p.for),
         by: ctx.operator.display,
         source: async (feed, signal) => {

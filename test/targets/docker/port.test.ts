@@ -24,10 +24,20 @@ describe('parseDockerHost', () => {
     expect(parseDockerHost('tcp://127.0.0.1:2375')).toEqual({ kind: 'tcp', hostname: '127.0.0.1', port: 2375 });
     expect(parseDockerHost('tcp://docker.internal')).toEqual({ kind: 'tcp', hostname: 'docker.internal', port: 2375 });
     expect(parseDockerHost('tcp://[::1]:2376')).toEqual({ kind: 'tcp', hostname: '::1', port: 2376 });
+    expect(parseDockerHost('ssh://ops@build-1')).toEqual({
+      kind: 'ssh',
+      username: 'ops',
+      hostname: 'build-1',
+      port: 22,
+    });
+    expect(parseDockerHost('ssh://b.example:2222')).toEqual({ kind: 'ssh', hostname: 'b.example', port: 2222 });
     for (const bad of [
       'unix://relative.sock',
       'http://x:1',
-      'ssh://me@host',
+      'ssh://-oProxyCommand=x@host',
+      'ssh://me@-host',
+      'ssh://me@host/path',
+      'ssh://a b@host',
       'tcp://a:99999',
       'tcp://a b:1',
       '/var/run/docker.sock',
@@ -43,12 +53,13 @@ describe('parseDockerHost', () => {
           fc.string(),
           fc.string().map((s) => `tcp://${s}`),
           fc.string().map((s) => `unix://${s}`),
+          fc.string().map((s) => `ssh://${s}`),
         ),
         (s) => {
           try {
             const a = parseDockerHost(s);
-            if (a.kind === 'tcp') expect(a.port).toBeGreaterThan(0);
-            else expect(a.socketPath.startsWith('/')).toBe(true);
+            if (a.kind === 'unix') expect(a.socketPath.startsWith('/')).toBe(true);
+            else expect(a.port).toBeGreaterThan(0);
           } catch (e) {
             expect((e as Error).message).toMatch(/^DOCKER_HOST [^\n]*$/s);
           }
@@ -132,6 +143,7 @@ describe('an Engine that is not there', () => {
       'docker.restart',
       'docker.logs-follow',
       'docker.events',
+      'docker.hosts',
       'docker.follow-stop',
     ]);
     expect(await on?.integration?.check(new AbortController().signal)).toEqual({
