@@ -6,7 +6,7 @@
  * errors of a full filesystem, nothing else on the machine touched.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../src/core/audit-verify.js';
@@ -17,25 +17,11 @@ import type { Outcome } from '../../src/core/dispatcher.js';
 import { testApp, type TestApp } from '../support/app.js';
 import { runTeleops } from '../support/process.js';
 import { runs } from '../support/test-target.js';
+import { tmpfsUnavailable } from '../support/tmpfs.js';
 
 const operator: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private' };
 
-/** Whether this machine lets the test mount a tmpfs (root in a privileged container). */
-function canMount(): string | undefined {
-  if (process.getuid?.() !== 0) return 'mounting a tmpfs needs root';
-  const probe = mkdtempSync('/tmp/tdf-probe-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return undefined;
-  } catch {
-    return 'mount -t tmpfs is not allowed here';
-  } finally {
-    rmdirSync(probe);
-  }
-}
-
-const missing = canMount();
+const missing = tmpfsUnavailable();
 if (missing && process.env.CI === 'true') throw new Error(`the disk-full test needs a tmpfs under CI=true: ${missing}`);
 if (missing) console.warn(`[disk-full tests skipped] ${missing}`);
 

@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DirError, makeDirs, unwritableDir } from '../../src/core/dirs.js';
+import { tmpfsUnavailable } from '../support/tmpfs.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+function temp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'teleops-dirs-'));
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+const mode = (p: string): number => statSync(p).mode & 0o777;
+
+describe('makeDirs', () => {
+  it('makes every missing level, private by default, and leaves what exists alone', () => {
+    const d = temp();
+    makeDirs(join(d, 'a', 'b', 'c'));
+    expect([mode(join(d, 'a')), mode(join(d, 'a', 'b')), mode(join(d, 'a', 'b', 'c'))]).toEqual([0o700, 0o700, 0o700]);
+    makeDirs(join(d, 'a', 'b'), 0o755);
+    expect(mode(join(d, 'a', 'b'))).toBe(0o700);
+    makeDirs(join(d, 'x', 'y'), 0o750);
+    expect([mode(join(d, 'x')), mode(join(d, 'x', 'y'))]).toEqual([0o750, 0o750]);
+    makeDirs('/');
+  });
+
+  it('names the level it cannot make and why, at once, where mkdir -p would loop (under /proc)', () => {
+    expect(() => makeDirs('/proc/teleops-none/state')).toThrow(
+      new DirError('cannot create the directory /proc/teleops-none (ENOENT)'),
+    );
+    const d = temp();
+    writeFileSync(join(d, 'file'), '');
+    expect(() => makeDirs(join(d, 'file', 'state'))).toThrow(`cannot create the directory ${d}/file/state (ENOTDIR)`);
+    expect(() => makeDirs(join(d, 'file', 'state'))).toThrow(DirError);
+  });
+});
+
+describe('unwritableDir', () => {
+  it('says nothing of a directory that takes a write, and leaves no probe behind', () => {
+    const d = temp();
+    expect(unwritableDir(d)).toBeUndefined();
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('says nothing when the reason is not the directory (it does not exist)', () => {
+    expect(unwritableDir(join(temp(), 'none'))).toBeUndefined();
+  });
+
+  const missing = tmpfsUnavailable();
+  if (missing && process.env.CI === 'true') throw new Error(`these tests need a tmpfs under CI=true: ${missing}`);
+
+  it.skipIf(missing !== undefined)('tells a read-only filesystem and a full one apart', () => {
+    const d = temp();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d]);
+    cleanups.push(() => execFileSync('umount', ['-l', d]));
+    writeFileSync(join(d, 'keep'), '');
+    // Filled to the last block: empty files still fit, a byte does not.
+    execFileSync('sh', ['-c', `cat /dev/zero > ${d}/filler 2>/dev/null; true`]);
+    expect(unwritableDir(d)).toBe(`${d} is full`);
+    expect(existsSync(join(d, '.teleops-write-probe'))).toBe(false);
+    rmSync(join(d, 'filler'));
+    expect(unwritableDir(d)).toBeUndefined();
+    execFileSync('mount', ['-o', 'remount,ro', d]);
+    expect(unwritableDir(d)).toBe(`${d} is on a read-only filesystem`);
+  });
+});
