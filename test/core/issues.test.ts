@@ -35,6 +35,26 @@ describe('operatorError', () => {
     expect(messages(params, { container: 'api', extra: 1 })).toEqual(['unknown parameter "extra"']);
   });
 
+  it('counts in the singular and plural, says "exactly" for a fixed size, and lists at most 5 unknown keys', () => {
+    expect(messages(z.string().max(1), 'ab')).toEqual(['at most 1 character']);
+    expect(messages(z.string().min(2), 'a')).toEqual(['at least 2 characters']);
+    expect(messages(z.string().min(1).max(1), '')).toEqual(['must not be empty']);
+    expect(messages(z.array(z.number()).max(1), [1, 2])).toEqual(['at most 1 item']);
+    expect(messages(z.array(z.number()).min(3), [1])).toEqual(['at least 3 items']);
+    expect(messages(z.set(z.number()).min(2), new Set([1]))).toEqual(['at least 2 items']);
+    expect(messages(z.string().length(3), 'ab')).toEqual(['exactly 3 characters']);
+    expect(messages(z.string().length(1), 'ab')).toEqual(['exactly 1 character']);
+    expect(messages(z.array(z.number()).length(2), [1, 2, 3])).toEqual(['exactly 2 items']);
+    expect(messages(z.bigint().max(1n), 5n)).toEqual(['at most 1']);
+    expect(messages(z.strictObject({}), { a: 1, b: 2 })).toEqual(['unknown parameters "a", "b"']);
+    const many = Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => [k, 1]));
+    expect(messages(z.strictObject({}), many)).toEqual(['unknown parameters "a", "b", "c", "d", "e", …']);
+    const five = Object.fromEntries(['a', 'b', 'c', 'd', 'e'].map((k) => [k, 1]));
+    expect(messages(z.strictObject({}), five)).toEqual(['unknown parameters "a", "b", "c", "d", "e"']);
+    // Anything else keeps zod's own message.
+    expect(messages(z.email(), 'x')).toEqual(['Invalid email address']);
+  });
+
   it("keeps a schema's own message", () => {
     expect(messages(params, { container: 'API!' })).toEqual(['container: a name of letters']);
   });
