@@ -12,6 +12,11 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Native: loaded from node_modules with its own binding, never bundled. */
 export const NATIVE = ['better-sqlite3'];
+/**
+ * Native and optional: ssh2 (Docker over ssh) tries it and works without it, so it is neither
+ * bundled nor shipped in the image.
+ */
+const OPTIONAL_NATIVE = ['cpu-features'];
 
 /** Bundles src/cli.ts of the checkout at `src` into `outdir` (emptied first). */
 export async function bundle(src, outdir) {
@@ -27,14 +32,17 @@ export async function bundle(src, outdir) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    external: NATIVE,
+    external: [...NATIVE, ...OPTIONAL_NATIVE],
     // Smaller and faster to parse; names are kept, so stack traces still read.
     minifySyntax: true,
     minifyWhitespace: true,
     legalComments: 'eof',
-    // Bundled CommonJS packages call require(); ESM output has none of its own.
+    // Bundled CommonJS packages call require() and read __dirname (ssh2); ESM output has neither.
     banner: {
-      js: "import { createRequire as __teleopsRequire } from 'node:module'; const require = __teleopsRequire(import.meta.url);",
+      js:
+        "import { createRequire as __teleopsRequire } from 'node:module'; const require = __teleopsRequire(import.meta.url);" +
+        " import { fileURLToPath as __teleopsPath } from 'node:url'; const __filename = __teleopsPath(import.meta.url);" +
+        " const __dirname = __teleopsPath(new URL('.', import.meta.url));",
     },
     logLevel: 'warning',
   });

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Agent } from 'node:http';
-import { createRequire } from 'node:module';
+// A static import, so that the bundle (dist/, the image) holds it; a require() at run time would not.
+import sshAgent from 'docker-modem/lib/ssh.js';
 
 /**
  * An Engine behind ssh, as the Docker CLI reaches one: docker-modem's ssh agent (the client
@@ -8,7 +9,6 @@ import { createRequire } from 'node:module';
  * the Engine API through it. One agent per request: that agent holds one ssh connection and
  * ends it with the request.
  */
-const sshAgent = createRequire(import.meta.url)('docker-modem/lib/ssh.js') as (opts: object) => Agent;
 
 export interface SshTarget {
   readonly hostname: string;
