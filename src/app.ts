@@ -270,6 +270,7 @@ export async function createApp(
     log,
     confirmTtlMs: config.CONFIRM_TTL_SECONDS * 1000,
     approvalRetentionMs: config.APPROVAL_RETENTION_DAYS * 24 * 3600_000,
+    approvalQuorum: config.APPROVAL_QUORUM,
     actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
     aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
     auditWritable,
