@@ -58,6 +58,11 @@ export function matches(r: QuorumRule, action: string, params: Readonly<Record<s
   return true;
 }
 
+/** Rules naming an action `known` does not know: a typo would silently leave it to one operator. */
+export function unknownActions(rules: readonly QuorumRule[], known: (action: string) => boolean): string[] {
+  return [...new Set(rules.map((r) => r.action).filter((a) => a !== '*' && !known(a)))];
+}
+
 /** How many distinct operators must approve this request: 2 when a rule names it, else 1. */
 export function quorumOf(
   rules: readonly QuorumRule[],

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { matches, quorumOf, quorumRules, type QuorumRule } from '../../src/core/quorum.js';
+import { matches, quorumOf, quorumRules, unknownActions, type QuorumRule } from '../../src/core/quorum.js';
 
 const TOKEN = '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 
@@ -96,5 +96,10 @@ describe('APPROVAL_QUORUM rules', () => {
     // A parameter that is not a scalar never equals a written value.
     expect(matches({ action: '*', param: { name: 'replicas', value: '0' } }, 'x', { replicas: [0] })).toBe(false);
     expect(matches({ action: '*', place: 'prod' }, 'x', { context: { name: 'prod' } })).toBe(false);
+  });
+
+  it('names each rule action that is no action, once (a typo would leave it to one operator)', () => {
+    const rules = quorumRules.parse('k8s.delet,k8s.delet@prod,*@prod,docker.stop');
+    expect(unknownActions(rules, (a) => a === 'docker.stop')).toEqual(['k8s.delet']);
   });
 });
