@@ -18,6 +18,7 @@ import { createMetrics, type Metrics } from './core/metrics.js';
 import { Policy } from './core/policy.js';
 import { RateLimiter } from './core/ratelimit.js';
 import { createRedactor, type Redactor } from './core/redact.js';
+import { unknownActions } from './core/quorum.js';
 import { Registry } from './core/registry.js';
 import type { Result } from './core/result.js';
 import type { Config } from './config.js';
@@ -257,6 +258,8 @@ export async function createApp(
     : new Registry([...builtins, ...targetActions], {
         unavailable: { actions: aiOwn, reason: `needs an LLM, and none is configured (${ai.reason})` },
       }));
+  for (const a of unknownActions(config.APPROVAL_QUORUM, (name) => registry.get(name) !== undefined))
+    log.warn(`APPROVAL_QUORUM names ${a}, which is no action here: that rule never applies`);
   const dispatcher = (late.dispatcher = new Dispatcher({
     registry,
     policy,
@@ -270,6 +273,7 @@ export async function createApp(
     log,
     confirmTtlMs: config.CONFIRM_TTL_SECONDS * 1000,
     approvalRetentionMs: config.APPROVAL_RETENTION_DAYS * 24 * 3600_000,
+    approvalQuorum: config.APPROVAL_QUORUM,
     actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
     aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
     auditWritable,

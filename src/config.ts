@@ -4,6 +4,7 @@ import { createRedactor } from './core/redact.js';
 import { bool, every, ids, int, list, text, url, type Setting } from './core/settings.js';
 import { MODULES } from './targets/modules.js';
 import { AI_PROVIDERS, aiSettingsProblems } from './ai/settings.js';
+import { quorumRules } from './core/quorum.js';
 import { oneLine, parseDuration } from './core/text.js';
 import { parseWitnessSpec, type WitnessEvery, type WitnessSpec } from './witnesses/spec.js';
 
@@ -135,6 +136,14 @@ export const SETTINGS = {
     doc: 'Decided approvals are deleted after this many days (the audit log keeps them)',
     default: '30',
     schema: int(1, 3650),
+  },
+  APPROVAL_QUORUM: {
+    doc:
+      'Requests two distinct operators must approve (never the requester): ' +
+      '`<action or *>[:<param>=<value>][@<context or host>]`, comma-separated ' +
+      '(e.g. `k8s.delete,k8s.scale:replicas=0,*@prod,docker.stop@edge`)',
+    default: '',
+    schema: quorumRules,
   },
   ACTION_TIMEOUT_SECONDS: { doc: 'Upper bound on any one action run', default: '60', schema: int(1, 3600) },
   ALERT_CHAT_ID: {

@@ -9,6 +9,7 @@ import {
   type ApprovalRow,
   type ApprovalStore,
   type CardStatus,
+  type Vote,
 } from './approvals.js';
 import type { AuditEntryInput, AuditOutcome } from './audit.js';
 import type { AuditWritable } from './audit-writable.js';
@@ -89,6 +90,8 @@ export interface ApprovalServiceDeps {
   /** How long decided approvals are kept; the audit keeps their history after that. */
   readonly retentionMs: number;
   readonly now: () => number;
+  /** How many distinct operators must approve a request (APPROVAL_QUORUM); one when absent. */
+  readonly quorumOf?: (action: string, params: Readonly<Record<string, unknown>>) => 1 | 2;
 }
 
 /** setTimeout's longest delay; a later expiry is reached in steps. */
@@ -143,6 +146,8 @@ export class ApprovalService {
       decidedBy: null,
       decidedAt: null,
       card: null,
+      quorum: this.d.quorumOf?.(r.action, r.params) ?? 1,
+      firstVote: null,
     };
     this.d.store.insert(row);
     this.audit(op, r.origin, row, r.params, 'approval_requested', `approval ${id}`);
@@ -180,26 +185,42 @@ export class ApprovalService {
       this.stranded.delete(id);
     };
     if (stranded && !this.d.writable.write(unstrand)) return undecided();
+    let by = op.display;
+    if (state === 'approved' && row.quorum === 2) {
+      const first = this.firstVote(op, row, now);
+      if (first !== undefined) return first;
+      const vote = this.d.store.get(id)?.firstVote;
+      if (vote) by = `${vote.by} and ${op.display}`;
+    }
     let won = false;
     // The store refuses a decision past the expiry even before the timer has marked it expired.
-    if (!this.d.writable.write(() => (won = this.d.store.decide(id, state, op.display, now)))) return undecided();
+    if (!this.d.writable.write(() => (won = this.d.store.decide(id, state, by, now, op.userId)))) return undecided();
     if (!won) return { kind: 'refused', message: alreadyDecided(this.d.store.get(id) ?? row) };
-    if (!this.audit(op, 'button', row, row.params, state === 'approved' ? 'approved' : 'rejected', `approval ${id}`)) {
-      this.reopen(id, state, op.display, now);
+    if (
+      !this.audit(
+        op,
+        'button',
+        row,
+        row.params,
+        state === 'approved' ? 'approved' : 'rejected',
+        decidedDetail(row, state, by),
+      )
+    ) {
+      this.reopen(id, state, by, now);
       return undecided();
     }
-    const decided: ApprovalRow = { ...row, state, decidedBy: op.display, decidedAt: now };
+    const decided: ApprovalRow = { ...row, state, decidedBy: by, decidedAt: now };
     this.d.metrics.approvals.inc({ outcome: state });
     if (state === 'denied') {
-      this.changed(decided, { kind: 'denied', by: op.display });
-      this.settle(id, { state: 'denied', by: op.display });
+      this.changed(decided, { kind: 'denied', by });
+      this.settle(id, { state: 'denied', by });
       return { kind: 'done', action: row.action, result: say(`❌ Denied: nothing was done.`) };
     }
-    const next = this.d.runApproved(decided, op.display);
+    const next = this.d.runApproved(decided, by);
     if ('refused' in next) {
       const refused: Outcome = { kind: 'refused', message: next.refused };
-      this.changed(decided, { kind: 'finished', by: op.display, ok: false, summary: next.refused });
-      this.settle(id, { state: 'approved', by: op.display, outcome: refused });
+      this.changed(decided, { kind: 'finished', by, ok: false, summary: next.refused });
+      this.settle(id, { state: 'approved', by, outcome: refused });
       return refused;
     }
     this.running.add(id);
@@ -207,22 +228,58 @@ export class ApprovalService {
     try {
       const outcome = await next.run(() => {
         began = true;
-        this.changed(decided, { kind: 'running', by: op.display });
+        this.changed(decided, { kind: 'running', by });
       });
       // Approved, but the state filled up before its `started` entry: nothing ran, so the
       // decision is undone and the same button decides it once the entry can be written.
       if (!began && outcome.kind === 'refused' && this.d.writable.failing !== undefined) {
-        this.reopen(id, state, op.display, now);
+        this.reopen(id, state, by, now);
         return undecided();
       }
       const ok = outcome.kind === 'done';
       const summary = outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind;
-      this.changed(decided, { kind: 'finished', by: op.display, ok, summary });
-      this.settle(id, { state: 'approved', by: op.display, outcome });
+      this.changed(decided, { kind: 'finished', by, ok, summary });
+      this.settle(id, { state: 'approved', by, outcome });
       return outcome;
     } finally {
       this.running.delete(id);
     }
+  }
+
+  /**
+   * Approve pressed on a request that needs two operators: records the first approval (once,
+   * atomically, never the requester's), or refuses a press that cannot be the second. Undefined
+   * when this press is the second, distinct approval and the request is to be decided.
+   */
+  private firstVote(op: Operator, row: ApprovalRow, now: number): Outcome | undefined {
+    const id = row.id;
+    if (op.userId === row.requesterId) {
+      this.audit(op, 'button', row, row.params, 'forbidden', `approval ${id}: the requester cannot approve it`);
+      return { kind: 'refused', message: 'You asked for this: two other operators must approve it.' };
+    }
+    const vote: Vote = { userId: op.userId, by: op.display, at: now };
+    let won = false;
+    if (!this.d.writable.write(() => (won = this.d.store.vote(id, vote)))) {
+      return { kind: 'refused', message: this.d.writable.undecided(row.action) };
+    }
+    const current = this.d.store.get(id) ?? row;
+    if (!won) {
+      if (current.state !== 'pending' || current.firstVote === null)
+        return { kind: 'refused', message: alreadyDecided(current) };
+      if (current.firstVote.userId !== op.userId) return undefined;
+      return { kind: 'refused', message: 'You already approved this; a second operator must approve it.' };
+    }
+    if (!this.audit(op, 'button', row, row.params, 'approved', `approval ${id}: 1 of 2, approved by ${op.display}`)) {
+      this.d.store.unvote(id, vote);
+      return { kind: 'refused', message: this.d.writable.undecided(row.action) };
+    }
+    this.d.metrics.approvals.inc({ outcome: 'voted' });
+    this.changed(current, { kind: 'pending', now });
+    return {
+      kind: 'done',
+      action: row.action,
+      result: say(`✅ 1 of 2: approved by ${op.display} · waiting for a second operator.`),
+    };
   }
 
   /** /cancel: withdraws the operator's own pending approvals in this chat. */
@@ -455,6 +512,11 @@ function alreadyDecided(a: ApprovalRow): string {
     case 'cancelled':
       return `Cancelled by ${a.decidedBy}.`;
   }
+}
+
+/** The audit detail of a decision; one of two approvals names both operators. */
+function decidedDetail(a: ApprovalRow, state: 'approved' | 'denied', by: string): string {
+  return state === 'approved' && a.quorum === 2 ? `approval ${a.id}: 2 of 2, approved by ${by}` : `approval ${a.id}`;
 }
 
 function firstLine(r: Result): string {

@@ -24,11 +24,22 @@ export interface ApprovalRow {
   readonly decidedBy: string | null;
   readonly decidedAt: number | null;
   readonly preview: readonly Block[];
+  /** How many distinct operators must approve it (APPROVAL_QUORUM): 1, or 2 for two-person approval. */
+  readonly quorum: 1 | 2;
+  /** The first of two approvals, while the second is awaited (and kept once it ran). */
+  readonly firstVote: Vote | null;
   /** Where a transport showed the card, as it stored it (JSON); only that transport reads it back. */
   readonly card: unknown;
 }
 
-export type NewApproval = Omit<ApprovalRow, 'state' | 'decidedBy' | 'decidedAt' | 'card'>;
+/** One operator's approval of a request that needs two. */
+export interface Vote {
+  readonly userId: number;
+  readonly by: string;
+  readonly at: number;
+}
+
+export type NewApproval = Omit<ApprovalRow, 'state' | 'decidedBy' | 'decidedAt' | 'card' | 'firstVote'>;
 
 /**
  * Where approvals are kept (SQLite in production). Every state change is atomic and happens
@@ -37,8 +48,15 @@ export type NewApproval = Omit<ApprovalRow, 'state' | 'decidedBy' | 'decidedAt' 
 export interface ApprovalStore {
   insert(a: NewApproval): void;
   get(id: string): ApprovalRow | undefined;
-  /** True only for the one caller that moved it out of `pending` before it expired. */
-  decide(id: string, state: 'approved' | 'denied', by: string, at: number): boolean;
+  /**
+   * True only for the one caller that moved it out of `pending` before it expired. An approval
+   * needing two is approved only by `voterId` distinct from its first voter and its requester.
+   */
+  decide(id: string, state: 'approved' | 'denied', by: string, at: number, voterId?: number): boolean;
+  /** Records the first of two approvals; true only for the one caller that did (never the requester). */
+  vote(id: string, v: Vote): boolean;
+  /** Undoes exactly that first approval (its audit entry could not be written). */
+  unvote(id: string, v: Vote): boolean;
   /** Undoes exactly that decision (its audit entry could not be written); true when it was undone. */
   reopen(id: string, state: 'approved' | 'denied', by: string, at: number): boolean;
   /** Marks every overdue pending approval expired and returns the ones this call expired. */
@@ -108,8 +126,12 @@ function parameterLines(params: Readonly<Record<string, unknown>>): Block[] {
 
 function statusLine(a: ApprovalRow, status: CardStatus): Block {
   switch (status.kind) {
-    case 'pending':
-      return line(`${STATUS_LINE.pending} · expires in ${formatDuration(a.expiresAt - status.now)}`);
+    case 'pending': {
+      const expires = `expires in ${formatDuration(a.expiresAt - status.now)}`;
+      if (a.quorum === 1) return line(`${STATUS_LINE.pending} · ${expires}`);
+      if (a.firstVote === null) return line(`${STATUS_LINE.pending} by two operators (0 of 2) · ${expires}`);
+      return line(`✅ 1 of 2: approved by ${a.firstVote.by} · waiting for a second operator · ${expires}`);
+    }
     case 'running':
       return line(`${STATUS_LINE.running}${status.by} · running…`);
     case 'finished':

@@ -27,6 +27,7 @@ import type { Policy, Principal } from './policy.js';
 import type { RateLimiter } from './ratelimit.js';
 import { usageOf, type Registry } from './registry.js';
 import type { Block } from './result.js';
+import { quorumOf, type QuorumRule } from './quorum.js';
 import { StrangerLog } from './strangers.js';
 import { truncate } from './text.js';
 import { describeUploads, type Upload } from './uploads.js';
@@ -48,6 +49,8 @@ export interface DispatcherDeps {
   readonly confirmTtlMs: number;
   /** How long decided approvals are kept (APPROVAL_RETENTION_DAYS). */
   readonly approvalRetentionMs: number;
+  /** Requests that need two distinct operators to approve them (APPROVAL_QUORUM). */
+  readonly approvalQuorum?: readonly QuorumRule[];
   readonly actionTimeoutMs: number;
   readonly aiMutationsAllowed: boolean;
   /** Whether the audit log can be written (the app's, which alerts and feeds /health). */
@@ -87,6 +90,7 @@ export class Dispatcher {
       ttlMs: d.confirmTtlMs,
       retentionMs: d.approvalRetentionMs,
       now: this.now,
+      quorumOf: (action, params) => quorumOf(d.approvalQuorum ?? [], action, params),
     });
   }
 

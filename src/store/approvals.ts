@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 import type { Origin, Role } from '../core/action.js';
-import type { ApprovalRow, ApprovalState, ApprovalStore, NewApproval } from '../core/approvals.js';
+import type { ApprovalRow, ApprovalState, ApprovalStore, NewApproval, Vote } from '../core/approvals.js';
 import type { Block } from '../core/result.js';
 
 export type { ApprovalRow, ApprovalState } from '../core/approvals.js';
@@ -23,6 +23,10 @@ interface Raw {
   decided_at: number | null;
   preview: string;
   card: string | null;
+  quorum: number;
+  first_by_id: number | null;
+  first_by: string | null;
+  first_at: number | null;
 }
 
 const fromRaw = (r: Raw): ApprovalRow => ({
@@ -43,6 +47,11 @@ const fromRaw = (r: Raw): ApprovalRow => ({
   decidedAt: r.decided_at,
   preview: JSON.parse(r.preview) as Block[],
   card: r.card === null ? null : JSON.parse(r.card),
+  quorum: r.quorum === 2 ? 2 : 1,
+  firstVote:
+    r.first_by_id === null || r.first_by === null || r.first_at === null
+      ? null
+      : { userId: r.first_by_id, by: r.first_by, at: r.first_at },
 });
 
 /** Pending approvals survive restarts; every state change is one atomic UPDATE … WHERE state='pending'. */
@@ -53,14 +62,25 @@ export class ApprovalRepo implements ApprovalStore {
     this.q = {
       insert: db.prepare(
         `INSERT INTO approvals (id, request_hash, action, params, subject, origin, requester_id, requester, chat_id,
-           min_role, created_at, expires_at, state, preview)
+           min_role, created_at, expires_at, state, preview, quorum)
          VALUES (@id, @requestHash, @action, @params, @subject, @origin, @requesterId, @requester, @chatId,
-           @minRole, @createdAt, @expiresAt, 'pending', @preview)`,
+           @minRole, @createdAt, @expiresAt, 'pending', @preview, @quorum)`,
       ),
       get: db.prepare('SELECT * FROM approvals WHERE id = ?'),
       decide: db.prepare(
         `UPDATE approvals SET state = @state, decided_by = @by, decided_at = @at
-         WHERE id = @id AND state = 'pending' AND expires_at > @at`,
+         WHERE id = @id AND state = 'pending' AND expires_at > @at
+           AND (@state = 'denied' OR quorum = 1
+             OR (first_by_id IS NOT NULL AND first_by_id != @voter AND requester_id != @voter))`,
+      ),
+      vote: db.prepare(
+        `UPDATE approvals SET first_by_id = @userId, first_by = @by, first_at = @at
+         WHERE id = @id AND state = 'pending' AND expires_at > @at AND quorum = 2 AND first_by_id IS NULL
+           AND requester_id != @userId`,
+      ),
+      unvote: db.prepare(
+        `UPDATE approvals SET first_by_id = NULL, first_by = NULL, first_at = NULL
+         WHERE id = @id AND state = 'pending' AND first_by_id = @userId AND first_by = @by AND first_at = @at`,
       ),
       reopen: db.prepare(
         `UPDATE approvals SET state = 'pending', decided_by = NULL, decided_at = NULL
@@ -90,8 +110,16 @@ export class ApprovalRepo implements ApprovalStore {
     return r && fromRaw(r);
   }
 
-  decide(id: string, state: 'approved' | 'denied', by: string, at: number): boolean {
-    return this.q.decide.run({ id, state, by, at }).changes === 1;
+  decide(id: string, state: 'approved' | 'denied', by: string, at: number, voterId?: number): boolean {
+    return this.q.decide.run({ id, state, by, at, voter: voterId ?? null }).changes === 1;
+  }
+
+  vote(id: string, v: Vote): boolean {
+    return this.q.vote.run({ id, ...v }).changes === 1;
+  }
+
+  unvote(id: string, v: Vote): boolean {
+    return this.q.unvote.run({ id, ...v }).changes === 1;
   }
 
   reopen(id: string, state: 'approved' | 'denied', by: string, at: number): boolean {

@@ -154,6 +154,14 @@ const MIGRATIONS: readonly string[] = [
     version INTEGER NOT NULL
   );
   `,
+  // Two-person approval (APPROVAL_QUORUM): how many must approve, and the first approval while
+  // the second is awaited. Approvals from before need one, as they did.
+  `
+  ALTER TABLE approvals ADD COLUMN quorum INTEGER NOT NULL DEFAULT 1 CHECK (quorum IN (1, 2));
+  ALTER TABLE approvals ADD COLUMN first_by_id INTEGER;  -- Telegram user id of the first approver
+  ALTER TABLE approvals ADD COLUMN first_by TEXT;
+  ALTER TABLE approvals ADD COLUMN first_at INTEGER;     -- ms since epoch
+  `,
 ];
 
 /** A part of teleops with tables of its own (a target module): its migrations, recorded under its name. */

@@ -10,6 +10,7 @@ import { approvalToken, type ApprovalRow } from '../../src/core/approvals.js';
 import { AuditLog } from '../../src/core/audit.js';
 import { AuditWritable } from '../../src/core/audit-writable.js';
 import { createMetrics } from '../../src/core/metrics.js';
+import { quorumOf, type QuorumRule } from '../../src/core/quorum.js';
 import type { Outcome, PendingApproval } from '../../src/core/outcome.js';
 import { plainText, pre, say } from '../../src/core/result.js';
 import { openDb, type Db } from '../../src/store/db.js';
@@ -39,7 +40,9 @@ interface Entry {
 }
 
 /** The service over a real SQLite store and audit log; the audit, metrics, cards and log are read back. */
-function harness(o: { runApproved?: (row: ApprovalRow) => ApprovedRun; ttlMs?: number } = {}) {
+function harness(
+  o: { runApproved?: (row: ApprovalRow) => ApprovedRun; ttlMs?: number; quorum?: readonly QuorumRule[] } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'teleops-approval-service-'));
   const db: Db = openDb(dir);
   const store = new ApprovalRepo(db);
@@ -57,30 +60,33 @@ function harness(o: { runApproved?: (row: ApprovalRow) => ApprovedRun; ttlMs?: n
   );
   const metrics = createMetrics();
   const ran: string[] = [];
-  const svc = new ApprovalService({
-    store,
-    record: (e) => {
-      if (auditFails.on) return false;
-      audit.append(e);
-      return true;
-    },
-    writable: new AuditWritable({ log }),
-    actorOf: (op) => `tg:${op.userId} ${op.display}`,
-    runApproved:
-      o.runApproved ??
-      ((row) => ({
-        run: (began) => {
-          began();
-          ran.push(row.id);
-          return Promise.resolve({ kind: 'done', action: row.action, result: say(`stopped ${row.subject}`) });
-        },
-      })),
-    metrics,
-    log,
-    ttlMs: o.ttlMs ?? TTL,
-    retentionMs: 3_600_000,
-    now: () => clock.now,
-  });
+  const service = (store: ApprovalRepo) =>
+    new ApprovalService({
+      store,
+      record: (e) => {
+        if (auditFails.on) return false;
+        audit.append(e);
+        return true;
+      },
+      writable: new AuditWritable({ log }),
+      actorOf: (op) => `tg:${op.userId} ${op.display}`,
+      runApproved:
+        o.runApproved ??
+        ((row) => ({
+          run: (began) => {
+            began();
+            ran.push(row.id);
+            return Promise.resolve({ kind: 'done', action: row.action, result: say(`stopped ${row.subject}`) });
+          },
+        })),
+      metrics,
+      log,
+      ttlMs: o.ttlMs ?? TTL,
+      retentionMs: 3_600_000,
+      now: () => clock.now,
+      quorumOf: (action, params) => quorumOf(o.quorum ?? [], action, params),
+    });
+  const svc = service(store);
   const changes: CardChange[] = [];
   svc.onCardChanged((c) => changes.push(c));
   cleanups.push(() => {
@@ -108,7 +114,17 @@ function harness(o: { runApproved?: (row: ApprovalRow) => ApprovedRun; ttlMs?: n
     });
   /** The status line of each card change, in order. */
   const statuses = (): string[] => changes.map((c) => plainText(c.card).split('\n').at(-1)!);
-  return { db, store, svc, clock, auditFails, logged, entries, approvals, ask, ran, changes, statuses };
+  /** The same state directory opened again by a new service, as after a restart. */
+  const restart = () => {
+    const again = openDb(dir);
+    const next = service(new ApprovalRepo(again));
+    cleanups.push(() => {
+      next.stop();
+      again.close();
+    });
+    return next;
+  };
+  return { db, store, svc, restart, clock, auditFails, logged, entries, approvals, ask, ran, changes, statuses };
 }
 
 describe('ApprovalService', () => {
@@ -489,6 +505,173 @@ describe('ApprovalService', () => {
       const r = h.ask();
       expect(await h.svc.present(r, -100)).toBe(false);
       expect(offered).toHaveLength(1);
+    });
+  });
+
+  describe('two-person approval (APPROVAL_QUORUM)', () => {
+    const carol: Operator = { userId: 4, chatId: -100, role: 'operator', display: '@carol' };
+    const TWO = [{ action: 'docker.stop' }];
+    const WAITING_BOB = '✅ 1 of 2: approved by @bob · waiting for a second operator · expires in 1m';
+
+    /** bob gives the first approval of alice's request. */
+    async function firstOfTwo() {
+      const h = harness({ quorum: TWO });
+      const p = h.ask(alice);
+      expect(plainText(p.card)).toContain('⏳ Waiting for approval by two operators (0 of 2) · expires in 1m');
+      expect(await h.svc.decide(bob, p.id, p.token, 'approve')).toEqual({
+        kind: 'done',
+        action: 'docker.stop',
+        result: say('✅ 1 of 2: approved by @bob · waiting for a second operator.'),
+      });
+      return { h, p };
+    }
+
+    it('needs one approval for a request no rule names', async () => {
+      const h = harness({ quorum: [{ action: 'docker.stop', place: 'prod' }] });
+      const p = h.ask(alice);
+      expect(h.store.get(p.id)!.quorum).toBe(1);
+      await h.svc.decide(bob, p.id, p.token, 'approve');
+      expect(h.ran).toEqual([p.id]);
+    });
+
+    it('records the first approval, audited as 1 of 2, the card kept open; the second runs it, naming both', async () => {
+      const { h, p } = await firstOfTwo();
+      expect(h.ran).toEqual([]);
+      expect(h.store.get(p.id)).toMatchObject({
+        state: 'pending',
+        quorum: 2,
+        firstVote: { userId: 2, by: '@bob', at: T0 },
+      });
+      expect(h.entries()[1]).toMatchObject({
+        operator: 'tg:2 @bob',
+        origin: 'button',
+        outcome: 'approved',
+        detail: `approval ${p.id}: 1 of 2, approved by @bob`,
+      });
+      expect(h.statuses()).toEqual([WAITING_BOB]);
+      expect(h.changes[0]!.approval.state).toBe('pending');
+
+      expect(await h.svc.decide(carol, p.id, p.token, 'approve')).toMatchObject({ kind: 'done' });
+      expect(h.ran).toEqual([p.id]);
+      expect(h.entries()[2]).toMatchObject({
+        operator: 'tg:4 @carol',
+        outcome: 'approved',
+        detail: `approval ${p.id}: 2 of 2, approved by @bob and @carol`,
+      });
+      expect(h.statuses().slice(1)).toEqual([
+        '▶️ Approved by @bob and @carol · running…',
+        '✅ Approved by @bob and @carol · done: stopped web',
+      ]);
+      expect(h.store.get(p.id)).toMatchObject({ state: 'approved', decidedBy: '@bob and @carol' });
+      expect(await h.svc.settled(p.id)).toEqual({ state: 'approved', by: '@bob and @carol' });
+      expect(await h.approvals()).toEqual({ requested: 1, voted: 1, approved: 1 });
+    });
+
+    it('counts the same operator pressing twice as one approval (also a replayed button)', async () => {
+      const { h, p } = await firstOfTwo();
+      const again = { kind: 'refused', message: 'You already approved this; a second operator must approve it.' };
+      expect(await h.svc.decide(bob, p.id, p.token, 'approve')).toEqual(again);
+      expect(await h.svc.decide(bob, p.id, p.token, 'approve')).toEqual(again);
+      expect(h.ran).toEqual([]);
+      expect(h.store.get(p.id)).toMatchObject({ state: 'pending', firstVote: { userId: 2 } });
+      expect(h.statuses()).toEqual([WAITING_BOB]);
+    });
+
+    it('never lets the requester approve: neither first nor second, audited as forbidden', async () => {
+      const h = harness({ quorum: TWO });
+      const p = h.ask(alice);
+      const own = { kind: 'refused', message: 'You asked for this: two other operators must approve it.' };
+      expect(await h.svc.decide(alice, p.id, p.token, 'approve')).toEqual(own);
+      expect(h.store.get(p.id)).toMatchObject({ state: 'pending', firstVote: null });
+      await h.svc.decide(bob, p.id, p.token, 'approve');
+      expect(await h.svc.decide(alice, p.id, p.token, 'approve')).toEqual(own);
+      expect(h.ran).toEqual([]);
+      expect(h.entries().filter((e) => e.outcome === 'forbidden')).toHaveLength(2);
+      expect(h.entries()[1]).toMatchObject({
+        operator: 'tg:1 @alice',
+        detail: `approval ${p.id}: the requester cannot approve it`,
+      });
+    });
+
+    it('two presses at once: one is first, the other second (distinct) or told (the same person)', async () => {
+      const h = harness({ quorum: TWO });
+      const p = h.ask(alice);
+      const [b, c] = await Promise.all([
+        h.svc.decide(bob, p.id, p.token, 'approve'),
+        h.svc.decide(carol, p.id, p.token, 'approve'),
+      ]);
+      expect(b).toMatchObject({
+        kind: 'done',
+        result: say('✅ 1 of 2: approved by @bob · waiting for a second operator.'),
+      });
+      expect(c).toMatchObject({ kind: 'done', result: say('stopped web') });
+      expect(h.ran).toEqual([p.id]);
+
+      const q = h.ask(alice);
+      const twice = await Promise.all([
+        h.svc.decide(carol, q.id, q.token, 'approve'),
+        h.svc.decide(carol, q.id, q.token, 'approve'),
+      ]);
+      expect(twice.map((o) => o.kind)).toEqual(['done', 'refused']);
+      expect(h.ran).toEqual([p.id]);
+      expect(h.store.get(q.id)).toMatchObject({ state: 'pending', firstVote: { userId: 4 } });
+    });
+
+    it('refuses a forged button, or the real one from another chat, after the first approval', async () => {
+      const { h, p } = await firstOfTwo();
+      const invalid = {
+        kind: 'refused',
+        message: 'This approval is not valid here (unknown, or too old); nothing was done.',
+      };
+      expect(await h.svc.decide(carol, p.id, 'x'.repeat(16), 'approve')).toEqual(invalid);
+      expect(await h.svc.decide({ ...carol, chatId: -200 }, p.id, p.token, 'approve')).toEqual(invalid);
+      expect(h.ran).toEqual([]);
+      expect(h.store.get(p.id)!.state).toBe('pending');
+    });
+
+    it('is denied by anyone with the role after the first approval; nothing runs', async () => {
+      const { h, p } = await firstOfTwo();
+      expect(await h.svc.decide(carol, p.id, p.token, 'deny')).toMatchObject({ kind: 'done' });
+      expect(h.statuses().at(-1)).toBe('❌ Denied by @carol; nothing was done.');
+      expect(await h.svc.decide(bob, p.id, p.token, 'approve')).toEqual({
+        kind: 'refused',
+        message: 'Already denied by @carol.',
+      });
+      expect(h.ran).toEqual([]);
+    });
+
+    it('expires after one approval as any pending one does; a later second press runs nothing', async () => {
+      vi.useFakeTimers({ now: T0 });
+      const { h, p } = await firstOfTwo();
+      h.clock.now = T0 + TTL;
+      vi.advanceTimersByTime(TTL);
+      expect(h.store.get(p.id)!.state).toBe('expired');
+      expect(h.statuses().at(-1)).toBe('⌛ Expired; nothing was done.');
+      expect(await h.svc.decide(carol, p.id, p.token, 'approve')).toEqual({
+        kind: 'refused',
+        message: 'This approval expired; nothing was done. Ask again.',
+      });
+      expect(h.ran).toEqual([]);
+    });
+
+    it('keeps the first approval across a restart: the same operator is still one vote, another runs it', async () => {
+      const { h, p } = await firstOfTwo();
+      h.svc.stop();
+      const after = h.restart();
+      expect(await after.decide(bob, p.id, p.token, 'approve')).toMatchObject({ kind: 'refused' });
+      expect(await after.decide(carol, p.id, p.token, 'approve')).toMatchObject({ kind: 'done' });
+      expect(h.ran).toEqual([p.id]);
+    });
+
+    it('takes no first approval the audit cannot show: the same press works once it can', async () => {
+      const h = harness({ quorum: TWO });
+      const p = h.ask(alice);
+      h.auditFails.on = true;
+      expect(await h.svc.decide(bob, p.id, p.token, 'approve')).toMatchObject({ kind: 'refused' });
+      expect(h.store.get(p.id)!.firstVote).toBeNull();
+      h.auditFails.on = false;
+      expect(await h.svc.decide(bob, p.id, p.token, 'approve')).toMatchObject({ kind: 'done' });
+      expect(h.store.get(p.id)!.firstVote).toMatchObject({ userId: 2 });
     });
   });
 });

@@ -223,3 +223,115 @@ describeTmux('approval cards show exactly what will run', () => {
     }
   });
 });
+
+describeTmux('two-person approval through the Bot API (APPROVAL_QUORUM)', () => {
+  const GROUP = -100777;
+  const ANN = 11;
+  const BEN = 12;
+
+  beforeEach(async () => {
+    fake = new FakeBotApi({ username: 'teleops_quorum_bot' });
+    await fake.start();
+    fake.createUser({ id: OP, username: 'ops' });
+    fake.createUser({ id: ANN, username: 'ann' });
+    fake.createUser({ id: BEN, username: 'ben' });
+    fake.createChat({ id: GROUP, type: 'supergroup', title: 'ops' });
+    dir = tempDir('teleops-e2e-quorum-');
+    sock = join(dir.path, 'tmux.sock');
+    await tmux('new-session', '-d', '-s', 'build', 'exec cat');
+    proc = runTeleops(['start'], {
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      AUTHORIZED_USER_IDS: `${OP},${ANN},${BEN}`,
+      AUTHORIZED_CHAT_IDS: String(GROUP),
+      APPROVAL_QUORUM: 'tmux.kill',
+      STATE_DIR: dir.path,
+      HTTP_PORT: String(await freePort()),
+      DOCKER_ENABLED: 'false',
+      TMUX_SOCKET: sock,
+      TMUX_DEFAULT_CWD: dir.path,
+      TELEGRAM_CHAT_PER_MINUTE: '1000',
+      RATE_LIMIT_PER_MINUTE: '1000',
+      LOG_LEVEL: 'warn',
+    });
+    await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+  });
+
+  afterEach(async () => {
+    await proc?.stop();
+    proc = undefined;
+    await tmux('kill-server').catch(() => undefined);
+    await fake.stop();
+    dir.remove();
+  });
+
+  const press = (from: number, card: StoredMessage) =>
+    fake.pressButton({ from, chat: GROUP, messageId: card.message_id, data: approveData(card)! });
+  const answered = (id: string) =>
+    fake.waitFor(() => fake.callbackAnswers.find((a) => a.callback_query_id === id), 20_000, 'the answer');
+  const alive = () =>
+    tmux('has-session', '-t', 'build').then(
+      () => true,
+      () => false,
+    );
+
+  it('the requester cannot approve, one operator is one vote, the second runs it and both are named', async () => {
+    fake.sendText({ from: OP, chat: GROUP, text: '/tmux kill build' });
+    const card = await fake.waitForMessage({
+      chat: GROUP,
+      match: /Approval needed[\s\S]*tmux\.kill/,
+      timeoutMs: 20_000,
+    });
+    expect(card.text).toMatch(/Waiting for approval by two operators \(0 of 2\)/);
+
+    expect(await answered(press(OP, card))).toMatchObject({
+      text: 'You asked for this: two other operators must approve it.',
+      show_alert: true,
+    });
+    await answered(press(ANN, card));
+    const waiting = await fake.waitFor(
+      () =>
+        fake
+          .message(GROUP, card.message_id)
+          ?.text?.includes('✅ 1 of 2: approved by @ann · waiting for a second operator'),
+      20_000,
+      'the card to show 1 of 2',
+    );
+    expect(waiting).toBe(true);
+    // Still open: its buttons stay, and the same operator pressing again is not the second.
+    const open = fake.message(GROUP, card.message_id)!;
+    expect(approveData(open)).toBe(approveData(card));
+    expect(await answered(press(ANN, open))).toMatchObject({
+      text: 'You already approved this; a second operator must approve it.',
+    });
+    expect(await alive()).toBe(true);
+
+    await answered(press(BEN, open));
+    await fake.waitFor(
+      () => fake.message(GROUP, card.message_id)?.text?.includes('Approved by @ann and @ben · done'),
+      20_000,
+      'the card to name both',
+    );
+    expect(approveData(fake.message(GROUP, card.message_id)!)).toBeUndefined();
+    expect(await alive()).toBe(false);
+
+    await proc!.stop();
+    proc = undefined;
+    const db = new Database(dbPath(dir.path), { readonly: true });
+    try {
+      const entries = (db.prepare('SELECT entry FROM audit ORDER BY seq').all() as { entry: string }[])
+        .map((r) => JSON.parse(r.entry) as { action: string; outcome: string; detail?: string; operator: string })
+        .filter((e) => e.action === 'tmux.kill');
+      expect(entries.map((e) => [e.outcome, e.detail?.replace(/approval \S+: /, '')])).toEqual([
+        ['approval_requested', expect.stringMatching(/^approval /)],
+        ['forbidden', 'the requester cannot approve it'],
+        ['approved', '1 of 2, approved by @ann'],
+        ['approved', '2 of 2, approved by @ann and @ben'],
+        ['started', 'approved by @ann and @ben'],
+        ['ok', 'approved by @ann and @ben'],
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -48,8 +48,9 @@ describe('AiMemoryRepo', () => {
   it('migrates unattributed memory: private chats and the console keep theirs, groups lose theirs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'teleops-memory-'));
     dirs.push(dir);
-    // A database as the previous schema left it (only the table this migration touches).
+    // A database as the previous schema left it (only the tables this and later migrations touch).
     const old = new Database(dbPath(dir));
+    old.exec('CREATE TABLE approvals (id TEXT PRIMARY KEY)');
     old.exec(
       "CREATE TABLE ai_memory (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, role TEXT NOT NULL CHECK (role IN ('user','assistant')), content TEXT NOT NULL, created_at INTEGER NOT NULL)",
     );

@@ -70,6 +70,7 @@ describe('ButtonRepo', () => {
     old.exec(
       'CREATE TABLE ai_memory (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, created_at INTEGER NOT NULL)',
     );
+    old.exec('CREATE TABLE approvals (id TEXT PRIMARY KEY)');
     old
       .prepare('INSERT INTO buttons VALUES (?, ?, ?, ?, ?)')
       .run('AAAAAAAAAAAAAAAA', CHAT, 'docker.logs', '{"container":"api","lines":50}', Date.now());

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TargetModule } from '../../src/core/target.js';
+import { ApprovalRepo } from '../../src/store/approvals.js';
 import { dbPath, openDb, type Db } from '../../src/store/db.js';
 import { MODULES } from '../../src/targets/modules.js';
 import { tmux } from '../../src/targets/tmux/module.js';
@@ -58,6 +59,13 @@ function oldDatabase(): string {
       "INSERT INTO tmux_watched (target, since, chat_id, state) VALUES ('build:0.1', 1700000000000, -100, 'waiting')",
     )
     .run();
+  old
+    .prepare(
+      `INSERT INTO approvals (id, request_hash, action, params, subject, origin, requester_id, requester, chat_id,
+         min_role, created_at, expires_at, state, preview) VALUES ('AAAAAAAAAAAAAAAA', 'h', 'docker.stop', '{}', 'web',
+         'command', 1, '@a', -100, 'operator', 1, 2, 'pending', '[]')`,
+    )
+    .run();
   old.close();
   return dir;
 }
@@ -66,7 +74,9 @@ describe('module migrations', () => {
   it('upgrade a database of schema version 6 in place: its watched sessions are kept', () => {
     const dir = oldDatabase();
     const db = open(dir);
-    expect(db.pragma('user_version', { simple: true })).toBe(7);
+    expect(db.pragma('user_version', { simple: true })).toBe(8);
+    // An approval from before two-person approval needs one, as it did.
+    expect(new ApprovalRepo(db).get('AAAAAAAAAAAAAAAA')).toMatchObject({ quorum: 1, firstVote: null });
     expect(db.prepare('SELECT module, version FROM module_versions WHERE module = ?').get('tmux')).toEqual({
       module: 'tmux',
       version: 1,

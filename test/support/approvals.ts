@@ -21,6 +21,8 @@ export function approvalRow(params: Record<string, unknown>, over: Partial<Appro
     decidedAt: null,
     preview: [],
     card: null,
+    quorum: 1,
+    firstVote: null,
     ...over,
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ApprovalService } from '../../core/approval-service.js';
+import { approvalToken } from '../../core/approvals.js';
 import type { PendingApproval } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/log.js';
 import { say } from '../../core/result.js';
@@ -41,7 +42,10 @@ export function approvalCards(
     show: (ref, change) => {
       const approval = change.approval.id;
       const warn = (err: unknown) => log.warn({ err: why(err), approval }, 'could not edit approval card');
-      replier.editCard(ref, change.card).catch(warn);
+      // One of two approvals given: still open, so its buttons stay for the second operator.
+      const a = change.approval;
+      const open = a.state === 'pending' ? { id: a.id, token: approvalToken(a.requestHash) } : undefined;
+      replier.editCard(ref, change.card, open).catch(warn);
     },
     // An approval asked for on someone's behalf (an agent's tool call): into the topic of the
     // live card it is about, when it has one, else into the chat itself.

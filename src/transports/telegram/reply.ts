@@ -104,11 +104,15 @@ export class Replier {
     return { chatId: msg.chat.id, messageId: msg.message_id, document: true };
   }
 
-  /** A later version of an approval card, in the form it was sent in; no buttons once decided. */
-  async editCard(ref: CardRef, card: ApprovalCard): Promise<void> {
+  /**
+   * A later version of an approval card, in the form it was sent in; its buttons only while
+   * `open` (an approval still awaiting its second operator), none once decided.
+   */
+  async editCard(ref: CardRef, card: ApprovalCard, open?: { id: string; token: string }): Promise<void> {
     await this.editText(
       ref,
       firstPart(toTelegramText((ref.document ? card.brief : card).blocks, this.redactor.redact)),
+      open && approvalKeyboard(open),
     );
   }
 
