@@ -140,8 +140,7 @@ export const SETTINGS = {
   APPROVAL_QUORUM: {
     doc:
       'Requests two distinct operators must approve (never the requester): ' +
-      '`<action or *>[:<param>=<value>][@<context or host>]`, comma-separated ' +
-      '(e.g. `k8s.delete,k8s.scale:replicas=0,*@prod,docker.stop@edge`)',
+      '`<action or *>[:<param>=<value>][@<context or host>]`, comma-separated (e.g. `*@prod`; README)',
     default: '',
     schema: quorumRules,
   },
