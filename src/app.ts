@@ -20,6 +20,7 @@ import { RateLimiter } from './core/ratelimit.js';
 import { createRedactor, type Redactor } from './core/redact.js';
 import { unknownActions } from './core/quorum.js';
 import { Registry } from './core/registry.js';
+import { Scopes } from './core/scopes.js';
 import type { Result } from './core/result.js';
 import type { Config } from './config.js';
 import { ApprovalRepo } from './store/approvals.js';
@@ -102,8 +103,11 @@ export interface App {
   cards(): Result[];
   /** Where a transport that can place live cards apart (forum topics) plugs in. */
   readonly places: CardPlacesSlot;
-  /** Where alerts go; a transport sets it (the console prints, Telegram posts). */
-  setAlertDelivery(deliver: (result: Result) => Promise<void>): void;
+  /**
+   * Where alerts go; a transport sets it (the console prints, Telegram posts), and sends each
+   * only to the chats `shows` allows (per-chat scopes).
+   */
+  setAlertDelivery(deliver: (result: Result, shows: (chatId: number) => boolean) => Promise<void>): void;
   startBackground(): Promise<void>;
   /** Ends every live follow; called before transports stop, so their last cards go out. */
   endLive(): void;
@@ -150,7 +154,8 @@ export async function createApp(
   // Built-ins describe the registry they are part of (help) and call the dispatcher (cancel).
   const late: { registry?: Registry; dispatcher?: Dispatcher; agent?: Agent } = {};
 
-  let deliver: (result: Result) => Promise<void> = async () => {};
+  let deliver: (result: Result, shows: (chatId: number) => boolean) => Promise<void> = async () => {};
+  const scopes = new Scopes(config.SCOPES, modules);
   const witnesses = new AuditWitnesses({
     head: () => audit.head(),
     keyId: audit.currentKeyId,
@@ -165,7 +170,7 @@ export async function createApp(
 
   const alerts = new AlertRouter({
     cooldownMs: config.ALERT_COOLDOWN_SECONDS * 1000,
-    deliver: (result) => deliver(result),
+    deliver: (result, alert) => deliver(result, (chat) => scopes.shows(chat, alert.source, alert.place)),
     silencedUntil: () => Number(global.get('alerts.silenced_until') ?? 0),
     metrics,
     log,
@@ -241,6 +246,7 @@ export async function createApp(
       until: () => Number(global.get('alerts.silenced_until') ?? 0),
       set: (t) => global.set('alerts.silenced_until', t > 0 ? String(t) : undefined),
     },
+    scopes,
   });
   const targetActions = [...plugged.flatMap((t) => t.actions), ...placeActions];
   const aiOwn = aiActions({
@@ -277,6 +283,7 @@ export async function createApp(
     actionTimeoutMs: config.ACTION_TIMEOUT_SECONDS * 1000,
     aiMutationsAllowed: config.AI_DESTRUCTIVE_ALLOWED,
     auditWritable,
+    scopes,
   }));
   const agent = (late.agent = ai.ok
     ? (await import('./ai/agent.js')).createAgent({

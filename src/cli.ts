@@ -120,7 +120,7 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
   });
   app.integrations.push({ name: 'telegram', check: async () => tg.health() });
   for (const w of cfg.AUDIT_WITNESS) if (w.kind === 'telegram') app.witnesses.add(tg.witness(w.chatId));
-  app.setAlertDelivery(async (result) => tg.alert(result));
+  app.setAlertDelivery(async (result, shows) => tg.alert(result, shows));
 
   let stopping = false;
   const shutdown = async (signal: string) => {

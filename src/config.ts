@@ -1,10 +1,13 @@
 import { z } from 'zod';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { load as loadYaml } from 'js-yaml';
 import { createRedactor } from './core/redact.js';
 import { bool, every, ids, int, list, text, url, type Setting } from './core/settings.js';
 import { MODULES } from './targets/modules.js';
 import { AI_PROVIDERS, aiSettingsProblems } from './ai/settings.js';
 import { quorumRules } from './core/quorum.js';
+import { checkRules, parseScopes, SCOPES_SYNTAX, scopesFromFile, type ScopeRules } from './core/scopes.js';
 import { oneLine, parseDuration } from './core/text.js';
 import { parseWitnessSpec, type WitnessEvery, type WitnessSpec } from './witnesses/spec.js';
 
@@ -21,6 +24,15 @@ const optionalUrl = z.string().transform((s, ctx) => {
   if (r.success) return r.data;
   ctx.addIssue({ code: 'custom', message: `"${s}" is not an http(s) URL` });
   return z.NEVER;
+});
+
+const scopesSetting = z.string().transform((s, ctx): ScopeRules => {
+  try {
+    return parseScopes(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
 });
 
 const aiProvider = z
@@ -143,6 +155,18 @@ export const SETTINGS = {
       '`<action or *>[:<param>=<value>][@<context or host>]`, comma-separated (e.g. `*@prod`; README)',
     default: '',
     schema: quorumRules,
+  },
+  SCOPES: {
+    doc:
+      `Per-chat scopes, chats separated by spaces: \`${SCOPES_SYNTAX}\`; a chat without one sees all ` +
+      'its roles allow (README)',
+    default: '',
+    schema: scopesSetting,
+  },
+  SCOPES_FILE: {
+    doc: 'YAML file of per-chat scopes, for longer ones than SCOPES holds (README); read when it exists',
+    default: 'scopes.yaml',
+    schema: text,
   },
   ACTION_TIMEOUT_SECONDS: { doc: 'Upper bound on any one action run', default: '60', schema: int(1, 3600) },
   ALERT_CHAT_ID: {
@@ -358,6 +382,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
     problems.push('TELEGRAM_WEBHOOK_SECRET: missing — webhook mode needs it (e.g. `openssl rand -hex 32`)');
   if (c.TELEGRAM_WEBHOOK_URL && c.TELEGRAM_WEBHOOK_PORT === c.HTTP_PORT)
     problems.push('TELEGRAM_WEBHOOK_PORT: is HTTP_PORT too; give the webhook a port of its own');
+  if (problems.length === 0) {
+    const scopes = scopeRules(c, env.SCOPES_FILE?.trim() ? true : false);
+    if (typeof scopes === 'string') problems.push(scopes);
+    else c.SCOPES = scopes;
+  }
   if (problems.length > 0) return { ok: false, problems: hideQuotedSecrets(problems, env).map(oneLine) };
 
   const overlap = c.VIEWER_USER_IDS.filter((id) => c.AUTHORIZED_USER_IDS.includes(id) || c.ADMIN_USER_IDS.includes(id));
@@ -387,6 +416,27 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, mo
       secrets,
     },
   };
+}
+
+/**
+ * The scopes of SCOPES or of SCOPES_FILE (one of them), each naming a target and places it has;
+ * else the problem. The default file is read only when it exists.
+ */
+function scopeRules(c: Parsed, fileNamed: boolean): ScopeRules | string {
+  let rules = c.SCOPES;
+  const path = c.SCOPES_FILE;
+  if (path !== '' && existsSync(path)) {
+    if (rules.size > 0) return `SCOPES: also given in ${path} (SCOPES_FILE); keep one of them`;
+    try {
+      rules = scopesFromFile(loadYaml(readFileSync(path, 'utf8')));
+    } catch (e) {
+      return `SCOPES_FILE: ${path}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+    }
+  } else if (fileNamed) {
+    return `SCOPES_FILE: ${path} does not exist`;
+  }
+  const why = checkRules(rules, MODULES);
+  return why === undefined ? rules : `${existsSync(path) ? 'SCOPES_FILE' : 'SCOPES'}: ${why}`;
 }
 
 /**

@@ -150,7 +150,7 @@ export function createAgent(d: AgentDeps): Agent {
       ...(s.contextChars !== undefined ? { contextChars: s.contextChars } : {}),
       now,
     });
-    const tools = session.tools(llmActions(d.registry, operator.role));
+    const tools = session.tools(llmActions(d.registry, operator.role, d.dispatcher.scopeOf(operator.chatId)));
     const messages: ModelMessage[] = [
       // Only the operator's own earlier exchanges: in a group, nobody else's words reach this request.
       ...d.memory

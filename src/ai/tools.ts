@@ -14,6 +14,7 @@ import type { Principal } from '../core/policy.js';
 import type { Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
 import { plainText, type Attachment, type Result } from '../core/result.js';
+import type { ChatScope } from '../core/scopes.js';
 import { truncate } from '../core/text.js';
 import { showInvisible } from '../core/visible.js';
 import type { Deadline } from './deadline.js';
@@ -30,9 +31,12 @@ export interface AgentUi {
 /** "docker.logs" ⇄ "docker_logs": provider tool names allow no dots. */
 export const toolNameOf = (action: string): string => action.replaceAll('.', '_');
 
-/** The actions a role may hand to the LLM: allowed for the role and not marked `llm: false`. */
-export function llmActions(registry: Registry, role: Role): AnyAction[] {
-  return registry.allowedFor(role).filter((a) => a.llm !== false);
+/**
+ * The actions a role may hand to the LLM: allowed for the role, in the chat's scope, and not
+ * marked `llm: false`.
+ */
+export function llmActions(registry: Registry, role: Role, scope?: ChatScope): AnyAction[] {
+  return registry.allowedFor(role, scope).filter((a) => a.llm !== false);
 }
 
 /** Tool name → action; refuses a registry in which two actions would get the same tool name. */

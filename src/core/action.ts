@@ -39,6 +39,11 @@ export interface ActionContext {
   readonly progress?: (text: string) => void;
   /** Files the person sent with this request; only an action with `uploads: true` gets them. */
   readonly uploads?: readonly Upload[];
+  /**
+   * Whether a place of the action's target is in the chat's scope (core/scopes.ts); absent
+   * when the chat has none. An action that lists many places shows only these.
+   */
+  readonly within?: (place: string) => boolean;
 }
 
 /** How an action is spelled as a slash command. */
@@ -96,6 +101,13 @@ export interface Action<S extends z.ZodType = z.ZodType> {
    */
   readonly bind?: (ctx: ActionContext, params: z.output<S>) => z.output<S>;
   /**
+   * The places this request acts on, after `bind` (a host, "prod/payments", a session name), as
+   * the target's scoping matches them; checked against the chat's scope before anything runs.
+   * Empty: many places, each filtered with `ctx.within`. Absent on a scoped target: only a scope
+   * granting all its places allows it.
+   */
+  readonly where?: (ctx: ActionContext, params: z.output<S>) => readonly string[] | Promise<readonly string[]>;
+  /**
    * Params that can hold a secret (a password typed at a prompt), and whether they do in this
    * request, decided in code before anything is recorded: the audit, logs and cards then hold
    * `[secret, N chars]`. Before `when` can be asked (a refused request) they are always masked.
@@ -136,4 +148,4 @@ export function maskParams(params: Record<string, unknown>, names: readonly stri
 }
 
 export const requiredRole = (a: AnyAction): Role => a.minRole ?? defaultRole(a.risk);
-export const mutates = (a: AnyAction): boolean => a.risk !== 'read';
+export const mutates = (a: Pick<AnyAction, 'risk'>): boolean => a.risk !== 'read';

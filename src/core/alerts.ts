@@ -13,6 +13,11 @@ export interface Alert {
    * cooldown are counted instead of sent (e.g. "docker:container:api:die").
    */
   readonly key: string;
+  /**
+   * Where it happened, as the target's scoping names places (a host, "prod/payments", a
+   * session): a scoped chat gets the alert only when its scope holds this place.
+   */
+  readonly place?: string;
   /** The message: text, last log lines and buttons; each transport redacts it as it shows it. */
   readonly result: Result;
 }

@@ -7,6 +7,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { checkAll, type Integration } from './health.js';
 import type { Registry } from './registry.js';
 import { bold, line, pre, text, value, type Block } from './result.js';
+import type { ChatScope, Scopes } from './scopes.js';
 import { closest } from './suggest.js';
 import { counted, formatDuration, parseDuration, truncate } from './text.js';
 
@@ -23,15 +24,22 @@ export interface BuiltinDeps {
   readonly startedAt: number;
   /** Alert muting, persisted so a restart does not unmute. */
   readonly silence: { until(): number; set(until: number): void };
+  /** Per-chat scopes: help shows a scoped chat only what it may use. */
+  readonly scopes?: Scopes;
   readonly now?: () => number;
 }
 
 const RISK_MARK = { read: '', write: ' ✏️', destructive: ' 🔒' } as const;
 const STATE_MARK = { up: '🟢', down: '🔴', disabled: '⚪' } as const;
 
-export function helpBlocks(registry: Registry, role: Parameters<Registry['help']>[0], group?: string): Block[] {
+export function helpBlocks(
+  registry: Registry,
+  role: Parameters<Registry['help']>[0],
+  group?: string,
+  scope?: ChatScope,
+): Block[] {
   const blocks: Block[] = [];
-  for (const g of registry.help(role, group)) {
+  for (const g of registry.help(role, group, scope)) {
     blocks.push(line(bold(g.target)));
     for (const l of g.lines) blocks.push(line(text(`${l.usage}${RISK_MARK[l.risk]} — ${l.summary}`)));
   }
@@ -71,7 +79,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       run: async (ctx) => ({
         blocks: [
           line(bold('teleops'), ` — you are ${ctx.operator.role}. Commands:`),
-          ...helpBlocks(d.registry(), ctx.operator.role),
+          ...helpBlocks(d.registry(), ctx.operator.role, undefined, d.scopes?.of(ctx.operator.chatId)),
         ],
       }),
     }),
@@ -85,13 +93,14 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       command: { path: ['help'], usage: '[group]' },
       run: async (ctx, p) => {
         const group = p.group?.replace(/^\//, '').toLowerCase();
-        const groups = d.registry().groups(ctx.operator.role);
+        const scope = d.scopes?.of(ctx.operator.chatId);
+        const groups = d.registry().groups(ctx.operator.role, scope);
         if (group !== undefined && !groups.includes(group)) {
           const near = closest(group, groups);
           const meant = near.length > 0 ? `Did you mean ${near.join(' or ')}? ` : '';
           throw new ActionError(`No command group "${truncate(group, 32)}". ${meant}Groups: ${groups.join(', ')}.`);
         }
-        return { blocks: helpBlocks(d.registry(), ctx.operator.role, group) };
+        return { blocks: helpBlocks(d.registry(), ctx.operator.role, group, scope) };
       },
     }),
     defineAction({

@@ -28,6 +28,7 @@ import type { RateLimiter } from './ratelimit.js';
 import { usageOf, type Registry } from './registry.js';
 import type { Block } from './result.js';
 import { quorumOf, type QuorumRule } from './quorum.js';
+import type { ChatScope, Scopes } from './scopes.js';
 import { StrangerLog } from './strangers.js';
 import { truncate } from './text.js';
 import { describeUploads, type Upload } from './uploads.js';
@@ -53,6 +54,8 @@ export interface DispatcherDeps {
   readonly approvalQuorum?: readonly QuorumRule[];
   readonly actionTimeoutMs: number;
   readonly aiMutationsAllowed: boolean;
+  /** Per-chat scopes (SCOPES); absent: every chat sees everything its roles allow. */
+  readonly scopes?: Scopes;
   /** Whether the audit log can be written (the app's, which alerts and feeds /health). */
   readonly auditWritable?: AuditWritable;
   readonly now?: () => number;
@@ -96,6 +99,11 @@ export class Dispatcher {
 
   identify(p: Principal): Operator | null {
     return this.d.policy.identify(p);
+  }
+
+  /** The chat's scope (SCOPES); undefined when it has none. */
+  scopeOf(chatId: number): ChatScope | undefined {
+    return this.d.scopes?.of(chatId);
   }
 
   /** The operator's name in the audit log (and in per-person budgets). */
@@ -206,10 +214,19 @@ export class Dispatcher {
     let params = parsed.data as Record<string, unknown>;
     if (action.bind) {
       try {
-        params = action.bind(this.context(operator, origin, this.shutdown.signal), params) as Record<string, unknown>;
+        params = action.bind(this.context(operator, origin, action, this.shutdown.signal), params) as Record<
+          string,
+          unknown
+        >;
       } catch (e) {
         return refuse('invalid', unknownSecrets(action, params), this.errorMessage(action, e));
       }
+    }
+    const outside = await this.outsideScope(operator, origin, action, params);
+    if (outside.kind === 'error') return refuse('invalid', unknownSecrets(action, params), outside.message);
+    if (outside.kind === 'outside') {
+      const message = `${action.name}: ${outside.why}.`;
+      return refuse('forbidden', unknownSecrets(action, params), outside.why, message);
     }
     // Files go only to an action that takes them, and only one that runs now (a card cannot hold them).
     if (uploads?.length && (!action.uploads || this.needsApproval(action, origin)))
@@ -221,6 +238,32 @@ export class Dispatcher {
       return this.requestApproval(operator, origin, action, params);
     }
     return this.execute(operator, origin, action, params, undefined, uploads);
+  }
+
+  /**
+   * Whether the bound request acts outside the chat's scope: asked here, for every origin, so no
+   * command, button, LLM tool call or alert button can reach a place the chat may not.
+   */
+  private async outsideScope(
+    operator: Operator,
+    origin: Origin,
+    action: AnyAction,
+    params: Record<string, unknown>,
+  ): Promise<{ kind: 'inside' } | { kind: 'outside'; why: string } | { kind: 'error'; message: string }> {
+    const scope = this.d.scopes?.of(operator.chatId);
+    if (!scope) return { kind: 'inside' };
+    let places: readonly string[] | undefined;
+    try {
+      places = action.where
+        ? await this.withTimeout(action, async (signal) =>
+            action.where!(this.context(operator, origin, action, signal), params),
+          )
+        : undefined;
+    } catch (e) {
+      return { kind: 'error', message: this.errorMessage(action, e) };
+    }
+    const why = scope.refusal(action, places);
+    return why === undefined ? { kind: 'inside' } : { kind: 'outside', why };
   }
 
   private refuseSecret(
@@ -259,7 +302,7 @@ export class Dispatcher {
     const secret = action.secret;
     if (!secret) return params;
     const holds = await this.withTimeout(action, (signal) =>
-      secret.when(this.context(operator, origin, signal), params),
+      secret.when(this.context(operator, origin, action, signal), params),
     ).catch(() => true);
     return holds ? maskParams(params, secret.params) : params;
   }
@@ -282,7 +325,7 @@ export class Dispatcher {
     if (action.preview) {
       try {
         preview = await this.withTimeout(action, (signal) =>
-          action.preview!(this.context(operator, origin, signal), params),
+          action.preview!(this.context(operator, origin, action, signal), params),
         );
       } catch (e) {
         const message = this.errorMessage(action, e);
@@ -369,7 +412,11 @@ export class Dispatcher {
     const report = this.progress.reporter(operator, action.name, this.d.redact);
     const run = this.withTimeout(action, (signal) =>
       action.run(
-        { ...this.context(operator, origin, signal), progress: report.say, ...(uploads?.length ? { uploads } : {}) },
+        {
+          ...this.context(operator, origin, action, signal),
+          progress: report.say,
+          ...(uploads?.length ? { uploads } : {}),
+        },
         params,
       ),
     );
@@ -409,8 +456,16 @@ export class Dispatcher {
     }
   }
 
-  private context(operator: Operator, origin: Origin, signal: AbortSignal): ActionContext {
-    return { operator, origin, signal, chat: this.d.chatState.forChat(operator.chatId) };
+  private context(operator: Operator, origin: Origin, action: AnyAction, signal: AbortSignal): ActionContext {
+    const scope = this.d.scopes?.of(operator.chatId);
+    const chat = this.d.chatState.forChat(operator.chatId);
+    return {
+      operator,
+      origin,
+      signal,
+      chat,
+      ...(scope ? { within: (place: string) => scope.within(action.target, place) } : {}),
+    };
   }
 
   private withTimeout<T>(action: AnyAction, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -110,6 +110,8 @@ export class Follows {
       llm: false,
       params: z.object({ id: z.string().regex(ID) }),
       subject: (p) => `follow ${p.id}`,
+      // It reaches no place of the target, only a card already shown.
+      where: () => [],
       run: async (ctx, p) => {
         const card = this.stop(p.id, ctx.operator.display);
         if (!card) throw new ActionError('this follow has already ended');

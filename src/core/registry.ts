@@ -1,4 +1,5 @@
 import { requiredRole, ROLE_RANK, type AnyAction, type Role } from './action.js';
+import type { ChatScope } from './scopes.js';
 import { bindArgs, tokenize, UsageError, type CommandLine } from './commands.js';
 import { closest } from './suggest.js';
 import { oneLine } from './text.js';
@@ -72,9 +73,9 @@ export class Registry {
     return [...this.byName.values()];
   }
 
-  /** Actions a role may use, e.g. for the LLM's tool list. */
-  allowedFor(role: Role): AnyAction[] {
-    return this.list().filter((a) => ROLE_RANK[role] >= ROLE_RANK[requiredRole(a)]);
+  /** Actions a role may use, e.g. for the LLM's tool list; with a chat's scope, only those it sees. */
+  allowedFor(role: Role, scope?: Pick<ChatScope, 'sees'>): AnyAction[] {
+    return this.list().filter((a) => ROLE_RANK[role] >= ROLE_RANK[requiredRole(a)] && (scope?.sees(a) ?? true));
   }
 
   /** Longest command path wins: "/docker ps x" is docker.ps with "x", not a bare /docker. */
@@ -90,9 +91,11 @@ export class Registry {
       if (off) return { kind: 'unknown', message: oneLine(`/${k} ${this.offReason}.`) };
       const a = this.byCommand.get(k);
       if (!a) continue;
-      // "/docker frobnicate" is a mistyped verb, not the bare "/docker" alias with an argument.
+      // "/docker frobnicate" is a mistyped verb, not the bare "/docker" alias with an argument;
+      // "/docker @edge" or "/docker -a" is the alias: a place or a flag is never a verb.
       const bareAlias = n === 1 && a.command!.path.length > 1;
-      if (bareAlias && words.length > 1 && this.verbsOf(words[0]!).length > 0) break;
+      const verbLike = words.length > 1 && !/^[@-]/.test(words[1]!);
+      if (bareAlias && verbLike && this.verbsOf(words[0]!).length > 0) break;
       const rawArgs = skipWords(line.raw, n - 1);
       try {
         const params = a.command?.parse
@@ -174,9 +177,9 @@ export class Registry {
   }
 
   /** Names `/help <group>` takes: each target and each command word that has verbs ("k8s"). */
-  groups(role: Role): string[] {
+  groups(role: Role, scope?: Pick<ChatScope, 'sees'>): string[] {
     const out = new Set<string>();
-    for (const a of this.allowedFor(role)) {
+    for (const a of this.allowedFor(role, scope)) {
       if (!a.command) continue;
       out.add(a.target);
       if (a.command.path.length > 1) out.add(a.command.path[0]!);
@@ -191,9 +194,10 @@ export class Registry {
   help(
     role: Role,
     group?: string,
+    scope?: Pick<ChatScope, 'sees'>,
   ): { target: string; lines: { usage: string; summary: string; risk: AnyAction['risk'] }[] }[] {
     const groups = new Map<string, { usage: string; summary: string; risk: AnyAction['risk'] }[]>();
-    for (const a of this.allowedFor(role)) {
+    for (const a of this.allowedFor(role, scope)) {
       if (!a.command) continue;
       if (group !== undefined && a.target !== group && a.command.path[0] !== group) continue;
       const g = groups.get(a.target) ?? [];

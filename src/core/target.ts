@@ -6,6 +6,7 @@ import type { Metrics } from './metrics.js';
 import type { AskOnBehalf } from './on-behalf.js';
 import type { Redactor } from './redact.js';
 import type { Result } from './result.js';
+import type { Scoping } from './scopes.js';
 import type { SettingRows, SettingValues } from './settings.js';
 import type { Db } from './sqlite.js';
 
@@ -91,6 +92,8 @@ export interface TargetModule<S extends SettingRows = SettingRows> {
   /** What the AI assistant helps with here, as a plural noun phrase ("Docker containers"). */
   readonly prompt?: string;
   readonly summaries?: readonly AiSummary[];
+  /** How a chat's scope names its places (SCOPES); without it, a scope grants all of it or nothing. */
+  readonly scope?: Scoping;
   /** Its live cards may get places of their own where a transport offers them (`/<name> topics on|off`). */
   readonly topics?: { readonly summary: string };
   /**

@@ -61,6 +61,9 @@ describe('Registry', () => {
       kind: 'unknown',
       message: '/nothing is not a command. /help lists them; /status shows which integrations are off.',
     });
+    // A place or a flag after the bare group is its argument: never a verb.
+    expect(look('/docker @edge')).toMatchObject({ kind: 'match', match: { action: { name: 'docker.ps' } } });
+    expect(look('/docker -x')).toMatchObject({ kind: 'match', match: { action: { name: 'docker.ps' } } });
     // The bare group answers only bare: a word after it is a verb, never a ps filter.
     expect(look('/docker foo')).toEqual({
       kind: 'unknown',

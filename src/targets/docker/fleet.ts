@@ -1,12 +1,5 @@
 import { z } from 'zod';
-import {
-  ActionError,
-  defineAction,
-  type ActionContext,
-  type AnyAction,
-  type ChatState,
-  type CommandSpec,
-} from '../../core/action.js';
+import { ActionError, defineAction, type ActionContext, type AnyAction, type CommandSpec } from '../../core/action.js';
 import type { AlertSink } from '../../core/alerts.js';
 import { bindArgs, tokenize, UsageError } from '../../core/commands.js';
 import { bold, line, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
@@ -65,10 +58,13 @@ export class Fleet {
     return h;
   }
 
-  /** The chat's current host, or the first configured one; a host no longer configured is refused. */
-  current(chat: ChatState): string {
-    const chosen = this.many ? chat.get(CHAT_HOST) : undefined;
-    if (chosen === undefined) return this.names[0]!;
+  /**
+   * The chat's current host, or the first configured one its scope holds; a host no longer
+   * configured is refused.
+   */
+  current(ctx: Pick<ActionContext, 'chat' | 'within'>): string {
+    const chosen = this.many ? ctx.chat.get(CHAT_HOST) : undefined;
+    if (chosen === undefined) return this.names.find((n) => ctx.within?.(n) ?? true) ?? this.names[0]!;
     if (!this.byName.has(chosen))
       throw new ActionError(
         `this chat uses Docker host ${chosen}, which is no longer configured; choose another with ` +
@@ -78,10 +74,14 @@ export class Fleet {
   }
 
   /** The host a request acts on: its own, else the chat's; undefined means every host (`ps` only). */
-  pin(chat: ChatState, p: { host?: string | undefined }, everyHost: boolean): string | undefined {
+  pin(
+    ctx: Pick<ActionContext, 'chat' | 'within'>,
+    p: { host?: string | undefined },
+    everyHost: boolean,
+  ): string | undefined {
     if (p.host !== undefined) return this.get(p.host).name;
     if (!this.many || everyHost) return undefined;
-    return this.current(chat);
+    return this.current(ctx);
   }
 
   /**
@@ -94,10 +94,12 @@ export class Fleet {
     return { ...r, blocks, ...withHostButtons(r, host, this.hosted) };
   }
 
-  /** Alerts from one host's watcher, naming it when there are several. */
+  /** Alerts from one host's watcher: about that host (scopes route them), naming it when there are several. */
   sink(sink: AlertSink, host: string): AlertSink {
-    if (!this.many) return sink;
-    return { raise: (a) => sink.raise({ ...a, key: `${a.key}@${host}`, result: this.mark(a.result, host) }) };
+    if (!this.many) return { raise: (a) => sink.raise({ ...a, place: host }) };
+    return {
+      raise: (a) => sink.raise({ ...a, key: `${a.key}@${host}`, place: host, result: this.mark(a.result, host) }),
+    };
   }
 }
 
@@ -135,7 +137,7 @@ export function fleetActions(fleet: Fleet): AnyAction[] {
     if (!fleet.hosted.has(a.name)) return a;
     const everyHost = a.name === 'docker.ps';
     const on = (ctx: ActionContext, p: HostParams) => {
-      const host = p.host ?? fleet.current(ctx.chat);
+      const host = p.host ?? fleet.current(ctx);
       const { host: _drop, ...rest } = p;
       return { host, action: fleet.get(host).actions.get(a.name)!, params: rest };
     };
@@ -150,9 +152,12 @@ export function fleetActions(fleet: Fleet): AnyAction[] {
           }
         : {}),
       bind: (ctx: ActionContext, p: HostParams) => {
-        const host = fleet.pin(ctx.chat, p, everyHost);
+        const host = fleet.pin(ctx, p, everyHost);
         return host === undefined ? p : { ...p, host };
       },
+      // Bound: its host, the only one, or (ps) every host, each shown only where the chat's scope allows.
+      where: (_ctx: ActionContext, p: HostParams) =>
+        p.host !== undefined ? [p.host] : fleet.many ? [] : [fleet.names[0]!],
       ...(a.preview
         ? {
             preview: (ctx: ActionContext, p: HostParams) => {
@@ -177,7 +182,7 @@ const hasShape = (a: AnyAction): boolean => a.params instanceof z.ZodObject && !
 /** Every host's `ps`, asked in parallel; a host that fails is one line, not the answer. */
 async function psEveryHost(fleet: Fleet, ctx: ActionContext, p: HostParams): Promise<Result> {
   const answers = await Promise.all(
-    fleet.hosts.map(async (h) => {
+    fleet.hosts.filter(inScope(ctx)).map(async (h) => {
       try {
         return { host: h.name, r: await h.actions.get('docker.ps')!.run(ctx, p) };
       } catch (e) {
@@ -204,6 +209,12 @@ async function psEveryHost(fleet: Fleet, ctx: ActionContext, p: HostParams): Pro
   return result(blocks, buttons.length > 0 ? { buttons } : {});
 }
 
+/** Whether the chat's scope holds a host (every host, when the chat has no scope). */
+const inScope =
+  (ctx: ActionContext) =>
+  (h: DockerHost): boolean =>
+    ctx.within?.(h.name) ?? true;
+
 /** `/hosts`: each host's state, Engine version and containers, asked in parallel. */
 function hostsAction(fleet: Fleet): AnyAction {
   return defineAction({
@@ -214,15 +225,17 @@ function hostsAction(fleet: Fleet): AnyAction {
     params: z.object({}),
     command: { path: ['docker', 'hosts'], aliases: [['hosts']] },
     timeoutMs: 30_000,
+    where: () => [],
     async run(ctx) {
       let current: string | undefined;
       try {
-        current = fleet.current(ctx.chat);
+        current = fleet.current(ctx);
       } catch {
         current = undefined;
       }
+      const shown = fleet.hosts.filter(inScope(ctx));
       const rows = await Promise.all(
-        fleet.hosts.map(async (h): Promise<{ up: boolean; row: Block }> => {
+        shown.map(async (h): Promise<{ up: boolean; row: Block }> => {
           const mark = fleet.many && h.name === current ? '▶ ' : '• ';
           try {
             const [v, list] = await Promise.all([h.port.version(ctx.signal), h.port.list({ all: true }, ctx.signal)]);
@@ -247,10 +260,10 @@ function hostsAction(fleet: Fleet): AnyAction {
       const head = line(
         text('🖥 '),
         bold('Docker hosts'),
-        text(`: ${fleet.hosts.length}${down > 0 ? ` (${down} down)` : ''}`),
+        text(`: ${shown.length}${down > 0 ? ` (${down} down)` : ''}`),
       );
       const buttons = fleet.many
-        ? fleet.names.map((n): Button[] => [{ label: `Use ${n}`, action: 'docker.use', params: { host: n } }])
+        ? shown.map((h): Button[] => [{ label: `Use ${h.name}`, action: 'docker.use', params: { host: h.name } }])
         : [];
       return result([head, ...rows.map((r) => r.row)], buttons.length > 0 ? { buttons } : {});
     },
@@ -267,6 +280,7 @@ function useAction(fleet: Fleet): AnyAction {
     risk: 'write',
     params: z.object({ host: hostParam(fleet) }),
     subject: (p) => `host ${p.host}`,
+    where: (_ctx, p) => [p.host],
     command: {
       path: ['docker', 'use'],
       usage: '<host>',

@@ -3,7 +3,7 @@ import { absolutePath, bool, int } from '../../core/settings.js';
 import { defineTarget, disabled } from '../../core/target.js';
 import { connectHosts } from './connect.js';
 import { parseDockerHost } from './engine.js';
-import { hostsFromSettings, parseDockerHosts, splitHostRef } from './hosts.js';
+import { HOST_NAME, HOST_NAME_RULE, hostsFromSettings, parseDockerHosts, splitHostRef } from './hosts.js';
 import { createDockerTarget } from './index.js';
 
 const dockerHost = z.string().transform((s, ctx) => {
@@ -61,6 +61,11 @@ export const docker = defineTarget({
       schema: absolutePath,
     },
     DOCKER_TIMEOUT_SECONDS: { doc: 'Upper bound on one Docker Engine call', default: '10', schema: int(1, 300) },
+  },
+  scope: {
+    what: 'a Docker host name (DOCKER_HOSTS)',
+    check: (p) => (HOST_NAME.test(p) ? undefined : `is not ${HOST_NAME_RULE}`),
+    covers: (pattern, place) => pattern === place,
   },
   fix: 'start dockerd, point DOCKER_HOST (or DOCKER_HOSTS) at it, or set DOCKER_ENABLED=false',
   prompt: 'Docker containers',

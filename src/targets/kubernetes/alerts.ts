@@ -17,6 +17,7 @@ import { line, pre, result, text, value, type Block, type Button } from '../../c
 import { counted, stripAnsi, truncate } from '../../core/text.js';
 import { KubeApiError } from './errors.js';
 import type { KubePort, WatchEvent, WatchKind } from './port.js';
+import { placeOf } from './places.js';
 import type { KubeClusters } from './scope.js';
 import { sleep } from '../../core/sleep.js';
 
@@ -309,6 +310,7 @@ export class KubeWatcher {
     this.sink.raise({
       source: SOURCE,
       key,
+      place: placeOf(context, ''),
       result: result(blocks, {
         buttons: [[{ label: '🔎 Describe', action: 'k8s.describe', params: { context, kind: 'node', name } }]],
       }),
@@ -371,12 +373,12 @@ export class KubeWatcher {
     ];
     const key = alertKey(this.clusters.clusterOf(context), ns, name, issue.reason);
     if (!crashed || !issue.container || this.logLines === 0) {
-      this.sink.raise({ source: SOURCE, key, result: result(blocks, { buttons }) });
+      this.sink.raise({ source: SOURCE, key, place: placeOf(context, ns), result: result(blocks, { buttons }) });
       return;
     }
     void this.withLastLines(context, ns, name, issue.container, blocks).then((all) => {
       try {
-        this.sink.raise({ source: SOURCE, key, result: result(all, { buttons }) });
+        this.sink.raise({ source: SOURCE, key, place: placeOf(context, ns), result: result(all, { buttons }) });
       } catch (err) {
         this.log.warn({ err, key }, 'alert sink failed');
       }

@@ -12,6 +12,7 @@ import { kubeActions } from './actions.js';
 import { KubeWatcher, type KubeWatchOptions, type WatchStatus } from './alerts.js';
 import { loadKubeConfig, type LocateOptions } from './kubeconfig.js';
 import { LiveRollouts } from './live.js';
+import { placeOf } from './places.js';
 import { KubeClusters, pinScope, type KubeSettings } from './scope.js';
 
 export { KubeConfigError } from './kubeconfig.js';
@@ -97,9 +98,24 @@ export function createKubeTarget(
     scoped.has(action)
       ? pinScope(clusters, ctx.chat, params as { context?: string; namespace?: string }, ctx.operator)
       : params;
-  // The dispatcher binds the chat's scope into every request before approval.
+  // The dispatcher binds the chat's scope into every request before approval, then asks where it acts.
   const actions: AnyAction[] = unbound.map((a) =>
-    scoped.has(a.name) ? { ...a, bind: (ctx: ActionContext, p: Record<string, unknown>) => pin(a.name, ctx, p) } : a,
+    scoped.has(a.name)
+      ? {
+          ...a,
+          bind: (ctx: ActionContext, p: Record<string, unknown>) => pin(a.name, ctx, p),
+          where: (_ctx: ActionContext, p: { context: string; namespace: string; kind?: string }) => [
+            placeOf(p.context, a.name === 'k8s.nodes' || p.kind === 'node' ? '' : p.namespace),
+          ],
+        }
+      : a.name === 'k8s.use'
+        ? {
+            ...a,
+            where: (_ctx: ActionContext, p: { context: string; namespace?: string }) => [
+              placeOf(p.context, p.namespace ?? clusters.defaultNamespace(p.context)),
+            ],
+          }
+        : a,
   );
   let started = false;
 

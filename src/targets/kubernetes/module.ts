@@ -3,6 +3,7 @@ import { defineTarget, disabled } from '../../core/target.js';
 import { impersonationSetting } from './impersonate.js';
 import { KUBE_DISABLED, locateKubeConfig } from './locate.js';
 import { isDnsLabel } from './names.js';
+import { kubeScoping } from './places.js';
 
 /** Namespace names, checked here so that a typo is reported even while Kubernetes is off. */
 const namespaces = list.refine((ns) => ns.every(isDnsLabel), {
@@ -37,6 +38,7 @@ export const kubernetes = defineTarget({
       schema: impersonationSetting,
     },
   },
+  scope: kubeScoping,
   fix: 'check KUBECONFIG, K8S_CONTEXTS and that the API server is reachable',
   prompt: 'Kubernetes workloads',
   create: async ({ config: c, alerts, log }) => {

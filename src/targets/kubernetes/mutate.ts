@@ -7,7 +7,7 @@ import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { defineAction, type ActionContext, type AnyAction } from '../../core/action.js';
 import { UsageError } from '../../core/commands.js';
-import { bold, line, result, text, value, type Block, type Result } from '../../core/result.js';
+import { bold, line, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { counted, formatDuration, truncate } from '../../core/text.js';
 import {
   flags,
@@ -47,6 +47,23 @@ type Follow =
   | { readonly kind: 'none' };
 
 /**
+ * The button that undoes a change: the same kind of request back to where it was, for the
+ * exact context, namespace and object (so it asks for approval like any other). None when
+ * what came before is not known.
+ */
+const undoButton = (action: string, params: Record<string, unknown>): Button => ({
+  label: '↩️ Undo',
+  action,
+  params,
+});
+
+/** The revision a deployment is at, as its controller numbers them; undefined before the first. */
+const revisionNow = (d: V1Deployment): number | undefined => {
+  const r = Number(d.metadata?.annotations?.['deployment.kubernetes.io/revision']);
+  return Number.isSafeInteger(r) && r > 0 ? r : undefined;
+};
+
+/**
  * Follows what the change set off and turns it into the reply; the change itself already
  * happened. In a chat the reply is a live card, returned at once and edited until the
  * rollout ends, so the chat is free meanwhile; the console and the LLM wait for the end
@@ -59,9 +76,12 @@ async function report(
   target: { kind: string; name: string },
   follow: Follow,
   what: string,
+  undo?: Button,
 ): Promise<Result> {
   const subject = [value(id(s, target.kind, target.name)), text(' @ '), value(s.context)];
-  if (follow.kind === 'none') return result([line('✅ ', ...subject, text(`: ${what}.`))]);
+  // Every version of the reply, live or not, carries the Undo.
+  const extra = undo ? { buttons: [[undo]] } : {};
+  if (follow.kind === 'none') return result([line('✅ ', ...subject, text(`: ${what}.`))], extra);
   const finish = async (signal: AbortSignal, onProgress?: (st: RolloutState) => void): Promise<Block[]> => {
     let f: FollowResult;
     try {
@@ -90,21 +110,24 @@ async function report(
         : line('⏳ ', ...subject, text(`: ${what}; rollout not finished after ${took}: ${f.summary}.`));
     return [head, ...f.problems.map((p) => line(text('  • '), value(p)))];
   };
-  if (ctx.origin === 'console' || ctx.origin === 'ai') return result(await finish(ctx.signal));
+  if (ctx.origin === 'console' || ctx.origin === 'ai') return result(await finish(ctx.signal), extra);
   if (deps.live.full)
-    return result([
-      line(
-        '✅ ',
-        ...subject,
-        text(
-          `: ${what}. Not following its rollout: ` +
-            `already following ${counted(deps.live.max, 'rollout')}, the most at once.`,
+    return result(
+      [
+        line(
+          '✅ ',
+          ...subject,
+          text(
+            `: ${what}. Not following its rollout: ` +
+              `already following ${counted(deps.live.max, 'rollout')}, the most at once.`,
+          ),
         ),
-      ),
-    ]);
+      ],
+      extra,
+    );
   const key = deps.live.newKey();
   const card = (blocks: Block[], final = false): Result =>
-    result(blocks, { card: { key, title: `${target.kind} ${target.name}`, ...(final ? { final } : {}) } });
+    result(blocks, { ...extra, card: { key, title: `${target.kind} ${target.name}`, ...(final ? { final } : {}) } });
   const rolling = (summary?: string) =>
     card([line('🔄 ', ...subject, text(`: ${what}; rolling out…${summary ? ` ${summary}` : ''}`))]);
   // A look that saw nothing new changes nothing on the card.
@@ -178,13 +201,16 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
       const s = scopeOf(deps, ctx, p);
       const before = await s.port.readScale(p.kind, s.namespace, p.name, { signal: ctx.signal });
       await s.port.scale(p.kind, s.namespace, p.name, p.replicas, { signal: ctx.signal });
+      const was = before.spec?.replicas;
+      const where = { context: s.context, namespace: s.namespace, kind: p.kind, name: p.name };
       return report(
         deps,
         ctx,
         s,
         p,
         { kind: 'rollout', workload: p.kind },
-        `scaled ${before.spec?.replicas ?? '?'} → ${p.replicas}`,
+        `scaled ${was ?? '?'} → ${p.replicas}`,
+        was !== undefined && was !== p.replicas ? undoButton('k8s.scale', { ...where, replicas: was }) : undefined,
       );
     },
   });
@@ -224,8 +250,15 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
     },
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
+      // A deployment's restart is a new revision: Undo rolls back to the one before it.
+      const was =
+        p.kind === 'deployment'
+          ? revisionNow((await s.port.read('deployment', s.namespace, p.name, { signal: ctx.signal })) as V1Deployment)
+          : undefined;
       await s.port.restart(p.kind, s.namespace, p.name, new Date().toISOString(), { signal: ctx.signal });
-      return report(deps, ctx, s, p, { kind: 'rollout', workload: p.kind }, 'restarted');
+      const where = { context: s.context, namespace: s.namespace, name: p.name };
+      const undo = was !== undefined ? undoButton('k8s.rollback', { ...where, revision: was }) : undefined;
+      return report(deps, ctx, s, p, { kind: 'rollout', workload: p.kind }, 'restarted', undo);
     },
   });
 
@@ -298,6 +331,12 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
         { kind: 'deployment', name: p.name },
         { kind: 'rollout', workload: 'deployment' },
         `rolled back from revision ${plan.fromRevision} to ${plan.toRevision}`,
+        undoButton('k8s.rollback', {
+          context: s.context,
+          namespace: s.namespace,
+          name: p.name,
+          revision: plan.fromRevision,
+        }),
       );
     },
   });

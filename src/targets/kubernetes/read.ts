@@ -33,6 +33,7 @@ import {
   type Health,
 } from './format.js';
 import { EVENT_KIND, isDnsSubdomain, noMore, parseFlags, parseKindName, parseLabelSelector } from './names.js';
+import { placeOf } from './places.js';
 import { CHAT_CONTEXT, CHAT_NAMESPACE } from './scope.js';
 
 const MAX_EVENTS = 20;
@@ -70,8 +71,10 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
         return {};
       },
     },
+    // Lists only the contexts the chat's scope holds something of.
+    where: () => [],
     run: async (ctx) => {
-      const list = deps.clusters.contexts();
+      const list = deps.clusters.contexts().filter((c) => ctx.within?.(placeOf(c.name, '*')) ?? true);
       const current = ctx.chat.get(CHAT_CONTEXT) ?? deps.clusters.defaultContext();
       const currentNs = ctx.chat.get(CHAT_NAMESPACE);
       const blocks: Block[] = [line(bold('Kubernetes contexts'))];
@@ -148,6 +151,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
         if (!(e instanceof KubeApiError && e.failure === 'forbidden' && allowed)) throw e;
         names = [...allowed];
       }
+      names = names.filter((n) => ctx.within?.(placeOf(s.context, n)) ?? true);
       names.sort();
       const blocks: Block[] = [line(bold('Namespaces'), text(' @ '), value(s.context))];
       for (const n of names.slice(0, MAX_LIST)) blocks.push(line(n === s.namespace ? '▶ ' : '• ', value(n)));

@@ -131,11 +131,11 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     risk: 'read',
     params: z.object({}),
     command: { path: ['tmux', 'ls'], aliases: [['sessions'], ['tmux']] },
-    async run() {
+    async run(ctx) {
       const all = await port.listSessions();
-      const sessions = (filter ? all.filter((s) => filter.test(s.name)) : all).sort((a, b) =>
-        compareNames(a.name, b.name),
-      );
+      const sessions = all
+        .filter((s) => (!filter || filter.test(s.name)) && (ctx.within?.(s.name) ?? true))
+        .sort((a, b) => compareNames(a.name, b.name));
       if (all.length === 0) return say(`No tmux server is running on ${port.where}.`);
       if (sessions.length === 0) return say('No tmux sessions match TMUX_SESSION_FILTER.');
       const shown = sessions.slice(0, LS_MAX);
@@ -400,7 +400,24 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
     actions.push(tailFollowAction({ port, follows: deps.follows, resolve, pollMs: settings.pollMs }));
     actions.push(deps.follows.stopAction);
   }
-  return actions;
+  /** The session name a reference stands for (an alias or id resolved), as per-chat scopes match it. */
+  const sessionName = async (ref: string): Promise<string> => {
+    const t = await resolve(ref);
+    if (!isSessionId(t.session)) return t.session;
+    return (await port.listSessions()).find((s) => s.id === t.session)?.name ?? t.session;
+  };
+  // Every request names the session it reaches; `ls` lists only those in the chat's scope.
+  const where = (a: AnyAction): AnyAction['where'] => {
+    if (a.name === 'tmux.ls') return () => [];
+    if (a.name === 'tmux.new') return (_ctx, p: { name: string }) => [p.name];
+    // A session that is gone can still be unwatched: its name as written.
+    if (a.name === 'tmux.unwatch')
+      return async (_ctx, p: { target: string }) => [
+        await sessionName(p.target).catch(() => parseTarget(p.target).session),
+      ];
+    return async (_ctx, p: { target: string }) => [await sessionName(p.target)];
+  };
+  return actions.map((a) => (a.where ? a : { ...a, where: where(a) }));
 }
 
 /**

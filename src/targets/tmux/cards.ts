@@ -132,6 +132,7 @@ export function alertFor(event: TmuxEvent, now: number): Alert | undefined {
   return {
     source: 'tmux',
     key: `tmux:${e.target}:${event.to}`,
+    place: e.session,
     result: result(blocks, { buttons: cardButtons(e.target, e.session), reply: replyTo(e.target) }),
   };
 }

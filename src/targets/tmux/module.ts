@@ -19,6 +19,14 @@ const pattern = (defaultFlags: string) =>
     }
   });
 
+/** Scope patterns, compiled once each: they are matched on every tmux request of a scoped chat. */
+const scopePatterns = new Map<string, RegExp>();
+const scopePattern = (p: string): RegExp => {
+  let re = scopePatterns.get(p);
+  if (!re) scopePatterns.set(p, (re = settingPattern(p, '')));
+  return re;
+};
+
 export const tmux = defineTarget({
   name: 'tmux',
   settings: {
@@ -67,6 +75,19 @@ export const tmux = defineTarget({
     },
   },
   migrations: WATCHED_MIGRATIONS,
+  // A session is in a chat's scope when its name matches one of the scope's patterns (as TMUX_SESSION_FILTER).
+  scope: {
+    what: 'a regular expression over session names',
+    check: (p) => {
+      try {
+        scopePattern(p);
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+    covers: (p, session) => scopePattern(p).test(session),
+  },
   fix: 'install tmux, set TMUX_SOCKET, or set TMUX_ENABLED=false',
   prompt: 'tmux sessions',
   summaries: [

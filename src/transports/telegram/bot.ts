@@ -91,8 +91,8 @@ export interface TelegramTransport {
   start(): Promise<void>;
   /** Stops polling and waits for handlers that are running (bounded by the caller). */
   stop(): Promise<void>;
-  /** Queues an alert for every alert chat (through the outbox). */
-  alert(result: Result): void;
+  /** Queues an alert (through the outbox) for each alert chat and forum chat that `shows` allows. */
+  alert(result: Result, shows?: (chatId: number) => boolean): void;
   /** An audit witness posting into a chat or channel (AUDIT_WITNESS=telegram:<chat id>). */
   witness(chatId: number): Witness;
   health(): Promise<Health>;
@@ -498,8 +498,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       await outbox.stop(OUTBOX_DRAIN_MS);
       cards.close();
     },
-    alert(result) {
+    alert(result, shows) {
       for (const chatId of new Set([...d.alertChats, ...forums.chats()])) {
+        if (shows && !shows(chatId)) continue;
         outbox.enqueue({
           chatId,
           priority: 'alert',

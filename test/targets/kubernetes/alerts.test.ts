@@ -45,6 +45,8 @@ describe('kubernetes alerts', () => {
     await until(() => alerts.keys().includes(key), 3000, 'alert');
     const a = alerts.raised.find((x) => x.key === key)!;
     expect(a.source).toBe('kubernetes');
+    // Per-chat scopes route it by its namespace (core/scopes.ts).
+    expect(a.place).toBe('prod/shop');
     expect(text(a.result)).toBe(
       `🔴 CrashLoopBackOff: pod shop/${pod} @ prod\ncontainer nginx: back-off 40s restarting failed container=nginx pod=${pod} · 1 restart\nLast lines before it stopped:\nstarting\npanic: config missing`,
     );
@@ -265,6 +267,8 @@ describe('kubernetes alerts', () => {
     });
     prod().setNodeReady('node-2', false);
     await until(() => alerts.keys().includes('k8s:prod:node:node-2:NotReady'), 3000, 'NotReady alert');
+    // A node is in no namespace: only a scope holding the whole context gets it.
+    expect(alerts.raised.at(-1)!.place).toBe('prod/');
     expect(alerts.raised.at(-1)!.result.buttons?.[0]?.[0]).toEqual({
       label: '🔎 Describe',
       action: 'k8s.describe',

@@ -92,6 +92,8 @@ describe('alertFor', () => {
     const alert = alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: true }, NOW);
     expect(alert?.source).toBe('tmux');
     expect(alert?.key).toBe('tmux:job:waiting');
+    // Per-chat scopes route it by its session's name.
+    expect(alert?.place).toBe('job');
     expect(plainText(alert!.result)).toContain('line: Continue? [y/N]');
     expect(alert?.result.buttons).toHaveLength(2);
     expect(alert?.result.reply).toEqual({ action: 'tmux.send', params: { target: 'job' } });
