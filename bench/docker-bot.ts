@@ -40,6 +40,21 @@ function rssBytes(pid: number): number {
 }
 
 /**
+ * The bot's span for an update (ms): from the fake handing it over until the last reply
+ * (`method`) to `chat` had arrived — the last part, when the answer was split.
+ */
+export function botSpan(fake: FakeBotApi, chat: number, updateId: number, method: string): number {
+  const handed = fake.handedOverAt(updateId);
+  const reply =
+    handed === undefined
+      ? undefined
+      : fake.calls.findLast((c) => c.method === method && c.chat_id === chat && c.receivedAt >= handed);
+  if (handed === undefined || reply === undefined)
+    throw new Error(`docker bot bench: no ${method} answered update ${updateId}`);
+  return reply.receivedAt - handed;
+}
+
+/**
  * DOCKER_HOST of the dockerd this process started (benchDockerPrivate starts it and does not
  * hand its address to the runners): the newest `dockerd` child of ours, read from its `--host`.
  */
@@ -76,17 +91,7 @@ export async function withDockerBot(report: Report, fn: (bot: DockerBot) => Prom
   let proc: Proc | undefined;
   let starting: Promise<Proc> | undefined;
   const rss = { idle: NaN, peak: 0, worstStep: 0, samples: 0 };
-  /** The bot's span for an update, ending with the reply (`method`) that answered it. */
-  const span = (updateId: number, method: string): number => {
-    const handed = fake.handedOverAt(updateId);
-    const reply =
-      handed === undefined
-        ? undefined
-        : fake.calls.findLast((c) => c.method === method && c.chat_id === OP && c.receivedAt >= handed);
-    if (handed === undefined || reply === undefined)
-      throw new Error(`docker bot bench: no ${method} answered update ${updateId}`);
-    return reply.receivedAt - handed;
-  };
+  const span = (updateId: number, method: string): number => botSpan(fake, OP, updateId, method);
 
   const bot = (): Promise<Proc> =>
     (starting ??= (async () => {

@@ -75,7 +75,7 @@ async function drain(r: Result): Promise<number> {
 }
 
 /** A bare GET on the Engine, reading the whole body: what any client pays at least. */
-function rawGet(socketPath: string, path: string): Promise<Buffer> {
+export function rawGet(socketPath: string, path: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, path, method: 'GET', timeout: 60_000 }, (res) => {
       const chunks: Buffer[] = [];
@@ -93,14 +93,14 @@ function rawGet(socketPath: string, path: string): Promise<Buffer> {
   });
 }
 
-const median = (xs: readonly number[]): number => percentile(sortNumbers([...xs]), 50);
+export const median = (xs: readonly number[]): number => percentile(sortNumbers([...xs]), 50);
 
 /**
  * `rounds` timings of each contender (after one untimed call each), interleaved so that noise
  * hits all alike. A contender that resolves with a number says how many of its ms were its
  * own (the rest being the fake Bot API's); those are kept under "<name> own".
  */
-async function race(
+export async function race(
   rounds: number,
   contenders: Record<string, () => Promise<unknown>>,
 ): Promise<Record<string, number[]>> {
@@ -131,6 +131,27 @@ async function mapLimit<T>(n: number, limit: number, fn: (i: number) => Promise<
   return out;
 }
 
+/**
+ * `n` containers for `/docker ps`, `bench-ps-000`…, in 10 compose projects: created, not started
+ * (cheap on vfs), so listed with "all".
+ */
+export async function createPsContainers(docker: Docker, suite: string, n: number): Promise<void> {
+  await mapLimit(n, 4, (i) =>
+    docker.createContainer({
+      name: `bench-ps-${String(i).padStart(3, '0')}`,
+      Image: TEST_IMAGE,
+      Cmd: ['sleep', '3600'],
+      Labels: {
+        [TEST_LABEL]: '1',
+        [SUITE_LABEL]: suite,
+        [COMPOSE_PROJECT]: `benchproj${i % 10}`,
+        [COMPOSE_SERVICE]: `svc${i}`,
+      },
+      HostConfig: { NetworkMode: 'none' },
+    }),
+  );
+}
+
 export async function benchDocker(report: Report, opts: DockerBenchOptions): Promise<void> {
   const addr = parseDockerHost(opts.dockerHost);
   if (addr.kind !== 'unix') throw new Error('the Docker benchmark needs a unix socket DOCKER_HOST');
@@ -147,24 +168,11 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
     await importBusybox(docker, TEST_IMAGE);
   const port = createDockerPort({ host: opts.dockerHost, timeoutMs: 60_000 });
   const actions = dockerActions({ port, stops: createExpectedStops(), redactor: createRedactor([]) });
-  const labels = (extra: Record<string, string>): Record<string, string> => ({
-    [TEST_LABEL]: '1',
-    [SUITE_LABEL]: SUITE,
-    ...extra,
-  });
   await removeSuiteContainers(docker, SUITE);
   try {
-    // 1. /docker ps over 100 containers: created, not started (cheap on vfs), so listed with "all".
+    // 1. /docker ps over 100 containers.
     let t0 = performance.now();
-    await mapLimit(PS_CONTAINERS, 4, (i) =>
-      docker.createContainer({
-        name: `bench-ps-${String(i).padStart(3, '0')}`,
-        Image: TEST_IMAGE,
-        Cmd: ['sleep', '3600'],
-        Labels: labels({ [COMPOSE_PROJECT]: `benchproj${i % 10}`, [COMPOSE_SERVICE]: `svc${i}` }),
-        HostConfig: { NetworkMode: 'none' },
-      }),
-    );
+    await createPsContainers(docker, SUITE, PS_CONTAINERS);
     report('docker: setup, 100 containers created', performance.now() - t0, 'ms');
     const total = (await docker.listContainers({ all: true })).length;
     const ps = await race(ROUNDS, {
@@ -205,7 +213,7 @@ export async function benchDocker(report: Report, opts: DockerBenchOptions): Pro
       name: 'bench-biglog',
       Image: TEST_IMAGE,
       Cmd: ['sh', '-c', `yes ${'x'.repeat(LOG_LINE)} | head -n ${lines}; echo done-logging; exec sleep 3600`],
-      Labels: labels({}),
+      Labels: { [TEST_LABEL]: '1', [SUITE_LABEL]: SUITE },
       HostConfig: { NetworkMode: 'none' },
     });
     await big.start();

@@ -6,6 +6,7 @@ import { benchAudit } from './audit.js';
 import { benchColdStart } from './coldstart.js';
 import { benchDockerPrivate } from './docker.js';
 import { withDockerBot } from './docker-bot.js';
+import { benchFleet } from './fleet.js';
 import { benchKubernetes } from './k8s.js';
 import { benchPipeline } from './pipeline.js';
 import { printReport, type Report } from './report.js';
@@ -24,6 +25,7 @@ const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   tmux: benchTmux,
   'tmux-bot': benchTmuxBot,
   docker: (r) => withDockerBot(r, (bot) => benchDockerPrivate(r, bot)),
+  fleet: benchFleet,
   k8s: benchKubernetes,
   agents: benchAgents,
 };

@@ -55,7 +55,7 @@ close $out;
 sleep 3600;
 `;
 
-function clockTicks(): number {
+export function clockTicks(): number {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { timeout: 2000 }).toString().trim()) || 100;
   } catch {
@@ -64,7 +64,7 @@ function clockTicks(): number {
 }
 
 /** CPU seconds of a process from /proc: [own user+system, waited-for children's user+system]. */
-function procCpu(pid: number, hz: number): [number, number] {
+export function procCpu(pid: number, hz: number): [number, number] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields after the command: state is f[0], so utime (14) is f[11], cutime (16) is f[13].
@@ -73,7 +73,7 @@ function procCpu(pid: number, hz: number): [number, number] {
 }
 
 /** What bin/teleops.js decides: the compiled dist/ when it is at least as new as src/, else tsx. */
-function runsCompiled(): boolean {
+export function runsCompiled(): boolean {
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce((t, e) => {
       const p = join(dir, e.name);
