@@ -386,7 +386,26 @@ export class Dispatcher {
       return { refused: 'The requester is no longer authorized for this.' };
     }
     const requester: Operator = { userId: row.requesterId, chatId: row.chatId, role, display: row.requester };
-    return { run: (began) => this.execute(requester, row.origin, action, row.params, approvedBy, undefined, began) };
+    return {
+      run: async (began) => {
+        // Asked again: the scopes may have changed since the card (a restart), or where it acts.
+        const outside = await this.outsideScope(requester, row.origin, action, row.params);
+        if (outside.kind !== 'inside') {
+          const why = outside.kind === 'outside' ? outside.why : outside.message;
+          this.audit(
+            requester,
+            row.origin,
+            action.name,
+            this.subject(action, row.params),
+            row.params,
+            'forbidden',
+            why,
+          );
+          return { kind: 'refused', message: `${action.name}: ${why}.` };
+        }
+        return this.execute(requester, row.origin, action, row.params, approvedBy, undefined, began);
+      },
+    };
   }
 
   private async execute(

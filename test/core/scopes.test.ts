@@ -8,8 +8,11 @@ import fc from 'fast-check';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import type { Risk } from '../../src/core/action.js';
+import type { Principal } from '../../src/core/policy.js';
 import { checkRules, parseScopes, Scopes, scopesFromFile, type Grant } from '../../src/core/scopes.js';
 import { MODULES } from '../../src/targets/modules.js';
+import { tempDir, testApp } from '../support/app.js';
+import { runs } from '../support/test-target.js';
 
 const action = (target: string, risk: Risk = 'read', name = `${target}.x`) => ({ name, target, risk });
 const scopes = (s: string) => new Scopes(parseScopes(s), MODULES);
@@ -175,5 +178,29 @@ describe('a chat’s scope', () => {
     expect(s.shows(-1, 'docker', undefined)).toBe(true);
     // Alerts of teleops itself (the audit log) go to every alert chat.
     expect(s.shows(-1, 'audit', undefined)).toBe(true);
+  });
+});
+
+describe('an approval decided after the scopes changed', () => {
+  it('is asked again when approved, and refused outside the scope now in force', async () => {
+    const dir = tempDir('teleops-scopes-');
+    const group: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@ops' };
+    const other: Principal = { ...group, userId: 11, name: '@bob' };
+    let t = await testApp({}, [], dir.path);
+    const asked = await t.app.dispatcher.command(group, 'command', '/test destroy web');
+    expect(asked.kind).toBe('approval');
+    await t.close();
+    // Restarted with a scope for the group that does not hold the test target.
+    t = await testApp({ SCOPES: '-100=docker:*' }, [], dir.path);
+    try {
+      const p = asked.kind === 'approval' ? asked.approval : undefined;
+      const o = await t.app.dispatcher.decide(other, p!.id, p!.token, 'approve');
+      expect(o).toEqual({ kind: 'refused', message: "test.destroy: test is not in this chat's scope." });
+      expect(runs(t.runsFile, 'destroy')).toBe(0);
+      expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'test.destroy', outcome: 'forbidden' });
+    } finally {
+      await t.close();
+      dir.remove();
+    }
   });
 });
