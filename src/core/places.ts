@@ -27,6 +27,8 @@ export function placesAction(slot: CardPlacesSlot, target: string, summary: stri
     params: z.object({ mode: z.enum(['on', 'off']).describe('on or off') }),
     command: { path: [target, 'topics'], usage: '<mode>' },
     subject: (p) => `forum topics ${p.mode}`,
+    // It lays out this chat's own cards and reaches no place of the target; scopes filter the cards.
+    where: () => [],
     async run(ctx, p) {
       const places = slot.service;
       if (!places) throw new ActionError('topics exist only in a chat app with forum groups, not here');

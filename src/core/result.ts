@@ -44,6 +44,11 @@ export interface CardInfo {
   readonly kind?: 'item' | 'index';
   /** The thing is gone or no longer followed: this is the card's last version (its topic may close). */
   readonly final?: boolean;
+  /**
+   * What the card shows, for per-chat scopes: a target's place, or (no place) many of them. A
+   * card placed in every forum chat goes to a scoped one only when it says, and the scope holds it.
+   */
+  readonly about?: { readonly target: string; readonly place?: string };
 }
 
 export interface Result {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { mutates, type AnyAction } from './action.js';
+import type { CardInfo } from './result.js';
 
 /**
  * Per-chat scopes (SCOPES, or scopes.yaml): which places of which targets a chat may see and
@@ -148,6 +149,12 @@ export class ChatScope {
     return mutates(action) ? grants.some((g) => !g.readOnly) : grants.length > 0;
   }
 
+  /** Whether the scope grants every place of `target` (or the target is not scoped at all). */
+  holdsAll(target: string): boolean {
+    if (!this.targets.has(target)) return true;
+    return this.of(target).some((g) => g.places.includes(EVERY_PLACE));
+  }
+
   /** Whether `place` of `target` may be seen from this chat. */
   within(target: string, place: string): boolean {
     if (!this.targets.has(target)) return true;
@@ -202,4 +209,15 @@ export class Scopes {
     if (!scope) return true;
     return place === undefined ? scope.sees({ target, risk: 'read' }) : scope.within(target, place);
   }
+}
+
+/**
+ * Whether a live card may be shown in a chat with this scope (none: every card). One that does
+ * not say what it is about goes only to chats without a scope; one about many places, only where
+ * the scope holds all of them.
+ */
+export function showsCard(scope: ChatScope | undefined, about: CardInfo['about']): boolean {
+  if (!scope) return true;
+  if (!about) return false;
+  return about.place === undefined ? scope.holdsAll(about.target) : scope.within(about.target, about.place);
 }

@@ -9,7 +9,7 @@ import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import type { Risk } from '../../src/core/action.js';
 import type { Principal } from '../../src/core/policy.js';
-import { checkRules, parseScopes, Scopes, scopesFromFile, type Grant } from '../../src/core/scopes.js';
+import { checkRules, parseScopes, Scopes, scopesFromFile, showsCard, type Grant } from '../../src/core/scopes.js';
 import { MODULES } from '../../src/targets/modules.js';
 import { tempDir, testApp } from '../support/app.js';
 import { runs } from '../support/test-target.js';
@@ -178,6 +178,21 @@ describe('a chat’s scope', () => {
     expect(s.shows(-1, 'docker', undefined)).toBe(true);
     // Alerts of teleops itself (the audit log) go to every alert chat.
     expect(s.shows(-1, 'audit', undefined)).toBe(true);
+  });
+});
+
+describe('a live card placed in every forum chat', () => {
+  const s = scopes('-1=tmux:^ci-;agents:* -2=tmux:*');
+  it('goes to a scoped chat only when it says what it is about and the scope holds it', () => {
+    expect(showsCard(undefined, undefined)).toBe(true);
+    expect(showsCard(s.of(-1), undefined)).toBe(false);
+    expect(showsCard(s.of(-1), { target: 'tmux', place: 'ci-1' })).toBe(true);
+    expect(showsCard(s.of(-1), { target: 'tmux', place: 'web' })).toBe(false);
+    // The index lists every session: only for a scope holding all of them.
+    expect(showsCard(s.of(-1), { target: 'tmux' })).toBe(false);
+    expect(showsCard(s.of(-2), { target: 'tmux' })).toBe(true);
+    expect(showsCard(s.of(-1), { target: 'agents' })).toBe(true);
+    expect(showsCard(s.of(-2), { target: 'agents' })).toBe(false);
   });
 });
 

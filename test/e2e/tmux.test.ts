@@ -270,6 +270,27 @@ describeTmux('terminal sessions through the Bot API', () => {
     await fake.waitFor(() => fake.topics(FORUM).every((t) => t.closed), 5000, 'every topic to close');
   });
 
+  it('forum mode in a scoped chat: topics only for sessions the scope holds, no INDEX card, no other alerts', async () => {
+    await start({ SCOPES: `${FORUM}=tmux:^ci-` });
+    fake.sendText({ from: OP, chat: FORUM, text: '/tmux topics on' });
+    await fake.waitForMessage({ chat: FORUM, match: /Topics are on/ });
+    const named = (re: RegExp) => fake.topics(FORUM).find((t) => re.test(t.name));
+    const index = named(/INDEX/)!;
+    // Both started (and watched) from the operator's private chat, which has no scope.
+    fake.sendText({ from: OP, text: `/tmux new other ${script('other.sh', SCRIPTS.ask)}` });
+    await fake.waitForMessage({ chat: OP, match: /^\S+ other · / });
+    fake.sendText({ from: OP, text: `/tmux new ci-a ${script('ci.sh', SCRIPTS.ask)}` });
+    await fake.waitFor(() => named(/^🟡 ci-a$/), 10_000, 'the ci-a topic, waiting');
+    await fake.waitForMessage({ chat: OP, match: /^🟡 other · waiting for input/ });
+    await fake.waitForMessage({ chat: FORUM, match: /^🟡 ci-a · waiting for input/ });
+    expect(fake.topics(FORUM).filter((t) => /other/.test(t.name))).toEqual([]);
+    expect(about(FORUM, 'other')).toEqual([]);
+    expect(fake.messages(FORUM).filter((m) => m.message_thread_id === index.message_thread_id)).toEqual([]);
+    // In the forum itself, the scope holds: another session is refused in one line.
+    fake.sendText({ from: OP, chat: FORUM, text: '/tmux tail other' });
+    await fake.waitForMessage({ chat: FORUM, match: /tmux\.tail: tmux other is not in this chat's scope\./ });
+  });
+
   it('restart keeps cards editable: a reply to the card still reaches the program, the same message is edited, its buttons work', async () => {
     await start();
     fake.sendText({ from: OP, text: `/tmux new again ${script('again.sh', SCRIPTS.ask)}` });

@@ -100,7 +100,7 @@ export function statusCard(v: SessionView, redact: Redact): LiveCard {
       buttons: buttons(v.name),
       reply: { action: 'agent.prompt', params: { name: v.name } },
     }),
-    card: { key: cardKey(v.name), title: cardTitle(v), kind: 'item' },
+    card: { key: cardKey(v.name), title: cardTitle(v), kind: 'item', about: { target: 'agents' } },
   };
 }
 
@@ -108,7 +108,7 @@ export function statusCard(v: SessionView, redact: Redact): LiveCard {
 export function endedCard(name: string): LiveCard {
   return {
     ...result([line(text('⚪ '), value(name), text(' · '), bold('ended'))]),
-    card: { key: cardKey(name), title: `⚪ ${name}`, kind: 'item', final: true },
+    card: { key: cardKey(name), title: `⚪ ${name}`, kind: 'item', final: true, about: { target: 'agents' } },
   };
 }
 

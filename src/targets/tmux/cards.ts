@@ -87,7 +87,13 @@ export function cardTitle(e: Pick<WatchEntry, 'state' | 'target' | 'alias'>): st
 export function statusCard(e: WatchEntry, now: number): LiveCard {
   return {
     ...result(bodyBlocks(e, now), { buttons: cardButtons(e.target, e.session), reply: replyTo(e.target) }),
-    card: { key: cardKey(e.target), title: cardTitle(e), kind: 'item', final: e.state === 'gone' },
+    card: {
+      key: cardKey(e.target),
+      title: cardTitle(e),
+      kind: 'item',
+      final: e.state === 'gone',
+      about: { target: 'tmux', place: e.session },
+    },
   };
 }
 
@@ -97,7 +103,13 @@ export function unwatchedCard(target: string): LiveCard {
     ...result([line(text('⚪ '), value(target), text(' · '), bold('no longer watched'))], {
       buttons: [[{ label: '👁 Watch', action: 'tmux.watch', params: { target } }]],
     }),
-    card: { key: cardKey(target), title: `⚪ ${target}`, kind: 'item', final: true },
+    card: {
+      key: cardKey(target),
+      title: `⚪ ${target}`,
+      kind: 'item',
+      final: true,
+      about: { target: 'tmux', place: target.split(':')[0]! },
+    },
   };
 }
 
@@ -117,7 +129,11 @@ export function indexCard(entries: readonly WatchEntry[], now: number): LiveCard
     }
   }
   if (entries.length === 0) blocks.push(line(text('Nothing is watched. /tmux watch <session> starts.')));
-  return { ...result(blocks), card: { key: INDEX_KEY, title: 'Terminal sessions', kind: 'index' } };
+  return {
+    ...result(blocks),
+    // Every watched session: only a chat whose scope holds all of them gets it.
+    card: { key: INDEX_KEY, title: 'Terminal sessions', kind: 'index', about: { target: 'tmux' } },
+  };
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Principal } from '../../core/policy.js';
 import type { Redactor } from '../../core/redact.js';
 import type { Registry } from '../../core/registry.js';
 import { line, say, value, type ReplyTarget, type Result } from '../../core/result.js';
+import { showsCard } from '../../core/scopes.js';
 import type { ButtonRepo } from '../../store/buttons.js';
 import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
@@ -147,7 +148,14 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   const forums = new Forums(new ForumRepo(d.db), replier, d.redactor.redact, d.log);
   // Approval cards are edited as they are decided, expire or are cancelled, even after a restart.
   const cards = approvalCards(d.dispatcher.approvals, replier, d.log, (chatId, key) => forums.threadOf(chatId, key));
-  const board = new CardBoard({ replier, repo: new CardMessageRepo(d.db), outbox, forums, log: d.log });
+  const board = new CardBoard({
+    replier,
+    repo: new CardMessageRepo(d.db),
+    outbox,
+    forums,
+    shows: (chatId, card) => showsCard(d.dispatcher.scopeOf(chatId), card.card?.about),
+    log: d.log,
+  });
   const offProgress = showProgress(d.dispatcher.progress, replier, d.log);
   if (d.places) d.places.service = topicsControl({ forums, board, outbox, live: d.live });
 

@@ -62,6 +62,8 @@ export class CardBoard {
       readonly repo: CardMessageRepo;
       readonly outbox: Outbox;
       readonly forums: Forums;
+      /** Whether a card may be placed in a forum chat (per-chat scopes). */
+      readonly shows: (chatId: number, card: Result) => boolean;
       readonly log: Logger;
       readonly now?: () => number;
     },
@@ -79,14 +81,14 @@ export class CardBoard {
     if (key === undefined) return;
     this.remember(card);
     const chats = new Set(this.chatsByKey.get(key));
-    for (const c of this.d.forums.chatsFor(card)) chats.add(c);
+    for (const c of this.d.forums.chatsFor(card)) if (this.d.shows(c, card)) chats.add(c);
     for (const chat of chats) this.queue(chat, key);
   }
 
   /** Shows every card anew in one chat (after topics are turned on). */
   showAll(chatId: number, cards: readonly Result[]): void {
     for (const card of cards) {
-      if (!card.card) continue;
+      if (!card.card || !this.d.shows(chatId, card)) continue;
       this.remember(card);
       this.queue(chatId, card.card.key);
     }
