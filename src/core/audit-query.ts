@@ -104,6 +104,8 @@ export interface AuditQueryOptions {
    * an oracle for what admin-only entries hold (a shell command line).
    */
   readonly searchable?: readonly string[];
+  /** Only the entries of requests made in this chat. */
+  readonly chat?: number;
 }
 
 /** Newest entries looked at by one query: bounds its cost on a large log. */
@@ -144,6 +146,10 @@ export class AuditQuery {
     };
     anyOf(field('operator'), people);
     anyOf(field('outcome'), f.outcomes);
+    if (o.chat !== undefined) {
+      where.push(`${field('chat')} = ?`);
+      args.push(o.chat);
+    }
     if (f.actions.length > 0) {
       const exact = f.actions.filter((a) => !a.endsWith('.*'));
       const families = f.actions.filter((a) => a.endsWith('.*')).map((a) => a.slice(0, -1));

@@ -174,27 +174,31 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
         if (typeof f === 'string') throw new ActionError(f);
         const limit = f.limit ?? p.n;
         const registry = d.registry();
-        const rows = narrows(f)
-          ? d.auditQuery.find(f, {
-              limit,
-              now: now(),
-              ...(ctx.operator.role === 'admin'
-                ? {}
-                : {
-                    searchable: registry
-                      .list()
-                      .filter((a) => !adminOnly(registry, a.name))
-                      .map((a) => a.name),
-                  }),
-            })
-          : d.audit.recent(limit);
+        // A scoped chat reads its own entries only: other chats' requests name places it may not see.
+        const own = d.scopes?.of(ctx.operator.chatId) !== undefined;
+        const rows =
+          narrows(f) || own
+            ? d.auditQuery.find(f, {
+                limit,
+                now: now(),
+                ...(own ? { chat: ctx.operator.chatId } : {}),
+                ...(ctx.operator.role === 'admin'
+                  ? {}
+                  : {
+                      searchable: registry
+                        .list()
+                        .filter((a) => !adminOnly(registry, a.name))
+                        .map((a) => a.name),
+                    }),
+              })
+            : d.audit.recent(limit);
         if (typeof rows === 'string') throw new ActionError(rows);
         if (rows.length === 0)
           return {
             blocks: [
               narrows(f)
                 ? line('No audit entries match ', value(p.filter.trim()), '.')
-                : line('The audit log is empty.'),
+                : line(own ? 'No audit entries from this chat yet.' : 'The audit log is empty.'),
             ],
           };
         const lines = rows.map((e) => {
@@ -210,7 +214,7 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
         const heading = line(
           bold(`Last ${counted(rows.length, 'audit entry', 'audit entries')}`),
           ...(narrows(f) ? [text(' matching '), value(p.filter.trim())] : []),
-          ' (newest first)',
+          own ? ' of this chat (newest first)' : ' (newest first)',
         );
         return { blocks: [heading, pre(lines.join('\n'))] };
       },

@@ -167,6 +167,14 @@ describe.skipIf(env === undefined)('per-chat scopes over Docker hosts', { timeou
     expect(await say('/help', unscoped)).toContain('/docker restart');
   });
 
+  it('shows a scoped chat the audit entries of its own requests only', async () => {
+    const mine = await say('/audit 50', group);
+    expect(mine).toMatch(/^Last \d+ audit entries of this chat \(newest first\)/);
+    expect(mine).not.toContain('tg:11');
+    expect(mine).toContain('docker.inspect');
+    expect(await say('/audit 50', unscoped)).toContain('tg:11');
+  });
+
   it('sends an alert about a host only to the chats whose scope holds it', async () => {
     alerts.length = 0;
     await createTestContainer(env!.docker, {
