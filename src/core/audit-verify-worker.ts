@@ -21,12 +21,32 @@ import { KEY_ID_LEN, KEY_PREFIX } from './audit.js';
  */
 const WORKER_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const { createHmac, hash } = require('node:crypto');
+const { hash } = require('node:crypto');
 const { closeSync, openSync, readSync, statSync } = require('node:fs');
 const Database = require(workerData.sqlite);
 const { file, sql, plan, chunkRows, prefix, idLen, legacy } = workerData;
-const hasherOf = (key) =>
-  key ? (d) => createHmac('sha256', key).update(d).digest('hex') : (d) => hash('sha256', d, 'hex');
+// HMAC-SHA-256 (RFC 2104) from two one-shot digests: a createHmac per row costs 2.5 times as much.
+const hmacOf = (key) => {
+  let k = Buffer.from(key, 'utf8');
+  if (k.length > 64) k = hash('sha256', k, 'buffer');
+  const ipad = Buffer.alloc(64, 0x36);
+  const outer = Buffer.alloc(64 + 32, 0x5c);
+  for (let i = 0; i < k.length; i++) {
+    ipad[i] ^= k[i];
+    outer[i] ^= k[i];
+  }
+  let inner = Buffer.alloc(0);
+  return (d) => {
+    if (inner.length < 64 + d.length) {
+      inner = Buffer.alloc(2 * (64 + d.length));
+      ipad.copy(inner);
+    }
+    inner.set(d, 64);
+    outer.write(hash('sha256', inner.subarray(0, 64 + d.length), 'latin1'), 64, 32, 'latin1');
+    return hash('sha256', outer, 'hex');
+  };
+};
+const hasherOf = (key) => (key ? hmacOf(key) : (d) => hash('sha256', d, 'hex'));
 const ring = new Map(workerData.keys.map(([id, key]) => [id, hasherOf(key)]));
 const legacyHasher = legacy.missing === null ? hasherOf(legacy.key) : null;
 const KEY_END = prefix.length + idLen;
