@@ -16,8 +16,8 @@ import { KEY_ID_LEN, KEY_PREFIX } from './audit.js';
  *
  * A chunk is one string per row, prev_hash ‖ entry ‖ hash, joined by newlines, which canonical
  * JSON never contains: the count of well-formed rows comes with it, and a stray newline makes
- * one piece too many. The worker is plain JavaScript kept in a string: run
- * from the TypeScript sources, a .ts entry would need a TypeScript loader inside the worker.
+ * one piece too many. The worker is plain JavaScript kept in a string: run from the TypeScript
+ * sources, a .ts entry would need a TypeScript loader inside the worker.
  */
 const WORKER_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
@@ -136,7 +136,7 @@ function check(db, range, job) {
             missing.push([missingId, s]);
           }
         } else if (hasher(new Uint8Array(mem, base + p, hashAt - p)) !== b.toString('latin1', hashAt, end)) {
-          // A string of the stored hash compared with the fresh digest: cheaper than a loop over its 64 chars.
+          // The stored hash made a string and compared whole: cheaper than comparing its 64 chars one by one.
           return { ok: false };
         }
         if (s <= anchorEnd) {
