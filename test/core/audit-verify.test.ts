@@ -653,6 +653,9 @@ describe('checkRange', () => {
   it.each([
     ['SHA-256', undefined],
     ['HMAC-SHA-256', 'k3y-for-tests'],
+    // The thread makes HMAC from two digests: a key of one block is used as it is, a longer one hashed first.
+    ['HMAC-SHA-256 (a key of one block)', 'b'.repeat(64)],
+    ['HMAC-SHA-256 (a key of 80 UTF-8 bytes)', 'ключ'.repeat(10)],
   ])('answers whether a range of the %s chain holds, with what joins it to the next', async (_mode, hmacKey) => {
     const f = makeLog(hmacKey, inputs(30));
     const all = rows(f.db);
