@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -40,6 +40,19 @@ describe('makeDirs', () => {
     expect(() => makeDirs(join(d, 'file', 'state'))).toThrow(`cannot create the directory ${d}/file/state (ENOTDIR)`);
     expect(() => makeDirs(join(d, 'file', 'state'))).toThrow(DirError);
   });
+
+  it('keeps the error of mkdir as the cause, and names itself', () => {
+    const d = temp();
+    writeFileSync(join(d, 'file'), '');
+    let thrown: unknown;
+    try {
+      makeDirs(join(d, 'file', 'state'));
+    } catch (e) {
+      thrown = e;
+    }
+    expect(String(thrown)).toBe(`DirError: cannot create the directory ${d}/file/state (ENOTDIR)`);
+    expect((thrown as Error).cause).toMatchObject({ code: 'ENOTDIR', syscall: 'mkdir' });
+  });
 });
 
 describe('unwritableDir', () => {
@@ -69,5 +82,35 @@ describe('unwritableDir', () => {
     expect(unwritableDir(d)).toBeUndefined();
     execFileSync('mount', ['-o', 'remount,ro', d]);
     expect(unwritableDir(d)).toBe(`${d} is on a read-only filesystem`);
+  });
+
+  it.skipIf(missing !== undefined)('names a directory the filesystem refuses a write to (immutable): EPERM', (ctx) => {
+    const d = temp();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d]);
+    cleanups.push(() => execFileSync('umount', ['-l', d]));
+    try {
+      execFileSync('chattr', ['+i', d], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('chattr +i is not supported on tmpfs here (Linux < 6.0)');
+    }
+    cleanups.push(() => execFileSync('chattr', ['-i', d]));
+    expect(unwritableDir(d)).toBe(`${d} is not writable (EPERM)`);
+  });
+
+  // teleops under a user of its own, not root: the directories are root's.
+  it.skipIf(process.getuid?.() !== 0)("names a directory the process's user may not write: EACCES", () => {
+    const open = temp();
+    chmodSync(open, 0o755);
+    // Not even searchable: the probe's removal must not turn the answer into an exception.
+    const closed = temp();
+    process.seteuid!(65534);
+    let said: (string | undefined)[];
+    try {
+      said = [unwritableDir(open), unwritableDir(closed)];
+    } finally {
+      process.seteuid!(0);
+    }
+    expect(said).toEqual([`${open} is not writable (EACCES)`, `${closed} is not writable (EACCES)`]);
+    expect([readdirSync(open), readdirSync(closed)]).toEqual([[], []]);
   });
 });
