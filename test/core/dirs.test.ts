@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirError, makeDirs, unwritableDir } from '../../src/core/dirs.js';
 import { tmpfsUnavailable } from '../support/tmpfs.js';
@@ -97,20 +98,35 @@ describe('unwritableDir', () => {
     expect(unwritableDir(d)).toBe(`${d} is not writable (EPERM)`);
   });
 
-  // teleops under a user of its own, not root: the directories are root's.
-  it.skipIf(process.getuid?.() !== 0)("names a directory the process's user may not write: EACCES", () => {
-    const open = temp();
-    chmodSync(open, 0o755);
-    // Not even searchable: the probe's removal must not turn the answer into an exception.
-    const closed = temp();
-    process.seteuid!(65534);
-    let said: (string | undefined)[];
+  it.skipIf(missing !== undefined)('names a directory that takes no new file (EACCES: a sysfs of its own)', (ctx) => {
+    const d = temp();
     try {
-      said = [unwritableDir(open), unwritableDir(closed)];
-    } finally {
-      process.seteuid!(0);
+      execFileSync('mount', ['-t', 'sysfs', 'sysfs', d], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('mount -t sysfs is not allowed here');
     }
-    expect(said).toEqual([`${open} is not writable (EACCES)`, `${closed} is not writable (EACCES)`]);
-    expect([readdirSync(open), readdirSync(closed)]).toEqual([[], []]);
+    cleanups.push(() => execFileSync('umount', ['-l', d]));
+    expect(unwritableDir(d)).toBe(`${d} is not writable (EACCES)`);
   });
+
+  // teleops under a user of its own, not root: the directories are root's. The effective user
+  // can change only in a process of its own (vitest's forks), not in a worker thread.
+  it.skipIf(process.getuid?.() !== 0 || !isMainThread)(
+    "names a directory the process's user may not write or even search (EACCES)",
+    () => {
+      const open = temp();
+      chmodSync(open, 0o755);
+      // Not even searchable: the probe's removal must not turn the answer into an exception.
+      const closed = temp();
+      process.seteuid!(65534);
+      let said: (string | undefined)[];
+      try {
+        said = [unwritableDir(open), unwritableDir(closed)];
+      } finally {
+        process.seteuid!(0);
+      }
+      expect(said).toEqual([`${open} is not writable (EACCES)`, `${closed} is not writable (EACCES)`]);
+      expect([readdirSync(open), readdirSync(closed)]).toEqual([[], []]);
+    },
+  );
 });
