@@ -72,10 +72,13 @@ describe('Policy.identify', () => {
     expect(zero.identify(tg(0, 0, 'group'))).toBeNull();
   });
 
-  it('the local console user is an operator', () => {
+  it('the local console user is an operator where no console role is set', () => {
+    // Built here, not at load: what a test builds is what the mutation run sees.
+    const unset = new Policy({ transport: 'tg', operators: [], admins: [20], viewers: [], chats: [] });
     expect(
-      policy.identify({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' }),
+      unset.identify({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' }),
     ).toMatchObject({ role: 'operator', display: 'console:alice' });
+    expect(unset.roleOf(0)).toBe('operator');
   });
 });
 
