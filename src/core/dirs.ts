@@ -50,9 +50,9 @@ export function unwritableDir(dir: string): string | undefined {
   } finally {
     try {
       // Left empty when the byte did not fit.
-      rmSync(probe, { force: true });
+      rmSync(probe);
     } catch {
-      // A directory that cannot be searched holds no probe: the answer above stands.
+      // Never made, or in a directory that cannot even be searched: the answer above stands.
     }
   }
 }
