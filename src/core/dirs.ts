@@ -48,7 +48,11 @@ export function unwritableDir(dir: string): string | undefined {
     if (code === 'EACCES' || code === 'EPERM') return `${dir} is not writable (${code})`;
     return undefined;
   } finally {
-    // Left empty when the byte did not fit.
-    rmSync(probe, { force: true });
+    try {
+      // Left empty when the byte did not fit.
+      rmSync(probe);
+    } catch {
+      // Never made, or in a directory that cannot even be searched: the answer above stands.
+    }
   }
 }

@@ -38,15 +38,17 @@ export function humanLine(json: string): string {
 }
 
 /**
- * Logs on stderr; every message passes the redactor first (see app.ts). JSON for log
- * collectors, human-readable lines when stderr is a terminal (`npm start` by hand).
+ * Logs on stderr (`fd`: another file, for a test to read); every message passes the redactor
+ * first (see app.ts). JSON for log collectors, human-readable lines when stderr is a terminal
+ * (`npm start` by hand).
  */
 export function createLogger(
   level: string,
   redact: (s: string) => string,
   human = process.stderr.isTTY === true,
+  fd = 2,
 ): Logger {
-  const destination = pino.destination({ fd: 2, sync: false });
+  const destination = pino.destination({ fd, sync: false });
   return pino(
     {
       level,

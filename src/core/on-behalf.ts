@@ -35,10 +35,12 @@ export function onBehalf(dispatcher: Dispatcher): AskOnBehalf {
     const withdraw = () => approvals.withdraw(id, 'no longer asked');
     r.signal.addEventListener('abort', withdraw, { once: true });
     try {
+      // Asked before the card goes out: one approved and run while it was being sent keeps its outcome.
+      const settled = approvals.settled(id);
       await approvals.present(outcome.approval, r.operator.chatId, r.place);
       // Aborted while the card was being sent: the listener withdrew it already, or does now.
       if (r.signal.aborted) withdraw();
-      const s = await approvals.settled(id);
+      const s = await settled;
       if (s.state === 'approved' && s.outcome?.kind === 'done') return { approved: true, by: s.by };
       if (s.state === 'approved') return { approved: false, reason: 'approved, but it did not run' };
       const by = s.state === 'denied' || s.state === 'cancelled' ? ` by ${s.by}` : '';

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirError, makeDirs, unwritableDir } from '../../src/core/dirs.js';
 import { tmpfsUnavailable } from '../support/tmpfs.js';
@@ -40,6 +41,19 @@ describe('makeDirs', () => {
     expect(() => makeDirs(join(d, 'file', 'state'))).toThrow(`cannot create the directory ${d}/file/state (ENOTDIR)`);
     expect(() => makeDirs(join(d, 'file', 'state'))).toThrow(DirError);
   });
+
+  it('keeps the error of mkdir as the cause, and names itself', () => {
+    const d = temp();
+    writeFileSync(join(d, 'file'), '');
+    let thrown: unknown;
+    try {
+      makeDirs(join(d, 'file', 'state'));
+    } catch (e) {
+      thrown = e;
+    }
+    expect(String(thrown)).toBe(`DirError: cannot create the directory ${d}/file/state (ENOTDIR)`);
+    expect((thrown as Error).cause).toMatchObject({ code: 'ENOTDIR', syscall: 'mkdir' });
+  });
 });
 
 describe('unwritableDir', () => {
@@ -70,4 +84,49 @@ describe('unwritableDir', () => {
     execFileSync('mount', ['-o', 'remount,ro', d]);
     expect(unwritableDir(d)).toBe(`${d} is on a read-only filesystem`);
   });
+
+  it.skipIf(missing !== undefined)('names a directory the filesystem refuses a write to (immutable): EPERM', (ctx) => {
+    const d = temp();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d]);
+    cleanups.push(() => execFileSync('umount', ['-l', d]));
+    try {
+      execFileSync('chattr', ['+i', d], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('chattr +i is not supported on tmpfs here (Linux < 6.0)');
+    }
+    cleanups.push(() => execFileSync('chattr', ['-i', d]));
+    expect(unwritableDir(d)).toBe(`${d} is not writable (EPERM)`);
+  });
+
+  it.skipIf(missing !== undefined)('names a directory that takes no new file (EACCES: a sysfs of its own)', (ctx) => {
+    const d = temp();
+    try {
+      execFileSync('mount', ['-t', 'sysfs', 'sysfs', d], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('mount -t sysfs is not allowed here');
+    }
+    cleanups.push(() => execFileSync('umount', ['-l', d]));
+    expect(unwritableDir(d)).toBe(`${d} is not writable (EACCES)`);
+  });
+
+  // teleops under a user of its own, not root: the directories are root's. The effective user
+  // can change only in a process of its own (vitest's forks), not in a worker thread.
+  it.skipIf(process.getuid?.() !== 0 || !isMainThread)(
+    "names a directory the process's user may not write or even search (EACCES)",
+    () => {
+      const open = temp();
+      chmodSync(open, 0o755);
+      // Not even searchable: the probe's removal must not turn the answer into an exception.
+      const closed = temp();
+      process.seteuid!(65534);
+      let said: (string | undefined)[];
+      try {
+        said = [unwritableDir(open), unwritableDir(closed)];
+      } finally {
+        process.seteuid!(0);
+      }
+      expect(said).toEqual([`${open} is not writable (EACCES)`, `${closed} is not writable (EACCES)`]);
+      expect([readdirSync(open), readdirSync(closed)]).toEqual([[], []]);
+    },
+  );
 });

@@ -14,8 +14,10 @@ afterEach(async () => {
 });
 
 /** The app, with a surface that shows cards on someone's behalf and keeps what it was offered. */
-async function withSurface(opts: { offer?: (p: PendingApproval) => Promise<boolean> } = {}) {
-  t = await testApp({ RATE_LIMIT_PER_MINUTE: '2' });
+async function withSurface(
+  opts: { offer?: (p: PendingApproval) => Promise<boolean>; env?: Record<string, string> } = {},
+) {
+  t = await testApp({ RATE_LIMIT_PER_MINUTE: '2', ...opts.env });
   const offered: { chatId: number; p: PendingApproval; place?: string }[] = [];
   t.app.dispatcher.approvals.cards({
     readRef: () => undefined,
@@ -70,6 +72,24 @@ describe('onBehalf', () => {
     expect(await asked).toEqual({ approved: false, reason: 'approved, but it did not run' });
   });
 
+  it('is a yes when the card is approved, and its action run, while the card is still being sent', async () => {
+    const s = await withSurface({
+      offer: async (p) => {
+        expect((await t.app.dispatcher.approvals.decide(boss, p.id, p.token, 'approve')).kind).toBe('done');
+        return true;
+      },
+    });
+    expect(await s.ask(s.request())).toEqual({ approved: true, by: '@boss' });
+    expect(runs(t.runsFile, 'touch')).toBe(1);
+  });
+
+  it('is a no, naming nobody, when nobody answers in time', async () => {
+    const s = await withSurface({ env: { CONFIRM_TTL_SECONDS: '1' } });
+    expect(await s.ask(s.request())).toEqual({ approved: false, reason: 'expired' });
+    expect(s.offered).toHaveLength(1);
+    expect(runs(t.runsFile, 'touch')).toBe(0);
+  });
+
   it('asks nothing when the question is moot already', async () => {
     const s = await withSurface();
     const before = t.app.audit.count();
@@ -103,6 +123,30 @@ describe('onBehalf', () => {
     });
     expect(await s.ask(s.request({ signal: ac.signal }))).toEqual({ approved: false, reason: 'cancelled by teleops' });
     expect((await s.decide('approve')).kind).toBe('refused');
+  });
+
+  it('withdraws a card that became moot before it was made', async () => {
+    const s = await withSurface();
+    const ac = new AbortController();
+    const asked = s.ask(s.request({ signal: ac.signal }));
+    ac.abort();
+    expect(await asked).toEqual({ approved: false, reason: 'cancelled by teleops' });
+    const p = await s.card();
+    expect(t.app.audit.recent(1)[0]).toMatchObject({
+      outcome: 'cancelled',
+      detail: `approval ${p.id}: no longer asked`,
+    });
+    expect((await s.decide('approve')).kind).toBe('refused');
+    expect(runs(t.runsFile, 'touch')).toBe(0);
+  });
+
+  it('says why no card was made when its preview fails', async () => {
+    const s = await withSurface();
+    expect(await s.ask(s.request({ action: 'test.destroy', params: { name: 'missing' } }))).toEqual({
+      approved: false,
+      reason: 'no thing named missing',
+    });
+    expect(s.offered).toEqual([]);
   });
 
   it('says why no card was made: unknown action, role, invalid params, rate limit', async () => {

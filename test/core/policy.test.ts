@@ -61,10 +61,43 @@ describe('Policy.identify', () => {
     );
   });
 
-  it('the local console user is an operator', () => {
+  it("only the user's own private chat counts as theirs: not a group or channel that has their id", () => {
+    expect(policy.identify(tg(10, 10, 'group'))).toBeNull();
+    expect(policy.identify(tg(10, 10, 'channel'))).toBeNull();
+  });
+
+  it('id 0 from a transport is nobody, even where a list names it', () => {
+    const zero = new Policy({ transport: 'tg', operators: [0], admins: [], viewers: [], chats: [0] });
+    expect(zero.identify(tg(0, 0, 'private'))).toBeNull();
+    expect(zero.identify(tg(0, 0, 'group'))).toBeNull();
+  });
+
+  it('the local console user is an operator where no console role is set', () => {
+    // Built here, not at load: what a test builds is what the mutation run sees.
+    const unset = new Policy({ transport: 'tg', operators: [], admins: [20], viewers: [], chats: [] });
     expect(
-      policy.identify({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' }),
+      unset.identify({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local', name: 'alice' }),
     ).toMatchObject({ role: 'operator', display: 'console:alice' });
+    expect(unset.roleOf(0)).toBe('operator');
+  });
+});
+
+describe('Policy roles and chats', () => {
+  it("roleOf tells each listed person's role, and nothing for anyone else", () => {
+    expect([10, 11, 20, 30, 99].map((id) => policy.roleOf(id))).toEqual([
+      'operator',
+      'operator',
+      'admin',
+      'viewer',
+      undefined,
+    ]);
+  });
+
+  it('operatorChats are the private chats of everyone allowed to act: operators and admins, no viewer', () => {
+    expect(policy.operatorChats().sort((a, b) => a - b)).toEqual([10, 11, 20]);
+    expect(
+      new Policy({ transport: 'tg', operators: [], admins: [], viewers: [30], chats: [] }).operatorChats(),
+    ).toEqual([]);
   });
 });
 
@@ -78,5 +111,8 @@ describe('audit names', () => {
     expect(policy.actorOf({ userId: 10, display: '@ops' })).toBe('tg:10');
     expect(policy.actorOf({ userId: 0, display: 'console:alice' })).toBe('console:alice');
     expect(actorId('tg', 123456789)).toBe('tg:123456789');
+    // A local user whose login is unknown is still the local user, not a number.
+    expect(actorId('console', 0)).toBe('console:');
+    expect(principalId({ transport: 'console', userId: 0, chatId: 0, chatKind: 'local' })).toBe('console:');
   });
 });
