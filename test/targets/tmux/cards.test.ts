@@ -26,7 +26,13 @@ const untrusted = (blocks: readonly Block[]) =>
 describe('statusCard', () => {
   it('shows state, name, alias, time in state, command and last lines, with its key', () => {
     const card = statusCard(entry('build', 'waiting', { alias: 'api', exitStatus: undefined }), NOW);
-    expect(card.card).toEqual({ key: 'tmux:build', title: '🟡 build (api)', kind: 'item', final: false });
+    expect(card.card).toEqual({
+      key: 'tmux:build',
+      title: '🟡 build (api)',
+      kind: 'item',
+      final: false,
+      about: { target: 'tmux', place: 'build' },
+    });
     expect(card.reply).toEqual({ action: 'tmux.send', params: { target: 'build' } });
     expect(cardKey('build:1.0')).toBe('tmux:build:1.0');
     expect(plainText(card)).toBe(
@@ -58,7 +64,13 @@ describe('statusCard', () => {
       final: true,
     });
     const last = unwatchedCard('build:1');
-    expect(last.card).toEqual({ key: 'tmux:build:1', title: '⚪ build:1', kind: 'item', final: true });
+    expect(last.card).toEqual({
+      key: 'tmux:build:1',
+      title: '⚪ build:1',
+      kind: 'item',
+      final: true,
+      about: { target: 'tmux', place: 'build' },
+    });
     expect(plainText(last)).toBe('⚪ build:1 · no longer watched');
     expect(last.buttons?.flat()).toEqual([{ label: '👁 Watch', action: 'tmux.watch', params: { target: 'build:1' } }]);
   });
