@@ -44,7 +44,11 @@ describe('createLogger', () => {
     for (const c of cleanups.splice(0).reverse()) c();
   });
 
-  /** A logger writing to a real file, and what the file holds once the logger has flushed. */
+  /**
+   * A logger writing to a real file, and what the file holds once a whole line has landed. The
+   * writes are asynchronous and pino's flush does not wait for one in flight (minLength 0), so
+   * this waits on the file itself; each test writes one line after anything it expects to be left out.
+   */
   function toFile(level: string, human?: boolean) {
     const dir = mkdtempSync(join(tmpdir(), 'teleops-log-'));
     const file = join(dir, 'stderr');
@@ -55,7 +59,11 @@ describe('createLogger', () => {
     });
     const log = createLogger(level, (s) => s.replaceAll('hunter2', '[REDACTED]'), human, fd);
     const written = async () => {
-      await new Promise<void>((resolve, reject) => log.flush((e) => (e ? reject(e) : resolve())));
+      for (let waited = 0; waited < 10_000; waited += 10) {
+        const text = readFileSync(file, 'utf8');
+        if (text.endsWith('\n')) return text;
+        await new Promise((r) => setTimeout(r, 10));
+      }
       return readFileSync(file, 'utf8');
     };
     return { log, written };
