@@ -35,6 +35,9 @@ import { describeUploads, type Upload } from './uploads.js';
 
 export type { Outcome, PendingApproval } from './outcome.js';
 
+type ScopeCheck = { kind: 'inside' } | { kind: 'outside'; why: string } | { kind: 'error'; message: string };
+const INSIDE: ScopeCheck = { kind: 'inside' };
+
 export interface DispatcherDeps {
   readonly registry: Registry;
   readonly policy: Policy;
@@ -222,7 +225,10 @@ export class Dispatcher {
         return refuse('invalid', unknownSecrets(action, params), this.errorMessage(action, e));
       }
     }
-    const outside = await this.outsideScope(operator, origin, action, params);
+    // A chat without a scope pays nothing for scopes, not even an await.
+    const outside = this.d.scopes?.of(operator.chatId)
+      ? await this.outsideScope(operator, origin, action, params)
+      : INSIDE;
     if (outside.kind === 'error') return refuse('invalid', unknownSecrets(action, params), outside.message);
     if (outside.kind === 'outside') {
       const message = `${action.name}: ${outside.why}.`;
@@ -249,9 +255,9 @@ export class Dispatcher {
     origin: Origin,
     action: AnyAction,
     params: Record<string, unknown>,
-  ): Promise<{ kind: 'inside' } | { kind: 'outside'; why: string } | { kind: 'error'; message: string }> {
+  ): Promise<ScopeCheck> {
     const scope = this.d.scopes?.of(operator.chatId);
-    if (!scope) return { kind: 'inside' };
+    if (!scope) return INSIDE;
     let places: readonly string[] | undefined;
     try {
       places = action.where

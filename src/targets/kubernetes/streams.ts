@@ -16,6 +16,31 @@ import type { WatchEvent } from './port.js';
 const STATUS_BODY_LIMIT = 64 * 1024;
 
 /**
+ * The library makes a new agent, so a new connection (over TLS, a handshake), for every request:
+ * each is swapped for one keep-alive agent per kubeconfig and the same TLS settings (a rotated
+ * client certificate gets a new one). Proxy agents stay as the library makes them. An idle
+ * connection is closed after IDLE_SOCKET_MS, before a server or proxy would close it under a request.
+ */
+const IDLE_SOCKET_MS = 4000;
+const pools = new WeakMap<KubeConfig, { key: string; agent: http.Agent }>();
+
+function pooled(kc: KubeConfig, made: unknown): http.Agent | undefined {
+  if (!(made instanceof http.Agent) || (made.constructor !== http.Agent && made.constructor !== https.Agent))
+    return undefined;
+  const options = (made as http.Agent & { options: Record<string, unknown> }).options;
+  const key = `${made.constructor.name} ${JSON.stringify(options, function (this: Record<string, unknown>, k, v) {
+    const own = this[k];
+    return Buffer.isBuffer(own) ? own.toString('base64') : (v as unknown);
+  })}`;
+  const pool = pools.get(kc);
+  if (pool?.key === key) return pool.agent;
+  const Kind = made.constructor as typeof http.Agent;
+  const agent = new Kind({ ...options, keepAlive: true, timeout: IDLE_SOCKET_MS });
+  pools.set(kc, { key, agent });
+  return agent;
+}
+
+/**
  * Opens a streaming GET with the kubeconfig's transport (auth header, CA, client cert).
  * Waits at most `timeoutMs` for the headers; after that the caller's signal still cuts it.
  */
@@ -38,6 +63,7 @@ export async function openStream(
   } catch (e) {
     throw toKubeError(e, op);
   }
+  opts.agent = pooled(kc, opts.agent) ?? opts.agent;
   const mod = url.protocol === 'https:' ? https : http;
   const headers = { ...opts.headers, ...extraHeaders, Accept: 'application/json' };
   let res: IncomingMessage;

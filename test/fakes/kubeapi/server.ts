@@ -175,6 +175,8 @@ export interface FakeKubeApiOptions {
 export class FakeKubeApi {
   private server: http.Server;
   private readonly sockets = new Set<Socket>();
+  /** Connections accepted so far: clients that reuse theirs open few. */
+  connections = 0;
   private readonly streams = new Set<ServerResponse>();
   private readonly tokens = new Map<string, Identity>();
   /** RBAC of users and groups that are only ever impersonated ("user:alice", "group:sre"). */
@@ -203,6 +205,7 @@ export class FakeKubeApi {
       });
     });
     server.on('connection', (s) => {
+      this.connections++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });

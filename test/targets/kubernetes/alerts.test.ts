@@ -257,7 +257,11 @@ describe('kubernetes alerts', () => {
       3000,
       'FailedScheduling alert',
     );
-    expect(text(alerts.raised.at(-1)!.result)).toContain('0/3 nodes are available: 3 Insufficient cpu.');
+    // By key: alerts of pods earlier tests left behind may arrive after it.
+    const raised = (key: string) => alerts.raised.find((a) => a.key === key)!;
+    expect(text(raised('k8s:prod:shop:web-pending-1:FailedScheduling').result)).toContain(
+      '0/3 nodes are available: 3 Insufficient cpu.',
+    );
     prod().addEvent({
       namespace: 'shop',
       involved: { kind: 'Pod', name: 'web-pending-1' },
@@ -268,8 +272,8 @@ describe('kubernetes alerts', () => {
     prod().setNodeReady('node-2', false);
     await until(() => alerts.keys().includes('k8s:prod:node:node-2:NotReady'), 3000, 'NotReady alert');
     // A node is in no namespace: only a scope holding the whole context gets it.
-    expect(alerts.raised.at(-1)!.place).toBe('prod/');
-    expect(alerts.raised.at(-1)!.result.buttons?.[0]?.[0]).toEqual({
+    expect(raised('k8s:prod:node:node-2:NotReady').place).toBe('prod/');
+    expect(raised('k8s:prod:node:node-2:NotReady').result.buttons?.[0]?.[0]).toEqual({
       label: '🔎 Describe',
       action: 'k8s.describe',
       params: { context: 'prod', kind: 'node', name: 'node-2' },

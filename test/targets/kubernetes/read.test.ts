@@ -145,6 +145,14 @@ describe('/k8s pods', () => {
     expect(text(await run(t, '/k8s'))).toContain('Pods in shop @ prod');
   });
 
+  it('lists over one kept-alive connection, not a new one (and TLS handshake) per request', async () => {
+    const t = target(env);
+    await run(t, '/pods');
+    const before = env.api.connections;
+    for (let i = 0; i < 5; i++) expect(text(await run(t, '/pods'))).toContain('Pods in shop @ prod');
+    expect(env.api.connections - before).toBe(0);
+  });
+
   it('refuses bad selectors and unknown words', async () => {
     const t = target(env);
     expect(await failure(t, '/k8s typo')).toMatch(/^\/k8s typo is not a command\. Try one of: contexts, /);
