@@ -31,6 +31,7 @@ import {
   waitFor,
   type DockerdInfo,
 } from '../../support/dockerd.js';
+import { outcomeText } from '../../support/outcome.js';
 
 const SUITE = 'fleet';
 const env = await useDockerd(SUITE);
@@ -38,14 +39,7 @@ const env = await useDockerd(SUITE);
 const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@ops' };
 const opInGroup: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@ops' };
 
-const text = (o: Outcome): string =>
-  o.kind === 'done'
-    ? plainText(o.result)
-    : o.kind === 'refused' || o.kind === 'failed'
-      ? o.message
-      : o.kind === 'approval'
-        ? plainText(o.approval.card)
-        : o.kind;
+const text = outcomeText;
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, as `openssl` makes them. */
 function makeCerts(dir: string, ca = 'ca'): void {

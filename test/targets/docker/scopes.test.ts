@@ -8,7 +8,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { llmActions } from '../../../src/ai/tools.js';
-import type { Outcome } from '../../../src/core/outcome.js';
 import type { Principal } from '../../../src/core/policy.js';
 import { plainText, type Result } from '../../../src/core/result.js';
 import { docker as dockerModule } from '../../../src/targets/docker/module.js';
@@ -23,6 +22,7 @@ import {
 } from '../../fakes/scripted-model.js';
 import { useDockerd } from '../../support/docker-env.js';
 import { createTestContainer, removeSuiteContainers, waitFor } from '../../support/dockerd.js';
+import { outcomeText } from '../../support/outcome.js';
 
 const SUITE = 'scopes';
 const env = await useDockerd(SUITE);
@@ -31,14 +31,7 @@ const group: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 
 const unscoped: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@ops' };
 const readOnly: Principal = { transport: 'tg', userId: 11, chatId: 11, chatKind: 'private', name: '@bob' };
 
-const text = (o: Outcome): string =>
-  o.kind === 'done'
-    ? plainText(o.result)
-    : o.kind === 'refused' || o.kind === 'failed'
-      ? o.message
-      : o.kind === 'approval'
-        ? plainText(o.approval.card)
-        : o.kind;
+const text = outcomeText;
 
 describe.skipIf(env === undefined)('per-chat scopes over Docker hosts', { timeout: 180_000 }, () => {
   let t: AiTestApp;

@@ -6,24 +6,16 @@
  * a request without flags is judged where it would run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Outcome } from '../../../src/core/outcome.js';
 import type { Principal } from '../../../src/core/policy.js';
-import { plainText } from '../../../src/core/result.js';
 import { kubernetes } from '../../../src/targets/kubernetes/module.js';
 import { testApp, type TestApp } from '../../support/app.js';
 import { startEnv, type Env } from './harness.js';
+import { outcomeText } from '../../support/outcome.js';
 
 const group: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@ops' };
 const unscoped: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@ops' };
 
-const text = (o: Outcome): string =>
-  o.kind === 'done'
-    ? plainText(o.result)
-    : o.kind === 'refused' || o.kind === 'failed'
-      ? o.message
-      : o.kind === 'approval'
-        ? plainText(o.approval.card)
-        : o.kind;
+const text = outcomeText;
 
 describe('per-chat scopes over Kubernetes', { timeout: 60_000 }, () => {
   let env: Env;

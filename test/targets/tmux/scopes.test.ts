@@ -6,18 +6,16 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Outcome } from '../../../src/core/outcome.js';
 import type { Principal } from '../../../src/core/policy.js';
-import { plainText } from '../../../src/core/result.js';
 import { tmux as tmuxModule } from '../../../src/targets/tmux/module.js';
 import { testApp, type TestApp } from '../../support/app.js';
 import { describeTmux, testServer, type TestServer } from './helpers.js';
+import { outcomeText } from '../../support/outcome.js';
 
 const group: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@ops' };
 const unscoped: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private', name: '@ops' };
 
-const text = (o: Outcome): string =>
-  o.kind === 'done' ? plainText(o.result) : o.kind === 'refused' || o.kind === 'failed' ? o.message : o.kind;
+const text = outcomeText;
 
 describeTmux('per-chat scopes over tmux sessions', () => {
   let server: TestServer;
