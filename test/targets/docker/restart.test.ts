@@ -318,6 +318,13 @@ describe.skipIf(missing !== undefined)('the Docker Engine restarted under teleop
       expect(proc.child.exitCode).toBeNull();
       expect(proc.output()).not.toMatch(/\n\s+at /);
     } finally {
+      // Their PID 1 ignores SIGTERM: killed here, while the Engine is up, so that no process of
+      // theirs outlives the daemon (one did, spinning for the rest of the run).
+      for (const name of ['tp-stubborn', 'tp-tick'])
+        await docker()
+          .getContainer(name)
+          .remove({ force: true })
+          .catch(() => undefined);
       await proc.stop();
       await fake.stop();
       dir.remove();
