@@ -124,7 +124,11 @@ export async function createApp(
   const redactor = createRedactor(config.secrets);
   const log = opts.log ?? createLogger(config.LOG_LEVEL, redactor.redact);
   // A state directory that cannot be written gives a copy to read: the bot answers reads, degraded.
-  const state = openState(config.STATE_DIR, { fsync: config.AUDIT_FSYNC, modules });
+  const state = openState(config.STATE_DIR, {
+    fsync: config.AUDIT_FSYNC,
+    modules,
+    ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : {}),
+  });
   const db = state.db;
   const auditKeys = {
     ...(config.AUDIT_HMAC_KEY ? { hmacKey: config.AUDIT_HMAC_KEY } : {}),
@@ -194,7 +198,8 @@ export async function createApp(
     }
   }
   // A copy in memory has no WAL; once the database on disk replaces it, SQLite checkpoints it itself.
-  const stopCheckpoints = state.unwritable === undefined ? checkpointInBackground(db) : async () => {};
+  const stopCheckpoints =
+    state.engine === 'sqlite' && state.unwritable === undefined ? checkpointInBackground(db) : async () => {};
   // The LLM, when one is configured (a test hands in its own model). The AI SDK (about a third of
   // the modules a start loads) is imported only then.
   const wanted = resolveAi(config);

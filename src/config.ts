@@ -81,6 +81,14 @@ const witnessEvery = list.transform((items, ctx): WitnessEvery => {
 });
 
 /** Telegram posts webhooks only to https URLs; the path is where the webhook server answers. */
+const databaseUrl = z.string().transform((s, ctx) => {
+  const v = s.trim();
+  if (v !== '' && !/^postgres(ql)?:\/\/[^\s]+$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: 'must be postgres://user:password@host:port/database (or empty)' });
+  }
+  return v;
+});
+
 const webhookUrl = z.string().transform((s, ctx) => {
   const t = s.trim();
   if (t === '') return '';
@@ -181,6 +189,14 @@ export const SETTINGS = {
   },
   ...TARGET_SETTINGS,
   STATE_DIR: { doc: 'Directory of the SQLite database and the audit anchor file', default: '.state', schema: text },
+  DATABASE_URL: {
+    doc:
+      'postgres://user:password@host:port/db puts all state in PostgreSQL, shared by replicas (empty: SQLite in ' +
+      'STATE_DIR)',
+    default: '',
+    schema: databaseUrl,
+    secret: true,
+  },
   AUDIT_HMAC_KEY: {
     doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)',
     default: '',

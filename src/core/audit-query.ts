@@ -4,7 +4,7 @@
  * one bounded query, newest first, over the newest entries of the log.
  */
 import { AUDIT_OUTCOMES, type AuditEntry, type AuditLog, type AuditOutcome } from './audit.js';
-import type { Db } from './sqlite.js';
+import { isPostgres, type Db } from './sqlite.js';
 import { closest } from './suggest.js';
 import { parseDuration, truncate } from './text.js';
 
@@ -111,10 +111,13 @@ export interface AuditQueryOptions {
 /** Newest entries looked at by one query: bounds its cost on a large log. */
 export const SCAN_MAX = 100_000;
 
-const field = (name: string) => `json_extract(entry, '$.${name}')`;
+/** An entry's field as SQL: text in PostgreSQL (its `->>`), SQLite's own type in SQLite. */
+const fieldOf = (pg: boolean) => (name: string) =>
+  pg ? `(entry::jsonb ->> '${name}')` : `json_extract(entry, '$.${name}')`;
 
 export class AuditQuery {
   private readonly headSeq;
+  private readonly pg: boolean;
 
   constructor(
     private readonly db: Db,
@@ -123,6 +126,7 @@ export class AuditQuery {
     private readonly resolve: (handle: string) => readonly string[],
   ) {
     this.headSeq = db.prepare<[], number | null>('SELECT max(seq) FROM audit').pluck();
+    this.pg = isPostgres(db);
   }
 
   /** Entries matching `f`, newest first; or a one-line message when a name is unknown. */
@@ -137,6 +141,7 @@ export class AuditQuery {
         );
       people.push(...ids);
     }
+    const field = fieldOf(this.pg);
     const where: string[] = ['seq > ?'];
     const args: (string | number)[] = [Math.max(0, (this.headSeq.get() ?? 0) - SCAN_MAX)];
     const anyOf = (expr: string, values: readonly string[]) => {
@@ -148,7 +153,7 @@ export class AuditQuery {
     anyOf(field('outcome'), f.outcomes);
     if (o.chat !== undefined) {
       where.push(`${field('chat')} = ?`);
-      args.push(o.chat);
+      args.push(this.pg ? String(o.chat) : o.chat);
     }
     if (f.actions.length > 0) {
       const exact = f.actions.filter((a) => !a.endsWith('.*'));
@@ -166,7 +171,7 @@ export class AuditQuery {
       args.push(new Date(o.now - f.withinMs).toISOString());
     }
     if (f.target !== undefined) {
-      where.push(`instr(lower(${field('target')}), ?) > 0`);
+      where.push(`${this.pg ? 'strpos' : 'instr'}(lower(${field('target')}), ?) > 0`);
       args.push(f.target.toLowerCase());
       if (o.searchable) anyOf(field('action'), o.searchable.length ? o.searchable : ['']);
     }

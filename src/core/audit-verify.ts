@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Db } from './sqlite.js';
+import { isPostgres, type Db } from './sqlite.js';
 import {
   chainHasher,
   GENESIS_HASH,
@@ -98,12 +98,16 @@ const HASH_LEN = 64;
  * The subquery yields rows in seq order and group_concat keeps the order it is fed; the seq
  * list is checked for contiguity, so an out-of-order chunk could never pass unnoticed.
  */
-const ROW_BYTES = `CAST(group_concat(prev_hash || entry || hash, '') AS BLOB)`;
 const ENTRY_LEN = `CASE WHEN octet_length(prev_hash) = ${HASH_LEN} AND octet_length(hash) = ${HASH_LEN}
                         THEN coalesce(octet_length(entry), -1) ELSE -1 END`;
 const CHUNK_ROWS = 2048;
-const CHUNK_SQL = `SELECT ${ROW_BYTES}, group_concat(seq || ',' || ${ENTRY_LEN}, ',')
-  FROM (SELECT seq, prev_hash, entry, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ${CHUNK_ROWS})`;
+const CHUNK_OF = `FROM (SELECT seq, prev_hash, entry, hash FROM audit WHERE seq > ? ORDER BY seq
+  LIMIT ${CHUNK_ROWS}) AS c`;
+const CHUNK_SQL = `SELECT CAST(group_concat(prev_hash || entry || hash, '') AS BLOB),
+  group_concat(seq || ',' || ${ENTRY_LEN}, ',') ${CHUNK_OF}`;
+/** CHUNK_SQL in PostgreSQL's words: its string_agg takes the order itself. */
+const CHUNK_SQL_PG = `SELECT convert_to(string_agg(prev_hash || entry || hash, '' ORDER BY seq), 'UTF8'),
+  string_agg(seq::text || ',' || (${ENTRY_LEN})::text, ',' ORDER BY seq) ${CHUNK_OF}`;
 
 const HEAD_SQL = 'SELECT coalesce(max(seq), 0) FROM audit';
 
@@ -168,6 +172,8 @@ export function verifyAudit(db: Db, opts: VerifyOptions): VerifyReport {
     // The anchor's size is taken before the database snapshot: every line within it belongs
     // to a row already committed, so a concurrent append cannot look like a truncation.
     return db.transaction(() => {
+      // One snapshot for the whole scan, as SQLite's read transaction gives.
+      if (isPostgres(db)) db.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
       const ctx = contextOf(db, opts, anchor);
       const steps = scan(ctx, anchor);
       let step = steps.next();
@@ -242,6 +248,8 @@ const RANGES_PER_THREAD = 4;
  */
 export async function verifyAuditAsync(db: Db, opts: VerifyOptions): Promise<VerifyReport> {
   if (db.memory) return verifyAudit(db, opts);
+  // The threads read SQLite's file; PostgreSQL is read through a connection of the pass's own.
+  if (isPostgres(db)) return slowPass(() => secondConnection(db), opts);
   const anchor = AnchorReader.open(opts.anchorPath);
   let intact: Done | undefined;
   try {
@@ -250,8 +258,23 @@ export async function verifyAuditAsync(db: Db, opts: VerifyOptions): Promise<Ver
   } finally {
     anchor?.close();
   }
-  return intact ? againstHeads(db, opts, intact) : slowPass(db.name, opts);
+  return intact ? againstHeads(db, opts, intact) : slowPass(() => readOnly(db.name), opts);
 }
+
+function readOnly(file: string): Db {
+  const conn = new Database(file, { readonly: true, fileMustExist: true });
+  conn.pragma('busy_timeout = 5000');
+  return conn;
+}
+
+/** A second connection to a PostgreSQL database, for a scan that yields between chunks. */
+function secondConnection(db: Db): Db {
+  return (db as unknown as { connectAgain(): Db }).connectAgain();
+}
+
+/** SQL for the UTF-8 bytes of a text expression. */
+const bytesOf = (db: Db, expr: string): string =>
+  isPostgres(db) ? `convert_to(${expr}, 'UTF8')` : `CAST(${expr} AS BLOB)`;
 
 /**
  * A chain that holds together may still have lost its end (table and anchor cut back together)
@@ -288,12 +311,11 @@ function againstHeads(db: Db, opts: VerifyOptions, done: Done): VerifyReport {
 }
 
 /** verifyAudit through a read-only connection of its own, letting the event loop run between chunks. */
-async function slowPass(file: string, opts: VerifyOptions): Promise<VerifyReport> {
+async function slowPass(connect: () => Db, opts: VerifyOptions): Promise<VerifyReport> {
   const anchor = AnchorReader.open(opts.anchorPath);
-  const conn = new Database(file, { readonly: true, fileMustExist: true });
+  const conn = connect();
   try {
-    conn.pragma('busy_timeout = 5000');
-    conn.exec('BEGIN');
+    conn.exec(isPostgres(conn) ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN');
     try {
       const ctx = contextOf(conn, opts, anchor);
       const steps = scan(ctx, anchor);
@@ -321,11 +343,10 @@ async function slowPass(file: string, opts: VerifyOptions): Promise<VerifyReport
  * not check out.
  */
 async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader | null): Promise<Done | undefined> {
-  const conn = new Database(file, { readonly: true, fileMustExist: true });
+  const conn = readOnly(file);
   let head: unknown;
   let keys: Keys;
   try {
-    conn.pragma('busy_timeout = 5000');
     conn.exec('BEGIN');
     head = conn.prepare<[], unknown>(HEAD_SQL).pluck().get();
     keys = keysOf(conn, opts);
@@ -418,7 +439,7 @@ function anchoredCount(size: number): number | undefined {
 
 /** The streaming pass, a chunk per step (the caller decides whether to yield in between). */
 function* scan(ctx: Ctx, anchor: AnchorReader | null): Generator<void, Stop | Done> {
-  const chunk = ctx.db.prepare<[number], ChunkRow>(CHUNK_SQL).raw();
+  const chunk = ctx.db.prepare<[number], ChunkRow>(isPostgres(ctx.db) ? CHUNK_SQL_PG : CHUNK_SQL).raw();
   const s = new ChainScan(ctx.keys, anchor);
   for (;;) {
     const [bytes, metaText] = chunk.get(s.lastSeq)!;
@@ -647,7 +668,7 @@ function classify(ctx: Ctx, stop: Stop): VerifyReport {
   const { hasher, keyed } = stop;
   const lookup = ctx.db
     .prepare<[number], [number, unknown, unknown, unknown, Buffer | null]>(
-      `SELECT seq, entry, prev_hash, hash, CAST(prev_hash || entry AS BLOB) FROM audit WHERE seq = ?`,
+      `SELECT seq, entry, prev_hash, hash, ${bytesOf(ctx.db, 'prev_hash || entry')} FROM audit WHERE seq = ?`,
     )
     .raw();
   const rowAt = (seq: number): Row | undefined => {

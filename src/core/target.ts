@@ -87,6 +87,8 @@ export interface TargetModule<S extends SettingRows = SettingRows> {
   readonly settings: S;
   /** SQL, applied in order and recorded per module; append only, a released step is never edited. */
   readonly migrations?: readonly string[];
+  /** The same steps in PostgreSQL's dialect, for DATABASE_URL. */
+  readonly postgres?: readonly string[];
   /** What `teleops doctor` suggests when its integration is down. */
   readonly fix?: string;
   /** What the AI assistant helps with here, as a plural noun phrase ("Docker containers"). */

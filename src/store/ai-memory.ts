@@ -29,7 +29,7 @@ export class AiMemoryRepo {
         'INSERT INTO ai_memory (chat_id, author_id, author_role, role, content, created_at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       recent: db.prepare(
-        'SELECT role, content, author_role AS authorRole FROM ai_memory WHERE chat_id = ? AND author_id = ? ORDER ' +
+        'SELECT role, content, author_role AS "authorRole" FROM ai_memory WHERE chat_id = ? AND author_id = ? ORDER ' +
           'BY id DESC LIMIT ?',
       ),
       trim: db.prepare(

@@ -11,7 +11,7 @@ export class AiUsageRepo {
     this.q = {
       add: db.prepare(
         'INSERT INTO ai_usage (operator, day, input, output) VALUES (?, ?, ?, ?) ON CONFLICT (operator, day) DO ' +
-          'UPDATE SET input = input + excluded.input, output = output + excluded.output',
+          'UPDATE SET input = ai_usage.input + excluded.input, output = ai_usage.output + excluded.output',
       ),
       get: db.prepare('SELECT input, output FROM ai_usage WHERE operator = ? AND day = ?'),
       prune: db.prepare('DELETE FROM ai_usage WHERE day < ?'),

@@ -168,6 +168,8 @@ const MIGRATIONS: readonly string[] = [
 export interface ModuleSchema {
   readonly name: string;
   readonly migrations?: readonly string[];
+  /** The same steps for PostgreSQL (DATABASE_URL); a module with SQLite steps and none here cannot run there. */
+  readonly postgres?: readonly string[];
 }
 
 export interface OpenOptions {

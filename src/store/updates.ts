@@ -9,7 +9,7 @@ export class ProcessedUpdates {
 
   constructor(db: Db) {
     this.q = {
-      mark: db.prepare('INSERT OR IGNORE INTO processed_updates (update_id, seen_at) VALUES (?, ?)'),
+      mark: db.prepare('INSERT INTO processed_updates (update_id, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING'),
       prune: db.prepare('DELETE FROM processed_updates WHERE seen_at < ?'),
     };
   }

@@ -4,7 +4,7 @@
  * whoever wires this target supplies it (approval cards in teleops).
  */
 import { access, constants } from 'node:fs/promises';
-import type Database from 'better-sqlite3';
+import type { Db } from '../../core/sqlite.js';
 import type { AlertSink } from '../../core/alerts.js';
 import { scrubbedEnv } from '../../core/env.js';
 import type { Integration } from '../../core/health.js';
@@ -29,7 +29,7 @@ export { toolApprovalBlocks } from './approval.js';
 
 export interface AgentsTargetDeps {
   /** With this target's MIGRATIONS applied. */
-  readonly db: Database.Database;
+  readonly db: Db;
   readonly alerts: AlertSink;
   readonly log: Logger;
   readonly redactor: Pick<Redactor, 'redact'>;

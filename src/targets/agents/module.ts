@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import { defineTarget, disabled, SetupError } from '../../core/target.js';
 import { agentSettings, AGENT_SETTINGS } from './settings.js';
-import { MIGRATIONS } from './store.js';
+import { MIGRATIONS, POSTGRES } from './store.js';
 import { approvalGate } from './tool.js';
 
 /**
@@ -12,6 +12,7 @@ export const agents = defineTarget({
   name: 'agents',
   settings: AGENT_SETTINGS,
   migrations: MIGRATIONS,
+  postgres: POSTGRES,
   fix: 'set AGENT_CLAUDE_PATH or AGENT_CODEX_PATH to an executable, and ANTHROPIC_API_KEY or OPENAI_API_KEY',
   prompt: 'Claude Code and Codex agent sessions',
   topics: { summary: 'In a forum group: one topic per agent session (text in it is its next prompt), on or off' },

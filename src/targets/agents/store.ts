@@ -3,7 +3,7 @@
  * (the agent's own session id is kept for `resume`), the day's spending survives too, and
  * the transcript can be sent as a document. Transcript text is stored redacted.
  */
-import type Database from 'better-sqlite3';
+import type { Db } from '../../core/sqlite.js';
 
 /** This target's tables, in order; applied once each by the store's migration runner. */
 export const MIGRATIONS: string[] = [
@@ -35,6 +35,41 @@ export const MIGRATIONS: string[] = [
     at    INTEGER NOT NULL,
     kind  TEXT NOT NULL CHECK (kind IN ('prompt','answer','tool','decision','result','error')),
     text  TEXT NOT NULL              -- redacted
+  );
+  CREATE INDEX agent_transcript_name ON agent_transcript (name, id);
+  `,
+];
+
+/** MIGRATIONS in PostgreSQL's dialect (DATABASE_URL). */
+export const POSTGRES: readonly string[] = [
+  `
+  CREATE TABLE agent_sessions (
+    name          text PRIMARY KEY,
+    kind          text NOT NULL CHECK (kind IN ('claude','codex')),
+    dir           text NOT NULL,
+    session_id    text,
+    state         text NOT NULL,
+    turns         bigint NOT NULL DEFAULT 0,
+    cost_usd      double precision NOT NULL DEFAULT 0,
+    input_tokens  bigint NOT NULL DEFAULT 0,
+    output_tokens bigint NOT NULL DEFAULT 0,
+    chat_id       bigint,
+    created_at    bigint NOT NULL,
+    updated_at    bigint NOT NULL
+  );
+  CREATE TABLE agent_spend (
+    day      text NOT NULL,
+    name     text NOT NULL,
+    cost_usd double precision NOT NULL DEFAULT 0,
+    tokens   bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, name)
+  );
+  CREATE TABLE agent_transcript (
+    id    bigserial PRIMARY KEY,
+    name  text NOT NULL,
+    at    bigint NOT NULL,
+    kind  text NOT NULL CHECK (kind IN ('prompt','answer','tool','decision','result','error')),
+    text  text NOT NULL
   );
   CREATE INDEX agent_transcript_name ON agent_transcript (name, id);
   `,
@@ -95,7 +130,7 @@ export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0
 export class AgentSessionRepo {
   private readonly q;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: Db) {
     this.q = {
       all: db.prepare('SELECT * FROM agent_sessions ORDER BY name'),
       get: db.prepare('SELECT * FROM agent_sessions WHERE name = ?'),
@@ -113,7 +148,7 @@ export class AgentSessionRepo {
       spend: db.prepare(
         `INSERT INTO agent_spend (day, name, cost_usd, tokens) VALUES (@day, @name, @cost, @tokens)
          ON CONFLICT (day, name) DO UPDATE
-           SET cost_usd = cost_usd + excluded.cost_usd, tokens = tokens + excluded.tokens`,
+           SET cost_usd = agent_spend.cost_usd + excluded.cost_usd, tokens = agent_spend.tokens + excluded.tokens`,
       ),
       spentDay: db.prepare('SELECT coalesce(sum(cost_usd), 0) AS c FROM agent_spend WHERE day = ?'),
       spentOne: db.prepare('SELECT coalesce(sum(cost_usd), 0) AS c FROM agent_spend WHERE day = ? AND name = ?'),

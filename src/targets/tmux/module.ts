@@ -5,7 +5,7 @@ import { defineTarget, disabled } from '../../core/target.js';
 import { DEFAULT_ERROR_PATTERNS, DEFAULT_WAIT_PATTERNS } from './classify.js';
 import { createTmuxTarget } from './index.js';
 import { settingPattern, tmuxSettings } from './settings.js';
-import { TmuxWatchedRepo, WATCHED_MIGRATIONS } from './watched.js';
+import { TmuxWatchedRepo, WATCHED_MIGRATIONS, WATCHED_POSTGRES } from './watched.js';
 
 /** A regex setting: `re` (flags as given) or `/re/flags`; refused when it could backtrack badly. */
 const pattern = (defaultFlags: string) =>
@@ -75,6 +75,7 @@ export const tmux = defineTarget({
     },
   },
   migrations: WATCHED_MIGRATIONS,
+  postgres: WATCHED_POSTGRES,
   // A session is in a chat's scope when its name matches one of the scope's patterns (as TMUX_SESSION_FILTER).
   scope: {
     what: 'a regular expression over session names',

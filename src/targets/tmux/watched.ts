@@ -17,6 +17,17 @@ export const WATCHED_MIGRATIONS: readonly string[] = [
   `,
 ];
 
+export const WATCHED_POSTGRES: readonly string[] = [
+  `
+  CREATE TABLE tmux_watched (
+    target  text PRIMARY KEY,
+    since   bigint NOT NULL,
+    chat_id bigint,
+    state   text CHECK (state IN ('running','waiting','error','done','idle','stuck','gone'))
+  );
+  `,
+];
+
 /** The watched tmux panes, so watching survives a restart. */
 export class TmuxWatchedRepo implements WatchStore {
   private readonly q;
