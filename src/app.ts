@@ -137,7 +137,7 @@ export async function createApp(
   };
   let audit: AuditLog;
   try {
-    audit = new AuditLog(db, { ...auditKeys, unwritable: state.unwritable });
+    audit = new AuditLog(db, { ...auditKeys, unwritable: state.unwritable, shared: state.engine === 'postgres' });
   } catch (e) {
     db.close();
     throw e instanceof AuditKeyError ? new SetupError(e.message) : e;

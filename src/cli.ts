@@ -16,7 +16,10 @@ import { probeHealth } from './http/probe.js';
 import { ListenError } from './http/server.js';
 import { exportAudit, ExportError, readExport, verifyExport } from './store/audit-export.js';
 import { anchorOf, backupState, BackupError } from './store/backup.js';
-import { openDb, dbPath } from './store/db.js';
+import { openDb, dbPath, type Db } from './store/db.js';
+import { copySqliteToPostgres, MigrateError } from './store/migrate.js';
+import { PgError, type PgDb } from './store/postgres.js';
+import { openPostgres } from './store/postgres-schema.js';
 import { MODULES } from './targets/modules.js';
 import { createTelegram } from './transports/telegram/bot.js';
 import { WebhookError } from './transports/telegram/webhook.js';
@@ -41,6 +44,9 @@ const VERB_USAGE = {
   health: "teleops health                         exit 0 when this host's /health says ok (for container healthchecks)",
   backup: `teleops backup FILE [--state-dir DIR]   a consistent copy of the state while the bot runs, its audit
                                          anchor beside it (FILE.anchor), verified (README, "Backup")`,
+  migrate: `teleops migrate sqlite-to-postgres [--state-dir DIR]
+                                         copy the SQLite state into DATABASE_URL, the audit chain
+                                         verified there; run again after stopping to add the rest`,
 } as const;
 type Verb = keyof typeof VERB_USAGE;
 
@@ -250,16 +256,29 @@ function auditArgs(
 function auditFiles(
   cmd: string,
   stateDirArg: string | undefined,
-): { stateDir: string; anchorPath: string; hmacKey?: string; previousKeys: string[] } {
+): {
+  stateDir: string;
+  open: (write?: boolean) => Db;
+  shared: boolean;
+  databaseUrl: string;
+  anchorPath: string;
+  hmacKey?: string;
+  previousKeys: string[];
+} {
   const r = loadConfig(
     stateDirArg === undefined ? process.env : { ...process.env, STATE_DIR: stateDirArg, AUDIT_ANCHOR_PATH: undefined },
     'offline',
   );
   if (!r.ok) usageError(cmd, `fix these settings:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
   const c = r.config;
-  if (!existsSync(dbPath(c.STATE_DIR))) usageError(cmd, `no audit database at ${dbPath(c.STATE_DIR)}`);
+  const url = c.DATABASE_URL;
+  if (!url && !existsSync(dbPath(c.STATE_DIR))) usageError(cmd, `no audit database at ${dbPath(c.STATE_DIR)}`);
   return {
     stateDir: c.STATE_DIR,
+    // DATABASE_URL holds the chain when set, as for `teleops start`.
+    open: (write = false) => (url ? openPostgres(url).asDb() : openDb(c.STATE_DIR, { readonly: !write })),
+    shared: url !== '',
+    databaseUrl: url,
     anchorPath: c.auditAnchorPath,
     ...(c.AUDIT_HMAC_KEY ? { hmacKey: c.AUDIT_HMAC_KEY } : {}),
     previousKeys: c.AUDIT_HMAC_KEY_PREVIOUS,
@@ -271,8 +290,9 @@ async function auditVerify(flags: Map<string, string[]>): Promise<never> {
   if (file !== undefined) return verifyExportFile(file, flags);
   if (flags.has('--anchor')) usageError('audit verify', '--anchor goes with --file EXPORT');
   const a = auditArgs('audit verify', flags);
-  const { stateDir, ...opts } = auditFiles('audit verify', a.stateDir);
-  const db = openDb(stateDir, { readonly: true });
+  const { open, anchorPath, hmacKey, previousKeys } = auditFiles('audit verify', a.stateDir);
+  const opts = { anchorPath, previousKeys, ...(hmacKey ? { hmacKey } : {}) };
+  const db = open();
   const r = await verifyAuditAsync(db, { ...opts, heads: a.heads });
   db.close();
   const against = a.heads.length > 0 ? ` (agrees with the witnessed head${a.heads.length > 1 ? 's' : ''})` : '';
@@ -327,8 +347,7 @@ function verifyExportFile(file: string, flags: Map<string, string[]>): never {
 function auditExport(flags: Map<string, string[]>): never {
   const since = flags.get('--since')?.at(-1) ?? '1';
   if (!/^[1-9][0-9]{0,14}$/.test(since)) usageError('audit export', '--since needs an entry number (1 or more)');
-  const { stateDir } = auditFiles('audit export', flags.get('--state-dir')?.at(-1));
-  const db = openDb(stateDir, { readonly: true });
+  const db = auditFiles('audit export', flags.get('--state-dir')?.at(-1)).open();
   try {
     db.transaction(() => {
       // Synchronous for files and pipes on Linux: all of it is written before the exit below.
@@ -343,16 +362,16 @@ function auditExport(flags: Map<string, string[]>): never {
 /** Brings the log under AUDIT_HMAC_KEY now (teleops also does it when it starts). */
 function auditRekey(flags: Map<string, string[]>): never {
   const a = auditArgs('audit rekey', flags);
-  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('audit rekey', a.stateDir);
+  const { open, shared, anchorPath, hmacKey, previousKeys } = auditFiles('audit rekey', a.stateDir);
   if (!hmacKey)
     usageError(
       'audit rekey',
       'set AUDIT_HMAC_KEY to the key the log should be under (and AUDIT_HMAC_KEY_PREVIOUS to the old one, to rotate)',
     );
-  const db = openDb(stateDir);
+  const db = open(true);
   try {
     const before = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM audit').pluck().get()!;
-    const log = new AuditLog(db, { hmacKey, previousKeys, anchorPath });
+    const log = new AuditLog(db, { hmacKey, previousKeys, anchorPath, shared });
     const head = log.head();
     log.close();
     process.stdout.write(
@@ -370,7 +389,16 @@ function auditRekey(flags: Map<string, string[]>): never {
 }
 
 async function backup(file: string, flags: Map<string, string[]>): Promise<never> {
-  const { stateDir, anchorPath, hmacKey, previousKeys } = auditFiles('backup', flags.get('--state-dir')?.at(-1));
+  const { stateDir, shared, anchorPath, hmacKey, previousKeys } = auditFiles(
+    'backup',
+    flags.get('--state-dir')?.at(-1),
+  );
+  if (shared) {
+    usageError(
+      'backup',
+      'it copies the SQLite state; with DATABASE_URL, back up PostgreSQL with its own tools (pg_dump, or base backups)',
+    );
+  }
   try {
     const v = await backupState({
       stateDir,
@@ -389,6 +417,44 @@ async function backup(file: string, flags: Map<string, string[]>): Promise<never
     process.stderr.write(`teleops backup: ${e.message}\n`);
     process.exit(1);
   }
+}
+
+function migrate(direction: string, flags: Map<string, string[]>, targets: readonly TargetModule[]): never {
+  if (direction !== 'sqlite-to-postgres')
+    usageError('migrate', `no direction ${JSON.stringify(direction)}: the one there is is sqlite-to-postgres`);
+  const files = auditFiles('migrate', flags.get('--state-dir')?.at(-1));
+  const { stateDir, databaseUrl, anchorPath, hmacKey, previousKeys } = files;
+  if (!databaseUrl) usageError('migrate', 'set DATABASE_URL to the PostgreSQL database to copy into');
+  if (!existsSync(dbPath(stateDir))) usageError('migrate', `no SQLite state at ${dbPath(stateDir)}`);
+  const src = openDb(stateDir, { modules: targets });
+  let dst: PgDb | undefined;
+  let code: number;
+  try {
+    dst = openPostgres(databaseUrl, targets);
+    const r = copySqliteToPostgres(src, dst, {
+      anchorPath,
+      previousKeys,
+      scratchAnchor: join(stateDir, 'migrate.anchor'),
+      ...(hmacKey ? { hmacKey } : {}),
+    });
+    const v = r.verify;
+    if (!v.ok) {
+      process.stderr.write(`teleops migrate: copied, but the chain in PostgreSQL does not verify: ${v.message}\n`);
+    } else {
+      process.stdout.write(
+        `migrated to ${dst.name}: ${counted(r.copied, 'audit entry', 'audit entries')} added (head #${v.headSeq}, ` +
+          `verified against ${anchorPath}), ${counted(r.rows, 'row', 'rows')} of state\n`,
+      );
+    }
+    code = v.ok ? 0 : 1;
+  } catch (e) {
+    if (!(e instanceof MigrateError || e instanceof PgError)) throw e;
+    usageError('migrate', e.message);
+  } finally {
+    src.close();
+    dst?.close();
+  }
+  process.exit(code);
 }
 
 async function health(): Promise<never> {
@@ -413,13 +479,14 @@ const VERB_FLAGS: Record<Verb, Record<string, FlagKind>> = {
   'audit verify': { '--state-dir': 'value', '--head': 'value', '--file': 'value', '--anchor': 'value' },
   'audit export': { '--state-dir': 'value', '--since': 'value' },
   'audit rekey': { '--state-dir': 'value' },
+  migrate: { '--state-dir': 'value' },
   doctor: { '--json': 'bool' },
   health: {},
   backup: { '--state-dir': 'value' },
 };
 
 /** Arguments each verb requires, in order (named in its usage). */
-const VERB_POSITIONAL: Partial<Record<Verb, readonly string[]>> = { backup: ['FILE'] };
+const VERB_POSITIONAL: Partial<Record<Verb, readonly string[]>> = { backup: ['FILE'], migrate: ['DIRECTION'] };
 
 function isVerb(v: string): v is Verb {
   return Object.hasOwn(VERB_USAGE, v);
@@ -473,6 +540,8 @@ export async function main(argv: string[], targets: readonly TargetModule[] = MO
         return health();
       case 'backup':
         return backup(p.positional[0]!, p.flags);
+      case 'migrate':
+        return migrate(p.positional[0]!, p.flags, targets);
     }
   }
   switch (verb) {

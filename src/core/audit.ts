@@ -75,6 +75,11 @@ export interface AuditLogOptions {
    * every append throws this, until `reopen()`.
    */
   readonly unwritable?: string;
+  /**
+   * Other processes append to the same chain (replicas on one PostgreSQL): this anchor also
+   * takes, in order, the lines of their entries, read from the table under the writers' lock.
+   */
+  readonly shared?: boolean;
 }
 
 /** prev_hash of the first entry. */
@@ -204,6 +209,9 @@ export class AuditLog {
   private readonly selectRecent;
   private readonly countRows;
   private readonly commit;
+  private readonly selectSince;
+  /** The last entry this anchor has a line for (shared logs: entries of others come in between). */
+  private anchored = 0;
   /** The id of the key entries are written under; null: unkeyed (a log that never had a key). */
   private keyId: string | null;
   private readonly listeners: ((entry: AuditEntry) => void)[] = [];
@@ -224,15 +232,21 @@ export class AuditLog {
       'SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT ?',
     );
     this.countRows = db.prepare<[], number>('SELECT count(*) FROM audit').pluck();
-    this.commit = db.transaction((entry: AuditEntry, rekey?: (prev: string) => unknown): string => {
+    this.selectSince = db.prepare<[number, number], HeadRow>(
+      'SELECT seq, hash FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq',
+    );
+    this.commit = db.transaction((entry: AuditEntry, rekey?: (prev: string) => unknown): HeadRow[] => {
       const head = this.selectHead.get();
+      // Under the writers' lock, so no entry can come between these and the new one.
+      const others =
+        opts.shared && head && head.seq > this.anchored ? this.selectSince.all(this.anchored, head.seq) : [];
       entry.seq = (head?.seq ?? 0) + 1;
       const prev = head?.hash ?? GENESIS_HASH;
       if (rekey) entry.params = rekey(prev);
       const json = canonicalJson(this.keyId === null ? entry : { _key: this.keyId, ...entry });
       const hash = this.hasher(prev + json);
       this.insertRow.run(entry.seq, json, prev, hash);
-      return hash;
+      return [...others, { seq: entry.seq, hash }];
     });
     this.fd = null;
     this.unwritable = opts.unwritable;
@@ -292,9 +306,9 @@ export class AuditLog {
     // What goes in must read back: a caller's bad outcome or chat would otherwise break /audit.
     const bad = storedEntry.safeParse(entry).error?.issues[0];
     if (bad) throw new TypeError(`audit entry field ${bad.path.join('.')}: ${bad.message}`);
-    const hash = this.commit.immediate(entry, rekey);
+    const lines = this.commit.immediate(entry, rekey);
     try {
-      this.anchor(fd, entry.seq, hash);
+      for (const l of lines) this.anchor(fd, l.seq, l.hash);
     } catch (err) {
       const why = (err as Error).message;
       throw new Error(`audit entry ${entry.seq} was written but its anchor line was not: ${why}`);
@@ -408,6 +422,7 @@ export class AuditLog {
   private anchor(fd: number, seq: number, hash: string): void {
     writeSync(fd, `${seq} ${hash}\n`);
     if (this.durable) fdatasyncSync(fd);
+    this.anchored = seq;
   }
 
   /**
@@ -431,7 +446,11 @@ export class AuditLog {
       if (!last) return;
       lastSeq = Number(last[1]);
     }
-    if (lastSeq < head.seq) this.anchor(fd, head.seq, head.hash);
+    this.anchored = lastSeq;
+    if (lastSeq >= head.seq) return;
+    // A replica's anchor is its own file beside a chain others write too: it takes their lines.
+    if (this.opts.shared) for (const l of this.selectSince.iterate(lastSeq, head.seq)) this.anchor(fd, l.seq, l.hash);
+    else this.anchor(fd, head.seq, head.hash);
   }
 
   /** Entries from rows (seq, entry) a query elsewhere selected (audit-query.ts); unreadable ones throw. */

@@ -205,6 +205,8 @@ export class PgDb {
     } catch (e) {
       throw new PgError(`cannot connect to ${this.name}: ${firstLine((e as Error).message)}`, '08001');
     }
+    // libpq prints notices on stderr itself; teleops says what matters in its own words.
+    this.exec('SET client_min_messages = warning');
     this.exec(`SET statement_timeout = ${Math.trunc(opts.statementTimeoutMs ?? 10_000)}`);
     this.exec(`SET lock_timeout = ${Math.trunc(opts.statementTimeoutMs ?? 10_000)}`);
   }

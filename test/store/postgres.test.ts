@@ -1,0 +1,164 @@
+/**
+ * PostgreSQL as several replicas use it: concurrent writers of one audit chain, each with an
+ * anchor of its own, and `teleops migrate sqlite-to-postgres` / `teleops audit verify` through
+ * the real CLI. A real server (test/support/postgres.ts); in CI it must run.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog, type AuditEntryInput } from '../../src/core/audit.js';
+import { verifyAudit } from '../../src/core/audit-verify.js';
+import { AiMemoryRepo } from '../../src/store/ai-memory.js';
+import { ApprovalRepo } from '../../src/store/approvals.js';
+import { openDb } from '../../src/store/db.js';
+import { openPostgres } from '../../src/store/postgres-schema.js';
+import { approvalRow } from '../support/approvals.js';
+import { tempDir } from '../support/app.js';
+import { runTeleops } from '../support/process.js';
+import { postgresPrerequisites, startPostgres, type Postgres } from '../support/postgres.js';
+
+const KEY = 'replica-test-key-0123456789';
+const noPostgres = process.env.CI === 'true' ? undefined : postgresPrerequisites();
+let pg: Postgres;
+const cleanups: (() => void)[] = [];
+
+beforeAll(async () => {
+  if (!noPostgres) pg = await startPostgres();
+}, 60_000);
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+afterAll(async () => {
+  await pg?.stop();
+});
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+function appender(url: string, anchor: string, n: number, name: string): Promise<number | null> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/store/fixtures/append.ts', url, anchor, `${n}`, name],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  return new Promise((resolve) => child.on('exit', resolve));
+}
+
+const entry = (i: number): AuditEntryInput => ({
+  operator: 'tg:7',
+  chat: -100,
+  origin: 'command',
+  action: 'docker.restart',
+  target: `web-${i}`,
+  params: { container: `web-${i}` },
+  outcome: 'ok',
+});
+
+describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
+  it('three processes appending at once leave one chain, unforked, that each replica’s anchor verifies', async () => {
+    const url = await pg.database();
+    openPostgres(url).close();
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    const anchors = ['a', 'b', 'c'].map((n) => join(dir.path, `${n}.anchor`));
+    const codes = await Promise.all(anchors.map((a, i) => appender(url, a, 150, 'abc'[i]!)));
+    expect(codes).toEqual([0, 0, 0]);
+
+    const db = openPostgres(url);
+    cleanups.push(() => db.close());
+    const rows = db.prepare('SELECT seq, prev_hash, hash, entry FROM audit ORDER BY seq').all() as {
+      seq: number;
+      prev_hash: string;
+      hash: string;
+      entry: string;
+    }[];
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 450 }, (_, i) => i + 1));
+    // One chain: each entry links to the one before it, whoever wrote either.
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
+    // The writers really did interleave (else this proves nothing about concurrency).
+    const writers = rows.map((r) => (JSON.parse(r.entry) as { target: string }).target);
+    const switches = writers.filter((w, i) => i > 0 && w !== writers[i - 1]).length;
+    expect(switches).toBeGreaterThan(2);
+    for (const anchorPath of anchors) {
+      const lines = readFileSync(anchorPath, 'latin1').trim().split('\n');
+      // Contiguous from entry 1: the other replicas' entries are in each anchor too.
+      expect(lines.map((l) => Number(l.split(' ')[0]))).toEqual(Array.from({ length: lines.length }, (_, i) => i + 1));
+      expect(verifyAudit(db.asDb(), { hmacKey: KEY, anchorPath })).toEqual({ ok: true, entries: 450, headSeq: 450 });
+    }
+
+    const v = runTeleops(['audit', 'verify'], {
+      DATABASE_URL: url,
+      AUDIT_HMAC_KEY: KEY,
+      AUDIT_ANCHOR_PATH: anchors[0]!,
+    });
+    expect(await v.exited).toBe(0);
+    expect(v.output()).toBe('audit log intact: 450 entries, head #450\n');
+
+    // A row changed in the database is found, through the same CLI.
+    await pg.psql(
+      url.split('/').pop()!,
+      `UPDATE audit SET entry = replace(entry, 'docker.ps', 'docker.rm') WHERE seq = 200`,
+    );
+    const broken = runTeleops(['audit', 'verify'], {
+      DATABASE_URL: url,
+      AUDIT_HMAC_KEY: KEY,
+      AUDIT_ANCHOR_PATH: anchors[1]!,
+    });
+    expect(await broken.exited).toBe(1);
+    expect(broken.output()).toMatch(/^audit log BROKEN at #200 /);
+  }, 120_000);
+
+  it('teleops migrate sqlite-to-postgres copies the state with the chain intact, then only what was added', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    const sqlite = openDb(dir.path);
+    const anchorPath = join(dir.path, 'audit.anchor');
+    const log = new AuditLog(sqlite, { anchorPath, hmacKey: KEY });
+    cleanups.push(
+      () => sqlite.close(),
+      () => log.close(),
+    );
+    for (let i = 0; i < 300; i++) log.append(entry(i));
+    new ApprovalRepo(sqlite).insert(approvalRow({ keys: 'ls' }));
+    const memory = new AiMemoryRepo(sqlite);
+    memory.append(-100, { id: 7, role: 'operator' }, 'why is web down?', 'OOM-killed', 10, 1);
+
+    const url = await pg.database();
+    const env = { STATE_DIR: dir.path, DATABASE_URL: url, AUDIT_HMAC_KEY: KEY };
+    const first = runTeleops(['migrate', 'sqlite-to-postgres'], env);
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(
+      /^migrated to postgres:\/\/teleops@127\.0\.0\.1:\d+\/\w+: 300 audit entries added \(head #300, verified against .*audit\.anchor\), 3 rows of state\n$/,
+    );
+
+    // teleops kept running on SQLite meanwhile; after it stops, a second run adds the rest.
+    for (let i = 300; i < 320; i++) log.append(entry(i));
+    const second = runTeleops(['migrate', 'sqlite-to-postgres'], env);
+    expect(await second.exited).toBe(0);
+    expect(second.output()).toMatch(/: 20 audit entries added \(head #320, /);
+
+    const db = openPostgres(url);
+    cleanups.push(() => db.close());
+    expect(verifyAudit(db.asDb(), { hmacKey: KEY, anchorPath })).toEqual({ ok: true, entries: 320, headSeq: 320 });
+    expect(new ApprovalRepo(db.asDb()).get('AAAAAAAAAAAAAAAA')?.state).toBe('pending');
+    const pgMemory = new AiMemoryRepo(db.asDb());
+    expect(pgMemory.recent(-100, { id: 7, role: 'operator' }, 5).map((t) => t.content)).toEqual([
+      'why is web down?',
+      'OOM-killed',
+    ]);
+    // Ids go on after the copied ones.
+    pgMemory.append(-100, { id: 7, role: 'operator' }, 'and now?', 'fine', 10, 2);
+    expect(pgMemory.recent(-100, { id: 7, role: 'operator' }, 5)).toHaveLength(4);
+
+    // Into a database holding another chain: refused in one line, nothing copied.
+    await pg.psql(url.split('/').pop()!, `UPDATE audit SET hash = repeat('0', 64) WHERE seq = 320`);
+    const refused = runTeleops(['migrate', 'sqlite-to-postgres'], env);
+    expect(await refused.exited).toBe(2);
+    expect(refused.output()).toMatch(
+      /^teleops migrate: DATABASE_URL already holds an audit chain that is not this one \(entry 320 differs\): migrate into an empty database\n$/,
+    );
+  }, 120_000);
+});
