@@ -130,6 +130,22 @@ function expectValidAndRestricted(objects: KObject[]): Deployment {
   expect(objects.find((o) => o.kind === 'NetworkPolicy')).toMatchObject({
     spec: { policyTypes: ['Ingress', 'Egress'] },
   });
+  // A label of teleops' own pods in another pod's selector (kube-dns, a database) makes it
+  // select nothing, and the traffic the rule was for is dropped.
+  const own = Object.entries(d.spec!.template.metadata!.labels!);
+  for (const np of objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => new NetworkPolicy(o as never))) {
+    const peers = [
+      ...(np.spec!.ingress ?? []).flatMap((r) => r.from ?? []),
+      ...(np.spec!.egress ?? []).flatMap((r) => r.to ?? []),
+    ];
+    for (const p of peers) {
+      const asks = Object.entries(p.podSelector?.matchLabels ?? {});
+      expect(
+        asks.filter(([k, v]) => own.some(([ok, ov]) => ok === k && ov === v)),
+        `NetworkPolicy ${np.metadata!.name}: peer ${JSON.stringify(p.podSelector)}`,
+      ).toEqual([]);
+    }
+  }
   for (const o of objects.filter((x) => x.kind === 'ClusterRole')) {
     const resources = (o as unknown as { rules: { resources: string[] }[] }).rules.flatMap((r) => r.resources);
     expect(resources, 'no secrets, configmaps, exec or wildcards').not.toEqual(
