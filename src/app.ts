@@ -30,7 +30,9 @@ import { checkpointInBackground } from './store/checkpoints.js';
 import type { Db } from './store/db.js';
 import { openState } from './store/state.js';
 import { ProcessedUpdates } from './store/updates.js';
+import { hostname } from 'node:os';
 import { startHttp } from './http/server.js';
+import { LeaderLease } from './core/leader.js';
 import { serverWitnesses } from './witnesses/index.js';
 import { llmIntegration } from './ai/reachable.js';
 import { aiActions } from './ai/actions.js';
@@ -108,7 +110,12 @@ export interface App {
    * only to the chats `shows` allows (per-chat scopes).
    */
   setAlertDelivery(deliver: (result: Result, shows: (chatId: number) => boolean) => Promise<void>): void;
-  startBackground(): Promise<void>;
+  /**
+   * Starts the background work (watchers, pollers, witnesses, the audit monitor). On a shared
+   * database only the replica holding the leader lease runs it; `onLost` is told when this one
+   * stops leading, after its work has stopped.
+   */
+  startBackground(onLost?: (why: string) => void): Promise<void>;
   /** Ends every live follow; called before transports stop, so their last cards go out. */
   endLive(): void;
   startHttp(essential: readonly string[]): Promise<void>;
@@ -211,6 +218,7 @@ export async function createApp(
   const aiMemory = new AiMemoryRepo(db);
   const aiUsage = new AiUsageRepo(db);
   if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
+  let lease: LeaderLease | undefined;
   const integrations: Integration[] = [
     // Configured is not reachable: /status and /health ask the provider's models list (no tokens).
     opts.model
@@ -348,10 +356,29 @@ export async function createApp(
     setAlertDelivery(d) {
       deliver = d;
     },
-    async startBackground() {
-      for (const t of plugged) await t.start?.();
-      witnesses.start();
-      monitor.start();
+    async startBackground(onLost) {
+      const work = async () => {
+        for (const t of plugged) await t.start?.();
+        witnesses.start();
+        monitor.start();
+      };
+      if (state.engine === 'postgres') {
+        lease = new LeaderLease({
+          db,
+          id: `${hostname()}:${process.pid}`,
+          leaseMs: config.LEADER_LEASE_SECONDS * 1000,
+          log,
+          onLead: () => void work().catch((err: unknown) => log.error({ err }, 'background work failed to start')),
+          onLose: (why) => {
+            monitor.stop();
+            witnesses.stop();
+            void Promise.allSettled(plugged.map((t) => t.stop?.())).then(() => onLost?.(why));
+          },
+        });
+        const l = lease;
+        integrations.push({ name: 'leader', check: async () => l.health() });
+        lease.start();
+      } else await work();
       const reopen = () => {
         state.reopen();
         audit.reopen();
@@ -378,6 +405,7 @@ export async function createApp(
     },
     async close(drainMs) {
       clearInterval(prune);
+      lease?.stop();
       monitor.stop();
       auditWritable.stop();
       await dispatcher.drain(drainMs);

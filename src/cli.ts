@@ -129,14 +129,14 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
   app.setAlertDelivery(async (result, shows) => tg.alert(result, shows));
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (signal: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down');
     app.endLive();
     await Promise.race([tg.stop(), new Promise((r) => setTimeout(r, SHUTDOWN_DRAIN_MS))]);
     await app.close(SHUTDOWN_DRAIN_MS);
-    process.exit(0);
+    process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -177,7 +177,8 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
       await new Promise((r) => setTimeout(r, delay));
     }
   }
-  await app.startBackground();
+  // A replica that stops leading exits (1) once its work has stopped; its supervisor starts it again, following.
+  await app.startBackground((why) => void shutdown(`lost the leader lease: ${why}`, 1));
 }
 
 /** One line at start saying what answers and what does not (e.g. Docker unreachable). */

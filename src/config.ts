@@ -197,6 +197,11 @@ export const SETTINGS = {
     schema: databaseUrl,
     secret: true,
   },
+  LEADER_LEASE_SECONDS: {
+    doc: 'With DATABASE_URL: how long the leader of the background work holds its lease; a new leader within it',
+    default: '15',
+    schema: int(3, 300),
+  },
   AUDIT_HMAC_KEY: {
     doc: 'Key for HMAC-SHA-256 audit hashes (recommended; keep it outside the state dir)',
     default: '',

@@ -162,6 +162,14 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE approvals ADD COLUMN first_by TEXT;
   ALTER TABLE approvals ADD COLUMN first_at INTEGER;     -- ms since epoch
   `,
+  // Which replica runs the background work, on a database replicas share (core/leader.ts).
+  `
+  CREATE TABLE leader_lease (
+    name   TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until  INTEGER NOT NULL        -- ms since epoch
+  );
+  `,
 ];
 
 /** A part of teleops with tables of its own (a target module): its migrations, recorded under its name. */

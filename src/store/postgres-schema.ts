@@ -106,6 +106,13 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX ai_memory_author ON ai_memory (chat_id, author_id, id);
   `,
+  `
+  CREATE TABLE leader_lease (
+    name   text PRIMARY KEY,
+    holder text NOT NULL,
+    until  bigint NOT NULL
+  );
+  `,
 ];
 
 /** Serializes schema changes of replicas that start at once. */
