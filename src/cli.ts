@@ -82,6 +82,7 @@ async function build(cfg: Config, targets: readonly TargetModule[]): Promise<App
     return await createApp(cfg, targets);
   } catch (e) {
     if (e instanceof DirError) e.message += ' — check STATE_DIR and AUDIT_ANCHOR_PATH';
+    else if (e instanceof PgError) e.message += ' — check DATABASE_URL';
     else if (!(e instanceof SetupError)) throw e;
     process.stderr.write(`teleops: cannot start — ${e.message}\n`);
     process.exit(2);

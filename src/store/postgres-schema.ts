@@ -1,3 +1,4 @@
+import { SetupError } from '../core/target.js';
 import type { ModuleSchema } from './db.js';
 import { PgDb } from './postgres.js';
 
@@ -124,7 +125,7 @@ export function openPostgres(url: string, modules: readonly ModuleSchema[] = [])
   try {
     for (const m of modules) {
       if ((m.migrations?.length ?? 0) > 0 && m.postgres === undefined)
-        throw new Error(`${m.name} keeps its state only in SQLite: leave DATABASE_URL unset, or turn ${m.name} off`);
+        throw new SetupError(`${m.name} keeps its state only in SQLite: leave DATABASE_URL unset, or turn ${m.name} off`);
     }
     db.transaction(() => {
       db.exec(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
@@ -143,7 +144,7 @@ function step(db: PgDb, module: string, steps: readonly string[]): void {
   const current = (db.prepare('SELECT version FROM schema_versions WHERE module = ?').pluck().get(module) ??
     0) as number;
   if (current > steps.length) {
-    throw new Error(
+    throw new SetupError(
       `the database was written by a newer teleops (${module} schema ${current}, this one knows ${steps.length})`,
     );
   }

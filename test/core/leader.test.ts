@@ -29,7 +29,7 @@ function replicas(n: number): { db: Db; lease: LeaderLease; events: string[] }[]
       db,
       id: `replica-${i}`,
       leaseMs: LEASE,
-      log: createLogger('silent'),
+      log: createLogger('silent', (s) => s),
       onLead: () => events.push(`lead@${Date.now()}`),
       onLose: (why) => events.push(`lose@${Date.now()}: ${why}`),
     });

@@ -58,6 +58,20 @@ const entry = (i: number): AuditEntryInput => ({
 });
 
 describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
+  it('a server that cannot be reached stops the start in one line, without the password', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    const p = runTeleops(['console', '-c', '/status'], {
+      DATABASE_URL: 'postgres://teleops:hunter2@127.0.0.1:1/teleops',
+      STATE_DIR: dir.path,
+    });
+    expect(await p.exited).toBe(2);
+    expect(p.output()).toMatch(
+      /^teleops: cannot start — cannot connect to postgres:\/\/teleops:\*\*\*@127\.0\.0\.1:1\/teleops: .* — check DATABASE_URL\n$/,
+    );
+    expect(p.output()).not.toContain('hunter2');
+  });
+
   it('three processes appending at once leave one chain, unforked, that each replica’s anchor verifies', async () => {
     const url = await pg.database();
     openPostgres(url).close();
