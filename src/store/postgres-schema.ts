@@ -125,7 +125,7 @@ export function openPostgres(url: string, modules: readonly ModuleSchema[] = [])
   try {
     for (const m of modules) {
       if ((m.migrations?.length ?? 0) > 0 && m.postgres === undefined)
-        throw new SetupError(`${m.name} keeps its state only in SQLite: leave DATABASE_URL unset, or turn ${m.name} off`);
+        throw new SetupError(`${m.name} keeps its state only in SQLite: unset DATABASE_URL, or turn ${m.name} off`);
     }
     db.transaction(() => {
       db.exec(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
