@@ -157,10 +157,10 @@ export async function benchPostgres(report: Report): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'teleops-bench-pg-'));
   try {
     const normal = await sqliteRate(join(dir, 'normal'), false);
-    report('audit append, SQLite NORMAL, as teleops runs', normal.rate, 'entries/s', `median ${us(normal)}; ${NORMAL}`);
+    report('audit append, SQLite NORMAL, as teleops runs', normal.rate, 'entries/s', `${summary(normal)}; ${NORMAL}`);
 
     const full = await sqliteRate(join(dir, 'full'), true);
-    report('audit append, SQLite fsync every commit', full.rate, 'entries/s', `median ${us(full)}; ${FULL}`);
+    report('audit append, SQLite fsync every commit', full.rate, 'entries/s', `${summary(full)}; ${FULL}`);
 
     const url = await pg.database();
     const db = openPostgres(url);
@@ -168,10 +168,11 @@ export async function benchPostgres(report: Report): Promise<void> {
     const one = appendRate(log);
     log.close();
     db.close();
-    report('audit append, PostgreSQL, shared chain', one.rate, 'entries/s', `median ${us(one)}; ${PG}`);
+    report('audit append, PostgreSQL, shared chain', one.rate, 'entries/s', `${summary(one)}; ${PG}`);
     report('audit append, PostgreSQL / SQLite NORMAL', one.rate / normal.rate, 'ratio', `load ${loadNow()}`);
     report('audit append, PostgreSQL / SQLite fsync', one.rate / full.rate, 'ratio', 'both fsync every commit');
 
+    // The schema first: writers starting together would race to create it.
     const soloUrl = await pg.database();
     openPostgres(soloUrl).close();
     const solo = await writers(soloUrl, join(dir, 'solo'), 1);
@@ -194,7 +195,7 @@ export async function benchPostgres(report: Report): Promise<void> {
   }
 }
 
-const us = (r: Rate): string => `${r.p50us.toFixed(0)} µs`;
+const summary = (r: Rate): string => `${r.entries} entries, median ${r.p50us.toFixed(0)} µs`;
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   await benchPostgres(printReport());
