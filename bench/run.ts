@@ -9,6 +9,7 @@ import { withDockerBot } from './docker-bot.js';
 import { benchFleet } from './fleet.js';
 import { benchKubernetes } from './k8s.js';
 import { benchPipeline } from './pipeline.js';
+import { benchPostgres } from './postgres.js';
 import { printReport, type Report } from './report.js';
 import { benchSlope } from './slope.js';
 import { benchMemory, benchTelegram } from './telegram.js';
@@ -17,6 +18,7 @@ import { benchTmuxBot } from './tmux-bot.js';
 
 const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   audit: benchAudit,
+  postgres: benchPostgres,
   coldstart: benchColdStart,
   pipeline: benchPipeline,
   telegram: benchTelegram,

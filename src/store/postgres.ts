@@ -178,6 +178,9 @@ function decoder(oid: number): (text: string) => unknown {
 
 type Fn = (...args: never[]) => unknown;
 
+/** Connections closed this turn of the event loop, kept from the collector (see PgDb.close). */
+const closing = new Set<Pq>();
+
 /**
  * One synchronous connection to PostgreSQL behind the part of better-sqlite3's API the stores
  * use, so that every repository runs unchanged on either. Synchronous on purpose: each state
@@ -290,6 +293,11 @@ export class PgDb {
     if (!this.open) return;
     this.open = false;
     this.connection.finish();
+    // finish() leaves libpq's poll handle closing until the loop turns, in the connection's
+    // own memory: collected before then, the loop reads freed memory and aborts the process.
+    const conn = this.connection;
+    closing.add(conn);
+    setImmediate(() => setImmediate(() => closing.delete(conn)));
   }
 
   /** This connection as the stores take it: they use only what PgDb implements (see store.test.ts). */

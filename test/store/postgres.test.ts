@@ -4,6 +4,7 @@
  * the real CLI. A real server (test/support/postgres.ts); in CI it must run.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +125,21 @@ describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
     expect(await broken.exited).toBe(1);
     expect(broken.output()).toMatch(/^audit log BROKEN at #200 /);
   }, 120_000);
+
+  it('a closed connection collected before the event loop turns does not abort the process', async () => {
+    const url = await pg.database();
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', 'test/store/fixtures/close-collected.ts', url],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    // Before PgDb.close kept it: libuv's "uv__finish_close: Assertion ... failed", SIGABRT.
+    expect({ code, signal, output }).toEqual({ code: 0, signal: null, output: 'alive after 200000 allocations\n' });
+  });
 
   it('teleops migrate sqlite-to-postgres copies the state with the chain intact, then only what was added', async () => {
     const dir = tempDir();

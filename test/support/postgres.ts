@@ -52,7 +52,15 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<Postgres> {
+export interface StartOptions {
+  /**
+   * Commits reach the disk before they return (fsync on, synchronous_commit on), as a production
+   * server runs. Default off: tests need no durability and fsync only slows them.
+   */
+  readonly durable?: boolean;
+}
+
+export async function startPostgres(opts: StartOptions = {}): Promise<Postgres> {
   const why = postgresPrerequisites();
   if (why) throw new Error(why);
   const dir = await mkdtemp(join(tmpdir(), 'teleops-pg-'));
@@ -69,7 +77,8 @@ export async function startPostgres(): Promise<Postgres> {
   const data = join(dir, 'data');
   await as(join(BIN, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'teleops', '--no-sync', '-E', 'UTF8']);
   const port = await freePort();
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  const durability = opts.durable ? '-c fsync=on -c synchronous_commit=on' : '-c fsync=off';
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${durability} -c max_connections=200`;
   await as(join(BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
   const url = (db = 'postgres') => `postgres://teleops@127.0.0.1:${port}/${db}`;
   let n = 0;
