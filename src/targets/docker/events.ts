@@ -4,6 +4,7 @@ import type { Redactor } from '../../core/redact.js';
 import { bold, line, pre, result, text, value, type Block } from '../../core/result.js';
 import { sleep } from '../../core/sleep.js';
 import { truncate } from '../../core/text.js';
+import type { EventCursor } from './cursor.js';
 import { containerSpans } from './format.js';
 import { tailLines } from './logs.js';
 import type { ContainerDetails, DockerEvent, DockerPort } from './port.js';
@@ -23,7 +24,12 @@ export interface DockerEventsOptions {
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /** Log lines attached to an alert. */
   readonly logLines?: number;
+  /** Where the stream resumes (a restart, a new leader); without it, from when the watcher starts. */
+  readonly cursor?: EventCursor;
 }
+
+/** How far back a resumed stream reaches: older incidents are not news any more. */
+const RESUME_MAX_S = 600;
 
 export interface DockerEvents {
   stop(): Promise<void>;
@@ -70,6 +76,11 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
   // Events already handled in the second `since` points at: a reconnect replays that second.
   let seen = new Set<string>();
   let seenSecond = -1;
+  const resumed = opts.cursor?.load();
+  if (resumed && resumed.since >= Math.floor(clock() / 1000) - RESUME_MAX_S) {
+    since = seenSecond = resumed.since;
+    seen = new Set(resumed.seen);
+  }
   const killedAt = new Map<string, number>();
   const oomAt = new Map<string, number>();
   let queue: Promise<void> = Promise.resolve();
@@ -195,8 +206,11 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
         for await (const ev of stream) {
           if (!fresh(ev)) continue;
           since = ev.time;
+          const at = { second: seenSecond, seen: [...seen] };
           queue = queue
             .then(() => handle(ev))
+            // Saved once handled: a watcher that dies before that leaves the event to the next one.
+            .then(() => opts.cursor?.save(at.second, at.seen))
             .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'docker events: handling failed'));
         }
         if (!ac.signal.aborted) log.warn({ host: port.host }, 'docker events: stream ended');

@@ -8,6 +8,7 @@ import type { Result } from '../../core/result.js';
 import { dockerActions } from './actions.js';
 import { logsFollowAction } from './follow.js';
 import { eventsAction } from './recent.js';
+import type { EventCursor } from './cursor.js';
 import { startDockerEvents, type DockerEvents } from './events.js';
 import { createDockerPort } from './client.js';
 import type { EngineTransport } from './engine.js';
@@ -55,6 +56,8 @@ export interface DockerTargetOptions {
   readonly redactor: Redactor;
   readonly clock?: () => number;
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** Where each host's event watcher keeps its place (see cursor.ts). */
+  readonly cursors?: (host: string) => EventCursor;
 }
 
 /** Everything the app needs from the Docker target, built from settings. */
@@ -118,7 +121,14 @@ export function createDockerTarget(
     async start() {
       // One watcher per host, each reconnecting on its own.
       events ??= hosts.map(({ host, stops }) =>
-        startDockerEvents({ port: host.port, sink: fleet.sink(sink, host.name), stops, log, ...opts }),
+        startDockerEvents({
+          port: host.port,
+          sink: fleet.sink(sink, host.name),
+          stops,
+          log,
+          ...opts,
+          ...(opts.cursors ? { cursor: opts.cursors(host.name) } : {}),
+        }),
       );
     },
     async stop() {

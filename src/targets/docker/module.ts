@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { absolutePath, bool, int } from '../../core/settings.js';
 import { defineTarget, disabled } from '../../core/target.js';
 import { connectHosts } from './connect.js';
+import { eventCursor, MIGRATIONS, POSTGRES } from './cursor.js';
 import { parseDockerHost } from './engine.js';
 import { HOST_NAME, HOST_NAME_RULE, hostsFromSettings, parseDockerHosts, splitHostRef } from './hosts.js';
 import { createDockerTarget } from './index.js';
@@ -91,7 +92,9 @@ export const docker = defineTarget({
       },
     },
   ],
-  create: ({ config: c, alerts, log, redactor }) => {
+  migrations: MIGRATIONS,
+  postgres: POSTGRES,
+  create: ({ config: c, alerts, log, redactor, db }) => {
     if (!c.DOCKER_ENABLED) return disabled('DOCKER_ENABLED=false');
     const hosts = connectHosts(hostsFromSettings({ hosts: c.DOCKER_HOSTS, host: c.DOCKER_HOST }), {
       tlsDir: c.DOCKER_TLS_DIR,
@@ -99,6 +102,9 @@ export const docker = defineTarget({
       knownHosts: c.DOCKER_SSH_KNOWN_HOSTS,
       ...(process.env.SSH_AUTH_SOCK ? { agentSocket: process.env.SSH_AUTH_SOCK } : {}),
     });
-    return createDockerTarget({ hosts, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log, { redactor });
+    return createDockerTarget({ hosts, timeoutMs: c.DOCKER_TIMEOUT_SECONDS * 1000 }, alerts, log, {
+      redactor,
+      cursors: (host) => eventCursor(db, host),
+    });
   },
 });
