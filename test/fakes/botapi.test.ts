@@ -241,6 +241,44 @@ describe('webhook', () => {
     expect(fake.webhookCalls.map((c) => c.method)).toEqual(['setWebhook', 'deleteWebhook']);
     expect(await bot.api.getUpdates({ timeout: 0 })).toHaveLength(1);
   });
+  it('delivers each update where `pick` says, retries a failure elsewhere, and logs every attempt', async () => {
+    await newBot().api.setWebhook('https://bot.example.test/hook', { secret_token: 's3cret' });
+    const listen = async (status: number) => {
+      const server = createServer((req, res) => req.resume().on('end', () => res.writeHead(status).end()));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      return { server, to: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    };
+    const [down, up] = [await listen(502), await listen(200)];
+    try {
+      const tried: [number, number][] = [];
+      fake.deliverWebhooks([down.to, up.to], {
+        pick: (u, attempt) => {
+          tried.push([u.update_id, attempt]);
+          return attempt === 0 && u.update_id % 2 === 0 ? down.to : up.to;
+        },
+      });
+      const even = fake.sendText({ from: USER, text: 'one' }).updateId;
+      const odd = fake.sendText({ from: USER, text: 'two' }).updateId;
+      expect(even % 2).toBe(0);
+      await fake.waitFor(() => fake.pendingUpdates === 0);
+      expect(tried.sort()).toEqual([
+        [even, 0],
+        [even, 1],
+        [odd, 0],
+      ]);
+      expect(fake.webhookDeliveries).toEqual(
+        expect.arrayContaining([
+          { updateId: even, to: down.to, status: 502 },
+          { updateId: even, to: up.to, status: 200 },
+          { updateId: odd, to: up.to, status: 200 },
+        ]),
+      );
+      expect(fake.webhookDeliveries).toHaveLength(3);
+      expect(fake.deliveryCount(even)).toBe(2);
+    } finally {
+      for (const { server } of [down, up]) await new Promise((r) => server.close(r));
+    }
+  });
 });
 
 describe('messages', () => {

@@ -37,7 +37,7 @@ import { ApiError, badRequest, optInt, optJson } from './botapi/params.js';
 import type { Params } from './botapi/params.js';
 import { UpdateQueue } from './botapi/updates.js';
 import { Webhooks } from './botapi/webhook.js';
-import type { PostAnswer, PostOptions, WebhookCall, WebhookInfo } from './botapi/webhook.js';
+import type { PostAnswer, PostOptions, WebhookCall, WebhookDelivery, WebhookInfo } from './botapi/webhook.js';
 import { unixNow, World } from './botapi/world.js';
 import type {
   CallbackAnswer,
@@ -62,7 +62,7 @@ export type {
   TopicRecord,
   UserRef,
 } from './botapi/world.js';
-export type { PostAnswer, PostOptions, WebhookCall, WebhookInfo } from './botapi/webhook.js';
+export type { PostAnswer, PostOptions, WebhookCall, WebhookDelivery, WebhookInfo } from './botapi/webhook.js';
 
 export interface FakeBotApiOptions {
   /** Defaults to a random token of a bot with id 7000000001. */
@@ -175,9 +175,20 @@ export interface WaitForMessageOptions {
   readonly timeoutMs?: number;
 }
 
+export interface DeliverOptions {
+  /** Deliveries under way at once (default: the webhook's max_connections, else Telegram's 40). */
+  readonly parallel?: number;
+  /** Where attempt `attempt` (0 first) at delivering `update` goes: one of the replicas (default: each in turn). */
+  readonly pick?: (update: Update, attempt: number) => string;
+  /** No answer in this long is a failed attempt (default 10 s). */
+  readonly timeoutMs?: number;
+}
+
 interface Delivery {
   readonly replicas: readonly string[];
   readonly parallel: number;
+  readonly pick: DeliverOptions['pick'];
+  readonly timeoutMs: number | undefined;
   readonly inFlight: Set<number>;
   next: number;
   on: boolean;
@@ -238,6 +249,8 @@ export class FakeBotApi {
   /** Every request, in arrival order. */
   readonly calls: CallRecord[] = [];
   readonly parseModeAttempts: ParseModeAttempt[] = [];
+  /** Every POST of deliverWebhooks, in the order the answers (or failures) came. */
+  readonly webhookDeliveries: WebhookDelivery[] = [];
   private readonly world: World;
   private readonly queue: UpdateQueue;
   private readonly webhooks = new Webhooks();
@@ -628,16 +641,18 @@ export class FakeBotApi {
 
   /**
    * From now on the fake delivers pending updates to the webhook itself, as Telegram does: each
-   * to one of `replicas` (origins behind the proxy, taken in turn), and on an error, a refusal
-   * or no answer again to the next one after a growing pause, until one answers 2xx. Up to
-   * `parallel` (default: the webhook's max_connections, else Telegram's 40) at once. Returns a
-   * function that stops delivering (deliveries under way finish).
+   * to one of `replicas` (origins behind the proxy, taken in turn unless `pick` chooses), and on
+   * an error, a refusal or no answer again (to the next one, or where `pick` says) after a
+   * growing pause, until one answers 2xx. Returns a function that stops delivering (deliveries
+   * under way finish).
    */
-  deliverWebhooks(replicas: readonly string[], o: { parallel?: number } = {}): () => void {
+  deliverWebhooks(replicas: readonly string[], o: DeliverOptions = {}): () => void {
     if (replicas.length === 0) throw new Error('fake Bot API: deliverWebhooks needs at least one replica');
     const d: Delivery = {
       replicas,
       parallel: o.parallel ?? this.webhooks.current?.max_connections ?? 40,
+      pick: o.pick,
+      timeoutMs: o.timeoutMs,
       inFlight: new Set(),
       next: 0,
       on: true,
@@ -662,12 +677,13 @@ export class FakeBotApi {
 
   private async deliver(d: Delivery, update: Update): Promise<void> {
     for (let attempt = 0; d.on && this.webhooks.current !== undefined; attempt++) {
-      const to = d.replicas[d.next++ % d.replicas.length] as string;
+      const to = d.pick ? d.pick(update, attempt) : (d.replicas[d.next++ % d.replicas.length] as string);
       this.queue.countDelivery(update.update_id);
-      const status = await this.webhooks.post(update, { to }).then(
+      const status = await this.webhooks.post(update, { to, timeoutMs: d.timeoutMs }).then(
         (a) => a.status,
         () => 0,
       );
+      this.webhookDeliveries.push({ updateId: update.update_id, to, status });
       if (status >= 200 && status < 300) {
         this.queue.ack(update.update_id);
         break;

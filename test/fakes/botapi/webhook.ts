@@ -44,6 +44,14 @@ export interface PostAnswer {
   readonly body: string;
 }
 
+/** One POST the fake made on its own (deliverWebhooks): of which update, where, and the answer. */
+export interface WebhookDelivery {
+  readonly updateId: number;
+  readonly to: string;
+  /** The answer's status; 0 when none came (refused, reset, no answer in time). */
+  readonly status: number;
+}
+
 const SECRET = /^[A-Za-z0-9_-]{1,256}$/;
 
 export class Webhooks {
