@@ -1,6 +1,6 @@
 import { SetupError } from '../core/target.js';
 import type { ModuleSchema } from './db.js';
-import { PgDb } from './postgres.js';
+import { PgDb, PgError } from './postgres.js';
 
 /**
  * The core's tables in PostgreSQL: the SQLite schema as its migrations leave it (store/db.ts),
@@ -129,7 +129,9 @@ export function openPostgres(url: string, modules: readonly ModuleSchema[] = [])
     }
     db.transaction(() => {
       db.exec(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
-      db.exec('CREATE TABLE IF NOT EXISTS schema_versions (module text PRIMARY KEY, version bigint NOT NULL)');
+      // Asked before made: a role without the right to create tables runs an up-to-date schema.
+      if (db.prepare(`SELECT to_regclass('schema_versions') IS NULL`).pluck().get())
+        ddl(db, 'CREATE TABLE schema_versions (module text PRIMARY KEY, version bigint NOT NULL)');
       step(db, 'core', MIGRATIONS);
       for (const m of modules) step(db, m.name, m.postgres ?? []);
     })();
@@ -140,6 +142,19 @@ export function openPostgres(url: string, modules: readonly ModuleSchema[] = [])
   return db;
 }
 
+/** A schema change; refused for want of rights, it says who may make it. */
+function ddl(db: PgDb, sql: string): void {
+  try {
+    db.exec(sql);
+  } catch (e) {
+    if (!(e instanceof PgError) || e.code !== '42501') throw e;
+    throw new SetupError(
+      `the database's schema must be brought up to date, and the role in DATABASE_URL may not (${e.message}): ` +
+        `start this version once with the owner's role`,
+    );
+  }
+}
+
 function step(db: PgDb, module: string, steps: readonly string[]): void {
   const current = (db.prepare('SELECT version FROM schema_versions WHERE module = ?').pluck().get(module) ??
     0) as number;
@@ -148,7 +163,7 @@ function step(db: PgDb, module: string, steps: readonly string[]): void {
       `the database was written by a newer teleops (${module} schema ${current}, this one knows ${steps.length})`,
     );
   }
-  for (let v = current; v < steps.length; v++) db.exec(steps[v]!);
+  for (let v = current; v < steps.length; v++) ddl(db, steps[v]!);
   if (steps.length > current) {
     db.prepare(
       'INSERT INTO schema_versions (module, version) VALUES (?, ?) ' +

@@ -15,6 +15,7 @@ import { ApprovalRepo } from '../../src/store/approvals.js';
 import { openDb } from '../../src/store/db.js';
 import { openPostgres } from '../../src/store/postgres-schema.js';
 import { approvalRow } from '../support/approvals.js';
+import { MODULES } from '../../src/targets/modules.js';
 import { tempDir } from '../support/app.js';
 import { runTeleops } from '../support/process.js';
 import { postgresPrerequisites, startPostgres, type Postgres } from '../support/postgres.js';
@@ -139,6 +140,40 @@ describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
     const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
     // Before PgDb.close kept it: libuv's "uv__finish_close: Assertion ... failed", SIGABRT.
     expect({ code, signal, output }).toEqual({ code: 0, signal: null, output: 'alive after 200000 allocations\n' });
+  });
+
+  it('the role the README gives the replicas appends and verifies, but cannot rewrite history', async () => {
+    const url = await pg.database();
+    const name = url.split('/').pop()!;
+    openPostgres(url, MODULES).close();
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const grants = /The role's rights[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)![1]!.replace(/^ +/gm, '');
+    await pg.psql(name, `CREATE ROLE teleops_bot LOGIN; ${grants}`);
+    const botUrl = url.replace('teleops@', 'teleops_bot@');
+
+    const db = openPostgres(botUrl, MODULES);
+    cleanups.push(() => db.close());
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    const anchorPath = join(dir.path, 'audit.anchor');
+    const log = new AuditLog(db.asDb(), { anchorPath, hmacKey: KEY, shared: true });
+    for (let i = 0; i < 5; i++) log.append(entry(i));
+    log.close();
+    new ApprovalRepo(db.asDb()).insert(approvalRow({ keys: 'ls' }));
+    expect(new ApprovalRepo(db.asDb()).decide('AAAAAAAAAAAAAAAA', 'approved', '@ops', 1)).toBe(true);
+    expect(verifyAudit(db.asDb(), { hmacKey: KEY, anchorPath })).toEqual({ ok: true, entries: 5, headSeq: 5 });
+    for (const sql of [
+      "UPDATE audit SET entry = '{}' WHERE seq = 1",
+      'DELETE FROM audit WHERE seq = 5',
+      'TRUNCATE audit',
+    ])
+      expect(() => db.exec(sql)).toThrow(/permission denied for table audit/);
+
+    // A schema behind this version: this role may not bring it up to date, and says who may.
+    await pg.psql(name, `DELETE FROM schema_versions WHERE module = 'docker'; DROP TABLE docker_events`);
+    expect(() => openPostgres(botUrl, MODULES)).toThrow(
+      /^the database's schema must be brought up to date, and the role in DATABASE_URL may not \(.*permission denied.*\): start this version once with the owner's role$/,
+    );
   });
 
   it('teleops migrate sqlite-to-postgres copies the state with the chain intact, then only what was added', async () => {
