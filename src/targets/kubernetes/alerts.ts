@@ -16,6 +16,7 @@ import type { Logger } from '../../core/log.js';
 import { line, pre, result, text, value, type Block, type Button } from '../../core/result.js';
 import { counted, stripAnsi, truncate } from '../../core/text.js';
 import { KubeApiError } from './errors.js';
+import { OpenIncidents, type IncidentStore } from './incidents.js';
 import type { KubePort, WatchEvent, WatchKind } from './port.js';
 import { placeOf } from './places.js';
 import type { KubeClusters } from './scope.js';
@@ -28,6 +29,8 @@ export interface KubeWatchOptions {
   readonly backoffMs?: { readonly initial: number; readonly max: number };
   /** Last lines of the crashed container's log put into the alert (default 10; 0: none). */
   readonly logLines?: number;
+  /** Keeps open incidents beyond the process, so a restart or a new leader neither repeats nor misses one. */
+  readonly incidents?: IncidentStore;
 }
 
 export type StreamState =
@@ -105,7 +108,7 @@ export class KubeWatcher {
   private readonly streams: Stream[] = [];
   private readonly running: Promise<void>[] = [];
   /** Open incidents by alert key (value: the incident instance, for OOMKilled). */
-  private readonly open = new Map<string, string>();
+  private readonly open: OpenIncidents;
   /** Keys opened by each pod, so they close when the pod recovers or goes away. */
   private readonly podKeys = new Map<string, Set<string>>();
   private readonly timeoutSeconds: number;
@@ -121,6 +124,17 @@ export class KubeWatcher {
     this.timeoutSeconds = o.timeoutSeconds ?? 300;
     this.backoff = o.backoffMs ?? { initial: 1000, max: 60_000 };
     this.logLines = o.logLines ?? 10;
+    this.open = new OpenIncidents(o.incidents);
+    // Incidents of pods known from before (a restart, the last leader) close as those pods recover or go.
+    for (const key of this.open.keys()) {
+      const [, cluster, ns, pod, reason] = key.split(':');
+      if (reason === 'NotReady' || pod === undefined) continue;
+      for (const c of clusters.contexts()) {
+        if (clusters.clusterOf(c.name) !== cluster) continue;
+        const id = `${c.name}/${ns}/${pod}`;
+        this.podKeys.set(id, new Set([...(this.podKeys.get(id) ?? []), key]));
+      }
+    }
   }
 
   start(): void {

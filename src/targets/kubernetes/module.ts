@@ -4,6 +4,7 @@ import { impersonationSetting } from './impersonate.js';
 import { KUBE_DISABLED, locateKubeConfig } from './locate.js';
 import { isDnsLabel } from './names.js';
 import { kubeScoping } from './places.js';
+import { incidentStore, MIGRATIONS, POSTGRES } from './incidents.js';
 
 /** Namespace names, checked here so that a typo is reported even while Kubernetes is off. */
 const namespaces = list.refine((ns) => ns.every(isDnsLabel), {
@@ -41,7 +42,9 @@ export const kubernetes = defineTarget({
   scope: kubeScoping,
   fix: 'check KUBECONFIG, K8S_CONTEXTS and that the API server is reachable',
   prompt: 'Kubernetes workloads',
-  create: async ({ config: c, alerts, log }) => {
+  migrations: MIGRATIONS,
+  postgres: POSTGRES,
+  create: async ({ config: c, alerts, log, db }) => {
     const off = disabled(KUBE_DISABLED.detail);
     if (!locateKubeConfig(c.KUBECONFIG ? { kubeconfig: c.KUBECONFIG } : {})) return off;
     const { createKubeTarget } = await import('./index.js');
@@ -56,6 +59,7 @@ export const kubernetes = defineTarget({
       },
       alerts,
       log,
+      { watch: { incidents: incidentStore(db) } },
     );
     if (!kube) return off;
     return {

@@ -1,6 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeTarget } from '../../../src/targets/kubernetes/index.js';
-import { Alerts, EXTRA_CONTEXTS, startEnv, target, text, until, type Env } from './harness.js';
+import { openDb } from '../../../src/store/db.js';
+import { incidentStore } from '../../../src/targets/kubernetes/incidents.js';
+import { kubernetes } from '../../../src/targets/kubernetes/module.js';
+import { tempDir } from '../../support/app.js';
+import { Alerts, EXTRA_CONTEXTS, FAST, startEnv, target, text, until, type Env } from './harness.js';
 
 let env: Env;
 beforeAll(async () => {
@@ -75,6 +79,46 @@ describe('kubernetes alerts', () => {
     prod().crashLoop('shop', pod!);
     await until(() => alerts.keys().filter((k) => k === key).length === 2, 3000, 'second alert');
     prod().heal('shop', pod!);
+  });
+
+  it('the next watcher on the same database (a restart, a new leader) repeats no open incident and misses none', async () => {
+    const dir = tempDir();
+    const db = openDb(dir.path, { modules: [kubernetes] });
+    const watchOn = async (): Promise<Alerts> => {
+      const alerts = new Alerts();
+      running = target(env, { contexts: ['prod'] }, alerts, {
+        ...FAST,
+        watch: { ...FAST.watch, incidents: incidentStore(db) },
+      });
+      running.start();
+      await until(() => running!.watchStatus().up, 5000, 'watch streams up');
+      return alerts;
+    };
+    try {
+      const [a, b] = podNames('api');
+      const key = (pod: string) => `k8s:prod:shop:${pod}:CrashLoopBackOff`;
+      const first = await watchOn();
+      prod().crashLoop('shop', a!);
+      await until(() => first.keys().includes(key(a!)), 3000, 'the first watcher’s alert');
+      await running!.stop();
+      // Nobody watches: b starts crashing, a recovers.
+      prod().crashLoop('shop', b!);
+      prod().heal('shop', a!);
+      const next = await watchOn();
+      await until(() => next.keys().includes(key(b!)), 3000, 'the crash that began in between');
+      await settle();
+      expect(next.keys().filter((k) => k === key(a!))).toHaveLength(0);
+      // a's incident, known from the last watcher, closed as it recovered: its next crash is news.
+      prod().crashLoop('shop', a!);
+      await until(() => next.keys().includes(key(a!)), 3000, 'a new incident of a');
+      prod().heal('shop', a!);
+      prod().heal('shop', b!);
+    } finally {
+      await running?.stop();
+      running = undefined;
+      db.close();
+      dir.remove();
+    }
   });
 
   it('re-lists after 410 Gone and carries on without repeating alerts', async () => {
