@@ -10,6 +10,7 @@ import { benchFleet } from './fleet.js';
 import { benchKubernetes } from './k8s.js';
 import { benchPipeline } from './pipeline.js';
 import { benchPostgres } from './postgres.js';
+import { benchReplicas } from './replicas.js';
 import { printReport, type Report } from './report.js';
 import { benchSlope } from './slope.js';
 import { benchMemory, benchTelegram } from './telegram.js';
@@ -19,6 +20,7 @@ import { benchTmuxBot } from './tmux-bot.js';
 const BENCHES: Record<string, (r: Report) => Promise<void>> = {
   audit: benchAudit,
   postgres: benchPostgres,
+  replicas: benchReplicas,
   coldstart: benchColdStart,
   pipeline: benchPipeline,
   telegram: benchTelegram,
