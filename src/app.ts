@@ -99,6 +99,8 @@ export interface App {
   readonly agent?: Agent;
   /** Integrations for /status and /health; transports add theirs. */
   readonly integrations: Integration[];
+  /** This process among replicas on one database (host:pid): the leader lease and update claims name it. */
+  readonly replica: string;
   /** Subscribes to every target's live cards. */
   onCard(listener: (card: Result) => void): () => void;
   /** Every target's live cards as they are now. */
@@ -219,6 +221,7 @@ export async function createApp(
   const aiUsage = new AiUsageRepo(db);
   if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
   let lease: LeaderLease | undefined;
+  const replica = `${hostname()}:${process.pid}`;
   const integrations: Integration[] = [
     // Configured is not reachable: /status and /health ask the provider's models list (no tokens).
     opts.model
@@ -345,6 +348,7 @@ export async function createApp(
     witnesses,
     ...(agent ? { agent } : {}),
     integrations,
+    replica,
     places,
     onCard(listener) {
       const offs = plugged.flatMap((t) => (t.onCard ? [t.onCard(listener)] : []));
@@ -365,7 +369,7 @@ export async function createApp(
       if (state.engine === 'postgres') {
         lease = new LeaderLease({
           db,
-          id: `${hostname()}:${process.pid}`,
+          id: replica,
           leaseMs: config.LEADER_LEASE_SECONDS * 1000,
           log,
           onLead: () => void work().catch((err: unknown) => log.error({ err }, 'background work failed to start')),

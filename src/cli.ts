@@ -113,6 +113,7 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
     live: app,
     alertChats,
     places: app.places,
+    claims: { owner: app.replica, holdMs: cfg.LEADER_LEASE_SECONDS * 1000 },
     ...(app.agent ? { agent: app.agent } : {}),
     ...(cfg.TELEGRAM_WEBHOOK_URL
       ? {

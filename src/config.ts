@@ -198,7 +198,7 @@ export const SETTINGS = {
     secret: true,
   },
   LEADER_LEASE_SECONDS: {
-    doc: 'With DATABASE_URL: how long the leader of the background work holds its lease; a new leader within it',
+    doc: 'How long a leader lease or a claim on an update holds unrenewed; another process takes over after it',
     default: '15',
     schema: int(3, 300),
   },

@@ -170,6 +170,15 @@ const MIGRATIONS: readonly string[] = [
     until  INTEGER NOT NULL        -- ms since epoch
   );
   `,
+  // An update is kept until it is handled, so that one whose process died is not lost (store/updates.ts).
+  `
+  ALTER TABLE processed_updates ADD COLUMN state TEXT NOT NULL DEFAULT 'done'
+    CHECK (state IN ('queued','started','done'));
+  ALTER TABLE processed_updates ADD COLUMN body TEXT;    -- the update, JSON, until it is done
+  ALTER TABLE processed_updates ADD COLUMN owner TEXT;   -- the process handling it
+  ALTER TABLE processed_updates ADD COLUMN until INTEGER; -- ms since epoch: its owner renews it until then
+  CREATE INDEX processed_updates_open ON processed_updates (state, until);
+  `,
 ];
 
 /** A part of teleops with tables of its own (a target module): its migrations, recorded under its name. */

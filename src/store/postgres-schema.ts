@@ -114,6 +114,14 @@ const MIGRATIONS: readonly string[] = [
     until  bigint NOT NULL
   );
   `,
+  `
+  ALTER TABLE processed_updates ADD COLUMN state text NOT NULL DEFAULT 'done'
+    CHECK (state IN ('queued','started','done'));
+  ALTER TABLE processed_updates ADD COLUMN body text;
+  ALTER TABLE processed_updates ADD COLUMN owner text;
+  ALTER TABLE processed_updates ADD COLUMN until bigint;
+  CREATE INDEX processed_updates_open ON processed_updates (state, until);
+  `,
 ];
 
 /** Serializes schema changes of replicas that start at once. */

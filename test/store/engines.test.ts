@@ -87,12 +87,28 @@ describe.each(engines)('on $name', (engine) => {
     expect(repo.get(row.id)).toBeUndefined();
   });
 
-  it('processed updates: the first sight of an id wins, once', async () => {
+  it('processed updates: the first claim wins, once; what a stopped owner left is adopted by one other', async () => {
     const updates = new ProcessedUpdates(await fresh());
-    expect(updates.firstSeen(42, 1)).toBe(true);
-    expect(updates.firstSeen(42, 2)).toBe(false);
+    expect(updates.claim(42, '{"update_id":42}', 'a', 100, 1)).toBe(true);
+    expect(updates.claim(42, '{"update_id":42}', 'b', 100, 2)).toBe(false);
+    expect(updates.claim(43, '{"update_id":43}', 'a', 100, 1)).toBe(true);
+    expect(updates.claim(44, '{"update_id":44}', 'a', 100, 1)).toBe(true);
+    updates.start(43);
+    updates.finish(44);
+    // a renews while it works: nothing is anyone else's yet.
+    updates.renew('a', 200);
+    expect(updates.adoptOrphans('b', 300, 150)).toEqual([]);
+    // a stopped renewing: b takes what was left, c finds nothing more.
+    expect(updates.adoptOrphans('b', 400, 250)).toEqual([
+      { updateId: 42, state: 'queued', body: '{"update_id":42}' },
+      { updateId: 43, state: 'started', body: '{"update_id":43}' },
+    ]);
+    expect(updates.adoptOrphans('c', 400, 260)).toEqual([]);
+    updates.finish(42);
+    updates.finish(43);
+    expect(updates.adoptOrphans('c', 900, 800)).toEqual([]);
     updates.prune(5);
-    expect(updates.firstSeen(42, 6)).toBe(true);
+    expect(updates.claim(42, '{}', 'c', 900, 6)).toBe(true);
   });
 
   it('chat state, buttons, cards, replies, forums and topics keep what they are given', async () => {
@@ -225,10 +241,10 @@ describe.skipIf(noPostgres)('PostgreSQL schema', () => {
     const dbs = [0, 1, 2].map(() => openPostgres(url, MODULES));
     for (const db of dbs) db.close();
     expect(await pg.psql(url.split('/').pop()!, 'SELECT module, version FROM schema_versions ORDER BY module')).toBe(
-      'agents|1\ncore|2\ntmux|1\n',
+      'agents|1\ncore|3\ntmux|1\n',
     );
     await pg.psql(url.split('/').pop()!, `UPDATE schema_versions SET version = 9 WHERE module = 'core'`);
-    expect(() => openPostgres(url, MODULES)).toThrow(/newer teleops \(core schema 9, this one knows 2\)/);
+    expect(() => openPostgres(url, MODULES)).toThrow(/newer teleops \(core schema 9, this one knows 3\)/);
   });
 
   it('a bad password or an unreachable server is one line naming the server, never the password', async () => {

@@ -15,7 +15,9 @@ import { showsCard } from '../../core/scopes.js';
 import type { ButtonRepo } from '../../store/buttons.js';
 import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
-import type { ProcessedUpdates } from '../../store/updates.js';
+import { hostname } from 'node:os';
+import { truncate } from '../../core/text.js';
+import type { Orphan, ProcessedUpdates } from '../../store/updates.js';
 import { botFetch } from './bot-fetch.js';
 import { deadlineTransformer, networkRetryTransformer, type CallDeadlines } from './deadline.js';
 import { CardBoard, type LiveCards, type ShowContext } from './cards.js';
@@ -60,6 +62,11 @@ export interface TelegramDeps {
   readonly agent?: Agent;
   /** Webhook mode: Telegram posts updates to `url`, served on host:port; without it, long polling. */
   readonly webhook?: WebhookSettings;
+  /**
+   * This process among those sharing the database, and how long its claim on an update holds
+   * unrenewed: after that, another process adopts what it left (default: host:pid, 15 s).
+   */
+  readonly claims?: { readonly owner: string; readonly holdMs: number };
 }
 
 export interface WebhookSettings {
@@ -185,12 +192,21 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
    * claim cannot be written (a full disk) the update is handled anyway: nothing mutating runs
    * unaudited then, and a read answered twice after a restart is the lesser harm than silence.
    */
-  function claim(updateId: number): boolean {
+  function claim(update: Update): boolean {
     try {
-      return d.updates.firstSeen(updateId);
+      return d.updates.claim(update.update_id, JSON.stringify(update), owner, Date.now() + holdMs);
     } catch (err) {
-      d.log.warn({ err: describe(err), update: updateId }, 'could not record an update as seen; handling it');
+      d.log.warn({ err: describe(err), update: update.update_id }, 'could not record an update as seen; handling it');
       return true;
+    }
+  }
+  const { owner, holdMs } = d.claims ?? { owner: `${hostname()}:${process.pid}`, holdMs: 15_000 };
+  /** A claim's record changes; a failure costs at most a notice or a rerun after a crash, never the update. */
+  function record(what: string, change: () => void): void {
+    try {
+      change();
+    } catch (err) {
+      d.log.warn({ err: describe(err) }, `could not record that an update ${what}`);
     }
   }
   // Telegram re-delivers updates whose confirmation it missed; each runs at most once.
@@ -202,13 +218,14 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // Updates the webhook claimed before answering Telegram: not claimed (and so dropped) again here.
   const claimed = new WeakSet<Update>();
   bot.use(async (ctx, next) => {
-    if (!claimed.delete(ctx.update) && !claim(ctx.update.update_id)) return;
+    if (!claimed.delete(ctx.update) && !claim(ctx.update)) return;
     const p = next();
     inflight.add(p);
     try {
       await p;
     } finally {
       inflight.delete(p);
+      record('was handled', () => d.updates.finish(ctx.update.update_id));
     }
   });
   // One chat's messages run in order; other chats are not held up. Button presses get their own
@@ -217,6 +234,11 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   bot.use(
     sequentialize((ctx: Context) => (ctx.chat ? `${ctx.callbackQuery ? 'cb' : 'msg'}:${ctx.chat.id}` : undefined)),
   );
+  // Out of its chat's queue: from here, a process that dies may have done part of it.
+  bot.use(async (ctx, next) => {
+    record('started', () => d.updates.start(ctx.update.update_id));
+    await next();
+  });
 
   bot.on('message', async (ctx) => {
     const since = Date.now();
@@ -377,7 +399,13 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   let webhookInFlight = 0;
   /** Webhook delivery: claimed now, handled by the same middleware as a polled update. */
   function receive(update: Update): Receipt {
-    if (!claim(update.update_id)) return 'duplicate';
+    if (!claim(update)) return 'duplicate';
+    handle(update);
+    return 'accepted';
+  }
+
+  /** Handles an update this process holds (claimed by the webhook, or adopted). */
+  function handle(update: Update): void {
     claimed.add(update);
     webhookInFlight++;
     const handled: Promise<void> = bot
@@ -391,7 +419,41 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
         inflight.delete(handled);
       });
     inflight.add(handled);
-    return 'accepted';
+  }
+
+  /**
+   * Keeps this process's claims alive while it works, and adopts what a process that stopped
+   * left: an update still queued there runs here (nothing of it ran); one it had started may
+   * have run in part, so its chat is told instead of it running twice.
+   */
+  function tendClaims(): void {
+    const until = Date.now() + holdMs;
+    record('is still being handled', () => {
+      if (inflight.size > 0) d.updates.renew(owner, until);
+    });
+    let orphans: Orphan[] = [];
+    record('was adopted', () => (orphans = d.updates.adoptOrphans(owner, until)));
+    for (const o of orphans) {
+      const update = JSON.parse(o.body) as Update;
+      d.log.warn({ update: o.updateId, state: o.state }, 'adopting an update whose process stopped');
+      if (o.state === 'queued') handle(update);
+      else void interrupted(update).finally(() => record('was handled', () => d.updates.finish(o.updateId)));
+    }
+  }
+
+  async function interrupted(update: Update): Promise<void> {
+    const msg = update.message ?? update.callback_query?.message;
+    if (!msg) return;
+    const what = update.message?.text ? `“${truncate(update.message.text, 200)}”` : 'a button press';
+    await replier
+      .send(
+        { chatId: msg.chat.id, ...(msg.is_topic_message ? { threadId: msg.message_thread_id } : {}) },
+        say(
+          `⚠️ Interrupted: the teleops process handling ${what} stopped before it finished. ` +
+            `It may have run in part; check before you send it again.`,
+        ),
+      )
+      .catch((err: unknown) => d.log.warn({ err: describe(err) }, 'could not tell a chat of an interrupted update'));
   }
 
   /** Listens first, so that Telegram finds the server as soon as it knows the URL. */
@@ -453,9 +515,13 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   let runner: RunnerHandle | undefined;
   let prune: NodeJS.Timeout | undefined;
   let offCard: (() => void) | undefined;
+  let claims: NodeJS.Timeout | undefined;
   function startTimers(): void {
     prune = setInterval(() => replies.prune(), PRUNE_MS);
     prune.unref();
+    tendClaims();
+    claims = setInterval(tendClaims, holdMs / 3);
+    claims.unref();
     offCard = d.live.onCard((card) => board.update(card));
   }
 
@@ -496,6 +562,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     async stop() {
       stopping.abort();
       clearInterval(prune);
+      clearInterval(claims);
       offCard?.();
       offProgress();
       if (runner?.isRunning()) await runner.stop();
