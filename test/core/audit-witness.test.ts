@@ -103,7 +103,7 @@ function setup(opts: Opts = {}) {
     ...(opts.now ? { now: opts.now } : {}),
   });
   audit.onAppend((e) => witnesses.appended(e));
-  cleanups.unshift(() => witnesses.stop());
+  cleanups.push(() => witnesses.stop());
   const errors = async (): Promise<string> =>
     (await metrics.registry.getSingleMetricAsString('teleops_audit_witness_errors_total'))
       .split('\n')
