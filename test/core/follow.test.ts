@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ActionContext } from '../../src/core/action.js';
 import { UsageError } from '../../src/core/commands.js';
+import type { Principal } from '../../src/core/policy.js';
 import {
   FOLLOW_DEFAULT_MS,
   FOLLOW_LINE_MAX,
@@ -13,6 +14,8 @@ import {
 } from '../../src/core/follow.js';
 import { createRedactor } from '../../src/core/redact.js';
 import { plainText, type Result } from '../../src/core/result.js';
+import { tmux } from '../../src/targets/tmux/module.js';
+import { testApp, type TestApp } from '../support/app.js';
 
 const SECRET = 'follow-secret-9f8e7d6c5b4a';
 
@@ -53,8 +56,11 @@ const ctx = (display: string): ActionContext => ({
   chat: { get: () => undefined, set: () => undefined },
 });
 
-afterEach(() => {
+let t: TestApp | undefined;
+afterEach(async () => {
   vi.useRealTimers();
+  await t?.close();
+  t = undefined;
 });
 
 describe('Follows', () => {
@@ -155,6 +161,69 @@ describe('Follows', () => {
     expect(plainText(cards.at(-1)!)).toContain('ended: teleops stopped');
   });
 
+  it('shows who started it for how long, that nothing came yet, and a Stop button, under a key of its own', () => {
+    const { follows } = setup();
+    const a = follows.start(spec(held().source));
+    const b = follows.start(spec(held().source, 90_000));
+    const id = String(a.buttons![0]![0]!.params.id);
+    expect(plainText(a).split('\n')).toEqual(['', '🔴 live · for up to 5m · started by @alice', '(no output yet)']);
+    expect(plainText(b)).toContain('🔴 live · for up to 1m · started by @alice');
+    expect(a.buttons).toEqual([[{ label: '⏹ Stop', action: 'demo.follow-stop', params: { id } }]]);
+    // Transports edit a card by its key: one per follow, named after its target.
+    expect(a.card.key).toBe(`demo:follow:${id}`);
+    expect(b.card.key).not.toBe(a.card.key);
+    follows.stopAll('done');
+  });
+
+  it('shows lines handed together as lines, and a view that went blank as no output', async () => {
+    vi.useFakeTimers();
+    const { follows, cards } = setup();
+    const { got, source } = held();
+    follows.start(spec(source));
+    await vi.advanceTimersByTimeAsync(0);
+    got.feed!.append(['one', 'two']);
+    got.feed!.append([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(plainText(cards.at(-1)!).split('\n').slice(2)).toEqual(['one', 'two']);
+    got.feed!.replace([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(plainText(cards.at(-1)!).split('\n').slice(2)).toEqual(['(no output yet)']);
+    follows.stopAll('done');
+  });
+
+  it('after its end, takes no more lines from a source that goes on feeding, and schedules nothing', async () => {
+    vi.useFakeTimers();
+    const { follows, cards } = setup();
+    let feed: FollowFeed | undefined;
+    // A source that ignores its signal.
+    const card = follows.start(spec((f) => ((feed = f), new Promise<string>(() => undefined))));
+    await vi.advanceTimersByTimeAsync(0);
+    const last = follows.stop(String(card.buttons![0]![0]!.params.id), '@bob')!;
+    expect(plainText(last).split('\n')[1]).toMatch(/^⏹ ended: stopped by @bob · after 0s$/);
+    feed!.append(['late']);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(cards).toEqual([last]);
+  });
+
+  it('sends no more cards to a listener that unsubscribed', async () => {
+    vi.useFakeTimers();
+    const follows = new Follows({ target: 'demo', redact: (s) => s });
+    const seen: Result[] = [];
+    const off = follows.onCard((c) => seen.push(c));
+    const { got, source } = held();
+    follows.start(spec(source));
+    await vi.advanceTimersByTimeAsync(0);
+    got.feed!.append(['a']);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(seen).toHaveLength(1);
+    off();
+    got.feed!.append(['b']);
+    await vi.advanceTimersByTimeAsync(1000);
+    follows.stopAll('done');
+    expect(seen).toHaveLength(1);
+  });
+
   it('refuses one follow more than the bound', () => {
     const { follows } = setup(2);
     follows.start(spec(held().source));
@@ -166,16 +235,47 @@ describe('Follows', () => {
   });
 });
 
+describe('the Stop button through the dispatcher', () => {
+  const viewerInGroup: Principal = { transport: 'tg', userId: 30, chatId: -100, chatKind: 'group' };
+  const op: Principal = { transport: 'tg', userId: 10, chatId: 10, chatKind: 'private' };
+
+  it('reaches a viewer in a chat scoped to some sessions, audited as that follow; never the LLM', async () => {
+    // The real tmux target's Stop (creating it starts no tmux); no follow runs, so pressing it says so.
+    t = await testApp({ SCOPES: '-100=tmux:^ci-' }, [tmux]);
+    const id = 'abcdef012345';
+    expect(await t.app.dispatcher.dispatch(op, 'ai', 'tmux.follow-stop', { id })).toEqual({
+      kind: 'refused',
+      message: 'tmux.follow-stop is not available to the LLM agent.',
+    });
+    const o = await t.app.dispatcher.dispatch(viewerInGroup, 'button', 'tmux.follow-stop', { id });
+    expect(o).toMatchObject({ kind: 'failed', message: expect.stringContaining('this follow has already ended') });
+    expect(t.app.audit.recent(1)[0]).toMatchObject({
+      action: 'tmux.follow-stop',
+      target: `follow ${id}`,
+      outcome: 'failed',
+    });
+  });
+});
+
 describe('follow arguments', () => {
   it('takes a name, then optionally "for <duration>" or a bare duration', () => {
-    expect(parseFollowArgs('container', ['web'])).toEqual({ container: 'web' });
-    expect(parseFollowArgs('container', ['web', 'for', '10m'])).toEqual({ container: 'web', for: '10m' });
-    expect(parseFollowArgs('target', ['s', '90s'])).toEqual({ target: 's', for: '90s' });
-    expect(() => parseFollowArgs('container', ['web', 'for'])).toThrow(UsageError);
-    expect(() => parseFollowArgs('container', ['web', 'for', '1m', 'x'])).toThrow(UsageError);
+    // Strict: a key present as undefined is not "not given" to what reads the params next.
+    expect(parseFollowArgs('container', [])).toStrictEqual({});
+    expect(parseFollowArgs('container', ['web'])).toStrictEqual({ container: 'web' });
+    expect(parseFollowArgs('container', ['web', 'for', '10m'])).toStrictEqual({ container: 'web', for: '10m' });
+    expect(parseFollowArgs('target', ['s', '90s'])).toStrictEqual({ target: 's', for: '90s' });
+    for (const bad of [
+      ['web', 'for'],
+      ['web', 'for', '1m', 'x'],
+      ['web', '1m', '2m'],
+    ])
+      expect(() => parseFollowArgs('container', bad), bad.join(' ')).toThrow(
+        new UsageError('after the name, only "for <duration>" (e.g. for 10m)'),
+      );
   });
 
   it('caps the duration at 30 minutes and defaults to five', () => {
+    expect(followFor.safeParse('1s').success).toBe(true);
     expect(followFor.safeParse('30m').success).toBe(true);
     expect(followFor.safeParse('31m').success).toBe(false);
     expect(followFor.safeParse('2h').success).toBe(false);
