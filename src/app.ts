@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostname } from 'node:os';
 import { AlertRouter } from './core/alert-router.js';
 import { AuditKeyError, AuditLog } from './core/audit.js';
 import { AuditMonitor } from './core/audit-monitor.js';
@@ -30,7 +31,6 @@ import { checkpointInBackground } from './store/checkpoints.js';
 import type { Db } from './store/db.js';
 import { openState } from './store/state.js';
 import { ProcessedUpdates } from './store/updates.js';
-import { hostname } from 'node:os';
 import { startHttp } from './http/server.js';
 import { LeaderLease } from './core/leader.js';
 import { serverWitnesses } from './witnesses/index.js';
@@ -367,7 +367,7 @@ export async function createApp(
         monitor.start();
       };
       if (state.engine === 'postgres') {
-        lease = new LeaderLease({
+        const l = new LeaderLease({
           db,
           id: replica,
           leaseMs: config.LEADER_LEASE_SECONDS * 1000,
@@ -379,9 +379,9 @@ export async function createApp(
             void Promise.allSettled(plugged.map((t) => t.stop?.())).then(() => onLost?.(why));
           },
         });
-        const l = lease;
+        lease = l;
         integrations.push({ name: 'leader', check: async () => l.health() });
-        lease.start();
+        l.start();
       } else await work();
       const reopen = () => {
         state.reopen();

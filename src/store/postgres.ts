@@ -300,7 +300,7 @@ export class PgDb {
     setImmediate(() => setImmediate(() => closing.delete(conn)));
   }
 
-  /** This connection as the stores take it: they use only what PgDb implements (see store.test.ts). */
+  /** This connection as the stores take it: they use only what PgDb implements (test/store/engines.test.ts). */
   asDb(): Db {
     return this as unknown as Db;
   }
