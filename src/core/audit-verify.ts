@@ -307,7 +307,28 @@ function againstHeads(db: Db, opts: VerifyOptions, done: Done): VerifyReport {
       };
     }
   }
-  return done;
+  return isPostgres(db) ? againstAnchorTable(db, done) : done;
+}
+
+/** PostgreSQL's anchor table must hold exactly each entry's hash: a chain rewritten whole does not. */
+function againstAnchorTable(db: Db, done: Done): VerifyReport {
+  const off = db
+    .prepare<[], { seq: number; missing: boolean }>(
+      `SELECT coalesce(a.seq, x.seq) AS seq, a.seq IS NULL AS missing FROM audit a
+       FULL JOIN audit_anchor x ON x.seq = a.seq WHERE a.hash IS DISTINCT FROM x.hash ORDER BY 1 LIMIT 1`,
+    )
+    .get();
+  if (!off) return done;
+  const why = off.missing
+    ? { kind: 'truncated' as const, what: 'the anchor table records it, the audit table has no such entry' }
+    : { kind: 'replaced' as const, what: 'its hash is not the one the anchor table recorded' };
+  return {
+    ok: false,
+    entries: off.seq - 1,
+    firstBadSeq: off.seq,
+    kind: why.kind,
+    message: `audit entry ${off.seq}: ${why.kind}: ${why.what}`,
+  };
 }
 
 /** verifyAudit through a read-only connection of its own, letting the event loop run between chunks. */

@@ -3,7 +3,7 @@ import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } fr
 import { makeDirs } from './dirs.js';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { Db } from './sqlite.js';
+import { isPostgres, type Db } from './sqlite.js';
 import { ActionError } from './action.js';
 
 /*
@@ -232,6 +232,8 @@ export class AuditLog {
       'SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT ?',
     );
     this.countRows = db.prepare<[], number>('SELECT count(*) FROM audit').pluck();
+    // PostgreSQL keeps each hash in a table of its own too (store/postgres-schema.ts).
+    const anchorRow = isPostgres(db) ? db.prepare('INSERT INTO audit_anchor (seq, hash) VALUES (?, ?)') : undefined;
     this.selectSince = db.prepare<[number, number], HeadRow>(
       'SELECT seq, hash FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq',
     );
@@ -246,6 +248,7 @@ export class AuditLog {
       const json = canonicalJson(this.keyId === null ? entry : { _key: this.keyId, ...entry });
       const hash = this.hasher(prev + json);
       this.insertRow.run(entry.seq, json, prev, hash);
+      anchorRow?.run(entry.seq, hash);
       return [...others, { seq: entry.seq, hash }];
     });
     this.fd = null;

@@ -29,7 +29,7 @@ export function copySqliteToPostgres(
   const tables = dst
     .prepare(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()
-       AND table_name <> 'schema_versions' ORDER BY table_name`,
+       AND table_name NOT IN ('schema_versions', 'audit_anchor') ORDER BY table_name`,
     )
     .pluck()
     .all() as string[];
@@ -43,7 +43,9 @@ export function copySqliteToPostgres(
         if (cols.length === 0) continue;
         if (t === 'audit') {
           head = auditHead(src, dst);
-          copied = copy(src, dst, t, cols, `WHERE seq > ${auditHeadOf(dst)} ORDER BY seq`);
+          const from = auditHeadOf(dst);
+          copied = copy(src, dst, t, cols, `WHERE seq > ${from} ORDER BY seq`);
+          dst.prepare('INSERT INTO audit_anchor (seq, hash) SELECT seq, hash FROM audit WHERE seq > ?').run(from);
         } else {
           dst.exec(`DELETE FROM ${t}`);
           rows += copy(src, dst, t, cols, '');

@@ -122,6 +122,15 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE processed_updates ADD COLUMN until bigint;
   CREATE INDEX processed_updates_open ON processed_updates (state, until);
   `,
+  // Each entry's hash, as it was appended: give the replicas' role only INSERT and SELECT on it
+  // (and keep it from whoever may change audit), and a rewritten chain no longer matches it.
+  `
+  CREATE TABLE audit_anchor (
+    seq  bigint PRIMARY KEY,
+    hash text NOT NULL
+  );
+  INSERT INTO audit_anchor (seq, hash) SELECT seq, hash FROM audit;
+  `,
 ];
 
 /** Serializes schema changes of replicas that start at once. */

@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog, type AuditEntryInput } from '../../src/core/audit.js';
+import { AuditLog, chainHasher, type AuditEntryInput } from '../../src/core/audit.js';
 import { verifyAudit } from '../../src/core/audit-verify.js';
 import { AiMemoryRepo } from '../../src/store/ai-memory.js';
 import { ApprovalRepo } from '../../src/store/approvals.js';
@@ -166,6 +166,8 @@ describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
       "UPDATE audit SET entry = '{}' WHERE seq = 1",
       'DELETE FROM audit WHERE seq = 5',
       'TRUNCATE audit',
+      "UPDATE audit_anchor SET hash = '' WHERE seq = 1",
+      'DELETE FROM audit_anchor',
     ])
       expect(() => db.exec(sql)).toThrow(/permission denied for table audit/);
 
@@ -174,6 +176,44 @@ describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
     expect(() => openPostgres(botUrl, MODULES)).toThrow(
       /^the database's schema must be brought up to date, and the role in DATABASE_URL may not \(.*permission denied.*\): start this version once with the owner's role$/,
     );
+  });
+
+  it('a chain rewritten whole, and the anchor file with it, does not match the anchor table', async () => {
+    const url = await pg.database();
+    const db = openPostgres(url);
+    cleanups.push(() => db.close());
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    const anchorPath = join(dir.path, 'audit.anchor');
+    // Unkeyed: whoever can write the audit table can compute a whole new chain.
+    const log = new AuditLog(db.asDb(), { anchorPath, shared: true });
+    for (let i = 0; i < 6; i++) log.append(entry(i));
+    log.close();
+    expect(verifyAudit(db.asDb(), { anchorPath })).toEqual({ ok: true, entries: 6, headSeq: 6 });
+    // Entry 3 changed, every hash from there on recomputed, and the replica's anchor file rewritten.
+    const rows = db.prepare('SELECT seq, entry, hash FROM audit ORDER BY seq').all() as {
+      seq: number;
+      entry: string;
+      hash: string;
+    }[];
+    const hash = chainHasher();
+    let prev = rows[1]!.hash;
+    const lines = rows.slice(0, 2).map((r) => `${r.seq} ${r.hash}\n`);
+    const rewrite = db.prepare('UPDATE audit SET entry = ?, prev_hash = ?, hash = ? WHERE seq = ?');
+    for (const r of rows.slice(2)) {
+      const json = r.seq === 3 ? r.entry.replace('web-2', 'web-9') : r.entry;
+      const h = hash(prev + json);
+      rewrite.run(json, prev, h, r.seq);
+      lines.push(`${r.seq} ${h}\n`);
+      prev = h;
+    }
+    writeFileSync(anchorPath, lines.join(''));
+    expect(verifyAudit(db.asDb(), { anchorPath })).toMatchObject({
+      ok: false,
+      firstBadSeq: 3,
+      kind: 'replaced',
+      message: 'audit entry 3: replaced: its hash is not the one the anchor table recorded',
+    });
   });
 
   it('teleops migrate sqlite-to-postgres copies the state with the chain intact, then only what was added', async () => {
