@@ -424,7 +424,7 @@ async function backup(file: string, flags: Map<string, string[]>): Promise<never
 
 function migrate(direction: string, flags: Map<string, string[]>, targets: readonly TargetModule[]): never {
   if (direction !== 'sqlite-to-postgres')
-    usageError('migrate', `no direction ${JSON.stringify(direction)}: the one there is is sqlite-to-postgres`);
+    usageError('migrate', `no direction ${JSON.stringify(direction)}: the only one is sqlite-to-postgres`);
   const files = auditFiles('migrate', flags.get('--state-dir')?.at(-1));
   const { stateDir, databaseUrl, anchorPath, hmacKey, previousKeys } = files;
   if (!databaseUrl) usageError('migrate', 'set DATABASE_URL to the PostgreSQL database to copy into');
