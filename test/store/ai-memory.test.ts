@@ -51,6 +51,7 @@ describe('AiMemoryRepo', () => {
     // A database as the previous schema left it (only the tables this and later migrations touch).
     const old = new Database(dbPath(dir));
     old.exec('CREATE TABLE approvals (id TEXT PRIMARY KEY)');
+    old.exec('CREATE TABLE processed_updates (update_id INTEGER PRIMARY KEY, seen_at INTEGER NOT NULL)');
     old.exec(
       "CREATE TABLE ai_memory (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, role TEXT NOT NULL CHECK (role IN ('user','assistant')), content TEXT NOT NULL, created_at INTEGER NOT NULL)",
     );

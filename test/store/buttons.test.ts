@@ -71,6 +71,7 @@ describe('ButtonRepo', () => {
       'CREATE TABLE ai_memory (id INTEGER PRIMARY KEY AUTOINCREMENT, chat_id INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, created_at INTEGER NOT NULL)',
     );
     old.exec('CREATE TABLE approvals (id TEXT PRIMARY KEY)');
+    old.exec('CREATE TABLE processed_updates (update_id INTEGER PRIMARY KEY, seen_at INTEGER NOT NULL)');
     old
       .prepare('INSERT INTO buttons VALUES (?, ?, ?, ?, ?)')
       .run('AAAAAAAAAAAAAAAA', CHAT, 'docker.logs', '{"container":"api","lines":50}', Date.now());
