@@ -7,6 +7,7 @@ import { checkAll, type Integration } from './core/health.js';
 import { silentLogger } from './core/log.js';
 import { createRedactor } from './core/redact.js';
 import { dbPath, openDb, openMemoryDb } from './store/db.js';
+import { PgDb } from './store/postgres.js';
 import { buildTarget } from './core/target.js';
 import { MODULES } from './targets/modules.js';
 import { botFetch } from './transports/telegram/bot-fetch.js';
@@ -53,7 +54,16 @@ export async function runDoctor(
       fix: 'set STATE_DIR to a writable directory',
     });
   }
-  if (existsSync(dbPath(cfg.STATE_DIR))) {
+  if (cfg.DATABASE_URL) {
+    // Reached, not migrated: doctor changes nothing.
+    try {
+      const pg = new PgDb(cfg.DATABASE_URL);
+      pg.close();
+      lines.push({ ok: true, name: 'database', detail: `${pg.name} answers` });
+    } catch (e) {
+      lines.push({ ok: false, name: 'database', detail: (e as Error).message, fix: 'check DATABASE_URL' });
+    }
+  } else if (existsSync(dbPath(cfg.STATE_DIR))) {
     const db = openDb(cfg.STATE_DIR, { readonly: true });
     const keys = {
       ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}),

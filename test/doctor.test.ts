@@ -40,6 +40,21 @@ describe('teleops doctor', () => {
     expect(out).not.toMatch(/^\s+at /m);
   });
 
+  it('checks DATABASE_URL: an unreachable server fails in one line, without the password', async () => {
+    dir = tempDir();
+    const { code, out } = await doctor({
+      STATE_DIR: dir.path,
+      DATABASE_URL: 'postgres://teleops:hunter2-pw@127.0.0.1:1/teleops',
+      DOCKER_ENABLED: 'false',
+      TMUX_ENABLED: 'false',
+    });
+    expect(code).toBe(1);
+    expect(out).toMatch(
+      /^✗ database: cannot connect to postgres:\/\/teleops:\*\*\*@127\.0\.0\.1:1\/teleops: .+ — check DATABASE_URL$/m,
+    );
+    expect(out).not.toContain('hunter2-pw');
+  });
+
   it('passes when everything configured answers', async () => {
     dir = tempDir();
     fake = new FakeBotApi({ username: 'doctor_bot' });
