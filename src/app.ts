@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hostname } from 'node:os';
 import { AlertRouter } from './core/alert-router.js';
 import { AuditKeyError, AuditLog } from './core/audit.js';
 import { AuditMonitor } from './core/audit-monitor.js';
@@ -32,7 +31,7 @@ import type { Db } from './store/db.js';
 import { openState } from './store/state.js';
 import { ProcessedUpdates } from './store/updates.js';
 import { startHttp } from './http/server.js';
-import { LeaderLease } from './core/leader.js';
+import { LeaderLease, thisReplica } from './core/leader.js';
 import { serverWitnesses } from './witnesses/index.js';
 import { llmIntegration } from './ai/reachable.js';
 import { aiActions } from './ai/actions.js';
@@ -221,7 +220,7 @@ export async function createApp(
   const aiUsage = new AiUsageRepo(db);
   if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
   let lease: LeaderLease | undefined;
-  const replica = `${hostname()}:${process.pid}`;
+  const replica = thisReplica();
   const integrations: Integration[] = [
     // Configured is not reachable: /status and /health ask the provider's models list (no tokens).
     opts.model

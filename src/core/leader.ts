@@ -1,6 +1,10 @@
+import { hostname } from 'node:os';
 import type { Health } from './health.js';
 import type { Logger } from './log.js';
 import type { Db } from './sqlite.js';
+
+/** This process among replicas on one database: the leader lease and update claims name it. */
+export const thisReplica = (): string => `${hostname()}:${process.pid}`;
 
 export interface LeaderOptions {
   readonly db: Db;

@@ -207,6 +207,21 @@ describe.skipIf(noPostgres)('replicas on one PostgreSQL database, in webhook mod
     const v = await verify(rs[0]!);
     expect(v.output).toMatch(/^audit log intact: \d+ entries, head #\d+\n$/);
     expect(v.code).toBe(0);
+
+    // One replica leads the background work, and /status, answered by whichever replica, names it.
+    const details = await Promise.all(
+      rs.map(async (r) => {
+        const h = (await (await fetch(`http://127.0.0.1:${r.httpPort}/health`)).json()) as {
+          details: Record<string, string>;
+        };
+        return h.details.leader ?? '';
+      }),
+    );
+    const leaders = details.flatMap((d) => /^this replica \((.+:\d+)\) leads/.exec(d)?.[1] ?? []);
+    expect(leaders).toHaveLength(1);
+    const asked = fake.sendText({ from: OP, text: '/status' }).message;
+    const status = await fake.waitForMessage({ chat: OP, after: asked.message_id, match: /leader/, timeoutMs: 20_000 });
+    expect(status.text).toContain(leaders[0]);
   }, 90_000);
 
   it('a double tap: Approve pressed twice at once, one press on each replica, runs once', async () => {

@@ -15,7 +15,6 @@ import { showsCard } from '../../core/scopes.js';
 import type { ButtonRepo } from '../../store/buttons.js';
 import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
-import { hostname } from 'node:os';
 import { truncate } from '../../core/text.js';
 import type { Orphan, ProcessedUpdates } from '../../store/updates.js';
 import { botFetch } from './bot-fetch.js';
@@ -32,6 +31,7 @@ import { decodeCallback } from './callback-data.js';
 import { principalOf, telegramPrincipal } from './principal.js';
 import { isThreadGone, Replier, type Where } from './reply.js';
 import { Forums, topicsControl } from './topics.js';
+import { thisReplica } from '../../core/leader.js';
 import type { CardPlacesSlot } from '../../core/places.js';
 import { TurnQueue } from './turns.js';
 import { uploadOf, type FileSource } from './uploads.js';
@@ -200,7 +200,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       return true;
     }
   }
-  const { owner, holdMs } = d.claims ?? { owner: `${hostname()}:${process.pid}`, holdMs: 15_000 };
+  const { owner, holdMs } = d.claims ?? { owner: thisReplica(), holdMs: 15_000 };
   /** A claim's record changes; a failure costs at most a notice or a rerun after a crash, never the update. */
   function record(what: string, change: () => void): void {
     try {
