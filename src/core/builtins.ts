@@ -110,8 +110,12 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
       risk: 'read',
       params: z.object({}),
       command: { path: ['status'] },
-      run: async () => {
-        const checks = await checkAll(d.integrations());
+      run: async (ctx) => {
+        // A target's integration is named after it; its details name its places (hosts, contexts),
+        // which a scoped chat sees only when its scope holds them all.
+        const scope = d.scopes?.of(ctx.operator.chatId);
+        const seen = d.integrations().filter((i) => scope?.sees({ target: i.name, risk: 'read' }) ?? true);
+        const checks = await checkAll(seen);
         return {
           blocks: [
             line(
@@ -121,7 +125,9 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
               text(` · up ${formatDuration(now() - d.startedAt)}`),
             ),
             ...Object.entries(checks).map(([name, h]) =>
-              line(`${STATE_MARK[h.state]} ${name}: ${h.state} — `, value(h.detail)),
+              scope && !scope.holdsAll(name)
+                ? line(`${STATE_MARK[h.state]} ${name}: ${h.state} (its details name places outside this chat's scope)`)
+                : line(`${STATE_MARK[h.state]} ${name}: ${h.state} — `, value(h.detail)),
             ),
           ],
         };

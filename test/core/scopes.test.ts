@@ -10,8 +10,11 @@ import { describe, expect, it } from 'vitest';
 import type { Risk } from '../../src/core/action.js';
 import type { Principal } from '../../src/core/policy.js';
 import { checkRules, parseScopes, Scopes, scopesFromFile, showsCard, type Grant } from '../../src/core/scopes.js';
+import { docker } from '../../src/targets/docker/module.js';
+import { kubernetes } from '../../src/targets/kubernetes/module.js';
 import { MODULES } from '../../src/targets/modules.js';
 import { tempDir, testApp } from '../support/app.js';
+import { outcomeText } from '../support/outcome.js';
 import { runs } from '../support/test-target.js';
 
 const action = (target: string, risk: Risk = 'read', name = `${target}.x`) => ({ name, target, risk });
@@ -193,6 +196,23 @@ describe('a live card placed in every forum chat', () => {
     expect(showsCard(s.of(-2), { target: 'tmux' })).toBe(true);
     expect(showsCard(s.of(-1), { target: 'agents' })).toBe(true);
     expect(showsCard(s.of(-2), { target: 'agents' })).toBe(false);
+  });
+});
+
+describe('/status in a scoped chat', () => {
+  it('leaves out the targets outside the scope, and keeps the details of a target held whole', async () => {
+    const t = await testApp({ SCOPES: '-100=docker:*' }, [docker, kubernetes]);
+    const group: Principal = { transport: 'tg', userId: 10, chatId: -100, chatKind: 'group', name: '@ops' };
+    const mine: Principal = { ...group, chatId: 10, chatKind: 'private' };
+    const say = async (who: Principal) => outcomeText(await t.app.dispatcher.command(who, 'command', '/status'));
+    try {
+      const scoped = await say(group);
+      expect(scoped).toMatch(/^\S+ docker: disabled — DOCKER_ENABLED=false$/m);
+      expect(scoped).not.toContain('kubernetes');
+      expect(await say(mine)).toMatch(/^\S+ kubernetes: /m);
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -160,6 +160,17 @@ describe.skipIf(env === undefined)('per-chat scopes over Docker hosts', { timeou
     expect(await say('/help', unscoped)).toContain('/docker restart');
   });
 
+  it('shows /status of the targets in scope only, without details naming places outside it', async () => {
+    const mine = await say('/status', group);
+    expect(mine).toMatch(/^\S+ docker: up \(its details name places outside this chat's scope\)$/m);
+    expect(mine).not.toContain('two');
+    expect(mine).not.toContain(env!.host);
+    // Core's own integrations are for every chat.
+    expect(mine).toMatch(/^\S+ audit: up — /m);
+    const all = await say('/status', unscoped);
+    expect(all).toMatch(/^\S+ docker: up — .*one.*two/m);
+  });
+
   it('shows a scoped chat the audit entries of its own requests only', async () => {
     const mine = await say('/audit 50', group);
     expect(mine).toMatch(/^Last \d+ audit entries of this chat \(newest first\)/);
