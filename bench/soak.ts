@@ -425,8 +425,8 @@ async function dockerRuns(
 
 /**
  * Compares what the chat saw, what the audit holds and what the tmux session received: each
- * token typed at most once and started at most once; within a round, no more replies than
- * tokens with a result entry that were typed (a reply comes only after its result).
+ * token typed at most once and started at most once; by the end of each round, no more replies
+ * than tokens with a result entry that were typed (a reply comes only after its result).
  */
 function tally(
   counts: SoakCounts,
@@ -445,9 +445,15 @@ function tally(
     if (r.outcome === 'ok') e.results++;
     byToken.set(r.params.text, e);
   }
+  // A reply may come in a later round than its token (a slow one, or one adopted after a
+  // restart), never before its result: so by the end of each round, the replies so far are at
+  // most the tokens so far typed with a result.
+  let replied = 0;
+  let done = 0;
+  let unexplained = 0;
   for (const round of rounds) {
     counts.replied += round.replies;
-    let done = 0;
+    replied += round.replies;
     for (const token of round.tokens) {
       const e = byToken.get(token) ?? { started: 0, results: 0 };
       const typedTimes = lines.get(token) ?? 0;
@@ -457,9 +463,12 @@ function tally(
       }
       if (e.results > 0 && typedTimes > 0) done++;
     }
-    if (round.replies > done) {
-      counts.lost += round.replies - done;
-      log(`soak: ${round.replies} replies for ${round.tokens.join(' ')}, but ${done} typed with a result`);
+    if (replied - done > unexplained) {
+      counts.lost += replied - done - unexplained;
+      unexplained = replied - done;
+      log(
+        `soak: ${replied} replies by the round of ${round.tokens.join(' ') || '(none)'}, but ${done} typed with a result`,
+      );
     }
   }
   // An approval is decided once; its action starts at most once.
