@@ -14,17 +14,17 @@ import { KEY_ID_LEN, KEY_PREFIX } from './audit.js';
  * the range's first row), and the keys it lacked. Any doubt is a "no": the caller then names
  * the break on one thread, so this pass only has to be right when it says yes.
  *
- * A chunk is one piece per row, hash ‖ prev_hash ‖ entry, after a newline, which canonical JSON
- * never contains (see RANGE_SQL): the count of well-formed rows comes with it, and a stray
- * newline makes one piece too many. The worker is plain JavaScript kept in a string: run from
- * the TypeScript sources, a .ts entry would need a TypeScript loader inside the worker.
+ * A chunk is one string per row, prev_hash ‖ entry ‖ hash, joined by newlines, which canonical
+ * JSON never contains: the count of well-formed rows comes with it, and a stray newline makes
+ * one piece too many. The worker is plain JavaScript kept in a string: run from the TypeScript
+ * sources, a .ts entry would need a TypeScript loader inside the worker.
  */
 const WORKER_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const { hash } = require('node:crypto');
 const { closeSync, openSync, readSync, statSync } = require('node:fs');
 const Database = require(workerData.sqlite);
-const { file, sql, headSql, plan, chunkRows, prefix, idLen, legacy } = workerData;
+const { file, sql, plan, chunkRows, prefix, idLen, legacy } = workerData;
 // HMAC-SHA-256 (RFC 2104) from two one-shot digests: a createHmac per row costs 2.5 times as much.
 const hmacOf = (key) => {
   let k = Buffer.from(key, 'utf8');
@@ -43,11 +43,10 @@ const hmacOf = (key) => {
     }
     inner.set(d, 64);
     outer.write(hash('sha256', inner.subarray(0, 64 + d.length), 'latin1'), 64, 32, 'latin1');
-    return hash('sha256', outer, 'latin1');
+    return hash('sha256', outer, 'hex');
   };
 };
-// Digests as 32 latin1 chars, compared with the stored hex below: a hex digest costs a third more.
-const hasherOf = (key) => (key ? hmacOf(key) : (d) => hash('sha256', d, 'latin1'));
+const hasherOf = (key) => (key ? hmacOf(key) : (d) => hash('sha256', d, 'hex'));
 const ring = new Map(workerData.keys.map(([id, key]) => [id, hasherOf(key)]));
 const legacyHasher = legacy.missing === null ? hasherOf(legacy.key) : null;
 const KEY_END = prefix.length + idLen;
@@ -64,21 +63,12 @@ const same = (a, pa, b, pb, len) => {
   return true;
 };
 const viewOf = (b) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-// Whether the 64 bytes at b[at] are the digest d in lowercase hex, as the chain stores it.
-const isHexOf = (d, b, at) => {
-  for (let i = 0; i < 32; i++) {
-    const c = d.charCodeAt(i);
-    if (b[at + 2 * i] !== HEX[c >> 4] || b[at + 2 * i + 1] !== HEX[c & 15]) return false;
-  }
-  return true;
-};
 const PREFIX_VIEW = viewOf(Buffer.from(prefix, 'latin1'));
 // The anchor's lines of a chunk, read into the same memory each time.
 let anc = Buffer.alloc(0);
 let av = viewOf(anc);
 
-function check(db, range, head, job) {
+function check(db, range, job) {
   const p0 = db.prepare('EXPLAIN QUERY PLAN ' + sql).all(0, 0);
   if (p0.length !== 1 || p0[0].detail !== plan) return { ok: false };
   const changes = [];
@@ -99,21 +89,8 @@ function check(db, range, head, job) {
     if (job.anchored > 0) afd = openSync(job.anchorPath, 'r');
     for (let a = job.from; a < job.to; a += chunkRows) {
       const n = Math.min(chunkRows, job.to - a);
-      // From the row before the chunk, whose entry comes first, without the separator that
-      // puts each row's hash and prev_hash before its entry; the first row of all has no row
-      // before it: its hash and prev_hash are read apart and put in front.
-      const [got, wellFormed] = range.get(a === 0 ? 0 : a - 1, a + n);
-      if (got === null || wellFormed !== (a === 0 ? n : n + 1)) return { ok: false };
-      let b = got;
-      let p = 0;
-      if (a === 0) {
-        const first = head.get();
-        if (!first || first.length !== 128) return { ok: false };
-        b = Buffer.concat([first, got]);
-      } else {
-        p = got.indexOf(10) + 1;
-        if (p === 0) return { ok: false };
-      }
+      const [b, wellFormed] = range.get(a, a + n);
+      if (b === null || wellFormed !== n) return { ok: false };
       const view = viewOf(b);
       const mem = b.buffer;
       const base = b.byteOffset;
@@ -129,16 +106,16 @@ function check(db, range, head, job) {
         if (readSync(afd, anc, 0, len, anchorPos) !== len) return { ok: false };
         anchorPos += len;
       }
+      let p = 0;
       for (let s = a + 1; s <= a + n; s++) {
-        // The row is hash ‖ prev_hash ‖ entry, up to the next newline or the end.
-        const prevAt = p + 64;
-        const entryAt = p + 128;
-        const nl = b.indexOf(10, entryAt);
+        const nl = b.indexOf(10, p);
         const end = s === a + n ? b.length : nl;
-        if ((s === a + n) !== (nl < 0) || end < entryAt) return { ok: false };
-        const len = end - entryAt;
-        if (lastBuf === null) firstPrev = b.toString('latin1', prevAt, entryAt);
-        else if (!same(view, prevAt, lastView, lastAt, 64)) return { ok: false };
+        if ((s === a + n) !== (nl < 0) || end - p < 128) return { ok: false };
+        const entryAt = p + 64;
+        const hashAt = end - 64;
+        const len = hashAt - entryAt;
+        if (lastBuf === null) firstPrev = b.toString('latin1', p, entryAt);
+        else if (!same(view, p, lastView, lastAt, 64)) return { ok: false };
         const keyed = len > KEY_END && same(view, entryAt, PREFIX_VIEW, 0, prefix.length) &&
           b[entryAt + KEY_END] === 0x22;
         const sameKey = keyed
@@ -147,8 +124,8 @@ function check(db, range, head, job) {
         if (!sameKey || !started) {
           started = true;
           const id = keyed ? b.toString('latin1', entryAt + prefix.length, entryAt + KEY_END) : null;
-          const entry = keyed ? b.toString('utf8', entryAt, end) : null;
-          changes.push({ seq: s, id, prev: b.toString('latin1', prevAt, entryAt), entry });
+          const entry = keyed ? b.toString('utf8', entryAt, hashAt) : null;
+          changes.push({ seq: s, id, prev: b.toString('latin1', p, entryAt), entry });
           idView = keyed ? viewOf(Buffer.from(id, 'latin1')) : null;
           hasher = keyed ? ring.get(id) ?? null : legacyHasher;
           missingId = keyed ? id : legacy.missing;
@@ -158,7 +135,8 @@ function check(db, range, head, job) {
             seen.add(missingId);
             missing.push([missingId, s]);
           }
-        } else if (!isHexOf(hasher(new Uint8Array(mem, base + prevAt, end - prevAt)), b, p)) {
+        } else if (hasher(new Uint8Array(mem, base + p, hashAt - p)) !== b.toString('latin1', hashAt, end)) {
+          // The stored hash made a string and compared whole: cheaper than comparing its 64 chars one by one.
           return { ok: false };
         }
         if (s <= anchorEnd) {
@@ -170,12 +148,12 @@ function check(db, range, head, job) {
             v = v * 10 + c;
           }
           if (v !== s || anc[ap + d] !== 0x20 || anc[ap + d + 65] !== 0x0a) return { ok: false };
-          if (!same(av, ap + d + 1, view, p, 64)) return { ok: false };
+          if (!same(av, ap + d + 1, view, hashAt, 64)) return { ok: false };
           ap += d + 66;
         }
         lastBuf = b;
         lastView = view;
-        lastAt = p;
+        lastAt = hashAt;
         p = end + 1;
       }
     }
@@ -189,7 +167,6 @@ function check(db, range, head, job) {
 // anew): mapping the file again for each range costs more than the range.
 let db = null;
 let range = null;
-let head = null;
 let ino = null;
 parentPort.on('message', (job) => {
   let answer = { ok: false };
@@ -199,7 +176,6 @@ parentPort.on('message', (job) => {
       db.close();
       db = null;
       range = null;
-      head = null;
     }
     if (db === null) {
       ino = now;
@@ -212,8 +188,7 @@ parentPort.on('message', (job) => {
     try {
       // Prepared within the transaction, so that the schema cannot change under the plan check.
       range ??= db.prepare(sql).raw();
-      head ??= db.prepare(headSql).pluck();
-      answer = check(db, range, head, job);
+      answer = check(db, range, job);
     } finally {
       db.exec('COMMIT');
     }
@@ -227,19 +202,15 @@ parentPort.on('message', (job) => {
 const HASH_LEN = 64;
 const WELL_FORMED = `octet_length(prev_hash) = ${HASH_LEN} AND octet_length(hash) = ${HASH_LEN} AND entry NOT NULL`;
 /**
- * Rows (after, upto] in one piece, and the count of well-formed ones (both hashes 64 bytes, an
- * entry; a row with a NULL counts for nothing). The piece is the first row's entry, then, for
- * each further row, a newline, its hash, its prev_hash and its entry: group_concat puts the
- * separator, taken from the row it comes before, ahead of each value but the first. So
- * prev_hash ‖ entry, what the row's hash covers, lies in one run of bytes without a copy of
- * each row of its own (a third of the cost of reading). A range of n seqs holds at most n rows,
- * so n well-formed ones say it is complete, and that every row gave its separator and its value;
- * that its rows come in seq order rests on the plan, a search on the rowid, which seq is (checked).
+ * Rows (after, upto]: joined, and the count of well-formed ones (both hashes 64 bytes and an
+ * entry; a row with a NULL counts for nothing), about half as costly as a length per row. A
+ * range of n seqs holds at most n rows, so n well-formed ones say it is complete too, and that
+ * no row was left out of the join: a NULL entry would be, and the bytes of that row, hidden in
+ * the next one with a newline, would read back as the rows they were. That its rows come in seq
+ * order rests on the plan, a search on the rowid, which seq is (checked).
  */
-const RANGE_SQL = `SELECT CAST(group_concat(entry, char(10) || hash || prev_hash) AS BLOB), sum(${WELL_FORMED})
+const RANGE_SQL = `SELECT CAST(group_concat(prev_hash || entry || hash, char(10)) AS BLOB), sum(${WELL_FORMED})
   FROM audit WHERE seq > ? AND seq <= ?`;
-/** What the first row of all, which no separator comes before, lacks. */
-const HEAD_SQL = 'SELECT CAST(hash || prev_hash AS BLOB) FROM audit WHERE seq = 1';
 const RANGE_PLAN = 'SEARCH audit USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)';
 /**
  * Rows per round trip: small enough (about 100 kB) that each result's memory comes from the
@@ -315,7 +286,6 @@ function startThread(setup: string): Thread {
       ...(JSON.parse(setup) as RangeSetup),
       sqlite: sqlitePath,
       sql: RANGE_SQL,
-      headSql: HEAD_SQL,
       plan: RANGE_PLAN,
       chunkRows: CHUNK_ROWS,
       prefix: KEY_PREFIX,

@@ -706,8 +706,8 @@ describe('checkRange', () => {
     expect(answer).toMatchObject({ ok: true, missing: [[keyIdOf('k3y-for-tests'), 3]] });
   });
 
-  // The thread reads 256 rows at a time, each chunk from the row before it (read for its entry
-  // alone): rows 256, 257 and 556, 557 sit on chunk boundaries of the ranges (0, 300] and (300, 600].
+  // The thread reads 256 rows at a time: rows 256, 257 and 556, 557 sit on chunk boundaries of
+  // the ranges (0, 300] and (300, 600].
   it('checks rows on both sides of its chunk boundaries and of a range boundary', async () => {
     const f = makeLog('k3y-for-tests', inputs(600));
     const ranges = async (g: Fixture): Promise<RangeAnswer[]> =>
@@ -741,8 +741,9 @@ describe('checkRange', () => {
         expect((await tampered(seq, edit))[inRange], `${what} ${seq}`).toEqual({ ok: false });
       }
     }
-    // The row before a range is read with it: a range after a missing row answers no.
-    expect((await tampered(300, (db) => deleteRow(db, 300, false)))[1]).toEqual({ ok: false });
+    // A missing row at either side of the range boundary.
+    expect((await tampered(300, (db) => deleteRow(db, 300, false)))[0]).toEqual({ ok: false });
+    expect((await tampered(301, (db) => deleteRow(db, 301, false)))[1]).toEqual({ ok: false });
     expect(await ranges(f)).toMatchObject([{ ok: true }, { ok: true }]);
   });
 
@@ -767,7 +768,8 @@ describe('checkRange', () => {
   });
 
   it.each([
-    // Read as prev_hash ‖ entry ‖ hash per row, or as entry, then hash ‖ prev_hash ‖ entry per row after it.
+    // As the rows read joined (prev_hash ‖ entry ‖ hash, a newline between rows), and as they would
+    // if the hash and prev_hash of each row came before its entry instead.
     [
       'after its links',
       (r4: Row, r5: Row) => [r4.prev_hash, `${r4.entry}${r4.hash}\n${r5.prev_hash}${r5.entry}`, r5.hash],
