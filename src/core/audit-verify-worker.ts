@@ -209,14 +209,14 @@ const WELL_FORMED = `octet_length(prev_hash) = ${HASH_LEN} AND octet_length(hash
  * the next one with a newline, would read back as the rows they were. That its rows come in seq
  * order rests on the plan, a search on the rowid, which seq is (checked).
  */
-const RANGE_SQL = `SELECT CAST(group_concat(prev_hash || entry || hash, char(10)) AS BLOB), sum(${WELL_FORMED})
+export const RANGE_SQL = `SELECT CAST(group_concat(prev_hash || entry || hash, char(10)) AS BLOB), sum(${WELL_FORMED})
   FROM audit WHERE seq > ? AND seq <= ?`;
 const RANGE_PLAN = 'SEARCH audit USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)';
 /**
  * Rows per round trip: small enough (about 100 kB) that each result's memory comes from the
  * heap; a larger one is mapped afresh each time, and its page faults cost as much as reading it.
  */
-const CHUNK_ROWS = 256;
+export const CHUNK_ROWS = 256;
 
 /** What a range thread needs to know besides its range; the same for every range of one verification. */
 export interface RangeSetup {
