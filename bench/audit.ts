@@ -1,11 +1,13 @@
 import { hash as digestOnce } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { AuditLog, type AuditEntryInput } from '../src/core/audit.js';
 import { verifyAudit, verifyAuditAsync, type VerifyReport } from '../src/core/audit-verify.js';
-import { closeIdleThreads } from '../src/core/audit-verify-worker.js';
+import { CHUNK_ROWS, closeIdleThreads, RANGE_SQL } from '../src/core/audit-verify-worker.js';
 import { checkpointInBackground } from '../src/store/checkpoints.js';
 import { openDb, type Db } from '../src/store/db.js';
 
@@ -70,6 +72,46 @@ function appendRate(db: Db, anchorPath: string, n: number): { rate: number; p50u
   }
 }
 
+/*
+ * Reads rows 1..n of a database as a verification's threads read them (audit-verify-worker.ts:
+ * the same query, in chunks of the same size, the file mapped), once per message, on a thread of
+ * its own: on the bench's thread, the garbage collector would walk the 200,000 buffers of the
+ * raw figure each time the chunks' memory grew.
+ */
+const READER = `const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.sqlite);
+const conn = new Database(workerData.file, { readonly: true, fileMustExist: true });
+conn.pragma('mmap_size = 1073741824');
+const range = conn.prepare(workerData.sql).raw();
+parentPort.on('message', (n) => {
+  for (let a = 0; a < n; a += workerData.chunk) range.get(a, Math.min(n, a + workerData.chunk));
+  parentPort.postMessage(n);
+});`;
+
+/** A thread that reads rows 1..n as the verification's threads do; each call, the CPU seconds it took. */
+function rowReader(file: string): { read: (n: number) => Promise<number>; close: () => Promise<number> } {
+  const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+  const worker = new Worker(READER, {
+    eval: true,
+    execArgv: [],
+    workerData: { sqlite, file, sql: RANGE_SQL, chunk: CHUNK_ROWS },
+  });
+  return {
+    read: (n) =>
+      new Promise((done, fail) => {
+        // This thread only waits meanwhile: the process's CPU time is the reader's.
+        const cpu = process.cpuUsage();
+        worker.once('error', fail);
+        worker.once('message', () => {
+          worker.off('error', fail);
+          done(cpuSince(cpu));
+        });
+        worker.postMessage(n);
+      }),
+    close: () => worker.terminate(),
+  };
+}
+
 /**
  * Append rates (synchronous=NORMAL, then fsync per commit) and the verify rate over 200,000
  * entries against SHA-256 of exactly the bytes the verifier hashes (prev_hash ‖ entry of every
@@ -125,6 +167,8 @@ export async function benchAudit(report: Report): Promise<void> {
     let rawBest = Infinity;
     let verifyCpuBest = Infinity;
     let rawCpuBest = Infinity;
+    let readCpuBest = Infinity;
+    const reader = rowReader(db.name);
     for (let r = 0; r < ROUNDS; r++) {
       let cpu = process.cpuUsage();
       rawBest = Math.min(
@@ -141,11 +185,14 @@ export async function benchAudit(report: Report): Promise<void> {
         oneThreadBest,
         seconds(() => check(verifyAudit(db, opts))),
       );
+      readCpuBest = Math.min(readCpuBest, await reader.read(VERIFY_ENTRIES));
     }
+    await reader.close();
     db.close();
     await closeIdleThreads();
     const mb = bytes / 1e6;
-    const threads = `${VERIFY_ENTRIES} entries, ${availableParallelism()} threads`;
+    const cores = availableParallelism();
+    const threads = `${VERIFY_ENTRIES} entries, ${cores} threads`;
     report('bytes hashed (prev_hash ‖ entry of every row)', bytes, 'bytes', `${mb.toFixed(1)} MB`);
     report('audit verify', VERIFY_ENTRIES / verifyBest, 'entries/s', threads);
     report('audit verify', mb / verifyBest, 'MB/s');
@@ -158,6 +205,14 @@ export async function benchAudit(report: Report): Promise<void> {
     // What the load cannot move: the CPU a verification costs against hashing alone. On idle
     // cores the ratio above approaches this times the threads, less the time they wait on each other.
     report('audit verify / raw sha256, in CPU time (every thread)', rawCpuBest / verifyCpuBest, 'ratio');
+    report('  times the threads: the most on idle cores', (cores * rawCpuBest) / verifyCpuBest, 'ratio');
+    // Where a verification's CPU goes, per entry: reading, the digest itself, and the rest (the
+    // checks of links, anchor and keys, a view per row, the threads' messages).
+    const us = (s: number): number => (s / VERIFY_ENTRIES) * 1e6;
+    report('audit verify, CPU per entry (every thread)', us(verifyCpuBest), 'µs');
+    report('  reading the rows (one thread, as the threads do)', us(readCpuBest), 'µs');
+    report('  sha256 of prev_hash ‖ entry (the raw figure)', us(rawCpuBest), 'µs');
+    report('  the rest: checks, views, messages', us(verifyCpuBest - readCpuBest - rawCpuBest), 'µs');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

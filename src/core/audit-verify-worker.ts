@@ -200,21 +200,23 @@ parentPort.on('message', (job) => {
 `;
 
 const HASH_LEN = 64;
-const WELL_FORMED = `octet_length(prev_hash) = ${HASH_LEN} AND octet_length(hash) = ${HASH_LEN}`;
+const WELL_FORMED = `octet_length(prev_hash) = ${HASH_LEN} AND octet_length(hash) = ${HASH_LEN} AND entry NOT NULL`;
 /**
- * Rows (after, upto]: joined, and the count of well-formed ones (both hashes 64 bytes; a row
- * with a NULL counts for nothing), about half as costly as a length per row. A range of n seqs
- * holds at most n rows, so n well-formed ones say it is complete too; that its rows come in seq
+ * Rows (after, upto]: joined, and the count of well-formed ones (both hashes 64 bytes and an
+ * entry; a row with a NULL counts for nothing), about half as costly as a length per row. A
+ * range of n seqs holds at most n rows, so n well-formed ones say it is complete too, and that
+ * no row was left out of the join: a NULL entry would be, and the bytes of that row, hidden in
+ * the next one with a newline, would read back as the rows they were. That its rows come in seq
  * order rests on the plan, a search on the rowid, which seq is (checked).
  */
-const RANGE_SQL = `SELECT CAST(group_concat(prev_hash || entry || hash, char(10)) AS BLOB), sum(${WELL_FORMED})
+export const RANGE_SQL = `SELECT CAST(group_concat(prev_hash || entry || hash, char(10)) AS BLOB), sum(${WELL_FORMED})
   FROM audit WHERE seq > ? AND seq <= ?`;
 const RANGE_PLAN = 'SEARCH audit USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)';
 /**
  * Rows per round trip: small enough (about 100 kB) that each result's memory comes from the
  * heap; a larger one is mapped afresh each time, and its page faults cost as much as reading it.
  */
-const CHUNK_ROWS = 256;
+export const CHUNK_ROWS = 256;
 
 /** What a range thread needs to know besides its range; the same for every range of one verification. */
 export interface RangeSetup {

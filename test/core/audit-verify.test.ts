@@ -6,7 +6,13 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_OUTCOMES, AuditLog, canonicalJson, keyIdOf, type AuditEntryInput } from '../../src/core/audit.js';
 import { verifyAudit, verifyAuditAsync, type Break, type VerifyReport } from '../../src/core/audit-verify.js';
-import { checkRange, closeIdleThreads, type RangeJob, type RangeSetup } from '../../src/core/audit-verify-worker.js';
+import {
+  checkRange,
+  closeIdleThreads,
+  type RangeAnswer,
+  type RangeJob,
+  type RangeSetup,
+} from '../../src/core/audit-verify-worker.js';
 import { openDb, openMemoryDb, type Db } from '../../src/store/db.js';
 
 const GENESIS = '0'.repeat(64);
@@ -699,6 +705,95 @@ describe('checkRange', () => {
     const answer = await checkRange({ ...setupOf(f), keys: [] }, jobOf(f, 2, 6));
     expect(answer).toMatchObject({ ok: true, missing: [[keyIdOf('k3y-for-tests'), 3]] });
   });
+
+  // The thread reads 256 rows at a time: rows 256, 257 and 556, 557 sit on chunk boundaries of
+  // the ranges (0, 300] and (300, 600].
+  it('checks rows on both sides of its chunk boundaries and of a range boundary', async () => {
+    const f = makeLog('k3y-for-tests', inputs(600));
+    const ranges = async (g: Fixture): Promise<RangeAnswer[]> =>
+      Promise.all([jobOf(g, 0, 300), jobOf(g, 300, 600)].map((j) => checkRange(setupOf(g), j)));
+    const [a, b] = await ranges(f);
+    expect(a).toMatchObject({ ok: true, firstPrev: GENESIS, lastHash: rowAt(f.db, 300).hash });
+    expect(b).toMatchObject({ ok: true, firstPrev: rowAt(f.db, 300).hash, lastHash: rowAt(f.db, 600).hash });
+    // Each edit is committed, read by the threads through their own connections, then undone.
+    const tampered = async (seq: number, edit: (db: Db) => void): Promise<RangeAnswer[]> => {
+      const r = rowAt(f.db, seq);
+      edit(f.db);
+      try {
+        return await ranges(f);
+      } finally {
+        f.db.prepare('INSERT OR REPLACE INTO audit VALUES (?, ?, ?, ?)').run(r.seq, r.entry, r.prev_hash, r.hash);
+      }
+    };
+    for (const seq of [1, 256, 257, 300, 301, 556, 557, 600]) {
+      const inRange = seq <= 300 ? 0 : 1;
+      const edits: [string, (db: Db) => void][] = [
+        ['entry', (db) => modifyField(db, seq, 'operator')],
+        ['hash', (db) => void db.prepare('UPDATE audit SET hash = ? WHERE seq = ?').run('e'.repeat(64), seq)],
+        ['prev_hash ‖ entry boundary', (db) => shiftBoundary(db, seq)],
+        [
+          'newline in the entry',
+          (db) => void db.prepare('UPDATE audit SET entry = entry || char(10) WHERE seq = ?').run(seq),
+        ],
+        ['prev_hash', (db) => setPrevHash(db, seq, 'f'.repeat(64))],
+      ];
+      for (const [what, edit] of edits) {
+        expect((await tampered(seq, edit))[inRange], `${what} ${seq}`).toEqual({ ok: false });
+      }
+    }
+    // A missing row at either side of the range boundary.
+    expect((await tampered(300, (db) => deleteRow(db, 300, false)))[0]).toEqual({ ok: false });
+    expect((await tampered(301, (db) => deleteRow(db, 301, false)))[1]).toEqual({ ok: false });
+    expect(await ranges(f)).toMatchObject([{ ok: true }, { ok: true }]);
+  });
+
+  it('answers for a range rehashed from a link of its own, which only the caller can see does not join', async () => {
+    const f = makeLog(undefined, inputs(600));
+    // Rows 301..600 chained anew from another prev_hash, and the anchor written to match.
+    const lines = anchorLines(f).slice(0, 300);
+    let prev = 'f'.repeat(64);
+    for (const r of rows(f.db).slice(300)) {
+      const hash = sha256(prev + r.entry);
+      f.db.prepare('UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?').run(prev, hash, r.seq);
+      lines.push(`${r.seq} ${hash}`);
+      prev = hash;
+    }
+    writeAnchor(f, lines);
+    const [a, b] = await Promise.all([jobOf(f, 0, 300), jobOf(f, 300, 600)].map((j) => checkRange(setupOf(f), j)));
+    expect(a).toMatchObject({ ok: true, lastHash: rowAt(f.db, 300).hash });
+    expect(b).toMatchObject({ ok: true, firstPrev: 'f'.repeat(64), lastHash: prev });
+    const report = await verifyAsync(f);
+    expect(report).toEqual(verify(f));
+    expectBreak(report, 'modified', 301);
+  });
+
+  it.each([
+    // As the rows read joined (prev_hash ‖ entry ‖ hash, a newline between rows), and as they would
+    // if the hash and prev_hash of each row came before its entry instead.
+    [
+      'after its links',
+      (r4: Row, r5: Row) => [r4.prev_hash, `${r4.entry}${r4.hash}\n${r5.prev_hash}${r5.entry}`, r5.hash],
+    ],
+    [
+      'before its links',
+      (r4: Row, r5: Row) => [r4.prev_hash, `${r4.entry}\n${r5.hash}${r5.prev_hash}${r5.entry}`, r4.hash],
+    ],
+  ])(
+    'answers no for an entry set to NULL and its bytes hidden in the next row (%s), which reads back the same',
+    async (_how, forge) => {
+      const f = makeLog('k3y-for-tests', inputs(8));
+      const [r4, r5] = [rowAt(f.db, 4), rowAt(f.db, 5)];
+      f.db.exec(`ALTER TABLE audit RENAME TO old;
+        CREATE TABLE audit (seq INTEGER PRIMARY KEY, entry TEXT, prev_hash TEXT, hash TEXT);
+        INSERT INTO audit SELECT * FROM old; DROP TABLE old;`);
+      f.db.prepare('UPDATE audit SET entry = NULL WHERE seq = 4').run();
+      // Without the key: row 5 carries the bytes of both rows, and the links to read them back as they were.
+      const [prev, entry, hash] = forge(r4, r5);
+      f.db.prepare('UPDATE audit SET prev_hash = ?, entry = ?, hash = ? WHERE seq = 5').run(prev, entry, hash);
+      expect(await checkRange(setupOf(f), jobOf(f, 0, 8))).toEqual({ ok: false });
+      expectBreak(await verifyAsync(f), 'modified', 4);
+    },
+  );
 });
 
 describe('verifyAudit over random logs', () => {
