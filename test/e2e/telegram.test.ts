@@ -169,6 +169,32 @@ describe('teleops start against the Bot API', () => {
     expect(buttonData(GROUP, card.message_id)).toEqual([]);
   });
 
+  it('an approval card ends on its last state even when an earlier edit of it is slow', async () => {
+    await start();
+    fake.sendText({ from: OP, chat: GROUP, text: '/test destroy slow' });
+    const card = await fake.waitForMessage({ chat: GROUP, match: /Approval needed/ });
+    // The "running…" edit takes a second at Telegram; the "done" one comes meanwhile.
+    fake.failNext('editMessageText', { delayMs: 1000 });
+    fake.pressButton({
+      from: OP,
+      chat: GROUP,
+      messageId: card.message_id,
+      data: buttonData(GROUP, card.message_id)[0]!,
+    });
+    await fake.waitForMessage({ chat: GROUP, match: /destroyed slow/ });
+    const edits = () =>
+      fake.calls.filter((c) => c.method === 'editMessageText' && c.params.message_id === card.message_id);
+    const shown = () => fake.message(GROUP, card.message_id)!.text ?? '';
+    await fake.waitFor(
+      () => /Approved by @u10 · done: destroyed slow/.test(shown()),
+      10_000,
+      'the card to show the run',
+    );
+    // Every edit answered, the slow one too: what the card shows now is what it keeps.
+    await fake.waitFor(() => edits().every((c) => c.status !== 0), 10_000, 'every edit answered');
+    expect(shown()).toMatch(/Approved by @u10 · done: destroyed slow/);
+  });
+
   it('Deny and expiry leave the target untouched; viewers and strangers cannot press', async () => {
     await start({ CONFIRM_TTL_SECONDS: '2' });
     fake.sendText({ from: OP, chat: GROUP, text: '/test destroy a' });

@@ -3,6 +3,7 @@ import type { ApprovalService } from '../../core/approval-service.js';
 import { approvalToken } from '../../core/approvals.js';
 import type { PendingApproval } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/log.js';
+import type { Outbox } from './outbox.js';
 import { say } from '../../core/result.js';
 import type { CardRef, Replier, Where } from './reply.js';
 
@@ -31,6 +32,7 @@ export interface ApprovalCards {
 export function approvalCards(
   approvals: ApprovalService,
   replier: Replier,
+  outbox: Outbox,
   log: Logger,
   threadOf: (chatId: number, key: string) => number | undefined = () => undefined,
 ): ApprovalCards {
@@ -39,13 +41,19 @@ export function approvalCards(
       const r = STORED_REF.safeParse(stored);
       return r.success ? r.data : undefined;
     },
+    // Through the outbox, keyed by approval: one edit of a card at a time, the newest state
+    // last. Sent at once, "running…" could reach Telegram after "done" and stay on the card.
     show: (ref, change) => {
-      const approval = change.approval.id;
-      const warn = (err: unknown) => log.warn({ err: why(err), approval }, 'could not edit approval card');
       // One of two approvals given: still open, so its buttons stay for the second operator.
       const a = change.approval;
       const open = a.state === 'pending' ? { id: a.id, token: approvalToken(a.requestHash) } : undefined;
-      replier.editCard(ref, change.card, open).catch(warn);
+      outbox.enqueue({
+        chatId: ref.chatId,
+        priority: 'card',
+        key: `approval:${a.id}`,
+        what: `approval card ${a.id}`,
+        run: () => replier.editCard(ref, change.card, open),
+      });
     },
     // An approval asked for on someone's behalf (an agent's tool call): into the topic of the
     // live card it is about, when it has one, else into the chat itself.

@@ -154,7 +154,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   const outbox = new Outbox({ delay: (chatId) => gate.delay(chatId), log: d.log });
   const forums = new Forums(new ForumRepo(d.db), replier, d.redactor.redact, d.log);
   // Approval cards are edited as they are decided, expire or are cancelled, even after a restart.
-  const cards = approvalCards(d.dispatcher.approvals, replier, d.log, (chatId, key) => forums.threadOf(chatId, key));
+  const cards = approvalCards(d.dispatcher.approvals, replier, outbox, d.log, (chatId, key) =>
+    forums.threadOf(chatId, key),
+  );
   const board = new CardBoard({
     replier,
     repo: new CardMessageRepo(d.db),
