@@ -50,9 +50,33 @@ const scopeOnlyParse = (tokens: readonly string[]) => {
 const more = (shown: number, total: number): Block[] =>
   total > shown ? [line(text(`… and ${total - shown} more`))] : [];
 
-/** Objects in name order, as lists show them. */
-const byName = <T extends { metadata?: { name?: string } }>(items: readonly T[]): T[] =>
-  [...items].sort((a, b) => compareNames(a.metadata?.name ?? '', b.metadata?.name ?? ''));
+/**
+ * The first `n` objects in name order (equal names in list order), as a list shows them: what
+ * sorting them all and taking `n` gives, without sorting hundreds to show forty.
+ */
+export function firstByName<T extends { metadata?: { name?: string } }>(items: readonly T[], n: number): T[] {
+  const kept: T[] = [];
+  const names: string[] = [];
+  for (const item of items) {
+    const name = item.metadata?.name ?? '';
+    if (kept.length === n && (n === 0 || compareNames(name, names[n - 1]!) >= 0)) continue;
+    // After every kept name that is not greater: equal names stay in list order.
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareNames(name, names[mid]!) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    kept.splice(lo, 0, item);
+    names.splice(lo, 0, name);
+    if (kept.length > n) {
+      kept.pop();
+      names.pop();
+    }
+  }
+  return kept;
+}
 
 export function readActions(deps: KubeActionDeps): AnyAction[] {
   const now = () => (deps.now ?? Date.now)();
@@ -206,16 +230,17 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
         signal: ctx.signal,
         ...(selector ? { labelSelector: selector } : {}),
       });
-      const items = byName(list.items);
+      const total = list.items.length;
+      const items = firstByName(list.items, MAX_LIST);
       const head = line(
         bold('Pods'),
         ...where(s),
         ...(selector ? [text(' matching '), value(selector)] : []),
-        text(` — ${items.length}`),
+        text(` — ${total}`),
       );
-      if (items.length === 0) return result([head, line('No pods.')]);
-      const blocks: Block[] = [head, ...items.slice(0, MAX_LIST).map((pod) => podLine(pod, now()))];
-      blocks.push(...more(Math.min(items.length, MAX_LIST), items.length));
+      if (total === 0) return result([head, line('No pods.')]);
+      const blocks: Block[] = [head, ...items.map((pod) => podLine(pod, now()))];
+      blocks.push(...more(items.length, total));
       const scope = { context: s.context, namespace: s.namespace };
       const buttons = items.slice(0, MAX_BUTTON_ROWS).map((pod): Button[] => {
         const name = pod.metadata?.name ?? '';
@@ -239,11 +264,12 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const list = await s.port.list('deployment', s.namespace, { signal: ctx.signal });
-      const items = byName(list.items);
-      const head = line(bold('Deployments'), ...where(s), text(` — ${items.length}`));
-      if (items.length === 0) return result([head, line('No deployments.')]);
-      const blocks: Block[] = [head, ...items.slice(0, MAX_LIST).map(deploymentLine)];
-      blocks.push(...more(Math.min(items.length, MAX_LIST), items.length));
+      const total = list.items.length;
+      const items = firstByName(list.items, MAX_LIST);
+      const head = line(bold('Deployments'), ...where(s), text(` — ${total}`));
+      if (total === 0) return result([head, line('No deployments.')]);
+      const blocks: Block[] = [head, ...items.map(deploymentLine)];
+      blocks.push(...more(items.length, total));
       if (deps.readOnly) return result(blocks);
       const scope = { context: s.context, namespace: s.namespace };
       const buttons = items.slice(0, MAX_BUTTON_ROWS).map((d): Button[] => {
@@ -280,9 +306,9 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const list = await s.port.list('node', undefined, { signal: ctx.signal });
-      const items = byName(list.items);
-      const blocks: Block[] = [line(bold('Nodes'), text(' @ '), value(s.context), text(` — ${items.length}`))];
-      for (const n of items.slice(0, MAX_LIST)) {
+      const total = list.items.length;
+      const blocks: Block[] = [line(bold('Nodes'), text(' @ '), value(s.context), text(` — ${total}`))];
+      for (const n of firstByName(list.items, MAX_LIST)) {
         const ready = nodeReady(n);
         const problems = nodeProblems(n);
         const health: Health = ready !== 'Ready' ? 'bad' : problems.length ? 'pending' : 'ok';
@@ -301,7 +327,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
           ),
         );
       }
-      blocks.push(...more(Math.min(items.length, MAX_LIST), items.length));
+      blocks.push(...more(Math.min(total, MAX_LIST), total));
       return result(blocks);
     },
   });

@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result, Span } from '../../../src/core/result.js';
+import { compareNames } from '../../../src/core/text.js';
 import { KubeConfigError } from '../../../src/targets/kubernetes/index.js';
+import { firstByName } from '../../../src/targets/kubernetes/read.js';
 import { context, failure, MemoryChatState, parse, run, startEnv, target, text, type Env } from './harness.js';
 
 let env: Env;
@@ -151,6 +154,56 @@ describe('/k8s pods', () => {
     const before = env.api.connections;
     for (let i = 0; i < 5; i++) expect(text(await run(t, '/pods'))).toContain('Pods in shop @ prod');
     expect(env.api.connections - before).toBe(0);
+  });
+
+  it('over many pods: the first 40 in name order (numbers as numbers) of all of them, the count of all', async () => {
+    const t = target(env);
+    const prod = env.api.cluster('prod');
+    prod.put('namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'batch', uid: prod.uid(), resourceVersion: '', creationTimestamp: new Date().toISOString() },
+    });
+    prod.put('statefulsets', {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: {
+        name: 'job',
+        namespace: 'batch',
+        uid: prod.uid(),
+        resourceVersion: '',
+        creationTimestamp: new Date().toISOString(),
+        generation: 1,
+      },
+      spec: {
+        replicas: 45,
+        serviceName: 'job',
+        selector: { matchLabels: { app: 'job' } },
+        template: { metadata: { labels: { app: 'job' } }, spec: { containers: [{ name: 'w', image: 'busybox' }] } },
+      },
+      status: {},
+    });
+    prod.progress();
+    try {
+      // The API answers in its own order (job-1, job-10, …, job-2, …): job-5 … job-9 come last there.
+      const listed = prod.list('pods', 'batch').map((p) => p.metadata.name);
+      expect(listed.indexOf('job-5')).toBeGreaterThanOrEqual(40);
+      const r = await run(t, '/pods -n batch');
+      const lines = text(r).split('\n');
+      expect(lines[0]).toBe('Pods in batch @ prod — 45');
+      expect(lines.slice(1, 41).map((l) => l.split(' ')[1])).toEqual(Array.from({ length: 40 }, (_, i) => `job-${i}`));
+      expect(lines.slice(41)).toEqual(['… and 5 more']);
+      expect(r.buttons?.map((row) => row[0]?.params.pod)).toEqual(Array.from({ length: 8 }, (_, i) => `job-${i}`));
+      expect(
+        spans(r)
+          .filter((x) => x.text.startsWith('job-'))
+          .every((x) => x.kind === 'value'),
+      ).toBe(true);
+    } finally {
+      prod.remove('statefulsets', 'batch', 'job');
+      for (const name of prod.list('pods', 'batch').map((p) => p.metadata.name)) prod.remove('pods', 'batch', name);
+      prod.remove('namespaces', undefined, 'batch');
+    }
   });
 
   it('refuses bad selectors and unknown words', async () => {
@@ -338,5 +391,34 @@ describe('/k8s describe, events, nodes, deploy', () => {
     expect(() => inv.action.params.parse({ pod: 'x', lines: 0 })).toThrow();
     expect(() => inv.action.params.parse({ pod: 'x', extra: 1 })).toThrow();
     expect(inv.action.params.parse({ pod: 'web-1' })).toEqual({ pod: 'web-1', lines: 100, previous: false });
+  });
+});
+
+describe('firstByName', () => {
+  it('is the first n of the whole list sorted by name, equal names in list order', () => {
+    const seen = { cut: 0, tiedAtCut: 0 };
+    const name = fc.oneof(
+      fc.constantFrom('a', 'b', 'web', 'Web', 'web-2', 'web-10', 'web-02', 'é', ''),
+      fc.nat(30).map((n) => `pod-${n}`),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(name, { nil: undefined }), { maxLength: 80, size: 'max' }),
+        fc.nat(90),
+        (names, n) => {
+          const items = names.map((nm, i) => ({ i, ...(nm === undefined ? {} : { metadata: { name: nm } }) }));
+          const key = (x: (typeof items)[number]) => x.metadata?.name ?? '';
+          const whole = [...items].sort((a, b) => compareNames(key(a), key(b)));
+          expect(firstByName(items, n)).toEqual(whole.slice(0, n));
+          if (items.length > n) {
+            seen.cut++;
+            if (n > 0 && compareNames(key(whole[n - 1]!), key(whole[n]!)) === 0) seen.tiedAtCut++;
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+    expect(seen.cut).toBeGreaterThan(50);
+    expect(seen.tiedAtCut).toBeGreaterThan(0);
   });
 });
