@@ -1,5 +1,5 @@
 import { createHmac, hash as digestOnce } from 'node:crypto';
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { makeDirs } from './dirs.js';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -220,6 +220,8 @@ export class AuditLog {
   /** The database fsyncs every commit, so the anchor does too. */
   private durable = false;
   private fd: number | null;
+  /** Where a group's anchor lines are kept while it commits (keepLines); opened at the first group. */
+  private kept: number | null = null;
   private readonly selectHead;
   private readonly insertRow;
   private readonly selectRecent;
@@ -270,6 +272,7 @@ export class AuditLog {
         lines.push({ seq, hash });
         prev = hash;
       }
+      if (entries.length > 1 && !opts.shared) this.keepLines(lines);
       return lines;
     });
     this.fd = null;
@@ -359,7 +362,8 @@ export class AuditLog {
   /** Closes the anchor file; the database stays open (it is not ours). */
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
+    if (this.kept !== null) closeSync(this.kept);
+    this.fd = this.kept = null;
   }
 
   /**
@@ -448,17 +452,47 @@ export class AuditLog {
   /** Appends the lines of `rows` to the anchor, in one write. */
   private anchor(fd: number, rows: readonly HeadRow[]): void {
     if (rows.length === 0) return;
-    let text = '';
-    for (const r of rows) text += `${r.seq} ${r.hash}\n`;
-    writeSync(fd, text);
+    writeSync(fd, anchorLines(rows));
     if (this.durable) fdatasyncSync(fd);
     this.anchored = rows[rows.length - 1]!.seq;
   }
 
+  private get keptPath(): string {
+    return `${this.opts.anchorPath}.group`;
+  }
+
+  /**
+   * A group's anchor lines, ended by an empty line, written over the last group's before it
+   * commits: a crash between its commit and its anchor write leaves the anchor several lines
+   * behind, which from the table alone could as well be rows someone added; these say they are
+   * the group's (catchUpAnchor). The file is the anchor's kin: whoever can write it can write that.
+   */
+  private keepLines(rows: readonly HeadRow[]): void {
+    // Opened (emptied) once catchUpAnchor has read what the last run kept.
+    this.kept ??= openSync(this.keptPath, 'w', 0o600);
+    writeSync(this.kept, `${anchorLines(rows)}\n`, 0);
+    if (this.durable) fdatasyncSync(this.kept);
+  }
+
+  /** The rows after `lastSeq` up to `headSeq`, when they are the group whose lines were kept last. */
+  private keptGroup(lastSeq: number, headSeq: number): HeadRow[] | undefined {
+    let kept: string;
+    try {
+      kept = readFileSync(this.keptPath, 'latin1');
+    } catch {
+      return undefined;
+    }
+    const end = kept.indexOf('\n\n');
+    if (end === -1 || kept.slice(0, end + 1).split('\n').length - 1 !== headSeq - lastSeq) return undefined;
+    const rows = this.selectSince.all(lastSeq, headSeq);
+    return anchorLines(rows) === kept.slice(0, end + 1) ? rows : undefined;
+  }
+
   /**
    * After a crash between a commit and its anchor line the anchor is one line behind: write the
-   * head's line. When it is further behind (or was deleted and is being created afresh), the
-   * head's line still goes in, leaving a gap that verification reports instead of hiding it.
+   * head's line; a group's lines, when they are the rows missing (keepLines). When it is
+   * further behind otherwise (or was deleted and is being created afresh), the head's line
+   * still goes in, leaving a gap that verification reports instead of hiding it.
    * A torn last line is terminated so that it stays one corrupt line, not two.
    */
   private catchUpAnchor(): void {
@@ -479,7 +513,9 @@ export class AuditLog {
     this.anchored = lastSeq;
     if (lastSeq >= head.seq) return;
     // A replica's anchor is its own file beside a chain others write too: it takes their lines.
-    this.anchor(fd, this.opts.shared ? this.selectSince.all(lastSeq, head.seq) : [head]);
+    if (this.opts.shared) this.anchor(fd, this.selectSince.all(lastSeq, head.seq));
+    else if (head.seq - lastSeq === 1) this.anchor(fd, [head]);
+    else this.anchor(fd, this.keptGroup(lastSeq, head.seq) ?? [head]);
   }
 
   /** Entries from rows (seq, entry) a query elsewhere selected (audit-query.ts); unreadable ones throw. */
@@ -507,6 +543,12 @@ function entryOf(input: AuditEntryInput, ts: string): AuditEntry {
   if (bad) throw new TypeError(`audit entry field ${bad.path.join('.')}: ${bad.message}`);
   return entry;
 }
+
+const anchorLines = (rows: readonly HeadRow[]): string => {
+  let text = '';
+  for (const r of rows) text += `${r.seq} ${r.hash}\n`;
+  return text;
+};
 
 const seqRange = (entries: readonly AuditEntry[]): string => `${entries[0]!.seq}–${entries[entries.length - 1]!.seq}`;
 

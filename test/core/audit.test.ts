@@ -311,6 +311,46 @@ describe('AuditLog', () => {
     expect(anchorLines(anchorPath)).toEqual(lines.slice(0, 2));
   });
 
+  it("writes a group's missing anchor lines on start after a crash between its commit and its anchor write", () => {
+    const dir = tempDir();
+    const anchorPath = join(dir, 'audit.anchor');
+    const db = open(dir, true);
+    const log = newLog(db, anchorPath);
+    log.appendAll([1, 2].map((i) => input(i)));
+    log.append(input(3));
+    log.appendAll([4, 5, 6].map((i) => input(i)));
+    log.close();
+    const lines = anchorLines(anchorPath);
+    // The group 4–6 committed; the process died before its lines reached the anchor.
+    writeFileSync(anchorPath, lines.slice(0, 3).join('\n') + '\n');
+    newLog(db, anchorPath).close();
+    expect(anchorLines(anchorPath)).toEqual(lines);
+    expect(readFileSync(`${anchorPath}.group`, 'latin1')).toBe(`${lines.slice(3).join('\n')}\n\n`);
+    expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 6, headSeq: 6 });
+  });
+
+  it('leaves a gap for rows no kept group vouches for: added behind its back, or differing from what was kept', () => {
+    const dir = tempDir();
+    const anchorPath = join(dir, 'audit.anchor');
+    const db = open(dir);
+    newLog(db, anchorPath).appendAll([1, 2, 3].map((i) => input(i)));
+    // Three rows written by another writer with an anchor of its own: this anchor never saw them.
+    newLog(db, join(dir, 'other.anchor')).appendAll([4, 5, 6].map((i) => input(i)));
+    newLog(db, anchorPath).close();
+    expect(anchorLines(anchorPath).map((l) => Number(l.split(' ')[0]))).toEqual([1, 2, 3, 6]);
+    expect(verifyAudit(db, { anchorPath })).toMatchObject({ ok: false, kind: 'anchor_missing', firstBadSeq: 4 });
+    // A group kept but cut from the anchor, whose rows were then rewritten: only the head goes in.
+    const second = join(dir, 'second.anchor');
+    const log = newLog(db, second);
+    log.appendAll([7, 8].map((i) => input(i)));
+    log.close();
+    const lines = anchorLines(second);
+    writeFileSync(second, lines.slice(0, -2).join('\n') + '\n');
+    db.prepare('UPDATE audit SET hash = ? WHERE seq = 7').run('f'.repeat(64));
+    newLog(db, second).close();
+    expect(anchorLines(second)).toEqual([...lines.slice(0, -2), `8 ${rows(db)[7]!.hash}`]);
+  });
+
   it('ends a torn last anchor line so later lines stay readable', () => {
     const dir = tempDir();
     const anchorPath = join(dir, 'audit.anchor');
