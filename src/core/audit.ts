@@ -320,13 +320,14 @@ export class AuditLog {
    * as `append` does for one. Cheaper per entry than appending them one by one.
    */
   appendAll(inputs: readonly AuditEntryInput[]): AuditEntry[] {
-    return inputs.length === 0 ? [] : this.write(inputs);
+    return this.write(inputs);
   }
 
   private write(inputs: readonly AuditEntryInput[], rekey?: (prev: string) => unknown): AuditEntry[] {
     const fd = this.fd;
     if (fd === null) throw new Error(this.unwritable ?? 'the audit log is closed');
     if (this.db.inTransaction) throw new Error('AuditLog.append must not run inside a transaction');
+    if (inputs.length === 0) return [];
     const ts = this.clock().toISOString();
     const entries = inputs.map((input) => entryOf(input, ts));
     const lines = this.commit.immediate(entries, rekey);

@@ -446,6 +446,7 @@ describe('AuditLog', () => {
     log.close();
     log.close();
     expect(() => log.append(input(1))).toThrow('the audit log is closed');
+    expect(() => log.appendAll([])).toThrow('the audit log is closed');
     expect(log.count()).toBe(0);
     expect(log.head()).toBeNull();
   });
