@@ -76,8 +76,11 @@ export type ApprovedRun = { readonly refused: string } | { readonly run: (began:
 
 export interface ApprovalServiceDeps {
   readonly store: ApprovalStore;
-  /** Appends an audit entry (redacted and counted by the caller); false when it could not be written. */
-  readonly record: (e: AuditEntryInput) => boolean;
+  /**
+   * Appends audit entries (redacted and counted by the caller), several as one group in one
+   * commit; false when they could not be written.
+   */
+  readonly record: (...entries: AuditEntryInput[]) => boolean;
   /** Whether the state can be written: a decision the audit cannot show is not taken. */
   readonly writable: AuditWritable;
   /** A person's name in the audit log. */
@@ -285,9 +288,12 @@ export class ApprovalService {
   /** /cancel: withdraws the operator's own pending approvals in this chat. */
   cancelPending(op: Operator): ApprovalRow[] {
     const cancelled = this.d.store.cancelPending(op.userId, op.chatId, op.display, this.d.now());
+    // Withdrawn together, audited together (one group), before any card or waiter hears of it.
+    if (cancelled.length > 0) {
+      this.d.record(...cancelled.map((a) => this.entryOf(op, 'command', a, a.params, 'cancelled', `approval ${a.id}`)));
+    }
     for (const a of cancelled) {
       this.d.metrics.approvals.inc({ outcome: 'cancelled' });
-      this.audit(op, 'command', a, a.params, 'cancelled', `approval ${a.id}`);
       this.closed(a);
     }
     if (cancelled.length > 0) this.arm();
@@ -393,9 +399,11 @@ export class ApprovalService {
     this.timer = undefined;
     this.armedFor = undefined;
     try {
-      for (const a of this.d.store.expireDue(this.d.now())) {
+      const expired = this.d.store.expireDue(this.d.now());
+      // Fallen due together, audited together (one group), before any card or waiter hears of it.
+      if (expired.length > 0) this.d.record(...expired.map((a) => this.unasked(a, 'expired', `approval ${a.id}`)));
+      for (const a of expired) {
         this.d.metrics.approvals.inc({ outcome: 'expired' });
-        this.auditUnasked(a, 'expired', `approval ${a.id}`);
         this.closed(a);
       }
     } catch (err) {
@@ -433,17 +441,19 @@ export class ApprovalService {
     outcome: AuditOutcome,
     detail: string,
   ): boolean {
+    return this.d.record(this.entryOf(op, origin, a, params, outcome, detail));
+  }
+
+  private entryOf(
+    op: Operator,
+    origin: Origin,
+    a: ApprovalRow,
+    params: unknown,
+    outcome: AuditOutcome,
+    detail: string,
+  ): AuditEntryInput {
     const operator = this.d.actorOf(op);
-    return this.d.record({
-      operator,
-      chat: op.chatId,
-      origin,
-      action: a.action,
-      target: a.subject,
-      params,
-      outcome,
-      detail,
-    });
+    return { operator, chat: op.chatId, origin, action: a.action, target: a.subject, params, outcome, detail };
   }
 
   /**
@@ -464,9 +474,13 @@ export class ApprovalService {
 
   /** An approval's fate that no person's request caused (it expired, it could not be shown): under its requester. */
   private auditUnasked(a: ApprovalRow, outcome: AuditOutcome, detail: string): void {
+    this.d.record(this.unasked(a, outcome, detail));
+  }
+
+  private unasked(a: ApprovalRow, outcome: AuditOutcome, detail: string): AuditEntryInput {
     const operator = this.d.actorOf({ userId: a.requesterId, display: a.requester });
     const { chatId: chat, origin, action, subject: target, params } = a;
-    this.d.record({ operator, chat, origin, action, target, params, outcome, detail });
+    return { operator, chat, origin, action, target, params, outcome, detail };
   }
 }
 

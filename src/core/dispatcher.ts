@@ -83,7 +83,7 @@ export class Dispatcher {
   constructor(private readonly d: DispatcherDeps) {
     this.now = d.now ?? (() => Date.now());
     this.writable = d.auditWritable ?? new AuditWritable({ log: d.log });
-    const record = (e: AuditEntryInput) => this.record(e);
+    const record = (...entries: AuditEntryInput[]) => this.record(...entries);
     this.strangers = new StrangerLog({ record, metrics: d.metrics, now: this.now });
     this.approvals = new ApprovalService({
       store: d.approvals,
@@ -527,20 +527,22 @@ export class Dispatcher {
   }
 
   /**
-   * Every audit entry of the pipeline, its approvals and its strangers: redacted, then counted.
-   * False when it could not be written; what already happened is still answered.
+   * Every audit entry of the pipeline, its approvals and its strangers: redacted, then counted;
+   * several at once are one group (AuditLog.appendAll: one commit, in their order). False when
+   * they could not be written; what already happened is still answered.
    */
-  private record(e: AuditEntryInput): boolean {
-    const { detail, ...rest } = e;
+  private record(...entries: AuditEntryInput[]): boolean {
     const written = this.writable.attempt(() =>
-      this.d.audit.append({
-        ...rest,
-        target: this.d.redact(e.target),
-        params: this.d.redactDeep(e.params ?? {}),
-        ...(detail !== undefined ? { detail: this.d.redact(detail) } : {}),
-      }),
+      this.d.audit.appendAll(
+        entries.map(({ detail, ...rest }) => ({
+          ...rest,
+          target: this.d.redact(rest.target),
+          params: this.d.redactDeep(rest.params ?? {}),
+          ...(detail !== undefined ? { detail: this.d.redact(detail) } : {}),
+        })),
+      ),
     );
-    if (written) this.d.metrics.auditEntries.inc();
+    if (written) this.d.metrics.auditEntries.inc(entries.length);
     return written;
   }
 

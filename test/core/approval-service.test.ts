@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -29,6 +29,7 @@ afterEach(() => {
 });
 
 interface Entry {
+  seq: number;
   operator: string;
   chat: number;
   origin: string;
@@ -63,9 +64,9 @@ function harness(
   const service = (store: ApprovalRepo) =>
     new ApprovalService({
       store,
-      record: (e) => {
+      record: (...entries) => {
         if (auditFails.on) return false;
-        audit.append(e);
+        audit.appendAll(entries);
         return true;
       },
       writable: new AuditWritable({ log }),
@@ -112,6 +113,12 @@ function harness(
       minRole: 'operator',
       preview: [],
     });
+  /** The seqs of the last group of entries written in one commit (AuditLog keeps its anchor lines). */
+  const lastGroup = (): number[] =>
+    readFileSync(join(dir, 'audit.anchor.group'), 'latin1')
+      .split('\n\n')[0]!
+      .split('\n')
+      .map((l) => Number(l.split(' ')[0]));
   /** The status line of each card change, in order. */
   const statuses = (): string[] => changes.map((c) => plainText(c.card).split('\n').at(-1)!);
   /** The same state directory opened again by a new service, as after a restart. */
@@ -124,7 +131,22 @@ function harness(
     });
     return next;
   };
-  return { db, store, svc, restart, clock, auditFails, logged, entries, approvals, ask, ran, changes, statuses };
+  return {
+    db,
+    store,
+    svc,
+    restart,
+    clock,
+    auditFails,
+    logged,
+    entries,
+    lastGroup,
+    approvals,
+    ask,
+    ran,
+    changes,
+    statuses,
+  };
 }
 
 describe('ApprovalService', () => {
@@ -306,19 +328,25 @@ describe('ApprovalService', () => {
     const h = harness();
     const mine = h.ask(alice, 'a');
     const other = h.ask(bob, 'b');
+    const also = h.ask(alice, 'c');
     const settled = h.svc.settled(mine.id);
-    expect(h.svc.cancelPending(alice).map((a) => a.id)).toEqual([mine.id]);
+    expect(h.svc.cancelPending(alice).map((a) => a.id)).toEqual([mine.id, also.id]);
     expect(await settled).toEqual({ state: 'cancelled', by: '@alice' });
-    expect(h.entries().at(-1)).toMatchObject({
-      operator: 'tg:1 @alice',
-      origin: 'command',
-      target: 'a',
-      outcome: 'cancelled',
-      detail: `approval ${mine.id}`,
-    });
-    expect(h.statuses()).toEqual(['🚫 Cancelled by @alice; nothing was done.']);
+    const withdrawn = h.entries().slice(-2);
+    expect(withdrawn).toMatchObject(
+      [mine, also].map((p, i) => ({
+        operator: 'tg:1 @alice',
+        origin: 'command',
+        target: 'ac'[i],
+        outcome: 'cancelled',
+        detail: `approval ${p.id}`,
+      })),
+    );
+    // Withdrawn by one /cancel: one group.
+    expect(h.lastGroup()).toEqual(withdrawn.map((e) => e.seq));
+    expect(h.statuses()).toEqual(Array(2).fill('🚫 Cancelled by @alice; nothing was done.'));
     expect(h.store.get(other.id)!.state).toBe('pending');
-    expect(await h.approvals()).toEqual({ requested: 2, cancelled: 1 });
+    expect(await h.approvals()).toEqual({ requested: 3, cancelled: 2 });
     expect(h.svc.cancelPending(alice)).toEqual([]);
   });
 
@@ -365,6 +393,24 @@ describe('ApprovalService', () => {
       kind: 'refused',
       message: 'This approval expired; nothing was done. Ask again.',
     });
+  });
+
+  it('audits approvals that fall due together as one group, before their cards change', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const h = harness();
+    const asked = [h.ask(alice, 'a'), h.ask(bob, 'b'), h.ask(alice, 'c')];
+    const seen: number[] = [];
+    h.svc.onCardChanged(() => seen.push(h.entries().length));
+    h.clock.now = T0 + TTL;
+    vi.advanceTimersByTime(TTL);
+    const expired = h.entries().slice(-3);
+    expect(expired.map((e) => [e.target, e.outcome, e.detail])).toEqual(
+      asked.map((p, i) => ['abc'[i], 'expired', `approval ${p.id}`]),
+    );
+    expect(h.lastGroup()).toEqual(expired.map((e) => e.seq));
+    // Every card changed after all three entries were in.
+    expect(seen).toEqual([h.entries().length, h.entries().length, h.entries().length]);
+    expect(h.statuses()).toEqual(Array(3).fill('⌛ Expired; nothing was done.'));
   });
 
   it('re-arms its one timer for the earliest expiry, also for approvals stored before a restart', () => {

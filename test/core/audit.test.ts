@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActionError } from '../../src/core/action.js';
-import { AUDIT_OUTCOMES, AuditLog, canonicalJson, type AuditEntryInput } from '../../src/core/audit.js';
+import { AUDIT_OUTCOMES, AuditLog, canonicalJson, entryJson, type AuditEntryInput } from '../../src/core/audit.js';
 import { verifyAudit } from '../../src/core/audit-verify.js';
 import { openDb, type Db } from '../../src/store/db.js';
 
@@ -121,6 +121,38 @@ describe('canonicalJson', () => {
         expect(JSON.parse(c)).toEqual({ s });
       }),
     );
+  });
+});
+
+describe('entryJson', () => {
+  it('is canonicalJson of the entry, with and without a key id', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 16 }), fc.string({ unit: 'grapheme', maxLength: 16 }));
+    const entry = fc.record({
+      seq: fc.integer({ min: 1 }),
+      ts: text,
+      operator: text,
+      chat: fc.option(fc.integer(), { nil: null }),
+      origin: text,
+      action: text,
+      target: text,
+      params: fc.oneof(fc.jsonValue({ stringUnit: 'binary', maxDepth: 3 }), fc.constant(undefined)),
+      outcome: fc.constantFrom(...AUDIT_OUTCOMES),
+      detail: fc.option(text, { nil: undefined }),
+    });
+    let keyed = 0;
+    let withoutParams = 0;
+    fc.assert(
+      fc.property(entry, fc.option(fc.stringMatching(/^[0-9a-f]{16}$/), { nil: null }), (raw, keyId) => {
+        const { detail, ...rest } = raw;
+        const e = detail === undefined ? rest : { ...rest, detail };
+        if (keyId !== null) keyed++;
+        if (e.params === undefined) withoutParams++;
+        expect(entryJson(keyId, e)).toBe(canonicalJson(keyId === null ? e : { _key: keyId, ...e }));
+      }),
+      { numRuns: 300 },
+    );
+    expect(keyed).toBeGreaterThan(0);
+    expect(withoutParams).toBeGreaterThan(0);
   });
 });
 
@@ -279,6 +311,46 @@ describe('AuditLog', () => {
     expect(anchorLines(anchorPath)).toEqual(lines.slice(0, 2));
   });
 
+  it("writes a group's missing anchor lines on start after a crash between its commit and its anchor write", () => {
+    const dir = tempDir();
+    const anchorPath = join(dir, 'audit.anchor');
+    const db = open(dir, true);
+    const log = newLog(db, anchorPath);
+    log.appendAll([1, 2].map((i) => input(i)));
+    log.append(input(3));
+    log.appendAll([4, 5, 6].map((i) => input(i)));
+    log.close();
+    const lines = anchorLines(anchorPath);
+    // The group 4–6 committed; the process died before its lines reached the anchor.
+    writeFileSync(anchorPath, lines.slice(0, 3).join('\n') + '\n');
+    newLog(db, anchorPath).close();
+    expect(anchorLines(anchorPath)).toEqual(lines);
+    expect(readFileSync(`${anchorPath}.group`, 'latin1')).toBe(`${lines.slice(3).join('\n')}\n\n`);
+    expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 6, headSeq: 6 });
+  });
+
+  it('leaves a gap for rows no kept group vouches for: added behind its back, or differing from what was kept', () => {
+    const dir = tempDir();
+    const anchorPath = join(dir, 'audit.anchor');
+    const db = open(dir);
+    newLog(db, anchorPath).appendAll([1, 2, 3].map((i) => input(i)));
+    // Three rows written by another writer with an anchor of its own: this anchor never saw them.
+    newLog(db, join(dir, 'other.anchor')).appendAll([4, 5, 6].map((i) => input(i)));
+    newLog(db, anchorPath).close();
+    expect(anchorLines(anchorPath).map((l) => Number(l.split(' ')[0]))).toEqual([1, 2, 3, 6]);
+    expect(verifyAudit(db, { anchorPath })).toMatchObject({ ok: false, kind: 'anchor_missing', firstBadSeq: 4 });
+    // A group kept but cut from the anchor, whose rows were then rewritten: only the head goes in.
+    const second = join(dir, 'second.anchor');
+    const log = newLog(db, second);
+    log.appendAll([7, 8].map((i) => input(i)));
+    log.close();
+    const lines = anchorLines(second);
+    writeFileSync(second, lines.slice(0, -2).join('\n') + '\n');
+    db.prepare('UPDATE audit SET hash = ? WHERE seq = 7').run('f'.repeat(64));
+    newLog(db, second).close();
+    expect(anchorLines(second)).toEqual([...lines.slice(0, -2), `8 ${rows(db)[7]!.hash}`]);
+  });
+
   it('ends a torn last anchor line so later lines stay readable', () => {
     const dir = tempDir();
     const anchorPath = join(dir, 'audit.anchor');
@@ -300,12 +372,69 @@ describe('AuditLog', () => {
     expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 5, headSeq: 5 });
   });
 
+  it('appends a group in its order, chained and anchored like single entries, listeners after all are anchored', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const anchorPath = join(dir, 'audit.anchor');
+    const log = newLog(db, anchorPath, { clock: () => new Date(Date.UTC(2025, 4, 1)) });
+    const heard: [number, number][] = [];
+    log.onAppend((e) => heard.push([e.seq, anchorLines(anchorPath).length]));
+    log.append(input(0));
+    const group = log.appendAll([1, 2, 3, 4].map((i) => input(i, { detail: `step ${i}` })));
+    log.append(input(5));
+    expect(group.map((e) => [e.seq, e.detail])).toEqual([1, 2, 3, 4].map((i) => [i + 1, `step ${i}`]));
+    expect(log.appendAll([])).toEqual([]);
+    const r = rows(db);
+    expect(r.map((x) => x.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    r.slice(1).forEach((x, i) => expect(x.prev_hash).toBe(r[i]!.hash));
+    expect(r.slice(1, 5).map((x) => JSON.parse(x.entry) as unknown)).toEqual(group);
+    expect(anchorLines(anchorPath)).toEqual(r.map((x) => `${x.seq} ${x.hash}`));
+    expect(heard).toEqual([
+      [1, 1],
+      [2, 5],
+      [3, 5],
+      [4, 5],
+      [5, 5],
+      [6, 6],
+    ]);
+    expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 6, headSeq: 6 });
+  });
+
+  it('writes a group in one commit: all of it or none, and no anchor line for what did not commit', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const anchorPath = join(dir, 'audit.anchor');
+    const log = newLog(db, anchorPath);
+    log.append(input(1));
+    const frames = (): number => db.prepare<[], { log: number }>('PRAGMA wal_checkpoint(PASSIVE)').get()!.log;
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    log.appendAll([2, 3, 4, 5, 6].map((i) => input(i)));
+    // One commit of five small rows writes the pages it changed once: fewer frames than entries.
+    expect(frames()).toBeLessThan(5);
+    // A row the database refuses half-way takes the whole group back.
+    db.exec("CREATE TRIGGER refuse BEFORE INSERT ON audit WHEN NEW.seq = 9 BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    expect(() => log.appendAll([7, 8, 9, 10].map((i) => input(i)))).toThrow('refused');
+    expect(log.head()?.seq).toBe(6);
+    expect(anchorLines(anchorPath)).toHaveLength(6);
+    // So does an entry that could not be read back, before anything is written.
+    expect(() => log.appendAll([input(7), input(8, { outcome: 'bogus' as 'ok' })])).toThrow(
+      'audit entry field outcome',
+    );
+    expect(log.head()?.seq).toBe(6);
+    db.exec('DROP TRIGGER refuse');
+    expect(log.appendAll([input(7)]).map((e) => e.seq)).toEqual([7]);
+    expect(verifyAudit(db, { anchorPath })).toEqual({ ok: true, entries: 7, headSeq: 7 });
+  });
+
   it("refuses to append inside a caller's transaction, which could roll back under the anchor", () => {
     const dir = tempDir();
     const db = open(dir);
     const anchorPath = join(dir, 'audit.anchor');
     const log = newLog(db, anchorPath);
     expect(() => db.transaction(() => log.append(input(1)))()).toThrow('must not run inside a transaction');
+    expect(() => db.transaction(() => log.appendAll([input(1), input(2)]))()).toThrow(
+      'must not run inside a transaction',
+    );
     expect(log.count()).toBe(0);
     expect(readFileSync(anchorPath, 'latin1')).toBe('');
   });
@@ -317,6 +446,7 @@ describe('AuditLog', () => {
     log.close();
     log.close();
     expect(() => log.append(input(1))).toThrow('the audit log is closed');
+    expect(() => log.appendAll([])).toThrow('the audit log is closed');
     expect(log.count()).toBe(0);
     expect(log.head()).toBeNull();
   });

@@ -192,22 +192,23 @@ describe.each(engines)('on $name', (engine) => {
     expect(watched.load()).toEqual([{ target: 'build', since: 6 }]);
   });
 
-  it('the audit log chains, verifies, answers queries, and finds a row changed behind its back', async () => {
+  it('the audit log chains (one entry or a group at a time), verifies, answers queries, and finds a row changed behind its back', async () => {
     const db = await fresh();
     const anchorPath = join(tmp(), 'audit.anchor');
     const keys = { hmacKey: 'k'.repeat(32), anchorPath };
     const audit = new AuditLog(db, keys);
-    for (let i = 0; i < 30; i++) {
-      audit.append({
-        operator: i % 2 ? 'tg:1' : 'tg:2',
-        chat: i % 3 ? -100 : 5,
-        origin: 'telegram',
-        action: i % 5 ? 'docker.ps' : 'docker.stop',
-        target: `web-${i} «ü»`,
-        params: { i },
-        outcome: i === 7 ? 'failed' : 'ok',
-      });
-    }
+    const input = (i: number) => ({
+      operator: i % 2 ? 'tg:1' : 'tg:2',
+      chat: i % 3 ? -100 : 5,
+      origin: 'telegram',
+      action: i % 5 ? 'docker.ps' : 'docker.stop',
+      target: `web-${i} «ü»`,
+      params: { i },
+      outcome: i === 7 ? ('failed' as const) : ('ok' as const),
+    });
+    for (let i = 0; i < 20; i++) audit.append(input(i));
+    // The last ten in two groups, each one commit.
+    for (const from of [20, 25]) audit.appendAll([0, 1, 2, 3, 4].map((j) => input(from + j)));
     expect(audit.count()).toBe(30);
     expect(audit.recent(2).map((e) => e.seq)).toEqual([30, 29]);
     expect(verifyAudit(db, keys)).toEqual({ ok: true, entries: 30, headSeq: 30 });

@@ -37,10 +37,10 @@ afterAll(async () => {
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-function appender(url: string, anchor: string, n: number, name: string): Promise<number | null> {
+function appender(url: string, anchor: string, n: number, name: string, group = 1): Promise<number | null> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'test/store/fixtures/append.ts', url, anchor, `${n}`, name],
+    ['--import', 'tsx', 'test/store/fixtures/append.ts', url, anchor, `${n}`, name, `${group}`],
     {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -125,6 +125,41 @@ describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
     });
     expect(await broken.exited).toBe(1);
     expect(broken.output()).toMatch(/^audit log BROKEN at #200 /);
+  }, 120_000);
+
+  it('three processes appending groups at once: each group whole and in order, one chain every anchor verifies', async () => {
+    const url = await pg.database();
+    openPostgres(url).close();
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    const anchors = ['a', 'b', 'c'].map((n) => join(dir.path, `${n}.anchor`));
+    const codes = await Promise.all(anchors.map((a, i) => appender(url, a, 150, 'abc'[i]!, 5)));
+    expect(codes).toEqual([0, 0, 0]);
+
+    const db = openPostgres(url);
+    cleanups.push(() => db.close());
+    const rows = db.prepare('SELECT seq, prev_hash, hash, entry FROM audit ORDER BY seq').all() as {
+      seq: number;
+      prev_hash: string;
+      hash: string;
+      entry: string;
+    }[];
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 450 }, (_, i) => i + 1));
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
+    const written = rows.map((r) => JSON.parse(r.entry) as { target: string; params: { i: number } });
+    // Groups of five, each one commit under the writers' lock: nobody's entry comes inside one.
+    for (let g = 0; g < written.length; g += 5) {
+      const group = written.slice(g, g + 5);
+      const first = group[0]!.params.i;
+      expect(group.map((e) => [e.target, e.params.i])).toEqual(
+        [0, 1, 2, 3, 4].map((j) => [group[0]!.target, first + j]),
+      );
+    }
+    const writers = written.map((e) => e.target);
+    expect(writers.filter((w, i) => i > 0 && w !== writers[i - 1]).length).toBeGreaterThan(2);
+    for (const anchorPath of anchors) {
+      expect(verifyAudit(db.asDb(), { hmacKey: KEY, anchorPath })).toEqual({ ok: true, entries: 450, headSeq: 450 });
+    }
   }, 120_000);
 
   it('a closed connection collected before the event loop turns does not abort the process', async () => {
