@@ -85,6 +85,12 @@ describe('LeaderLease', () => {
     const lostAt = Number(/^lose@(\d+): its lease could not be renewed in time$/.exec(a!.events[1]!)![1]);
     const ledAt = Number(b!.events[0]!.split('@')[1]);
     expect(lostAt - cutAt).toBeLessThan(LEASE);
+    // Not at the first missed renewal: with two thirds of its lease left, it keeps leading.
+    expect(lostAt - cutAt).toBeGreaterThanOrEqual(LEASE / 3);
+    expect(a!.lease.health()).toEqual({
+      state: 'down',
+      detail: 'cannot read the leader lease: The database connection is not open',
+    });
     expect(ledAt).toBeGreaterThan(lostAt);
     expect(b!.lease.leading).toBe(true);
   });
@@ -100,5 +106,22 @@ describe('LeaderLease', () => {
     await run(LEASE / 3 + 250, [a!]);
     expect(a!.lease.leading).toBe(false);
     expect(a!.events[1]).toMatch(/^lose@\d+: replica-1 holds the lease now$/);
+  });
+
+  it('says when nobody leads, and a stop that cannot reach the database leaves the lease to run out', async () => {
+    const [a] = replicas(1);
+    a!.lease.start();
+    await run(1000, [a!]);
+    a!.lease.stop();
+    expect(a!.lease.health()).toEqual({
+      state: 'down',
+      detail: 'no replica leads the background work now (a new leader comes within the lease)',
+    });
+    const [b] = replicas(1);
+    b!.lease.start();
+    await run(1000, [b!]);
+    b!.db.close();
+    expect(() => b!.lease.stop()).not.toThrow();
+    expect(b!.lease.leading).toBe(false);
   });
 });
