@@ -47,6 +47,8 @@ describe('SCOPES', () => {
       ['1=Docker:edge', 'is not a target word'],
       ['1=docker:a 1=tmux:b', 'chat 1 is scoped twice'],
       ['1=;', 'empty scope'],
+      // Digits, but past what a number holds exactly.
+      ['99999999999999999999=docker:a', 'is not a numeric chat id'],
     ] as const)
       expect(() => parseScopes(bad), bad).toThrow(says);
   });
@@ -93,6 +95,28 @@ describe('SCOPES', () => {
     expect(() => scopesFromFile(load('chat:\n  docker: a'))).toThrow('"chat" is not a numeric chat id');
     expect(() => scopesFromFile(load('[1, 2]'))).toThrow();
     expect(scopesFromFile(undefined).size).toBe(0);
+    // Places as written in YAML: trimmed, empty ones dropped.
+    expect(scopesFromFile(load("-1:\n  docker: [' edge ', '']")).get(-1)).toEqual([
+      { word: 'docker', places: ['edge'], readOnly: false },
+    ]);
+  });
+
+  it('quotes at most 80 characters of what it refuses', () => {
+    const long = 'x'.repeat(200);
+    for (const bad of [long, `1=${long}`]) {
+      const message = (() => {
+        try {
+          parseScopes(bad);
+          return '';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })();
+      expect(message).toContain(`"${'x'.repeat(80)}"`);
+      expect(message).not.toContain('x'.repeat(81));
+    }
+    const bad = checkRules(parseScopes(`1=docker:${'X'.repeat(200)}`), MODULES);
+    expect(bad).toContain(`docker "${'X'.repeat(80)}":`);
   });
 
   it('checks each word against the targets, and each place against its target', () => {
@@ -124,6 +148,7 @@ describe('a chat’s scope', () => {
     const ro = scopes('-1=docker:*:ro').of(-1)!;
     expect(ro.sees(action('docker', 'write'))).toBe(false);
     expect(ro.sees(action('docker'))).toBe(true);
+    expect(scopes('-1=docker:edge:ro;docker:build').of(-1)!.sees(action('docker', 'write'))).toBe(true);
     expect(ro.refusal(action('docker', 'write'), undefined)).toBe('docker is read-only in this chat');
     expect(ro.refusal(action('docker', 'write'), ['edge'])).toBe('docker edge is read-only in this chat');
     expect(ro.refusal(action('docker'), undefined)).toBeUndefined();
@@ -209,6 +234,8 @@ describe('/status in a scoped chat', () => {
       const scoped = await say(group);
       expect(scoped).toMatch(/^\S+ docker: disabled — DOCKER_ENABLED=false$/m);
       expect(scoped).not.toContain('kubernetes');
+      // Core's own integrations, details and all.
+      expect(scoped).toMatch(/^\S+ audit: up — /m);
       expect(await say(mine)).toMatch(/^\S+ kubernetes: /m);
     } finally {
       await t.close();
