@@ -338,8 +338,11 @@ export class ApprovalService {
   /** A transport shows cards on `surface`: each change of a card it showed is shown there. */
   cards<Ref>(surface: CardSurface<Ref>): CardDesk<Ref> {
     const off = this.onCardChanged((c) => {
-      const ref = surface.readRef(c.approval.card);
-      if (ref !== undefined) surface.show(ref, c);
+      // Decided before its card was stored (a press while the send's answer was on its way, or
+      // on another replica): the card is looked up again, so that the rest of it is shown.
+      const card = c.approval.card ?? this.d.store.get(c.approval.id)?.card ?? null;
+      const ref = surface.readRef(card);
+      if (ref !== undefined) surface.show(ref, { ...c, approval: { ...c.approval, card } });
     });
     const offer = surface.offer;
     if (offer) this.offers.add(offer);

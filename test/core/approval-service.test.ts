@@ -533,6 +533,27 @@ describe('ApprovalService', () => {
       expect(s.shown).toHaveLength(1);
     });
 
+    it('shows the rest of a card decided before it was stored (pressed while its send was answered)', async () => {
+      let finish = () => {};
+      const h = harness({
+        runApproved: (row) => ({
+          run: async (began) => {
+            began();
+            await new Promise<void>((r) => (finish = r));
+            return { kind: 'done', action: row.action, result: say(`stopped ${row.subject}`) };
+          },
+        }),
+      });
+      const s = surface(h);
+      const p = h.ask();
+      const decided = h.svc.decide(bob, p.id, p.token, 'approve');
+      await vi.waitFor(() => expect(h.store.get(p.id)!.state).toBe('approved'));
+      s.desk.shown(p.id, { msg: 11 });
+      finish();
+      await decided;
+      expect(s.shown.at(-1)).toEqual([11, '✅ Approved by @bob · done: stopped web']);
+    });
+
     it('presents a card asked for on behalf of someone where a surface can offer it, else withdraws it', async () => {
       const h = harness();
       const p = h.ask();

@@ -264,11 +264,20 @@ describe.skipIf(noPostgres)('replicas on one PostgreSQL database, in webhook mod
       // One press decided it (answered without a word: the card shows the rest), the other is told.
       expect(told.map((t) => t.text ?? '').sort()).toEqual(['', 'Already approved by @u10.']);
       await fake.waitForMessage({ chat: OP, match: `destroyed ${name}`, after: card.message_id, timeoutMs: 20_000 });
-      await fake.waitFor(
-        () => /✅ Approved by @u10 · done: destroyed /.test(fake.message(OP, card.message_id)?.text ?? ''),
-        20_000,
-        'the card to show the one run',
-      );
+      await fake
+        .waitFor(
+          () => /✅ Approved by @u10 · done: destroyed /.test(fake.message(OP, card.message_id)?.text ?? ''),
+          20_000,
+          'the card to show the one run',
+        )
+        .catch((err: Error) => {
+          const edits = fake.calls.filter(
+            (c) => c.method === 'editMessageText' && c.params.message_id === card.message_id,
+          );
+          throw new Error(
+            `${err.message}; it shows ${JSON.stringify(fake.message(OP, card.message_id)?.text)}; edits: ${JSON.stringify(edits.map((c) => [c.status, String(c.params.text).split('\n').at(-1)]))}`,
+          );
+        });
       expect(runs(runsFile, 'destroy')).toBe(round + 1);
       const outcomes = await pg.psql(
         db(),
