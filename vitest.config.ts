@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 const report = process.env.TELEOPS_TEST_REPORT;
@@ -8,6 +9,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most of the suite's time is spent waiting on processes (dockerd, tmux, teleops, PostgreSQL),
+    // so two files run at once even on two cores (vitest's default there is one).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     globalSetup: ['test/support/dockerd.global.ts'],
     reporters: report ? ['default', ['json', { outputFile: report }]] : ['default'],
   },
