@@ -1,13 +1,21 @@
 // The bot as the benchmarks run it: `teleops start` as installed (bin/teleops.js, running the
 // dist/ that `npm run bench` builds first) against the fake Bot API.
+import { readFileSync } from 'node:fs';
 import type { FakeBotApi } from '../test/fakes/botapi.js';
 import { runTeleops, type Proc } from '../test/support/process.js';
 
 const POLL_WAIT_MS = 30_000;
 
+/** Node's own flags in the systemd unit's ExecStart (the Dockerfile's ENTRYPOINT has the same). */
+const DEPLOYED_NODE_FLAGS =
+  /^ExecStart=\S+ (.*?) ?\S+teleops\.js /m.exec(
+    readFileSync(new URL('../deploy/systemd/teleops.service', import.meta.url), 'utf8'),
+  )?.[1] ?? '';
+
 /**
  * Starts the bot for `operators` with its state in `stateDir`, no HTTP server, warnings only,
- * and `env` on top; resolves once it polls the fake (a failure to start shows its output).
+ * Node's flags as deployed, and `env` on top (NODE_OPTIONS added to those flags); resolves once
+ * it polls the fake (a failure to start shows its output).
  */
 export async function startBot(
   fake: FakeBotApi,
@@ -26,6 +34,7 @@ export async function startBot(
       HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
       ...env,
+      NODE_OPTIONS: [DEPLOYED_NODE_FLAGS, env.NODE_OPTIONS ?? ''].join(' ').trim(),
     },
     { bin: true },
   );

@@ -1,3 +1,5 @@
+import { anySignal } from './signals.js';
+
 /** A call that ran out of time: names what it was and how long it had. */
 export class DeadlineError extends Error {
   override readonly name = 'DeadlineError';
@@ -37,7 +39,7 @@ export async function withDeadline<T>(
     timer.unref();
   });
   try {
-    return await Promise.race([fn(signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal), expired]);
+    return await Promise.race([fn(signal ? anySignal([signal, ctl.signal]) : ctl.signal), expired]);
   } finally {
     clearTimeout(timer);
   }
