@@ -6,7 +6,8 @@ const report = process.env.TELEOPS_TEST_REPORT;
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
+    // Two files at once on two cores: a test that starts several processes can take twice as long.
+    testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
     // Most of the suite's time is spent waiting on processes (dockerd, tmux, teleops, PostgreSQL),

@@ -101,6 +101,9 @@ export interface ApprovalServiceDeps {
 const MAX_DELAY_MS = 2 ** 31 - 1;
 /** After an expiry that could not be written (a full disk): the next try, not a busy loop on the same row. */
 const EXPIRY_RETRY_MS = 5000;
+/** A change of a card not stored yet is looked up again this often, this many times (30 s). */
+const CARD_LOOKUP_MS = 500;
+const CARD_LOOKUPS = 60;
 
 /**
  * The one owner of approvals (DESIGN.md §2): creates them, expires them with one timer armed
@@ -337,12 +340,41 @@ export class ApprovalService {
 
   /** A transport shows cards on `surface`: each change of a card it showed is shown there. */
   cards<Ref>(surface: CardSurface<Ref>): CardDesk<Ref> {
-    const off = this.onCardChanged((c) => {
-      // Decided before its card was stored (a press while the send's answer was on its way, or
-      // on another replica): the card is looked up again, so that the rest of it is shown.
-      const card = c.approval.card ?? this.d.store.get(c.approval.id)?.card ?? null;
+    // A card can change before it is stored: pressed while the send's answer is on its way, or
+    // decided on another replica than the one sending it. Such a change is looked up again
+    // until the card is stored (only an approval's newest change waits), so the rest is shown.
+    const waiting = new Map<string, { change: CardChange; tries: number }>();
+    let timer: NodeJS.Timeout | undefined;
+    /** False while the approval has no card stored yet. */
+    const tryShow = (c: CardChange): boolean => {
+      let card: unknown;
+      try {
+        card = c.approval.card ?? this.d.store.get(c.approval.id)?.card ?? null;
+      } catch (err) {
+        this.d.log.warn({ err, approval: c.approval.id }, 'could not look up an approval card');
+        return true;
+      }
+      if (card === null) return false;
       const ref = surface.readRef(card);
       if (ref !== undefined) surface.show(ref, { ...c, approval: { ...c.approval, card } });
+      return true;
+    };
+    const retry = (): void => {
+      timer = undefined;
+      for (const [id, w] of waiting) if (tryShow(w.change) || ++w.tries >= CARD_LOOKUPS) waiting.delete(id);
+      if (waiting.size > 0) arm();
+    };
+    const arm = (): void => {
+      if (timer) return;
+      timer = setTimeout(retry, CARD_LOOKUP_MS);
+      timer.unref();
+    };
+    const off = this.onCardChanged((c) => {
+      if (tryShow(c)) waiting.delete(c.approval.id);
+      else {
+        waiting.set(c.approval.id, { change: c, tries: 0 });
+        arm();
+      }
     });
     const offer = surface.offer;
     if (offer) this.offers.add(offer);
@@ -356,6 +388,8 @@ export class ApprovalService {
       },
       close: () => {
         off();
+        clearTimeout(timer);
+        waiting.clear();
         if (offer) this.offers.delete(offer);
       },
     };

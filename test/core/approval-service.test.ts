@@ -554,6 +554,16 @@ describe('ApprovalService', () => {
       expect(s.shown.at(-1)).toEqual([11, '✅ Approved by @bob · done: stopped web']);
     });
 
+    it('shows the end of a card run to the end before it was stored (decided on another replica)', async () => {
+      const h = harness();
+      const s = surface(h);
+      const p = h.ask();
+      await h.svc.decide(bob, p.id, p.token, 'approve');
+      expect(s.shown).toEqual([]);
+      s.desk.shown(p.id, { msg: 12 });
+      await vi.waitFor(() => expect(s.shown).toEqual([[12, '✅ Approved by @bob · done: stopped web']]), 5000);
+    });
+
     it('presents a card asked for on behalf of someone where a surface can offer it, else withdraws it', async () => {
       const h = harness();
       const p = h.ask();
