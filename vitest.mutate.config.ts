@@ -8,7 +8,8 @@ export default defineConfig({
   test: {
     // config.test.ts holds the tests of core/env.ts (the secrets kept from child processes).
     include: ['test/core/**/*.test.ts', 'test/config.test.ts'],
-    testTimeout: 30_000,
+    // A mutant can slow a test that starts a teleops process; under load the 30 s of the suite is too short.
+    testTimeout: 90_000,
     pool: 'forks',
   },
 });
