@@ -3,7 +3,7 @@ import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
 import { startBot } from './bot.js';
 import type { Report } from './report.js';
-import { rssMb } from './telegram.js';
+import { procStatus } from './telegram.js';
 
 const OP = 4343;
 /** What an operator types in a working day, Docker aside (this bench runs without a dockerd). */
@@ -30,7 +30,10 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
  * The bot's RSS over a loop of mixed commands (SLOPE_MINUTES, default 10, after a minute of
  * warm-up), sampled every 15 s: its slope in MB per minute should be about 0 — memory that
  * grows with work done is a leak whatever the level. The RSS when the loop starts is the
- * baseline.
+ * baseline. What grows is split into anonymous memory (heaps) and file-backed (mapped files:
+ * verify's threads map the audit database, which grows with every command), with the slope of
+ * the loop's second half and the process's threads at both ends (`/audit verify` starts a second
+ * thread once the log has two ranges' worth of rows), so that a step can be told from a leak.
  */
 export async function benchSlope(report: Report): Promise<void> {
   const minutes = Number(process.env.SLOPE_MINUTES ?? 10);
@@ -49,13 +52,13 @@ export async function benchSlope(report: Report): Promise<void> {
   let sent = 0;
   const typing = setInterval(() => fake.sendText({ from: OP, text: MIX[sent++ % MIX.length]! }), 1000 / PER_SECOND);
   const at: number[] = [];
-  const rss: number[] = [];
+  const samples: ReturnType<typeof procStatus>[] = [];
   try {
     await new Promise((r) => setTimeout(r, WARM_UP_MS));
     const t0 = performance.now();
     while (performance.now() - t0 < minutes * 60_000) {
       at.push((performance.now() - t0) / 60_000);
-      rss.push(rssMb(pid));
+      samples.push(procStatus(pid));
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
   } finally {
@@ -65,17 +68,40 @@ export async function benchSlope(report: Report): Promise<void> {
     dir.remove();
   }
   const answered = fake.messages(OP).length;
-  report('memory loop: RSS as the loop starts (after 1 min of it)', rss[0]!, 'MB', 'baseline');
-  report(
-    `memory loop: RSS after ${minutes} min more`,
-    rss.at(-1)!,
-    'MB',
-    `${sent} commands sent, ${answered} answered`,
-  );
+  const rss = samples.map((s) => s.rss);
+  const first = samples[0]!;
+  const last = samples.at(-1)!;
+  const half = Math.floor(samples.length / 2);
+  report('memory loop: RSS as the loop starts (after 1 min of it)', first.rss, 'MB', 'baseline');
+  report(`memory loop: RSS after ${minutes} min more`, last.rss, 'MB', `${sent} commands sent, ${answered} answered`);
   report(
     'memory loop: RSS slope',
     slope(at, rss),
     'MB/min',
     `goal ≤ 0.2; least squares over ${rss.length} samples; load ${loadavg()[0]!.toFixed(2)}`,
+  );
+  report(
+    'memory loop: anonymous memory slope',
+    slope(
+      at,
+      samples.map((s) => s.anon),
+    ),
+    'MB/min',
+    'heaps and malloc',
+  );
+  report(
+    'memory loop: file-backed memory slope',
+    slope(
+      at,
+      samples.map((s) => s.file),
+    ),
+    'MB/min',
+    'mapped files',
+  );
+  report(
+    "memory loop: RSS slope over the loop's second half",
+    slope(at.slice(half), rss.slice(half)),
+    'MB/min',
+    `threads ${first.threads} at the start, ${last.threads} at the end`,
   );
 }

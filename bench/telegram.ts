@@ -150,6 +150,17 @@ async function collectGarbage(output: string): Promise<void> {
 }
 
 export function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(join('/proc', String(pid), 'status'), 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return procStatus(pid).rss;
+}
+
+/** A process's resident memory in MB, split into anonymous (heaps, malloc) and file-backed (code, mapped files), and its threads. */
+export function procStatus(pid: number): { rss: number; anon: number; file: number; threads: number } {
+  const s = readFileSync(join('/proc', String(pid), 'status'), 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
+  return {
+    rss: field('VmRSS') / 1024,
+    anon: field('RssAnon') / 1024,
+    file: field('RssFile') / 1024,
+    threads: field('Threads'),
+  };
 }
