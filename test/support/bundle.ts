@@ -6,8 +6,10 @@
  * does, since the app finds package.json next to the folder its code is in (src/app.ts ROOT).
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { BUILD_OPTIONS, esbuildOf } from '../../deploy/bundle.mjs';
+
+const BUILT_BY = ['test/support/bundle.ts', 'deploy/bundle.mjs'];
 
 interface Manifest {
   readonly entry: string;
@@ -30,12 +32,13 @@ function fresh(root: string, manifestFile: string): string | undefined {
   } catch {
     return undefined;
   }
+  if (mtime(join(dirname(manifestFile), m.entry)) === undefined) return undefined;
   // A new import shows as a change in the importing file, so the old inputs are enough to check.
   for (const [file, t] of Object.entries(m.inputs)) if (mtime(join(root, file)) !== t) return undefined;
   return m.entry;
 }
 
-/** Blocks the worker (nothing else of it can run meanwhile anyway: the caller waits on the bundle). */
+/** Blocks the worker: a wait of seconds at most, once per file, while another worker builds. */
 const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 function locked<T>(lock: string, fn: () => T): T {
@@ -79,14 +82,16 @@ function build(root: string, outdir: string, manifestFile: string): string {
   }
   const entry = Object.entries(r.metafile.outputs).find(([, o]) => o.entryPoint !== undefined)![0];
   const inputs: Record<string, number> = {};
-  for (const file of Object.keys(r.metafile.inputs)) inputs[file] = mtime(join(root, file))!;
+  // How it was built counts too.
+  for (const file of [...Object.keys(r.metafile.inputs), ...BUILT_BY]) inputs[file] = mtime(join(root, file))!;
   const manifest: Manifest = { entry: relative(outdir, join(root, entry)), inputs };
   writeFileSync(`${manifestFile}.tmp`, JSON.stringify(manifest));
   renameSync(`${manifestFile}.tmp`, manifestFile);
-  // Older builds' files, once no run can still be loading them.
+  // Older builds' files (and those of a build killed mid-way), once no run can still be loading them.
   for (const name of readdirSync(outdir)) {
     const file = join(outdir, name);
-    if (name.endsWith('.js') && !names.has(name) && Date.now() - (mtime(file) ?? Date.now()) > 3_600_000) rmSync(file);
+    if (/\.(js|tmp)$/.test(name) && !names.has(name) && Date.now() - (mtime(file) ?? Date.now()) > 3_600_000)
+      rmSync(file);
   }
   return manifest.entry;
 }
