@@ -20,7 +20,7 @@ const TRANSPORTS = { group: ['**/transports/*'], message: 'transports render res
 const walls = (files, patterns) => ({ files: [files], rules: { 'no-restricted-imports': ['error', { patterns }] } });
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', '.state/', 'dist/', '.stryker-tmp/', 'reports/'] },
+  { ignores: ['node_modules/', 'coverage/', '.state/', 'dist/', '.test-dist/', '.stryker-tmp/', 'reports/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -18,33 +18,45 @@ export const NATIVE = ['better-sqlite3'];
  */
 const OPTIONAL_NATIVE = ['cpu-features'];
 
+/**
+ * What every bundle of the app is built with: the tests bundle their entry (test/support/bundle.ts)
+ * the same way, without minifying.
+ */
+export const BUILD_OPTIONS = {
+  bundle: true,
+  // Chunks, so that what loads lazily (the Kubernetes client, the AI SDK) still loads only when used.
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: [...NATIVE, ...OPTIONAL_NATIVE],
+  // Bundled CommonJS packages call require() and read __dirname (ssh2); ESM output has neither.
+  banner: {
+    js:
+      "import { createRequire as __teleopsRequire } from 'node:module'; const require = __teleopsRequire(import.meta.url);" +
+      " import { fileURLToPath as __teleopsPath } from 'node:url'; const __filename = __teleopsPath(import.meta.url);" +
+      " const __dirname = __teleopsPath(new URL('.', import.meta.url));",
+  },
+  logLevel: 'warning',
+};
+
+/** esbuild, as tsx (a dependency of the checkout at `src`) brings it. */
+export function esbuildOf(src) {
+  return createRequire(createRequire(join(src, 'package.json')).resolve('tsx/package.json'))('esbuild');
+}
+
 /** Bundles src/cli.ts of the checkout at `src` into `outdir` (emptied first). */
 export async function bundle(src, outdir) {
-  const esbuild = createRequire(createRequire(join(src, 'package.json')).resolve('tsx/package.json'))('esbuild');
   rmSync(outdir, { recursive: true, force: true });
-  await esbuild.build({
+  await esbuildOf(src).build({
+    ...BUILD_OPTIONS,
     absWorkingDir: src,
     entryPoints: ['src/cli.ts'],
     outdir,
-    bundle: true,
-    // Chunks, so that what loads lazily (the Kubernetes client, the AI SDK) still loads only when used.
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: [...NATIVE, ...OPTIONAL_NATIVE],
     // Smaller and faster to parse; names are kept, so stack traces still read.
     minifySyntax: true,
     minifyWhitespace: true,
     legalComments: 'eof',
-    // Bundled CommonJS packages call require() and read __dirname (ssh2); ESM output has neither.
-    banner: {
-      js:
-        "import { createRequire as __teleopsRequire } from 'node:module'; const require = __teleopsRequire(import.meta.url);" +
-        " import { fileURLToPath as __teleopsPath } from 'node:url'; const __filename = __teleopsPath(import.meta.url);" +
-        " const __dirname = __teleopsPath(new URL('.', import.meta.url));",
-    },
-    logLevel: 'warning',
   });
 }
 

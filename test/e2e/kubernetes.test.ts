@@ -3,44 +3,38 @@
  * fake Bot API, and the real @kubernetes/client-node against the fake API server (clusters
  * prod and staging, plus a prod context with a viewer token).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import type { StoredMessage } from '../fakes/botapi.js';
 import { FakeBotApi } from '../fakes/botapi.js';
-import { startFakeKube, TOKENS, writeKubeconfig, type FakeKubeApi } from '../fakes/kubeapi.js';
+import { startFakeKube, TOKENS, writeKubeconfig } from '../fakes/kubeapi.js';
 import { tempDir } from '../support/app.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
 
 const OP = 10;
 
-let fake: FakeBotApi;
-let kube: FakeKubeApi;
-let dir: { path: string; remove(): void };
-let kubeconfig: string;
-let proc: Proc | undefined;
-let httpPort: number;
-
-beforeEach(async () => {
-  fake = new FakeBotApi({ username: 'teleops_k8s_bot' });
+/**
+ * A fake Bot API, a fake API server and a state directory of the test's own, closed when it ends:
+ * the tests run at once (each waits mostly on its own process), each with its bot.
+ */
+async function setup({ onTestFinished, expect }: TestContext) {
+  const fake = new FakeBotApi({ username: 'teleops_k8s_bot' });
   await fake.start();
   fake.createUser({ id: OP, username: `u${OP}` });
-  kube = await startFakeKube();
-  dir = tempDir('teleops-k8s-e2e-');
-  kubeconfig = await writeKubeconfig(dir.path, kube, [
+  const kube = await startFakeKube();
+  const dir = tempDir('teleops-k8s-e2e-');
+  const kubeconfig = await writeKubeconfig(dir.path, kube, [
     { name: 'prod-viewer', cluster: 'prod', token: TOKENS.prodViewer, namespace: 'shop' },
   ]);
-  httpPort = await freePort();
-});
+  const httpPort = await freePort();
+  let proc: Proc | undefined;
+  onTestFinished(async () => {
+    await proc?.stop();
+    await fake.stop();
+    await kube.close();
+    dir.remove();
+  });
 
-afterEach(async () => {
-  await proc?.stop();
-  proc = undefined;
-  await fake.stop();
-  await kube.close();
-  dir.remove();
-});
-
-function env(extra: Record<string, string>): Record<string, string> {
-  return {
+  const env = (extra: Record<string, string>): Record<string, string> => ({
     TELEGRAM_BOT_TOKEN: fake.token,
     TELEGRAM_API_ROOT: fake.apiRoot,
     AUTHORIZED_USER_IDS: String(OP),
@@ -52,84 +46,94 @@ function env(extra: Record<string, string>): Record<string, string> {
     // The viewer context points at the same cluster as prod: watching it too would double alerts.
     K8S_CONTEXTS: 'prod,staging',
     ...extra,
+  });
+
+  return {
+    fake,
+    kube,
+    /** The process started last. */
+    proc: () => proc!,
+    /**
+     * Starts the bot and waits until this process polls and has opened its alert watches
+     * (pods, warning events and nodes, per context).
+     */
+    async start(extra: Record<string, string> = {}): Promise<void> {
+      const calls = fake.calls.length;
+      const requests = kube.requests.length;
+      proc = runTeleops(['start'], env(extra));
+      await fake.waitFor(
+        () => fake.calls.slice(calls).some((c) => c.method === 'getUpdates'),
+        30_000,
+        'the bot to poll',
+      );
+      const watches = 3 * (extra.K8S_CONTEXTS ?? 'prod,staging').split(',').length;
+      await until(
+        () =>
+          kube.requests.slice(requests).filter((r) => r.query.watch === 'true').length >= watches &&
+          kube.openWatches >= watches,
+        `${watches} watch streams`,
+        20_000,
+      );
+    },
+
+    /** Sends a line as the operator and waits for the first later bot message matching `match`. */
+    async ask(text: string, match: RegExp, timeoutMs = 10_000): Promise<StoredMessage> {
+      const after = fake.messages(OP).at(-1)?.message_id ?? 0;
+      fake.sendText({ from: OP, text });
+      return fake.waitForMessage({ chat: OP, match, after, timeoutMs });
+    },
+
+    approvalButtons(card: StoredMessage): { approve: string; deny: string } {
+      const [approve, deny] = buttons(card).map((b) => b.data);
+      expect(approve).toMatch(/^a:.+:y$/);
+      expect(deny).toMatch(/^a:.+:n$/);
+      return { approve: approve!, deny: deny! };
+    },
+
+    podsOf: (cluster: string, ns: string, app: string) =>
+      kube
+        .cluster(cluster)
+        .list('pods', ns)
+        .filter((p) => p.metadata.labels?.app === app)
+        .map((p) => p.metadata.name),
+
+    replicas: (cluster: string, ns: string, name: string) =>
+      kube.cluster(cluster).get('deployments', ns, name)?.spec?.replicas,
+
+    /** PATCH requests that changed something (not dry runs). */
+    realPatches: () => kube.requests.filter((r) => r.method === 'PATCH' && r.query.dryRun === undefined),
+
+    async health(): Promise<{
+      status: number;
+      body: { checks: Record<string, string>; details: Record<string, string> };
+    }> {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/health`);
+      return {
+        status: res.status,
+        body: (await res.json()) as { checks: Record<string, string>; details: Record<string, string> },
+      };
+    },
+
+    /** teleops_alerts_total for source kubernetes and this outcome (0 when absent). */
+    async alertsTotal(outcome: string): Promise<number> {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      const row = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('teleops_alerts_total{') &&
+            l.includes('source="kubernetes"') &&
+            l.includes(`outcome="${outcome}"`),
+        );
+      return row ? Number(row.split(' ').at(-1)) : 0;
+    },
   };
-}
-
-/**
- * Starts the bot and waits until this process polls and has opened its alert watches
- * (pods, warning events and nodes, per context).
- */
-async function start(extra: Record<string, string> = {}): Promise<void> {
-  const calls = fake.calls.length;
-  const requests = kube.requests.length;
-  proc = runTeleops(['start'], env(extra));
-  await fake.waitFor(() => fake.calls.slice(calls).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
-  const watches = 3 * (extra.K8S_CONTEXTS ?? 'prod,staging').split(',').length;
-  await until(
-    () =>
-      kube.requests.slice(requests).filter((r) => r.query.watch === 'true').length >= watches &&
-      kube.openWatches >= watches,
-    `${watches} watch streams`,
-    20_000,
-  );
-}
-
-/** Sends a line as the operator and waits for the first later bot message matching `match`. */
-async function ask(text: string, match: RegExp, timeoutMs = 10_000): Promise<StoredMessage> {
-  const after = fake.messages(OP).at(-1)?.message_id ?? 0;
-  fake.sendText({ from: OP, text });
-  return fake.waitForMessage({ chat: OP, match, after, timeoutMs });
 }
 
 const buttons = (m: StoredMessage) =>
   (m.reply_markup?.inline_keyboard ?? [])
     .flat()
     .map((b) => ({ text: b.text, data: 'callback_data' in b ? (b.callback_data ?? '') : '' }));
-
-function approvalButtons(card: StoredMessage): { approve: string; deny: string } {
-  const [approve, deny] = buttons(card).map((b) => b.data);
-  expect(approve).toMatch(/^a:.+:y$/);
-  expect(deny).toMatch(/^a:.+:n$/);
-  return { approve: approve!, deny: deny! };
-}
-
-const podsOf = (cluster: string, ns: string, app: string) =>
-  kube
-    .cluster(cluster)
-    .list('pods', ns)
-    .filter((p) => p.metadata.labels?.app === app)
-    .map((p) => p.metadata.name);
-
-const replicas = (cluster: string, ns: string, name: string) =>
-  kube.cluster(cluster).get('deployments', ns, name)?.spec?.replicas;
-
-/** PATCH requests that changed something (not dry runs). */
-const realPatches = () => kube.requests.filter((r) => r.method === 'PATCH' && r.query.dryRun === undefined);
-
-async function health(): Promise<{
-  status: number;
-  body: { checks: Record<string, string>; details: Record<string, string> };
-}> {
-  const res = await fetch(`http://127.0.0.1:${httpPort}/health`);
-  return {
-    status: res.status,
-    body: (await res.json()) as { checks: Record<string, string>; details: Record<string, string> },
-  };
-}
-
-/** teleops_alerts_total for source kubernetes and this outcome (0 when absent). */
-async function alertsTotal(outcome: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const row = text
-    .split('\n')
-    .find(
-      (l) =>
-        l.startsWith('teleops_alerts_total{') &&
-        l.includes('source="kubernetes"') &&
-        l.includes(`outcome="${outcome}"`),
-    );
-  return row ? Number(row.split(' ').at(-1)) : 0;
-}
 
 /** Polls `cond`: for things the fake Bot API does not see happen (its waitFor re-checks only on its own traffic). */
 async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
@@ -141,8 +145,10 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
 }
 
 // Each test runs the real CLI (one process, two in the first); on a busy machine that takes a while.
-describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 }, () => {
-  it('contexts, per-chat scope, -c/-n overrides; every reply names context and namespace', async () => {
+describe.concurrent('teleops start with Kubernetes, through Telegram', { timeout: 60_000 }, () => {
+  it('contexts, per-chat scope, -c/-n overrides; every reply names context and namespace', async (ctx) => {
+    const { proc, start, ask, podsOf } = await setup(ctx);
+    const { expect } = ctx;
     await start();
     const contexts = await ask('/k8s contexts', /Kubernetes contexts/);
     expect(contexts.text).toMatch(/▶ prod — namespace shop/);
@@ -166,12 +172,14 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(deploys.text).toContain('billing');
     // The override was for one request only: the chat is still on staging, also after a restart.
     await ask('/k8s deploy', /Deployments in web @ staging[\s\S]*frontend 2\/2 ready/);
-    expect(await proc!.stop()).toBe(0);
+    expect(await proc().stop()).toBe(0);
     await start();
     await ask('/pods', /Pods in web @ staging/);
   });
 
-  it('shows a CrashLoopBackOff with its reason, returns logs inline, and a long log as a document', async () => {
+  it('shows a CrashLoopBackOff with its reason, returns logs inline, and a long log as a document', async (ctx) => {
+    const { fake, kube, start, ask, podsOf } = await setup(ctx);
+    const { expect } = ctx;
     await start();
     const [crashing, healthy] = podsOf('prod', 'shop', 'web');
     kube.cluster('prod').crashLoop('shop', crashing!);
@@ -203,7 +211,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(lines.at(-1)).toBe('request 1000 served');
   });
 
-  it('scale: the card shows the dry run and the scope; Deny changes nothing, Approve scales and reports', async () => {
+  it('scale: the card shows the dry run and the scope; Deny changes nothing, Approve scales and reports', async (ctx) => {
+    const { fake, kube, start, ask, approvalButtons, podsOf, replicas, realPatches } = await setup(ctx);
+    const { expect } = ctx;
     await start();
     const denied = await ask('/k8s scale deploy/web 7', /Approval needed/);
     expect(denied.text).toMatch(/replicas 3 → 7/);
@@ -248,7 +258,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     );
   });
 
-  it('follows an approved rollout in a live card while the chat goes on, then shows its end', async () => {
+  it('follows an approved rollout in a live card while the chat goes on, then shows its end', async (ctx) => {
+    const { fake, kube, start, ask, approvalButtons } = await setup(ctx);
+    const { expect } = ctx;
     await start();
     const prod = kube.cluster('prod');
     const card = await ask('/k8s scale deploy/web 5', /Approval needed/);
@@ -280,7 +292,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     );
   });
 
-  it('an approved request acts where its card said, even after the chat switched context', async () => {
+  it('an approved request acts where its card said, even after the chat switched context', async (ctx) => {
+    const { fake, start, ask, approvalButtons, replicas, realPatches } = await setup(ctx);
+    const { expect } = ctx;
     await start();
     const card = await ask('/k8s scale deploy/web 4', /Approval needed/);
     expect(card.text).toContain('shop/web @ prod');
@@ -298,7 +312,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(replicas('staging', 'web', 'frontend')).toBe(2);
   });
 
-  it('an RBAC 403 is one clear line naming the missing permission', async () => {
+  it('an RBAC 403 is one clear line naming the missing permission', async (ctx) => {
+    const { fake, start, ask, replicas } = await setup(ctx);
+    const { expect } = ctx;
     await start({ K8S_CONTEXTS: 'prod,staging,prod-viewer' });
     // The viewer may read…
     await ask('/pods -c prod-viewer', /Pods in shop @ prod-viewer/);
@@ -311,7 +327,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(replicas('prod', 'shop', 'web')).toBe(3);
   });
 
-  it('raises a CrashLoopBackOff alert once, with its buttons; /silence mutes the next incident', async () => {
+  it('raises a CrashLoopBackOff alert once, with its buttons; /silence mutes the next incident', async (ctx) => {
+    const { fake, kube, start, ask, podsOf, alertsTotal } = await setup(ctx);
+    const { expect } = ctx;
     await start();
     const [web] = podsOf('prod', 'shop', 'web');
     const [api] = podsOf('prod', 'shop', 'api');
@@ -345,7 +363,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(await alertsTotal('sent')).toBe(1);
   });
 
-  it('K8S_READ_ONLY: no scale command and no mutating commands in /help', async () => {
+  it('K8S_READ_ONLY: no scale command and no mutating commands in /help', async (ctx) => {
+    const { fake, kube, start, ask } = await setup(ctx);
+    const { expect } = ctx;
     await start({ K8S_READ_ONLY: 'true' });
     const help = await ask('/help', /\/k8s pods/);
     const all = fake
@@ -364,7 +384,9 @@ describe('teleops start with Kubernetes, through Telegram', { timeout: 60_000 },
     expect(kube.requests.filter((r) => r.method !== 'GET')).toHaveLength(0);
   });
 
-  it('/health follows the API server; while it is down a command gets one line and the bot keeps working', async () => {
+  it('/health follows the API server; while it is down a command gets one line and the bot keeps working', async (ctx) => {
+    const { kube, start, ask, health } = await setup(ctx);
+    const { expect } = ctx;
     await start();
     await ask('/whoami', /role operator/);
     const up = await health();

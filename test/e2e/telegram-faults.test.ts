@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { FakeBotApi } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
@@ -17,50 +17,6 @@ const FORUM = -1003000;
 const POLL_S = 1;
 const ANSWER_S = 2;
 
-let fake: FakeBotApi;
-let dir: { path: string; remove(): void };
-let proc: Proc | undefined;
-
-beforeEach(async () => {
-  fake = new FakeBotApi();
-  await fake.start();
-  fake.createUser({ id: OP, username: 'op' });
-  fake.createChat({ id: FORUM, type: 'supergroup', title: 'ops', isForum: true });
-  dir = tempDir();
-});
-
-afterEach(async () => {
-  await proc?.stop();
-  proc = undefined;
-  await fake.stop();
-  dir.remove();
-});
-
-async function start(extra: Record<string, string> = {}): Promise<Proc> {
-  const p = runTeleops(['start'], {
-    TELEGRAM_BOT_TOKEN: fake.token,
-    TELEGRAM_API_ROOT: fake.apiRoot,
-    AUTHORIZED_USER_IDS: String(OP),
-    AUTHORIZED_CHAT_IDS: String(FORUM),
-    STATE_DIR: dir.path,
-    HTTP_PORT: String(await freePort()),
-    DOCKER_ENABLED: 'false',
-    TMUX_SOCKET: join(dir.path, 'tmux.sock'),
-    TEST_RUNS_FILE: join(dir.path, 'runs.txt'),
-    TELEGRAM_POLL_SECONDS: String(POLL_S),
-    TELEGRAM_TIMEOUT_SECONDS: String(ANSWER_S),
-    // The storm's retries must not be mistaken for a flood of requests.
-    RATE_LIMIT_PER_MINUTE: '10000',
-    TELEGRAM_PRIVATE_PER_SECOND: '0',
-    ...extra,
-  });
-  proc = p;
-  return p;
-}
-
-const polled = (from = 0) =>
-  fake.waitFor(() => fake.calls.slice(from).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
-
 /** Resident memory of the bot process, from /proc (kB → MB). */
 function rssMb(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -68,16 +24,67 @@ function rssMb(pid: number): number {
   return Number(kb) / 1024;
 }
 
-const ran = (name: string): number =>
-  readFileSync(join(dir.path, 'runs.txt'), 'utf8')
-    .split('\n')
-    .filter((l) => l === `touch ${name}`).length;
+/**
+ * A fake Bot API and a state directory of the test's own, removed when it ends: the tests run
+ * at once (most of their time is spent waiting out retry_after and deadlines), each with its bot.
+ */
+async function setup(onTestFinished: TestContext['onTestFinished']) {
+  const fake = new FakeBotApi();
+  await fake.start();
+  fake.createUser({ id: OP, username: 'op' });
+  fake.createChat({ id: FORUM, type: 'supergroup', title: 'ops', isForum: true });
+  const dir = tempDir();
+  let proc: Proc | undefined;
+  onTestFinished(async () => {
+    await proc?.stop();
+    await fake.stop();
+    dir.remove();
+  });
 
-/** Texts of the bot's replies in the operator's chat that match, counted. */
-const replies = (re: RegExp): number => fake.messages(OP).filter((m) => re.test(m.text ?? '')).length;
+  const start = async (extra: Record<string, string> = {}): Promise<Proc> => {
+    const p = runTeleops(['start'], {
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      AUTHORIZED_USER_IDS: String(OP),
+      AUTHORIZED_CHAT_IDS: String(FORUM),
+      STATE_DIR: dir.path,
+      HTTP_PORT: String(await freePort()),
+      DOCKER_ENABLED: 'false',
+      TMUX_SOCKET: join(dir.path, 'tmux.sock'),
+      TEST_RUNS_FILE: join(dir.path, 'runs.txt'),
+      TELEGRAM_POLL_SECONDS: String(POLL_S),
+      TELEGRAM_TIMEOUT_SECONDS: String(ANSWER_S),
+      // The storm's retries must not be mistaken for a flood of requests.
+      RATE_LIMIT_PER_MINUTE: '10000',
+      TELEGRAM_PRIVATE_PER_SECOND: '0',
+      ...extra,
+    });
+    proc = p;
+    return p;
+  };
 
-describe('teleops start through a Telegram fault storm', { timeout: 180_000 }, () => {
-  it('start-up neither waits on nor dies of optional methods the Bot API refuses or holds', async () => {
+  return {
+    fake,
+    start,
+    /** The process started last. */
+    proc: () => proc!,
+    polled: (from = 0) =>
+      fake.waitFor(() => fake.calls.slice(from).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll'),
+    ran: (name: string): number =>
+      readFileSync(join(dir.path, 'runs.txt'), 'utf8')
+        .split('\n')
+        .filter((l) => l === `touch ${name}`).length,
+    /** Texts of the bot's replies in the operator's chat that match, counted. */
+    replies: (re: RegExp): number => fake.messages(OP).filter((m) => re.test(m.text ?? '')).length,
+  };
+}
+
+describe.concurrent('teleops start through a Telegram fault storm', { timeout: 180_000 }, () => {
+  it('start-up neither waits on nor dies of optional methods the Bot API refuses or holds', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const { fake, start, proc, polled } = await setup(onTestFinished);
     fake.unsupported(['setMyCommands', 'sendChatAction', 'createForumTopic', 'editForumTopic', 'closeForumTopic']);
     const p = await start();
     await polled();
@@ -104,10 +111,14 @@ describe('teleops start through a Telegram fault storm', { timeout: 180_000 }, (
     await polled(again);
     fake.sendText({ from: OP, text: '/test echo menu-later' });
     await fake.waitForMessage({ chat: OP, match: /echo: menu-later/ });
-    expect(proc!.child.exitCode).toBeNull();
+    expect(proc().child.exitCode).toBeNull();
   });
 
-  it('loses no update, runs none twice, keeps card edits coalesced, and stays flat in memory', async () => {
+  it('loses no update, runs none twice, keeps card edits coalesced, and stays flat in memory', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const { fake, start, polled, ran, replies } = await setup(onTestFinished);
     const p = await start();
     await polled();
     let n = 0;
@@ -176,7 +187,11 @@ describe('teleops start through a Telegram fault storm', { timeout: 180_000 }, (
     expect(after - before).toBeLessThan(32);
     expect(p.child.exitCode).toBeNull();
   });
-  it('an answer lost after Telegram took the request: one more copy of the reply per lost answer, an edit retried is harmless', async () => {
+  it('an answer lost after Telegram took the request: one more copy of the reply per lost answer, an edit retried is harmless', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const { fake, start, polled, ran, replies } = await setup(onTestFinished);
     const p = await start();
     await polled();
     // sendMessage reached Telegram (the message is in the chat), the connection dropped before the answer.

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,24 +14,6 @@ const SECRET = 'hook_Secret-0123456789abcdefABCDEF';
 const URL_ = 'https://bot.example.test/tg/hook';
 const KEY = 'e2e-audit-key-0123456789';
 
-let fake: FakeBotApi;
-let dir: { path: string; remove(): void };
-let procs: Proc[] = [];
-
-beforeEach(async () => {
-  fake = new FakeBotApi({ username: 'teleops_test_bot' });
-  await fake.start();
-  for (const id of [OP, STRANGER]) fake.createUser({ id, username: `u${id}` });
-  dir = tempDir();
-});
-
-afterEach(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  procs = [];
-  await fake.stop();
-  dir.remove();
-});
-
 interface Replica {
   readonly proc: Proc;
   /** Where the TLS-terminating proxy forwards the webhook URL to. */
@@ -39,8 +21,23 @@ interface Replica {
   readonly httpPort: number;
 }
 
-async function env(extra: Record<string, string> = {}): Promise<Record<string, string>> {
-  return {
+/**
+ * A fake Bot API and a state directory of the test's own, closed when it ends: the tests run at
+ * once (each waits mostly on its own processes), each with its bot.
+ */
+async function setup({ onTestFinished }: TestContext) {
+  const fake = new FakeBotApi({ username: 'teleops_test_bot' });
+  await fake.start();
+  for (const id of [OP, STRANGER]) fake.createUser({ id, username: `u${id}` });
+  const dir = tempDir();
+  const procs: Proc[] = [];
+  onTestFinished(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await fake.stop();
+    dir.remove();
+  });
+
+  const env = async (extra: Record<string, string> = {}): Promise<Record<string, string>> => ({
     TELEGRAM_BOT_TOKEN: fake.token,
     TELEGRAM_API_ROOT: fake.apiRoot,
     AUTHORIZED_USER_IDS: String(OP),
@@ -53,25 +50,51 @@ async function env(extra: Record<string, string> = {}): Promise<Record<string, s
     TELEGRAM_WEBHOOK_SECRET: SECRET,
     TELEGRAM_WEBHOOK_PORT: String(await freePort()),
     ...extra,
+  });
+
+  /** The rows of the audit table, or one column of them. */
+  const audit = <T>(sql: string): T[] => {
+    const db = new Database(dbPath(dir.path), { readonly: true });
+    try {
+      return db.prepare(sql).all() as T[];
+    } finally {
+      db.close();
+    }
+  };
+
+  /** `teleops ARGS`, stopped when the test ends. */
+  const run = (args: string[], e: Record<string, string>): Proc => {
+    const proc = runTeleops(args, e);
+    procs.push(proc);
+    return proc;
+  };
+
+  return {
+    fake,
+    env,
+    run,
+    /** `teleops start` in webhook mode, once it has told Telegram its webhook. */
+    async replica(extra: Record<string, string> = {}): Promise<Replica> {
+      const e = await env(extra);
+      const before = fake.webhookCalls.length;
+      const proc = run(['start'], e);
+      await fake.waitFor(
+        () => fake.webhookCalls.slice(before).some((c) => c.method === 'setWebhook'),
+        30_000,
+        'the bot to set its webhook',
+      );
+      await proc.waitForOutput(/serving the Telegram webhook/);
+      return { proc, to: `http://127.0.0.1:${e.TELEGRAM_WEBHOOK_PORT}`, httpPort: Number(e.HTTP_PORT) };
+    },
+    runsFile: () => join(dir.path, 'runs.txt'),
+    auditRows: () =>
+      audit<{ seq: number; prev_hash: string; hash: string }>('SELECT seq, prev_hash, hash FROM audit ORDER BY seq'),
+    auditedActions: () =>
+      audit<{ entry: string }>('SELECT entry FROM audit ORDER BY seq').map(
+        (r) => (JSON.parse(r.entry) as { action?: string }).action ?? '',
+      ),
   };
 }
-
-/** `teleops start` in webhook mode, once it has told Telegram its webhook. */
-async function replica(extra: Record<string, string> = {}): Promise<Replica> {
-  const e = await env(extra);
-  const before = fake.webhookCalls.length;
-  const proc = runTeleops(['start'], e);
-  procs.push(proc);
-  await fake.waitFor(
-    () => fake.webhookCalls.slice(before).some((c) => c.method === 'setWebhook'),
-    30_000,
-    'the bot to set its webhook',
-  );
-  await proc.waitForOutput(/serving the Telegram webhook/);
-  return { proc, to: `http://127.0.0.1:${e.TELEGRAM_WEBHOOK_PORT}`, httpPort: Number(e.HTTP_PORT) };
-}
-
-const runsFile = () => join(dir.path, 'runs.txt');
 
 async function metric(r: Replica, outcome: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${r.httpPort}/metrics`)).text();
@@ -79,34 +102,12 @@ async function metric(r: Replica, outcome: string): Promise<number> {
   return Number(m?.[1] ?? 0);
 }
 
-function auditRows(): { seq: number; prev_hash: string; hash: string }[] {
-  const db = new Database(dbPath(dir.path), { readonly: true });
-  try {
-    return db.prepare('SELECT seq, prev_hash, hash FROM audit ORDER BY seq').all() as {
-      seq: number;
-      prev_hash: string;
-      hash: string;
-    }[];
-  } finally {
-    db.close();
-  }
-}
-
-function auditedActions(): string[] {
-  const db = new Database(dbPath(dir.path), { readonly: true });
-  try {
-    return (db.prepare('SELECT entry FROM audit ORDER BY seq').all() as { entry: string }[]).map(
-      (r) => (JSON.parse(r.entry) as { action?: string }).action ?? '',
-    );
-  } finally {
-    db.close();
-  }
-}
-
 const statuses = (answers: readonly PostAnswer[]) => answers.map((a) => a.status);
 
-describe('teleops start in webhook mode', () => {
-  it('sets the webhook with its secret, never polls, and answers a command Telegram posts', async () => {
+describe.concurrent('teleops start in webhook mode', () => {
+  it('sets the webhook with its secret, never polls, and answers a command Telegram posts', async (ctx) => {
+    const { fake, replica } = await setup(ctx);
+    const { expect } = ctx;
     const r = await replica();
     const set = fake.webhookCalls.find((c) => c.method === 'setWebhook');
     expect(set).toEqual({
@@ -124,7 +125,9 @@ describe('teleops start in webhook mode', () => {
     });
   });
 
-  it('/health is down when the webhook at Telegram is no longer this one', async () => {
+  it('/health is down when the webhook at Telegram is no longer this one', async (ctx) => {
+    const { fake, replica } = await setup(ctx);
+    const { expect } = ctx;
     const r = await replica();
     // Someone else takes the bot over (another instance starts polling): nothing arrives here now.
     await fetch(`${fake.apiRoot}/bot${fake.token}/deleteWebhook`, { method: 'POST' });
@@ -134,7 +137,9 @@ describe('teleops start in webhook mode', () => {
     expect(body.details.telegram).toMatch(/webhook at Telegram is not set/);
   });
 
-  it('refuses a wrong, missing, padded or cut secret with 401, counts it, and runs and audits nothing', async () => {
+  it('refuses a wrong, missing, padded or cut secret with 401, counts it, and runs and audits nothing', async (ctx) => {
+    const { fake, replica, runsFile, auditedActions } = await setup(ctx);
+    const { expect } = ctx;
     const r = await replica();
     const { updateId } = fake.sendText({ from: OP, text: '/test touch forged' });
     const forged = [
@@ -164,7 +169,9 @@ describe('teleops start in webhook mode', () => {
     expect(runs(runsFile(), 'touch')).toBe(1);
   });
 
-  it('with the secret: only a POST of one JSON update to the path', async () => {
+  it('with the secret: only a POST of one JSON update to the path', async (ctx) => {
+    const { fake, replica, runsFile } = await setup(ctx);
+    const { expect } = ctx;
     const r = await replica();
     const { updateId } = fake.sendText({ from: OP, text: '/test touch odd' });
     expect((await fake.postWebhook(updateId, { to: r.to, method: 'GET' })).status).toBe(405);
@@ -176,7 +183,9 @@ describe('teleops start in webhook mode', () => {
     expect(runs(runsFile(), 'touch')).toBe(0);
   });
 
-  it('an oversized body gets 413 and is not read', async () => {
+  it('an oversized body gets 413 and is not read', async (ctx) => {
+    const { fake, replica, runsFile } = await setup(ctx);
+    const { expect } = ctx;
     const r = await replica();
     const { updateId } = fake.sendText({ from: OP, text: '/test touch big' });
     // Claimed far beyond the bound, sent only in part: refused from the header alone.
@@ -188,7 +197,9 @@ describe('teleops start in webhook mode', () => {
     expect(runs(runsFile(), 'touch')).toBe(0);
   });
 
-  it('an update delivered twice, or many times at once, runs once', async () => {
+  it('an update delivered twice, or many times at once, runs once', async (ctx) => {
+    const { fake, replica, runsFile } = await setup(ctx);
+    const { expect } = ctx;
     const r = await replica();
     const first = fake.sendText({ from: OP, text: '/test touch again' }).updateId;
     expect((await fake.postWebhook(first, { to: r.to })).status).toBe(200);
@@ -205,7 +216,9 @@ describe('teleops start in webhook mode', () => {
     expect(fake.messages(OP).filter((m) => /touched/.test(m.text ?? ''))).toHaveLength(2);
   });
 
-  it('two processes on one state directory: an update delivered to both runs once', async () => {
+  it('two processes on one state directory: an update delivered to both runs once', async (ctx) => {
+    const { fake, replica, runsFile, auditRows, auditedActions } = await setup(ctx);
+    const { expect } = ctx;
     const a = await replica();
     const b = await replica();
     // One after the other: the second replica finds the claim of the first.
@@ -237,7 +250,9 @@ describe('teleops start in webhook mode', () => {
     for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
   });
 
-  it('Telegram delivering to two replicas, one stopped mid-stream: every update runs once', async () => {
+  it('Telegram delivering to two replicas, one stopped mid-stream: every update runs once', async (ctx) => {
+    const { fake, replica, runsFile } = await setup(ctx);
+    const { expect } = ctx;
     const a = await replica();
     const b = await replica();
     fake.deliverWebhooks([a.to, b.to], { parallel: 4 });
@@ -260,7 +275,9 @@ describe('teleops start in webhook mode', () => {
     expect(fake.pendingUpdates).toBe(0);
   });
 
-  it('SIGTERM stops taking updates and lets the ones taken finish', async () => {
+  it('SIGTERM stops taking updates and lets the ones taken finish', async (ctx) => {
+    const { fake, replica, runsFile } = await setup(ctx);
+    const { expect } = ctx;
     const r = await replica();
     const slow = fake.sendText({ from: OP, text: '/test slow 1000' }).updateId;
     expect((await fake.postWebhook(slow, { to: r.to })).status).toBe(200);
@@ -278,12 +295,13 @@ describe('teleops start in webhook mode', () => {
     expect(runs(runsFile(), 'touch')).toBe(0);
   });
 
-  it('back to polling: the webhook is deleted and updates are polled', async () => {
+  it('back to polling: the webhook is deleted and updates are polled', async (ctx) => {
+    const { fake, env, replica, run } = await setup(ctx);
+    const { expect } = ctx;
     const r = await replica();
     await r.proc.stop();
     const e = await env({ TELEGRAM_WEBHOOK_URL: '', TELEGRAM_WEBHOOK_SECRET: '' });
-    const proc = runTeleops(['start'], e);
-    procs.push(proc);
+    run(['start'], e);
     await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates' && c.status !== 409), 30_000, 'a poll');
     expect(fake.webhookCalls.at(-1)).toEqual({ method: 'deleteWebhook' });
     expect(fake.webhook).toBeUndefined();
@@ -292,18 +310,20 @@ describe('teleops start in webhook mode', () => {
   });
 });
 
-describe('webhook settings', () => {
-  it('refuses a webhook without a secret, an http URL, a bad secret and a shared port, in one go', async () => {
+describe.concurrent('webhook settings', () => {
+  it('refuses a webhook without a secret, an http URL, a bad secret and a shared port, in one go', async (ctx) => {
+    const { env, run } = await setup(ctx);
+    const { expect } = ctx;
     const e = await env({
       TELEGRAM_WEBHOOK_SECRET: '',
       HTTP_PORT: '9000',
       TELEGRAM_WEBHOOK_PORT: '9000',
     });
-    const p = runTeleops(['start'], e);
+    const p = run(['start'], e);
     expect(await p.exited).toBe(2);
     expect(p.output()).toContain('TELEGRAM_WEBHOOK_SECRET: missing');
     expect(p.output()).toContain('TELEGRAM_WEBHOOK_PORT: is HTTP_PORT too');
-    const q = runTeleops(
+    const q = run(
       ['start'],
       await env({ TELEGRAM_WEBHOOK_URL: 'http://bot.example.test/hook', TELEGRAM_WEBHOOK_SECRET: 'has space' }),
     );
@@ -314,12 +334,13 @@ describe('webhook settings', () => {
     expect(q.output()).not.toMatch(/\n\s+at /);
   });
 
-  it('a webhook port in use stops start-up with one line naming it', async () => {
+  it('a webhook port in use stops start-up with one line naming it', async (ctx) => {
+    const { fake, env, run } = await setup(ctx);
+    const { expect } = ctx;
     const e = await env();
-    const busy = runTeleops(['start'], { ...e, TELEGRAM_WEBHOOK_PORT: e.HTTP_PORT!, HTTP_PORT: '0' });
-    procs.push(busy);
+    run(['start'], { ...e, TELEGRAM_WEBHOOK_PORT: e.HTTP_PORT!, HTTP_PORT: '0' });
     await fake.waitFor(() => fake.webhookCalls.length > 0, 30_000, 'the first replica');
-    const p = runTeleops(['start'], { ...e, TELEGRAM_WEBHOOK_PORT: e.HTTP_PORT!, HTTP_PORT: '0' });
+    const p = run(['start'], { ...e, TELEGRAM_WEBHOOK_PORT: e.HTTP_PORT!, HTTP_PORT: '0' });
     expect(await p.exited).toBe(2);
     expect(p.output()).toMatch(/teleops: cannot start — TELEGRAM_WEBHOOK_PORT \d+ is in use on 127\.0\.0\.1/);
   });

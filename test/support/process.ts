@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { teleopsBundle } from './bundle.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-const ENTRY = join(ROOT, 'test', 'support', 'teleops.ts');
 const BIN = join(ROOT, 'bin', 'teleops.js');
 
 /** A port that was free a moment ago, on 127.0.0.1. */
@@ -28,14 +28,15 @@ export interface Proc {
 
 /**
  * Runs the real CLI (`teleops <args>`) in a clean environment: by default with the test-only
- * target added; with `bin: true` exactly as installed (bin/teleops.js, compiled when built).
+ * target added (test/support/teleops.ts, bundled as dist/ is: see bundle.ts); with `bin: true`
+ * exactly as installed (bin/teleops.js, compiled when built).
  */
 export function runTeleops(
   args: string[],
   env: Record<string, string>,
   opts: { input?: string; bin?: boolean } = {},
 ): Proc {
-  const argv = opts.bin ? [BIN, ...args] : ['--import', 'tsx', ENTRY, ...args];
+  const argv = [opts.bin ? BIN : teleopsBundle(ROOT), ...args];
   const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },

@@ -122,7 +122,9 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
     dockerTwo = new Docker({ socketPath: second.socketPath });
     hosts = `one=${env!.host},two=${tcp}`;
     await createTestContainer(env!.docker, { name: 'fleet-web', cmd: ['sleep', '600'], suite: SUITE });
-    await createTestContainer(dockerTwo, { name: 'fleet-api', cmd: ['sleep', '600'], suite: SUITE });
+    // Ends on SIGTERM (sleep as PID 1 would not): the approved restart below then waits on no grace period.
+    const serve = ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
+    await createTestContainer(dockerTwo, { name: 'fleet-api', cmd: serve, suite: SUITE });
     t = await open();
   });
   afterAll(async () => {

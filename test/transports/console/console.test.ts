@@ -6,6 +6,7 @@ import { aiTestApp } from '../../ai/support.js';
 import { scriptedModel } from '../../fakes/scripted-model.js';
 import { tempDir } from '../../support/app.js';
 import { describeTmux } from '../../targets/tmux/helpers.js';
+import { teleopsBundle } from '../../support/bundle.js';
 import { runTeleops } from '../../support/process.js';
 import { runs } from '../../support/test-target.js';
 import { createRedactor } from '../../../src/core/redact.js';
@@ -151,7 +152,7 @@ describe('the console at a terminal', () => {
     const root = join(import.meta.dirname, '..', '..', '..');
     const spec = {
       timeout: 60,
-      argv: [process.execPath, '--import', 'tsx', join(root, 'test', 'support', 'teleops.ts'), 'console'],
+      argv: [process.execPath, teleopsBundle(root), 'console'],
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
