@@ -13,7 +13,7 @@ export default defineConfig({
     // Most of the suite's time is spent waiting on processes (dockerd, tmux, teleops, PostgreSQL),
     // so two files run at once even on two cores (vitest's default there is one).
     maxWorkers: Math.max(2, availableParallelism() - 1),
-    globalSetup: ['test/support/dockerd.global.ts'],
+    globalSetup: ['test/support/bundle.global.ts', 'test/support/dockerd.global.ts'],
     reporters: report ? ['default', ['json', { outputFile: report }]] : ['default'],
   },
 });
