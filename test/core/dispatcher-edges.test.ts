@@ -38,7 +38,7 @@ const local: Principal = { transport: 'tg', userId: 0, chatId: 0, chatKind: 'loc
 /** Places the edge target's `where` cannot find any more (a host gone since a card was shown). */
 const gone = new Set<string>();
 /** Runs of `edge.wait` in progress, each released by the test or stopped by its signal. */
-const waiting: { release: () => void; reason: () => unknown }[] = [];
+const waiting: { release: () => void }[] = [];
 
 /**
  * A target with the shapes of action the dispatcher treats apart: a secret at a prompt, places
@@ -164,15 +164,14 @@ const edgeTarget = (file: string): TargetModule => ({
         summary: 'Wait until released or stopped',
         target: 'core-edge',
         risk: 'read',
-        params: z.object({ ms: z.number().optional() }),
-        run: (ctx, p) =>
+        params: z.object({}),
+        run: (ctx) =>
           new Promise((resolve, reject) => {
-            waiting.push({ release: () => resolve({ blocks: [line('released')] }), reason: () => ctx.signal.reason });
+            waiting.push({ release: () => resolve({ blocks: [line('released')] }) });
             ctx.signal.addEventListener('abort', () => {
               const why = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : String(ctx.signal.reason);
               reject(new ActionError(`stopped: ${why}`));
             });
-            void p;
           }),
         timeoutMs: 60_000,
       }),
@@ -255,6 +254,7 @@ async function edgeApp(
 
 const operatorOf = (t: EdgeApp, p: Principal): Operator => t.app.dispatcher.identify(p)!;
 const last = (t: EdgeApp) => t.app.audit.recent(1)[0]!;
+/** How many times a mutating action of either test target ran (each appends `<verb> <name>`). */
 const count = (file: string, verb: string) => runs(file, verb as 'touch');
 
 /** The values of a metric, each as its labels and value. */
