@@ -289,7 +289,9 @@ export function createTmuxPort(opts: TmuxPortOptions = {}): TmuxPort {
     if (/^no server running on |^error connecting to .*\((No such file or directory|Connection refused)\)/.test(msg)) {
       return new TmuxError(`no tmux server is running on ${where}`, 'no-server');
     }
-    if (/^(can't find|no such) (session|window|pane)/.test(msg)) return new TmuxError(notFound, 'not-found');
+    // "no current target": the session was being torn down while tmux looked the target up.
+    if (/^(can't find|no such) (session|window|pane)|^no current target$/.test(msg))
+      return new TmuxError(notFound, 'not-found');
     if (msg.startsWith('duplicate session')) return new TmuxError(notFound, 'exists');
     return new TmuxError(`tmux failed: ${msg.slice(0, 200) || `exit code ${String(err.code)}`}`, 'failed');
   };

@@ -196,6 +196,14 @@ describeTmux('TmuxPort on a real tmux server', () => {
     const slow = createTmuxPort({ socketName: s.socketName, timeoutMs: 200, bin: s.script('slow-tmux', 'sleep 5') });
     await expect(slow.listSessions()).rejects.toMatchObject({ code: 'timeout' });
   });
+
+  it('reads "no current target" (tmux, a session torn down under the lookup) as a session that is gone', async () => {
+    const ending = createTmuxPort({
+      socketName: s.socketName,
+      bin: s.script('ending-tmux', 'echo "no current target" >&2; exit 1'),
+    });
+    await expect(ending.capture({ session: 'fo' }, 5)).rejects.toMatchObject({ code: 'not-found' });
+  });
 });
 
 it('reads back the start commands tmux shows quoted', () => {
