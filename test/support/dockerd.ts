@@ -166,8 +166,9 @@ export async function stopDockerd(info: { pid: number; dirs: readonly string[] }
     while (alive(info.pid) && Date.now() < deadline) await sleep(100);
     if (alive(info.pid)) process.kill(info.pid, 'SIGKILL');
   }
-  // containerd and shims that outlived dockerd mention our directories on their command line.
-  for (const pid of processesMentioning(info.dirs)) {
+  // containerd and shims that outlived dockerd mention our directories on their command line;
+  // the containers' processes below them (a PID 1 that ignores SIGTERM, say) do not.
+  for (const pid of withDescendants(processesMentioning(info.dirs))) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -195,6 +196,25 @@ function processesMentioning(dirs: readonly string[]): number[] {
     }
   }
   return out;
+}
+
+/** The processes given and all below them, found before any is killed (their children would be reparented). */
+function withDescendants(roots: readonly number[]): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const all = new Set(roots);
+  for (const pid of all) for (const c of children.get(pid) ?? []) all.add(c);
+  return [...all];
 }
 
 /** rm -rf, after lazily unmounting anything (shm, netns) still mounted below `dir`. */
