@@ -40,6 +40,25 @@ const gone = new Set<string>();
 /** Runs of `edge.wait` in progress, each released by the test or stopped by its signal. */
 const waiting: { release: () => void }[] = [];
 
+/** `edge.<verb>`: changes one place, which the chat's scope restricts; a run is a line in `file`. */
+const placeAction = (file: string, verb: string, risk: 'write' | 'destructive', done: string) =>
+  defineAction({
+    name: `edge.${verb}`,
+    summary: `${verb} one place`,
+    target: 'edge',
+    risk,
+    params: z.object({ place: z.string() }),
+    subject: (p) => `place ${p.place}`,
+    where: (_ctx, p) => {
+      if (gone.has(p.place)) throw new ActionError(`no place named ${p.place}`);
+      return [p.place];
+    },
+    run: async (_ctx, p) => {
+      appendFileSync(file, `${verb} ${p.place}\n`);
+      return { blocks: [line(`${done} `, value(p.place))] };
+    },
+  });
+
 /**
  * A target with the shapes of action the dispatcher treats apart: a secret at a prompt, places
  * that a chat's scope restricts, files, ambient state bound into the params, a run that waits.
@@ -74,38 +93,8 @@ const edgeTarget = (file: string): TargetModule => ({
           return { blocks: [line('typed into ', value(p.session))] };
         },
       }),
-      defineAction({
-        name: 'edge.poke',
-        summary: 'Change one place',
-        target: 'edge',
-        risk: 'write',
-        params: z.object({ place: z.string() }),
-        subject: (p) => `place ${p.place}`,
-        where: (_ctx, p) => {
-          if (gone.has(p.place)) throw new ActionError(`no place named ${p.place}`);
-          return [p.place];
-        },
-        run: async (_ctx, p) => {
-          appendFileSync(file, `poke ${p.place}\n`);
-          return { blocks: [line('poked ', value(p.place))] };
-        },
-      }),
-      defineAction({
-        name: 'edge.wipe',
-        summary: 'Wipe one place',
-        target: 'edge',
-        risk: 'destructive',
-        params: z.object({ place: z.string() }),
-        subject: (p) => `place ${p.place}`,
-        where: (_ctx, p) => {
-          if (gone.has(p.place)) throw new ActionError(`no place named ${p.place}`);
-          return [p.place];
-        },
-        run: async (_ctx, p) => {
-          appendFileSync(file, `wipe ${p.place}\n`);
-          return { blocks: [line('wiped ', value(p.place))] };
-        },
-      }),
+      placeAction(file, 'poke', 'write', 'poked'),
+      placeAction(file, 'wipe', 'destructive', 'wiped'),
       defineAction({
         name: 'edge.list',
         summary: 'List every place this chat may see',
