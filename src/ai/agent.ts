@@ -21,6 +21,7 @@ import { RateLimiter } from '../core/ratelimit.js';
 import type { Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
 import { bold, line, plainText, say, text, value, type Block, type Result } from '../core/result.js';
+import { anySignal } from '../core/signals.js';
 import { foldBlankRuns, truncate } from '../core/text.js';
 import { authorOf, type AiMemoryRepo } from '../store/ai-memory.js';
 import { utcDay, type AiUsageRepo } from '../store/ai-usage.js';
@@ -137,7 +138,7 @@ export function createAgent(d: AgentDeps): Agent {
 
     const deadline = new Deadline(s.timeoutMs, now);
     const callerSignal = signal ?? new AbortController().signal;
-    const abortSignal = AbortSignal.any([deadline.signal, callerSignal]);
+    const abortSignal = anySignal([deadline.signal, callerSignal]);
     const session = new ToolSession({
       dispatcher: d.dispatcher,
       redactor: d.redactor,

@@ -9,6 +9,7 @@ import type { Api } from 'grammy';
 import type { Message } from 'grammy/types';
 import { ActionError } from '../../core/action.js';
 import { readBody } from '../../core/body.js';
+import { anySignal } from '../../core/signals.js';
 import type { Upload } from '../../core/uploads.js';
 
 /** How long fetching one file may take. */
@@ -65,7 +66,7 @@ async function fetchFile(s: FileSource, fileId: string, maxBytes: number, signal
 function download(url: URL, maxBytes: number, signal: AbortSignal): Promise<{ bytes: Buffer; truncated: boolean }> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, { method: 'GET', signal: AbortSignal.any([signal, AbortSignal.timeout(FETCH_MS)]) });
+    const req = send(url, { method: 'GET', signal: anySignal([signal, AbortSignal.timeout(FETCH_MS)]) });
     const fail = (why: string) => reject(new ActionError(`could not fetch the file from Telegram: ${why}`));
     req.on('error', (e: NodeJS.ErrnoException) => fail(e.name === 'AbortError' ? 'timed out' : (e.code ?? 'error')));
     req.on('response', (res) => {
