@@ -567,7 +567,7 @@ function readEntry(seq: number, raw: unknown): AuditEntry {
   try {
     if (typeof raw === 'string') parsed = storedEntry.parse(JSON.parse(raw));
   } catch {
-    parsed = undefined;
+    // Unreadable: refused just below, as a row of another seq is.
   }
   if (parsed?.seq !== seq) throw new ActionError(`audit entry ${seq} is unreadable; run /audit verify`);
   const { detail, ...rest } = parsed;

@@ -75,6 +75,20 @@ function write(s: State, n: number, keys: { hmacKey?: string; previousKeys?: str
   log.close();
 }
 
+/** Rows as written before key ids: no `_key`, hashed with `key` (HMAC) or plain SHA-256; and their anchor. */
+function writeLegacy(s: State, n: number, key?: string): void {
+  let prev = GENESIS_HASH;
+  const lines: string[] = [];
+  for (let seq = 1; seq <= n; seq++) {
+    const entry = canonicalJson({ ...input(seq), seq, ts: '2026-01-01T00:00:00.000Z' });
+    const hash = (key ? hmac(key) : sha256)(prev + entry);
+    s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)').run(seq, entry, prev, hash);
+    lines.push(`${seq} ${hash}\n`);
+    prev = hash;
+  }
+  writeFileSync(s.anchorPath, lines.join(''));
+}
+
 const rows = (db: Db): Row[] => db.prepare<[], Row>('SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq').all();
 
 /** As someone with write access to the database and the anchor file, but no key, would. */
@@ -197,6 +211,18 @@ describe('a keyed audit log says so', () => {
   });
 });
 
+describe('key ids and proofs', () => {
+  it('reads a key id only where a quote closes it; a proof is an HMAC under the old key of the place and the new id', () => {
+    const id = keyIdOf(K1);
+    expect(entryKeyId(`{"_key":"${id}","action":"x"}`)).toBe(id);
+    expect(entryKeyId(`{"_key":"${id}0","action":"x"}`)).toBeNull();
+    expect(entryKeyId(`{"_key":"${id.slice(1)}","action":"x"}`)).toBeNull();
+    expect(entryKeyId(`{"action":"x","_key":"${id}"}`)).toBeNull();
+    const place = 'ab'.repeat(32);
+    expect(rekeyProof(K1, place, keyIdOf(K2))).toBe(hmac(K1)(`teleops audit rekey ${place} ${keyIdOf(K2)}`));
+  });
+});
+
 describe('adopting and rotating AUDIT_HMAC_KEY', () => {
   it('an unkeyed log from before key ids still verifies intact, and adopting a key links a rekey entry to it', async () => {
     const s = state();
@@ -207,24 +233,23 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
     expect(await verify(s)).toEqual({ ok: true, entries: 4, headSeq: 4 });
     write(s, 2, { hmacKey: K1 });
     const rekey = JSON.parse(rows(s.db)[4]!.entry) as { action: string; params: unknown };
-    expect(rekey).toMatchObject({ action: 'audit.rekey', params: { from: null, to: keyIdOf(K1), proof: null } });
+    expect(rekey).toMatchObject({
+      operator: 'teleops',
+      chat: null,
+      origin: 'system',
+      action: 'audit.rekey',
+      target: '',
+      params: { from: null, to: keyIdOf(K1), proof: null },
+      outcome: 'info',
+      detail: `audit key none → ${keyIdOf(K1)}`,
+    });
     expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 7, headSeq: 7 });
     expect(await verify(s)).toMatchObject({ unverifiable: true });
   });
 
   it('a keyed log from before key ids verifies with its key, and gets a rekey entry to the same key', async () => {
     const s = state();
-    // As written before key ids: HMAC, no `_key`.
-    let prev = GENESIS_HASH;
-    const lines: string[] = [];
-    for (let seq = 1; seq <= 3; seq++) {
-      const entry = canonicalJson({ ...input(seq), seq, ts: '2026-01-01T00:00:00.000Z' });
-      const hash = hmac(K1)(prev + entry);
-      s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)').run(seq, entry, prev, hash);
-      lines.push(`${seq} ${hash}\n`);
-      prev = hash;
-    }
-    writeFileSync(s.anchorPath, lines.join(''));
+    writeLegacy(s, 3, K1);
     expect(await verify(s, { hmacKey: K1 })).toEqual({ ok: true, entries: 3, headSeq: 3 });
     write(s, 1, { hmacKey: K1 });
     expect(JSON.parse(rows(s.db)[3]!.entry)).toMatchObject({
@@ -238,11 +263,20 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
     const s = state();
     write(s, 3, { hmacKey: K1 });
     expect(() => write(s, 1, { hmacKey: K2 })).toThrow(AuditKeyError);
-    expect(() => write(s, 1, { hmacKey: K2 })).toThrow(/AUDIT_HMAC_KEY_PREVIOUS/);
+    expect(() => write(s, 1, { hmacKey: K2 })).toThrow(
+      `the audit log is keyed with key id ${keyIdOf(K1)}, AUDIT_HMAC_KEY has key id ${keyIdOf(K2)}: to rotate, ` +
+        `put the old key in AUDIT_HMAC_KEY_PREVIOUS`,
+    );
     write(s, 2, { hmacKey: K2, previousKeys: [K1] });
-    expect(JSON.parse(rows(s.db)[3]!.entry)).toMatchObject({
+    const r = rows(s.db)[3]!;
+    expect(JSON.parse(r.entry)).toMatchObject({
       action: 'audit.rekey',
-      params: { from: keyIdOf(K1), to: keyIdOf(K2) },
+      params: {
+        from: keyIdOf(K1),
+        to: keyIdOf(K2),
+        proof: hmac(K1)(`teleops audit rekey ${r.prev_hash} ${keyIdOf(K2)}`),
+      },
+      detail: `audit key ${keyIdOf(K1)} → ${keyIdOf(K2)}`,
     });
     expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toEqual({ ok: true, entries: 6, headSeq: 6 });
     expect(await verify(s, { hmacKey: K2 })).toMatchObject({
@@ -255,10 +289,37 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
     expect(rows(s.db)).toHaveLength(6);
   });
 
+  it('a log from before key ids, keyed with what is now the previous key: rotated with its proof; under a key it lacks: refused', async () => {
+    const s = state();
+    writeLegacy(s, 3, K1);
+    expect(() => write(s, 1, { hmacKey: K2 })).toThrow(
+      'audit entry 3 matches neither AUDIT_HMAC_KEY, AUDIT_HMAC_KEY_PREVIOUS nor plain SHA-256: run teleops audit verify',
+    );
+    expect(rows(s.db)).toHaveLength(3);
+    write(s, 1, { hmacKey: K2, previousKeys: [K1] });
+    const r = rows(s.db)[3]!;
+    expect(JSON.parse(r.entry)).toMatchObject({
+      action: 'audit.rekey',
+      params: {
+        from: keyIdOf(K1),
+        to: keyIdOf(K2),
+        proof: hmac(K1)(`teleops audit rekey ${r.prev_hash} ${keyIdOf(K2)}`),
+      },
+    });
+    expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toEqual({ ok: true, entries: 5, headSeq: 5 });
+  });
+
   it('refuses to drop the key of a keyed log', () => {
     const s = state();
     write(s, 2, { hmacKey: K1 });
-    expect(() => write(s, 1)).toThrow(/keyed log cannot go back to unkeyed/);
+    expect(() => write(s, 1)).toThrow(
+      expect.objectContaining({
+        name: 'AuditKeyError',
+        message:
+          `the audit log is keyed (key id ${keyIdOf(K1)}) but AUDIT_HMAC_KEY is not set: set it again; a keyed log ` +
+          `cannot go back to unkeyed`,
+      }),
+    );
     expect(rows(s.db)).toHaveLength(2);
   });
 });

@@ -1,5 +1,17 @@
 import { createHash, createHmac } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -29,7 +41,7 @@ function open(dir: string, fsync = false): Db {
 function newLog(
   db: Db,
   anchorPath: string,
-  opts: { hmacKey?: string; clock?: () => Date; unwritable?: string } = {},
+  opts: { hmacKey?: string; clock?: () => Date; unwritable?: string; shared?: boolean } = {},
 ): AuditLog {
   const log = new AuditLog(db, { anchorPath, ...opts });
   cleanups.push(() => log.close());
@@ -55,6 +67,17 @@ interface Row {
 }
 const rows = (db: Db): Row[] => db.prepare<[], Row>('SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq').all();
 const anchorLines = (path: string): string[] => readFileSync(path, 'latin1').split('\n').slice(0, -1);
+/** The descriptors this process holds open on `path`. */
+const descriptorsOn = (path: string): number => {
+  const real = realpathSync(path);
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === real;
+    } catch {
+      return false;
+    }
+  }).length;
+};
 
 describe('canonicalJson', () => {
   it('sorts keys by code unit at every depth and writes no whitespace', () => {
@@ -73,6 +96,9 @@ describe('canonicalJson', () => {
     };
     expect(canonicalJson(v)).toBe('{"arr":[null,null,null,0,null],"d":"2024-01-02T03:04:05.000Z","n":5,"s":"str"}');
     expect(canonicalJson(undefined)).toBe('null');
+    expect(canonicalJson({ s: Symbol('x'), a: [Symbol('y')] })).toBe(
+      JSON.stringify({ s: Symbol('x'), a: [Symbol('y')] }),
+    );
   });
 
   it('writes a bigint as its decimal string and refuses a cycle', () => {
@@ -259,8 +285,12 @@ describe('AuditLog', () => {
     const db = open(dir);
     const log = newLog(db, join(dir, 'audit.anchor'));
     log.append(input(1));
+    const stored = rows(db)[0]!.entry;
     db.prepare(`UPDATE audit SET entry = '{"seq":1}'`).run();
     expect(() => log.recent(5)).toThrow(ActionError);
+    expect(() => log.recent(5)).toThrow('audit entry 1 is unreadable; run /audit verify');
+    // Well-formed JSON stored as a blob is no entry either: entries are text.
+    db.prepare('UPDATE audit SET entry = ?').run(Buffer.from(stored));
     expect(() => log.recent(5)).toThrow('audit entry 1 is unreadable; run /audit verify');
   });
 
@@ -451,6 +481,77 @@ describe('AuditLog', () => {
     expect(log.head()).toBeNull();
   });
 
+  it('replicas on one chain (shared): each anchor takes the lines of the others, in order, and keeps no group file', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const [a, b] = [join(dir, 'a.anchor'), join(dir, 'b.anchor')];
+    const first = newLog(db, a, { shared: true });
+    first.appendAll([input(1), input(2)]);
+    // The second starts two entries behind: it takes both lines, not only the head's.
+    const second = newLog(db, b, { shared: true });
+    second.appendAll([input(3), input(4)]);
+    first.append(input(5));
+    const all = rows(db).map((r) => `${r.seq} ${r.hash}`);
+    expect(anchorLines(a)).toEqual(all);
+    expect(anchorLines(b)).toEqual(all.slice(0, 4));
+    expect(existsSync(`${a}.group`) || existsSync(`${b}.group`)).toBe(false);
+    expect(verifyAudit(db, { anchorPath: a })).toEqual({ ok: true, entries: 5, headSeq: 5 });
+  });
+
+  it('keeps the lines of a group of entries only: a single entry leaves the group file as it was', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const anchorPath = join(dir, 'audit.anchor');
+    const log = newLog(db, anchorPath);
+    log.append(input(1));
+    expect(existsSync(`${anchorPath}.group`)).toBe(false);
+    log.appendAll([input(2), input(3)]);
+    const kept = readFileSync(`${anchorPath}.group`, 'latin1');
+    expect(kept).toBe(`${anchorLines(anchorPath).slice(1).join('\n')}\n\n`);
+    log.append(input(4));
+    expect(readFileSync(`${anchorPath}.group`, 'latin1')).toBe(kept);
+  });
+
+  it('holds one descriptor on its anchor and one on its group file; reopen() while open changes nothing; close() lets go', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const anchorPath = join(dir, 'audit.anchor');
+    const log = newLog(db, anchorPath);
+    log.appendAll([input(1), input(2)]);
+    log.reopen();
+    log.reopen();
+    expect([descriptorsOn(anchorPath), descriptorsOn(`${anchorPath}.group`)]).toEqual([1, 1]);
+    log.append(input(3));
+    expect(anchorLines(anchorPath)).toEqual(rows(db).map((r) => `${r.seq} ${r.hash}`));
+    log.close();
+    expect([descriptorsOn(anchorPath), descriptorsOn(`${anchorPath}.group`)]).toEqual([0, 0]);
+  });
+
+  it('says which entries were written when their anchor lines could not be', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    // An anchor on a device that is always full (its group file beside the link, in the test's directory).
+    const anchorPath = join(dir, 'audit.anchor');
+    symlinkSync('/dev/full', anchorPath);
+    const log = newLog(db, anchorPath);
+    expect(() => log.append(input(1))).toThrow(/^audit entry 1 was written but its anchor line was not: ENOSPC/);
+    expect(() => log.appendAll([input(2), input(3)])).toThrow(
+      /^audit entries 2–3 were written but their anchor lines were not: ENOSPC/,
+    );
+    expect(log.count()).toBe(3);
+  });
+
+  it('leaves an anchor whose last line is no anchor line as it is, for verification to report', () => {
+    const dir = tempDir();
+    const db = open(dir);
+    const anchorPath = join(dir, 'audit.anchor');
+    newLog(db, anchorPath).appendAll([input(1), input(2)]);
+    writeFileSync(anchorPath, `${anchorLines(anchorPath)[0]}\nnot an anchor line\n`);
+    newLog(db, anchorPath).close();
+    expect(readFileSync(anchorPath, 'latin1')).toBe(`${anchorLines(anchorPath)[0]}\nnot an anchor line\n`);
+    expect(verifyAudit(db, { anchorPath })).toMatchObject({ ok: false, kind: 'anchor_corrupt', firstBadSeq: 2 });
+  });
+
   it('stores any entry exactly as recent() reads it back', () => {
     const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 16 }), fc.string({ unit: 'grapheme', maxLength: 16 }));
     const entry = fc.record({
@@ -472,7 +573,9 @@ describe('AuditLog', () => {
         const back = log.recent(inputs.length).reverse();
         back.forEach((e, i) => {
           const { detail, ...rest } = inputs[i]!;
-          expect(e).toEqual({
+          // Strictly: an entry without a detail has no detail key at all, as written or read back.
+          expect('detail' in written[i]!).toBe(detail !== undefined);
+          expect(e).toStrictEqual({
             ...rest,
             ...(detail === undefined ? {} : { detail }),
             params: JSON.parse(canonicalJson(rest.params)),
