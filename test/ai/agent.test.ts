@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { plainText } from '../../src/core/result.js';
+import { nodeDependants } from '../support/node-signals.js';
 import { runs } from '../support/test-target.js';
 import {
   lastToolOutput,
@@ -367,6 +368,15 @@ describe('budgets and memory', () => {
       await again.app.close(1000);
     }
     t = undefined;
+  });
+
+  it("leaves nothing per request on the bot's long-lived signal (Node 20's AbortSignal.any keeps an entry each)", async () => {
+    t = await aiTestApp(scriptedModel(() => ({ text: 'ok' })));
+    const stopping = new AbortController();
+    for (let i = 0; i < 5; i++) {
+      expect(plainText(await t.agent.ask(operator, `question ${i}`, recordingUi(), stopping.signal))).toBe('ok');
+    }
+    expect(nodeDependants(stopping.signal)).toBe(0);
   });
 
   it('stops a request mid-way when the budget runs out', async () => {

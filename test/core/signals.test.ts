@@ -3,6 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { withDeadline } from '../../src/core/deadline.js';
 import { anySignal, followers } from '../../src/core/signals.js';
+import { nodeDependants } from '../support/node-signals.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -14,12 +15,6 @@ async function collect(settled: () => boolean): Promise<void> {
     gc();
     await new Promise((r) => setImmediate(r));
   }
-}
-
-/** What Node 20's AbortSignal.any leaves on a source: one WeakRef per call, never removed. */
-function nodeDependants(signal: AbortSignal): number {
-  const key = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
-  return key === undefined ? 0 : (signal as unknown as Record<symbol, Set<unknown>>)[key]!.size;
 }
 
 const CALLS = 2_000;
