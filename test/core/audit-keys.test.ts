@@ -89,6 +89,13 @@ function writeLegacy(s: State, n: number, key?: string): void {
   writeFileSync(s.anchorPath, lines.join(''));
 }
 
+/** The params of a rekey entry at row `r` from K1 to K2, its proof made here with K1. */
+const rotatedAt = (r: Row): object => ({
+  from: keyIdOf(K1),
+  to: keyIdOf(K2),
+  proof: hmac(K1)(`teleops audit rekey ${r.prev_hash} ${keyIdOf(K2)}`),
+});
+
 const rows = (db: Db): Row[] => db.prepare<[], Row>('SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq').all();
 
 /** As someone with write access to the database and the anchor file, but no key, would. */
@@ -271,11 +278,7 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
     const r = rows(s.db)[3]!;
     expect(JSON.parse(r.entry)).toMatchObject({
       action: 'audit.rekey',
-      params: {
-        from: keyIdOf(K1),
-        to: keyIdOf(K2),
-        proof: hmac(K1)(`teleops audit rekey ${r.prev_hash} ${keyIdOf(K2)}`),
-      },
+      params: rotatedAt(r),
       detail: `audit key ${keyIdOf(K1)} → ${keyIdOf(K2)}`,
     });
     expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toEqual({ ok: true, entries: 6, headSeq: 6 });
@@ -300,11 +303,7 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
     const r = rows(s.db)[3]!;
     expect(JSON.parse(r.entry)).toMatchObject({
       action: 'audit.rekey',
-      params: {
-        from: keyIdOf(K1),
-        to: keyIdOf(K2),
-        proof: hmac(K1)(`teleops audit rekey ${r.prev_hash} ${keyIdOf(K2)}`),
-      },
+      params: rotatedAt(r),
     });
     expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toEqual({ ok: true, entries: 5, headSeq: 5 });
   });
