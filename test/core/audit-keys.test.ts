@@ -306,6 +306,12 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
       params: rotatedAt(r),
     });
     expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toEqual({ ok: true, entries: 5, headSeq: 5 });
+    // Without the old key, its rows cannot be checked: unverifiable, not a break.
+    expect(await verify(s, { hmacKey: K2 })).toMatchObject({
+      ok: false,
+      unverifiable: true,
+      missingKeyIds: [keyIdOf(K1)],
+    });
   });
 
   it('refuses to drop the key of a keyed log', () => {

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUDIT_OUTCOMES, AuditLog, canonicalJson, keyIdOf, type AuditEntryInput } from '../../src/core/audit.js';
-import { verifyAudit, verifyAuditAsync, type Break, type VerifyReport } from '../../src/core/audit-verify.js';
+import {
+  verifyAudit,
+  verifyAuditAsync,
+  type Break,
+  type VerifyOptions,
+  type VerifyReport,
+  type WitnessedHead,
+} from '../../src/core/audit-verify.js';
 import {
   checkRange,
   closeIdleThreads,
@@ -14,6 +21,7 @@ import {
   type RangeSetup,
 } from '../../src/core/audit-verify-worker.js';
 import { openDb, openMemoryDb, type Db } from '../../src/store/db.js';
+import { descriptorsOn } from '../support/descriptors.js';
 
 const GENESIS = '0'.repeat(64);
 /** What an attacker without the key can compute. */
@@ -633,6 +641,65 @@ describe('verifyAuditAsync', () => {
     expect(await verifyAuditAsync(db, { anchorPath })).toEqual({ ok: true, entries: 3, headSeq: 3 });
     db.prepare('UPDATE audit SET hash = ? WHERE seq = 2').run('e'.repeat(64));
     expectBreak(await verifyAuditAsync(db, { anchorPath }), 'modified', 2);
+  });
+});
+
+describe('verifyAudit against witnessed heads', () => {
+  const withHeads = (f: Fixture, heads: WitnessedHead[]): VerifyOptions => ({ anchorPath: f.anchorPath, heads });
+
+  it('names a tail cut back with its anchor as truncated, and a head whose hash changed as replaced', async () => {
+    const f = makeLog(undefined, inputs(6));
+    const [h3, h6] = [rowAt(f.db, 3).hash, rowAt(f.db, 6).hash];
+    const seen = [
+      { seq: 6, hash: h6, by: 'the syslog witness' },
+      { seq: 3, hash: h3, by: 'the webhook witness' },
+    ];
+    for (const check of [verifyAudit, verifyAuditAsync]) {
+      expect(await check(f.db, withHeads(f, seen))).toEqual({ ok: true, entries: 6, headSeq: 6 });
+    }
+    // Table and anchor cut back together: only a witness of the lost end can tell.
+    truncateFrom(f.db, 5);
+    writeAnchor(f, anchorLines(f).slice(0, 4));
+    expect(verify(f)).toEqual({ ok: true, entries: 4, headSeq: 4 });
+    const truncated = {
+      ok: false,
+      entries: 4,
+      firstBadSeq: 5,
+      kind: 'truncated',
+      message: 'audit entry 5: truncated: the syslog witness saw entry 6, the table ends at entry 4',
+    };
+    // A head whose entry is still there with another hash; reported first, being the lower seq.
+    const replaced = {
+      ok: false,
+      entries: 2,
+      firstBadSeq: 3,
+      kind: 'replaced',
+      message: 'audit entry 3: replaced: its hash is not the one the webhook witness saw',
+    };
+    const forged = [seen[0]!, { ...seen[1]!, hash: 'f'.repeat(64) }];
+    for (const check of [verifyAudit, verifyAuditAsync]) {
+      expect(await check(f.db, withHeads(f, seen))).toEqual(truncated);
+      expect(await check(f.db, withHeads(f, forged))).toEqual(replaced);
+    }
+    truncateFrom(f.db, 1);
+    writeAnchor(f, []);
+    expect(verifyAudit(f.db, withHeads(f, seen))).toMatchObject({
+      firstBadSeq: 1,
+      message: 'audit entry 1: truncated: the webhook witness saw entry 3, the table ends at the start of the chain',
+    });
+  });
+});
+
+describe('descriptors', () => {
+  it('leaves no descriptor open on the anchor after a verification, intact or not, on one thread or several', async () => {
+    const f = makeLog(undefined, inputs(5));
+    expect(verify(f)).toMatchObject({ ok: true });
+    expect(await verifyAsync(f)).toMatchObject({ ok: true });
+    setPrevHash(f.db, 3, 'e'.repeat(64));
+    expect(verify(f)).toMatchObject({ ok: false });
+    // Broken: the threads' answer is no, and the one-thread pass names the break.
+    expect(await verifyAsync(f)).toMatchObject({ ok: false, firstBadSeq: 3 });
+    expect(descriptorsOn(f.anchorPath)).toBe(0);
   });
 });
 

@@ -3,10 +3,7 @@ import {
   appendFileSync,
   existsSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
-  readlinkSync,
-  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -20,6 +17,7 @@ import { ActionError } from '../../src/core/action.js';
 import { AUDIT_OUTCOMES, AuditLog, canonicalJson, entryJson, type AuditEntryInput } from '../../src/core/audit.js';
 import { verifyAudit } from '../../src/core/audit-verify.js';
 import { openDb, type Db } from '../../src/store/db.js';
+import { descriptorsOn } from '../support/descriptors.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -67,17 +65,6 @@ interface Row {
 }
 const rows = (db: Db): Row[] => db.prepare<[], Row>('SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq').all();
 const anchorLines = (path: string): string[] => readFileSync(path, 'latin1').split('\n').slice(0, -1);
-/** The descriptors this process holds open on `path`. */
-const descriptorsOn = (path: string): number => {
-  const real = realpathSync(path);
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === real;
-    } catch {
-      return false;
-    }
-  }).length;
-};
 
 describe('canonicalJson', () => {
   it('sorts keys by code unit at every depth and writes no whitespace', () => {
