@@ -48,6 +48,31 @@ describe('anySignal', () => {
     expect(outer.reason).toBe('shutting down');
   });
 
+  it('aborts the followers still held when collected ones have not yet left the set', async () => {
+    const root = new AbortController();
+    const kept = anySignal([root.signal]);
+    for (let i = 0; i < 100; i++) anySignal([root.signal]);
+    // A later task than the one that made them, so that a collection can take them now.
+    await new Promise((r) => setImmediate(r));
+    const thrown: unknown[] = [];
+    const onError = (e: unknown): number => thrown.push(e);
+    process.on('uncaughtException', onError);
+    try {
+      gc();
+      // Before the registry's callbacks run: the set still holds refs whose signal is gone.
+      root.abort('now');
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(thrown).toEqual([]);
+    expect(kept.reason).toBe('now');
+  });
+
+  it('counts no followers for a signal nothing follows', () => {
+    expect(followers(new AbortController().signal)).toBe(0);
+  });
+
   it('lets go of followers that aborted, at once', () => {
     const root = new AbortController();
     for (let i = 0; i < CALLS; i++) {
