@@ -12,7 +12,13 @@ import {
   rekeyProof,
   type AuditEntryInput,
 } from '../../src/core/audit.js';
-import { verifyAudit, verifyAuditAsync, type VerifyOptions, type VerifyReport } from '../../src/core/audit-verify.js';
+import {
+  hasKeyedEntry,
+  verifyAudit,
+  verifyAuditAsync,
+  type VerifyOptions,
+  type VerifyReport,
+} from '../../src/core/audit-verify.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { runTeleops } from '../support/process.js';
 import { tempDir } from '../support/app.js';
@@ -227,6 +233,15 @@ describe('key ids and proofs', () => {
     expect(entryKeyId(`{"action":"x","_key":"${id}"}`)).toBeNull();
     const place = 'ab'.repeat(32);
     expect(rekeyProof(K1, place, keyIdOf(K2))).toBe(hmac(K1)(`teleops audit rekey ${place} ${keyIdOf(K2)}`));
+  });
+
+  it('tells a log that was ever keyed from one that never was', () => {
+    const s = state();
+    expect(hasKeyedEntry(s.db)).toBe(false);
+    write(s, 2);
+    expect(hasKeyedEntry(s.db)).toBe(false);
+    write(s, 1, { hmacKey: K1 });
+    expect(hasKeyedEntry(s.db)).toBe(true);
   });
 });
 
