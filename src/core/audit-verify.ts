@@ -250,15 +250,23 @@ export async function verifyAuditAsync(db: Db, opts: VerifyOptions): Promise<Ver
   if (db.memory) return verifyAudit(db, opts);
   // The threads read SQLite's file; PostgreSQL is read through a connection of the pass's own.
   if (isPostgres(db)) return slowPass(() => secondConnection(db), opts);
+  const intact = await verifyOnThreads(db.name, opts);
+  return intact ? againstHeads(db, opts, intact) : slowPass(() => readOnly(db.name), opts);
+}
+
+/**
+ * The threads' pass alone over the SQLite file: intact (or unverifiable for want of a key), or
+ * undefined when anything did not check out, which verifyAuditAsync then hands to the one-thread
+ * pass. It never says more than verifyAudit would; an intact log it gives up on costs speed.
+ */
+export async function verifyOnThreads(file: string, opts: VerifyOptions): Promise<Done | undefined> {
   const anchor = AnchorReader.open(opts.anchorPath);
-  let intact: Done | undefined;
   try {
     // A failure here (a thread that cannot start, say) costs speed, not the verdict.
-    intact = await fastPass(db.name, opts, anchor).catch(() => undefined);
+    return await fastPass(file, opts, anchor).catch(() => undefined);
   } finally {
     anchor?.close();
   }
-  return intact ? againstHeads(db, opts, intact) : slowPass(() => readOnly(db.name), opts);
 }
 
 function readOnly(file: string): Db {

@@ -8,6 +8,7 @@ import { AUDIT_OUTCOMES, AuditLog, canonicalJson, keyIdOf, type AuditEntryInput 
 import {
   verifyAudit,
   verifyAuditAsync,
+  verifyOnThreads,
   type Break,
   type VerifyOptions,
   type VerifyReport,
@@ -541,6 +542,44 @@ describe('verifyAuditAsync', () => {
     writeAnchor(f, lines);
     return f;
   }
+
+  it("the threads' pass alone says intact for every intact log: anchor lengths, ranges, a line behind, every key change", async () => {
+    const agree = async (f: Fixture, opts: VerifyOptions): Promise<void> => {
+      const one = verifyAudit(f.db, opts);
+      expect(one.ok || ('unverifiable' in one && one.unverifiable)).toBe(true);
+      expect(await verifyOnThreads(f.db.name, opts)).toEqual(one);
+    };
+    // The anchor's lines change width at 10 and 100 entries; 9,000 entries make three ranges, and
+    // of 16,667 entries' five ranges the fourth starts at entry 10,001 (where lines widen).
+    for (const n of [0, 1, 9, 10, 11, 99, 100, 101, 9_000, 16_667]) {
+      const f = bulkLog(n);
+      await agree(f, { anchorPath: f.anchorPath });
+      if (n > 0) {
+        // A crash between a commit and its anchor line leaves the anchor one line behind.
+        writeAnchor(f, anchorLines(f).slice(0, -1));
+        await agree(f, { anchorPath: f.anchorPath });
+      }
+      f.done();
+    }
+    // Unkeyed, then adopted (no proof), then rotated twice (each proven by the key before).
+    const f = makeLog(undefined, inputs(3));
+    const [k1, k2, k3] = ['key-one-0123456789', 'key-two-0123456789', 'key-three-012345678'];
+    const under = (hmacKey: string, previousKeys: string[], n: number): void => {
+      const log = new AuditLog(f.db, { anchorPath: f.anchorPath, hmacKey, previousKeys });
+      for (const i of inputs(n)) log.append(i);
+      log.close();
+    };
+    under(k1, [], 3);
+    under(k2, [k1], 3);
+    under(k3, [k2], 2);
+    await agree(f, { anchorPath: f.anchorPath, hmacKey: k3, previousKeys: [k1, k2] });
+    // Without the old keys: unverifiable, naming both in the order the chain used them.
+    await agree(f, { anchorPath: f.anchorPath, hmacKey: k3 });
+    expect(verifyAudit(f.db, { anchorPath: f.anchorPath, hmacKey: k3 })).toMatchObject({
+      missingKeyIds: [keyIdOf(k1), keyIdOf(k2)],
+    });
+    await agree(f, { anchorPath: f.anchorPath, hmacKey: k3, previousKeys: [k2] });
+  });
 
   /** verifyAuditAsync, counting the event loop's turns meanwhile. */
   async function verifyCountingTurns(f: Fixture): Promise<{ report: VerifyReport; turns: number }> {
