@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, chainHasher, type AuditEntryInput } from '../../src/core/audit.js';
@@ -37,16 +37,27 @@ afterAll(async () => {
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-function appender(url: string, anchor: string, n: number, name: string, group = 1): Promise<number | null> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'test/store/fixtures/append.ts', url, anchor, `${n}`, name, `${group}`],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  return new Promise((resolve) => child.on('exit', resolve));
+/**
+ * Replicas' audit writers, a process each (fixtures/append.ts), one per anchor: each opens its
+ * log, says it is ready, and waits for the others before appending, so that their entries really
+ * interleave (a process takes longer to start than to append).
+ */
+async function appendAtOnce(url: string, anchors: readonly string[], n: number, group = 1): Promise<(number | null)[]> {
+  const go = `${anchors[0]}.go`;
+  let exited = 0;
+  const exits = anchors.map((anchor, i) => {
+    const args = ['--import', 'tsx', 'test/store/fixtures/append.ts', url, anchor, `${n}`, 'abc'[i]!, `${group}`, go];
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    return new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        exited++;
+        resolve(code);
+      }),
+    );
+  });
+  while (exited === 0 && !anchors.every((a) => existsSync(`${a}.ready`))) await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(go, '');
+  return Promise.all(exits);
 }
 
 const entry = (i: number): AuditEntryInput => ({
@@ -80,7 +91,7 @@ describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
     const dir = tempDir();
     cleanups.push(() => dir.remove());
     const anchors = ['a', 'b', 'c'].map((n) => join(dir.path, `${n}.anchor`));
-    const codes = await Promise.all(anchors.map((a, i) => appender(url, a, 150, 'abc'[i]!)));
+    const codes = await appendAtOnce(url, anchors, 150);
     expect(codes).toEqual([0, 0, 0]);
 
     const db = openPostgres(url);
@@ -133,7 +144,7 @@ describe.skipIf(noPostgres)('PostgreSQL shared by replicas', () => {
     const dir = tempDir();
     cleanups.push(() => dir.remove());
     const anchors = ['a', 'b', 'c'].map((n) => join(dir.path, `${n}.anchor`));
-    const codes = await Promise.all(anchors.map((a, i) => appender(url, a, 150, 'abc'[i]!, 5)));
+    const codes = await appendAtOnce(url, anchors, 150, 5);
     expect(codes).toEqual([0, 0, 0]);
 
     const db = openPostgres(url);
