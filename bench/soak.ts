@@ -128,6 +128,20 @@ function tableSeq(db: Database.Database): number {
   return db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM audit').pluck().get()!;
 }
 
+/**
+ * tableSeq while the writer is stopped, or undefined when it was stopped holding a WAL lock a
+ * reader needs (SQLite then answers SQLITE_BUSY, or SQLITE_PROTOCOL after its retries).
+ */
+function tableSeqBesideStopped(db: Database.Database): number | undefined {
+  try {
+    return tableSeq(db);
+  } catch (e) {
+    if (e instanceof Database.SqliteError && (e.code === 'SQLITE_BUSY' || e.code === 'SQLITE_PROTOCOL'))
+      return undefined;
+    throw e;
+  }
+}
+
 function auditRows(dbFile: string): AuditRow[] {
   const db = new Database(dbFile, { readonly: true });
   try {
@@ -278,7 +292,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakCounts> {
         probes++;
         while (fake.pendingUpdates < FILLER) fake.sendText({ from: OP, text: '/whoami' });
         process.kill(pid(), 'SIGSTOP');
-        if (tableSeq(db) > anchorSeq(anchor)) break;
+        if ((tableSeqBesideStopped(db) ?? 0) > anchorSeq(anchor)) break;
         process.kill(pid(), 'SIGCONT');
         // Let it run a random little while: often only a turn of this loop, sometimes a millisecond or two.
         await (random() < 0.5 ? new Promise((r) => setImmediate(r)) : sleep(random() * 2));
