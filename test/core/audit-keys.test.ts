@@ -123,6 +123,26 @@ function rechain(s: State, entries: readonly string[], from = 1): void {
   writeFileSync(s.anchorPath, anchor.map((l) => `${l}\n`).join(''));
 }
 
+/** A rekey entry at `seq` under `key`, as someone holding `key` would write it: hashed and anchored. */
+function appendRekey(s: State, seq: number, key: string, params: object): void {
+  const prev = rows(s.db)[seq - 2]!.hash;
+  const entry = canonicalJson({
+    _key: keyIdOf(key),
+    operator: 'teleops',
+    chat: null,
+    origin: 'system',
+    action: 'audit.rekey',
+    target: '',
+    params,
+    outcome: 'info',
+    seq,
+    ts: new Date().toISOString(),
+  });
+  const hash = hmac(key)(prev + entry);
+  s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)').run(seq, entry, prev, hash);
+  writeFileSync(s.anchorPath, `${readFileSync(s.anchorPath, 'latin1')}${seq} ${hash}\n`);
+}
+
 /** Both verifiers (one thread, and the worker-thread pass) must agree. */
 async function verify(s: State, keys: Omit<VerifyOptions, 'anchorPath'> = {}): Promise<VerifyReport> {
   const opts = { anchorPath: s.anchorPath, ...keys };
@@ -198,28 +218,25 @@ describe('a keyed audit log says so', () => {
     write(s, 3, { hmacKey: K1 });
     const mine = 'attacker-key-000000000';
     const to = keyIdOf(mine);
-    const prev = rows(s.db)[2]!.hash;
-    const entry = canonicalJson({
-      _key: to,
-      operator: 'teleops',
-      chat: null,
-      origin: 'system',
-      action: 'audit.rekey',
-      target: '',
-      params: { from: keyIdOf(K1), to, proof: rekeyProof(mine, prev, to) },
-      outcome: 'info',
-      seq: 4,
-      ts: new Date().toISOString(),
-    });
-    s.db
-      .prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (4, ?, ?, ?)')
-      .run(entry, prev, hmac(mine)(prev + entry));
-    writeFileSync(s.anchorPath, `${readFileSync(s.anchorPath, 'latin1')}4 ${hmac(mine)(prev + entry)}\n`);
+    appendRekey(s, 4, mine, { from: keyIdOf(K1), to, proof: rekeyProof(mine, rows(s.db)[2]!.hash, to) });
     expect(await verify(s, { hmacKey: mine, previousKeys: [K1] })).toMatchObject({
       ok: false,
       firstBadSeq: 4,
       kind: 'rekey',
       message: expect.stringContaining('not proven with the old key'),
+    });
+  });
+  it('a rekey entry naming another key than the one it is under is no rekey, even proven with the old key', async () => {
+    const s = state();
+    write(s, 3, { hmacKey: K1 });
+    const under = keyIdOf(K2);
+    const named = keyIdOf('a-third-audit-key-5555555');
+    appendRekey(s, 4, K2, { from: keyIdOf(K1), to: named, proof: rekeyProof(K1, rows(s.db)[2]!.hash, under) });
+    // Under its segment's key K1 the entry does not hash: it reads as modified.
+    expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toMatchObject({
+      ok: false,
+      firstBadSeq: 4,
+      kind: 'modified',
     });
   });
 });
