@@ -123,10 +123,20 @@ function rechain(s: State, entries: readonly string[], from = 1): void {
   writeFileSync(s.anchorPath, anchor.map((l) => `${l}\n`).join(''));
 }
 
-/** A rekey entry at `seq` under `key`, as someone holding `key` would write it: hashed and anchored. */
-function appendRekey(s: State, seq: number, key: string, params: object): void {
-  const prev = rows(s.db)[seq - 2]!.hash;
-  const entry = canonicalJson({
+/** Appends `fields` as the next entry, hashed under `key` and anchored, as someone holding `key` could. */
+function appendUnder(s: State, key: string, fields: object): void {
+  const all = rows(s.db);
+  const seq = all.length + 1;
+  const prev = all.at(-1)!.hash;
+  const entry = canonicalJson({ ...fields, seq, ts: new Date().toISOString() });
+  const hash = hmac(key)(prev + entry);
+  s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)').run(seq, entry, prev, hash);
+  writeFileSync(s.anchorPath, `${readFileSync(s.anchorPath, 'latin1')}${seq} ${hash}\n`);
+}
+
+/** A rekey entry with `params`, under `key` and carrying its id. */
+const appendRekey = (s: State, key: string, params: object): void =>
+  appendUnder(s, key, {
     _key: keyIdOf(key),
     operator: 'teleops',
     chat: null,
@@ -135,13 +145,10 @@ function appendRekey(s: State, seq: number, key: string, params: object): void {
     target: '',
     params,
     outcome: 'info',
-    seq,
-    ts: new Date().toISOString(),
   });
-  const hash = hmac(key)(prev + entry);
-  s.db.prepare('INSERT INTO audit (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)').run(seq, entry, prev, hash);
-  writeFileSync(s.anchorPath, `${readFileSync(s.anchorPath, 'latin1')}${seq} ${hash}\n`);
-}
+
+/** The hash of the last row, the place a rekey entry's proof names. */
+const head = (s: State): string => rows(s.db).at(-1)!.hash;
 
 /** Both verifiers (one thread, and the worker-thread pass) must agree. */
 async function verify(s: State, keys: Omit<VerifyOptions, 'anchorPath'> = {}): Promise<VerifyReport> {
@@ -200,7 +207,7 @@ describe('a keyed audit log says so', () => {
     write(s, 4, { hmacKey: K1 });
     const forged = [5, 6].map((seq) => canonicalJson({ ...input(seq), seq, ts: new Date().toISOString() }));
     rechain(s, forged, 5);
-    expect(await verify(s)).toMatchObject({ ok: false, firstBadSeq: 5, kind: 'unkeyed' });
+    expect(await verify(s)).toMatchObject({ ok: false, entries: 4, firstBadSeq: 5, kind: 'unkeyed' });
     expect(await verify(s, { hmacKey: K1 })).toMatchObject({ ok: false, firstBadSeq: 5 });
   });
 
@@ -210,7 +217,56 @@ describe('a keyed audit log says so', () => {
     const other = keyIdOf('attacker-key-000000000');
     const forged = canonicalJson({ _key: other, ...input(4), seq: 4, ts: new Date().toISOString() });
     rechain(s, [forged], 4);
-    expect(await verify(s)).toMatchObject({ ok: false, firstBadSeq: 4, kind: 'rekey' });
+    expect(await verify(s)).toMatchObject({
+      ok: false,
+      entries: 3,
+      firstBadSeq: 4,
+      kind: 'rekey',
+      message: `audit entry 4: rekey: the key changes from ${keyIdOf(K1)} to ${other} without a rekey entry`,
+    });
+  });
+
+  it('unkeyed entries hashed with the key itself are a break too, named unkeyed', async () => {
+    const s = state();
+    write(s, 4, { hmacKey: K1 });
+    appendUnder(s, K1, input(5));
+    expect(await verify(s, { hmacKey: K1 })).toMatchObject({
+      ok: false,
+      entries: 4,
+      firstBadSeq: 5,
+      kind: 'unkeyed',
+      message: `audit entry 5: unkeyed: the entries before were keyed (key id ${keyIdOf(K1)}), this one is not`,
+    });
+  });
+
+  it.each([
+    ['another key', keyIdOf('a-third-audit-key-5555555')],
+    ['no key', null],
+  ])('a rekey entry saying the log was under %s, when it was under the old key, is a break', async (_what, from) => {
+    const s = state();
+    write(s, 3, { hmacKey: K1 });
+    const to = keyIdOf(K2);
+    appendRekey(s, K2, { from, to, proof: rekeyProof(K1, head(s), to) });
+    expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toMatchObject({
+      ok: false,
+      entries: 3,
+      firstBadSeq: 4,
+      kind: 'rekey',
+      message: `audit entry 4: rekey: the rekey entry says the log was under key ${from ?? 'none'}, but it was under ${keyIdOf(K1)}`,
+    });
+  });
+
+  it('a rekey entry from an unkeyed log carries no proof: one with a proof is a break', async () => {
+    const s = state();
+    write(s, 3);
+    appendRekey(s, K1, { from: null, to: keyIdOf(K1), proof: 'ab'.repeat(32) });
+    expect(await verify(s, { hmacKey: K1 })).toMatchObject({
+      ok: false,
+      entries: 3,
+      firstBadSeq: 4,
+      kind: 'rekey',
+      message: 'audit entry 4: rekey: the rekey entry is not proven with the old key',
+    });
   });
 
   it('a rekey entry forged without the old key is a break', async () => {
@@ -218,9 +274,10 @@ describe('a keyed audit log says so', () => {
     write(s, 3, { hmacKey: K1 });
     const mine = 'attacker-key-000000000';
     const to = keyIdOf(mine);
-    appendRekey(s, 4, mine, { from: keyIdOf(K1), to, proof: rekeyProof(mine, rows(s.db)[2]!.hash, to) });
+    appendRekey(s, mine, { from: keyIdOf(K1), to, proof: rekeyProof(mine, head(s), to) });
     expect(await verify(s, { hmacKey: mine, previousKeys: [K1] })).toMatchObject({
       ok: false,
+      entries: 3,
       firstBadSeq: 4,
       kind: 'rekey',
       message: expect.stringContaining('not proven with the old key'),
@@ -231,10 +288,11 @@ describe('a keyed audit log says so', () => {
     write(s, 3, { hmacKey: K1 });
     const under = keyIdOf(K2);
     const named = keyIdOf('a-third-audit-key-5555555');
-    appendRekey(s, 4, K2, { from: keyIdOf(K1), to: named, proof: rekeyProof(K1, rows(s.db)[2]!.hash, under) });
+    appendRekey(s, K2, { from: keyIdOf(K1), to: named, proof: rekeyProof(K1, head(s), under) });
     // Under its segment's key K1 the entry does not hash: it reads as modified.
     expect(await verify(s, { hmacKey: K2, previousKeys: [K1] })).toMatchObject({
       ok: false,
+      entries: 3,
       firstBadSeq: 4,
       kind: 'modified',
     });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,8 +184,9 @@ function replaceTable(db: Db, entries: readonly AuditEntryInput[]): Row[] {
   return out;
 }
 
-function expectBreak(report: VerifyReport, kind: Break, firstBadSeq: number): void {
-  expect(report).toMatchObject({ ok: false, kind, firstBadSeq });
+/** `entries`: what the scan read as intact before it stopped, by default every entry before the break. */
+function expectBreak(report: VerifyReport, kind: Break, firstBadSeq: number, entries = firstBadSeq - 1): void {
+  expect(report).toMatchObject({ ok: false, kind, firstBadSeq, entries });
   if (report.ok) return;
   expect(report.message).not.toMatch(/[\r\n]/);
   expect(report.message).toContain(`audit entry ${firstBadSeq}: ${kind}:`);
@@ -255,7 +256,8 @@ describe.each([
     const f = makeLog(hmacKey, inputs(10));
     writeAnchor(f, anchorLines(f).slice(0, 3));
     insertRow(f.db, 8);
-    expectBreak(verify(f), 'inserted', 8);
+    // Its SHA-256 link holds; unkeyed, so does its hash, and the scan stops at the row after it.
+    expectBreak(verify(f), 'inserted', 8, keyed ? 7 : 8);
   });
 
   it('finds breaks by the links alone past the end of the anchor', () => {
@@ -324,9 +326,7 @@ describe.each([
   it('names a missing anchor file as anchor_missing', () => {
     const f = makeLog(hmacKey, inputs(3));
     unlinkSync(f.anchorPath);
-    const report = verify(f);
-    expectBreak(report, 'anchor_missing', 1);
-    expect(report).toMatchObject({ entries: 3 });
+    expectBreak(verify(f), 'anchor_missing', 1, 3);
   });
 
   it('keeps a deleted anchor visible after the log recreates it', () => {
@@ -375,7 +375,38 @@ describe.each([
     expectBreak(verify(f), 'anchor_corrupt', 6);
   });
 
+  it('names an anchor that goes back after the last entry as anchor_corrupt', () => {
+    const f = makeLog(hmacKey, inputs(5));
+    const lines = anchorLines(f);
+    writeAnchor(f, [...lines, lines[2]!]);
+    const report = verify(f);
+    expectBreak(report, 'anchor_corrupt', 6, 5);
+    expect(report).toMatchObject({ message: expect.stringContaining('the anchor goes back to an earlier entry') });
+  });
+
+  it(`names a hash that matches no content but that the next row links to as ${keyed ? 'replaced' : 'modified'}`, () => {
+    const f = makeLog(hmacKey, inputs(10));
+    const forged = sha256('anything');
+    f.db.prepare('UPDATE audit SET hash = ? WHERE seq = 5').run(forged);
+    setPrevHash(f.db, 6, forged);
+    // Keyed, a row the key does not hash, linked on and unlike the anchor, starts a forged chain.
+    expectBreak(verify(f), keyed ? 'replaced' : 'modified', 5);
+  });
+
   if (keyed) {
+    it('names a chain recomputed under another key, the anchor left as it was, as replaced', () => {
+      const f = makeLog(hmacKey, inputs(6));
+      let prev = GENESIS;
+      for (const r of rows(f.db)) {
+        const hash = createHmac('sha256', 'not-the-key')
+          .update(prev + r.entry, 'utf8')
+          .digest('hex');
+        f.db.prepare('UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?').run(prev, hash, r.seq);
+        prev = hash;
+      }
+      expectBreak(verify(f), 'replaced', 1);
+    });
+
     it('trusts keyed rows over a wrong last anchor line', () => {
       const f = makeLog(hmacKey, inputs(5));
       writeAnchor(f, [...anchorLines(f).slice(0, 4), `5 ${'b'.repeat(64)}`]);
