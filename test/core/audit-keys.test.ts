@@ -172,7 +172,7 @@ describe('a keyed audit log says so', () => {
       ok: false,
       unverifiable: true,
       missingKeyIds: [keyIdOf(K1)],
-      message: expect.stringMatching(/^keyed log: cannot check without AUDIT_HMAC_KEY/),
+      message: `keyed log: cannot check without AUDIT_HMAC_KEY (key id ${keyIdOf(K1)}); links and anchor hold for 5 entries`,
     });
   });
 
@@ -376,6 +376,9 @@ describe('adopting and rotating AUDIT_HMAC_KEY', () => {
       ok: false,
       unverifiable: true,
       missingKeyIds: [keyIdOf(K1)],
+      message:
+        `keyed log: cannot check the entries under key id ${keyIdOf(K1)} without that key ` +
+        `(AUDIT_HMAC_KEY_PREVIOUS); links and anchor hold for 6 entries`,
     });
     // Restarting with the new key alone adds nothing.
     write(s, 0, { hmacKey: K2 });

@@ -184,12 +184,24 @@ function replaceTable(db: Db, entries: readonly AuditEntryInput[]): Row[] {
   return out;
 }
 
-/** `entries`: what the scan read as intact before it stopped, by default every entry before the break. */
-function expectBreak(report: VerifyReport, kind: Break, firstBadSeq: number, entries = firstBadSeq - 1): void {
+/** The name of the entry before `seq`, as a message says it. */
+const before = (seq: number): string => (seq === 1 ? 'the start of the chain' : `entry ${seq - 1}`);
+
+/**
+ * `entries`: what the scan read as intact before it stopped, by default every entry before the
+ * break; `why`: the rest of the one-line message, when given.
+ */
+function expectBreak(
+  report: VerifyReport,
+  kind: Break,
+  firstBadSeq: number,
+  { entries = firstBadSeq - 1, why }: { entries?: number; why?: string } = {},
+): void {
   expect(report).toMatchObject({ ok: false, kind, firstBadSeq, entries });
   if (report.ok) return;
   expect(report.message).not.toMatch(/[\r\n]/);
   expect(report.message).toContain(`audit entry ${firstBadSeq}: ${kind}:`);
+  if (why !== undefined) expect(report.message).toBe(`audit entry ${firstBadSeq}: ${kind}: ${why}`);
 }
 
 describe.each([
@@ -209,7 +221,7 @@ describe.each([
   it.each(FIELDS)('names a changed %s as modified', (field) => {
     const f = makeLog(hmacKey, inputs(10));
     modifyField(f.db, 5, field);
-    expectBreak(verify(f), 'modified', 5);
+    expectBreak(verify(f), 'modified', 5, { why: 'its hash does not match its content' });
   });
 
   it('names a changed prev_hash or hash column, and a malformed row, as modified', () => {
@@ -221,7 +233,7 @@ describe.each([
     expectBreak(verify(g), 'modified', 10);
     const h = makeLog(hmacKey, inputs(10));
     h.db.prepare(`UPDATE audit SET hash = 'short' WHERE seq = 3`).run();
-    expectBreak(verify(h), 'modified', 3);
+    expectBreak(verify(h), 'modified', 3, { why: 'the row is malformed' });
   });
 
   it('names a row with a NULL column as modified (a table recreated without constraints)', () => {
@@ -243,13 +255,15 @@ describe.each([
   ])('names row %i deleted (renumbered: %s) as deleted', (seq, renumber) => {
     const f = makeLog(hmacKey, inputs(10));
     deleteRow(f.db, seq, renumber);
-    expectBreak(verify(f), 'deleted', seq);
+    expectBreak(verify(f), 'deleted', seq, {
+      why: renumber ? `the entry now numbered ${seq} was written as entry ${seq + 1}` : `the table has no entry ${seq}`,
+    });
   });
 
   it.each([1, 5, 10])('names a row inserted at %i, with a valid SHA-256 link, as inserted', (seq) => {
     const f = makeLog(hmacKey, inputs(10));
     insertRow(f.db, seq);
-    expectBreak(verify(f), 'inserted', seq);
+    expectBreak(verify(f), 'inserted', seq, { why: `entry ${seq + 1} still links to ${before(seq)}` });
   });
 
   it('finds an insertion past the end of the anchor by its links', () => {
@@ -257,7 +271,7 @@ describe.each([
     writeAnchor(f, anchorLines(f).slice(0, 3));
     insertRow(f.db, 8);
     // Its SHA-256 link holds; unkeyed, so does its hash, and the scan stops at the row after it.
-    expectBreak(verify(f), 'inserted', 8, keyed ? 7 : 8);
+    expectBreak(verify(f), 'inserted', 8, { entries: keyed ? 7 : 8, why: 'entry 9 still links to entry 7' });
   });
 
   it('finds breaks by the links alone past the end of the anchor', () => {
@@ -282,13 +296,17 @@ describe.each([
   ])('names rows %i and %i swapped as reordered', (a, b) => {
     const f = makeLog(hmacKey, inputs(10));
     swapRows(f.db, a, b);
-    expectBreak(verify(f), 'reordered', a);
+    // Row a now holds entry b, which links to entry b - 1: moved to b when that was entry a.
+    const to = b - 1 === a ? b : b - 1;
+    expectBreak(verify(f), 'reordered', a, { why: `it links to entry ${to}, not to ${before(a)}` });
   });
 
   it.each([8, 10, 1])('names the tail deleted from %i on as truncated', (seq) => {
     const f = makeLog(hmacKey, inputs(10));
     truncateFrom(f.db, seq);
-    expectBreak(verify(f), 'truncated', seq);
+    expectBreak(verify(f), 'truncated', seq, {
+      why: `the anchor records entries after ${before(seq)}, where the table ends`,
+    });
   });
 
   it('names a tail deleted and then written over by the log as truncated', () => {
@@ -298,13 +316,20 @@ describe.each([
     log.append(input(50));
     log.append(input(51));
     log.close();
-    expectBreak(verify(f), 'truncated', 8);
+    expectBreak(verify(f), 'truncated', 8, {
+      why: 'the table was cut back to the previous entry and the log continued from there',
+    });
   });
 
   it('names a freshly computed chain without the key as replaced', () => {
     const f = makeLog(hmacKey, inputs(10));
     replaceTable(f.db, inputs(12));
-    expectBreak(verify(f), 'replaced', 1);
+    // Keyed, the rows themselves show it; unkeyed, only the anchor does.
+    expectBreak(verify(f), 'replaced', 1, {
+      why: keyed
+        ? 'a chain computed without the key starts here'
+        : 'the chain from here on is not the one the anchor recorded',
+    });
     const g = makeLog(hmacKey, inputs(10));
     replaceTable(g.db, inputs(1));
     expectBreak(verify(g), 'replaced', 1);
@@ -319,14 +344,30 @@ describe.each([
       modifyField(f.db, 5, 'target');
       const r = rowAt(f.db, 5);
       f.db.prepare('UPDATE audit SET hash = ? WHERE seq = 5').run(sha256(r.prev_hash + r.entry));
-      expectBreak(verify(f), 'modified', 5);
+      expectBreak(verify(f), 'modified', 5, {
+        why: keyed ? 'its hash does not match its content' : 'its content and hash were rewritten',
+      });
     },
   );
+
+  it('names a link rewritten, its hash recomputed without the key, as modified', () => {
+    const f = makeLog(hmacKey, inputs(10));
+    const prev = sha256('elsewhere');
+    f.db
+      .prepare('UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = 5')
+      .run(prev, sha256(prev + rowAt(f.db, 5).entry));
+    expectBreak(verify(f), 'modified', 5, {
+      why: keyed ? 'its hash does not match its content' : 'its link to entry 4 was rewritten',
+    });
+  });
 
   it('names a missing anchor file as anchor_missing', () => {
     const f = makeLog(hmacKey, inputs(3));
     unlinkSync(f.anchorPath);
-    expectBreak(verify(f), 'anchor_missing', 1, 3);
+    expectBreak(verify(f), 'anchor_missing', 1, {
+      entries: 3,
+      why: `the anchor file ${JSON.stringify(f.anchorPath)} is missing`,
+    });
   });
 
   it('keeps a deleted anchor visible after the log recreates it', () => {
@@ -344,20 +385,33 @@ describe.each([
       f,
       anchorLines(f).filter((_, i) => i !== 5),
     );
-    expectBreak(verify(f), 'anchor_missing', 6);
+    expectBreak(verify(f), 'anchor_missing', 6, { why: 'the anchor has no line for this entry' });
   });
 
+  const notALine = 'the anchor line for this entry is not "<seq> <hash>"';
   it.each([
-    ['garbage', (l: string[]) => l.map((x, i) => (i === 3 ? 'not an anchor line' : x))],
-    ['a non-hex hash', (l: string[]) => l.map((x, i) => (i === 3 ? `4 ${'z'.repeat(64)}` : x))],
-    ['a wrong hash', (l: string[]) => l.map((x, i) => (i === 3 ? `4 ${'a'.repeat(64)}` : x))],
-    ['a leading zero', (l: string[]) => l.map((x, i) => (i === 3 ? `0${x}` : x))],
-    ['a blank line', (l: string[]) => [...l.slice(0, 3), '', ...l.slice(3)]],
-    ['a line going back', (l: string[]) => [...l.slice(0, 3), l[1]!, ...l.slice(3)]],
-  ])('names an anchor with %s as anchor_corrupt', (_what, edit) => {
+    ['garbage', (l: string[]) => l.map((x, i) => (i === 3 ? 'not an anchor line' : x)), notALine],
+    [
+      'a non-hex hash',
+      (l: string[]) => l.map((x, i) => (i === 3 ? `4 ${'z'.repeat(64)}` : x)),
+      'the anchor line for this entry has no valid hash',
+    ],
+    [
+      'a wrong hash',
+      (l: string[]) => l.map((x, i) => (i === 3 ? `4 ${'a'.repeat(64)}` : x)),
+      'the anchor line for this entry disagrees with an intact chain',
+    ],
+    ['a leading zero', (l: string[]) => l.map((x, i) => (i === 3 ? `0${x}` : x)), notALine],
+    ['a blank line', (l: string[]) => [...l.slice(0, 3), '', ...l.slice(3)], notALine],
+    [
+      'a line going back',
+      (l: string[]) => [...l.slice(0, 3), l[1]!, ...l.slice(3)],
+      'where this line should be, the anchor goes back to an earlier entry',
+    ],
+  ])('names an anchor with %s as anchor_corrupt', (_what, edit, why) => {
     const f = makeLog(hmacKey, inputs(10));
     writeAnchor(f, edit(anchorLines(f)));
-    expectBreak(verify(f), 'anchor_corrupt', 4);
+    expectBreak(verify(f), 'anchor_corrupt', 4, { why });
   });
 
   it('names a torn or garbled last anchor line as anchor_corrupt', () => {
@@ -379,9 +433,10 @@ describe.each([
     const f = makeLog(hmacKey, inputs(5));
     const lines = anchorLines(f);
     writeAnchor(f, [...lines, lines[2]!]);
-    const report = verify(f);
-    expectBreak(report, 'anchor_corrupt', 6, 5);
-    expect(report).toMatchObject({ message: expect.stringContaining('the anchor goes back to an earlier entry') });
+    expectBreak(verify(f), 'anchor_corrupt', 6, {
+      entries: 5,
+      why: 'where this line should be, the anchor goes back to an earlier entry',
+    });
   });
 
   it(`names a hash that matches no content but that the next row links to as ${keyed ? 'replaced' : 'modified'}`, () => {
