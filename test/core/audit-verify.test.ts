@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -309,17 +309,25 @@ describe.each([
     });
   });
 
-  it('names a tail deleted and then written over by the log as truncated', () => {
-    const f = makeLog(hmacKey, inputs(10));
-    truncateFrom(f.db, 8);
-    const log = reopen(f);
-    log.append(input(50));
-    log.append(input(51));
-    log.close();
-    expectBreak(verify(f), 'truncated', 8, {
-      why: 'the table was cut back to the previous entry and the log continued from there',
-    });
-  });
+  it.each([
+    ['nothing', undefined],
+    ['a line torn by a crash', 'a line torn by a crash, then completed'],
+    ['a garbled line longer than the reader buffers', 'x'.repeat(100_000)],
+  ])(
+    'names a tail deleted and then written over by the log as truncated (between, in the anchor: %s)',
+    (_what, junk) => {
+      const f = makeLog(hmacKey, inputs(10));
+      truncateFrom(f.db, 8);
+      if (junk !== undefined) writeAnchor(f, [...anchorLines(f), junk]);
+      const log = reopen(f);
+      log.append(input(50));
+      log.append(input(51));
+      log.close();
+      expectBreak(verify(f), 'truncated', 8, {
+        why: 'the table was cut back to the previous entry and the log continued from there',
+      });
+    },
+  );
 
   it('names a freshly computed chain without the key as replaced', () => {
     const f = makeLog(hmacKey, inputs(10));
@@ -359,6 +367,22 @@ describe.each([
     expectBreak(verify(f), 'modified', 5, {
       why: keyed ? 'its hash does not match its content' : 'its link to entry 4 was rewritten',
     });
+  });
+
+  it('reads a seq of 15 digits: a line for another entry', () => {
+    const f = makeLog(hmacKey, inputs(10));
+    writeAnchor(
+      f,
+      anchorLines(f).map((x, i) => (i === 3 ? `${'1'.repeat(15)} ${x.split(' ')[1]}` : x)),
+    );
+    expectBreak(verify(f), 'anchor_missing', 4, { why: 'the anchor has no line for this entry' });
+  });
+
+  it('says why an anchor that exists cannot be read, instead of calling it missing', () => {
+    const f = makeLog(hmacKey, inputs(3));
+    unlinkSync(f.anchorPath);
+    symlinkSync(f.anchorPath, f.anchorPath);
+    expect(() => verify(f)).toThrow(`cannot read the audit anchor ${JSON.stringify(f.anchorPath)}: ELOOP`);
   });
 
   it('names a missing anchor file as anchor_missing', () => {
@@ -402,6 +426,11 @@ describe.each([
       'the anchor line for this entry disagrees with an intact chain',
     ],
     ['a leading zero', (l: string[]) => l.map((x, i) => (i === 3 ? `0${x}` : x)), notALine],
+    [
+      'a seq of 16 digits',
+      (l: string[]) => l.map((x, i) => (i === 3 ? `${'1'.repeat(16)} ${x.split(' ')[1]}` : x)),
+      notALine,
+    ],
     ['a blank line', (l: string[]) => [...l.slice(0, 3), '', ...l.slice(3)], notALine],
     [
       'a line going back',
