@@ -13,9 +13,15 @@ const DEPLOYED_NODE_FLAGS =
   )?.[1] ?? '';
 
 /**
+ * Node flags added after the deployed ones, to try another setting in every bench that starts
+ * the bot (e.g. BENCH_BOT_NODE_OPTIONS=--max-semi-space-size=8: the later V8 flag wins).
+ */
+const TRIED_NODE_FLAGS = process.env.BENCH_BOT_NODE_OPTIONS ?? '';
+
+/**
  * Starts the bot for `operators` with its state in `stateDir`, no HTTP server, warnings only,
- * Node's flags as deployed, and `env` on top (NODE_OPTIONS added to those flags); resolves once
- * it polls the fake (a failure to start shows its output).
+ * Node's flags as deployed (and BENCH_BOT_NODE_OPTIONS), and `env` on top (NODE_OPTIONS added to
+ * those flags); resolves once it polls the fake (a failure to start shows its output).
  */
 export async function startBot(
   fake: FakeBotApi,
@@ -34,7 +40,7 @@ export async function startBot(
       HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
       ...env,
-      NODE_OPTIONS: [DEPLOYED_NODE_FLAGS, env.NODE_OPTIONS ?? ''].join(' ').trim(),
+      NODE_OPTIONS: [DEPLOYED_NODE_FLAGS, TRIED_NODE_FLAGS, env.NODE_OPTIONS ?? ''].join(' ').trim(),
     },
     { bin: true },
   );
