@@ -292,7 +292,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakCounts> {
         probes++;
         while (fake.pendingUpdates < FILLER) fake.sendText({ from: OP, text: '/whoami' });
         process.kill(pid(), 'SIGSTOP');
-        if ((tableSeqBesideStopped(db) ?? 0) > anchorSeq(anchor)) break;
+        const seq = tableSeqBesideStopped(db);
+        if (seq !== undefined && seq > anchorSeq(anchor)) break;
         process.kill(pid(), 'SIGCONT');
         // Let it run a random little while: often only a turn of this loop, sometimes a millisecond or two.
         await (random() < 0.5 ? new Promise((r) => setImmediate(r)) : sleep(random() * 2));

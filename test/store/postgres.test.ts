@@ -17,6 +17,7 @@ import { openPostgres } from '../../src/store/postgres-schema.js';
 import { approvalRow } from '../support/approvals.js';
 import { MODULES } from '../../src/targets/modules.js';
 import { tempDir } from '../support/app.js';
+import { waitFor } from '../support/dockerd.js';
 import { runTeleops } from '../support/process.js';
 import { postgresPrerequisites, startPostgres, type Postgres } from '../support/postgres.js';
 
@@ -55,7 +56,13 @@ async function appendAtOnce(url: string, anchors: readonly string[], n: number, 
       }),
     );
   });
-  while (exited === 0 && !anchors.every((a) => existsSync(`${a}.ready`))) await new Promise((r) => setTimeout(r, 20));
+  // A writer that exits before it is ready fails its exit code below; the others then wait no more.
+  await waitFor(
+    () => (exited > 0 || anchors.every((a) => existsSync(`${a}.ready`)) ? true : undefined),
+    'the writers to be ready',
+    60_000,
+    20,
+  );
   writeFileSync(go, '');
   return Promise.all(exits);
 }
