@@ -9,7 +9,13 @@ import { AuditKeyError, AuditLog, keyIdOf } from './core/audit.js';
 import { DirError } from './core/dirs.js';
 import { checkAll } from './core/health.js';
 import { SetupError, type TargetModule } from './core/target.js';
-import { parseHead, verifyAuditAsync, type WitnessedHead } from './core/audit-verify.js';
+import {
+  AnchorReadError,
+  parseHead,
+  verifyAuditAsync,
+  type VerifyReport,
+  type WitnessedHead,
+} from './core/audit-verify.js';
 import { parseVerbArgs, type FlagKind } from './cli-args.js';
 import { runDoctor } from './doctor.js';
 import { probeHealth } from './http/probe.js';
@@ -34,7 +40,8 @@ const VERB_USAGE = {
   'audit verify': `teleops audit verify [--state-dir DIR] [--head SEQ:HASH] [--file EXPORT [--anchor FILE]]
                                          check the audit log's hash chain, and that a head a witness
                                          saw is still in it (exit 0 intact, 1 broken, 3 keyed but
-                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage);
+                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage or
+                                         an anchor file that cannot be read);
                                          --file checks an export offline against the anchor`,
   'audit export': `teleops audit export [--since SEQ] [--state-dir DIR] > audit.jsonl
                                          the audit entries as stored, one JSON line each, with hashes`,
@@ -296,8 +303,15 @@ async function auditVerify(flags: Map<string, string[]>): Promise<never> {
   const { open, anchorPath, hmacKey, previousKeys } = auditFiles('audit verify', a.stateDir);
   const opts = { anchorPath, previousKeys, ...(hmacKey ? { hmacKey } : {}) };
   const db = open();
-  const r = await verifyAuditAsync(db, { ...opts, heads: a.heads });
-  db.close();
+  let r: VerifyReport;
+  try {
+    r = await verifyAuditAsync(db, { ...opts, heads: a.heads });
+  } catch (e) {
+    if (!(e instanceof AnchorReadError)) throw e;
+    usageError('audit verify', e.message);
+  } finally {
+    db.close();
+  }
   const against = a.heads.length > 0 ? ` (agrees with the witnessed head${a.heads.length > 1 ? 's' : ''})` : '';
   if (r.ok) {
     process.stdout.write(`audit log intact: ${counted(r.entries, 'entry', 'entries')}, head #${r.headSeq}${against}\n`);

@@ -1,4 +1,6 @@
+import { rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from './support/app.js';
 import { freePort, runTeleops } from './support/process.js';
@@ -47,6 +49,20 @@ describe('the CLI answers environment problems in one line, never with a stack t
     p.child.stdout!.once('data', () => p.child.stdout!.destroy());
     expect(await p.exited).toBe(0);
     expect(stderr).toBe('');
+  });
+
+  it('an anchor file that cannot be read: audit verify says so in one line and exits 2, not "missing"', async () => {
+    dir = tempDir();
+    const made = runTeleops(['console', '-c', '/whoami'], { ...QUIET, STATE_DIR: dir.path, LOG_LEVEL: 'error' });
+    expect(await made.exited).toBe(0);
+    const anchor = join(dir.path, 'audit.anchor');
+    rmSync(anchor);
+    symlinkSync(anchor, anchor);
+    const p = runTeleops(['audit', 'verify', '--state-dir', dir.path], QUIET);
+    expect(await p.exited).toBe(2);
+    expect(p.output()).toBe(
+      `teleops audit verify: cannot read the audit anchor ${JSON.stringify(anchor)}: ELOOP: too many symbolic links encountered, open ${JSON.stringify(anchor).replaceAll('"', "'")}\n`,
+    );
   });
 
   it.each([['doctor'], ['start']])(

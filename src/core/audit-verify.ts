@@ -826,6 +826,11 @@ const CORRUPT = 2;
 const NONE = 3;
 type AnchorState = typeof LINE | typeof END | typeof CORRUPT;
 
+/** The anchor file exists but cannot be read: nothing can be said of the log until it can. */
+export class AnchorReadError extends Error {
+  override readonly name = 'AnchorReadError';
+}
+
 /** Reads `<seq> <hash>\n` lines in buffered chunks; the current line stays in `buf` until `next()`. */
 class AnchorReader {
   readonly buf = Buffer.allocUnsafe(1 << 16);
@@ -849,7 +854,7 @@ class AnchorReader {
       fd = openSync(path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new Error(`cannot read the audit anchor ${JSON.stringify(path)}: ${(err as Error).message}`);
+      throw new AnchorReadError(`cannot read the audit anchor ${JSON.stringify(path)}: ${(err as Error).message}`);
     }
     return new AnchorReader(fd, limit ?? fstatSync(fd).size);
   }
