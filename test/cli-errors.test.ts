@@ -65,6 +65,18 @@ describe('the CLI answers environment problems in one line, never with a stack t
     );
   });
 
+  it('an anchor file that cannot be opened: start-up says so in one line, naming the setting, and exits 2', async () => {
+    dir = tempDir();
+    const anchor = join(dir.path, 'audit.anchor');
+    symlinkSync(anchor, anchor);
+    const p = runTeleops(['console', '-c', '/whoami'], { ...QUIET, STATE_DIR: dir.path });
+    expect(await p.exited).toBe(2);
+    expect(p.output()).toContain(
+      `teleops: cannot start — cannot open the audit anchor ${anchor} (ELOOP) — check STATE_DIR and AUDIT_ANCHOR_PATH\n`,
+    );
+    expect(p.output()).not.toMatch(/^\s+at /m);
+  });
+
   it.each([['doctor'], ['start']])(
     'STATE_DIR under /proc: %s says it cannot create the directory, and ends',
     async (verb) => {

@@ -1,6 +1,6 @@
 import { createHmac, hash as digestOnce } from 'node:crypto';
 import { closeSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { makeDirs } from './dirs.js';
+import { DirError, makeDirs } from './dirs.js';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { isPostgres, type Db } from './sqlite.js';
@@ -290,7 +290,14 @@ export class AuditLog {
     if (this.fd !== null) return;
     this.durable = (this.db.pragma('synchronous', { simple: true }) as number) >= 2;
     makeDirs(dirname(this.opts.anchorPath));
-    this.fd = openSync(this.opts.anchorPath, 'a+', 0o600);
+    try {
+      this.fd = openSync(this.opts.anchorPath, 'a+', 0o600);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new DirError(`cannot open the audit anchor ${this.opts.anchorPath} (${code ?? (e as Error).message})`, {
+        cause: e,
+      });
+    }
     this.unwritable = undefined;
     this.catchUpAnchor();
     this.adoptKey();

@@ -23,7 +23,10 @@ export function makeDirs(path: string, mode = 0o700): void {
   }
 }
 
-/** A directory teleops needs (STATE_DIR, the anchor's) cannot be made: a settings problem. */
+/**
+ * A place teleops needs (STATE_DIR, the database in it, the anchor file or its directory) cannot
+ * be made or opened: a settings problem.
+ */
 export class DirError extends Error {
   override readonly name = 'DirError';
 }
