@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { KEY_ID_LEN, KEY_PREFIX } from './audit.js';
+import { CACHE_SIZE } from './sqlite.js';
 
 /*
  * Checks one seq range of the audit chain on a thread of its own, so that a verification uses
@@ -24,7 +25,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { hash } = require('node:crypto');
 const { closeSync, openSync, readSync, statSync } = require('node:fs');
 const Database = require(workerData.sqlite);
-const { file, sql, plan, chunkRows, prefix, idLen, legacy } = workerData;
+const { file, sql, plan, chunkRows, prefix, idLen, legacy, cacheSize } = workerData;
 // HMAC-SHA-256 (RFC 2104) from two one-shot digests: a createHmac per row costs 2.5 times as much.
 const hmacOf = (key) => {
   let k = Buffer.from(key, 'utf8');
@@ -181,6 +182,7 @@ parentPort.on('message', (job) => {
       ino = now;
       db = new Database(file, { readonly: true, fileMustExist: true });
       db.pragma('busy_timeout = 5000');
+      db.pragma('cache_size = ' + cacheSize);
       // Pages read in place instead of copied into SQLite's cache: reading costs half as much.
       db.pragma('mmap_size = 1073741824');
     }
@@ -191,6 +193,9 @@ parentPort.on('message', (job) => {
       answer = check(db, range, job);
     } finally {
       db.exec('COMMIT');
+      // The pages read from the WAL stay in the connection's cache, which the next job refills from
+      // the OS's cache at little cost: released, a kept thread holds no more memory than a new one.
+      db.pragma('shrink_memory');
     }
   } catch {
     answer = { ok: false };
@@ -290,6 +295,7 @@ function startThread(setup: string): Thread {
       chunkRows: CHUNK_ROWS,
       prefix: KEY_PREFIX,
       idLen: KEY_ID_LEN,
+      cacheSize: CACHE_SIZE,
     },
   });
   const t: Thread = { worker, setup };

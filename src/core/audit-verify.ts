@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { isPostgres, type Db } from './sqlite.js';
+import { CACHE_SIZE, isPostgres, type Db } from './sqlite.js';
 import {
   chainHasher,
   GENESIS_HASH,
@@ -272,6 +272,7 @@ export async function verifyOnThreads(file: string, opts: VerifyOptions): Promis
 function readOnly(file: string): Db {
   const conn = new Database(file, { readonly: true, fileMustExist: true });
   conn.pragma('busy_timeout = 5000');
+  conn.pragma(`cache_size = ${CACHE_SIZE}`);
   return conn;
 }
 

@@ -8,3 +8,11 @@ export type Db = Database.Database;
 
 /** Whether `db` is PostgreSQL: the few queries whose dialects differ ask this. */
 export const isPostgres = (db: Db): boolean => (db as { dialect?: string }).dialect === 'postgres';
+
+/**
+ * SQLite's page cache for each connection, as the pragma takes it (negative: KiB), SQLite's own
+ * default. better-sqlite3 raises it to 16 MB, which a growing audit table fills page by page, so
+ * the process grew with every command for its first tens of thousands; the pages that matter
+ * (the table's last leaf, the upper levels of its indexes) fit many times over.
+ */
+export const CACHE_SIZE = -2000;

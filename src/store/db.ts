@@ -3,7 +3,7 @@ import { DirError, makeDirs, unwritableDir } from '../core/dirs.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { Db } from '../core/sqlite.js';
+import { CACHE_SIZE, type Db } from '../core/sqlite.js';
 
 export type { Db };
 
@@ -219,6 +219,7 @@ function open(stateDir: string, opts: OpenOptions): Db {
     fileMustExist: opts.readonly ?? false,
   });
   db.pragma('busy_timeout = 5000');
+  db.pragma(`cache_size = ${CACHE_SIZE}`);
   if (opts.readonly) return db;
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
