@@ -1,6 +1,11 @@
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { AuditLog } from '../src/core/audit.js';
+import { RANGE_MIN_ROWS } from '../src/core/audit-verify.js';
+import { openDb } from '../src/store/db.js';
 import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
+import { entry } from './audit.js';
 import { startBot } from './bot.js';
 import type { Report } from './report.js';
 import { procStatus } from './telegram.js';
@@ -11,6 +16,13 @@ const MIX = ['/whoami', '/status', '/help', '/audit', '/tmux ls', '/audit verify
 const PER_SECOND = 10;
 const SAMPLE_MS = 15_000;
 const WARM_UP_MS = 60_000;
+/**
+ * Audit rows before the warm-up: as many as make a verification take every thread it will
+ * (one per core, once the log holds a range for each), as a log of a few days' work does. From
+ * an empty log, the loop would otherwise measure the one-time step of a thread starting (a few
+ * MB) somewhere in its minutes, not growth with work.
+ */
+const SEEDED_ROWS = RANGE_MIN_ROWS * availableParallelism();
 
 /** Least-squares slope of ys over xs. */
 function slope(xs: readonly number[], ys: readonly number[]): number {
@@ -26,14 +38,26 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
   return num / den;
 }
 
+/** Writes `rows` typical entries as the bot would have: it starts on the log of a bot restarted. */
+function seedLog(stateDir: string, rows: number): void {
+  const db = openDb(stateDir);
+  const log = new AuditLog(db, { anchorPath: join(stateDir, 'audit.anchor') });
+  try {
+    log.appendAll(Array.from({ length: rows }, (_, i) => entry(i)));
+  } finally {
+    log.close();
+    db.close();
+  }
+}
+
 /**
  * The bot's RSS over a loop of mixed commands (SLOPE_MINUTES, default 10, after a minute of
  * warm-up), sampled every 15 s: its slope in MB per minute should be about 0 — memory that
- * grows with work done is a leak whatever the level. The RSS when the loop starts is the
- * baseline. What grows is split into anonymous memory (heaps) and file-backed (mapped files:
- * verify's threads map the audit database, which grows with every command), with the slope of
- * the loop's second half and the process's threads at both ends (`/audit verify` starts a second
- * thread once the log has two ranges' worth of rows), so that a step can be told from a leak.
+ * grows with work done is a leak whatever the level. The audit log is seeded first (see
+ * SEEDED_ROWS); the RSS when the loop starts is the baseline. What grows is split into anonymous
+ * memory (heaps) and file-backed (mapped files: verify's threads map the audit database, which
+ * grows with every command), with the slope of the loop's second half and the process's threads
+ * at both ends, so that a step can be told from a leak.
  */
 export async function benchSlope(report: Report): Promise<void> {
   const minutes = Number(process.env.SLOPE_MINUTES ?? 10);
@@ -41,6 +65,7 @@ export async function benchSlope(report: Report): Promise<void> {
   await fake.start();
   fake.createUser({ id: OP });
   const dir = tempDir('teleops-bench-slope-');
+  seedLog(dir.path, SEEDED_ROWS);
   const proc = await startBot(fake, dir.path, [OP], {
     DOCKER_ENABLED: 'false',
     TMUX_SOCKET: `${dir.path}/tmux.sock`,
@@ -72,7 +97,8 @@ export async function benchSlope(report: Report): Promise<void> {
   const first = samples[0]!;
   const last = samples.at(-1)!;
   const half = Math.floor(samples.length / 2);
-  report('memory loop: RSS as the loop starts (after 1 min of it)', first.rss, 'MB', 'baseline');
+  const seedNote = `baseline; the bot started on ${SEEDED_ROWS} audit entries`;
+  report('memory loop: RSS as the loop starts (after 1 min of it)', first.rss, 'MB', seedNote);
   report(`memory loop: RSS after ${minutes} min more`, last.rss, 'MB', `${sent} commands sent, ${answered} answered`);
   report(
     'memory loop: RSS slope',

@@ -237,7 +237,7 @@ function parseRekey(json: string): { from: string | null; to: string; proof: str
 }
 
 /** Rows per range, at least: below that, a range costs more than it saves. */
-const RANGE_MIN_ROWS = 4096;
+export const RANGE_MIN_ROWS = 4096;
 const RANGES_PER_THREAD = 4;
 
 /**
