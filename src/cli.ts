@@ -341,11 +341,17 @@ function verifyExportFile(file: string, flags: Map<string, string[]>): never {
     if (!(e instanceof ExportError)) throw e;
     usageError('audit verify', e.message);
   }
-  const v = verifyExport(rows, {
-    anchorPath: flags.get('--anchor')?.at(-1) ?? r.config.auditAnchorPath,
-    previousKeys: r.config.AUDIT_HMAC_KEY_PREVIOUS,
-    ...(r.config.AUDIT_HMAC_KEY ? { hmacKey: r.config.AUDIT_HMAC_KEY } : {}),
-  });
+  let v;
+  try {
+    v = verifyExport(rows, {
+      anchorPath: flags.get('--anchor')?.at(-1) ?? r.config.auditAnchorPath,
+      previousKeys: r.config.AUDIT_HMAC_KEY_PREVIOUS,
+      ...(r.config.AUDIT_HMAC_KEY ? { hmacKey: r.config.AUDIT_HMAC_KEY } : {}),
+    });
+  } catch (e) {
+    if (!(e instanceof AnchorReadError)) throw e;
+    usageError('audit verify', e.message);
+  }
   const part =
     v.from === 1 ? '' : ` (a partial export: it starts at #${v.from}; links, hashes and anchor lines within it)`;
   if (v.ok) {

@@ -3,7 +3,7 @@
  * stored bytes come out unchanged, an export checks offline against the anchor, and a tampered
  * line fails with its seq — for a whole export and for a partial one (--since).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { AuditLog } from '../src/core/audit.js';
@@ -130,4 +130,36 @@ it('bad arguments and files: one line, exit 2', async () => {
   const r = await teleops(['audit', 'verify', '--file', junk, '--state-dir', s.dir]);
   expect(r.code).toBe(2);
   expect(r.out).toBe(`teleops audit verify: ${junk} line 1 is not an audit export line\n`);
+}, 120_000);
+
+it('an anchor that cannot be read: one line and exit 2, not "missing" (which would say exit 1)', async () => {
+  const s = state(3);
+  const file = join(s.dir, 'audit.jsonl');
+  const exp = await teleops(['audit', 'export', '--state-dir', s.dir]);
+  writeFileSync(file, exp.stdout);
+  const loop = join(s.dir, 'loop.anchor');
+  symlinkSync(loop, loop);
+  for (const since of ['1', '2']) {
+    const part = join(s.dir, `from-${since}.jsonl`);
+    writeFileSync(
+      part,
+      exp.stdout
+        .split('\n')
+        .slice(Number(since) - 1)
+        .join('\n'),
+    );
+    const r = await teleops(['audit', 'verify', '--file', part, '--anchor', loop]);
+    expect(r.code, r.out).toBe(2);
+    expect(r.out).toBe(
+      `teleops audit verify: cannot read the audit anchor ${JSON.stringify(loop)}: ELOOP: too many symbolic links encountered, open '${loop}'\n`,
+    );
+  }
+  // No anchor file at all is another matter: the export is checked, and the missing anchor named
+  // as given (not the copy the check makes of it).
+  const missing = join(s.dir, 'none.anchor');
+  const none = await teleops(['audit', 'verify', '--file', file, '--anchor', missing]);
+  expect(none.code, none.out).toBe(1);
+  expect(none.out).toBe(
+    `audit export BROKEN at #1 (anchor_missing): audit entry 1: anchor_missing: the anchor file ${JSON.stringify(missing)} is missing\n`,
+  );
 }, 120_000);

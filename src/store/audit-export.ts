@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { chainHasher, entryKeyId, keyRing } from '../core/audit.js';
-import { verifyAudit, type VerifyReport } from '../core/audit-verify.js';
+import { AnchorReadError, verifyAudit, type VerifyReport } from '../core/audit-verify.js';
 import type { Db } from '../core/sqlite.js';
 import { openMemoryDb } from './db.js';
 
@@ -73,13 +73,17 @@ export function verifyExport(rows: readonly ExportLine[], opts: ExportVerifyOpti
   return { ...report, from, to };
 }
 
-/** The anchor's lines up to the export's last entry: the log may have grown since the export. */
+/**
+ * The anchor's lines up to the export's last entry: the log may have grown since the export.
+ * Undefined when there is no anchor file; one that cannot be read says nothing either way.
+ */
 function anchorLines(path: string, to: number): string[] | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'latin1');
-  } catch {
-    return undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AnchorReadError(`cannot read the audit anchor ${JSON.stringify(path)}: ${(e as Error).message}`);
   }
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
@@ -97,7 +101,11 @@ function verifyWhole(rows: readonly ExportLine[], anchor: string[] | undefined, 
     })();
     const anchorPath = join(dir, 'audit.anchor');
     if (anchor) writeFileSync(anchorPath, anchor.map((l) => `${l}\n`).join(''));
-    return verifyAudit(db, { ...opts, anchorPath });
+    const report = verifyAudit(db, { ...opts, anchorPath });
+    // The copy's place is this function's own: a message names the anchor the operator gave.
+    return report.ok
+      ? report
+      : { ...report, message: report.message.replace(JSON.stringify(anchorPath), JSON.stringify(opts.anchorPath)) };
   } catch (e) {
     // Two lines with one seq: the export was edited.
     if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
