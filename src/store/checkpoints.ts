@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import type { Db } from './db.js';
+import { CACHE_SIZE, type Db } from '../core/sqlite.js';
 
 /** Pages of WAL after which a writer still checkpoints by itself: only if the thread is gone. */
 const BACKSTOP_PAGES = 20_000;
@@ -10,6 +10,7 @@ const { workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 1000');
+db.pragma('cache_size = ' + workerData.cacheSize);
 setInterval(() => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
@@ -32,7 +33,12 @@ export function checkpointInBackground(db: Db, everyMs = 1_000): () => Promise<v
   const worker = new Worker(SOURCE, {
     eval: true,
     execArgv: [],
-    workerData: { sqlite: createRequire(import.meta.url).resolve('better-sqlite3'), file: db.name, everyMs },
+    workerData: {
+      sqlite: createRequire(import.meta.url).resolve('better-sqlite3'),
+      file: db.name,
+      everyMs,
+      cacheSize: CACHE_SIZE,
+    },
   });
   worker.unref();
   // A thread that cannot run leaves the backstop doing the work, as before.
