@@ -19,6 +19,8 @@ COPY --from=build --chown=65532:65532 /state /state
 # tmux and /shell have no binaries here: they are off, and /status and doctor say so.
 # Healthcheck without a shell: teleops health (see docker-compose.yml).
 ENV NODE_ENV=production STATE_DIR=/state HTTP_HOST=0.0.0.0 HTTP_PORT=9464 TMUX_ENABLED=false SHELL_ENABLED=false
+# Two malloc arenas, not glibc's eight a core, as in the systemd unit.
+ENV MALLOC_ARENA_MAX=2
 USER 65532:65532
 # A young generation of at most 2 MiB per semi-space (Node's default lets it grow to 16): the
 # bot's RSS under steady work then stays within about 15 MB instead of 35 (see bench/slope.ts).

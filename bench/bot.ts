@@ -6,11 +6,14 @@ import { runTeleops, type Proc } from '../test/support/process.js';
 
 const POLL_WAIT_MS = 30_000;
 
+const UNIT = readFileSync(new URL('../deploy/systemd/teleops.service', import.meta.url), 'utf8');
+
 /** Node's own flags in the systemd unit's ExecStart (the Dockerfile's ENTRYPOINT has the same). */
-const DEPLOYED_NODE_FLAGS =
-  /^ExecStart=\S+ (.*?) ?\S+teleops\.js /m.exec(
-    readFileSync(new URL('../deploy/systemd/teleops.service', import.meta.url), 'utf8'),
-  )?.[1] ?? '';
+const DEPLOYED_NODE_FLAGS = /^ExecStart=\S+ (.*?) ?\S+teleops\.js /m.exec(UNIT)?.[1] ?? '';
+
+/** malloc's arenas as the unit sets them (the Dockerfile too); BENCH_BOT_MALLOC_ARENA_MAX tries another. */
+const DEPLOYED_ARENAS = /^Environment=MALLOC_ARENA_MAX=(\d+)$/m.exec(UNIT)?.[1];
+const ARENAS = process.env.BENCH_BOT_MALLOC_ARENA_MAX ?? DEPLOYED_ARENAS;
 
 /**
  * Node flags added after the deployed ones, to try another setting in every bench that starts
@@ -39,6 +42,7 @@ export async function startBot(
       STATE_DIR: stateDir,
       HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
+      ...(ARENAS ? { MALLOC_ARENA_MAX: ARENAS } : {}),
       ...env,
       NODE_OPTIONS: [DEPLOYED_NODE_FLAGS, TRIED_NODE_FLAGS, env.NODE_OPTIONS ?? ''].join(' ').trim(),
     },
