@@ -830,6 +830,9 @@ type AnchorState = typeof LINE | typeof END | typeof CORRUPT;
 /** The anchor file exists but cannot be read: nothing can be said of the log until it can. */
 export class AnchorReadError extends Error {
   override readonly name = 'AnchorReadError';
+  constructor(path: string, cause: unknown) {
+    super(`cannot read the audit anchor ${JSON.stringify(path)}: ${(cause as Error).message}`, { cause });
+  }
 }
 
 /** Reads `<seq> <hash>\n` lines in buffered chunks; the current line stays in `buf` until `next()`. */
@@ -855,7 +858,7 @@ class AnchorReader {
       fd = openSync(path, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new AnchorReadError(`cannot read the audit anchor ${JSON.stringify(path)}: ${(err as Error).message}`);
+      throw new AnchorReadError(path, err);
     }
     return new AnchorReader(fd, limit ?? fstatSync(fd).size);
   }

@@ -83,7 +83,7 @@ function anchorLines(path: string, to: number): string[] | undefined {
     text = readFileSync(path, 'latin1');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AnchorReadError(`cannot read the audit anchor ${JSON.stringify(path)}: ${(e as Error).message}`);
+    throw new AnchorReadError(path, e);
   }
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
