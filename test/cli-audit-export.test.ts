@@ -163,3 +163,22 @@ it('an anchor that cannot be read: one line and exit 2, not "missing" (which wou
     `audit export BROKEN at #1 (anchor_missing): audit entry 1: anchor_missing: the anchor file ${JSON.stringify(missing)} is missing\n`,
   );
 }, 120_000);
+
+it('a hostile file name (a line break, a terminal escape) comes back in one line, escaped', async () => {
+  const s = state(1);
+  const name = join(s.dir, 'x\n\u001b[31mred');
+  const r = await teleops(['audit', 'verify', '--file', name]);
+  expect(r.code).toBe(2);
+  expect(r.out).toBe(
+    `teleops audit verify: cannot read ${s.dir}/x\\n\\u001b[31mred: ENOENT: no such file or directory, open '${s.dir}/x\\n\\u001b[31mred'\n`,
+  );
+  const anchor = await teleops(['audit', 'verify', '--file', name, '--anchor', name]);
+  expect(anchor.out).not.toContain('\u001b');
+  writeFileSync(join(s.dir, 'e.jsonl'), (await teleops(['audit', 'export', '--state-dir', s.dir])).stdout);
+  const loop = join(s.dir, 'l\n\u001b[2J');
+  symlinkSync(loop, loop);
+  const bad = await teleops(['audit', 'verify', '--file', join(s.dir, 'e.jsonl'), '--anchor', loop]);
+  expect(bad.code).toBe(2);
+  expect(bad.out.split('\n')).toHaveLength(2);
+  expect(bad.out).not.toContain('\u001b');
+}, 120_000);

@@ -16,7 +16,7 @@ import {
   type ChainHasher,
 } from './audit.js';
 import { checkRange, type KeyChange, type RangeAnswer, type RangeJob, type RangeSetup } from './audit-verify-worker.js';
-import { counted } from './text.js';
+import { counted, oneLine } from './text.js';
 
 /*
  * Verification of the audit chain (see audit.ts): one streaming pass in seq order, merged
@@ -831,7 +831,8 @@ type AnchorState = typeof LINE | typeof END | typeof CORRUPT;
 export class AnchorReadError extends Error {
   override readonly name = 'AnchorReadError';
   constructor(path: string, cause: unknown) {
-    super(`cannot read the audit anchor ${JSON.stringify(path)}: ${(cause as Error).message}`, { cause });
+    // One line whatever the path: the system's message repeats it as given.
+    super(`cannot read the audit anchor ${JSON.stringify(path)}: ${oneLine((cause as Error).message)}`, { cause });
   }
 }
 

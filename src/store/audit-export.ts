@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { chainHasher, entryKeyId, keyRing } from '../core/audit.js';
 import { AnchorReadError, verifyAudit, type VerifyReport } from '../core/audit-verify.js';
 import type { Db } from '../core/sqlite.js';
+import { oneLine } from '../core/text.js';
 import { openMemoryDb } from './db.js';
 
 /*
@@ -29,9 +30,12 @@ export function* exportAudit(db: Db, since = 1): Generator<string> {
   }
 }
 
-/** An export file that cannot be read as one; the message is one line. */
+/** An export file that cannot be read as one; the message is one line, whatever the file's name. */
 export class ExportError extends Error {
   override readonly name = 'ExportError';
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 export function readExport(file: string): ExportLine[] {
