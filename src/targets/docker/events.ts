@@ -41,6 +41,8 @@ export interface DockerEvents {
 const ACTIONS = ['die', 'oom', 'kill', 'health_status'] as const;
 /** How long a kill or an OOM explains a following `die`. */
 const CORRELATION_MS = 30_000;
+/** 128 + 9: how a process killed by SIGKILL exits, OOM kills included. */
+const SIGKILL_EXIT = 137;
 /** Signals that end a process unless it handles them: a `kill` with one of these is a stop (HUP, USR1… are reloads). */
 const STOPPING = new Set([
   '2',
@@ -108,8 +110,11 @@ export function startDockerEvents(opts: DockerEventsOptions): DockerEvents {
       blocks.push(line(text('💥 '), bold('Container '), ...who, text(' exited with code '), value(ev.exitCode ?? '?')));
     if (kind === 'oom') blocks.push(line(text('🧠 '), bold('Container '), ...who, text(' was OOM-killed')));
     if (kind === 'unhealthy') blocks.push(line(text('🩺 '), bold('Container '), ...who, text(' is unhealthy')));
+    // The Engine misses some OOM kills under load (no `oom` event, OOMKilled false); the exit code still tells.
+    const sigkill = kind === 'die' && ev.exitCode === SIGKILL_EXIT;
+    if (sigkill) blocks.push(line(text('killed by SIGKILL with no stop asked for: the kernel OOM killer does this')));
     blocks.push(line(text('image '), value(details?.image || ev.image || '?')));
-    if (kind === 'oom' && details && details.memoryLimit > 0)
+    if ((kind === 'oom' || sigkill) && details && details.memoryLimit > 0)
       blocks.push(line(text('memory limit '), value(`${Math.round(details.memoryLimit / 1048576)} MiB`)));
     const probe = details?.health?.log.at(-1);
     if (kind === 'unhealthy' && probe)

@@ -118,14 +118,34 @@ describe.skipIf(!env)('docker events → alerts, against a real engine', () => {
   });
 
   it('raises one OOM alert (not a second one for the exit that follows)', async () => {
-    const id = await make(`${P}-oom`, ['sh', '-c', 'x=a; while :; do x="$x$x"; done'], { memoryMb: 8 });
-    const [alert] = await waitFor(() => (alertsFor(id).length > 0 ? alertsFor(id) : undefined), 'OOM alert');
-    expect(alert!.key).toBe(`docker:${id}:oom`);
-    expect(plainText(alert!.result)).toContain(`🧠 Container ${P}-oom (${id.slice(0, 12)}) was OOM-killed`);
-    expect(plainText(alert!.result)).toContain('memory limit 8 MiB');
-    expect((await e.docker.getContainer(id).inspect()).State.OOMKilled).toBe(true);
-    await settle('oom');
-    expect(alertsFor(id)).toHaveLength(1);
+    // Under load the Engine misses some OOM kills (no `oom` event, OOMKilled false: the next test covers
+    // what teleops says then); a new container is tried until the Engine sees the kill it is tested on.
+    for (let attempt = 1; ; attempt++) {
+      const id = await make(`${P}-oom${attempt}`, ['sh', '-c', 'x=a; while :; do x="$x$x"; done'], { memoryMb: 8 });
+      const [alert] = await waitFor(() => (alertsFor(id).length > 0 ? alertsFor(id) : undefined), 'OOM alert');
+      await settle(`oom${attempt}`);
+      expect(alertsFor(id)).toHaveLength(1);
+      if (!(await e.docker.getContainer(id).inspect()).State.OOMKilled && attempt < 3) {
+        expect(alert!.key).toBe(`docker:${id}:die`);
+        continue;
+      }
+      expect(alert!.key).toBe(`docker:${id}:oom`);
+      expect(plainText(alert!.result)).toContain(`🧠 Container ${P}-oom${attempt} (${id.slice(0, 12)}) was OOM-killed`);
+      expect(plainText(alert!.result)).toContain('memory limit 8 MiB');
+      return;
+    }
+  });
+
+  it('says what an exit by SIGKILL that nobody asked for usually is', async () => {
+    // A SIGKILL from outside the Engine, as the kernel sends it: no `kill` event comes first.
+    const id = await make(`${P}-sigkill`, ['sh', '-c', 'exec sleep 3600'], { memoryMb: 8 });
+    process.kill((await e.docker.getContainer(id).inspect()).State.Pid, 'SIGKILL');
+    const [alert] = await waitFor(() => (alertsFor(id).length > 0 ? alertsFor(id) : undefined), 'SIGKILL alert');
+    expect(alert!.key).toBe(`docker:${id}:die`);
+    const t = plainText(alert!.result);
+    expect(t).toContain(`💥 Container ${P}-sigkill (${id.slice(0, 12)}) exited with code 137`);
+    expect(t).toContain('killed by SIGKILL with no stop asked for: the kernel OOM killer does this');
+    expect(t).toContain('memory limit 8 MiB');
   });
 
   it('raises an alert when a container turns unhealthy', async () => {
