@@ -2,12 +2,13 @@
 // through the fake Bot API to a real `teleops start` process and timed until its answer
 // arrives, for bench/docker.ts to race against the raw Engine calls. Also samples that
 // process's RSS while it serves the logs, for the "≤ 30 MB" goal.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
 import type { Proc } from '../test/support/process.js';
 import { startBot } from './bot.js';
 import { percentile, sortNumbers, type Report } from './report.js';
+import { childPids } from './telegram.js';
 
 const OP = 4242;
 const ANSWER_TIMEOUT_MS = 60_000;
@@ -60,13 +61,13 @@ export function botSpan(fake: FakeBotApi, chat: number, updateId: number, method
  */
 function ownDockerdHost(): string {
   let best: { start: number; host: string } | undefined;
-  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+  for (const pid of childPids(process.pid)) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       // Fields after the parenthesised command name: state, ppid, … starttime is field 22.
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (comm !== 'dockerd' || Number(rest[1]) !== process.pid) continue;
+      if (comm !== 'dockerd') continue;
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       const host = args[args.indexOf('--host') + 1];
       const start = Number(rest[19]);

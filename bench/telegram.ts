@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { FakeBotApi } from '../test/fakes/botapi.js';
@@ -153,14 +153,48 @@ export function rssMb(pid: number): number {
   return procStatus(pid).rss;
 }
 
-/** A process's resident memory in MB, split into anonymous (heaps, malloc) and file-backed (code, mapped files), and its threads. */
-export function procStatus(pid: number): { rss: number; anon: number; file: number; threads: number } {
-  const s = readFileSync(join('/proc', String(pid), 'status'), 'utf8');
-  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
-  return {
-    rss: field('VmRSS') / 1024,
-    anon: field('RssAnon') / 1024,
-    file: field('RssFile') / 1024,
-    threads: field('Threads'),
-  };
+/** The processes whose parent is `ppid` (those that end meanwhile or cannot be read are left out). */
+export function childPids(ppid: number): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+      // After the parenthesised command name: state, then ppid.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) pids.push(Number(e));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * Resident memory in MB of a process and its child processes (verify's helpers), split into anonymous
+ * (heaps, malloc) and file-backed (code, mapped files); its threads, and its child processes.
+ */
+export function procStatus(pid: number): {
+  rss: number;
+  anon: number;
+  file: number;
+  threads: number;
+  children: number;
+} {
+  const total = { rss: 0, anon: 0, file: 0, threads: 0, children: 0 };
+  for (const p of [pid, ...childPids(pid)]) {
+    let s: string;
+    try {
+      s = readFileSync(join('/proc', String(p), 'status'), 'utf8');
+    } catch (e) {
+      if (p === pid) throw e;
+      continue;
+    }
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
+    total.rss += field('VmRSS') / 1024;
+    total.anon += field('RssAnon') / 1024;
+    total.file += field('RssFile') / 1024;
+    if (p === pid) total.threads = field('Threads');
+    else total.children++;
+  }
+  return total;
 }

@@ -1,13 +1,15 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import { KEY_ID_LEN, KEY_PREFIX } from './audit.js';
 import { CACHE_SIZE } from './sqlite.js';
 
 /*
- * Checks one seq range of the audit chain on a thread of its own, so that a verification uses
- * every core and the caller's event loop stays free: the thread reads its rows through its own
- * read-only connection, in chunks of one round trip each, and checks, row by row, that the
- * range is complete and in seq order, that each row links to the one before, that its hash is
+ * Checks one seq range of the audit chain in a helper process, so that a verification uses
+ * every core and the caller's event loop stays free. A process and not a worker thread: the
+ * threads of one process share OpenSSL's digest object, and the cache line they bounce between
+ * cores cost a fifth of each digest. The helper reads its rows through its own read-only
+ * connection, in chunks of one round trip each, and checks, row by row, that the range is
+ * complete and in seq order, that each row links to the one before, that its hash is
  * H(prev_hash ‖ entry) over the stored bytes (SHA-256, or HMAC-SHA-256 under the key its entry
  * names, as audit.ts's chainHasher), and that the anchor file holds `<seq> <hash>\n` for it at
  * the place the caller computed. It answers with what only the caller can judge: the range's
@@ -17,13 +19,14 @@ import { CACHE_SIZE } from './sqlite.js';
  *
  * A chunk is one string per row, prev_hash ‖ entry ‖ hash, joined by newlines, which canonical
  * JSON never contains: the count of well-formed rows comes with it, and a stray newline makes
- * one piece too many. The worker is plain JavaScript kept in a string: run from the TypeScript
- * sources, a .ts entry would need a TypeScript loader inside the worker.
+ * one piece too many. The helper is plain JavaScript kept in a string: run from the TypeScript
+ * sources, a .ts entry would need a TypeScript loader in the helper. Its first message is its
+ * setup (keys never go on a command line or into an environment), each next one a range.
  */
 const WORKER_SOURCE = `'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
 const { hash } = require('node:crypto');
-const { closeSync, openSync, readSync, statSync } = require('node:fs');
+const { closeSync, openSync, readFileSync, readSync, statSync } = require('node:fs');
+function start(workerData) {
 const Database = require(workerData.sqlite);
 const { file, sql, plan, chunkRows, prefix, idLen, legacy, cacheSize } = workerData;
 // HMAC-SHA-256 (RFC 2104) from two one-shot digests: a createHmac per row costs 2.5 times as much.
@@ -169,7 +172,7 @@ function check(db, range, job) {
 let db = null;
 let range = null;
 let ino = null;
-parentPort.on('message', (job) => {
+return (job) => {
   let answer = { ok: false };
   try {
     const now = statSync(file, { bigint: true });
@@ -194,14 +197,30 @@ parentPort.on('message', (job) => {
     } finally {
       db.exec('COMMIT');
       // The pages read from the WAL stay in the connection's cache, which the next job refills from
-      // the OS's cache at little cost: released, a kept thread holds no more memory than a new one.
+      // the OS's cache at little cost: released, a kept helper holds no more memory than a new one.
       db.pragma('shrink_memory');
     }
   } catch {
     answer = { ok: false };
   }
-  parentPort.postMessage(answer);
+  return answer;
+};
+}
+// Resident memory less what maps files (the database, the code): what fragments over many ranges.
+const anonymous = () => {
+  try {
+    const [, resident, shared] = readFileSync('/proc/self/statm', 'latin1').split(' ');
+    return (resident - shared) * 4096;
+  } catch {
+    return process.memoryUsage.rss();
+  }
+};
+let onJob = null;
+process.on('message', (m) => {
+  if (onJob === null) onJob = start(m);
+  else process.send({ answer: onJob(m), anon: anonymous() });
 });
+process.on('disconnect', () => process.exit(0));
 `;
 
 const HASH_LEN = 64;
@@ -223,7 +242,7 @@ const RANGE_PLAN = 'SEARCH audit USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)
  */
 export const CHUNK_ROWS = 256;
 
-/** What a range thread needs to know besides its range; the same for every range of one verification. */
+/** What a range helper needs to know besides its range; the same for every range of one verification. */
 export interface RangeSetup {
   /** The database file. */
   readonly file: string;
@@ -267,82 +286,111 @@ export type RangeAnswer =
 const sqlitePath = createRequire(import.meta.url).resolve('better-sqlite3');
 
 /**
- * Threads are kept for a while after a verification: starting one (and loading SQLite in it)
- * costs about as much as checking 100,000 rows. Idle threads do not keep the process alive.
+ * Helpers are kept for a while after a verification: starting one (and loading SQLite in it)
+ * costs about as much as checking 100,000 rows. Idle helpers do not keep the process alive.
  */
 const IDLE_MS = 5_000;
+/**
+ * A helper whose own memory (not mapped from files) has grown past this, twice what a new one
+ * holds after a range (malloc's arenas fragment over many ranges), is ended after its answer
+ * rather than kept: its memory goes back to the system whole, which a thread's would not.
+ */
+export const HELPER_MAX_ANON = 32 * 1024 * 1024;
 
-interface Thread {
-  readonly worker: Worker;
-  /** The setup it was started with, as JSON: a thread serves only verifications that share it. */
+interface Helper {
+  readonly child: ChildProcess;
+  /** The setup it was started with, as JSON: a helper serves only verifications that share it. */
   readonly setup: string;
   answer?: (a: RangeAnswer) => void;
 }
 
-const idle: Thread[] = [];
+const idle: Helper[] = [];
 let idleTimer: NodeJS.Timeout | undefined;
 
-function startThread(setup: string): Thread {
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    // Nothing of this process's command line (a TypeScript loader, a profiler) is needed there.
-    execArgv: [],
-    workerData: {
-      ...(JSON.parse(setup) as RangeSetup),
-      sqlite: sqlitePath,
-      sql: RANGE_SQL,
-      plan: RANGE_PLAN,
-      chunkRows: CHUNK_ROWS,
-      prefix: KEY_PREFIX,
-      idLen: KEY_ID_LEN,
-      cacheSize: CACHE_SIZE,
-    },
-  });
-  const t: Thread = { worker, setup };
-  const fail = (): void => {
-    const i = idle.indexOf(t);
-    if (i >= 0) idle.splice(i, 1);
-    t.answer?.({ ok: false });
-    t.answer = undefined;
-  };
-  worker.on('message', (a: RangeAnswer) => {
-    const answer = t.answer;
-    t.answer = undefined;
-    worker.unref();
-    idle.push(t);
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(closeIdleThreads, IDLE_MS).unref();
-    answer?.(a);
-  });
-  worker.on('error', fail);
-  worker.on('exit', fail);
-  return t;
+/** Held while it works, so that a process waiting for the answer does not end first; not while idle. */
+function hold(c: ChildProcess, on: boolean): void {
+  if (on) {
+    c.ref();
+    c.channel?.ref();
+  } else {
+    c.unref();
+    c.channel?.unref();
+  }
 }
 
-/** Ends the threads kept for reuse (they end by themselves after a few idle seconds). */
-export async function closeIdleThreads(): Promise<void> {
+function end(h: Helper): Promise<void> {
+  const c = h.child;
+  return new Promise<void>((done) => {
+    if (c.exitCode !== null || c.signalCode !== null) return done();
+    c.once('exit', () => done());
+    hold(c, true);
+    c.kill();
+  });
+}
+
+function startHelper(setup: string): Helper {
+  const child = spawn(process.execPath, ['-e', WORKER_SOURCE], {
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    serialization: 'advanced',
+    // Nothing of this process's environment (tokens, NODE_OPTIONS) or command line is needed there.
+    env: {},
+  });
+  const h: Helper = { child, setup };
+  const fail = (): void => {
+    const i = idle.indexOf(h);
+    if (i >= 0) idle.splice(i, 1);
+    h.answer?.({ ok: false });
+    h.answer = undefined;
+  };
+  child.on('message', (m: { answer: RangeAnswer; anon: number }) => {
+    const answer = h.answer;
+    h.answer = undefined;
+    if (m.anon > HELPER_MAX_ANON) void end(h);
+    else {
+      hold(child, false);
+      idle.push(h);
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(closeIdleHelpers, IDLE_MS).unref();
+    }
+    answer?.(m.answer);
+  });
+  child.on('error', fail);
+  child.on('exit', fail);
+  child.send({
+    ...(JSON.parse(setup) as RangeSetup),
+    sqlite: sqlitePath,
+    sql: RANGE_SQL,
+    plan: RANGE_PLAN,
+    chunkRows: CHUNK_ROWS,
+    prefix: KEY_PREFIX,
+    idLen: KEY_ID_LEN,
+    cacheSize: CACHE_SIZE,
+  });
+  return h;
+}
+
+/** Ends the helpers kept for reuse (they end by themselves after a few idle seconds). */
+export async function closeIdleHelpers(): Promise<void> {
   clearTimeout(idleTimer);
-  await Promise.all(idle.splice(0).map((t) => t.worker.terminate()));
+  await Promise.all(idle.splice(0).map(end));
 }
 
 /**
- * Checks one range on a thread (a kept one when it has the same setup). Never rejects: a thread
+ * Checks one range in a helper (a kept one when it has the same setup). Never rejects: a helper
  * that cannot start or dies answers "no", which costs speed (the caller's one-thread pass), not the verdict.
  */
 export function checkRange(setup: RangeSetup, job: RangeJob): Promise<RangeAnswer> {
   return new Promise((resolve) => {
     const key = JSON.stringify(setup);
-    const i = idle.findIndex((t) => t.setup === key);
-    let t: Thread;
+    const i = idle.findIndex((h) => h.setup === key);
+    let h: Helper;
     try {
-      t = i >= 0 ? idle.splice(i, 1)[0]! : startThread(key);
+      h = i >= 0 ? idle.splice(i, 1)[0]! : startHelper(key);
+      h.answer = resolve;
+      hold(h.child, true);
+      h.child.send(job);
     } catch {
       resolve({ ok: false });
-      return;
     }
-    t.answer = resolve;
-    // Held while it works, so that a process waiting for the answer does not end first.
-    t.worker.ref();
-    t.worker.postMessage(job);
   });
 }

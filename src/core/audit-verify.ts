@@ -24,8 +24,8 @@ import { counted, oneLine } from './text.js';
  * classify the first break. The anchor may lag behind the table (a crash between a commit
  * and its anchor line) but never run ahead of it.
  * verifyAudit does it all on the caller's thread, in the caller's connection. verifyAuditAsync,
- * what `/audit verify` and `teleops audit verify` run, makes the streaming pass on two threads
- * (reading the table takes about as long as hashing it) and, when that finds something wrong,
+ * what `/audit verify` and `teleops audit verify` run, makes the streaming pass in two helper
+ * processes (reading the table takes about as long as hashing it) and, when that finds something wrong,
  * repeats verifyAudit's pass in steps on a connection of its own to name the first break.
  */
 
@@ -238,31 +238,31 @@ function parseRekey(json: string): { from: string | null; to: string; proof: str
 
 /** Rows per range, at least: below that, a range costs more than it saves. */
 export const RANGE_MIN_ROWS = 4096;
-const RANGES_PER_THREAD = 4;
+const RANGES_PER_HELPER = 4;
 
 /**
  * The same verdict as verifyAudit, without holding the event loop: ranges of the chain are
- * checked on threads of their own, one per core, while the log reads as intact; when it does
+ * checked in helper processes, one per core, while the log reads as intact; when it does
  * not, a second pass on one thread, through a connection of its own, names the first break.
  * A database in memory has no other connection: verifyAudit runs on it directly.
  */
 export async function verifyAuditAsync(db: Db, opts: VerifyOptions): Promise<VerifyReport> {
   if (db.memory) return verifyAudit(db, opts);
-  // The threads read SQLite's file; PostgreSQL is read through a connection of the pass's own.
+  // The helpers read SQLite's file; PostgreSQL is read through a connection of the pass's own.
   if (isPostgres(db)) return slowPass(() => secondConnection(db), opts);
-  const intact = await verifyOnThreads(db.name, opts);
+  const intact = await verifyOnHelpers(db.name, opts);
   return intact ? againstHeads(db, opts, intact) : slowPass(() => readOnly(db.name), opts);
 }
 
 /**
- * The threads' pass alone over the SQLite file: intact (or unverifiable for want of a key), or
+ * The helpers' pass alone over the SQLite file: intact (or unverifiable for want of a key), or
  * undefined when anything did not check out, which verifyAuditAsync then hands to the one-thread
  * pass. It never says more than verifyAudit would; an intact log it gives up on costs speed.
  */
-export async function verifyOnThreads(file: string, opts: VerifyOptions): Promise<Done | undefined> {
+export async function verifyOnHelpers(file: string, opts: VerifyOptions): Promise<Done | undefined> {
   const anchor = AnchorReader.open(opts.anchorPath);
   try {
-    // A failure here (a thread that cannot start, say) costs speed, not the verdict.
+    // A failure here (a helper that cannot start, say) costs speed, not the verdict.
     return await fastPass(file, opts, anchor).catch(() => undefined);
   } finally {
     anchor?.close();
@@ -366,10 +366,10 @@ async function slowPass(connect: () => Db, opts: VerifyOptions): Promise<VerifyR
 
 /**
  * Reads the head and the keys through a connection of its own, after the anchor's size (as in
- * verifyAudit), and has the ranges of rows up to that head checked on threads of their own
+ * verifyAudit), and has the ranges of rows up to that head checked in helper processes
  * (see audit-verify-worker.ts); here, only what joins the ranges: their links, the key changes,
  * the anchor's length. Rows at or below the head never change in a log that is only appended
- * to, so the threads' own snapshots hold the same rows. Intact, or undefined when anything did
+ * to, so the helpers' own snapshots hold the same rows. Intact, or undefined when anything did
  * not check out.
  */
 async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader | null): Promise<Done | undefined> {
@@ -397,9 +397,9 @@ async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader 
       missing: keys.legacy.hasher === null ? (keys.legacy.hashKey ?? '') : null,
     },
   };
-  // A few ranges per thread, taken in turn, so that a thread slowed by other work does not hold up the rest.
-  const ranges = Math.max(1, Math.min(RANGES_PER_THREAD * availableParallelism(), Math.ceil(n / RANGE_MIN_ROWS)));
-  const threads = Math.min(availableParallelism(), ranges);
+  // A few ranges per helper, taken in turn, so that a helper slowed by other work does not hold up the rest.
+  const ranges = Math.max(1, Math.min(RANGES_PER_HELPER * availableParallelism(), Math.ceil(n / RANGE_MIN_ROWS)));
+  const helpers = Math.min(availableParallelism(), ranges);
   const jobs: RangeJob[] = [];
   for (let r = 0; r < ranges && n > 0; r++) {
     const from = Math.floor((n * r) / ranges);
@@ -410,13 +410,13 @@ async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader 
   // Left undefined when an earlier "no" made the rest pointless.
   const answers: (RangeAnswer | undefined)[] = jobs.map(() => undefined);
   let taken = 0;
-  const thread = async (): Promise<void> => {
+  const helper = async (): Promise<void> => {
     for (let i = taken++; i < jobs.length; i = taken++) {
       const a = (answers[i] = await checkRange(setup, jobs[i]!));
       if (!a.ok) taken = jobs.length;
     }
   };
-  await Promise.all(Array.from({ length: threads }, thread));
+  await Promise.all(Array.from({ length: helpers }, helper));
   let last = GENESIS_HASH;
   const changes: KeyChange[] = [];
   const missing: [number, number, string][] = [];

@@ -1,14 +1,24 @@
 import { createHash, createHmac } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AUDIT_OUTCOMES, AuditLog, canonicalJson, keyIdOf, type AuditEntryInput } from '../../src/core/audit.js';
 import {
   verifyAudit,
   verifyAuditAsync,
-  verifyOnThreads,
+  verifyOnHelpers,
   type Break,
   type VerifyOptions,
   type VerifyReport,
@@ -16,7 +26,8 @@ import {
 } from '../../src/core/audit-verify.js';
 import {
   checkRange,
-  closeIdleThreads,
+  closeIdleHelpers,
+  HELPER_MAX_ANON,
   type RangeAnswer,
   type RangeJob,
   type RangeSetup,
@@ -658,11 +669,11 @@ describe('verifyAuditAsync', () => {
     return f;
   }
 
-  it("the threads' pass alone says intact for every intact log: anchor lengths, ranges, a line behind, every key change", async () => {
+  it("the helpers' pass alone says intact for every intact log: anchor lengths, ranges, a line behind, every key change", async () => {
     const agree = async (f: Fixture, opts: VerifyOptions): Promise<void> => {
       const one = verifyAudit(f.db, opts);
       expect(one.ok || ('unverifiable' in one && one.unverifiable)).toBe(true);
-      expect(await verifyOnThreads(f.db.name, opts)).toEqual(one);
+      expect(await verifyOnHelpers(f.db.name, opts)).toEqual(one);
     };
     // The anchor's lines change width at 10 and 100 entries; 9,000 entries make three ranges, and
     // of 16,667 entries' five ranges the fourth starts at entry 10,001 (where lines widen).
@@ -728,7 +739,7 @@ describe('verifyAuditAsync', () => {
   it('keeps the event loop turning on the one-thread pass too (the one that names a break)', async () => {
     const n = 20_000;
     const f = bulkLog(n);
-    // Without its INTEGER PRIMARY KEY the two-thread pass declines at once: all of the
+    // Without its INTEGER PRIMARY KEY the helpers' pass declines at once: all of the
     // verification is the one-thread pass.
     f.db.exec(`ALTER TABLE audit RENAME TO old;
       CREATE TABLE audit (seq INTEGER, entry TEXT, prev_hash TEXT, hash TEXT);
@@ -771,7 +782,7 @@ describe('verifyAuditAsync', () => {
     expect(await verifyAsync(f)).toEqual(verify(f));
   });
 
-  it('reads a database file moved into the place of the one a kept thread read before', async () => {
+  it('reads a database file moved into the place of the one a kept helper read before', async () => {
     const f = makeLog(undefined, inputs(10));
     expect(await verifyAsync(f)).toEqual({ ok: true, entries: 10, headSeq: 10 });
     const g = copyLog(f);
@@ -845,20 +856,20 @@ describe('verifyAudit against witnessed heads', () => {
 });
 
 describe('descriptors', () => {
-  it('leaves no descriptor open on the anchor after a verification, intact or not, on one thread or several', async () => {
+  it('leaves no descriptor open on the anchor after a verification, intact or not, on one thread or in helpers', async () => {
     const f = makeLog(undefined, inputs(5));
     expect(verify(f)).toMatchObject({ ok: true });
     expect(await verifyAsync(f)).toMatchObject({ ok: true });
     setPrevHash(f.db, 3, 'e'.repeat(64));
     expect(verify(f)).toMatchObject({ ok: false });
-    // Broken: the threads' answer is no, and the one-thread pass names the break.
+    // Broken: the helpers' answer is no, and the one-thread pass names the break.
     expect(await verifyAsync(f)).toMatchObject({ ok: false, firstBadSeq: 3 });
     expect(descriptorsOn(f.anchorPath)).toBe(0);
   });
 });
 
 describe('checkRange', () => {
-  afterEach(closeIdleThreads);
+  afterEach(closeIdleHelpers);
 
   const setupOf = (f: Fixture): RangeSetup => ({
     file: f.db.name,
@@ -880,7 +891,7 @@ describe('checkRange', () => {
   it.each([
     ['SHA-256', undefined],
     ['HMAC-SHA-256', 'k3y-for-tests'],
-    // The thread makes HMAC from two digests: a key of one block is used as it is, a longer one hashed first.
+    // The helper makes HMAC from two digests: a key of one block is used as it is, a longer one hashed first.
     ['HMAC-SHA-256 (a key of one block)', 'b'.repeat(64)],
     ['HMAC-SHA-256 (a key of 80 UTF-8 bytes)', 'ключ'.repeat(10)],
   ])('answers whether a range of the %s chain holds, with what joins it to the next', async (_mode, hmacKey) => {
@@ -921,13 +932,78 @@ describe('checkRange', () => {
     expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
   });
 
+  /** Verify's helper processes: the children of this process started with verify's source (`node -e …`). */
+  const helpers = (): number[] =>
+    readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .filter((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && argv[1] === '-e';
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+
+  it("runs in a helper process that has nothing of this one's environment, and ends when told to", async () => {
+    const token = '123456:secret-token-of-the-parent';
+    process.env.TELEOPS_TEST_TOKEN = token;
+    cleanups.push(() => delete process.env.TELEOPS_TEST_TOKEN);
+    await closeIdleHelpers();
+    const f = makeLog('k3y-for-tests', inputs(12));
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    const [pid, ...more] = helpers();
+    expect(more).toEqual([]);
+    // Not the token, nor NODE_OPTIONS, nor the HMAC key (that goes over the IPC channel, never argv or env).
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter(Boolean);
+    // Only what Node sets for the IPC channel itself.
+    expect(env.map((v) => v.split('=')[0]).sort()).toEqual(['NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE']);
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'latin1')).not.toContain('k3y-for-tests');
+    // Kept idle for the next range, then ended.
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    expect(helpers()).toEqual([pid]);
+    await closeIdleHelpers();
+    expect(helpers()).toEqual([]);
+  });
+
+  it('answers no when its helper dies mid-range, and starts another for the next range', async () => {
+    await closeIdleHelpers();
+    const f = makeLog(undefined, inputs(12));
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    const [pid] = helpers();
+    // Stopped, it holds the next range until it is killed: the answer cannot come first.
+    process.kill(pid!, 'SIGSTOP');
+    const pending = checkRange(setupOf(f), jobOf(f, 0, 12));
+    process.kill(pid!, 'SIGKILL');
+    expect(await pending).toEqual({ ok: false });
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    expect(helpers()).not.toContain(pid);
+  });
+
+  it('ends a helper whose own memory grew past the bound after its answer, instead of keeping it', async () => {
+    // 256 entries of 160 kB: one chunk of 40 MB, past HELPER_MAX_ANON while the helper answers.
+    const big = { ...input(1), params: { note: 'x'.repeat(160_000) } };
+    const f = makeLog(
+      undefined,
+      Array.from({ length: 256 }, () => big),
+    );
+    expect(40e6).toBeGreaterThan(HELPER_MAX_ANON);
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 256))).toMatchObject({ ok: true });
+    await vi.waitFor(() => expect(helpers()).toEqual([]));
+    const g = makeLog(undefined, inputs(12));
+    expect(await checkRange(setupOf(g), jobOf(g, 0, 12))).toMatchObject({ ok: true });
+    expect(helpers()).toHaveLength(1);
+  });
+
   it('names the keys it lacks, with the first row under each, instead of hashing', async () => {
     const f = makeLog('k3y-for-tests', inputs(6));
     const answer = await checkRange({ ...setupOf(f), keys: [] }, jobOf(f, 2, 6));
     expect(answer).toMatchObject({ ok: true, missing: [[keyIdOf('k3y-for-tests'), 3]] });
   });
 
-  // The thread reads 256 rows at a time: rows 256, 257 and 556, 557 sit on chunk boundaries of
+  // A helper reads 256 rows at a time: rows 256, 257 and 556, 557 sit on chunk boundaries of
   // the ranges (0, 300] and (300, 600].
   it('checks rows on both sides of its chunk boundaries and of a range boundary', async () => {
     const f = makeLog('k3y-for-tests', inputs(600));
@@ -936,7 +1012,7 @@ describe('checkRange', () => {
     const [a, b] = await ranges(f);
     expect(a).toMatchObject({ ok: true, firstPrev: GENESIS, lastHash: rowAt(f.db, 300).hash });
     expect(b).toMatchObject({ ok: true, firstPrev: rowAt(f.db, 300).hash, lastHash: rowAt(f.db, 600).hash });
-    // Each edit is committed, read by the threads through their own connections, then undone.
+    // Each edit is committed, read by the helpers through their own connections, then undone.
     const tampered = async (seq: number, edit: (db: Db) => void): Promise<RangeAnswer[]> => {
       const r = rowAt(f.db, seq);
       edit(f.db);
