@@ -54,10 +54,12 @@ function seedLog(stateDir: string, rows: number): void {
  * The bot's RSS over a loop of mixed commands (SLOPE_MINUTES, default 10, after a minute of
  * warm-up), sampled every 15 s: its slope in MB per minute should be about 0 — memory that
  * grows with work done is a leak whatever the level. The audit log is seeded first (see
- * SEEDED_ROWS); the RSS when the loop starts is the baseline. What grows is split into anonymous
- * memory (heaps) and file-backed (mapped files: verify's threads map the audit database, which
- * grows with every command), with the slope of the loop's second half and the process's threads
- * at both ends, so that a step can be told from a leak.
+ * SEEDED_ROWS); the RSS when the loop starts is the baseline. The RSS is the bot's with its
+ * child processes' (verify's helpers: they run while verifications keep coming). What grows is
+ * split into anonymous memory (heaps) and file-backed (mapped files: the helpers map the audit
+ * database, which grows with every command), and into the bot's own and its helpers', with the
+ * slope of the loop's second half and the threads and helpers at both ends, so that a step can be
+ * told from a leak.
  */
 export async function benchSlope(report: Report): Promise<void> {
   const minutes = Number(process.env.SLOPE_MINUTES ?? 10);
@@ -123,6 +125,22 @@ export async function benchSlope(report: Report): Promise<void> {
     ),
     'MB/min',
     'mapped files',
+  );
+  const own = samples.map((s) => s.own.rss);
+  report(
+    'memory loop: RSS slope of the bot alone',
+    slope(at, own),
+    'MB/min',
+    `${first.own.rss.toFixed(1)} → ${last.own.rss.toFixed(1)} MB`,
+  );
+  report(
+    "memory loop: RSS slope of verify's helpers",
+    slope(
+      at,
+      samples.map((s, i) => s.rss - own[i]!),
+    ),
+    'MB/min',
+    `${first.children} helpers at the start, ${last.children} at the end`,
   );
   report(
     "memory loop: RSS slope over the loop's second half",

@@ -169,32 +169,43 @@ export function childPids(ppid: number): number[] {
   return pids;
 }
 
-/**
- * Resident memory in MB of a process and its child processes (verify's helpers), split into anonymous
- * (heaps, malloc) and file-backed (code, mapped files); its threads, and its child processes.
- */
-export function procStatus(pid: number): {
+/** Resident memory of one process in MB: anonymous (heaps, malloc) and file-backed (code, mapped files). */
+interface Resident {
   rss: number;
   anon: number;
   file: number;
-  threads: number;
-  children: number;
-} {
-  const total = { rss: 0, anon: 0, file: 0, threads: 0, children: 0 };
-  for (const p of [pid, ...childPids(pid)]) {
+}
+
+/**
+ * Resident memory of a process with its child processes (verify's helpers) and of the process
+ * alone, its threads, and how many children it has. Summed RSS counts pages the processes share
+ * (node's code) once per process: an upper bound.
+ */
+export function procStatus(pid: number): Resident & { own: Resident; threads: number; children: number } {
+  const read = (p: number): (Resident & { threads: number }) | undefined => {
     let s: string;
     try {
       s = readFileSync(join('/proc', String(p), 'status'), 'utf8');
     } catch (e) {
       if (p === pid) throw e;
-      continue;
+      return undefined;
     }
     const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
-    total.rss += field('VmRSS') / 1024;
-    total.anon += field('RssAnon') / 1024;
-    total.file += field('RssFile') / 1024;
-    if (p === pid) total.threads = field('Threads');
-    else total.children++;
+    return {
+      rss: field('VmRSS') / 1024,
+      anon: field('RssAnon') / 1024,
+      file: field('RssFile') / 1024,
+      threads: field('Threads'),
+    };
+  };
+  const own = read(pid)!;
+  const total = { rss: own.rss, anon: own.anon, file: own.file, threads: own.threads, children: 0 };
+  for (const child of childPids(pid).map(read)) {
+    if (child === undefined) continue;
+    total.rss += child.rss;
+    total.anon += child.anon;
+    total.file += child.file;
+    total.children++;
   }
-  return total;
+  return { ...total, own: { rss: own.rss, anon: own.anon, file: own.file } };
 }

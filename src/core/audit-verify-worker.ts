@@ -295,7 +295,7 @@ const IDLE_MS = 5_000;
  * holds after a range (malloc's arenas fragment over many ranges), is ended after its answer
  * rather than kept: its memory goes back to the system whole, which a thread's would not.
  */
-export const HELPER_MAX_ANON = 32 * 1024 * 1024;
+export const HELPER_MAX_ANON = 24 * 1024 * 1024;
 
 interface Helper {
   readonly child: ChildProcess;
@@ -329,7 +329,8 @@ function end(h: Helper): Promise<void> {
 }
 
 function startHelper(setup: string): Helper {
-  const child = spawn(process.execPath, ['-e', WORKER_SOURCE], {
+  // A young generation of 1 MB: what a helper allocates lives for one chunk, and V8's default lets it grow to 48.
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', '-e', WORKER_SOURCE], {
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     serialization: 'advanced',
     // Nothing of this process's environment (tokens, NODE_OPTIONS) or command line is needed there.
