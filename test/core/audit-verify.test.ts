@@ -940,7 +940,7 @@ describe('checkRange', () => {
         try {
           const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
           const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && argv[1] === '-e';
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && argv.includes('-e');
         } catch {
           return false;
         }
