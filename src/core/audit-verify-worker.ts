@@ -296,19 +296,12 @@ const IDLE_MS = 5_000;
  * rather than kept: its memory goes back to the system whole, which a thread's would not.
  */
 export const HELPER_MAX_ANON = 24 * 1024 * 1024;
-/**
- * Ranges a helper checks before it is ended, whatever its memory: kept busy by verification after
- * verification, its own memory grows a few kB a range. A new helper costs about 70 ms of CPU.
- */
-export const HELPER_MAX_RANGES = 500;
 
 interface Helper {
   readonly child: ChildProcess;
   /** The setup it was started with, as JSON: a helper serves only verifications that share it. */
   readonly setup: string;
   answer?: (a: RangeAnswer) => void;
-  /** Ranges it has answered. */
-  answered: number;
 }
 
 const idle: Helper[] = [];
@@ -343,7 +336,7 @@ function startHelper(setup: string): Helper {
     // Nothing of this process's environment (tokens, NODE_OPTIONS) or command line is needed there.
     env: {},
   });
-  const h: Helper = { child, setup, answered: 0 };
+  const h: Helper = { child, setup };
   const fail = (): void => {
     const i = idle.indexOf(h);
     if (i >= 0) idle.splice(i, 1);
@@ -353,7 +346,7 @@ function startHelper(setup: string): Helper {
   child.on('message', (m: { answer: RangeAnswer; anon: number }) => {
     const answer = h.answer;
     h.answer = undefined;
-    if (m.anon > HELPER_MAX_ANON || ++h.answered >= HELPER_MAX_RANGES) void end(h);
+    if (m.anon > HELPER_MAX_ANON) void end(h);
     else {
       hold(child, false);
       idle.push(h);

@@ -28,7 +28,6 @@ import {
   checkRange,
   closeIdleHelpers,
   HELPER_MAX_ANON,
-  HELPER_MAX_RANGES,
   type RangeAnswer,
   type RangeJob,
   type RangeSetup,
@@ -996,20 +995,6 @@ describe('checkRange', () => {
     const g = makeLog(undefined, inputs(12));
     expect(await checkRange(setupOf(g), jobOf(g, 0, 12))).toMatchObject({ ok: true });
     expect(helpers()).toHaveLength(1);
-  });
-
-  it('ends a helper after its last allowed range, and starts another for the next one', async () => {
-    const f = makeLog(undefined, inputs(12));
-    await closeIdleHelpers();
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
-    const [pid] = helpers();
-    for (let i = 2; i < HELPER_MAX_RANGES; i++) await checkRange(setupOf(f), jobOf(f, 0, 12));
-    expect(helpers()).toEqual([pid]);
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
-    await vi.waitFor(() => expect(helpers()).toEqual([]));
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
-    expect(helpers()).toHaveLength(1);
-    expect(helpers()).not.toContain(pid);
   });
 
   it('names the keys it lacks, with the first row under each, instead of hashing', async () => {
