@@ -131,16 +131,22 @@ export async function benchSlope(report: Report): Promise<void> {
     'memory loop: RSS slope of the bot alone',
     slope(at, own),
     'MB/min',
-    `${first.own.rss.toFixed(1)} → ${last.own.rss.toFixed(1)} MB`,
+    `${first.own.rss.toFixed(1)} → ${last.own.rss.toFixed(1)} MB; anonymous ${slope(
+      at,
+      samples.map((s) => s.own.anon),
+    ).toFixed(2)}`,
   );
-  report(
-    "memory loop: RSS slope of verify's helpers",
+  const helpers = (part: 'rss' | 'anon' | 'file'): number =>
     slope(
       at,
-      samples.map((s, i) => s.rss - own[i]!),
-    ),
+      samples.map((s) => s[part] - s.own[part]),
+    );
+  report(
+    "memory loop: RSS slope of verify's helpers",
+    helpers('rss'),
     'MB/min',
-    `${first.children} helpers at the start, ${last.children} at the end`,
+    `anonymous ${helpers('anon').toFixed(2)}, file-backed ${helpers('file').toFixed(2)}; ` +
+      `${first.children} helpers at the start, ${last.children} at the end`,
   );
   report(
     "memory loop: RSS slope over the loop's second half",

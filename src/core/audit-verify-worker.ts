@@ -329,7 +329,7 @@ function end(h: Helper): Promise<void> {
 }
 
 function startHelper(setup: string): Helper {
-  // A young generation of 1 MB: what a helper allocates lives for one chunk, and V8's default lets it grow to 48.
+  // Semi-spaces of 1 MB, not up to 16: what a helper allocates lives for one chunk.
   const child = spawn(process.execPath, ['--max-semi-space-size=1', '-e', WORKER_SOURCE], {
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     serialization: 'advanced',
