@@ -10,7 +10,7 @@ import { verifyAudit, verifyAuditAsync, type VerifyReport } from '../src/core/au
 import { CHUNK_ROWS, closeIdleHelpers, RANGE_SQL } from '../src/core/audit-verify-worker.js';
 import { checkpointInBackground } from '../src/store/checkpoints.js';
 import { openDb, type Db } from '../src/store/db.js';
-import { childPids } from './telegram.js';
+import { childPids } from '../test/support/procs.js';
 
 export type Report = (name: string, value: number, unit: string, note?: string) => void;
 

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
 import type { Proc } from '../test/support/process.js';
+import { childPids } from '../test/support/procs.js';
 import { startBot } from './bot.js';
 import { percentile, sortNumbers, type Report } from './report.js';
-import { childPids } from './telegram.js';
 
 const OP = 4242;
 const ANSWER_TIMEOUT_MS = 60_000;

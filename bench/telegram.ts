@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
+import { childPids } from '../test/support/procs.js';
 import { startBot } from './bot.js';
 import { percentile, sortNumbers, type Report } from './report.js';
 
@@ -151,22 +152,6 @@ async function collectGarbage(output: string): Promise<void> {
 
 export function rssMb(pid: number): number {
   return procStatus(pid).rss;
-}
-
-/** The processes whose parent is `ppid` (those that end meanwhile or cannot be read are left out). */
-export function childPids(ppid: number): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
-      // After the parenthesised command name: state, then ppid.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) pids.push(Number(e));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return pids;
 }
 
 /** Resident memory of one process in MB: anonymous (heaps, malloc) and file-backed (code, mapped files). */

@@ -1,15 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import {
-  cpSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -34,6 +24,7 @@ import {
 } from '../../src/core/audit-verify-worker.js';
 import { openDb, openMemoryDb, type Db } from '../../src/store/db.js';
 import { descriptorsOn } from '../support/descriptors.js';
+import { childPids } from '../support/procs.js';
 
 const GENESIS = '0'.repeat(64);
 /** What an attacker without the key can compute. */
@@ -934,18 +925,13 @@ describe('checkRange', () => {
 
   /** Verify's helper processes: the children of this process started with verify's source (`node -e …`). */
   const helpers = (): number[] =>
-    readdirSync('/proc')
-      .filter((e) => /^\d+$/.test(e))
-      .filter((pid) => {
-        try {
-          const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-          const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid && argv.includes('-e');
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
+    childPids(process.pid).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes('-e');
+      } catch {
+        return false;
+      }
+    });
 
   it("runs in a helper process that has nothing of this one's environment, and ends when told to", async () => {
     const token = '123456:secret-token-of-the-parent';

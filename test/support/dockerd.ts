@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { childrenByParent } from './procs.js';
 
 const run = promisify(execFile);
 
@@ -200,18 +201,7 @@ function processesMentioning(dirs: readonly string[]): number[] {
 
 /** The processes given and all below them, found before any is killed (their children would be reparented). */
 function withDescendants(roots: readonly number[]): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
+  const children = childrenByParent();
   const all = new Set(roots);
   for (const pid of all) for (const c of children.get(pid) ?? []) all.add(c);
   return [...all];
