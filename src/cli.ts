@@ -30,7 +30,7 @@ import { MODULES } from './targets/modules.js';
 import { createTelegram } from './transports/telegram/bot.js';
 import { WebhookError } from './transports/telegram/webhook.js';
 import { createConsole, localPrincipal, runOnce } from './transports/console/console.js';
-import { counted } from './core/text.js';
+import { counted, oneLine } from './core/text.js';
 
 /** Each verb's usage: printed by `teleops VERB --help`, and after a usage error. */
 const VERB_USAGE = {
@@ -282,7 +282,7 @@ function auditFiles(
   if (!r.ok) usageError(cmd, `fix these settings:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
   const c = r.config;
   const url = c.DATABASE_URL;
-  if (!url && !existsSync(dbPath(c.STATE_DIR))) usageError(cmd, `no audit database at ${dbPath(c.STATE_DIR)}`);
+  if (!url && !existsSync(dbPath(c.STATE_DIR))) usageError(cmd, `no audit database at ${oneLine(dbPath(c.STATE_DIR))}`);
   return {
     stateDir: c.STATE_DIR,
     // DATABASE_URL holds the chain when set, as for `teleops start`.
@@ -448,7 +448,7 @@ function migrate(direction: string, flags: Map<string, string[]>, targets: reado
   const files = auditFiles('migrate', flags.get('--state-dir')?.at(-1));
   const { stateDir, databaseUrl, anchorPath, hmacKey, previousKeys } = files;
   if (!databaseUrl) usageError('migrate', 'set DATABASE_URL to the PostgreSQL database to copy into');
-  if (!existsSync(dbPath(stateDir))) usageError('migrate', `no SQLite state at ${dbPath(stateDir)}`);
+  if (!existsSync(dbPath(stateDir))) usageError('migrate', `no SQLite state at ${oneLine(dbPath(stateDir))}`);
   const src = openDb(stateDir, { modules: targets });
   let dst: PgDb | undefined;
   let code: number;

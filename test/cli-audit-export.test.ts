@@ -181,4 +181,8 @@ it('a hostile file name (a line break, a terminal escape) comes back in one line
   expect(bad.code).toBe(2);
   expect(bad.out.split('\n')).toHaveLength(2);
   expect(bad.out).not.toContain('\u001b');
+  // A state dir with no database, by such a name: the same.
+  const none = await teleops(['audit', 'verify', '--state-dir', name]);
+  expect(none.code).toBe(2);
+  expect(none.out).toBe(`teleops audit verify: no audit database at ${s.dir}/x\\n\\u001b[31mred/teleops.db\n`);
 }, 120_000);
