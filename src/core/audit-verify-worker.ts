@@ -167,20 +167,24 @@ function check(db, range, job) {
   return { ok: true, firstPrev, lastHash: lastBuf.toString('latin1', lastAt, lastAt + 64), changes, missing };
 }
 
-// One connection while the file stays the same one (a file moved into its place is opened
-// anew): mapping the file again for each range costs more than the range.
+// One connection for the ranges that come one after another, while the file stays the same one (a
+// file moved into its place is opened anew): mapping the file again for each range costs more than
+// the range. It is closed once no range has come for a moment: an idle helper then maps no part of
+// the database, which grows with every command; opening it again for the next verification costs
+// nothing measurable.
 let db = null;
 let range = null;
 let ino = null;
-return (job) => {
+const close = () => {
+  db?.close();
+  db = null;
+  range = null;
+};
+const onRange = (job) => {
   let answer = { ok: false };
   try {
     const now = statSync(file, { bigint: true });
-    if (db !== null && (now.ino !== ino.ino || now.dev !== ino.dev)) {
-      db.close();
-      db = null;
-      range = null;
-    }
+    if (db !== null && (now.ino !== ino.ino || now.dev !== ino.dev)) close();
     if (db === null) {
       ino = now;
       db = new Database(file, { readonly: true, fileMustExist: true });
@@ -205,6 +209,7 @@ return (job) => {
   }
   return answer;
 };
+return { onRange, close };
 }
 // Resident memory less what maps files (the database, the code): what fragments over many ranges.
 const anonymous = () => {
@@ -215,10 +220,14 @@ const anonymous = () => {
     return process.memoryUsage.rss();
   }
 };
-let onJob = null;
+const CLOSE_IDLE_MS = 250;
+let helper = null;
+let closing;
 process.on('message', (m) => {
-  if (onJob === null) onJob = start(m);
-  else process.send({ answer: onJob(m), anon: anonymous() });
+  if (helper === null) return void (helper = start(m));
+  clearTimeout(closing);
+  process.send({ answer: helper.onRange(m), anon: anonymous() });
+  closing = setTimeout(helper.close, CLOSE_IDLE_MS);
 });
 process.on('disconnect', () => process.exit(0));
 `;
@@ -296,11 +305,19 @@ const IDLE_MS = 5_000;
  * rather than kept: its memory goes back to the system whole, which a thread's would not.
  */
 export const HELPER_MAX_ANON = 24 * 1024 * 1024;
+/**
+ * A helper that has served this long is ended after its answer too: its own memory grows by a few
+ * kB a range (malloc's arenas fragment), which under verifications every second would reach the
+ * bound above only after most of an hour. A new helper a minute costs about 70 ms of one core.
+ */
+export const HELPER_MAX_AGE_MS = 60_000;
 
 interface Helper {
   readonly child: ChildProcess;
   /** The setup it was started with, as JSON: a helper serves only verifications that share it. */
   readonly setup: string;
+  /** When it was started (Date.now()). */
+  readonly born: number;
   answer?: (a: RangeAnswer) => void;
 }
 
@@ -336,7 +353,7 @@ function startHelper(setup: string): Helper {
     // Nothing of this process's environment (tokens, NODE_OPTIONS) or command line is needed there.
     env: {},
   });
-  const h: Helper = { child, setup };
+  const h: Helper = { child, setup, born: Date.now() };
   const fail = (): void => {
     const i = idle.indexOf(h);
     if (i >= 0) idle.splice(i, 1);
@@ -346,7 +363,7 @@ function startHelper(setup: string): Helper {
   child.on('message', (m: { answer: RangeAnswer; anon: number }) => {
     const answer = h.answer;
     h.answer = undefined;
-    if (m.anon > HELPER_MAX_ANON) void end(h);
+    if (m.anon > HELPER_MAX_ANON || Date.now() - h.born > HELPER_MAX_AGE_MS) void end(h);
     else {
       hold(child, false);
       idle.push(h);

@@ -17,6 +17,7 @@ import {
 import {
   checkRange,
   closeIdleHelpers,
+  HELPER_MAX_AGE_MS,
   HELPER_MAX_ANON,
   type RangeAnswer,
   type RangeJob,
@@ -980,6 +981,40 @@ describe('checkRange', () => {
     const g = makeLog(undefined, inputs(12));
     expect(await checkRange(setupOf(g), jobOf(g, 0, 12))).toMatchObject({ ok: true });
     expect(helpers()).toHaveLength(1);
+  });
+
+  it('keeps an idle helper for the next verification with no part of the database mapped', async () => {
+    await closeIdleHelpers();
+    const f = makeLog(undefined, inputs(12));
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    const [pid] = helpers();
+    // The database, its WAL and its shared-memory index: all named after the file.
+    const mapped = (): boolean => readFileSync(`/proc/${pid}/maps`, 'latin1').includes(f.db.name);
+    // Well before the 5 s after which an idle helper ends anyway, and with it what it maps.
+    await vi.waitFor(() => expect(mapped()).toBe(false), { timeout: 2_000 });
+    expect(helpers()).toEqual([pid]);
+    f.db.prepare('UPDATE audit SET entry = ? WHERE seq = 5').run(rows(f.db)[4]!.entry.replace('db-5', 'db-6'));
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toEqual({ ok: false });
+    expect(helpers()).toEqual([pid]);
+  });
+
+  it('ends a helper that has served for a minute after its answer, instead of keeping it', async () => {
+    await closeIdleHelpers();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    cleanups.push(() => vi.useRealTimers());
+    const f = makeLog(undefined, inputs(12));
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    const [pid] = helpers();
+    vi.setSystemTime(Date.now() + HELPER_MAX_AGE_MS - 1_000);
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    expect(helpers()).toEqual([pid]);
+    vi.setSystemTime(Date.now() + 2_000);
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    // Well before the 5 s after which an idle helper ends anyway.
+    await vi.waitFor(() => expect(helpers()).toEqual([]), { timeout: 2_500 });
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    expect(helpers()).toHaveLength(1);
+    expect(helpers()).not.toContain(pid);
   });
 
   it('names the keys it lacks, with the first row under each, instead of hashing', async () => {
