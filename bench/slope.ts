@@ -5,6 +5,7 @@ import { RANGE_MIN_ROWS } from '../src/core/audit-verify.js';
 import { openDb } from '../src/store/db.js';
 import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
+import { freePort } from '../test/support/process.js';
 import { entry } from './audit.js';
 import { startBot } from './bot.js';
 import type { Report } from './report.js';
@@ -23,6 +24,18 @@ const WARM_UP_MS = 60_000;
  * MB) somewhere in its minutes, not growth with work.
  */
 const SEEDED_ROWS = RANGE_MIN_ROWS * availableParallelism();
+
+/**
+ * V8's committed heap, from the bot's own /metrics (prom-client's default metrics, as deployed):
+ * V8 grows and shrinks it by its own rules (seen falling 9 MB in one step), so the bot's slope is
+ * split into that and the rest (malloc: SQLite, Node's native parts).
+ */
+async function heapCommitted(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = /^teleops_nodejs_heap_size_total_bytes (\S+)$/m.exec(text);
+  if (!m) throw new Error("slope bench: the bot's /metrics has no teleops_nodejs_heap_size_total_bytes");
+  return Number(m[1]) / 2 ** 20;
+}
 
 /** Least-squares slope of ys over xs. */
 function slope(xs: readonly number[], ys: readonly number[]): number {
@@ -59,7 +72,8 @@ function seedLog(stateDir: string, rows: number): void {
  * split into anonymous memory (heaps) and file-backed (mapped files: the helpers map the audit
  * database, which grows with every command), and into the bot's own and its helpers', with the
  * slope of the loop's second half and the threads and helpers at both ends, so that a step can be
- * told from a leak.
+ * told from a leak. The bot's own anonymous memory is split again into V8's committed heap (read
+ * from its /metrics, served as deployed) and what lies outside it.
  */
 export async function benchSlope(report: Report): Promise<void> {
   const minutes = Number(process.env.SLOPE_MINUTES ?? 10);
@@ -68,9 +82,12 @@ export async function benchSlope(report: Report): Promise<void> {
   fake.createUser({ id: OP });
   const dir = tempDir('teleops-bench-slope-');
   seedLog(dir.path, SEEDED_ROWS);
+  const port = await freePort();
   const proc = await startBot(fake, dir.path, [OP], {
     DOCKER_ENABLED: 'false',
     TMUX_SOCKET: `${dir.path}/tmux.sock`,
+    // As deployed: /health and /metrics served (and the V8 heap read from /metrics).
+    HTTP_PORT: String(port),
     RATE_LIMIT_PER_MINUTE: '10000',
     TELEGRAM_GLOBAL_PER_SECOND: '0',
     TELEGRAM_PRIVATE_PER_SECOND: '0',
@@ -80,12 +97,14 @@ export async function benchSlope(report: Report): Promise<void> {
   const typing = setInterval(() => fake.sendText({ from: OP, text: MIX[sent++ % MIX.length]! }), 1000 / PER_SECOND);
   const at: number[] = [];
   const samples: ReturnType<typeof procStatus>[] = [];
+  const heaps: number[] = [];
   try {
     await new Promise((r) => setTimeout(r, WARM_UP_MS));
     const t0 = performance.now();
     while (performance.now() - t0 < minutes * 60_000) {
       at.push((performance.now() - t0) / 60_000);
       samples.push(procStatus(pid));
+      heaps.push(await heapCommitted(port));
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
   } finally {
@@ -135,6 +154,23 @@ export async function benchSlope(report: Report): Promise<void> {
       at,
       samples.map((s) => s.own.anon),
     ).toFixed(2)}`,
+  );
+  report(
+    "memory loop: the bot's V8 heap slope",
+    slope(at, heaps),
+    'MB/min',
+    `committed, ${heaps[0]!.toFixed(1)} → ${heaps.at(-1)!.toFixed(1)} MB (${Math.min(...heaps).toFixed(1)}–${Math.max(
+      ...heaps,
+    ).toFixed(1)}); V8 sizes it by its own rules`,
+  );
+  report(
+    "memory loop: the bot's anonymous memory outside V8's heap, slope",
+    slope(
+      at,
+      samples.map((s, i) => s.own.anon - heaps[i]!),
+    ),
+    'MB/min',
+    'malloc (SQLite, Node) and the rest',
   );
   const helpers = (part: 'rss' | 'anon' | 'file'): number =>
     slope(
