@@ -305,19 +305,11 @@ const IDLE_MS = 5_000;
  * rather than kept: its memory goes back to the system whole, which a thread's would not.
  */
 export const HELPER_MAX_ANON = 24 * 1024 * 1024;
-/**
- * A helper that has served this long is ended after its answer too: its own memory grows by a few
- * kB a range (malloc's arenas fragment), which under verifications every second would reach the
- * bound above only after most of an hour. A new helper a minute costs about 70 ms of one core.
- */
-export const HELPER_MAX_AGE_MS = 60_000;
 
 interface Helper {
   readonly child: ChildProcess;
   /** The setup it was started with, as JSON: a helper serves only verifications that share it. */
   readonly setup: string;
-  /** When it was started (Date.now()). */
-  readonly born: number;
   answer?: (a: RangeAnswer) => void;
 }
 
@@ -353,7 +345,7 @@ function startHelper(setup: string): Helper {
     // Nothing of this process's environment (tokens, NODE_OPTIONS) or command line is needed there.
     env: {},
   });
-  const h: Helper = { child, setup, born: Date.now() };
+  const h: Helper = { child, setup };
   const fail = (): void => {
     const i = idle.indexOf(h);
     if (i >= 0) idle.splice(i, 1);
@@ -363,7 +355,7 @@ function startHelper(setup: string): Helper {
   child.on('message', (m: { answer: RangeAnswer; anon: number }) => {
     const answer = h.answer;
     h.answer = undefined;
-    if (m.anon > HELPER_MAX_ANON || Date.now() - h.born > HELPER_MAX_AGE_MS) void end(h);
+    if (m.anon > HELPER_MAX_ANON) void end(h);
     else {
       hold(child, false);
       idle.push(h);

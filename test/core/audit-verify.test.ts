@@ -17,7 +17,6 @@ import {
 import {
   checkRange,
   closeIdleHelpers,
-  HELPER_MAX_AGE_MS,
   HELPER_MAX_ANON,
   type RangeAnswer,
   type RangeJob,
@@ -996,25 +995,6 @@ describe('checkRange', () => {
     f.db.prepare('UPDATE audit SET entry = ? WHERE seq = 5').run(rows(f.db)[4]!.entry.replace('db-5', 'db-6'));
     expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toEqual({ ok: false });
     expect(helpers()).toEqual([pid]);
-  });
-
-  it('ends a helper that has served for a minute after its answer, instead of keeping it', async () => {
-    await closeIdleHelpers();
-    vi.useFakeTimers({ toFake: ['Date'] });
-    cleanups.push(() => vi.useRealTimers());
-    const f = makeLog(undefined, inputs(12));
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
-    const [pid] = helpers();
-    vi.setSystemTime(Date.now() + HELPER_MAX_AGE_MS - 1_000);
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
-    expect(helpers()).toEqual([pid]);
-    vi.setSystemTime(Date.now() + 2_000);
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
-    // Well before the 5 s after which an idle helper ends anyway.
-    await vi.waitFor(() => expect(helpers()).toEqual([]), { timeout: 2_500 });
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
-    expect(helpers()).toHaveLength(1);
-    expect(helpers()).not.toContain(pid);
   });
 
   it('names the keys it lacks, with the first row under each, instead of hashing', async () => {
