@@ -11,9 +11,13 @@ const Database = require(workerData.sqlite);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 1000');
 db.pragma('cache_size = ' + workerData.cacheSize);
+// Prepared once: db.pragma() prepares a statement on every call, which holds 2 kB of SQLite's
+// memory until this thread's garbage collector finalizes it, and this thread allocates so little
+// that its collector ran only every 16 minutes or so: 0.14 MB/min of a bot's memory.
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 setInterval(() => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    checkpoint.get();
   } catch {
     // busy or gone: the next round, or the writer's backstop, does it
   }
