@@ -167,24 +167,20 @@ function check(db, range, job) {
   return { ok: true, firstPrev, lastHash: lastBuf.toString('latin1', lastAt, lastAt + 64), changes, missing };
 }
 
-// One connection for the ranges that come one after another, while the file stays the same one (a
-// file moved into its place is opened anew): mapping the file again for each range costs more than
-// the range. It is closed once no range has come for a moment: an idle helper then maps no part of
-// the database, which grows with every command; opening it again for the next verification costs
-// nothing measurable.
+// One connection while the file stays the same one (a file moved into its place is opened
+// anew): mapping the file again for each range costs more than the range.
 let db = null;
 let range = null;
 let ino = null;
-const close = () => {
-  db?.close();
-  db = null;
-  range = null;
-};
-const onRange = (job) => {
+return (job) => {
   let answer = { ok: false };
   try {
     const now = statSync(file, { bigint: true });
-    if (db !== null && (now.ino !== ino.ino || now.dev !== ino.dev)) close();
+    if (db !== null && (now.ino !== ino.ino || now.dev !== ino.dev)) {
+      db.close();
+      db = null;
+      range = null;
+    }
     if (db === null) {
       ino = now;
       db = new Database(file, { readonly: true, fileMustExist: true });
@@ -209,7 +205,6 @@ const onRange = (job) => {
   }
   return answer;
 };
-return { onRange, close };
 }
 // Resident memory less what maps files (the database, the code): what fragments over many ranges.
 const anonymous = () => {
@@ -220,14 +215,10 @@ const anonymous = () => {
     return process.memoryUsage.rss();
   }
 };
-const CLOSE_IDLE_MS = 250;
-let helper = null;
-let closing;
+let onJob = null;
 process.on('message', (m) => {
-  if (helper === null) return void (helper = start(m));
-  clearTimeout(closing);
-  process.send({ answer: helper.onRange(m), anon: anonymous() });
-  closing = setTimeout(helper.close, CLOSE_IDLE_MS);
+  if (onJob === null) onJob = start(m);
+  else process.send({ answer: onJob(m), anon: anonymous() });
 });
 process.on('disconnect', () => process.exit(0));
 `;

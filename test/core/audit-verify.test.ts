@@ -982,21 +982,6 @@ describe('checkRange', () => {
     expect(helpers()).toHaveLength(1);
   });
 
-  it('keeps an idle helper for the next verification with no part of the database mapped', async () => {
-    await closeIdleHelpers();
-    const f = makeLog(undefined, inputs(12));
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
-    const [pid] = helpers();
-    // The database, its WAL and its shared-memory index: all named after the file.
-    const mapped = (): boolean => readFileSync(`/proc/${pid}/maps`, 'latin1').includes(f.db.name);
-    // Well before the 5 s after which an idle helper ends anyway, and with it what it maps.
-    await vi.waitFor(() => expect(mapped()).toBe(false), { timeout: 2_000 });
-    expect(helpers()).toEqual([pid]);
-    f.db.prepare('UPDATE audit SET entry = ? WHERE seq = 5').run(rows(f.db)[4]!.entry.replace('db-5', 'db-6'));
-    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toEqual({ ok: false });
-    expect(helpers()).toEqual([pid]);
-  });
-
   it('names the keys it lacks, with the first row under each, instead of hashing', async () => {
     const f = makeLog('k3y-for-tests', inputs(6));
     const answer = await checkRange({ ...setupOf(f), keys: [] }, jobOf(f, 2, 6));
