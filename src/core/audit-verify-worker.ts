@@ -171,6 +171,7 @@ function check(db, range, job) {
 // anew): mapping the file again for each range costs more than the range.
 let db = null;
 let range = null;
+let shrink = null;
 let ino = null;
 return (job) => {
   let answer = { ok: false };
@@ -188,6 +189,8 @@ return (job) => {
       db.pragma('cache_size = ' + cacheSize);
       // Pages read in place instead of copied into SQLite's cache: reading costs half as much.
       db.pragma('mmap_size = 1073741824');
+      // Prepared once, as the checkpoint thread's: db.pragma() prepares a statement at every call.
+      shrink = db.prepare('PRAGMA shrink_memory');
     }
     db.exec('BEGIN');
     try {
@@ -198,7 +201,7 @@ return (job) => {
       db.exec('COMMIT');
       // The pages read from the WAL stay in the connection's cache, which the next job refills from
       // the OS's cache at little cost: released, a kept helper holds no more memory than a new one.
-      db.pragma('shrink_memory');
+      shrink.run();
     }
   } catch {
     answer = { ok: false };
