@@ -35,6 +35,7 @@ import type {
   LogOptions,
   MutateOptions,
   ObjectKind,
+  Page,
   ScalableKind,
   WatchEvent,
   WatchKind,
@@ -43,6 +44,7 @@ import type {
   WorkloadKind,
 } from './port.js';
 import { collectionPath, RESOURCES, WORKLOAD_PLURAL, type Apis, type Cfg, type Resource } from './resources.js';
+import { firstByName, firstInBody } from './listing.js';
 import { limitBytes, openStream, readWatch } from './streams.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -63,6 +65,21 @@ function requestOptions(signal: AbortSignal, headers: Readonly<Record<string, st
     post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
   };
   return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+const notJson = (plural: string, context: string): KubeApiError =>
+  new KubeApiError('other', `the ${plural} list from context ${context} is not JSON`);
+
+function parseList<K extends ObjectKind>(
+  body: Buffer,
+  plural: string,
+  context: string,
+): { items?: KubeObjects[K][]; metadata?: V1ListMeta } {
+  try {
+    return JSON.parse(UTF8.decode(body)) as { items?: KubeObjects[K][]; metadata?: V1ListMeta };
+  } catch {
+    throw notJson(plural, context);
+  }
 }
 
 export interface KubePortOptions {
@@ -131,6 +148,38 @@ class ClientKubePort implements KubePort {
     namespace: string | undefined,
     o: ListOptions = {},
   ): Promise<Listed<KubeObjects[K]>> {
+    return this.listBody(kind, namespace, o, (body, plural) => {
+      const list = parseList<K>(body, plural, this.context);
+      return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
+    });
+  }
+
+  async listFirst<K extends ObjectKind>(
+    kind: K,
+    namespace: string | undefined,
+    n: number,
+    o: ListOptions = {},
+  ): Promise<Page<KubeObjects[K]>> {
+    return this.listBody(kind, namespace, o, (body, plural) => {
+      let page: Page<KubeObjects[K]> | undefined;
+      try {
+        page = firstInBody<KubeObjects[K]>(body, n);
+      } catch {
+        throw notJson(plural, this.context);
+      }
+      if (page) return page;
+      const items = parseList<K>(body, plural, this.context).items ?? [];
+      return { total: items.length, items: firstByName(items, n) };
+    });
+  }
+
+  /** Reads a list's body, bounded, and hands it to `use`, all within the deadline. */
+  private async listBody<K extends ObjectKind, R>(
+    kind: K,
+    namespace: string | undefined,
+    o: ListOptions,
+    use: (body: Buffer, plural: string) => R,
+  ): Promise<R> {
     const r = RESOURCES[kind] as Resource<K>;
     const ns = r.namespaced ? namespace : undefined;
     const q = new URLSearchParams();
@@ -148,19 +197,13 @@ class ClientKubePort implements KubePort {
       const body = await readBody(res, LIST_BODY_LIMIT);
       if (body.truncated)
         throw new KubeApiError('other', `the ${r.plural} list is over ${LIST_BODY_LIMIT >> 20} MB: narrow it`);
-      try {
-        return JSON.parse(UTF8.decode(body.bytes)) as { items?: KubeObjects[K][]; metadata?: V1ListMeta };
-      } catch {
-        throw new KubeApiError('other', `the ${r.plural} list from context ${this.context} is not JSON`);
-      }
+      return use(body.bytes, r.plural);
     };
-    let list: Awaited<ReturnType<typeof read>>;
     try {
-      list = await withDeadline(`Kubernetes list ${r.plural}`, this.timeoutMs, read, o.signal);
+      return await withDeadline(`Kubernetes list ${r.plural}`, this.timeoutMs, read, o.signal);
     } catch (e) {
       throw toKubeError(e, op);
     }
-    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 
   async read<K extends ObjectKind>(

@@ -48,6 +48,11 @@ export interface Listed<T> {
   readonly items: T[];
   readonly resourceVersion: string;
 }
+/** The first items of a list by name, as a list action shows them, and how many there are. */
+export interface Page<T> {
+  readonly total: number;
+  readonly items: T[];
+}
 export interface LogOptions extends CallOptions {
   readonly container: string;
   readonly tailLines?: number;
@@ -82,6 +87,13 @@ export interface KubePort {
   readonly context: string;
   version(o?: CallOptions): Promise<string>;
   list<K extends ObjectKind>(kind: K, namespace: string | undefined, o?: ListOptions): Promise<Listed<KubeObjects[K]>>;
+  /** The first `n` by name (natural order, equal names in list order), without building the rest. */
+  listFirst<K extends ObjectKind>(
+    kind: K,
+    namespace: string | undefined,
+    n: number,
+    o?: ListOptions,
+  ): Promise<Page<KubeObjects[K]>>;
   read<K extends ObjectKind>(
     kind: K,
     namespace: string | undefined,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ActionError, defineAction, type AnyAction } from '../../core/action.js';
 import { UsageError } from '../../core/commands.js';
 import { bold, line, result, say, text, value, type Block, type Button } from '../../core/result.js';
-import { compareNames, truncate } from '../../core/text.js';
+import { truncate } from '../../core/text.js';
 import {
   contextSchema,
   flags,
@@ -49,34 +49,6 @@ const scopeOnlyParse = (tokens: readonly string[]) => {
 
 const more = (shown: number, total: number): Block[] =>
   total > shown ? [line(text(`… and ${total - shown} more`))] : [];
-
-/**
- * The first `n` objects in name order (equal names in list order), as a list shows them: what
- * sorting them all and taking `n` gives, without sorting hundreds to show forty.
- */
-export function firstByName<T extends { metadata?: { name?: string } }>(items: readonly T[], n: number): T[] {
-  const kept: T[] = [];
-  const names: string[] = [];
-  for (const item of items) {
-    const name = item.metadata?.name ?? '';
-    if (kept.length === n && (n === 0 || compareNames(name, names[n - 1]!) >= 0)) continue;
-    // After every kept name that is not greater: equal names stay in list order.
-    let lo = 0;
-    let hi = kept.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (compareNames(name, names[mid]!) < 0) hi = mid;
-      else lo = mid + 1;
-    }
-    kept.splice(lo, 0, item);
-    names.splice(lo, 0, name);
-    if (kept.length > n) {
-      kept.pop();
-      names.pop();
-    }
-  }
-  return kept;
-}
 
 export function readActions(deps: KubeActionDeps): AnyAction[] {
   const now = () => (deps.now ?? Date.now)();
@@ -226,12 +198,10 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const selector = p.selector === undefined ? undefined : parseLabelSelector(p.selector);
-      const list = await s.port.list('pod', s.namespace, {
+      const { total, items } = await s.port.listFirst('pod', s.namespace, MAX_LIST, {
         signal: ctx.signal,
         ...(selector ? { labelSelector: selector } : {}),
       });
-      const total = list.items.length;
-      const items = firstByName(list.items, MAX_LIST);
       const head = line(
         bold('Pods'),
         ...where(s),
@@ -263,9 +233,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     command: { path: ['k8s', 'deploy'], usage: '[-c context] [-n namespace]', parse: scopeOnlyParse },
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
-      const list = await s.port.list('deployment', s.namespace, { signal: ctx.signal });
-      const total = list.items.length;
-      const items = firstByName(list.items, MAX_LIST);
+      const { total, items } = await s.port.listFirst('deployment', s.namespace, MAX_LIST, { signal: ctx.signal });
       const head = line(bold('Deployments'), ...where(s), text(` — ${total}`));
       if (total === 0) return result([head, line('No deployments.')]);
       const blocks: Block[] = [head, ...items.map(deploymentLine)];
@@ -305,10 +273,9 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     command: { path: ['k8s', 'nodes'], usage: '[-c context]', parse: scopeOnlyParse },
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
-      const list = await s.port.list('node', undefined, { signal: ctx.signal });
-      const total = list.items.length;
+      const { total, items } = await s.port.listFirst('node', undefined, MAX_LIST, { signal: ctx.signal });
       const blocks: Block[] = [line(bold('Nodes'), text(' @ '), value(s.context), text(` — ${total}`))];
-      for (const n of firstByName(list.items, MAX_LIST)) {
+      for (const n of items) {
         const ready = nodeReady(n);
         const problems = nodeProblems(n);
         const health: Health = ready !== 'Ready' ? 'bad' : problems.length ? 'pending' : 'ok';

@@ -1,9 +1,6 @@
-import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Result, Span } from '../../../src/core/result.js';
-import { compareNames } from '../../../src/core/text.js';
 import { KubeConfigError } from '../../../src/targets/kubernetes/index.js';
-import { firstByName } from '../../../src/targets/kubernetes/read.js';
 import { context, failure, MemoryChatState, parse, run, startEnv, target, text, type Env } from './harness.js';
 
 let env: Env;
@@ -391,34 +388,5 @@ describe('/k8s describe, events, nodes, deploy', () => {
     expect(() => inv.action.params.parse({ pod: 'x', lines: 0 })).toThrow();
     expect(() => inv.action.params.parse({ pod: 'x', extra: 1 })).toThrow();
     expect(inv.action.params.parse({ pod: 'web-1' })).toEqual({ pod: 'web-1', lines: 100, previous: false });
-  });
-});
-
-describe('firstByName', () => {
-  it('is the first n of the whole list sorted by name, equal names in list order', () => {
-    const seen = { cut: 0, tiedAtCut: 0 };
-    const name = fc.oneof(
-      fc.constantFrom('a', 'b', 'web', 'Web', 'web-2', 'web-10', 'web-02', 'é', ''),
-      fc.nat(30).map((n) => `pod-${n}`),
-    );
-    fc.assert(
-      fc.property(
-        fc.array(fc.option(name, { nil: undefined }), { maxLength: 80, size: 'max' }),
-        fc.nat(90),
-        (names, n) => {
-          const items = names.map((nm, i) => ({ i, ...(nm === undefined ? {} : { metadata: { name: nm } }) }));
-          const key = (x: (typeof items)[number]) => x.metadata?.name ?? '';
-          const whole = [...items].sort((a, b) => compareNames(key(a), key(b)));
-          expect(firstByName(items, n)).toEqual(whole.slice(0, n));
-          if (items.length > n) {
-            seen.cut++;
-            if (n > 0 && compareNames(key(whole[n - 1]!), key(whole[n]!)) === 0) seen.tiedAtCut++;
-          }
-        },
-      ),
-      { numRuns: 500 },
-    );
-    expect(seen.cut).toBeGreaterThan(50);
-    expect(seen.tiedAtCut).toBeGreaterThan(0);
   });
 });
