@@ -59,6 +59,8 @@ interface ItemSpan {
   readonly metadata: { readonly name: string };
 }
 
+const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
 function hasBackslash(b: Uint8Array, start: number, end: number): boolean {
   for (let j = start; j < end; j++) if (b[j] === BACKSLASH) return true;
   return false;
@@ -188,7 +190,7 @@ function scanItems(b: Uint8Array): ItemSpan[] | undefined {
         } else if (depth === 3 && inMetadata) inMetadata = false;
         else if (depth === 1 && inItems) inItems = false;
         else if (depth === 0) {
-          for (i++; i < n; i++) if (b[i] !== 0x20 && b[i] !== 0x0a && b[i] !== 0x0d && b[i] !== 0x09) return undefined;
+          for (i++; i < n; i++) if (!isSpace(b[i])) return undefined;
           return itemsSeen ? spans : undefined;
         }
         expectKey = false;
@@ -200,7 +202,7 @@ function scanItems(b: Uint8Array): ItemSpan[] | undefined {
         if (depth === 0 || next === 'items' || next === 'name' || (inItems && depth === 2)) return undefined;
         for (i++; i < n; i++) {
           const x = b[i];
-          if (x === 0x2c || x === 0x7d || x === 0x5d || x === 0x20 || x === 0x0a || x === 0x0d || x === 0x09) break;
+          if (x === 0x2c || x === 0x7d || x === 0x5d || isSpace(x)) break;
         }
     }
   }
