@@ -337,7 +337,9 @@ function startHelper(setup: string): Helper {
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     serialization: 'advanced',
     // Nothing of this process's environment (tokens, NODE_OPTIONS) or command line is needed there.
-    env: {},
+    // One malloc arena: with glibc's default (eight a core) a helper's own memory grew 2.7 MB/min
+    // over back-to-back verifications, with one it stays flat at no cost to verify.
+    env: { MALLOC_ARENA_MAX: '1' },
   });
   const h: Helper = { child, setup };
   const fail = (): void => {

@@ -944,8 +944,13 @@ describe('checkRange', () => {
     expect(more).toEqual([]);
     // Not the token, nor NODE_OPTIONS, nor the HMAC key (that goes over the IPC channel, never argv or env).
     const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter(Boolean);
-    // Only what Node sets for the IPC channel itself.
-    expect(env.map((v) => v.split('=')[0]).sort()).toEqual(['NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE']);
+    // Only malloc's one arena, and what Node sets for the IPC channel itself.
+    expect(env.map((v) => v.split('=')[0]).sort()).toEqual([
+      'MALLOC_ARENA_MAX',
+      'NODE_CHANNEL_FD',
+      'NODE_CHANNEL_SERIALIZATION_MODE',
+    ]);
+    expect(env).toContain('MALLOC_ARENA_MAX=1');
     expect(readFileSync(`/proc/${pid}/cmdline`, 'latin1')).not.toContain('k3y-for-tests');
     // Kept idle for the next range, then ended.
     expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
