@@ -959,6 +959,21 @@ describe('checkRange', () => {
     expect(helpers()).toEqual([]);
   });
 
+  it('answers no once seq is not the rowid (rows then need not come in seq order), also in a helper kept from before', async () => {
+    await closeIdleHelpers();
+    const f = makeLog(undefined, inputs(12));
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toMatchObject({ ok: true });
+    const [kept] = helpers();
+    // The same rows, in seq order, in a table of the same name in the same file, searched by a scan.
+    f.db
+      .exec(`CREATE TABLE audit2 (seq INTEGER NOT NULL, entry TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+      INSERT INTO audit2 SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq;
+      DROP TABLE audit;
+      ALTER TABLE audit2 RENAME TO audit;`);
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 12))).toEqual({ ok: false });
+    expect(helpers()).toEqual([kept]);
+  });
+
   it('answers no when its helper dies mid-range, and starts another for the next range', async () => {
     await closeIdleHelpers();
     const f = makeLog(undefined, inputs(12));
