@@ -91,10 +91,10 @@ function keyIs(b: Uint8Array, start: number, end: number, key: Key): boolean | u
 
 /**
  * Each item of a list body (`{"items":[{…},…],…}`): where it lies and its `metadata.name`
- * (the last one, as JSON.parse keeps it). Undefined when the body is not plainly such a list:
- * an item that is not an object, a name that is not a string, an escaped key where one matters,
- * a repeated `items`, unbalanced brackets or strings. The items are checked no further: the ones
- * shown are parsed, the rest only counted.
+ * (the last one, as JSON.parse keeps it; escapes decoded). Undefined when the body is not plainly
+ * such a list: an item that is not an object, a name that is not a string, a key that matters
+ * spelled with an invalid escape, a repeated `items`, unbalanced brackets or strings. The items are
+ * checked no further: the ones shown are parsed, the rest only counted.
  */
 function scanItems(b: Uint8Array): ItemSpan[] | undefined {
   const n = b.length;
