@@ -5,7 +5,6 @@
 // and the bot's CPU per streamed event against parsing the same events without teleops.
 // BENCH_AGENT_SESSIONS and BENCH_AGENT_EVENTS make it smaller (default 20 sessions × 100 events);
 // BENCH_AGENT_GROUP_PER_MINUTE=0 lifts the group limit on both sides, to see the bot's own delay.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
 import type { Proc } from '../test/support/process.js';
 import { startBot } from './bot.js';
+import { clockTicks, procCpu } from './proc.js';
 import { percentile, sortNumbers, type Report } from './report.js';
 
 const ADMIN = 4243;
@@ -27,21 +27,6 @@ const WAIT_LIMIT_MS = Math.max(300_000, SESSIONS * 12_000);
 const FAKES = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'test', 'fakes', 'agents');
 /** A streamed line as a card shows it: its index, the session's prompt (its name), when it was printed. */
 const TICK = /tick (\d+) (s\d+) @\d{13}/g;
-
-function clockTicks(): number {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { timeout: 2000 }).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-}
-
-/** User + system CPU seconds of a process (not its children: the fake CLIs are not the bot). */
-function ownCpu(pid: number, hz: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / hz;
-}
 
 /** The baseline: the lines the fake CLI prints for the same events, split and parsed, in this process. */
 function parseBaseline(events: number): number {
@@ -111,13 +96,13 @@ export async function benchAgents(report: Report): Promise<void> {
     });
     const pid = proc.child.pid!;
     const names = Array.from({ length: SESSIONS }, (_, i) => `s${i}`);
-    const cpu0 = ownCpu(pid, hz);
+    const cpu0 = procCpu(pid, hz)[0];
     const calls0 = fake.calls.length;
     for (const n of names) fake.sendText({ from: ADMIN, chat: GROUP, text: `/agent new claude ${n} ${root} ${n}` });
     const finished = (n: string) =>
       fake.messages(GROUP).some((m) => m.text?.startsWith(`✅ ${n}`) && m.text.includes('end of stream'));
     await fake.waitFor(() => names.every(finished), WAIT_LIMIT_MS, 'every card to show its turn done');
-    const cpu = ownCpu(pid, hz) - cpu0;
+    const cpu = procCpu(pid, hz)[0] - cpu0;
 
     const writes = fake.calls.slice(calls0).filter((c) => c.chat_id === GROUP && c.status === 200);
     const edits = writes.filter((c) => c.method === 'editMessageText');

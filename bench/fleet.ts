@@ -15,7 +15,8 @@ import { startBot } from './bot.js';
 import { botSpan } from './docker-bot.js';
 import { createPsContainers, median, race, rawGet } from './docker.js';
 import type { Report } from './report.js';
-import { clockTicks, procCpu, runsCompiled } from './tmux-bot.js';
+import { clockTicks, procCpu } from './proc.js';
+import { runsCompiled } from './tmux-bot.js';
 
 const OP = 4242;
 const HOSTS = 4;

@@ -23,6 +23,7 @@ import { FakeBotApi } from '../test/fakes/botapi.js';
 import { tempDir } from '../test/support/app.js';
 import type { Proc } from '../test/support/process.js';
 import { startBot } from './bot.js';
+import { clockTicks, procCpu } from './proc.js';
 import { percentile, sortNumbers, type Report } from './report.js';
 
 const OP = 4242;
@@ -54,23 +55,6 @@ print $out sprintf('%.6f', $t);
 close $out;
 sleep 3600;
 `;
-
-export function clockTicks(): number {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { timeout: 2000 }).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-}
-
-/** CPU seconds of a process from /proc: [own user+system, waited-for children's user+system]. */
-export function procCpu(pid: number, hz: number): [number, number] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields after the command: state is f[0], so utime (14) is f[11], cutime (16) is f[13].
-  const n = (i: number) => Number(f[i]) / hz;
-  return [n(11) + n(12), n(13) + n(14)];
-}
 
 /** What bin/teleops.js decides: the compiled dist/ when it is at least as new as src/, else tsx. */
 export function runsCompiled(): boolean {

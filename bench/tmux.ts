@@ -2,13 +2,14 @@
 // tmux server: the CPU the watcher costs, against the same process and server unwatched in
 // the same run, and how long a prompt takes to become an alertable `waiting` event.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CLASSIFY } from '../src/targets/tmux/classify.js';
 import { createTmuxPort } from '../src/targets/tmux/port.js';
 import { DEFAULT_TMUX_SETTINGS } from '../src/targets/tmux/settings.js';
 import { MemoryWatchStore, TmuxWatcher } from '../src/targets/tmux/watcher.js';
+import { clockTicks, procCpu } from './proc.js';
 import { percentile, sortNumbers, type Report } from './report.js';
 
 const SESSIONS = 50;
@@ -19,23 +20,6 @@ const TRIAL_SPACING_MS = 450;
 const LATENCY_LIMIT_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function clockTicks(): number {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { timeout: 2000 }).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-}
-
-/** CPU seconds of a process from /proc: [own user+system, waited-for children user+system]. */
-function procCpu(pid: number | 'self', hz: number): [number, number] {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields after the command: state is f[0], so utime (14) is f[11], cutime (16) is f[13].
-  const n = (i: number) => Number(f[i]) / hz;
-  return [n(11) + n(12), n(13) + n(14)];
-}
 
 interface Sample {
   readonly at: number;
