@@ -47,6 +47,14 @@ const scopeOnlyParse = (tokens: readonly string[]) => {
   return scopeParams(a);
 };
 
+/** `/k8s nodes`: only `-c`. Nodes belong to no namespace, so a `-n` is a mistake worth saying. */
+const nodesParse = (tokens: readonly string[]) => {
+  const a = flags(tokens);
+  noMore(a, 0);
+  if (a.values.namespace !== undefined) throw new UsageError('nodes have no namespace: -n does not apply');
+  return scopeParams(a);
+};
+
 const more = (shown: number, total: number): Block[] =>
   total > shown ? [line(text(`… and ${total - shown} more`))] : [];
 
@@ -270,7 +278,7 @@ export function readActions(deps: KubeActionDeps): AnyAction[] {
     target: TARGET,
     risk: 'read',
     params: scopeOnly,
-    command: { path: ['k8s', 'nodes'], usage: '[-c context]', parse: scopeOnlyParse },
+    command: { path: ['k8s', 'nodes'], usage: '[-c context]', parse: nodesParse },
     run: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const { total, items } = await s.port.listFirst('node', undefined, MAX_LIST, { signal: ctx.signal });

@@ -212,6 +212,7 @@ describe('/k8s pods', () => {
     expect(await failure(t, '/pods -x')).toContain('unknown option -x');
     expect(await failure(t, '/pods -c')).toContain('-c needs a value');
     expect(await failure(t, '/pods -n -c')).toContain('-n needs a value');
+    expect(await failure(t, '/k8s nodes -n kube-system')).toContain('nodes have no namespace: -n does not apply');
   });
 });
 

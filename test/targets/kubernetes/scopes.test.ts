@@ -58,7 +58,7 @@ describe('per-chat scopes over Kubernetes', { timeout: 60_000 }, () => {
       'k8s.scale: k8s prod/payments is read-only in this chat.',
     );
     expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'k8s.scale', outcome: 'forbidden', chat: -100 });
-    expect(await say('/k8s nodes -c prod -n payments')).toBe("k8s.nodes: k8s prod/ is not in this chat's scope.");
+    expect(await say('/k8s nodes -c prod')).toBe("k8s.nodes: k8s prod/ is not in this chat's scope.");
     expect(await say('/k8s describe node/node-1 -c prod -n payments')).toBe(
       "k8s.describe: k8s prod/ is not in this chat's scope.",
     );
