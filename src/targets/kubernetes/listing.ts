@@ -35,7 +35,6 @@ export function firstByName<T extends { metadata?: { name?: string } }>(items: r
   return kept;
 }
 
-const UTF8 = new TextDecoder();
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OBJECT = 1;
@@ -44,11 +43,10 @@ const ARRAY = 2;
 const MAX_DEPTH = 128;
 /** The keys the scan looks for, each at its own depth. */
 type Key = 'items' | 'metadata' | 'name';
-const encode = (k: Key): Uint8Array => new TextEncoder().encode(k);
-const KEY_BYTES: Record<Key, Uint8Array> = {
-  items: encode('items'),
-  metadata: encode('metadata'),
-  name: encode('name'),
+const KEY_BYTES: Record<Key, Buffer> = {
+  items: Buffer.from('items'),
+  metadata: Buffer.from('metadata'),
+  name: Buffer.from('name'),
 };
 /** What the value after the key just read is, where it matters. */
 type Next = 'other' | Key;
@@ -61,24 +59,27 @@ interface ItemSpan {
 
 const isSpace = (c: number | undefined): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
-function hasBackslash(b: Uint8Array, start: number, end: number): boolean {
+function hasBackslash(b: Buffer, start: number, end: number): boolean {
   for (let j = start; j < end; j++) if (b[j] === BACKSLASH) return true;
   return false;
 }
 
-/** The string between the quotes at `start - 1` and `end`; undefined if it is not a valid JSON string. */
-function stringAt(b: Uint8Array, start: number, end: number): string | undefined {
+/**
+ * The string between the quotes at `start - 1` and `end`; undefined if it is not a valid JSON string.
+ * Decoded as JSON.parse reads it: a leading U+FEFF is kept (a TextDecoder would drop it).
+ */
+function stringAt(b: Buffer, start: number, end: number): string | undefined {
   for (let j = start; j < end; j++) if (b[j]! < 0x20) return undefined;
-  if (!hasBackslash(b, start, end)) return UTF8.decode(b.subarray(start, end));
+  if (!hasBackslash(b, start, end)) return b.toString('utf8', start, end);
   try {
-    return JSON.parse(UTF8.decode(b.subarray(start - 1, end + 1))) as string;
+    return JSON.parse(b.toString('utf8', start - 1, end + 1)) as string;
   } catch {
     return undefined;
   }
 }
 
 /** Whether the key between `start` and `end` is `key` (escapes decoded); undefined if it is not a valid string. */
-function keyIs(b: Uint8Array, start: number, end: number, key: Key): boolean | undefined {
+function keyIs(b: Buffer, start: number, end: number, key: Key): boolean | undefined {
   const want = KEY_BYTES[key];
   if (!hasBackslash(b, start, end)) {
     if (end - start !== want.length) return false;
@@ -96,7 +97,7 @@ function keyIs(b: Uint8Array, start: number, end: number, key: Key): boolean | u
  * spelled with an invalid escape, a repeated `items`, unbalanced brackets or strings. The items are
  * checked no further: the ones shown are parsed, the rest only counted.
  */
-function scanItems(b: Uint8Array): ItemSpan[] | undefined {
+function scanItems(b: Buffer): ItemSpan[] | undefined {
   const n = b.length;
   const stack = new Uint8Array(MAX_DEPTH);
   const spans: ItemSpan[] = [];
@@ -214,9 +215,9 @@ function scanItems(b: Uint8Array): ItemSpan[] | undefined {
  * undefined when the body is not plainly a list (see `scanItems`): the caller parses it whole.
  * Throws JSON.parse's error if a shown item is not JSON.
  */
-export function firstInBody<T>(body: Uint8Array, n: number): Page<T> | undefined {
+export function firstInBody<T>(body: Buffer, n: number): Page<T> | undefined {
   const spans = scanItems(body);
   if (!spans) return undefined;
-  const items = firstByName(spans, n).map((s) => JSON.parse(UTF8.decode(body.subarray(s.start, s.end))) as T);
+  const items = firstByName(spans, n).map((s) => JSON.parse(body.toString('utf8', s.start, s.end)) as T);
   return { total: spans.length, items };
 }

@@ -9,7 +9,7 @@ import { compareNames } from '../../../src/core/text.js';
 import { firstByName, firstInBody } from '../../../src/targets/kubernetes/listing.js';
 
 type Item = { metadata?: { name?: string } };
-const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+const bytes = (s: string): Buffer => Buffer.from(s);
 /** What the list actions showed before the scan: the whole body decoded and parsed, then the first n. */
 const parsedWhole = (body: string, n: number) => {
   const items = (JSON.parse(new TextDecoder().decode(bytes(body))) as { items?: Item[] }).items ?? [];
@@ -32,6 +32,7 @@ const name = fc.oneof(
     '\u0000x',
     '💥',
     'a\u2028b',
+    '\uFEFFweb-1',
   ),
   fc.nat(40).map((n) => `pod-${n}`),
   fc.string({ unit: 'binary', maxLength: 8 }),
