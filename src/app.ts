@@ -16,7 +16,7 @@ import type { Integration } from './core/health.js';
 import { createLogger, type Logger } from './core/log.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { Policy } from './core/policy.js';
-import { RateLimiter } from './core/ratelimit.js';
+import { RateLimiter, type Limiter } from './core/ratelimit.js';
 import { createRedactor, type Redactor } from './core/redact.js';
 import { unknownActions } from './core/quorum.js';
 import { Registry } from './core/registry.js';
@@ -25,6 +25,7 @@ import type { Result } from './core/result.js';
 import type { Config } from './config.js';
 import { ApprovalRepo } from './store/approvals.js';
 import { ButtonRepo } from './store/buttons.js';
+import { SharedRateLimiter } from './store/rate-buckets.js';
 import { ChatStateRepo } from './store/chat-state.js';
 import { checkpointInBackground } from './store/checkpoints.js';
 import type { Db } from './store/db.js';
@@ -218,6 +219,9 @@ export async function createApp(
       : (await import('./ai/providers.js')).modelFromSettings(config);
   const aiMemory = new AiMemoryRepo(db);
   const aiUsage = new AiUsageRepo(db);
+  // Replicas on one PostgreSQL charge the same buckets: the limits hold per operator, not per replica.
+  const limiter = (perMinute: number, scope: string): Limiter =>
+    state.engine === 'postgres' ? new SharedRateLimiter(db, perMinute, scope) : new RateLimiter(perMinute);
   if (!ai.ok) log.info({ reason: ai.reason }, 'AI operator off');
   let lease: LeaderLease | undefined;
   const replica = thisReplica();
@@ -284,7 +288,7 @@ export async function createApp(
   const dispatcher = (late.dispatcher = new Dispatcher({
     registry,
     policy,
-    limiter: new RateLimiter(config.RATE_LIMIT_PER_MINUTE),
+    limiter: limiter(config.RATE_LIMIT_PER_MINUTE, 'requests'),
     audit,
     approvals: new ApprovalRepo(db),
     chatState,
@@ -310,6 +314,7 @@ export async function createApp(
         log,
         usage: aiUsage,
         memory: aiMemory,
+        llmLimiter: limiter(config.AI_REQUESTS_PER_MINUTE, 'llm'),
         settings: {
           maxSteps: config.AI_MAX_STEPS,
           timeoutMs: config.AI_TIMEOUT_SECONDS * 1000,

@@ -17,7 +17,7 @@ import type { Dispatcher } from '../core/dispatcher.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Principal } from '../core/policy.js';
-import { RateLimiter } from '../core/ratelimit.js';
+import { RateLimiter, type Limiter } from '../core/ratelimit.js';
 import type { Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
 import { bold, line, plainText, say, text, value, type Block, type Result } from '../core/result.js';
@@ -59,6 +59,8 @@ export interface AgentDeps {
   readonly memory: AiMemoryRepo;
   readonly settings: AgentSettings;
   readonly now?: () => number;
+  /** The LLM calls' bucket (AgentSettings.requestsPerMinute); replicas pass one they share. */
+  readonly llmLimiter?: Limiter;
 }
 
 export interface Agent {
@@ -90,7 +92,7 @@ export function createAgent(d: AgentDeps): Agent {
   const now = d.now ?? Date.now;
   const s = d.settings;
   // LLM calls have their own bucket: a long agent turn does not eat the operator's commands.
-  const llmLimiter = new RateLimiter(s.requestsPerMinute, now);
+  const llmLimiter = d.llmLimiter ?? new RateLimiter(s.requestsPerMinute, now);
 
   function middleware(who: string): LanguageModelMiddleware {
     const charge = () => {

@@ -24,7 +24,7 @@ import type { Metrics } from './metrics.js';
 import type { Outcome } from './outcome.js';
 import { ProgressBus } from './progress.js';
 import type { Policy, Principal } from './policy.js';
-import type { RateLimiter } from './ratelimit.js';
+import type { Limiter } from './ratelimit.js';
 import { usageOf, type Registry } from './registry.js';
 import type { Block } from './result.js';
 import { quorumOf, type QuorumRule } from './quorum.js';
@@ -41,7 +41,7 @@ const INSIDE: ScopeCheck = { kind: 'inside' };
 export interface DispatcherDeps {
   readonly registry: Registry;
   readonly policy: Policy;
-  readonly limiter: RateLimiter;
+  readonly limiter: Limiter;
   readonly audit: AuditLog;
   readonly approvals: ApprovalStore;
   /** Each chat's small memory (store/chat-state.ts keeps it). */

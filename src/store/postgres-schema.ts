@@ -131,6 +131,17 @@ const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO audit_anchor (seq, hash) SELECT seq, hash FROM audit;
   `,
+  // Rate limits that replicas share (store/rate-buckets.ts); SQLite's one process keeps them in
+  // memory. Unlogged: a charge commits without waiting for the disk, and a crash of the server
+  // (or a failover to a standby) only fills the buckets again.
+  `
+  CREATE UNLOGGED TABLE rate_buckets (
+    key     text PRIMARY KEY,
+    tokens  double precision NOT NULL,
+    at      bigint NOT NULL,
+    refused bigint NOT NULL
+  );
+  `,
 ];
 
 /** Serializes schema changes of replicas that start at once. */

@@ -62,7 +62,7 @@ afterEach(async () => {
 });
 
 /** `teleops start` replicas on the one database, each with a state directory and ports of its own. */
-async function replicas(n: number): Promise<Replica[]> {
+async function replicas(n: number, env: Record<string, string> = {}): Promise<Replica[]> {
   const started = await Promise.all(
     Array.from({ length: n }, async (_, i): Promise<Replica> => {
       const dir = tempDir();
@@ -85,6 +85,7 @@ async function replicas(n: number): Promise<Replica[]> {
         // A claim of a replica that died is adopted after this long.
         LEADER_LEASE_SECONDS: '3',
         RATE_LIMIT_PER_MINUTE: '1000',
+        ...env,
       });
       procs.push(proc);
       await proc.waitForOutput(/serving the Telegram webhook/, 45_000);
@@ -100,8 +101,8 @@ async function replicas(n: number): Promise<Replica[]> {
   return started;
 }
 
-async function two(): Promise<[Replica, Replica]> {
-  const [a, b] = await replicas(2);
+async function two(env: Record<string, string> = {}): Promise<[Replica, Replica]> {
+  const [a, b] = await replicas(2, env);
   return [a!, b!];
 }
 
@@ -309,6 +310,27 @@ describe.skipIf(noPostgres)('replicas on one PostgreSQL database, in webhook mod
     expect((await fake.postWebhook(updateId, { to: rs[1]!.to })).status).toBe(200);
     await fake.waitForMessage({ chat: OP, match: 'touched forged', timeoutMs: 20_000 });
     expect(runs(runsFile, 'touch')).toBe(1);
+  }, 60_000);
+
+  it('an operator spread over replicas is held to RATE_LIMIT_PER_MINUTE once, not once per replica', async () => {
+    const rs = await two({ RATE_LIMIT_PER_MINUTE: '3' });
+    // Each update to the other replica than the one before, four at a time: what a load balancer makes of a burst.
+    fake.deliverWebhooks(
+      rs.map((r) => r.to),
+      { parallel: 4, pick: (u, attempt) => rs[(u.update_id + attempt) % rs.length]!.to },
+    );
+    const names = Array.from({ length: 8 }, (_, i) => `burst${i}`);
+    for (const name of names) fake.sendText({ from: OP, text: `/test touch ${name}` });
+    await fake.waitFor(() => fake.pendingUpdates === 0, 20_000, 'every update confirmed');
+    await fake.waitForMessage({ chat: OP, match: /^⏳ Slow down/, timeoutMs: 20_000 });
+    for (const r of rs) expect(await metric(r, 'accepted')).toBe(4);
+    // Three ran (three per replica would have been six), and one refusal was told, by one replica.
+    expect(runs(runsFile, 'touch')).toBe(3);
+    expect(fake.messages(OP).filter((m) => m.text?.startsWith('touched '))).toHaveLength(3);
+    expect(fake.messages(OP).filter((m) => m.text?.startsWith('⏳ Slow down'))).toHaveLength(1);
+    expect(await pg.psql(db(), `SELECT count(*) FROM audit WHERE entry::json->>'outcome' = 'rate_limited'`)).toBe(
+      '1\n',
+    );
   }, 60_000);
 
   it('kill -9 of one replica mid-stream: nothing runs twice or is lost; what it had begun is told as interrupted', async () => {
