@@ -22,7 +22,7 @@ import { probeHealth } from './http/probe.js';
 import { ListenError } from './http/server.js';
 import { exportAudit, ExportError, readExport, verifyExport } from './store/audit-export.js';
 import { anchorOf, backupState, BackupError } from './store/backup.js';
-import { openDb, dbPath, type Db } from './store/db.js';
+import { DbUnreadable, openDb, dbPath, type Db } from './store/db.js';
 import { copySqliteToPostgres, MigrateError } from './store/migrate.js';
 import { PgError, type PgDb } from './store/postgres.js';
 import { openPostgres } from './store/postgres-schema.js';
@@ -40,8 +40,9 @@ const VERB_USAGE = {
   'audit verify': `teleops audit verify [--state-dir DIR] [--head SEQ:HASH] [--file EXPORT [--anchor FILE]]
                                          check the audit log's hash chain, and that a head a witness
                                          saw is still in it (exit 0 intact, 1 broken, 3 keyed but
-                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, 2 usage or
-                                         an anchor file that cannot be read);
+                                         AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, or the
+                                         database cannot be read; 2 usage or an anchor file that
+                                         cannot be read); a read-only DIR is read as it is;
                                          --file checks an export offline against the anchor`,
   'audit export': `teleops audit export [--since SEQ] [--state-dir DIR] > audit.jsonl
                                          the audit entries as stored, one JSON line each, with hashes`,
@@ -88,7 +89,7 @@ async function build(cfg: Config, targets: readonly TargetModule[]): Promise<App
   try {
     return await createApp(cfg, targets);
   } catch (e) {
-    if (e instanceof DirError) e.message += ' — check STATE_DIR and AUDIT_ANCHOR_PATH';
+    if (e instanceof DirError || e instanceof DbUnreadable) e.message += ' — check STATE_DIR and AUDIT_ANCHOR_PATH';
     else if (e instanceof PgError) e.message += ' — check DATABASE_URL';
     else if (!(e instanceof SetupError)) throw e;
     process.stderr.write(`teleops: cannot start — ${e.message}\n`);
@@ -286,7 +287,16 @@ function auditFiles(
   return {
     stateDir: c.STATE_DIR,
     // DATABASE_URL holds the chain when set, as for `teleops start`.
-    open: (write = false) => (url ? openPostgres(url).asDb() : openDb(c.STATE_DIR, { readonly: !write })),
+    open: (write = false) => {
+      try {
+        return url ? openPostgres(url).asDb() : openDb(c.STATE_DIR, { readonly: !write });
+      } catch (e) {
+        if (![DbUnreadable, DirError, PgError, SetupError].some((k) => e instanceof k)) throw e;
+        // A log that cannot be read cannot be said to be intact: for verify, that is its own answer.
+        process.stderr.write(`teleops ${cmd}: cannot read the audit log: ${oneLine((e as Error).message)}\n`);
+        process.exit(cmd === 'audit verify' ? VERIFY_EXIT.unverifiable : VERIFY_EXIT.usage);
+      }
+    },
     shared: url !== '',
     databaseUrl: url,
     anchorPath: c.auditAnchorPath,

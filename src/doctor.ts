@@ -1,12 +1,12 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { makeDirs } from './core/dirs.js';
 import { llmIntegration } from './ai/reachable.js';
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { hasKeyedEntry, verifyAuditAsync } from './core/audit-verify.js';
 import { checkAll, type Integration } from './core/health.js';
 import { silentLogger } from './core/log.js';
 import { createRedactor } from './core/redact.js';
-import { dbPath, openDb, openMemoryDb } from './store/db.js';
+import { dbPath, DbUnreadable, openDb, openMemoryDb, type Db } from './store/db.js';
 import { PgDb } from './store/postgres.js';
 import { buildTarget } from './core/target.js';
 import { MODULES } from './targets/modules.js';
@@ -64,46 +64,7 @@ export async function runDoctor(
       lines.push({ ok: false, name: 'database', detail: (e as Error).message, fix: 'check DATABASE_URL' });
     }
   } else if (existsSync(dbPath(cfg.STATE_DIR))) {
-    const db = openDb(cfg.STATE_DIR, { readonly: true });
-    const keys = {
-      ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}),
-      previousKeys: cfg.AUDIT_HMAC_KEY_PREVIOUS,
-      anchorPath: cfg.auditAnchorPath,
-    };
-    const v = await verifyAuditAsync(db, keys);
-    // A key set since the last start is adopted at the next one; until then the log is unkeyed.
-    const plain =
-      !v.ok && !v.unverifiable && cfg.AUDIT_HMAC_KEY !== '' && !hasKeyedEntry(db)
-        ? await verifyAuditAsync(db, { anchorPath: cfg.auditAnchorPath })
-        : undefined;
-    const unadopted = plain?.ok === true;
-    db.close();
-    lines.push(
-      v.ok
-        ? { ok: true, name: 'audit', detail: `intact, ${counted(v.entries, 'entry', 'entries')}` }
-        : unadopted
-          ? {
-              ok: 'warn',
-              name: 'audit',
-              detail: `intact, ${counted(plain!.entries, 'entry', 'entries')}, not yet under AUDIT_HMAC_KEY`,
-              fix:
-                'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just ' +
-                'set the key, the log was rewritten without it',
-            }
-          : v.unverifiable
-            ? {
-                ok: 'warn',
-                name: 'audit',
-                detail: v.message,
-                fix: 'put the key the log was written with in AUDIT_HMAC_KEY_PREVIOUS (see the README, "Audit keys")',
-              }
-            : {
-                ok: false,
-                name: 'audit',
-                detail: v.message,
-                fix: 'the log was changed outside teleops: investigate before trusting it',
-              },
-    );
+    lines.push(await auditCheck(cfg));
   } else lines.push({ ok: true, name: 'audit', detail: 'no log yet (created on first start)' });
   if (!cfg.AUDIT_HMAC_KEY) {
     lines.push({
@@ -144,6 +105,59 @@ export async function runDoctor(
 }
 
 const exitCode = (lines: Line[]): number => (lines.every((l) => l.ok !== false) ? 0 : 1);
+
+/** The audit log's verdict, verified where it lies (nothing in it is changed). */
+async function auditCheck(cfg: Config): Promise<Line> {
+  let db: Db;
+  try {
+    db = openDb(cfg.STATE_DIR, { readonly: true });
+  } catch (e) {
+    if (!(e instanceof DbUnreadable)) throw e;
+    return {
+      ok: false,
+      name: 'audit',
+      detail: `cannot read it: ${e.message}`,
+      fix: 'restore the state directory from a backup (teleops backup), or move the file aside to start a new log',
+    };
+  }
+  const keys = {
+    ...(cfg.AUDIT_HMAC_KEY ? { hmacKey: cfg.AUDIT_HMAC_KEY } : {}),
+    previousKeys: cfg.AUDIT_HMAC_KEY_PREVIOUS,
+    anchorPath: cfg.auditAnchorPath,
+  };
+  const v = await verifyAuditAsync(db, keys);
+  // A key set since the last start is adopted at the next one; until then the log is unkeyed.
+  const plain =
+    !v.ok && !v.unverifiable && cfg.AUDIT_HMAC_KEY !== '' && !hasKeyedEntry(db)
+      ? await verifyAuditAsync(db, { anchorPath: cfg.auditAnchorPath })
+      : undefined;
+  const unadopted = plain?.ok === true;
+  db.close();
+  return v.ok
+    ? { ok: true, name: 'audit', detail: `intact, ${counted(v.entries, 'entry', 'entries')}` }
+    : unadopted
+      ? {
+          ok: 'warn',
+          name: 'audit',
+          detail: `intact, ${counted(plain!.entries, 'entry', 'entries')}, not yet under AUDIT_HMAC_KEY`,
+          fix:
+            'teleops adopts the key at its next start (or run `teleops audit rekey`); if you did not just ' +
+            'set the key, the log was rewritten without it',
+        }
+      : v.unverifiable
+        ? {
+            ok: 'warn',
+            name: 'audit',
+            detail: v.message,
+            fix: 'put the key the log was written with in AUDIT_HMAC_KEY_PREVIOUS (see the README, "Audit keys")',
+          }
+        : {
+            ok: false,
+            name: 'audit',
+            detail: v.message,
+            fix: 'the log was changed outside teleops: investigate before trusting it',
+          };
+}
 
 function printText(out: NodeJS.WritableStream, lines: Line[]): number {
   for (const l of lines) {

@@ -1,4 +1,4 @@
-import { rmSync, symlinkSync } from 'node:fs';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -63,6 +63,39 @@ describe('the CLI answers environment problems in one line, never with a stack t
     expect(p.output()).toBe(
       `teleops audit verify: cannot read the audit anchor ${JSON.stringify(anchor)}: ELOOP: too many symbolic links encountered, open ${JSON.stringify(anchor).replaceAll('"', "'")}\n`,
     );
+  });
+
+  it('a teleops.db that is no database: start, doctor and audit verify each say so in one line', async () => {
+    dir = tempDir();
+    const db = join(dir.path, 'teleops.db');
+    writeFileSync(db, 'garbage, not SQLite '.repeat(300));
+    const start = runTeleops(['console', '-c', '/whoami'], { ...QUIET, STATE_DIR: dir.path });
+    expect(await start.exited).toBe(2);
+    expect(start.output()).toContain(
+      `teleops: cannot start — ${db}: file is not a database — check STATE_DIR and AUDIT_ANCHOR_PATH\n`,
+    );
+    const doctor = runTeleops(['doctor'], { ...QUIET, STATE_DIR: dir.path });
+    expect(await doctor.exited).toBe(1);
+    expect(doctor.output()).toContain(
+      `✗ audit: cannot read it: ${db}: file is not a database — restore the state directory from a backup`,
+    );
+    // Exit 3, "cannot be verified": a crash would exit 1, which reads as "broken".
+    const verify = runTeleops(['audit', 'verify', '--state-dir', dir.path], QUIET);
+    expect(await verify.exited).toBe(3);
+    expect(verify.output()).toBe(`teleops audit verify: cannot read the audit log: ${db}: file is not a database\n`);
+    for (const p of [start, doctor, verify]) expect(p.output()).not.toMatch(/^\s+at /m);
+  });
+
+  it('a DATABASE_URL that cannot be reached: audit verify and export say so in one line', async () => {
+    const url = `postgres://teleops@127.0.0.1:${await freePort()}/teleops`;
+    const verify = runTeleops(['audit', 'verify'], { ...QUIET, DATABASE_URL: url });
+    expect(await verify.exited).toBe(3);
+    expect(verify.output()).toMatch(
+      new RegExp(`^teleops audit verify: cannot read the audit log: cannot connect to ${url}: .*refused\\n$`),
+    );
+    const exported = runTeleops(['audit', 'export'], { ...QUIET, DATABASE_URL: url });
+    expect(await exported.exited).toBe(2);
+    expect(exported.output()).toMatch(/^teleops audit export: cannot read the audit log: cannot connect to .*\n$/);
   });
 
   it('an anchor file that cannot be opened: start-up says so in one line, naming the setting, and exits 2', async () => {

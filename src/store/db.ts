@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { DirError, makeDirs, unwritableDir } from '../core/dirs.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { CACHE_SIZE, type Db } from '../core/sqlite.js';
@@ -201,26 +202,65 @@ export const dbPath = (stateDir: string): string => join(stateDir, 'teleops.db')
 
 /** SQLite's answers when the state directory is full or cannot be written. */
 const UNWRITABLE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/;
+/** …and when the file in it is no database, or a damaged one. */
+const UNREADABLE = /^SQLITE_(NOTADB|CORRUPT)/;
+
+/** A database file SQLite cannot read: not a database, or damaged. */
+export class DbUnreadable extends Error {
+  override readonly name = 'DbUnreadable';
+}
 
 export function openDb(stateDir: string, opts: OpenOptions = {}): Db {
   try {
-    return open(stateDir, opts);
+    return opts.readonly ? openReadOnly(stateDir) : open(stateDir, opts);
   } catch (e) {
-    if (!(e instanceof Database.SqliteError) || !UNWRITABLE.test(e.code)) throw e;
+    if (!(e instanceof Database.SqliteError)) throw e;
+    if (opts.readonly || UNREADABLE.test(e.code)) throw new DbUnreadable(`${dbPath(stateDir)}: ${e.message}`);
+    if (!UNWRITABLE.test(e.code)) throw e;
     const why = unwritableDir(stateDir) ?? 'is the disk full?';
     throw new DirError(`the database in ${stateDir} cannot be opened for writing (${e.message}): ${why}`);
   }
 }
 
+/**
+ * The state as it is on disk, for reading. In a directory that cannot be written (a backup mounted
+ * read-only, a copy kept as evidence) SQLite cannot make the `-shm` file that reading a WAL
+ * database needs: the database and its WAL are then read from a copy in a private (0700)
+ * temporary directory, removed when the process exits.
+ */
+function openReadOnly(stateDir: string): Db {
+  const path = dbPath(stateDir);
+  try {
+    return readOnly(path);
+  } catch (e) {
+    if (!(e instanceof Database.SqliteError) || !UNWRITABLE.test(e.code) || unwritableDir(stateDir) === undefined)
+      throw e;
+    const copy = mkdtempSync(join(tmpdir(), 'teleops-state-'));
+    process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
+    for (const part of ['', '-wal']) if (existsSync(path + part)) copyFileSync(path + part, dbPath(copy) + part);
+    return readOnly(dbPath(copy));
+  }
+}
+
+function readOnly(path: string): Db {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.pragma(`cache_size = ${CACHE_SIZE}`);
+    // The first read opens the WAL (and its -shm): one that cannot fails here, not at the caller's first query.
+    db.prepare('SELECT 1 FROM sqlite_schema LIMIT 1').get();
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
 function open(stateDir: string, opts: OpenOptions): Db {
-  if (!opts.readonly) makeDirs(stateDir);
-  const db = new Database(dbPath(stateDir), {
-    readonly: opts.readonly ?? false,
-    fileMustExist: opts.readonly ?? false,
-  });
+  makeDirs(stateDir);
+  const db = new Database(dbPath(stateDir));
   db.pragma('busy_timeout = 5000');
   db.pragma(`cache_size = ${CACHE_SIZE}`);
-  if (opts.readonly) return db;
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');

@@ -11,10 +11,12 @@
  * The state lives on an ext4 image of its own (loop-mounted here, as root); nothing else is touched.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/core/audit.js';
+import { openDb } from '../../src/store/db.js';
 import { FakeBotApi, type StoredMessage } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
@@ -329,6 +331,57 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
       `read-only at start (remount,ro): came up, reads answered, 1 mutation and 1 Approve refused, 1 alert, /health ` +
         `${h.status}; remount,rw while running: 1 "writable again" alert, /health ${h2.status}, the same process ran ` +
         `the next action and the approval once, audit verify exit 0`,
+    );
+  });
+
+  it('teleops audit verify and export read a state directory mounted read-only, its WAL too, and change nothing', async () => {
+    // Evidence as an operator keeps it: the files of a live state copied aside, the last entries
+    // still in the WAL, then mounted read-only, where SQLite cannot make the -shm file it reads a WAL with.
+    const live = join(outside.path, 'live');
+    const db = openDb(live);
+    const log = new AuditLog(db, { anchorPath: join(live, 'audit.anchor') });
+    for (let i = 0; i < 5; i++)
+      log.append({
+        operator: 'tg:10',
+        chat: 10,
+        origin: 'command',
+        action: 'test.touch',
+        target: 'test',
+        params: { i },
+        outcome: 'ok',
+      });
+    for (const f of ['teleops.db', 'teleops.db-wal', 'audit.anchor']) copyFileSync(join(live, f), join(state, f));
+    log.close();
+    db.close();
+    copyFileSync(join(state, 'teleops.db'), join(outside.path, 'main-only.db'));
+    const inMainFile = new Database(join(outside.path, 'main-only.db'));
+    // Not checkpointed yet: the main file alone does not even hold the audit table.
+    expect(inMainFile.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'audit'`).pluck().get()).toBe(0);
+    inMainFile.close();
+    execFileSync('mount', ['-o', 'remount,ro', state]);
+    const before = readdirSync(state).sort();
+
+    const verify = runTeleops(['audit', 'verify', '--state-dir', state], {});
+    expect(await verify.exited, verify.output()).toBe(0);
+    expect(verify.output()).toBe('audit log intact: 5 entries, head #5\n');
+    const exported = runTeleops(['audit', 'export', '--state-dir', state], {});
+    expect(await exported.exited, exported.output()).toBe(0);
+    expect(
+      exported
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{"seq":')),
+    ).toHaveLength(5);
+    expect(readdirSync(state).sort()).toEqual(before);
+    // A file there that is no database: one line, and exit 3 (cannot be verified), never a stack trace.
+    execFileSync('mount', ['-o', 'remount,rw', state]);
+    writeFileSync(join(state, 'teleops.db'), 'not a database '.repeat(400));
+    rmSync(join(state, 'teleops.db-wal'));
+    execFileSync('mount', ['-o', 'remount,ro', state]);
+    const unreadable = runTeleops(['audit', 'verify', '--state-dir', state], {});
+    expect(await unreadable.exited).toBe(3);
+    expect(unreadable.output()).toBe(
+      `teleops audit verify: cannot read the audit log: ${join(state, 'teleops.db')}: file is not a database\n`,
     );
   });
 
