@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { config as loadDotenv } from 'dotenv';
@@ -41,8 +41,9 @@ const VERB_USAGE = {
                                          check the audit log's hash chain, and that a head a witness
                                          saw is still in it (exit 0 intact, 1 broken, 3 keyed but
                                          AUDIT_HMAC_KEY/AUDIT_HMAC_KEY_PREVIOUS missing, or the
-                                         database cannot be read; 2 usage or an anchor file that
-                                         cannot be read); a read-only DIR is read as it is;
+                                         database cannot be read and the anchor records nothing;
+                                         2 usage or an anchor file that cannot be read); a
+                                         read-only DIR is read as it is;
                                          --file checks an export offline against the anchor`,
   'audit export': `teleops audit export [--since SEQ] [--state-dir DIR] > audit.jsonl
                                          the audit entries as stored, one JSON line each, with hashes`,
@@ -292,9 +293,16 @@ function auditFiles(
         return url ? openPostgres(url).asDb() : openDb(c.STATE_DIR, { readonly: !write });
       } catch (e) {
         if (![DbUnreadable, DirError, PgError, SetupError].some((k) => e instanceof k)) throw e;
-        // A log that cannot be read cannot be said to be intact: for verify, that is its own answer.
-        process.stderr.write(`teleops ${cmd}: cannot read the audit log: ${oneLine((e as Error).message)}\n`);
-        process.exit(cmd === 'audit verify' ? VERIFY_EXIT.unverifiable : VERIFY_EXIT.usage);
+        const why = oneLine((e as Error).message);
+        if (cmd !== 'audit verify') usageError(cmd, `cannot read the audit log: ${why}`);
+        // Its contents destroyed while the anchor says there were entries: what replacing the log looks like.
+        if (e instanceof DbUnreadable && e.damaged && recordsEntries(c.auditAnchorPath)) {
+          process.stdout.write(`audit log BROKEN (unreadable): ${why}, while the anchor records entries\n`);
+          process.exit(VERIFY_EXIT.broken);
+        }
+        // Otherwise it cannot be said to be intact, nor broken.
+        process.stderr.write(`teleops ${cmd}: cannot read the audit log: ${why}\n`);
+        process.exit(VERIFY_EXIT.unverifiable);
       }
     },
     shared: url !== '',
@@ -303,6 +311,15 @@ function auditFiles(
     ...(c.AUDIT_HMAC_KEY ? { hmacKey: c.AUDIT_HMAC_KEY } : {}),
     previousKeys: c.AUDIT_HMAC_KEY_PREVIOUS,
   };
+}
+
+/** Whether the anchor file holds at least one line (unreadable or missing: no). */
+function recordsEntries(anchorPath: string): boolean {
+  try {
+    return statSync(anchorPath).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 async function auditVerify(flags: Map<string, string[]>): Promise<never> {

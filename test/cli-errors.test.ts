@@ -1,6 +1,7 @@
 import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from './support/app.js';
 import { freePort, runTeleops } from './support/process.js';
@@ -83,7 +84,22 @@ describe('the CLI answers environment problems in one line, never with a stack t
     const verify = runTeleops(['audit', 'verify', '--state-dir', dir.path], QUIET);
     expect(await verify.exited).toBe(3);
     expect(verify.output()).toBe(`teleops audit verify: cannot read the audit log: ${db}: file is not a database\n`);
-    for (const p of [start, doctor, verify]) expect(p.output()).not.toMatch(/^\s+at /m);
+    // SQLite, but not teleops's: no audit table to verify.
+    rmSync(db);
+    const foreignDb = new Database(db);
+    foreignDb.exec('CREATE TABLE notes (x)');
+    foreignDb.close();
+    const foreign = runTeleops(['audit', 'verify', '--state-dir', dir.path], QUIET);
+    expect(await foreign.exited).toBe(3);
+    expect(foreign.output()).toBe(`teleops audit verify: cannot read the audit log: ${db} holds no audit table\n`);
+    // With an anchor that records entries, a log gone is a broken one (exit 1), as a replaced log is.
+    writeFileSync(join(dir.path, 'audit.anchor'), `1 ${'0'.repeat(64)}\n`);
+    const gone = runTeleops(['audit', 'verify', '--state-dir', dir.path], QUIET);
+    expect(await gone.exited).toBe(1);
+    expect(gone.output()).toBe(
+      `audit log BROKEN (unreadable): ${db} holds no audit table, while the anchor records entries\n`,
+    );
+    for (const p of [start, doctor, verify, foreign, gone]) expect(p.output()).not.toMatch(/^\s+at /m);
   });
 
   it('a DATABASE_URL that cannot be reached: audit verify and export say so in one line', async () => {

@@ -41,8 +41,9 @@ export function unwritableDir(dir: string): string | undefined {
   const probe = join(dir, '.teleops-write-probe');
   try {
     accessSync(dir, constants.W_OK);
-    // A byte, not an empty file: a full filesystem still makes empty files.
-    writeFileSync(probe, '.');
+    // A byte, not an empty file: a full filesystem still makes empty files. Created, never
+    // opened: a symlink planted under the probe's name is not written through.
+    writeFileSync(probe, '.', { flag: 'wx' });
     return undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

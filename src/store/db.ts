@@ -1,6 +1,16 @@
 import Database from 'better-sqlite3';
 import { DirError, makeDirs, unwritableDir } from '../core/dirs.js';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -205,9 +215,15 @@ const UNWRITABLE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/;
 /** …and when the file in it is no database, or a damaged one. */
 const UNREADABLE = /^SQLITE_(NOTADB|CORRUPT)/;
 
-/** A database file SQLite cannot read: not a database, or damaged. */
+/** A database file that cannot be read: `damaged` when what is in it is the cause (not a database, no audit table). */
 export class DbUnreadable extends Error {
   override readonly name = 'DbUnreadable';
+  constructor(
+    message: string,
+    readonly damaged: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export function openDb(stateDir: string, opts: OpenOptions = {}): Db {
@@ -215,7 +231,8 @@ export function openDb(stateDir: string, opts: OpenOptions = {}): Db {
     return opts.readonly ? openReadOnly(stateDir) : open(stateDir, opts);
   } catch (e) {
     if (!(e instanceof Database.SqliteError)) throw e;
-    if (opts.readonly || UNREADABLE.test(e.code)) throw new DbUnreadable(`${dbPath(stateDir)}: ${e.message}`);
+    const damaged = UNREADABLE.test(e.code);
+    if (opts.readonly || damaged) throw new DbUnreadable(`${dbPath(stateDir)}: ${e.message}`, damaged);
     if (!UNWRITABLE.test(e.code)) throw e;
     const why = unwritableDir(stateDir) ?? 'is the disk full?';
     throw new DirError(`the database in ${stateDir} cannot be opened for writing (${e.message}): ${why}`);
@@ -233,22 +250,72 @@ function openReadOnly(stateDir: string): Db {
   try {
     return readOnly(path);
   } catch (e) {
-    if (!(e instanceof Database.SqliteError) || !UNWRITABLE.test(e.code) || unwritableDir(stateDir) === undefined)
-      throw e;
-    const copy = mkdtempSync(join(tmpdir(), 'teleops-state-'));
-    process.once('exit', () => rmSync(copy, { recursive: true, force: true }));
-    for (const part of ['', '-wal']) if (existsSync(path + part)) copyFileSync(path + part, dbPath(copy) + part);
-    return readOnly(dbPath(copy));
+    // Asked, not tried with a probe file: a reader writes nothing there, not even through a planted symlink.
+    if (!(e instanceof Database.SqliteError) || !UNWRITABLE.test(e.code) || canWrite(stateDir)) throw e;
+    return readOnly(privateCopy(path), path);
   }
 }
 
-function readOnly(path: string): Db {
+function canWrite(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The database and its WAL, copied into a directory only this user can read: regular files only
+ * (a FIFO would hang the copy, a symlink could point anywhere), and only when TMPDIR has room.
+ */
+function privateCopy(path: string): string {
+  const parts = ['', '-wal'].flatMap((part) => {
+    let st;
+    try {
+      st = lstatSync(path + part);
+    } catch {
+      return [];
+    }
+    if (!st.isFile()) throw new DbUnreadable(`${path + part} is not a regular file`, false);
+    return [{ part, size: st.size }];
+  });
+  const need = parts.reduce((n, p) => n + p.size, 0);
+  const fs = statfsSync(tmpdir());
+  if (fs.bavail * fs.bsize < need)
+    throw new DbUnreadable(
+      `${path} is in a directory that cannot be written, and its copy (${need} bytes) does not fit in ` +
+        `${tmpdir()} (${fs.bavail * fs.bsize} free): set TMPDIR to a larger directory`,
+      false,
+    );
+  const dir = mkdtempSync(join(tmpdir(), 'teleops-state-'));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', remove);
+  // Interrupted, the copy goes too; the signal is then raised again for what it would have done.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      remove();
+      process.kill(process.pid, sig);
+    });
+  }
+  try {
+    for (const { part } of parts) copyFileSync(path + part, dbPath(dir) + part);
+  } catch (e) {
+    remove();
+    throw new DbUnreadable(`${path} cannot be copied to read it: ${(e as Error).message}`, false);
+  }
+  return dbPath(dir);
+}
+
+/** `shown`: the path to name in errors (the original, when `path` is its copy). */
+function readOnly(path: string, shown = path): Db {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
     db.pragma(`cache_size = ${CACHE_SIZE}`);
     // The first read opens the WAL (and its -shm): one that cannot fails here, not at the caller's first query.
-    db.prepare('SELECT 1 FROM sqlite_schema LIMIT 1').get();
+    if (!db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit'`).get())
+      throw new DbUnreadable(`${shown} holds no audit table`, true);
     return db;
   } catch (e) {
     db.close();

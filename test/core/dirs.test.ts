@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -60,6 +70,16 @@ describe('unwritableDir', () => {
   it('says nothing of a directory that takes a write, and leaves no probe behind', () => {
     const d = temp();
     expect(unwritableDir(d)).toBeUndefined();
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('writes nothing through a symlink planted under its probe file, and removes only the link', () => {
+    const d = temp();
+    const victim = join(temp(), 'victim');
+    writeFileSync(victim, 'precious');
+    symlinkSync(victim, join(d, '.teleops-write-probe'));
+    unwritableDir(d);
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
     expect(readdirSync(d)).toEqual([]);
   });
 

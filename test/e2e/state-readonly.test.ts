@@ -11,7 +11,17 @@
  * The state lives on an ext4 image of its own (loop-mounted here, as root); nothing else is touched.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -334,7 +344,7 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
     );
   });
 
-  it('teleops audit verify and export read a state directory mounted read-only, its WAL too, and change nothing', async () => {
+  it('teleops audit verify and export read a state directory mounted read-only, its WAL too; hostile files there are one line', async () => {
     // Evidence as an operator keeps it: the files of a live state copied aside, the last entries
     // still in the WAL, then mounted read-only, where SQLite cannot make the -shm file it reads a WAL with.
     const live = join(outside.path, 'live');
@@ -359,12 +369,15 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
     expect(inMainFile.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'audit'`).pluck().get()).toBe(0);
     inMainFile.close();
     execFileSync('mount', ['-o', 'remount,ro', state]);
-    const before = readdirSync(state).sort();
+    // The copy they read goes to TMPDIR, only this user's, and is gone when they exit.
+    const tmp = join(outside.path, 'tmp');
+    mkdirSync(tmp);
+    const cli = (args: string[]) => runTeleops(args, { TMPDIR: tmp });
 
-    const verify = runTeleops(['audit', 'verify', '--state-dir', state], {});
+    const verify = cli(['audit', 'verify', '--state-dir', state]);
     expect(await verify.exited, verify.output()).toBe(0);
     expect(verify.output()).toBe('audit log intact: 5 entries, head #5\n');
-    const exported = runTeleops(['audit', 'export', '--state-dir', state], {});
+    const exported = cli(['audit', 'export', '--state-dir', state]);
     expect(await exported.exited, exported.output()).toBe(0);
     expect(
       exported
@@ -372,17 +385,39 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
         .split('\n')
         .filter((l) => l.startsWith('{"seq":')),
     ).toHaveLength(5);
-    expect(readdirSync(state).sort()).toEqual(before);
-    // A file there that is no database: one line, and exit 3 (cannot be verified), never a stack trace.
-    execFileSync('mount', ['-o', 'remount,rw', state]);
-    writeFileSync(join(state, 'teleops.db'), 'not a database '.repeat(400));
-    rmSync(join(state, 'teleops.db-wal'));
-    execFileSync('mount', ['-o', 'remount,ro', state]);
-    const unreadable = runTeleops(['audit', 'verify', '--state-dir', state], {});
-    expect(await unreadable.exited).toBe(3);
-    expect(unreadable.output()).toBe(
-      `teleops audit verify: cannot read the audit log: ${join(state, 'teleops.db')}: file is not a database\n`,
-    );
+    expect(readdirSync(tmp)).toEqual([]);
+
+    // What a hostile directory may hold instead: each is one line, never a stack trace, never "intact".
+    const tryWith = async (plant: () => void): Promise<{ code: number | null; output: string }> => {
+      execFileSync('mount', ['-o', 'remount,rw', state]);
+      plant();
+      execFileSync('mount', ['-o', 'remount,ro', state]);
+      const p = cli(['audit', 'verify', '--state-dir', state]);
+      const code = await p.exited;
+      expect(readdirSync(tmp)).toEqual([]);
+      return { code, output: p.output() };
+    };
+    // A WAL that is a symlink (to a file of any size, or a FIFO that would hang a copy): not followed.
+    const wal = join(state, 'teleops.db-wal');
+    expect(
+      await tryWith(() => {
+        rmSync(wal);
+        symlinkSync('/dev/zero', wal);
+      }),
+    ).toEqual({
+      code: 3,
+      output: `teleops audit verify: cannot read the audit log: ${wal} is not a regular file\n`,
+    });
+    // The database destroyed while the anchor says there were entries: broken, as a replaced log is.
+    expect(
+      await tryWith(() => {
+        rmSync(wal);
+        writeFileSync(join(state, 'teleops.db'), 'not a database '.repeat(400));
+      }),
+    ).toEqual({
+      code: 1,
+      output: `audit log BROKEN (unreadable): ${join(state, 'teleops.db')}: file is not a database, while the anchor records entries\n`,
+    });
   });
 
   it('a fresh state directory, read-only at start: answers reads from an empty store; remounted rw: the store is made', async () => {

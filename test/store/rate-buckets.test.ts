@@ -74,7 +74,22 @@ describe.skipIf(noPostgres)('rate limits shared by replicas in PostgreSQL', () =
     expect(new SharedRateLimiter(a!, 4, 'llm', () => now).take('10').ok).toBe(true);
   });
 
-  it('a replica whose clock is behind refills nothing from its past', async () => {
+  it("keeps time by the server's clock, the same for every replica", async () => {
+    const [a, b] = await replicas(2);
+    // 60 a minute: one back each second of the server's time.
+    const limits = [a!, b!].map((db) => new SharedRateLimiter(db, 60, 'requests'));
+    for (let i = 0; i < 60; i++) expect(limits[i % 2]!.take('10').ok).toBe(true);
+    const refused = limits[0]!.take('10');
+    expect(refused).toMatchObject({ ok: false, first: true });
+    const wait = (refused as { retryAfterMs: number }).retryAfterMs;
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(1000);
+    await new Promise((r) => setTimeout(r, wait + 50));
+    expect(limits[1]!.take('10').ok).toBe(true);
+    expect(limits[0]!.take('10').ok).toBe(false);
+  });
+
+  it("a bucket's time never goes back: a clock set back refills nothing from its past", async () => {
     const [a, b] = await replicas(2);
     const t = 1_700_000_000_000;
     const ahead = new SharedRateLimiter(a!, 1, 'requests', () => t);
