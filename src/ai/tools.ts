@@ -233,8 +233,15 @@ export class ToolSession {
             taken.status = `approved by ${s.by}, done`;
             return `APPROVED by ${s.by} and run. Result:\n${this.wrap(action.name, plainText(o.result))}`;
           }
+          if (o === undefined) {
+            taken.status = `approved by ${s.by}, end unknown`;
+            return (
+              `APPROVED by ${s.by}, but how its run ended is not known here (another replica ran it and did not ` +
+              'record its end, or this process restarted). Do not retry; tell the operator to check its card.'
+            );
+          }
           taken.status = `approved by ${s.by}, failed`;
-          const message = o?.kind === 'failed' || o?.kind === 'refused' ? o.message : 'it did not run';
+          const message = o.kind === 'failed' || o.kind === 'refused' ? o.message : 'it did not run';
           return `APPROVED by ${s.by}, but it did not succeed:\n${this.wrap(action.name, message)}`;
         }
         case 'denied':

@@ -9,6 +9,7 @@ import {
   type ApprovalRow,
   type ApprovalStore,
   type CardStatus,
+  type Ran,
   type Vote,
 } from './approvals.js';
 import type { AuditEntryInput, AuditOutcome } from './audit.js';
@@ -95,6 +96,8 @@ export interface ApprovalServiceDeps {
   readonly now: () => number;
   /** How many distinct operators must approve a request (APPROVAL_QUORUM); one when absent. */
   readonly quorumOf?: (action: string, params: Readonly<Record<string, unknown>>) => 1 | 2;
+  /** How long an approved request may run on another replica before a waiter here stops waiting for its end. */
+  readonly runGraceMs: (action: string) => number;
 }
 
 /** setTimeout's longest delay; a later expiry is reached in steps. */
@@ -104,6 +107,8 @@ const EXPIRY_RETRY_MS = 5000;
 /** A change of a card not stored yet is looked up again this often, this many times (30 s). */
 const CARD_LOOKUP_MS = 500;
 const CARD_LOOKUPS = 60;
+/** How often waiters look in the store for a decision made on another replica. */
+const WATCH_MS = 1000;
 
 /**
  * The one owner of approvals (DESIGN.md §2): creates them, expires them with one timer armed
@@ -124,6 +129,7 @@ export class ApprovalService {
   /** Transports that can show a card nobody's message asked for. */
   private readonly offers = new Set<NonNullable<CardSurface<unknown>['offer']>>();
   private timer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
   private stopped = false;
 
@@ -154,6 +160,7 @@ export class ApprovalService {
       card: null,
       quorum: this.d.quorumOf?.(r.action, r.params) ?? 1,
       firstVote: null,
+      ran: null,
     };
     this.d.store.insert(row);
     this.audit(op, r.origin, row, r.params, 'approval_requested', `approval ${id}`);
@@ -226,6 +233,7 @@ export class ApprovalService {
     if ('refused' in next) {
       const refused: Outcome = { kind: 'refused', message: next.refused };
       this.changed(decided, { kind: 'finished', by, ok: false, summary: next.refused });
+      this.ran(id, { ok: false, summary: next.refused });
       this.settle(id, { state: 'approved', by, outcome: refused });
       return refused;
     }
@@ -245,6 +253,7 @@ export class ApprovalService {
       const ok = outcome.kind === 'done';
       const summary = outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind;
       this.changed(decided, { kind: 'finished', by, ok, summary });
+      this.ran(id, { ok, summary });
       this.settle(id, { state: 'approved', by, outcome });
       return outcome;
     } finally {
@@ -329,6 +338,7 @@ export class ApprovalService {
     let resolve!: (s: Settlement) => void;
     const promise = new Promise<Settlement>((r) => (resolve = r));
     this.waiters.set(id, { promise, resolve });
+    this.watch();
     return promise;
   }
 
@@ -417,6 +427,53 @@ export class ApprovalService {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearTimeout(this.watchTimer);
+    this.watchTimer = undefined;
+  }
+
+  /**
+   * Replicas share the store but not their waiters: an approval decided, run or expired by
+   * another replica is settled here from the store, looked at every WATCH_MS while anyone waits.
+   * Pending past its expiry (the replica that armed for it died), it is expired here.
+   */
+  private watch(): void {
+    if (this.stopped || this.watchTimer || this.waiters.size === 0) return;
+    this.watchTimer = setTimeout(() => {
+      this.watchTimer = undefined;
+      try {
+        this.settleFromStore();
+      } catch (err) {
+        this.d.log.warn({ err }, 'could not look up the approvals waited for');
+      }
+      this.watch();
+    }, WATCH_MS);
+    this.watchTimer.unref();
+  }
+
+  private settleFromStore(): void {
+    const now = this.d.now();
+    let overdue = false;
+    for (const id of [...this.waiters.keys()]) {
+      if (this.running.has(id)) continue;
+      const row = this.d.store.get(id);
+      if (!row) this.settle(id, { state: 'gone' });
+      else if (row.state === 'pending') overdue ||= row.expiresAt <= now;
+      else if (row.state !== 'approved') this.settle(id, settlementOf(row));
+      else if (row.ran)
+        this.settle(id, { state: 'approved', by: row.decidedBy ?? 'someone', outcome: ranOutcome(row) });
+      // Run elsewhere, and that replica never said how it ended (it died): known to be approved, no more.
+      else if ((row.decidedAt ?? 0) + this.d.runGraceMs(row.action) <= now) this.settle(id, settlementOf(row));
+    }
+    if (overdue) this.expireDue();
+  }
+
+  /** Stored for requesters on other replicas; a store that cannot take it costs them the outcome, not the run. */
+  private ran(id: string, ran: Ran): void {
+    try {
+      this.d.store.finish(id, ran);
+    } catch (err) {
+      this.d.log.warn({ err, approval: id }, 'could not record how an approved request ended');
+    }
   }
 
   /** The one timer: armed for the earliest pending expiry. */
@@ -535,6 +592,14 @@ function closedStatus(a: ApprovalRow): CardStatus | undefined {
     case 'approved':
       return undefined;
   }
+}
+
+/** What a requester learns of a run on another replica: its end as recorded there. */
+function ranOutcome(a: ApprovalRow): Outcome {
+  const summary = a.ran?.summary ?? '';
+  return a.ran?.ok
+    ? { kind: 'done', action: a.action, result: say(summary) }
+    : { kind: 'failed', action: a.action, message: summary };
 }
 
 function settlementOf(a: ApprovalRow): Settlement {

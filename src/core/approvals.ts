@@ -30,6 +30,15 @@ export interface ApprovalRow {
   readonly firstVote: Vote | null;
   /** Where a transport showed the card, as it stored it (JSON); only that transport reads it back. */
   readonly card: unknown;
+  /** How its run ended, once an approved request ran: what a requester on another replica learns. */
+  readonly ran: Ran | null;
+}
+
+/** The end of an approved request's run, as the replica that ran it recorded it. */
+export interface Ran {
+  readonly ok: boolean;
+  /** Its result's first line, or why it failed. */
+  readonly summary: string;
 }
 
 /** One operator's approval of a request that needs two. */
@@ -39,7 +48,7 @@ export interface Vote {
   readonly at: number;
 }
 
-export type NewApproval = Omit<ApprovalRow, 'state' | 'decidedBy' | 'decidedAt' | 'card' | 'firstVote'>;
+export type NewApproval = Omit<ApprovalRow, 'state' | 'decidedBy' | 'decidedAt' | 'card' | 'firstVote' | 'ran'>;
 
 /**
  * Where approvals are kept (SQLite in production). Every state change is atomic and happens
@@ -67,6 +76,8 @@ export interface ApprovalStore {
   /** Cancels one pending approval; the row as cancelled, or undefined when it was no longer pending. */
   cancel(id: string, by: string, at: number): ApprovalRow | undefined;
   setCard(id: string, card: unknown): void;
+  /** Records how an approved request's run ended. */
+  finish(id: string, ran: Ran): void;
   /** Deletes approvals decided (or expired, or cancelled) before `decidedBefore`; never a pending one. */
   prune(decidedBefore: number): number;
 }

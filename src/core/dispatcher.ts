@@ -37,6 +37,8 @@ export type { Outcome, PendingApproval } from './outcome.js';
 
 type ScopeCheck = { kind: 'inside' } | { kind: 'outside'; why: string } | { kind: 'error'; message: string };
 const INSIDE: ScopeCheck = { kind: 'inside' };
+/** After an approved request's bound: time for the replica that ran it to record how it ended. */
+const RUN_RECORD_MS = 30_000;
 
 export interface DispatcherDeps {
   readonly registry: Registry;
@@ -97,6 +99,8 @@ export class Dispatcher {
       retentionMs: d.approvalRetentionMs,
       now: this.now,
       quorumOf: (action, params) => quorumOf(d.approvalQuorum ?? [], action, params),
+      // The action's own bound, and time for the replica that ran it to record the end.
+      runGraceMs: (action) => (d.registry.get(action)?.timeoutMs ?? d.actionTimeoutMs) + RUN_RECORD_MS,
     });
   }
 

@@ -42,7 +42,11 @@ export function onBehalf(dispatcher: Dispatcher): AskOnBehalf {
       if (r.signal.aborted) withdraw();
       const s = await settled;
       if (s.state === 'approved' && s.outcome?.kind === 'done') return { approved: true, by: s.by };
-      if (s.state === 'approved') return { approved: false, reason: 'approved, but it did not run' };
+      if (s.state === 'approved')
+        return {
+          approved: false,
+          reason: s.outcome ? 'approved, but it did not run' : 'approved, but its end is unknown',
+        };
       const by = s.state === 'denied' || s.state === 'cancelled' ? ` by ${s.by}` : '';
       return { approved: false, reason: `${s.state}${by}` };
     } finally {

@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 import type { Origin, Role } from '../core/action.js';
-import type { ApprovalRow, ApprovalState, ApprovalStore, NewApproval, Vote } from '../core/approvals.js';
+import type { ApprovalRow, ApprovalState, ApprovalStore, NewApproval, Ran, Vote } from '../core/approvals.js';
 import type { Block } from '../core/result.js';
 
 export type { ApprovalRow, ApprovalState } from '../core/approvals.js';
@@ -27,6 +27,7 @@ interface Raw {
   first_by_id: number | null;
   first_by: string | null;
   first_at: number | null;
+  ran: string | null;
 }
 
 const fromRaw = (r: Raw): ApprovalRow => ({
@@ -52,6 +53,7 @@ const fromRaw = (r: Raw): ApprovalRow => ({
     r.first_by_id === null || r.first_by === null || r.first_at === null
       ? null
       : { userId: r.first_by_id, by: r.first_by, at: r.first_at },
+  ran: r.ran === null ? null : (JSON.parse(r.ran) as Ran),
 });
 
 /** Pending approvals survive restarts; every state change is one atomic UPDATE … WHERE state='pending'. */
@@ -96,6 +98,7 @@ export class ApprovalRepo implements ApprovalStore {
           `= 'pending'`,
       ),
       setCard: db.prepare('UPDATE approvals SET card = ? WHERE id = ?'),
+      finish: db.prepare(`UPDATE approvals SET ran = ? WHERE id = ? AND state = 'approved'`),
       next: db.prepare(`SELECT min(expires_at) FROM approvals WHERE state = 'pending'`).pluck(),
       prune: db.prepare(`DELETE FROM approvals WHERE state != 'pending' AND decided_at IS NOT NULL AND decided_at < ?`),
     };
@@ -152,6 +155,10 @@ export class ApprovalRepo implements ApprovalStore {
 
   setCard(id: string, card: unknown): void {
     this.q.setCard.run(JSON.stringify(card), id);
+  }
+
+  finish(id: string, ran: Ran): void {
+    this.q.finish.run(JSON.stringify({ ok: ran.ok, summary: ran.summary }), id);
   }
 
   /** Keeps decided approvals for a while for reference, then drops them; the audit keeps the history. */

@@ -190,6 +190,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE processed_updates ADD COLUMN until INTEGER; -- ms since epoch: its owner renews it until then
   CREATE INDEX processed_updates_open ON processed_updates (state, until);
   `,
+  // How an approved request's run ended, for a requester waiting on another replica (core/approval-service.ts).
+  `
+  ALTER TABLE approvals ADD COLUMN ran TEXT;  -- JSON {ok, summary}, written once the run ended
+  `,
 ];
 
 /** A part of teleops with tables of its own (a target module): its migrations, recorded under its name. */

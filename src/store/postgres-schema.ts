@@ -142,6 +142,9 @@ const MIGRATIONS: readonly string[] = [
     refused bigint NOT NULL
   );
   `,
+  `
+  ALTER TABLE approvals ADD COLUMN ran text;
+  `,
 ];
 
 /** Serializes schema changes of replicas that start at once. */

@@ -18,6 +18,7 @@ import { ApprovalRepo } from '../../src/store/approvals.js';
 
 const T0 = Date.UTC(2026, 11, 6, 12);
 const TTL = 60_000;
+const RUN_GRACE = 90_000;
 const alice: Operator = { userId: 1, chatId: -100, role: 'operator', display: '@alice' };
 const bob: Operator = { userId: 2, chatId: -100, role: 'admin', display: '@bob' };
 const viewer: Operator = { userId: 3, chatId: -100, role: 'viewer', display: '@vic' };
@@ -86,6 +87,7 @@ function harness(
       retentionMs: 3_600_000,
       now: () => clock.now,
       quorumOf: (action, params) => quorumOf(o.quorum ?? [], action, params),
+      runGraceMs: () => RUN_GRACE,
     });
   const svc = service(store);
   const changes: CardChange[] = [];
@@ -413,6 +415,109 @@ describe('ApprovalService', () => {
     expect(h.statuses()).toEqual(Array(3).fill('⌛ Expired; nothing was done.'));
   });
 
+  describe('replicas: a waiter learns from the store what another replica decided', () => {
+    // `h.restart()` is a second service on the same database: another replica, its waiters its own.
+    const tick = () => vi.advanceTimersByTimeAsync(1000);
+
+    it('a denial made there, within a second', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const h = harness();
+      const other = h.restart();
+      const p = h.ask();
+      let got: unknown;
+      void h.svc.settled(p.id).then((s) => (got = s));
+      await other.decide(bob, p.id, p.token, 'deny');
+      expect(got).toBeUndefined();
+      await tick();
+      expect(got).toEqual({ state: 'denied', by: '@bob' });
+    });
+
+    it('an approval run there: settled with how the run ended, as that replica recorded it', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const h = harness({
+        runApproved: (row) => ({
+          run: () =>
+            Promise.resolve<Outcome>(
+              row.subject === 'db'
+                ? { kind: 'failed', action: row.action, message: 'no such container' }
+                : { kind: 'done', action: row.action, result: say(`stopped ${row.subject}`) },
+            ),
+        }),
+      });
+      const other = h.restart();
+      const [web, db] = [h.ask(), h.ask(alice, 'db')];
+      const got: unknown[] = [];
+      for (const p of [web, db]) void h.svc.settled(p.id).then((s) => got.push(s));
+      await other.decide(bob, web.id, web.token, 'approve');
+      await other.decide(bob, db.id, db.token, 'approve');
+      await tick();
+      expect(got).toEqual([
+        {
+          state: 'approved',
+          by: '@bob',
+          outcome: { kind: 'done', action: 'docker.stop', result: say('stopped web') },
+        },
+        {
+          state: 'approved',
+          by: '@bob',
+          outcome: { kind: 'failed', action: 'docker.stop', message: 'no such container' },
+        },
+      ]);
+    });
+
+    it('a run there that never says how it ended (that replica died): approved, no outcome, after the grace', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const h = harness({ runApproved: () => ({ run: () => new Promise<Outcome>(() => {}) }) });
+      const other = h.restart();
+      const p = h.ask();
+      let got: unknown;
+      void h.svc.settled(p.id).then((s) => (got = s));
+      void other.decide(bob, p.id, p.token, 'approve');
+      await tick();
+      expect(got).toBeUndefined();
+      h.clock.now = T0 + RUN_GRACE;
+      await tick();
+      expect(got).toEqual({ state: 'approved', by: '@bob' });
+    });
+
+    it('pending past its expiry, the replica that armed for it gone: expired here, once, and audited', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const h = harness();
+      const other = h.restart();
+      const p = other.request({
+        operator: alice,
+        origin: 'command',
+        action: 'docker.stop',
+        params: { container: 'web' },
+        subject: 'web',
+        minRole: 'operator',
+        preview: [],
+      });
+      other.stop();
+      let got: unknown;
+      void h.svc.settled(p.id).then((s) => (got = s));
+      await tick();
+      expect(got).toBeUndefined();
+      h.clock.now = T0 + TTL;
+      await tick();
+      expect(got).toEqual({ state: 'expired' });
+      expect(h.entries().map((e) => e.outcome)).toEqual(['approval_requested', 'expired']);
+    });
+
+    it('looks no more once nobody waits', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const h = harness();
+      const p = h.ask();
+      // The expiry's timer, then the look's while someone waits, then the expiry's alone.
+      expect(vi.getTimerCount()).toBe(1);
+      void h.svc.settled(p.id);
+      expect(vi.getTimerCount()).toBe(2);
+      await h.svc.decide(bob, p.id, p.token, 'deny');
+      await tick();
+      expect(vi.getTimerCount()).toBe(1);
+    });
+  });
+
   it('re-arms its one timer for the earliest expiry, also for approvals stored before a restart', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const h = harness();
@@ -434,6 +539,7 @@ describe('ApprovalService', () => {
       ttlMs: TTL,
       retentionMs: 0,
       now: () => h.clock.now,
+      runGraceMs: () => RUN_GRACE,
     });
     cleanups.push(() => again.stop());
     h.clock.now = T0 + TTL;

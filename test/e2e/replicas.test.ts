@@ -9,6 +9,7 @@ import type { Update } from 'grammy/types';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeBotApi, type PostAnswer, type StoredMessage } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
+import { startFakeLlm } from '../fakes/llm.js';
 import { postgresPrerequisites, startPostgres, type Postgres } from '../support/postgres.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
 import { runs } from '../support/test-target.js';
@@ -332,6 +333,46 @@ describe.skipIf(noPostgres)('replicas on one PostgreSQL database, in webhook mod
       '1\n',
     );
   }, 60_000);
+
+  it("the AI's approval decided on another replica: its denial and its approved run reach the AI there", async () => {
+    // The model asks for test.destroy, then says what the tool answered.
+    const llm = await startFakeLlm((req) =>
+      req.toolResults.length === 0
+        ? { calls: [{ tool: 'test_destroy', args: { name: req.userText.split(' ').at(-1)! } }] }
+        : { text: `tool said: ${req.toolResults.at(-1)!.split('\n')[0]}` },
+    );
+    try {
+      const rs = await two({
+        AI_PROVIDER: 'openai-compatible',
+        AI_BASE_URL: `${llm.url}/v1`,
+        AI_MODEL: 'scripted',
+        AI_API_KEY: 'llm-key-0123456789',
+      });
+      // What is typed goes to replica a, every button press to b.
+      fake.deliverWebhooks(
+        rs.map((r) => r.to),
+        { pick: (u, attempt) => rs[((u.callback_query ? 1 : 0) + attempt) % 2]!.to },
+      );
+      for (const [decision, name, said] of [
+        ['n', 'alpha', /^tool said: DENIED by /],
+        ['y', 'beta', /^tool said: APPROVED by \S+ and run\. Result:/],
+      ] as const) {
+        const after = lastId();
+        fake.sendText({ from: OP, text: `please destroy ${name}` });
+        const card = await fake.waitForMessage({ chat: OP, after, match: /Approval needed/, timeoutMs: 20_000 });
+        const data = (card.reply_markup?.inline_keyboard ?? [])
+          .flat()
+          .map((b) => ('callback_data' in b ? b.callback_data : undefined))
+          .find((d) => d?.startsWith('a:') && d.endsWith(`:${decision}`))!;
+        fake.pressButton({ from: OP, messageId: card.message_id, data });
+        await fake.waitForMessage({ chat: OP, after: card.message_id, match: said, timeoutMs: 20_000 });
+      }
+      expect(readFileSync(runsFile, 'utf8')).toBe('destroy beta\n');
+      expect(await metric(rs[1]!, 'accepted')).toBe(2);
+    } finally {
+      await llm.close();
+    }
+  }, 90_000);
 
   it('kill -9 of one replica mid-stream: nothing runs twice or is lost; what it had begun is told as interrupted', async () => {
     const [a, b] = await two();

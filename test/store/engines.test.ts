@@ -242,10 +242,10 @@ describe.skipIf(noPostgres)('PostgreSQL schema', () => {
     const dbs = [0, 1, 2].map(() => openPostgres(url, MODULES));
     for (const db of dbs) db.close();
     expect(await pg.psql(url.split('/').pop()!, 'SELECT module, version FROM schema_versions ORDER BY module')).toBe(
-      'agents|1\ncore|5\ntmux|1\n',
+      'agents|1\ncore|6\ntmux|1\n',
     );
     await pg.psql(url.split('/').pop()!, `UPDATE schema_versions SET version = 9 WHERE module = 'core'`);
-    expect(() => openPostgres(url, MODULES)).toThrow(/newer teleops \(core schema 9, this one knows 5\)/);
+    expect(() => openPostgres(url, MODULES)).toThrow(/newer teleops \(core schema 9, this one knows 6\)/);
   });
 
   it('a bad password or an unreachable server is one line naming the server, never the password', async () => {

@@ -74,9 +74,9 @@ describe('module migrations', () => {
   it('upgrade a database of schema version 6 in place: its watched sessions are kept', () => {
     const dir = oldDatabase();
     const db = open(dir);
-    expect(db.pragma('user_version', { simple: true })).toBe(10);
+    expect(db.pragma('user_version', { simple: true })).toBe(11);
     // An approval from before two-person approval needs one, as it did.
-    expect(new ApprovalRepo(db).get('AAAAAAAAAAAAAAAA')).toMatchObject({ quorum: 1, firstVote: null });
+    expect(new ApprovalRepo(db).get('AAAAAAAAAAAAAAAA')).toMatchObject({ quorum: 1, firstVote: null, ran: null });
     expect(db.prepare('SELECT module, version FROM module_versions WHERE module = ?').get('tmux')).toEqual({
       module: 'tmux',
       version: 1,

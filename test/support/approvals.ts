@@ -23,6 +23,7 @@ export function approvalRow(params: Record<string, unknown>, over: Partial<Appro
     card: null,
     quorum: 1,
     firstVote: null,
+    ran: null,
     ...over,
   };
 }
