@@ -23,7 +23,9 @@ export class ProcessedUpdates {
         `INSERT INTO processed_updates (update_id, seen_at, state, body, owner, until)
          VALUES (?, ?, 'queued', ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
-      start: db.prepare(`UPDATE processed_updates SET state = 'started' WHERE update_id = ? AND state = 'queued'`),
+      start: db.prepare(
+        `UPDATE processed_updates SET state = 'started' WHERE update_id = ? AND state = 'queued' AND owner = ?`,
+      ),
       finish: db.prepare(`UPDATE processed_updates SET state = 'done', body = NULL WHERE update_id = ?`),
       renew: db.prepare(`UPDATE processed_updates SET until = ? WHERE owner = ? AND state != 'done'`),
       due: db.prepare<[number], { update_id: number; state: 'queued' | 'started'; body: string | null }>(
@@ -42,9 +44,13 @@ export class ProcessedUpdates {
     return this.q.claim.run(updateId, now, body, owner, until).changes === 1;
   }
 
-  /** Its handling begins (it left the chat's queue): from here a rerun could repeat what it did. */
-  start(updateId: number): void {
-    this.q.start.run(updateId);
+  /**
+   * Its handling begins (it left the chat's queue): from here a rerun could repeat what it did.
+   * False when it is no longer this owner's to begin: another process adopted it meanwhile
+   * (this one had stopped renewing, or its clock ran behind), and runs it there.
+   */
+  start(updateId: number, owner: string): boolean {
+    return this.q.start.run(updateId, owner).changes === 1;
   }
 
   finish(updateId: number): void {

@@ -374,6 +374,31 @@ describe.skipIf(noPostgres)('replicas on one PostgreSQL database, in webhook mod
     }
   }, 90_000);
 
+  it('an update adopted by another replica while it waited in its queue here: run there, not here too', async () => {
+    const [a] = await two();
+    fake.deliverWebhooks([a.to], {});
+    // a works on something slow; the next update of the chat waits behind it, claimed by a.
+    fake.sendText({ from: OP, text: '/test slow 1900' });
+    const { updateId } = fake.sendText({ from: OP, text: '/test touch fenced' });
+    const claimedBy = async () =>
+      (await pg.psql(db(), `SELECT owner FROM processed_updates WHERE update_id = ${updateId}`)).trim();
+    await fake.waitFor(() => fake.pendingUpdates === 0, 20_000, 'both updates delivered to a');
+    expect(await claimedBy()).not.toBe('');
+    // What a stalled a (or one whose clock ran behind) looks like to the others: a claim nobody renews.
+    await pg.psql(
+      db(),
+      `UPDATE processed_updates SET owner = 'stalled', until = 0 WHERE update_id = ${updateId} AND state = 'queued'`,
+    );
+    await fake.waitForMessage({ chat: OP, match: 'touched fenced', timeoutMs: 20_000 });
+    await fake.waitForMessage({ chat: OP, match: /^slept 1900 ms$/, timeoutMs: 20_000 });
+    // a had it queued the whole time; when its turn came it was no longer a's to begin (b's, or a's
+    // own adopted copy's, whichever began first), so it ran once.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(ranCount('fenced')).toBe(1);
+    expect(replies('fenced')).toHaveLength(1);
+    expect(a.proc.output()).toContain('not handling an update adopted while it waited here: its adopter begins it');
+  }, 60_000);
+
   it('kill -9 of one replica mid-stream: nothing runs twice or is lost; what it had begun is told as interrupted', async () => {
     const [a, b] = await two();
     let dead = false;

@@ -93,7 +93,8 @@ describe.each(engines)('on $name', (engine) => {
     expect(updates.claim(42, '{"update_id":42}', 'b', 100, 2)).toBe(false);
     expect(updates.claim(43, '{"update_id":43}', 'a', 100, 1)).toBe(true);
     expect(updates.claim(44, '{"update_id":44}', 'a', 100, 1)).toBe(true);
-    updates.start(43);
+    expect(updates.start(43, 'b')).toBe(false);
+    expect(updates.start(43, 'a')).toBe(true);
     updates.finish(44);
     // a renews while it works: nothing is anyone else's yet.
     updates.renew('a', 200);
@@ -104,6 +105,10 @@ describe.each(engines)('on $name', (engine) => {
       { updateId: 43, state: 'started', body: '{"update_id":43}' },
     ]);
     expect(updates.adoptOrphans('c', 400, 260)).toEqual([]);
+    // Adopted while it waited in a's queue: a may no longer begin it, b does, once.
+    expect(updates.start(42, 'a')).toBe(false);
+    expect(updates.start(42, 'b')).toBe(true);
+    expect(updates.start(42, 'b')).toBe(false);
     updates.finish(42);
     updates.finish(43);
     expect(updates.adoptOrphans('c', 900, 800)).toEqual([]);
