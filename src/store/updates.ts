@@ -26,6 +26,7 @@ export class ProcessedUpdates {
       start: db.prepare(
         `UPDATE processed_updates SET state = 'started' WHERE update_id = ? AND state = 'queued' AND owner = ?`,
       ),
+      known: db.prepare<[number], number>(`SELECT 1 FROM processed_updates WHERE update_id = ?`).pluck(),
       finish: db.prepare(`UPDATE processed_updates SET state = 'done', body = NULL WHERE update_id = ?`),
       renew: db.prepare(`UPDATE processed_updates SET until = ? WHERE owner = ? AND state != 'done'`),
       due: db.prepare<[number], { update_id: number; state: 'queued' | 'started'; body: string | null }>(
@@ -46,11 +47,12 @@ export class ProcessedUpdates {
 
   /**
    * Its handling begins (it left the chat's queue): from here a rerun could repeat what it did.
-   * False when it is no longer this owner's to begin: another process adopted it meanwhile
-   * (this one had stopped renewing, or its clock ran behind), and runs it there.
+   * False only when its record says another handler has it: adopted meanwhile (this owner had
+   * stopped renewing, or its clock ran behind) or begun already. With no record of it (its
+   * claim could not be written, or was made on a copy of the state since replaced), it begins.
    */
   start(updateId: number, owner: string): boolean {
-    return this.q.start.run(updateId, owner).changes === 1;
+    return this.q.start.run(updateId, owner).changes === 1 || this.q.known.get(updateId) === undefined;
   }
 
   finish(updateId: number): void {

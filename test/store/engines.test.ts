@@ -109,6 +109,8 @@ describe.each(engines)('on $name', (engine) => {
     expect(updates.start(42, 'a')).toBe(false);
     expect(updates.start(42, 'b')).toBe(true);
     expect(updates.start(42, 'b')).toBe(false);
+    // No record of it (its claim could not be written, or went with a replaced copy): it begins.
+    expect(updates.start(99, 'a')).toBe(true);
     updates.finish(42);
     updates.finish(43);
     expect(updates.adoptOrphans('c', 900, 800)).toEqual([]);

@@ -196,17 +196,13 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
    */
   function claim(update: Update): boolean {
     try {
-      const first = d.updates.claim(update.update_id, JSON.stringify(update), owner, Date.now() + holdMs);
-      if (first) recorded.add(update);
-      return first;
+      return d.updates.claim(update.update_id, JSON.stringify(update), owner, Date.now() + holdMs);
     } catch (err) {
       d.log.warn({ err: describe(err), update: update.update_id }, 'could not record an update as seen; handling it');
       return true;
     }
   }
   const { owner, holdMs } = d.claims ?? { owner: thisReplica(), holdMs: 15_000 };
-  /** Updates whose claim is on record: only those can have been adopted by another process since. */
-  const recorded = new WeakSet<Update>();
   /** A claim's record changes; a failure costs at most a notice or a rerun after a crash, never the update. */
   function record(what: string, change: () => void): void {
     try {
@@ -243,7 +239,7 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   // Out of its chat's queue: from here, a process that dies may have done part of it.
   bot.use(async (ctx, next) => {
     let mine = true;
-    record('started', () => (mine = d.updates.start(ctx.update.update_id, owner) || !recorded.has(ctx.update)));
+    record('started', () => (mine = d.updates.start(ctx.update.update_id, owner)));
     if (!mine) {
       d.log.warn(
         { update: ctx.update.update_id },
@@ -450,11 +446,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     for (const o of orphans) {
       const update = JSON.parse(o.body) as Update;
       d.log.warn({ update: o.updateId, state: o.state }, 'adopting an update whose process stopped');
-      if (o.state === 'queued') {
-        // On record as this process's now: of two handlers of it (this one adopted its own), one begins it.
-        recorded.add(update);
-        handle(update);
-      } else void interrupted(update).finally(() => record('was handled', () => d.updates.finish(o.updateId)));
+      // Of two handlers of one update (this process adopted its own), the first to begin it runs it.
+      if (o.state === 'queued') handle(update);
+      else void interrupted(update).finally(() => record('was handled', () => d.updates.finish(o.updateId)));
     }
   }
 
