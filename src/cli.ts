@@ -93,7 +93,8 @@ async function build(cfg: Config, targets: readonly TargetModule[]): Promise<App
     if (e instanceof DirError || e instanceof DbUnreadable) e.message += ' — check STATE_DIR and AUDIT_ANCHOR_PATH';
     else if (e instanceof PgError) e.message += ' — check DATABASE_URL';
     else if (!(e instanceof SetupError)) throw e;
-    process.stderr.write(`teleops: cannot start — ${e.message}\n`);
+    // Paths and server answers in it may hold line breaks or terminal escapes: one line, escaped.
+    process.stderr.write(`teleops: cannot start — ${oneLine(e.message)}\n`);
     process.exit(2);
   }
 }
@@ -158,7 +159,8 @@ async function start(targets: readonly TargetModule[]): Promise<void> {
   } catch (e) {
     if (!(e instanceof ListenError)) throw e;
     await app.close(0);
-    process.stderr.write(`teleops: cannot start — ${e.message}\n`);
+    // Paths and server answers in it may hold line breaks or terminal escapes: one line, escaped.
+    process.stderr.write(`teleops: cannot start — ${oneLine(e.message)}\n`);
     process.exit(2);
   }
   void integrationSummary(app);

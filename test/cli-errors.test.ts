@@ -1,4 +1,4 @@
-import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -100,6 +100,19 @@ describe('the CLI answers environment problems in one line, never with a stack t
       `audit log BROKEN (unreadable): ${db} holds no audit table, while the anchor records entries\n`,
     );
     for (const p of [start, doctor, verify, foreign, gone]) expect(p.output()).not.toMatch(/^\s+at /m);
+  });
+
+  it('a STATE_DIR with a line break and a terminal escape in its name: start says so in one line, escaped', async () => {
+    const parent = tempDir();
+    dir = parent;
+    const evil = join(parent.path, 'evil\nline\u001b[31m');
+    mkdirSync(evil);
+    writeFileSync(join(evil, 'teleops.db'), 'garbage, not SQLite '.repeat(300));
+    const start = runTeleops(['console', '-c', '/whoami'], { ...QUIET, STATE_DIR: evil });
+    expect(await start.exited).toBe(2);
+    expect(start.output()).toBe(
+      `teleops: cannot start — ${parent.path}/evil\\nline\\u001b[31m/teleops.db: file is not a database — check STATE_DIR and AUDIT_ANCHOR_PATH\n`,
+    );
   });
 
   it('a DATABASE_URL that cannot be reached: audit verify and export say so in one line', async () => {
