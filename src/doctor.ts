@@ -106,7 +106,7 @@ export async function runDoctor(
 
 const exitCode = (lines: Line[]): number => (lines.every((l) => l.ok !== false) ? 0 : 1);
 
-/** The audit log's verdict, verified where it lies (nothing in it is changed). */
+/** The audit log's verdict, verified where it lies, through a read-only connection. */
 async function auditCheck(cfg: Config): Promise<Line> {
   let db: Db;
   try {

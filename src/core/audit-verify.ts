@@ -1,8 +1,7 @@
-import Database from 'better-sqlite3';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CACHE_SIZE, isPostgres, type Db } from './sqlite.js';
+import { isPostgres, readOnlyConnection, type Db } from './sqlite.js';
 import {
   chainHasher,
   GENESIS_HASH,
@@ -251,7 +250,7 @@ export async function verifyAuditAsync(db: Db, opts: VerifyOptions): Promise<Ver
   // The helpers read SQLite's file; PostgreSQL is read through a connection of the pass's own.
   if (isPostgres(db)) return slowPass(() => secondConnection(db), opts);
   const intact = await verifyOnHelpers(db.name, opts);
-  return intact ? againstHeads(db, opts, intact) : slowPass(() => readOnly(db.name), opts);
+  return intact ? againstHeads(db, opts, intact) : slowPass(() => readOnlyConnection(db.name), opts);
 }
 
 /**
@@ -267,13 +266,6 @@ export async function verifyOnHelpers(file: string, opts: VerifyOptions): Promis
   } finally {
     anchor?.close();
   }
-}
-
-function readOnly(file: string): Db {
-  const conn = new Database(file, { readonly: true, fileMustExist: true });
-  conn.pragma('busy_timeout = 5000');
-  conn.pragma(`cache_size = ${CACHE_SIZE}`);
-  return conn;
 }
 
 /** A second connection to a PostgreSQL database, for a scan that yields between chunks. */
@@ -373,7 +365,7 @@ async function slowPass(connect: () => Db, opts: VerifyOptions): Promise<VerifyR
  * not check out.
  */
 async function fastPass(file: string, opts: VerifyOptions, anchor: AnchorReader | null): Promise<Done | undefined> {
-  const conn = readOnly(file);
+  const conn = readOnlyConnection(file);
   let head: unknown;
   let keys: Keys;
   try {

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 
 /**
  * The database handle core code and targets take; the store opens and migrates it. SQLite's
@@ -16,3 +16,11 @@ export const isPostgres = (db: Db): boolean => (db as { dialect?: string }).dial
  * (the table's last leaf, the upper levels of its indexes) fit many times over.
  */
 export const CACHE_SIZE = -2000;
+
+/** A read-only connection to a database file, with the settings every connection of teleops has. */
+export function readOnlyConnection(file: string): Db {
+  const conn = new Database(file, { readonly: true, fileMustExist: true });
+  conn.pragma('busy_timeout = 5000');
+  conn.pragma(`cache_size = ${CACHE_SIZE}`);
+  return conn;
+}

@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CACHE_SIZE, type Db } from '../core/sqlite.js';
+import { CACHE_SIZE, readOnlyConnection, type Db } from '../core/sqlite.js';
 
 export type { Db };
 
@@ -313,10 +313,8 @@ function privateCopy(path: string): string {
 
 /** `shown`: the path to name in errors (the original, when `path` is its copy). */
 function readOnly(path: string, shown = path): Db {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = readOnlyConnection(path);
   try {
-    db.pragma('busy_timeout = 5000');
-    db.pragma(`cache_size = ${CACHE_SIZE}`);
     // The first read opens the WAL (and its -shm): one that cannot fails here, not at the caller's first query.
     if (!db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit'`).get())
       throw new DbUnreadable(`${shown} holds no audit table`, true);
