@@ -306,12 +306,22 @@ const IDLE_MS = 5_000;
  * rather than kept: its memory goes back to the system whole, which a thread's would not.
  */
 export const HELPER_MAX_ANON = 24 * 1024 * 1024;
+/**
+ * Ranges a helper checks before it is ended after its answer, whatever its memory. malloc's
+ * heap settles only after a few thousand ranges, creeping up meanwhile (2.5 MB over the first
+ * 2,000); where verifications keep coming, helpers would otherwise creep for an hour before the
+ * bound above ends them. A new helper costs about as much as 100,000 rows, a few percent of
+ * this many ranges of at least RANGE_MIN_ROWS.
+ */
+export const HELPER_MAX_RANGES = 128;
 
 interface Helper {
   readonly child: ChildProcess;
   /** The setup it was started with, as JSON: a helper serves only verifications that share it. */
   readonly setup: string;
   answer?: (a: RangeAnswer) => void;
+  /** Ranges answered so far. */
+  ranges: number;
 }
 
 const idle: Helper[] = [];
@@ -348,7 +358,7 @@ function startHelper(setup: string): Helper {
     // over back-to-back verifications, with one it stays flat at no cost to verify.
     env: { MALLOC_ARENA_MAX: '1' },
   });
-  const h: Helper = { child, setup };
+  const h: Helper = { child, setup, ranges: 0 };
   const fail = (): void => {
     const i = idle.indexOf(h);
     if (i >= 0) idle.splice(i, 1);
@@ -358,7 +368,7 @@ function startHelper(setup: string): Helper {
   child.on('message', (m: { answer: RangeAnswer; anon: number }) => {
     const answer = h.answer;
     h.answer = undefined;
-    if (m.anon > HELPER_MAX_ANON) void end(h);
+    if (m.anon > HELPER_MAX_ANON || ++h.ranges >= HELPER_MAX_RANGES) void end(h);
     else {
       hold(child, false);
       idle.push(h);

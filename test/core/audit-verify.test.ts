@@ -18,6 +18,7 @@ import {
   checkRange,
   closeIdleHelpers,
   HELPER_MAX_ANON,
+  HELPER_MAX_RANGES,
   type RangeAnswer,
   type RangeJob,
   type RangeSetup,
@@ -1000,6 +1001,20 @@ describe('checkRange', () => {
     const g = makeLog(undefined, inputs(12));
     expect(await checkRange(setupOf(g), jobOf(g, 0, 12))).toMatchObject({ ok: true });
     expect(helpers()).toHaveLength(1);
+  });
+
+  it('ends a helper after its answer to its last allowed range, and starts a new one for the next', async () => {
+    await closeIdleHelpers();
+    const f = makeLog(undefined, inputs(4));
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 4))).toMatchObject({ ok: true });
+    const [first] = helpers();
+    for (let i = 1; i < HELPER_MAX_RANGES - 1; i++) await checkRange(setupOf(f), jobOf(f, 0, 4));
+    expect(helpers()).toEqual([first]);
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 4))).toMatchObject({ ok: true });
+    await vi.waitFor(() => expect(helpers()).toEqual([]), { timeout: 2_500 });
+    expect(await checkRange(setupOf(f), jobOf(f, 0, 4))).toMatchObject({ ok: true });
+    expect(helpers()).toHaveLength(1);
+    expect(helpers()).not.toContain(first);
   });
 
   it('names the keys it lacks, with the first row under each, instead of hashing', async () => {
