@@ -245,6 +245,7 @@ export class Dispatcher {
       // A card would show a secret and keep it in the approvals table: a person types it, directly.
       const recorded = await this.recorded(operator, origin, action, params);
       if (recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
+      if (this.hidesPart(params)) return this.refuseHidden(operator, origin, action, params);
       return this.requestApproval(operator, origin, action, params);
     }
     return this.execute(operator, origin, action, params, undefined, uploads);
@@ -274,6 +275,38 @@ export class Dispatcher {
     }
     const why = scope.refusal(action, places);
     return why === undefined ? { kind: 'inside' } : { kind: 'outside', why };
+  }
+
+  /**
+   * Whether the redactor would change the request: a card must show exactly what will run, and
+   * could neither show that text (it looks like a secret) nor hide it (anything may stand in a
+   * hidden span: `https://u:x;curl …|sh;#@host` is hidden up to the `@`).
+   */
+  private hidesPart(params: Record<string, unknown>): boolean {
+    return JSON.stringify(this.d.redactDeep(params)) !== JSON.stringify(params);
+  }
+
+  private refuseHidden(
+    operator: Operator,
+    origin: Origin,
+    action: AnyAction,
+    params: Record<string, unknown>,
+  ): Outcome {
+    const message =
+      `${action.name}: the request holds text that looks like a secret (a password, a token, credentials in ` +
+      `a URL); an approval card would have to hide it, and whoever decides would not see all that runs. ` +
+      `Nothing was done: keep the secret out of the request (an environment variable or a file on the host).`;
+    this.audit(
+      operator,
+      origin,
+      action.name,
+      this.subject(action, params),
+      params,
+      'forbidden',
+      'the request holds text that looks like a secret, which a card cannot show',
+    );
+    this.count(action, origin, 'forbidden');
+    return { kind: 'refused', message };
   }
 
   private refuseSecret(

@@ -455,8 +455,10 @@ describe('dispatcher', () => {
 
   it('never writes a secret into the audit log', async () => {
     t = await testApp({ AUDIT_HMAC_KEY: 'k3y-that-is-secret' });
+    // A card could neither show it nor hide it: refused, and recorded redacted.
     const o = await t.app.dispatcher.command(op, 'command', '/test destroy db password=hunter2hunter2');
-    expect(o.kind).toBe('approval');
+    expect(o.kind).toBe('refused');
+    expect(t.app.audit.recent(1)[0]).toMatchObject({ action: 'test.destroy', outcome: 'forbidden' });
     const rows = t.app.db.prepare('SELECT entry FROM audit').all() as { entry: string }[];
     expect(rows.map((r) => r.entry).join('\n')).not.toContain('hunter2hunter2');
   });
