@@ -88,6 +88,11 @@ export interface ApprovalServiceDeps {
   readonly actorOf: (o: Pick<Operator, 'userId' | 'display'>) => string;
   /** The rest of the pipeline, for a request once approved. */
   readonly runApproved: (row: ApprovalRow, approvedBy: string) => ApprovedRun;
+  /**
+   * Hides secrets in what a run said before its card and the approvals table keep it: the card
+   * escapes whitespace, after which the transport's redactor no longer sees `password:   x`.
+   */
+  readonly redact: (text: string) => string;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly ttlMs: number;
@@ -232,8 +237,9 @@ export class ApprovalService {
     const next = this.d.runApproved(decided, by);
     if ('refused' in next) {
       const refused: Outcome = { kind: 'refused', message: next.refused };
-      this.changed(decided, { kind: 'finished', by, ok: false, summary: next.refused });
-      this.ran(id, { ok: false, summary: next.refused });
+      const summary = this.d.redact(next.refused);
+      this.changed(decided, { kind: 'finished', by, ok: false, summary });
+      this.ran(id, { ok: false, summary });
       this.settle(id, { state: 'approved', by, outcome: refused });
       return refused;
     }
@@ -251,7 +257,8 @@ export class ApprovalService {
         return undecided();
       }
       const ok = outcome.kind === 'done';
-      const summary = outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind;
+      const said = outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind;
+      const summary = this.d.redact(said);
       this.changed(decided, { kind: 'finished', by, ok, summary });
       this.ran(id, { ok, summary });
       this.settle(id, { state: 'approved', by, outcome });

@@ -93,6 +93,7 @@ export class Dispatcher {
       writable: this.writable,
       actorOf: (o) => d.policy.actorOf(o),
       runApproved: (row, by) => this.runApproved(row, by),
+      redact: d.redact,
       metrics: d.metrics,
       log: d.log,
       ttlMs: d.confirmTtlMs,

@@ -11,6 +11,7 @@ import { AuditLog } from '../../src/core/audit.js';
 import { AuditWritable } from '../../src/core/audit-writable.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { quorumOf, type QuorumRule } from '../../src/core/quorum.js';
+import { createRedactor } from '../../src/core/redact.js';
 import type { Outcome, PendingApproval } from '../../src/core/outcome.js';
 import { plainText, pre, say } from '../../src/core/result.js';
 import { openDb, type Db } from '../../src/store/db.js';
@@ -81,6 +82,7 @@ function harness(
             return Promise.resolve({ kind: 'done', action: row.action, result: say(`stopped ${row.subject}`) });
           },
         })),
+      redact: createRedactor([]).redact,
       metrics,
       log,
       ttlMs: o.ttlMs ?? TTL,
@@ -292,6 +294,18 @@ describe('ApprovalService', () => {
     const p = h.ask();
     await h.svc.decide(bob, p.id, p.token, 'approve');
     expect(h.statuses().at(-1)).toBe(status);
+  });
+
+  it('hides a secret in what the run said before the card escapes it and the approvals table keeps it', async () => {
+    const h = harness({
+      runApproved: (row) => ({
+        run: () => Promise.resolve({ kind: 'done', action: row.action, result: say('password:     s3cr3t-Pa55') }),
+      }),
+    });
+    const p = h.ask();
+    await h.svc.decide(bob, p.id, p.token, 'approve');
+    expect(h.statuses().at(-1)).toBe('✅ Approved by @bob · done: password:⟨5 spaces⟩[REDACTED]');
+    expect(h.store.get(p.id)?.ran).toEqual({ ok: true, summary: 'password:     [REDACTED]' });
   });
 
   it('names the outcome kind when the run was neither done nor failed', async () => {
@@ -534,6 +548,7 @@ describe('ApprovalService', () => {
       writable: new AuditWritable({ log: pino({ level: 'silent' }) }),
       actorOf: (op) => op.display,
       runApproved: () => ({ refused: 'x' }),
+      redact: (t) => t,
       metrics: createMetrics(),
       log: pino({ level: 'silent' }),
       ttlMs: TTL,
