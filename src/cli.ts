@@ -382,7 +382,9 @@ function verifyExportFile(file: string, flags: Map<string, string[]>): never {
     usageError('audit verify', e.message);
   }
   const part =
-    v.from === 1 ? '' : ` (a partial export: it starts at #${v.from}; links, hashes and anchor lines within it)`;
+    v.from === 1
+      ? ''
+      : ` (a partial export: it starts at #${v.from}, tied to those before by the anchor's line for #${v.from - 1})`;
   if (v.ok) {
     process.stdout.write(`audit export intact: entries #${v.from}–#${v.to}${part}\n`);
     process.exit(VERIFY_EXIT.intact);

@@ -3,11 +3,12 @@
  * stored bytes come out unchanged, an export checks offline against the anchor, and a tampered
  * line fails with its seq — for a whole export and for a partial one (--since).
  */
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { AuditLog } from '../src/core/audit.js';
-import { openDb } from '../src/store/db.js';
+import { AuditLog, type AuditLogOptions } from '../src/core/audit.js';
+import { openDb, type Db } from '../src/store/db.js';
 import { tempDir } from './support/app.js';
 import { runTeleops } from './support/process.js';
 
@@ -25,10 +26,19 @@ async function teleops(args: string[]): Promise<{ code: number | null; out: stri
   return { code, out: p.output(), stdout };
 }
 
-function state(n: number): { dir: string; append: (k: number) => void; stored: () => string[] } {
+interface State {
+  dir: string;
+  db: Db;
+  append: (k: number) => void;
+  stored: () => string[];
+}
+
+/** A log of `n` entries under KEY; with `unkeyed`, the first `unkeyed` of them before the key was set. */
+function state(n: number, unkeyed = 0): State {
   const t = tempDir();
   const db = openDb(t.path);
-  const log = new AuditLog(db, { anchorPath: join(t.path, 'audit.anchor'), hmacKey: KEY });
+  const opts: AuditLogOptions = { anchorPath: join(t.path, 'audit.anchor') };
+  let log = new AuditLog(db, unkeyed > 0 ? opts : { ...opts, hmacKey: KEY });
   const append = (k: number) => {
     for (let i = 0; i < k; i++) {
       log.append({
@@ -42,7 +52,15 @@ function state(n: number): { dir: string; append: (k: number) => void; stored: (
       });
     }
   };
-  append(n);
+  if (unkeyed > 0) {
+    append(unkeyed);
+    log.close();
+    // Started again with the key: the log adopts it through a rekey entry.
+    log = new AuditLog(db, { ...opts, hmacKey: KEY });
+    append(n - unkeyed - 1);
+  } else {
+    append(n);
+  }
   cleanups.push(() => {
     log.close();
     db.close();
@@ -50,6 +68,7 @@ function state(n: number): { dir: string; append: (k: number) => void; stored: (
   });
   return {
     dir: t.path,
+    db,
     append,
     stored: () => db.prepare<[], string>('SELECT entry FROM audit ORDER BY seq').pluck().all(),
   };
@@ -96,7 +115,7 @@ it('a partial export (--since) checks within itself and its anchor lines, and sa
 
   const ok = await teleops(['audit', 'verify', '--file', file, '--state-dir', s.dir]);
   expect(ok.code, ok.out).toBe(0);
-  expect(ok.out).toMatch(/entries #25–#40 \(a partial export: it starts at #25;/);
+  expect(ok.out).toMatch(/entries #25–#40 \(a partial export: it starts at #25,/);
 
   tamper(file, 31);
   const bad = await teleops(['audit', 'verify', '--file', file, '--state-dir', s.dir]);
@@ -119,6 +138,114 @@ it('a partial export (--since) checks within itself and its anchor lines, and sa
   const forgedRun = await teleops(['audit', 'verify', '--file', file, '--state-dir', s.dir]);
   expect(forgedRun.code, forgedRun.out).toBe(1);
   expect(forgedRun.out).toMatch(/BROKEN at #40/);
+}, 120_000);
+
+/** `teleops audit export --since` into a file in the state dir; its path. */
+async function exported(s: State, since: number): Promise<string> {
+  const file = join(s.dir, `from-${since}.jsonl`);
+  const exp = await teleops(['audit', 'export', '--since', String(since), '--state-dir', s.dir]);
+  expect(exp.code, exp.out).toBe(0);
+  writeFileSync(file, exp.stdout);
+  return file;
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+
+it('a keyed log whose tail was rewritten without the key (no key ids, SHA-256 links, anchor lines appended) is broken, not intact', async () => {
+  const s = state(40);
+  // What someone with write access to the state dir, but not the key, can do.
+  const rows = s.db
+    .prepare<[], { seq: number; entry: string }>('SELECT seq, entry FROM audit WHERE seq >= 25 ORDER BY seq')
+    .all();
+  let prev = s.db.prepare<[], string>('SELECT hash FROM audit WHERE seq = 24').pluck().get()!;
+  const update = s.db.prepare('UPDATE audit SET entry = ?, prev_hash = ?, hash = ? WHERE seq = ?');
+  for (const r of rows) {
+    const entry = r.entry.replace(/^\{"_key":"[0-9a-f]{16}",/, '{');
+    const hash = sha256(prev + entry);
+    update.run(entry, prev, hash, r.seq);
+    appendFileSync(join(s.dir, 'audit.anchor'), `${r.seq} ${hash}\n`);
+    prev = hash;
+  }
+  const file = await exported(s, 25);
+  expect(readFileSync(file, 'utf8')).not.toContain('_key');
+  const r = await teleops(['audit', 'verify', '--file', file, '--state-dir', s.dir]);
+  expect(r.code, r.out).toBe(1);
+  expect(r.out).toMatch(
+    /^audit export BROKEN at #25 \(replaced\): audit entry 25: replaced: a chain computed without the key starts here \(a partial export: it starts at #25,[^\n]*\)\n$/,
+  );
+  // The whole export says so too, by the same rules.
+  const whole = await exported(s, 1);
+  expect((await teleops(['audit', 'verify', '--file', whole, '--state-dir', s.dir])).code).toBe(1);
+}, 120_000);
+
+it('an anchor with two lines for one entry is broken, whatever the second says, wherever it is', async () => {
+  const s = state(40);
+  const file = await exported(s, 25);
+  const whole = await exported(s, 1);
+  const anchor = join(s.dir, 'audit.anchor');
+  const original = readFileSync(anchor, 'utf8');
+  // The same line again: an append-only anchor was appended to.
+  const again = (seq: number): string => `${original.split('\n').find((l) => l.startsWith(`${seq} `))!}\n`;
+  const replaced = async (seq: number): Promise<void> => {
+    const r = await teleops(['audit', 'verify', '--file', file, '--state-dir', s.dir]);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toMatch(
+      new RegExp(
+        `^audit export BROKEN at #${seq} \\(replaced\\): audit entry ${seq}: replaced: the anchor has a second line ` +
+          `for this entry \\(a partial export[^\\n]*\\)\\n$`,
+      ),
+    );
+  };
+  // For an entry in the export, and for one before it.
+  for (const seq of [30, 10]) {
+    writeFileSync(anchor, original + again(seq));
+    await replaced(seq);
+  }
+  // After the lines of entries the log wrote since the export.
+  writeFileSync(anchor, original);
+  s.append(5);
+  appendFileSync(anchor, again(30));
+  await replaced(30);
+  const r = await teleops(['audit', 'verify', '--file', whole, '--state-dir', s.dir]);
+  expect(r.code, r.out).toBe(1);
+  expect(r.out).toMatch(/^audit export BROKEN at #41 \(anchor_corrupt\): .*goes back to an earlier entry\n$/);
+}, 120_000);
+
+it('a partial export cannot be checked without the anchor: exit 3, one line naming it', async () => {
+  const s = state(40);
+  const file = await exported(s, 25);
+  const missing = join(s.dir, 'none.anchor');
+  const none = await teleops(['audit', 'verify', '--file', file, '--anchor', missing]);
+  expect(none.code, none.out).toBe(3);
+  expect(none.out).toBe(
+    `partial export: cannot check entries #25–#40 without the anchor's line for entry 24: the anchor file ${JSON.stringify(missing)} is missing\n`,
+  );
+  // An anchor that ends before the export starts says nothing of it either.
+  const short = join(s.dir, 'short.anchor');
+  const lines = readFileSync(join(s.dir, 'audit.anchor'), 'utf8').split('\n');
+  writeFileSync(
+    short,
+    lines
+      .slice(0, 20)
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
+  const lags = await teleops(['audit', 'verify', '--file', file, '--anchor', short]);
+  expect(lags.code, lags.out).toBe(3);
+  expect(lags.out).toBe(
+    `partial export: cannot check entries #25–#40 without the anchor's line for entry 24: the anchor file ${JSON.stringify(short)} ends at entry 20\n`,
+  );
+}, 120_000);
+
+it('partial exports of a log keyed midway (legacy entries, then a rekey entry) are intact', async () => {
+  const s = state(30, 10);
+  expect(s.stored()[10]).toMatch(/^\{"_key":"[0-9a-f]{16}","action":"audit\.rekey"/);
+  for (const since of [5, 11, 12, 20]) {
+    const file = await exported(s, since);
+    const r = await teleops(['audit', 'verify', '--file', file, '--state-dir', s.dir]);
+    expect(r.code, `since ${since}: ${r.out}`).toBe(0);
+    expect(r.out).toMatch(new RegExp(`^audit export intact: entries #${since}–#30 \\(a partial export`));
+  }
 }, 120_000);
 
 it('bad arguments and files: one line, exit 2', async () => {

@@ -224,7 +224,7 @@ export function hasKeyedEntry(db: Db): boolean {
 }
 
 /** The parameters of a rekey entry, or undefined when the JSON is not one. */
-function parseRekey(json: string): { from: string | null; to: string; proof: string | null } | undefined {
+export function parseRekey(json: string): { from: string | null; to: string; proof: string | null } | undefined {
   try {
     const e = JSON.parse(json) as { action?: unknown; _key?: unknown; params?: unknown };
     if (e.action !== REKEY_ACTION) return undefined;
