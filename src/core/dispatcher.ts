@@ -240,9 +240,10 @@ export class Dispatcher {
       return refuse('forbidden', unknownSecrets(action, params), outside.why, message);
     }
     // Files go only to an action that takes them, and only one that runs now (a card cannot hold them).
-    if (uploads?.length && (!action.uploads || this.needsApproval(action, origin)))
+    const needsCard = this.needsApproval(action, origin, params);
+    if (uploads?.length && (!action.uploads || needsCard))
       return refuse('invalid', unknownSecrets(action, params), `${action.name} takes no files.`);
-    if (this.needsApproval(action, origin)) {
+    if (needsCard) {
       // A card would show a secret and keep it in the approvals table: a person types it, directly.
       const recorded = await this.recorded(operator, origin, action, params);
       if (recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
@@ -351,10 +352,12 @@ export class Dispatcher {
     return holds ? maskParams(params, secret.params) : params;
   }
 
-  private needsApproval(action: AnyAction, origin: Origin): boolean {
+  private needsApproval(action: AnyAction, origin: Origin, params: Record<string, unknown>): boolean {
     // What a target's own process asks for on someone's behalf is never decided without a person.
     if (origin === 'agent') return true;
     if (!mutates(action)) return false;
+    // A change APPROVAL_QUORUM names waits for two people, whoever asks and however risky it is.
+    if (quorumOf(this.d.approvalQuorum ?? [], action.name, params) === 2) return true;
     if (origin === 'ai') return !this.d.aiMutationsAllowed;
     return action.risk === 'destructive';
   }

@@ -16,7 +16,7 @@ import { ActionError, defineAction, type Operator } from '../../src/core/action.
 import { Dispatcher } from '../../src/core/dispatcher.js';
 import type { Principal } from '../../src/core/policy.js';
 import { RateLimiter } from '../../src/core/ratelimit.js';
-import { line, value } from '../../src/core/result.js';
+import { line, plainText, value } from '../../src/core/result.js';
 import { parseScopes } from '../../src/core/scopes.js';
 import type { TargetModule } from '../../src/core/target.js';
 import type { Upload } from '../../src/core/uploads.js';
@@ -651,6 +651,25 @@ describe('dispatcher edges: approvals', () => {
     expect(text(await t.app.dispatcher.decide(op3InGroup, o.approval.id, o.approval.token, 'approve'))).toBe(
       'destroyed db',
     );
+  });
+
+  it('makes a card for two operators for any change APPROVAL_QUORUM names, whoever asks; a read runs', async () => {
+    const t = await edgeApp({ APPROVAL_QUORUM: 'edge.poke:place=prod,edge.wipe', AI_DESTRUCTIVE_ALLOWED: 'true' });
+    // A write a person asks for, and a destructive change the LLM may make without a card: both wait for two.
+    for (const [origin, action] of [
+      ['command', 'edge.poke'],
+      ['ai', 'edge.wipe'],
+    ] as const) {
+      const o = await t.app.dispatcher.dispatch(opInGroup, origin, action, { place: 'prod' });
+      if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
+      expect(plainText(o.approval.card)).toContain('Waiting for approval by two operators (0 of 2)');
+    }
+    expect(count(t.runsFile, 'poke') + count(t.runsFile, 'wipe')).toBe(0);
+    // What no rule names runs as before.
+    expect(text(await t.app.dispatcher.dispatch(opInGroup, 'command', 'edge.poke', { place: 'alpha' }))).toBe(
+      'poked alpha',
+    );
+    expect((await t.app.dispatcher.dispatch(opInGroup, 'command', 'edge.list', {})).kind).toBe('done');
   });
 
   it('refuses an approved request whose requester lost the role, or whose action is gone', async () => {

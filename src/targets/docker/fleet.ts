@@ -73,15 +73,18 @@ export class Fleet {
     return chosen;
   }
 
-  /** The host a request acts on: its own, else the chat's; undefined means every host (`ps` only). */
+  /**
+   * The host a request acts on: its own, else the chat's, named even when it is the only one (a
+   * rule of APPROVAL_QUORUM names it, and an approval must not run on another host configured
+   * since); undefined means every host (`ps` only).
+   */
   pin(
     ctx: Pick<ActionContext, 'chat' | 'within'>,
     p: { host?: string | undefined },
     everyHost: boolean,
   ): string | undefined {
     if (p.host !== undefined) return this.get(p.host).name;
-    if (!this.many || everyHost) return undefined;
-    return this.current(ctx);
+    return everyHost ? undefined : this.current(ctx);
   }
 
   /**

@@ -337,3 +337,30 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
     expect(plainText(alert)).toMatch(/^🖥 host two\n💥 Container fleet-crash2 .* exited with code 5/);
   });
 });
+
+describe.skipIf(env === undefined)('one Docker host', { timeout: 120_000 }, () => {
+  it('binds its name into every request, so that an APPROVAL_QUORUM rule naming it holds', async () => {
+    await createTestContainer(env!.docker, { name: 'solo-web', cmd: ['sleep', '600'], suite: SUITE });
+    const state = tempDir('teleops-solo-');
+    const t = await testApp(
+      { DOCKER_ENABLED: 'true', DOCKER_HOST: env!.host, APPROVAL_QUORUM: 'docker.stop@local' },
+      [dockerModule],
+      state.path,
+    );
+    try {
+      const o = await t.app.dispatcher.command(opInGroup, 'command', '/docker stop solo-web');
+      if (o.kind !== 'approval') throw new Error(`expected an approval, got ${o.kind}: ${text(o)}`);
+      const card = plainText(o.approval.card);
+      expect(card).toContain('host: local');
+      expect(card).toContain('Waiting for approval by two operators (0 of 2)');
+      // The requester alone cannot run it.
+      expect(text(await t.app.dispatcher.decide(opInGroup, o.approval.id, o.approval.token, 'approve'))).toMatch(
+        /^You asked for this: two other operato/,
+      );
+      expect((await env!.docker.getContainer('solo-web').inspect()).State.Running).toBe(true);
+    } finally {
+      await t.close();
+      state.remove();
+    }
+  });
+});
