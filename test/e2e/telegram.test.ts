@@ -361,6 +361,24 @@ describe('teleops start against the Bot API', () => {
     expect(proc.output()).not.toMatch(/\n\s+at /);
   });
 
+  it('an update begun when the process was killed is told as interrupted after a restart, by a reply, not quoted', async () => {
+    await start();
+    const { updateId, message } = fake.sendText({ from: OP, text: '/test slow 20000' });
+    await fake.waitForDelivery(updateId);
+    // Begun at once (its record says so); it then sleeps 20 s.
+    await new Promise((r) => setTimeout(r, 1000));
+    await proc!.stop('SIGKILL');
+    await start();
+    // Adopted once the dead process's claim has run out (15 s).
+    const notice = await fake.waitForMessage({ chat: OP, match: /^⚠️ Interrupted/, timeoutMs: 40_000 });
+    expect(notice.text).toBe(
+      '⚠️ Interrupted: the teleops process handling this message stopped before it finished. It may have run ' +
+        'in part; check before you send it again.',
+    );
+    const sent = fake.calls.find((c) => c.method === 'sendMessage' && /Interrupted/.test(String(c.params.text)));
+    expect(sent?.params.reply_parameters).toMatchObject({ message_id: message.message_id });
+  }, 90_000);
+
   it('an update delivered twice runs once', async () => {
     await start();
     const { updateId } = fake.sendText({ from: OP, text: '/test touch once' });

@@ -15,7 +15,6 @@ import { showsCard } from '../../core/scopes.js';
 import type { ButtonRepo } from '../../store/buttons.js';
 import type { Db } from '../../store/db.js';
 import { CardMessageRepo, ForumRepo, ReplyRepo } from '../../store/telegram.js';
-import { truncate } from '../../core/text.js';
 import type { Orphan, ProcessedUpdates } from '../../store/updates.js';
 import { botFetch } from './bot-fetch.js';
 import { deadlineTransformer, networkRetryTransformer, type CallDeadlines } from './deadline.js';
@@ -455,10 +454,15 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
   async function interrupted(update: Update): Promise<void> {
     const msg = update.message ?? update.callback_query?.message;
     if (!msg) return;
-    const what = update.message?.text ? `“${truncate(update.message.text, 200)}”` : 'a button press';
+    // Pointed at by a reply, never quoted: the text may be a password typed for a terminal.
+    const what = update.message ? 'this message' : 'a button press on this message';
     await replier
       .send(
-        { chatId: msg.chat.id, ...(msg.is_topic_message ? { threadId: msg.message_thread_id } : {}) },
+        {
+          chatId: msg.chat.id,
+          ...(msg.is_topic_message ? { threadId: msg.message_thread_id } : {}),
+          replyTo: msg.message_id,
+        },
         say(
           `⚠️ Interrupted: the teleops process handling ${what} stopped before it finished. ` +
             `It may have run in part; check before you send it again.`,
