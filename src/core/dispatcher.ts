@@ -25,7 +25,7 @@ import type { Outcome } from './outcome.js';
 import { ProgressBus } from './progress.js';
 import type { Policy, Principal } from './policy.js';
 import type { Limiter } from './ratelimit.js';
-import { usageOf, type Registry } from './registry.js';
+import { usageOf, type CommandLookup, type Registry } from './registry.js';
 import type { Block } from './result.js';
 import { quorumOf, type QuorumRule } from './quorum.js';
 import type { ChatScope, Scopes } from './scopes.js';
@@ -130,8 +130,9 @@ export class Dispatcher {
     const parsed = parseCommandLine(textLine, botUsername);
     if (!parsed) return { kind: 'ignored' };
     const gate = this.gate(principal, origin, parsed.words.join('.'));
-    if (gate.kind !== 'pass') return gate.outcome;
-    const found = this.d.registry.lookup(parsed);
+    const lookup = () => this.d.registry.lookup(parsed);
+    if (gate.kind !== 'pass') return mayHoldSecret(gate.outcome, () => matched(lookup()));
+    const found = lookup();
     if (found.kind !== 'match') return { kind: 'refused', message: found.message };
     const { action, params } = found.match;
     return this.afterGate(gate.operator, origin, action, params, usageOf(action), uploads);
@@ -146,7 +147,7 @@ export class Dispatcher {
     uploads?: readonly Upload[],
   ): Promise<Outcome> {
     const gate = this.gate(principal, origin, actionName);
-    if (gate.kind !== 'pass') return gate.outcome;
+    if (gate.kind !== 'pass') return mayHoldSecret(gate.outcome, () => this.d.registry.get(actionName));
     const action = this.d.registry.get(actionName);
     if (!action) return { kind: 'refused', message: `Unknown action ${actionName}.` };
     return this.afterGate(gate.operator, origin, action, params, undefined, uploads);
@@ -199,7 +200,7 @@ export class Dispatcher {
     const refuse = (outcome: 'forbidden' | 'invalid', recorded: unknown, detail: string, message = detail) => {
       this.audit(operator, origin, action.name, '', recorded, outcome, detail);
       this.count(action, origin, outcome);
-      return { kind: 'refused', message } as const;
+      return mayHoldSecret({ kind: 'refused', message }, () => action);
     };
     if (ROLE_RANK[operator.role] < ROLE_RANK[requiredRole(action)]) {
       const needs = requiredRole(action);
@@ -634,6 +635,17 @@ export class Dispatcher {
 }
 
 /** Params of a request refused before its action could say whether they hold a secret: masked. */
+/**
+ * A request refused before its action could tell whether it holds a secret (a password typed
+ * at a prompt): marked as if it did, so that the message it came in does not stay in the chat.
+ */
+const matched = (l: CommandLookup): AnyAction | undefined => (l.kind === 'match' ? l.match.action : undefined);
+
+function mayHoldSecret<O extends Outcome>(o: O, actionOf: () => AnyAction | undefined): O {
+  if (o.kind !== 'refused' && o.kind !== 'rate_limited') return o;
+  return actionOf()?.secret !== undefined ? { ...o, secret: true } : o;
+}
+
 function unknownSecrets(action: AnyAction, params: unknown): unknown {
   if (!action.secret || typeof params !== 'object' || params === null) return params;
   return maskParams(params as Record<string, unknown>, action.secret.params);

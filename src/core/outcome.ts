@@ -12,7 +12,7 @@ export interface PendingApproval {
 /** What became of a request; the transport renders it. `ignored` means: say nothing. */
 export type Outcome =
   | { readonly kind: 'ignored' }
-  | { readonly kind: 'rate_limited'; readonly retryAfterS: number; readonly notify: boolean }
+  | { readonly kind: 'rate_limited'; readonly retryAfterS: number; readonly notify: boolean; readonly secret?: boolean }
   | { readonly kind: 'refused'; readonly message: string; readonly secret?: boolean }
   | { readonly kind: 'approval'; readonly approval: PendingApproval }
   | { readonly kind: 'done'; readonly action: string; readonly result: Result; readonly secret?: boolean }

@@ -472,10 +472,26 @@ describe('dispatcher edges: secrets', () => {
     expect(count(t.runsFile, 'poke') + count(t.runsFile, 'wipe')).toBe(0);
   });
 
+  it('marks a rate-limited request secret when its action may take a password: its message is not kept', async () => {
+    const t = await edgeApp({ RATE_LIMIT_PER_MINUTE: '1' });
+    expect((await t.app.dispatcher.dispatch(op, 'command', 'test.echo', { text: 'x' })).kind).toBe('done');
+    // Limited before anything asks the session whether it shows a password prompt.
+    expect(await t.app.dispatcher.dispatch(op, 'command', 'edge.login', { session: 'shell', text: SECRET })).toEqual({
+      kind: 'rate_limited',
+      retryAfterS: 60,
+      notify: true,
+      secret: true,
+    });
+    expect(await t.app.dispatcher.dispatch(op, 'command', 'test.echo', { text: 'y' })).not.toHaveProperty('secret');
+    expect(await t.app.dispatcher.command(op, 'command', '/test echo z')).not.toHaveProperty('secret');
+    expect(count(t.runsFile, 'login')).toBe(0);
+  });
+
   it('masks what may be a secret in a request refused before its action could tell', async () => {
     const t = await edgeApp();
+    // Marked secret, so that the message it came in is deleted: it may hold a password.
     expect(await t.app.dispatcher.dispatch(viewer, 'button', 'edge.login', { session: 'shell', text: SECRET })).toEqual(
-      { kind: 'refused', message: 'edge.login needs the operator role; you are viewer.' },
+      { kind: 'refused', message: 'edge.login needs the operator role; you are viewer.', secret: true },
     );
     expect(last(t)).toMatchObject({
       operator: 'tg:30',

@@ -117,6 +117,21 @@ describeTmux('secrets typed into terminals', () => {
     ]);
   });
 
+  it('a typed password held by the rate limit is marked secret, so that its message is deleted', async () => {
+    const limited = await testApp(
+      { TMUX_ENABLED: 'true', TMUX_SOCKET: sock, TMUX_DEFAULT_CWD: dir.path, RATE_LIMIT_PER_MINUTE: '1' },
+      [tmuxModule],
+    );
+    try {
+      expect((await limited.app.dispatcher.command(op, 'command', '/tmux ls')).kind).toBe('done');
+      const held = await limited.app.dispatcher.command(op, 'command', `/tmux send --secret shell ${PASSWORD}`);
+      expect(held).toMatchObject({ kind: 'rate_limited', secret: true });
+      expect(await limited.app.dispatcher.command(op, 'command', '/tmux ls')).not.toHaveProperty('secret');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('the LLM may not type at a password prompt; a viewer’s refused reply is masked too', async () => {
     await sudo('sudo2');
     const audit = since();
