@@ -171,7 +171,7 @@ export class ApprovalService {
     this.audit(op, r.origin, row, r.params, 'approval_requested', `approval ${id}`);
     this.d.metrics.approvals.inc({ outcome: 'requested' });
     this.arm();
-    const card = renderCard(row, { kind: 'pending', now });
+    const card = renderCard(row, { kind: 'pending', now }, this.d.redact);
     return { id, token: approvalToken(row.requestHash), expiresAt: row.expiresAt, card };
   }
 
@@ -401,7 +401,8 @@ export class ApprovalService {
         // Sending the card can take a while (rate limits); if it was closed meanwhile, show that now.
         const a = this.d.store.get(id);
         const status = a && closedStatus(a);
-        if (a && status) surface.show(ref, { approval: { ...a, card: ref }, card: renderCard(a, status) });
+        if (a && status)
+          surface.show(ref, { approval: { ...a, card: ref }, card: renderCard(a, status, this.d.redact) });
       },
       close: () => {
         off();
@@ -524,7 +525,7 @@ export class ApprovalService {
   }
 
   private changed(a: ApprovalRow, status: CardStatus): void {
-    this.events.emit('card', { approval: a, card: renderCard(a, status) } satisfies CardChange);
+    this.events.emit('card', { approval: a, card: renderCard(a, status, this.d.redact) } satisfies CardChange);
   }
 
   private settle(id: string, s: Settlement): void {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Origin, Role } from './action.js';
+import type { Redact } from './redact.js';
 import { bold, line, plainText, text, value, type Attachment, type Block, type Result } from './result.js';
 import { formatDuration, truncate } from './text.js';
 import { showInvisible } from './visible.js';
@@ -127,12 +128,30 @@ const SUMMARY_MAX = 300;
 
 /**
  * One line per parameter. Strings are shown through showInvisible (counted whitespace, named
- * invisible characters, no line breaks); other values as JSON, shown the same way.
+ * invisible characters, no line breaks); other values as JSON, shown the same way. Secrets are
+ * hidden first: once escaped (`password:⟨5 spaces⟩x`), the redactor would no longer see them.
  */
-function parameterLines(params: Readonly<Record<string, unknown>>): Block[] {
+function parameterLines(params: Readonly<Record<string, unknown>>, redact: Redact): Block[] {
   return Object.entries(params)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => line(value(k), ': ', value(showInvisible(typeof v === 'string' ? v : JSON.stringify(v)))));
+    .map(([k, v]) =>
+      line(
+        value(showInvisible(redact(k))),
+        ': ',
+        value(showInvisible(redact(typeof v === 'string' ? v : JSON.stringify(v)))),
+      ),
+    );
+}
+
+/** What a card shows of a request, whatever its state: its target, its parameters and the preview. */
+export function cardBody(
+  r: Pick<ApprovalRow, 'action' | 'subject' | 'params' | 'preview'>,
+  redact: Redact,
+): { readonly target: Block; readonly body: readonly Block[] } {
+  return {
+    target: line('Target: ', value(showInvisible(redact(r.subject)))),
+    body: [line('Parameters:'), ...parameterLines(r.params, redact), ...r.preview],
+  };
 }
 
 function statusLine(a: ApprovalRow, status: CardStatus): Block {
@@ -163,15 +182,11 @@ function statusLine(a: ApprovalRow, status: CardStatus): Block {
  * Who asked, the action, its target, the request's digest and the state come first and are on
  * every form of the card; the parameters are never cut.
  */
-export function renderCard(a: ApprovalRow, status: CardStatus): ApprovalCard {
+export function renderCard(a: ApprovalRow, status: CardStatus, redact: Redact): ApprovalCard {
   const digest = requestDigest(a);
-  const about = [
-    line('Action: ', value(a.action)),
-    line('Target: ', value(showInvisible(a.subject))),
-    line(text(`Requested by ${a.requester} (${a.origin})`)),
-  ];
+  const { target, body } = cardBody(a, redact);
+  const about = [line('Action: ', value(a.action)), target, line(text(`Requested by ${a.requester} (${a.origin})`))];
   const head = [line(bold('⚠️ Approval needed')), ...about, line('Request: ', value(digest))];
-  const body = [line('Parameters:'), ...parameterLines(a.params), ...a.preview];
   const state = statusLine(a, status);
   const heading = line(`teleops approval request ${digest}: what will run, in full`);
   const content = `${plainText({ blocks: [heading, ...about, ...body] })}\n`;

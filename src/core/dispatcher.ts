@@ -14,10 +14,11 @@ import {
   type Origin,
 } from './action.js';
 import { ApprovalService, type ApprovedRun } from './approval-service.js';
-import type { ApprovalRow, ApprovalStore } from './approvals.js';
+import { cardBody, type ApprovalRow, type ApprovalStore } from './approvals.js';
 import type { AuditEntryInput, AuditLog, AuditOutcome } from './audit.js';
 import { AuditWritable } from './audit-writable.js';
 import { parseCommandLine } from './commands.js';
+import { hidesUnsafe, hidesUnsafeIn } from './hidden.js';
 import { operatorError } from './issues.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -26,7 +27,7 @@ import { ProgressBus } from './progress.js';
 import type { Policy, Principal } from './policy.js';
 import type { Limiter } from './ratelimit.js';
 import { usageOf, type CommandLookup, type Registry } from './registry.js';
-import type { Block } from './result.js';
+import { plainText, type Block } from './result.js';
 import { quorumOf, type QuorumRule } from './quorum.js';
 import type { ChatScope, Scopes } from './scopes.js';
 import { StrangerLog } from './strangers.js';
@@ -248,7 +249,7 @@ export class Dispatcher {
       // A card would show a secret and keep it in the approvals table: a person types it, directly.
       const recorded = await this.recorded(operator, origin, action, params);
       if (recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
-      if (this.hidesPart(params)) return this.refuseHidden(operator, origin, action, params);
+      if (this.cardHides(action, params)) return this.refuseHidden(operator, origin, action, params);
       return this.requestApproval(operator, origin, action, params);
     }
     return this.execute(operator, origin, action, params, undefined, uploads);
@@ -281,12 +282,17 @@ export class Dispatcher {
   }
 
   /**
-   * Whether the redactor would change the request: a card must show exactly what will run, and
-   * could neither show that text (it looks like a secret) nor hide it (anything may stand in a
-   * hidden span: `https://u:x;curl …|sh;#@host` is hidden up to the `@`).
+   * Whether the card would hide part of what runs: a secret-looking span of the request (or of
+   * the card, once escaped) that holds more than a secret's own characters, anything may stand
+   * there (`https://ci:x;curl …|sh;#@host` is hidden up to the `@`). A span of those characters
+   * alone is hidden as the secret it is.
    */
-  private hidesPart(params: Record<string, unknown>): boolean {
-    return JSON.stringify(this.d.redactDeep(params)) !== JSON.stringify(params);
+  private cardHides(action: AnyAction, params: Record<string, unknown>): boolean {
+    const redact = this.d.redact;
+    const subject = this.subject(action, params);
+    if (hidesUnsafe(subject, redact) || hidesUnsafeIn(params, redact)) return true;
+    const { target, body } = cardBody({ action: action.name, subject, params, preview: [] }, redact);
+    return hidesUnsafe(plainText({ blocks: [target, ...body] }), redact);
   }
 
   private refuseHidden(
@@ -296,9 +302,10 @@ export class Dispatcher {
     params: Record<string, unknown>,
   ): Outcome {
     const message =
-      `${action.name}: the request holds text that looks like a secret (a password, a token, credentials in ` +
-      `a URL); an approval card would have to hide it, and whoever decides would not see all that runs. ` +
-      `Nothing was done: keep the secret out of the request (an environment variable or a file on the host).`;
+      `${action.name}: the approval card would hide part of what runs: text that reads as a secret (a password, ` +
+      `a token, credentials in a URL) but holds more than a secret's own characters (spaces, quotes, or what ends, ` +
+      `joins or expands shell commands). Nothing was done: keep secrets out of the request (refer to an ` +
+      `environment variable or a file on the host).`;
     this.audit(
       operator,
       origin,
@@ -306,7 +313,7 @@ export class Dispatcher {
       this.subject(action, params),
       params,
       'forbidden',
-      'the request holds text that looks like a secret, which a card cannot show',
+      'the approval card would hide part of what runs',
     );
     this.count(action, origin, 'forbidden');
     return { kind: 'refused', message };

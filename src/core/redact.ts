@@ -20,6 +20,9 @@ import { StringDecoder } from 'node:string_decoder';
 
 export const REDACTED = '[REDACTED]';
 
+/** A redactor's `redact`, for what only needs that. */
+export type Redact = (text: string) => string;
+
 /** Shorter configured values would redact ordinary words; they are not secrets worth the name. */
 export const MIN_SECRET_LENGTH = 6;
 
@@ -332,7 +335,7 @@ export function createRedactor(secrets: readonly string[]): Redactor {
 }
 
 /** True for a secret-named key (`password`, `x_api_key`, `token.value`); linear in the key's length. */
-function isSecretKey(key: string): boolean {
+export function isSecretKey(key: string): boolean {
   // Only the trailing run of name characters can hold the key word and its suffix.
   let start = key.length;
   while (start > 0 && /[A-Za-z0-9_.-]/.test(key[start - 1]!)) start--;

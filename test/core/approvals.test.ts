@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { renderCard, requestDigest } from '../../src/core/approvals.js';
+import { createRedactor } from '../../src/core/redact.js';
 import { plainText } from '../../src/core/result.js';
 import { approvalRow, PADDED } from '../support/approvals.js';
+
+const { redact } = createRedactor([]);
 
 const FIXED = ['Action: tmux.send', 'Target: tmux build', 'Requested by @ops (ai)'];
 
 describe('renderCard', () => {
   it('shows the padded command of the reported attack whole, with who, what, digest and expiry', () => {
     const row = approvalRow({ target: 'build', text: PADDED });
-    const card = renderCard(row, { kind: 'pending', now: 0 });
+    const card = renderCard(row, { kind: 'pending', now: 0 }, redact);
     const text = plainText(card);
     for (const l of FIXED) expect(text).toContain(`\n${l}\n`);
     expect(text).toContain(`\nRequest: ${requestDigest(row)}\n`);
@@ -19,7 +22,7 @@ describe('renderCard', () => {
 
   it('has a brief form naming its document, which holds the parameters in full under the same digest', () => {
     const row = approvalRow({ target: 'build', text: PADDED });
-    const card = renderCard(row, { kind: 'pending', now: 60_000 });
+    const card = renderCard(row, { kind: 'pending', now: 60_000 }, redact);
     const digest = requestDigest(row);
     const brief = plainText(card.brief);
     for (const l of [...FIXED, `Request: ${digest}`, 'expires in 1m']) expect(brief).toContain(l);
@@ -35,12 +38,16 @@ describe('renderCard', () => {
 
   it('shows non-string parameters as JSON, made visible the same way, and bounds an outcome summary', () => {
     const row = approvalRow({ keys: ['C-c', 'y\u202e'], n: 3 });
-    const card = renderCard(row, {
-      kind: 'finished',
-      by: '@boss',
-      ok: false,
-      summary: `x${'\u200b\u200c'.repeat(2000)}`,
-    });
+    const card = renderCard(
+      row,
+      {
+        kind: 'finished',
+        by: '@boss',
+        ok: false,
+        summary: `x${'\u200b\u200c'.repeat(2000)}`,
+      },
+      redact,
+    );
     const text = plainText(card);
     expect(text).toContain('keys: ["C-c","y⟨U+202E⟩"]');
     expect(text).toContain('n: 3');

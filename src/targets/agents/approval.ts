@@ -7,20 +7,30 @@
  */
 import { line, pre, text, value, type Block } from '../../core/result.js';
 import { counted } from '../../core/text.js';
+import type { Redact } from '../../core/redact.js';
 import { showInvisible } from '../../core/visible.js';
 import type { ToolRequest } from './gate.js';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** A block of code: each line shown with its invisible characters named, the lines kept. */
-const code = (s: string): Block => pre(s.split('\n').map(showInvisible).join('\n'));
-
 const diff = (oldText: string, newText: string): string =>
   [...oldText.split('\n').map((l) => `-${l}`), ...newText.split('\n').map((l) => `+${l}`)].join('\n');
 
-const path = (label: string, p: string): Block => line(text(`${label}: `), value(showInvisible(p)));
+/**
+ * How a card shows text: secrets hidden first (escaped, `password:⟨5 spaces⟩x` would no longer
+ * read as one to the redactor), then invisible characters named; a block of code keeps its lines.
+ */
+function viewer(redact: Redact) {
+  return {
+    shown: (s: string): string => showInvisible(redact(s)),
+    code: (s: string): Block => pre(redact(s).split('\n').map(showInvisible).join('\n')),
+  };
+}
+type Viewer = ReturnType<typeof viewer>;
 
-function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Block[] | undefined {
+function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>, v: Viewer): Block[] | undefined {
+  const { shown, code } = v;
+  const path = (label: string, p: string): Block => line(text(`${label}: `), value(shown(p)));
   const file = str(input.file_path);
   switch (tool) {
     case 'Bash':
@@ -32,7 +42,7 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Bl
       const outside = str(input.outsideSandbox);
       return [
         ...(outside !== undefined
-          ? [line(text('⚠ outside the sandbox, with all the rights of teleops: '), value(showInvisible(outside)))]
+          ? [line(text('⚠ outside the sandbox, with all the rights of teleops: '), value(shown(outside)))]
           : []),
         ...(cwd !== undefined ? [path('in', cwd)] : []),
         code(command),
@@ -72,7 +82,7 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Bl
         const kind =
           typeof r.kind === 'object' && r.kind !== null ? str((r.kind as Record<string, unknown>).type) : str(r.kind);
         return [
-          line(text('file: '), value(showInvisible(str(r.path) ?? '?')), text(kind ? ` (${kind})` : '')),
+          line(text('file: '), value(shown(str(r.path) ?? '?')), text(kind ? ` (${kind})` : '')),
           code(str(r.diff) ?? ''),
         ];
       });
@@ -83,19 +93,15 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>): Bl
 }
 
 /** The lines of an approval card for `req` (the card's heading and buttons are the approver's). */
-export function toolApprovalBlocks(req: Pick<ToolRequest, 'session' | 'tool' | 'input'>): Block[] {
-  const head = line(
-    text('Agent '),
-    value(req.session),
-    text(' asks to use '),
-    value(showInvisible(req.tool)),
-    text(':'),
-  );
+export function toolApprovalBlocks(req: Pick<ToolRequest, 'session' | 'tool' | 'input'>, redact: Redact): Block[] {
+  const v = viewer(redact);
+  const { shown } = v;
+  const head = line(text('Agent '), value(req.session), text(' asks to use '), value(shown(req.tool)), text(':'));
   const reason = str(req.input.reason);
-  const blocks = inputBlocks(req.tool, req.input) ?? [code(JSON.stringify(req.input))];
+  const blocks = inputBlocks(req.tool, req.input, v) ?? [v.code(JSON.stringify(req.input))];
   return [
     head,
-    ...(reason !== undefined && req.tool !== 'Bash' ? [line(text('reason: '), value(showInvisible(reason)))] : []),
+    ...(reason !== undefined && req.tool !== 'Bash' ? [line(text('reason: '), value(shown(reason)))] : []),
     ...blocks,
   ];
 }

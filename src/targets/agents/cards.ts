@@ -7,6 +7,7 @@
 import type { Alert } from '../../core/alerts.js';
 import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { counted, stripAnsi, truncate } from '../../core/text.js';
+import type { Redact } from '../../core/redact.js';
 import type { SessionView } from './sessions.js';
 import type { AgentState } from './store.js';
 
@@ -39,8 +40,6 @@ const STATE_WORD: Readonly<Record<AgentState, string>> = {
   failed: 'failed',
   interrupted: 'interrupted',
 };
-
-type Redact = (s: string) => string;
 
 /** What a tool is about, in one line: a command, a path (and how much is written), or its input as JSON. */
 export function toolSummary(input: Readonly<Record<string, unknown>>, redact: Redact): string {

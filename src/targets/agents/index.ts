@@ -96,7 +96,7 @@ export function createAgentsTarget(settings: AgentSettings, deps: AgentsTargetDe
     alertFor: (view, what) => agentAlert(view, what, redact),
   });
   return {
-    actions: [...agentActions({ sessions, redact, now }), toolAction],
+    actions: [...agentActions({ sessions, redact, now }), toolAction(redact)],
     integration,
     sessions,
     /** Each session's card as it changes, for the transport to edit in place. */

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ActionError, defineAction } from '../../core/action.js';
 import type { AskOnBehalf } from '../../core/on-behalf.js';
+import type { Redact } from '../../core/redact.js';
 import { say } from '../../core/result.js';
 import { toolApprovalBlocks } from './approval.js';
 import { cardKey } from './cards.js';
@@ -13,26 +14,30 @@ import type { ToolGate } from './gate.js';
 
 export const TOOL_ACTION = 'agent.tool';
 
-/** Never typed, never offered to the LLM: only an agent session asks for it, and an admin decides. */
-export const toolAction = defineAction({
-  name: TOOL_ACTION,
-  summary: "An agent session's tool call, waiting for an admin's approval",
-  target: 'agents',
-  risk: 'destructive',
-  minRole: 'admin',
-  llm: false,
-  params: z.object({
-    session: z.string().min(1).max(32),
-    tool: z.string().min(1).max(200),
-    input: z.record(z.string(), z.unknown()),
-  }),
-  subject: (p) => `agent session ${p.session}`,
-  preview: async (_ctx, p) => toolApprovalBlocks(p),
-  async run(ctx, p) {
-    if (ctx.origin !== 'agent') throw new ActionError('only an agent session asks for this');
-    return say(`${p.tool} allowed`);
-  },
-});
+/**
+ * Never typed, never offered to the LLM: only an agent session asks for it, and an admin decides.
+ * Its card shows the call's input with secrets hidden by `redact`.
+ */
+export const toolAction = (redact: Redact) =>
+  defineAction({
+    name: TOOL_ACTION,
+    summary: "An agent session's tool call, waiting for an admin's approval",
+    target: 'agents',
+    risk: 'destructive',
+    minRole: 'admin',
+    llm: false,
+    params: z.object({
+      session: z.string().min(1).max(32),
+      tool: z.string().min(1).max(200),
+      input: z.record(z.string(), z.unknown()),
+    }),
+    subject: (p) => `agent session ${p.session}`,
+    preview: async (_ctx, p) => toolApprovalBlocks(p, redact),
+    async run(ctx, p) {
+      if (ctx.origin !== 'agent') throw new ActionError('only an agent session asks for this');
+      return say(`${p.tool} allowed`);
+    },
+  });
 
 /** The gate of an app where people decide: each question is an `agent.tool` approval. */
 export function approvalGate(approve: AskOnBehalf | undefined): ToolGate {

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { plainText } from '../../../src/core/result.js';
+import { createRedactor } from '../../../src/core/redact.js';
 import { toolApprovalBlocks } from '../../../src/targets/agents/approval.js';
 
-const shown = (tool: string, input: Record<string, unknown>) => toolApprovalBlocks({ session: 'build', tool, input });
+const { redact } = createRedactor([]);
+const shown = (tool: string, input: Record<string, unknown>) =>
+  toolApprovalBlocks({ session: 'build', tool, input }, redact);
 
 describe('approval card of an agent tool call', () => {
   it('shows a Bash command whole as code, with HTML entities as typed and hidden characters named', () => {

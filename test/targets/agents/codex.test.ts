@@ -118,10 +118,10 @@ describe('Codex sessions through codex app-server (fake)', () => {
       ['cat ~/.ssh/id_rsa', 'unknown'],
       ['make', 'unknown'],
     ]);
-    expect(plainText({ blocks: toolApprovalBlocks(h.asked[1]!) })).toContain(
+    expect(plainText({ blocks: toolApprovalBlocks(h.asked[1]!, (t) => t) })).toContain(
       '⚠ outside the sandbox, with all the rights of teleops: require_escalated',
     );
-    expect(plainText({ blocks: toolApprovalBlocks(h.asked[0]!) })).not.toContain('sandbox');
+    expect(plainText({ blocks: toolApprovalBlocks(h.asked[0]!, (t) => t) })).not.toContain('sandbox');
   });
 
   it('interrupts a running turn with turn/interrupt', async () => {

@@ -53,6 +53,6 @@ describe('/shell', () => {
     t = await testApp({ SHELL_ENABLED: 'true', SHELL_TIMEOUT_SECONDS: '1' }, [shellModule]);
     expect(await approveRun('sleep 30 & sleep 30')).toMatch(/^⚠️ killed after 1s \(SHELL_TIMEOUT_SECONDS\)/);
     expect(await approveRun('yes teleops | head -c 200000')).toMatch(/output cut at 64 KiB/);
-    expect(await approveRun('echo "token=[${TELEGRAM_BOT_TOKEN}]"')).toContain('token=[]');
+    expect(await approveRun('echo "bot=[${TELEGRAM_BOT_TOKEN}]"')).toContain('bot=[]');
   });
 });
