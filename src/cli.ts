@@ -347,10 +347,10 @@ async function auditVerify(flags: Map<string, string[]>): Promise<never> {
     process.exit(VERIFY_EXIT.intact);
   }
   if (r.unverifiable) {
-    process.stdout.write(`${r.message}\n`);
+    process.stdout.write(`${oneLine(r.message)}\n`);
     process.exit(VERIFY_EXIT.unverifiable);
   }
-  process.stdout.write(`audit log BROKEN at #${r.firstBadSeq} (${r.kind}): ${r.message}\n`);
+  process.stdout.write(`audit log BROKEN at #${r.firstBadSeq} (${r.kind}): ${oneLine(r.message)}\n`);
   process.exit(VERIFY_EXIT.broken);
 }
 
@@ -390,10 +390,10 @@ function verifyExportFile(file: string, flags: Map<string, string[]>): never {
     process.exit(VERIFY_EXIT.intact);
   }
   if (v.unverifiable) {
-    process.stdout.write(`${v.message}\n`);
+    process.stdout.write(`${oneLine(v.message)}\n`);
     process.exit(VERIFY_EXIT.unverifiable);
   }
-  process.stdout.write(`audit export BROKEN at #${v.firstBadSeq} (${v.kind}): ${v.message}${part}\n`);
+  process.stdout.write(`audit export BROKEN at #${v.firstBadSeq} (${v.kind}): ${oneLine(v.message)}${part}\n`);
   process.exit(VERIFY_EXIT.broken);
 }
 
@@ -493,7 +493,8 @@ function migrate(direction: string, flags: Map<string, string[]>, targets: reado
     });
     const v = r.verify;
     if (!v.ok) {
-      process.stderr.write(`teleops migrate: copied, but the chain in PostgreSQL does not verify: ${v.message}\n`);
+      const why = oneLine(v.message);
+      process.stderr.write(`teleops migrate: copied, but the chain in PostgreSQL does not verify: ${why}\n`);
     } else {
       process.stdout.write(
         `migrated to ${dst.name}: ${counted(r.copied, 'audit entry', 'audit entries')} added (head #${v.headSeq}, ` +

@@ -313,3 +313,18 @@ it('a hostile file name (a line break, a terminal escape) comes back in one line
   expect(none.code).toBe(2);
   expect(none.out).toBe(`teleops audit verify: no audit database at ${s.dir}/x\\n\\u001b[31mred/teleops.db\n`);
 }, 120_000);
+
+it('a key id with a line break and a terminal escape, forged into an export, comes back in one line', async () => {
+  const s = state(1);
+  // The entry's JSON text holds the raw characters (the export line escapes them as JSON does).
+  const hash = 'a'.repeat(64);
+  const entry = `{"_key":"\u001b[2J\nforged-id","ts":"2026-01-01T00:00:00.000Z","action":"x"}`;
+  const file = join(s.dir, 'forged.jsonl');
+  writeFileSync(file, `${JSON.stringify({ seq: 1, prev_hash: '0'.repeat(64), hash, entry })}\n`);
+  const anchor = join(s.dir, 'forged.anchor');
+  writeFileSync(anchor, `1 ${hash}\n`);
+  const r = await teleops(['audit', 'verify', '--file', file, '--anchor', anchor]);
+  expect([1, 3]).toContain(r.code);
+  expect(r.out.split('\n')).toHaveLength(2);
+  expect(r.out).not.toContain('\u001b');
+}, 120_000);

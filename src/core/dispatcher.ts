@@ -304,7 +304,7 @@ export class Dispatcher {
     const message =
       `${action.name}: the approval card would hide part of what runs: text that reads as a secret (a password, ` +
       `a token, credentials in a URL) but holds more than a secret's own characters (spaces, quotes, or what ends, ` +
-      `joins or expands shell commands). Nothing was done: keep secrets out of the request (refer to an ` +
+      `joins or expands commands). Nothing was done: keep secrets out of the request (refer to an ` +
       `environment variable or a file on the host).`;
     this.audit(
       operator,
@@ -316,7 +316,8 @@ export class Dispatcher {
       'the approval card would hide part of what runs',
     );
     this.count(action, origin, 'forbidden');
-    return { kind: 'refused', message };
+    // Its message may hold a secret too, beside what could not be shown.
+    return { kind: 'refused', message, secret: true };
   }
 
   private refuseSecret(

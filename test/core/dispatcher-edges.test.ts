@@ -453,8 +453,9 @@ describe('dispatcher edges: secrets', () => {
         message:
           `${action}: the approval card would hide part of what runs: text that reads as a secret (a password, a ` +
           "token, credentials in a URL) but holds more than a secret's own characters (spaces, quotes, or what " +
-          'ends, joins or expands shell commands). Nothing was done: keep secrets out of the request (refer to an ' +
+          'ends, joins or expands commands). Nothing was done: keep secrets out of the request (refer to an ' +
           'environment variable or a file on the host).',
+        secret: true,
       });
       expect(last(t)).toMatchObject({
         origin,

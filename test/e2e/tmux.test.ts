@@ -393,6 +393,25 @@ describeTmux('terminal sessions through the Bot API', () => {
     ]);
   });
 
+  it('a password held by the rate limit is deleted from the chat, and the sender is told so each time', async () => {
+    const PASSWORD = 'hunter2-Tr0ub4dor&3';
+    await start({ RATE_LIMIT_PER_MINUTE: '1' });
+    const first = fake.sendText({ from: OP, text: '/tmux ls' }).message;
+    const listed = await fake.waitForMessage({ chat: OP, after: first.message_id });
+    let after = listed.message_id;
+    for (let i = 0; i < 2; i++) {
+      const held = fake.sendText({ from: OP, text: `/tmux send --secret pw ${PASSWORD}` }).message;
+      const told = await fake.waitForMessage({ chat: OP, after, match: /^⏳ Slow down/ });
+      expect(told.text).toMatch(/Your message was deleted: it may have held a password\.$/);
+      await fake.waitFor(
+        () => (fake.history(OP).find((m) => m.message_id === held.message_id)?.deleted ? true : undefined),
+        5000,
+        'the held message to be deleted',
+      );
+      after = told.message_id;
+    }
+  });
+
   // What the limits allow: the bot cannot deliver `writes` into one private chat faster than
   // this, so the waits below are that times a slack, plus time for the bot to do the work.
   const N = 30;

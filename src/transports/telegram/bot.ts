@@ -261,7 +261,9 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
     const upload = ctx.msg.forward_origin || ctx.msg.via_bot ? undefined : uploadOf(ctx.msg, files);
     if (upload) {
       if (!d.dispatcher.identify(principal)) return d.dispatcher.unauthorized(principal, 'message');
-      await render(where, await withUpload(ctx.msg, principal, upload), { since });
+      const outcome = await withUpload(ctx.msg, principal, upload);
+      await forgetSecret(ctx.chat.id, ctx.msg.message_id, outcome);
+      await render(where, outcome, { since });
       return;
     }
     if (ctx.msg.forward_origin || ctx.msg.via_bot || text === undefined) {
@@ -386,8 +388,15 @@ export function createTelegram(d: TelegramDeps): TelegramTransport {
       case 'ignored':
         return;
       case 'rate_limited':
-        if (outcome.notify)
-          await replier.send(where, say(`⏳ Slow down: you can send another request in ${outcome.retryAfterS}s.`));
+        // A message deleted as a possible password is always answered: it must not just vanish.
+        if (outcome.notify || outcome.secret)
+          await replier.send(
+            where,
+            say(
+              `⏳ Slow down: you can send another request in ${outcome.retryAfterS}s.` +
+                (outcome.secret ? ' Your message was deleted: it may have held a password.' : ''),
+            ),
+          );
         return;
       case 'refused':
         await replier.send(where, { blocks: [line('⚠️ ', value(outcome.message))] });
