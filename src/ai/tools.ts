@@ -11,7 +11,7 @@ import type { AnyAction, Role } from '../core/action.js';
 import { canonicalJson } from '../core/audit.js';
 import type { Dispatcher, PendingApproval } from '../core/dispatcher.js';
 import type { Principal } from '../core/policy.js';
-import type { Redactor } from '../core/redact.js';
+import type { Redact, Redactor } from '../core/redact.js';
 import type { Registry } from '../core/registry.js';
 import { plainText, type Attachment, type Result } from '../core/result.js';
 import type { ChatScope } from '../core/scopes.js';
@@ -75,17 +75,21 @@ export function dropEmptyOptionals(params: z.ZodType, input: unknown): unknown {
   );
 }
 
-/** A call as a person reads it: "docker.logs api (200 lines)". */
-export function describeCall(action: string, input: unknown): string {
+/**
+ * A call as a person reads it: "docker.logs api (200 lines)". Each value is redacted before it
+ * is escaped and the whole cut: escaped or cut, a secret no longer reads as one.
+ */
+export function describeCall(action: string, input: unknown, redact: Redact): string {
   const words: string[] = [];
   const extras: string[] = [];
   if (input && typeof input === 'object' && !Array.isArray(input)) {
     for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
       // The model's text as the card shows it: a wall of spaces or a bidi control hides nothing here either.
-      if (typeof v === 'string' && v !== '') words.push(showInvisible(v));
+      if (typeof v === 'string' && v !== '') words.push(showInvisible(redact(v)));
       else if (typeof v === 'number') extras.push(`${v} ${k}`);
       else if (v === true) extras.push(k);
-      else if (v !== undefined && v !== null && v !== false && v !== '') extras.push(`${k}=${JSON.stringify(v)}`);
+      else if (v !== undefined && v !== null && v !== false && v !== '')
+        extras.push(`${k}=${redact(JSON.stringify(v))}`);
     }
   }
   const tail = [words.join(' '), extras.length > 0 ? `(${extras.join(', ')})` : ''].filter((s) => s !== '').join(' ');
@@ -177,7 +181,7 @@ export class ToolSession {
   }
 
   private async run(action: AnyAction, input: unknown, abortSignal?: AbortSignal): Promise<string> {
-    const label = this.d.redactor.redact(describeCall(action.name, input));
+    const label = this.d.redactor.redact(describeCall(action.name, input, this.d.redactor.redact));
     const taken: TakenAction = { label, status: 'running' };
     this.taken.push(taken);
     this.d.ui.progress(`🔧 ${label}…`);
