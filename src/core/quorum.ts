@@ -17,7 +17,8 @@ export interface QuorumRule {
 const NAME = '[A-Za-z0-9][A-Za-z0-9_-]*';
 const RULE = new RegExp(
   `^(?<action>\\*|${NAME}(?:\\.${NAME})*)(?::(?<param>[A-Za-z_][A-Za-z0-9_]*)=(?<value>[^\\s,:=@]+))?` +
-    `(?:@(?<place>[^\\s,]+))?$`,
+    // A context or a host: never `/`, which would name a namespace no request is bound to.
+    `(?:@(?<place>[^\\s,/]+))?$`,
 );
 
 const rule = z

@@ -19,7 +19,7 @@ const rule: fc.Arbitrary<QuorumRule> = fc.record(
       name: fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,11}$/),
       value: fc.stringMatching(/^[^\s,:=@]{1,12}$/),
     }),
-    place: fc.stringMatching(/^[^\s,]{1,20}$/),
+    place: fc.stringMatching(/^[^\s,/]{1,20}$/),
   },
   { requiredKeys: ['action'] },
 );
@@ -79,6 +79,10 @@ describe('APPROVAL_QUORUM rules', () => {
     expect(r.ok || r.problems).toEqual([
       'APPROVAL_QUORUM: "k8s.scale:replicas" is not <action or *>[:<param>=<value>][@<context or host>]',
     ]);
+    // A scope's `context/namespace` would never match: a rule's place is a context or a host.
+    expect(quorumRules.safeParse('*@prod/payments').error?.issues[0]?.message).toBe(
+      '"*@prod/payments" is not <action or *>[:<param>=<value>][@<context or host>]',
+    );
   });
 
   it('matches the action, the parameter as written, and the bound context or host', () => {
