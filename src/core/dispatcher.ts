@@ -248,8 +248,8 @@ export class Dispatcher {
     if (needsCard) {
       // A card would show a secret and keep it in the approvals table: a person types it, directly.
       const recorded = await this.recorded(operator, origin, action, params);
-      if (recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
-      if (this.cardHides(action, params)) return this.refuseHidden(operator, origin, action, params);
+      if (recorded !== params) return this.refuseCard(operator, origin, action, params, recorded, SECRET_AT_PROMPT);
+      if (this.cardHides(action, params)) return this.refuseCard(operator, origin, action, params, params, HIDDEN);
       return this.requestApproval(operator, origin, action, params);
     }
     return this.execute(operator, origin, action, params, undefined, uploads);
@@ -295,52 +295,18 @@ export class Dispatcher {
     return hidesUnsafe(plainText({ blocks: [target, ...body] }), redact);
   }
 
-  private refuseHidden(
-    operator: Operator,
-    origin: Origin,
-    action: AnyAction,
-    params: Record<string, unknown>,
-  ): Outcome {
-    const message =
-      `${action.name}: the approval card would hide part of what runs: text that reads as a secret (a password, ` +
-      `a token, credentials in a URL) but holds more than a secret's own characters (spaces, quotes, or what ends, ` +
-      `joins or expands commands). Nothing was done: keep secrets out of the request (refer to an ` +
-      `environment variable or a file on the host).`;
-    this.audit(
-      operator,
-      origin,
-      action.name,
-      this.subject(action, params),
-      params,
-      'forbidden',
-      'the approval card would hide part of what runs',
-    );
-    this.count(action, origin, 'forbidden');
-    // Its message may hold a secret too, beside what could not be shown.
-    return { kind: 'refused', message, secret: true };
-  }
-
-  private refuseSecret(
+  /** A request that needs a card but may not have one: audited forbidden, its message deleted (may hold a secret). */
+  private refuseCard(
     operator: Operator,
     origin: Origin,
     action: AnyAction,
     params: Record<string, unknown>,
     recorded: Record<string, unknown>,
+    why: { readonly message: string; readonly detail: string },
   ): Outcome {
-    const message =
-      `${action.name}: this goes to a password prompt (or was marked secret); only a person can send ` +
-      `it, directly.`;
-    this.audit(
-      operator,
-      origin,
-      action.name,
-      this.subject(action, params),
-      recorded,
-      'forbidden',
-      'a secret needs a direct request by a person',
-    );
+    this.audit(operator, origin, action.name, this.subject(action, params), recorded, 'forbidden', why.detail);
     this.count(action, origin, 'forbidden');
-    return { kind: 'refused', message, secret: true };
+    return { kind: 'refused', message: `${action.name}: ${why.message}`, secret: true };
   }
 
   /**
@@ -477,7 +443,8 @@ export class Dispatcher {
     const detail = approvedBy ? `approved by ${approvedBy}` : uploads?.length ? describeUploads(uploads) : undefined;
     const recorded = await this.recorded(operator, origin, action, params);
     // The LLM never types a secret: not without a card, nor once the prompt appeared after one.
-    if (origin === 'ai' && recorded !== params) return this.refuseSecret(operator, origin, action, params, recorded);
+    if (origin === 'ai' && recorded !== params)
+      return this.refuseCard(operator, origin, action, params, recorded, SECRET_AT_PROMPT);
     const secret = recorded !== params ? { secret: true } : {};
     // An action that cannot be audited before it runs does not run.
     if (mutates(action) && !this.audit(operator, origin, action.name, subject, recorded, 'started', detail))
@@ -647,6 +614,20 @@ export class Dispatcher {
  * A request refused before its action could tell whether it holds a secret (a password typed
  * at a prompt): marked as if it did, so that the message it came in does not stay in the chat.
  */
+/** Why a request that needs a card may not have one. */
+const SECRET_AT_PROMPT = {
+  message: 'this goes to a password prompt (or was marked secret); only a person can send it, directly.',
+  detail: 'a secret needs a direct request by a person',
+} as const;
+const HIDDEN = {
+  message:
+    'the approval card would hide part of what runs: text that reads as a secret (a password, a token, ' +
+    "credentials in a URL) but holds more than a secret's own characters (spaces, quotes, or what ends, joins or " +
+    'expands commands). Nothing was done: keep secrets out of the request (refer to an environment variable or a ' +
+    'file on the host).',
+  detail: 'the approval card would hide part of what runs',
+} as const;
+
 const matched = (l: CommandLookup): AnyAction | undefined => (l.kind === 'match' ? l.match.action : undefined);
 
 function mayHoldSecret<O extends Outcome>(o: O, actionOf: () => AnyAction | undefined): O {
