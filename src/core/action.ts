@@ -6,6 +6,9 @@ import type { Upload } from './uploads.js';
 export type Risk = 'read' | 'write' | 'destructive';
 export type Role = 'viewer' | 'operator' | 'admin';
 /** `agent`: asked by a target's own process on a person's behalf (an agent session's tool call). */
+/** Names a request's parameters stand for, by parameter (`{ container: ['web'] }`). */
+export type Names = Readonly<Record<string, readonly string[]>>;
+
 export type Origin = 'command' | 'button' | 'ai' | 'console' | 'alert' | 'agent';
 
 export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -107,6 +110,12 @@ export interface Action<S extends z.ZodType = z.ZodType> {
    * granting all its places allows it.
    */
   readonly where?: (ctx: ActionContext, params: z.output<S>) => readonly string[] | Promise<readonly string[]>;
+  /**
+   * What the request's names stand for on the target, by parameter: a container's id prefix as
+   * the container's name, a session's alias as its name. An APPROVAL_QUORUM rule naming a value
+   * then holds however the request spells it; asked only when a rule names a parameter.
+   */
+  readonly names?: (ctx: ActionContext, params: z.output<S>) => Promise<Names>;
   /**
    * Params that can hold a secret (a password typed at a prompt), and whether they do in this
    * request, decided in code before anything is recorded: the audit, logs and cards then hold

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ROLE_RANK, type Operator, type Origin, type Role } from './action.js';
+import { ROLE_RANK, type Names, type Operator, type Origin, type Role } from './action.js';
 import {
   approvalToken,
   renderCard,
@@ -67,6 +67,8 @@ export interface ApprovalRequest {
   readonly subject: string;
   readonly minRole: Role;
   readonly preview: readonly Block[];
+  /** What its names stand for on the target, when a quorum rule asked (Action.names). */
+  readonly names?: Names;
 }
 
 /**
@@ -100,7 +102,7 @@ export interface ApprovalServiceDeps {
   readonly retentionMs: number;
   readonly now: () => number;
   /** How many distinct operators must approve a request (APPROVAL_QUORUM); one when absent. */
-  readonly quorumOf?: (action: string, params: Readonly<Record<string, unknown>>) => 1 | 2;
+  readonly quorumOf?: (action: string, params: Readonly<Record<string, unknown>>, names?: Names) => 1 | 2;
   /** How long an approved request may run on another replica before a waiter here stops waiting for its end. */
   readonly runGraceMs: (action: string) => number;
 }
@@ -163,7 +165,7 @@ export class ApprovalService {
       decidedBy: null,
       decidedAt: null,
       card: null,
-      quorum: this.d.quorumOf?.(r.action, r.params) ?? 1,
+      quorum: this.d.quorumOf?.(r.action, r.params, r.names) ?? 1,
       firstVote: null,
       ran: null,
     };

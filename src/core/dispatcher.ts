@@ -10,6 +10,7 @@ import {
   type ActionContext,
   type AnyAction,
   type ChatState,
+  type Names,
   type Operator,
   type Origin,
 } from './action.js';
@@ -28,7 +29,7 @@ import type { Policy, Principal } from './policy.js';
 import type { Limiter } from './ratelimit.js';
 import { usageOf, type CommandLookup, type Registry } from './registry.js';
 import { plainText, type Block } from './result.js';
-import { quorumOf, type QuorumRule } from './quorum.js';
+import { namesParams, quorumOf, type QuorumRule } from './quorum.js';
 import type { ChatScope, Scopes } from './scopes.js';
 import { StrangerLog } from './strangers.js';
 import { truncate } from './text.js';
@@ -100,7 +101,7 @@ export class Dispatcher {
       ttlMs: d.confirmTtlMs,
       retentionMs: d.approvalRetentionMs,
       now: this.now,
-      quorumOf: (action, params) => quorumOf(d.approvalQuorum ?? [], action, params),
+      quorumOf: (action, params, names) => quorumOf(d.approvalQuorum ?? [], action, params, names),
       // The action's own bound, and time for the replica that ran it to record the end.
       runGraceMs: (action) => (d.registry.get(action)?.timeoutMs ?? d.actionTimeoutMs) + RUN_RECORD_MS,
     });
@@ -241,8 +242,14 @@ export class Dispatcher {
       const message = `${action.name}: ${outside.why}.`;
       return refuse('forbidden', unknownSecrets(action, params), outside.why, message);
     }
+    let names: Names | undefined;
+    try {
+      names = await this.namesOf(operator, origin, action, params);
+    } catch (e) {
+      return refuse('invalid', unknownSecrets(action, params), this.errorMessage(action, e));
+    }
     // Files go only to an action that takes them, and only one that runs now (a card cannot hold them).
-    const needsCard = this.needsApproval(action, origin, params);
+    const needsCard = this.needsApproval(action, origin, params, names);
     if (uploads?.length && (!action.uploads || needsCard))
       return refuse('invalid', unknownSecrets(action, params), `${action.name} takes no files.`);
     if (needsCard) {
@@ -250,7 +257,7 @@ export class Dispatcher {
       const recorded = await this.recorded(operator, origin, action, params);
       if (recorded !== params) return this.refuseCard(operator, origin, action, params, recorded, SECRET_AT_PROMPT);
       if (this.cardHides(action, params)) return this.refuseCard(operator, origin, action, params, params, HIDDEN);
-      return this.requestApproval(operator, origin, action, params);
+      return this.requestApproval(operator, origin, action, params, names);
     }
     return this.execute(operator, origin, action, params, undefined, uploads);
   }
@@ -327,12 +334,30 @@ export class Dispatcher {
     return holds ? maskParams(params, secret.params) : params;
   }
 
-  private needsApproval(action: AnyAction, origin: Origin, params: Record<string, unknown>): boolean {
+  /** What the request's names stand for on the target: asked only when a quorum rule names a parameter of it. */
+  private async namesOf(
+    operator: Operator,
+    origin: Origin,
+    action: AnyAction,
+    params: Record<string, unknown>,
+  ): Promise<Names | undefined> {
+    const names = action.names;
+    if (!names || !mutates(action) || !namesParams(this.d.approvalQuorum ?? [], action.name)) return undefined;
+    return this.withTimeout(action, (signal) => names(this.context(operator, origin, action, signal), params));
+  }
+
+  private needsApproval(
+    action: AnyAction,
+    origin: Origin,
+    params: Record<string, unknown>,
+    names: Names | undefined,
+  ): boolean {
     // What a target's own process asks for on someone's behalf is never decided without a person.
     if (origin === 'agent') return true;
     if (!mutates(action)) return false;
-    // A change APPROVAL_QUORUM names waits for two people, whoever asks and however risky it is.
-    if (quorumOf(this.d.approvalQuorum ?? [], action.name, params) === 2) return true;
+    // A change APPROVAL_QUORUM names waits for two people, whoever asks, however risky it is and
+    // however it spells what it acts on.
+    if (quorumOf(this.d.approvalQuorum ?? [], action.name, params, names) === 2) return true;
     if (origin === 'ai') return !this.d.aiMutationsAllowed;
     return action.risk === 'destructive';
   }
@@ -342,6 +367,7 @@ export class Dispatcher {
     origin: Origin,
     action: AnyAction,
     params: Record<string, unknown>,
+    names?: Names,
   ): Promise<Outcome> {
     let preview: readonly Block[] = [];
     if (action.preview) {
@@ -367,7 +393,16 @@ export class Dispatcher {
     // An approval that could not be audited could never run: say so now, not after the press.
     if (this.writable.failing !== undefined) return { kind: 'refused', message: this.writable.refusal(action.name) };
     const subject = this.subject(action, params);
-    const request = { operator, origin, action: action.name, params, subject, minRole: requiredRole(action), preview };
+    const request = {
+      operator,
+      origin,
+      action: action.name,
+      params,
+      subject,
+      minRole: requiredRole(action),
+      preview,
+      ...(names ? { names } : {}),
+    };
     try {
       return { kind: 'approval', approval: this.approvals.request(request) };
     } catch (e) {

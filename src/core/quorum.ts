@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Names } from './action.js';
 import { list } from './settings.js';
 
 /**
@@ -51,9 +52,16 @@ export const quorumRules = list.transform((items, ctx) => {
 const asWritten = (v: unknown): string | undefined =>
   typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
 
-export function matches(r: QuorumRule, action: string, params: Readonly<Record<string, unknown>>): boolean {
+/** Whether a rule holds for a request: its parameter as written, or what that stands for (`names`). */
+export function matches(
+  r: QuorumRule,
+  action: string,
+  params: Readonly<Record<string, unknown>>,
+  names?: Names,
+): boolean {
   if (r.action !== '*' && r.action !== action) return false;
-  if (r.param && asWritten(params[r.param.name]) !== r.param.value) return false;
+  const p = r.param;
+  if (p && asWritten(params[p.name]) !== p.value && !names?.[p.name]?.includes(p.value)) return false;
   if (r.place !== undefined && asWritten(params.context) !== r.place && asWritten(params.host) !== r.place)
     return false;
   return true;
@@ -69,6 +77,11 @@ export function quorumOf(
   rules: readonly QuorumRule[],
   action: string,
   params: Readonly<Record<string, unknown>>,
+  names?: Names,
 ): 1 | 2 {
-  return rules.some((r) => matches(r, action, params)) ? 2 : 1;
+  return rules.some((r) => matches(r, action, params, names)) ? 2 : 1;
 }
+
+/** Whether a rule names a parameter of this action: only then are its names worth asking the target. */
+export const namesParams = (rules: readonly QuorumRule[], action: string): boolean =>
+  rules.some((r) => r.param !== undefined && (r.action === '*' || r.action === action));

@@ -53,6 +53,11 @@ const placeAction = (file: string, verb: string, risk: 'write' | 'destructive', 
       if (gone.has(p.place)) throw new ActionError(`no place named ${p.place}`);
       return [p.place];
     },
+    // `p` is another spelling of `prod`, as an alias or an id prefix would be.
+    names: async (_ctx, p) => {
+      if (gone.has(p.place)) throw new ActionError(`no place named ${p.place}`);
+      return { place: [p.place === 'p' ? 'prod' : p.place] };
+    },
     run: async (_ctx, p) => {
       appendFileSync(file, `${verb} ${p.place}\n`);
       return { blocks: [line(`${done} `, value(p.place))] };
@@ -720,6 +725,29 @@ describe('dispatcher edges: approvals', () => {
       'poked alpha',
     );
     expect((await t.app.dispatcher.dispatch(opInGroup, 'command', 'edge.list', {})).kind).toBe('done');
+  });
+
+  it('holds a rule naming a value however the request spells it (what its names stand for on the target)', async () => {
+    const t = await edgeApp({ APPROVAL_QUORUM: 'edge.poke:place=prod,edge.wipe:place=prod' });
+    for (const action of ['edge.poke', 'edge.wipe']) {
+      const o = await t.app.dispatcher.dispatch(opInGroup, 'command', action, { place: 'p' });
+      if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
+      expect(plainText(o.approval.card)).toContain('Waiting for approval by two operators (0 of 2)');
+    }
+    // A name the target cannot resolve is refused as the run would be, before any card.
+    gone.add('nowhere');
+    try {
+      expect(await t.app.dispatcher.dispatch(opInGroup, 'command', 'edge.poke', { place: 'nowhere' })).toEqual({
+        kind: 'refused',
+        message: 'no place named nowhere',
+      });
+    } finally {
+      gone.delete('nowhere');
+    }
+    expect(text(await t.app.dispatcher.dispatch(opInGroup, 'command', 'edge.poke', { place: 'alpha' }))).toBe(
+      'poked alpha',
+    );
+    expect(count(t.runsFile, 'poke') + count(t.runsFile, 'wipe')).toBe(1);
   });
 
   it('refuses an approved request whose requester lost the role, or whose action is gone', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { matches, quorumOf, quorumRules, unknownActions, type QuorumRule } from '../../src/core/quorum.js';
+import { matches, namesParams, quorumOf, quorumRules, unknownActions, type QuorumRule } from '../../src/core/quorum.js';
 
 const TOKEN = '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 
@@ -83,6 +83,16 @@ describe('APPROVAL_QUORUM rules', () => {
     expect(quorumRules.safeParse('*@prod/payments').error?.issues[0]?.message).toBe(
       '"*@prod/payments" is not <action or *>[:<param>=<value>][@<context or host>]',
     );
+  });
+
+  it('matches a parameter by what it stands for on the target too', () => {
+    const rules = quorumRules.parse('docker.stop:container=db,k8s.delete');
+    expect(quorumOf(rules, 'docker.stop', { container: '3f2a1b' })).toBe(1);
+    expect(quorumOf(rules, 'docker.stop', { container: '3f2a1b' }, { container: ['db', 'shop/db'] })).toBe(2);
+    expect(quorumOf(rules, 'docker.stop', { container: 'web' }, { container: ['web'] })).toBe(1);
+    expect(namesParams(rules, 'docker.stop')).toBe(true);
+    expect(namesParams(rules, 'k8s.delete')).toBe(false);
+    expect(namesParams(quorumRules.parse('*:force=true'), 'tmux.kill')).toBe(true);
   });
 
   it('matches the action, the parameter as written, and the bound context or host', () => {

@@ -5,7 +5,9 @@ import { bindArgs, tokenize, UsageError } from '../../core/commands.js';
 import { bold, line, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { counted } from '../../core/text.js';
 import { HOST_NAME, HOST_NAME_RULE, takeHost } from './hosts.js';
-import type { DockerPort } from './port.js';
+import type { ContainerSummary, DockerPort } from './port.js';
+import { isProjectRef } from './project.js';
+import { resolveContainer } from './resolve.js';
 
 /** The chat's current Docker host (`/docker use <host>`), in the chat-state store. */
 export const CHAT_HOST = 'docker.host';
@@ -158,6 +160,16 @@ export function fleetActions(fleet: Fleet): AnyAction[] {
         const host = fleet.pin(ctx, p, everyHost);
         return host === undefined ? p : { ...p, host };
       },
+      ...(takesContainer(a)
+        ? {
+            names: async (ctx: ActionContext, p: HostParams) => {
+              const host = fleet.get(p.host ?? fleet.current(ctx));
+              return {
+                container: containerNames(String(p.container), await host.port.list({ all: true }, ctx.signal)),
+              };
+            },
+          }
+        : {}),
       // Bound: its host, the only one, or (ps) every host, each shown only where the chat's scope allows.
       where: (_ctx: ActionContext, p: HostParams) =>
         p.host !== undefined ? [p.host] : fleet.many ? [] : [fleet.names[0]!],
@@ -178,6 +190,18 @@ export function fleetActions(fleet: Fleet): AnyAction[] {
   };
   // With one host there is nothing to choose: no /docker use.
   return [...templates.map(wrap), hostsAction(fleet), ...(fleet.many ? [useAction(fleet)] : [])];
+}
+
+const takesContainer = (a: AnyAction): boolean => a.params instanceof z.ZodObject && 'container' in a.params.shape;
+
+/**
+ * What a container reference stands for: the container's name and compose project/service (an
+ * id prefix or a service resolved), or every container of a project (`shop/`).
+ */
+function containerNames(ref: string, all: readonly ContainerSummary[]): string[] {
+  const named = (c: ContainerSummary) => [c.name, ...(c.project && c.service ? [`${c.project}/${c.service}`] : [])];
+  if (isProjectRef(ref)) return all.filter((c) => c.project === ref.slice(0, -1)).flatMap(named);
+  return named(resolveContainer(ref, all));
 }
 
 const hasShape = (a: AnyAction): boolean => a.params instanceof z.ZodObject && !('host' in a.params.shape);

@@ -417,7 +417,13 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
       ];
     return async (_ctx, p: { target: string }) => [await sessionName(p.target)];
   };
-  return actions.map((a) => (a.where ? a : { ...a, where: where(a) }));
+  // What `target` stands for (a session's alias or id, a window of it): the session it reaches.
+  const withNames = (a: AnyAction): AnyAction => {
+    const at = a.where;
+    if (!at || !(a.params instanceof z.ZodObject) || !('target' in a.params.shape)) return a;
+    return { ...a, names: async (ctx, p) => ({ target: [...(await at(ctx, p))] }) };
+  };
+  return actions.map((a) => withNames(a.where ? a : { ...a, where: where(a) }));
 }
 
 /**

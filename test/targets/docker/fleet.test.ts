@@ -339,6 +339,30 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
 });
 
 describe.skipIf(env === undefined)('one Docker host', { timeout: 120_000 }, () => {
+  it('holds a rule naming a container however the request spells it: an id prefix is the container', async () => {
+    const id = (await createTestContainer(env!.docker, { name: 'solo-db', cmd: ['sleep', '600'], suite: SUITE })).id;
+    const state = tempDir('teleops-solo-');
+    const t = await testApp(
+      { DOCKER_ENABLED: 'true', DOCKER_HOST: env!.host, APPROVAL_QUORUM: 'docker.stop:container=solo-db' },
+      [dockerModule],
+      state.path,
+    );
+    try {
+      for (const ref of ['solo-db', id.slice(0, 8)]) {
+        const o = await t.app.dispatcher.command(opInGroup, 'command', `/docker stop ${ref}`);
+        if (o.kind !== 'approval') throw new Error(`expected an approval, got ${o.kind}: ${text(o)}`);
+        expect(plainText(o.approval.card)).toContain('Waiting for approval by two operators (0 of 2)');
+      }
+      // A container that is not there: one line, as the run would say, and no card.
+      expect(text(await t.app.dispatcher.command(opInGroup, 'command', '/docker stop solo-nothing'))).toMatch(
+        /solo-nothing/,
+      );
+    } finally {
+      await t.close();
+      state.remove();
+    }
+  });
+
   it('binds its name into every request, so that an APPROVAL_QUORUM rule naming it holds', async () => {
     await createTestContainer(env!.docker, { name: 'solo-web', cmd: ['sleep', '600'], suite: SUITE });
     const state = tempDir('teleops-solo-');
