@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Origin, Role } from './action.js';
-import type { Redact } from './redact.js';
+import { redactDeepWith, type Redact } from './redact.js';
 import { bold, line, plainText, text, value, type Attachment, type Block, type Result } from './result.js';
 import { formatDuration, truncate } from './text.js';
 import { showInvisible } from './visible.js';
@@ -138,7 +138,8 @@ function parameterLines(params: Readonly<Record<string, unknown>>, redact: Redac
       line(
         value(showInvisible(redact(k))),
         ': ',
-        value(showInvisible(redact(typeof v === 'string' ? v : JSON.stringify(v)))),
+        // An object's strings are redacted before it becomes JSON, whose escapes (`\n`) a redactor reads as text.
+        value(showInvisible(typeof v === 'string' ? redact(v) : JSON.stringify(redactDeepWith(v, redact)))),
       ),
     );
 }

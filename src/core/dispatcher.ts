@@ -256,7 +256,6 @@ export class Dispatcher {
       // A card would show a secret and keep it in the approvals table: a person types it, directly.
       const recorded = await this.recorded(operator, origin, action, params);
       if (recorded !== params) return this.refuseCard(operator, origin, action, params, recorded, SECRET_AT_PROMPT);
-      if (this.cardHides(action, params)) return this.refuseCard(operator, origin, action, params, params, HIDDEN);
       return this.requestApproval(operator, origin, action, params, names);
     }
     return this.execute(operator, origin, action, params, undefined, uploads);
@@ -289,16 +288,16 @@ export class Dispatcher {
   }
 
   /**
-   * Whether the card would hide part of what runs: a secret-looking span of the request (or of
-   * the card, once escaped) that holds more than a secret's own characters, anything may stand
-   * there (`https://ci:x;curl …|sh;#@host` is hidden up to the `@`). A span of those characters
-   * alone is hidden as the secret it is.
+   * Whether the card would hide part of what runs: a secret-looking span that holds more than a
+   * secret's own characters, where anything may stand (`https://ci:x;curl …|sh;#@host` is hidden
+   * up to the `@`). Asked of every text the card redacts (every string of the request, as its
+   * lines and previews show them), then of the whole card once escaped.
    */
-  private cardHides(action: AnyAction, params: Record<string, unknown>): boolean {
+  private cardHides(action: AnyAction, params: Record<string, unknown>, preview: readonly Block[]): boolean {
     const redact = this.d.redact;
     const subject = this.subject(action, params);
     if (hidesUnsafe(subject, redact) || hidesUnsafeIn(params, redact)) return true;
-    const { target, body } = cardBody({ action: action.name, subject, params, preview: [] }, redact);
+    const { target, body } = cardBody({ action: action.name, subject, params, preview }, redact);
     return hidesUnsafe(plainText({ blocks: [target, ...body] }), redact);
   }
 
@@ -346,6 +345,12 @@ export class Dispatcher {
     return this.withTimeout(action, (signal) => names(this.context(operator, origin, action, signal), params));
   }
 
+  /** Whether an approved request's rules, asked again of the target now, want two operators. */
+  private async quorumRose(requester: Operator, action: AnyAction, row: ApprovalRow): Promise<boolean> {
+    const names = await this.namesOf(requester, row.origin, action, row.params);
+    return names !== undefined && quorumOf(this.d.approvalQuorum ?? [], action.name, row.params, names) === 2;
+  }
+
   private needsApproval(
     action: AnyAction,
     origin: Origin,
@@ -390,6 +395,8 @@ export class Dispatcher {
         return { kind: 'failed', action: action.name, message };
       }
     }
+    if (this.cardHides(action, params, preview))
+      return this.refuseCard(operator, origin, action, params, params, HIDDEN);
     // An approval that could not be audited could never run: say so now, not after the press.
     if (this.writable.failing !== undefined) return { kind: 'refused', message: this.writable.refusal(action.name) };
     const subject = this.subject(action, params);
@@ -459,6 +466,21 @@ export class Dispatcher {
             why,
           );
           return { kind: 'refused', message: `${action.name}: ${why}.` };
+        }
+        // What its names stand for may have moved since (an alias given to another session): a
+        // request one person approved must not now reach what a rule keeps for two.
+        if (row.quorum === 1 && (await this.quorumRose(requester, action, row).catch(() => true))) {
+          const why = 'what it names has changed since the card, and now needs two operators';
+          this.audit(
+            requester,
+            row.origin,
+            action.name,
+            this.subject(action, row.params),
+            row.params,
+            'forbidden',
+            why,
+          );
+          return { kind: 'refused', message: `${action.name}: ${why}; ask again.` };
         }
         return this.execute(requester, row.origin, action, row.params, approvedBy, undefined, began);
       },
@@ -657,9 +679,9 @@ const SECRET_AT_PROMPT = {
 const HIDDEN = {
   message:
     'the approval card would hide part of what runs: text that reads as a secret (a password, a token, ' +
-    "credentials in a URL) but holds more than a secret's own characters (spaces, quotes, or what ends, joins or " +
-    'expands commands). Nothing was done: keep secrets out of the request (refer to an environment variable or a ' +
-    'file on the host).',
+    "credentials in a URL) but holds more than a secret's own characters (spaces, quotes, calls, an @, or what " +
+    'ends, joins or expands commands). Nothing was done: keep secrets out of the request (refer to an environment ' +
+    'variable or a file on the host).',
   detail: 'the approval card would hide part of what runs',
 } as const;
 

@@ -3,15 +3,19 @@ import { isSecretKey, REDACTED, type Redact } from './redact.js';
 /**
  * What the redactor may hide from whoever approves a request without hiding what runs: a
  * secret's own characters. Whitespace of any kind, control and format characters, what ends or
- * joins shell commands, expands, quotes or escapes, and the end of a `⟨…⟩` escape (a hidden
- * escape is hidden whitespace) could each change what runs, so none of them may be hidden.
+ * joins shell commands, expands, quotes or escapes, calls (`(`), a URL's `@` (a hidden one moves
+ * the host: `https://u:x@evil/@backup/`), and the end of a `⟨…⟩` escape (a hidden escape is
+ * hidden whitespace) could each change what runs, so none of them may be hidden.
  */
-const UNSAFE = /[\s\p{Z}\p{C};|&$`<>\\#!{}*?'"⟩]/gu;
+const UNSAFE = /[\s\p{Z}\p{C};|&$`<>\\#!{}*?'"()@⟩]/gu;
 
-/** `$NPM_TOKEN`, `${DB_PASSWORD}`: a reference to a secret, which is as safe to hide as the secret. */
-const SECRET_REF = /\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g;
+/**
+ * `$NPM_TOKEN`, `${DB_PASSWORD}`: a reference to a secret, as safe to hide as the secret. Whole
+ * only: `${X_TOKEN:-$(cmd)}` is no reference, and a name runs to its end.
+ */
+const SECRET_REF = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_]))/g;
 const withoutSecretRefs = (s: string): string =>
-  s.replace(SECRET_REF, (m, name: string) => (isSecretKey(name) ? '' : m));
+  s.replace(SECRET_REF, (m, braced?: string, bare?: string) => (isSecretKey(braced ?? bare ?? '') ? '' : m));
 
 function unsafeCounts(s: string): Map<string, number> {
   const counts = new Map<string, number>();
@@ -19,7 +23,11 @@ function unsafeCounts(s: string): Map<string, number> {
   return counts;
 }
 
-const unmarked = (s: string): string => withoutSecretRefs(s.split(REDACTED).join(''));
+/**
+ * A marker stands for what it hid: read as a secret's name, so that `$[REDACTED]` (a reference
+ * whose name a token rule hid) drops its `$` as the reference in the text did.
+ */
+const unmarked = (s: string): string => withoutSecretRefs(s.split(REDACTED).join('HIDDEN_TOKEN'));
 
 /**
  * Whether redacting `text` hides a character that could change what runs. Counted, not aligned:
@@ -34,10 +42,16 @@ export function hidesUnsafe(text: string, redact: Redact): boolean {
   return false;
 }
 
-/** hidesUnsafe for any string in a JSON-like value, its keys included. */
+/** A value under a secret-named key is hidden whole (redactDeep): it may hold nothing unsafe at all. */
+const hiddenWhole = (k: string, x: unknown): boolean =>
+  isSecretKey(k) &&
+  (typeof x === 'string' || typeof x === 'number') &&
+  unsafeCounts(withoutSecretRefs(String(x))).size > 0;
+
+/** hidesUnsafe for any string in a JSON-like value, its keys included, as redactDeep hides them. */
 export function hidesUnsafeIn(v: unknown, redact: Redact): boolean {
   if (typeof v === 'string') return hidesUnsafe(v, redact);
   if (typeof v !== 'object' || v === null) return false;
   const entries = Array.isArray(v) ? v.map((x) => ['', x] as const) : Object.entries(v);
-  return entries.some(([k, x]) => hidesUnsafe(k, redact) || hidesUnsafeIn(x, redact));
+  return entries.some(([k, x]) => hidesUnsafe(k, redact) || hiddenWhole(k, x) || hidesUnsafeIn(x, redact));
 }

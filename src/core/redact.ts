@@ -328,7 +328,7 @@ export function createRedactor(secrets: readonly string[]): Redactor {
     lineSplitter(redact, new RegExp(combined.source, 'g'), maxChars);
   return {
     redact,
-    redactDeep: (v) => redactValue(v, redact, []) as typeof v,
+    redactDeep: (v) => redactDeepWith(v, redact),
     splitter,
     lineStream: () => lineStream(splitter()),
   };
@@ -348,6 +348,11 @@ const SECRET_KEY_END = new RegExp(`(?:${KEY_WORDS})(?:[_.-]|$)`);
 function isPlainObject(v: object): boolean {
   const proto: unknown = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
+}
+
+/** A JSON-like value copied with every string redacted by `redact`, and values under secret-named keys hidden. */
+export function redactDeepWith<T>(v: T, redact: Redact): T {
+  return redactValue(v, redact, []) as T;
 }
 
 function redactValue(v: unknown, redact: (s: string) => string, ancestors: object[]): unknown {

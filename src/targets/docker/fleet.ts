@@ -8,6 +8,7 @@ import { HOST_NAME, HOST_NAME_RULE, takeHost } from './hosts.js';
 import type { ContainerSummary, DockerPort } from './port.js';
 import { isProjectRef } from './project.js';
 import { resolveContainer } from './resolve.js';
+import { shortId } from './summary.js';
 
 /** The chat's current Docker host (`/docker use <host>`), in the chat-state store. */
 export const CHAT_HOST = 'docker.host';
@@ -195,11 +196,17 @@ export function fleetActions(fleet: Fleet): AnyAction[] {
 const takesContainer = (a: AnyAction): boolean => a.params instanceof z.ZodObject && 'container' in a.params.shape;
 
 /**
- * What a container reference stands for: the container's name and compose project/service (an
- * id prefix or a service resolved), or every container of a project (`shop/`).
+ * What a container reference stands for, each way a rule may name it: the container's name, its
+ * id (whole and as the CLI shortens it), its compose `project/service` and `project/` (an id
+ * prefix or a service resolved), or all of that for every container of a project (`shop/`).
  */
 function containerNames(ref: string, all: readonly ContainerSummary[]): string[] {
-  const named = (c: ContainerSummary) => [c.name, ...(c.project && c.service ? [`${c.project}/${c.service}`] : [])];
+  const named = (c: ContainerSummary) => [
+    c.name,
+    c.id,
+    shortId(c.id),
+    ...(c.project ? [`${c.project}/`, ...(c.service ? [`${c.project}/${c.service}`] : [])] : []),
+  ];
   if (isProjectRef(ref)) return all.filter((c) => c.project === ref.slice(0, -1)).flatMap(named);
   return named(resolveContainer(ref, all));
 }

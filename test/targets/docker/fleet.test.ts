@@ -340,16 +340,28 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
 
 describe.skipIf(env === undefined)('one Docker host', { timeout: 120_000 }, () => {
   it('holds a rule naming a container however the request spells it: an id prefix is the container', async () => {
-    const id = (await createTestContainer(env!.docker, { name: 'solo-db', cmd: ['sleep', '600'], suite: SUITE })).id;
+    const compose = { 'com.docker.compose.project': 'soloshop', 'com.docker.compose.service': 'db' };
+    const spec = { name: 'solo-db', cmd: ['sleep', '600'], suite: SUITE, labels: compose };
+    const id = (await createTestContainer(env!.docker, spec)).id;
     const state = tempDir('teleops-solo-');
     const t = await testApp(
-      { DOCKER_ENABLED: 'true', DOCKER_HOST: env!.host, APPROVAL_QUORUM: 'docker.stop:container=solo-db' },
+      {
+        DOCKER_ENABLED: 'true',
+        DOCKER_HOST: env!.host,
+        APPROVAL_QUORUM: 'docker.stop:container=solo-db,docker.restart:container=soloshop/',
+      },
       [dockerModule],
       state.path,
     );
     try {
-      for (const ref of ['solo-db', id.slice(0, 8)]) {
-        const o = await t.app.dispatcher.command(opInGroup, 'command', `/docker stop ${ref}`);
+      for (const line of [
+        '/docker stop solo-db',
+        `/docker stop ${id.slice(0, 8)}`,
+        '/docker stop soloshop/db',
+        '/docker restart solo-db',
+        '/docker restart soloshop/',
+      ]) {
+        const o = await t.app.dispatcher.command(opInGroup, 'command', line);
         if (o.kind !== 'approval') throw new Error(`expected an approval, got ${o.kind}: ${text(o)}`);
         expect(plainText(o.approval.card)).toContain('Waiting for approval by two operators (0 of 2)');
       }

@@ -63,4 +63,19 @@ describeTmux('APPROVAL_QUORUM over tmux sessions', () => {
     expect(outcomeText(await t.app.dispatcher.command(group, 'command', '/tmux send scratch ls'))).toMatch(/Sent/);
     expect(await server.tmux('list-sessions', '-F', '#{session_name}')).toMatch(/prod/);
   });
+  it('refuses an approved request whose name has come to stand for what a rule keeps for two', async () => {
+    const say = async (line: string) => outcomeText(await t.app.dispatcher.command(group, 'command', line));
+    expect(await say('/tmux alias scratch t1')).toBe('Session scratch is now also t1.');
+    const o = await t.app.dispatcher.command(group, 'command', '/tmux kill t1');
+    if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
+    expect(plainText(o.approval.card)).not.toContain('two operators');
+    // The alias moves to prod between the card and the press.
+    expect(await say('/tmux alias scratch')).toMatch(/^Cleared the alias of/);
+    expect(await say('/tmux alias prod t1')).toBe('Session prod is now also t1.');
+    const done = await t.app.dispatcher.decide(group, o.approval.id, o.approval.token, 'approve');
+    expect(outcomeText(done)).toBe(
+      'tmux.kill: what it names has changed since the card, and now needs two operators; ask again.',
+    );
+    expect(await server.tmux('list-sessions', '-F', '#{session_name}')).toMatch(/^prod$/m);
+  });
 });
