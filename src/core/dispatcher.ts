@@ -452,10 +452,7 @@ export class Dispatcher {
     const requester: Operator = { userId: row.requesterId, chatId: row.chatId, role, display: row.requester };
     return {
       run: async (began) => {
-        // Asked again: the scopes may have changed since the card (a restart), or where it acts.
-        const outside = await this.outsideScope(requester, row.origin, action, row.params);
-        if (outside.kind !== 'inside') {
-          const why = outside.kind === 'outside' ? outside.why : outside.message;
+        const refuse = (why: string, message = `${action.name}: ${why}.`): Outcome => {
           this.audit(
             requester,
             row.origin,
@@ -465,22 +462,16 @@ export class Dispatcher {
             'forbidden',
             why,
           );
-          return { kind: 'refused', message: `${action.name}: ${why}.` };
-        }
+          return { kind: 'refused', message };
+        };
+        // Asked again: the scopes may have changed since the card (a restart), or where it acts.
+        const outside = await this.outsideScope(requester, row.origin, action, row.params);
+        if (outside.kind !== 'inside') return refuse(outside.kind === 'outside' ? outside.why : outside.message);
         // What its names stand for may have moved since (an alias given to another session): a
         // request one person approved must not now reach what a rule keeps for two.
         if (row.quorum === 1 && (await this.quorumRose(requester, action, row).catch(() => true))) {
           const why = 'what it names has changed since the card, and now needs two operators';
-          this.audit(
-            requester,
-            row.origin,
-            action.name,
-            this.subject(action, row.params),
-            row.params,
-            'forbidden',
-            why,
-          );
-          return { kind: 'refused', message: `${action.name}: ${why}; ask again.` };
+          return refuse(why, `${action.name}: ${why}; ask again.`);
         }
         return this.execute(requester, row.origin, action, row.params, approvedBy, undefined, began);
       },
