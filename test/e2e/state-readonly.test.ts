@@ -126,7 +126,16 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
       ...extra,
     });
     proc = p;
-    await fake.waitFor(() => fake.calls.slice(from).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+    await Promise.race([
+      fake
+        .waitFor(() => fake.calls.slice(from).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll')
+        .catch((e: Error) => {
+          throw new Error(`${e.message}; teleops printed:\n${p.output()}`);
+        }),
+      p.exited.then((code) => {
+        throw new Error(`teleops exited (${code}) before polling:\n${p.output()}`);
+      }),
+    ]);
     return p;
   }
 

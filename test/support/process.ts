@@ -7,13 +7,22 @@ import { teleopsBundle } from './bundle.js';
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'teleops.js');
 
-/** A port that was free a moment ago, on 127.0.0.1. */
+/**
+ * A port that was free a moment ago, on 127.0.0.1. Drawn below the kernel's ephemeral range
+ * (32768–60999 here): a port the kernel hands out is also what any outgoing connection may be
+ * given between this check and the child's bind, which once made teleops exit at start.
+ */
 export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const s = createServer();
+    const free = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (free) await new Promise((r) => s.close(r));
+    if (free) return port;
+  }
 }
 
 export interface Proc {
