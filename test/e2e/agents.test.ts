@@ -11,6 +11,7 @@ import { dbPath } from '../../src/store/db.js';
 import { FakeBotApi, type StoredMessage } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 
 const ADMIN = 20;
 const OP = 10;
@@ -73,7 +74,7 @@ async function start(env: Record<string, string> = {}): Promise<void> {
     FAKE_AGENT_RECORD: record,
     ...env,
   });
-  await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), WAIT, 'the bot to poll');
+  await untilPolling(fake, proc, { timeoutMs: WAIT });
 }
 
 const events = (): Record<string, unknown>[] =>

@@ -5,6 +5,7 @@ import { FakeBotApi } from '../fakes/botapi.js';
 import { startFakeLlm, type FakeLlm, type FakeLlmRequest, type FakeLlmScript } from '../fakes/llm.js';
 import { tempDir } from '../support/app.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 import { runs } from '../support/test-target.js';
 
 const OP = 10;
@@ -54,7 +55,7 @@ async function start(env: Record<string, string> = {}): Promise<void> {
     AI_API_KEY: 'llm-key-0123456789',
     ...env,
   });
-  await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+  await untilPolling(fake, proc);
 }
 
 const buttons = (chat: number, id: number) =>

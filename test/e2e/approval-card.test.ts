@@ -14,6 +14,7 @@ import { startFakeLlm, type FakeLlm, type FakeLlmScript } from '../fakes/llm.js'
 import { tempDir } from '../support/app.js';
 import { PADDED } from '../support/approvals.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 import { describeTmux } from '../targets/tmux/helpers.js';
 
 const OP = 10;
@@ -66,7 +67,7 @@ async function start(payload: string): Promise<void> {
     AI_MODEL: 'scripted',
     AI_API_KEY: 'llm-key-0123456789',
   });
-  await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+  await untilPolling(fake, proc);
 }
 
 const approveData = (m: StoredMessage): string | undefined =>
@@ -254,7 +255,7 @@ describeTmux('two-person approval through the Bot API (APPROVAL_QUORUM)', () => 
       RATE_LIMIT_PER_MINUTE: '1000',
       LOG_LEVEL: 'warn',
     });
-    await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+    await untilPolling(fake, proc);
   });
 
   afterEach(async () => {

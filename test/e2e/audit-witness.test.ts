@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/store/db.js';
 import { FakeBotApi } from '../fakes/botapi.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 import { tempDir } from '../support/app.js';
 
 /*
@@ -56,7 +57,7 @@ const env = (extra: Record<string, string> = {}): Record<string, string> => ({
 async function start(extra: Record<string, string> = {}): Promise<Proc> {
   const before = fake.calls.length;
   proc = runTeleops(['start'], env(extra));
-  await fake.waitFor(() => fake.calls.slice(before).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+  await untilPolling(fake, proc, { from: before });
   return proc;
 }
 

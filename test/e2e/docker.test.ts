@@ -10,6 +10,7 @@ import { tempDir } from '../support/app.js';
 import { useDockerd } from '../support/docker-env.js';
 import { createTestContainer, waitFor } from '../support/dockerd.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 
 const env = await useDockerd('e2e-docker');
 
@@ -384,7 +385,7 @@ describe('teleops start with the Docker Engine unreachable', () => {
       TMUX_ENABLED: 'false',
     });
     try {
-      await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll');
+      await untilPolling(fake, proc);
       const ps = await fake.waitForMessage({
         chat: OP,
         after: fake.sendText({ from: OP, text: '/docker ps' }).message.message_id,

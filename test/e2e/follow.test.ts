@@ -12,6 +12,7 @@ import { tempDir } from '../support/app.js';
 import { useDockerd } from '../support/docker-env.js';
 import { createTestContainer } from '../support/dockerd.js';
 import { runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 
 const env = await useDockerd('e2e-follow');
 
@@ -95,7 +96,7 @@ describe.skipIf(!env)('live follows through the Bot API', () => {
       TELEGRAM_PRIVATE_PER_SECOND: '0',
       LOG_LEVEL: 'warn',
     });
-    await fake.waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 90_000, 'the bot to poll');
+    await untilPolling(fake, proc, { timeoutMs: 90_000 });
   }, 120_000);
 
   afterAll(async () => {

@@ -9,6 +9,7 @@ import { FakeBotApi } from '../fakes/botapi.js';
 import { startFakeKube, TOKENS, writeKubeconfig } from '../fakes/kubeapi.js';
 import { tempDir } from '../support/app.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 
 const OP = 10;
 
@@ -61,11 +62,7 @@ async function setup({ onTestFinished, expect }: TestContext) {
       const calls = fake.calls.length;
       const requests = kube.requests.length;
       proc = runTeleops(['start'], env(extra));
-      await fake.waitFor(
-        () => fake.calls.slice(calls).some((c) => c.method === 'getUpdates'),
-        30_000,
-        'the bot to poll',
-      );
+      await untilPolling(fake, proc, { from: calls });
       const watches = 3 * (extra.K8S_CONTEXTS ?? 'prod,staging').split(',').length;
       await until(
         () =>

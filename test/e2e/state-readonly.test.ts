@@ -30,6 +30,7 @@ import { openDb } from '../../src/store/db.js';
 import { FakeBotApi, type StoredMessage } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 
 const OP = 10;
 
@@ -126,16 +127,7 @@ describe.skipIf(missing !== undefined)('a read-only state directory', { timeout:
       ...extra,
     });
     proc = p;
-    await Promise.race([
-      fake
-        .waitFor(() => fake.calls.slice(from).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll')
-        .catch((e: Error) => {
-          throw new Error(`${e.message}; teleops printed:\n${p.output()}`);
-        }),
-      p.exited.then((code) => {
-        throw new Error(`teleops exited (${code}) before polling:\n${p.output()}`);
-      }),
-    ]);
+    await untilPolling(fake, p, { from });
     return p;
   }
 

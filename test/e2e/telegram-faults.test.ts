@@ -10,6 +10,7 @@ import { describe, it, type TestContext } from 'vitest';
 import { FakeBotApi } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
 import { freePort, runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 
 const OP = 10;
 const FORUM = -1003000;
@@ -68,8 +69,7 @@ async function setup(onTestFinished: TestContext['onTestFinished']) {
     start,
     /** The process started last. */
     proc: () => proc!,
-    polled: (from = 0) =>
-      fake.waitFor(() => fake.calls.slice(from).some((c) => c.method === 'getUpdates'), 30_000, 'the bot to poll'),
+    polled: (from = 0) => untilPolling(fake, proc!, { from }),
     ran: (name: string): number =>
       readFileSync(join(dir.path, 'runs.txt'), 'utf8')
         .split('\n')

@@ -12,6 +12,7 @@ import { JITTER_MARGIN_MS } from '../../src/transports/telegram/limits.js';
 import { FakeBotApi, type StoredMessage } from '../fakes/botapi.js';
 import { tempDir } from '../support/app.js';
 import { runTeleops, type Proc } from '../support/process.js';
+import { untilPolling } from '../support/polling.js';
 import { describeTmux, SCRIPTS } from '../targets/tmux/helpers.js';
 
 const OP = 10;
@@ -65,17 +66,10 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 async function start(extra: Record<string, string> = {}): Promise<Proc> {
-  const polls = fake.calls.filter((c) => c.method === 'getUpdates').length;
+  const from = fake.calls.length;
   const p = runTeleops(['start'], env(extra));
   proc = p;
-  const exited = p.exited.then((code) => {
-    throw new Error(`teleops exited (${code}) before polling:\n${p.output()}`);
-  });
-  await Promise.race([
-    fake.waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, START_MS, 'the bot to poll'),
-    exited,
-  ]);
-  exited.catch(() => undefined);
+  await untilPolling(fake, p, { from, timeoutMs: START_MS });
   return p;
 }
 

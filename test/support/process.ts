@@ -10,7 +10,7 @@ const BIN = join(ROOT, 'bin', 'teleops.js');
 /**
  * A port that was free a moment ago, on 127.0.0.1. Drawn below the kernel's ephemeral range
  * (32768–60999 here): a port the kernel hands out is also what any outgoing connection may be
- * given between this check and the child's bind, which once made teleops exit at start.
+ * given between this check and the child's bind, and teleops then exits at start.
  */
 export async function freePort(): Promise<number> {
   for (;;) {
