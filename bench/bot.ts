@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { FakeBotApi } from '../test/fakes/botapi.js';
 import { runTeleops, type Proc } from '../test/support/process.js';
+import { untilPolling } from '../test/support/polling.js';
 
 const POLL_WAIT_MS = 30_000;
 
@@ -32,7 +33,7 @@ export async function startBot(
   operators: readonly number[],
   env: Record<string, string> = {},
 ): Promise<Proc> {
-  const polls = fake.calls.filter((c) => c.method === 'getUpdates').length;
+  const from = fake.calls.length;
   const proc = runTeleops(
     ['start'],
     {
@@ -48,11 +49,9 @@ export async function startBot(
     },
     { bin: true },
   );
-  await fake
-    .waitFor(() => fake.calls.filter((c) => c.method === 'getUpdates').length > polls, POLL_WAIT_MS, 'the bot to poll')
-    .catch(async (e: Error) => {
-      await proc.stop();
-      throw new Error(`${e.message}; teleops printed:\n${proc.output()}`);
-    });
+  await untilPolling(fake, proc, { from, timeoutMs: POLL_WAIT_MS }).catch(async (e: unknown) => {
+    await proc.stop();
+    throw e;
+  });
   return proc;
 }
