@@ -82,6 +82,10 @@ const KEY_WORDS = [
   'authorization',
 ]
   .map(ci)
+  .concat(
+    // `pass` only closing a compound name (SMTP_PASS, db.pass): alone it is a test's verdict.
+    `(?<=[_.-])${ci('pass')}(?![A-Za-z])`,
+  )
   .join('|');
 
 /** A key word in a variable name: `DB_PASSWORD`, `token.value`; not `MAX_TOKENS`. */
@@ -159,8 +163,19 @@ function hideDataMaps(text: string): string {
 const jsonData = (_m: string, g: Groups): string =>
   `${g[0] ?? ''}${(g[1] ?? '').replace(/("(?:[^"\\]|\\.)*"\s*:\s*)"(?:[^"\\]|\\.)*"/g, `$1"${REDACTED}"`)}`;
 
+/** A line of a private key's body: base64 wrapped at 60–76 (PEM 64, OpenSSH 70), in both cases (a digest has one). */
+const KEY_BODY = '(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{60,76}={0,2}';
+const BASE64_LINE = '[A-Za-z0-9+/]{1,76}={0,2}';
+
 const SHAPES: readonly Rule[] = [
   { source: PEM, replace: whole },
+  // A key's body where the output starts after its BEGIN line (a tail, a window): its whole
+  // lines, each hidden on its own, the base64 lines after them, and a last one before END.
+  {
+    source: `(?<![^\\n])${KEY_BODY}(?:\\r?\\n${BASE64_LINE})*(?=\\r?\\n|$)`,
+    replace: (m) => m.replace(/[^\r\n]+/g, REDACTED),
+  },
+  { source: `(?<![^\\n])${BASE64_LINE}(?=\\r?\\n-----END${PEM_LABEL})`, replace: whole },
   // scheme://user:password@host: keep the user, hide the password, which may hold `/?#@`;
   // it ends at the last `@` (within 256 characters) that a host follows, so an `@` later in
   // the path hides the host too (over-redaction, not a leak). `host:8080/…` is a port.
@@ -199,6 +214,20 @@ const SHAPES: readonly Rule[] = [
     replace: contextThen,
   },
   { source: `((?:redis|keydb)-cli(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])(-a[ \\t]+)(?!-)\\S+`, replace: contextThen },
+  // curl -u user:pass (--user): the user kept; docker login -p PASS, sshpass -p PASS.
+  {
+    source:
+      `((?<![A-Za-z0-9_-])curl(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])` +
+      `((?:-u|--user)(?:[ \\t]+|=)?["']?[^\\s:'"]*:)[^\\s'"]+`,
+    replace: contextThen,
+  },
+  {
+    source:
+      `((?<![A-Za-z0-9_-])(?:(?:docker|podman|nerdctl|buildah)[ \\t]+login|sshpass)` +
+      `(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])` +
+      `(-p[ \\t]*)(?!-)\\S+`,
+    replace: contextThen,
+  },
   { source: `(${ci('bearer')}[ \\t]+)[A-Za-z0-9._~+/=-]{8,}`, replace: keepFirst },
   // Azure connection strings: the key runs to the next `;`.
   { source: `(${ci('(?:AccountKey|SharedAccessKey|SharedAccessSignature)')}=)[^;\\s"']+`, replace: keepFirst },
@@ -417,6 +446,8 @@ function safeCut(view: string, max: number, combined: RegExp): { at: number; ove
   return { at, overflow: false };
 }
 
+const KEY_BODY_WHOLE = new RegExp(`^${KEY_BODY}\\r?$`);
+const BASE64_WHOLE = new RegExp(`^${BASE64_LINE}\\r?$`);
 const NAME_OF_SECRET = new RegExp(`name:[ \\t]*["']?${NAMED_SECRET}["']?[ \\t]*$`);
 const VALUE_LINE = new RegExp(`^([ \\t]*-?[ \\t]*value:[ \\t]*)(${LINE_VALUE})`);
 
@@ -429,6 +460,8 @@ function lineSplitter(redact: (s: string) => string, combined: RegExp, maxChars:
   let inPem = false;
   let dataIndent: number | undefined;
   let namedSecret = false;
+  /** The last line was a key's body: a base64 line after it is its last (its END may be a line later). */
+  let inBody = false;
   /** After a secret longer than the view: its rest, up to the next blank, is dropped. */
   let dropping = false;
 
@@ -441,6 +474,11 @@ function lineSplitter(redact: (s: string) => string, combined: RegExp, maxChars:
       head = REDACTED;
       rest = l.slice(end);
       inPem = false;
+    }
+    if (whole && head === '') {
+      const last = inBody && BASE64_WHOLE.test(rest);
+      inBody = last || KEY_BODY_WHOLE.test(rest);
+      if (last) return REDACTED;
     }
     inPem = opensPem(rest);
     if (!whole || head !== '') return head + redact(rest);

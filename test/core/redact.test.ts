@@ -420,6 +420,13 @@ describe('redact: secret shapes', () => {
       'credentials=abc private_key=xyz passphrase=foo',
       'credentials=[REDACTED] private_key=[REDACTED] passphrase=[REDACTED]',
     ],
+    // Found by a review: names ending in PASS, and passwords on curl, docker login and sshpass.
+    ['SMTP_PASS=hunter2 RABBITMQ_DEFAULT_PASS: guest1', 'SMTP_PASS=[REDACTED] RABBITMQ_DEFAULT_PASS: [REDACTED]'],
+    ['- name: REDIS_PASS\n  value: hunter2', '- name: REDIS_PASS\n  value: [REDACTED]'],
+    ['curl -sS -u admin:hunter2 https://x/a', 'curl -sS -u admin:[REDACTED] https://x/a'],
+    ['curl --user=admin:hunter2 -A "ua:1" https://x', 'curl --user=admin:[REDACTED] -A "ua:1" https://x'],
+    ['docker login -p hunter2 -u me registry.example', 'docker login -p [REDACTED] -u me registry.example'],
+    ['sshpass -p hunter2 ssh deploy@host', 'sshpass -p [REDACTED] ssh deploy@host'],
   ])('%j → %j', (input, expected) => {
     expect(createRedactor([]).redact(input)).toBe(expected);
   });
@@ -449,6 +456,8 @@ describe('redact: ordinary text', () => {
     'GET /api/v1/namespaces/default/pods?limit=500 200 OK 12ms',
     '2024-05-01T12:00:00.123Z level=info msg="listening" addr=127.0.0.1:9464',
     'uuid 123e4567-e89b-12d3-a456-426614174000 ok, é 中文 🙂',
+    'bypass=1 compass=2 PASS: test-1 passenger_id=4 docker run --user 1000:1000 img; curl --user-agent a:b x',
+    'sha256\n9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\nDONE',
   ])('leaves %j unchanged', (s) => {
     expect(createRedactor(['not-in-here-secret']).redact(s)).toBe(s);
   });
@@ -720,6 +729,33 @@ describe('lineStream', () => {
         expect(await pipeThrough(r, chunk(Buffer.from(input), cuts))).toBe(expected);
       }),
       { numRuns: 50 },
+    );
+  });
+
+  it('hides a private key whose BEGIN line is outside the window (a tail starting inside the key), streamed or whole', async () => {
+    const r = createRedactor([]);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 300, maxLength: 1200 }),
+        fc.constantFrom(64, 70),
+        fc.nat(),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        async (bytes, width, from, cuts) => {
+          const body = Buffer.from(bytes)
+            .toString('base64')
+            .match(new RegExp(`.{1,${width}}`, 'g'))!;
+          // A random digest has both cases in a line of 60 or more with near certainty; such a line is the rule.
+          fc.pre(body.slice(0, -1).every((l) => /[a-z]/.test(l) && /[A-Z]/.test(l)));
+          const window = body.slice(from % body.length);
+          fc.pre(window.length > 1 || body.length === 1);
+          const input = ['ts=1 key material follows', ...window, '-----END OPENSSH PRIVATE KEY-----', 'after'].join(
+            '\n',
+          );
+          for (const out of [r.redact(input), await pipeThrough(r, chunk(Buffer.from(input), cuts))])
+            for (const l of window) expect(out).not.toContain(l);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 
