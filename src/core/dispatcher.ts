@@ -521,7 +521,8 @@ export class Dispatcher {
         subject,
         recorded,
         outcome,
-        result.failure === undefined ? detail : truncate(result.failure, 500),
+        // Redacted before the cut, which could leave part of a secret the audit's redactor misses.
+        result.failure === undefined ? detail : truncate(this.d.redact(result.failure), 500),
       );
       this.count(action, origin, outcome);
       return { kind: 'done', action: action.name, result, ...secret };

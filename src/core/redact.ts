@@ -165,7 +165,7 @@ const jsonData = (_m: string, g: Groups): string =>
 
 /** A line of a private key's body: base64 wrapped at 60–76 (PEM 64, OpenSSH 70), in both cases (a digest has one). */
 const KEY_BODY = '(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{60,76}={0,2}';
-const BASE64_LINE = '[A-Za-z0-9+/]{1,76}={0,2}';
+const BASE64_LINE = '(?=[A-Za-z0-9+/=])[A-Za-z0-9+/]{0,76}={0,2}';
 
 const SHAPES: readonly Rule[] = [
   { source: PEM, replace: whole },
@@ -361,6 +361,20 @@ export function createRedactor(secrets: readonly string[]): Redactor {
     splitter,
     lineStream: () => lineStream(splitter()),
   };
+}
+
+let shapesOnly: Redactor | undefined;
+
+/**
+ * `text` cut to about `max` where no configured redactor is at hand (the transport redacts what
+ * is shown): the shapes are hidden before the cut, which falls at a blank when there is one, so
+ * a configured secret (one word) is shown whole, for the transport to hide, or not at all.
+ */
+export function clip(text: string, max: number): string {
+  const shown = (shapesOnly ??= createRedactor([])).redact(text);
+  if (shown.length <= max) return shown;
+  const blank = Math.max(shown.lastIndexOf(' ', max - 1), shown.lastIndexOf('\t', max - 1));
+  return `${shown.slice(0, blank > 0 ? blank : max - 1)}…`;
 }
 
 /** True for a secret-named key (`password`, `x_api_key`, `token.value`); linear in the key's length. */

@@ -134,6 +134,14 @@ const edgeTarget = (file: string): TargetModule => ({
         run: async (_ctx, p) => ({ blocks: [line(`at ${p.place ?? 'nowhere'}`)] }),
       }),
       defineAction({
+        name: 'edge.fails',
+        summary: 'Run, and say what it found wrong',
+        target: 'core-edge',
+        risk: 'read',
+        params: z.object({ text: z.string() }),
+        run: async (_ctx, p) => ({ blocks: [line('checked')], failure: p.text }),
+      }),
+      defineAction({
         name: 'edge.pair',
         summary: 'Take two nested params',
         target: 'core-edge',
@@ -555,6 +563,19 @@ describe('dispatcher edges: secrets', () => {
     expect((await t.app.dispatcher.dispatch(op, 'button', 'edge.login', 'ls')).kind).toBe('refused');
     expect(last(t)).toMatchObject({ params: 'ls', outcome: 'invalid' });
     expect(JSON.stringify(t.app.audit.recent(50))).not.toContain(SECRET);
+  });
+});
+
+describe('dispatcher edges: failures', () => {
+  it("redacts a run's failure before cutting it for the audit: a bot token across the cut is hidden, not left in part", async () => {
+    const t = await edgeApp();
+    const token = 'AAH4aBcDeFgHiJkLmNoPqRsTuVwXyZ0123_';
+    const failure = `${'x'.repeat(470)} 7012345678:${token} more`;
+    expect((await t.app.dispatcher.dispatch(op, 'command', 'edge.fails', { text: failure })).kind).toBe('done');
+    const entry = last(t);
+    expect(entry.outcome).toBe('failed');
+    expect(entry.detail).not.toContain(token.slice(0, 10));
+    expect(entry.detail).toContain('7012345678:[REDACTED]');
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { once } from 'node:events';
-import { MAX_LINE_CHARS, REDACTED, createRedactor, type Redactor } from '../../src/core/redact.js';
+import { MAX_LINE_CHARS, REDACTED, clip, createRedactor, type Redactor } from '../../src/core/redact.js';
 
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const DIGITS = '0123456789';
@@ -555,6 +555,38 @@ describe('redact: linear time', () => {
   ])('scans repeated %s in linear time', (_name, unit) => {
     const { redact } = createRedactor(['configured-secret-1', 'configured-secret-2']);
     expectLinear((n) => redact(unit.repeat(Math.ceil(n / unit.length))));
+  });
+});
+
+describe('clip', () => {
+  it('hides shapes before the cut and cuts at a blank: a token or a one-word secret is shown whole or not at all', () => {
+    const token = '7012345678:AAH4aBcDeFgHiJkLmNoPqRsTuVwXyZ0123_';
+    expect(clip(`${'x'.repeat(150)} ${token} tail`, 160)).toBe(`${'x'.repeat(150)}…`);
+    expect(clip(`${'x'.repeat(150)} ${token} tail`, 175)).toBe(`${'x'.repeat(150)} 7012345678:${REDACTED}…`);
+    fc.assert(
+      fc.property(
+        // Words and the secret from different letters: a word is never taken for part of the secret.
+        fc.array(chars('abcdefghij', 1, 12), { minLength: 1, maxLength: 30 }),
+        chars(`${UPPER}${DIGITS}`, 12, 30),
+        fc.nat(),
+        fc.integer({ min: 20, max: 200 }),
+        (words, secret, at, max) => {
+          const all = [...words];
+          all.splice(at % (all.length + 1), 0, secret);
+          const text = all.join(' ');
+          // A first word longer than `max` has no blank to be cut at.
+          fc.pre(text.indexOf(' ') > 0 && text.indexOf(' ') < max - 1);
+          const out = clip(text, max);
+          if (!out.endsWith('…')) return;
+          // What is shown of the secret is all of it or none.
+          const shown = out.slice(0, -1).split(' ').at(-1)!;
+          expect(secret.startsWith(shown) && shown !== secret && shown.length > 0 && out.includes(` ${shown}…`)).toBe(
+            false,
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

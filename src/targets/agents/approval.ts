@@ -7,7 +7,7 @@
  */
 import { line, pre, text, value, type Block } from '../../core/result.js';
 import { counted } from '../../core/text.js';
-import type { Redact } from '../../core/redact.js';
+import { redactDeepWith, type Redact } from '../../core/redact.js';
 import { showInvisible } from '../../core/visible.js';
 import type { ToolRequest } from './gate.js';
 
@@ -98,7 +98,7 @@ export function toolApprovalBlocks(req: Pick<ToolRequest, 'session' | 'tool' | '
   const { shown } = v;
   const head = line(text('Agent '), value(req.session), text(' asks to use '), value(shown(req.tool)), text(':'));
   const reason = str(req.input.reason);
-  const blocks = inputBlocks(req.tool, req.input, v) ?? [v.code(JSON.stringify(req.input))];
+  const blocks = inputBlocks(req.tool, req.input, v) ?? [v.code(JSON.stringify(redactDeepWith(req.input, redact)))];
   return [
     head,
     ...(reason !== undefined && req.tool !== 'Bash' ? [line(text('reason: '), value(shown(reason)))] : []),

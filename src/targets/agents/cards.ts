@@ -7,7 +7,7 @@
 import type { Alert } from '../../core/alerts.js';
 import { bold, line, pre, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { counted, stripAnsi, truncate } from '../../core/text.js';
-import type { Redact } from '../../core/redact.js';
+import { redactDeepWith, type Redact } from '../../core/redact.js';
 import type { SessionView } from './sessions.js';
 import type { AgentState } from './store.js';
 
@@ -50,7 +50,7 @@ export function toolSummary(input: Readonly<Record<string, unknown>>, redact: Re
     s(input.command) ??
     (path !== undefined
       ? `${path}${content !== undefined ? ` (${content.length} characters)` : ''}`
-      : JSON.stringify(input));
+      : JSON.stringify(redactDeepWith(input, redact)));
   const one = stripAnsi(redact(raw)).replace(/\s+/g, ' ').trim();
   return one.length <= TOOL_SHOWN_MAX ? one : `${truncate(one, TOOL_SHOWN_MAX)} (${one.length} characters)`;
 }

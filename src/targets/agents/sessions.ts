@@ -6,6 +6,7 @@
 import { ActionError, type Operator } from '../../core/action.js';
 import type { AlertSink } from '../../core/alerts.js';
 import type { Logger } from '../../core/log.js';
+import { redactDeepWith } from '../../core/redact.js';
 import { formatDuration } from '../../core/text.js';
 import { checkAgentDir, staysInside } from './dirs.js';
 import { DENIED, type ToolDecision, type ToolGate } from './gate.js';
@@ -183,11 +184,16 @@ export class AgentSessions {
             return;
           case 'text':
             if (live.answer.length < ANSWER_MAX) live.answer += e.delta;
-            live.tail = (live.tail + e.delta).slice(-TAIL_CHARS);
+            live.tail = tailOf(live.tail + e.delta, TAIL_CHARS);
             break;
           case 'tool':
             live.tool = { name: e.tool, input: e.input };
-            this.line(name, 'tool', `${e.tool} ${capped(JSON.stringify(e.input), TOOL_INPUT_MAX)}`);
+            // Strings redacted before they become JSON, whose escapes (`\n`) the redactor reads as text.
+            this.line(
+              name,
+              'tool',
+              `${e.tool} ${capped(JSON.stringify(redactDeepWith(e.input, this.d.redact)), TOOL_INPUT_MAX)}`,
+            );
             break;
           case 'usage':
             // Claude reports the turn's totals once; Codex reports each model call: add them.
@@ -353,6 +359,19 @@ export class AgentSessions {
       spentTodayUsd: this.d.repo.spentOn(utcDay(this.d.now()), row.name),
     };
   }
+}
+
+/**
+ * The last `max` characters of `s` from the start of a line (of a word, in a line longer than
+ * that): a line cut anywhere could begin with the rest of a secret whose name was cut off.
+ */
+function tailOf(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const t = s.slice(-max);
+  const nl = t.indexOf('\n');
+  if (nl !== -1) return t.slice(nl + 1);
+  const blank = t.search(/\s/);
+  return blank === -1 ? '' : t.slice(blank + 1);
 }
 
 const capped = (s: string, max: number): string =>

@@ -14,7 +14,8 @@ import type { AlertSink } from '../../core/alerts.js';
 import { withDeadline } from '../../core/deadline.js';
 import type { Logger } from '../../core/log.js';
 import { line, pre, result, text, value, type Block, type Button } from '../../core/result.js';
-import { counted, stripAnsi, truncate } from '../../core/text.js';
+import { counted, stripAnsi } from '../../core/text.js';
+import { clip } from '../../core/redact.js';
 import { KubeApiError } from './errors.js';
 import { OpenIncidents, type IncidentStore } from './incidents.js';
 import type { KubePort, WatchEvent, WatchKind } from './port.js';
@@ -319,7 +320,7 @@ export class KubeWatcher {
         text(' is '),
         value(ready.status === 'False' ? 'NotReady' : 'Unknown'),
       ),
-      ...(ready.message ? [line(value(truncate(ready.message, 300)))] : []),
+      ...(ready.message ? [line(value(clip(ready.message, 300)))] : []),
     ];
     this.sink.raise({
       source: SOURCE,
@@ -364,7 +365,7 @@ export class KubeWatcher {
       line('🔴 ', value(issue.reason), text(': pod '), value(`${ns}/${name}`), text(' @ '), value(context)),
       line(
         ...(issue.container ? [text('container '), value(issue.container), text(': ')] : []),
-        value(truncate(issue.message, 300)),
+        value(clip(issue.message, 300)),
         ...(restarts !== undefined ? [text(` · ${counted(restarts, 'restart')}`)] : []),
       ),
     ];

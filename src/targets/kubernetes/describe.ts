@@ -14,6 +14,7 @@ import { ActionError, defineAction, type AnyAction } from '../../core/action.js'
 import { UsageError } from '../../core/commands.js';
 import { bold, line, result, text, value, type Block, type Button, type Span } from '../../core/result.js';
 import { counted, truncate } from '../../core/text.js';
+import { clip } from '../../core/redact.js';
 import { flags, objectNameSchema, scopeOf, scopeParams, scopeShape, TARGET, type KubeActionDeps } from './common.js';
 import { age, eventTime, involved, nodeProblems, nodeReady, nodeRoles, sortEvents, summarizePod } from './format.js';
 import { DESCRIBE_KINDS, EVENT_KIND, isObjectName, noMore, parseKindName, type DescribeKind } from './names.js';
@@ -44,7 +45,7 @@ function templateImages(t: V1PodTemplateSpec | undefined): Block[] {
 function stateText(s: V1ContainerState | undefined, now: number): string {
   if (s?.running) return `running for ${age(s.running.startedAt, now)}`;
   if (s?.waiting)
-    return `waiting: ${s.waiting.reason ?? '?'}${s.waiting.message ? ` — ${truncate(s.waiting.message, 160)}` : ''}`;
+    return `waiting: ${s.waiting.reason ?? '?'}${s.waiting.message ? ` — ${clip(s.waiting.message, 160)}` : ''}`;
   if (s?.terminated) return `terminated: ${s.terminated.reason ?? '?'} (exit ${s.terminated.exitCode})`;
   return 'unknown';
 }
@@ -243,13 +244,13 @@ async function recentEvents(
           text(`  ${e.type === 'Warning' ? '⚠️' : '•'} ${eventTime(e) ? age(new Date(eventTime(e)), now) : '?'} `),
           value(e.reason ?? '?'),
           text(`${(e.count ?? 1) > 1 ? ` ×${e.count}` : ''}: `),
-          value(truncate((e.message ?? '').trim(), 200)),
+          value(clip((e.message ?? '').trim(), 200)),
           ...(involved(e) !== `${kind}/${name}` ? [text(' ('), value(involved(e)), text(')')] : []),
         ),
       ),
     ];
   } catch (e) {
-    return [field('Events', text(`not available (${e instanceof Error ? truncate(e.message, 120) : 'error'})`))];
+    return [field('Events', text(`not available (${e instanceof Error ? clip(e.message, 120) : 'error'})`))];
   }
 }
 

@@ -6,6 +6,7 @@
 import { ActionError } from '../../core/action.js';
 import { DeadlineError } from '../../core/deadline.js';
 import { truncate } from '../../core/text.js';
+import { clip } from '../../core/redact.js';
 
 export type KubeFailure =
   | 'unreachable'
@@ -134,7 +135,7 @@ export function failureFromStatus(op: Op, f: HttpFailure): KubeApiError {
       const msg = str(status?.message);
       return new KubeApiError(
         'invalid',
-        `the API server refused the request${msg ? `: ${truncate(oneLine(msg), 200)}` : ''}${suffix(op)}`,
+        `the API server refused the request${msg ? `: ${clip(oneLine(msg), 200)}` : ''}${suffix(op)}`,
         code,
       );
     }
@@ -183,7 +184,7 @@ export function toKubeError(err: unknown, op: Op): KubeApiError {
   const netCode = networkCode(err);
   if (netCode) return new KubeApiError('unreachable', `Kubernetes API unreachable (${netCode})${suffix(op)}`);
   const msg = typeof e?.message === 'string' ? e.message.split('\n')[0]! : String(err);
-  return new KubeApiError('other', `Kubernetes client error: ${truncate(oneLine(msg), 200)}${suffix(op)}`);
+  return new KubeApiError('other', `Kubernetes client error: ${clip(oneLine(msg), 200)}${suffix(op)}`);
 }
 
 function networkCode(err: unknown): string | undefined {

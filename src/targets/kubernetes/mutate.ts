@@ -9,6 +9,7 @@ import { defineAction, type ActionContext, type AnyAction } from '../../core/act
 import { UsageError } from '../../core/commands.js';
 import { bold, line, result, text, value, type Block, type Button, type Result } from '../../core/result.js';
 import { counted, formatDuration, truncate } from '../../core/text.js';
+import { clip } from '../../core/redact.js';
 import {
   flags,
   objectNameSchema,
@@ -98,7 +99,7 @@ async function report(
           '⚠️ ',
           ...subject,
           text(`: ${what}, but following the rollout failed: `),
-          value(e instanceof Error ? truncate(e.message, 200) : String(e)),
+          value(e instanceof Error ? clip(e.message, 200) : String(e)),
         ),
       ];
     }

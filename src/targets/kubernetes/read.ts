@@ -5,6 +5,7 @@ import { ActionError, defineAction, type AnyAction } from '../../core/action.js'
 import { UsageError } from '../../core/commands.js';
 import { bold, line, result, say, text, value, type Block, type Button } from '../../core/result.js';
 import { truncate } from '../../core/text.js';
+import { clip } from '../../core/redact.js';
 import {
   contextSchema,
   flags,
@@ -398,7 +399,7 @@ function eventLine(e: CoreV1Event, now: number): Block {
       ` · ${age(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp, now)}` +
         (count > 1 ? ` ×${count}: ` : ': '),
     ),
-    value(truncate((e.message ?? '').trim(), 300)),
+    value(clip((e.message ?? '').trim(), 300)),
   );
 }
 

@@ -199,7 +199,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
       const started = [line('Started ', value(name), ' in ', value(cwd), '.'), line('command: ', value(command))];
       if (!watcher) return result(started);
       try {
-        return statusCard(await watcher.watch({ session: name }, { chatId: ctx.operator.chatId }), now());
+        return statusCard(await watcher.watch({ session: name }, { chatId: ctx.operator.chatId }), now(), deps.redact);
       } catch (e) {
         // The session runs either way; say why it has no card rather than fail.
         if (!(e instanceof ActionError)) throw e;
@@ -395,7 +395,7 @@ export function tmuxActions(deps: TmuxActionDeps): AnyAction[] {
   });
 
   const actions: AnyAction[] = [ls, newSession, send, keys, tail, log, find, kill, alias];
-  if (watcher) actions.push(...watchActions(watcher, resolve, now));
+  if (watcher) actions.push(...watchActions(watcher, resolve, now, deps.redact));
   if (deps.follows) {
     actions.push(tailFollowAction({ port, follows: deps.follows, resolve, pollMs: settings.pollMs }));
     actions.push(deps.follows.stopAction);
@@ -436,6 +436,7 @@ function watchActions(
   watcher: TmuxWatcher,
   resolve: (ref: string) => Promise<TmuxTarget>,
   now: () => number,
+  redact: (text: string) => string,
 ): AnyAction[] {
   const watch = defineAction({
     name: 'tmux.watch',
@@ -447,7 +448,7 @@ function watchActions(
     subject: (p) => `tmux ${p.target}`,
     async run(ctx: ActionContext, p): Promise<Result> {
       const t = await resolve(p.target);
-      return statusCard(await watcher.watch(t, { chatId: ctx.operator.chatId }), now());
+      return statusCard(await watcher.watch(t, { chatId: ctx.operator.chatId }), now(), redact);
     },
   });
   const refresh = defineAction({
@@ -461,7 +462,7 @@ function watchActions(
       const t = await resolve(p.target);
       const entry = await watcher.refresh(t);
       if (!entry) return say(value(displayTarget(t)), ' is not watched; an operator can start with /tmux watch.');
-      return statusCard(entry, now());
+      return statusCard(entry, now(), redact);
     },
   });
   const unwatch = defineAction({

@@ -4,6 +4,7 @@
  * Terminal text and names go in `value` spans and `pre` blocks only.
  */
 import type { Alert } from '../../core/alerts.js';
+import type { Redact } from '../../core/redact.js';
 import {
   bold,
   line,
@@ -63,14 +64,23 @@ export function titleBlock(e: Pick<WatchEntry, 'state' | 'target' | 'alias'>): B
   return line(...spans);
 }
 
-function bodyBlocks(e: WatchEntry, now: number): Block[] {
+/**
+ * Terminal text is redacted here, before it is cut to fit: a cut could leave part of a secret
+ * that the transport's redactor no longer recognises (34 of a bot token's 35 characters).
+ */
+function bodyBlocks(e: WatchEntry, now: number, redact: Redact): Block[] {
   const blocks: Block[] = [titleBlock(e)];
   const command = e.startCommand || e.command;
   const facts = [text(`${formatDuration(now - e.stateSince)} in this state`)];
   if (e.exitStatus !== undefined) facts.push(text(` · exit status ${e.exitStatus}`));
   blocks.push(line(...facts));
-  if (command) blocks.push(line(text('command: '), value(truncate(command, 200))));
-  const shown = e.lines.map((l) => truncate(l, CARD_LINE_MAX));
+  if (command) blocks.push(line(text('command: '), value(truncate(redact(command), 200))));
+  const shown =
+    e.lines.length > 0
+      ? redact(e.lines.join('\n'))
+          .split('\n')
+          .map((l) => truncate(l, CARD_LINE_MAX))
+      : [];
   blocks.push(pre(shown.length > 0 ? shown.join('\n') : '(no output)'));
   return blocks;
 }
@@ -84,9 +94,9 @@ export function cardTitle(e: Pick<WatchEntry, 'state' | 'target' | 'alias'>): st
 }
 
 /** The card of one watched pane; its last version once the pane is gone. */
-export function statusCard(e: WatchEntry, now: number): LiveCard {
+export function statusCard(e: WatchEntry, now: number, redact: Redact): LiveCard {
   return {
-    ...result(bodyBlocks(e, now), { buttons: cardButtons(e.target, e.session), reply: replyTo(e.target) }),
+    ...result(bodyBlocks(e, now, redact), { buttons: cardButtons(e.target, e.session), reply: replyTo(e.target) }),
     card: {
       key: cardKey(e.target),
       title: cardTitle(e),
@@ -140,11 +150,11 @@ export function indexCard(entries: readonly WatchEntry[], now: number): LiveCard
  * The alert for an alertable state change: a new message (so the phone notifies) with the
  * last lines and the card's buttons. Undefined for events that are not alertable.
  */
-export function alertFor(event: TmuxEvent, now: number): Alert | undefined {
+export function alertFor(event: TmuxEvent, now: number, redact: Redact): Alert | undefined {
   if (event.kind !== 'state_changed' || !event.alertable) return undefined;
   const e = event.entry;
-  const blocks = bodyBlocks(e, now);
-  if (e.line !== undefined) blocks.splice(1, 0, line(text('line: '), value(truncate(e.line, CARD_LINE_MAX))));
+  const blocks = bodyBlocks(e, now, redact);
+  if (e.line !== undefined) blocks.splice(1, 0, line(text('line: '), value(truncate(redact(e.line), CARD_LINE_MAX))));
   return {
     source: 'tmux',
     key: `tmux:${e.target}:${event.to}`,

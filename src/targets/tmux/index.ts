@@ -38,7 +38,7 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
   });
   const follows = new Follows({ target: 'tmux', redact: d.redact });
   watcher.on((event) => {
-    const alert = alertFor(event, Date.now());
+    const alert = alertFor(event, Date.now(), d.redact);
     if (alert) d.alerts.raise(alert);
   });
   const integration: Integration = {
@@ -69,7 +69,7 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
       const offFollows = follows.onCard(listener);
       const offWatcher = watcher.on((event) => {
         const now = Date.now();
-        if ('entry' in event) listener(statusCard(event.entry, now));
+        if ('entry' in event) listener(statusCard(event.entry, now, d.redact));
         else if (event.reason === 'asked') listener(unwatchedCard(event.target));
         listener(indexCard(watcher.snapshot(), now));
       });
@@ -82,7 +82,7 @@ export function createTmuxTarget(settings: TmuxSettings, d: TmuxTargetDeps) {
     cards(): Result[] {
       const now = Date.now();
       const entries = watcher.snapshot();
-      return [...entries.map((e) => statusCard(e, now)), indexCard(entries, now)];
+      return [...entries.map((e) => statusCard(e, now, d.redact)), indexCard(entries, now)];
     },
     start: async () => watcher.start(),
     endLive: () => follows.stopAll('teleops stopped'),

@@ -321,6 +321,13 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
             { text: leak },
             { text: straddling },
             { tool: 'Bash', input: { command: `curl -H "x-api-key: ${ANTHROPIC_KEY}" https://x` } },
+            // A manifest's env pair, whose line break JSON would turn into the two characters `\n`.
+            {
+              tool: 'Write',
+              input: { file_path: 'k8s/app.yaml', content: '- name: DB_PASSWORD\n  value: hunter3hunter3\n' },
+            },
+            // The card's 4,000-character tail would begin just after `password=`, at the value.
+            { text: `password=hunter4hunter4 ${'y'.repeat(3985)}` },
           ],
         },
       ],
@@ -337,6 +344,8 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     for (const s of seen) {
       expect(s).not.toContain(ANTHROPIC_KEY.slice(0, 9));
       expect(s).not.toContain('hunter2hunter2');
+      expect(s).not.toContain('hunter3hunter3');
+      expect(s).not.toContain('hunter4hunter4');
     }
     const { default: Database } = await import('better-sqlite3');
     const db = new Database(h.dbPath, { readonly: true });
@@ -344,6 +353,7 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     db.close();
     expect(dump).toContain('the key is');
     expect(dump).not.toContain(ANTHROPIC_KEY);
+    expect(dump).not.toContain('hunter3hunter3');
   });
 
   it('shows a hostile tool input (a 100 kB command with HTML entities) safely and in bounds on the card', async () => {

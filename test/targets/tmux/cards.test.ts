@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { createRedactor, REDACTED } from '../../../src/core/redact.js';
 import { plainText, type Block } from '../../../src/core/result.js';
 import { alertFor, cardKey, indexCard, statusCard, unwatchedCard } from '../../../src/targets/tmux/cards.js';
 import type { TmuxState } from '../../../src/targets/tmux/classify.js';
 import type { WatchEntry } from '../../../src/targets/tmux/watcher.js';
 
 const NOW = 1_000_000_000;
+const { redact } = createRedactor([]);
 const entry = (target: string, state: TmuxState, more: Partial<WatchEntry> = {}): WatchEntry => ({
   target,
   session: target.split(':')[0]!,
@@ -24,8 +26,30 @@ const untrusted = (blocks: readonly Block[]) =>
   blocks.flatMap((b) => (b.kind === 'pre' ? [b.text] : b.spans.filter((s) => s.kind === 'value').map((s) => s.text)));
 
 describe('statusCard', () => {
+  it('redacts terminal lines before cutting them: a bot token past the cut is hidden, not left at 34 of 35', () => {
+    const token = '7012345678:AAH4aBcDeFgHiJkLmNoPqRsTuVwXyZ0123_';
+    const long = `${'x'.repeat(80)} POST https://api.telegram.org/bot${token}/sendMessage`;
+    const e = entry('s', 'waiting', {
+      lines: [long],
+      startCommand: `${'y'.repeat(180)} --token abcdefghijklmnop`,
+      line: long,
+    });
+    for (const r of [
+      statusCard(e, NOW, redact),
+      alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: true }, NOW, redact)!
+        .result,
+    ]) {
+      const shown = plainText(r);
+      expect(shown).not.toContain(token.slice(11, 30));
+      expect(shown).not.toContain('abcdefghij');
+    }
+    expect(
+      plainText(statusCard(entry('s', 'waiting', { lines: ['ok', `API_TOKEN=${'z'.repeat(300)}`] }), NOW, redact)),
+    ).toContain(`API_TOKEN=${REDACTED}`);
+  });
+
   it('shows state, name, alias, time in state, command and last lines, with its key', () => {
-    const card = statusCard(entry('build', 'waiting', { alias: 'api', exitStatus: undefined }), NOW);
+    const card = statusCard(entry('build', 'waiting', { alias: 'api', exitStatus: undefined }), NOW, redact);
     expect(card.card).toEqual({
       key: 'tmux:build',
       title: '🟡 build (api)',
@@ -49,6 +73,7 @@ describe('statusCard', () => {
     const card = statusCard(
       entry('s', 'error', { alias: hostile, startCommand: hostile, lines: [hostile], exitStatus: 2 }),
       NOW,
+      redact,
     );
     for (const b of card.blocks) {
       if (b.kind === 'line') for (const sp of b.spans) if (sp.kind !== 'value') expect(sp.text).not.toContain('evil');
@@ -58,7 +83,7 @@ describe('statusCard', () => {
   });
 
   it('is final once the pane is gone or no longer watched', () => {
-    expect(statusCard(entry('build', 'gone'), NOW).card).toMatchObject({
+    expect(statusCard(entry('build', 'gone'), NOW, redact).card).toMatchObject({
       key: 'tmux:build',
       title: '⚫ build',
       final: true,
@@ -76,7 +101,7 @@ describe('statusCard', () => {
   });
 
   it('kills the session even when the card is for one pane', () => {
-    const card = statusCard(entry('build:1.2', 'running'), NOW);
+    const card = statusCard(entry('build:1.2', 'running'), NOW, redact);
     expect(card.buttons?.[1]?.[2]).toMatchObject({ action: 'tmux.kill', params: { target: 'build' } });
     expect(card.buttons?.[0]?.[1]).toMatchObject({ action: 'tmux.tail', params: { target: 'build:1.2' } });
   });
@@ -101,7 +126,11 @@ describe('indexCard', () => {
 describe('alertFor', () => {
   it('turns only alertable state changes into alerts keyed by target and state', () => {
     const e = entry('job', 'waiting', { line: 'Continue? [y/N]' });
-    const alert = alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: true }, NOW);
+    const alert = alertFor(
+      { kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: true },
+      NOW,
+      redact,
+    );
     expect(alert?.source).toBe('tmux');
     expect(alert?.key).toBe('tmux:job:waiting');
     // Per-chat scopes route it by its session's name.
@@ -110,8 +139,8 @@ describe('alertFor', () => {
     expect(alert?.result.buttons).toHaveLength(2);
     expect(alert?.result.reply).toEqual({ action: 'tmux.send', params: { target: 'job' } });
     expect(
-      alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: false }, NOW),
+      alertFor({ kind: 'state_changed', entry: e, from: 'running', to: 'waiting', alertable: false }, NOW, redact),
     ).toBeUndefined();
-    expect(alertFor({ kind: 'output_changed', entry: e }, NOW)).toBeUndefined();
+    expect(alertFor({ kind: 'output_changed', entry: e }, NOW, redact)).toBeUndefined();
   });
 });
