@@ -37,7 +37,7 @@ export class AlertRouter implements AlertSink {
 
   raise(alert: Alert): void {
     const now = this.now();
-    if (this.d.silencedUntil() > now) {
+    if (!alert.alarm && this.d.silencedUntil() > now) {
       this.d.metrics.alerts.inc({ source: alert.source, outcome: 'silenced' });
       return;
     }

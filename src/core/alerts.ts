@@ -20,6 +20,8 @@ export interface Alert {
   readonly place?: string;
   /** The message: text, last log lines and buttons; each transport redacts it as it shows it. */
   readonly result: Result;
+  /** About teleops' own evidence (the audit log): /silence does not mute it. */
+  readonly alarm?: boolean;
 }
 
 export interface AlertSink {

@@ -93,6 +93,7 @@ export class AuditMonitor {
       this.d.log.error({ firstBadSeq: r.firstBadSeq, kind: r.kind }, r.message);
       this.d.alerts.raise({
         source: 'audit',
+        alarm: true,
         key: `audit:broken:${r.firstBadSeq}:${r.kind}`,
         result: {
           blocks: [

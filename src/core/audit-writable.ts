@@ -81,6 +81,7 @@ export class AuditWritable {
       this.failure = undefined;
       this.o.alerts?.raise({
         source: 'audit',
+        alarm: true,
         key: 'audit:writable',
         result: {
           blocks: [
@@ -122,6 +123,7 @@ export class AuditWritable {
     this.o.log.error({ err: why }, 'the audit log cannot be written: mutating actions are refused');
     this.o.alerts?.raise({
       source: 'audit',
+      alarm: true,
       key: 'audit:unwritable',
       result: {
         blocks: [

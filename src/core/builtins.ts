@@ -264,14 +264,20 @@ export function builtinActions(d: BuiltinDeps): AnyAction[] {
     }),
     defineAction({
       name: 'alerts.silence',
-      summary: 'Mute alerts for a while (e.g. 30m, 2h), or "off" to unmute',
+      summary: 'Mute alerts for a while (e.g. 30m, 2h), or "off" to unmute; the audit log\'s alarms are never muted',
       target: 'core',
       risk: 'write',
       params: z.object({ duration: z.string().max(16) }),
       llm: false,
       command: { path: ['silence'], usage: '<duration>' },
       subject: (p) => `alerts for ${p.duration}`,
-      run: async (_ctx, p) => {
+      run: async (ctx, p) => {
+        // One switch for every chat: a chat that sees only part of teleops does not mute the rest.
+        if (ctx.within)
+          throw new ActionError(
+            "This chat's scope covers only part of what teleops watches, and /silence mutes every chat: " +
+              'use a chat without a scope.',
+          );
         if (p.duration.toLowerCase() === 'off') {
           d.silence.set(0);
           return { blocks: [line('🔔 Alerts are on again.')] };

@@ -79,6 +79,13 @@ describe('AlertRouter', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it("sends the audit log's alarms while silenced: /silence cannot hide a broken or unwritable log", async () => {
+    const { r, sent } = router(0, { silencedUntil: T0 + 10 });
+    r.raise(alert('k'));
+    r.raise({ ...alert('audit:broken'), source: 'audit', alarm: true });
+    expect(texts(sent)).toEqual(['audit:broken']);
+  });
+
   it('logs a delivery that failed, with the alert key, and keeps routing', async () => {
     const logged: { level: number; msg: string; key: string }[] = [];
     const sink = new Writable({

@@ -676,6 +676,19 @@ describe('dispatcher edges: scopes', () => {
     expect(count(t.runsFile, 'poke')).toBe(1);
   });
 
+  it('refuses /silence in a scoped chat, whose operator would mute every chat; an unscoped chat may', async () => {
+    const t = await edgeApp({}, { scopes: SCOPES });
+    const unscoped: Principal = { transport: 'tg', userId: 11, chatId: 11, chatKind: 'private' };
+    const refused = await t.app.dispatcher.dispatch(op, 'command', 'alerts.silence', { duration: '7d' });
+    expect(refused).toMatchObject({
+      kind: 'failed',
+      message: expect.stringMatching(/^This chat's scope covers only part/),
+    });
+    expect(text(await t.app.dispatcher.dispatch(unscoped, 'command', 'alerts.silence', { duration: '1h' }))).toMatch(
+      /^🔕 Alerts muted for 1h/,
+    );
+  });
+
   it('refuses as invalid a request whose places cannot be told', async () => {
     const t = await edgeApp({}, { scopes: SCOPES });
     gone.add('alpha');
