@@ -278,7 +278,12 @@ describe('agent sessions from the chat', () => {
     say(OP, '/agent');
     const list = await fake.waitForMessage({ chat: GROUP, match: /1 agent session/, timeoutMs: WAIT });
     expect((list.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.text)).toEqual(['🟢 build']);
+    // An operator may list sessions, not open one: what an admin's agent printed is for admins.
+    const answers = fake.callbackAnswers.length;
     fake.pressButton({ from: OP, chat: GROUP, messageId: list.message_id, data: button(list, /build/) });
+    await fake.waitFor(() => fake.callbackAnswers.length > answers, WAIT, 'the answer to the press');
+    expect(fake.callbackAnswers.at(-1)!.text).toMatch(/needs the admin role/);
+    fake.pressButton({ from: ADMIN, chat: GROUP, messageId: list.message_id, data: button(list, /build/) });
     await fake.waitForMessage({ chat: GROUP, match: /Updated the card of 🟢 build/, timeoutMs: WAIT });
 
     // Stop on the card interrupts the turn; the session stays.

@@ -112,7 +112,9 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     summary: "Show an agent session's live card: state, the answer so far, the tool it is on",
     target: 'agents',
     risk: 'read',
-    minRole: 'operator',
+    minRole: 'admin',
+    // What an admin's agent read and printed: for admins only (/audit shows others its summary), never an LLM.
+    llm: false,
     params: z.object({ name: nameParam }),
     command: { path: ['agent', 'show'], usage: '<name>' },
     async run(_ctx, p) {
@@ -125,7 +127,8 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     summary: 'Send the transcript of an agent session (prompts, answers, tool calls, decisions) as a file',
     target: 'agents',
     risk: 'read',
-    minRole: 'operator',
+    minRole: 'admin',
+    llm: false,
     params: z.object({ name: nameParam }),
     command: { path: ['agent', 'log'], usage: '<name>' },
     async run(_ctx, p) {

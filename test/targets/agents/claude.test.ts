@@ -242,15 +242,15 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     }
   });
 
-  it('lets only admins start, prompt, stop and end sessions; operators may list and read them; the LLM cannot start or prompt one', () => {
+  it('lets only admins start, prompt, stop, end, show and read sessions; operators may list them; the LLM cannot start, prompt, show or read one', () => {
     h = harness();
     const roles = Object.fromEntries(h.target.actions.map((a) => [a.name, [requiredRole(a), a.risk, a.llm ?? true]]));
     expect(roles).toEqual({
       'agent.new': ['admin', 'write', false],
       'agent.prompt': ['admin', 'write', false],
       'agent.ls': ['operator', 'read', true],
-      'agent.show': ['operator', 'read', true],
-      'agent.log': ['operator', 'read', true],
+      'agent.show': ['admin', 'read', false],
+      'agent.log': ['admin', 'read', false],
       'agent.stop': ['admin', 'write', true],
       'agent.end': ['admin', 'destructive', false],
       // A tool call's approval: only a session asks for it, only an admin decides it.
