@@ -81,8 +81,14 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>, v: 
         const r = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
         const kind =
           typeof r.kind === 'object' && r.kind !== null ? str((r.kind as Record<string, unknown>).type) : str(r.kind);
+        // An update may also move the file: where it lands is what the approval decides.
+        const to =
+          typeof r.kind === 'object' && r.kind !== null
+            ? str((r.kind as Record<string, unknown>).move_path)
+            : undefined;
         return [
           line(text('file: '), value(shown(str(r.path) ?? '?')), text(kind ? ` (${kind})` : '')),
+          ...(to !== undefined ? [line(text('⚠ moved to: '), value(shown(to)))] : []),
           code(str(r.diff) ?? ''),
         ];
       });
@@ -92,13 +98,33 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>, v: 
   }
 }
 
+/** The input fields each tool's view shows itself; any other field is listed under it. */
+const RENDERED: Readonly<Record<string, readonly string[]>> = {
+  Bash: ['command', 'cwd', 'outsideSandbox'],
+  command: ['command', 'cwd', 'outsideSandbox'],
+  Edit: ['file_path', 'old_string', 'new_string', 'replace_all'],
+  MultiEdit: ['file_path', 'edits'],
+  Write: ['file_path', 'content'],
+  fileChange: ['changes'],
+};
+
 /** The lines of an approval card for `req` (the card's heading and buttons are the approver's). */
 export function toolApprovalBlocks(req: Pick<ToolRequest, 'session' | 'tool' | 'input'>, redact: Redact): Block[] {
   const v = viewer(redact);
   const { shown } = v;
   const head = line(text('Agent '), value(req.session), text(' asks to use '), value(shown(req.tool)), text(':'));
   const reason = str(req.input.reason);
-  const blocks = inputBlocks(req.tool, req.input, v) ?? [v.code(JSON.stringify(redactDeepWith(req.input, redact)))];
+  const view = inputBlocks(req.tool, req.input, v);
+  // What the view leaves out still runs (a Bash in the background for two hours): it is listed.
+  const rest = Object.fromEntries(
+    Object.entries(req.input).filter(([k]) => k !== 'reason' && !(RENDERED[req.tool] ?? []).includes(k)),
+  );
+  const blocks =
+    view === undefined
+      ? [v.code(JSON.stringify(redactDeepWith(req.input, redact)))]
+      : Object.keys(rest).length === 0
+        ? view
+        : [...view, line(text('with:')), v.code(JSON.stringify(redactDeepWith(rest, redact)))];
   return [
     head,
     ...(reason !== undefined && req.tool !== 'Bash' ? [line(text('reason: '), value(shown(reason)))] : []),

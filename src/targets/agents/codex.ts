@@ -36,6 +36,30 @@ const obj = (v: unknown): Json => (typeof v === 'object' && v !== null && !Array
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 /** The real app-server sends `reason: null` when it has none: only a text is worth showing. */
 const reason = (params: Json): Json => (typeof params.reason === 'string' ? { reason: params.reason } : {});
+/**
+ * Request fields a card need not show: ids and times, the command parsed, and the offers of an
+ * amended policy that only a decision teleops never sends (acceptWith…) would apply.
+ */
+const BOOKKEEPING = new Set([
+  'approvalId',
+  'itemId',
+  'threadId',
+  'turnId',
+  'startedAtMs',
+  'commandActions',
+  'availableDecisions',
+  'proposedExecpolicyAmendment',
+  'proposedNetworkPolicyAmendments',
+]);
+/** Values every ordinary request carries. */
+const ORDINARY: Readonly<Record<string, unknown>> = { kind: 'command', environmentId: 'local' };
+/** The rest of a request (a network context, a root to grant, another kind): the card shows it. */
+const others = (params: Json, shown: readonly string[]): Json =>
+  Object.fromEntries(
+    Object.entries(params).filter(
+      ([k, v]) => !BOOKKEEPING.has(k) && !shown.includes(k) && v !== null && v !== undefined && ORDINARY[k] !== v,
+    ),
+  );
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 /**
@@ -149,12 +173,18 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
           cwd: params.cwd,
           ...reason(params),
           ...(sandbox !== undefined ? { outsideSandbox: sandbox } : {}),
+          ...others(params, ['command', 'cwd', 'reason']),
         };
         await approve(id, 'command', input);
       })().catch(() => undefined);
     } else if (method === 'item/fileChange/requestApproval') {
-      const input: Json = { changes: changes.get(str(params.itemId) ?? '') ?? [], ...reason(params) };
-      void approve(id, 'fileChange', input).catch(() => undefined);
+      const seen = changes.get(str(params.itemId) ?? '');
+      // A change whose files this client never saw cannot be shown on a card: declined unasked.
+      if (seen === undefined) send({ id, result: { decision: 'decline' } });
+      else
+        void approve(id, 'fileChange', { changes: seen, ...reason(params), ...others(params, ['reason']) }).catch(
+          () => undefined,
+        );
     } else {
       // Anything else this client cannot answer for a person is refused.
       send({ id, error: { code: -32601, message: `teleops does not handle ${method}` } });
@@ -168,6 +198,12 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
         if (params.threadId !== threadId) break;
         const delta = str(params.delta);
         if (delta) o.onEvent({ type: 'text', delta });
+        break;
+      }
+      case 'item/fileChange/patchUpdated': {
+        // The patch as it now stands is what an approval card must show.
+        const item = str(params.itemId);
+        if (item !== undefined && changes.has(item)) changes.set(item, params.changes);
         break;
       }
       case 'item/started': {

@@ -8,6 +8,18 @@ const shown = (tool: string, input: Record<string, unknown>) =>
   toolApprovalBlocks({ session: 'build', tool, input }, redact);
 
 describe('approval card of an agent tool call', () => {
+  it('lists what its view leaves out: a Bash in the background for two hours, without the sandbox, says so', () => {
+    const input = {
+      command: 'npm run dev',
+      run_in_background: true,
+      timeout: 7_200_000,
+      dangerouslyDisableSandbox: true,
+    };
+    const card = plainText({ blocks: shown('Bash', input) });
+    expect(card).toContain('npm run dev');
+    expect(card).toContain('with:\n{"run_in_background":true,"timeout":7200000,"dangerouslyDisableSandbox":true}');
+  });
+
   it('shows a Bash command whole as code, with HTML entities as typed and hidden characters named', () => {
     const command = `echo "<b>&amp;&lt;i&gt;</b>" \u202Etxt.exe ${'x'.repeat(100_000)}\nrm -rf /tmp/y`;
     const blocks = shown('Bash', { command, description: 'list' });
@@ -21,7 +33,9 @@ describe('approval card of an agent tool call', () => {
         { kind: 'text', text: ':' },
       ],
     });
-    const codeBlock = blocks.at(-1)!;
+    const codeBlock = blocks.find((b) => b.kind === 'pre')!;
+    // The field the Bash view does not show itself is listed under it.
+    expect(plainText({ blocks: blocks.slice(-2) })).toBe('with:\n{"description":"list"}');
     expect(codeBlock.kind).toBe('pre');
     const t = plainText({ blocks: [codeBlock] });
     expect(t.startsWith('echo "<b>&amp;&lt;i&gt;</b>"⟨space, U+202E⟩txt.exe ')).toBe(true);

@@ -65,6 +65,40 @@ describe('Codex sessions through codex app-server (fake)', () => {
     expect(h.cards.some((c) => plainText(c).includes('Running the tests.') && plainText(c).includes('🟡'))).toBe(true);
   });
 
+  it('shows where an update moves a file, the patch as last updated and a root to grant; declines a change it never saw, unasked', async () => {
+    h = harness({ allow: { fileChange: true } });
+    h.script({
+      threadId: 'thr-m',
+      turns: [
+        {
+          steps: [
+            { file: 'notes.txt', diff: '+a', patched: '+b', movePath: '.github/workflows/ci.yml', grantRoot: '/' },
+            { file: 'ghost.txt', diff: '+c', unseen: true },
+            { text: 'Done.\n' },
+          ],
+        },
+      ],
+    });
+    await h.run('agent.new', { kind: 'codex', name: 'mv', prompt: 'tidy up' });
+    await h.target.sessions!.idle('mv');
+    expect(h.asked.map((r) => [r.tool, r.input])).toEqual([
+      [
+        'fileChange',
+        {
+          changes: [{ path: 'notes.txt', kind: { type: 'update', move_path: '.github/workflows/ci.yml' }, diff: '+b' }],
+          grantRoot: '/',
+        },
+      ],
+    ]);
+    const card = plainText({ blocks: toolApprovalBlocks(h.asked[0]!, (s) => s) });
+    expect(card).toContain('⚠ moved to: .github/workflows/ci.yml');
+    expect(card).toContain('"grantRoot":"/"');
+    expect(decisions(h)).toEqual([
+      { event: 'decision', tool: 'fileChange', decision: 'accept' },
+      { event: 'decision', tool: 'fileChange', decision: 'decline' },
+    ]);
+  });
+
   it("gives app-server OPENAI_API_KEY and none of teleops' secrets", async () => {
     h = harness();
     h.script({ threadId: 't', turns: [{ steps: [{ text: 'hi' }] }] });
