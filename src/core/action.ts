@@ -126,6 +126,12 @@ export interface Action<S extends z.ZodType = z.ZodType> {
     /** True when this request's values are secrets; throwing counts as true (fail closed). */
     readonly when: (ctx: ActionContext, params: z.output<S>) => Promise<boolean>;
   };
+  /**
+   * Fixes into the params what the request leaves to the moment it runs (the previous revision,
+   * the containers of a project), before its approval card is made: an approved request then
+   * acts on what its card showed, or is refused. Asked only when a card is made.
+   */
+  readonly settle?: (ctx: ActionContext, params: z.output<S>) => Promise<z.output<S>>;
   /** Extra lines for the approval card: current state, a dry-run preview. */
   readonly preview?: (ctx: ActionContext, params: z.output<S>) => Promise<readonly Block[]>;
   readonly run: (ctx: ActionContext, params: z.output<S>) => Promise<Result>;

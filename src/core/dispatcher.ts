@@ -374,6 +374,21 @@ export class Dispatcher {
     params: Record<string, unknown>,
     names?: Names,
   ): Promise<Outcome> {
+    const failed = (stage: string, e: unknown): Outcome => {
+      const message = this.errorMessage(action, e);
+      this.audit(operator, origin, action.name, this.subject(action, params), params, 'failed', `${stage}: ${message}`);
+      this.count(action, origin, 'failed');
+      return { kind: 'failed', action: action.name, message };
+    };
+    if (action.settle) {
+      try {
+        params = (await this.withTimeout(action, (signal) =>
+          action.settle!(this.context(operator, origin, action, signal), params),
+        )) as Record<string, unknown>;
+      } catch (e) {
+        return failed('settle', e);
+      }
+    }
     let preview: readonly Block[] = [];
     if (action.preview) {
       try {
@@ -381,18 +396,7 @@ export class Dispatcher {
           action.preview!(this.context(operator, origin, action, signal), params),
         );
       } catch (e) {
-        const message = this.errorMessage(action, e);
-        this.audit(
-          operator,
-          origin,
-          action.name,
-          this.subject(action, params),
-          params,
-          'failed',
-          `preview: ${message}`,
-        );
-        this.count(action, origin, 'failed');
-        return { kind: 'failed', action: action.name, message };
+        return failed('preview', e);
       }
     }
     if (this.cardHides(action, params, preview))

@@ -37,6 +37,8 @@ const local: Principal = { transport: 'tg', userId: 0, chatId: 0, chatKind: 'loc
 
 /** Places the edge target's `where` cannot find any more (a host gone since a card was shown). */
 const gone = new Set<string>();
+/** What "the latest" is now, for edge.latest. */
+const latest = { version: 1 };
 /** Runs of `edge.wait` in progress, each released by the test or stopped by its signal. */
 const waiting: { release: () => void }[] = [];
 
@@ -132,6 +134,16 @@ const edgeTarget = (file: string): TargetModule => ({
           return { ...p, place };
         },
         run: async (_ctx, p) => ({ blocks: [line(`at ${p.place ?? 'nowhere'}`)] }),
+      }),
+      defineAction({
+        name: 'edge.latest',
+        summary: 'Remove the latest version, or the one named',
+        target: 'core-edge',
+        risk: 'destructive',
+        params: z.object({ version: z.number().optional() }),
+        settle: async (_ctx, p) => ({ version: p.version ?? latest.version }),
+        preview: async (_ctx, p) => [line(`version ${p.version ?? 'latest'}`)],
+        run: async (_ctx, p) => ({ blocks: [line(`removed version ${p.version ?? latest.version}`)] }),
       }),
       defineAction({
         name: 'edge.fails',
@@ -563,6 +575,20 @@ describe('dispatcher edges: secrets', () => {
     expect((await t.app.dispatcher.dispatch(op, 'button', 'edge.login', 'ls')).kind).toBe('refused');
     expect(last(t)).toMatchObject({ params: 'ls', outcome: 'invalid' });
     expect(JSON.stringify(t.app.audit.recent(50))).not.toContain(SECRET);
+  });
+});
+
+describe('dispatcher edges: settled requests', () => {
+  it('fixes what a request leaves to the moment before its card: the press runs what the card showed', async () => {
+    const t = await edgeApp();
+    latest.version = 4;
+    const o = await t.app.dispatcher.dispatch(op, 'command', 'edge.latest', {});
+    if (o.kind !== 'approval') throw new Error(`expected approval, got ${o.kind}`);
+    expect(plainText(o.approval.card)).toContain('version 4');
+    latest.version = 5;
+    expect(text(await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve'))).toBe(
+      'removed version 4',
+    );
   });
 });
 

@@ -6,7 +6,7 @@ import { containerButtons, containerSpans, parseEngineTime, stateEmoji, stateLin
 import { logsAction } from './logs.js';
 import type { Redactor } from '../../core/redact.js';
 import type { ContainerDetails, ContainerSummary, DockerPort } from './port.js';
-import { isProjectRef, projectPreview, restartProject } from './project.js';
+import { isProjectRef, projectIds, projectPreview, restartProject } from './project.js';
 import { CONTAINER_REF, findContainer, isContainerRef } from './resolve.js';
 import { binaryBytes, computeStats, decimalBytes } from './stats.js';
 import type { ExpectedStops } from './stops.js';
@@ -323,11 +323,19 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
       container: z.string().refine((s) => isContainerRef(s) || isProjectRef(s), {
         error: 'a name, an id prefix, compose project/service, or project/ for a whole compose project',
       }),
+      ids: z
+        .array(z.string().regex(/^[0-9a-f]{64}$/))
+        .max(1000)
+        .optional()
+        .describe("a project's containers as its approval card listed them; set by teleops"),
     }),
     command: { path: ['docker', 'restart'], usage: '<container>' },
     // A project restarts one container after another, each within its grace period.
     timeoutMs: 600_000,
     subject: (p) => (isProjectRef(p.container) ? `compose project ${p.container.slice(0, -1)}` : subject(p)),
+    // A project restarts the containers its card listed, not those it has when the button is pressed.
+    settle: async (ctx, p) =>
+      isProjectRef(p.container) ? { ...p, ids: await projectIds(port, p.container, ctx.signal) } : p,
     preview: async (ctx, p) => {
       if (isProjectRef(p.container)) return projectPreview(port, p.container, STOP_GRACE_SECONDS, ctx.signal);
       const d = await current(ctx, p.container);
@@ -335,7 +343,7 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     },
     async run(ctx, p) {
       if (isProjectRef(p.container)) {
-        return restartProject({ port, stops, graceSeconds: STOP_GRACE_SECONDS }, ctx, p.container);
+        return restartProject({ port, stops, graceSeconds: STOP_GRACE_SECONDS }, ctx, p.container, p.ids);
       }
       const before = await current(ctx, p.container);
       if (before.state.running) {

@@ -113,6 +113,11 @@ export async function projectPreview(port: DockerPort, ref: string, graceSeconds
   ];
 }
 
+/** The ids of the project's containers now, sorted: what an approval of its restart stands for. */
+export async function projectIds(port: DockerPort, ref: string, signal?: AbortSignal): Promise<string[]> {
+  return (await projectContainers(port, ref, signal)).containers.map((c) => c.id).sort();
+}
+
 export interface ProjectRestartDeps {
   readonly port: DockerPort;
   readonly stops: ExpectedStops;
@@ -124,8 +129,25 @@ export interface ProjectRestartDeps {
  * first failure stops the rest (what depends on a container that did not come back is left
  * alone), and the answer says which restarted, which failed and which were not touched.
  */
-export async function restartProject(d: ProjectRestartDeps, ctx: ActionContext, ref: string): Promise<Result> {
+export async function restartProject(
+  d: ProjectRestartDeps,
+  ctx: ActionContext,
+  ref: string,
+  approved?: readonly string[],
+): Promise<Result> {
   const { project, containers } = await projectContainers(d.port, ref, ctx.signal);
+  if (approved !== undefined) {
+    const now = new Set(containers.map((c) => c.id));
+    const added = containers.filter((c) => !approved.includes(c.id)).map((c) => c.name);
+    const gone = approved.filter((id) => !now.has(id)).length;
+    if (added.length > 0 || gone > 0)
+      throw new ActionError(
+        `compose project ${project} changed since its card (${[
+          ...(added.length > 0 ? [`new: ${added.join(', ')}`] : []),
+          ...(gone > 0 ? [`${counted(gone, 'container')} gone`] : []),
+        ].join('; ')}): nothing was restarted; ask again to see it as it is.`,
+      );
+  }
   const { order } = restartOrder(containers);
   const blocks: Block[] = [
     line(bold('Compose project '), value(project), text(`: ${counted(order.length, 'container')}`)),

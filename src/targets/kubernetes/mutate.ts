@@ -294,6 +294,12 @@ export function mutatingActions(deps: KubeActionDeps): AnyAction[] {
       },
     },
     subject: (p) => subjectOf('deployment', p.name, p),
+    // "The previous revision" is the card's: a deploy between card and press does not move it.
+    settle: async (ctx, p) => {
+      if (p.revision !== undefined) return p;
+      const s = scopeOf(deps, ctx, p);
+      return { ...p, revision: (await planRollback(s.port, s.namespace, p.name, undefined, ctx.signal)).toRevision };
+    },
     preview: async (ctx, p) => {
       const s = scopeOf(deps, ctx, p);
       const plan = await planRollback(s.port, s.namespace, p.name, p.revision, ctx.signal);

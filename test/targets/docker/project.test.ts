@@ -139,6 +139,24 @@ describe.skipIf(!env)('/docker restart <project>/ against a real engine', () => 
     expect(await started(`${P}-other`)).toBe(other);
   }, 60_000);
 
+  it('restarts only the containers its card listed: one added after the card is refused, and nothing restarts', async () => {
+    const Q = `${P}late`;
+    const labels = (service: string) => ({ [COMPOSE_PROJECT]: Q, [COMPOSE_SERVICE]: service });
+    await createTestContainer(e.docker, { name: `${Q}-db-1`, cmd: SERVE, suite: e.suite, labels: labels('db') });
+    const restart = byName(actions, 'docker.restart');
+    const settled = await restart.settle!(actionContext(), restart.params.parse({ container: `${Q}/` }));
+    const db = (await e.docker.getContainer(`${Q}-db-1`).inspect()).Id;
+    expect(settled).toEqual({ container: `${Q}/`, ids: [db] });
+    // Between the card and the press, a container joins the project.
+    await createTestContainer(e.docker, { name: `${Q}-miner-1`, cmd: SERVE, suite: e.suite, labels: labels('miner') });
+    const startedAt = async (n: string) => (await e.docker.getContainer(n).inspect()).State.StartedAt;
+    const before = await startedAt(`${Q}-db-1`);
+    await expect(restart.run(actionContext(), settled)).rejects.toThrow(
+      `compose project ${Q} changed since its card (new: ${Q}-miner-1): nothing was restarted`,
+    );
+    expect(await startedAt(`${Q}-db-1`)).toBe(before);
+  }, 60_000);
+
   it('is typed as /docker restart <project>/', () => {
     const found = new Registry(actions).lookup(parseCommandLine(`/docker restart ${P}/`)!);
     expect(found).toMatchObject({ kind: 'match', match: { params: { container: `${P}/` } } });

@@ -348,7 +348,7 @@ describe('/k8s rollback', () => {
       ),
     );
     expect(web().spec?.template?.spec.containers[0]?.image).toBe('nginx:1.24');
-    expect(revision()).toBe(from + 1);
+    await until(() => revision() === from + 1, 5000, 'the new revision');
     expect(
       podNames('web').every((p) => prod().get('pods', 'shop', p)!.spec?.containers?.[0]?.image === 'nginx:1.24'),
     ).toBe(true);
@@ -368,6 +368,26 @@ describe('/k8s rollback', () => {
     );
     expect(() => parse(t, '/k8s rollback sts/db')).toThrow('kind must be one of deployment');
     expect(() => parse(t, '/k8s rollback deploy/web two')).toThrow('revision must be a number');
+  });
+
+  it('an approved rollback to "the previous revision" goes where its card said, though a deploy came in between', async () => {
+    const t = target(env);
+    const inv = parse(t, '/k8s rollback deploy/web');
+    const from = revision();
+    const settled = await inv.action.settle!(context(), inv.params);
+    expect(settled).toMatchObject({ revision: from - 1 });
+    const card = text({ blocks: [...(await inv.action.preview!(context(), settled))] });
+    const shown = / → (\S+)$/m.exec(card)![1]!;
+    // Between card and press, CI deploys: "the previous revision" is now the one the card went from.
+    const template = structuredClone(web().spec!.template!);
+    template.spec!.containers[0]!.image = 'nginx:1.27-ci';
+    await t.clusters.port('prod').setTemplate('shop', 'web', template, web().metadata!.resourceVersion!, {
+      signal: new AbortController().signal,
+    });
+    await until(() => revision() === from + 1, 5000, 'the new revision');
+    expect(web().spec?.template?.spec.containers[0]?.image).not.toBe(shown);
+    await toEnd(t, () => inv.action.run(context(), settled));
+    expect(web().spec?.template?.spec.containers[0]?.image).toBe(shown);
   });
 
   it('turns a conflicting write into a one-line 409 answer', async () => {
