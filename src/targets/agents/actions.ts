@@ -77,7 +77,17 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     risk: 'write',
     minRole: 'admin',
     llm: false,
-    params: z.object({ name: nameParam, prompt: promptParam.optional(), text: promptParam.optional() }),
+    params: z.object({
+      name: nameParam,
+      prompt: promptParam.optional(),
+      text: promptParam.optional(),
+      since: z
+        .number()
+        .int()
+        .nonnegative()
+        .optional()
+        .describe('when the session a card was about started; set by its reply target'),
+    }),
     // A bare /agent is the list (agent.ls).
     command: { path: ['agent'], usage: '<name> <prompt...>' },
     subject: (p) => `agent session ${p.name}`,
@@ -87,7 +97,13 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
       const uploads = ctx.uploads ?? [];
       if (text === undefined && uploads.length === 0)
         throw new ActionError(`say what ${p.name} should do: /agent ${p.name} <prompt…>`);
-      sessions.get(p.name);
+      const session = sessions.get(p.name);
+      // A reply to an old card names a session that was ended since; another may have its name now.
+      if (p.since !== undefined && p.since !== session.createdAt)
+        throw new ActionError(
+          `the session this card was about has ended; ${p.name} is another one now (in ${session.dir}): ` +
+            `/agent ${p.name} <prompt…> reaches it`,
+        );
       const files: SentFile[] = [];
       for (const u of uploads) files.push({ name: u.name, bytes: await readUpload(u, INBOX_FILE_MAX, ctx.signal) });
       return statusCard(await sessions.prompt(p.name, text ?? '', ctx.operator, files), d.redact);

@@ -97,7 +97,7 @@ export function statusCard(v: SessionView, redact: Redact): LiveCard {
   return {
     ...result(bodyBlocks(v, redact), {
       buttons: buttons(v.name),
-      reply: { action: 'agent.prompt', params: { name: v.name } },
+      reply: { action: 'agent.prompt', params: { name: v.name, since: v.createdAt } },
     }),
     card: { key: cardKey(v.name), title: cardTitle(v), kind: 'item', about: { target: 'agents' } },
   };
@@ -146,6 +146,9 @@ export function agentAlert(v: SessionView, what: 'done' | 'failed' | 'waiting', 
   return {
     source: 'agents',
     key: `agents:${v.name}:${what}`,
-    result: result(blocks, { buttons: buttons(v.name), reply: { action: 'agent.prompt', params: { name: v.name } } }),
+    result: result(blocks, {
+      buttons: buttons(v.name),
+      reply: { action: 'agent.prompt', params: { name: v.name, since: v.createdAt } },
+    }),
   };
 }

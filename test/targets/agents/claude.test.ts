@@ -75,7 +75,7 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     expect(shown).toContain('$1.25 in all');
     expect(shown).toContain('All green.');
     expect(card.buttons?.flat().map((b) => b.action)).toEqual(['agent.stop', 'agent.log']);
-    expect(card.reply).toEqual({ action: 'agent.prompt', params: { name: 'build' } });
+    expect(card.reply).toEqual({ action: 'agent.prompt', params: { name: 'build', since: expect.any(Number) } });
     // The streamed answer reached the card while the turn ran, not only at the end.
     expect(h.cards.some((c) => plainText(c).includes('🟢') && plainText(c).includes('Looking at the tests.'))).toBe(
       true,
@@ -207,6 +207,24 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     ]);
     expect(starts(h)[1]!.argv).toContain('--resume=sess-42');
     expect(plainText(h.target.cards()[0]!)).toContain('2 turns');
+  });
+
+  it("refuses a reply to an ended session's card once another session has its name; the new card's reply reaches it", async () => {
+    h = harness();
+    h.script({ sessionId: 's1', turns: [{ steps: [{ text: 'one' }] }, { steps: [{ text: 'two' }] }] });
+    const old = await h.run('agent.new', { kind: 'claude', name: 'build', prompt: 'first' });
+    await h.target.sessions!.idle('build');
+    await h.run('agent.end', { name: 'build' });
+    await new Promise((r) => setTimeout(r, 5));
+    const now = await h.run('agent.new', { kind: 'claude', name: 'build', prompt: 'again' });
+    await h.target.sessions!.idle('build');
+    await expect(h.run('agent.prompt', { ...old.reply!.params, text: 'rm -rf the old plan' })).rejects.toThrow(
+      /^the session this card was about has ended; build is another one now/,
+    );
+    expect(prompts(h).map((p) => p.text)).toEqual(['first', 'again']);
+    await h.run('agent.prompt', { ...now.reply!.params, text: 'go on' });
+    await h.target.sessions!.idle('build');
+    expect(prompts(h).map((p) => p.text)).toEqual(['first', 'again', 'go on']);
   });
 
   it('reports whether each agent can run, for /status and doctor', async () => {

@@ -67,7 +67,7 @@ describe('the tappable list', () => {
       ]);
       const shown = await h.run('agent.show', { name: 'docs' });
       expect(shown.card).toMatchObject({ key: 'agent:docs', kind: 'item' });
-      expect(shown.reply).toEqual({ action: 'agent.prompt', params: { name: 'docs' } });
+      expect(shown.reply).toEqual({ action: 'agent.prompt', params: { name: 'docs', since: expect.any(Number) } });
       await expect(h.run('agent.show', { name: 'nope' })).rejects.toThrow(
         'no agent session named nope; there are: build, docs',
       );
