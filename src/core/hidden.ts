@@ -1,4 +1,4 @@
-import { isSecretKey, REDACTED, type Redact } from './redact.js';
+import { holdsKeyBody, isSecretKey, REDACTED, type Redact } from './redact.js';
 
 /**
  * What the redactor may hide from whoever approves a request without hiding what runs: a
@@ -35,6 +35,8 @@ const unmarked = (s: string): string => withoutSecretRefs(s.split(REDACTED).join
  * span it hides, so a character of `text` missing from the redacted text was hidden, wherever.
  */
 export function hidesUnsafe(text: string, redact: Redact): boolean {
+  // A line read as a key's body is hidden whole: letters and digits, which could be a command.
+  if (holdsKeyBody(text)) return true;
   const shown = redact(text);
   if (shown === text) return false;
   const after = unsafeCounts(unmarked(shown));

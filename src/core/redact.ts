@@ -166,16 +166,27 @@ const jsonData = (_m: string, g: Groups): string =>
 /** A line of a private key's body: base64 wrapped at 60–76 (PEM 64, OpenSSH 70), in both cases (a digest has one). */
 const KEY_BODY = '(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])[A-Za-z0-9+/]{60,76}={0,2}';
 const BASE64_LINE = '(?=[A-Za-z0-9+/=])[A-Za-z0-9+/]{0,76}={0,2}';
+/** What may come before a key's line: indentation (YAML, cloud-init), or `web-1  | ` (compose logs). */
+const BODY_PREFIX = '(?:[ \\t]*|[^\\n|]{0,40}\\|[ \\t]*)';
+/** The end of a line, a CR (CRLF text split on LF) and trailing blanks allowed. */
+const LINE_END = '(?=[ \\t]*\\r?(?:\\n|$))';
+const KEY_BODY_LINE = new RegExp(`(?<![^\\n])${BODY_PREFIX}${KEY_BODY}${LINE_END}`);
+
+/**
+ * Whether `text` holds a line of a private key's body. Hidden, such a line hides letters only,
+ * which a card check would not see: an approval card refuses it (a key is never a request's).
+ */
+export const holdsKeyBody = (text: string): boolean => KEY_BODY_LINE.test(text);
 
 const SHAPES: readonly Rule[] = [
   { source: PEM, replace: whole },
-  // A key's body where the output starts after its BEGIN line (a tail, a window): its whole
-  // lines, each hidden on its own, the base64 lines after them, and a last one before END.
+  // A key's body where the output starts after its BEGIN line (a tail, a window): each of its
+  // whole lines, and the last, shorter one before the END line; what comes before them is kept.
+  { source: `(?<![^\\n])(${BODY_PREFIX})${KEY_BODY}${LINE_END}`, replace: keepFirst },
   {
-    source: `(?<![^\\n])${KEY_BODY}(?:\\r?\\n${BASE64_LINE})*(?=\\r?\\n|$)`,
-    replace: (m) => m.replace(/[^\r\n]+/g, REDACTED),
+    source: `(?<![^\\n])(${BODY_PREFIX})${BASE64_LINE}(?=[ \\t]*\\r?\\n[^\\n]{0,60}?-----END${PEM_LABEL})`,
+    replace: keepFirst,
   },
-  { source: `(?<![^\\n])${BASE64_LINE}(?=\\r?\\n-----END${PEM_LABEL})`, replace: whole },
   // scheme://user:password@host: keep the user, hide the password, which may hold `/?#@`;
   // it ends at the last `@` (within 256 characters) that a host follows, so an `@` later in
   // the path hides the host too (over-redaction, not a leak). `host:8080/…` is a port.
@@ -214,20 +225,31 @@ const SHAPES: readonly Rule[] = [
     replace: contextThen,
   },
   { source: `((?:redis|keydb)-cli(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])(-a[ \\t]+)(?!-)\\S+`, replace: contextThen },
-  // curl -u user:pass (--user): the user kept; docker login -p PASS, sshpass -p PASS.
+  // curl -u user:pass (--user): the user and the quotes kept, the password hidden to its end.
   {
     source:
-      `((?<![A-Za-z0-9_-])curl(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])` +
-      `((?:-u|--user)(?:[ \\t]+|=)?["']?[^\\s:'"]*:)[^\\s'"]+`,
-    replace: contextThen,
+      `((?<![A-Za-z0-9_-])curl(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])((?:-u|--user)(?:[ \\t]+|=)?)` +
+      `(?:"([^\\s:"]*):[^"\\r\\n]*("?)|'([^\\s:']*):[^'\\r\\n]*('?)|([^\\s:'"]*):\\S+)`,
+    replace: (_m, g, redact) => {
+      const [context = '', flag = '', dq, dqEnd, sq, sqEnd, bare] = g;
+      const user =
+        dq !== undefined
+          ? `"${dq}:${REDACTED}${dqEnd ?? ''}`
+          : sq !== undefined
+            ? `'${sq}:${REDACTED}${sqEnd ?? ''}`
+            : `${bare ?? ''}:${REDACTED}`;
+      return `${redact(context)}${flag}${user}`;
+    },
   },
+  // docker login -p PASS, sshpass -p PASS: the context redacted on its own, the quotes kept.
   {
     source:
       `((?<![A-Za-z0-9_-])(?:(?:docker|podman|nerdctl|buildah)[ \\t]+login|sshpass)` +
-      `(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])` +
-      `(-p[ \\t]*)(?!-)\\S+`,
-    replace: contextThen,
+      `(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])(-p[ \\t]*)(?!-)(${VALUE})`,
+    replace: (_m, g, redact) => `${redact(g[0] ?? '')}${keepQuotes('', [g[1], g[2]])}`,
   },
+  // openssl … -passin pass:X / -passout pass:X
+  { source: '(-pass(?:in|out)[ \\t]+pass:)\\S+', replace: keepFirst },
   { source: `(${ci('bearer')}[ \\t]+)[A-Za-z0-9._~+/=-]{8,}`, replace: keepFirst },
   // Azure connection strings: the key runs to the next `;`.
   { source: `(${ci('(?:AccountKey|SharedAccessKey|SharedAccessSignature)')}=)[^;\\s"']+`, replace: keepFirst },
@@ -382,7 +404,9 @@ export function isSecretKey(key: string): boolean {
   // Only the trailing run of name characters can hold the key word and its suffix.
   let start = key.length;
   while (start > 0 && /[A-Za-z0-9_.-]/.test(key[start - 1]!)) start--;
-  return SECRET_KEY_END.test(key.slice(start));
+  const name = key.slice(start);
+  // `$PASS` and `$SSHPASS` alone name a password; as a key word `pass` only ends a compound name.
+  return SECRET_KEY_END.test(name) || /^(?:ssh)?pass$/i.test(name);
 }
 
 /** A key word followed by the end or a separator: what remains after it is all name characters. */
@@ -460,8 +484,8 @@ function safeCut(view: string, max: number, combined: RegExp): { at: number; ove
   return { at, overflow: false };
 }
 
-const KEY_BODY_WHOLE = new RegExp(`^${KEY_BODY}\\r?$`);
-const BASE64_WHOLE = new RegExp(`^${BASE64_LINE}\\r?$`);
+const KEY_BODY_WHOLE = new RegExp(`^${BODY_PREFIX}${KEY_BODY}[ \\t]*\\r?$`);
+const BASE64_WHOLE = new RegExp(`^${BODY_PREFIX}${BASE64_LINE}[ \\t]*\\r?$`);
 const NAME_OF_SECRET = new RegExp(`name:[ \\t]*["']?${NAMED_SECRET}["']?[ \\t]*$`);
 const VALUE_LINE = new RegExp(`^([ \\t]*-?[ \\t]*value:[ \\t]*)(${LINE_VALUE})`);
 
@@ -474,7 +498,10 @@ function lineSplitter(redact: (s: string) => string, combined: RegExp, maxChars:
   let inPem = false;
   let dataIndent: number | undefined;
   let namedSecret = false;
-  /** The last line was a key's body: a base64 line after it is its last (its END may be a line later). */
+  /**
+   * The last line was a key's body: a base64 line after it is its last, whose END comes a line
+   * later than this stream can see (whole text hides it by its END; here it is hidden unseen).
+   */
   let inBody = false;
   /** After a secret longer than the view: its rest, up to the next blank, is dropped. */
   let dropping = false;

@@ -427,6 +427,21 @@ describe('redact: secret shapes', () => {
     ['curl --user=admin:hunter2 -A "ua:1" https://x', 'curl --user=admin:[REDACTED] -A "ua:1" https://x'],
     ['docker login -p hunter2 -u me registry.example', 'docker login -p [REDACTED] -u me registry.example'],
     ['sshpass -p hunter2 ssh deploy@host', 'sshpass -p [REDACTED] ssh deploy@host'],
+    ["sshpass -p 'correct horse' ssh h", "sshpass -p '[REDACTED]' ssh h"],
+    ["curl -u 'admin:my secret' https://x", "curl -u 'admin:[REDACTED]' https://x"],
+    [
+      'openssl pkcs12 -export -passout pass:hunter2 -out k.p12',
+      'openssl pkcs12 -export -passout pass:[REDACTED] -out k.p12',
+    ],
+    // A key's body without its BEGIN: indented, after a compose log prefix, in CRLF text.
+    [
+      '    MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunV\n    AbCd==\n    -----END RSA PRIVATE KEY-----',
+      '    [REDACTED]\n    [REDACTED]\n    -----END RSA PRIVATE KEY-----',
+    ],
+    [
+      'web-1  | MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunV\r\nweb-1  | AbCd==\r\nweb-1  | -----END RSA PRIVATE KEY-----',
+      'web-1  | [REDACTED]\r\nweb-1  | [REDACTED]\r\nweb-1  | -----END RSA PRIVATE KEY-----',
+    ],
   ])('%j → %j', (input, expected) => {
     expect(createRedactor([]).redact(input)).toBe(expected);
   });
