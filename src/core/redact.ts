@@ -241,10 +241,11 @@ const SHAPES: readonly Rule[] = [
       return `${redact(context)}${flag}${user}`;
     },
   },
-  // docker login -p PASS, sshpass -p PASS: the context redacted on its own, the quotes kept.
+  // <cli> [registry] login -p PASS (container registries), sshpass -p PASS: the context
+  // redacted on its own, the quotes kept.
   {
     source:
-      `((?<![A-Za-z0-9_-])(?:(?:docker|podman|nerdctl|buildah)[ \\t]+login|sshpass)` +
+      `((?<![A-Za-z0-9_-])(?:[A-Za-z][A-Za-z0-9_-]{0,15}[ \\t]+(?:registry[ \\t]+)?login|sshpass)` +
       `(?:[ \\t][^\\r\\n]{0,200}?)?[ \\t])(-p[ \\t]*)(?!-)(${VALUE})`,
     replace: (_m, g, redact) => `${redact(g[0] ?? '')}${keepQuotes('', [g[1], g[2]])}`,
   },

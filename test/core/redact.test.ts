@@ -427,6 +427,7 @@ describe('redact: secret shapes', () => {
     ['curl --user=admin:hunter2 -A "ua:1" https://x', 'curl --user=admin:[REDACTED] -A "ua:1" https://x'],
     ['docker login -p hunter2 -u me registry.example', 'docker login -p [REDACTED] -u me registry.example'],
     ['sshpass -p hunter2 ssh deploy@host', 'sshpass -p [REDACTED] ssh deploy@host'],
+    ['helm registry login -u me -p hunter2 r.example', 'helm registry login -u me -p [REDACTED] r.example'],
     ["sshpass -p 'correct horse' ssh h", "sshpass -p '[REDACTED]' ssh h"],
     ["curl -u 'admin:my secret' https://x", "curl -u 'admin:[REDACTED]' https://x"],
     [
