@@ -37,8 +37,26 @@ export function parseNew(raw: string): Record<string, unknown> {
   return out;
 }
 
+/** When the session a card or button was about started: set by them, so they reach no other of its name. */
+const sinceParam = z
+  .number()
+  .int()
+  .nonnegative()
+  .optional()
+  .describe('when the session a card was about started; set by its buttons and reply target');
+
 export function agentActions(d: AgentActionDeps): AnyAction[] {
   const { sessions } = d;
+  /** The session named, unless a card or button was about an earlier one of that name, since ended. */
+  const current = (p: { name: string; since?: number | undefined }) => {
+    const session = sessions.get(p.name);
+    if (p.since !== undefined && p.since !== session.createdAt)
+      throw new ActionError(
+        `the session this card was about has ended; ${p.name} is another one now (in ${session.dir}): ` +
+          `/agent ${p.name} <prompt…> reaches it`,
+      );
+    return session;
+  };
 
   const create = defineAction({
     name: 'agent.new',
@@ -81,12 +99,7 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
       name: nameParam,
       prompt: promptParam.optional(),
       text: promptParam.optional(),
-      since: z
-        .number()
-        .int()
-        .nonnegative()
-        .optional()
-        .describe('when the session a card was about started; set by its reply target'),
+      since: sinceParam,
     }),
     // A bare /agent is the list (agent.ls).
     command: { path: ['agent'], usage: '<name> <prompt...>' },
@@ -97,13 +110,7 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
       const uploads = ctx.uploads ?? [];
       if (text === undefined && uploads.length === 0)
         throw new ActionError(`say what ${p.name} should do: /agent ${p.name} <prompt…>`);
-      const session = sessions.get(p.name);
-      // A reply to an old card names a session that was ended since; another may have its name now.
-      if (p.since !== undefined && p.since !== session.createdAt)
-        throw new ActionError(
-          `the session this card was about has ended; ${p.name} is another one now (in ${session.dir}): ` +
-            `/agent ${p.name} <prompt…> reaches it`,
-        );
+      current(p);
       const files: SentFile[] = [];
       for (const u of uploads) files.push({ name: u.name, bytes: await readUpload(u, INBOX_FILE_MAX, ctx.signal) });
       return statusCard(await sessions.prompt(p.name, text ?? '', ctx.operator, files), d.redact);
@@ -145,9 +152,10 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     risk: 'read',
     minRole: 'admin',
     llm: false,
-    params: z.object({ name: nameParam }),
+    params: z.object({ name: nameParam, since: sinceParam }),
     command: { path: ['agent', 'log'], usage: '<name>' },
     async run(_ctx, p) {
+      current(p);
       const lines = sessions.transcript(p.name);
       const body = lines.map((l) => `${new Date(l.at).toISOString()} ${LABEL[l.kind]}: ${l.text}`).join('\n');
       const stamp = new Date(d.now()).toISOString().replace(/:/g, '-');
@@ -163,13 +171,15 @@ export function agentActions(d: AgentActionDeps): AnyAction[] {
     target: 'agents',
     risk: 'write',
     minRole: 'admin',
-    params: z.object({ name: nameParam }),
+    params: z.object({ name: nameParam, since: sinceParam }),
     command: { path: ['agent', 'stop'], usage: '<name>' },
     subject: (p) => `agent session ${p.name}`,
     async run(_ctx, p) {
+      current(p);
       const stopped = await sessions.stop(p.name);
       if (!stopped) return say(value(p.name), ' is not working on anything.');
-      return statusCard(sessions.get(p.name), d.redact);
+      // Not the card: what the agent printed is not for whoever stops it (an LLM may).
+      return say('⏹ Stopped the turn of ', value(p.name), '; its card shows where it got to.');
     },
   });
 

@@ -55,10 +55,11 @@ export function toolSummary(input: Readonly<Record<string, unknown>>, redact: Re
   return one.length <= TOOL_SHOWN_MAX ? one : `${truncate(one, TOOL_SHOWN_MAX)} (${one.length} characters)`;
 }
 
-const buttons = (name: string): Button[][] => [
+/** Stop · Log of one session: `since` keeps them from reaching a later session of its name. */
+const buttons = (v: Pick<SessionView, 'name' | 'createdAt'>): Button[][] => [
   [
-    { label: '⏹ Stop', action: 'agent.stop', params: { name } },
-    { label: '📄 Log', action: 'agent.log', params: { name } },
+    { label: '⏹ Stop', action: 'agent.stop', params: { name: v.name, since: v.createdAt } },
+    { label: '📄 Log', action: 'agent.log', params: { name: v.name, since: v.createdAt } },
   ],
 ];
 
@@ -66,23 +67,30 @@ const money = (usd: number): string => `$${usd.toFixed(usd > 0 && usd < 0.01 ? 4
 
 export const cardTitle = (v: Pick<SessionView, 'name' | 'state'>): string => `${STATE_EMOJI[v.state]} ${v.name}`;
 
-function bodyBlocks(v: SessionView, redact: Redact): Block[] {
-  const blocks: Block[] = [
+/** The session, where it works and what it has cost. */
+function headBlocks(v: SessionView): Block[] {
+  const tokens = v.inputTokens + v.outputTokens;
+  return [
     line(text(`${STATE_EMOJI[v.state]} `), value(v.name), text(` · ${v.kind} · `), bold(STATE_WORD[v.state])),
     line(text('dir: '), value(v.dir)),
-  ];
-  const tokens = v.inputTokens + v.outputTokens;
-  blocks.push(
     line(
       text(
         `${counted(v.turns, 'turn')} · ${money(v.costUsd)} in all · ${money(v.spentTodayUsd)} ` +
           `today${tokens > 0 ? ` · ${tokens} tokens` : ''}`,
       ),
     ),
-  );
+  ];
+}
+
+const failureBlocks = (v: SessionView, redact: Redact): Block[] =>
+  v.failure ? [line(text('error: '), value(truncate(stripAnsi(redact(v.failure)), TOOL_SHOWN_MAX)))] : [];
+
+/** The card's whole body: the head, the tool it is on, its error, and the end of its answer. */
+function bodyBlocks(v: SessionView, redact: Redact): Block[] {
+  const blocks = headBlocks(v);
   if (v.tool)
     blocks.push(line(text('tool: '), value(v.tool.name), text(' '), value(toolSummary(v.tool.input, redact))));
-  if (v.failure) blocks.push(line(text('error: '), value(truncate(stripAnsi(redact(v.failure)), TOOL_SHOWN_MAX))));
+  blocks.push(...failureBlocks(v, redact));
   const lines = stripAnsi(redact(v.answerTail))
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -96,7 +104,7 @@ function bodyBlocks(v: SessionView, redact: Redact): Block[] {
 export function statusCard(v: SessionView, redact: Redact): LiveCard {
   return {
     ...result(bodyBlocks(v, redact), {
-      buttons: buttons(v.name),
+      buttons: buttons(v),
       reply: { action: 'agent.prompt', params: { name: v.name, since: v.createdAt } },
     }),
     card: { key: cardKey(v.name), title: cardTitle(v), kind: 'item', about: { target: 'agents' } },
@@ -141,13 +149,14 @@ const ALERT_HEAD: Readonly<Record<'done' | 'failed' | 'waiting', string>> = {
 
 /** A new message (so the phone notifies) when a turn ends, fails, or waits for approval. */
 export function agentAlert(v: SessionView, what: 'done' | 'failed' | 'waiting', redact: Redact): Alert {
-  const blocks = bodyBlocks(v, redact);
+  // Alert chats may be operators': the state and the error, not what the agent read or printed.
+  const blocks = [...headBlocks(v), ...failureBlocks(v, redact)];
   blocks.splice(0, 1, line(text(`${STATE_EMOJI[v.state]} `), value(v.name), text(` ${ALERT_HEAD[what]}`)));
   return {
     source: 'agents',
     key: `agents:${v.name}:${what}`,
     result: result(blocks, {
-      buttons: buttons(v.name),
+      buttons: buttons(v),
       reply: { action: 'agent.prompt', params: { name: v.name, since: v.createdAt } },
     }),
   };

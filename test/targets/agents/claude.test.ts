@@ -156,8 +156,8 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     await until(() => plainText(h!.target.cards()[0]!).includes('working…'), 'the card shows the streamed text');
     const stopped = await h.run('agent.stop', { name: 'long' });
     expect(h.record().some((e) => e.event === 'interrupted')).toBe(true);
-    expect(plainText(stopped)).toContain('⏸');
-    expect(plainText(stopped)).toContain('interrupted');
+    expect(plainText(stopped)).toBe('⏹ Stopped the turn of long; its card shows where it got to.');
+    expect(plainText(h.target.cards()[0]!)).toContain('⏸ long · claude · interrupted');
     expect(plainText(await h.run('agent.ls', {}))).toContain('long');
     // Stopped by a person: no alert about it.
     expect(h.alerts.map((a) => a.key)).toEqual([]);
@@ -176,7 +176,7 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
     expect(h.asked[0]!.signal.aborted).toBe(true);
     expect(h.record().some((e) => e.event === 'interrupted')).toBe(true);
     expect(decisions(h)).toEqual([]);
-    expect(plainText(stopped)).toContain('⏸ wait');
+    expect(plainText(stopped)).toMatch(/^⏹ Stopped the turn of wait/);
     await new Promise((r) => setImmediate(r));
     expect(plainText(h.target.cards()[0]!)).toContain('⏸ wait');
   });
@@ -222,6 +222,9 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
       /^the session this card was about has ended; build is another one now/,
     );
     expect(prompts(h).map((p) => p.text)).toEqual(['first', 'again']);
+    // Its Stop and Log buttons too.
+    for (const b of old.buttons!.flat())
+      await expect(h.run(b.action, b.params), b.label).rejects.toThrow(/^the session this card was about has ended/);
     await h.run('agent.prompt', { ...now.reply!.params, text: 'go on' });
     await h.target.sessions!.idle('build');
     expect(prompts(h).map((p) => p.text)).toEqual(['first', 'again', 'go on']);
@@ -359,6 +362,9 @@ describe('Claude sessions through the Agent SDK and a fake CLI', () => {
       String((await h.run('agent.log', { name: 'leaky' })).attachment?.content),
     ];
     expect(seen.join('\n')).toContain('the key is');
+    // An alert may reach operators: the state, not what the agent printed or the tool it used.
+    expect(h.alerts.length).toBeGreaterThan(0);
+    for (const a of h.alerts) expect(plainText(a.result)).not.toMatch(/the key is|curl|tool:/);
     for (const s of seen) {
       expect(s).not.toContain(ANTHROPIC_KEY.slice(0, 9));
       expect(s).not.toContain('hunter2hunter2');

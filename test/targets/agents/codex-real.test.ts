@@ -241,8 +241,9 @@ describe.skipIf(SKIP)(
       const dir = await realSession('echo hi > marker.txt', { hold: ['command'] });
       await h!.run('agent.new', { kind: 'codex', name: 'real', dir, prompt: 'first prompt' });
       await until(() => h!.asked.length === 1, 'the command waits for approval');
-      expect(plainText(await h!.run('agent.stop', { name: 'real' }))).toContain('⏸ real · codex · interrupted');
+      expect(plainText(await h!.run('agent.stop', { name: 'real' }))).toMatch(/^⏹ Stopped the turn of real/);
       await h!.target.sessions!.idle('real');
+      expect(plainText(h!.target.cards()[0]!)).toContain('⏸ real · codex · interrupted');
       expect(h!.asked[0]!.signal.aborted).toBe(true);
       expect(existsSync(join(dir, 'marker.txt'))).toBe(false);
 

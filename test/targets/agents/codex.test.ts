@@ -166,7 +166,8 @@ describe('Codex sessions through codex app-server (fake)', () => {
     const stopped = await h.run('agent.stop', { name: 'cxi' });
     const interrupted = h.record().find((e) => e.event === 'interrupted');
     expect(interrupted).toEqual({ event: 'interrupted', params: { threadId: 'thr-i', turnId: 'turn-1' } });
-    expect(plainText(stopped)).toContain('⏸ cxi');
+    expect(plainText(stopped)).toMatch(/^⏹ Stopped the turn of cxi/);
+    expect(plainText(h.target.cards().find((c) => plainText(c).includes('cxi'))!)).toContain('⏸ cxi');
   });
 
   it('runs no command with a terminal, so the model cannot type into an approved one: on the command line and in every thread', async () => {
