@@ -259,8 +259,11 @@ export class ApprovalService {
         return undecided();
       }
       const ok = outcome.kind === 'done';
-      const said = outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind;
-      const summary = this.d.redact(said);
+      // Redacted before its first line is cut, which could leave part of a secret unrecognised.
+      const summary = truncate(
+        this.d.redact(outcome.kind === 'failed' ? outcome.message : ok ? firstLine(outcome.result) : outcome.kind),
+        200,
+      );
       this.changed(decided, { kind: 'finished', by, ok, summary });
       this.ran(id, { ok, summary });
       this.settle(id, { state: 'approved', by, outcome });
@@ -648,5 +651,5 @@ function decidedDetail(a: ApprovalRow, state: 'approved' | 'denied', by: string)
 function firstLine(r: Result): string {
   const b = r.blocks[0];
   if (!b) return 'ok';
-  return truncate(b.kind === 'pre' ? (b.text.split('\n')[0] ?? '') : b.spans.map((s) => s.text).join(''), 200);
+  return b.kind === 'pre' ? (b.text.split('\n')[0] ?? '') : b.spans.map((s) => s.text).join('');
 }

@@ -390,8 +390,9 @@ let shapesOnly: Redactor | undefined;
 
 /**
  * `text` cut to about `max` where no configured redactor is at hand (the transport redacts what
- * is shown): the shapes are hidden before the cut, which falls at a blank when there is one, so
- * a configured secret (one word) is shown whole, for the transport to hide, or not at all.
+ * is shown): the shapes are hidden before the cut, which falls at the last blank before it, so
+ * a configured secret (one word) is shown whole, for the transport to hide, or not at all. Text
+ * with no blank there is cut at `max`; a long word the cut would split is dropped whole.
  */
 export function clip(text: string, max: number): string {
   const shown = (shapesOnly ??= createRedactor([])).redact(text);

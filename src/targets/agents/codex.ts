@@ -121,6 +121,8 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
   const pending = new Map<number, { resolve: (v: Json) => void; reject: (e: Error) => void }>();
   /** fileChange items as item/started showed them: the approval request names only the item. */
   const changes = new Map<string, unknown>();
+  /** File changes whose card is out, and whether their patch changed since. */
+  const asked = new Map<string, boolean>();
   let nextId = 0;
   let threadId: string | undefined;
   /** This thread's rollout file; a sub-agent's lies next to it, named after its thread. */
@@ -154,10 +156,11 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
       send({ method, id, params });
     });
 
-  const approve = async (id: unknown, tool: string, input: Json): Promise<void> => {
+  /** `changed`: the thing asked about changed while its card was out; an Approve then declines. */
+  const approve = async (id: unknown, tool: string, input: Json, changed = () => false): Promise<void> => {
     let decision = 'decline';
     try {
-      if ((await o.gate(tool, input)).allow) decision = 'accept';
+      if ((await o.gate(tool, input)).allow && !changed()) decision = 'accept';
     } finally {
       send({ id, result: { decision } });
     }
@@ -178,13 +181,17 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
         await approve(id, 'command', input);
       })().catch(() => undefined);
     } else if (method === 'item/fileChange/requestApproval') {
-      const seen = changes.get(str(params.itemId) ?? '');
+      const item = str(params.itemId);
+      const seen = item === undefined ? undefined : changes.get(item);
       // A change whose files this client never saw cannot be shown on a card: declined unasked.
-      if (seen === undefined) send({ id, result: { decision: 'decline' } });
-      else
-        void approve(id, 'fileChange', { changes: seen, ...reason(params), ...others(params, ['reason']) }).catch(
-          () => undefined,
-        );
+      if (item === undefined || seen === undefined) send({ id, result: { decision: 'decline' } });
+      else {
+        asked.set(item, false);
+        const input = { changes: seen, ...reason(params), ...others(params, ['reason']) };
+        void approve(id, 'fileChange', input, () => asked.get(item) === true)
+          .finally(() => asked.delete(item))
+          .catch(() => undefined);
+      }
     } else {
       // Anything else this client cannot answer for a person is refused.
       send({ id, error: { code: -32601, message: `teleops does not handle ${method}` } });
@@ -204,6 +211,8 @@ function runCodex(o: TurnOptions, opts: CodexRunnerOptions): RunningTurn {
         // The patch as it now stands is what an approval card must show.
         const item = str(params.itemId);
         if (item !== undefined && changes.has(item)) changes.set(item, params.changes);
+        // A card already out shows the patch as it was: its Approve no longer stands for this one.
+        if (item !== undefined && asked.has(item)) asked.set(item, true);
         break;
       }
       case 'item/started': {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ActionError } from '../../core/action.js';
+import { clip } from '../../core/redact.js';
 import { DeadlineError, withDeadline } from '../../core/deadline.js';
 import { containerDetails, dfSchema, diskUsageOf, parse, statsSchema, topSchema, versionSchema } from './answers.js';
 import {
@@ -48,7 +49,8 @@ function engineError(e: unknown, ctx: { host: string; what: string }): Error {
   if (e instanceof DeadlineError) return new ActionError(`Docker did not answer within ${seconds(e.ms)} (${ctx.what})`);
   if (err?.name === 'AbortError' || err?.code === 'ABORT_ERR') return new ActionError(`cancelled (${ctx.what})`);
   if (e instanceof EngineHttpError) {
-    const oneLine = e.detail.slice(0, 200);
+    // Shapes hidden before the cut: a URL cut between its password and host reads as none.
+    const oneLine = clip(e.detail, 200);
     if (e.statusCode === 404) {
       const noSuch = oneLine.toLowerCase().startsWith('no such container');
       return new ActionError(noSuch ? 'no such container' : `not found: ${oneLine}`);

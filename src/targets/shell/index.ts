@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import { homedir } from 'node:os';
 import { z } from 'zod';
 import { defineAction, type AnyAction } from '../../core/action.js';
+import { clip } from '../../core/redact.js';
 import { scrubbedEnv } from '../../core/env.js';
 import { line, pre, value } from '../../core/result.js';
-import { stripAnsi, truncate } from '../../core/text.js';
+import { stripAnsi } from '../../core/text.js';
 
 export const SHELL_OUTPUT_MAX = 64 * 1024;
 
@@ -84,7 +85,7 @@ export function shellActions(s: ShellSettings): AnyAction[] {
       timeoutMs: s.timeoutMs + 5000,
       params: z.object({ command: z.string().trim().min(1).max(2000) }),
       command: { path: ['shell'], usage: '<command...>' },
-      subject: (p) => `shell: ${truncate(p.command, 200)}`,
+      subject: (p) => `shell: ${clip(p.command, 200)}`,
       run: async (ctx, p) => {
         const r = await runShell(p.command, s, ctx.signal);
         const status = r.timedOut

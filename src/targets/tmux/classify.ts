@@ -2,6 +2,7 @@
  * What a terminal is doing, judged from the last lines of its pane and a few facts tmux
  * knows (dead or alive, exit status, foreground process). Pure: the watcher feeds it.
  */
+import { clip } from '../../core/redact.js';
 export type TmuxState = 'running' | 'waiting' | 'error' | 'done' | 'idle' | 'stuck' | 'gone';
 
 export const STATE_EMOJI: Readonly<Record<TmuxState, string>> = {
@@ -141,7 +142,8 @@ export function classify(o: Observation, s: ClassifySettings): Classification {
   const recent = o.lines
     .filter((l) => l.trim() !== '')
     .slice(-WINDOW_LINES)
-    .map((l) => (l.length > MAX_LINE ? l.slice(0, MAX_LINE) : l.trimEnd()));
+    // A long line is cut after its shapes are hidden: it may become an alert's `line`.
+    .map((l) => (l.length > MAX_LINE ? clip(l, MAX_LINE) : l.trimEnd()));
   const last = recent[recent.length - 1] ?? '';
   // A prompt on the last line counts at once; one higher up (a menu) once output stops.
   if (recent.length > 0 && s.waitPatterns.some((p) => p.test(last))) {

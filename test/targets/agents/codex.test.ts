@@ -65,7 +65,7 @@ describe('Codex sessions through codex app-server (fake)', () => {
     expect(h.cards.some((c) => plainText(c).includes('Running the tests.') && plainText(c).includes('🟡'))).toBe(true);
   });
 
-  it('shows where an update moves a file, the patch as last updated and a root to grant; declines a change it never saw, unasked', async () => {
+  it('shows where an update moves a file, the patch as last updated and a root to grant; declines a change it never saw, unasked, and one whose patch changed while its card was out', async () => {
     h = harness({ allow: { fileChange: true } });
     h.script({
       threadId: 'thr-m',
@@ -74,6 +74,7 @@ describe('Codex sessions through codex app-server (fake)', () => {
           steps: [
             { file: 'notes.txt', diff: '+a', patched: '+b', movePath: '.github/workflows/ci.yml', grantRoot: '/' },
             { file: 'ghost.txt', diff: '+c', unseen: true },
+            { file: 'later.txt', diff: '+shown', patchedAfter: '+other' },
             { text: 'Done.\n' },
           ],
         },
@@ -81,7 +82,8 @@ describe('Codex sessions through codex app-server (fake)', () => {
     });
     await h.run('agent.new', { kind: 'codex', name: 'mv', prompt: 'tidy up' });
     await h.target.sessions!.idle('mv');
-    expect(h.asked.map((r) => [r.tool, r.input])).toEqual([
+    expect(h.asked).toHaveLength(2);
+    expect(h.asked.slice(0, 1).map((r) => [r.tool, r.input])).toEqual([
       [
         'fileChange',
         {
@@ -93,8 +95,11 @@ describe('Codex sessions through codex app-server (fake)', () => {
     const card = plainText({ blocks: toolApprovalBlocks(h.asked[0]!, (s) => s) });
     expect(card).toContain('⚠ moved to: .github/workflows/ci.yml');
     expect(card).toContain('"grantRoot":"/"');
+    // Approved, but its patch changed while the card was out: declined.
+    expect(h.asked.map((r) => JSON.stringify(r.input)).at(-1)).toContain('+shown');
     expect(decisions(h)).toEqual([
       { event: 'decision', tool: 'fileChange', decision: 'accept' },
+      { event: 'decision', tool: 'fileChange', decision: 'decline' },
       { event: 'decision', tool: 'fileChange', decision: 'decline' },
     ]);
   });

@@ -147,6 +147,10 @@ describe.skipIf(!env)('/docker restart <project>/ against a real engine', () => 
     const settled = await restart.settle!(actionContext(), restart.params.parse({ container: `${Q}/` }));
     const db = (await e.docker.getContainer(`${Q}-db-1`).inspect()).Id;
     expect(settled).toEqual({ container: `${Q}/`, ids: [db] });
+    // One container's restart stands for no list: ids a requester set are dropped, not shown.
+    expect(await restart.settle!(actionContext(), { container: `${Q}-db-1`, ids: [db] })).toEqual({
+      container: `${Q}-db-1`,
+    });
     // Between the card and the press, a container joins the project.
     await createTestContainer(e.docker, { name: `${Q}-miner-1`, cmd: SERVE, suite: e.suite, labels: labels('miner') });
     const startedAt = async (n: string) => (await e.docker.getContainer(n).inspect()).State.StartedAt;

@@ -136,6 +136,17 @@ describe('classify', () => {
     }
   });
 
+  it("hides a secret's shape before cutting a long line that an alert will quote (a bot token across the cut)", () => {
+    const token = 'AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_';
+    const long = `Error: POST ${'x'.repeat(MAX_LINE - 70)} https://api.telegram.org/bot123456789:${token}/getMe failed`;
+    const r = classify(
+      { ...base, lines: [long, '$'], changed: false, command: 'bash', startedWithCommand: false },
+      DEFAULT_CLASSIFY,
+    );
+    expect(r.state).toBe('error');
+    expect(r.line).not.toContain(token.slice(0, 8));
+  });
+
   it('calls a quiet shell prompt idle, a quiet job running, then stuck', () => {
     expect(state({ lines: ['ops@box:~/src$'], changed: false, command: 'bash', startedWithCommand: false })).toBe(
       'idle',
