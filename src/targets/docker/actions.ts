@@ -334,10 +334,11 @@ export function dockerActions(deps: DockerActionDeps): AnyAction[] {
     timeoutMs: 600_000,
     subject: (p) => (isProjectRef(p.container) ? `compose project ${p.container.slice(0, -1)}` : subject(p)),
     // A project restarts the containers its card listed, not those it has when the button is pressed.
-    settle: async (ctx, p) =>
-      isProjectRef(p.container)
-        ? { ...p, ids: await projectIds(port, p.container, ctx.signal) }
-        : { container: p.container },
+    settle: async (ctx, p) => {
+      if (isProjectRef(p.container)) return { ...p, ids: await projectIds(port, p.container, ctx.signal) };
+      const { ids: _ids, ...one } = p;
+      return one;
+    },
     preview: async (ctx, p) => {
       if (isProjectRef(p.container)) return projectPreview(port, p.container, STOP_GRACE_SECONDS, ctx.signal);
       const d = await current(ctx, p.container);

@@ -174,6 +174,15 @@ export function fleetActions(fleet: Fleet): AnyAction[] {
       // Bound: its host, the only one, or (ps) every host, each shown only where the chat's scope allows.
       where: (_ctx: ActionContext, p: HostParams) =>
         p.host !== undefined ? [p.host] : fleet.many ? [] : [fleet.names[0]!],
+      // Asked of the request's own host, which it keeps.
+      ...(a.settle
+        ? {
+            settle: async (ctx: ActionContext, p: HostParams) => {
+              const t = on(ctx, p);
+              return { ...(await t.action.settle!(ctx, t.params)), host: t.host };
+            },
+          }
+        : {}),
       ...(a.preview
         ? {
             preview: (ctx: ActionContext, p: HostParams) => {

@@ -248,6 +248,21 @@ describe.skipIf(env === undefined)('many Docker hosts', { timeout: 240_000 }, ()
     }
   });
 
+  it("fixes a compose project's containers on its own host before the card, and restarts them there", async () => {
+    const serve = ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'];
+    const labels = { 'com.docker.compose.project': 'fleetshop', 'com.docker.compose.service': 'db' };
+    const { id } = await createTestContainer(dockerTwo, { name: 'fleetshop-db-1', cmd: serve, suite: SUITE, labels });
+    const o = await ask('/docker restart fleetshop/@two');
+    if (o.kind !== 'approval') throw new Error(`expected an approval, got ${o.kind}: ${text(o)}`);
+    expect(plainText(o.approval.card)).toContain('Restarts 1 container of compose project fleetshop');
+    const done = await t.app.dispatcher.decide(op, o.approval.id, o.approval.token, 'approve');
+    expect(text(done)).toMatch(/^🖥 host two\nCompose project fleetshop: 1 container/);
+    expect(t.app.audit.recent(4).find((e) => e.action === 'docker.restart')?.params).toMatchObject({
+      host: 'two',
+      ids: [id],
+    });
+  });
+
   it('keeps the chat’s current host across a restart, per chat', async () => {
     expect(await say('/docker use two')).toBe('This chat now uses Docker host two.');
     expect(await say('/docker inspect fleet-api')).toContain('Container fleet-api');
