@@ -800,7 +800,10 @@ describe('lineStream', () => {
             '\n',
           );
           for (const out of [r.redact(input), await pipeThrough(r, chunk(Buffer.from(input), cuts))])
-            for (const l of window) expect(out).not.toContain(l);
+            // A short last line ("s=") is looked for as a line: as text it is in "ts=1".
+            for (const l of window)
+              if (l.length >= 8) expect(out).not.toContain(l);
+              else expect(out.split('\n')).not.toContain(l);
         },
       ),
       { numRuns: 150 },
