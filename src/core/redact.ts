@@ -397,8 +397,7 @@ let shapesOnly: Redactor | undefined;
 export function clip(text: string, max: number): string {
   const shown = (shapesOnly ??= createRedactor([])).redact(text);
   if (shown.length <= max) return shown;
-  const blank = Math.max(shown.lastIndexOf(' ', max - 1), shown.lastIndexOf('\t', max - 1));
-  return `${shown.slice(0, blank > 0 ? blank : max - 1)}…`;
+  return `${shown.slice(0, cutNear(shown, max - 1)).trimEnd()}…`;
 }
 
 /** True for a secret-named key (`password`, `x_api_key`, `token.value`); linear in the key's length. */

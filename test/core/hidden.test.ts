@@ -66,19 +66,13 @@ const fragment = fc.constantFrom(
 );
 
 describe('hidesUnsafe', () => {
-  it("refuses a line read as a key's body, hidden whole though it hides letters only; lets a referenced password through", () => {
+  it("refuses a line read as a key's body, hidden whole though it hides letters only", () => {
     const body = 'MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunV';
     // Found by a review: a certificate line in a heredoc made the lines after it vanish from the card.
     expect(hidesUnsafe(`tee ca.b64 <<'EOF'\n${body}\nEOF\nreboot`, redact)).toBe(true);
     // A path of that shape on a line of its own reads as one too: refused rather than shown hidden.
     expect(hidesUnsafe('/opt/Acme/bin/RotateAllProductionCredentialsAndRestartEverythingNow2', redact)).toBe(true);
     expect(hidesUnsafe('/opt/acme/bin/rotate-all-credentials-and-restart-everything-now', redact)).toBe(false);
-    for (const ok of [
-      'docker login -u me -p "$GHCR_TOKEN" ghcr.io',
-      'sshpass -p "$SSHPASS" ssh deploy@host',
-      'curl -u "user:$PASS" https://x',
-    ])
-      expect(hidesUnsafe(ok, redact), ok).toBe(false);
   });
 
   it('lets a card hide a secret, and nothing that changes what runs', () => {
@@ -87,6 +81,10 @@ describe('hidesUnsafe', () => {
       'https://ci:s3cr3t@github.com/x',
       'Bearer abcdefghijklmnop',
       'curl -H "Authorization: Bearer $API_TOKEN" x',
+      // Passwords by reference after -p and -u: their quotes stay.
+      'docker login -u me -p "$GHCR_TOKEN" ghcr.io',
+      'sshpass -p "$SSHPASS" ssh deploy@host',
+      'curl -u "user:$PASS" https://x',
     ])
       expect(hidesUnsafe(s, redact), s).toBe(false);
     for (const s of [

@@ -79,13 +79,10 @@ function inputBlocks(tool: string, input: Readonly<Record<string, unknown>>, v: 
       if (!Array.isArray(input.changes)) return undefined;
       return (input.changes as unknown[]).flatMap((c) => {
         const r = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
-        const kind =
-          typeof r.kind === 'object' && r.kind !== null ? str((r.kind as Record<string, unknown>).type) : str(r.kind);
+        const k = typeof r.kind === 'object' && r.kind !== null ? (r.kind as Record<string, unknown>) : undefined;
+        const kind = k ? str(k.type) : str(r.kind);
         // An update may also move the file: where it lands is what the approval decides.
-        const to =
-          typeof r.kind === 'object' && r.kind !== null
-            ? str((r.kind as Record<string, unknown>).move_path)
-            : undefined;
+        const to = k ? str(k.move_path) : undefined;
         return [
           line(text('file: '), value(shown(str(r.path) ?? '?')), text(kind ? ` (${kind})` : '')),
           ...(to !== undefined ? [line(text('⚠ moved to: '), value(shown(to)))] : []),
